@@ -1,0 +1,446 @@
+//! Builds IR instructions, simplifying as it goes.
+//!
+//! Every pass creates code through a [`Builder`], so the rules that keep generated code small
+//! live here once: a symbolic zero (`0 · x` is never emitted), identities (`x · 1`, `x + 0`),
+//! folding of literal arithmetic in the function's own float type, a few peepholes that make
+//! the chain rule read naturally (`d · (1 / x)` becomes `d / x`), and value numbering, so that a
+//! subexpression is computed once however many partials need it.
+//!
+//! User (primal) code is only value-numbered, never rewritten: `x + 0.0` stays as written, so a
+//! companion's value equals the original function's bit for bit.
+
+use crate::ir::{
+    placeholder, Block, Cmp, Float, Inst, Kind, Name, Op, Opaque, Operand, OperandKey, Var, VarInfo,
+};
+use crate::rules::RULES;
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use std::collections::HashMap;
+
+type CseKey = (Op, Vec<OperandKey>);
+
+#[derive(Default)]
+struct Frame {
+    insts: Vec<Inst>,
+    cse: HashMap<CseKey, Var>,
+}
+
+pub struct Builder {
+    pub float: Float,
+    pub vars: Vec<VarInfo>,
+    pub externs: Vec<TokenStream>,
+    /// Apply algebraic simplification to derivative code (off only to test that it is sound).
+    pub simplify: bool,
+    /// Rewrite what is built (derivative code) rather than keep it as written (primal code).
+    pub derivative: bool,
+    frames: Vec<Frame>,
+    defs: HashMap<Var, (Op, Vec<Operand>)>,
+}
+
+impl Builder {
+    pub fn new(float: Float) -> Self {
+        Builder {
+            float,
+            vars: Vec::new(),
+            externs: Vec::new(),
+            simplify: true,
+            derivative: false,
+            frames: vec![Frame::default()],
+            defs: HashMap::new(),
+        }
+    }
+
+    pub fn info(&self, v: Var) -> &VarInfo {
+        &self.vars[v.0 as usize]
+    }
+
+    pub fn info_mut(&mut self, v: Var) -> &mut VarInfo {
+        &mut self.vars[v.0 as usize]
+    }
+
+    pub fn is_active(&self, o: &Operand) -> bool {
+        o.as_var().is_some_and(|v| self.info(v).active)
+    }
+
+    pub fn kind(&self, o: &Operand) -> Kind {
+        match o {
+            Operand::Var(v) => self.info(*v).kind,
+            Operand::Lit(_) | Operand::Const(_) => Kind::Float,
+            Operand::Bool(_) => Kind::Bool,
+            Operand::Int(_) | Operand::Extern(_) => Kind::Opaque,
+        }
+    }
+
+    pub fn new_var(&mut self, kind: Kind, name: Name, active: bool, span: Span) -> Var {
+        let v = Var(self.vars.len() as u32);
+        self.vars.push(VarInfo {
+            kind,
+            name,
+            active,
+            span,
+        });
+        v
+    }
+
+    pub fn add_extern(&mut self, tokens: TokenStream) -> Operand {
+        self.externs.push(tokens);
+        Operand::Extern(self.externs.len() as u32 - 1)
+    }
+
+    pub fn push(&mut self, inst: Inst) {
+        self.top().insts.push(inst);
+    }
+
+    fn top(&mut self) -> &mut Frame {
+        let last = self.frames.len() - 1;
+        &mut self.frames[last]
+    }
+
+    /// Starts a nested block (a branch).
+    pub fn enter(&mut self) {
+        self.frames.push(Frame::default());
+    }
+
+    /// Ends the nested block started by [`enter`](Self::enter).
+    pub fn exit(&mut self, yields: Vec<Operand>) -> Block {
+        let frame = self.frames.pop().unwrap_or_default();
+        Block {
+            insts: frame.insts,
+            yields,
+        }
+    }
+
+    /// The instructions of the outermost block, leaving it empty.
+    pub fn take_root(&mut self) -> Vec<Inst> {
+        std::mem::take(&mut self.frames[0].insts)
+    }
+
+    /// Makes the operations of `insts` (top level only) available for reuse in the current
+    /// block, so derivative code uses a value the primal code already computed.
+    pub fn seed_cse(&mut self, insts: &[Inst]) {
+        for inst in insts {
+            if let Inst::Op { var, op, args } = inst {
+                let key = (*op, args.iter().map(Operand::key).collect());
+                self.top().cse.entry(key).or_insert(*var);
+                self.defs.insert(*var, (*op, args.clone()));
+            }
+        }
+    }
+
+    pub fn lit(&self, v: f64) -> Operand {
+        Operand::Lit(self.float.round(v))
+    }
+
+    fn def(&self, o: &Operand) -> Option<&(Op, Vec<Operand>)> {
+        o.as_var().and_then(|v| self.defs.get(&v))
+    }
+
+    /// Builds `op(args)`, simplified and value-numbered.
+    pub fn op(&mut self, op: Op, args: Vec<Operand>, span: Span) -> Operand {
+        if self.derivative && self.simplify {
+            if let Some(o) = self.simplified(op, &args, span) {
+                return o;
+            }
+        }
+        // Negating a literal is exact: `-5.0` is a literal in primal code too.
+        if let (Op::Neg, Some(x)) = (op, args[0].lit()) {
+            return Operand::Lit(-x);
+        }
+        let key: CseKey = (op, args.iter().map(Operand::key).collect());
+        for frame in self.frames.iter().rev() {
+            if let Some(v) = frame.cse.get(&key) {
+                return Operand::Var(*v);
+            }
+        }
+        let active = args.iter().any(|a| self.is_active(a));
+        let name = if self.derivative {
+            Name::Anon
+        } else {
+            Name::Temp
+        };
+        let var = self.new_var(Kind::Float, name, active, span);
+        self.defs.insert(var, (op, args.clone()));
+        self.top().cse.insert(key, var);
+        self.push(Inst::Op { var, op, args });
+        Operand::Var(var)
+    }
+
+    /// Algebraic simplification of derivative code; `None` when nothing applies.
+    fn simplified(&mut self, op: Op, a: &[Operand], span: Span) -> Option<Operand> {
+        let f = self.float;
+        let lits: Option<Vec<f64>> = a.iter().map(Operand::lit).collect();
+        let fold = |v: f64| -> Option<Operand> {
+            let v = f.round(v);
+            v.is_finite().then_some(Operand::Lit(v))
+        };
+        match op {
+            Op::Neg => {
+                if let Some(x) = a[0].lit() {
+                    return Some(Operand::Lit(-x));
+                }
+                if let Some((Op::Neg, inner)) = self.def(&a[0]) {
+                    return Some(inner[0]);
+                }
+            }
+            Op::Add | Op::Sub | Op::Mul | Op::Div => {
+                let (x, y) = (a[0], a[1]);
+                if let Some(l) = &lits {
+                    let v = match f {
+                        Float::F32 => arith32(op, l[0] as f32, l[1] as f32) as f64,
+                        Float::F64 => arith64(op, l[0], l[1]),
+                    };
+                    if let Some(o) = fold(v) {
+                        return Some(o);
+                    }
+                }
+                return self.identities(op, x, y, span);
+            }
+            Op::Select(_) => {
+                if a[2] == a[3] {
+                    return Some(a[2]);
+                }
+            }
+            Op::Call(i) => {
+                // x.powi(1) = x and x.powi(0) = 1 appear in the derivative of x.powi(2) and x.powi(1).
+                if RULES[i].name == "powi" {
+                    match a[1] {
+                        Operand::Int(0) => return Some(self.lit(1.0)),
+                        Operand::Int(1) => return Some(a[0]),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn identities(&mut self, op: Op, x: Operand, y: Operand, span: Span) -> Option<Operand> {
+        let neg_of = |b: &Self, o: &Operand| match b.def(o) {
+            Some((Op::Neg, inner)) => Some(inner[0]),
+            _ => None,
+        };
+        match op {
+            Op::Add => {
+                if x.is_lit(0.0) {
+                    return Some(y);
+                }
+                if y.is_lit(0.0) {
+                    return Some(x);
+                }
+                if let Some(n) = neg_of(self, &y) {
+                    return Some(self.sub(x, n));
+                }
+                if let Some(n) = neg_of(self, &x) {
+                    return Some(self.sub(y, n));
+                }
+                if let Some(v) = y.lit().filter(|v| *v < 0.0) {
+                    return Some(self.sub(x, Operand::Lit(-v)));
+                }
+            }
+            Op::Sub => {
+                if y.is_lit(0.0) {
+                    return Some(x);
+                }
+                if x.is_lit(0.0) {
+                    return Some(self.neg(y));
+                }
+                if let Some(n) = neg_of(self, &y) {
+                    return Some(self.add(x, n));
+                }
+            }
+            Op::Mul => {
+                if x.is_lit(0.0) || y.is_lit(0.0) {
+                    return Some(Operand::Lit(0.0));
+                }
+                if x.is_lit(1.0) {
+                    return Some(y);
+                }
+                if y.is_lit(1.0) {
+                    return Some(x);
+                }
+                if x.is_lit(-1.0) {
+                    return Some(self.neg(y));
+                }
+                if y.is_lit(-1.0) {
+                    return Some(self.neg(x));
+                }
+                if let Some(n) = neg_of(self, &x) {
+                    let m = self.mul(n, y);
+                    return Some(self.neg(m));
+                }
+                if let Some(n) = neg_of(self, &y) {
+                    let m = self.mul(x, n);
+                    return Some(self.neg(m));
+                }
+                // d · (c / v)  →  c · d / v, so `d_x · (1 / x)` reads `d_x / x`; only for a
+                // quotient of derivative code (a primal quotient is already computed).
+                for (d, r) in [(x, y), (y, x)] {
+                    let temp = r.as_var().is_some_and(|v| self.info(v).name == Name::Anon);
+                    if let (true, Some((Op::Div, args))) = (temp, self.def(&r)) {
+                        if let (Some(_), None) = (args[0].lit(), d.lit()) {
+                            let (c, v) = (args[0], args[1]);
+                            let n = self.mul(c, d);
+                            return Some(self.div(n, v));
+                        }
+                    }
+                }
+                // d · (if .. { a } else { b }) with literal arms  →  if .. { d · a } else { d · b }
+                for (d, r) in [(x, y), (y, x)] {
+                    if let Some((Op::Select(cmp), args)) = self.def(&r).cloned() {
+                        let lit_arm = |o: &Operand| {
+                            o.lit().is_some() || matches!(self.def(o), Some((Op::Select(_), _)))
+                        };
+                        if lit_arm(&args[2]) && lit_arm(&args[3]) && d.lit().is_none() {
+                            let t = self.mul(d, args[2]);
+                            let e = self.mul(d, args[3]);
+                            return Some(self.select(args[0], cmp, args[1], t, e));
+                        }
+                    }
+                }
+                // Literals go first: `2.0 * x` reads like the math.
+                if y.lit().is_some() && x.lit().is_none() {
+                    return Some(self.op(Op::Mul, vec![y, x], span));
+                }
+            }
+            Op::Div => {
+                if x.is_lit(0.0) {
+                    return Some(Operand::Lit(0.0));
+                }
+                if y.is_lit(1.0) {
+                    return Some(x);
+                }
+                if y.is_lit(-1.0) {
+                    return Some(self.neg(x));
+                }
+                if let Some(n) = neg_of(self, &x) {
+                    let q = self.div(n, y);
+                    return Some(self.neg(q));
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    pub fn add(&mut self, a: Operand, b: Operand) -> Operand {
+        self.op(Op::Add, vec![a, b], Span::call_site())
+    }
+    pub fn sub(&mut self, a: Operand, b: Operand) -> Operand {
+        self.op(Op::Sub, vec![a, b], Span::call_site())
+    }
+    pub fn mul(&mut self, a: Operand, b: Operand) -> Operand {
+        self.op(Op::Mul, vec![a, b], Span::call_site())
+    }
+    pub fn div(&mut self, a: Operand, b: Operand) -> Operand {
+        self.op(Op::Div, vec![a, b], Span::call_site())
+    }
+    pub fn neg(&mut self, a: Operand) -> Operand {
+        self.op(Op::Neg, vec![a], Span::call_site())
+    }
+    pub fn sq(&mut self, a: Operand) -> Operand {
+        self.mul(a, a)
+    }
+    pub fn recip(&mut self, a: Operand) -> Operand {
+        let one = self.lit(1.0);
+        self.div(one, a)
+    }
+    /// `if l cmp r { t } else { e }`.
+    pub fn select(&mut self, l: Operand, cmp: Cmp, r: Operand, t: Operand, e: Operand) -> Operand {
+        self.op(Op::Select(cmp), vec![l, r, t, e], Span::call_site())
+    }
+    /// `(n as float, n - 1)` for an integer operand `n` (`powi`'s exponent).
+    pub fn int_and_pred(&mut self, n: Operand) -> (Operand, Operand) {
+        if let Operand::Int(k) = n {
+            return (self.lit(k as f64), Operand::Int(k - 1));
+        }
+        let ty = float_type_tokens(self.float);
+        let (t, refs) = self.operand_tokens(n);
+        let as_float = self.opaque(quote!((#t as #ty)), refs.clone(), Kind::Float);
+        let pred = self.opaque(quote!(#t - 1), refs, Kind::Opaque);
+        (as_float, pred)
+    }
+
+    /// `x.powi(n)`.
+    pub fn powi(&mut self, x: Operand, n: Operand) -> Operand {
+        self.call("powi", vec![x, n])
+    }
+
+    /// Tokens for `o` inside opaque code: a placeholder for a variable.
+    pub fn operand_tokens(&self, o: Operand) -> (TokenStream, Vec<Var>) {
+        match o {
+            Operand::Var(v) => {
+                let id = proc_macro2::Ident::new(&placeholder(0), Span::call_site());
+                (quote!(#id), vec![v])
+            }
+            Operand::Lit(x) => (crate::emit::float_lit_atom(x, self.float), Vec::new()),
+            Operand::Int(i) => {
+                let l = proc_macro2::Literal::i64_unsuffixed(i.abs());
+                if i < 0 {
+                    (quote!((-#l)), Vec::new())
+                } else {
+                    (quote!(#l), Vec::new())
+                }
+            }
+            Operand::Bool(b) => (quote!(#b), Vec::new()),
+            Operand::Const(c) => (crate::emit::named_const(c, self.float), Vec::new()),
+            Operand::Extern(e) => (self.externs[e as usize].clone(), Vec::new()),
+        }
+    }
+
+    /// Binds opaque code to a new variable.
+    pub fn opaque(&mut self, tokens: TokenStream, refs: Vec<Var>, kind: Kind) -> Operand {
+        let active = refs.iter().any(|v| self.info(*v).active);
+        let name = if self.derivative {
+            Name::Anon
+        } else {
+            Name::Temp
+        };
+        let var = self.new_var(kind, name, active && kind == Kind::Float, Span::call_site());
+        let effectful = false;
+        self.push(Inst::Opaque {
+            var,
+            expr: Opaque {
+                tokens,
+                refs,
+                effectful,
+                prec: crate::emit::PREC_ATOM,
+            },
+            ty: None,
+        });
+        Operand::Var(var)
+    }
+
+    /// A function of the rule table, by name.
+    pub fn call(&mut self, name: &str, args: Vec<Operand>) -> Operand {
+        match RULES.iter().position(|r| r.name == name) {
+            Some(i) => self.op(Op::Call(i), args, Span::call_site()),
+            // Rules only call rules that exist; the table's tests check every name.
+            None => Operand::Lit(f64::NAN),
+        }
+    }
+}
+
+pub fn float_type_tokens(f: Float) -> TokenStream {
+    match f {
+        Float::F32 => quote!(f32),
+        Float::F64 => quote!(f64),
+    }
+}
+
+fn arith64(op: Op, a: f64, b: f64) -> f64 {
+    match op {
+        Op::Add => a + b,
+        Op::Sub => a - b,
+        Op::Mul => a * b,
+        _ => a / b,
+    }
+}
+
+fn arith32(op: Op, a: f32, b: f32) -> f32 {
+    match op {
+        Op::Add => a + b,
+        Op::Sub => a - b,
+        Op::Mul => a * b,
+        _ => a / b,
+    }
+}

@@ -1,0 +1,178 @@
+//! Checks the signature of an annotated function and reads what later stages need from it.
+//! Each check says why the input is refused; all of them run, so one build shows every error.
+
+use crate::args::Args;
+use crate::ctxt::Ctxt;
+use crate::ir::Float;
+use quote::ToTokens;
+use syn::{FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Type};
+
+pub struct Param {
+    /// `None` for a `_` pattern.
+    pub ident: Option<Ident>,
+    pub ty: Type,
+    pub float: Option<Float>,
+    pub wrt: bool,
+}
+
+pub struct Sig {
+    pub float: Float,
+    pub params: Vec<Param>,
+    /// Indices into `params`, in `wrt` order.
+    pub wrt: Vec<usize>,
+}
+
+/// `f32` or `f64`, written as such.
+pub fn float_of(ty: &Type) -> Option<Float> {
+    match ty {
+        Type::Paren(p) => float_of(&p.elem),
+        Type::Group(g) => float_of(&g.elem),
+        Type::Path(p) if p.qself.is_none() => {
+            let id = p.path.get_ident()?;
+            if id == "f64" {
+                Some(Float::F64)
+            } else if id == "f32" {
+                Some(Float::F32)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
+    let sig = &f.sig;
+    // The companions are ordinary functions computing on floats: these would change what the
+    // function is, not just how it computes.
+    if let Some(a) = &sig.asyncness {
+        cx.error_spanned(
+            a,
+            "`async fn` is not supported: #[grad] differentiates plain functions",
+        );
+    }
+    if let Some(u) = &sig.unsafety {
+        cx.error_spanned(
+            u,
+            "`unsafe fn` is not supported: #[grad] generates safe code only",
+        );
+    }
+    if let Some(v) = &sig.variadic {
+        cx.error_spanned(v, "variadic functions are not supported");
+    }
+    for g in &sig.generics.params {
+        match g {
+            GenericParam::Type(_) | GenericParam::Const(_) => cx.error_spanned(
+                g,
+                "generic parameters are not supported: write the function for f32 or f64",
+            ),
+            GenericParam::Lifetime(_) => {}
+        }
+    }
+    let float = match &sig.output {
+        ReturnType::Type(_, ty) => {
+            let fl = float_of(ty);
+            if fl.is_none() {
+                cx.error_spanned(ty, "a #[grad] function must return f32 or f64");
+            }
+            fl
+        }
+        ReturnType::Default => {
+            cx.error_spanned(
+                &sig.ident,
+                format!(
+                    "`{}` must return f32 or f64 to be differentiated",
+                    sig.ident
+                ),
+            );
+            None
+        }
+    };
+
+    let mut params = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(r) => cx.error_spanned(
+                r,
+                "methods (`self` parameters) are not supported yet: write a free function that takes what it needs",
+            ),
+            FnArg::Typed(pt) => {
+                let ident = match &*pt.pat {
+                    Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                        Some(pi.ident.clone())
+                    }
+                    Pat::Wild(_) => None,
+                    other => {
+                        cx.error_spanned(
+                            other,
+                            "patterns in parameters are not supported: use a plain name",
+                        );
+                        None
+                    }
+                };
+                params.push(Param {
+                    ident,
+                    ty: (*pt.ty).clone(),
+                    float: float_of(&pt.ty),
+                    wrt: false,
+                });
+            }
+        }
+    }
+
+    let mut wrt = Vec::new();
+    for name in &args.wrt {
+        let Some(i) = params.iter().position(|p| p.ident.as_ref() == Some(name)) else {
+            let hint = if params.iter().any(|p| p.ident.is_none()) {
+                " (a parameter bound by a pattern cannot be differentiated: give it a plain name)"
+            } else {
+                ""
+            };
+            cx.error_spanned(
+                name,
+                format!("`{name}` is not a parameter of `{}`{hint}", sig.ident),
+            );
+            continue;
+        };
+        if wrt.contains(&i) {
+            cx.error_spanned(name, format!("`{name}` is listed twice in `wrt`"));
+            continue;
+        }
+        let p = &mut params[i];
+        match (&p.ty, p.float) {
+            (Type::Reference(r), _) if r.mutability.is_some() => cx.error_spanned(
+                name,
+                format!(
+                    "`{name}` is `&mut {}`: differentiate a value, not a mutable reference (`{name}: {}`)",
+                    r.elem.to_token_stream(),
+                    r.elem.to_token_stream()
+                ),
+            ),
+            (_, None) => cx.error_spanned(
+                name,
+                format!(
+                    "`{name}` has type `{}`; a `wrt` parameter must be f32 or f64",
+                    p.ty.to_token_stream()
+                ),
+            ),
+            (_, Some(pf)) if Some(pf) != float && float.is_some() => cx.error_spanned(
+                name,
+                format!(
+                    "`{name}` has type `{}` but `{}` returns `{}`: a `wrt` parameter must have the return type",
+                    p.ty.to_token_stream(),
+                    sig.ident,
+                    if float == Some(Float::F32) { "f32" } else { "f64" }
+                ),
+            ),
+            _ => {
+                p.wrt = true;
+                wrt.push(i);
+            }
+        }
+    }
+    Some(Sig {
+        float: float?,
+        params,
+        wrt,
+    })
+}

@@ -1,0 +1,691 @@
+//! Prints IR as Rust.
+//!
+//! The output is meant to be read in `cargo expand`: one `let` per intermediate, named after
+//! the source (`p`, and its adjoint `d_p`), unnamed primal intermediates `t0, t1, ...` like the
+//! ξ tables of the lecture notes, and derivative temporaries used once inlined into the
+//! adjoint they feed. Parentheses appear only where precedence needs them.
+//!
+//! Every local the macro introduces is spanned with `Span::mixed_site()`, so it can neither
+//! capture nor shadow a name of the user's; the names are also kept textually distinct from
+//! every identifier in the user's function, so the expansion reads unambiguously.
+
+use crate::builder::float_type_tokens;
+use crate::ir::{
+    Block, Cmp, Cond, Float, Func, Inst, Kind, Name, NamedConst, Op, Opaque, Operand, Var,
+};
+use crate::rules::{Form, RULES};
+use proc_macro2::{Ident, Literal, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote};
+use std::collections::{HashMap, HashSet};
+
+/// Precedence of an atom (path, literal, call, method call, parenthesised expression).
+pub const PREC_ATOM: u8 = 10;
+const PREC_UNARY: u8 = 9;
+const PREC_CAST: u8 = 8;
+const PREC_MUL: u8 = 7;
+const PREC_ADD: u8 = 6;
+const PREC_CMP: u8 = 4;
+const PREC_AND: u8 = 3;
+const PREC_OR: u8 = 2;
+const PREC_LOWEST: u8 = 0;
+
+/// The precedence of a `syn` expression, for opaque user code.
+pub fn expr_prec(e: &syn::Expr) -> u8 {
+    use syn::{BinOp as B, Expr as E};
+    match e {
+        E::Binary(b) => match b.op {
+            B::Mul(_) | B::Div(_) | B::Rem(_) => PREC_MUL,
+            B::Add(_) | B::Sub(_) => PREC_ADD,
+            B::Lt(_) | B::Le(_) | B::Gt(_) | B::Ge(_) | B::Eq(_) | B::Ne(_) => PREC_CMP,
+            B::And(_) => PREC_AND,
+            B::Or(_) => PREC_OR,
+            _ => PREC_LOWEST,
+        },
+        E::Unary(_) | E::Reference(_) => PREC_UNARY,
+        E::Cast(_) => PREC_CAST,
+        E::Path(_)
+        | E::Lit(_)
+        | E::Call(_)
+        | E::MethodCall(_)
+        | E::Field(_)
+        | E::Index(_)
+        | E::Paren(_)
+        | E::Tuple(_)
+        | E::Array(_)
+        | E::Verbatim(_) => PREC_ATOM,
+        _ => PREC_LOWEST,
+    }
+}
+
+/// A float literal of type `float` (`-` included for negative values, parenthesised).
+pub fn float_lit_atom(x: f64, float: Float) -> TokenStream {
+    let t = float_lit(x, float, false);
+    if x.is_sign_negative() && !x.is_nan() {
+        quote!((#t))
+    } else {
+        t
+    }
+}
+
+fn float_lit(x: f64, float: Float, suffixed: bool) -> TokenStream {
+    let ty = float_type_tokens(float);
+    if x.is_nan() {
+        return quote!(::core::#ty::NAN);
+    }
+    if x.is_infinite() {
+        return if x > 0.0 {
+            quote!(::core::#ty::INFINITY)
+        } else {
+            quote!(-::core::#ty::INFINITY)
+        };
+    }
+    let mag = x.abs();
+    let mut text = match float {
+        Float::F32 => format!("{:?}", mag as f32),
+        Float::F64 => format!("{mag:?}"),
+    };
+    if suffixed {
+        text.push_str(if float == Float::F32 { "_f32" } else { "_f64" });
+    }
+    let lit: TokenStream = match text.parse::<Literal>() {
+        Ok(l) => quote!(#l),
+        Err(_) => {
+            let l = Literal::f64_unsuffixed(mag);
+            quote!(#l)
+        }
+    };
+    if x.is_sign_negative() {
+        quote!(-#lit)
+    } else {
+        lit
+    }
+}
+
+pub fn named_const(c: NamedConst, float: Float) -> TokenStream {
+    let ty = float_type_tokens(float);
+    let id = Ident::new(c.ident(), Span::call_site());
+    quote!(::core::#ty::consts::#id)
+}
+
+/// An expression being printed, with enough structure to place parentheses.
+enum E {
+    Atom(TokenStream),
+    Neg(Box<E>),
+    Bin(TokenStream, u8, Box<E>, Box<E>),
+    Method(Box<E>, Ident, Vec<E>),
+    Call(TokenStream, Vec<E>),
+    If(TokenStream, Box<E>, Box<E>),
+}
+
+impl E {
+    fn prec(&self) -> u8 {
+        match self {
+            E::Atom(_) | E::Method(..) | E::Call(..) => PREC_ATOM,
+            E::Neg(_) => PREC_UNARY,
+            E::Bin(_, p, _, _) => *p,
+            E::If(..) => PREC_LOWEST,
+        }
+    }
+
+    fn wrap(&self, min: u8) -> TokenStream {
+        let t = self.tokens();
+        if self.prec() < min {
+            quote!((#t))
+        } else {
+            t
+        }
+    }
+
+    fn tokens(&self) -> TokenStream {
+        match self {
+            E::Atom(t) => t.clone(),
+            E::Neg(x) => {
+                let x = x.wrap(PREC_ATOM);
+                quote!(-#x)
+            }
+            E::Bin(op, p, l, r) => {
+                let l = l.wrap(*p);
+                let r = r.wrap(*p + 1);
+                quote!(#l #op #r)
+            }
+            E::Method(recv, name, args) => {
+                let recv = recv.wrap(PREC_ATOM);
+                let args = args.iter().map(E::tokens);
+                quote!(#recv.#name(#(#args),*))
+            }
+            E::Call(path, args) => {
+                let args = args.iter().map(E::tokens);
+                quote!(#path(#(#args),*))
+            }
+            E::If(c, t, e) => {
+                let t = t.tokens();
+                let e = match &**e {
+                    nested @ E::If(..) => nested.tokens(),
+                    other => {
+                        let o = other.tokens();
+                        quote!({ #o })
+                    }
+                };
+                quote!(if #c { #t } else #e)
+            }
+        }
+    }
+}
+
+pub struct Emitter<'a> {
+    func: &'a Func,
+    krate: &'a TokenStream,
+    names: HashMap<Var, Ident>,
+    inline: HashMap<Var, (Op, Vec<Operand>)>,
+    uses: HashMap<Var, usize>,
+}
+
+impl<'a> Emitter<'a> {
+    /// `reserved`: every identifier of the user's function; `params`: the identifiers of its
+    /// parameters, as they appear in the companion's signature.
+    pub fn new(
+        func: &'a Func,
+        krate: &'a TokenStream,
+        reserved: &HashSet<String>,
+        params: &[Ident],
+    ) -> Self {
+        let mut e = Emitter {
+            func,
+            krate,
+            names: HashMap::new(),
+            inline: HashMap::new(),
+            uses: HashMap::new(),
+        };
+        count_uses(&func.body, &mut e.uses);
+        e.plan_inlining(&func.body);
+        let mut namer = Namer {
+            reserved,
+            taken: HashSet::new(),
+            temps: 0,
+            conds: 0,
+        };
+        for (v, id) in func.params.iter().zip(params) {
+            namer.taken.insert(id.to_string());
+            e.names.insert(*v, id.clone());
+        }
+        e.name_block(&func.body, &mut namer);
+        e
+    }
+
+    /// The statements and final expression of the companion's body.
+    pub fn body(&self, value_and_grad: bool) -> TokenStream {
+        let (stmts, _) = self.block_parts(&self.func.body, false);
+        let ys = &self.func.body.yields;
+        let value = self.operand(&ys[0]).tokens();
+        let grads: Vec<TokenStream> = ys[1..].iter().map(|g| self.operand(g).tokens()).collect();
+        let grad = if grads.len() == 1 {
+            grads[0].clone()
+        } else {
+            quote!((#(#grads),*))
+        };
+        let unused = self
+            .func
+            .params
+            .iter()
+            .filter(|p| self.uses.get(p).copied().unwrap_or(0) == 0)
+            .filter_map(|p| self.names.get(p))
+            .filter(|id| !id.to_string().starts_with('_'));
+        let result = if value_and_grad {
+            quote!((#value, #grad))
+        } else {
+            grad
+        };
+        quote! {
+            #(let _ = &#unused;)*
+            #(#stmts)*
+            #result
+        }
+    }
+
+    fn plan_inlining(&mut self, block: &Block) {
+        // Uses at this block's own level (not in nested blocks).
+        let mut local: HashMap<Var, usize> = HashMap::new();
+        for inst in &block.insts {
+            inst.for_each_operand(&mut |o| {
+                if let Operand::Var(v) = o {
+                    *local.entry(*v).or_default() += 1;
+                }
+            });
+        }
+        for y in &block.yields {
+            if let Operand::Var(v) = y {
+                *local.entry(*v).or_default() += 1;
+            }
+        }
+        for inst in &block.insts {
+            match inst {
+                Inst::Op { var, op, args } => {
+                    let anon = self.func.info(*var).name == Name::Anon;
+                    let once = self.uses.get(var) == Some(&1) && local.get(var) == Some(&1);
+                    if anon && once {
+                        self.inline.insert(*var, (*op, args.clone()));
+                    }
+                }
+                Inst::If { then, els, .. } => {
+                    self.plan_inlining(then);
+                    self.plan_inlining(els);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn name_block(&mut self, block: &Block, namer: &mut Namer) {
+        for inst in &block.insts {
+            for v in inst.defs() {
+                if self.inline.contains_key(&v) || matches!(self.func.info(v).name, Name::Export(_))
+                {
+                    continue;
+                }
+                let info = self.func.info(v);
+                let base = match &info.name {
+                    Name::Source(s) => Some(s.clone()),
+                    Name::Adjoint(of) => self
+                        .names
+                        .get(of)
+                        .map(|id| format!("d_{}", id.to_string().trim_start_matches('_'))),
+                    Name::Temp | Name::Anon | Name::Export(_) => None,
+                };
+                let id = match base {
+                    Some(b) => namer.named(&b, matches!(info.name, Name::Source(_))),
+                    None if info.kind == Kind::Bool => namer.cond(),
+                    None => namer.temp(),
+                };
+                self.names
+                    .insert(v, format_ident!("{}", id, span = Span::mixed_site()));
+            }
+            if let Inst::If {
+                then, els, outs, ..
+            } = inst
+            {
+                self.name_block(then, namer);
+                self.name_block(els, namer);
+                // An exported value keeps the name it has inside its branch (shadowing is
+                // harmless: the name is unique to that value).
+                for v in outs {
+                    if let Name::Export(inner) = self.func.info(*v).name {
+                        if let Some(id) = self.names.get(&inner).cloned() {
+                            self.names.insert(*v, id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn ident(&self, v: Var) -> TokenStream {
+        match self.names.get(&v) {
+            Some(id) => quote!(#id),
+            // Every defined variable is named; an unnamed one would be a bug in a pass, and
+            // rustc will report the unknown name.
+            None => {
+                let id = format_ident!("__grad_unnamed_{}", v.0, span = Span::mixed_site());
+                quote!(#id)
+            }
+        }
+    }
+
+    fn operand(&self, o: &Operand) -> E {
+        self.operand_in(o, false)
+    }
+
+    fn operand_in(&self, o: &Operand, receiver: bool) -> E {
+        let float = self.func.float;
+        match o {
+            Operand::Var(v) => match self.inline.get(v) {
+                Some((op, args)) => self.op_expr(*op, args),
+                None => E::Atom(self.ident(*v)),
+            },
+            Operand::Lit(x) => {
+                let t = float_lit(x.abs(), float, receiver);
+                if x.is_sign_negative() && !x.is_nan() {
+                    E::Neg(Box::new(E::Atom(t)))
+                } else {
+                    E::Atom(t)
+                }
+            }
+            Operand::Int(i) => {
+                let l = Literal::i64_unsuffixed(i.abs());
+                if *i < 0 {
+                    E::Neg(Box::new(E::Atom(quote!(#l))))
+                } else {
+                    E::Atom(quote!(#l))
+                }
+            }
+            Operand::Bool(b) => E::Atom(quote!(#b)),
+            Operand::Const(c) => E::Atom(named_const(*c, float)),
+            Operand::Extern(i) => E::Atom(self.func.externs[*i as usize].clone()),
+        }
+    }
+
+    fn op_expr(&self, op: Op, args: &[Operand]) -> E {
+        let bin = |sym: TokenStream, p: u8| {
+            E::Bin(
+                sym,
+                p,
+                Box::new(self.operand(&args[0])),
+                Box::new(self.operand(&args[1])),
+            )
+        };
+        match op {
+            Op::Neg => E::Neg(Box::new(self.operand(&args[0]))),
+            Op::Add => bin(quote!(+), PREC_ADD),
+            Op::Sub => bin(quote!(-), PREC_ADD),
+            Op::Mul => bin(quote!(*), PREC_MUL),
+            Op::Div => bin(quote!(/), PREC_MUL),
+            Op::Call(i) => {
+                let rule = &RULES[i];
+                let name = Ident::new(rule.name, Span::call_site());
+                match rule.form {
+                    Form::Method => {
+                        let recv = self.operand_in(&args[0], true);
+                        E::Method(
+                            Box::new(recv),
+                            name,
+                            args[1..].iter().map(|a| self.operand(a)).collect(),
+                        )
+                    }
+                    Form::Helper => {
+                        let krate = self.krate;
+                        E::Call(
+                            quote!(#krate::#name),
+                            args.iter().map(|a| self.operand(a)).collect(),
+                        )
+                    }
+                }
+            }
+            Op::Select(cmp) => {
+                let c = self.cmp(cmp, &args[0], &args[1]);
+                E::If(
+                    c,
+                    Box::new(self.operand(&args[2])),
+                    Box::new(self.operand(&args[3])),
+                )
+            }
+        }
+    }
+
+    fn cmp(&self, cmp: Cmp, a: &Operand, b: &Operand) -> TokenStream {
+        let sym = match cmp {
+            Cmp::Lt => quote!(<),
+            Cmp::Le => quote!(<=),
+            Cmp::Gt => quote!(>),
+            Cmp::Ge => quote!(>=),
+            Cmp::Eq => quote!(==),
+            Cmp::Ne => quote!(!=),
+        };
+        let a = self.operand(a).wrap(PREC_CMP + 1);
+        let b = self.operand(b).wrap(PREC_CMP + 1);
+        quote!(#a #sym #b)
+    }
+
+    fn cond(&self, c: &Cond) -> (TokenStream, u8) {
+        match c {
+            Cond::Cmp(cmp, a, b) => (self.cmp(*cmp, a, b), PREC_CMP),
+            Cond::And(a, b) | Cond::Or(a, b) => {
+                let (sym, p) = if matches!(c, Cond::And(..)) {
+                    (quote!(&&), PREC_AND)
+                } else {
+                    (quote!(||), PREC_OR)
+                };
+                let l = self.cond_wrapped(a, p);
+                let r = self.cond_wrapped(b, p + 1);
+                (quote!(#l #sym #r), p)
+            }
+            Cond::Not(x) => {
+                let x = self.cond_wrapped(x, PREC_ATOM);
+                (quote!(!#x), PREC_UNARY)
+            }
+            Cond::Val(o) => {
+                let e = self.operand(o);
+                let p = e.prec();
+                (e.tokens(), p)
+            }
+            Cond::Opaque(o) => (self.opaque(o), o.prec),
+        }
+    }
+
+    fn cond_wrapped(&self, c: &Cond, min: u8) -> TokenStream {
+        let (t, p) = self.cond(c);
+        if p < min {
+            quote!((#t))
+        } else {
+            t
+        }
+    }
+
+    /// The user's tokens with each placeholder replaced by the variable it stands for.
+    fn opaque(&self, o: &Opaque) -> TokenStream {
+        let subst: Vec<TokenStream> = o
+            .refs
+            .iter()
+            .map(|v| self.operand(&Operand::Var(*v)).wrap(PREC_ATOM))
+            .collect();
+        replace_placeholders(o.tokens.clone(), &subst)
+    }
+
+    /// Statements of a block, and its value (`None` when it yields nothing).
+    fn block_parts(
+        &self,
+        block: &Block,
+        with_value: bool,
+    ) -> (Vec<TokenStream>, Option<TokenStream>) {
+        let mut stmts = Vec::new();
+        for inst in &block.insts {
+            if let Some(s) = self.inst(inst) {
+                stmts.push(s);
+            }
+        }
+        let value = with_value.then(|| self.tuple(&block.yields));
+        (stmts, value)
+    }
+
+    fn tuple(&self, ops: &[Operand]) -> TokenStream {
+        let parts: Vec<TokenStream> = ops.iter().map(|o| self.operand(o).tokens()).collect();
+        if parts.len() == 1 {
+            parts[0].clone()
+        } else {
+            quote!((#(#parts),*))
+        }
+    }
+
+    fn inst(&self, inst: &Inst) -> Option<TokenStream> {
+        Some(match inst {
+            Inst::Op { var, op, args } => {
+                if self.inline.contains_key(var) {
+                    return None;
+                }
+                let name = self.ident(*var);
+                let e = self.op_expr(*op, args).tokens();
+                // A value built from literals alone (or an `if` choosing between literals) has
+                // no type until used: say it, so methods can be called on it.
+                let untyped = match op {
+                    Op::Select(_) => args[2..].iter().all(|a| a.lit().is_some()),
+                    _ => args
+                        .iter()
+                        .all(|a| matches!(a, Operand::Lit(_) | Operand::Int(_))),
+                };
+                if untyped {
+                    let ty = float_type_tokens(self.func.float);
+                    quote!(let #name: #ty = #e;)
+                } else {
+                    quote!(let #name = #e;)
+                }
+            }
+            Inst::Opaque { var, expr, ty } => {
+                let e = self.opaque(expr);
+                if self.uses.get(var).copied().unwrap_or(0) == 0 {
+                    quote!(let _ = #e;)
+                } else {
+                    let name = self.ident(*var);
+                    match ty {
+                        Some(ty) => quote!(let #name: #ty = #e;),
+                        None => quote!(let #name = #e;),
+                    }
+                }
+            }
+            Inst::Cond { var, cond } => {
+                let name = self.ident(*var);
+                let (c, _) = self.cond(cond);
+                quote!(let #name = #c;)
+            }
+            Inst::If {
+                cond,
+                then,
+                els,
+                outs,
+            } => {
+                let c = self.operand(cond).tokens();
+                let t = self.branch(then, !outs.is_empty());
+                let e = self.else_branch(els, outs);
+                if outs.is_empty() {
+                    quote!(if #c #t else #e)
+                } else {
+                    let pat = self.pattern(outs);
+                    quote!(let #pat = if #c #t else #e;)
+                }
+            }
+        })
+    }
+
+    fn pattern(&self, outs: &[Var]) -> TokenStream {
+        let ids: Vec<TokenStream> = outs.iter().map(|v| self.ident(*v)).collect();
+        if ids.len() == 1 {
+            ids[0].clone()
+        } else {
+            quote!((#(#ids),*))
+        }
+    }
+
+    fn branch(&self, block: &Block, with_value: bool) -> TokenStream {
+        let (stmts, value) = self.block_parts(block, with_value);
+        quote!({ #(#stmts)* #value })
+    }
+
+    /// `else { .. }`, or `else if ..` when the else branch is just another `if` yielding the
+    /// same variables.
+    fn else_branch(&self, els: &Block, outs: &[Var]) -> TokenStream {
+        if let [Inst::If {
+            cond,
+            then,
+            els: inner_els,
+            outs: inner_outs,
+        }] = &els.insts[..]
+        {
+            let same = inner_outs.len() == els.yields.len()
+                && inner_outs
+                    .iter()
+                    .zip(&els.yields)
+                    .all(|(o, y)| *y == Operand::Var(*o) && self.uses.get(o) == Some(&1));
+            if same {
+                let c = self.operand(cond).tokens();
+                let t = self.branch(then, !outs.is_empty());
+                let e = self.else_branch(inner_els, inner_outs);
+                return quote!(if #c #t else #e);
+            }
+        }
+        self.branch(els, !outs.is_empty())
+    }
+}
+
+struct Namer<'r> {
+    reserved: &'r HashSet<String>,
+    taken: HashSet<String>,
+    temps: usize,
+    conds: usize,
+}
+
+impl Namer<'_> {
+    /// `base`, or `base_1`, `base_2`, ...: the first not yet given and not the user's (a
+    /// user's own variable may keep its name).
+    fn named(&mut self, base: &str, own: bool) -> String {
+        let ok = |n: &str, s: &Self| {
+            !s.taken.contains(n) && (own && n == base || !s.reserved.contains(n))
+        };
+        let mut name = base.to_string();
+        let mut k = 0;
+        while !ok(&name, self) {
+            k += 1;
+            name = format!("{base}_{k}");
+        }
+        self.taken.insert(name.clone());
+        name
+    }
+
+    fn temp(&mut self) -> String {
+        self.counter('t')
+    }
+
+    fn cond(&mut self) -> String {
+        self.counter('c')
+    }
+
+    fn counter(&mut self, prefix: char) -> String {
+        loop {
+            let n = if prefix == 't' {
+                &mut self.temps
+            } else {
+                &mut self.conds
+            };
+            let name = format!("{prefix}{n}");
+            *n += 1;
+            if !self.taken.contains(&name) && !self.reserved.contains(&name) {
+                self.taken.insert(name.clone());
+                return name;
+            }
+        }
+    }
+}
+
+fn count_uses(block: &Block, uses: &mut HashMap<Var, usize>) {
+    for inst in &block.insts {
+        inst.for_each_operand(&mut |o| {
+            if let Operand::Var(v) = o {
+                *uses.entry(*v).or_default() += 1;
+            }
+        });
+        if let Inst::If { then, els, .. } = inst {
+            count_uses(then, uses);
+            count_uses(els, uses);
+        }
+    }
+    for y in &block.yields {
+        if let Operand::Var(v) = y {
+            *uses.entry(*v).or_default() += 1;
+        }
+    }
+}
+
+fn replace_placeholders(tokens: TokenStream, subst: &[TokenStream]) -> TokenStream {
+    tokens
+        .into_iter()
+        .flat_map(|tt| -> Vec<TokenTree> {
+            match tt {
+                TokenTree::Ident(id) => {
+                    let s = id.to_string();
+                    match s
+                        .strip_prefix("__grad_ref_")
+                        .and_then(|n| n.parse::<usize>().ok())
+                    {
+                        Some(n) if n < subst.len() => subst[n].clone().into_iter().collect(),
+                        _ => vec![TokenTree::Ident(id)],
+                    }
+                }
+                TokenTree::Group(g) => {
+                    let mut ng = proc_macro2::Group::new(
+                        g.delimiter(),
+                        replace_placeholders(g.stream(), subst),
+                    );
+                    ng.set_span(g.span());
+                    vec![TokenTree::Group(ng)]
+                }
+                other => vec![other],
+            }
+        })
+        .collect()
+}

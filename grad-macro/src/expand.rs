@@ -1,0 +1,209 @@
+//! The pipeline: parse the attribute and the function, check the signature, lower the body to
+//! IR, run the reverse sweep, clean up, and print the companions next to the untouched
+//! original. Errors of every stage are collected and reported together; the original function
+//! is emitted even then, so the rest of the user's crate keeps compiling.
+
+use crate::args::Args;
+use crate::check::{self, Sig};
+use crate::ctxt::Ctxt;
+use crate::emit::Emitter;
+use crate::ir::Var;
+use crate::{lower, reverse, simplify};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, ToTokens};
+use std::collections::HashSet;
+use syn::{FnArg, Ident, ItemFn};
+
+pub fn grad(args: TokenStream, item: TokenStream) -> TokenStream {
+    match expand(args, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(err) => {
+            let err = err.to_compile_error();
+            quote!(#item #err)
+        }
+    }
+}
+
+fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let f = match syn::parse2::<syn::Item>(item)? {
+        syn::Item::Fn(f) => f,
+        other => {
+            return Err(syn::Error::new_spanned(
+                item_head(&other),
+                "#[grad] applies to a function (`fn name(...) -> f64 { ... }`)",
+            ))
+        }
+    };
+    let args: Args = syn::parse2(args)?;
+    let krate = match &args.krate {
+        Some(p) => p.to_token_stream(),
+        None => quote!(::grad),
+    };
+    let cx = Ctxt::default();
+    let sig = check::check(&cx, &args, &f);
+    let lowered = sig
+        .as_ref()
+        .and_then(|s| lower::lower(&cx, s, &f.block, &krate));
+    cx.check()?;
+    let (Some(sig), Some(lowered)) = (sig, lowered) else {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "internal error: nothing to differentiate",
+        ));
+    };
+
+    let wrt: Vec<Var> = sig.wrt.iter().map(|&i| lowered.func.params[i]).collect();
+    let program = simplify::dce(reverse::reverse(&lowered.func, &wrt, true));
+    let params = companion_params(&f);
+    let param_ids: Vec<Ident> = params.iter().map(|(id, _)| id.clone()).collect();
+    let reserved = identifiers(&f.to_token_stream());
+    let emitter = Emitter::new(&program, &krate, &reserved, &param_ids);
+    let body = emitter.body(true);
+
+    Ok(companions(
+        &f,
+        &sig,
+        &params,
+        &lowered.assertions,
+        &lowered.items,
+        body,
+    ))
+}
+
+/// What to point at when the attribute is on something else than a function.
+fn item_head(item: &syn::Item) -> TokenStream {
+    match item {
+        syn::Item::Struct(s) => s.ident.to_token_stream(),
+        syn::Item::Enum(e) => e.ident.to_token_stream(),
+        syn::Item::Const(c) => c.ident.to_token_stream(),
+        syn::Item::Static(s) => s.ident.to_token_stream(),
+        syn::Item::Mod(m) => m.ident.to_token_stream(),
+        syn::Item::Trait(t) => t.ident.to_token_stream(),
+        syn::Item::Type(t) => t.ident.to_token_stream(),
+        syn::Item::Impl(i) => {
+            let (imp, ty) = (&i.impl_token, &i.self_ty);
+            quote!(#imp #ty)
+        }
+        other => other.to_token_stream(),
+    }
+}
+
+/// Every identifier in `tokens`.
+fn identifiers(tokens: &TokenStream) -> HashSet<String> {
+    let mut out = HashSet::new();
+    fn walk(ts: TokenStream, out: &mut HashSet<String>) {
+        for tt in ts {
+            match tt {
+                TokenTree::Ident(id) => {
+                    out.insert(id.to_string());
+                }
+                TokenTree::Group(g) => walk(g.stream(), out),
+                _ => {}
+            }
+        }
+    }
+    walk(tokens.clone(), &mut out);
+    out
+}
+
+/// The companions' parameters: the original names (without `mut`, which they do not need),
+/// and a fresh name for `_`.
+fn companion_params(f: &ItemFn) -> Vec<(Ident, syn::Type)> {
+    f.sig
+        .inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, arg)| match arg {
+            FnArg::Typed(pt) => {
+                let id = match &*pt.pat {
+                    syn::Pat::Ident(pi) => pi.ident.clone(),
+                    _ => format_ident!("_arg{}", i, span = Span::mixed_site()),
+                };
+                Some((id, (*pt.ty).clone()))
+            }
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+fn companions(
+    f: &ItemFn,
+    sig: &Sig,
+    params: &[(Ident, syn::Type)],
+    assertions: &[TokenStream],
+    items: &[syn::Item],
+    body: TokenStream,
+) -> TokenStream {
+    let name = &f.sig.ident;
+    let vis = &f.vis;
+    let generics = &f.sig.generics;
+    let where_clause = &f.sig.generics.where_clause;
+    let ret = match &f.sig.output {
+        syn::ReturnType::Type(_, ty) => ty.to_token_stream(),
+        syn::ReturnType::Default => quote!(()),
+    };
+    let n = sig.wrt.len();
+    let grad_ty = if n == 1 {
+        ret.clone()
+    } else {
+        let tys = std::iter::repeat(&ret).take(n);
+        quote!((#(#tys),*))
+    };
+    let wrt_names: Vec<String> = sig.wrt.iter().map(|&i| params[i].0.to_string()).collect();
+    let partials: Vec<String> = wrt_names.iter().map(|w| format!("∂{name}/∂{w}")).collect();
+    let shown = if n == 1 {
+        partials[0].clone()
+    } else {
+        format!("({})", partials.join(", "))
+    };
+    let listed = wrt_names
+        .iter()
+        .map(|w| format!("`{w}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let grad_name = format_ident!("{}_grad", name);
+    let vg_name = format_ident!("{}_value_and_grad", name);
+    let doc_grad = format!(
+        " Gradient of [`{name}`] with respect to {listed}: returns `{shown}`.\n\n Generated by `#[grad]`: exact derivatives from one reverse-mode pass over the body of `{name}`, with no tape and no allocation."
+    );
+    let doc_vg = format!(
+        " Value and gradient of [`{name}`] with respect to {listed}, from one pass: returns `({name}(..), {shown})`.\n\n Generated by `#[grad]`; the value is computed exactly as `{name}` computes it."
+    );
+    let kept: Vec<&syn::Attribute> = f.attrs.iter().filter(|a| keep_attr(a)).collect();
+    let decl: Vec<TokenStream> = params.iter().map(|(id, ty)| quote!(#id: #ty)).collect();
+    let pass: Vec<&Ident> = params.iter().map(|(id, _)| id).collect();
+    quote! {
+        #f
+
+        #(#kept)*
+        #[doc = #doc_vg]
+        #[must_use]
+        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #vis fn #vg_name #generics (#(#decl),*) -> (#ret, #grad_ty) #where_clause {
+            // Using a companion counts as using the original.
+            let _ = #name;
+            #(#items)*
+            #(#assertions)*
+            #body
+        }
+
+        #(#kept)*
+        #[doc = #doc_grad]
+        #[must_use]
+        #[inline]
+        #[allow(dead_code, clippy::too_many_arguments, clippy::type_complexity)]
+        #vis fn #grad_name #generics (#(#decl),*) -> #grad_ty #where_clause {
+            #vg_name(#(#pass),*).1
+        }
+    }
+}
+
+/// The original's attributes that also apply to its companions: conditional compilation, lint
+/// levels, hiding from docs.
+fn keep_attr(a: &syn::Attribute) -> bool {
+    let p = a.path();
+    ["cfg", "allow", "warn", "deny", "forbid", "expect"]
+        .iter()
+        .any(|k| p.is_ident(k))
+        || (p.is_ident("doc") && a.to_token_stream().to_string().contains("hidden"))
+}

@@ -1,0 +1,31 @@
+//! Implementation detail of the `grad` crate: the `#[grad]` attribute. Depend on `grad`, not
+//! on this crate; its API is `grad`'s.
+//!
+//! The attribute is a pipeline of modules, one stage each:
+//! `args` (attribute) → `check` (signature) → `lower` (body to IR, `ir.rs`) → `reverse`
+//! (reverse sweep, rules from `rules.rs`, code built by `builder.rs`) → `simplify` (dead code)
+//! → `emit` (IR to Rust), driven by `expand`. Errors are collected in `ctxt`.
+
+mod args;
+mod builder;
+mod check;
+mod ctxt;
+mod emit;
+mod expand;
+mod ir;
+mod lower;
+mod reverse;
+mod rules;
+mod simplify;
+
+/// Differentiates a scalar function at compile time. See the `grad` crate for the manual.
+#[proc_macro_attribute]
+pub fn grad(
+    args: proc_macro::TokenStream,
+    item: proc_macro::TokenStream,
+) -> proc_macro::TokenStream {
+    expand::grad(args.into(), item.into()).into()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1010 @@
+//! Lowers a function body from `syn` to the IR, reporting every unsupported construct with its
+//! span.
+//!
+//! Variables are renamed into SSA form as they are assigned (`let mut s = 0.0; s += w;` defines
+//! two variables), and an `if` yields the variables its branches change, so later passes never
+//! see mutation. Code over data only (integer arithmetic, struct fields, user functions called
+//! on data) is kept as the user wrote it, as opaque tokens with no derivative; code that mixes
+//! data and differentiated values must be built from the operations in `rules.rs`.
+
+use crate::builder::Builder;
+use crate::check::{float_of, Sig};
+use crate::ctxt::Ctxt;
+use crate::ir::{
+    placeholder, Block, Cmp, Cond, Float, Func, Inst, Kind, Name, Op, Opaque, Operand, Var,
+};
+use crate::rules::{self, Form, RULES};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::{BinOp, Expr, Ident, Lit, Local, Pat, Stmt, UnOp};
+
+#[derive(Clone, Copy, PartialEq)]
+struct Binding {
+    val: Operand,
+}
+
+type Env = Vec<Vec<(String, Binding)>>;
+
+pub struct Lowered {
+    pub func: Func,
+    /// Statements that make rustc check a helper called by a bare name is really ours.
+    pub assertions: Vec<TokenStream>,
+    /// Items declared inside the body (`const K: f64 = ..;`), copied into the companions.
+    pub items: Vec<syn::Item>,
+}
+
+pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> Option<Lowered> {
+    let mut l = Lowerer {
+        b: Builder::new(sig.float),
+        cx,
+        env: vec![Vec::new()],
+        krate,
+        assertions: Vec::new(),
+        items: Vec::new(),
+    };
+    let mut params = Vec::new();
+    for p in &sig.params {
+        let kind = if p.float == Some(sig.float) {
+            Kind::Float
+        } else {
+            Kind::Opaque
+        };
+        let (name, span) = match &p.ident {
+            Some(id) => (id.to_string(), id.span()),
+            None => ("_".to_string(), Span::call_site()),
+        };
+        let v = l.b.new_var(kind, Name::Source(name.clone()), p.wrt, span);
+        params.push(v);
+        if p.ident.is_some() {
+            l.bind(name, Operand::Var(v));
+        }
+    }
+    let ret = l.stmts(&block.stmts);
+    let ret = match ret {
+        Some(r) => Some(r),
+        None => {
+            let at = block
+                .stmts
+                .last()
+                .map_or_else(|| block.brace_token.span.join(), |s| s.span());
+            cx.syn_error(syn::Error::new(
+                at,
+                "the function must end with an expression giving its value (early `return` is not supported yet)",
+            ));
+            None
+        }
+    };
+    if cx.has_errors() {
+        return None;
+    }
+    let ret = ret?;
+    let insts = l.b.take_root();
+    Some(Lowered {
+        func: Func {
+            float: sig.float,
+            vars: l.b.vars,
+            externs: l.b.externs,
+            params,
+            body: Block {
+                insts,
+                yields: vec![ret],
+            },
+        },
+        assertions: l.assertions,
+        items: l.items,
+    })
+}
+
+struct Lowerer<'a> {
+    b: Builder,
+    cx: &'a Ctxt,
+    env: Env,
+    krate: &'a TokenStream,
+    assertions: Vec<TokenStream>,
+    items: Vec<syn::Item>,
+}
+
+/// What a construct that is refused says.
+const LOOPS: &str =
+    "loops are not supported yet: write the sum out, or compute it outside and pass it in";
+
+impl<'a> Lowerer<'a> {
+    fn bind(&mut self, name: String, val: Operand) {
+        if let Some(scope) = self.env.last_mut() {
+            scope.push((name, Binding { val }));
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<Operand> {
+        self.env
+            .iter()
+            .rev()
+            .flat_map(|s| s.iter().rev())
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.val)
+    }
+
+    fn assign(&mut self, name: &str, val: Operand) -> bool {
+        for scope in self.env.iter_mut().rev() {
+            if let Some((_, b)) = scope.iter_mut().rev().find(|(n, _)| n == name) {
+                b.val = val;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Gives a value just computed for `let name = ..` or `name = ..` the user's name.
+    fn name_fresh(&mut self, val: Operand, first_new: usize, name: &str) {
+        if let Operand::Var(v) = val {
+            if v.0 as usize >= first_new && self.b.info(v).name == Name::Temp {
+                self.b.info_mut(v).name = Name::Source(name.to_string());
+            }
+        }
+    }
+
+    fn error<T: ToTokens>(&self, at: T, msg: impl std::fmt::Display) -> Operand {
+        self.cx.error_spanned(at, msg);
+        Operand::Lit(0.0)
+    }
+
+    fn is_floatish(&self, o: &Operand) -> bool {
+        self.b.kind(o) == Kind::Float
+    }
+
+    fn stmts(&mut self, stmts: &[Stmt]) -> Option<Operand> {
+        let mut value = None;
+        for (i, stmt) in stmts.iter().enumerate() {
+            let last = i + 1 == stmts.len();
+            value = None;
+            match stmt {
+                Stmt::Local(local) => self.local(local),
+                Stmt::Item(item) => self.items.push(item.clone()),
+                Stmt::Macro(m) => {
+                    self.error(&m.mac, "macros are not supported in a #[grad] function: the macro cannot see what they expand to");
+                }
+                Stmt::Expr(e, semi) => {
+                    if last && semi.is_none() {
+                        value = self.tail(e);
+                    } else {
+                        self.stmt_expr(e);
+                    }
+                }
+            }
+        }
+        value
+    }
+
+    /// A block's final expression: `None` if it has no value (an assignment, an `if` without
+    /// value).
+    fn tail(&mut self, e: &Expr) -> Option<Operand> {
+        match e {
+            Expr::Assign(_) => {
+                self.stmt_expr(e);
+                None
+            }
+            Expr::Binary(b) if compound(&b.op).is_some() => {
+                self.stmt_expr(e);
+                None
+            }
+            Expr::If(i) => self.if_expr(i),
+            Expr::Block(b) if b.label.is_none() => self.block(&b.block),
+            _ => Some(self.expr(e)),
+        }
+    }
+
+    fn stmt_expr(&mut self, e: &Expr) {
+        match e {
+            Expr::Assign(a) => {
+                let val = self.expr(&a.right);
+                self.store(&a.left, val, None);
+            }
+            Expr::Binary(b) if compound(&b.op).is_some() => {
+                let rhs = self.expr(&b.right);
+                self.store(&b.left, rhs, compound(&b.op));
+            }
+            Expr::If(i) => {
+                self.if_expr(i);
+            }
+            Expr::Block(b) if b.label.is_none() => {
+                self.block(&b.block);
+            }
+            _ => {
+                let v = self.expr(e);
+                // A statement over data is kept for its effects; a float expression statement
+                // computes nothing anyone reads.
+                let _ = v;
+            }
+        }
+    }
+
+    fn block(&mut self, block: &syn::Block) -> Option<Operand> {
+        self.env.push(Vec::new());
+        let v = self.stmts(&block.stmts);
+        self.env.pop();
+        v
+    }
+
+    fn local(&mut self, local: &Local) {
+        if let Some((else_token, _)) = local.init.as_ref().and_then(|i| i.diverge.as_ref()) {
+            self.error(
+                else_token,
+                "`let ... else` is not supported: use `let name = ...;` with `if` / `else`",
+            );
+            return;
+        }
+        let (pat, ty) = match &local.pat {
+            Pat::Type(pt) => (&*pt.pat, Some(&*pt.ty)),
+            p => (p, None),
+        };
+        let name = match pat {
+            Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                Some(pi.ident.to_string())
+            }
+            Pat::Wild(_) => None,
+            other => {
+                self.error(
+                    other,
+                    "only `let name = ...;` and `let _ = ...;` are supported here",
+                );
+                return;
+            }
+        };
+        let Some(init) = &local.init else {
+            self.error(
+                local,
+                "declare the variable with its value (`let x = ...;`): a later first assignment is not supported",
+            );
+            // Bound anyway, so its later uses do not cascade into more errors.
+            if let Some(name) = name {
+                self.bind(name, Operand::Lit(0.0));
+            }
+            return;
+        };
+        let first_new = self.b.vars.len();
+        let mut val = self.expr(&init.expr);
+        if let Some(ty) = ty {
+            if float_of(ty).is_none() {
+                // Keep the annotation of data (`let n: usize = ..`): it may drive inference.
+                let (tokens, refs) = self.b.operand_tokens(val);
+                let var = self.b.new_var(Kind::Opaque, Name::Temp, false, ty.span());
+                self.b.push(Inst::Opaque {
+                    var,
+                    expr: Opaque {
+                        tokens,
+                        refs,
+                        effectful: false,
+                        prec: crate::emit::PREC_ATOM,
+                    },
+                    ty: Some(ty.to_token_stream()),
+                });
+                val = Operand::Var(var);
+            }
+        }
+        if let Some(name) = name {
+            self.name_fresh(val, first_new, &name);
+            self.bind(name, val);
+        }
+    }
+
+    /// `target = val`, or `target op= val` when `op` is given.
+    fn store(&mut self, target: &Expr, val: Operand, op: Option<Op>) {
+        let name = match target {
+            Expr::Path(p) if p.qself.is_none() => p.path.get_ident().map(|i| i.to_string()),
+            _ => None,
+        };
+        let Some(name) = name.filter(|n| self.lookup(n).is_some()) else {
+            self.error(
+                target,
+                "only local variables and parameters can be assigned in a #[grad] function",
+            );
+            return;
+        };
+        let first_new = self.b.vars.len();
+        let new = match (op, self.lookup(&name)) {
+            (Some(op), Some(cur)) => self.arith(op, cur, val, target.span()),
+            _ => val,
+        };
+        self.name_fresh(new, first_new, &name);
+        self.assign(&name, new);
+    }
+
+    fn expr(&mut self, e: &Expr) -> Operand {
+        match e {
+            Expr::Lit(l) => self.lit(&l.lit),
+            Expr::Path(p) => {
+                if p.qself.is_none() {
+                    if let Some(id) = p.path.get_ident() {
+                        if let Some(v) = self.lookup(&id.to_string()) {
+                            return v;
+                        }
+                    }
+                }
+                self.b.add_extern(p.to_token_stream())
+            }
+            Expr::Paren(p) => self.expr(&p.expr),
+            Expr::Group(g) => self.expr(&g.expr),
+            Expr::Unary(u) => match u.op {
+                UnOp::Neg(_) => {
+                    let x = self.expr(&u.expr);
+                    if self.is_floatish(&x) {
+                        self.b.op(Op::Neg, vec![x], e.span())
+                    } else {
+                        let (t, refs) = self.b.operand_tokens(x);
+                        self.opaque_from(quote!(-#t), refs, Kind::Opaque, false)
+                    }
+                }
+                UnOp::Not(_) => self.cond_value(e),
+                _ => self.opaque(e, "this expression"),
+            },
+            Expr::Binary(b) => match arith_op(&b.op) {
+                Some(op) => {
+                    let l = self.expr(&b.left);
+                    let r = self.expr(&b.right);
+                    self.arith(op, l, r, e.span())
+                }
+                None if is_logic(&b.op) => self.cond_value(e),
+                None if compound(&b.op).is_some() => {
+                    self.error(e, "an assignment has no value: write it as a statement")
+                }
+                None => self.opaque(e, &format!("the operator `{}`", b.op.to_token_stream())),
+            },
+            Expr::MethodCall(m) => self.method(m),
+            Expr::Call(c) => self.call(c),
+            Expr::Cast(c) => self.cast(c),
+            Expr::If(i) => match self.if_expr(i) {
+                Some(v) => v,
+                None => self.error(
+                    i,
+                    "this `if` has no value: give both branches a final expression",
+                ),
+            },
+            Expr::Block(b) if b.label.is_none() => match self.block(&b.block) {
+                Some(v) => v,
+                None => self.error(b, "this block has no value: end it with an expression"),
+            },
+            Expr::Assign(a) => self.error(a, "an assignment has no value: write it as a statement"),
+            other => {
+                if let Some((at, msg)) = refused(other) {
+                    return self.error(at, msg);
+                }
+                self.opaque(other, "this expression")
+            }
+        }
+    }
+
+    fn lit(&mut self, lit: &Lit) -> Operand {
+        match lit {
+            Lit::Float(f)
+                if f.suffix().is_empty() || float_suffix(f.suffix()) == Some(self.b.float) =>
+            {
+                let v = match self.b.float {
+                    Float::F32 => f.base10_parse::<f32>().map(f64::from),
+                    Float::F64 => f.base10_parse::<f64>(),
+                };
+                match v {
+                    Ok(v) => Operand::Lit(v),
+                    Err(_) => self.b.add_extern(lit.to_token_stream()),
+                }
+            }
+            Lit::Int(i) if i.suffix().is_empty() => match i.base10_parse::<i64>() {
+                Ok(v) => Operand::Int(v),
+                Err(_) => self.b.add_extern(lit.to_token_stream()),
+            },
+            Lit::Bool(b) => Operand::Bool(b.value),
+            other => self.b.add_extern(other.to_token_stream()),
+        }
+    }
+
+    fn arith(&mut self, op: Op, l: Operand, r: Operand, span: Span) -> Operand {
+        if self.is_floatish(&l) || self.is_floatish(&r) {
+            return self.b.op(op, vec![l, r], span);
+        }
+        // Integer (or other data) arithmetic: passed through as written.
+        let (lt, mut refs) = self.b.operand_tokens(l);
+        let (rt, rrefs) = self.b.operand_tokens(r);
+        let rt = shift_placeholders(rt, refs.len());
+        refs.extend(rrefs);
+        let sym = match op {
+            Op::Add => quote!(+),
+            Op::Sub => quote!(-),
+            Op::Mul => quote!(*),
+            _ => quote!(/),
+        };
+        self.opaque_from(quote!(#lt #sym #rt), refs, Kind::Opaque, false)
+    }
+
+    fn opaque_from(
+        &mut self,
+        tokens: TokenStream,
+        refs: Vec<Var>,
+        kind: Kind,
+        effectful: bool,
+    ) -> Operand {
+        let prec = crate::emit::PREC_ATOM;
+        let active = kind == Kind::Float && refs.iter().any(|v| self.b.info(*v).active);
+        let var = self.b.new_var(kind, Name::Temp, active, Span::call_site());
+        self.b.push(Inst::Opaque {
+            var,
+            expr: Opaque {
+                tokens,
+                refs,
+                effectful,
+                prec,
+            },
+            ty: None,
+        });
+        Operand::Var(var)
+    }
+
+    /// Passes an expression over data through as written. `what` names it in the error given
+    /// when it involves a differentiated value after all.
+    fn opaque(&mut self, e: &Expr, what: &str) -> Operand {
+        if let Some(id) = self.first_active(e) {
+            return self.error(
+                e,
+                format!("{what} cannot be differentiated: it uses `{id}`, which depends on a `wrt` parameter; differentiated values may only go through arithmetic, `if`, and the supported functions"),
+            );
+        }
+        let (expr, refs, effectful, _) = self.substitute(e);
+        if refs.is_empty() && !effectful && matches!(e, Expr::Path(_) | Expr::Lit(_)) {
+            return self.b.add_extern(expr);
+        }
+        self.opaque_from(expr, refs, Kind::Opaque, effectful)
+    }
+
+    /// The first identifier in `e` naming a differentiated (active) value.
+    fn first_active(&self, e: &Expr) -> Option<Ident> {
+        struct Find<'l, 'a> {
+            l: &'l Lowerer<'a>,
+            found: Option<Ident>,
+        }
+        impl<'ast> Visit<'ast> for Find<'_, '_> {
+            fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+                if let (None, Some(id), None) = (&p.qself, p.path.get_ident(), &self.found) {
+                    if self
+                        .l
+                        .lookup(&id.to_string())
+                        .is_some_and(|o| self.l.b.is_active(&o))
+                    {
+                        self.found = Some(id.clone());
+                    }
+                }
+            }
+            fn visit_item(&mut self, _: &'ast syn::Item) {}
+        }
+        let mut f = Find {
+            l: self,
+            found: None,
+        };
+        f.visit_expr(e);
+        f.found
+    }
+
+    /// `e` with every reference to a local replaced by a placeholder (or the literal it is
+    /// bound to); refused constructs inside it are reported.
+    fn substitute(&mut self, e: &Expr) -> (TokenStream, Vec<Var>, bool, u8) {
+        struct Subst<'l, 'a> {
+            l: &'l mut Lowerer<'a>,
+            refs: Vec<Var>,
+            effectful: bool,
+        }
+        impl VisitMut for Subst<'_, '_> {
+            fn visit_expr_mut(&mut self, e: &mut Expr) {
+                if let Expr::Path(p) = e {
+                    if let (None, Some(id)) = (&p.qself, p.path.get_ident()) {
+                        if let Some(o) = self.l.lookup(&id.to_string()) {
+                            let tokens = match o {
+                                Operand::Var(v) => {
+                                    self.refs.push(v);
+                                    let ph =
+                                        Ident::new(&placeholder(self.refs.len() - 1), id.span());
+                                    quote!(#ph)
+                                }
+                                other => self.l.b.operand_tokens(other).0,
+                            };
+                            *e = Expr::Verbatim(tokens);
+                        }
+                    }
+                    return;
+                }
+                if let Some((at, msg)) = refused(e) {
+                    self.l.error(at, msg);
+                    return;
+                }
+                if matches!(e, Expr::Call(_) | Expr::MethodCall(_)) {
+                    self.effectful = true;
+                }
+                syn::visit_mut::visit_expr_mut(self, e);
+            }
+            fn visit_field_value_mut(&mut self, fv: &mut syn::FieldValue) {
+                // `S { x }` names the local `x`: spell it out so it can be substituted.
+                if fv.colon_token.is_none() {
+                    fv.colon_token = Some(Default::default());
+                }
+                syn::visit_mut::visit_field_value_mut(self, fv);
+            }
+            fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+        }
+        let mut e = e.clone();
+        let mut s = Subst {
+            l: self,
+            refs: Vec::new(),
+            effectful: false,
+        };
+        s.visit_expr_mut(&mut e);
+        let (refs, effectful) = (s.refs, s.effectful);
+        let prec = crate::emit::expr_prec(&e);
+        (quote!(#e), refs, effectful, prec)
+    }
+
+    fn cast(&mut self, c: &syn::ExprCast) -> Operand {
+        let target = float_of(&c.ty);
+        let inner = self.expr(&c.expr);
+        let float = self.is_floatish(&inner);
+        if float && target == Some(self.b.float) {
+            return inner;
+        }
+        if float && target.is_some() && self.b.is_active(&inner) {
+            return self.error(
+                c,
+                format!(
+                    "a differentiated value cannot change float type inside a #[grad] function: keep it `{}`",
+                    crate::builder::float_type_tokens(self.b.float)
+                ),
+            );
+        }
+        let ty = &c.ty;
+        let (t, refs) = self.b.operand_tokens(inner);
+        let kind = if target == Some(self.b.float) {
+            Kind::Float
+        } else {
+            Kind::Opaque
+        };
+        // An integer cast of a differentiated value is a step function: its derivative is 0.
+        self.opaque_from(quote!(#t as #ty), refs, kind, false)
+    }
+
+    fn method(&mut self, m: &syn::ExprMethodCall) -> Operand {
+        let name = m.method.to_string();
+        if m.turbofish.is_none() {
+            if let Some(i) = rules::lookup(&name, Form::Method) {
+                let mut args = vec![self.expr(&m.receiver)];
+                args.extend(m.args.iter().map(|a| self.expr(a)));
+                return self.rule_call(i, args, &m.method, m.span(), true);
+            }
+            if FLOAT_PREDICATES.contains(&name.as_str()) {
+                let mut args = vec![self.expr(&m.receiver)];
+                args.extend(m.args.iter().map(|a| self.expr(a)));
+                return self.rebuilt_method(&m.method, args);
+            }
+        }
+        if let Some(id) = self.first_active(&Expr::MethodCall(m.clone())) {
+            return self.error(
+                &m.method,
+                format!(
+                    "`{name}` is not a method grad can differentiate (it is called on `{id}`, which depends on a `wrt` parameter); supported f32/f64 methods: {}",
+                    rules::names(Form::Method)
+                ),
+            );
+        }
+        self.opaque(&Expr::MethodCall(m.clone()), "this method call")
+    }
+
+    /// `args[0].name(args[1..])` over data, passed through.
+    fn rebuilt_method(&mut self, name: &Ident, args: Vec<Operand>) -> Operand {
+        let mut refs = Vec::new();
+        let mut parts = Vec::new();
+        for a in args {
+            let (t, r) = self.b.operand_tokens(a);
+            parts.push(shift_placeholders(t, refs.len()));
+            refs.extend(r);
+        }
+        let recv = &parts[0];
+        let rest = &parts[1..];
+        self.opaque_from(quote!(#recv.#name(#(#rest),*)), refs, Kind::Opaque, false)
+    }
+
+    /// A call of rule `i` with lowered arguments (receiver first).
+    fn rule_call(
+        &mut self,
+        i: usize,
+        args: Vec<Operand>,
+        at: &dyn ToTokens,
+        span: Span,
+        method_syntax: bool,
+    ) -> Operand {
+        let rule = &RULES[i];
+        if args.len() != rule.arity() {
+            let n = rule.arity() - usize::from(method_syntax);
+            return self.error(
+                at,
+                format!(
+                    "`{}` takes {n} argument{}",
+                    rule.name,
+                    if n == 1 { "" } else { "s" }
+                ),
+            );
+        }
+        if let Some(k) = rule.int_arg {
+            if self.b.is_active(&args[k]) {
+                return self.error(
+                    at,
+                    format!("the exponent of `{}` must be an integer, not a differentiated value: use `powf`", rule.name),
+                );
+            }
+        }
+        if !args.iter().any(|a| self.is_floatish(a)) && rule.form == Form::Method {
+            // `n.max(3)` on integers: not float code at all.
+            let (first, rest) = (args[0], args[1..].to_vec());
+            let name = Ident::new(rule.name, span);
+            let mut all = vec![first];
+            all.extend(rest);
+            return self.rebuilt_method(&name, all);
+        }
+        self.b.op(Op::Call(i), args, span)
+    }
+
+    fn call(&mut self, c: &syn::ExprCall) -> Operand {
+        if let Expr::Path(p) = &*c.func {
+            if p.qself.is_none() {
+                let segs: Vec<String> = p
+                    .path
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect();
+                let last = segs.last().cloned().unwrap_or_default();
+                // `f64::exp(x)`: the path form of a method.
+                if segs.len() == 2 && (segs[0] == "f64" || segs[0] == "f32") {
+                    if let Some(i) = rules::lookup(&last, Form::Method) {
+                        let args = c.args.iter().map(|a| self.expr(a)).collect();
+                        return self.rule_call(i, args, &p.path, c.span(), false);
+                    }
+                }
+                // A helper needs its rule only for a differentiated argument; on data, whatever
+                // function the name resolves to is called as written.
+                let differentiated = self.first_active(&Expr::Call(c.clone())).is_some();
+                if let Some(i) = rules::lookup(&last, Form::Helper).filter(|_| differentiated) {
+                    if self.is_helper_path(&p.path) {
+                        let args = c.args.iter().map(|a| self.expr(a)).collect();
+                        self.assert_helper(&p.path, &last);
+                        return self.rule_call(i, args, &p.path, c.span(), false);
+                    }
+                }
+            }
+            if let Some(id) = self.first_active(&Expr::Call(c.clone())) {
+                return self.error(
+                    &c.func,
+                    format!(
+                        "`{}` is not a function grad can differentiate (it is passed `{id}`, which depends on a `wrt` parameter); supported: the helpers {} (from `grad`), and the f32/f64 methods {} (as `x.exp()` or `f64::exp(x)`)",
+                        p.path.to_token_stream().to_string().replace(' ', ""),
+                        rules::names(Form::Helper),
+                        rules::names(Form::Method)
+                    ),
+                );
+            }
+        }
+        self.opaque(&Expr::Call(c.clone()), "this call")
+    }
+
+    /// `sigmoid`, `grad::sigmoid`, `::grad::sigmoid` or `<crate option>::sigmoid`.
+    fn is_helper_path(&self, path: &syn::Path) -> bool {
+        let mut prefix = path.clone();
+        prefix.segments.pop();
+        let prefix = prefix.to_token_stream().to_string().replace(' ', "");
+        let krate = self.krate.to_string().replace(' ', "");
+        let prefix = prefix.trim_end_matches("::");
+        prefix.is_empty() || prefix == "grad" || prefix == "::grad" || prefix == krate
+    }
+
+    /// Makes rustc check that `path` is the runtime helper `name` and not a user function of the
+    /// same name, which would otherwise be differentiated with the wrong rule.
+    fn assert_helper(&mut self, path: &syn::Path, name: &str) {
+        let ty = crate::builder::float_type_tokens(self.b.float);
+        let krate = self.krate;
+        let span = path.span();
+        let helper = Ident::new(name, span);
+        // Spanned at the call, so a mismatch is reported there.
+        let check = respan(
+            quote! {
+                #krate::__private::called_function_must_be_the_grad_helper(#path, #krate::#helper::<#ty>);
+            },
+            span,
+        );
+        if !self
+            .assertions
+            .iter()
+            .any(|a| a.to_string() == check.to_string())
+        {
+            self.assertions.push(check);
+        }
+    }
+
+    fn cond_value(&mut self, e: &Expr) -> Operand {
+        let c = self.cond(e);
+        match c {
+            Cond::Val(o) => o,
+            c => {
+                let var = self.b.new_var(Kind::Bool, Name::Temp, false, e.span());
+                self.b.push(Inst::Cond { var, cond: c });
+                Operand::Var(var)
+            }
+        }
+    }
+
+    fn cond(&mut self, e: &Expr) -> Cond {
+        match e {
+            Expr::Paren(p) => self.cond(&p.expr),
+            Expr::Group(g) => self.cond(&g.expr),
+            Expr::Unary(u) if matches!(u.op, UnOp::Not(_)) => {
+                Cond::Not(Box::new(self.cond(&u.expr)))
+            }
+            Expr::Binary(b) if matches!(b.op, BinOp::And(_)) => {
+                Cond::And(Box::new(self.cond(&b.left)), Box::new(self.cond(&b.right)))
+            }
+            Expr::Binary(b) if matches!(b.op, BinOp::Or(_)) => {
+                Cond::Or(Box::new(self.cond(&b.left)), Box::new(self.cond(&b.right)))
+            }
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Bool(b), ..
+            }) => Cond::Val(Operand::Bool(b.value)),
+            Expr::Let(l) => {
+                self.error(
+                    &l.let_token,
+                    "`if let` is not supported: compare values with `==`, `<`, ... instead",
+                );
+                Cond::Val(Operand::Bool(false))
+            }
+            _ if self.first_active(e).is_some() => match e {
+                Expr::Binary(b) if cmp_op(&b.op).is_some() => {
+                    let l = self.expr(&b.left);
+                    let r = self.expr(&b.right);
+                    Cond::Cmp(cmp_op(&b.op).unwrap_or(Cmp::Eq), l, r)
+                }
+                _ => Cond::Val(self.expr(e)),
+            },
+            _ => {
+                // Over data only: kept inline so `&&` and `||` still guard it.
+                if let Expr::Path(p) = e {
+                    if let Some(Operand::Var(v)) = p
+                        .path
+                        .get_ident()
+                        .and_then(|id| self.lookup(&id.to_string()))
+                    {
+                        return Cond::Val(Operand::Var(v));
+                    }
+                }
+                let (tokens, refs, effectful, prec) = self.substitute(e);
+                Cond::Opaque(Opaque {
+                    tokens,
+                    refs,
+                    effectful,
+                    prec,
+                })
+            }
+        }
+    }
+
+    fn if_expr(&mut self, i: &syn::ExprIf) -> Option<Operand> {
+        let cond = self.cond_value(&i.cond);
+        let before = self.env.clone();
+
+        self.b.enter();
+        let tv = self.block(&i.then_branch);
+        let then_block = self.b.exit(Vec::new());
+        let then_env = std::mem::replace(&mut self.env, before.clone());
+
+        self.b.enter();
+        let ev = match &i.else_branch {
+            None => None,
+            Some((_, e)) => match &**e {
+                Expr::Block(b) if b.label.is_none() => self.block(&b.block),
+                Expr::If(nested) => self.if_expr(nested),
+                other => Some(self.expr(other)),
+            },
+        };
+        let else_block = self.b.exit(Vec::new());
+        let else_env = std::mem::replace(&mut self.env, before.clone());
+
+        if tv.is_some() != ev.is_some() && i.else_branch.is_some() {
+            self.error(
+                i,
+                "both branches of this `if` must give a value, or neither",
+            );
+            return None;
+        }
+
+        // The variables either branch changed become outputs of the `if` (phi nodes).
+        let mut outs = Vec::new();
+        let (mut then_yields, mut else_yields) = (Vec::new(), Vec::new());
+        let mut changed = Vec::new();
+        for (s, scope) in before.iter().enumerate() {
+            for (k, (name, b)) in scope.iter().enumerate() {
+                let t = then_env[s][k].1.val;
+                let e = else_env[s][k].1.val;
+                if t != b.val || e != b.val {
+                    changed.push((s, k, name.clone(), t, e));
+                }
+            }
+        }
+        let mut value = None;
+        if let (Some(t), Some(e)) = (tv, ev) {
+            changed.push((usize::MAX, 0, String::new(), t, e));
+        }
+        for (s, k, name, t, e) in changed {
+            let kind = [t, e]
+                .iter()
+                .map(|o| self.b.kind(o))
+                .find(|k| *k != Kind::Opaque)
+                .unwrap_or(Kind::Opaque);
+            let active = self.b.is_active(&t) || self.b.is_active(&e);
+            let nm = if s == usize::MAX {
+                Name::Temp
+            } else {
+                Name::Source(name)
+            };
+            let out = self.b.new_var(kind, nm, active, i.if_token.span);
+            outs.push(out);
+            then_yields.push(t);
+            else_yields.push(e);
+            if s == usize::MAX {
+                value = Some(Operand::Var(out));
+            } else {
+                self.env[s][k].1.val = Operand::Var(out);
+            }
+        }
+        let then = Block {
+            insts: then_block.insts,
+            yields: then_yields,
+        };
+        let els = Block {
+            insts: else_block.insts,
+            yields: else_yields,
+        };
+        self.b.push(Inst::If {
+            cond,
+            then,
+            els,
+            outs,
+        });
+        value
+    }
+}
+
+/// The float methods that answer a question about a value rather than compute one: allowed on
+/// differentiated values, with no derivative.
+const FLOAT_PREDICATES: &[&str] = &[
+    "is_nan",
+    "is_infinite",
+    "is_finite",
+    "is_normal",
+    "is_subnormal",
+    "is_sign_positive",
+    "is_sign_negative",
+    "total_cmp",
+    "partial_cmp",
+    "to_bits",
+    "classify",
+];
+
+/// Why a construct is refused wherever it appears, if it is, and the tokens to point at (the
+/// keyword, not the whole construct).
+fn refused(e: &Expr) -> Option<(TokenStream, &'static str)> {
+    let kw = |t: &dyn ToTokens| t.to_token_stream();
+    Some(match e {
+        Expr::Closure(c) => (kw(c), "closures are not supported in a #[grad] function: write the expression out, or make it a function taking data only"),
+        Expr::Unsafe(u) => (kw(&u.unsafe_token), "`unsafe` is not supported in a #[grad] function: it differentiates safe scalar code only"),
+        Expr::Macro(m) => (kw(m), "macros are not supported in a #[grad] function: the macro cannot see what they expand to"),
+        Expr::ForLoop(f) => (kw(&f.for_token), LOOPS),
+        Expr::While(w) => (kw(&w.while_token), LOOPS),
+        Expr::Loop(l) => (kw(&l.loop_token), LOOPS),
+        Expr::Break(b) => (kw(&b.break_token), LOOPS),
+        Expr::Continue(c) => (kw(&c.continue_token), LOOPS),
+        Expr::Return(r) => (kw(&r.return_token), "early `return` is not supported yet: end the function with its value (use `if` / `else` to choose it)"),
+        Expr::Match(m) => (kw(&m.match_token), "`match` is not supported yet: use `if` / `else if` / `else`"),
+        Expr::Try(t) => (kw(&t.question_token), "the `?` operator is not supported: a #[grad] function computes a plain float"),
+        Expr::Async(a) => (kw(&a.async_token), "async code is not supported in a #[grad] function"),
+        Expr::Await(a) => (kw(&a.await_token), "async code is not supported in a #[grad] function"),
+        Expr::TryBlock(t) => (kw(&t.try_token), "`try` blocks are not supported in a #[grad] function"),
+        Expr::Yield(y) => (kw(&y.yield_token), "`yield` is not supported in a #[grad] function"),
+        Expr::Let(l) => (kw(&l.let_token), "`if let` and `let` expressions are not supported: compare values with `==`, `<`, ... instead"),
+        Expr::Block(b) if b.label.is_some() => (kw(&b.label), "labelled blocks are not supported: use a plain block `{ ... }`"),
+        _ => return None,
+    })
+}
+
+fn arith_op(op: &BinOp) -> Option<Op> {
+    Some(match op {
+        BinOp::Add(_) => Op::Add,
+        BinOp::Sub(_) => Op::Sub,
+        BinOp::Mul(_) => Op::Mul,
+        BinOp::Div(_) => Op::Div,
+        _ => return None,
+    })
+}
+
+fn compound(op: &BinOp) -> Option<Op> {
+    Some(match op {
+        BinOp::AddAssign(_) => Op::Add,
+        BinOp::SubAssign(_) => Op::Sub,
+        BinOp::MulAssign(_) => Op::Mul,
+        BinOp::DivAssign(_) => Op::Div,
+        _ => return None,
+    })
+}
+
+fn cmp_op(op: &BinOp) -> Option<Cmp> {
+    Some(match op {
+        BinOp::Lt(_) => Cmp::Lt,
+        BinOp::Le(_) => Cmp::Le,
+        BinOp::Gt(_) => Cmp::Gt,
+        BinOp::Ge(_) => Cmp::Ge,
+        BinOp::Eq(_) => Cmp::Eq,
+        BinOp::Ne(_) => Cmp::Ne,
+        _ => return None,
+    })
+}
+
+fn is_logic(op: &BinOp) -> bool {
+    cmp_op(op).is_some() || matches!(op, BinOp::And(_) | BinOp::Or(_))
+}
+
+fn float_suffix(s: &str) -> Option<Float> {
+    match s {
+        "f32" => Some(Float::F32),
+        "f64" => Some(Float::F64),
+        _ => None,
+    }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut ng = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                ng.set_span(span);
+                tt = proc_macro2::TokenTree::Group(ng);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
+/// Renumbers the placeholders of `tokens` by `by`, so two operands' tokens can be joined.
+fn shift_placeholders(tokens: TokenStream, by: usize) -> TokenStream {
+    if by == 0 {
+        return tokens;
+    }
+    tokens
+        .into_iter()
+        .map(|tt| match tt {
+            proc_macro2::TokenTree::Ident(id) => {
+                let s = id.to_string();
+                match s
+                    .strip_prefix("__grad_ref_")
+                    .and_then(|n| n.parse::<usize>().ok())
+                {
+                    Some(n) => {
+                        proc_macro2::TokenTree::Ident(Ident::new(&placeholder(n + by), id.span()))
+                    }
+                    None => proc_macro2::TokenTree::Ident(id),
+                }
+            }
+            proc_macro2::TokenTree::Group(g) => {
+                let mut ng =
+                    proc_macro2::Group::new(g.delimiter(), shift_placeholders(g.stream(), by));
+                ng.set_span(g.span());
+                proc_macro2::TokenTree::Group(ng)
+            }
+            other => other,
+        })
+        .collect()
+}

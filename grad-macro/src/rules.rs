@@ -1,0 +1,198 @@
+//! The derivative rules: one entry per function, one partial per argument, side by side.
+//!
+//! A partial is a function of the builder, the call's arguments `x` and its result `y`; it
+//! returns `∂y/∂x[i]` as IR. Rules reuse the result where that is cheaper and more stable
+//! (`exp → y`, `tanh → 1 − y²`, `sqrt → 0.5 / y`, `sigmoid → y(1 − y)`), as JAX's `defjvp` rules
+//! do. The reverse sweep multiplies a partial by the incoming adjoint; forward mode (later) will
+//! multiply it by a tangent: both read this one table.
+//!
+//! Conventions where the derivative does not exist (documented in the `grad` crate):
+//! `abs`, `signum`, `relu` and the rounding functions have derivative 0 at their kinks and
+//! jumps; `min`/`max`/`clamp` ties split the gradient evenly; `sqrt` at 0 gives `+inf`;
+//! `hypot` at the origin and `powf`'s exponent partial at base 0 give 0.
+//!
+//! Adding a function is one entry here (plus, for a helper, the function in `grad-runtime`)
+//! and its tests.
+
+use crate::builder::Builder;
+use crate::ir::{Cmp, NamedConst, Operand};
+
+/// `∂y/∂x[i]` for one argument `i`, given the builder, the arguments and the result.
+pub type Partial = fn(&mut Builder, &[Operand], Operand) -> Operand;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// An inherent method of `f32`/`f64`: `x.exp()` or `f64::exp(x)`; `x[0]` is the receiver.
+    Method,
+    /// A helper of the runtime crate: `grad::sigmoid(x)`, or `sigmoid(x)` after a `use`.
+    Helper,
+}
+
+pub struct Rule {
+    pub name: &'static str,
+    pub form: Form,
+    /// The argument that is an integer (`powi`'s exponent): data, never differentiated.
+    pub int_arg: Option<usize>,
+    /// One partial per argument, in order; the length is the arity.
+    pub partials: &'static [Partial],
+}
+
+impl Rule {
+    pub fn arity(&self) -> usize {
+        self.partials.len()
+    }
+}
+
+use Form::{Helper, Method};
+
+const fn rule(name: &'static str, form: Form, partials: &'static [Partial]) -> Rule {
+    Rule {
+        name,
+        form,
+        int_arg: None,
+        partials,
+    }
+}
+
+#[rustfmt::skip]
+pub static RULES: &[Rule] = &[
+    // exponentials and logarithms
+    rule("exp",      Method, &[|_, _, y| y]),
+    rule("exp2",     Method, &[|b, _, y| b.mul(y, Operand::Const(NamedConst::Ln2))]),
+    rule("exp_m1",   Method, &[|b, _, y| { let one = b.lit(1.0); b.add(y, one) }]),
+    rule("ln",       Method, &[|b, x, _| b.recip(x[0])]),
+    rule("log",      Method, &[|b, x, _| { let l = b.call("ln", vec![x[1]]); let m = b.mul(x[0], l); b.recip(m) },
+                               |b, x, y| { let l = b.call("ln", vec![x[1]]); let m = b.mul(x[1], l); let q = b.div(y, m); b.neg(q) }]),
+    rule("log2",     Method, &[|b, x, _| { let m = b.mul(x[0], Operand::Const(NamedConst::Ln2)); b.recip(m) }]),
+    rule("log10",    Method, &[|b, x, _| { let m = b.mul(x[0], Operand::Const(NamedConst::Ln10)); b.recip(m) }]),
+    rule("ln_1p",    Method, &[|b, x, _| { let one = b.lit(1.0); let s = b.add(one, x[0]); b.recip(s) }]),
+    // powers and roots
+    rule("sqrt",     Method, &[|b, _, y| { let h = b.lit(0.5); b.div(h, y) }]),
+    rule("cbrt",     Method, &[|b, _, y| { let s = b.sq(y); let three = b.lit(3.0); let m = b.mul(three, s); b.recip(m) }]),
+    rule("recip",    Method, &[|b, _, y| { let s = b.sq(y); b.neg(s) }]),
+    Rule { name: "powi", form: Method, int_arg: Some(1),
+                             partials: &[|b, x, _| { let (n, m) = b.int_and_pred(x[1]); let p = b.powi(x[0], m); b.mul(n, p) },
+                                         |b, _, _| b.lit(0.0)] },
+    rule("powf",     Method, &[|b, x, _| { let one = b.lit(1.0); let m = b.sub(x[1], one); let p = b.call("powf", vec![x[0], m]); b.mul(x[1], p) },
+                               |b, x, y| { let l = b.call("ln", vec![x[0]]); let m = b.mul(y, l); let z = b.lit(0.0); b.select(x[0], Cmp::Eq, z, z, m) }]),
+    rule("hypot",    Method, &[|b, x, y| hypot_partial(b, x[0], y),
+                               |b, x, y| hypot_partial(b, x[1], y)]),
+    rule("mul_add",  Method, &[|_, x, _| x[1],
+                               |_, x, _| x[0],
+                               |b, _, _| b.lit(1.0)]),
+    // trigonometry
+    rule("sin",      Method, &[|b, x, _| b.call("cos", vec![x[0]])]),
+    rule("cos",      Method, &[|b, x, _| { let s = b.call("sin", vec![x[0]]); b.neg(s) }]),
+    rule("tan",      Method, &[|b, _, y| { let s = b.sq(y); let one = b.lit(1.0); b.add(one, s) }]),
+    rule("asin",     Method, &[|b, x, _| { let r = one_minus_sq_sqrt(b, x[0]); b.recip(r) }]),
+    rule("acos",     Method, &[|b, x, _| { let r = one_minus_sq_sqrt(b, x[0]); let q = b.recip(r); b.neg(q) }]),
+    rule("atan",     Method, &[|b, x, _| { let s = b.sq(x[0]); let one = b.lit(1.0); let d = b.add(one, s); b.recip(d) }]),
+    rule("atan2",    Method, &[|b, x, _| { let r = sum_sq(b, x[0], x[1]); b.div(x[1], r) },
+                               |b, x, _| { let r = sum_sq(b, x[0], x[1]); let q = b.div(x[0], r); b.neg(q) }]),
+    rule("to_radians", Method, &[|b, _, _| b.lit(std::f64::consts::PI / 180.0)]),
+    rule("to_degrees", Method, &[|b, _, _| b.lit(180.0 / std::f64::consts::PI)]),
+    // hyperbolic functions
+    rule("sinh",     Method, &[|b, x, _| b.call("cosh", vec![x[0]])]),
+    rule("cosh",     Method, &[|b, x, _| b.call("sinh", vec![x[0]])]),
+    rule("tanh",     Method, &[|b, _, y| { let s = b.sq(y); let one = b.lit(1.0); b.sub(one, s) }]),
+    rule("asinh",    Method, &[|b, x, _| { let one = b.lit(1.0); let h = b.call("hypot", vec![x[0], one]); b.recip(h) }]),
+    rule("acosh",    Method, &[|b, x, _| { let one = b.lit(1.0); let m = b.sub(x[0], one); let p = b.add(x[0], one); let q = b.mul(m, p); let r = b.call("sqrt", vec![q]); b.recip(r) }]),
+    rule("atanh",    Method, &[|b, x, _| { let one = b.lit(1.0); let m = b.sub(one, x[0]); let p = b.add(one, x[0]); let q = b.mul(m, p); b.recip(q) }]),
+    // kinks, ties and steps
+    rule("abs",      Method, &[|b, x, _| sign0(b, x[0])]),
+    rule("signum",   Method, &[|b, _, _| b.lit(0.0)]),
+    rule("min",      Method, &[|b, x, _| tie_weight(b, x[0], Cmp::Lt, x[1]),
+                               |b, x, _| tie_weight(b, x[1], Cmp::Lt, x[0])]),
+    rule("max",      Method, &[|b, x, _| tie_weight(b, x[0], Cmp::Gt, x[1]),
+                               |b, x, _| tie_weight(b, x[1], Cmp::Gt, x[0])]),
+    // clamp(x, lo, hi) is max(lo, min(x, hi)): ties split like min and max.
+    rule("clamp",    Method, &[|b, x, _| { let m = b.call("min", vec![x[0], x[2]]); let up = tie_weight(b, m, Cmp::Gt, x[1]); let inner = tie_weight(b, x[0], Cmp::Lt, x[2]); b.mul(up, inner) },
+                               |b, x, _| { let m = b.call("min", vec![x[0], x[2]]); tie_weight(b, x[1], Cmp::Gt, m) },
+                               |b, x, _| { let m = b.call("min", vec![x[0], x[2]]); let up = tie_weight(b, m, Cmp::Gt, x[1]); let inner = tie_weight(b, x[2], Cmp::Lt, x[0]); b.mul(up, inner) }]),
+    rule("floor",    Method, &[|b, _, _| b.lit(0.0)]),
+    rule("ceil",     Method, &[|b, _, _| b.lit(0.0)]),
+    rule("round",    Method, &[|b, _, _| b.lit(0.0)]),
+    rule("trunc",    Method, &[|b, _, _| b.lit(0.0)]),
+    rule("fract",    Method, &[|b, _, _| b.lit(1.0)]),
+    // helpers of the runtime crate
+    rule("sigmoid",  Helper, &[|b, _, y| { let one = b.lit(1.0); let c = b.sub(one, y); b.mul(y, c) }]),
+    rule("relu",     Helper, &[|b, x, _| { let (z, one) = (b.lit(0.0), b.lit(1.0)); b.select(x[0], Cmp::Gt, z, one, z) }]),
+    rule("leaky_relu", Helper, &[|b, x, _| { let (z, one) = (b.lit(0.0), b.lit(1.0)); b.select(x[0], Cmp::Gt, z, one, x[1]) },
+                                 |b, x, _| { let z = b.lit(0.0); b.select(x[0], Cmp::Gt, z, z, x[0]) }]),
+    rule("softplus", Helper, &[|b, x, _| b.call("sigmoid", vec![x[0]])]),
+    rule("log_sigmoid", Helper, &[|b, x, _| { let n = b.neg(x[0]); b.call("sigmoid", vec![n]) }]),
+];
+
+/// `sqrt(1 − x²)`, as `sqrt((1 − x)(1 + x))` to keep precision near ±1.
+fn one_minus_sq_sqrt(b: &mut Builder, x: Operand) -> Operand {
+    let one = b.lit(1.0);
+    let m = b.sub(one, x);
+    let p = b.add(one, x);
+    let q = b.mul(m, p);
+    b.call("sqrt", vec![q])
+}
+
+fn sum_sq(b: &mut Builder, a: Operand, c: Operand) -> Operand {
+    let a2 = b.sq(a);
+    let c2 = b.sq(c);
+    b.add(a2, c2)
+}
+
+/// `x / h`, and 0 where `h = hypot(..) = 0` (the subgradient, as for `abs`).
+fn hypot_partial(b: &mut Builder, x: Operand, h: Operand) -> Operand {
+    let z = b.lit(0.0);
+    let q = b.div(x, h);
+    b.select(h, Cmp::Eq, z, z, q)
+}
+
+/// The sign of `x`, with 0 at 0: the derivative of `abs`.
+fn sign0(b: &mut Builder, x: Operand) -> Operand {
+    let (z, one, m1) = (b.lit(0.0), b.lit(1.0), b.lit(-1.0));
+    let neg = b.select(x, Cmp::Lt, z, m1, z);
+    b.select(x, Cmp::Gt, z, one, neg)
+}
+
+/// The share of the gradient `a` gets in `min` (`cmp = Lt`) or `max` (`cmp = Gt`) against `c`:
+/// 1 if `a` wins, ½ on a tie, 0 otherwise.
+fn tie_weight(b: &mut Builder, a: Operand, cmp: Cmp, c: Operand) -> Operand {
+    let (z, half, one) = (b.lit(0.0), b.lit(0.5), b.lit(1.0));
+    let tie = b.select(a, Cmp::Eq, c, half, z);
+    b.select(a, cmp, c, one, tie)
+}
+
+/// The rule called `name` with this form, if any.
+pub fn lookup(name: &str, form: Form) -> Option<usize> {
+    RULES.iter().position(|r| r.name == name && r.form == form)
+}
+
+/// `a, b, c`: the names of the supported functions of one form, for error messages and docs.
+pub fn names(form: Form) -> String {
+    RULES
+        .iter()
+        .filter(|r| r.form == form)
+        .map(|r| r.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_rules_call_only_rules() {
+        let mut seen = std::collections::HashSet::new();
+        for r in RULES {
+            assert!(seen.insert(r.name), "duplicate rule {}", r.name);
+            assert!(r.arity() >= 1);
+        }
+        for called in [
+            "ln", "powf", "cos", "sin", "cosh", "sinh", "hypot", "sqrt", "min", "sigmoid",
+        ] {
+            assert!(
+                seen.contains(called),
+                "{called} is called by a rule but missing"
+            );
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Exact gradients of scalar Rust functions, generated at compile time.
+//!
+//! Put `#[grad(wrt = ...)]` on a function written in plain scalar math and you get companion
+//! functions that return its derivatives: exact (up to floating-point rounding), with no runtime
+//! tape, no dual numbers and no allocation. The macro applies the chain rule to your code once,
+//! at compile time, and writes out the reverse-mode gradient a careful person would write by
+//! hand.
+//!
+//! ```
+//! use grad::grad;
+//!
+//! /// Binary cross-entropy of a logistic model with one feature.
+//! #[grad(wrt = b0, b1)]
+//! fn bce(b0: f64, b1: f64, x: f64, y: f64) -> f64 {
+//!     let p = 1.0 / (1.0 + (-(b0 + b1 * x)).exp());
+//!     -y * p.ln() - (1.0 - y) * (1.0 - p).ln()
+//! }
+//!
+//! let (d_b0, d_b1) = bce_grad(0.3, -1.2, 2.0, 1.0); // ∂bce/∂b0, ∂bce/∂b1
+//! let (loss, (g0, g1)) = bce_value_and_grad(0.3, -1.2, 2.0, 1.0);
+//!
+//! // The closed form: ∂bce/∂b0 = p − y, ∂bce/∂b1 = (p − y)·x.
+//! let p = 1.0 / (1.0 + (-(0.3 - 1.2 * 2.0_f64)).exp());
+//! assert!((d_b0 - (p - 1.0)).abs() < 1e-15);
+//! assert!((d_b1 - (p - 1.0) * 2.0).abs() < 1e-15);
+//! assert_eq!((g0, g1), (d_b0, d_b1));
+//! assert_eq!(loss, bce(0.3, -1.2, 2.0, 1.0)); // bit for bit
+//! ```
+//!
+//! # What you get
+//!
+//! For `#[grad(wrt = a, b, ...)] fn name(params) -> T`, next to the unchanged `name`:
+//!
+//! | companion | returns |
+//! |---|---|
+//! | `name_grad(params)` | the gradient in `wrt` order: `T` for one parameter, `(T, T, ...)` for several |
+//! | `name_value_and_grad(params)` | `(name(params), gradient)`, from one pass |
+//!
+//! - The companions take the same parameters as `name`, have its visibility, carry a doc
+//!   comment, and are `#[must_use]`. They raise no warnings (also under `#![deny(warnings)]`
+//!   and clippy's defaults) whether you use them or not.
+//! - `T` is `f64` or `f32`; the `wrt` parameters must have type `T` too. An `f32` function gets
+//!   `f32` gradients, computed in `f32`.
+//! - Every parameter not named in `wrt` is data: any type (`usize`, `&[f64]`, a struct), passed
+//!   through untouched, with no derivative.
+//! - The value `name_value_and_grad` returns is computed by the same operations in the same
+//!   order as `name`, so it is equal to `name(..)` bit for bit.
+//!
+//! # How it differentiates: the derivation, as generated
+//!
+//! Reverse mode, as in the lecture notes on backpropagation: the body becomes one `let` per
+//! intermediate value (the ξ table), then the adjoints (`d_p` = ∂bce/∂p) are accumulated
+//! backwards, each intermediate's local derivative multiplied in once; where a value is used
+//! several times (fan-out) its contributions are added. For `bce` above, `cargo expand` shows
+//! the following (this listing is the expansion itself, checked by the macro's tests): `t0` …
+//! `t12` are the intermediates, `p` keeps its name, `d_p` = ∂bce/∂p = −y/p + (1 − y)/(1 − p),
+//! `d_t1` = ∂bce/∂h for `h = b0 + b1·x` (which is also ∂bce/∂b0), and `d_b1 = d_t1 · x`.
+//!
+#![doc = concat!("```text\n", include_str!("../tests/expand/bce.rs"), "```")]
+//!
+//! Nothing is computed for a value the gradient does not depend on (a symbolic zero), no
+//! `0.0 * x` or `x * 1.0` appears, a subexpression needed twice is computed once, and local
+//! derivatives reuse the values already computed where that is cheaper and more stable:
+//! `exp` reuses its result, `tanh` is `1 − t²`, `sqrt` is `0.5 / r`, [`sigmoid`] is `s(1 − s)`.
+//! Read your own function's expansion with `cargo expand` (from the `cargo-expand` crate):
+//! `cargo expand --lib path::to::module` or `cargo expand --example name`.
+//!
+//! # The language of a `#[grad]` body
+//!
+//! - `let x = ...;`, `let x: f64 = ...;`, `let _ = ...;`, shadowing, `let mut` with `=`, `+=`,
+//!   `-=`, `*=`, `/=`; nested blocks `{ ... }` as expressions; parentheses; unary `-`;
+//!   `+ - * /`.
+//! - Float literals, integer data cast with `as` (`n as f64`), paths to constants
+//!   (`std::f64::consts::PI`, your own `const`s, also `const`s declared in the body).
+//! - `if` / `else if` / `else`, as expressions and as statements (assigning variables in the
+//!   branches), with conditions built from comparisons, `&&`, `||`, `!`, `bool` data and
+//!   predicates such as `x.is_nan()`. Only the branch taken contributes to the gradient: a NaN
+//!   or infinity in the branch not taken never reaches it.
+//! - Calls to the functions below, and any expression over data only (integer arithmetic,
+//!   fields, indexing, your own functions called on data): those are passed through as
+//!   written.
+//!
+//! Loops, `match`, early `return`, closures, macros, `unsafe`, methods (`self`) and generic
+//! functions are rejected with an error at the offending token; so is a call that passes a
+//! differentiated value to a function the macro does not know.
+//!
+//! ```compile_fail
+//! use grad::grad;
+//!
+//! fn my_activation(x: f64) -> f64 { x.max(0.1 * x) }
+//!
+//! #[grad(wrt = w)]
+//! fn f(w: f64) -> f64 {
+//!     my_activation(w) // error: `my_activation` is not a function grad can differentiate
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! # Differentiable functions
+//!
+//! Every differentiable method of `f64`/`f32`, in method form (`x.exp()`) or path form
+//! (`f64::exp(x)`), with respect to every float argument:
+//!
+//! | group | functions | local derivative used |
+//! |---|---|---|
+//! | exponentials | `exp`, `exp2`, `exp_m1` | `eˣ` (the result), `2ˣ·ln 2`, result + 1 |
+//! | logarithms | `ln`, `log(base)`, `log2`, `log10`, `ln_1p` | `1/x`, `1/(x ln b)` and `−log_b x /(b ln b)`, `1/(x ln 2)`, `1/(x ln 10)`, `1/(1 + x)` |
+//! | powers | `sqrt`, `cbrt`, `recip`, `powi(n)`, `powf(p)` | `0.5/√x`, `1/(3∛x²)`, `−1/x²`, `n·xⁿ⁻¹`, `p·xᵖ⁻¹` and `xᵖ ln x` |
+//! | | `hypot(y)`, `mul_add(a, b)` | `x/h`, `y/h`; `a`, `x`, `1` |
+//! | trigonometry | `sin`, `cos`, `tan`, `asin`, `acos`, `atan`, `atan2(x)` | `cos`, `−sin`, `1 + tan²`, `±1/√(1−x²)`, `1/(1+x²)`, `x/(x²+y²)` and `−y/(x²+y²)` |
+//! | hyperbolic | `sinh`, `cosh`, `tanh`, `asinh`, `acosh`, `atanh` | `cosh`, `sinh`, `1 − tanh²`, `1/√(x²+1)`, `1/√(x²−1)`, `1/(1−x²)` |
+//! | angles | `to_radians`, `to_degrees` | `π/180`, `180/π` |
+//! | kinks and steps | `abs`, `min`, `max`, `clamp`, `signum`, `floor`, `ceil`, `round`, `trunc`, `fract` | see the conventions below; `fract` has derivative 1 |
+//!
+//! `powi`'s exponent may be any integer expression (`x.powi(n + 1)` with `n: i32` data).
+//!
+//! And the helpers of this crate, called as `grad::sigmoid(z)` or as `sigmoid(z)` after
+//! `use grad::sigmoid;`: [`sigmoid`], [`relu`], [`leaky_relu`], [`softplus`],
+//! [`log_sigmoid`]. (If you call your own function of the same name on a differentiated value,
+//! the build fails at that call rather than differentiating it with the wrong rule.)
+//!
+//! # Conventions where the derivative does not exist
+//!
+//! | where | value used |
+//! |---|---|
+//! | `abs`, `signum`, [`relu`] at 0 | 0 |
+//! | [`leaky_relu`] at 0 | `slope` (the left derivative, like `relu`) |
+//! | `floor`, `ceil`, `round`, `trunc` (at their jumps too) | 0 |
+//! | `min(a, b)`, `max(a, b)` with `a == b` | ½ to each (as JAX does) |
+//! | `clamp(x, lo, hi)` | as `max(lo, min(x, hi))`: a tie splits evenly |
+//! | `sqrt` at 0 | `+inf` |
+//! | `hypot` at the origin | 0 for both arguments |
+//! | `powf`'s exponent partial at base 0 | 0 |
+//! | an integer cast of a differentiated value (`w as i32`) | 0 |
+//!
+//! ```
+//! use grad::grad;
+//!
+//! #[grad(wrt = a, b)]
+//! fn smallest(a: f64, b: f64) -> f64 { a.min(b) }
+//!
+//! #[grad(wrt = x)]
+//! fn magnitude(x: f64) -> f64 { x.abs() }
+//!
+//! assert_eq!(smallest_grad(1.0, 1.0), (0.5, 0.5));
+//! assert_eq!(smallest_grad(1.0, 2.0), (1.0, 0.0));
+//! assert_eq!(magnitude_grad(0.0), 0.0);
+//! assert_eq!(magnitude_grad(-3.0), -1.0);
+//! ```
+//!
+//! # Checking a gradient
+//!
+//! [`check::check_gradient`] compares any gradient with central finite differences:
+//!
+//! ```
+//! use grad::{grad, check::{check_gradient, Tolerance}};
+//!
+//! #[grad(wrt = x, y)]
+//! fn rosenbrock(x: f64, y: f64) -> f64 {
+//!     (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2)
+//! }
+//!
+//! let (dx, dy) = rosenbrock_grad(-1.2, 1.0);
+//! check_gradient(|v| rosenbrock(v[0], v[1]), &[-1.2, 1.0], &[dx, dy], Tolerance::default())
+//!     .unwrap();
+//! ```
+//!
+//! # A renamed dependency
+//!
+//! Generated code refers to this crate as `::grad`. If you depend on it under another name,
+//! say so with `crate = path`, as with serde:
+//!
+//! ```
+//! # extern crate grad as my_grad;
+//! use my_grad::grad;
+//!
+//! #[grad(wrt = w, crate = my_grad)]
+//! fn loss(w: f64) -> f64 { my_grad::sigmoid(w) }
+//!
+//! assert_eq!(loss_grad(0.0), 0.25);
+//! ```
+//!
+//! # Names
+//!
+//! Every local the generated code introduces is hygienic (`Span::mixed_site`): it cannot
+//! capture or shadow one of yours, whatever you call your variables (`d_x`, `t0`, `exp`, ...),
+//! and the generated names are also kept textually distinct from every identifier in your
+//! function, so the expansion reads unambiguously.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+/// Generates `<name>_grad` and `<name>_value_and_grad` for a scalar function: see the
+/// [crate documentation](crate).
+///
+/// Arguments: `wrt = a, b, ...` (required: the parameters to differentiate with respect to, in
+/// the order the gradient lists them) and `crate = path` (optional: the path of this crate, if
+/// renamed).
+pub use grad_macro::grad;
+pub use grad_runtime::{check, leaky_relu, log_sigmoid, relu, sigmoid, softplus, Real};
+
+#[doc(hidden)]
+pub use grad_runtime::__private;
+
+// So that `::grad::...` in generated code also resolves inside this crate's own unit tests.
+extern crate self as grad;

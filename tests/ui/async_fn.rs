@@ -1,0 +1,11 @@
+// An `async fn`.
+use grad::grad;
+
+#[grad(wrt = x)]
+async fn f(x: f64) -> f64 {
+    x * x
+}
+
+fn main() {
+    let _ = f(1.0);
+}

@@ -1,0 +1,11 @@
+// An unknown option in the attribute (`foo = x`).
+use grad::grad;
+
+#[grad(foo = x)]
+fn f(x: f64) -> f64 {
+    x * x
+}
+
+fn main() {
+    let _ = f(1.0);
+}

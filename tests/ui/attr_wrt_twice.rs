@@ -1,0 +1,11 @@
+// `wrt` given twice (`wrt = a, wrt = b` instead of `wrt = a, b`).
+use grad::grad;
+
+#[grad(wrt = a, wrt = b)]
+fn f(a: f64, b: f64) -> f64 {
+    a * b
+}
+
+fn main() {
+    let _ = f(1.0, 2.0);
+}

@@ -1,0 +1,15 @@
+// An `if let`.
+use grad::grad;
+
+#[grad(wrt = w)]
+fn f(w: f64, k: Option<f64>) -> f64 {
+    if let Some(k) = k {
+        w * k
+    } else {
+        w
+    }
+}
+
+fn main() {
+    let _ = f(1.0, Some(2.0));
+}

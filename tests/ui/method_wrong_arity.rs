@@ -1,0 +1,11 @@
+// A supported method called with the wrong number of arguments (rustc also refuses it).
+use grad::grad;
+
+#[grad(wrt = w)]
+fn f(w: f64) -> f64 {
+    w.powf()
+}
+
+fn main() {
+    let _ = f(2.0);
+}

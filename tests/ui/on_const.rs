@@ -1,0 +1,9 @@
+// The attribute on a const.
+use grad::grad;
+
+#[grad(wrt = x)]
+const X: f64 = 1.0;
+
+fn main() {
+    let _ = X;
+}

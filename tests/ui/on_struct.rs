@@ -1,0 +1,12 @@
+// The attribute on a struct.
+use grad::grad;
+
+#[grad(wrt = x)]
+struct Point {
+    x: f64,
+}
+
+fn main() {
+    let p = Point { x: 1.0 };
+    let _ = p.x;
+}

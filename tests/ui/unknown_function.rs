@@ -1,0 +1,15 @@
+// A call to a function the macro has no derivative for, on a differentiated value.
+use grad::grad;
+
+fn foo(x: f64) -> f64 {
+    x + 1.0
+}
+
+#[grad(wrt = w)]
+fn f(w: f64) -> f64 {
+    foo(w) * 2.0
+}
+
+fn main() {
+    let _ = f(1.0);
+}

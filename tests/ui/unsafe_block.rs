@@ -1,0 +1,13 @@
+// An `unsafe` block in the body.
+use grad::grad;
+
+#[grad(wrt = w)]
+fn f(w: f64, p: *const f64) -> f64 {
+    let k = unsafe { *p };
+    w * k
+}
+
+fn main() {
+    let k = 2.0;
+    let _ = f(1.0, &k);
+}

@@ -1,0 +1,15 @@
+// A `while` loop.
+use grad::grad;
+
+#[grad(wrt = w)]
+fn f(w: f64) -> f64 {
+    let mut y = w;
+    while y > 1.0 {
+        y /= 2.0;
+    }
+    y
+}
+
+fn main() {
+    let _ = f(10.0);
+}
