@@ -754,7 +754,7 @@ impl<'a> Lowerer<'a> {
             }) => Cond::Val(Operand::Bool(b.value)),
             Expr::Let(l) => {
                 self.error(
-                    &l.let_token,
+                    l.let_token,
                     "`if let` is not supported: compare values with `==`, `<`, ... instead",
                 );
                 Cond::Val(Operand::Bool(false))
