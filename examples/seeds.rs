@@ -7,9 +7,11 @@
 //! ```
 
 // The networks of the notes have one scalar parameter per weight (arrays come later).
-#![allow(clippy::too_many_arguments)]
 
-use grad::{grad, relu, sigmoid};
+mod seed_models;
+
+use grad::sigmoid;
+use seed_models::*;
 
 fn main() {
     logistic_regression();
@@ -30,14 +32,6 @@ fn heading(title: &str) {
 // ---------------------------------------------------------------------------------------------
 // 000 / 001: logistic regression
 // ---------------------------------------------------------------------------------------------
-
-/// `L = −y ln p − (1 − y) ln(1 − p)`, `p = σ(β0 + β1 X)`.
-#[grad(wrt = b0, b1)]
-fn logistic_loss(b0: f64, b1: f64, x: f64, y: f64) -> f64 {
-    let h = b0 + b1 * x;
-    let p = 1.0 / (1.0 + (-h).exp());
-    -y * p.ln() - (1.0 - y) * (1.0 - p).ln()
-}
 
 fn logistic_regression() {
     heading("000/001 logistic regression: L = -y ln p - (1-y) ln(1-p), p = sigma(b0 + b1 X)");
@@ -63,29 +57,6 @@ fn logistic_regression() {
 // 001: the ξ table at X = 3, y = 1, W = 3
 // ---------------------------------------------------------------------------------------------
 
-/// `L^A = −y ξ5`, one line per ξ of the table.
-#[grad(wrt = w)]
-fn xi_loss(w: f64, x: f64, y: f64) -> f64 {
-    let xi1 = -w * x;
-    let xi2 = xi1.exp();
-    let xi3 = 1.0 + xi2;
-    let xi4 = 1.0 / xi3;
-    let xi5 = xi4.ln();
-    -y * xi5
-}
-
-/// `ξ4 = p`, for its column of dξ/dW.
-#[grad(wrt = w)]
-fn xi4(w: f64, x: f64) -> f64 {
-    1.0 / (1.0 + (-w * x).exp())
-}
-
-/// `ξ5 = ln p`, for its column of dξ/dW.
-#[grad(wrt = w)]
-fn xi5(w: f64, x: f64) -> f64 {
-    (1.0 / (1.0 + (-w * x).exp())).ln()
-}
-
 fn xi_table() {
     heading("001 the xi table at X = 3, y = 1, W = 3: L = -y ln(1 / (1 + e^(-W X)))");
     let (w, x, y) = (3.0, 3.0, 1.0);
@@ -104,16 +75,6 @@ fn xi_table() {
 // 003: L2-regularised regression and the multivariate chain rule
 // ---------------------------------------------------------------------------------------------
 
-/// `z = w x + b`, `y = σ(z)`, `L = ½(y − t)²`, `R = ½w²`, `L_reg = L + λR`.
-#[grad(wrt = w, b)]
-fn l2_regularised(w: f64, b: f64, x: f64, t: f64, lambda: f64) -> f64 {
-    let z = w * x + b;
-    let y = sigmoid(z);
-    let l = 0.5 * (y - t) * (y - t);
-    let r = 0.5 * w * w;
-    l + lambda * r
-}
-
 fn l2_regularised_regression() {
     heading(
         "003 L2-regularised regression: z = w x + b, y = sigma(z), Lreg = (y-t)^2/2 + lambda w^2/2",
@@ -129,14 +90,6 @@ fn l2_regularised_regression() {
         dz * x + lambda * w
     );
     println!("    dLreg/db = {d_b:.12}   notes: (y-t) sigma'(z)              = {dz:.12}");
-}
-
-/// `f(x(t), y(t))` with `f = y + e^(xy)`, `x = cos t`, `y = t²`.
-#[grad(wrt = t)]
-fn f_of_t(t: f64) -> f64 {
-    let x = t.cos();
-    let y = t * t;
-    y + (x * y).exp()
 }
 
 fn multivariate_chain_rule() {
@@ -155,34 +108,6 @@ fn multivariate_chain_rule() {
 // ---------------------------------------------------------------------------------------------
 // 003: softmax regression, K = 3, two features
 // ---------------------------------------------------------------------------------------------
-
-/// `z_ℓ = Σ_j w_ℓj x_j + b_ℓ`, `y_k = e^(z_k) / Σ_ℓ e^(z_ℓ)`, `L = −Σ_k t_k ln y_k`.
-#[grad(wrt = w11, w12, w21, w22, w31, w32, b1, b2, b3)]
-fn softmax_loss(
-    w11: f64,
-    w12: f64,
-    w21: f64,
-    w22: f64,
-    w31: f64,
-    w32: f64,
-    b1: f64,
-    b2: f64,
-    b3: f64,
-    x1: f64,
-    x2: f64,
-    t1: f64,
-    t2: f64,
-    t3: f64,
-) -> f64 {
-    let z1 = w11 * x1 + w12 * x2 + b1;
-    let z2 = w21 * x1 + w22 * x2 + b2;
-    let z3 = w31 * x1 + w32 * x2 + b3;
-    let sum = z1.exp() + z2.exp() + z3.exp();
-    let y1 = z1.exp() / sum;
-    let y2 = z2.exp() / sum;
-    let y3 = z3.exp() / sum;
-    -(t1 * y1.ln() + t2 * y2.ln() + t3 * y3.ln())
-}
 
 fn softmax_regression() {
     heading("003 softmax regression, K = 3, 2 features: L = -sum_k t_k ln y_k");
@@ -237,37 +162,6 @@ fn softmax_regression() {
 // 002: the fan-out network
 // ---------------------------------------------------------------------------------------------
 
-/// `h1 = z1`, `h2 = ½z2²`, `h3 = 2z3`, `h4 = e^(z4)`, `o = sin(zo)`, `J = ½(o − t)²`, with
-/// `z1 = w11 x1 + w21 x2`, `z2 = w12 x1 + w22 x2`, `z3 = v11 h1`, `z4 = v12 h1 + v22 h2`,
-/// `zo = u1 h3 + u2 h4`.
-#[grad(wrt = w11, w12, w21, w22, v11, v12, v22, u1, u2)]
-fn fan_out(
-    w11: f64,
-    w12: f64,
-    w21: f64,
-    w22: f64,
-    v11: f64,
-    v12: f64,
-    v22: f64,
-    u1: f64,
-    u2: f64,
-    x1: f64,
-    x2: f64,
-    t: f64,
-) -> f64 {
-    let z1 = w11 * x1 + w21 * x2;
-    let h1 = z1;
-    let z2 = w12 * x1 + w22 * x2;
-    let h2 = 0.5 * z2 * z2;
-    let z3 = v11 * h1;
-    let h3 = 2.0 * z3;
-    let z4 = v12 * h1 + v22 * h2;
-    let h4 = z4.exp();
-    let zo = u1 * h3 + u2 * h4;
-    let o = zo.sin();
-    0.5 * (o - t) * (o - t)
-}
-
 const FAN_OUT_NAMES: [&str; 9] = ["w11", "w12", "w21", "w22", "v11", "v12", "v22", "u1", "u2"];
 
 fn print_fan_out(weights: [f64; 9], x1: f64, x2: f64, t: f64, learning_rate: f64) {
@@ -311,19 +205,6 @@ fn fan_out_network() {
 // 004: perceptrons
 // ---------------------------------------------------------------------------------------------
 
-/// `out = σ(w1 x1 + w2 x2 + b)`, w.r.t. the parameters and the inputs.
-#[grad(wrt = w1, w2, b, x1, x2)]
-fn perceptron(w1: f64, w2: f64, b: f64, x1: f64, x2: f64) -> f64 {
-    let dot = w1 * x1 + w2 * x2 + b;
-    sigmoid(dot)
-}
-
-/// The notes' Python: `f = 1.0 / (1 + math.exp(-dot))`.
-#[grad(wrt = dot)]
-fn sigmoid_of_dot(dot: f64) -> f64 {
-    1.0 / (1.0 + (-dot).exp())
-}
-
 fn sigmoid_perceptron() {
     heading("004 sigmoid perceptron: x = [-1, -2], w = [2, -3], b = -3");
     let (x1, x2, w1, w2, b) = (-1.0, -2.0, 2.0, -3.0, -3.0);
@@ -343,12 +224,6 @@ fn sigmoid_perceptron() {
     println!("    d out/db  = {d_b:.17}   ddot");
     println!("    d out/dx1 = {d_x1:.17}   w1 ddot");
     println!("    d out/dx2 = {d_x2:.17}   w2 ddot");
-}
-
-/// `y = relu(w x + b)`.
-#[grad(wrt = w, b)]
-fn relu_unit(w: f64, b: f64, x: f64) -> f64 {
-    relu(w * x + b)
 }
 
 fn relu_perceptron() {

@@ -4,11 +4,13 @@
 //! sign, the comment says so and the test asserts the correct value.
 
 // The networks of the notes have one scalar parameter per weight (arrays come later).
-#![allow(clippy::too_many_arguments)]
 
 use approx::assert_relative_eq;
 use grad::check::{check_gradient, Tolerance};
-use grad::{grad, relu, sigmoid};
+#[path = "../examples/seed_models/mod.rs"]
+mod seed_models;
+
+use seed_models::*;
 
 /// Panics with the mismatch report unless `analytic` agrees with central differences of `f`.
 fn assert_fd(f: impl Fn(&[f64]) -> f64, x: &[f64], analytic: &[f64]) {
@@ -26,14 +28,6 @@ fn logistic(z: f64) -> f64 {
 // 000 / 001: logistic regression, one example
 //   h = β0 + β1 X,  p = σ(h) = 1 / (1 + e^-h),  L = -y ln p - (1 - y) ln(1 - p)
 // ---------------------------------------------------------------------------------------------
-
-/// Per-example binary cross-entropy of logistic regression, as in the notes.
-#[grad(wrt = b0, b1)]
-fn logistic_loss(b0: f64, b1: f64, x: f64, y: f64) -> f64 {
-    let h = b0 + b1 * x; // affine
-    let p = 1.0 / (1.0 + (-h).exp()); // activation
-    -y * p.ln() - (1.0 - y) * (1.0 - p).ln() // loss
-}
 
 #[test]
 fn logistic_regression_gradient_is_p_minus_y_times_1_x() {
@@ -73,29 +67,6 @@ fn logistic_regression_gradient_is_p_minus_y_times_1_x() {
 // 001: the ξ table, at X = 3, y = 1, W = 3 (the y = 1 half of the loss, L^A = -y ln p)
 // ---------------------------------------------------------------------------------------------
 
-/// `L^A = −y ξ5`, one ξ per line, exactly as the table of the notes.
-#[grad(wrt = w)]
-fn xi_loss(w: f64, x: f64, y: f64) -> f64 {
-    let xi1 = -w * x; //            ξ1 = −W X       = −9
-    let xi2 = xi1.exp(); //         ξ2 = e^ξ1       = e^−9
-    let xi3 = 1.0 + xi2; //         ξ3 = 1 + ξ2     = 1 + e^−9
-    let xi4 = 1.0 / xi3; //         ξ4 = 1 / ξ3     = p
-    let xi5 = xi4.ln(); //          ξ5 = ln ξ4      = ln p
-    -y * xi5 //                     L^A = −y ξ5
-}
-
-/// `ξ4 = p = 1 / (1 + e^(−W X))`, for the table's dξ4/dW column.
-#[grad(wrt = w)]
-fn xi4(w: f64, x: f64) -> f64 {
-    1.0 / (1.0 + (-w * x).exp())
-}
-
-/// `ξ5 = ln p`, for the table's dξ5/dW column.
-#[grad(wrt = w)]
-fn xi5(w: f64, x: f64) -> f64 {
-    (1.0 / (1.0 + (-w * x).exp())).ln()
-}
-
 #[test]
 fn xi_table_at_x3_y1_w3() {
     let (w, x, y) = (3.0, 3.0, 1.0);
@@ -133,15 +104,6 @@ fn xi_table_at_x3_y1_w3() {
 //   z = w x + b,  y = σ(z),  L = ½ (y − t)²,  R = ½ w²,  L_reg = L + λ R
 // ---------------------------------------------------------------------------------------------
 
-#[grad(wrt = w, b)]
-fn l2_regularised(w: f64, b: f64, x: f64, t: f64, lambda: f64) -> f64 {
-    let z = w * x + b;
-    let y = sigmoid(z);
-    let l = 0.5 * (y - t) * (y - t);
-    let r = 0.5 * w * w;
-    l + lambda * r
-}
-
 #[test]
 fn l2_regularised_regression_matches_the_notes() {
     for (w, b, x, t, lambda) in [
@@ -169,13 +131,6 @@ fn l2_regularised_regression_matches_the_notes() {
 // 003: multivariate chain rule, f(x(t), y(t)) with f = y + e^(xy), x = cos t, y = t²
 // ---------------------------------------------------------------------------------------------
 
-#[grad(wrt = t)]
-fn f_of_t(t: f64) -> f64 {
-    let x = t.cos();
-    let y = t * t;
-    y + (x * y).exp()
-}
-
 #[test]
 fn multivariate_chain_rule() {
     for t in [0.7_f64, 1.9, -1.2] {
@@ -193,33 +148,6 @@ fn multivariate_chain_rule() {
 // 003: softmax (multiclass logistic) regression, K = 3 classes, 2 features
 //   z_ℓ = Σ_j w_ℓj x_j + b_ℓ,  y_k = e^(z_k) / Σ_ℓ e^(z_ℓ),  L = −Σ_k t_k ln y_k
 // ---------------------------------------------------------------------------------------------
-
-#[grad(wrt = w11, w12, w21, w22, w31, w32, b1, b2, b3)]
-fn softmax_loss(
-    w11: f64,
-    w12: f64,
-    w21: f64,
-    w22: f64,
-    w31: f64,
-    w32: f64,
-    b1: f64,
-    b2: f64,
-    b3: f64,
-    x1: f64,
-    x2: f64,
-    t1: f64,
-    t2: f64,
-    t3: f64,
-) -> f64 {
-    let z1 = w11 * x1 + w12 * x2 + b1;
-    let z2 = w21 * x1 + w22 * x2 + b2;
-    let z3 = w31 * x1 + w32 * x2 + b3;
-    let sum = z1.exp() + z2.exp() + z3.exp();
-    let y1 = z1.exp() / sum;
-    let y2 = z2.exp() / sum;
-    let y3 = z3.exp() / sum;
-    -(t1 * y1.ln() + t2 * y2.ln() + t3 * y3.ln())
-}
 
 #[test]
 fn softmax_regression_gradient_is_y_minus_t_times_x() {
@@ -277,34 +205,6 @@ fn softmax_regression_gradient_is_y_minus_t_times_x() {
 //   o  = sin(zo),  zo = u1 h3 + u2 h4
 //   J  = ½ (o − t)²
 // ---------------------------------------------------------------------------------------------
-
-#[grad(wrt = w11, w12, w21, w22, v11, v12, v22, u1, u2)]
-fn fan_out(
-    w11: f64,
-    w12: f64,
-    w21: f64,
-    w22: f64,
-    v11: f64,
-    v12: f64,
-    v22: f64,
-    u1: f64,
-    u2: f64,
-    x1: f64,
-    x2: f64,
-    t: f64,
-) -> f64 {
-    let z1 = w11 * x1 + w21 * x2;
-    let h1 = z1;
-    let z2 = w12 * x1 + w22 * x2;
-    let h2 = 0.5 * z2 * z2;
-    let z3 = v11 * h1;
-    let h3 = 2.0 * z3;
-    let z4 = v12 * h1 + v22 * h2;
-    let h4 = z4.exp();
-    let zo = u1 * h3 + u2 * h4;
-    let o = zo.sin();
-    0.5 * (o - t) * (o - t)
-}
 
 /// The nine gradients by the hand chain rule of the notes, in `fan_out`'s wrt order.
 ///
@@ -404,19 +304,6 @@ fn fan_out_network_matches_the_hand_chain_rule() {
 // 004: sigmoid perceptron, x = [−1, −2], w = [2, −3], b = −3
 // ---------------------------------------------------------------------------------------------
 
-/// The notes' Python, `f = 1.0 / (1 + math.exp(-dot))`, differentiated w.r.t. `dot`.
-#[grad(wrt = dot)]
-fn sigmoid_of_dot(dot: f64) -> f64 {
-    1.0 / (1.0 + (-dot).exp())
-}
-
-/// The whole perceptron, w.r.t. its parameters and its inputs.
-#[grad(wrt = w1, w2, b, x1, x2)]
-fn perceptron(w1: f64, w2: f64, b: f64, x1: f64, x2: f64) -> f64 {
-    let dot = w1 * x1 + w2 * x2 + b;
-    sigmoid(dot)
-}
-
 #[test]
 fn sigmoid_perceptron() {
     let (x1, x2) = (-1.0, -2.0);
@@ -453,18 +340,13 @@ fn sigmoid_perceptron() {
 // 004: ReLU perceptron y = relu(w x + b), at x = 2
 // ---------------------------------------------------------------------------------------------
 
-#[grad(wrt = w, b)]
-fn relu_perceptron(w: f64, b: f64, x: f64) -> f64 {
-    relu(w * x + b)
-}
-
 #[test]
-fn relu_perceptron_gradients_flow_or_die() {
+fn relu_unit_gradients_flow_or_die() {
     let x = 2.0;
     // (b) w = b = 1: z = 3 > 0, so ∂y/∂w = x = 2 and ∂y/∂b = 1.
-    assert_eq!(relu_perceptron(1.0, 1.0, x), 3.0);
-    assert_eq!(relu_perceptron_grad(1.0, 1.0, x), (2.0, 1.0));
+    assert_eq!(relu_unit(1.0, 1.0, x), 3.0);
+    assert_eq!(relu_unit_grad(1.0, 1.0, x), (2.0, 1.0));
     // (c) w = b = −1: z = −3 < 0, the ReLU "kills" the gradient.
-    assert_eq!(relu_perceptron(-1.0, -1.0, x), 0.0);
-    assert_eq!(relu_perceptron_grad(-1.0, -1.0, x), (0.0, 0.0));
+    assert_eq!(relu_unit(-1.0, -1.0, x), 0.0);
+    assert_eq!(relu_unit_grad(-1.0, -1.0, x), (0.0, 0.0));
 }
