@@ -287,3 +287,38 @@ fn value_is_bit_for_bit_the_original() {
         assert_eq!(v.to_bits(), bce(b0, b1, x, y).to_bits());
     }
 }
+
+#[grad(wrt = w, v)]
+fn branch_shapes(w: f64, v: f64, x: f64) -> f64 {
+    // A parameter yielded as is, a variable changed in one branch only, a nested `if` whose
+    // branch-local values the reverse sweep needs, and an integer decided alongside.
+    let picked = if x > 0.0 { w } else { 0.0 };
+    let mut a = v;
+    let mut k = 1;
+    if x > 1.0 {
+        let s = (w * v).sin();
+        a = if x > 2.0 {
+            let e = (s * x).exp();
+            k = 3;
+            e * a
+        } else {
+            s + a
+        };
+    }
+    picked * a + (k as f64) * w
+}
+
+#[test]
+fn branch_shapes_match_finite_differences() {
+    for x in [-1.0, 0.5, 1.5, 2.5] {
+        let (w, v) = (0.4, -0.9);
+        let (dw, dv) = branch_shapes_grad(w, v, x);
+        check_gradient(
+            |p| branch_shapes(p[0], p[1], x),
+            &[w, v],
+            &[dw, dv],
+            Tolerance::default(),
+        )
+        .unwrap();
+    }
+}
