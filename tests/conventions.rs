@@ -389,3 +389,43 @@ fn if_statements_updating_a_mut_binding() {
     // `y *= sqrt(-x - 5)` at x = -6: 2·1 + 2x·(-1 / (2·1)) = 2 + 6.
     assert_relative_eq!(b_statements_grad(-6.0), 8.0, max_relative = 1e-15);
 }
+
+#[grad(wrt = x)]
+fn powi_data_exponent(x: f64, n: i32) -> f64 {
+    x.powi(n)
+}
+
+#[grad(wrt = x, p)]
+fn powf_both(x: f64, p: f64) -> f64 {
+    x.powf(p)
+}
+
+#[test]
+fn exponent_zero_at_base_zero_has_derivative_zero() {
+    // x⁰ = 1 everywhere: the derivative is 0, not 0·∞ = NaN.
+    assert_eq!(powi_data_exponent_grad(0.0, 0), 0.0);
+    assert_eq!(powf_both_grad(0.0, 0.0), (0.0, 0.0));
+    assert_eq!(powi_data_exponent_grad(2.0, 3), 12.0);
+    // The generated n − 1 wraps instead of overflowing (debug builds would panic).
+    assert_eq!(powi_data_exponent_grad(1.0, i32::MIN), i32::MIN as f64);
+}
+
+#[grad(wrt = a, b)]
+fn max_nan(a: f64, b: f64) -> f64 {
+    a.max(b)
+}
+
+#[grad(wrt = a, b)]
+fn min_nan(a: f64, b: f64) -> f64 {
+    a.min(b)
+}
+
+#[test]
+fn min_max_ignore_nan_like_std() {
+    // std returns the other argument when one is NaN: the gradient goes to it.
+    assert_eq!(max_nan(f64::NAN, 2.0), 2.0);
+    assert_eq!(max_nan_grad(f64::NAN, 2.0), (0.0, 1.0));
+    assert_eq!(max_nan_grad(2.0, f64::NAN), (1.0, 0.0));
+    assert_eq!(min_nan_grad(f64::NAN, 2.0), (0.0, 1.0));
+    assert_eq!(min_nan_grad(2.0, f64::NAN), (1.0, 0.0));
+}

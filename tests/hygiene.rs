@@ -107,3 +107,28 @@ fn original_still_callable_and_companions_may_go_unused() {
     // Only the original is called here: the companions must not warn (`deny(warnings)` above).
     assert_eq!(unused_companions(1.0), 2.0);
 }
+
+/// A tanh hidden layer: this doc comment mentions "hidden" and must not hide anything.
+#[grad(wrt = w)]
+#[expect(unused_variables)]
+fn expected_lint(w: f64, unused: f64) -> f64 {
+    w * 2.0
+}
+
+#[test]
+fn an_expect_on_the_original_does_not_fail_on_the_companions() {
+    assert_eq!(expected_lint_grad(1.0, 0.0), 2.0);
+}
+
+#[grad(wrt = w)]
+#[deprecated(note = "use something else")]
+#[allow(dead_code)]
+fn old_loss(w: f64) -> f64 {
+    w * w
+}
+
+#[test]
+#[allow(deprecated)]
+fn a_deprecated_original_raises_no_warning_at_its_definition() {
+    assert_eq!(old_loss_grad(3.0), 6.0);
+}

@@ -322,3 +322,57 @@ fn branch_shapes_match_finite_differences() {
         .unwrap();
     }
 }
+
+#[grad(wrt = x)]
+fn typed_lets(x: f64, v: &[f64]) -> f64 {
+    let a: f32 = 16_777_217.0; // rounds to 16777216 in f32, as in the original
+    let b: f64 = 0.1;
+    let total: f64 = v.iter().sum(); // the annotation drives inference
+    let half = 0.5_f64;
+    let n: usize = v.len();
+    x * a as f64 + x * b * total + grad::sigmoid(half).ln() * x + n as f64
+}
+
+#[test]
+fn type_annotations_and_suffixes_are_kept() {
+    let v = [1.0, 2.0];
+    let (value, d) = typed_lets_value_and_grad(3.0, &v);
+    assert_eq!(value.to_bits(), typed_lets(3.0, &v).to_bits());
+    let expected = 16_777_216.0 + 0.1 * 3.0 + grad::sigmoid(0.5_f64).ln();
+    assert_eq!(d, expected);
+}
+
+#[grad(wrt = x)]
+fn impl_trait_data(x: f64, scale: impl Fn(f64) -> f64) -> f64 {
+    x * scale(2.0)
+}
+
+#[test]
+fn impl_trait_data_parameter() {
+    // (The original is called too: a companion cannot name an `impl Trait` original to mark
+    // it used.)
+    assert_eq!(impl_trait_data(1.0, |s| s * 10.0), 20.0);
+    assert_eq!(impl_trait_data_grad(1.0, |s| s * 10.0), 20.0);
+}
+
+fn in_range(v: f64) -> bool {
+    (0.0..10.0).contains(&v)
+}
+
+#[grad(wrt = x)]
+fn any_condition(x: f64, xs: &[f64]) -> f64 {
+    // Conditions have no derivative: user predicates, `total_cmp`, and guarded indexing are
+    // all fine, and `&&` still short-circuits (`xs[0]` is never read when `xs` is empty).
+    if in_range(x) && x.total_cmp(&5.0).is_lt() && !xs.is_empty() && xs[0] > 0.0 {
+        x * x
+    } else {
+        -x
+    }
+}
+
+#[test]
+fn conditions_may_use_anything() {
+    assert_eq!(any_condition_grad(3.0, &[1.0]), 6.0);
+    assert_eq!(any_condition_grad(3.0, &[]), -1.0);
+    assert_eq!(any_condition_grad(7.0, &[1.0]), -1.0);
+}

@@ -356,7 +356,8 @@ impl Builder {
         let ty = float_type_tokens(self.float);
         let (t, refs) = self.operand_tokens(n);
         let as_float = self.opaque(quote!((#t as #ty)), refs.clone(), Kind::Float);
-        let pred = self.opaque(quote!(#t - 1), refs, Kind::Opaque);
+        // Wrapping: `i32::MIN - 1` must not panic where the original function does not.
+        let pred = self.opaque(quote!(#t.wrapping_sub(1)), refs, Kind::Opaque);
         (as_float, pred)
     }
 
@@ -372,7 +373,8 @@ impl Builder {
                 let id = proc_macro2::Ident::new(&placeholder(0), Span::call_site());
                 (quote!(#id), vec![v])
             }
-            Operand::Lit(x) => (crate::emit::float_lit_atom(x, self.float), Vec::new()),
+            // Suffixed: in code passed through, nothing else may fix the literal's type.
+            Operand::Lit(x) => (crate::emit::float_lit_typed(x, self.float), Vec::new()),
             Operand::Int(i) => {
                 let l = proc_macro2::Literal::i64_unsuffixed(i.abs());
                 if i < 0 {
@@ -384,6 +386,20 @@ impl Builder {
             Operand::Bool(b) => (quote!(#b), Vec::new()),
             Operand::Const(c) => (crate::emit::named_const(c, self.float), Vec::new()),
             Operand::Extern(e) => (self.externs[e as usize].clone(), Vec::new()),
+        }
+    }
+
+    /// Gives the opaque code defining `v` (in the current block) a type annotation.
+    pub fn annotate_opaque(&mut self, v: Var, ty: TokenStream, kind: Kind) {
+        let top = self.top();
+        for inst in top.insts.iter_mut().rev() {
+            if let Inst::Opaque { var, ty: slot, .. } = inst {
+                if *var == v {
+                    *slot = Some(ty);
+                    self.vars[v.0 as usize].kind = kind;
+                    return;
+                }
+            }
         }
     }
 

@@ -57,9 +57,9 @@ pub fn expr_prec(e: &syn::Expr) -> u8 {
     }
 }
 
-/// A float literal of type `float` (`-` included for negative values, parenthesised).
-pub fn float_lit_atom(x: f64, float: Float) -> TokenStream {
-    let t = float_lit(x, float, false);
+/// A float literal with its type suffix (`0.5_f64`; parenthesised when negative).
+pub fn float_lit_typed(x: f64, float: Float) -> TokenStream {
+    let t = float_lit(x, float, true);
     if x.is_sign_negative() && !x.is_nan() {
         quote!((#t))
     } else {
@@ -411,13 +411,16 @@ impl<'a> Emitter<'a> {
     }
 
     fn cmp(&self, cmp: Cmp, a: &Operand, b: &Operand) -> TokenStream {
+        if cmp == Cmp::Nan {
+            let a = self.operand_in(a, true).wrap(PREC_ATOM);
+            return quote!(#a.is_nan());
+        }
         let sym = match cmp {
             Cmp::Lt => quote!(<),
-            Cmp::Le => quote!(<=),
             Cmp::Gt => quote!(>),
-            Cmp::Ge => quote!(>=),
             Cmp::Eq => quote!(==),
-            Cmp::Ne => quote!(!=),
+            // Handled above.
+            Cmp::Nan => quote!(==),
         };
         let a = self.operand(a).wrap(PREC_CMP + 1);
         let b = self.operand(b).wrap(PREC_CMP + 1);
@@ -426,7 +429,6 @@ impl<'a> Emitter<'a> {
 
     fn cond(&self, c: &Cond) -> (TokenStream, u8) {
         match c {
-            Cond::Cmp(cmp, a, b) => (self.cmp(*cmp, a, b), PREC_CMP),
             Cond::And(a, b) | Cond::Or(a, b) => {
                 let (sym, p) = if matches!(c, Cond::And(..)) {
                     (quote!(&&), PREC_AND)

@@ -146,11 +146,10 @@ impl Operand {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Cmp {
     Lt,
-    Le,
     Gt,
-    Ge,
     Eq,
-    Ne,
+    /// `l.is_nan()` (`r` is ignored).
+    Nan,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -186,7 +185,6 @@ pub fn placeholder(i: usize) -> String {
 
 #[derive(Clone, Debug)]
 pub enum Cond {
-    Cmp(Cmp, Operand, Operand),
     And(Box<Cond>, Box<Cond>),
     Or(Box<Cond>, Box<Cond>),
     Not(Box<Cond>),
@@ -292,10 +290,6 @@ impl Opaque {
 impl Cond {
     pub fn for_each_operand(&self, f: &mut impl FnMut(&Operand)) {
         match self {
-            Cond::Cmp(_, a, b) => {
-                f(a);
-                f(b);
-            }
             Cond::And(a, b) | Cond::Or(a, b) => {
                 a.for_each_operand(f);
                 b.for_each_operand(f);
@@ -307,10 +301,6 @@ impl Cond {
     }
     pub fn map_operands(&mut self, f: &mut impl FnMut(&mut Operand)) {
         match self {
-            Cond::Cmp(_, a, b) => {
-                f(a);
-                f(b);
-            }
             Cond::And(a, b) | Cond::Or(a, b) => {
                 a.map_operands(f);
                 b.map_operands(f);

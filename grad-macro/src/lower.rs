@@ -11,7 +11,7 @@ use crate::builder::Builder;
 use crate::check::{float_of, Sig};
 use crate::ctxt::Ctxt;
 use crate::ir::{
-    placeholder, Block, Cmp, Cond, Float, Func, Inst, Kind, Name, Op, Opaque, Operand, Var,
+    placeholder, Block, Cond, Float, Func, Inst, Kind, Name, Op, Opaque, Operand, Var,
 };
 use crate::rules::{self, Form, RULES};
 use proc_macro2::{Span, TokenStream};
@@ -265,25 +265,50 @@ impl<'a> Lowerer<'a> {
             return;
         };
         let first_new = self.b.vars.len();
-        let mut val = self.expr(&init.expr);
-        if let Some(ty) = ty {
-            if float_of(ty).is_none() {
-                // Keep the annotation of data (`let n: usize = ..`): it may drive inference.
-                let (tokens, refs) = self.b.operand_tokens(val);
+        let val = match ty {
+            None => self.expr(&init.expr),
+            Some(ty) if float_of(ty) == Some(self.b.float) => {
+                let val = self.expr(&init.expr);
+                // `let t: f64 = v.iter().sum();`: code over data keeps the annotation that
+                // drives its inference, and is known to be a float from here on.
+                if let Operand::Var(v) = val {
+                    if v.0 as usize >= first_new {
+                        self.b.annotate_opaque(v, ty.to_token_stream(), Kind::Float);
+                    }
+                }
+                val
+            }
+            Some(ty) => {
+                // Data (`let n: usize = ..`) or the other float type: kept as written, with its
+                // annotation (`let a: f32 = 0.1;` must round to f32 as the original does).
+                if let Some(id) = self.first_active(&init.expr) {
+                    if !is_int_or_bool(ty) {
+                        self.error(
+                            ty,
+                            format!(
+                                "`{id}` depends on a `wrt` parameter, so its derivative would be lost in a `{}`: keep differentiated values `{}`",
+                                ty.to_token_stream(),
+                                crate::builder::float_type_tokens(self.b.float)
+                            ),
+                        );
+                        return;
+                    }
+                }
+                let (tokens, refs, effectful, prec) = self.substitute(&init.expr);
                 let var = self.b.new_var(Kind::Opaque, Name::Temp, false, ty.span());
                 self.b.push(Inst::Opaque {
                     var,
                     expr: Opaque {
                         tokens,
                         refs,
-                        effectful: false,
-                        prec: crate::emit::PREC_ATOM,
+                        effectful,
+                        prec,
                     },
                     ty: Some(ty.to_token_stream()),
                 });
-                val = Operand::Var(var);
+                Operand::Var(var)
             }
-        }
+        };
         if let Some(name) = name {
             self.name_fresh(val, first_new, &name);
             self.bind(name, val);
@@ -759,34 +784,31 @@ impl<'a> Lowerer<'a> {
                 );
                 Cond::Val(Operand::Bool(false))
             }
-            _ if self.first_active(e).is_some() => match e {
-                Expr::Binary(b) if cmp_op(&b.op).is_some() => {
-                    let l = self.expr(&b.left);
-                    let r = self.expr(&b.right);
-                    Cond::Cmp(cmp_op(&b.op).unwrap_or(Cmp::Eq), l, r)
+            Expr::Path(p) if p.qself.is_none() => {
+                match p
+                    .path
+                    .get_ident()
+                    .and_then(|id| self.lookup(&id.to_string()))
+                {
+                    Some(v @ Operand::Var(_)) | Some(v @ Operand::Bool(_)) => Cond::Val(v),
+                    _ => self.opaque_cond(e),
                 }
-                _ => Cond::Val(self.expr(e)),
-            },
-            _ => {
-                // Over data only: kept inline so `&&` and `||` still guard it.
-                if let Expr::Path(p) = e {
-                    if let Some(Operand::Var(v)) = p
-                        .path
-                        .get_ident()
-                        .and_then(|id| self.lookup(&id.to_string()))
-                    {
-                        return Cond::Val(Operand::Var(v));
-                    }
-                }
-                let (tokens, refs, effectful, prec) = self.substitute(e);
-                Cond::Opaque(Opaque {
-                    tokens,
-                    refs,
-                    effectful,
-                    prec,
-                })
             }
+            // A condition has no derivative, so anything may be asked of any value here
+            // (`x.ln() > 0.0`, `in_range(w)`); it is kept inline, as written, so `&&` and `||`
+            // still short-circuit it.
+            _ => self.opaque_cond(e),
         }
+    }
+
+    fn opaque_cond(&mut self, e: &Expr) -> Cond {
+        let (tokens, refs, effectful, prec) = self.substitute(e);
+        Cond::Opaque(Opaque {
+            tokens,
+            refs,
+            effectful,
+            prec,
+        })
     }
 
     fn if_expr(&mut self, i: &syn::ExprIf) -> Option<Operand> {
@@ -937,20 +959,31 @@ fn compound(op: &BinOp) -> Option<Op> {
     })
 }
 
-fn cmp_op(op: &BinOp) -> Option<Cmp> {
-    Some(match op {
-        BinOp::Lt(_) => Cmp::Lt,
-        BinOp::Le(_) => Cmp::Le,
-        BinOp::Gt(_) => Cmp::Gt,
-        BinOp::Ge(_) => Cmp::Ge,
-        BinOp::Eq(_) => Cmp::Eq,
-        BinOp::Ne(_) => Cmp::Ne,
-        _ => return None,
-    })
+fn is_cmp(op: &BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Lt(_) | BinOp::Le(_) | BinOp::Gt(_) | BinOp::Ge(_) | BinOp::Eq(_) | BinOp::Ne(_)
+    )
 }
 
 fn is_logic(op: &BinOp) -> bool {
-    cmp_op(op).is_some() || matches!(op, BinOp::And(_) | BinOp::Or(_))
+    is_cmp(op) || matches!(op, BinOp::And(_) | BinOp::Or(_))
+}
+
+/// An integer or `bool` type: storing a differentiated value in one (`w as i32`, `w > 0.0`) is
+/// a step function, whose derivative is 0 wherever it exists.
+fn is_int_or_bool(ty: &syn::Type) -> bool {
+    const NAMES: &[&str] = &[
+        "bool", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128",
+        "usize",
+    ];
+    match ty {
+        syn::Type::Path(p) => p
+            .path
+            .get_ident()
+            .is_some_and(|id| NAMES.iter().any(|n| id == n)),
+        _ => false,
+    }
 }
 
 fn float_suffix(s: &str) -> Option<Float> {

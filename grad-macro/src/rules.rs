@@ -71,9 +71,9 @@ pub static RULES: &[Rule] = &[
     rule("cbrt",     Method, &[|b, _, y| { let s = b.sq(y); let three = b.lit(3.0); let m = b.mul(three, s); b.recip(m) }]),
     rule("recip",    Method, &[|b, _, y| { let s = b.sq(y); b.neg(s) }]),
     Rule { name: "powi", form: Method, int_arg: Some(1),
-                             partials: &[|b, x, _| { let (n, m) = b.int_and_pred(x[1]); let p = b.powi(x[0], m); b.mul(n, p) },
+                             partials: &[|b, x, _| { let (n, m) = b.int_and_pred(x[1]); let p = b.powi(x[0], m); let d = b.mul(n, p); zero_at_exponent_zero(b, x[1], Operand::Int(0), d) },
                                          |b, _, _| b.lit(0.0)] },
-    rule("powf",     Method, &[|b, x, _| { let one = b.lit(1.0); let m = b.sub(x[1], one); let p = b.call("powf", vec![x[0], m]); b.mul(x[1], p) },
+    rule("powf",     Method, &[|b, x, _| { let one = b.lit(1.0); let m = b.sub(x[1], one); let p = b.call("powf", vec![x[0], m]); let z = b.lit(0.0); let d = b.mul(x[1], p); zero_at_exponent_zero(b, x[1], z, d) },
                                |b, x, y| { let l = b.call("ln", vec![x[0]]); let m = b.mul(y, l); let z = b.lit(0.0); b.select(x[0], Cmp::Eq, z, z, m) }]),
     rule("hypot",    Method, &[|b, x, y| hypot_partial(b, x[0], y),
                                |b, x, y| hypot_partial(b, x[1], y)]),
@@ -123,6 +123,20 @@ pub static RULES: &[Rule] = &[
     rule("log_sigmoid", Helper, &[|b, x, _| { let n = b.neg(x[0]); b.call("sigmoid", vec![n]) }]),
 ];
 
+/// `d`, or 0 where the exponent `n` is 0: `x⁰ = 1` has derivative 0 even at `x = 0`, where
+/// `n·xⁿ⁻¹` would be `0·∞`.
+fn zero_at_exponent_zero(b: &mut Builder, n: Operand, zero: Operand, d: Operand) -> Operand {
+    match n {
+        Operand::Int(0) => b.lit(0.0),
+        Operand::Lit(0.0) => b.lit(0.0),
+        Operand::Int(_) | Operand::Lit(_) => d,
+        _ => {
+            let z = b.lit(0.0);
+            b.select(n, Cmp::Eq, zero, z, d)
+        }
+    }
+}
+
 /// `sqrt(1 − x²)`, as `sqrt((1 − x)(1 + x))` to keep precision near ±1.
 fn one_minus_sq_sqrt(b: &mut Builder, x: Operand) -> Operand {
     let one = b.lit(1.0);
@@ -153,10 +167,11 @@ fn sign0(b: &mut Builder, x: Operand) -> Operand {
 }
 
 /// The share of the gradient `a` gets in `min` (`cmp = Lt`) or `max` (`cmp = Gt`) against `c`:
-/// 1 if `a` wins, ½ on a tie, 0 otherwise.
+/// 1 if `a` wins, ½ on a tie, 0 otherwise. A NaN loses: `a.max(NaN)` is `a`, as in std.
 fn tie_weight(b: &mut Builder, a: Operand, cmp: Cmp, c: Operand) -> Operand {
     let (z, half, one) = (b.lit(0.0), b.lit(0.5), b.lit(1.0));
-    let tie = b.select(a, Cmp::Eq, c, half, z);
+    let other_nan = b.select(c, Cmp::Nan, c, one, z);
+    let tie = b.select(a, Cmp::Eq, c, half, other_nan);
     b.select(a, cmp, c, one, tie)
 }
 
