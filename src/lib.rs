@@ -68,14 +68,17 @@
 //! # The language of a `#[grad]` body
 //!
 //! - `let x = ...;`, `let x: f64 = ...;`, `let _ = ...;`, shadowing, `let mut` with `=`, `+=`,
-//!   `-=`, `*=`, `/=`; nested blocks `{ ... }` as expressions; parentheses; unary `-`;
-//!   `+ - * /`.
+//!   `-=`, `*=`, `/=`, `%=`; nested blocks `{ ... }` as expressions; parentheses; unary `-`;
+//!   `+ - * / %`. A type annotation is kept as written (`let a: f32 = 0.1;` rounds to `f32` as
+//!   in your function); a differentiated value may be stored only in the function's float type,
+//!   or in an integer or `bool` (a step: derivative 0).
 //! - Float literals, integer data cast with `as` (`n as f64`), paths to constants
 //!   (`std::f64::consts::PI`, your own `const`s, also `const`s declared in the body).
 //! - `if` / `else if` / `else`, as expressions and as statements (assigning variables in the
-//!   branches), with conditions built from comparisons, `&&`, `||`, `!`, `bool` data and
-//!   predicates such as `x.is_nan()`. Only the branch taken contributes to the gradient: a NaN
-//!   or infinity in the branch not taken never reaches it.
+//!   branches). A condition has no derivative, so it may be any `bool` expression, of any values:
+//!   comparisons, `&&`, `||`, `!`, `bool` data, `x.is_nan()`, your own predicates; it is kept
+//!   as written, so `&&` and `||` still short-circuit. Only the branch taken contributes to the
+//!   gradient: a NaN or infinity in the branch not taken never reaches it.
 //! - Calls to the functions below, and any expression over data only (integer arithmetic,
 //!   fields, indexing, your own functions called on data): those are passed through as
 //!   written.
@@ -98,19 +101,20 @@
 //!
 //! # Differentiable functions
 //!
-//! Every differentiable method of `f64`/`f32`, in method form (`x.exp()`) or path form
-//! (`f64::exp(x)`), with respect to every float argument:
+//! These methods of `f64`/`f32` (every one of std's with a derivative), in method form
+//! (`x.exp()`) or path form (`f64::exp(x)`), with respect to every float argument:
 //!
 //! | group | functions | local derivative used |
 //! |---|---|---|
 //! | exponentials | `exp`, `exp2`, `exp_m1` | `eˣ` (the result), `2ˣ·ln 2`, result + 1 |
 //! | logarithms | `ln`, `log(base)`, `log2`, `log10`, `ln_1p` | `1/x`, `1/(x ln b)` and `−log_b x /(b ln b)`, `1/(x ln 2)`, `1/(x ln 10)`, `1/(1 + x)` |
 //! | powers | `sqrt`, `cbrt`, `recip`, `powi(n)`, `powf(p)` | `0.5/√x`, `1/(3∛x²)`, `−1/x²`, `n·xⁿ⁻¹`, `p·xᵖ⁻¹` and `xᵖ ln x` |
-//! | | `hypot(y)`, `mul_add(a, b)` | `x/h`, `y/h`; `a`, `x`, `1` |
+//! | | `hypot(y)`, `mul_add(a, b)`, `midpoint(b)` | `x/h`, `y/h`; `a`, `x`, `1`; `½`, `½` |
+//! | signs and remainders | `copysign(s)`, `rem_euclid(m)`, `div_euclid(m)`, the operator `%` | `±1` and 0; 1 and `−div_euclid(x, m)`; 0 (a step); 1 and `−trunc(x/y)` |
 //! | trigonometry | `sin`, `cos`, `tan`, `asin`, `acos`, `atan`, `atan2(x)` | `cos`, `−sin`, `1 + tan²`, `±1/√(1−x²)`, `1/(1+x²)`, `x/(x²+y²)` and `−y/(x²+y²)` |
 //! | hyperbolic | `sinh`, `cosh`, `tanh`, `asinh`, `acosh`, `atanh` | `cosh`, `sinh`, `1 − tanh²`, `1/√(x²+1)`, `1/√(x²−1)`, `1/(1−x²)` |
 //! | angles | `to_radians`, `to_degrees` | `π/180`, `180/π` |
-//! | kinks and steps | `abs`, `min`, `max`, `clamp`, `signum`, `floor`, `ceil`, `round`, `trunc`, `fract` | see the conventions below; `fract` has derivative 1 |
+//! | kinks and steps | `abs`, `min`, `max`, `clamp`, `signum`, `floor`, `ceil`, `round`, `round_ties_even`, `trunc`, `fract` | see the conventions below; `fract` has derivative 1 |
 //!
 //! `powi`'s exponent may be any integer expression (`x.powi(n + 1)` with `n: i32` data).
 //!
@@ -123,15 +127,21 @@
 //!
 //! | where | value used |
 //! |---|---|
-//! | `abs`, `signum`, [`relu`] at 0 | 0 |
+//! | `abs`, `signum`, [`relu`], `copysign`'s first argument, at 0 | 0 |
 //! | [`leaky_relu`] at 0 | `slope` (the left derivative, like `relu`) |
-//! | `floor`, `ceil`, `round`, `trunc` (at their jumps too) | 0 |
+//! | `floor`, `ceil`, `round`, `round_ties_even`, `trunc`, `div_euclid` (at their jumps too) | 0 |
 //! | `min(a, b)`, `max(a, b)` with `a == b` | ½ to each (as JAX does) |
+//! | `min`, `max` with one argument NaN | all to the other (whose value std returns) |
 //! | `clamp(x, lo, hi)` | as `max(lo, min(x, hi))`: a tie splits evenly |
-//! | `sqrt` at 0 | `+inf` |
+//! | `sqrt` at 0 | `+inf` (`−inf` at `−0.0`, the sign of the zero) |
+//! | `x.powi(n)`, `x.powf(p)` with exponent 0 | 0, also at `x = 0` |
 //! | `hypot` at the origin | 0 for both arguments |
 //! | `powf`'s exponent partial at base 0 | 0 |
 //! | an integer cast of a differentiated value (`w as i32`) | 0 |
+//!
+//! One caveat shared by every reverse-mode tool: where a local derivative is infinite (`sqrt`
+//! or `cbrt` at 0, `ln` at 0) and the sensitivity it multiplies is exactly 0, the product is
+//! `0 · ∞ = NaN`, although the true derivative may be finite (for example `(x − x).cbrt()`).
 //!
 //! ```
 //! use grad::grad;

@@ -939,3 +939,102 @@ fn f32_gradients() {
     assert_close_f32(v, f32_sigmoid_consts(x));
     assert_close_f32(g, s * (1.0 - s) + 2.0 * std::f32::consts::PI * x);
 }
+
+// ---------------------------------------------------------------------------------------------
+// copysign, midpoint, the Euclidean pair, round_ties_even and `%`
+// ---------------------------------------------------------------------------------------------
+
+#[grad(wrt = x, s)]
+fn f_copysign(x: f64, s: f64) -> f64 {
+    x.copysign(s)
+}
+
+#[grad(wrt = a, b)]
+fn f_midpoint(a: f64, b: f64) -> f64 {
+    a.midpoint(b)
+}
+
+#[grad(wrt = x, m)]
+fn f_rem_euclid(x: f64, m: f64) -> f64 {
+    x.rem_euclid(m)
+}
+
+#[grad(wrt = x, m)]
+fn f_div_euclid(x: f64, m: f64) -> f64 {
+    x.div_euclid(m) * m
+}
+
+#[grad(wrt = x)]
+fn f_round_ties_even(x: f64) -> f64 {
+    x.round_ties_even() + x
+}
+
+#[grad(wrt = x, y)]
+fn f_rem(x: f64, y: f64) -> f64 {
+    let mut r = x % y;
+    r %= 10.0;
+    r
+}
+
+#[test]
+fn copysign() {
+    let points = [(1.5, -2.0), (-0.7, 3.0), (-2.5, -1.0)];
+    binary(
+        f_copysign,
+        f_copysign_grad,
+        |x, s| (x.signum() * s.signum(), 0.0),
+        &points,
+    );
+    assert_eq!(f_copysign_grad(0.0, -1.0), (0.0, 0.0));
+}
+
+#[test]
+fn midpoint() {
+    binary(
+        f_midpoint,
+        f_midpoint_grad,
+        |_, _| (0.5, 0.5),
+        &[(1.0, 4.0), (-3.0, 0.5)],
+    );
+}
+
+#[test]
+fn rem_euclid() {
+    binary(
+        f_rem_euclid,
+        f_rem_euclid_grad,
+        |x, m| (1.0, -x.div_euclid(m)),
+        &[(7.3, 2.0), (-7.3, 2.0), (5.5, -1.5)],
+    );
+}
+
+#[test]
+fn div_euclid_is_a_step() {
+    // d/dm (div_euclid(x, m)·m) = div_euclid(x, m), d/dx = 0 between the steps.
+    binary(
+        f_div_euclid,
+        f_div_euclid_grad,
+        |x, m| (0.0, x.div_euclid(m)),
+        &[(7.3, 2.0), (-7.3, 2.0)],
+    );
+}
+
+#[test]
+fn round_ties_even_is_a_step() {
+    unary(
+        f_round_ties_even,
+        f_round_ties_even_grad,
+        |_| 1.0,
+        &[0.3, 2.7, -1.2],
+    );
+}
+
+#[test]
+fn remainder_operator() {
+    binary(
+        f_rem,
+        f_rem_grad,
+        |x, y| (1.0, -(x / y).trunc()),
+        &[(7.3, 2.0), (-7.3, 2.5), (5.5, -1.5)],
+    );
+}

@@ -195,6 +195,7 @@ impl Builder {
                 }
                 return self.identities(op, x, y, span);
             }
+            Op::Rem => {}
             Op::Select(_) => {
                 if a[2] == a[3] {
                     return Some(a[2]);

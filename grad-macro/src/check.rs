@@ -22,6 +22,23 @@ pub struct Sig {
     pub wrt: Vec<usize>,
 }
 
+/// A type as a user writes it (`&mut f64`, not `& mut f64`), for messages.
+pub fn type_str(ty: &Type) -> String {
+    let mut s = ty.to_token_stream().to_string();
+    for (from, to) in [
+        ("& ", "&"),
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
+}
+
 /// `f32` or `f64`, written as such.
 pub fn float_of(ty: &Type) -> Option<Float> {
     match ty {
@@ -144,22 +161,22 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
                 name,
                 format!(
                     "`{name}` is `&mut {}`: differentiate a value, not a mutable reference (`{name}: {}`)",
-                    r.elem.to_token_stream(),
-                    r.elem.to_token_stream()
+                    type_str(&r.elem),
+                    type_str(&r.elem)
                 ),
             ),
             (_, None) => cx.error_spanned(
                 name,
                 format!(
                     "`{name}` has type `{}`; a `wrt` parameter must be f32 or f64",
-                    p.ty.to_token_stream()
+                    type_str(&p.ty)
                 ),
             ),
             (_, Some(pf)) if Some(pf) != float && float.is_some() => cx.error_spanned(
                 name,
                 format!(
                     "`{name}` has type `{}` but `{}` returns `{}`: a `wrt` parameter must have the return type",
-                    p.ty.to_token_stream(),
+                    type_str(&p.ty),
                     sig.ident,
                     if float == Some(Float::F32) { "f32" } else { "f64" }
                 ),

@@ -378,6 +378,7 @@ impl<'a> Emitter<'a> {
             Op::Sub => bin(quote!(-), PREC_ADD),
             Op::Mul => bin(quote!(*), PREC_MUL),
             Op::Div => bin(quote!(/), PREC_MUL),
+            Op::Rem => bin(quote!(%), PREC_MUL),
             Op::Call(i) => {
                 let rule = &RULES[i];
                 let name = Ident::new(rule.name, Span::call_site());

@@ -146,7 +146,7 @@ fn companions(
     let grad_ty = if n == 1 {
         ret.clone()
     } else {
-        let tys = std::iter::repeat(&ret).take(n);
+        let tys = std::iter::repeat_n(&ret, n);
         quote!((#(#tys),*))
     };
     let wrt_names: Vec<String> = sig.wrt.iter().map(|&i| params[i].0.to_string()).collect();

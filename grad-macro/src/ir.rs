@@ -159,6 +159,8 @@ pub enum Op {
     Sub,
     Mul,
     Div,
+    /// `%`: `a − b·trunc(a / b)`.
+    Rem,
     /// A function of the rule table (`rules::RULES[i]`).
     Call(usize),
     /// `if args[0] CMP args[1] { args[2] } else { args[3] }`: both arms are values, not code.

@@ -72,7 +72,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
                 .map_or_else(|| block.brace_token.span.join(), |s| s.span());
             cx.syn_error(syn::Error::new(
                 at,
-                "the function must end with an expression giving its value (early `return` is not supported yet)",
+                "the function must end with an expression giving its value",
             ));
             None
         }
@@ -287,7 +287,7 @@ impl<'a> Lowerer<'a> {
                             ty,
                             format!(
                                 "`{id}` depends on a `wrt` parameter, so its derivative would be lost in a `{}`: keep differentiated values `{}`",
-                                ty.to_token_stream(),
+                                crate::check::type_str(ty),
                                 crate::builder::float_type_tokens(self.b.float)
                             ),
                         );
@@ -322,9 +322,15 @@ impl<'a> Lowerer<'a> {
             _ => None,
         };
         let Some(name) = name.filter(|n| self.lookup(n).is_some()) else {
+            let how = match target {
+                Expr::Unary(_) => "through a reference",
+                Expr::Field(_) => "to a field",
+                Expr::Index(_) => "to an element",
+                _ => "to this",
+            };
             self.error(
                 target,
-                "only local variables and parameters can be assigned in a #[grad] function",
+                format!("assigning {how} is not supported in a #[grad] function: only local variables and parameters can be assigned"),
             );
             return;
         };
@@ -437,6 +443,7 @@ impl<'a> Lowerer<'a> {
             Op::Add => quote!(+),
             Op::Sub => quote!(-),
             Op::Mul => quote!(*),
+            Op::Rem => quote!(%),
             _ => quote!(/),
         };
         self.opaque_from(quote!(#lt #sym #rt), refs, Kind::Opaque, false)
@@ -611,7 +618,7 @@ impl<'a> Lowerer<'a> {
             return self.error(
                 &m.method,
                 format!(
-                    "`{name}` is not a method grad can differentiate (it is called on `{id}`, which depends on a `wrt` parameter); supported f32/f64 methods: {}",
+                    "`{name}` is not a method grad can differentiate (it is used with `{id}`, which depends on a `wrt` parameter); supported f32/f64 methods: {}",
                     rules::names(Form::Method)
                 ),
             );
@@ -705,7 +712,7 @@ impl<'a> Lowerer<'a> {
                 return self.error(
                     &c.func,
                     format!(
-                        "`{}` is not a function grad can differentiate (it is passed `{id}`, which depends on a `wrt` parameter); supported: the helpers {} (from `grad`), and the f32/f64 methods {} (as `x.exp()` or `f64::exp(x)`)",
+                        "`{}` is not a function grad can differentiate (it is passed `{id}`, which depends on a `wrt` parameter; calls between #[grad] functions are not supported yet: write the callee's body inline); supported: the helpers {} (from `grad`), and the f32/f64 methods {} (as `x.exp()` or `f64::exp(x)`)",
                         p.path.to_token_stream().to_string().replace(' ', ""),
                         rules::names(Form::Helper),
                         rules::names(Form::Method)
@@ -945,6 +952,7 @@ fn arith_op(op: &BinOp) -> Option<Op> {
         BinOp::Sub(_) => Op::Sub,
         BinOp::Mul(_) => Op::Mul,
         BinOp::Div(_) => Op::Div,
+        BinOp::Rem(_) => Op::Rem,
         _ => return None,
     })
 }
@@ -955,6 +963,7 @@ fn compound(op: &BinOp) -> Option<Op> {
         BinOp::SubAssign(_) => Op::Sub,
         BinOp::MulAssign(_) => Op::Mul,
         BinOp::DivAssign(_) => Op::Div,
+        BinOp::RemAssign(_) => Op::Rem,
         _ => return None,
     })
 }

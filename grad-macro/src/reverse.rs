@@ -152,6 +152,17 @@ impl Rev {
                     self.contribute(args[1], c);
                 }
             }
+            Op::Rem => {
+                // a % b = a − b·trunc(a / b), and trunc is a step function.
+                self.contribute(args[0], d);
+                if active(self, 1) {
+                    let q = self.b.div(args[0], args[1]);
+                    let t = self.b.call("trunc", vec![q]);
+                    let m = self.b.mul(d, t);
+                    let c = self.b.neg(m);
+                    self.contribute(args[1], c);
+                }
+            }
             Op::Call(i) => {
                 for (k, partial) in RULES[i].partials.iter().enumerate() {
                     if active(self, k) {

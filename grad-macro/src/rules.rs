@@ -80,6 +80,8 @@ pub static RULES: &[Rule] = &[
     rule("mul_add",  Method, &[|_, x, _| x[1],
                                |_, x, _| x[0],
                                |b, _, _| b.lit(1.0)]),
+    rule("midpoint", Method, &[|b, _, _| b.lit(0.5),
+                               |b, _, _| b.lit(0.5)]),
     // trigonometry
     rule("sin",      Method, &[|b, x, _| b.call("cos", vec![x[0]])]),
     rule("cos",      Method, &[|b, x, _| { let s = b.call("sin", vec![x[0]]); b.neg(s) }]),
@@ -113,7 +115,16 @@ pub static RULES: &[Rule] = &[
     rule("ceil",     Method, &[|b, _, _| b.lit(0.0)]),
     rule("round",    Method, &[|b, _, _| b.lit(0.0)]),
     rule("trunc",    Method, &[|b, _, _| b.lit(0.0)]),
+    rule("round_ties_even", Method, &[|b, _, _| b.lit(0.0)]),
     rule("fract",    Method, &[|b, _, _| b.lit(1.0)]),
+    // copysign(x, s) = |x| with the sign of s: ∂x is ±1 (0 at x = 0, as for abs)
+    rule("copysign", Method, &[|b, x, _| { let s = sign0(b, x[0]); let one = b.lit(1.0); let t = b.call("copysign", vec![one, x[1]]); b.mul(s, t) },
+                               |b, _, _| b.lit(0.0)]),
+    // rem_euclid(x, m) = x − m·div_euclid(x, m), where div_euclid is a step function
+    rule("rem_euclid", Method, &[|b, _, _| b.lit(1.0),
+                                 |b, x, _| { let q = b.call("div_euclid", vec![x[0], x[1]]); b.neg(q) }]),
+    rule("div_euclid", Method, &[|b, _, _| b.lit(0.0),
+                                 |b, _, _| b.lit(0.0)]),
     // helpers of the runtime crate
     rule("sigmoid",  Helper, &[|b, _, y| { let one = b.lit(1.0); let c = b.sub(one, y); b.mul(y, c) }]),
     rule("relu",     Helper, &[|b, x, _| { let (z, one) = (b.lit(0.0), b.lit(1.0)); b.select(x[0], Cmp::Gt, z, one, z) }]),

@@ -17,6 +17,12 @@ use std::fmt;
 /// which balances truncation and rounding error for smooth `f`; the estimate is then accurate
 /// to about `1e-10` relative, far less than the exact gradient `#[grad]` computes.
 pub fn numeric_gradient<F: Fn(&[f64]) -> f64>(f: F, x: &[f64]) -> Vec<f64> {
+    central(f, x).into_iter().map(|(g, _)| g).collect()
+}
+
+/// Each component's central difference and the rounding error it may carry: evaluating `f`
+/// near a value of size `|f|` loses about `ε·|f|`, divided by the step.
+fn central<F: Fn(&[f64]) -> f64>(f: F, x: &[f64]) -> Vec<(f64, f64)> {
     let mut point = x.to_vec();
     (0..x.len())
         .map(|i| {
@@ -26,14 +32,18 @@ pub fn numeric_gradient<F: Fn(&[f64]) -> f64>(f: F, x: &[f64]) -> Vec<f64> {
             point[i] = x[i] - h;
             let down = f(&point);
             point[i] = x[i];
-            (up - down) / (2.0 * h)
+            let noise = 16.0 * f64::EPSILON * up.abs().max(down.abs()) / h;
+            ((up - down) / (2.0 * h), noise)
         })
         .collect()
 }
 
 /// How close an analytic gradient must be to the finite-difference estimate.
 ///
-/// A component passes when `|analytic − numeric| ≤ absolute + relative · max(|analytic|, |numeric|)`.
+/// A component passes when `|analytic − numeric| ≤ absolute + relative · max(|analytic|,
+/// |numeric|) + noise`, where `noise = 16 ε |f| / h` bounds the rounding error of the finite
+/// difference itself (it matters where `|f|` is large and the gradient small, for example near
+/// the minimum of a function whose minimum value is far from 0).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tolerance {
     /// Allowed absolute difference.
@@ -100,7 +110,7 @@ pub fn check_gradient<F: Fn(&[f64]) -> f64>(
     analytic: &[f64],
     tol: Tolerance,
 ) -> Result<(), GradCheckError> {
-    let numeric = numeric_gradient(f, x);
+    let numeric = central(f, x);
     let mut mismatches = Vec::new();
     if numeric.len() != analytic.len() {
         mismatches.push(Mismatch {
@@ -109,8 +119,8 @@ pub fn check_gradient<F: Fn(&[f64]) -> f64>(
             numeric: numeric.len() as f64,
         });
     } else {
-        for (index, (&a, &n)) in analytic.iter().zip(&numeric).enumerate() {
-            let bound = tol.absolute + tol.relative * a.abs().max(n.abs());
+        for (index, (&a, &(n, noise))) in analytic.iter().zip(&numeric).enumerate() {
+            let bound = tol.absolute + tol.relative * a.abs().max(n.abs()) + noise;
             // A NaN on either side makes the comparison `None`: a mismatch.
             let close = matches!(
                 (a - n).abs().partial_cmp(&bound),
@@ -153,6 +163,14 @@ mod tests {
         assert_eq!(err.mismatches.len(), 1);
         assert_eq!(err.mismatches[0].index, 1);
         assert!(err.to_string().contains("component 1"));
+    }
+
+    #[test]
+    fn a_large_value_with_a_tiny_gradient_is_not_rejected_for_rounding_noise() {
+        // f = 840 + (x − 1)²: at x = 1 the gradient is 0 but every evaluation rounds at 1e-13.
+        let f = |v: &[f64]| 840.0 + (v[0] - 1.0).powi(2) + (v[0] * 1e3).sin() * 1e-13;
+        check_gradient(f, &[1.0], &[1e-10 * (1e3_f64).cos()], Tolerance::default()).unwrap();
+        assert!(check_gradient(f, &[1.0], &[1e-3], Tolerance::default()).is_err());
     }
 
     #[test]

@@ -1,9 +1,9 @@
-// A real f64 method that has no derivative rule (`rem_euclid`), called on a differentiated value.
+// A real f64 method with no derivative rule (`sin_cos`, which returns a pair), called on a differentiated value.
 use grad::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {
-    w.rem_euclid(1.0)
+    w.sin_cos().0
 }
 
 fn main() {
