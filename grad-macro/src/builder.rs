@@ -461,3 +461,81 @@ fn arith32(op: Op, a: f32, b: f32) -> f32 {
         _ => a / b,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The builder's rewrites, one per line: what is built ⇒ what the code computes, printed
+    //! as an s-expression over the variables `x`, `y` and the anonymous derivative temporary `d`.
+    use super::*;
+
+    fn show(b: &Builder, o: Operand) -> String {
+        match o {
+            Operand::Lit(v) => format!("{v}"),
+            Operand::Var(v) => match b.defs.get(&v) {
+                Some((op, args)) => {
+                    let head = match op {
+                        Op::Neg => "neg".to_string(),
+                        Op::Add => "+".into(),
+                        Op::Sub => "-".into(),
+                        Op::Mul => "*".into(),
+                        Op::Div => "/".into(),
+                        Op::Rem => "%".into(),
+                        Op::Call(i) => RULES[*i].name.into(),
+                        Op::Select(c) => format!("if{c:?}"),
+                    };
+                    let args: Vec<String> = args.iter().map(|a| show(b, *a)).collect();
+                    format!("({head} {})", args.join(" "))
+                }
+                None => ["x", "y", "d"][v.0 as usize].to_string(),
+            },
+            other => format!("{other:?}"),
+        }
+    }
+
+    type Build = fn(&mut Builder, Operand, Operand, Operand) -> Operand;
+
+    #[test]
+    #[rustfmt::skip]
+    fn rewrites() {
+        let cases: &[(&str, Build, &str)] = &[
+            ("x * 1",            |b, x, _, _| { let one = b.lit(1.0); b.mul(x, one) },   "x"),
+            ("0 * x",            |b, x, _, _| { let z = b.lit(0.0); b.mul(z, x) },       "0"),
+            ("x * -1",           |b, x, _, _| { let m = b.lit(-1.0); b.mul(x, m) },      "(neg x)"),
+            ("x + 0",            |b, x, _, _| { let z = b.lit(0.0); b.add(x, z) },       "x"),
+            ("x + -y",           |b, x, y, _| { let n = b.neg(y); b.add(x, n) },         "(- x y)"),
+            ("x - -y",           |b, x, y, _| { let n = b.neg(y); b.sub(x, n) },         "(+ x y)"),
+            ("--x",              |b, x, _, _| { let n = b.neg(x); b.neg(n) },            "x"),
+            ("x * 3",            |b, x, _, _| { let t = b.lit(3.0); b.mul(x, t) },       "(* 3 x)"),
+            ("2 * 3",            |b, _, _, _| { let (p, q) = (b.lit(2.0), b.lit(3.0)); b.mul(p, q) }, "6"),
+            ("1 / 0 is kept",    |b, _, _, _| { let (p, q) = (b.lit(1.0), b.lit(0.0)); b.div(p, q) }, "(/ 1 0)"),
+            ("x * (1 / d)",      |b, x, _, d| { let r = b.recip(d); b.mul(x, r) },       "(/ x d)"),
+            ("x * p, p = 1 / y primal", |b, x, y, _| { b.derivative = false; let r = b.recip(y); b.derivative = true; b.mul(x, r) }, "(* x (/ 1 y))"),
+            ("x * (if ..{1} else {0})", |b, x, y, _| { let (z, one) = (b.lit(0.0), b.lit(1.0)); let s = b.select(y, Cmp::Gt, z, one, z); b.mul(x, s) }, "(ifGt y 0 x 0)"),
+            ("same twice",       |b, x, y, _| { let p = b.mul(x, y); let q = b.mul(x, y); b.sub(p, q) }, "(- (* x y) (* x y))"),
+            ("powi(x, 1)",       |b, x, _, _| b.powi(x, Operand::Int(1)),                 "x"),
+        ];
+        for (name, build, want) in cases {
+            let mut b = Builder::new(Float::F64);
+            let x = Operand::Var(b.new_var(Kind::Float, Name::Source("x".into()), true, Span::call_site()));
+            let y = Operand::Var(b.new_var(Kind::Float, Name::Source("y".into()), true, Span::call_site()));
+            let d = Operand::Var(b.new_var(Kind::Float, Name::Anon, true, Span::call_site()));
+            b.derivative = true;
+            let got = build(&mut b, x, y, d);
+            assert_eq!(show(&b, got), *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn value_numbering_reuses_one_variable() {
+        let mut b = Builder::new(Float::F64);
+        let x = Operand::Var(b.new_var(
+            Kind::Float,
+            Name::Source("x".into()),
+            true,
+            Span::call_site(),
+        ));
+        let p = b.call("exp", vec![x]);
+        let q = b.call("exp", vec![x]);
+        assert_eq!(p, q);
+    }
+}

@@ -63,20 +63,16 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         }
     }
     let ret = l.stmts(&block.stmts);
-    let ret = match ret {
-        Some(r) => Some(r),
-        None => {
-            let at = block
-                .stmts
-                .last()
-                .map_or_else(|| block.brace_token.span.join(), |s| s.span());
-            cx.syn_error(syn::Error::new(
-                at,
-                "the function must end with an expression giving its value",
-            ));
-            None
-        }
-    };
+    if ret.is_none() {
+        let at = block
+            .stmts
+            .last()
+            .map_or_else(|| block.brace_token.span.join(), |s| s.span());
+        cx.syn_error(syn::Error::new(
+            at,
+            "the function must end with an expression giving its value",
+        ));
+    }
     if cx.has_errors() {
         return None;
     }
