@@ -44,6 +44,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         krate,
         assertions: Vec::new(),
         items: Vec::new(),
+        int_params: Vec::new(),
     };
     let mut params = Vec::new();
     for p in &sig.params {
@@ -57,6 +58,9 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
             None => ("_".to_string(), Span::call_site()),
         };
         let v = l.b.new_var(kind, Name::Source(name.clone()), p.wrt, span);
+        if is_int_or_bool(&p.ty) {
+            l.int_params.push((v, crate::check::type_str(&p.ty)));
+        }
         params.push(v);
         if p.ident.is_some() {
             l.bind(name, Operand::Var(v));
@@ -101,6 +105,9 @@ struct Lowerer<'a> {
     krate: &'a TokenStream,
     assertions: Vec<TokenStream>,
     items: Vec<syn::Item>,
+    /// Parameters declared with an integer type, by variable: mixing one into float arithmetic
+    /// is a type error worth saying plainly.
+    int_params: Vec<(Var, String)>,
 }
 
 /// What a construct that is refused says.
@@ -200,6 +207,16 @@ impl<'a> Lowerer<'a> {
             }
             Expr::Binary(b) if compound(&b.op).is_some() => {
                 let rhs = self.expr(&b.right);
+                let target = match &*b.left {
+                    Expr::Path(p) => p
+                        .path
+                        .get_ident()
+                        .and_then(|id| self.lookup(&id.to_string())),
+                    _ => None,
+                };
+                if target.is_some_and(|t| self.is_floatish(&t)) {
+                    self.check_float_operands(&[(rhs, &*b.right)]);
+                }
                 self.store(&b.left, rhs, compound(&b.op));
             }
             Expr::If(i) => {
@@ -371,6 +388,9 @@ impl<'a> Lowerer<'a> {
                 Some(op) => {
                     let l = self.expr(&b.left);
                     let r = self.expr(&b.right);
+                    if self.is_floatish(&l) || self.is_floatish(&r) {
+                        self.check_float_operands(&[(l, &*b.left), (r, &*b.right)]);
+                    }
                     self.arith(op, l, r, e.span())
                 }
                 None if is_logic(&b.op) => self.cond_value(e),
@@ -600,8 +620,9 @@ impl<'a> Lowerer<'a> {
         let name = m.method.to_string();
         if m.turbofish.is_none() {
             if let Some(i) = rules::lookup(&name, Form::Method) {
-                let mut args = vec![self.expr(&m.receiver)];
-                args.extend(m.args.iter().map(|a| self.expr(a)));
+                let exprs: Vec<&Expr> = std::iter::once(&*m.receiver).chain(&m.args).collect();
+                let args: Vec<Operand> = exprs.iter().map(|a| self.expr(a)).collect();
+                self.check_rule_operands(i, &args, &exprs);
                 return self.rule_call(i, args, &m.method, m.span(), true);
             }
             if FLOAT_PREDICATES.contains(&name.as_str()) {
@@ -620,6 +641,49 @@ impl<'a> Lowerer<'a> {
             );
         }
         self.opaque(&Expr::MethodCall(m.clone()), "this method call")
+    }
+
+    /// In float code, an integer literal (`2 * x`, `x.powf(2)`) or an integer parameter
+    /// (`x * n`, `n: usize`) is a type error: say so plainly, at the operand, rather than leave
+    /// rustc to report it once per generated function.
+    fn check_float_operands(&mut self, operands: &[(Operand, &Expr)]) {
+        for (o, e) in operands {
+            match o {
+                Operand::Int(i) => {
+                    self.error(
+                        e,
+                        format!("`{i}` is an integer: write `{i}.0` in float arithmetic"),
+                    );
+                }
+                Operand::Var(v) => {
+                    if let Some((_, ty)) = self.int_params.iter().find(|(p, _)| p == v) {
+                        let name = e.to_token_stream();
+                        let float = crate::builder::float_type_tokens(self.b.float);
+                        self.error(
+                            e,
+                            format!("`{name}` is `{ty}`: convert it for float arithmetic (`{name} as {float}`)"),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// [`check_float_operands`](Self::check_float_operands) for the float arguments of a rule
+    /// (not `powi`'s exponent), when the call is float code at all.
+    fn check_rule_operands(&mut self, i: usize, args: &[Operand], exprs: &[&Expr]) {
+        if !args.iter().any(|a| self.is_floatish(a)) {
+            return;
+        }
+        let floats: Vec<(Operand, &Expr)> = args
+            .iter()
+            .zip(exprs)
+            .enumerate()
+            .filter(|(k, _)| RULES[i].int_arg != Some(*k))
+            .map(|(_, (a, e))| (*a, *e))
+            .collect();
+        self.check_float_operands(&floats);
     }
 
     /// `args[0].name(args[1..])` over data, passed through.
@@ -689,7 +753,9 @@ impl<'a> Lowerer<'a> {
                 // `f64::exp(x)`: the path form of a method.
                 if segs.len() == 2 && (segs[0] == "f64" || segs[0] == "f32") {
                     if let Some(i) = rules::lookup(&last, Form::Method) {
-                        let args = c.args.iter().map(|a| self.expr(a)).collect();
+                        let exprs: Vec<&Expr> = c.args.iter().collect();
+                        let args: Vec<Operand> = exprs.iter().map(|a| self.expr(a)).collect();
+                        self.check_rule_operands(i, &args, &exprs);
                         return self.rule_call(i, args, &p.path, c.span(), false);
                     }
                 }
