@@ -85,7 +85,10 @@
 //!
 //! Loops, `match`, early `return`, closures, macros, `unsafe`, methods (`self`) and generic
 //! functions are rejected with an error at the offending token; so is a call that passes a
-//! differentiated value to a function the macro does not know.
+//! differentiated value to a function the macro does not know (another `#[grad]` function
+//! included, for now). An associated function inside an `impl` block is not supported yet
+//! either: the attribute cannot see the `impl`, so rustc reports it (`cannot find value`);
+//! write a free function.
 //!
 //! ```compile_fail
 //! use grad::grad;
