@@ -184,12 +184,9 @@ fn companions(
     };
     let decl: Vec<TokenStream> = params.iter().map(|(id, ty)| quote!(#id: #ty)).collect();
     let pass: Vec<&Ident> = params.iter().map(|(id, _)| id).collect();
-    quote! {
-        #f
-
-        #(#kept)*
-        #[doc = #doc_vg]
-        #[must_use]
+    // What the companions may not warn about: being unused, calling a deprecated original,
+    // and the lints of a signature they copy (those are the original's to fix).
+    let allows = quote! {
         #[allow(
             dead_code,
             deprecated,
@@ -197,6 +194,14 @@ fn companions(
             clippy::type_complexity,
             clippy::ptr_arg
         )]
+    };
+    quote! {
+        #f
+
+        #(#kept)*
+        #[doc = #doc_vg]
+        #[must_use]
+        #allows
         #vis fn #vg_name #generics (#(#decl),*) -> (#ret, #grad_ty) #where_clause {
             #use_original
             #(#items)*
@@ -208,13 +213,7 @@ fn companions(
         #[doc = #doc_grad]
         #[must_use]
         #[inline]
-        #[allow(
-            dead_code,
-            deprecated,
-            clippy::too_many_arguments,
-            clippy::type_complexity,
-            clippy::ptr_arg
-        )]
+        #allows
         #vis fn #grad_name #generics (#(#decl),*) -> #grad_ty #where_clause {
             #vg_name(#(#pass),*).1
         }
