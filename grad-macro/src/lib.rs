@@ -28,4 +28,10 @@ pub fn grad(
 }
 
 #[cfg(test)]
+mod diff_tests;
+#[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
+mod interp;
+#[cfg(test)]
 mod tests;

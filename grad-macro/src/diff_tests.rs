@@ -1,0 +1,153 @@
+//! Differential tests: random programs (`grad-testgen`) through the macro's own pipeline, run
+//! by the IR interpreter, against an oracle that shares no code with the macro (forward-mode
+//! dual numbers over the program tree) and, as a second opinion, central finite differences.
+//! Also: the simplified and unsimplified derivative programs agree, and the value the
+//! derivative program returns is the primal program's, bit for bit.
+//!
+//! `GRAD_FUZZ_CASES=10000 cargo test -p grad-macro --release diff_tests` runs the long batch.
+
+use crate::args::Args;
+use crate::check::check;
+use crate::ctxt::Ctxt;
+use crate::interp::{run, Value};
+use crate::ir::{Func, Var};
+use crate::{lower, reverse, simplify};
+use grad_testgen::{close, gen, oracle, Point, Program};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+/// The macro's primal IR for `p`, and its `wrt` variables.
+fn lower_program(p: &Program) -> Result<(Func, Vec<Var>), String> {
+    let src = p.source("f");
+    let mut f: syn::ItemFn = syn::parse_str(&src).map_err(|e| e.to_string())?;
+    let attr = f.attrs.remove(0);
+    let args: Args = attr.parse_args().map_err(|e| e.to_string())?;
+    let cx = Ctxt::default();
+    let sig = check(&cx, &args, &f);
+    let krate = quote::quote!(::grad);
+    let lowered = sig
+        .as_ref()
+        .and_then(|s| lower::lower(&cx, s, &f.block, &krate));
+    cx.check().map_err(|e| e.to_string())?;
+    let (sig, lowered) = sig.zip(lowered).ok_or("nothing lowered")?;
+    let wrt = sig.wrt.iter().map(|&i| lowered.func.params[i]).collect();
+    Ok((lowered.func, wrt))
+}
+
+fn args(pt: &Point) -> Vec<Value> {
+    let mut a: Vec<Value> = pt.w.iter().chain(&pt.x).map(|&v| Value::F(v)).collect();
+    a.push(Value::I(i64::from(pt.k)));
+    a.push(Value::B(pt.flag));
+    a
+}
+
+/// Central differences of the primal program along `w[i]`, if two step sizes agree (the
+/// function is smooth there); `None` near a kink, a jump or a branch boundary.
+fn stable_fd(primal: &Func, pt: &Point, i: usize) -> Option<f64> {
+    let at = |h: f64| {
+        let mut up = pt.clone();
+        let mut down = pt.clone();
+        up.w[i] += h;
+        down.w[i] -= h;
+        (run(primal, &args(&up))[0].f() - run(primal, &args(&down))[0].f()) / (2.0 * h)
+    };
+    let (coarse, fine) = (at(1e-5), at(1e-6));
+    ((coarse - fine).abs() <= 1e-6 * coarse.abs().max(1.0)).then_some(fine)
+}
+
+fn check_program(p: &Program, pts: &[Point]) -> Result<usize, TestCaseError> {
+    let (primal, wrt) = lower_program(p)
+        .map_err(|e| TestCaseError::fail(format!("the macro rejected a generated program: {e}")))?;
+    let simplified = simplify::dce(reverse::reverse(&primal, &wrt, true));
+    let unsimplified = simplify::dce(reverse::reverse(&primal, &wrt, false));
+    let mut checked = 0;
+    for pt in pts {
+        let Some((value, expected)) = oracle::value_and_gradient(p, pt) else {
+            continue; // an infinite intermediate: nothing fair to compare
+        };
+        let tame = |v: f64| v.is_finite() && v.abs() < 1e8;
+        if !tame(value) || !expected.iter().all(|g| tame(*g)) {
+            continue; // overflow or a pole: nothing to compare
+        }
+        let a = args(pt);
+        let primal_value = run(&primal, &a)[0].f();
+        let out: Vec<f64> = run(&simplified, &a).iter().map(|v| v.f()).collect();
+        let raw: Vec<f64> = run(&unsimplified, &a).iter().map(|v| v.f()).collect();
+        prop_assert_eq!(
+            out[0].to_bits(),
+            primal_value.to_bits(),
+            "value differs from the primal at {:?}",
+            pt
+        );
+        prop_assert!(
+            close(primal_value, value),
+            "value {} vs oracle {} at {:?}",
+            primal_value,
+            value,
+            pt
+        );
+        for (i, &want) in expected.iter().enumerate() {
+            let got = out[1 + i];
+            prop_assert!(
+                close(got, want),
+                "d/dw{}: got {:e}, oracle {:e} at {:?}",
+                i,
+                got,
+                want,
+                pt
+            );
+            prop_assert!(
+                close(raw[1 + i], got),
+                "d/dw{}: unsimplified {:e} vs simplified {:e} at {:?}",
+                i,
+                raw[1 + i],
+                got,
+                pt
+            );
+            if let Some(fd) = stable_fd(&primal, pt, i) {
+                prop_assert!(
+                    (fd - got).abs() <= 1e-4 * fd.abs().max(1.0),
+                    "d/dw{}: got {:e}, finite differences {:e} at {:?}",
+                    i,
+                    got,
+                    fd,
+                    pt
+                );
+            }
+        }
+        checked += 1;
+    }
+    Ok(checked)
+}
+
+#[test]
+fn reverse_mode_matches_the_oracle_on_random_programs() {
+    let cases = grad_testgen::cases(300);
+    let seed = std::env::var("GRAD_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(2);
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+    );
+    let checked = std::cell::Cell::new(0usize);
+    let result = runner.run(&gen::case(4), |(p, pts)| {
+        checked.set(checked.get() + check_program(&p, &pts)?);
+        Ok(())
+    });
+    eprintln!(
+        "diff_tests: {cases} programs (seed {seed}), {} points compared",
+        checked.get()
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}

@@ -1,0 +1,371 @@
+//! An interpreter for the IR, for tests: runs a primal or derivative program without
+//! compiling it. Operations run as the compiled code would (the same `f64` methods in the same
+//! order); code passed through as tokens (conditions, casts, integer arithmetic) is evaluated by
+//! a small evaluator over `syn` expressions, enough for what the test generator writes.
+
+use crate::ir::{placeholder, Block, Cmp, Cond, Func, Inst, Op, Opaque, Operand, Var};
+use crate::rules::RULES;
+use std::collections::HashMap;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value {
+    F(f64),
+    I(i64),
+    B(bool),
+}
+
+impl Value {
+    pub fn f(self) -> f64 {
+        match self {
+            Value::F(x) => x,
+            Value::I(i) => i as f64,
+            Value::B(b) => f64::from(u8::from(b)),
+        }
+    }
+    fn i(self) -> i64 {
+        match self {
+            Value::I(i) => i,
+            Value::F(x) => x as i64,
+            Value::B(b) => i64::from(b),
+        }
+    }
+    fn b(self) -> bool {
+        match self {
+            Value::B(b) => b,
+            other => other.f() != 0.0,
+        }
+    }
+}
+
+/// Runs `func` on `args` (one per parameter) and returns what its body yields.
+pub fn run(func: &Func, args: &[Value]) -> Vec<Value> {
+    let mut env: HashMap<Var, Value> = func
+        .params
+        .iter()
+        .copied()
+        .zip(args.iter().copied())
+        .collect();
+    let m = Machine { func };
+    m.block(&func.body, &mut env)
+}
+
+struct Machine<'a> {
+    func: &'a Func,
+}
+
+impl Machine<'_> {
+    fn block(&self, b: &Block, env: &mut HashMap<Var, Value>) -> Vec<Value> {
+        for inst in &b.insts {
+            match inst {
+                Inst::Op { var, op, args } => {
+                    let a: Vec<Value> = args.iter().map(|o| self.operand(o, env)).collect();
+                    env.insert(*var, Value::F(op_value(*op, &a)));
+                }
+                Inst::Opaque { var, expr, .. } => {
+                    let v = self.opaque(expr, env);
+                    env.insert(*var, v);
+                }
+                Inst::Cond { var, cond } => {
+                    let v = self.cond(cond, env);
+                    env.insert(*var, Value::B(v));
+                }
+                Inst::If {
+                    cond,
+                    then,
+                    els,
+                    outs,
+                } => {
+                    let taken = if self.operand(cond, env).b() {
+                        then
+                    } else {
+                        els
+                    };
+                    let ys = self.block(taken, env);
+                    for (o, y) in outs.iter().zip(ys) {
+                        env.insert(*o, y);
+                    }
+                }
+            }
+        }
+        b.yields.iter().map(|o| self.operand(o, env)).collect()
+    }
+
+    fn operand(&self, o: &Operand, env: &HashMap<Var, Value>) -> Value {
+        match o {
+            Operand::Var(v) => env.get(v).copied().unwrap_or(Value::F(f64::NAN)),
+            Operand::Lit(x) => Value::F(*x),
+            Operand::Int(i) => Value::I(*i),
+            Operand::Bool(b) => Value::B(*b),
+            Operand::Const(c) => Value::F(match c.ident() {
+                "LN_2" => std::f64::consts::LN_2,
+                _ => std::f64::consts::LN_10,
+            }),
+            Operand::Extern(i) => eval_tokens(&self.func.externs[*i as usize], &[]),
+        }
+    }
+
+    fn cond(&self, c: &Cond, env: &HashMap<Var, Value>) -> bool {
+        match c {
+            Cond::And(a, b) => self.cond(a, env) && self.cond(b, env),
+            Cond::Or(a, b) => self.cond(a, env) || self.cond(b, env),
+            Cond::Not(a) => !self.cond(a, env),
+            Cond::Val(o) => self.operand(o, env).b(),
+            Cond::Opaque(o) => self.opaque(o, env).b(),
+        }
+    }
+
+    fn opaque(&self, o: &Opaque, env: &HashMap<Var, Value>) -> Value {
+        let refs: Vec<Value> = o
+            .refs
+            .iter()
+            .map(|v| self.operand(&Operand::Var(*v), env))
+            .collect();
+        eval_tokens(&o.tokens, &refs)
+    }
+}
+
+fn op_value(op: Op, a: &[Value]) -> f64 {
+    let x = |i: usize| a[i].f();
+    match op {
+        Op::Neg => -x(0),
+        Op::Add => x(0) + x(1),
+        Op::Sub => x(0) - x(1),
+        Op::Mul => x(0) * x(1),
+        Op::Div => x(0) / x(1),
+        Op::Rem => x(0) % x(1),
+        Op::Select(cmp) => {
+            let t = match cmp {
+                Cmp::Lt => x(0) < x(1),
+                Cmp::Gt => x(0) > x(1),
+                Cmp::Eq => a[0] == a[1] || x(0) == x(1),
+                Cmp::Nan => x(0).is_nan(),
+            };
+            if t {
+                x(2)
+            } else {
+                x(3)
+            }
+        }
+        Op::Call(i) => call(RULES[i].name, a),
+    }
+}
+
+/// A function of the rule table (or a float method the evaluator meets), on values.
+fn call(name: &str, a: &[Value]) -> f64 {
+    let x = a[0].f();
+    let y = || a[1].f();
+    match name {
+        "exp" => x.exp(),
+        "exp2" => x.exp2(),
+        "exp_m1" => x.exp_m1(),
+        "ln" => x.ln(),
+        "log" => x.log(y()),
+        "log2" => x.log2(),
+        "log10" => x.log10(),
+        "ln_1p" => x.ln_1p(),
+        "sqrt" => x.sqrt(),
+        "cbrt" => x.cbrt(),
+        "recip" => x.recip(),
+        "powi" => x.powi(a[1].i() as i32),
+        "powf" => x.powf(y()),
+        "hypot" => x.hypot(y()),
+        "mul_add" => x.mul_add(y(), a[2].f()),
+        "midpoint" => x.midpoint(y()),
+        "sin" => x.sin(),
+        "cos" => x.cos(),
+        "tan" => x.tan(),
+        "asin" => x.asin(),
+        "acos" => x.acos(),
+        "atan" => x.atan(),
+        "atan2" => x.atan2(y()),
+        "to_radians" => x.to_radians(),
+        "to_degrees" => x.to_degrees(),
+        "sinh" => x.sinh(),
+        "cosh" => x.cosh(),
+        "tanh" => x.tanh(),
+        "asinh" => x.asinh(),
+        "acosh" => x.acosh(),
+        "atanh" => x.atanh(),
+        "abs" => x.abs(),
+        "signum" => x.signum(),
+        "min" => x.min(y()),
+        "max" => x.max(y()),
+        "clamp" => x.clamp(y(), a[2].f()),
+        "floor" => x.floor(),
+        "ceil" => x.ceil(),
+        "round" => x.round(),
+        "round_ties_even" => x.round_ties_even(),
+        "trunc" => x.trunc(),
+        "fract" => x.fract(),
+        "copysign" => x.copysign(y()),
+        "rem_euclid" => x.rem_euclid(y()),
+        "div_euclid" => x.div_euclid(y()),
+        "sigmoid" => {
+            if x >= 0.0 {
+                1.0 / (1.0 + (-x).exp())
+            } else {
+                let e = x.exp();
+                e / (1.0 + e)
+            }
+        }
+        "relu" => {
+            if x > 0.0 {
+                x
+            } else if x <= 0.0 {
+                0.0
+            } else {
+                x
+            }
+        }
+        "leaky_relu" => {
+            if x > 0.0 {
+                x
+            } else {
+                y() * x
+            }
+        }
+        "softplus" => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+        "log_sigmoid" => x.min(0.0) - (-x.abs()).exp().ln_1p(),
+        _ => f64::NAN,
+    }
+}
+
+/// Evaluates passed-through code; `refs[i]` is the value of `placeholder(i)`.
+fn eval_tokens(tokens: &proc_macro2::TokenStream, refs: &[Value]) -> Value {
+    match syn::parse2::<syn::Expr>(tokens.clone()) {
+        Ok(e) => eval_expr(&e, refs),
+        Err(_) => Value::F(f64::NAN),
+    }
+}
+
+/// A block of passed-through code: its final expression (generated conditions have no `let`s).
+fn eval_block(b: &syn::Block, refs: &[Value]) -> Value {
+    match b.stmts.last() {
+        Some(syn::Stmt::Expr(e, None)) => eval_expr(e, refs),
+        _ => Value::B(false),
+    }
+}
+
+fn eval_expr(e: &syn::Expr, refs: &[Value]) -> Value {
+    use syn::{BinOp, Expr, Lit, UnOp};
+    match e {
+        Expr::Lit(l) => match &l.lit {
+            Lit::Float(f) => Value::F(f.base10_parse().unwrap_or(f64::NAN)),
+            Lit::Int(i) => Value::I(i.base10_parse().unwrap_or(0)),
+            Lit::Bool(b) => Value::B(b.value),
+            _ => Value::F(f64::NAN),
+        },
+        Expr::Path(p) => {
+            let last = p
+                .path
+                .segments
+                .last()
+                .map(|s| s.ident.to_string())
+                .unwrap_or_default();
+            if let Some(i) = (0..refs.len()).find(|i| placeholder(*i) == last) {
+                return refs[i];
+            }
+            match last.as_str() {
+                "PI" => Value::F(std::f64::consts::PI),
+                "K" => Value::F(0.75),
+                "LN_2" => Value::F(std::f64::consts::LN_2),
+                "LN_10" => Value::F(std::f64::consts::LN_10),
+                _ => Value::F(f64::NAN),
+            }
+        }
+        Expr::Paren(p) => eval_expr(&p.expr, refs),
+        Expr::If(i) => {
+            if eval_expr(&i.cond, refs).b() {
+                eval_block(&i.then_branch, refs)
+            } else {
+                match &i.else_branch {
+                    Some((_, e)) => eval_expr(e, refs),
+                    None => Value::B(false),
+                }
+            }
+        }
+        Expr::Block(b) => eval_block(&b.block, refs),
+        Expr::Group(g) => eval_expr(&g.expr, refs),
+        Expr::Verbatim(t) => eval_tokens(t, refs),
+        Expr::Tuple(t) if t.elems.is_empty() => Value::B(false),
+        Expr::Tuple(t) => t
+            .elems
+            .iter()
+            .last()
+            .map_or(Value::B(false), |x| eval_expr(x, refs)),
+        Expr::Unary(u) => {
+            let v = eval_expr(&u.expr, refs);
+            match (u.op, v) {
+                (UnOp::Neg(_), Value::I(i)) => Value::I(-i),
+                (UnOp::Neg(_), v) => Value::F(-v.f()),
+                (UnOp::Not(_), v) => Value::B(!v.b()),
+                (_, v) => v,
+            }
+        }
+        Expr::Binary(b) => {
+            if let BinOp::And(_) | BinOp::Or(_) = b.op {
+                let l = eval_expr(&b.left, refs).b();
+                let and = matches!(b.op, BinOp::And(_));
+                if l != and {
+                    return Value::B(l);
+                }
+                return Value::B(eval_expr(&b.right, refs).b());
+            }
+            let (l, r) = (eval_expr(&b.left, refs), eval_expr(&b.right, refs));
+            let ints = matches!((l, r), (Value::I(_), Value::I(_)));
+            match b.op {
+                BinOp::Add(_) if ints => Value::I(l.i().wrapping_add(r.i())),
+                BinOp::Sub(_) if ints => Value::I(l.i().wrapping_sub(r.i())),
+                BinOp::Mul(_) if ints => Value::I(l.i().wrapping_mul(r.i())),
+                BinOp::Add(_) => Value::F(l.f() + r.f()),
+                BinOp::Sub(_) => Value::F(l.f() - r.f()),
+                BinOp::Mul(_) => Value::F(l.f() * r.f()),
+                BinOp::Div(_) => Value::F(l.f() / r.f()),
+                BinOp::Lt(_) => Value::B(l.f() < r.f()),
+                BinOp::Le(_) => Value::B(l.f() <= r.f()),
+                BinOp::Gt(_) => Value::B(l.f() > r.f()),
+                BinOp::Ge(_) => Value::B(l.f() >= r.f()),
+                BinOp::Eq(_) => Value::B(l.f() == r.f()),
+                BinOp::Ne(_) => Value::B(l.f() != r.f()),
+                _ => Value::F(f64::NAN),
+            }
+        }
+        Expr::Cast(c) => {
+            let v = eval_expr(&c.expr, refs);
+            let ty = quote::ToTokens::to_token_stream(&c.ty).to_string();
+            if ty == "f64" || ty == "f32" {
+                Value::F(v.f())
+            } else {
+                Value::I(v.f() as i64)
+            }
+        }
+        Expr::MethodCall(m) => {
+            let recv = eval_expr(&m.receiver, refs);
+            let name = m.method.to_string();
+            let mut args = vec![recv];
+            args.extend(m.args.iter().map(|a| eval_expr(a, refs)));
+            match name.as_str() {
+                "wrapping_sub" => Value::I(recv.i().wrapping_sub(args[1].i())),
+                "is_nan" => Value::B(recv.f().is_nan()),
+                _ => Value::F(call(&name, &args)),
+            }
+        }
+        Expr::Call(c) => {
+            let name = match &*c.func {
+                Expr::Path(p) => p
+                    .path
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            if name == "default" {
+                return Value::I(0);
+            }
+            let args: Vec<Value> = c.args.iter().map(|a| eval_expr(a, refs)).collect();
+            Value::F(call(&name, &args))
+        }
+        _ => Value::F(f64::NAN),
+    }
+}
