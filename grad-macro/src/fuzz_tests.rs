@@ -1,0 +1,1 @@
+//! Malformed input never crashes the macro (being written).
