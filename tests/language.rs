@@ -376,3 +376,17 @@ fn conditions_may_use_anything() {
     assert_eq!(any_condition_grad(3.0, &[]), -1.0);
     assert_eq!(any_condition_grad(7.0, &[1.0]), -1.0);
 }
+
+#[grad(wrt = w)]
+fn literal_if_then_method(w: f64, x: f64) -> f64 {
+    // Found by the compiled differential batch: an `if` choosing between bare literals had no
+    // type in the generated code (the suffixes are folded away), so a method call on it did
+    // not compile.
+    (if w > x { 2.125_f64 } else { -0.75_f64 }).mul_add(w, x)
+}
+
+#[test]
+fn an_if_of_literals_can_take_a_method_call() {
+    assert_eq!(literal_if_then_method_grad(1.0, 0.0), 2.125);
+    assert_eq!(literal_if_then_method_grad(-1.0, 0.0), -0.75);
+}

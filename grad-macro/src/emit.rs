@@ -556,12 +556,24 @@ impl<'a> Emitter<'a> {
         })
     }
 
+    /// `name: f64` or `(a, b): (f64, bool)`: typed, because arms that are bare literals
+    /// (`if c { 2.0 } else { -1.0 }`) give Rust no type to call methods on.
     fn pattern(&self, outs: &[Var]) -> TokenStream {
         let ids: Vec<TokenStream> = outs.iter().map(|v| self.ident(*v)).collect();
+        let float = float_type_tokens(self.func.float);
+        let tys: Vec<TokenStream> = outs
+            .iter()
+            .map(|v| match self.func.info(*v).kind {
+                Kind::Float => float.clone(),
+                Kind::Bool => quote!(bool),
+                Kind::Opaque => quote!(_),
+            })
+            .collect();
         if ids.len() == 1 {
-            ids[0].clone()
+            let (id, ty) = (&ids[0], &tys[0]);
+            quote!(#id: #ty)
         } else {
-            quote!((#(#ids),*))
+            quote!((#(#ids),*): (#(#tys),*))
         }
     }
 

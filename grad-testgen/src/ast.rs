@@ -454,21 +454,13 @@ fn print_stmt(out: &mut String, s: &Stmt, scope: &mut Scope, depth: usize) {
     }
 }
 
+/// Typed (`0.5_f64`): an expression of literals alone must still have a type for its methods.
 fn lit_str(v: f64) -> String {
-    let s = format!("{:?}", v.abs());
+    let s = format!("{:?}_f64", v.abs());
     if v < 0.0 {
         format!("(-{s})")
     } else {
         s
-    }
-}
-
-/// A method's receiver: a literal needs its type (`(-0.375_f64).mul_add(..)`).
-fn recv_str(e: &Expr, scope: &Scope) -> String {
-    match e {
-        Expr::Lit(v) if *v < 0.0 => format!("(-{:?}_f64)", v.abs()),
-        Expr::Lit(v) => format!("{v:?}_f64"),
-        _ => expr_str(e, scope),
     }
 }
 
@@ -488,7 +480,7 @@ pub fn expr_str(e: &Expr, scope: &Scope) -> String {
             expr_str(b, scope)
         ),
         Expr::F1(f, a) if f.is_helper() => format!("grad::{}({})", f.name(), expr_str(a, scope)),
-        Expr::F1(f, a) => format!("{}.{}()", recv_str(a, scope), f.name()),
+        Expr::F1(f, a) => format!("{}.{}()", expr_str(a, scope), f.name()),
         Expr::F2(F2::LeakyRelu, a, b) => {
             format!(
                 "grad::leaky_relu({}, {})",
@@ -498,13 +490,13 @@ pub fn expr_str(e: &Expr, scope: &Scope) -> String {
         }
         Expr::F2(f, a, b) => format!(
             "{}.{}({})",
-            recv_str(a, scope),
+            expr_str(a, scope),
             f.name(),
             expr_str(b, scope)
         ),
         Expr::MulAdd(a, b, c) => format!(
             "{}.mul_add({}, {})",
-            recv_str(a, scope),
+            expr_str(a, scope),
             expr_str(b, scope),
             expr_str(c, scope)
         ),
@@ -513,7 +505,7 @@ pub fn expr_str(e: &Expr, scope: &Scope) -> String {
                 IntExpr::Lit(c) => format!("{c}"),
                 IntExpr::KPlus(c) => format!("(k + {c})"),
             };
-            format!("{}.powi({n})", recv_str(a, scope))
+            format!("{}.powi({n})", expr_str(a, scope))
         }
         Expr::If(c, a, b) => format!(
             "(if {} {{ {} }} else {{ {} }})",
