@@ -132,6 +132,8 @@ fn reverse_mode_matches_the_oracle_on_random_programs() {
     let config = Config {
         cases,
         failure_persistence: None,
+        // Shrink until the program is minimal (the default stops at 1,200 steps).
+        max_shrink_iters: 50_000,
         ..Config::default()
     };
     let mut runner = TestRunner::new_with_rng(
