@@ -138,7 +138,7 @@
 //! | `clamp(x, lo, hi)` | as `max(lo, min(x, hi))`: a tie splits evenly |
 //! | `sqrt` at 0 | `+inf` (`−inf` at `−0.0`, the sign of the zero) |
 //! | `x.powi(n)`, `x.powf(p)` with exponent 0 | 0, also at `x = 0` |
-//! | `hypot` at the origin | 0 for both arguments |
+//! | `hypot` and `atan2` at the origin | 0 for both arguments |
 //! | `powf`'s exponent partial at base 0 | 0 |
 //! | an integer cast of a differentiated value (`w as i32`) | 0 |
 //!

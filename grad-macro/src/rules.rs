@@ -9,7 +9,7 @@
 //! Conventions where the derivative does not exist (documented in the `grad` crate):
 //! `abs`, `signum`, `relu` and the rounding functions have derivative 0 at their kinks and
 //! jumps; `min`/`max`/`clamp` ties split the gradient evenly; `sqrt` at 0 gives `+inf`;
-//! `hypot` at the origin and `powf`'s exponent partial at base 0 give 0.
+//! `hypot` and `atan2` at the origin and `powf`'s exponent partial at base 0 give 0.
 //!
 //! Adding a function is one entry here (plus, for a helper, the function in `grad-runtime`)
 //! and its tests.
@@ -89,8 +89,9 @@ pub static RULES: &[Rule] = &[
     rule("asin",     Method, &[|b, x, _| { let r = one_minus_sq_sqrt(b, x[0]); b.recip(r) }]),
     rule("acos",     Method, &[|b, x, _| { let r = one_minus_sq_sqrt(b, x[0]); let q = b.recip(r); b.neg(q) }]),
     rule("atan",     Method, &[|b, x, _| { let s = b.sq(x[0]); let one = b.lit(1.0); let d = b.add(one, s); b.recip(d) }]),
-    rule("atan2",    Method, &[|b, x, _| { let r = sum_sq(b, x[0], x[1]); b.div(x[1], r) },
-                               |b, x, _| { let r = sum_sq(b, x[0], x[1]); let q = b.div(x[0], r); b.neg(q) }]),
+    // At the origin, where atan2 is singular, both partials are 0 (as for hypot).
+    rule("atan2",    Method, &[|b, x, _| { let r = sum_sq(b, x[0], x[1]); let q = b.div(x[1], r); zero_where_zero(b, r, q) },
+                               |b, x, _| { let r = sum_sq(b, x[0], x[1]); let q = b.div(x[0], r); let n = b.neg(q); zero_where_zero(b, r, n) }]),
     rule("to_radians", Method, &[|b, _, _| b.lit(std::f64::consts::PI / 180.0)]),
     rule("to_degrees", Method, &[|b, _, _| b.lit(180.0 / std::f64::consts::PI)]),
     // hyperbolic functions
@@ -165,9 +166,14 @@ fn sum_sq(b: &mut Builder, a: Operand, c: Operand) -> Operand {
 
 /// `x / h`, and 0 where `h = hypot(..) = 0` (the subgradient, as for `abs`).
 fn hypot_partial(b: &mut Builder, x: Operand, h: Operand) -> Operand {
-    let z = b.lit(0.0);
     let q = b.div(x, h);
-    b.select(h, Cmp::Eq, z, z, q)
+    zero_where_zero(b, h, q)
+}
+
+/// `value`, or 0 where `r` is 0 (a singular point of the function).
+fn zero_where_zero(b: &mut Builder, r: Operand, value: Operand) -> Operand {
+    let z = b.lit(0.0);
+    b.select(r, Cmp::Eq, z, z, value)
 }
 
 /// The sign of `x`, with 0 at 0: the derivative of `abs`.

@@ -289,8 +289,13 @@ fn f2(f: F2, a: Dual, b: Dual) -> Dual {
     let (v, dx, dy) = match f {
         F2::Atan2 => {
             let r = x * x + y * y;
-            // atan2(x, y) = angle of (y, x): ∂/∂x = y / r, ∂/∂y = −x / r.
-            (x.atan2(y), y / r, -x / r)
+            // atan2(x, y) = angle of (y, x): ∂/∂x = y / r, ∂/∂y = −x / r; 0 at the origin
+            // (the documented convention at the singular point).
+            if r == 0.0 {
+                (x.atan2(y), 0.0, 0.0)
+            } else {
+                (x.atan2(y), y / r, -x / r)
+            }
         }
         F2::Hypot => {
             let h = x.hypot(y);
