@@ -436,6 +436,7 @@ fn atan2_at(y: f64, x: f64) -> f64 {
 }
 
 #[grad(wrt = w)]
+#[allow(clippy::eq_op)] // w − w is the point
 fn atan2_of_nothing(w: f64, v: f64) -> f64 {
     // Found by the differential batch (seed 3): w − w is 0, so atan2 sits at its singular
     // point, and the function does not depend on w at all.
