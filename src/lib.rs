@@ -44,7 +44,10 @@
 //! - Every parameter not named in `wrt` is data: any type (`usize`, `&[f64]`, a struct), passed
 //!   through untouched, with no derivative.
 //! - The value `name_value_and_grad` returns is computed by the same operations in the same
-//!   order as `name`, so it is equal to `name(..)` bit for bit.
+//!   order as `name`, so it is equal to `name(..)` bit for bit. (One caveat that is Rust's,
+//!   not ours: the precision of `powi` and of the transcendental functions is unspecified, and
+//!   the optimiser may constant-fold a call whose arguments it knows, for example `name(2.0)`
+//!   inlined, to a result one ulp away from the run-time one.)
 //!
 //! # How it differentiates: the derivation, as generated
 //!

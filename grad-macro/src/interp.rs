@@ -321,6 +321,7 @@ fn eval_expr(e: &syn::Expr, refs: &[Value]) -> Value {
                 BinOp::Sub(_) => Value::F(l.f() - r.f()),
                 BinOp::Mul(_) => Value::F(l.f() * r.f()),
                 BinOp::Div(_) => Value::F(l.f() / r.f()),
+                BinOp::Rem(_) => Value::F(l.f() % r.f()),
                 BinOp::Lt(_) => Value::B(l.f() < r.f()),
                 BinOp::Le(_) => Value::B(l.f() <= r.f()),
                 BinOp::Gt(_) => Value::B(l.f() > r.f()),

@@ -37,6 +37,7 @@ pub enum F1 {
     Floor,
     Ceil,
     Round,
+    RoundTiesEven,
     Trunc,
     Fract,
     ToRadians,
@@ -76,6 +77,7 @@ impl F1 {
         F1::Floor,
         F1::Ceil,
         F1::Round,
+        F1::RoundTiesEven,
         F1::Trunc,
         F1::Fract,
         F1::ToRadians,
@@ -115,6 +117,7 @@ impl F1 {
             F1::Floor => "floor",
             F1::Ceil => "ceil",
             F1::Round => "round",
+            F1::RoundTiesEven => "round_ties_even",
             F1::Trunc => "trunc",
             F1::Fract => "fract",
             F1::ToRadians => "to_radians",
@@ -171,6 +174,13 @@ pub enum F2 {
     /// Both guarded: value `> 0`, base `> 1`.
     Log,
     LeakyRelu,
+    Copysign,
+    Midpoint,
+    /// Divisor guarded positive (also for the next two).
+    RemEuclid,
+    DivEuclid,
+    /// The operator `%`.
+    Rem,
 }
 
 impl F2 {
@@ -182,6 +192,11 @@ impl F2 {
         F2::Powf,
         F2::Log,
         F2::LeakyRelu,
+        F2::Copysign,
+        F2::Midpoint,
+        F2::RemEuclid,
+        F2::DivEuclid,
+        F2::Rem,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -192,6 +207,11 @@ impl F2 {
             F2::Powf => "powf",
             F2::Log => "log",
             F2::LeakyRelu => "leaky_relu",
+            F2::Copysign => "copysign",
+            F2::Midpoint => "midpoint",
+            F2::RemEuclid => "rem_euclid",
+            F2::DivEuclid => "div_euclid",
+            F2::Rem => "%",
         }
     }
 }
@@ -261,6 +281,8 @@ pub enum Expr {
     F2(F2, Box<Expr>, Box<Expr>),
     MulAdd(Box<Expr>, Box<Expr>, Box<Expr>),
     Powi(Box<Expr>, IntExpr),
+    /// `x.clamp(lo, lo + (w² + ⅛))`: bounds in order by construction (clamp panics otherwise).
+    Clamp(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `if cond { a } else { b }`.
     If(Box<Cond>, Box<Expr>, Box<Expr>),
 }
@@ -393,6 +415,54 @@ impl Scope {
 }
 
 impl Program {
+    /// Whether the program uses a step function (`round`, `%`, ...): then finite differences
+    /// can straddle a jump however small the step, and only the oracle is a fair judge.
+    pub fn has_steps(&self) -> bool {
+        fn expr(e: &Expr) -> bool {
+            match e {
+                Expr::F1(f, a) => {
+                    matches!(
+                        f,
+                        F1::Signum
+                            | F1::Floor
+                            | F1::Ceil
+                            | F1::Round
+                            | F1::RoundTiesEven
+                            | F1::Trunc
+                            | F1::Fract
+                    ) || expr(a)
+                }
+                Expr::F2(f, a, b) => {
+                    matches!(f, F2::RemEuclid | F2::DivEuclid | F2::Rem | F2::Copysign)
+                        || expr(a)
+                        || expr(b)
+                }
+                Expr::Neg(a) | Expr::Powi(a, _) => expr(a),
+                Expr::Bin(_, a, b) => expr(a) || expr(b),
+                Expr::MulAdd(a, b, c) | Expr::Clamp(a, b, c) => expr(a) || expr(b) || expr(c),
+                Expr::If(c, a, b) => cond(c) || expr(a) || expr(b),
+                Expr::Var(_) | Expr::Lit(_) | Expr::Pi | Expr::UserConst | Expr::IntAsFloat => {
+                    false
+                }
+            }
+        }
+        fn cond(c: &Cond) -> bool {
+            match c {
+                Cond::Cmp(_, a, b) => expr(a) || expr(b),
+                Cond::And(a, b) | Cond::Or(a, b) => cond(a) || cond(b),
+                Cond::Not(a) => cond(a),
+                Cond::Flag => false,
+            }
+        }
+        fn stmt(s: &Stmt) -> bool {
+            match s {
+                Stmt::Let { value, .. } | Stmt::Assign { value, .. } => expr(value),
+                Stmt::If { cond: c, then, els } => cond(c) || then.iter().chain(els).any(stmt),
+            }
+        }
+        self.stmts.iter().any(stmt) || expr(&self.ret)
+    }
+
     pub fn params(&self) -> Vec<String> {
         let mut p: Vec<String> = (0..self.n_wrt).map(|i| format!("w{i}: f64")).collect();
         p.extend((0..self.n_data).map(|i| format!("x{i}: f64")));
@@ -481,6 +551,15 @@ pub fn expr_str(e: &Expr, scope: &Scope) -> String {
         ),
         Expr::F1(f, a) if f.is_helper() => format!("grad::{}({})", f.name(), expr_str(a, scope)),
         Expr::F1(f, a) => format!("{}.{}()", expr_str(a, scope), f.name()),
+        Expr::F2(F2::Rem, a, b) => format!("({} % {})", expr_str(a, scope), expr_str(b, scope)),
+        Expr::Clamp(x, lo, w) => {
+            let lo = expr_str(lo, scope);
+            let w = expr_str(w, scope);
+            format!(
+                "{}.clamp({lo}, ({lo} + (({w} * {w}) + 0.125_f64)))",
+                expr_str(x, scope)
+            )
+        }
         Expr::F2(F2::LeakyRelu, a, b) => {
             format!(
                 "grad::leaky_relu({}, {})",

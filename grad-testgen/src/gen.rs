@@ -72,12 +72,14 @@ pub fn expr() -> BoxedStrategy<Expr> {
                     let (x, y) = match f {
                         F2::Powf => (guard(Domain::Positive, x), guard(Domain::Bounded, y)),
                         F2::Log => (guard(Domain::Positive, x), guard(Domain::AboveOne, y)),
+                        F2::RemEuclid | F2::DivEuclid | F2::Rem => (x, guard(Domain::Positive, y)),
                         _ => (x, y),
                     };
                     Expr::F2(f, b(x), b(y))
                 }),
                 1 => (inner.clone(), inner.clone(), inner.clone()).prop_map(|(x, y, z)| Expr::MulAdd(b(x), b(y), b(z))),
                 1 => (inner.clone(), int_expr()).prop_map(|(x, n)| Expr::Powi(b(x), n)),
+                1 => (inner.clone(), inner.clone(), inner.clone()).prop_map(|(x, lo, w)| Expr::Clamp(b(x), b(lo), b(w))),
                 1 => (cond_of(inner.clone()), inner.clone(), inner).prop_map(|(c, x, y)| Expr::If(Box::new(c), b(x), b(y))),
             ]
         })

@@ -180,6 +180,31 @@ impl Eval<'_> {
                 };
                 Dual { v: a.v.powi(n), d }
             }
+            Expr::Clamp(x, lo, w) => {
+                let (x, lo, w) = (
+                    self.expr(x, scope),
+                    self.expr(lo, scope),
+                    self.expr(w, scope),
+                );
+                let width = arith(Arith::Add, arith(Arith::Mul, w, w), c(0.125));
+                let hi = arith(Arith::Add, lo, width);
+                if lo.v.is_nan() || hi.v.is_nan() {
+                    // std's clamp panics here (and so would the program): not a fair point.
+                    self.finite.set(false);
+                    return c(f64::NAN);
+                }
+                // clamp(x, lo, hi) = max(lo, min(x, hi)), with ties split as for min and max.
+                let m = x.v.min(hi.v);
+                let up = win(m, lo.v, false);
+                let dx = up * win(x.v, hi.v, true);
+                let dlo = win(lo.v, m, false);
+                let dhi = up * win(hi.v, x.v, true);
+                let part = |slope: f64, t: f64| if t == 0.0 { 0.0 } else { slope * t };
+                Dual {
+                    v: x.v.clamp(lo.v, hi.v),
+                    d: part(dx, x.d) + part(dlo, lo.d) + part(dhi, hi.d),
+                }
+            }
             Expr::If(cnd, a, b) => {
                 if self.cond(cnd, scope) {
                     self.expr(a, scope)
@@ -253,6 +278,7 @@ fn f1(f: F1, a: Dual) -> Dual {
         F1::Floor => (x.floor(), 0.0),
         F1::Ceil => (x.ceil(), 0.0),
         F1::Round => (x.round(), 0.0),
+        F1::RoundTiesEven => (x.round_ties_even(), 0.0),
         F1::Trunc => (x.trunc(), 0.0),
         F1::Fract => (x.fract(), 1.0),
         F1::ToRadians => (x.to_radians(), PI / 180.0),
@@ -316,6 +342,11 @@ fn f2(f: F2, a: Dual, b: Dual) -> Dual {
             1.0 / (x * y.ln()),
             -x.ln() / (y * y.ln() * y.ln()),
         ),
+        F2::Copysign => (x.copysign(y), sign0(x) * 1.0_f64.copysign(y), 0.0),
+        F2::Midpoint => (x.midpoint(y), 0.5, 0.5),
+        F2::RemEuclid => (x.rem_euclid(y), 1.0, -x.div_euclid(y)),
+        F2::DivEuclid => (x.div_euclid(y), 0.0, 0.0),
+        F2::Rem => (x % y, 1.0, -(x / y).trunc()),
         F2::LeakyRelu => {
             let v = grad_runtime::leaky_relu(x, y);
             if x > 0.0 {
