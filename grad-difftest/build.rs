@@ -35,9 +35,15 @@ fn main() {
         };
         let (p, points) = tree.current();
         let name = format!("f{i}");
-        fns.push_str(&p.source(&name));
+        let source = p.source(&name);
+        fns.push_str(&source);
         for pt in &points {
-            let Some((_, grad)) = oracle::value_and_gradient(&p, pt) else {
+            let Some(oracle::Expected {
+                value,
+                gradient: grad,
+                scale,
+            }) = oracle::value_and_gradient(&p, pt)
+            else {
                 continue;
             };
             if !grad.iter().all(|g| g.is_finite() && g.abs() < 1e8) {
@@ -53,10 +59,12 @@ fn main() {
             let names: Vec<String> = (0..args.len()).map(|j| format!("a{j}")).collect();
             let (args, names) = (args.join(", "), names.join(", "));
             let expected: Vec<String> = grad.iter().map(|g| format!("{g:?}")).collect();
+            let scales: Vec<String> = scale.iter().map(|g| format!("{g:?}")).collect();
             let _ = writeln!(
                 checks,
-                "    let ({names}) = std::hint::black_box(({args}));\n    n += check(\"{name}\", {name}({names}), {name}_value_and_grad({names}), &[{}]);",
-                expected.join(", ")
+                "    let ({names}) = std::hint::black_box(({args}));\n    n += check(Case {{ source: {source:?}, args: \"{args}\", value: {value:?}, gradient: &[{}], scale: &[{}] }}, {name}({names}), {name}_value_and_grad({names}));",
+                expected.join(", "),
+                scales.join(", ")
             );
         }
     }

@@ -54,3 +54,18 @@ fn f32_and_f64_side_by_side() {
     assert_eq!(d32, 0.1_f32 * 0.1_f32.cos());
     assert_ne!(f64::from(d32), d64);
 }
+
+#[grad(wrt = w)]
+fn shadowed_wrt(w: f64) -> f64 {
+    let w = w * w; // the parameter, shadowed at the top level
+    let w = w.sin() + w;
+    w * 2.0
+}
+
+#[test]
+fn shadowing_a_wrt_parameter_at_the_top_level() {
+    let w: f64 = 0.8;
+    // 2(sin(w²) + w²) → 2(cos(w²) + 1)·2w
+    let expected = 2.0 * ((w * w).cos() + 1.0) * 2.0 * w;
+    assert!((shadowed_wrt_grad(w) - expected).abs() < 1e-15);
+}

@@ -55,14 +55,20 @@ fn stable_fd(primal: &Func, pt: &Point, i: usize) -> Option<f64> {
     ((coarse - fine).abs() <= 1e-6 * coarse.abs().max(1.0)).then_some(fine)
 }
 
-fn check_program(p: &Program, pts: &[Point]) -> Result<usize, TestCaseError> {
+/// Points compared, and gradient components that were not 0 there.
+fn check_program(p: &Program, pts: &[Point]) -> Result<(usize, usize), TestCaseError> {
     let (primal, wrt) = lower_program(p)
         .map_err(|e| TestCaseError::fail(format!("the macro rejected a generated program: {e}")))?;
     let simplified = simplify::dce(reverse::reverse(&primal, &wrt, true));
     let unsimplified = simplify::dce(reverse::reverse(&primal, &wrt, false));
-    let mut checked = 0;
+    let (mut checked, mut nonzero) = (0, 0);
     for pt in pts {
-        let Some((value, expected)) = oracle::value_and_gradient(p, pt) else {
+        let Some(oracle::Expected {
+            value,
+            gradient: expected,
+            scale,
+        }) = oracle::value_and_gradient(p, pt)
+        else {
             continue; // an infinite intermediate: nothing fair to compare
         };
         let tame = |v: f64| v.is_finite() && v.abs() < 1e8;
@@ -80,7 +86,7 @@ fn check_program(p: &Program, pts: &[Point]) -> Result<usize, TestCaseError> {
             pt
         );
         prop_assert!(
-            close(primal_value, value),
+            close(primal_value, value, 1.0),
             "value {} vs oracle {} at {:?}",
             primal_value,
             value,
@@ -89,7 +95,7 @@ fn check_program(p: &Program, pts: &[Point]) -> Result<usize, TestCaseError> {
         for (i, &want) in expected.iter().enumerate() {
             let got = out[1 + i];
             prop_assert!(
-                close(got, want),
+                close(got, want, scale[i]),
                 "d/dw{}: got {:e}, oracle {:e} at {:?}",
                 i,
                 got,
@@ -97,7 +103,7 @@ fn check_program(p: &Program, pts: &[Point]) -> Result<usize, TestCaseError> {
                 pt
             );
             prop_assert!(
-                close(raw[1 + i], got),
+                close(raw[1 + i], got, scale[i]),
                 "d/dw{}: unsimplified {:e} vs simplified {:e} at {:?}",
                 i,
                 raw[1 + i],
@@ -119,8 +125,9 @@ fn check_program(p: &Program, pts: &[Point]) -> Result<usize, TestCaseError> {
             }
         }
         checked += 1;
+        nonzero += expected.iter().filter(|g| **g != 0.0).count();
     }
-    Ok(checked)
+    Ok((checked, nonzero))
 }
 
 #[test]
@@ -143,16 +150,18 @@ fn reverse_mode_matches_the_oracle_on_random_programs() {
         config,
         TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
     );
-    let checked = std::cell::Cell::new(0usize);
+    let counts = std::cell::Cell::new((0usize, 0usize));
     let result = runner.run(&gen::case(4), |(p, pts)| {
-        checked.set(checked.get() + check_program(&p, &pts)?);
+        let (c, n) = check_program(&p, &pts)?;
+        let (tc, tn) = counts.get();
+        counts.set((tc + c, tn + n));
         Ok(())
     });
-    eprintln!(
-        "diff_tests: {cases} programs (seed {seed}), {} points compared",
-        checked.get()
-    );
     if let Err(e) = result {
         panic!("{e}");
     }
+    let (c, n) = counts.get();
+    eprintln!(
+        "diff_tests: {cases} programs (seed {seed}), {c} points compared, {n} nonzero gradient components"
+    );
 }

@@ -275,6 +275,9 @@ pub enum Expr {
     UserConst,
     /// `k as f64` (the integer data parameter).
     IntAsFloat,
+    /// The local bound last (or `w0` when there is none): programs end with `latest · w0 + ..`
+    /// so that their statements reach the result.
+    Latest,
     Neg(Box<Expr>),
     Bin(Arith, Box<Expr>, Box<Expr>),
     F1(F1, Box<Expr>),
@@ -404,6 +407,15 @@ impl Scope {
         }
     }
 
+    /// The slot of the local bound last, or of `w0`.
+    pub fn latest(&self) -> usize {
+        if self.names.len() > self.n_params {
+            self.names.len() - 1
+        } else {
+            0
+        }
+    }
+
     /// The slot an assignment targets: the innermost binding of local `target % n_locals`.
     pub fn assign_target(&self, target: u8) -> Option<usize> {
         if self.n_locals == 0 {
@@ -441,9 +453,12 @@ impl Program {
                 Expr::Bin(_, a, b) => expr(a) || expr(b),
                 Expr::MulAdd(a, b, c) | Expr::Clamp(a, b, c) => expr(a) || expr(b) || expr(c),
                 Expr::If(c, a, b) => cond(c) || expr(a) || expr(b),
-                Expr::Var(_) | Expr::Lit(_) | Expr::Pi | Expr::UserConst | Expr::IntAsFloat => {
-                    false
-                }
+                Expr::Var(_)
+                | Expr::Lit(_)
+                | Expr::Pi
+                | Expr::UserConst
+                | Expr::IntAsFloat
+                | Expr::Latest => false,
             }
         }
         fn cond(c: &Cond) -> bool {
@@ -542,6 +557,7 @@ pub fn expr_str(e: &Expr, scope: &Scope) -> String {
         Expr::Pi => "std::f64::consts::PI".into(),
         Expr::UserConst => "K".into(),
         Expr::IntAsFloat => "(k as f64)".into(),
+        Expr::Latest => scope.names[scope.latest()].clone(),
         Expr::Neg(a) => format!("(-{})", expr_str(a, scope)),
         Expr::Bin(op, a, b) => format!(
             "({} {} {})",

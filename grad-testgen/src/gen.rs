@@ -103,7 +103,9 @@ fn stmt() -> impl Strategy<Value = Stmt> {
     ]
 }
 
-/// Whole programs: 1–3 `wrt` parameters, 0–2 float data parameters, up to 6 statements.
+/// Whole programs: 1–3 `wrt` parameters, 0–2 float data parameters, up to 6 statements, and
+/// a result `latest · w0 + e` that the statements and a `wrt` parameter reach (without it,
+/// half the programs had a gradient of 0 everywhere).
 pub fn program() -> impl Strategy<Value = Program> {
     (
         1usize..=3,
@@ -111,11 +113,15 @@ pub fn program() -> impl Strategy<Value = Program> {
         prop::collection::vec(stmt(), 0..6),
         expr(),
     )
-        .prop_map(|(n_wrt, n_data, stmts, ret)| Program {
-            n_wrt,
-            n_data,
-            stmts,
-            ret,
+        .prop_map(|(n_wrt, n_data, stmts, e)| {
+            let reach = Expr::Bin(Arith::Mul, b(Expr::Latest), b(Expr::Var(0)));
+            let ret = Expr::Bin(Arith::Add, b(reach), b(e));
+            Program {
+                n_wrt,
+                n_data,
+                stmts,
+                ret,
+            }
         })
 }
 

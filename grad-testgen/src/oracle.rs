@@ -30,30 +30,60 @@ pub struct Point {
     pub flag: bool,
 }
 
+/// What the oracle says at a point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expected {
+    pub value: f64,
+    /// The gradient with respect to every `w`.
+    pub gradient: Vec<f64>,
+    /// For each component, the largest derivative of any intermediate value along that `w`:
+    /// where terms that large cancel, both modes keep only their rounding error (about
+    /// `ε · scale`), so comparisons allow for it.
+    pub scale: Vec<f64>,
+}
+
 /// The value and the gradient with respect to every `w`, one forward pass each; `None` where
 /// some value the program computes on its way is not finite (an overflow, a division by 0):
 /// there reverse mode may meet `0 · ∞` (documented), so the point is not a fair comparison.
-pub fn value_and_gradient(p: &Program, pt: &Point) -> Option<(f64, Vec<f64>)> {
+pub fn value_and_gradient(p: &Program, pt: &Point) -> Option<Expected> {
     let finite = std::cell::Cell::new(true);
-    let value = eval_checked(p, pt, None, &finite).v;
+    let largest = std::cell::Cell::new(0.0);
+    let value = eval_checked(p, pt, None, &finite, &largest).v;
     if !finite.get() {
         return None;
     }
-    let grad = (0..p.n_wrt).map(|i| eval(p, pt, Some(i)).d).collect();
-    Some((value, grad))
+    let (mut gradient, mut scale) = (Vec::new(), Vec::new());
+    for i in 0..p.n_wrt {
+        largest.set(0.0);
+        gradient.push(eval_checked(p, pt, Some(i), &finite, &largest).d);
+        scale.push(largest.get());
+    }
+    Some(Expected {
+        value,
+        gradient,
+        scale,
+    })
 }
 
 /// The program's value at `pt`, with the derivative along `w[seed]` (or none).
 pub fn eval(p: &Program, pt: &Point, seed: Option<usize>) -> Dual {
-    eval_checked(p, pt, seed, &std::cell::Cell::new(true))
+    eval_checked(
+        p,
+        pt,
+        seed,
+        &std::cell::Cell::new(true),
+        &std::cell::Cell::new(0.0),
+    )
 }
 
-/// [`eval`], clearing `finite` if any value computed on the way is not finite.
+/// [`eval`], clearing `finite` if any value computed on the way is not finite, and keeping in
+/// `largest` the largest derivative met.
 fn eval_checked(
     p: &Program,
     pt: &Point,
     seed: Option<usize>,
     finite: &std::cell::Cell<bool>,
+    largest: &std::cell::Cell<f64>,
 ) -> Dual {
     let mut scope = Scope::new(p);
     let mut slots: Vec<Dual> =
@@ -69,6 +99,7 @@ fn eval_checked(
         pt,
         slots: &mut slots,
         finite,
+        largest,
     };
     for s in &p.stmts {
         e.stmt(s, &mut scope);
@@ -80,6 +111,7 @@ struct Eval<'a> {
     pt: &'a Point,
     slots: &'a mut Vec<Dual>,
     finite: &'a std::cell::Cell<bool>,
+    largest: &'a std::cell::Cell<f64>,
 }
 
 impl Eval<'_> {
@@ -139,6 +171,7 @@ impl Eval<'_> {
         if !r.v.is_finite() {
             self.finite.set(false);
         }
+        self.largest.set(self.largest.get().max(r.d.abs()));
         r
     }
 
@@ -149,6 +182,7 @@ impl Eval<'_> {
             Expr::Pi => c(PI),
             Expr::UserConst => c(USER_CONST),
             Expr::IntAsFloat => c(f64::from(self.pt.k)),
+            Expr::Latest => self.slots[scope.latest()],
             Expr::Neg(a) => {
                 let a = self.expr(a, scope);
                 Dual { v: -a.v, d: -a.d }
