@@ -96,10 +96,7 @@ impl Machine<'_> {
             Operand::Lit(x) => Value::F(*x),
             Operand::Int(i) => Value::I(*i),
             Operand::Bool(b) => Value::B(*b),
-            Operand::Const(c) => Value::F(match c.ident() {
-                "LN_2" => std::f64::consts::LN_2,
-                _ => std::f64::consts::LN_10,
-            }),
+            Operand::Const(c) => Value::F(c.value()),
             Operand::Extern(i) => eval_tokens(&self.func.externs[*i as usize], &[]),
         }
     }
@@ -200,32 +197,11 @@ fn call(name: &str, a: &[Value]) -> f64 {
         "copysign" => x.copysign(y()),
         "rem_euclid" => x.rem_euclid(y()),
         "div_euclid" => x.div_euclid(y()),
-        "sigmoid" => {
-            if x >= 0.0 {
-                1.0 / (1.0 + (-x).exp())
-            } else {
-                let e = x.exp();
-                e / (1.0 + e)
-            }
-        }
-        "relu" => {
-            if x > 0.0 {
-                x
-            } else if x <= 0.0 {
-                0.0
-            } else {
-                x
-            }
-        }
-        "leaky_relu" => {
-            if x > 0.0 {
-                x
-            } else {
-                y() * x
-            }
-        }
-        "softplus" => x.max(0.0) + (-x.abs()).exp().ln_1p(),
-        "log_sigmoid" => x.min(0.0) - (-x.abs()).exp().ln_1p(),
+        "sigmoid" => grad_runtime::sigmoid(x),
+        "relu" => grad_runtime::relu(x),
+        "leaky_relu" => grad_runtime::leaky_relu(x, y()),
+        "softplus" => grad_runtime::softplus(x),
+        "log_sigmoid" => grad_runtime::log_sigmoid(x),
         _ => f64::NAN,
     }
 }

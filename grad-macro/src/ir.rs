@@ -83,6 +83,14 @@ impl NamedConst {
             NamedConst::Ln10 => "LN_10",
         }
     }
+    /// The `f64` value (for the test interpreter).
+    #[cfg(test)]
+    pub fn value(self) -> f64 {
+        match self {
+            NamedConst::Ln2 => std::f64::consts::LN_2,
+            NamedConst::Ln10 => std::f64::consts::LN_10,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
