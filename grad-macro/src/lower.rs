@@ -5,7 +5,8 @@
 //! two variables), and an `if` yields the variables its branches change, so later passes never
 //! see mutation. Code over data only (integer arithmetic, struct fields, user functions called
 //! on data) is kept as the user wrote it, as opaque tokens with no derivative; code that mixes
-//! data and differentiated values must be built from the operations in `rules.rs`.
+//! data and differentiated values must be built from the operations in `rules.rs`. Conditions
+//! are kept as written too, whatever values they read: a condition has no derivative.
 
 use crate::builder::Builder;
 use crate::check::{float_of, Sig};
