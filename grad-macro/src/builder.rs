@@ -10,7 +10,8 @@
 //! companion's value equals the original function's bit for bit.
 
 use crate::ir::{
-    placeholder, Block, Cmp, Float, Inst, Kind, Name, Op, Opaque, Operand, OperandKey, Var, VarInfo,
+    placeholder, ArrayInfo, Block, Cmp, Float, Inst, Kind, Name, Op, Opaque, Operand, OperandKey,
+    Var, VarInfo,
 };
 use crate::rules::RULES;
 use proc_macro2::{Span, TokenStream};
@@ -29,6 +30,7 @@ pub struct Builder {
     pub float: Float,
     pub vars: Vec<VarInfo>,
     pub externs: Vec<TokenStream>,
+    pub arrays: HashMap<Var, ArrayInfo>,
     /// Apply algebraic simplification to derivative code (off only to test that it is sound).
     pub simplify: bool,
     /// Rewrite what is built (derivative code) rather than keep it as written (primal code).
@@ -43,6 +45,7 @@ impl Builder {
             float,
             vars: Vec::new(),
             externs: Vec::new(),
+            arrays: HashMap::new(),
             simplify: true,
             derivative: false,
             frames: vec![Frame::default()],
@@ -94,6 +97,14 @@ impl Builder {
     fn top(&mut self) -> &mut Frame {
         let last = self.frames.len() - 1;
         &mut self.frames[last]
+    }
+
+    /// Inserts instructions at the start of the current block.
+    pub fn prepend(&mut self, insts: Vec<Inst>) {
+        let top = self.top();
+        let rest = std::mem::take(&mut top.insts);
+        top.insts = insts;
+        top.insts.extend(rest);
     }
 
     /// Starts a nested block (a branch).
@@ -358,7 +369,7 @@ impl Builder {
         let (t, refs) = self.operand_tokens(n);
         let as_float = self.opaque(quote!((#t as #ty)), refs.clone(), Kind::Float);
         // Wrapping: `i32::MIN - 1` must not panic where the original function does not.
-        let pred = self.opaque(quote!(#t.wrapping_sub(1)), refs, Kind::Opaque);
+        let pred = self.opaque(quote!(i32::wrapping_sub(#t, 1)), refs, Kind::Opaque);
         (as_float, pred)
     }
 

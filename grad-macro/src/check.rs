@@ -3,7 +3,7 @@
 
 use crate::args::Args;
 use crate::ctxt::Ctxt;
-use crate::ir::Float;
+use crate::ir::{ArrayInfo, Float};
 use quote::ToTokens;
 use syn::{FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Type};
 
@@ -12,6 +12,9 @@ pub struct Param {
     pub ident: Option<Ident>,
     pub ty: Type,
     pub float: Option<Float>,
+    /// An array or slice of floats (`[f64; N]`, `[[f64; M]; N]`, `&[f64]`), with its element
+    /// type.
+    pub array: Option<(ArrayInfo, Float)>,
     pub wrt: bool,
 }
 
@@ -37,6 +40,41 @@ pub fn type_str(ty: &Type) -> String {
         s = s.replace(from, to);
     }
     s
+}
+
+/// The shape of an array or slice of floats: `[F; N]`, `[[F; M]; N]`, `&[F; N]`, `&[F]`,
+/// `&[[F; M]]`, with `F` its element type.
+pub fn array_of(ty: &Type) -> Option<(ArrayInfo, Float)> {
+    fn dims(ty: &Type, lens: &mut Vec<Option<proc_macro2::TokenStream>>) -> Option<Float> {
+        match ty {
+            Type::Paren(p) => dims(&p.elem, lens),
+            Type::Group(g) => dims(&g.elem, lens),
+            Type::Array(a) => {
+                lens.push(Some(a.len.to_token_stream()));
+                match float_of(&a.elem) {
+                    Some(f) => Some(f),
+                    None => dims(&a.elem, lens),
+                }
+            }
+            _ => None,
+        }
+    }
+    let (inner, by_ref) = match ty {
+        Type::Reference(r) if r.mutability.is_none() => (&*r.elem, true),
+        other => (other, false),
+    };
+    let mut lens = Vec::new();
+    let float = match inner {
+        Type::Slice(s) if by_ref => {
+            lens.push(None);
+            match float_of(&s.elem) {
+                Some(f) => f,
+                None => dims(&s.elem, &mut lens)?,
+            }
+        }
+        other => dims(other, &mut lens)?,
+    };
+    Some((ArrayInfo { lens, by_ref }, float))
 }
 
 /// `f32` or `f64`, written as such.
@@ -131,6 +169,7 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
                     ident,
                     ty: (*pt.ty).clone(),
                     float: float_of(&pt.ty),
+                    array: array_of(&pt.ty),
                     wrt: false,
                 });
             }
@@ -156,7 +195,9 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
             continue;
         }
         let p = &mut params[i];
-        match (&p.ty, p.float) {
+        // An array or slice of floats is differentiated elementwise.
+        let elem = p.float.or(p.array.as_ref().map(|(_, f)| *f));
+        match (&p.ty, elem) {
             (Type::Reference(r), _) if r.mutability.is_some() => cx.error_spanned(
                 name,
                 format!(
@@ -168,14 +209,14 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
             (_, None) => cx.error_spanned(
                 name,
                 format!(
-                    "`{name}` has type `{}`; a `wrt` parameter must be f32 or f64",
+                    "`{name}` has type `{}`; a `wrt` parameter must be f32 or f64, or an array or slice of them (`[f64; N]`, `[[f64; M]; N]`, `&[f64]`)",
                     type_str(&p.ty)
                 ),
             ),
             (_, Some(pf)) if Some(pf) != float && float.is_some() => cx.error_spanned(
                 name,
                 format!(
-                    "`{name}` has type `{}` but `{}` returns `{}`: a `wrt` parameter must have the return type",
+                    "`{name}` has type `{}` but `{}` returns `{}`: a `wrt` parameter must be of the return type (or an array of it)",
                     type_str(&p.ty),
                     sig.ident,
                     if float == Some(Float::F32) { "f32" } else { "f64" }

@@ -11,7 +11,8 @@
 
 use crate::builder::float_type_tokens;
 use crate::ir::{
-    Block, Cmp, Cond, Float, Func, Inst, Kind, Name, NamedConst, Op, Opaque, Operand, Var,
+    ArrayInit, Block, Cmp, Cond, Float, Func, Header, Inst, Kind, Name, NamedConst, Op, Opaque,
+    Operand, StoreOp, Var,
 };
 use crate::rules::{Form, RULES};
 use proc_macro2::{Ident, Literal, Span, TokenStream, TokenTree};
@@ -178,6 +179,8 @@ pub struct Emitter<'a> {
     names: HashMap<Var, Ident>,
     inline: HashMap<Var, (Op, Vec<Operand>)>,
     uses: HashMap<Var, usize>,
+    /// Arrays written after their declaration, and loop storage (declared `let mut`).
+    written: HashSet<Var>,
 }
 
 impl<'a> Emitter<'a> {
@@ -195,8 +198,22 @@ impl<'a> Emitter<'a> {
             names: HashMap::new(),
             inline: HashMap::new(),
             uses: HashMap::new(),
+            written: HashSet::new(),
         };
         count_uses(&func.body, &mut e.uses);
+        written(&func.body, &mut e.written);
+        // Storage carried out of an `if` is still popped from.
+        let mut grew = true;
+        while grew {
+            grew = false;
+            for (i, info) in func.vars.iter().enumerate() {
+                if let Name::Export(inner) = info.name {
+                    if e.written.contains(&inner) && e.written.insert(Var(i as u32)) {
+                        grew = true;
+                    }
+                }
+            }
+        }
         e.plan_inlining(&func.body);
         let mut namer = Namer {
             reserved,
@@ -270,13 +287,117 @@ impl<'a> Emitter<'a> {
                     self.plan_inlining(then);
                     self.plan_inlining(els);
                 }
+                Inst::Loop(l) => {
+                    self.plan_inlining(&l.body);
+                    // A carried variable's new value, computed for it alone, is written in its
+                    // assignment (`loss = loss + t;`).
+                    let defs: HashMap<Var, (Op, Vec<Operand>)> = l
+                        .body
+                        .insts
+                        .iter()
+                        .filter_map(|i| match i {
+                            Inst::Op { var, op, args } => Some((*var, (*op, args.clone()))),
+                            _ => None,
+                        })
+                        .collect();
+                    for (c, y) in l.carried.iter().zip(&l.body.yields) {
+                        if let Operand::Var(v) = y {
+                            let once = self.uses.get(v) == Some(&1);
+                            if let (true, Some(d)) = (once, defs.get(v)) {
+                                if d.1.contains(&Operand::Var(c.phi)) {
+                                    self.inline.insert(*v, d.clone());
+                                }
+                            }
+                        }
+                    }
+                }
                 _ => {}
             }
         }
     }
 
+    /// The variables an operand's printed expression reads (through inlined temporaries).
+    fn reads(&self, o: &Operand, out: &mut HashSet<Var>) {
+        if let Operand::Var(v) = o {
+            match self.inline.get(v) {
+                Some((_, args)) => args.iter().for_each(|a| self.reads(a, out)),
+                None => {
+                    out.insert(*v);
+                }
+            }
+        }
+    }
+
+    /// `phi = y;` as `phi op= rest;` when `y` is `phi op rest`.
+    fn assignment(&self, phi: Var, y: &Operand) -> TokenStream {
+        let n = self.ident(phi);
+        if let Some((op, args)) = y.as_var().and_then(|v| self.inline.get(&v)) {
+            let me = Operand::Var(phi);
+            let rest = match op {
+                Op::Add | Op::Sub | Op::Mul | Op::Div if args[0] == me => Some(&args[1]),
+                Op::Add | Op::Mul if args[1] == me => Some(&args[0]),
+                _ => None,
+            };
+            if let Some(r) = rest {
+                let r = self.operand(r).tokens();
+                return match op {
+                    Op::Add => quote!(#n += #r;),
+                    Op::Sub => quote!(#n -= #r;),
+                    Op::Mul => quote!(#n *= #r;),
+                    _ => quote!(#n /= #r;),
+                };
+            }
+        }
+        let y = self.operand(y).tokens();
+        quote!(#n = #y;)
+    }
+
+    fn name_one(&mut self, v: Var, namer: &mut Namer) {
+        let info = self.func.info(v);
+        let base = match &info.name {
+            Name::Source(s) => Some(s.clone()),
+            Name::Fixed(s) => Some(s.to_string()),
+            Name::Adjoint(of) => self
+                .names
+                .get(of)
+                .map(|id| format!("d_{}", id.to_string().trim_start_matches('_'))),
+            Name::Temp | Name::Anon | Name::Export(_) => None,
+        };
+        let id = match base {
+            Some(b) => namer.named(&b, matches!(info.name, Name::Source(_))),
+            None if info.kind == Kind::Bool => namer.cond(),
+            None => namer.temp(),
+        };
+        self.names
+            .insert(v, format_ident!("{}", id, span = Span::mixed_site()));
+    }
+
     fn name_block(&mut self, block: &Block, namer: &mut Namer) {
         for inst in &block.insts {
+            if let Inst::Loop(l) = inst {
+                if let Some(s) = &l.save {
+                    self.name_one(s.buf, namer);
+                }
+                // A carried variable is one mutable variable: before, during and after.
+                for c in &l.carried {
+                    self.name_one(c.phi, namer);
+                    if let Some(id) = self.names.get(&c.phi).cloned() {
+                        self.names.insert(c.out, id);
+                    }
+                }
+                if let Header::For { pat, .. } = &l.header {
+                    for v in &pat.refs {
+                        self.name_one(*v, namer);
+                    }
+                }
+                if let Some(r) = &l.restore {
+                    for v in &r.vars {
+                        self.name_one(*v, namer);
+                    }
+                }
+                self.name_block(&l.body, namer);
+                continue;
+            }
             for v in inst.defs() {
                 if self.inline.contains_key(&v) || matches!(self.func.info(v).name, Name::Export(_))
                 {
@@ -289,6 +410,7 @@ impl<'a> Emitter<'a> {
                         .names
                         .get(of)
                         .map(|id| format!("d_{}", id.to_string().trim_start_matches('_'))),
+                    Name::Fixed(s) => Some(s.to_string()),
                     Name::Temp | Name::Anon | Name::Export(_) => None,
                 };
                 let id = match base {
@@ -469,7 +591,122 @@ impl<'a> Emitter<'a> {
             .iter()
             .map(|v| self.operand(&Operand::Var(*v)).wrap(PREC_ATOM))
             .collect();
-        replace_placeholders(o.tokens.clone(), &subst)
+        replace_placeholders(o.tokens.clone(), &subst, self.krate)
+    }
+
+    fn place(&self, arr: Var, idx: &[Operand]) -> TokenStream {
+        let a = self.ident(arr);
+        let idx = idx.iter().map(|i| self.operand(i).tokens());
+        quote!(#a #([#idx])*)
+    }
+
+    /// `[0.0; N]`, `[[0.0; M]; N]`, `vec![0.0; w.len()]`, ... for an array shaped like `like`.
+    fn zeros(&self, like: Var) -> TokenStream {
+        let zero = float_lit(0.0, self.func.float, true);
+        let Some(info) = self.func.arrays.get(&like) else {
+            return zero;
+        };
+        let mut t = zero;
+        for len in info.lens.iter().rev() {
+            t = match len {
+                Some(n) => quote!([#t; #n]),
+                None => {
+                    let a = self.ident(like);
+                    quote!(::std::vec![#t; #a.len()])
+                }
+            };
+        }
+        t
+    }
+
+    fn loop_stmt(&self, l: &crate::ir::Loop) -> TokenStream {
+        let mut before = Vec::new();
+        if let Some(s) = &l.save {
+            let buf = self.ident(s.buf);
+            let cap = self.opaque(&s.cap);
+            before.push(quote!(let mut #buf = #cap;));
+        }
+        let float = float_type_tokens(self.func.float);
+        for c in &l.carried {
+            let name = self.ident(c.phi);
+            let init = self.operand(&c.init).tokens();
+            if self.func.info(c.phi).kind == Kind::Float && c.init.lit().is_some() {
+                before.push(quote!(let mut #name: #float = #init;));
+            } else {
+                before.push(quote!(let mut #name = #init;));
+            }
+        }
+        let mut inner = Vec::new();
+        if let Some(s) = &l.save {
+            let buf = self.ident(s.buf);
+            let vals: Vec<TokenStream> = s.vals.iter().map(|v| self.ident(*v)).collect();
+            let vals = if vals.len() == 1 {
+                vals[0].clone()
+            } else {
+                quote!((#(#vals),*))
+            };
+            inner.push(quote!(#buf.push(#vals);));
+        }
+        if let Some(r) = &l.restore {
+            let buf = self.ident(r.buf);
+            let vars: Vec<TokenStream> = r.vars.iter().map(|v| self.ident(*v)).collect();
+            let pat = if vars.len() == 1 {
+                vars[0].clone()
+            } else {
+                quote!((#(#vars),*))
+            };
+            inner.push(quote!(let #pat = #buf.pop();));
+        }
+        let (stmts, _) = self.block_parts(&l.body, false);
+        inner.extend(stmts);
+        let changed: Vec<(Var, Operand)> = l
+            .carried
+            .iter()
+            .zip(&l.body.yields)
+            .filter(|(c, y)| **y != Operand::Var(c.phi))
+            .map(|(c, y)| (c.phi, *y))
+            .collect();
+        // One assignment after another, unless a new value reads a variable assigned before
+        // it (then all at once).
+        let mut assigned = HashSet::new();
+        let mut sequential = true;
+        for (phi, y) in &changed {
+            let mut r = HashSet::new();
+            self.reads(y, &mut r);
+            if r.iter().any(|v| assigned.contains(v)) {
+                sequential = false;
+            }
+            assigned.insert(*phi);
+        }
+        if sequential {
+            for (phi, y) in &changed {
+                inner.push(self.assignment(*phi, y));
+            }
+        } else {
+            let ns = changed.iter().map(|c| self.ident(c.0));
+            let ys = changed.iter().map(|c| self.operand(&c.1).tokens());
+            inner.push(quote!((#(#ns),*) = (#(#ys),*);));
+        }
+        if l.exit {
+            if let Some(flag) = l.body.yields.get(l.carried.len()) {
+                let f = self.operand(flag).wrap(PREC_OR);
+                inner.push(quote!(if #f { break; }));
+            }
+        }
+        let head = match &l.header {
+            Header::For { pat, iter, .. } => {
+                let p = self.opaque(pat);
+                let it = self.opaque(iter);
+                quote!(for #p in #it)
+            }
+            Header::Loop => quote!(loop),
+        };
+        quote! {
+            #(#before)*
+            #head {
+                #(#inner)*
+            }
+        }
     }
 
     /// Statements of a block, and its value (`None` when it yields nothing).
@@ -537,6 +774,45 @@ impl<'a> Emitter<'a> {
                 let (c, _) = self.cond(cond);
                 quote!(let #name = #c;)
             }
+            Inst::Load { var, arr, idx } => {
+                let name = self.ident(*var);
+                let place = self.place(*arr, idx);
+                quote!(let #name = #place;)
+            }
+            Inst::Store {
+                arr, idx, val, op, ..
+            } => {
+                let place = self.place(*arr, idx);
+                let v = self.operand(val).tokens();
+                match op {
+                    StoreOp::Set => quote!(#place = #v;),
+                    StoreOp::Add => quote!(#place += #v;),
+                    StoreOp::Sub => quote!(#place -= #v;),
+                }
+            }
+            Inst::NewArray { var, init } => {
+                let name = self.ident(*var);
+                let e = match init {
+                    ArrayInit::Zero { like } => self.zeros(*like),
+                    ArrayInit::Repeat { elem, lens } => {
+                        let mut t = self.operand_in(elem, true).tokens();
+                        for n in lens.iter().rev() {
+                            t = quote!([#t; #n]);
+                        }
+                        t
+                    }
+                    ArrayInit::List(xs) => {
+                        let xs = xs.iter().map(|x| self.operand(x).tokens());
+                        quote!([#(#xs),*])
+                    }
+                };
+                if self.written.contains(var) {
+                    quote!(let mut #name = #e;)
+                } else {
+                    quote!(let #name = #e;)
+                }
+            }
+            Inst::Loop(l) => self.loop_stmt(l),
             Inst::If {
                 cond,
                 then,
@@ -559,14 +835,24 @@ impl<'a> Emitter<'a> {
     /// `name: f64` or `(a, b): (f64, bool)`: typed, because arms that are bare literals
     /// (`if c { 2.0 } else { -1.0 }`) give Rust no type to call methods on.
     fn pattern(&self, outs: &[Var]) -> TokenStream {
-        let ids: Vec<TokenStream> = outs.iter().map(|v| self.ident(*v)).collect();
+        let ids: Vec<TokenStream> = outs
+            .iter()
+            .map(|v| {
+                let id = self.ident(*v);
+                if self.written.contains(v) {
+                    quote!(mut #id)
+                } else {
+                    id
+                }
+            })
+            .collect();
         let float = float_type_tokens(self.func.float);
         let tys: Vec<TokenStream> = outs
             .iter()
             .map(|v| match self.func.info(*v).kind {
                 Kind::Float => float.clone(),
                 Kind::Bool => quote!(bool),
-                Kind::Opaque => quote!(_),
+                Kind::Opaque | Kind::Array => quote!(_),
             })
             .collect();
         if ids.len() == 1 {
@@ -657,6 +943,22 @@ impl Namer<'_> {
     }
 }
 
+fn written(block: &Block, out: &mut HashSet<Var>) {
+    for inst in &block.insts {
+        if let Inst::Store { arr, .. } = inst {
+            out.insert(*arr);
+        }
+        if let Inst::Loop(l) = inst {
+            if let Some(s) = &l.save {
+                out.insert(s.buf);
+            }
+        }
+        for b in inst.blocks() {
+            written(b, out);
+        }
+    }
+}
+
 fn count_uses(block: &Block, uses: &mut HashMap<Var, usize>) {
     for inst in &block.insts {
         inst.for_each_operand(&mut |o| {
@@ -664,9 +966,15 @@ fn count_uses(block: &Block, uses: &mut HashMap<Var, usize>) {
                 *uses.entry(*v).or_default() += 1;
             }
         });
-        if let Inst::If { then, els, .. } = inst {
-            count_uses(then, uses);
-            count_uses(els, uses);
+        if let Inst::Loop(l) = inst {
+            if let Some(s) = &l.save {
+                for v in &s.vals {
+                    *uses.entry(*v).or_default() += 1;
+                }
+            }
+        }
+        for b in inst.blocks() {
+            count_uses(b, uses);
         }
     }
     for y in &block.yields {
@@ -676,11 +984,16 @@ fn count_uses(block: &Block, uses: &mut HashMap<Var, usize>) {
     }
 }
 
-fn replace_placeholders(tokens: TokenStream, subst: &[TokenStream]) -> TokenStream {
+fn replace_placeholders(
+    tokens: TokenStream,
+    subst: &[TokenStream],
+    krate: &TokenStream,
+) -> TokenStream {
     tokens
         .into_iter()
         .flat_map(|tt| -> Vec<TokenTree> {
             match tt {
+                TokenTree::Ident(id) if id == "__grad_krate" => krate.clone().into_iter().collect(),
                 TokenTree::Ident(id) => {
                     let s = id.to_string();
                     match s
@@ -694,7 +1007,7 @@ fn replace_placeholders(tokens: TokenStream, subst: &[TokenStream]) -> TokenStre
                 TokenTree::Group(g) => {
                     let mut ng = proc_macro2::Group::new(
                         g.delimiter(),
-                        replace_placeholders(g.stream(), subst),
+                        replace_placeholders(g.stream(), subst, krate),
                     );
                     ng.set_span(g.span());
                     vec![TokenTree::Group(ng)]

@@ -143,10 +143,25 @@ fn companions(
         syn::ReturnType::Default => quote!(()),
     };
     let n = sig.wrt.len();
+    // A float's derivative is a float; an array's an array of the same shape; a slice's a `Vec`.
+    let tys: Vec<TokenStream> = sig
+        .wrt
+        .iter()
+        .map(|&i| match &sig.params[i].ty {
+            syn::Type::Reference(r) => match &*r.elem {
+                syn::Type::Slice(s) => {
+                    let e = &s.elem;
+                    quote!(::std::vec::Vec<#e>)
+                }
+                other => other.to_token_stream(),
+            },
+            other if sig.params[i].array.is_some() => other.to_token_stream(),
+            _ => ret.clone(),
+        })
+        .collect();
     let grad_ty = if n == 1 {
-        ret.clone()
+        tys[0].clone()
     } else {
-        let tys = std::iter::repeat_n(&ret, n);
         quote!((#(#tys),*))
     };
     let wrt_names: Vec<String> = sig.wrt.iter().map(|&i| params[i].0.to_string()).collect();

@@ -42,6 +42,112 @@ pub enum Kind {
     Bool,
     /// Anything else the user's code computes (integers, references, ...): passed through.
     Opaque,
+    /// An array of the function's float type, mutable memory rather than a value: read by
+    /// [`Inst::Load`], written by [`Inst::Store`]; its shape is in [`Func::arrays`].
+    Array,
+}
+
+/// The shape of an [`Kind::Array`] variable.
+#[derive(Clone, Debug)]
+pub struct ArrayInfo {
+    /// Lengths, outermost first, as the user's constant expressions; `None` for a slice, whose
+    /// length is only known at run time.
+    pub lens: Vec<Option<TokenStream>>,
+    /// The variable is a reference (`&[f64]`, `&[f64; 3]`): iterating it yields references.
+    pub by_ref: bool,
+}
+
+impl ArrayInfo {
+    /// Number of indices down to a number.
+    pub fn dims(&self) -> usize {
+        self.lens.len()
+    }
+}
+
+/// How an array variable starts.
+#[derive(Clone, Debug)]
+pub enum ArrayInit {
+    /// Zeros, shaped like the array `like` (a `Vec` when `like` is a slice).
+    Zero { like: Var },
+    /// `[elem; lens[0]]`, nested for more lengths (`[[elem; lens[1]]; lens[0]]`).
+    Repeat {
+        elem: Operand,
+        lens: Vec<TokenStream>,
+    },
+    /// `[a, b, c]`.
+    List(Vec<Operand>),
+}
+
+/// How a [`Inst::Store`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreOp {
+    Set,
+    Add,
+    Sub,
+}
+
+/// A loop. Its variables are in SSA form like everything else: each carried variable has a
+/// `phi` (its value at the start of an iteration), an `init` (before the first) and an `out`
+/// (after the loop); the body yields the new value of each, then (when `exit` is set) whether
+/// to leave the loop after this iteration (`break`, `return`).
+#[derive(Clone, Debug)]
+pub struct Loop {
+    pub header: Header,
+    pub carried: Vec<Carry>,
+    pub body: Block,
+    pub exit: bool,
+    /// The carried variable counting iterations (for the reverse sweep of a loop that may stop
+    /// early): its `out`.
+    pub count: Option<Var>,
+    /// The forward pass keeps these carried values of each iteration for the reverse sweep.
+    pub save: Option<Save>,
+    /// The reverse sweep's loop reads them back, last iteration first.
+    pub restore: Option<Restore>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Carry {
+    pub phi: Var,
+    pub init: Operand,
+    pub out: Var,
+}
+
+#[derive(Clone, Debug)]
+pub enum Header {
+    /// `for pat in iter`: `pat.refs` are the variables the pattern binds (defined, not read);
+    /// `elems` says which of them are elements of a differentiated array.
+    For {
+        pat: Opaque,
+        iter: Opaque,
+        elems: Vec<Elem>,
+        /// The trip count, when it is a constant (an upper bound suffices).
+        trip: Option<TokenStream>,
+    },
+    /// `loop` (a `while` is a `loop` that starts with `if !cond { break }`).
+    Loop,
+}
+
+/// A loop variable that is an element of an array (`for w in ws.iter()`): the element at the
+/// iteration's position in `arr[prefix..]`.
+#[derive(Clone, Debug)]
+pub struct Elem {
+    pub item: Var,
+    pub arr: Var,
+    pub prefix: Vec<Operand>,
+}
+
+/// Storage for carried values, declared before the loop (`cap` builds it).
+#[derive(Clone, Debug)]
+pub struct Save {
+    pub buf: Var,
+    pub cap: Opaque,
+    pub vals: Vec<Var>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Restore {
+    pub buf: Var,
+    pub vars: Vec<Var>,
 }
 
 /// How a variable is named when emitted. Names are given at emission (see `emit.rs`), so passes
@@ -58,6 +164,9 @@ pub enum Name {
     Anon,
     /// A branch's value carried out of its `if` for the reverse sweep: the same name.
     Export(Var),
+    /// A variable of the macro's own with a descriptive name (`saved`, `pos`), numbered if
+    /// taken.
+    Fixed(&'static str),
 }
 
 #[derive(Clone, Debug)]
@@ -225,6 +334,26 @@ pub enum Inst {
         els: Block,
         outs: Vec<Var>,
     },
+    /// `var = arr[idx[0]][idx[1]]..`.
+    Load {
+        var: Var,
+        arr: Var,
+        idx: Vec<Operand>,
+    },
+    /// `arr[idx..] = val` (or `+=`, `-=`).
+    Store {
+        arr: Var,
+        idx: Vec<Operand>,
+        val: Operand,
+        op: StoreOp,
+        span: Span,
+    },
+    /// `let mut var = init;` for an array.
+    NewArray {
+        var: Var,
+        init: ArrayInit,
+    },
+    Loop(Box<Loop>),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -240,6 +369,7 @@ pub struct Func {
     pub externs: Vec<TokenStream>,
     pub params: Vec<Var>,
     pub body: Block,
+    pub arrays: HashMap<Var, ArrayInfo>,
 }
 
 impl Func {
@@ -254,6 +384,15 @@ impl Inst {
         match self {
             Inst::Op { var, .. } | Inst::Opaque { var, .. } | Inst::Cond { var, .. } => vec![*var],
             Inst::If { outs, .. } => outs.clone(),
+            Inst::Load { var, .. } | Inst::NewArray { var, .. } => vec![*var],
+            Inst::Store { .. } => Vec::new(),
+            Inst::Loop(l) => {
+                let mut v: Vec<Var> = l.carried.iter().map(|c| c.out).collect();
+                if let Some(s) = &l.save {
+                    v.push(s.buf);
+                }
+                v
+            }
         }
     }
 
@@ -264,6 +403,45 @@ impl Inst {
             Inst::Opaque { expr, .. } => expr.refs.iter().for_each(|v| f(&Operand::Var(*v))),
             Inst::Cond { cond, .. } => cond.for_each_operand(f),
             Inst::If { cond, .. } => f(cond),
+            Inst::Load { arr, idx, .. } => {
+                f(&Operand::Var(*arr));
+                idx.iter().for_each(f);
+            }
+            Inst::Store { arr, idx, val, .. } => {
+                f(&Operand::Var(*arr));
+                idx.iter().for_each(&mut *f);
+                f(val);
+            }
+            Inst::NewArray { init, .. } => match init {
+                ArrayInit::Zero { like } => f(&Operand::Var(*like)),
+                ArrayInit::Repeat { elem, .. } => f(elem),
+                ArrayInit::List(xs) => xs.iter().for_each(f),
+            },
+            Inst::Loop(l) => {
+                if let Header::For { iter, elems, .. } = &l.header {
+                    iter.refs.iter().for_each(|v| f(&Operand::Var(*v)));
+                    for e in elems {
+                        f(&Operand::Var(e.arr));
+                        e.prefix.iter().for_each(&mut *f);
+                    }
+                }
+                l.carried.iter().for_each(|c| f(&c.init));
+                if let Some(s) = &l.save {
+                    s.cap.refs.iter().for_each(|v| f(&Operand::Var(*v)));
+                }
+                if let Some(r) = &l.restore {
+                    f(&Operand::Var(r.buf));
+                }
+            }
+        }
+    }
+
+    /// The blocks nested in this instruction.
+    pub fn blocks(&self) -> Vec<&Block> {
+        match self {
+            Inst::If { then, els, .. } => vec![then, els],
+            Inst::Loop(l) => vec![&l.body],
+            _ => Vec::new(),
         }
     }
 
@@ -280,12 +458,53 @@ impl Inst {
                 then.map_operands(f);
                 els.map_operands(f);
             }
+            Inst::Load { arr, idx, .. } => {
+                map_var(arr, f);
+                idx.iter_mut().for_each(f);
+            }
+            Inst::Store { arr, idx, val, .. } => {
+                map_var(arr, f);
+                idx.iter_mut().for_each(&mut *f);
+                f(val);
+            }
+            Inst::NewArray { init, .. } => match init {
+                ArrayInit::Zero { like } => map_var(like, f),
+                ArrayInit::Repeat { elem, .. } => f(elem),
+                ArrayInit::List(xs) => xs.iter_mut().for_each(f),
+            },
+            Inst::Loop(l) => {
+                if let Header::For { iter, elems, .. } = &mut l.header {
+                    iter.map_refs(f);
+                    for e in elems {
+                        map_var(&mut e.arr, f);
+                        e.prefix.iter_mut().for_each(&mut *f);
+                    }
+                }
+                for c in &mut l.carried {
+                    f(&mut c.init);
+                }
+                if let Some(s) = &mut l.save {
+                    s.cap.map_refs(f);
+                }
+                if let Some(r) = &mut l.restore {
+                    map_var(&mut r.buf, f);
+                }
+                l.body.map_operands(f);
+            }
         }
     }
 }
 
+fn map_var(v: &mut Var, f: &mut impl FnMut(&mut Operand)) {
+    let mut o = Operand::Var(*v);
+    f(&mut o);
+    if let Operand::Var(n) = o {
+        *v = n;
+    }
+}
+
 impl Opaque {
-    fn map_refs(&mut self, f: &mut impl FnMut(&mut Operand)) {
+    pub fn map_refs(&mut self, f: &mut impl FnMut(&mut Operand)) {
         for v in &mut self.refs {
             let mut o = Operand::Var(*v);
             f(&mut o);
@@ -329,6 +548,158 @@ impl Block {
         }
         self.yields.iter_mut().for_each(f);
     }
+}
+
+impl Inst {
+    /// Calls `f` on every variable this instruction defines, nested blocks included.
+    pub fn map_defs(&mut self, f: &mut impl FnMut(&mut Var)) {
+        match self {
+            Inst::Op { var, .. }
+            | Inst::Opaque { var, .. }
+            | Inst::Cond { var, .. }
+            | Inst::Load { var, .. }
+            | Inst::NewArray { var, .. } => f(var),
+            Inst::Store { .. } => {}
+            Inst::If {
+                then, els, outs, ..
+            } => {
+                outs.iter_mut().for_each(&mut *f);
+                then.insts.iter_mut().for_each(|i| i.map_defs(f));
+                els.insts.iter_mut().for_each(|i| i.map_defs(f));
+            }
+            Inst::Loop(l) => {
+                for c in &mut l.carried {
+                    f(&mut c.phi);
+                    f(&mut c.out);
+                }
+                if let Some(c) = &mut l.count {
+                    f(c);
+                }
+                if let Header::For { pat, elems, .. } = &mut l.header {
+                    pat.refs.iter_mut().for_each(&mut *f);
+                    for e in elems {
+                        f(&mut e.item);
+                    }
+                }
+                if let Some(s) = &mut l.save {
+                    f(&mut s.buf);
+                    s.vals.iter_mut().for_each(&mut *f);
+                }
+                if let Some(r) = &mut l.restore {
+                    r.vars.iter_mut().for_each(&mut *f);
+                }
+                l.body.insts.iter_mut().for_each(|i| i.map_defs(f));
+            }
+        }
+    }
+}
+
+/// Removes the carried variables the body did not change after all: their uses read the
+/// initial value. A literal initial value is substituted only when `lits` (opaque code cannot
+/// refer to a literal).
+pub fn drop_unchanged(mut lp: Loop, lits: bool) -> Loop {
+    let mut keep = Vec::new();
+    let mut map: HashMap<Var, Operand> = HashMap::new();
+    for (k, c) in lp.carried.iter().enumerate() {
+        let unchanged = lp.body.yields[k] == Operand::Var(c.phi);
+        if unchanged && (lits || c.init.as_var().is_some()) {
+            map.insert(c.phi, c.init);
+            map.insert(c.out, c.init);
+        } else {
+            keep.push(k);
+        }
+    }
+    if map.is_empty() {
+        return lp;
+    }
+    let n = lp.carried.len();
+    let carried: Vec<Carry> = keep.iter().map(|&k| lp.carried[k]).collect();
+    let mut yields: Vec<Operand> = keep.iter().map(|&k| lp.body.yields[k]).collect();
+    yields.extend(lp.body.yields[n..].iter().copied());
+    lp.carried = carried;
+    lp.body.yields = yields;
+    lp.body.map_operands(&mut |o| {
+        if let Operand::Var(v) = o {
+            if let Some(n) = map.get(v) {
+                *o = *n;
+            }
+        }
+    });
+    lp
+}
+
+/// Folds `x · 1`, `x · 0`, `x + 0`, `x − 0` and `x / 1` in derivative code (anonymous
+/// temporaries) of `block`, nested blocks included: substituting a loop's unchanged adjoint by
+/// its literal initial value leaves these behind.
+pub fn fold_identities(block: &mut Block, vars: &[VarInfo]) {
+    let mut map: HashMap<Var, Operand> = HashMap::new();
+    fold_in(block, vars, &mut map);
+}
+
+fn fold_in(block: &mut Block, vars: &[VarInfo], map: &mut HashMap<Var, Operand>) {
+    for inst in &mut block.insts {
+        inst.map_operands(&mut |o| {
+            if let Operand::Var(v) = o {
+                if let Some(n) = map.get(v) {
+                    *o = *n;
+                }
+            }
+        });
+        if let Inst::If {
+            cond,
+            then,
+            els,
+            outs,
+        } = inst
+        {
+            fold_in(then, vars, map);
+            fold_in(els, vars, map);
+            // An output both branches give the same variable is that variable; a flag set in
+            // `then` only is the condition.
+            for (k, out) in outs.iter().enumerate() {
+                match (then.yields[k], els.yields[k]) {
+                    (Operand::Var(a), Operand::Var(b)) if a == b => {
+                        map.insert(*out, Operand::Var(a));
+                    }
+                    (Operand::Bool(true), Operand::Bool(false)) if cond.as_var().is_some() => {
+                        map.insert(*out, *cond);
+                    }
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        if let Inst::Loop(l) = inst {
+            fold_in(&mut l.body, vars, map);
+            continue;
+        }
+        if let Inst::Op { var, op, args } = inst {
+            if vars[var.0 as usize].name != Name::Anon {
+                continue;
+            }
+            let folded = match (*op, args.first(), args.get(1)) {
+                (Op::Mul, Some(a), Some(b)) if a.is_lit(1.0) => Some(*b),
+                (Op::Mul, Some(a), Some(b)) if b.is_lit(1.0) => Some(*a),
+                (Op::Mul, Some(a), Some(b)) if a.is_lit(0.0) || b.is_lit(0.0) => {
+                    Some(Operand::Lit(0.0))
+                }
+                (Op::Add, Some(a), Some(b)) if a.is_lit(0.0) => Some(*b),
+                (Op::Add | Op::Sub, Some(a), Some(b)) if b.is_lit(0.0) => Some(*a),
+                (Op::Div, Some(a), Some(b)) if b.is_lit(1.0) => Some(*a),
+                _ => None,
+            };
+            if let Some(f) = folded {
+                map.insert(*var, f);
+            }
+        }
+    }
+    block.yields.iter_mut().for_each(|o| {
+        if let Operand::Var(v) = o {
+            if let Some(n) = map.get(v) {
+                *o = *n;
+            }
+        }
+    });
 }
 
 /// Renames variables throughout a block.

@@ -14,6 +14,10 @@ use crate::ctxt::Ctxt;
 use crate::ir::{
     placeholder, Block, Cond, Float, Func, Inst, Kind, Name, Op, Opaque, Operand, Var,
 };
+use std::collections::HashSet;
+
+#[path = "lower_loops.rs"]
+mod loops;
 use crate::rules::{self, Form, RULES};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
@@ -46,10 +50,25 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         assertions: Vec::new(),
         items: Vec::new(),
         int_params: Vec::new(),
+        active_names: HashSet::new(),
+        loop_depth: 0,
+        closure_depth: 0,
+        hidden: 0,
+        data_arrays: std::collections::HashMap::new(),
     };
+    let seeds: Vec<String> = sig
+        .params
+        .iter()
+        .filter(|p| p.wrt)
+        .filter_map(|p| p.ident.as_ref().map(|i| i.to_string()))
+        .collect();
+    l.active_names = loops::active_names(block, &seeds);
     let mut params = Vec::new();
     for p in &sig.params {
-        let kind = if p.float == Some(sig.float) {
+        let array = p.array.as_ref().filter(|_| p.wrt);
+        let kind = if array.is_some() {
+            Kind::Array
+        } else if p.float == Some(sig.float) {
             Kind::Float
         } else {
             Kind::Opaque
@@ -59,6 +78,11 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
             None => ("_".to_string(), Span::call_site()),
         };
         let v = l.b.new_var(kind, Name::Source(name.clone()), p.wrt, span);
+        if let Some((info, _)) = array {
+            l.b.arrays.insert(v, info.clone());
+        } else if let Some((info, _)) = &p.array {
+            l.data_arrays.insert(v, info.clone());
+        }
         if is_int_or_bool(&p.ty) {
             l.int_params.push((v, crate::check::type_str(&p.ty)));
         }
@@ -67,7 +91,10 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
             l.bind(name, Operand::Var(v));
         }
     }
-    let ret = l.stmts(&block.stmts);
+    l.bind(RET.into(), Operand::Bool(false));
+    l.bind(RETVAL.into(), Operand::Lit(0.0));
+    let tail = l.stmts(&block.stmts);
+    let ret = l.returned(tail);
     if ret.is_none() {
         let at = block
             .stmts
@@ -83,16 +110,23 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
     }
     let ret = ret?;
     let insts = l.b.take_root();
+    let mut body = Block {
+        insts,
+        yields: vec![ret],
+    };
+    crate::ir::fold_identities(&mut body, &l.b.vars);
+    loops::check_reads_after_writes(cx, &body, &l.b.vars);
+    if cx.has_errors() {
+        return None;
+    }
     Some(Lowered {
         func: Func {
             float: sig.float,
             vars: l.b.vars,
             externs: l.b.externs,
             params,
-            body: Block {
-                insts,
-                yields: vec![ret],
-            },
+            body,
+            arrays: l.b.arrays,
         },
         assertions: l.assertions,
         items: l.items,
@@ -109,11 +143,25 @@ struct Lowerer<'a> {
     /// Parameters declared with an integer type, by variable: mixing one into float arithmetic
     /// is a type error worth saying plainly.
     int_params: Vec<(Var, String)>,
+    /// Names that may hold a differentiated value somewhere in the body (see
+    /// `loops::active_names`): decides, before a loop body is lowered, which of the values it
+    /// carries need derivatives.
+    active_names: HashSet<String>,
+    loop_depth: usize,
+    closure_depth: usize,
+    /// Counter for the names of hidden accumulators.
+    hidden: usize,
+    /// Data parameters that are arrays of floats: their lengths give loops a constant trip count.
+    data_arrays: std::collections::HashMap<Var, crate::ir::ArrayInfo>,
 }
 
-/// What a construct that is refused says.
-const LOOPS: &str =
-    "loops are not supported yet: write the sum out, or compute it outside and pass it in";
+/// Control flow is lowered to flags, held in the environment under names no identifier can
+/// have: whether the function has returned and with what value, and whether the innermost loop
+/// is left (`break`) or the rest of its iteration skipped (`continue`).
+const RET: &str = "#ret";
+const RETVAL: &str = "#retval";
+const BRK: &str = "#brk";
+const CONT: &str = "#cont";
 
 impl<'a> Lowerer<'a> {
     fn bind(&mut self, name: String, val: Operand) {
@@ -144,7 +192,10 @@ impl<'a> Lowerer<'a> {
     /// Gives a value just computed for `let name = ..` or `name = ..` the user's name.
     fn name_fresh(&mut self, val: Operand, first_new: usize, name: &str) {
         if let Operand::Var(v) = val {
-            if v.0 as usize >= first_new && self.b.info(v).name == Name::Temp {
+            if v.0 as usize >= first_new
+                && self.b.info(v).name == Name::Temp
+                && !name.starts_with('#')
+            {
                 self.b.info_mut(v).name = Name::Source(name.to_string());
             }
         }
@@ -178,6 +229,12 @@ impl<'a> Lowerer<'a> {
                     }
                 }
             }
+            // After a `return`, `break` or `continue` that may have run, the rest of the block
+            // runs only if none did.
+            if !last && !self.jump_flags().is_empty() {
+                let rest = &stmts[i + 1..];
+                return self.guard_then(&mut |l| l.stmts(rest));
+            }
         }
         value
     }
@@ -196,6 +253,16 @@ impl<'a> Lowerer<'a> {
             }
             Expr::If(i) => self.if_expr(i),
             Expr::Block(b) if b.label.is_none() => self.block(&b.block),
+            Expr::Return(_)
+            | Expr::Break(_)
+            | Expr::Continue(_)
+            | Expr::ForLoop(_)
+            | Expr::While(_)
+            | Expr::Loop(_) => {
+                self.stmt_expr(e);
+                None
+            }
+            Expr::Match(m) => self.match_expr(m),
             _ => Some(self.expr(e)),
         }
     }
@@ -225,6 +292,15 @@ impl<'a> Lowerer<'a> {
             }
             Expr::Block(b) if b.label.is_none() => {
                 self.block(&b.block);
+            }
+            Expr::Return(r) => self.return_expr(r),
+            Expr::Break(b) => self.break_expr(b),
+            Expr::Continue(c) => self.continue_expr(c),
+            Expr::ForLoop(f) => self.for_loop(f),
+            Expr::While(w) => self.while_loop(w),
+            Expr::Loop(l) => self.loop_expr(l),
+            Expr::Match(m) => {
+                self.match_expr(m);
             }
             _ => {
                 let v = self.expr(e);
@@ -278,6 +354,12 @@ impl<'a> Lowerer<'a> {
             }
             return;
         };
+        if let Some(name) = &name {
+            if let Some(arr) = self.local_array(name, &init.expr) {
+                self.bind(name.clone(), arr);
+                return;
+            }
+        }
         let first_new = self.b.vars.len();
         let val = match ty {
             None => self.expr(&init.expr),
@@ -331,6 +413,11 @@ impl<'a> Lowerer<'a> {
 
     /// `target = val`, or `target op= val` when `op` is given.
     fn store(&mut self, target: &Expr, val: Operand, op: Option<Op>) {
+        if let Expr::Index(ix) = target {
+            if self.store_element(ix, val, op) {
+                return;
+            }
+        }
         let name = match target {
             Expr::Path(p) if p.qself.is_none() => p.path.get_ident().map(|i| i.to_string()),
             _ => None,
@@ -348,6 +435,16 @@ impl<'a> Lowerer<'a> {
             );
             return;
         };
+        if self
+            .lookup(&name)
+            .is_some_and(|v| self.b.kind(&v) == Kind::Array)
+        {
+            self.error(
+                target,
+                format!("`{name}` is an array of floats: assign its elements (`{name}[i] = ...`), not the whole array"),
+            );
+            return;
+        }
         let first_new = self.b.vars.len();
         let new = match (op, self.lookup(&name)) {
             (Some(op), Some(cur)) => self.arith(op, cur, val, target.span()),
@@ -364,6 +461,12 @@ impl<'a> Lowerer<'a> {
                 if p.qself.is_none() {
                     if let Some(id) = p.path.get_ident() {
                         if let Some(v) = self.lookup(&id.to_string()) {
+                            if self.b.kind(&v) == Kind::Array {
+                                return self.error(
+                                    p,
+                                    format!("`{id}` is an array of floats: index it (`{id}[i]`) or iterate over it (`{id}.iter()`); it cannot be copied, moved or passed on as a whole in a #[grad] function"),
+                                );
+                            }
                             return v;
                         }
                     }
@@ -383,6 +486,17 @@ impl<'a> Lowerer<'a> {
                     }
                 }
                 UnOp::Not(_) => self.cond_value(e),
+                UnOp::Deref(_) => {
+                    // `*w` for a loop's element of a differentiated array: the generated loop
+                    // binds the element itself.
+                    let x = self.expr(&u.expr);
+                    if self.is_floatish(&x) {
+                        x
+                    } else {
+                        let (t, refs) = self.b.operand_tokens(x);
+                        self.opaque_from(quote!(*#t), refs, Kind::Opaque, false)
+                    }
+                }
                 _ => self.opaque(e, "this expression"),
             },
             Expr::Binary(b) => match arith_op(&b.op) {
@@ -415,6 +529,31 @@ impl<'a> Lowerer<'a> {
                 None => self.error(b, "this block has no value: end it with an expression"),
             },
             Expr::Assign(a) => self.error(a, "an assignment has no value: write it as a statement"),
+            Expr::Index(ix) => self.index_expr(ix),
+            Expr::Match(m) => match self.match_expr(m) {
+                Some(v) => v,
+                None => self.error(
+                    m.match_token,
+                    "this `match` has no value: give every arm a final expression",
+                ),
+            },
+            Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) => {
+                // Leaves: whatever stands here is never used.
+                self.stmt_expr(e);
+                Operand::Lit(0.0)
+            }
+            Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => {
+                let kw = match e {
+                    Expr::ForLoop(f) => f.for_token.to_token_stream(),
+                    Expr::While(w) => w.while_token.to_token_stream(),
+                    Expr::Loop(l) => l.loop_token.to_token_stream(),
+                    _ => TokenStream::new(),
+                };
+                self.error(
+                    kw,
+                    "a loop has no value here: write it as a statement, and give the value after it",
+                )
+            }
             other => {
                 if let Some((at, msg)) = refused(other) {
                     return self.error(at, msg);
@@ -619,6 +758,9 @@ impl<'a> Lowerer<'a> {
 
     fn method(&mut self, m: &syn::ExprMethodCall) -> Operand {
         let name = m.method.to_string();
+        if let Some(v) = self.array_method(m) {
+            return v;
+        }
         if m.turbofish.is_none() {
             if let Some(i) = rules::lookup(&name, Form::Method) {
                 let exprs: Vec<&Expr> = std::iter::once(&*m.receiver).chain(&m.args).collect();
@@ -883,34 +1025,88 @@ impl<'a> Lowerer<'a> {
 
     fn if_expr(&mut self, i: &syn::ExprIf) -> Option<Operand> {
         let cond = self.cond_value(&i.cond);
+        let mode = if i.else_branch.is_some() {
+            Arms::Both(i)
+        } else {
+            Arms::ThenOnly
+        };
+        self.two_way(
+            cond,
+            i.if_token.span,
+            mode,
+            &mut |l| l.block(&i.then_branch),
+            &mut |l| match &i.else_branch {
+                None => None,
+                Some((_, e)) => match &**e {
+                    Expr::Block(b) if b.label.is_none() => l.block(&b.block),
+                    Expr::If(nested) => l.if_expr(nested),
+                    other => Some(l.expr(other)),
+                },
+            },
+        )
+    }
+
+    /// Lowers `if cond { then } else { els }`, each branch in its own scope: the variables either
+    /// branch changes become outputs of the `if` (phi nodes), and so does its value.
+    fn two_way(
+        &mut self,
+        cond: Operand,
+        span: Span,
+        mode: Arms,
+        then: &mut dyn FnMut(&mut Self) -> Option<Operand>,
+        els: &mut dyn FnMut(&mut Self) -> Option<Operand>,
+    ) -> Option<Operand> {
         let before = self.env.clone();
 
         self.b.enter();
-        let tv = self.block(&i.then_branch);
+        self.env.push(Vec::new());
+        let mut tv = then(self);
+        self.env.pop();
+        let then_diverges = self.diverged();
         let then_block = self.b.exit(Vec::new());
         let then_env = std::mem::replace(&mut self.env, before.clone());
 
         self.b.enter();
-        let ev = match &i.else_branch {
-            None => None,
-            Some((_, e)) => match &**e {
-                Expr::Block(b) if b.label.is_none() => self.block(&b.block),
-                Expr::If(nested) => self.if_expr(nested),
-                other => Some(self.expr(other)),
-            },
-        };
+        self.env.push(Vec::new());
+        let mut ev = els(self);
+        self.env.pop();
+        let else_diverges = self.diverged();
         let else_block = self.b.exit(Vec::new());
         let else_env = std::mem::replace(&mut self.env, before.clone());
 
-        if tv.is_some() != ev.is_some() && i.else_branch.is_some() {
-            self.error(
-                i,
-                "both branches of this `if` must give a value, or neither",
-            );
-            return None;
+        // A branch that leaves (`return`, `break`, `continue`) has no value to give: the other
+        // branch's value is the `if`'s, and a placeholder stands in for it.
+        match (tv, ev) {
+            (Some(t), None) if else_diverges || matches!(mode, Arms::Guard) => {
+                ev = Some(self.placeholder_for(self.b.kind(&t)));
+            }
+            (None, Some(e)) if then_diverges => {
+                tv = Some(self.placeholder_for(self.b.kind(&e)));
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                match mode {
+                    Arms::Both(i) => {
+                        self.error(
+                            i,
+                            "both branches of this `if` must give a value, or neither",
+                        );
+                        return None;
+                    }
+                    Arms::MatchArm => {
+                        self.error(
+                            quote::quote_spanned!(span=> match),
+                            "every arm of this `match` must give a value, or none",
+                        );
+                        return None;
+                    }
+                    _ => {}
+                }
+                tv = None;
+                ev = None;
+            }
+            _ => {}
         }
 
-        // The variables either branch changed become outputs of the `if` (phi nodes).
         let mut outs = Vec::new();
         let (mut then_yields, mut else_yields) = (Vec::new(), Vec::new());
         let mut changed = Vec::new();
@@ -934,12 +1130,12 @@ impl<'a> Lowerer<'a> {
                 .find(|k| *k != Kind::Opaque)
                 .unwrap_or(Kind::Opaque);
             let active = self.b.is_active(&t) || self.b.is_active(&e);
-            let nm = if s == usize::MAX {
+            let nm = if s == usize::MAX || name.starts_with('#') {
                 Name::Temp
             } else {
                 Name::Source(name)
             };
-            let out = self.b.new_var(kind, nm, active, i.if_token.span);
+            let out = self.b.new_var(kind, nm, active, span);
             outs.push(out);
             then_yields.push(t);
             else_yields.push(e);
@@ -965,6 +1161,31 @@ impl<'a> Lowerer<'a> {
         });
         value
     }
+
+    /// A value of `kind` for a branch that never gives one.
+    fn placeholder_for(&mut self, kind: Kind) -> Operand {
+        match kind {
+            Kind::Float | Kind::Array => Operand::Lit(0.0),
+            Kind::Bool => Operand::Bool(false),
+            Kind::Opaque => self
+                .b
+                .add_extern(quote!(::core::default::Default::default())),
+        }
+    }
+}
+
+/// Which branches of a two-way choice give a value.
+#[derive(Clone, Copy)]
+enum Arms<'e> {
+    /// A user's `if` with an `else`: both must, unless one leaves.
+    Both(&'e syn::ExprIf),
+    /// An `if` without `else`: its value (if any) is not used.
+    ThenOnly,
+    /// The rest of a block after a possible `return`, `break` or `continue`: only `then` runs
+    /// code; `else` stands in with a placeholder.
+    Guard,
+    /// An arm of a `match` against the arms after it: all give a value, or none.
+    MatchArm,
 }
 
 /// The float methods that answer a question about a value rather than compute one: allowed on
@@ -983,21 +1204,26 @@ const FLOAT_PREDICATES: &[&str] = &[
     "classify",
 ];
 
+/// Loops, jumps and `match` are lowered where they are statements or values of their own; inside
+/// an expression that is passed through (a condition, an argument of a function on data) they
+/// would escape the transformation.
+const NESTED: &str = "not supported inside a condition or an expression over data: compute it in a statement before (`let v = ...;`)";
+
 /// Why a construct is refused wherever it appears, if it is, and the tokens to point at (the
 /// keyword, not the whole construct).
 fn refused(e: &Expr) -> Option<(TokenStream, &'static str)> {
     let kw = |t: &dyn ToTokens| t.to_token_stream();
     Some(match e {
-        Expr::Closure(c) => (kw(c), "closures are not supported in a #[grad] function: write the expression out, or make it a function taking data only"),
+        Expr::Closure(c) => (kw(c), "a closure is supported only as the argument of `.map(..)` followed by `.sum()` or `.product()`, or of `.fold(..)`: write a `for` loop, or make it a function taking data only"),
         Expr::Unsafe(u) => (kw(&u.unsafe_token), "`unsafe` is not supported in a #[grad] function: it differentiates safe scalar code only"),
         Expr::Macro(m) => (kw(m), "macros are not supported in a #[grad] function: the macro cannot see what they expand to"),
-        Expr::ForLoop(f) => (kw(&f.for_token), LOOPS),
-        Expr::While(w) => (kw(&w.while_token), LOOPS),
-        Expr::Loop(l) => (kw(&l.loop_token), LOOPS),
-        Expr::Break(b) => (kw(&b.break_token), LOOPS),
-        Expr::Continue(c) => (kw(&c.continue_token), LOOPS),
-        Expr::Return(r) => (kw(&r.return_token), "early `return` is not supported yet: end the function with its value (use `if` / `else` to choose it)"),
-        Expr::Match(m) => (kw(&m.match_token), "`match` is not supported yet: use `if` / `else if` / `else`"),
+        Expr::ForLoop(f) => (kw(&f.for_token), NESTED),
+        Expr::While(w) => (kw(&w.while_token), NESTED),
+        Expr::Loop(l) => (kw(&l.loop_token), NESTED),
+        Expr::Break(b) => (kw(&b.break_token), NESTED),
+        Expr::Continue(c) => (kw(&c.continue_token), NESTED),
+        Expr::Return(r) => (kw(&r.return_token), NESTED),
+        Expr::Match(m) => (kw(&m.match_token), NESTED),
         Expr::Try(t) => (kw(&t.question_token), "the `?` operator is not supported: a #[grad] function computes a plain float"),
         Expr::Async(a) => (kw(&a.async_token), "async code is not supported in a #[grad] function"),
         Expr::Await(a) => (kw(&a.await_token), "async code is not supported in a #[grad] function"),
@@ -1084,7 +1310,7 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
 }
 
 /// Renumbers the placeholders of `tokens` by `by`, so two operands' tokens can be joined.
-fn shift_placeholders(tokens: TokenStream, by: usize) -> TokenStream {
+pub(crate) fn shift_placeholders(tokens: TokenStream, by: usize) -> TokenStream {
     if by == 0 {
         return tokens;
     }

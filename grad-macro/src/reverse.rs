@@ -13,15 +13,21 @@
 //! placeholder that the reverse `if` never reads), so the primal is not recomputed.
 
 use crate::builder::Builder;
-use crate::ir::{rename, Block, Func, Inst, Kind, Name, Op, Operand, Var};
+use crate::ir::{
+    placeholder, rename, ArrayInit, Block, Carry, Func, Header, Inst, Kind, Loop, Name, Op, Opaque,
+    Operand, Restore, Save, StoreOp, Var,
+};
 use crate::rules::RULES;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use proc_macro2::{Ident, Span};
+use quote::quote;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Returns a function yielding `[value, d value / d wrt[0], ...]`.
 pub fn reverse(primal: &Func, wrt: &[Var], simplify: bool) -> Func {
     let mut b = Builder::new(primal.float);
     b.vars = primal.vars.clone();
     b.externs = primal.externs.clone();
+    b.arrays = primal.arrays.clone();
     b.simplify = simplify;
     b.derivative = true;
     let mut body = primal.body.clone();
@@ -29,25 +35,61 @@ pub fn reverse(primal: &Func, wrt: &[Var], simplify: bool) -> Func {
     let mut rev = Rev {
         b,
         contribs: BTreeMap::new(),
+        adj_arrays: HashMap::new(),
     };
     let ret = body.yields[0];
     let one = rev.b.lit(1.0);
     rev.contribute(ret, one);
+    // Arrays declared at the top: the parameters and the body's own.
+    let mut top: Vec<Var> = primal
+        .params
+        .iter()
+        .copied()
+        .filter(|p| primal.info(*p).kind == Kind::Array)
+        .collect();
+    top.extend(declared(&body.insts));
     rev.block(&mut body.insts);
     let mut yields = vec![ret];
     for v in wrt {
-        let g = rev.take_adjoint(*v).unwrap_or(Operand::Lit(0.0));
+        let g = if rev.b.info(*v).kind == Kind::Array {
+            Operand::Var(rev.adj_array(*v))
+        } else {
+            rev.take_adjoint(*v).unwrap_or(Operand::Lit(0.0))
+        };
         yields.push(g);
     }
+    rev.declare_adjoints(&top);
     body.insts.extend(rev.b.take_root());
     body.yields = yields;
+    crate::ir::fold_identities(&mut body, &rev.b.vars);
     Func {
         float: primal.float,
         vars: rev.b.vars,
         externs: rev.b.externs,
         params: primal.params.clone(),
         body,
+        arrays: rev.b.arrays,
     }
+}
+
+/// The arrays `insts` declares (top level).
+fn declared(insts: &[Inst]) -> Vec<Var> {
+    insts
+        .iter()
+        .filter_map(|i| match i {
+            Inst::NewArray { var, .. } => Some(*var),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `block` writes an array that carries derivatives (so its reverse has work to do
+/// even when no value it yields does).
+fn writes_active(block: &Block, vars: &[crate::ir::VarInfo]) -> bool {
+    block.insts.iter().any(|i| match i {
+        Inst::Store { arr, .. } => vars[arr.0 as usize].active,
+        other => other.blocks().iter().any(|b| writes_active(b, vars)),
+    })
 }
 
 struct Rev {
@@ -55,6 +97,9 @@ struct Rev {
     /// The contributions each variable's adjoint has received so far (ordered, so output is
     /// deterministic).
     contribs: BTreeMap<Var, Vec<Operand>>,
+    /// The adjoint of each array that has one: an array of the same shape, declared (zeros)
+    /// where the array is, and written as the sweep goes.
+    adj_arrays: HashMap<Var, Var>,
 }
 
 impl Rev {
@@ -89,6 +134,48 @@ impl Rev {
         sum
     }
 
+    /// The adjoint array of `arr`, made on first use.
+    fn adj_array(&mut self, arr: Var) -> Var {
+        if let Some(d) = self.adj_arrays.get(&arr) {
+            return *d;
+        }
+        let span = self.b.info(arr).span;
+        let d = self.b.new_var(Kind::Array, Name::Adjoint(arr), true, span);
+        if let Some(info) = self.b.arrays.get(&arr).cloned() {
+            self.b.arrays.insert(d, info);
+        }
+        self.adj_arrays.insert(arr, d);
+        d
+    }
+
+    /// Declares, at the start of the current block, the adjoints of the arrays `arrays` (those
+    /// declared in the primal block this one reverses) that have one.
+    fn declare_adjoints(&mut self, arrays: &[Var]) {
+        let decls: Vec<Inst> = arrays
+            .iter()
+            .filter_map(|a| {
+                self.adj_arrays.get(a).map(|d| Inst::NewArray {
+                    var: *d,
+                    init: ArrayInit::Zero { like: *a },
+                })
+            })
+            .collect();
+        self.b.prepend(decls);
+    }
+
+    fn load_adjoint(&mut self, arr: Var, idx: &[Operand]) -> Operand {
+        let d_arr = self.adj_array(arr);
+        let var = self
+            .b
+            .new_var(Kind::Float, Name::Anon, true, Span::call_site());
+        self.b.push(Inst::Load {
+            var,
+            arr: d_arr,
+            idx: idx.to_vec(),
+        });
+        Operand::Var(var)
+    }
+
     fn block(&mut self, insts: &mut [Inst]) {
         for idx in (0..insts.len()).rev() {
             match &insts[idx] {
@@ -105,6 +192,73 @@ impl Rev {
                 Inst::Opaque { var, .. } | Inst::Cond { var, .. } => {
                     // No derivative flows through data.
                     self.contribs.remove(var);
+                }
+                Inst::Load { var, arr, idx: ix } => {
+                    let (var, arr, ix) = (*var, *arr, ix.clone());
+                    if !self.b.info(arr).active {
+                        self.contribs.remove(&var);
+                        continue;
+                    }
+                    if let Some(d) = self.take_adjoint(var) {
+                        let d_arr = self.adj_array(arr);
+                        self.b.push(Inst::Store {
+                            arr: d_arr,
+                            idx: ix,
+                            val: d,
+                            op: StoreOp::Add,
+                            span: Span::call_site(),
+                        });
+                    }
+                }
+                Inst::Store {
+                    arr,
+                    idx: ix,
+                    val,
+                    op,
+                    ..
+                } => {
+                    let (arr, ix, val, op) = (*arr, ix.clone(), *val, *op);
+                    if !self.b.info(arr).active {
+                        continue;
+                    }
+                    let val_active = self.b.is_active(&val);
+                    if val_active || op == StoreOp::Set {
+                        let t = self.load_adjoint(arr, &ix);
+                        if op == StoreOp::Set {
+                            // Overwritten: what the old value would have received is gone.
+                            let d_arr = self.adj_array(arr);
+                            self.b.push(Inst::Store {
+                                arr: d_arr,
+                                idx: ix,
+                                val: Operand::Lit(0.0),
+                                op: StoreOp::Set,
+                                span: Span::call_site(),
+                            });
+                        }
+                        if val_active {
+                            let c = if op == StoreOp::Sub { self.b.neg(t) } else { t };
+                            self.contribute(val, c);
+                        }
+                    }
+                }
+                Inst::NewArray { var, init } => {
+                    let (var, init) = (*var, init.clone());
+                    if !self.adj_arrays.contains_key(&var) {
+                        continue;
+                    }
+                    if let ArrayInit::List(elems) = init {
+                        for (k, e) in elems.iter().enumerate() {
+                            if self.b.is_active(e) {
+                                let t = self.load_adjoint(var, &[Operand::Int(k as i64)]);
+                                self.contribute(*e, t);
+                            }
+                        }
+                    }
+                }
+                Inst::Loop(_) => {
+                    if let Inst::Loop(lp) = &mut insts[idx] {
+                        self.reverse_loop(lp);
+                    }
                 }
             }
         }
@@ -204,7 +358,10 @@ impl Rev {
                 }
             })
             .collect();
-        if d_outs.iter().all(Option::is_none) {
+        if d_outs.iter().all(Option::is_none)
+            && !writes_active(then, &self.b.vars)
+            && !writes_active(els, &self.b.vars)
+        {
             return;
         }
         let saved = std::mem::take(&mut self.contribs);
@@ -270,6 +427,9 @@ impl Rev {
                 .new_var(info.kind, Name::Export(*v), false, info.span);
             let placeholder = match info.kind {
                 Kind::Float => Operand::Lit(0.0),
+                Kind::Array => self
+                    .b
+                    .add_extern(quote::quote!(::core::default::Default::default())),
                 Kind::Bool => Operand::Bool(false),
                 Kind::Opaque => self
                     .b
@@ -299,6 +459,8 @@ impl Rev {
             }
         }
         self.block(&mut block.insts);
+        let arrays = declared(&block.insts);
+        self.declare_adjoints(&arrays);
         let left = std::mem::take(&mut self.contribs);
         let mut escapes = BTreeMap::new();
         for (v, cs) in left {
@@ -319,14 +481,347 @@ fn collect_vars(block: &Block, out: &mut BTreeSet<Var>) {
                 out.insert(*v);
             }
         });
-        if let Inst::If { then, els, .. } = inst {
-            collect_vars(then, out);
-            collect_vars(els, out);
+        for b in inst.blocks() {
+            collect_vars(b, out);
+        }
+        if let Inst::Loop(l) = inst {
+            if let Some(s) = &l.save {
+                out.extend(s.vals.iter().copied());
+            }
         }
     }
     for y in &block.yields {
         if let Operand::Var(v) = y {
             out.insert(*v);
+        }
+    }
+}
+
+impl Rev {
+    /// Reverses a loop: a second loop, over the same iterations last first, that recomputes
+    /// each iteration from a copy of the body and runs that copy's reverse. What the copy needs
+    /// of the carried values (the state entering the iteration) is kept by the forward loop,
+    /// and only that; a loop that only accumulates keeps nothing.
+    fn reverse_loop(&mut self, lp: &mut Loop) {
+        let d_outs: Vec<Option<Operand>> = lp
+            .carried
+            .iter()
+            .map(|c| {
+                if self.b.info(c.out).active {
+                    self.take_adjoint(c.out)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if d_outs.iter().all(Option::is_none) && !writes_active(&lp.body, &self.b.vars) {
+            return;
+        }
+        let span = lp
+            .carried
+            .first()
+            .map_or_else(Span::call_site, |c| self.b.info(c.phi).span);
+
+        // A fresh copy of the loop, to recompute the iterations.
+        let mut map: HashMap<Var, Var> = HashMap::new();
+        let mut copy = Inst::Loop(Box::new(lp.clone()));
+        {
+            let b = &mut self.b;
+            copy.map_defs(&mut |v| {
+                let nv = *map.entry(*v).or_insert_with(|| {
+                    let info = b.info(*v).clone();
+                    let nv = b.new_var(info.kind, info.name, info.active, info.span);
+                    if let Some(a) = b.arrays.get(v).cloned() {
+                        b.arrays.insert(nv, a);
+                    }
+                    nv
+                });
+                *v = nv;
+            });
+        }
+        copy.map_operands(&mut |o| {
+            if let Operand::Var(v) = o {
+                if let Some(n) = map.get(v) {
+                    *v = *n;
+                }
+            }
+        });
+        let Inst::Loop(copy) = copy else { return };
+        let Loop {
+            header: r_header,
+            carried: r_carried,
+            body: mut r_body,
+            ..
+        } = *copy;
+
+        let saved = std::mem::take(&mut self.contribs);
+        self.b.enter();
+        self.b.seed_cse(&r_body.insts);
+        // The adjoints carried from one reversed iteration to the one before.
+        let mut d_carried = Vec::new();
+        for (k, c) in lp.carried.iter().enumerate() {
+            if !self.b.info(c.phi).active {
+                continue;
+            }
+            let rphi = self
+                .b
+                .new_var(Kind::Float, Name::Adjoint(c.phi), true, span);
+            d_carried.push((k, rphi));
+            self.contribute(r_body.yields[k], Operand::Var(rphi));
+        }
+        self.block(&mut r_body.insts);
+        let next: Vec<Operand> = d_carried
+            .iter()
+            .map(|(k, _)| {
+                self.take_adjoint(r_carried[*k].phi)
+                    .unwrap_or(Operand::Lit(0.0))
+            })
+            .collect();
+        // Elements of differentiated arrays the loop iterates: `d_w[pos] += d_x`.
+        let mut pos = None;
+        if let Header::For { elems, .. } = &r_header {
+            for e in elems.clone() {
+                if let Some(d) = self.take_adjoint(e.item) {
+                    let p = *pos.get_or_insert_with(|| {
+                        self.b
+                            .new_var(Kind::Opaque, Name::Fixed("pos"), false, span)
+                    });
+                    let d_arr = self.adj_array(e.arr);
+                    let mut idx = e.prefix.clone();
+                    idx.push(Operand::Var(p));
+                    self.b.push(Inst::Store {
+                        arr: d_arr,
+                        idx,
+                        val: d,
+                        op: StoreOp::Add,
+                        span: Span::call_site(),
+                    });
+                }
+            }
+        }
+        let arrays = declared(&r_body.insts);
+        self.declare_adjoints(&arrays);
+        // What flows to variables defined before the loop accumulates over the iterations.
+        let left = std::mem::take(&mut self.contribs);
+        let mut escapes = Vec::new();
+        for (v, cs) in left {
+            let s = self.sum(&cs);
+            if s.is_lit(0.0) {
+                continue;
+            }
+            let acc = self.b.new_var(Kind::Float, Name::Adjoint(v), true, span);
+            let new = self.b.add(Operand::Var(acc), s);
+            escapes.push((v, acc, new));
+        }
+        let adj = self.b.exit(Vec::new());
+        self.contribs = saved;
+
+        // The recomputation must not write the forward pass's arrays again.
+        let mut inner = HashSet::new();
+        arrays_in(&r_body, &mut inner);
+        drop_outer_stores(&mut r_body, &inner);
+        let mut insts = r_body.insts;
+        insts.extend(adj.insts);
+        let mut yields = next;
+        yields.extend(escapes.iter().map(|e| e.2));
+        let mut rbody = Block { insts, yields };
+        crate::ir::fold_identities(&mut rbody, &self.b.vars);
+        crate::simplify::dce_block(&mut rbody);
+
+        // The carried values the recomputation reads: kept by the forward loop.
+        let mut read = BTreeSet::new();
+        collect_vars(&rbody, &mut read);
+        let needed: Vec<usize> = (0..lp.carried.len())
+            .filter(|k| read.contains(&r_carried[*k].phi))
+            .collect();
+        let restore = if needed.is_empty() {
+            None
+        } else {
+            let buf = self
+                .b
+                .new_var(Kind::Opaque, Name::Fixed("saved"), false, span);
+            let cap = capacity(&lp.header);
+            lp.save = Some(Save {
+                buf,
+                cap,
+                vals: needed.iter().map(|k| lp.carried[*k].phi).collect(),
+            });
+            Some(Restore {
+                buf,
+                vars: needed.iter().map(|k| r_carried[*k].phi).collect(),
+            })
+        };
+
+        let header = match r_header {
+            Header::For { pat, iter, .. } => {
+                let (mut pat_tokens, mut pat_refs) = (pat.tokens, pat.refs);
+                if let Some(p) = pos {
+                    let shifted = crate::lower::shift_placeholders(pat_tokens, 1);
+                    let ph = Ident::new(&placeholder(0), Span::call_site());
+                    pat_tokens = quote!((#ph, #shifted));
+                    pat_refs.insert(0, p);
+                }
+                let func = match (lp.exit, pos.is_some()) {
+                    (false, false) => "rev",
+                    (false, true) => "enumerate_rev",
+                    (true, false) => "rev_prefix",
+                    (true, true) => "enumerate_rev_prefix",
+                };
+                let func = Ident::new(func, Span::call_site());
+                let it = iter.tokens;
+                let mut refs = iter.refs;
+                let tokens = match lp.count.filter(|_| lp.exit) {
+                    Some(n) => {
+                        let ph = Ident::new(&placeholder(refs.len()), Span::call_site());
+                        refs.push(n);
+                        quote!(__grad_krate::__private::#func(#it, #ph))
+                    }
+                    None => quote!(__grad_krate::__private::#func(#it)),
+                };
+                Header::For {
+                    pat: Opaque {
+                        tokens: pat_tokens,
+                        refs: pat_refs,
+                        effectful: false,
+                        prec: crate::emit::PREC_ATOM,
+                    },
+                    iter: Opaque {
+                        tokens,
+                        refs,
+                        effectful: false,
+                        prec: crate::emit::PREC_ATOM,
+                    },
+                    elems: Vec::new(),
+                    trip: None,
+                }
+            }
+            Header::Loop => {
+                let ph = Ident::new(&placeholder(0), Span::call_site());
+                Header::For {
+                    pat: Opaque {
+                        tokens: quote!(_),
+                        refs: Vec::new(),
+                        effectful: false,
+                        prec: crate::emit::PREC_ATOM,
+                    },
+                    iter: Opaque {
+                        tokens: quote!(0..#ph),
+                        refs: lp.count.into_iter().collect(),
+                        effectful: false,
+                        prec: crate::emit::PREC_ATOM,
+                    },
+                    elems: Vec::new(),
+                    trip: None,
+                }
+            }
+        };
+
+        let mut carried = Vec::new();
+        let mut flows = Vec::new();
+        for (k, rphi) in &d_carried {
+            let c = lp.carried[*k];
+            let out = self
+                .b
+                .new_var(Kind::Float, Name::Adjoint(c.phi), true, span);
+            let init = d_outs[*k].unwrap_or(Operand::Lit(0.0));
+            carried.push(Carry {
+                phi: *rphi,
+                init,
+                out,
+            });
+            flows.push((c.init, out, init));
+        }
+        for (v, acc, _) in &escapes {
+            let out = self.b.new_var(Kind::Float, Name::Adjoint(*v), true, span);
+            carried.push(Carry {
+                phi: *acc,
+                init: Operand::Lit(0.0),
+                out,
+            });
+            flows.push((Operand::Var(*v), out, Operand::Lit(0.0)));
+        }
+        let mut lp = crate::ir::drop_unchanged(
+            Loop {
+                header,
+                carried,
+                body: rbody,
+                exit: false,
+                count: None,
+                save: None,
+                restore,
+            },
+            true,
+        );
+        crate::ir::fold_identities(&mut lp.body, &self.b.vars);
+        crate::simplify::dce_block(&mut lp.body);
+        // An adjoint the loop leaves unchanged is its initial value.
+        let kept: HashSet<Var> = lp.carried.iter().map(|c| c.out).collect();
+        self.b.push(Inst::Loop(Box::new(lp)));
+        for (target, out, init) in flows {
+            let d = if kept.contains(&out) {
+                Operand::Var(out)
+            } else {
+                init
+            };
+            self.contribute(target, d);
+        }
+    }
+}
+
+/// Storage for a loop's carried values: on the stack for a constant trip count.
+fn capacity(h: &Header) -> Opaque {
+    let (tokens, refs) = match h {
+        Header::For { trip: Some(n), .. } => {
+            let lit = syn::parse2::<syn::LitInt>(n.clone()).is_ok();
+            let n = if lit { n.clone() } else { quote!({ #n }) };
+            (
+                quote!(__grad_krate::__private::SavedN::<_, #n>::new()),
+                Vec::new(),
+            )
+        }
+        Header::For { iter, .. } => {
+            let it = &iter.tokens;
+            (
+                quote!(__grad_krate::__private::Saved::for_iter(#it)),
+                iter.refs.clone(),
+            )
+        }
+        Header::Loop => (
+            quote!(__grad_krate::__private::Saved::default()),
+            Vec::new(),
+        ),
+    };
+    Opaque {
+        tokens,
+        refs,
+        effectful: false,
+        prec: crate::emit::PREC_ATOM,
+    }
+}
+
+/// Every array declared in `b`, nested blocks included.
+fn arrays_in(b: &Block, out: &mut HashSet<Var>) {
+    for i in &b.insts {
+        if let Inst::NewArray { var, .. } = i {
+            out.insert(*var);
+        }
+        for nb in i.blocks() {
+            arrays_in(nb, out);
+        }
+    }
+}
+
+fn drop_outer_stores(b: &mut Block, inner: &HashSet<Var>) {
+    b.insts
+        .retain(|i| !matches!(i, Inst::Store { arr, .. } if !inner.contains(arr)));
+    for i in &mut b.insts {
+        match i {
+            Inst::If { then, els, .. } => {
+                drop_outer_stores(then, inner);
+                drop_outer_stores(els, inner);
+            }
+            Inst::Loop(l) => drop_outer_stores(&mut l.body, inner),
+            _ => {}
         }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Local simplification (symbolic zeros, identities, folding, value numbering) happens as code
 //! is built (`builder.rs`); what remains is to drop what nothing reads: primal values only the
-//! value needed, outputs of an `if` nobody uses, and user code with no effect on the result.
-//! Code with possible side effects (calls on data) is always kept.
+//! value needed, outputs of an `if` nobody uses, the carried values of a loop nobody reads, and
+//! user code with no effect on the result. Code with possible side effects (calls on data,
+//! writes to arrays) is always kept.
 
 use crate::ir::{Block, Func, Inst, Operand, Var};
 use std::collections::HashSet;
@@ -12,6 +13,12 @@ pub fn dce(mut func: Func) -> Func {
     let mut live = HashSet::new();
     block(&mut func.body, &mut live);
     func
+}
+
+/// Dead code elimination in one block, whose yields are all used.
+pub fn dce_block(b: &mut Block) {
+    let mut live = HashSet::new();
+    block(b, &mut live);
 }
 
 fn mark(o: &Operand, live: &mut HashSet<Var>) {
@@ -23,8 +30,8 @@ fn mark(o: &Operand, live: &mut HashSet<Var>) {
 fn has_effects(b: &Block) -> bool {
     b.insts.iter().any(|i| match i {
         Inst::Opaque { expr, .. } => expr.effectful,
-        Inst::If { then, els, .. } => has_effects(then) || has_effects(els),
-        _ => false,
+        Inst::Store { .. } => true,
+        other => other.blocks().into_iter().any(has_effects),
     })
 }
 
@@ -35,8 +42,12 @@ fn block(b: &mut Block, live: &mut HashSet<Var>) {
     let mut kept = Vec::with_capacity(b.insts.len());
     for mut inst in std::mem::take(&mut b.insts).into_iter().rev() {
         let keep = match &mut inst {
-            Inst::Op { var, .. } | Inst::Cond { var, .. } => live.contains(var),
+            Inst::Op { var, .. }
+            | Inst::Cond { var, .. }
+            | Inst::Load { var, .. }
+            | Inst::NewArray { var, .. } => live.contains(var),
             Inst::Opaque { var, expr, .. } => live.contains(var) || expr.effectful,
+            Inst::Store { .. } => true,
             Inst::If {
                 then, els, outs, ..
             } => {
@@ -60,6 +71,67 @@ fn block(b: &mut Block, live: &mut HashSet<Var>) {
                     block(els, live);
                     true
                 }
+            }
+            Inst::Loop(lp) => {
+                // Storage nobody reads back is not kept.
+                if lp.save.as_ref().is_some_and(|s| !live.contains(&s.buf)) {
+                    lp.save = None;
+                }
+                let n = lp.carried.len();
+                let mut used: Vec<bool> =
+                    lp.carried.iter().map(|c| live.contains(&c.out)).collect();
+                if let Some(s) = &lp.save {
+                    for (k, c) in lp.carried.iter().enumerate() {
+                        if s.vals.contains(&c.phi) {
+                            used[k] = true;
+                        }
+                    }
+                }
+                // A carried value is needed if used after the loop, or by a needed value of the
+                // next iteration.
+                loop {
+                    let mut trial = lp.body.clone();
+                    let mut l2 = live.clone();
+                    let extra: Vec<Operand> = trial.yields[n..].to_vec();
+                    let mut k = 0;
+                    trial.yields.retain(|_| {
+                        k += 1;
+                        k > n || used[k - 1]
+                    });
+                    let _ = extra;
+                    block(&mut trial, &mut l2);
+                    let mut changed = false;
+                    for (k, c) in lp.carried.iter().enumerate() {
+                        if !used[k] && l2.contains(&c.phi) {
+                            used[k] = true;
+                            changed = true;
+                        }
+                    }
+                    if !changed {
+                        break;
+                    }
+                }
+                let mut k = 0;
+                lp.carried.retain(|_| {
+                    k += 1;
+                    used[k - 1]
+                });
+                let mut k = 0;
+                lp.body.yields.retain(|_| {
+                    k += 1;
+                    k > n || used[k - 1]
+                });
+                if lp
+                    .count
+                    .is_some_and(|c| !lp.carried.iter().any(|x| x.out == c))
+                {
+                    lp.count = None;
+                }
+                let keep = !lp.carried.is_empty() || lp.save.is_some() || has_effects(&lp.body);
+                if keep {
+                    block(&mut lp.body, live);
+                }
+                keep
             }
         };
         if keep {

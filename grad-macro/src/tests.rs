@@ -89,3 +89,17 @@ fn helper_called_by_path_is_checked_to_be_ours() {
     );
     assert!(s.contains("let d_sin = sigmoid * (1.0 - sigmoid);"), "{s}");
 }
+
+/// Prints the expansion of the function in the file `GRAD_SHOW` names, with the arguments of
+/// its first line (`// wrt = a, b`): `GRAD_SHOW=f.rs cargo test -p grad-macro show -- --nocapture`.
+#[test]
+fn show() {
+    let Some(path) = std::env::var_os("GRAD_SHOW") else {
+        return;
+    };
+    let src = std::fs::read_to_string(path).unwrap_or_default();
+    let (first, rest) = src.split_once('\n').unwrap_or(("", ""));
+    let args: proc_macro2::TokenStream = first.trim_start_matches("//").parse().unwrap_or_default();
+    let item: proc_macro2::TokenStream = rest.parse().unwrap_or_default();
+    println!("{}", pretty(args, item));
+}

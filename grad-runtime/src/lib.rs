@@ -8,7 +8,8 @@
 //! - [`check`]: central finite differences, to test a generated gradient against the function;
 //! - [`Real`]: the sealed trait that makes the helpers work for both `f32` and `f64`.
 //!
-//! Nothing here allocates except [`check`], which is meant for tests.
+//! Nothing here allocates except [`check`], which is meant for tests, and the storage a loop
+//! with carried state keeps for the reverse sweep (see the `grad` crate's documentation).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -16,6 +17,7 @@
 pub mod check;
 mod helpers;
 mod real;
+mod saved;
 
 pub use helpers::{leaky_relu, log_sigmoid, relu, sigmoid, softplus};
 pub use real::Real;
@@ -30,4 +32,6 @@ pub mod __private {
     /// message.
     #[inline(always)]
     pub fn called_function_must_be_the_grad_helper<F>(_called: F, _helper: F) {}
+
+    pub use crate::saved::{enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, Saved, SavedN};
 }

@@ -1,0 +1,305 @@
+//! Loops, arrays, early return and `match`: every gradient against central finite differences
+//! (and, where there is one, its closed form), and the values against the original function.
+
+#![deny(warnings)]
+
+use grad::check::{check_gradient, Tolerance};
+use grad::grad;
+
+fn fd(f: impl Fn(&[f64]) -> f64, x: &[f64], g: &[f64]) {
+    if let Err(e) = check_gradient(f, x, g, Tolerance::default()) {
+        panic!("{e}");
+    }
+}
+
+const XS: [f64; 5] = [0.5, -1.0, 2.0, 0.25, 1.5];
+const YS: [f64; 5] = [1.0, -0.5, 3.5, 0.75, 2.0];
+
+#[grad(wrt = w, b)]
+fn mse(w: f64, b: f64, xs: &[f64], ys: &[f64]) -> f64 {
+    let mut loss = 0.0;
+    for (x, y) in xs.iter().zip(ys) {
+        let r = w * x + b - y;
+        loss += r * r;
+    }
+    loss / xs.len() as f64
+}
+
+#[test]
+fn mse_matches_its_closed_form() {
+    let (w, b) = (0.7, -0.3);
+    let (v, (dw, db)) = mse_value_and_grad(w, b, &XS, &YS);
+    assert_eq!(v, mse(w, b, &XS, &YS));
+    let n = XS.len() as f64;
+    let cw: f64 = XS
+        .iter()
+        .zip(&YS)
+        .map(|(x, y)| 2.0 * (w * x + b - y) * x)
+        .sum::<f64>()
+        / n;
+    let cb: f64 = XS
+        .iter()
+        .zip(&YS)
+        .map(|(x, y)| 2.0 * (w * x + b - y))
+        .sum::<f64>()
+        / n;
+    approx::assert_relative_eq!(dw, cw, max_relative = 1e-14);
+    approx::assert_relative_eq!(db, cb, max_relative = 1e-14);
+}
+
+#[grad(wrt = w, u)]
+fn rnn(w: f64, u: f64, xs: &[f64]) -> f64 {
+    let mut h = 0.0;
+    let mut loss = 0.0;
+    for x in xs.iter() {
+        h = (w * h + u * x).tanh();
+        loss += h * h;
+    }
+    loss + h
+}
+
+#[test]
+fn rnn_matches_finite_differences() {
+    let (v, (dw, du)) = rnn_value_and_grad(0.8, -0.6, &XS);
+    assert_eq!(v, rnn(0.8, -0.6, &XS));
+    fd(|p| rnn(p[0], p[1], &XS), &[0.8, -0.6], &[dw, du]);
+}
+
+#[grad(wrt = w)]
+fn dot(w: [f64; 3], x: [f64; 3]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        s += w[i] * x[i];
+    }
+    (s * s).sin()
+}
+
+#[test]
+fn array_parameter_gets_an_array_gradient() {
+    let w = [0.3, -0.2, 0.5];
+    let x = [1.0, 2.0, -1.5];
+    let g: [f64; 3] = dot_grad(w, x);
+    fd(|p| dot([p[0], p[1], p[2]], x), &w, &g);
+}
+
+#[grad(wrt = w)]
+fn dot_iter(w: &[f64], x: &[f64]) -> f64 {
+    let s = w.iter().zip(x).map(|(a, b)| a * b).sum::<f64>();
+    s * s + w.iter().map(|a| a.exp()).sum::<f64>()
+}
+
+#[test]
+fn slice_parameter_gets_a_vec_gradient() {
+    let w = [0.3, -0.2, 0.5, 0.1];
+    let x = [1.0, 2.0, -1.5, 0.5];
+    let g: Vec<f64> = dot_iter_grad(&w, &x);
+    assert_eq!(g.len(), 4);
+    fd(|p| dot_iter(p, &x), &w, &g);
+}
+
+#[grad(wrt = w)]
+fn layer(w: [[f64; 2]; 3], v: [f64; 3], x: [f64; 2]) -> f64 {
+    let mut h = [0.0; 3];
+    for j in 0..3 {
+        h[j] = (w[j][0] * x[0] + w[j][1] * x[1]).tanh();
+    }
+    let mut o = 0.0;
+    for j in 0..3 {
+        o += v[j] * h[j];
+    }
+    o * o
+}
+
+#[test]
+fn matrix_parameter_and_local_array() {
+    let w = [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]];
+    let v = [1.0, -1.0, 0.5];
+    let x = [0.7, -0.3];
+    let g = layer_grad(w, v, x);
+    let flat: Vec<f64> = w.iter().flatten().copied().collect();
+    let gf: Vec<f64> = g.iter().flatten().copied().collect();
+    fd(
+        |p| layer([[p[0], p[1]], [p[2], p[3]], [p[4], p[5]]], v, x),
+        &flat,
+        &gf,
+    );
+}
+
+#[grad(wrt = a)]
+fn product(a: f64, n: usize) -> f64 {
+    let mut p = 1.0;
+    for k in 1..=n {
+        p *= a + k as f64;
+    }
+    p
+}
+
+#[test]
+fn running_product() {
+    let g = product_grad(0.5, 4);
+    fd(|p| product(p[0], 4), &[0.5], &[g]);
+}
+
+#[grad(wrt = x)]
+fn until_large(x: f64) -> f64 {
+    let mut s = 0.0;
+    let mut k = 0;
+    while s < 10.0 {
+        s += x * x + k as f64;
+        k += 1;
+    }
+    s
+}
+
+#[test]
+fn while_loop() {
+    let g = until_large_grad(1.3);
+    fd(|p| until_large(p[0]), &[1.3], &[g]);
+}
+
+#[grad(wrt = x)]
+fn with_break(x: f64, xs: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (i, v) in xs.iter().enumerate() {
+        if i == 3 {
+            break;
+        }
+        if *v < 0.0 {
+            continue;
+        }
+        s += (x * v).sin();
+    }
+    s
+}
+
+#[test]
+fn break_and_continue() {
+    let g = with_break_grad(0.9, &XS);
+    fd(|p| with_break(p[0], &XS), &[0.9], &[g]);
+}
+
+#[grad(wrt = x)]
+fn early(x: f64, xs: &[f64]) -> f64 {
+    if x < -10.0 {
+        return 0.0;
+    }
+    let mut s = x;
+    for v in xs.iter() {
+        s = s * v + x;
+        if s > 5.0 {
+            return s * x;
+        }
+    }
+    s
+}
+
+#[test]
+fn early_return_from_a_loop() {
+    for x in [0.3, 1.7, -0.4, -20.0] {
+        let (v, g) = early_value_and_grad(x, &XS);
+        assert_eq!(v, early(x, &XS));
+        fd(|p| early(p[0], &XS), &[x], &[g]);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Loss {
+    Squared,
+    Huber(f64),
+    Abs,
+}
+
+#[grad(wrt = r)]
+fn loss(r: f64, kind: Loss, n: i32) -> f64 {
+    let base = match kind {
+        Loss::Squared => r * r,
+        Loss::Huber(d) => {
+            if r.abs() < d {
+                0.5 * r * r
+            } else {
+                d * (r.abs() - 0.5 * d)
+            }
+        }
+        Loss::Abs => r.abs(),
+    };
+    let scale = match n {
+        0 => 1.0,
+        1 | 2 => 2.0,
+        _ => r,
+    };
+    base * scale
+}
+
+#[test]
+fn match_on_enum_and_integer() {
+    for kind in [Loss::Squared, Loss::Huber(1.0), Loss::Abs] {
+        for n in 0..4 {
+            for r in [0.4, 2.5] {
+                let (v, g) = loss_value_and_grad(r, kind, n);
+                assert_eq!(v, loss(r, kind, n));
+                fd(|p| loss(p[0], kind, n), &[r], &[g]);
+            }
+        }
+    }
+}
+
+#[grad(wrt = w)]
+fn folded(w: f64, xs: &[f64]) -> f64 {
+    let p = xs.iter().map(|x| w + x).product::<f64>();
+    let f = xs.iter().fold(w, |acc, x| (acc * x).sin());
+    p + f
+}
+
+#[test]
+fn product_and_fold() {
+    let g = folded_grad(0.3, &XS);
+    fd(|p| folded(p[0], &XS), &[0.3], &[g]);
+}
+
+#[grad(wrt = w)]
+fn nested(w: [[f64; 3]; 2], x: &[[f64; 3]]) -> f64 {
+    let mut total = 0.0;
+    for row in x.iter() {
+        let mut z = [0.0; 2];
+        for k in 0..2 {
+            for f in 0..3 {
+                z[k] += w[k][f] * row[f];
+            }
+        }
+        let m = z[0].max(z[1]);
+        total += m + ((z[0] - m).exp() + (z[1] - m).exp()).ln();
+    }
+    total
+}
+
+#[test]
+fn nested_loops_with_a_local_array() {
+    let w = [[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]];
+    let x = [[1.0, 0.5, -1.0], [0.2, -0.3, 0.8], [1.5, 1.0, 0.1]];
+    let g = nested_grad(w, &x);
+    let flat: Vec<f64> = w.iter().flatten().copied().collect();
+    let gf: Vec<f64> = g.iter().flatten().copied().collect();
+    fd(
+        |p| nested([[p[0], p[1], p[2]], [p[3], p[4], p[5]]], &x),
+        &flat,
+        &gf,
+    );
+}
+
+#[grad(wrt = a)]
+fn ranges(a: f64) -> f64 {
+    let mut s = 0.0;
+    for k in (0..4).rev() {
+        s = s * a + k as f64;
+    }
+    for k in 1..=3 {
+        s += a.powi(k);
+    }
+    s
+}
+
+#[test]
+fn reversed_and_inclusive_ranges() {
+    let g = ranges_grad(0.7);
+    fd(|p| ranges(p[0]), &[0.7], &[g]);
+}
