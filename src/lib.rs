@@ -1,8 +1,8 @@
 //! Exact gradients of scalar Rust functions, generated at compile time.
 //!
-//! Put `#[grad(wrt = ...)]` on a function written in plain scalar math and you get companion
-//! functions that return its derivatives: exact (up to floating-point rounding), with no runtime
-//! tape, no dual numbers and no allocation. The macro applies the chain rule to your code once,
+//! Put `#[grad(wrt = ...)]` on a function written in plain scalar math (loops over your data
+//! included) and you get companion functions that return its derivatives: exact (up to
+//! floating-point rounding), with no runtime tape and no dual numbers. The macro applies the chain rule to your code once,
 //! at compile time, and writes out the reverse-mode gradient a careful person would write by
 //! hand.
 //!
@@ -39,8 +39,10 @@
 //! - The companions take the same parameters as `name`, have its visibility, carry a doc
 //!   comment, and are `#[must_use]`. They raise no warnings (also under `#![deny(warnings)]`
 //!   and clippy's defaults) whether you use them or not.
-//! - `T` is `f64` or `f32`; the `wrt` parameters must have type `T` too. An `f32` function gets
-//!   `f32` gradients, computed in `f32`.
+//! - `T` is `f64` or `f32`. A `wrt` parameter has type `T`, or is an array or slice of `T`,
+//!   and its derivative has the same shape: `T` for `T`, `[T; N]` for `[T; N]` or `&[T; N]`,
+//!   `[[T; M]; N]` for `[[T; M]; N]`, `Vec<T>` (of the slice's length) for `&[T]`, `Vec<[T; M]>`
+//!   for `&[[T; M]]`. An `f32` function gets `f32` gradients, computed in `f32`.
 //! - Every parameter not named in `wrt` is data: any type (`usize`, `&[f64]`, a struct), passed
 //!   through untouched, with no derivative.
 //! - The value `name_value_and_grad` returns is computed by the same operations in the same
@@ -86,10 +88,12 @@
 //!   fields, indexing, your own functions called on data): those are passed through as
 //!   written.
 //!
-//! Loops, `match`, early `return`, closures, macros, `unsafe`, methods (`self`) and generic
-//! functions are rejected with an error at the offending token; so is a call that passes a
-//! differentiated value to a function the macro does not know (another `#[grad]` function
-//! included, for now). An associated function inside an `impl` block is not supported yet
+//! - Loops, arrays, `break`, `continue`, early `return` and `match`: see the next section.
+//!
+//! Closures (other than in `.map(..)` and `.fold(..)`, below), macros, `unsafe`, methods
+//! (`self`) and generic functions are rejected with an error at the offending token; so is a
+//! call that passes a differentiated value to a function the macro does not know (another
+//! `#[grad]` function included, for now). An associated function inside an `impl` block is not supported yet
 //! either: the attribute cannot see the `impl`, so rustc reports it (`cannot find value`);
 //! write a free function.
 //!
@@ -104,6 +108,73 @@
 //! }
 //! # fn main() {}
 //! ```
+//!
+//! # Loops, arrays, early return and `match`
+//!
+//! Losses summed over a dataset are written as you would write them anyway:
+//!
+//! ```
+//! use grad::grad;
+//!
+//! /// Mean squared error of a linear model with a weight vector.
+//! #[grad(wrt = w, b)]
+//! fn mse(w: [f64; 2], b: f64, xs: &[[f64; 2]], ys: &[f64]) -> f64 {
+//!     let mut loss = 0.0;
+//!     for (x, y) in xs.iter().zip(ys) {
+//!         let pred = w.iter().zip(x).map(|(wi, xi)| wi * xi).sum::<f64>() + b;
+//!         loss += (pred - y).powi(2);
+//!     }
+//!     loss / xs.len() as f64
+//! }
+//!
+//! let xs = [[1.0, 2.0], [0.5, -1.0], [2.0, 0.0]];
+//! let ys = [3.0, 0.5, 2.5];
+//! let (dw, db): ([f64; 2], f64) = mse_grad([0.4, 0.3], 0.1, &xs, &ys);
+//! // ∂/∂b = (2/n) Σ (pred − y)
+//! let r: Vec<f64> = xs.iter().zip(&ys).map(|(x, y)| 0.4 * x[0] + 0.3 * x[1] + 0.1 - y).collect();
+//! assert!((db - 2.0 * r.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+//! assert!((dw[0] - 2.0 * (r[0] * 1.0 + r[1] * 0.5 + r[2] * 2.0) / 3.0).abs() < 1e-12);
+//! ```
+//!
+//! What is supported:
+//!
+//! - `for` over `a..b`, `a..=b`, `(a..b).rev()`, and over slices and arrays: `xs.iter()`, `&xs`,
+//!   `xs` (an array by value), with `.zip(..)`, `.enumerate()`, `.rev()`, `.copied()`, any
+//!   other iterator over data; nested loops; `while`; `loop`; `break` and `continue` (of the
+//!   innermost loop); `return` anywhere (inside loops and branches too).
+//! - Indexing: `w[i]`, `w[i][j]`, with any integer index expression; `w.len()`.
+//! - Arrays of floats declared in the body, `let mut z = [0.0; 3];`, `[[0.0; 4]; 3]` or
+//!   `[a, b, c]`, written element by element (`z[i] = ..`, `+=`, `-=`, `*=`, `/=`) and read
+//!   later.
+//! - `xs.iter().map(|x| ..).sum::<f64>()` (also `.product()`, and `.fold(init, |acc, x| ..)`):
+//!   a closure is allowed in this position only; it becomes a loop.
+//! - `match` on data (integers, `bool`, enums, with bindings and guards) whose arms give
+//!   floats; it becomes `if ::core::matches!(..)` chains. A `match` on a differentiated value
+//!   is refused: compare with `if` instead.
+//! - Data passes through untouched: `xs.len() as f64`, index arithmetic, integer counters,
+//!   comparisons of data.
+//!
+//! **What a loop costs.** The reverse sweep runs the loop's iterations again, last first: each
+//! iteration's intermediate values are recomputed from the values the loop carries from one
+//! iteration to the next, not stored. So
+//!
+//! - a loop that only accumulates (`loss += ..`, also into a local array) stores nothing and
+//!   allocates nothing: the gradient costs about three times the function (the function, then
+//!   each iteration recomputed and differentiated);
+//! - a loop with other carried state (a recurrence `h = (w * h + x).tanh()`, a running
+//!   product, a counter a later iteration reads) keeps exactly those carried values, one entry
+//!   per iteration: on the stack when the trip count is a constant (a range with literal
+//!   bounds, an array of known length), else in a `Vec` allocated once before the loop with the
+//!   trip count as capacity (a `while` loop, whose trip count is unknown, grows it). That is
+//!   `k · n` floats for `k` carried values over `n` iterations, never one entry per operation.
+//!
+//! The iterated expression (`xs.iter().zip(ys)`) is evaluated again by the reverse sweep, so it
+//! must not have side effects. What stays unsupported, each with a compile error at the token:
+//! labelled loops and `break 'label`, `break` with a value, `while let`, iterating a
+//! differentiated array in reverse or through adaptors other than `.zip`/`.enumerate`/`.copied`
+//! (index it instead), copying or assigning a whole array of floats, slicing one, and writing
+//! an array after a loop has read it (the recomputed loop would read the new contents: write to
+//! another array).
 //!
 //! # Differentiable functions
 //!
