@@ -303,3 +303,39 @@ fn reversed_and_inclusive_ranges() {
     let g = ranges_grad(0.7);
     fd(|p| ranges(p[0]), &[0.7], &[g]);
 }
+
+#[grad(wrt = w)]
+fn branchy(w: &[f32], x: &[f32], flag: bool) -> f32 {
+    let mut s = 0.0;
+    if flag {
+        let mut h = 0.0;
+        for (wi, xi) in w.iter().zip(x) {
+            h = (h * wi + xi).sin();
+            if h > 0.9 {
+                return h;
+            }
+        }
+        s += h * w.len() as f32;
+    }
+    s
+}
+
+#[test]
+fn f32_loop_inside_a_branch_with_return() {
+    let x = [0.5_f32, 1.0, -0.25, 0.75];
+    for w in [[0.3_f32, -0.2, 0.5, 0.1], [1.5, 1.2, 1.0, 2.0]] {
+        let (v, g) = branchy_value_and_grad(&w, &x, true);
+        assert_eq!(v, branchy(&w, &x, true));
+        let w64: Vec<f64> = w.iter().map(|&a| f64::from(a)).collect();
+        let g64: Vec<f64> = g.iter().map(|&a| f64::from(a)).collect();
+        let f = |p: &[f64]| {
+            let p32: Vec<f32> = p.iter().map(|&a| a as f32).collect();
+            f64::from(branchy(&p32, &x, true))
+        };
+        let numeric = grad::check::numeric_gradient(f, &w64);
+        for (a, n) in g64.iter().zip(&numeric) {
+            assert!((a - n).abs() < 2e-2 * (1.0 + n.abs()), "{g64:?} vs {numeric:?}");
+        }
+        assert_eq!(branchy_grad(&w, &x, false), vec![0.0; 4]);
+    }
+}

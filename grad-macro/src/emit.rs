@@ -822,7 +822,9 @@ impl<'a> Emitter<'a> {
                 let c = self.operand(cond).tokens();
                 let t = self.branch(then, !outs.is_empty());
                 let e = self.else_branch(els, outs);
-                if outs.is_empty() {
+                if outs.is_empty() && els.insts.is_empty() {
+                    quote!(if #c #t)
+                } else if outs.is_empty() {
                     quote!(if #c #t else #e)
                 } else {
                     let pat = self.pattern(outs);
