@@ -334,8 +334,80 @@ fn f32_loop_inside_a_branch_with_return() {
         };
         let numeric = grad::check::numeric_gradient(f, &w64);
         for (a, n) in g64.iter().zip(&numeric) {
-            assert!((a - n).abs() < 2e-2 * (1.0 + n.abs()), "{g64:?} vs {numeric:?}");
+            assert!(
+                (a - n).abs() < 2e-2 * (1.0 + n.abs()),
+                "{g64:?} vs {numeric:?}"
+            );
         }
         assert_eq!(branchy_grad(&w, &x, false), vec![0.0; 4]);
+    }
+}
+
+#[grad(wrt = w, b)]
+fn rows(w: [[f64; 3]; 2], b: [f64; 2], x: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for k in 0..w.len() {
+        let z = w[k].iter().zip(x).map(|(a, xi)| a * xi).sum::<f64>() + b[k];
+        total += z.tanh();
+    }
+    total
+}
+
+#[test]
+fn rows_of_a_matrix_iterated() {
+    let w = [[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]];
+    let b = [0.05, -0.1];
+    let x = [1.0, -0.5, 2.0];
+    let (gw, gb) = rows_grad(w, b, &x);
+    let mut flat: Vec<f64> = w.iter().flatten().copied().collect();
+    flat.extend(b);
+    let mut g: Vec<f64> = gw.iter().flatten().copied().collect();
+    g.extend(gb);
+    fd(
+        |p| rows([[p[0], p[1], p[2]], [p[3], p[4], p[5]]], [p[6], p[7]], &x),
+        &flat,
+        &g,
+    );
+}
+
+#[grad(wrt = w)]
+fn walk(w: &[f64], stride: usize) -> f64 {
+    let mut i = 0;
+    let mut s = 0.0;
+    while i < w.len() {
+        if i % 3 == 1 {
+            i += 1;
+            continue;
+        }
+        s = s * 0.5 + w[i] * w[i];
+        i += stride;
+    }
+    s
+}
+
+#[test]
+fn while_with_an_index_and_continue() {
+    let w = [0.3, -0.7, 1.1, 0.4, -0.2, 0.9, 0.05];
+    for stride in 1..4 {
+        let g = walk_grad(&w, stride);
+        fd(|p| walk(p, stride), &w, &g);
+    }
+}
+
+#[grad(wrt = r)]
+fn guarded(r: f64, k: Option<f64>) -> f64 {
+    match k {
+        Some(c) if c > 1.0 => return (r * c).sin(),
+        Some(c) => r * r * c,
+        None => r.exp(),
+    }
+}
+
+#[test]
+fn match_with_guard_binding_and_return() {
+    for k in [Some(2.0), Some(0.5), None] {
+        let (v, g) = guarded_value_and_grad(0.7, k);
+        assert_eq!(v, guarded(0.7, k));
+        fd(|p| guarded(p[0], k), &[0.7], &[g]);
     }
 }
