@@ -57,8 +57,8 @@ fn softmax_nll(w: [[f64; 2]; 3], data: &[([f64; 2], usize)]) -> f64 {
         }
         let m = z[0].max(z[1]).max(z[2]);
         let mut s = 0.0;
-        for k in 0..3 {
-            s += (z[k] - m).exp();
+        for zk in z.iter() {
+            s += (zk - m).exp();
         }
         total += m + s.ln() - z[*label];
     }

@@ -394,6 +394,8 @@ fn while_with_an_index_and_continue() {
     }
 }
 
+// `return` in an arm is what is tested here.
+#[allow(clippy::needless_return)]
 #[grad(wrt = r)]
 fn guarded(r: f64, k: Option<f64>) -> f64 {
     match k {
