@@ -526,6 +526,8 @@ impl<'a> Lowerer<'a> {
             },
             Expr::Block(b) if b.label.is_none() => match self.block(&b.block) {
                 Some(v) => v,
+                // A block that ends by leaving (`return`, `break`) needs no value.
+                None if ends_with_jump(&b.block) => Operand::Lit(0.0),
                 None => self.error(b, "this block has no value: end it with an expression"),
             },
             Expr::Assign(a) => self.error(a, "an assignment has no value: write it as a statement"),
@@ -1233,6 +1235,17 @@ fn refused(e: &Expr) -> Option<(TokenStream, &'static str)> {
         Expr::Block(b) if b.label.is_some() => (kw(&b.label), "labelled blocks are not supported: use a plain block `{ ... }`"),
         _ => return None,
     })
+}
+
+/// The block's last statement is a `return`, `break` or `continue`.
+fn ends_with_jump(b: &syn::Block) -> bool {
+    matches!(
+        b.stmts.last(),
+        Some(Stmt::Expr(
+            Expr::Return(_) | Expr::Break(_) | Expr::Continue(_),
+            _
+        ))
+    )
 }
 
 fn arith_op(op: &BinOp) -> Option<Op> {

@@ -23,6 +23,8 @@ use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Ident, Pat};
 
+const SLICING: &str = "slicing an array of floats is not supported in a #[grad] function: index its elements (`for i in a..b { w[i] }`)";
+
 /// Where the items of a `for` loop come from, as far as the macro needs to know: which are
 /// elements of an array of floats, and how many iterations there are when that is a constant.
 enum Src {
@@ -38,6 +40,8 @@ enum Src {
     Copied(Box<Src>),
     /// Anything else (ranges, data): the constant trip count, when known.
     Data(Option<TokenStream>),
+    /// Refused (an error was reported).
+    Refused,
 }
 
 impl Src {
@@ -46,7 +50,16 @@ impl Src {
             Src::Arr { .. } => true,
             Src::Zip(a, b) => a.has_array() || b.has_array(),
             Src::Enumerate(a) | Src::Rev(a) | Src::Copied(a) => a.has_array(),
-            Src::Data(_) => false,
+            Src::Data(_) | Src::Refused => false,
+        }
+    }
+
+    fn has_active(&self, l: &Lowerer) -> bool {
+        match self {
+            Src::Arr { arr, .. } => l.b.info(*arr).active,
+            Src::Zip(a, b) => a.has_active(l) || b.has_active(l),
+            Src::Enumerate(a) | Src::Rev(a) | Src::Copied(a) => a.has_active(l),
+            Src::Data(_) | Src::Refused => false,
         }
     }
 }
@@ -197,7 +210,7 @@ impl<'a> Lowerer<'a> {
 
     pub(super) fn for_loop(&mut self, f: &syn::ExprForLoop) {
         if let Some(l) = &f.label {
-            self.error(&l.name, "labelled loops are not supported");
+            self.error(&l.name, "labelled loops are not supported: leave one loop at a time (set a flag, `break`, and test the flag after the inner loop)");
             return;
         }
         let assigned = assigned_names(&f.body.stmts);
@@ -215,7 +228,7 @@ impl<'a> Lowerer<'a> {
 
     pub(super) fn while_loop(&mut self, w: &syn::ExprWhile) {
         if let Some(l) = &w.label {
-            self.error(&l.name, "labelled loops are not supported");
+            self.error(&l.name, "labelled loops are not supported: leave one loop at a time (set a flag, `break`, and test the flag after the inner loop)");
             return;
         }
         if let Expr::Let(l) = &*w.cond {
@@ -240,7 +253,7 @@ impl<'a> Lowerer<'a> {
 
     pub(super) fn loop_expr(&mut self, lp: &syn::ExprLoop) {
         if let Some(l) = &lp.label {
-            self.error(&l.name, "labelled loops are not supported");
+            self.error(&l.name, "labelled loops are not supported: leave one loop at a time (set a flag, `break`, and test the flag after the inner loop)");
             return;
         }
         let assigned = assigned_names(&lp.body.stmts);
@@ -455,11 +468,11 @@ impl<'a> Lowerer<'a> {
         idxs.iter()
             .map(|i| {
                 if matches!(i, Expr::Range(_)) {
-                    return self.error(i, "slicing an array of floats is not supported in a #[grad] function: index its elements");
+                    return self.error(i, SLICING);
                 }
                 let o = self.expr(i);
                 if self.is_floatish(&o) {
-                    self.error(i, "an index must be an integer")
+                    self.error(i, "an index must be an integer, not a float")
                 } else {
                     o
                 }
@@ -472,19 +485,28 @@ impl<'a> Lowerer<'a> {
         let Some((arr, _, idxs)) = self.array_place(&whole) else {
             return self.opaque(&whole, "indexing");
         };
+        if let Some(r) = idxs.iter().find(|i| matches!(i, Expr::Range(_))) {
+            return self.error(r, SLICING);
+        }
         let dims = self.b.arrays.get(&arr).map_or(1, ArrayInfo::dims);
         if idxs.len() != dims {
-            let name = self.b.info(arr).name.clone();
-            let name = match name {
+            let name = match self.b.info(arr).name.clone() {
                 Name::Source(s) => s,
                 _ => String::new(),
             };
+            let example: String = ["[i]", "[j]", "[k]", "[l]"]
+                .iter()
+                .take(dims)
+                .copied()
+                .collect();
+            let what = if dims == 1 {
+                "1 dimension".to_string()
+            } else {
+                format!("{dims} dimensions")
+            };
             return self.error(
                 ix,
-                format!(
-                    "`{name}` has {dims} dimensions: index it down to a number (`{name}{}`)",
-                    "[i]".repeat(dims)
-                ),
+                format!("`{name}` has {what}: index it down to a number (`{name}{example}`)"),
             );
         }
         let idx = self.index_operands(&idxs);
@@ -809,7 +831,17 @@ impl<'a> Lowerer<'a> {
                         Box::new(self.src_of(&m.args[0])),
                     ),
                     ("enumerate", 0) => Src::Enumerate(Box::new(self.src_of(&m.receiver))),
-                    ("rev", 0) => Src::Rev(Box::new(self.src_of(&m.receiver))),
+                    ("rev", 0) => {
+                        let inner = self.src_of(&m.receiver);
+                        if inner.has_active(self) {
+                            self.error(
+                                &m.method,
+                                "iterating a differentiated array in reverse is not supported: loop over its indices in reverse (`for i in (0..n).rev()`)",
+                            );
+                            return Src::Refused;
+                        }
+                        Src::Rev(Box::new(inner))
+                    }
                     ("copied", 0) | ("cloned", 0) => {
                         Src::Copied(Box::new(self.src_of(&m.receiver)))
                     }
@@ -854,6 +886,10 @@ impl<'a> Lowerer<'a> {
     /// The items of iterating `e` (`&e`, `e.iter()` when `by_ref`, else `e` by value).
     fn collection(&mut self, e: &Expr, by_ref: Option<bool>) -> Src {
         if let Some((arr, _, idxs)) = self.array_place(e) {
+            if let Some(r) = idxs.iter().find(|i| matches!(i, Expr::Range(_))) {
+                self.error(r, SLICING);
+                return Src::Refused;
+            }
             let info = self.b.arrays.get(&arr).cloned();
             let dims = info.as_ref().map_or(1, ArrayInfo::dims);
             if idxs.len() + 1 != dims {
@@ -862,6 +898,7 @@ impl<'a> Lowerer<'a> {
                         e,
                         "iterate over the numbers of an array of floats: index it down to one dimension (`for x in w[i].iter()`), or loop over indices",
                     );
+                    return Src::Refused;
                 }
                 return Src::Data(None);
             }
@@ -914,14 +951,28 @@ impl<'a> Lowerer<'a> {
                 let x = self.bind_pat(&t.elems[1], a, refs, elems);
                 quote!((#i, #x))
             }
-            (_, Src::Rev(a)) => {
-                if a.has_array() {
-                    self.error(
-                        pat,
-                        "iterating an array of floats in reverse is not supported: loop over its indices in reverse (`for i in (0..n).rev()`)",
-                    );
+            (_, Src::Rev(a)) => match &**a {
+                // An array of data reversed: its elements are plain values.
+                Src::Arr {
+                    arr,
+                    prefix,
+                    by_ref,
+                } => {
+                    let data = Src::Arr {
+                        arr: *arr,
+                        prefix: prefix.clone(),
+                        by_ref: *by_ref,
+                    };
+                    self.bind_pat(pat, &data, refs, elems)
                 }
-                self.bind_pat(pat, a, refs, elems)
+                other => self.bind_pat(pat, other, refs, elems),
+            },
+            (_, Src::Refused) => {
+                // Already reported: bind the names so their uses say nothing more.
+                for n in pat_names(pat) {
+                    self.bind(n, Operand::Lit(0.0));
+                }
+                quote!(_)
             }
             (_, Src::Copied(a)) => match &**a {
                 Src::Arr { arr, prefix, .. } => {
@@ -1029,15 +1080,14 @@ impl<'a> Lowerer<'a> {
     /// `match` on data: a chain of `if ::core::matches!(scrutinee, pattern)`.
     pub(super) fn match_expr(&mut self, m: &syn::ExprMatch) -> Option<Operand> {
         if let Some(id) = self.first_active(&m.expr) {
-            self.error(
+            // Reported once: the `match` then stands for a value, so nothing more is said.
+            return Some(self.error(
                 &m.expr,
                 format!("a `match` in a #[grad] function chooses by data, and `{id}` depends on a `wrt` parameter: compare it with `if` / `else if` instead"),
-            );
-            return None;
+            ));
         }
         if m.arms.is_empty() {
-            self.error(m.match_token, "a `match` with no arms has no value");
-            return None;
+            return Some(self.error(m.match_token, "a `match` with no arms has no value"));
         }
         let (tokens, refs, effectful, prec) = self.substitute(&m.expr);
         let scrut = if effectful {
@@ -1231,6 +1281,7 @@ fn trip_count(src: &Src, l: &Lowerer) -> Option<TokenStream> {
         Src::Zip(a, b) => trip_count(a, l).or_else(|| trip_count(b, l)),
         Src::Enumerate(a) | Src::Rev(a) | Src::Copied(a) => trip_count(a, l),
         Src::Data(n) => n.clone(),
+        Src::Refused => None,
     }
 }
 
@@ -1453,18 +1504,7 @@ pub fn check_reads_after_writes(cx: &Ctxt, body: &Block, vars: &[VarInfo]) {
                     Inst::NewArray { var, .. } => {
                         self.decl.insert(*var, here);
                     }
-                    Inst::Load { var, arr, .. } => {
-                        let decl = self.decl.get(arr).copied().unwrap_or(0);
-                        if let Some(&outer) = self.loops.iter().find(|&&s| s > decl) {
-                            let e = self
-                                .from
-                                .entry(*arr)
-                                .or_insert((outer, vars[var.0 as usize].span));
-                            if outer < e.0 {
-                                *e = (outer, vars[var.0 as usize].span);
-                            }
-                        }
-                    }
+                    Inst::Load { var, arr, .. } => self.read(*arr, vars[var.0 as usize].span),
                     Inst::Store { arr, span, .. } => self.stores.push((*arr, here, *span)),
                     Inst::If { then, els, .. } => {
                         self.block(then, vars);
@@ -1472,10 +1512,39 @@ pub fn check_reads_after_writes(cx: &Ctxt, body: &Block, vars: &[VarInfo]) {
                     }
                     Inst::Loop(l) => {
                         self.loops.push(here);
+                        // Iterating an array reads it in every iteration.
+                        if let Header::For { iter, .. } = &l.header {
+                            for v in &iter.refs {
+                                if vars[v.0 as usize].kind == Kind::Array {
+                                    self.read(*v, vars[v.0 as usize].span);
+                                }
+                            }
+                        }
                         self.block(&l.body, vars);
                         self.loops.pop();
                     }
-                    _ => {}
+                    other => {
+                        // Code over data that is handed an array (`my_norm(&z)`) reads it.
+                        other.for_each_operand(&mut |o| {
+                            if let Operand::Var(v) = o {
+                                if vars[v.0 as usize].kind == Kind::Array {
+                                    self.read(*v, vars[v.0 as usize].span);
+                                }
+                            }
+                        });
+                    }
+                }
+            }
+        }
+
+        /// A read of `arr` here: inside a loop that does not declare it, later writes are
+        /// refused.
+        fn read(&mut self, arr: Var, span: Span) {
+            let decl = self.decl.get(&arr).copied().unwrap_or(0);
+            if let Some(&outer) = self.loops.iter().find(|&&s| s > decl) {
+                let e = self.from.entry(arr).or_insert((outer, span));
+                if outer < e.0 {
+                    *e = (outer, span);
                 }
             }
         }
@@ -1489,10 +1558,10 @@ pub fn check_reads_after_writes(cx: &Ctxt, body: &Block, vars: &[VarInfo]) {
                     Name::Source(s) => s.clone(),
                     _ => "this array".into(),
                 };
-                cx.error_spanned(
-                    quote::quote_spanned!(*span=> #name),
+                cx.syn_error(syn::Error::new(
+                    *span,
                     format!("`{name}` is written here after a loop reads it: the reverse sweep recomputes that loop's iterations once the function has run, and would read the new value. Write the new values to another array"),
-                );
+                ));
             }
         }
     }
