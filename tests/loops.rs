@@ -413,3 +413,35 @@ fn match_with_guard_binding_and_return() {
         fd(|p| guarded(p[0], k), &[0.7], &[g]);
     }
 }
+
+#[grad(wrt = w)]
+fn styles(w: [f64; 3], xs: &[f64], ys: &[f64], flag: bool) -> f64 {
+    let fit = xs
+        .iter()
+        .zip(ys)
+        .map(|(x, y)| (w[0] * x - y).powi(2))
+        .sum::<f64>();
+    let mut by_ref = 0.0;
+    for wi in &w {
+        by_ref += wi * wi;
+    }
+    let mut by_value = 1.0;
+    for wi in w {
+        by_value *= wi;
+    }
+    let scale = match flag {
+        true => 2.0,
+        false => 0.5,
+    };
+    scale * fit + by_ref + by_value
+}
+
+#[test]
+fn iterator_sum_array_by_reference_and_by_value_and_bool_match() {
+    let w = [0.4, -1.1, 0.6];
+    for flag in [true, false] {
+        let (v, g) = styles_value_and_grad(w, &XS, &YS, flag);
+        assert_eq!(v, styles(w, &XS, &YS, flag));
+        fd(|p| styles([p[0], p[1], p[2]], &XS, &YS, flag), &w, &g);
+    }
+}
