@@ -403,23 +403,7 @@ impl<'a> Emitter<'a> {
                 {
                     continue;
                 }
-                let info = self.func.info(v);
-                let base = match &info.name {
-                    Name::Source(s) => Some(s.clone()),
-                    Name::Adjoint(of) => self
-                        .names
-                        .get(of)
-                        .map(|id| format!("d_{}", id.to_string().trim_start_matches('_'))),
-                    Name::Fixed(s) => Some(s.to_string()),
-                    Name::Temp | Name::Anon | Name::Export(_) => None,
-                };
-                let id = match base {
-                    Some(b) => namer.named(&b, matches!(info.name, Name::Source(_))),
-                    None if info.kind == Kind::Bool => namer.cond(),
-                    None => namer.temp(),
-                };
-                self.names
-                    .insert(v, format_ident!("{}", id, span = Span::mixed_site()));
+                self.name_one(v, namer);
             }
             if let Inst::If {
                 then, els, outs, ..
