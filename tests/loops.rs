@@ -445,3 +445,46 @@ fn iterator_sum_array_by_reference_and_by_value_and_bool_match() {
         fd(|p| styles([p[0], p[1], p[2]], &XS, &YS, flag), &w, &g);
     }
 }
+
+#[grad(wrt = w1, w2)]
+fn mlp(w1: [[f64; 2]; 3], w2: [f64; 3], data: &[([f64; 2], f64)]) -> f64 {
+    let mut loss = 0.0;
+    for (x, t) in data.iter() {
+        let mut h = [0.0; 3];
+        for (j, row) in w1.iter().enumerate() {
+            h[j] = row.iter().zip(x).map(|(a, xi)| a * xi).sum::<f64>().tanh();
+        }
+        let mut o = 0.0;
+        for (row, hj) in w1.iter().zip(&h) {
+            o += row[0] * 0.1 * hj;
+        }
+        for (v, hj) in w2.iter().zip(h) {
+            o += v * hj;
+        }
+        loss += (o - t).powi(2);
+    }
+    loss
+}
+
+#[test]
+fn rows_iterated_by_name() {
+    let w1 = [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]];
+    let w2 = [1.0, -1.0, 0.5];
+    let data = [([0.7, -0.3], 1.0), ([0.2, 0.9], -0.5), ([-1.0, 0.4], 0.3)];
+    let (g1, g2) = mlp_grad(w1, w2, &data);
+    let mut flat: Vec<f64> = w1.iter().flatten().copied().collect();
+    flat.extend(w2);
+    let mut g: Vec<f64> = g1.iter().flatten().copied().collect();
+    g.extend(g2);
+    fd(
+        |p| {
+            mlp(
+                [[p[0], p[1]], [p[2], p[3]], [p[4], p[5]]],
+                [p[6], p[7], p[8]],
+                &data,
+            )
+        },
+        &flat,
+        &g,
+    );
+}

@@ -385,7 +385,10 @@ impl<'a> Emitter<'a> {
                         self.names.insert(c.out, id);
                     }
                 }
-                if let Header::For { pat, .. } = &l.header {
+                if let Header::For { pat, pos, .. } = &l.header {
+                    if let Some(p) = pos {
+                        self.name_one(*p, namer);
+                    }
                     for v in &pat.refs {
                         self.name_one(*v, namer);
                     }
@@ -678,10 +681,29 @@ impl<'a> Emitter<'a> {
             }
         }
         let head = match &l.header {
-            Header::For { pat, iter, .. } => {
-                let p = self.opaque(pat);
+            Header::For { pat, iter, pos, .. } => {
+                // A name the body does not read is bound as `_`.
+                let subst: Vec<TokenStream> = pat
+                    .refs
+                    .iter()
+                    .map(|v| {
+                        if self.uses.get(v).copied().unwrap_or(0) == 0 {
+                            quote!(_)
+                        } else {
+                            self.ident(*v)
+                        }
+                    })
+                    .collect();
+                let p = replace_placeholders(pat.tokens.clone(), &subst, self.krate);
                 let it = self.opaque(iter);
-                quote!(for #p in #it)
+                match pos {
+                    Some(v) => {
+                        let v = self.ident(*v);
+                        let krate = self.krate;
+                        quote!(for (#v, #p) in #krate::__private::enumerate(#it))
+                    }
+                    None => quote!(for #p in #it),
+                }
             }
             Header::Loop => quote!(loop),
         };

@@ -122,6 +122,9 @@ pub enum Header {
         elems: Vec<Elem>,
         /// The trip count, when it is a constant (an upper bound suffices).
         trip: Option<TokenStream>,
+        /// The iteration's position, when the body needs it (rows of an array it iterates):
+        /// the loop then runs over `enumerate(iter)`.
+        pos: Option<Var>,
     },
     /// `loop` (a `while` is a `loop` that starts with `if !cond { break }`).
     Loop,
@@ -575,7 +578,13 @@ impl Inst {
                 if let Some(c) = &mut l.count {
                     f(c);
                 }
-                if let Header::For { pat, elems, .. } = &mut l.header {
+                if let Header::For {
+                    pat, elems, pos, ..
+                } = &mut l.header
+                {
+                    if let Some(p) = pos {
+                        f(p);
+                    }
                     pat.refs.iter_mut().for_each(&mut *f);
                     for e in elems {
                         f(&mut e.item);
@@ -674,7 +683,7 @@ fn fold_in(block: &mut Block, vars: &[VarInfo], map: &mut HashMap<Var, Operand>)
             continue;
         }
         if let Inst::Op { var, op, args } = inst {
-            if vars[var.0 as usize].name != Name::Anon {
+            if !matches!(vars[var.0 as usize].name, Name::Anon | Name::Adjoint(_)) {
                 continue;
             }
             let folded = match (*op, args.first(), args.get(1)) {

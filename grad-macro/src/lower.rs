@@ -55,6 +55,8 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         closure_depth: 0,
         hidden: 0,
         data_arrays: std::collections::HashMap::new(),
+        aliases: std::collections::HashMap::new(),
+        pos_slot: None,
     };
     let seeds: Vec<String> = sig
         .params
@@ -153,6 +155,11 @@ struct Lowerer<'a> {
     hidden: usize,
     /// Data parameters that are arrays of floats: their lengths give loops a constant trip count.
     data_arrays: std::collections::HashMap<Var, crate::ir::ArrayInfo>,
+    /// Rows of an array being iterated (`for row in w.iter()`): the array and the position the
+    /// row stands for.
+    aliases: std::collections::HashMap<Var, (Var, Vec<Operand>)>,
+    /// The position variable of the loop whose pattern is being bound, if a row needs one.
+    pos_slot: Option<Var>,
 }
 
 /// Control flow is lowered to flags, held in the environment under names no identifier can

@@ -343,6 +343,7 @@ impl<'a> Lowerer<'a> {
         self.bind(CONT.into(), Operand::Bool(false));
         let mut lowered_header = None;
         if let (Some((pat, _)), Some((src, iter))) = (header, iter_parts) {
+            self.pos_slot = None;
             let mut refs = Vec::new();
             let mut elems = Vec::new();
             let tokens = self.bind_pat(pat, &src, &mut refs, &mut elems);
@@ -357,6 +358,7 @@ impl<'a> Lowerer<'a> {
                 iter,
                 elems,
                 trip,
+                pos: self.pos_slot.take(),
             });
         }
         let mut counter_next = None;
@@ -441,8 +443,9 @@ impl<'a> Lowerer<'a> {
             .push(Inst::Loop(Box::new(crate::ir::drop_unchanged(lp, false))));
     }
 
-    /// The array of floats `e` names, with the indices applied to it (`w`, `w[k]`).
-    fn array_place(&mut self, e: &Expr) -> Option<(Var, Vec<&'static str>, Vec<Expr>)> {
+    /// The array of floats `e` names, with the indices applied to it (`w`, `w[k]`): the array,
+    /// the positions a row being iterated stands for, and the indices written.
+    fn array_place(&mut self, e: &Expr) -> Option<(Var, Vec<Operand>, Vec<Expr>)> {
         let mut idxs = Vec::new();
         let mut cur = e;
         loop {
@@ -458,10 +461,11 @@ impl<'a> Lowerer<'a> {
         let Expr::Path(p) = cur else { return None };
         let id = p.path.get_ident()?;
         let v = self.lookup(&id.to_string())?.as_var()?;
-        (self.b.info(v).kind == Kind::Array).then(|| {
-            idxs.reverse();
-            (v, Vec::new(), idxs)
-        })
+        idxs.reverse();
+        if let Some((base, pre)) = self.aliases.get(&v) {
+            return Some((*base, pre.clone(), idxs));
+        }
+        (self.b.info(v).kind == Kind::Array).then_some((v, Vec::new(), idxs))
     }
 
     fn index_operands(&mut self, idxs: &[Expr]) -> Vec<Operand> {
@@ -482,18 +486,15 @@ impl<'a> Lowerer<'a> {
 
     pub(super) fn index_expr(&mut self, ix: &syn::ExprIndex) -> Operand {
         let whole = Expr::Index(ix.clone());
-        let Some((arr, _, idxs)) = self.array_place(&whole) else {
+        let Some((arr, pre, idxs)) = self.array_place(&whole) else {
             return self.opaque(&whole, "indexing");
         };
         if let Some(r) = idxs.iter().find(|i| matches!(i, Expr::Range(_))) {
             return self.error(r, SLICING);
         }
-        let dims = self.b.arrays.get(&arr).map_or(1, ArrayInfo::dims);
+        let dims = self.b.arrays.get(&arr).map_or(1, ArrayInfo::dims) - pre.len();
         if idxs.len() != dims {
-            let name = match self.b.info(arr).name.clone() {
-                Name::Source(s) => s,
-                _ => String::new(),
-            };
+            let name = place_root(&whole).unwrap_or_default();
             let example: String = ["[i]", "[j]", "[k]", "[l]"]
                 .iter()
                 .take(dims)
@@ -509,7 +510,8 @@ impl<'a> Lowerer<'a> {
                 format!("`{name}` has {what}: index it down to a number (`{name}{example}`)"),
             );
         }
-        let idx = self.index_operands(&idxs);
+        let mut idx = pre;
+        idx.extend(self.index_operands(&idxs));
         let active = self.b.info(arr).active;
         let var = self.b.new_var(Kind::Float, Name::Temp, active, ix.span());
         self.b.push(Inst::Load { var, arr, idx });
@@ -524,9 +526,16 @@ impl<'a> Lowerer<'a> {
         op: Option<Op>,
     ) -> bool {
         let whole = Expr::Index(target.clone());
-        let Some((arr, _, idxs)) = self.array_place(&whole) else {
+        let Some((arr, pre, idxs)) = self.array_place(&whole) else {
             return false;
         };
+        if !pre.is_empty() {
+            self.error(
+                target,
+                "assigning to an element of a row being iterated is not supported: index the array itself (`w[i][j] = ...`)",
+            );
+            return true;
+        }
         let dims = self.b.arrays.get(&arr).map_or(1, ArrayInfo::dims);
         if idxs.len() != dims {
             self.error(
@@ -651,9 +660,15 @@ impl<'a> Lowerer<'a> {
     pub(super) fn array_method(&mut self, m: &syn::ExprMethodCall) -> Option<Operand> {
         let name = m.method.to_string();
         if (name == "len" || name == "is_empty") && m.args.is_empty() {
-            if let Some((arr, _, idxs)) = self.array_place(&m.receiver) {
+            if let Some((base, pre, idxs)) = self.array_place(&m.receiver) {
+                // The variable written (a row being iterated is one too).
+                let named = place_root(&m.receiver)
+                    .and_then(|n| self.lookup(&n))
+                    .and_then(|o| o.as_var())
+                    .unwrap_or(base);
+                let _ = pre;
                 let idx = self.index_operands(&idxs);
-                let mut refs = vec![arr];
+                let mut refs = vec![named];
                 let mut t = {
                     let ph = Ident::new(&placeholder(0), Span::call_site());
                     quote!(#ph)
@@ -885,28 +900,23 @@ impl<'a> Lowerer<'a> {
 
     /// The items of iterating `e` (`&e`, `e.iter()` when `by_ref`, else `e` by value).
     fn collection(&mut self, e: &Expr, by_ref: Option<bool>) -> Src {
-        if let Some((arr, _, idxs)) = self.array_place(e) {
+        if let Some((arr, pre, idxs)) = self.array_place(e) {
             if let Some(r) = idxs.iter().find(|i| matches!(i, Expr::Range(_))) {
                 self.error(r, SLICING);
                 return Src::Refused;
             }
             let info = self.b.arrays.get(&arr).cloned();
             let dims = info.as_ref().map_or(1, ArrayInfo::dims);
-            if idxs.len() + 1 != dims {
-                if self.b.info(arr).active {
-                    self.error(
-                        e,
-                        "iterate over the numbers of an array of floats: index it down to one dimension (`for x in w[i].iter()`), or loop over indices",
-                    );
-                    return Src::Refused;
-                }
+            if pre.len() + idxs.len() >= dims {
                 return Src::Data(None);
             }
-            let prefix = self.index_operands(&idxs);
+            let mut prefix = pre;
+            prefix.extend(self.index_operands(&idxs));
             let by_ref = by_ref.unwrap_or_else(|| {
                 // By value: a reference (a slice parameter) yields references, an array its
                 // elements.
-                info.as_ref().is_some_and(|i| i.by_ref && idxs.is_empty())
+                info.as_ref()
+                    .is_some_and(|i| i.by_ref && prefix.is_empty() && idxs.is_empty())
             });
             return Src::Arr {
                 arr,
@@ -952,6 +962,15 @@ impl<'a> Lowerer<'a> {
                 quote!((#i, #x))
             }
             (_, Src::Rev(a)) => match &**a {
+                Src::Arr { arr, prefix, .. }
+                    if prefix.len() + 1 < self.b.arrays.get(arr).map_or(1, ArrayInfo::dims) =>
+                {
+                    self.error(
+                        pat,
+                        "iterating the rows of an array of floats in reverse is not supported: loop over its indices in reverse (`for i in (0..n).rev()`)",
+                    );
+                    quote!(_)
+                }
                 // An array of data reversed: its elements are plain values.
                 Src::Arr {
                     arr,
@@ -993,6 +1012,10 @@ impl<'a> Lowerer<'a> {
                     by_ref,
                 },
             ) => {
+                let dims = self.b.arrays.get(arr).map_or(1, ArrayInfo::dims);
+                if prefix.len() + 1 < dims {
+                    return self.bind_row(pat, *arr, prefix, *by_ref, refs);
+                }
                 let (id, deref) = match pat {
                     Pat::Ident(pi) if pi.subpat.is_none() && pi.by_ref.is_none() => {
                         (Some(&pi.ident), *by_ref)
@@ -1042,6 +1065,58 @@ impl<'a> Lowerer<'a> {
             }
             (p, _) => self.data_pat(p, refs),
         }
+    }
+
+    /// A row of an array of floats being iterated (`for row in w.iter()`): the name stands for
+    /// `w[pos]`, so that `row[j]` reads (and its derivative goes to) `w[pos][j]`.
+    fn bind_row(
+        &mut self,
+        pat: &Pat,
+        arr: Var,
+        prefix: &[Operand],
+        by_ref: bool,
+        refs: &mut Vec<Var>,
+    ) -> TokenStream {
+        let id = match strip_pat(pat) {
+            Pat::Ident(pi) if pi.subpat.is_none() && pi.by_ref.is_none() => &pi.ident,
+            Pat::Wild(_) => return quote!(_),
+            other => {
+                self.error(other, "bind each row to a name: `for row in w.iter()`");
+                return quote!(_);
+            }
+        };
+        let span = id.span();
+        let pos = match self.pos_slot {
+            Some(p) => p,
+            None => {
+                let p = self
+                    .b
+                    .new_var(Kind::Opaque, Name::Fixed("pos"), false, span);
+                self.pos_slot = Some(p);
+                p
+            }
+        };
+        let info = self.b.arrays.get(&arr).cloned();
+        let active = self.b.info(arr).active;
+        let v = self
+            .b
+            .new_var(Kind::Array, Name::Source(id.to_string()), active, span);
+        if let Some(info) = info {
+            self.b.arrays.insert(
+                v,
+                ArrayInfo {
+                    lens: info.lens[prefix.len() + 1..].to_vec(),
+                    by_ref,
+                },
+            );
+        }
+        let mut at = prefix.to_vec();
+        at.push(Operand::Var(pos));
+        self.aliases.insert(v, (arr, at));
+        self.bind(id.to_string(), Operand::Var(v));
+        refs.push(v);
+        let ph = Ident::new(&placeholder(refs.len() - 1), Span::call_site());
+        quote!(#ph)
     }
 
     /// A pattern over data: each name bound to an opaque variable.

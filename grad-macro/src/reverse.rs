@@ -578,7 +578,10 @@ impl Rev {
             })
             .collect();
         // Elements of differentiated arrays the loop iterates: `d_w[pos] += d_x`.
-        let mut pos = None;
+        let mut pos = match &r_header {
+            Header::For { pos, .. } => *pos,
+            Header::Loop => None,
+        };
         if let Header::For { elems, .. } = &r_header {
             for e in elems.clone() {
                 if let Some(d) = self.take_adjoint(e.item) {
@@ -693,6 +696,7 @@ impl Rev {
                     },
                     elems: Vec::new(),
                     trip: None,
+                    pos: None,
                 }
             }
             Header::Loop => {
@@ -712,6 +716,7 @@ impl Rev {
                     },
                     elems: Vec::new(),
                     trip: None,
+                    pos: None,
                 }
             }
         };

@@ -33,5 +33,7 @@ pub mod __private {
     #[inline(always)]
     pub fn called_function_must_be_the_grad_helper<F>(_called: F, _helper: F) {}
 
-    pub use crate::saved::{enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, Saved, SavedN};
+    pub use crate::saved::{
+        enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, Saved, SavedN,
+    };
 }

@@ -112,6 +112,12 @@ where
     it.rev().skip(total.saturating_sub(n))
 }
 
+/// The items of `iter` with their positions.
+#[inline]
+pub fn enumerate<I: IntoIterator>(iter: I) -> core::iter::Enumerate<I::IntoIter> {
+    iter.into_iter().enumerate()
+}
+
 /// The items of `iter`, last first.
 #[inline]
 pub fn rev<I>(iter: I) -> core::iter::Rev<I::IntoIter>
