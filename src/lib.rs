@@ -142,7 +142,9 @@
 //!   `xs` (an array by value), with `.zip(..)`, `.enumerate()`, `.rev()`, `.copied()`, any
 //!   other iterator over data; nested loops; `while`; `loop`; `break` and `continue` (of the
 //!   innermost loop); `return` anywhere (inside loops and branches too).
-//! - Indexing: `w[i]`, `w[i][j]`, with any integer index expression; `w.len()`.
+//! - Indexing: `w[i]`, `w[i][j]`, with any integer index expression; `w.len()`. The rows of a
+//!   matrix can be iterated by name: `for (k, row) in w.iter().enumerate()`, then `row[j]` or
+//!   `row.iter().zip(x)`.
 //! - Arrays of floats declared in the body, `let mut z = [0.0; 3];`, `[[0.0; 4]; 3]` or
 //!   `[a, b, c]`, written element by element (`z[i] = ..`, `+=`, `-=`, `*=`, `/=`) and read
 //!   later.
