@@ -488,3 +488,142 @@ fn rows_iterated_by_name() {
         &g,
     );
 }
+
+// Found by the new-user trial of issue 4 (each once a bug).
+
+#[grad(wrt = w)]
+fn map_fold(w: [f64; 3], xs: &[f64]) -> f64 {
+    let a = w.iter().map(|x| x * x).fold(0.0, |acc, b| acc + b * b);
+    let m = xs
+        .iter()
+        .map(|x| x * w[0])
+        .fold(f64::NEG_INFINITY, |acc, b| acc.max(b));
+    let c = w.iter().map(|x| x + 1.0).map(|y| y * y).sum::<f64>();
+    a + m + c
+}
+
+#[test]
+fn map_then_fold_and_chained_maps() {
+    let w = [0.3, -0.5, 1.2];
+    let (v, g) = map_fold_value_and_grad(w, &XS);
+    assert_eq!(v, map_fold(w, &XS));
+    fd(|p| map_fold([p[0], p[1], p[2]], &XS), &w, &g);
+}
+
+#[grad(wrt = w)]
+fn hinge_like(w: f64, xs: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for x in xs {
+        if *x > 0.0 {
+            s += w * x;
+        } else {
+            s += w * w;
+        }
+    }
+    s + xs
+        .iter()
+        .map(|x| if *x > 1.0 { w * x } else { 0.0 })
+        .sum::<f64>()
+}
+
+#[test]
+fn a_derivative_that_is_a_loop_item() {
+    let (v, g) = hinge_like_value_and_grad(0.7, &XS);
+    assert_eq!(v, hinge_like(0.7, &XS));
+    fd(|p| hinge_like(p[0], &XS), &[0.7], &[g]);
+}
+
+pub enum Act {
+    Tanh,
+    Leaky { slope: f64 },
+    Elu { alpha: f64 },
+}
+
+#[grad(wrt = z)]
+fn act(z: f64, a: &Act) -> f64 {
+    match a {
+        Act::Tanh => z.tanh(),
+        Act::Leaky { slope } => {
+            if z > 0.0 {
+                z
+            } else {
+                slope * z
+            }
+        }
+        Act::Elu { alpha } => {
+            if z > 0.0 {
+                z
+            } else {
+                alpha * (z.exp() - 1.0)
+            }
+        }
+    }
+}
+
+#[test]
+fn match_on_a_reference_with_struct_variants() {
+    for a in [
+        Act::Tanh,
+        Act::Leaky { slope: 0.1 },
+        Act::Elu { alpha: 1.5 },
+    ] {
+        for z in [-0.8, 0.6] {
+            let (v, g) = act_value_and_grad(z, &a);
+            assert_eq!(v, act(z, &a));
+            fd(|p| act(p[0], &a), &[z], &[g]);
+        }
+    }
+}
+
+#[grad(wrt = a)]
+fn nll(a: f64, ys: &[f64]) -> f64 {
+    let mut ll = 0.0;
+    for y in ys {
+        ll -= 0.5 * (a * y).ln();
+    }
+    -ll
+}
+
+#[test]
+fn negated_accumulator() {
+    let ys = [0.5, 1.5, 2.0];
+    let g = nll_grad(1.3, &ys);
+    fd(|p| nll(p[0], &ys), &[1.3], &[g]);
+}
+
+#[grad(wrt = k)]
+fn decay(k: f64) -> f64 {
+    let mut y = 1.0;
+    for _ in 0..100_000 {
+        y -= 1e-5 * k * y;
+    }
+    y
+}
+
+#[test]
+fn a_long_constant_loop_keeps_its_state_on_the_heap() {
+    // 100 000 iterations: too many for the stack of a test thread.
+    let g = decay_grad(0.8);
+    let exact = -(-0.8_f64).exp(); // y = e^(−k) in the limit; the Euler steps are close
+    assert!((g - exact).abs() < 1e-3, "{g} vs {exact}");
+    fd(|p| decay(p[0]), &[0.8], &[g]);
+}
+
+#[grad(wrt = w)]
+fn copy_data(w: f64, x: [f64; 3]) -> f64 {
+    let mut z = [0.0; 3];
+    for i in 0..3 {
+        z[i] = x[2 - i];
+    }
+    let mut s = 0.0;
+    for zi in z.iter() {
+        s += w * zi;
+    }
+    s
+}
+
+#[test]
+fn data_stored_in_a_local_array() {
+    let x = [1.0, 2.0, 3.0];
+    assert_eq!(copy_data_grad(0.5, x), 6.0);
+}

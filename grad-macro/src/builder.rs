@@ -226,7 +226,29 @@ impl Builder {
         None
     }
 
+    /// `o` as a value of the float type: a data operand (a loop's `&f64` item, say) that an
+    /// identity would hand on as it is goes through `val`, so it can stand where a float must.
+    fn keep_float(&mut self, o: Operand) -> Operand {
+        match o {
+            Operand::Var(v) if self.info(v).kind == Kind::Opaque => {
+                let ty = float_type_tokens(self.float);
+                let ph = proc_macro2::Ident::new(&placeholder(0), Span::call_site());
+                self.opaque(
+                    quote!(__grad_krate::__private::val::<#ty, _>(#ph)),
+                    vec![v],
+                    Kind::Float,
+                )
+            }
+            other => other,
+        }
+    }
+
     fn identities(&mut self, op: Op, x: Operand, y: Operand, span: Span) -> Option<Operand> {
+        let r = self.identities_raw(op, x, y, span)?;
+        Some(self.keep_float(r))
+    }
+
+    fn identities_raw(&mut self, op: Op, x: Operand, y: Operand, span: Span) -> Option<Operand> {
         let neg_of = |b: &Self, o: &Operand| match b.def(o) {
             Some((Op::Neg, inner)) => Some(inner[0]),
             _ => None,

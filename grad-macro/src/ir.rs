@@ -637,15 +637,14 @@ pub fn drop_unchanged(mut lp: Loop, lits: bool) -> Loop {
     lp
 }
 
-/// Folds `x · 1`, `x · 0`, `x + 0`, `x − 0` and `x / 1` in derivative code (anonymous
-/// temporaries) of `block`, nested blocks included: substituting a loop's unchanged adjoint by
-/// its literal initial value leaves these behind.
-pub fn fold_identities(block: &mut Block, vars: &[VarInfo]) {
+/// Replaces an output of an `if` that both branches give as the same variable by that variable,
+/// and a flag set only in `then` by the condition, nested blocks included.
+pub fn fold_identities(block: &mut Block) {
     let mut map: HashMap<Var, Operand> = HashMap::new();
-    fold_in(block, vars, &mut map);
+    fold_in(block, &mut map);
 }
 
-fn fold_in(block: &mut Block, vars: &[VarInfo], map: &mut HashMap<Var, Operand>) {
+fn fold_in(block: &mut Block, map: &mut HashMap<Var, Operand>) {
     for inst in &mut block.insts {
         inst.map_operands(&mut |o| {
             if let Operand::Var(v) = o {
@@ -661,8 +660,8 @@ fn fold_in(block: &mut Block, vars: &[VarInfo], map: &mut HashMap<Var, Operand>)
             outs,
         } = inst
         {
-            fold_in(then, vars, map);
-            fold_in(els, vars, map);
+            fold_in(then, map);
+            fold_in(els, map);
             // An output both branches give the same variable is that variable; a flag set in
             // `then` only is the condition.
             for (k, out) in outs.iter().enumerate() {
@@ -679,27 +678,8 @@ fn fold_in(block: &mut Block, vars: &[VarInfo], map: &mut HashMap<Var, Operand>)
             continue;
         }
         if let Inst::Loop(l) = inst {
-            fold_in(&mut l.body, vars, map);
+            fold_in(&mut l.body, map);
             continue;
-        }
-        if let Inst::Op { var, op, args } = inst {
-            if !matches!(vars[var.0 as usize].name, Name::Anon | Name::Adjoint(_)) {
-                continue;
-            }
-            let folded = match (*op, args.first(), args.get(1)) {
-                (Op::Mul, Some(a), Some(b)) if a.is_lit(1.0) => Some(*b),
-                (Op::Mul, Some(a), Some(b)) if b.is_lit(1.0) => Some(*a),
-                (Op::Mul, Some(a), Some(b)) if a.is_lit(0.0) || b.is_lit(0.0) => {
-                    Some(Operand::Lit(0.0))
-                }
-                (Op::Add, Some(a), Some(b)) if a.is_lit(0.0) => Some(*b),
-                (Op::Add | Op::Sub, Some(a), Some(b)) if b.is_lit(0.0) => Some(*a),
-                (Op::Div, Some(a), Some(b)) if b.is_lit(1.0) => Some(*a),
-                _ => None,
-            };
-            if let Some(f) = folded {
-                map.insert(*var, f);
-            }
         }
     }
     block.yields.iter_mut().for_each(|o| {

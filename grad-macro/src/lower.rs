@@ -116,7 +116,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         insts,
         yields: vec![ret],
     };
-    crate::ir::fold_identities(&mut body, &l.b.vars);
+    crate::ir::fold_identities(&mut body);
     loops::check_reads_after_writes(cx, &body, &l.b.vars);
     if cx.has_errors() {
         return None;

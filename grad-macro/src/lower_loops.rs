@@ -544,7 +544,7 @@ impl<'a> Lowerer<'a> {
             );
             return true;
         }
-        if !self.is_floatish(&val) && !matches!(val, Operand::Int(_)) {
+        if matches!(self.b.kind(&val), Kind::Bool | Kind::Array) {
             self.error(target, "only floats can be stored in an array of floats");
             return true;
         }
@@ -683,18 +683,18 @@ impl<'a> Lowerer<'a> {
                 return Some(self.opaque_from(quote!(#t.#method()), refs, Kind::Opaque, false));
             }
         }
-        let reduce = match (name.as_str(), m.args.len()) {
-            ("sum", 0) | ("product", 0) => true,
-            ("fold", 2) => matches!(m.args[1], Expr::Closure(_)),
-            _ => false,
-        };
+        let reduce = matches!(
+            (name.as_str(), m.args.len()),
+            ("sum", 0) | ("product", 0) | ("fold", 2)
+        );
         if !reduce {
             return None;
         }
         // Over data only, without a closure, the call is passed through as written.
         let mapped = matches!(&*m.receiver, Expr::MethodCall(r) if r.method == "map");
         let active = self.first_active(&m.receiver).is_some();
-        if name != "fold" && !mapped && !active {
+        let fold_closure = name == "fold" && matches!(m.args[1], Expr::Closure(_));
+        if !fold_closure && !mapped && !active {
             return None;
         }
         if let Some(tf) = &m.turbofish {
@@ -711,17 +711,24 @@ impl<'a> Lowerer<'a> {
     }
 
     fn reduce(&mut self, m: &syn::ExprMethodCall, name: &str) -> Operand {
-        let (iter, closure): (&Expr, Option<&syn::ExprClosure>) = match &*m.receiver {
-            Expr::MethodCall(r) if r.method == "map" && r.args.len() == 1 => match &r.args[0] {
-                Expr::Closure(c) => (&r.receiver, Some(c)),
+        // `iter.map(f).map(g)...`: the closures, first applied first.
+        let mut closures: Vec<&syn::ExprClosure> = Vec::new();
+        let mut iter: &Expr = &m.receiver;
+        while let Expr::MethodCall(r) = iter {
+            if r.method != "map" || r.args.len() != 1 {
+                break;
+            }
+            match &r.args[0] {
+                Expr::Closure(c) => closures.push(c),
                 other => {
                     self.error(other, "`.map(..)` takes a closure here: `.map(|x| ...)`");
                     return Operand::Lit(0.0);
                 }
-            },
-            other => (other, None),
-        };
-        if let Some(c) = closure {
+            }
+            iter = &r.receiver;
+        }
+        closures.reverse();
+        for c in &closures {
             if c.inputs.len() != 1 {
                 self.error(&c.inputs, "the closure of `.map(..)` takes one argument");
                 return Operand::Lit(0.0);
@@ -731,13 +738,16 @@ impl<'a> Lowerer<'a> {
             "sum" => (Operand::Lit(0.0), None),
             "product" => (Operand::Lit(1.0), None),
             _ => {
+                let Expr::Closure(c) = &m.args[1] else {
+                    return self.error(
+                        &m.args[1],
+                        "`.fold(..)` takes a closure here: `.fold(init, |acc, x| acc.max(x))`",
+                    );
+                };
                 let init = self.expr(&m.args[0]);
                 if let Operand::Int(_) = init {
                     self.check_float_operands(&[(init, &m.args[0])]);
                 }
-                let Expr::Closure(c) = &m.args[1] else {
-                    return Operand::Lit(0.0);
-                };
                 if c.inputs.len() != 2 {
                     self.error(
                         &c.inputs,
@@ -757,44 +767,44 @@ impl<'a> Lowerer<'a> {
             self.active_names.insert(acc.clone());
         }
         self.bind(acc.clone(), init);
-        let item_pat: Pat = match (closure, fold) {
+        let item_pat: Pat = match (closures.first(), fold) {
             (Some(c), _) => c.inputs[0].clone(),
             (None, Some(f)) => f.inputs[1].clone(),
             (None, None) => syn::parse_quote!(__grad_item),
         };
-        let acc_pat = fold.map(|f| f.inputs[0].clone());
         let acc_name = acc.clone();
         let op = if name == "product" { Op::Mul } else { Op::Add };
         let span = m.method.span();
-        let synth = closure.is_none() && fold.is_none();
+        let synth = closures.is_empty() && fold.is_none();
         let mut body = |l: &mut Self| {
             let cur = l.lookup(&acc_name).unwrap_or(Operand::Lit(0.0));
-            let value = match (closure, fold) {
-                (Some(c), _) => {
-                    l.closure_depth += 1;
-                    let v = l.expr(&c.body);
-                    l.closure_depth -= 1;
-                    v
+            // The mapped value: each closure's body, its argument bound to the value before.
+            let mut value = None;
+            for (k, c) in closures.iter().enumerate() {
+                if k > 0 {
+                    let prev = value.unwrap_or(Operand::Lit(0.0));
+                    l.bind_value_pat(&c.inputs[0], prev);
                 }
-                (None, Some(f)) => {
-                    match acc_pat.as_ref().map(strip_pat) {
-                        Some(Pat::Ident(pi)) if pi.subpat.is_none() => {
-                            l.bind(pi.ident.to_string(), cur);
-                        }
-                        Some(Pat::Wild(_)) => {}
-                        other => {
-                            l.error(other, "the accumulator of `.fold(..)` must be a plain name");
-                        }
-                    }
-                    l.closure_depth += 1;
-                    let v = l.expr(&f.body);
-                    l.closure_depth -= 1;
-                    l.assign(&acc_name, v);
-                    return;
+                l.closure_depth += 1;
+                value = Some(l.expr(&c.body));
+                l.closure_depth -= 1;
+            }
+            if let Some(f) = fold {
+                l.bind_value_pat(&f.inputs[0], cur);
+                if let Some(v) = value {
+                    l.bind_value_pat(&f.inputs[1], v);
                 }
-                (None, None) => l.lookup("__grad_item").unwrap_or(Operand::Lit(0.0)),
+                l.closure_depth += 1;
+                let v = l.expr(&f.body);
+                l.closure_depth -= 1;
+                l.assign(&acc_name, v);
+                return;
+            }
+            let value = match value {
+                Some(v) => v,
+                None => l.lookup("__grad_item").unwrap_or(Operand::Lit(0.0)),
             };
-            if !l.is_floatish(&value) {
+            if !l.is_floatish(&value) && !l.diverged() {
                 l.error(
                     &m.method,
                     format!("`.{}()` here must add up floats", m.method),
@@ -804,9 +814,8 @@ impl<'a> Lowerer<'a> {
             let new = l.b.op(op, vec![cur, value], span);
             l.assign(&acc_name, new);
         };
-        let exits = false;
         let first_var = self.b.vars.len();
-        self.run_loop_with_pat(span, vec![acc.clone()], &item_pat, iter, exits, &mut body);
+        self.run_loop_with_pat(span, vec![acc.clone()], &item_pat, iter, false, &mut body);
         if synth {
             // The synthesized item is the code's own: numbered like other temporaries.
             for v in first_var..self.b.vars.len() {
@@ -817,6 +826,22 @@ impl<'a> Lowerer<'a> {
             }
         }
         self.lookup(&acc).unwrap_or(Operand::Lit(0.0))
+    }
+
+    /// Binds a closure argument that receives a computed value: a name, or `_`.
+    fn bind_value_pat(&mut self, pat: &Pat, v: Operand) {
+        match strip_pat(pat) {
+            Pat::Ident(pi) if pi.subpat.is_none() && pi.by_ref.is_none() => {
+                self.bind(pi.ident.to_string(), v);
+            }
+            Pat::Wild(_) => {}
+            other => {
+                self.error(
+                    other,
+                    "this closure argument receives a computed value: give it a plain name",
+                );
+            }
+        }
     }
 
     fn run_loop_with_pat(
@@ -1302,6 +1327,13 @@ impl syn::visit_mut::VisitMut for Unbind {
             }
         }
         syn::visit_mut::visit_pat_mut(self, p);
+    }
+    fn visit_field_pat_mut(&mut self, fp: &mut syn::FieldPat) {
+        // `Leaky { slope }` becomes `Leaky { slope: _ }`.
+        if fp.colon_token.is_none() {
+            fp.colon_token = Some(Default::default());
+        }
+        syn::visit_mut::visit_field_pat_mut(self, fp);
     }
     fn visit_expr_mut(&mut self, _: &mut Expr) {}
 }

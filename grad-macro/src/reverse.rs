@@ -61,7 +61,7 @@ pub fn reverse(primal: &Func, wrt: &[Var], simplify: bool) -> Func {
     rev.declare_adjoints(&top);
     body.insts.extend(rev.b.take_root());
     body.yields = yields;
-    crate::ir::fold_identities(&mut body, &rev.b.vars);
+    crate::ir::fold_identities(&mut body);
     Func {
         float: primal.float,
         vars: rev.b.vars,
@@ -418,26 +418,52 @@ impl Rev {
         let local: BTreeSet<Var> = primal.insts.iter().flat_map(Inst::defs).collect();
         let mut needed = BTreeSet::new();
         collect_vars(rev, &mut needed);
+        // Data computed without side effects is computed again in the reversed branch rather
+        // than carried out (it may be a reference, with no placeholder value to give).
+        let mut remat: BTreeSet<Var> = BTreeSet::new();
+        let mut work: Vec<Var> = needed.intersection(&local).copied().collect();
+        while let Some(v) = work.pop() {
+            let def = primal.insts.iter().find(|i| i.defs().contains(&v));
+            if let Some(Inst::Opaque { expr, .. }) = def {
+                if !expr.effectful && self.b.info(v).kind == Kind::Opaque && remat.insert(v) {
+                    for r in &expr.refs {
+                        if local.contains(r) && !remat.contains(r) {
+                            needed.insert(*r);
+                            work.push(*r);
+                        }
+                    }
+                }
+            }
+        }
+        let prelude: Vec<Inst> = primal
+            .insts
+            .iter()
+            .filter(|i| matches!(i, Inst::Opaque { var, .. } if remat.contains(var)))
+            .cloned()
+            .collect();
         let mut map = HashMap::new();
         let mut exports = Vec::new();
         for v in needed.intersection(&local) {
+            if remat.contains(v) {
+                continue;
+            }
             let info = self.b.info(*v).clone();
             let export = self
                 .b
                 .new_var(info.kind, Name::Export(*v), false, info.span);
             let placeholder = match info.kind {
                 Kind::Float => Operand::Lit(0.0),
-                Kind::Array => self
-                    .b
-                    .add_extern(quote::quote!(::core::default::Default::default())),
                 Kind::Bool => Operand::Bool(false),
-                Kind::Opaque => self
+                Kind::Opaque | Kind::Array => self
                     .b
                     .add_extern(quote::quote!(::core::default::Default::default())),
             };
             map.insert(*v, export);
             exports.push((*v, export, placeholder));
         }
+        let mut insts = prelude;
+        insts.append(&mut rev.insts);
+        rev.insts = insts;
         rename(rev, &map);
         exports
     }
@@ -628,7 +654,7 @@ impl Rev {
         let mut yields = next;
         yields.extend(escapes.iter().map(|e| e.2));
         let mut rbody = Block { insts, yields };
-        crate::ir::fold_identities(&mut rbody, &self.b.vars);
+        crate::ir::fold_identities(&mut rbody);
         crate::simplify::dce_block(&mut rbody);
 
         // The carried values the recomputation reads: kept by the forward loop.
@@ -757,7 +783,9 @@ impl Rev {
             },
             true,
         );
-        crate::ir::fold_identities(&mut lp.body, &self.b.vars);
+        // Substituted initial values (`1.0` for an unchanged adjoint) simplify further.
+        lp.body = self.resimplify(std::mem::take(&mut lp.body), &mut HashMap::new());
+        crate::ir::fold_identities(&mut lp.body);
         crate::simplify::dce_block(&mut lp.body);
         // An adjoint the loop leaves unchanged is its initial value.
         let kept: HashSet<Var> = lp.carried.iter().map(|c| c.out).collect();
@@ -773,16 +801,82 @@ impl Rev {
     }
 }
 
-/// Storage for a loop's carried values: on the stack for a constant trip count.
+impl Rev {
+    /// Builds the derivative operations of `block` again through the builder, so that operands
+    /// substituted since (literals) are folded and identities applied.
+    fn resimplify(&mut self, block: Block, map: &mut HashMap<Var, Operand>) -> Block {
+        let subst = |map: &HashMap<Var, Operand>, o: &mut Operand| {
+            if let Operand::Var(v) = o {
+                if let Some(n) = map.get(v) {
+                    *o = *n;
+                }
+            }
+        };
+        self.b.enter();
+        for mut inst in block.insts {
+            inst.map_operands(&mut |o| subst(map, o));
+            match inst {
+                Inst::Op { var, op, args }
+                    if matches!(self.b.info(var).name, Name::Anon | Name::Adjoint(_)) =>
+                {
+                    let span = self.b.info(var).span;
+                    let r = self.b.op(op, args, span);
+                    if r != Operand::Var(var) {
+                        if let Operand::Var(n) = r {
+                            let old = self.b.info(var).name.clone();
+                            if self.b.info(n).name == Name::Anon {
+                                self.b.info_mut(n).name = old;
+                            }
+                        }
+                        map.insert(var, r);
+                    }
+                }
+                Inst::If {
+                    cond,
+                    then,
+                    els,
+                    outs,
+                } => {
+                    let then = self.resimplify(then, map);
+                    let els = self.resimplify(els, map);
+                    self.b.push(Inst::If {
+                        cond,
+                        then,
+                        els,
+                        outs,
+                    });
+                }
+                Inst::Loop(mut l) => {
+                    l.body = self.resimplify(std::mem::take(&mut l.body), map);
+                    self.b.push(Inst::Loop(l));
+                }
+                other => self.b.push(other),
+            }
+        }
+        let mut yields = block.yields;
+        yields.iter_mut().for_each(|o| subst(map, o));
+        self.b.exit(yields)
+    }
+}
+
+/// The largest trip count whose carried values are kept on the stack.
+const STACK_TRIPS: u64 = 1024;
+
+/// Storage for a loop's carried values: on the stack for a small constant trip count, else one
+/// allocation of the trip count (known before the loop runs) or a growing one (`while`).
 fn capacity(h: &Header) -> Opaque {
     let (tokens, refs) = match h {
         Header::For { trip: Some(n), .. } => {
-            let lit = syn::parse2::<syn::LitInt>(n.clone()).is_ok();
-            let n = if lit { n.clone() } else { quote!({ #n }) };
-            (
-                quote!(__grad_krate::__private::SavedN::<_, #n>::new()),
-                Vec::new(),
-            )
+            match syn::parse2::<syn::LitInt>(n.clone()).map(|l| l.base10_parse::<u64>()) {
+                Ok(Ok(k)) if k <= STACK_TRIPS => (
+                    quote!(__grad_krate::__private::SavedN::<_, #n>::new()),
+                    Vec::new(),
+                ),
+                _ => (
+                    quote!(__grad_krate::__private::Saved::with_capacity(#n)),
+                    Vec::new(),
+                ),
+            }
         }
         Header::For { iter, .. } => {
             let it = &iter.tokens;

@@ -112,6 +112,40 @@ where
     it.rev().skip(total.saturating_sub(n))
 }
 
+/// A float, or a reference to one, as a float: generated code passes a loop's item through it
+/// where a float value is required.
+pub trait Scalar<F> {
+    /// The value.
+    fn value(self) -> F;
+}
+
+impl<F: crate::Real> Scalar<F> for F {
+    #[inline]
+    fn value(self) -> F {
+        self
+    }
+}
+
+impl<F: crate::Real> Scalar<F> for &F {
+    #[inline]
+    fn value(self) -> F {
+        *self
+    }
+}
+
+impl<F: crate::Real> Scalar<F> for &&F {
+    #[inline]
+    fn value(self) -> F {
+        **self
+    }
+}
+
+/// `x` (a float or a reference to one) as a float.
+#[inline]
+pub fn val<F, T: Scalar<F>>(x: T) -> F {
+    x.value()
+}
+
 /// The items of `iter` with their positions.
 #[inline]
 pub fn enumerate<I: IntoIterator>(iter: I) -> core::iter::Enumerate<I::IntoIter> {
