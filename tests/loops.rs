@@ -627,3 +627,34 @@ fn data_stored_in_a_local_array() {
     let x = [1.0, 2.0, 3.0];
     assert_eq!(copy_data_grad(0.5, x), 6.0);
 }
+
+#[grad(wrt = w)]
+fn any_iterator(w: f64, counts: &std::collections::BTreeMap<u32, f64>, word: &str, n: usize) -> f64 {
+    let mut s = 0.0;
+    for (k, c) in counts {
+        s += w * c * f64::from(*k);
+    }
+    for (i, ch) in word.chars().enumerate() {
+        if ch == 'a' {
+            continue;
+        }
+        s += (w * i as f64).sin();
+    }
+    for (x, k) in [1.0, 2.0, 3.0].iter().zip(1..) {
+        s += w * x * f64::from(k);
+    }
+    for i in (0..).take(n) {
+        if i > 2 {
+            break;
+        }
+        s += w.powi(i);
+    }
+    s
+}
+
+#[test]
+fn accumulating_loops_over_iterators_that_do_not_reverse() {
+    let counts: std::collections::BTreeMap<u32, f64> = [(1, 0.5), (3, 2.0)].into_iter().collect();
+    let g = any_iterator_grad(0.8, &counts, "banana", 5);
+    fd(|p| any_iterator(p[0], &counts, "banana", 5), &[0.8], &[g]);
+}

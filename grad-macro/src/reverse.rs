@@ -681,71 +681,9 @@ impl Rev {
             })
         };
 
-        let header = match r_header {
-            Header::For { pat, iter, .. } => {
-                let (mut pat_tokens, mut pat_refs) = (pat.tokens, pat.refs);
-                if let Some(p) = pos {
-                    let shifted = crate::lower::shift_placeholders(pat_tokens, 1);
-                    let ph = Ident::new(&placeholder(0), Span::call_site());
-                    pat_tokens = quote!((#ph, #shifted));
-                    pat_refs.insert(0, p);
-                }
-                let func = match (lp.exit, pos.is_some()) {
-                    (false, false) => "rev",
-                    (false, true) => "enumerate_rev",
-                    (true, false) => "rev_prefix",
-                    (true, true) => "enumerate_rev_prefix",
-                };
-                let func = Ident::new(func, Span::call_site());
-                let it = iter.tokens;
-                let mut refs = iter.refs;
-                let tokens = match lp.count.filter(|_| lp.exit) {
-                    Some(n) => {
-                        let ph = Ident::new(&placeholder(refs.len()), Span::call_site());
-                        refs.push(n);
-                        quote!(__grad_krate::__private::#func(#it, #ph))
-                    }
-                    None => quote!(__grad_krate::__private::#func(#it)),
-                };
-                Header::For {
-                    pat: Opaque {
-                        tokens: pat_tokens,
-                        refs: pat_refs,
-                        effectful: false,
-                        prec: crate::emit::PREC_ATOM,
-                    },
-                    iter: Opaque {
-                        tokens,
-                        refs,
-                        effectful: false,
-                        prec: crate::emit::PREC_ATOM,
-                    },
-                    elems: Vec::new(),
-                    trip: None,
-                    pos: None,
-                }
-            }
-            Header::Loop => {
-                let ph = Ident::new(&placeholder(0), Span::call_site());
-                Header::For {
-                    pat: Opaque {
-                        tokens: quote!(_),
-                        refs: Vec::new(),
-                        effectful: false,
-                        prec: crate::emit::PREC_ATOM,
-                    },
-                    iter: Opaque {
-                        tokens: quote!(0..#ph),
-                        refs: lp.count.into_iter().collect(),
-                        effectful: false,
-                        prec: crate::emit::PREC_ATOM,
-                    },
-                    elems: Vec::new(),
-                    trip: None,
-                    pos: None,
-                }
-            }
-        };
+        let (exit, count) = (lp.exit, lp.count);
+        let header = |forward: bool| sweep_header(&r_header, pos, exit, count, forward);
+        let reversed = header(false);
 
         let mut carried = Vec::new();
         let mut flows = Vec::new();
@@ -773,7 +711,7 @@ impl Rev {
         }
         let mut lp = crate::ir::drop_unchanged(
             Loop {
-                header,
+                header: reversed,
                 carried,
                 body: rbody,
                 exit: false,
@@ -787,6 +725,15 @@ impl Rev {
         lp.body = self.resimplify(std::mem::take(&mut lp.body), &mut HashMap::new());
         crate::ir::fold_identities(&mut lp.body);
         crate::simplify::dce_block(&mut lp.body);
+        // Iterations whose reverse only adds into sums can be visited in any order: forwards,
+        // which any iterator can do (a reversed one must be double-ended).
+        let accumulators: HashSet<Var> = escapes.iter().map(|e| e.1).collect();
+        if lp.restore.is_none()
+            && lp.carried.iter().all(|c| accumulators.contains(&c.phi))
+            && order_free(&lp.body)
+        {
+            lp.header = header(true);
+        }
         // An adjoint the loop leaves unchanged is its initial value.
         let kept: HashSet<Var> = lp.carried.iter().map(|c| c.out).collect();
         self.b.push(Inst::Loop(Box::new(lp)));
@@ -857,6 +804,113 @@ impl Rev {
         yields.iter_mut().for_each(|o| subst(map, o));
         self.b.exit(yields)
     }
+}
+
+/// The header of a loop's reverse sweep: the iterations of `h` last first (`forward`: in
+/// their order), with their positions bound to `pos` when given.
+fn sweep_header(
+    h: &Header,
+    pos: Option<Var>,
+    exit: bool,
+    count: Option<Var>,
+    forward: bool,
+) -> Header {
+    let op = |tokens, refs| Opaque {
+        tokens,
+        refs,
+        effectful: false,
+        prec: crate::emit::PREC_ATOM,
+    };
+    match h {
+        Header::For { pat, iter, .. } => {
+            let (mut pat_tokens, mut pat_refs) = (pat.tokens.clone(), pat.refs.clone());
+            if let Some(p) = pos {
+                let shifted = crate::lower::shift_placeholders(pat_tokens, 1);
+                let ph = Ident::new(&placeholder(0), Span::call_site());
+                pat_tokens = quote!((#ph, #shifted));
+                pat_refs.insert(0, p);
+            }
+            let it = iter.tokens.clone();
+            let mut refs = iter.refs.clone();
+            let n = count.filter(|_| exit).map(|n| {
+                let ph = Ident::new(&placeholder(refs.len()), Span::call_site());
+                refs.push(n);
+                ph
+            });
+            let tokens = match (forward, pos.is_some(), n) {
+                (true, false, None) => it,
+                (true, true, None) => quote!(__grad_krate::__private::enumerate(#it)),
+                (true, false, Some(n)) => quote!(__grad_krate::__private::take(#it, #n)),
+                (true, true, Some(n)) => quote!(__grad_krate::__private::take(
+                    __grad_krate::__private::enumerate(#it),
+                    #n
+                )),
+                (false, false, None) => quote!(__grad_krate::__private::rev(#it)),
+                (false, true, None) => quote!(__grad_krate::__private::enumerate_rev(#it)),
+                (false, false, Some(n)) => quote!(__grad_krate::__private::rev_prefix(#it, #n)),
+                (false, true, Some(n)) => {
+                    quote!(__grad_krate::__private::enumerate_rev_prefix(#it, #n))
+                }
+            };
+            Header::For {
+                pat: op(pat_tokens, pat_refs),
+                iter: op(tokens, refs),
+                elems: Vec::new(),
+                trip: None,
+                pos: None,
+            }
+        }
+        Header::Loop => {
+            let ph = Ident::new(&placeholder(0), Span::call_site());
+            Header::For {
+                pat: op(quote!(_), Vec::new()),
+                iter: op(quote!(0..#ph), count.into_iter().collect()),
+                elems: Vec::new(),
+                trip: None,
+                pos: None,
+            }
+        }
+    }
+}
+
+/// Whether the reversed iterations in `body` may run in any order: they write arrays
+/// declared outside only by adding (no overwrite), and do not read what they add to.
+fn order_free(body: &Block) -> bool {
+    fn walk(
+        b: &Block,
+        inner: &mut HashSet<Var>,
+        loaded: &mut HashSet<Var>,
+        added: &mut HashSet<Var>,
+    ) -> bool {
+        for i in &b.insts {
+            match i {
+                Inst::NewArray { var, .. } => {
+                    inner.insert(*var);
+                }
+                Inst::Load { arr, .. } => {
+                    loaded.insert(*arr);
+                }
+                Inst::Store { arr, op, .. } => {
+                    if *op == StoreOp::Set && !inner.contains(arr) {
+                        return false;
+                    }
+                    added.insert(*arr);
+                }
+                _ => {}
+            }
+            for nb in i.blocks() {
+                if !walk(nb, inner, loaded, added) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+    let (mut inner, mut loaded, mut added) = (HashSet::new(), HashSet::new(), HashSet::new());
+    walk(body, &mut inner, &mut loaded, &mut added)
+        && !added
+            .iter()
+            .any(|a| loaded.contains(a) && !inner.contains(a))
 }
 
 /// The largest trip count whose carried values are kept on the stack.

@@ -34,6 +34,6 @@ pub mod __private {
     pub fn called_function_must_be_the_grad_helper<F>(_called: F, _helper: F) {}
 
     pub use crate::saved::{
-        enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, val, Saved, SavedN,
+        enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, take, val, Saved, SavedN,
     };
 }

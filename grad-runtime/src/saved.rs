@@ -152,6 +152,12 @@ pub fn enumerate<I: IntoIterator>(iter: I) -> core::iter::Enumerate<I::IntoIter>
     iter.into_iter().enumerate()
 }
 
+/// The first `n` items of `iter`.
+#[inline]
+pub fn take<I: IntoIterator>(iter: I, n: usize) -> core::iter::Take<I::IntoIter> {
+    iter.into_iter().take(n)
+}
+
 /// The items of `iter`, last first.
 #[inline]
 pub fn rev<I>(iter: I) -> core::iter::Rev<I::IntoIter>
