@@ -629,7 +629,12 @@ fn data_stored_in_a_local_array() {
 }
 
 #[grad(wrt = w)]
-fn any_iterator(w: f64, counts: &std::collections::BTreeMap<u32, f64>, word: &str, n: usize) -> f64 {
+fn any_iterator(
+    w: f64,
+    counts: &std::collections::BTreeMap<u32, f64>,
+    word: &str,
+    n: usize,
+) -> f64 {
     let mut s = 0.0;
     for (k, c) in counts {
         s += w * c * f64::from(*k);
@@ -657,4 +662,47 @@ fn accumulating_loops_over_iterators_that_do_not_reverse() {
     let counts: std::collections::BTreeMap<u32, f64> = [(1, 0.5), (3, 2.0)].into_iter().collect();
     let g = any_iterator_grad(0.8, &counts, "banana", 5);
     fd(|p| any_iterator(p[0], &counts, "banana", 5), &[0.8], &[g]);
+}
+
+/// A tiny generator: each call changes its state.
+pub struct Lcg(u64);
+
+impl Lcg {
+    pub fn next_f64(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[grad(wrt = w)]
+fn dropout(w: [f64; 4], x: [f64; 4], y: f64, rng: &mut Lcg, calls: &std::cell::Cell<u32>) -> f64 {
+    let mut pred = 0.0;
+    for i in 0..4 {
+        calls.set(calls.get() + 1);
+        let keep = rng.next_f64() < 0.5;
+        let scale = 1.0 + rng.next_f64();
+        if keep {
+            pred += scale * w[i] * x[i];
+        }
+    }
+    (pred - y).powi(2)
+}
+
+#[test]
+fn calls_in_a_loop_body_run_once_and_the_reverse_sweep_reads_what_they_gave() {
+    let w = [0.3, -0.2, 0.5, 0.1];
+    let x = [1.0, 2.0, -1.0, 0.5];
+    let calls = std::cell::Cell::new(0);
+    let (v, g) = dropout_value_and_grad(w, x, 0.7, &mut Lcg(42), &calls);
+    assert_eq!(calls.get(), 4, "a call in the loop body ran again");
+    assert_eq!(v, dropout(w, x, 0.7, &mut Lcg(42), &calls));
+    // The same draws for every evaluation: the function of w the gradient is of.
+    fd(
+        |p| dropout([p[0], p[1], p[2], p[3]], x, 0.7, &mut Lcg(42), &calls),
+        &w,
+        &g,
+    );
 }

@@ -624,16 +624,6 @@ impl<'a> Emitter<'a> {
             }
         }
         let mut inner = Vec::new();
-        if let Some(s) = &l.save {
-            let buf = self.ident(s.buf);
-            let vals: Vec<TokenStream> = s.vals.iter().map(|v| self.ident(*v)).collect();
-            let vals = if vals.len() == 1 {
-                vals[0].clone()
-            } else {
-                quote!((#(#vals),*))
-            };
-            inner.push(quote!(#buf.push(#vals);));
-        }
         if let Some(r) = &l.restore {
             let buf = self.ident(r.buf);
             let vars: Vec<TokenStream> = r.vars.iter().map(|v| self.ident(*v)).collect();
@@ -646,6 +636,18 @@ impl<'a> Emitter<'a> {
         }
         let (stmts, _) = self.block_parts(&l.body, false);
         inner.extend(stmts);
+        // What the reverse sweep reads back of this iteration: its carried values as they
+        // entered it, and what calls on data gave.
+        if let Some(s) = &l.save {
+            let buf = self.ident(s.buf);
+            let vals: Vec<TokenStream> = s.vals.iter().map(|v| self.ident(*v)).collect();
+            let vals = if vals.len() == 1 {
+                vals[0].clone()
+            } else {
+                quote!((#(#vals),*))
+            };
+            inner.push(quote!(#buf.push(#vals);));
+        }
         let changed: Vec<(Var, Operand)> = l
             .carried
             .iter()

@@ -53,7 +53,14 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     };
 
     let wrt: Vec<Var> = sig.wrt.iter().map(|&i| lowered.func.params[i]).collect();
-    let program = simplify::dce(reverse::reverse(&lowered.func, &wrt, true));
+    let (program, errors) = reverse::reverse_checked(&lowered.func, &wrt, true);
+    if let Some(first) = errors.into_iter().reduce(|mut a, b| {
+        a.combine(b);
+        a
+    }) {
+        return Err(first);
+    }
+    let program = simplify::dce(program);
     let params = companion_params(&f);
     let param_ids: Vec<Ident> = params.iter().map(|(id, _)| id.clone()).collect();
     let reserved = identifiers(&f.to_token_stream());

@@ -345,6 +345,10 @@ fn eval_expr(e: &syn::Expr, refs: &[Value]) -> Value {
                 return Value::I(0);
             }
             let args: Vec<Value> = c.args.iter().map(|a| eval_expr(a, refs)).collect();
+            if name == "val" {
+                // `__private::val::<f64, _>(x)`: the value itself.
+                return Value::F(args[0].f());
+            }
             if name == "wrapping_sub" {
                 // `i32::wrapping_sub(n, 1)`: powi's exponent is an `i32`.
                 return Value::I((args[0].i() as i32).wrapping_sub(args[1].i() as i32) as i64);

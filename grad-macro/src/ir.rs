@@ -520,6 +520,16 @@ impl Opaque {
 }
 
 impl Cond {
+    /// Contains a call (which may have side effects).
+    pub fn effectful(&self) -> bool {
+        match self {
+            Cond::And(a, b) | Cond::Or(a, b) => a.effectful() || b.effectful(),
+            Cond::Not(a) => a.effectful(),
+            Cond::Val(_) => false,
+            Cond::Opaque(o) => o.effectful,
+        }
+    }
+
     pub fn for_each_operand(&self, f: &mut impl FnMut(&Operand)) {
         match self {
             Cond::And(a, b) | Cond::Or(a, b) => {
@@ -554,6 +564,16 @@ impl Block {
 }
 
 impl Inst {
+    /// Code over data that may have side effects (a call): it must run exactly as often as in
+    /// the original.
+    pub fn effectful(&self) -> bool {
+        match self {
+            Inst::Opaque { expr, .. } => expr.effectful,
+            Inst::Cond { cond, .. } => cond.effectful(),
+            _ => false,
+        }
+    }
+
     /// Calls `f` on every variable this instruction defines, nested blocks included.
     pub fn map_defs(&mut self, f: &mut impl FnMut(&mut Var)) {
         match self {

@@ -650,7 +650,11 @@ impl<'a> Lowerer<'a> {
         if refs.is_empty() && !effectful && matches!(e, Expr::Path(_) | Expr::Lit(_)) {
             return self.b.add_extern(expr);
         }
-        self.opaque_from(expr, refs, Kind::Opaque, effectful)
+        let v = self.opaque_from(expr, refs, Kind::Opaque, effectful);
+        if let Operand::Var(var) = v {
+            self.b.info_mut(var).span = e.span();
+        }
+        v
     }
 
     /// The first identifier in `e` naming a differentiated (active) value.
@@ -712,7 +716,7 @@ impl<'a> Lowerer<'a> {
                     self.l.error(at, msg);
                     return;
                 }
-                if matches!(e, Expr::Call(_) | Expr::MethodCall(_)) {
+                if matches!(e, Expr::Call(_) | Expr::MethodCall(_)) && !known_pure(e) {
                     self.effectful = true;
                 }
                 syn::visit_mut::visit_expr_mut(self, e);
@@ -1242,6 +1246,72 @@ fn refused(e: &Expr) -> Option<(TokenStream, &'static str)> {
         Expr::Block(b) if b.label.is_some() => (kw(&b.label), "labelled blocks are not supported: use a plain block `{ ... }`"),
         _ => return None,
     })
+}
+
+/// A call of the standard library known to have no side effects (a conversion, a length, a
+/// comparison): computed again where needed rather than kept. Any other call may have side
+/// effects (a random draw, a counter), so it runs exactly as often as in the original.
+fn known_pure(e: &Expr) -> bool {
+    const METHODS: &[&str] = &[
+        "len",
+        "is_empty",
+        "abs",
+        "signum",
+        "min",
+        "max",
+        "clamp",
+        "pow",
+        "powi",
+        "powf",
+        "sqrt",
+        "exp",
+        "ln",
+        "floor",
+        "ceil",
+        "round",
+        "trunc",
+        "is_nan",
+        "is_finite",
+        "get",
+        "first",
+        "last",
+        "contains",
+        "clone",
+        "iter",
+        "into",
+        "try_into",
+        "to_f64",
+        "count_ones",
+        "rem_euclid",
+        "div_euclid",
+        "wrapping_add",
+        "wrapping_sub",
+        "saturating_sub",
+        "checked_sub",
+        "unwrap_or",
+        "is_some",
+        "is_none",
+        "as_slice",
+    ];
+    const FUNCTIONS: &[&str] = &["from", "try_from", "min", "max"];
+    // The functions of the rule table (float methods, the helpers) are pure too.
+    let rule = |name: &str| RULES.iter().any(|r| r.name == name);
+    match e {
+        Expr::MethodCall(m) => {
+            let name = m.method.to_string();
+            METHODS.contains(&name.as_str())
+                || FLOAT_PREDICATES.contains(&name.as_str())
+                || rule(&name)
+        }
+        Expr::Call(c) => match &*c.func {
+            Expr::Path(p) => p.path.segments.last().is_some_and(|s| {
+                let name = s.ident.to_string();
+                FUNCTIONS.contains(&name.as_str()) || rule(&name)
+            }),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// The block's last statement is a `return`, `break` or `continue`.

@@ -23,7 +23,13 @@ use quote::quote;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Returns a function yielding `[value, d value / d wrt[0], ...]`.
+#[cfg(test)]
 pub fn reverse(primal: &Func, wrt: &[Var], simplify: bool) -> Func {
+    reverse_checked(primal, wrt, simplify).0
+}
+
+/// [`reverse`], and the errors found on the way (a value the sweep needs that it cannot have).
+pub fn reverse_checked(primal: &Func, wrt: &[Var], simplify: bool) -> (Func, Vec<syn::Error>) {
     let mut b = Builder::new(primal.float);
     b.vars = primal.vars.clone();
     b.externs = primal.externs.clone();
@@ -36,6 +42,7 @@ pub fn reverse(primal: &Func, wrt: &[Var], simplify: bool) -> Func {
         b,
         contribs: BTreeMap::new(),
         adj_arrays: HashMap::new(),
+        errors: Vec::new(),
     };
     let ret = body.yields[0];
     let one = rev.b.lit(1.0);
@@ -62,14 +69,15 @@ pub fn reverse(primal: &Func, wrt: &[Var], simplify: bool) -> Func {
     body.insts.extend(rev.b.take_root());
     body.yields = yields;
     crate::ir::fold_identities(&mut body);
-    Func {
+    let func = Func {
         float: primal.float,
         vars: rev.b.vars,
         externs: rev.b.externs,
         params: primal.params.clone(),
         body,
         arrays: rev.b.arrays,
-    }
+    };
+    (func, rev.errors)
 }
 
 /// The arrays `insts` declares (top level).
@@ -100,6 +108,8 @@ struct Rev {
     /// The adjoint of each array that has one: an array of the same shape, declared (zeros)
     /// where the array is, and written as the sweep goes.
     adj_arrays: HashMap<Var, Var>,
+    /// What cannot be differentiated after all (found by the sweep, not by lowering).
+    errors: Vec<syn::Error>,
 }
 
 impl Rev {
@@ -649,36 +659,59 @@ impl Rev {
         let mut inner = HashSet::new();
         arrays_in(&r_body, &mut inner);
         drop_outer_stores(&mut r_body, &inner);
+        // Calls on data (which may have side effects: a random draw, a counter) run once, in the
+        // forward loop; the recomputation reads back what they gave.
+        let effects: Vec<Var> = r_body
+            .insts
+            .iter()
+            .filter(|i| i.effectful())
+            .flat_map(Inst::defs)
+            .collect();
         let mut insts = r_body.insts;
         insts.extend(adj.insts);
         let mut yields = next;
         yields.extend(escapes.iter().map(|e| e.2));
         let mut rbody = Block { insts, yields };
         crate::ir::fold_identities(&mut rbody);
+        rbody.insts.retain(|i| !i.effectful());
+        let nested = strip_effects(&mut rbody);
         crate::simplify::dce_block(&mut rbody);
 
         // The carried values the recomputation reads: kept by the forward loop.
         let mut read = BTreeSet::new();
         collect_vars(&rbody, &mut read);
-        let needed: Vec<usize> = (0..lp.carried.len())
-            .filter(|k| read.contains(&r_carried[*k].phi))
-            .collect();
-        let restore = if needed.is_empty() {
+        for v in nested {
+            if read.contains(&v) {
+                self.errors.push(syn::Error::new(
+                    self.b.info(v).span,
+                    "the reverse sweep of this loop needs this value, computed by a call inside a branch or an inner loop: compute it at the top of the loop's body (`let v = ...;`), so that it can be kept from the forward loop",
+                ));
+            }
+        }
+        let inverse: HashMap<Var, Var> = map.iter().map(|(o, c)| (*c, *o)).collect();
+        let mut vals: Vec<Var> = Vec::new();
+        let mut vars: Vec<Var> = Vec::new();
+        for (k, c) in r_carried.iter().enumerate() {
+            if read.contains(&c.phi) {
+                vals.push(lp.carried[k].phi);
+                vars.push(c.phi);
+            }
+        }
+        for v in effects {
+            if let (true, Some(orig)) = (read.contains(&v), inverse.get(&v)) {
+                vals.push(*orig);
+                vars.push(v);
+            }
+        }
+        let restore = if vals.is_empty() {
             None
         } else {
             let buf = self
                 .b
                 .new_var(Kind::Opaque, Name::Fixed("saved"), false, span);
             let cap = capacity(&lp.header);
-            lp.save = Some(Save {
-                buf,
-                cap,
-                vals: needed.iter().map(|k| lp.carried[*k].phi).collect(),
-            });
-            Some(Restore {
-                buf,
-                vars: needed.iter().map(|k| r_carried[*k].phi).collect(),
-            })
+            lp.save = Some(Save { buf, cap, vals });
+            Some(Restore { buf, vars })
         };
 
         let (exit, count) = (lp.exit, lp.count);
@@ -950,6 +983,44 @@ fn capacity(h: &Header) -> Opaque {
         effectful: false,
         prec: crate::emit::PREC_ATOM,
     }
+}
+
+/// Removes the calls on data nested in `b`'s branches and inner loops (they ran in the forward
+/// pass); returns what they defined, to check that nothing reads it.
+fn strip_effects(b: &mut Block) -> Vec<Var> {
+    fn walk(b: &mut Block, out: &mut Vec<Var>) {
+        for i in &mut b.insts {
+            match i {
+                Inst::If { then, els, .. } => {
+                    for nb in [then, els] {
+                        out.extend(
+                            nb.insts
+                                .iter()
+                                .filter(|i| i.effectful())
+                                .flat_map(Inst::defs),
+                        );
+                        nb.insts.retain(|i| !i.effectful());
+                        walk(nb, out);
+                    }
+                }
+                Inst::Loop(l) => {
+                    out.extend(
+                        l.body
+                            .insts
+                            .iter()
+                            .filter(|i| i.effectful())
+                            .flat_map(Inst::defs),
+                    );
+                    l.body.insts.retain(|i| !i.effectful());
+                    walk(&mut l.body, out);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(b, &mut out);
+    out
 }
 
 /// Every array declared in `b`, nested blocks included.

@@ -30,6 +30,7 @@ fn mark(o: &Operand, live: &mut HashSet<Var>) {
 fn has_effects(b: &Block) -> bool {
     b.insts.iter().any(|i| match i {
         Inst::Opaque { expr, .. } => expr.effectful,
+        Inst::Cond { cond, .. } => cond.effectful(),
         Inst::Store { .. } => true,
         other => other.blocks().into_iter().any(has_effects),
     })
@@ -42,10 +43,10 @@ fn block(b: &mut Block, live: &mut HashSet<Var>) {
     let mut kept = Vec::with_capacity(b.insts.len());
     for mut inst in std::mem::take(&mut b.insts).into_iter().rev() {
         let keep = match &mut inst {
-            Inst::Op { var, .. }
-            | Inst::Cond { var, .. }
-            | Inst::Load { var, .. }
-            | Inst::NewArray { var, .. } => live.contains(var),
+            Inst::Op { var, .. } | Inst::Load { var, .. } | Inst::NewArray { var, .. } => {
+                live.contains(var)
+            }
+            Inst::Cond { var, cond } => live.contains(var) || cond.effectful(),
             Inst::Opaque { var, expr, .. } => live.contains(var) || expr.effectful,
             Inst::Store { .. } => true,
             Inst::If {
