@@ -706,3 +706,20 @@ fn calls_in_a_loop_body_run_once_and_the_reverse_sweep_reads_what_they_gave() {
         &g,
     );
 }
+
+#[grad(wrt = w)]
+fn in_place(mut w: [f64; 3], xs: &[f64], mut rng: Lcg) -> f64 {
+    w[0] = w[1] * w[2];
+    let mut v: Vec<f64> = xs.to_vec();
+    v.truncate(2);
+    let r = rng.next_f64();
+    w[0] * v.len() as f64 + w[1] * r
+}
+
+#[test]
+fn data_and_arrays_changed_in_place() {
+    let w = [0.5, 2.0, -3.0];
+    let (v, g) = in_place_value_and_grad(w, &XS, Lcg(7));
+    assert_eq!(v, in_place(w, &XS, Lcg(7)));
+    fd(|p| in_place([p[0], p[1], p[2]], &XS, Lcg(7)), &w, &g);
+}

@@ -81,6 +81,7 @@ impl Builder {
             name,
             active,
             span,
+            mutable: false,
         });
         v
     }

@@ -16,6 +16,8 @@ pub struct Param {
     /// type.
     pub array: Option<(ArrayInfo, Float)>,
     pub wrt: bool,
+    /// Declared `mut`.
+    pub mutable: bool,
 }
 
 pub struct Sig {
@@ -171,6 +173,7 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
                     float: float_of(&pt.ty),
                     array: array_of(&pt.ty),
                     wrt: false,
+                    mutable: matches!(&*pt.pat, Pat::Ident(pi) if pi.mutability.is_some()),
                 });
             }
         }

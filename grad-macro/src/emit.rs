@@ -771,6 +771,11 @@ impl<'a> Emitter<'a> {
                     quote!(let _ = #e;)
                 } else {
                     let name = self.ident(*var);
+                    let name = if self.func.info(*var).mutable {
+                        quote!(mut #name)
+                    } else {
+                        quote!(#name)
+                    };
                     match ty {
                         Some(ty) => quote!(let #name: #ty = #e;),
                         None => quote!(let #name = #e;),

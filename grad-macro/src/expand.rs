@@ -61,8 +61,11 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         return Err(first);
     }
     let program = simplify::dce(program);
-    let params = companion_params(&f);
-    let param_ids: Vec<Ident> = params.iter().map(|(id, _)| id.clone()).collect();
+    let mut params = companion_params(&f);
+    for ((_, _, m), keep) in params.iter_mut().zip(&lowered.keep_mut) {
+        *m = *keep;
+    }
+    let param_ids: Vec<Ident> = params.iter().map(|(id, _, _)| id.clone()).collect();
     let reserved = identifiers(&f.to_token_stream());
     let emitter = Emitter::new(&program, &krate, &reserved, &param_ids);
     let body = emitter.body(true);
@@ -157,7 +160,7 @@ fn identifiers(tokens: &TokenStream) -> HashSet<String> {
 
 /// The companions' parameters: the original names (without `mut`, which they do not need),
 /// and a fresh name for `_`.
-fn companion_params(f: &ItemFn) -> Vec<(Ident, syn::Type)> {
+fn companion_params(f: &ItemFn) -> Vec<(Ident, syn::Type, bool)> {
     f.sig
         .inputs
         .iter()
@@ -168,7 +171,7 @@ fn companion_params(f: &ItemFn) -> Vec<(Ident, syn::Type)> {
                     syn::Pat::Ident(pi) => pi.ident.clone(),
                     _ => format_ident!("_arg{}", i, span = Span::mixed_site()),
                 };
-                Some((id, (*pt.ty).clone()))
+                Some((id, (*pt.ty).clone(), false))
             }
             FnArg::Receiver(_) => None,
         })
@@ -178,7 +181,7 @@ fn companion_params(f: &ItemFn) -> Vec<(Ident, syn::Type)> {
 fn companions(
     f: &ItemFn,
     sig: &Sig,
-    params: &[(Ident, syn::Type)],
+    params: &[(Ident, syn::Type, bool)],
     assertions: &[TokenStream],
     items: &[syn::Item],
     body: TokenStream,
@@ -247,8 +250,19 @@ fn companions(
     } else {
         quote!(let _ = #name;)
     };
-    let decl: Vec<TokenStream> = params.iter().map(|(id, ty)| quote!(#id: #ty)).collect();
-    let pass: Vec<&Ident> = params.iter().map(|(id, _)| id).collect();
+    let decl: Vec<TokenStream> = params.iter().map(|(id, ty, _)| quote!(#id: #ty)).collect();
+    // The one that runs the body declares `mut` what the body changes in place.
+    let decl_vg: Vec<TokenStream> = params
+        .iter()
+        .map(|(id, ty, m)| {
+            if *m {
+                quote!(mut #id: #ty)
+            } else {
+                quote!(#id: #ty)
+            }
+        })
+        .collect();
+    let pass: Vec<&Ident> = params.iter().map(|(id, _, _)| id).collect();
     // What the companions may not warn about: being unused, calling a deprecated original,
     // and the lints of a signature they copy (those are the original's to fix).
     let allows = quote! {
@@ -267,7 +281,7 @@ fn companions(
         #[doc = #doc_vg]
         #[must_use]
         #allows
-        #vis fn #vg_name #generics (#(#decl),*) -> (#ret, #grad_ty) #where_clause {
+        #vis fn #vg_name #generics (#(#decl_vg),*) -> (#ret, #grad_ty) #where_clause {
             #use_original
             #(#items)*
             #(#assertions)*

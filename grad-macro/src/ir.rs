@@ -179,6 +179,8 @@ pub struct VarInfo {
     /// Depends on a differentiated (`wrt`) parameter.
     pub active: bool,
     pub span: Span,
+    /// Data declared `let mut` and changed in place (`v.clear()`): declared `let mut` too.
+    pub mutable: bool,
 }
 
 /// A named constant of `core::{f32,f64}::consts` used by derivative rules.

@@ -39,6 +39,10 @@ pub struct Lowered {
     pub assertions: Vec<TokenStream>,
     /// Items declared inside the body (`const K: f64 = ..;`), copied into the companions.
     pub items: Vec<syn::Item>,
+    /// For each parameter, whether the companions declare it `mut` as the original does: an
+    /// array written in place, or data changed in place (`rng.next()`); a float the body
+    /// reassigns needs no `mut` (each assignment is a new variable).
+    pub keep_mut: Vec<bool>,
 }
 
 pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> Option<Lowered> {
@@ -50,6 +54,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         assertions: Vec::new(),
         items: Vec::new(),
         int_params: Vec::new(),
+        assigned_anywhere: HashSet::new(),
         active_names: HashSet::new(),
         loop_depth: 0,
         closure_depth: 0,
@@ -58,6 +63,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         aliases: std::collections::HashMap::new(),
         pos_slot: None,
     };
+    let assigned: HashSet<String> = loops::assigned_names(&block.stmts).into_iter().collect();
     let seeds: Vec<String> = sig
         .params
         .iter()
@@ -65,9 +71,17 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         .filter_map(|p| p.ident.as_ref().map(|i| i.to_string()))
         .collect();
     l.active_names = loops::active_names(block, &seeds);
+    l.assigned_anywhere = assigned.clone();
     let mut params = Vec::new();
+    let mut keep_mut = Vec::new();
     for p in &sig.params {
         let array = p.array.as_ref().filter(|_| p.wrt);
+        let declared_mut = p.mutable;
+        let changed_in_place = p
+            .ident
+            .as_ref()
+            .is_some_and(|id| !assigned.contains(&id.to_string()));
+        keep_mut.push(declared_mut && (array.is_some() || (p.float.is_none() && changed_in_place)));
         let kind = if array.is_some() {
             Kind::Array
         } else if p.float == Some(sig.float) {
@@ -132,6 +146,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         },
         assertions: l.assertions,
         items: l.items,
+        keep_mut,
     })
 }
 
@@ -153,6 +168,8 @@ struct Lowerer<'a> {
     closure_depth: usize,
     /// Counter for the names of hidden accumulators.
     hidden: usize,
+    /// Every name the body assigns somewhere.
+    assigned_anywhere: HashSet<String>,
     /// Data parameters that are arrays of floats: their lengths give loops a constant trip count.
     data_arrays: std::collections::HashMap<Var, crate::ir::ArrayInfo>,
     /// Rows of an array being iterated (`for row in w.iter()`): the array and the position the
@@ -337,6 +354,12 @@ impl<'a> Lowerer<'a> {
             Pat::Type(pt) => (&*pt.pat, Some(&*pt.ty)),
             p => (p, None),
         };
+        let in_place = match pat {
+            Pat::Ident(pi) => {
+                pi.mutability.is_some() && !self.assigned_anywhere.contains(&pi.ident.to_string())
+            }
+            _ => false,
+        };
         let name = match pat {
             Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
                 Some(pi.ident.to_string())
@@ -414,6 +437,12 @@ impl<'a> Lowerer<'a> {
         };
         if let Some(name) = name {
             self.name_fresh(val, first_new, &name);
+            // `let mut v = ..; v.clear();`: data changed in place stays mutable.
+            if let Operand::Var(v) = val {
+                if in_place && v.0 as usize >= first_new && self.b.info(v).kind == Kind::Opaque {
+                    self.b.info_mut(v).mutable = true;
+                }
+            }
             self.bind(name, val);
         }
     }
