@@ -462,7 +462,13 @@ impl<'a> Lowerer<'a> {
             let how = match target {
                 Expr::Unary(_) => "through a reference",
                 Expr::Field(_) => "to a field",
-                Expr::Index(_) => "to an element",
+                Expr::Index(_) => {
+                    self.error(
+                        target,
+                        "assigning to an element of an array of data (integers, ...) is not supported in a #[grad] function: only the elements of an array of floats declared in the body (`let mut z = [0.0; 3];`) can be assigned; build the data before the call",
+                    );
+                    return;
+                }
                 _ => "to this",
             };
             self.error(

@@ -1658,8 +1658,9 @@ pub fn check_reads_after_writes(cx: &Ctxt, body: &Block, vars: &[VarInfo]) {
     }
     let mut w = Walk::default();
     w.block(body, vars);
+    let mut told = HashSet::new();
     for (arr, at, span) in &w.stores {
-        if let Some((from, _)) = w.from.get(arr) {
+        if let Some((from, read)) = w.from.get(arr) {
             if at >= from {
                 let name = match &vars[arr.0 as usize].name {
                     Name::Source(s) => s.clone(),
@@ -1667,8 +1668,14 @@ pub fn check_reads_after_writes(cx: &Ctxt, body: &Block, vars: &[VarInfo]) {
                 };
                 cx.syn_error(syn::Error::new(
                     *span,
-                    format!("`{name}` is written here after a loop reads it: the reverse sweep recomputes that loop's iterations once the function has run, and would read the new value. Write the new values to another array"),
+                    format!("`{name}` is written here after a loop has read it (or in the loop that reads it): the reverse sweep recomputes that loop's iterations once the function has run, and would read the new value. Write the new values to another array, or keep a value in a local before changing the element (`let v = {name}[i]; {name}[i] = v * 2.0;` outside a loop)"),
                 ));
+                if told.insert(*arr) {
+                    cx.syn_error(syn::Error::new(
+                        *read,
+                        format!("the loop reads `{name}` here"),
+                    ));
+                }
             }
         }
     }
