@@ -139,44 +139,60 @@
 //! What is supported:
 //!
 //! - `for` over `a..b`, `a..=b`, `(a..b).rev()`, and over slices and arrays: `xs.iter()`, `&xs`,
-//!   `xs` (an array by value), with `.zip(..)`, `.enumerate()`, `.rev()`, `.copied()`, any
-//!   other iterator over data; nested loops; `while`; `loop`; `break` and `continue` (of the
-//!   innermost loop); `return` anywhere (inside loops and branches too).
+//!   `xs` (an array by value), with `.zip(..)`, `.enumerate()`, `.rev()`, `.copied()`, and any
+//!   other iterator over data (see the cost note below for which must run backwards); nested
+//!   loops; `while`; `loop`; `break` and `continue` (of the innermost loop); `return` anywhere
+//!   (inside loops and branches too).
 //! - Indexing: `w[i]`, `w[i][j]`, with any integer index expression; `w.len()`. The rows of a
 //!   matrix can be iterated by name: `for (k, row) in w.iter().enumerate()`, then `row[j]` or
 //!   `row.iter().zip(x)`.
 //! - Arrays of floats declared in the body, `let mut z = [0.0; 3];`, `[[0.0; 4]; 3]` or
 //!   `[a, b, c]`, written element by element (`z[i] = ..`, `+=`, `-=`, `*=`, `/=`) and read
-//!   later.
-//! - `xs.iter().map(|x| ..).sum::<f64>()` (also `.product()`, and `.fold(init, |acc, x| ..)`):
-//!   a closure is allowed in this position only; it becomes a loop.
-//! - `match` on data (integers, `bool`, enums, with bindings and guards) whose arms give
-//!   floats; it becomes `if ::core::matches!(..)` chains. A `match` on a differentiated value
-//!   is refused: compare with `if` instead.
+//!   later (see the restriction below).
+//! - `xs.iter().map(|x| ..).sum::<f64>()`, `.product()`, `.fold(init, |acc, x| ..)`, also after
+//!   several `.map(..)`: a closure is allowed in these positions only; it becomes a loop.
+//! - `match` on data (integers, `bool`, enums, references to them, with bindings and guards)
+//!   whose arms give floats; it becomes `if ::core::matches!(..)` chains. A `match` on a
+//!   differentiated value is refused: compare with `if` instead.
 //! - Data passes through untouched: `xs.len() as f64`, index arithmetic, integer counters,
-//!   comparisons of data.
+//!   comparisons of data, data changed in place (`let mut v = xs.to_vec(); v.sort_by(..);`).
 //!
-//! **What a loop costs.** The reverse sweep runs the loop's iterations again, last first: each
-//! iteration's intermediate values are recomputed from the values the loop carries from one
-//! iteration to the next, not stored. So
+//! **What a loop costs.** The reverse sweep runs the loop's iterations again: each iteration's
+//! intermediate values are recomputed from the values the loop carries from one iteration to
+//! the next, not stored. So
 //!
-//! - a loop that only accumulates (`loss += ..`, also into a local array) stores nothing and
-//!   allocates nothing: the gradient costs about three times the function (the function, then
-//!   each iteration recomputed and differentiated);
+//! - a loop that only accumulates (`loss += ..`, also into a local array with `+=`) stores
+//!   nothing and allocates nothing: the gradient costs about three times the function (the
+//!   function, then each iteration recomputed and differentiated). Its reverse sweep visits the
+//!   iterations in their own order, so any iterator works (a `HashMap`, `zip(1..)`,
+//!   `chars().enumerate()`);
 //! - a loop with other carried state (a recurrence `h = (w * h + x).tanh()`, a running
-//!   product, a counter a later iteration reads) keeps exactly those carried values, one entry
-//!   per iteration: on the stack when the trip count is a constant (a range with literal
-//!   bounds, an array of known length), else in a `Vec` allocated once before the loop with the
-//!   trip count as capacity (a `while` loop, whose trip count is unknown, grows it). That is
-//!   `k · n` floats for `k` carried values over `n` iterations, never one entry per operation.
+//!   product, a counter a later iteration reads, an element overwritten with `=`) is swept last
+//!   iteration first, so its iterator must run backwards (`DoubleEndedIterator`, as ranges,
+//!   slices, arrays, `zip` and `enumerate` of them do), and it keeps exactly those carried
+//!   values, one entry per iteration: on the stack when the trip count is a literal of at most
+//!   1024 (a range with literal bounds, an array of literal length), else in a `Vec` allocated
+//!   once before the loop with the trip count as capacity (a `while` loop, whose trip count is
+//!   unknown, grows it). That is `k · n` values for `k` carried values over `n` iterations,
+//!   never one entry per operation.
 //!
-//! The iterated expression (`xs.iter().zip(ys)`) is evaluated again by the reverse sweep, so it
-//! must not have side effects. What stays unsupported, each with a compile error at the token:
-//! labelled loops and `break 'label`, `break` with a value, `while let`, iterating a
+//! A call on data in a loop's body (`rng.next_f64()`, your own function) runs once, in the
+//! forward loop, as in your function: what the reverse sweep needs of its result is kept with
+//! the carried values. (A call whose result the reverse sweep needs must then be at the top of
+//! the body, not inside a branch or an inner loop; the macro says so.) Calls known to have no
+//! side effects (the functions above, conversions, `len`) are simply computed again. The
+//! iterated expression (`xs.iter().zip(ys)`) is evaluated again by the reverse sweep, so it must
+//! not have side effects.
+//!
+//! What stays unsupported, each with a compile error at the token: labelled loops and
+//! `break 'label`, `break` with a value, `while let`, `if let` and `let ... else`; iterating a
 //! differentiated array in reverse or through adaptors other than `.zip`/`.enumerate`/`.copied`
-//! (index it instead), copying or assigning a whole array of floats, slicing one, and writing
-//! an array after a loop has read it (the recomputed loop would read the new contents: write to
-//! another array).
+//! (index it instead); copying, assigning or slicing a whole array of floats; assigning an
+//! element of an array of data; and writing an array after a loop has read it, or in the loop
+//! that reads it (`z[i] *= 2.0` in a loop, a prefix sum in place): the recomputed loop would
+//! read the new contents. Write to another array instead. As a consequence a recurrence whose
+//! state is an array (a vector RNN, a heat equation stepped in place) cannot be written yet;
+//! a recurrence with scalar state can.
 //!
 //! # Differentiable functions
 //!
