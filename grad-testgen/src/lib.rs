@@ -30,3 +30,32 @@ pub fn cases(default: u32) -> u32 {
 pub fn close(a: f64, b: f64, scale: f64) -> bool {
     (a - b).abs() <= 1e-8 * a.abs().max(b.abs()) + 1e-12 * scale.max(1.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    /// The straight-line language stays loop-free (the IR interpreter cannot run loops), the
+    /// loop language always has one, and the oracle runs both.
+    #[test]
+    fn languages_stay_apart_and_the_oracle_runs_them() {
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..200 {
+            let (p, pts) = gen::case(2).new_tree(&mut runner).unwrap().current();
+            assert!(!p.has_loops(), "{p:?}");
+            for pt in &pts {
+                let _ = value_and_gradient(&p, pt);
+            }
+            let (p, pts) = gen::loop_case(2).new_tree(&mut runner).unwrap().current();
+            assert!(p.has_loops(), "{p:?}");
+            assert!(p.source("f").contains("for ") || p.source("f").contains("while "));
+            for pt in &pts {
+                if let Some(e) = value_and_gradient(&p, pt) {
+                    assert_eq!(e.gradient.len(), p.n_grad());
+                }
+            }
+        }
+    }
+}

@@ -2,12 +2,16 @@
 //!
 //! It shares nothing with the macro: not its lowering, not its IR, not its rule table. Each
 //! derivative here is the textbook formula, written out again (no reuse of results), with the
-//! conventions the `grad` documentation states at kinks and ties. One pass per `wrt` parameter
-//! gives one gradient component.
+//! conventions the `grad` documentation states at kinks and ties. One pass per gradient
+//! component (each scalar `wrt` parameter, each element of the `wrt` array) gives that
+//! component. Loops run as written (a `while` re-tests its condition, `break`, `continue` and
+//! `return` leave as in Rust), so the derivative of a loop is that of its unrolled iterations.
 
 use crate::ast::{
-    Arith, AssignOp, CmpOp, Cond, Expr, IntExpr, Program, Scope, Stmt, F1, F2, USER_CONST,
+    Arith, AssignOp, CmpOp, Cond, Expr, IntExpr, Jump, MatchOn, Program, ReduceKind, Scope,
+    ShapeKind, Stmt, StoreOp, F1, F2, USER_CONST,
 };
+use crate::ast::{ArrayKind, Index};
 use std::f64::consts::{LN_10, LN_2, PI};
 
 /// A value and its derivative along one direction.
@@ -25,7 +29,11 @@ fn c(v: f64) -> Dual {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Point {
     pub w: Vec<f64>,
+    /// The `wrt` array `wa` (empty when the program has none).
+    pub wa: Vec<f64>,
     pub x: Vec<f64>,
+    /// The data array `xs` (empty when the program has none).
+    pub xs: Vec<f64>,
     pub k: i32,
     pub flag: bool,
 }
@@ -34,7 +42,7 @@ pub struct Point {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expected {
     pub value: f64,
-    /// The gradient with respect to every `w`.
+    /// The gradient: with respect to every scalar `w`, then every element of `wa`.
     pub gradient: Vec<f64>,
     /// For each component, the largest derivative of any intermediate value along that `w`:
     /// where terms that large cancel, both modes keep only their rounding error (about
@@ -42,9 +50,9 @@ pub struct Expected {
     pub scale: Vec<f64>,
 }
 
-/// The value and the gradient with respect to every `w`, one forward pass each; `None` where
-/// some value the program computes on its way is not finite (an overflow, a division by 0):
-/// there reverse mode may meet `0 · ∞` (documented), so the point is not a fair comparison.
+/// The value and the gradient (see [`Expected`]), one forward pass per component; `None`
+/// where some value the program computes on its way is not finite (an overflow, a division by
+/// 0): there reverse mode may meet `0 · ∞` (documented), so the point is not a fair comparison.
 pub fn value_and_gradient(p: &Program, pt: &Point) -> Option<Expected> {
     let finite = std::cell::Cell::new(true);
     let largest = std::cell::Cell::new(0.0);
@@ -53,7 +61,7 @@ pub fn value_and_gradient(p: &Program, pt: &Point) -> Option<Expected> {
         return None;
     }
     let (mut gradient, mut scale) = (Vec::new(), Vec::new());
-    for i in 0..p.n_wrt {
+    for i in 0..p.n_grad() {
         largest.set(0.0);
         gradient.push(eval_checked(p, pt, Some(i), &finite, &largest).d);
         scale.push(largest.get());
@@ -65,7 +73,8 @@ pub fn value_and_gradient(p: &Program, pt: &Point) -> Option<Expected> {
     })
 }
 
-/// The program's value at `pt`, with the derivative along `w[seed]` (or none).
+/// The program's value at `pt`, with the derivative along gradient component `seed` (or
+/// none).
 pub fn eval(p: &Program, pt: &Point, seed: Option<usize>) -> Dual {
     eval_checked(
         p,
@@ -86,36 +95,105 @@ fn eval_checked(
     largest: &std::cell::Cell<f64>,
 ) -> Dual {
     let mut scope = Scope::new(p);
+    let seeded = |i: usize, v: f64| Dual {
+        v,
+        d: if seed == Some(i) { 1.0 } else { 0.0 },
+    };
     let mut slots: Vec<Dual> =
         pt.w.iter()
             .enumerate()
-            .map(|(i, &v)| Dual {
-                v,
-                d: if seed == Some(i) { 1.0 } else { 0.0 },
-            })
+            .map(|(i, &v)| seeded(i, v))
             .collect();
     slots.extend(pt.x.iter().map(|&v| c(v)));
+    let mut arrays = Vec::new();
+    for a in &scope.arrays {
+        arrays.push(match a.kind {
+            ArrayKind::Wrt => pt
+                .wa
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| seeded(p.n_wrt + j, v))
+                .collect(),
+            _ => pt.xs.iter().map(|&v| c(v)).collect(),
+        });
+    }
     let mut e = Eval {
         pt,
-        slots: &mut slots,
+        slots,
+        arrays,
+        ints: Vec::new(),
         finite,
         largest,
     };
+    let top = scope.mark();
     for s in &p.stmts {
-        e.stmt(s, &mut scope);
+        if let Flow::Return(v) = e.stmt(s, &mut scope) {
+            return v;
+        }
+        scope.settle(&top, s);
     }
     e.expr(&p.ret, &scope)
 }
 
+/// How a statement ends.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Flow {
+    Normal,
+    Break,
+    Continue,
+    Return(Dual),
+}
+
+/// The state of a run: values parallel to the scope's floats, arrays and loop variables.
 struct Eval<'a> {
     pt: &'a Point,
-    slots: &'a mut Vec<Dual>,
+    slots: Vec<Dual>,
+    arrays: Vec<Vec<Dual>>,
+    ints: Vec<i64>,
     finite: &'a std::cell::Cell<bool>,
     largest: &'a std::cell::Cell<f64>,
 }
 
 impl Eval<'_> {
-    fn stmt(&mut self, s: &Stmt, scope: &mut Scope) {
+    /// Drops the values of what went out of scope.
+    fn sync(&mut self, scope: &Scope) {
+        self.slots.truncate(scope.names.len());
+        self.arrays.truncate(scope.arrays.len());
+        self.ints.truncate(scope.loops.len());
+    }
+
+    fn block(&mut self, stmts: &[Stmt], scope: &mut Scope) -> Flow {
+        let m = scope.mark();
+        let mut flow = Flow::Normal;
+        for s in stmts {
+            flow = self.stmt(s, scope);
+            if flow != Flow::Normal {
+                break;
+            }
+            scope.settle(&m, s);
+        }
+        scope.leave(m);
+        self.sync(scope);
+        flow
+    }
+
+    fn index(&self, i: Index) -> usize {
+        match i {
+            Index::Lit(c) => c,
+            Index::Var { var, modulo } => {
+                let v = usize::try_from(self.ints[var]).expect("loop variables are not negative");
+                modulo.map_or(v, |m| v % m)
+            }
+        }
+    }
+
+    fn int(&self, scope: &Scope, i: u8) -> i64 {
+        scope
+            .loop_var(i)
+            .map_or(i64::from(self.pt.k), |v| self.ints[v])
+    }
+
+    fn stmt(&mut self, s: &Stmt, scope: &mut Scope) -> Flow {
         match s {
             Stmt::Let { shadow, value } => {
                 let v = self.expr(value, scope);
@@ -123,7 +201,7 @@ impl Eval<'_> {
                 self.slots.push(v);
             }
             Stmt::Assign { target, op, value } => {
-                if let Some(slot) = scope.assign_target(*target) {
+                if let Some(slot) = scope.target(*target) {
                     let r = self.expr(value, scope);
                     let l = self.slots[slot];
                     let new = match op {
@@ -133,22 +211,134 @@ impl Eval<'_> {
                         AssignOp::Mul => arith(Arith::Mul, l, r),
                         AssignOp::Div => arith(Arith::Div, l, r),
                     };
-                    if !new.v.is_finite() {
-                        self.finite.set(false);
-                    }
+                    self.note(new);
                     self.slots[slot] = new;
                 }
             }
             Stmt::If { cond, then, els } => {
                 let taken = if self.cond(cond, scope) { then } else { els };
-                for t in taken {
-                    self.stmt(t, scope);
+                return self.block(taken, scope);
+            }
+            Stmt::Loop { header, body } => {
+                let m = scope.mark();
+                let shape = scope.enter_loop(header);
+                let flow = self.run_loop(&shape.kind, body, scope);
+                scope.leave(m);
+                self.sync(scope);
+                if let Flow::Return(_) = flow {
+                    return flow;
+                }
+            }
+            Stmt::Jump(j) => match j {
+                Jump::Break | Jump::Continue if scope.depth == 0 => {}
+                Jump::Break => return Flow::Break,
+                Jump::Continue => return Flow::Continue,
+                Jump::Return(e) => return Flow::Return(self.expr(e, scope)),
+            },
+            Stmt::ArrayDecl { len } => {
+                if scope.can_declare_array() {
+                    scope.declare_array((*len).max(1) as usize);
+                    self.arrays.push(vec![c(0.0); (*len).max(1) as usize]);
+                }
+            }
+            Stmt::Store { arr, ix, op, value } => {
+                if let Some(a) = scope.writable(*arr) {
+                    let r = self.expr(value, scope);
+                    let i = self.index(scope.index(*ix, scope.arrays[a].len));
+                    let l = self.arrays[a][i];
+                    let new = match op {
+                        StoreOp::Set => r,
+                        StoreOp::Add => arith(Arith::Add, l, r),
+                        StoreOp::Sub => arith(Arith::Sub, l, r),
+                    };
+                    self.note(new);
+                    self.arrays[a][i] = new;
                 }
             }
         }
+        Flow::Normal
     }
 
-    fn cond(&self, c: &Cond, scope: &Scope) -> bool {
+    /// Runs a loop whose variables `scope` has bound (the last loop variable and the last one
+    /// or two floats, as `kind` says).
+    fn run_loop(&mut self, kind: &ShapeKind, body: &[Stmt], scope: &mut Scope) -> Flow {
+        let (n_ints, n_slots) = (scope.loops.len(), scope.names.len());
+        // One iteration with the loop's variables set: the loop variable (if any), then the
+        // floats.
+        let iterate = |e: &mut Self, scope: &mut Scope, int: Option<i64>, floats: &[Dual]| {
+            e.ints
+                .truncate(n_ints.saturating_sub(usize::from(int.is_some())));
+            e.ints.extend(int);
+            e.slots.truncate(n_slots - floats.len());
+            e.slots.extend_from_slice(floats);
+            e.block(body, scope)
+        };
+        match kind {
+            ShapeKind::Ints(vals) => {
+                for &v in vals {
+                    match iterate(self, scope, Some(v), &[]) {
+                        Flow::Break => break,
+                        r @ Flow::Return(_) => return r,
+                        _ => {}
+                    }
+                }
+            }
+            ShapeKind::KRange => {
+                for v in 0..i64::from(self.pt.k.unsigned_abs()) {
+                    match iterate(self, scope, Some(v), &[]) {
+                        Flow::Break => break,
+                        r @ Flow::Return(_) => return r,
+                        _ => {}
+                    }
+                }
+            }
+            ShapeKind::Arrays { a, b, rev, index } => {
+                let n = b.map_or(self.arrays[*a].len(), |b| {
+                    self.arrays[*a].len().min(self.arrays[b].len())
+                });
+                let mut order: Vec<usize> = (0..n).collect();
+                if *rev {
+                    order.reverse();
+                }
+                for (pos, j) in order.into_iter().enumerate() {
+                    let mut floats = vec![self.arrays[*a][j]];
+                    if let Some(b) = b {
+                        floats.push(self.arrays[*b][j]);
+                    }
+                    let int = index.then_some(pos as i64);
+                    match iterate(self, scope, int, &floats) {
+                        Flow::Break => break,
+                        r @ Flow::Return(_) => return r,
+                        _ => {}
+                    }
+                }
+            }
+            ShapeKind::While { n, cond } => {
+                self.ints.truncate(n_ints - 1);
+                self.ints.push(0);
+                loop {
+                    let t = self.ints[n_ints - 1];
+                    if !(t < *n && cond.as_ref().is_none_or(|c| self.cond(c, scope))) {
+                        break;
+                    }
+                    match iterate(self, scope, Some(t + 1), &[]) {
+                        Flow::Break => break,
+                        r @ Flow::Return(_) => return r,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Flow::Normal
+    }
+
+    fn note(&self, v: Dual) {
+        if !v.v.is_finite() {
+            self.finite.set(false);
+        }
+    }
+
+    fn cond(&mut self, c: &Cond, scope: &Scope) -> bool {
         match c {
             Cond::Cmp(op, a, b) => {
                 let (a, b) = (self.expr(a, scope).v, self.expr(b, scope).v);
@@ -163,10 +353,15 @@ impl Eval<'_> {
             Cond::Or(a, b) => self.cond(a, scope) || self.cond(b, scope),
             Cond::Not(a) => !self.cond(a, scope),
             Cond::Flag => self.pt.flag,
+            Cond::Int(atom, op, lit) => {
+                let (var, op, lit) = scope.int_test(*atom, *op, *lit);
+                let a = var.map_or(i64::from(self.pt.k), |v| self.ints[v]);
+                op.holds(a, i64::from(lit))
+            }
         }
     }
 
-    fn expr(&self, e: &Expr, scope: &Scope) -> Dual {
+    fn expr(&mut self, e: &Expr, scope: &Scope) -> Dual {
         let r = self.expr_inner(e, scope);
         if !r.v.is_finite() {
             self.finite.set(false);
@@ -175,7 +370,7 @@ impl Eval<'_> {
         r
     }
 
-    fn expr_inner(&self, e: &Expr, scope: &Scope) -> Dual {
+    fn expr_inner(&mut self, e: &Expr, scope: &Scope) -> Dual {
         match e {
             Expr::Var(i) => self.slots[scope.resolve(*i)],
             Expr::Lit(v) => c(*v),
@@ -187,9 +382,15 @@ impl Eval<'_> {
                 let a = self.expr(a, scope);
                 Dual { v: -a.v, d: -a.d }
             }
-            Expr::Bin(op, a, b) => arith(*op, self.expr(a, scope), self.expr(b, scope)),
+            Expr::Bin(op, a, b) => {
+                let a = self.expr(a, scope);
+                arith(*op, a, self.expr(b, scope))
+            }
             Expr::F1(f, a) => f1(*f, self.expr(a, scope)),
-            Expr::F2(f, a, b) => f2(*f, self.expr(a, scope), self.expr(b, scope)),
+            Expr::F2(f, a, b) => {
+                let a = self.expr(a, scope);
+                f2(*f, a, self.expr(b, scope))
+            }
             Expr::MulAdd(a, b, cc) => {
                 let (a, b, cc) = (
                     self.expr(a, scope),
@@ -246,6 +447,55 @@ impl Eval<'_> {
                     self.expr(b, scope)
                 }
             }
+            Expr::LoopIdx(i) => c(self.int(scope, *i) as f64),
+            Expr::Elem(a, ix) => match scope.readable(*a) {
+                Some(a) => {
+                    let i = self.index(scope.index(*ix, scope.arrays[a].len));
+                    self.arrays[a][i]
+                }
+                None => self.slots[scope.resolve(*a)],
+            },
+            Expr::Match { on, arms, default } => {
+                let v = match on {
+                    MatchOn::K => i64::from(self.pt.k),
+                    MatchOn::Loop(i) => self.int(scope, *i),
+                    MatchOn::Flag => i64::from(self.pt.flag),
+                };
+                let arm = scope
+                    .match_arms(*on, arms)
+                    .into_iter()
+                    .find(|(pats, _)| pats.contains(&v))
+                    .map_or(&**default, |(_, e)| e);
+                self.expr(arm, scope)
+            }
+            Expr::Reduce { kind, src, body } => match scope.reduce_shape(*src) {
+                Some(r) => {
+                    let n = r.b.map_or(self.arrays[r.a].len(), |b| {
+                        self.arrays[r.a].len().min(self.arrays[b].len())
+                    });
+                    // `Sum for f64` starts from -0.0 (so that a sum of -0.0 is -0.0).
+                    let mut acc = match kind {
+                        ReduceKind::Sum => c(-0.0),
+                        ReduceKind::Product => c(1.0),
+                    };
+                    let base = self.slots.len();
+                    for j in 0..n {
+                        self.slots.push(self.arrays[r.a][j]);
+                        if let Some(b) = r.b {
+                            self.slots.push(self.arrays[b][j]);
+                        }
+                        let t = self.expr(body, &r.scope);
+                        self.slots.truncate(base);
+                        acc = match kind {
+                            ReduceKind::Sum => arith(Arith::Add, acc, t),
+                            ReduceKind::Product => arith(Arith::Mul, acc, t),
+                        };
+                        self.note(acc);
+                    }
+                    acc
+                }
+                None => self.slots[scope.resolve(0)],
+            },
         }
     }
 }
