@@ -723,3 +723,66 @@ fn data_and_arrays_changed_in_place() {
     assert_eq!(v, in_place(w, &XS, Lcg(7)));
     fd(|p| in_place([p[0], p[1], p[2]], &XS, Lcg(7)), &w, &g);
 }
+
+// Found by the loop generator (each once a bug).
+
+#[grad(wrt = w)]
+fn unchanged_carry(w: f64, flag: bool) -> f64 {
+    let mut v = w;
+    let u = w * 2.0;
+    for _ in 0..2 {
+        let t = v;
+        v = t;
+        if flag {
+            let mut u = 1.0;
+            u -= w;
+            v += u * 0.0;
+        }
+    }
+    v * u
+}
+
+#[grad(wrt = w)]
+fn array_after_return(w: f64, k: i32) -> f64 {
+    if k > 1 {
+        return w;
+    }
+    let mut z = [0.0; 2];
+    z[0] = w;
+    z[0] * z[0]
+}
+
+#[grad(wrt = w)]
+fn data_sums(w: f64, xs: [f64; 2], k: i32) -> f64 {
+    let a = xs.iter().map(|&c| c.sin()).sum::<f64>();
+    let b = xs.iter().zip(&xs).map(|(&c, &d)| c * d).product::<f64>();
+    let v = grad::sigmoid(match k {
+        0 => xs[0],
+        _ => 1.0,
+    });
+    w * (a + b + v)
+}
+
+#[grad(wrt = wa)]
+fn signed_zero(wa: [f64; 2]) -> f64 {
+    wa.iter().map(|&c| c * 1.0).sum::<f64>()
+}
+
+#[test]
+fn generator_findings() {
+    for flag in [true, false] {
+        let (v, g) = unchanged_carry_value_and_grad(0.7, flag);
+        assert_eq!(v, unchanged_carry(0.7, flag));
+        fd(|p| unchanged_carry(p[0], flag), &[0.7], &[g]);
+    }
+    for k in [0, 2] {
+        let (v, g) = array_after_return_value_and_grad(0.7, k);
+        assert_eq!(v, array_after_return(0.7, k));
+        fd(|p| array_after_return(p[0], k), &[0.7], &[g]);
+        let (v, g) = data_sums_value_and_grad(0.7, [0.3, -0.4], k);
+        assert_eq!(v, data_sums(0.7, [0.3, -0.4], k));
+        fd(|p| data_sums(p[0], [0.3, -0.4], k), &[0.7], &[g]);
+    }
+    let (v, _) = signed_zero_value_and_grad([-0.0, -0.0]);
+    assert_eq!(v.to_bits(), signed_zero([-0.0, -0.0]).to_bits());
+}

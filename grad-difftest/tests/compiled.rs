@@ -48,7 +48,7 @@ struct Case {
 /// value is `0.0` and the original's `-0.0`. While this is `true`, a value differing from the
 /// original's only in the sign of zero, in a program with an iterator sum, is counted (and
 /// printed) as this known bug instead of failing the test.
-const KNOWN_SIGNED_ZERO_SUM: bool = true;
+const KNOWN_SIGNED_ZERO_SUM: bool = false;
 
 /// Points that met [`KNOWN_SIGNED_ZERO_SUM`].
 static KNOWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

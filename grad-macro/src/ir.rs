@@ -418,7 +418,8 @@ impl Inst {
                 f(val);
             }
             Inst::NewArray { init, .. } => match init {
-                ArrayInit::Zero { like } => f(&Operand::Var(*like)),
+                // Only the shape of `like` is used (a slice's length: a parameter, always there).
+                ArrayInit::Zero { .. } => {}
                 ArrayInit::Repeat { elem, .. } => f(elem),
                 ArrayInit::List(xs) => xs.iter().for_each(f),
             },
@@ -711,6 +712,29 @@ fn fold_in(block: &mut Block, map: &mut HashMap<Var, Operand>) {
             }
         }
     });
+}
+
+/// The variables code passed through as tokens refers to, in `block` and nested blocks.
+pub fn opaque_refs(block: &Block, out: &mut std::collections::HashSet<Var>) {
+    for i in &block.insts {
+        match i {
+            Inst::Opaque { expr, .. } => out.extend(expr.refs.iter().copied()),
+            Inst::Cond { cond, .. } => cond.for_each_operand(&mut |o| {
+                if let Operand::Var(v) = o {
+                    out.insert(*v);
+                }
+            }),
+            Inst::Loop(l) => {
+                if let Header::For { iter, .. } = &l.header {
+                    out.extend(iter.refs.iter().copied());
+                }
+            }
+            _ => {}
+        }
+        for b in i.blocks() {
+            opaque_refs(b, out);
+        }
+    }
 }
 
 /// Renames variables throughout a block.

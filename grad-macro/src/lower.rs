@@ -952,7 +952,10 @@ impl<'a> Lowerer<'a> {
                 }
                 // A helper needs its rule only for a differentiated argument; on data, whatever
                 // function the name resolves to is called as written.
-                let differentiated = self.first_active(&Expr::Call(c.clone())).is_some();
+                // A helper named by its path (`grad::sigmoid`) is ours whatever it is given; a
+                // bare name on data may be the user's own function.
+                let differentiated = self.first_active(&Expr::Call(c.clone())).is_some()
+                    || p.path.segments.len() > 1;
                 if let Some(i) = rules::lookup(&last, Form::Helper).filter(|_| differentiated) {
                     if self.is_helper_path(&p.path) {
                         let args = c.args.iter().map(|a| self.expr(a)).collect();

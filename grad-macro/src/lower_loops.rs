@@ -430,6 +430,11 @@ impl<'a> Lowerer<'a> {
             count = Some(out);
         }
         let header = lowered_header.unwrap_or(Header::Loop);
+        let before: Vec<((usize, usize), Var, Operand)> = carried
+            .iter()
+            .zip(&carries)
+            .map(|((_, pos, init, _), c)| (*pos, c.out, *init))
+            .collect();
         let lp = Loop {
             header,
             carried: carries,
@@ -439,8 +444,20 @@ impl<'a> Lowerer<'a> {
             save: None,
             restore: None,
         };
-        self.b
-            .push(Inst::Loop(Box::new(crate::ir::drop_unchanged(lp, false))));
+        // A variable the body assigns without changing it (`v = v;`, or a shadowing `let` that
+        // is assigned instead) is not carried: after the loop it is what it was before.
+        let lits = {
+            let mut refs = HashSet::new();
+            crate::ir::opaque_refs(&lp.body, &mut refs);
+            lp.carried.iter().all(|c| !refs.contains(&c.phi))
+        };
+        let lp = crate::ir::drop_unchanged(lp, lits);
+        for (pos, out, init) in before {
+            if !lp.carried.iter().any(|c| c.out == out) {
+                self.env[pos.0][pos.1].1.val = init;
+            }
+        }
+        self.b.push(Inst::Loop(Box::new(lp)));
     }
 
     /// The array of floats `e` names, with the indices applied to it (`w`, `w[k]`): the array,
@@ -735,7 +752,14 @@ impl<'a> Lowerer<'a> {
             }
         }
         let (init, fold) = match name {
-            "sum" => (Operand::Lit(0.0), None),
+            // Exactly what `Sum` starts from (the sign of an empty sum's zero).
+            "sum" => {
+                let ty = crate::builder::float_type_tokens(self.b.float);
+                let zero = self
+                    .b
+                    .add_extern(quote!(<#ty as ::core::iter::Sum>::sum(::core::iter::empty())));
+                (zero, None)
+            }
             "product" => (Operand::Lit(1.0), None),
             _ => {
                 let Expr::Closure(c) = &m.args[1] else {
@@ -804,10 +828,11 @@ impl<'a> Lowerer<'a> {
                 Some(v) => v,
                 None => l.lookup("__grad_item").unwrap_or(Operand::Lit(0.0)),
             };
-            if !l.is_floatish(&value) && !l.diverged() {
+            if matches!(l.b.kind(&value), Kind::Bool | Kind::Array) && !l.diverged() {
+                let what = if op == Op::Mul { "multiply" } else { "add up" };
                 l.error(
                     &m.method,
-                    format!("`.{}()` here must add up floats", m.method),
+                    format!("`.{}()` here must {what} floats", m.method),
                 );
                 return;
             }

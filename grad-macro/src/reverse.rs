@@ -464,7 +464,22 @@ impl Rev {
             let placeholder = match info.kind {
                 Kind::Float => Operand::Lit(0.0),
                 Kind::Bool => Operand::Bool(false),
-                Kind::Opaque | Kind::Array => self
+                Kind::Array => {
+                    // An array a reversed loop reads: zeros of its shape stand in.
+                    let arr = self.b.arrays.get(v).cloned();
+                    let mut t = crate::emit::float_lit_typed(0.0, self.b.float);
+                    if let Some(a) = &arr {
+                        for len in a.lens.iter().rev() {
+                            t = match len {
+                                Some(n) => quote!([#t; #n]),
+                                None => quote!(::std::vec::Vec::new()),
+                            };
+                        }
+                        self.b.arrays.insert(export, a.clone());
+                    }
+                    self.b.add_extern(t)
+                }
+                Kind::Opaque => self
                     .b
                     .add_extern(quote::quote!(::core::default::Default::default())),
             };

@@ -629,7 +629,7 @@ pub struct Scope {
 /// (after `if c { return x; }`, after `if c { break; }` in the same loop body, in a `while`
 /// body) and then written does not compile ("cannot index into a value of type `f64`").
 /// While this is `true`, such a declaration prints as nothing (and the oracle skips it too).
-pub const WORK_AROUND_ARRAY_AFTER_JUMP: bool = true;
+pub const WORK_AROUND_ARRAY_AFTER_JUMP: bool = false;
 
 impl Scope {
     pub fn new(p: &Program) -> Scope {

@@ -251,12 +251,22 @@ fn loop_cond(e: BoxedStrategy<Expr>) -> BoxedStrategy<Cond> {
 /// iterator sums (smaller than [`expr`]'s: they run in loops).
 pub fn loop_expr() -> BoxedStrategy<Expr> {
     loop_expr_of(true)
-        .prop_map(|e| no_match_in_helpers(e, false))
+        .prop_map(|e| {
+            if WORK_AROUND_HELPER_ARGS {
+                no_match_in_helpers(e, false)
+            } else {
+                e
+            }
+        })
         .boxed()
 }
 
+/// Fixed in the macro: a `grad::` helper of data may hold a `match` or an iterator sum. Set to
+/// `true` to generate the workaround again (see `no_match_in_helpers`).
+pub const WORK_AROUND_HELPER_ARGS: bool = false;
+
 /// `e` with every `match` inside the argument of a `grad::` helper replaced by its default
-/// arm, and every iterator sum there by its closure's body. BUG (reported, see TESTING.md): a
+/// arm, and every iterator sum there by its closure's body. Was a BUG, now fixed: a
 /// helper of data containing a `match` or an iterator sum, `grad::sigmoid(match k { 0 =>
 /// xs[0], _ => K })`, `grad::relu(xs.iter().map(|&c| c * 2.0).sum::<f64>())`, is refused
 /// ("not supported inside a condition or an expression over data", "a closure is supported
@@ -314,7 +324,7 @@ pub fn cond_expr() -> BoxedStrategy<Expr> {
 /// `c * 2.0` is accepted. Set to `false` once the macro accepts it. (Storing such a value in
 /// a local array, refused the same way at commit 990fd3a, was fixed by abf544b and is
 /// generated as it is.)
-pub const WORK_AROUND_DATA_SUMS: bool = true;
+pub const WORK_AROUND_DATA_SUMS: bool = false;
 
 /// `e`, times 1.0 while [`WORK_AROUND_DATA_SUMS`] holds.
 fn as_float(e: Expr) -> Expr {
@@ -394,7 +404,7 @@ fn target() -> impl Strategy<Value = Target> {
 /// `let u = v; v = u;`, `if c { v = v; }`), does not compile: the expansion names an undefined
 /// `__grad_unnamed_N`. While this is `true`, the loop language never binds or assigns a bare
 /// variable (`v * 1.0` instead).
-pub const WORK_AROUND_COPY_IN_LOOP: bool = true;
+pub const WORK_AROUND_COPY_IN_LOOP: bool = false;
 
 /// `e`, times 1.0 if it is a bare variable and [`WORK_AROUND_COPY_IN_LOOP`] holds.
 fn no_copy(e: Expr) -> Expr {
