@@ -732,7 +732,9 @@ fn unchanged_carry(w: f64, flag: bool) -> f64 {
     let u = w * 2.0;
     for _ in 0..2 {
         let t = v;
-        v = t;
+        if t.is_finite() {
+            v = t;
+        }
         if flag {
             let mut u = 1.0;
             u -= w;
