@@ -788,3 +788,57 @@ fn generator_findings() {
     let (v, _) = signed_zero_value_and_grad([-0.0, -0.0]);
     assert_eq!(v.to_bits(), signed_zero([-0.0, -0.0]).to_bits());
 }
+
+#[grad(wrt = w)]
+fn flags_and_nesting(w: f64, xs: &[f64]) -> f64 {
+    let mut found = false;
+    let mut total = 0.0;
+    for x in xs {
+        if *x > 1.0 {
+            found = true;
+        }
+        // An inner recurrence that stops early, inside an accumulating loop.
+        let mut h = *x;
+        for k in 0..5 {
+            h = (h * w + k as f64 * 0.1).sin();
+            if h < -0.5 {
+                break;
+            }
+        }
+        total += h;
+    }
+    let mut m = [[0.0; 2]; 2];
+    for i in 0..2 {
+        for j in 0..2 {
+            m[i][j] = w * (i + 2 * j) as f64;
+        }
+    }
+    let mut s = 0.0;
+    for row in m.iter() {
+        for v in row.iter() {
+            s += v * v;
+        }
+    }
+    let mut y = w;
+    while y.abs() < 5.0 {
+        y = y * 1.7 + 0.1;
+    }
+    if found {
+        total + s + y
+    } else {
+        s - y
+    }
+}
+
+#[test]
+fn flags_nested_recurrences_local_matrix_rows_and_while_on_a_float() {
+    for w in [0.6, -0.9] {
+        let (v, g) = flags_and_nesting_value_and_grad(w, &XS);
+        assert_eq!(v, flags_and_nesting(w, &XS));
+        fd(|p| flags_and_nesting(p[0], &XS), &[w], &[g]);
+        let small = [0.5, 0.25];
+        let (v, g) = flags_and_nesting_value_and_grad(w, &small);
+        assert_eq!(v, flags_and_nesting(w, &small));
+        fd(|p| flags_and_nesting(p[0], &small), &[w], &[g]);
+    }
+}
