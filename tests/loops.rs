@@ -789,6 +789,8 @@ fn generator_findings() {
     assert_eq!(v.to_bits(), signed_zero([-0.0, -0.0]).to_bits());
 }
 
+// Index loops are what is tested here.
+#[allow(clippy::needless_range_loop)]
 #[grad(wrt = w)]
 fn flags_and_nesting(w: f64, xs: &[f64]) -> f64 {
     let mut found = false;
