@@ -190,9 +190,12 @@
 //! (index it instead); copying, assigning or slicing a whole array of floats; assigning an
 //! element of an array of data; and writing an array after a loop has read it, or in the loop
 //! that reads it (`z[i] *= 2.0` in a loop, a prefix sum in place): the recomputed loop would
-//! read the new contents. Write to another array instead. As a consequence a recurrence whose
-//! state is an array (a vector RNN, a heat equation stepped in place) cannot be written yet;
-//! a recurrence with scalar state can.
+//! read the new contents. Write to another array instead. As a consequence no recurrence whose
+//! state is an array can be written yet, in place or not: a vector RNN, a heat equation (even
+//! one keeping its whole history `u[t + 1][i]` from `u[t]`, since the time loop both reads and
+//! writes `u`); a recurrence with scalar state can. A loop with carried state over an iterator
+//! that cannot run backwards (a `HashMap`, `chars().enumerate()`) is refused by rustc, at the
+//! iterator, with `DoubleEndedIterator` in the message.
 //!
 //! # Differentiable functions
 //!

@@ -844,3 +844,34 @@ fn flags_nested_recurrences_local_matrix_rows_and_while_on_a_float() {
         fd(|p| flags_and_nesting(p[0], &small), &[w], &[g]);
     }
 }
+
+#[grad(wrt = w)]
+fn argmin_then_loss(w: [f64; 3], x: f64) -> f64 {
+    // k-means style: the nearest centre (data: an index), then the loss through it.
+    let mut best = 0;
+    let mut best_d = f64::INFINITY;
+    for (k, wk) in w.iter().enumerate() {
+        let d = (x - wk).abs();
+        if d < best_d {
+            best_d = d;
+            best = k;
+        }
+    }
+    let mut count = 0;
+    for (k, wk) in w.iter().enumerate() {
+        if *wk > 0.0 {
+            count = k + 1;
+        }
+    }
+    (x - w[best]).powi(2) + w[0] * count as f64
+}
+
+#[test]
+fn an_index_found_in_a_loop_over_a_differentiated_array() {
+    let w = [0.2, 1.5, -0.7];
+    for x in [1.2, -1.0] {
+        let (v, g) = argmin_then_loss_value_and_grad(w, x);
+        assert_eq!(v, argmin_then_loss(w, x));
+        fd(|p| argmin_then_loss([p[0], p[1], p[2]], x), &w, &g);
+    }
+}

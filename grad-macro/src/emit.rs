@@ -1015,7 +1015,18 @@ fn replace_placeholders(
                         .strip_prefix("__grad_ref_")
                         .and_then(|n| n.parse::<usize>().ok())
                     {
-                        Some(n) if n < subst.len() => subst[n].clone().into_iter().collect(),
+                        // A name keeps its own hygiene but is located where the user wrote it,
+                        // so that rustc's errors about it point there.
+                        Some(n) if n < subst.len() => subst[n]
+                            .clone()
+                            .into_iter()
+                            .map(|mut t| {
+                                if let TokenTree::Ident(i) = &mut t {
+                                    i.set_span(i.span().located_at(id.span()));
+                                }
+                                t
+                            })
+                            .collect(),
                         _ => vec![TokenTree::Ident(id)],
                     }
                 }

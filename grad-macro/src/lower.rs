@@ -730,6 +730,21 @@ impl<'a> Lowerer<'a> {
         }
         impl VisitMut for Subst<'_, '_> {
             fn visit_expr_mut(&mut self, e: &mut Expr) {
+                // `*w` of a loop's element of a differentiated array: the generated loop binds
+                // the element itself (a float variable is never a reference there).
+                if let Expr::Unary(u) = e {
+                    if let (UnOp::Deref(_), Expr::Path(p)) = (&u.op, &*u.expr) {
+                        let float = p
+                            .path
+                            .get_ident()
+                            .and_then(|id| self.l.lookup(&id.to_string()))
+                            .is_some_and(|o| self.l.b.kind(&o) == Kind::Float);
+                        if float {
+                            let inner = (*u.expr).clone();
+                            *e = inner;
+                        }
+                    }
+                }
                 if let Expr::Path(p) = e {
                     if let (None, Some(id)) = (&p.qself, p.path.get_ident()) {
                         if let Some(o) = self.l.lookup(&id.to_string()) {

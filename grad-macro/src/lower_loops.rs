@@ -304,8 +304,13 @@ impl<'a> Lowerer<'a> {
                 continue;
             }
             let may_be_active = self.active_names.contains(&name) || name == RETVAL;
-            let kind = if init_kind == Kind::Opaque && may_be_active && name != RET {
-                // `let mut best = xs[0];` then `best = best.max(w)`: a float from here on.
+            let kind = if init_kind == Kind::Opaque
+                && may_be_active
+                && name != RET
+                && !matches!(init, Operand::Int(_))
+            {
+                // `let mut best = xs[0];` then `best = best.max(w)`: a float from here on (an
+                // integer literal starts an integer: `let mut last = 0; .. last = k;`).
                 Kind::Float
             } else {
                 init_kind
@@ -1528,7 +1533,17 @@ pub fn active_names(block: &syn::Block, seeds: &[String]) -> HashSet<String> {
                         self.0.push((vec![n], idents(&b.right)));
                     }
                 }
-                Expr::ForLoop(f) => self.0.push((pat_names(&f.pat), idents(&f.expr))),
+                Expr::ForLoop(f) => {
+                    // `for (i, x) in xs.iter().enumerate()`: `i` is a position, never a float.
+                    let mut targets = pat_names(&f.pat);
+                    if let (Expr::MethodCall(m), Pat::Tuple(t)) = (&*f.expr, strip_pat(&f.pat)) {
+                        if m.method == "enumerate" && t.elems.len() == 2 {
+                            let index = pat_names(&t.elems[0]);
+                            targets.retain(|n| !index.contains(n));
+                        }
+                    }
+                    self.0.push((targets, idents(&f.expr)));
+                }
                 Expr::Return(r) => {
                     if let Some(x) = &r.expr {
                         self.0.push((vec![RETVAL.into()], idents(x)));
