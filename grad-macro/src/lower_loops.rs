@@ -1626,6 +1626,23 @@ fn idents(e: &Expr) -> HashSet<String> {
     v.0
 }
 
+/// Where the user wrote the variable that placeholder `k` of `tokens` stands for.
+fn placeholder_span(tokens: &TokenStream, k: usize) -> Option<Span> {
+    let name = placeholder(k);
+    for t in tokens.clone() {
+        match t {
+            proc_macro2::TokenTree::Ident(i) if i == name => return Some(i.span()),
+            proc_macro2::TokenTree::Group(g) => {
+                if let Some(s) = placeholder_span(&g.stream(), k) {
+                    return Some(s);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Refuses a store to an array that a loop before it reads: the reverse sweep recomputes the
 /// loop's iterations after the whole function has run, so the loop would read what the array
 /// holds at the end, not what it held then.
@@ -1661,9 +1678,11 @@ pub fn check_reads_after_writes(cx: &Ctxt, body: &Block, vars: &[VarInfo]) {
                         self.loops.push(here);
                         // Iterating an array reads it in every iteration.
                         if let Header::For { iter, .. } = &l.header {
-                            for v in &iter.refs {
+                            for (k, v) in iter.refs.iter().enumerate() {
                                 if vars[v.0 as usize].kind == Kind::Array {
-                                    self.read(*v, vars[v.0 as usize].span);
+                                    let at = placeholder_span(&iter.tokens, k)
+                                        .unwrap_or(vars[v.0 as usize].span);
+                                    self.read(*v, at);
                                 }
                             }
                         }
