@@ -522,6 +522,42 @@ const SEEDS: &[(&str, &str)] = &[
             loss + grad::log_sigmoid(theta).exp2()
         }",
     ),
+    (
+        "wrt = w, b",
+        "fn loops(w: [[f64; 2]; 3], b: [f64; 3], data: &[([f64; 2], usize)], k: i32) -> f64 {
+            let mut total = 0.0;
+            for (x, label) in data.iter() {
+                let mut z = [0.0; 3];
+                for (j, row) in w.iter().enumerate() {
+                    z[j] = row.iter().zip(x).map(|(a, xi)| a * xi).sum::<f64>() + b[j];
+                }
+                let m = z.iter().fold(f64::NEG_INFINITY, |a, v| a.max(*v));
+                let mut s = 0.0;
+                for zj in z.iter() {
+                    if *zj < m - 30.0 {
+                        continue;
+                    }
+                    s += (zj - m).exp();
+                }
+                total += m + s.ln() - z[*label];
+                if total > 1e6 {
+                    break;
+                }
+            }
+            let mut h = 0.0;
+            let mut i = 0;
+            while i < 3 {
+                h = (h * b[i] + 0.5).tanh();
+                i += 1;
+            }
+            let scale = match k {
+                0 => 1.0,
+                1 | 2 => 0.5,
+                _ => return total,
+            };
+            scale * total + h
+        }",
+    ),
 ];
 
 /// The tokens of seed `i`: `(args, item)`.
