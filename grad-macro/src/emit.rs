@@ -697,7 +697,14 @@ impl<'a> Emitter<'a> {
                     })
                     .collect();
                 let p = replace_placeholders(pat.tokens.clone(), &subst, self.krate);
-                let it = self.opaque(iter);
+                let mut it = self.opaque(iter);
+                // A struct literal cannot stand bare before the loop's block.
+                let brace = it.clone().into_iter().any(|t| {
+                    matches!(t, TokenTree::Group(g) if g.delimiter() == proc_macro2::Delimiter::Brace)
+                });
+                if brace {
+                    it = quote!((#it));
+                }
                 match pos {
                     Some(v) => {
                         let v = self.ident(*v);

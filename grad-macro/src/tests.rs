@@ -103,3 +103,20 @@ fn show() {
     let item: proc_macro2::TokenStream = rest.parse().unwrap_or_default();
     println!("{}", pretty(args, item));
 }
+
+/// An iterator expression moved into a `for` header keeps valid syntax: a struct literal
+/// there is parenthesised (found by the syntax-tree fuzzer, seed 99).
+#[test]
+fn struct_literal_iterator_in_a_loop_header() {
+    let out = expand::grad(
+        quote!(wrt = w),
+        quote! {
+            fn f(w: f64, xs: &[f64]) -> f64 {
+                Span { xs }.iter().map(|x| w * x).sum::<f64>()
+            }
+        },
+    );
+    let file = syn::parse2::<syn::File>(out.clone());
+    assert!(file.is_ok(), "not valid Rust: {out}");
+    assert!(!out.to_string().contains("compile_error"), "{out}");
+}
