@@ -676,6 +676,7 @@ impl Rev {
         drop_outer_stores(&mut r_body, &inner);
         // Calls on data (which may have side effects: a random draw, a counter) run once, in the
         // forward loop; the recomputation reads back what they gave.
+        let r_yields = r_body.yields.clone();
         let effects: Vec<Var> = r_body
             .insts
             .iter()
@@ -729,6 +730,36 @@ impl Rev {
             Some(Restore { buf, vars })
         };
 
+        // The value a carried variable leaves an iteration with is the one the next iteration
+        // was saved with (the last iteration's is the loop's result): read it from there
+        // rather than compute it again (a recurrence's `tanh`).
+        let mut reuse: Vec<(Var, Operand, Var)> = Vec::new();
+        if let Some(r) = &restore {
+            let mut subst = HashMap::new();
+            for (k, c) in r_carried.iter().enumerate() {
+                let Operand::Var(y) = r_yields[k] else {
+                    continue;
+                };
+                if !r.vars.contains(&c.phi) || y == c.phi {
+                    continue;
+                }
+                let info = self.b.info(c.phi).clone();
+                let next = self.b.new_var(info.kind, info.name.clone(), false, span);
+                subst.insert(y, Operand::Var(next));
+                reuse.push((next, Operand::Var(lp.carried[k].out), c.phi));
+            }
+            if !subst.is_empty() {
+                rbody.map_operands(&mut |o| {
+                    if let Operand::Var(v) = o {
+                        if let Some(n) = subst.get(v) {
+                            *o = *n;
+                        }
+                    }
+                });
+                crate::simplify::dce_block(&mut rbody);
+            }
+        }
+
         let (exit, count) = (lp.exit, lp.count);
         let header = |forward: bool| sweep_header(&r_header, pos, exit, count, forward);
         let reversed = header(false);
@@ -756,6 +787,16 @@ impl Rev {
                 out,
             });
             flows.push((Operand::Var(*v), out, Operand::Lit(0.0)));
+        }
+        for (next, init, from) in &reuse {
+            let info = self.b.info(*next).clone();
+            let out = self.b.new_var(info.kind, info.name, false, span);
+            carried.push(Carry {
+                phi: *next,
+                init: *init,
+                out,
+            });
+            rbody.yields.push(Operand::Var(*from));
         }
         let mut lp = crate::ir::drop_unchanged(
             Loop {
