@@ -60,7 +60,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     }) {
         return Err(first);
     }
-    let program = simplify::dce(program);
+    let program = crate::fuse::fuse(simplify::dce(program));
     let mut params = companion_params(&f);
     for ((_, _, m), keep) in params.iter_mut().zip(&lowered.keep_mut) {
         *m = *keep;

@@ -737,6 +737,20 @@ pub fn opaque_refs(block: &Block, out: &mut std::collections::HashSet<Var>) {
     }
 }
 
+/// Renames the variables one instruction reads, nested blocks included.
+pub fn rename_inst(inst: &mut Inst, map: &HashMap<Var, Var>) {
+    if map.is_empty() {
+        return;
+    }
+    inst.map_operands(&mut |o| {
+        if let Operand::Var(v) = o {
+            if let Some(n) = map.get(v) {
+                *v = *n;
+            }
+        }
+    });
+}
+
 /// Renames variables throughout a block.
 pub fn rename(block: &mut Block, map: &HashMap<Var, Var>) {
     if map.is_empty() {

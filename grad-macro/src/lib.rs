@@ -3,8 +3,9 @@
 //!
 //! The attribute is a pipeline of modules, one stage each:
 //! `args` (attribute) → `check` (signature) → `lower` (body to IR, `ir.rs`) → `reverse`
-//! (reverse sweep, rules from `rules.rs`, code built by `builder.rs`) → `simplify` (dead code)
-//! → `emit` (IR to Rust), driven by `expand`. Errors are collected in `ctxt`.
+//! (reverse sweep, rules from `rules.rs`, code built by `builder.rs`; loops lowered in
+//! `lower_loops.rs`) → `simplify` (dead code) → `fuse` (an accumulating loop and its sweep in
+//! one pass) → `emit` (IR to Rust), driven by `expand`. Errors are collected in `ctxt`.
 
 mod args;
 mod builder;
@@ -12,6 +13,7 @@ mod check;
 mod ctxt;
 mod emit;
 mod expand;
+mod fuse;
 mod ir;
 mod lower;
 mod reverse;

@@ -1,0 +1,222 @@
+//! Fuses the reverse sweep of an accumulating loop into the loop itself.
+//!
+//! A loop whose reverse only adds into sums is swept forwards over the same iterations (see
+//! `reverse.rs`). When everything that sweep reads is known before the loop runs (as in a mean
+//! squared error, whose `1 / n` does not depend on the sum), the two loops become one: the
+//! derivative work of each iteration follows its primal work, and the data is traversed once,
+//! as a hand-written gradient would.
+
+use crate::ir::{Block, Func, Header, Inst, Loop, Operand, Var};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+pub fn fuse(mut func: Func) -> Func {
+    let mut insts = std::mem::take(&mut func.body.insts);
+    let arrays: HashSet<Var> = func
+        .vars
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.kind == crate::ir::Kind::Array)
+        .map(|(k, _)| Var(k as u32))
+        .collect();
+    while let Some(next) = fuse_once(&insts, &arrays) {
+        insts = next;
+    }
+    func.body.insts = insts;
+    func
+}
+
+/// The header's iteration, as text: two loops with the same text run over the same items.
+fn iteration(h: &Header) -> Option<(String, Vec<Var>)> {
+    match h {
+        Header::For {
+            iter, pos: None, ..
+        } => Some((iter.tokens.to_string(), iter.refs.clone())),
+        _ => None,
+    }
+}
+
+fn reads(inst: &Inst, out: &mut BTreeSet<Var>) {
+    inst.for_each_operand(&mut |o| {
+        if let Operand::Var(v) = o {
+            out.insert(*v);
+        }
+    });
+    for b in inst.blocks() {
+        for i in &b.insts {
+            reads(i, out);
+        }
+        for y in &b.yields {
+            if let Operand::Var(v) = y {
+                out.insert(*v);
+            }
+        }
+    }
+    if let Inst::Loop(l) = inst {
+        if let Some(s) = &l.save {
+            out.extend(s.vals.iter().copied());
+        }
+    }
+}
+
+fn defs_within(inst: &Inst, out: &mut HashSet<Var>) {
+    let mut i = inst.clone();
+    i.map_defs(&mut |v| {
+        out.insert(*v);
+    });
+}
+
+/// One fusion, if some primal loop and its forward reverse sweep can be fused.
+fn fuse_once(insts: &[Inst], arrays: &HashSet<Var>) -> Option<Vec<Inst>> {
+    for (pi, p) in insts.iter().enumerate() {
+        let Inst::Loop(pl) = p else { continue };
+        if pl.exit || pl.count.is_some() || pl.save.is_some() || pl.restore.is_some() {
+            continue;
+        }
+        let Some(piter) = iteration(&pl.header) else {
+            continue;
+        };
+        for (ri, r) in insts.iter().enumerate().skip(pi + 1) {
+            let Inst::Loop(rl) = r else { continue };
+            if rl.exit || rl.restore.is_some() || rl.save.is_some() || rl.count.is_some() {
+                continue;
+            }
+            if iteration(&rl.header) != Some(piter.clone()) {
+                continue;
+            }
+            if let Some(fused) = try_fuse(insts, pi, pl, ri, rl, arrays) {
+                return Some(fused);
+            }
+        }
+    }
+    None
+}
+
+fn try_fuse(
+    insts: &[Inst],
+    pi: usize,
+    pl: &Loop,
+    ri: usize,
+    rl: &Loop,
+    arrays: &HashSet<Var>,
+) -> Option<Vec<Inst>> {
+    let (Header::For { pat: ppat, .. }, Header::For { pat: rpat, .. }) = (&pl.header, &rl.header)
+    else {
+        return None;
+    };
+    if ppat.tokens.to_string() != rpat.tokens.to_string() || ppat.refs.len() != rpat.refs.len() {
+        return None;
+    }
+    // What the sweep reads from outside itself.
+    let mut inside = HashSet::new();
+    defs_within(&Inst::Loop(Box::new(rl.clone())), &mut inside);
+    let mut needed = BTreeSet::new();
+    reads(&Inst::Loop(Box::new(rl.clone())), &mut needed);
+    needed.retain(|v| !inside.contains(v));
+    // The loop's results must not be among it, and what lies between the loops that it needs
+    // must not depend on them (nor have effects, nor touch arrays the loop writes).
+    let mut outs = HashSet::new();
+    defs_within(&Inst::Loop(Box::new(pl.clone())), &mut outs);
+    let between = &insts[pi + 1..ri];
+    let mut hoist: Vec<usize> = Vec::new();
+    let mut want = needed.clone();
+    for k in (0..between.len()).rev() {
+        let inst = &between[k];
+        let defs: Vec<Var> = inst.defs();
+        if !defs.iter().any(|d| want.contains(d)) {
+            continue;
+        }
+        let movable = match inst {
+            Inst::Op { .. } | Inst::Cond { .. } => !inst.effectful(),
+            Inst::Opaque { expr, .. } => !expr.effectful,
+            Inst::NewArray {
+                init: crate::ir::ArrayInit::Zero { .. },
+                ..
+            } => true,
+            _ => false,
+        };
+        if !movable {
+            return None;
+        }
+        let mut r = BTreeSet::new();
+        reads(inst, &mut r);
+        want.extend(r);
+        hoist.push(k);
+    }
+    if want.iter().any(|v| outs.contains(v)) {
+        return None;
+    }
+    hoist.reverse();
+    // The sweep moves before what stays between the loops: none of that may touch an array
+    // the sweep touches (an adjoint the sweep adds to, zeroed there, say).
+    let touched: BTreeSet<Var> = needed
+        .iter()
+        .filter(|v| arrays.contains(v))
+        .copied()
+        .collect();
+    for (k, inst) in between.iter().enumerate() {
+        if hoist.contains(&k) {
+            continue;
+        }
+        let mut r = BTreeSet::new();
+        reads(inst, &mut r);
+        if r.iter().any(|v| touched.contains(v)) {
+            return None;
+        }
+    }
+    // The merged loop: the sweep's pattern names are the loop's.
+    let map: HashMap<Var, Var> = rpat
+        .refs
+        .iter()
+        .copied()
+        .zip(ppat.refs.iter().copied())
+        .collect();
+    let mut rbody: Block = rl.body.clone();
+    crate::ir::rename(&mut rbody, &map);
+    let mut merged = pl.clone();
+    let n = merged.carried.len();
+    merged.body.insts.extend(rbody.insts);
+    merged.body.yields.truncate(n);
+    merged.body.yields.extend(rbody.yields);
+    merged.carried.extend(rl.carried.iter().copied());
+    share_recomputed(&mut merged.body);
+
+    let mut out = Vec::with_capacity(insts.len());
+    out.extend(insts[..pi].iter().cloned());
+    out.extend(hoist.iter().map(|k| between[*k].clone()));
+    out.push(Inst::Loop(Box::new(merged)));
+    for (k, inst) in between.iter().enumerate() {
+        if !hoist.contains(&k) {
+            out.push(inst.clone());
+        }
+    }
+    out.extend(insts[ri + 1..].iter().cloned());
+    Some(out)
+}
+
+/// The sweep recomputed the iteration's values; in one loop they are computed already: each
+/// operation computed twice (at the top level of the body) is computed once.
+fn share_recomputed(body: &mut Block) {
+    type Key = (crate::ir::Op, Vec<crate::ir::OperandKey>);
+    let mut seen: HashMap<Key, Var> = HashMap::new();
+    let mut map: HashMap<Var, Var> = HashMap::new();
+    let mut kept = Vec::with_capacity(body.insts.len());
+    for mut inst in std::mem::take(&mut body.insts) {
+        crate::ir::rename_inst(&mut inst, &map);
+        if let Inst::Op { var, op, args } = &inst {
+            let key = (*op, args.iter().map(Operand::key).collect());
+            if let Some(first) = seen.get(&key) {
+                map.insert(*var, *first);
+                continue;
+            }
+            seen.insert(key, *var);
+        }
+        kept.push(inst);
+    }
+    body.insts = kept;
+    let mut rest = Block {
+        insts: Vec::new(),
+        yields: std::mem::take(&mut body.yields),
+    };
+    crate::ir::rename(&mut rest, &map);
+    body.yields = rest.yields;
+}
