@@ -102,6 +102,23 @@ fn float_lit(x: f64, float: Float, suffixed: bool) -> TokenStream {
     }
 }
 
+/// Zeros of an array's shape: `[[0.0; M]; N]`; `slice` makes the outermost level of a slice,
+/// whose length is known at run time only, from the zero of an element.
+pub fn zero_array(
+    info: &crate::ir::ArrayInfo,
+    float: Float,
+    slice: &dyn Fn(TokenStream) -> TokenStream,
+) -> TokenStream {
+    let mut t = float_lit(0.0, float, true);
+    for len in info.lens.iter().rev() {
+        t = match len {
+            Some(n) => quote!([#t; #n]),
+            None => slice(t),
+        };
+    }
+    t
+}
+
 pub fn named_const(c: NamedConst, float: Float) -> TokenStream {
     let ty = float_type_tokens(float);
     let id = Ident::new(c.ident(), Span::call_site());
@@ -589,21 +606,13 @@ impl<'a> Emitter<'a> {
 
     /// `[0.0; N]`, `[[0.0; M]; N]`, `vec![0.0; w.len()]`, ... for an array shaped like `like`.
     fn zeros(&self, like: Var) -> TokenStream {
-        let zero = float_lit(0.0, self.func.float, true);
         let Some(info) = self.func.arrays.get(&like) else {
-            return zero;
+            return float_lit(0.0, self.func.float, true);
         };
-        let mut t = zero;
-        for len in info.lens.iter().rev() {
-            t = match len {
-                Some(n) => quote!([#t; #n]),
-                None => {
-                    let a = self.ident(like);
-                    quote!(::std::vec![#t; #a.len()])
-                }
-            };
-        }
-        t
+        let a = self.ident(like);
+        zero_array(info, self.func.float, &|t| {
+            quote!(::std::vec![#t; #a.len()])
+        })
     }
 
     fn loop_stmt(&self, l: &crate::ir::Loop) -> TokenStream {

@@ -6,7 +6,7 @@
 //! derivative work of each iteration follows its primal work, and the data is traversed once,
 //! as a hand-written gradient would.
 
-use crate::ir::{Block, Func, Header, Inst, Loop, Operand, Var};
+use crate::ir::{inst_reads as reads, Block, Func, Header, Inst, Loop, Operand, Var};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 pub fn fuse(mut func: Func) -> Func {
@@ -32,29 +32,6 @@ fn iteration(h: &Header) -> Option<(String, Vec<Var>)> {
             iter, pos: None, ..
         } => Some((iter.tokens.to_string(), iter.refs.clone())),
         _ => None,
-    }
-}
-
-fn reads(inst: &Inst, out: &mut BTreeSet<Var>) {
-    inst.for_each_operand(&mut |o| {
-        if let Operand::Var(v) = o {
-            out.insert(*v);
-        }
-    });
-    for b in inst.blocks() {
-        for i in &b.insts {
-            reads(i, out);
-        }
-        for y in &b.yields {
-            if let Operand::Var(v) = y {
-                out.insert(*v);
-            }
-        }
-    }
-    if let Inst::Loop(l) = inst {
-        if let Some(s) = &l.save {
-            out.extend(s.vals.iter().copied());
-        }
     }
 }
 
@@ -108,14 +85,14 @@ fn try_fuse(
     }
     // What the sweep reads from outside itself.
     let mut inside = HashSet::new();
-    defs_within(&Inst::Loop(Box::new(rl.clone())), &mut inside);
+    defs_within(&insts[ri], &mut inside);
     let mut needed = BTreeSet::new();
-    reads(&Inst::Loop(Box::new(rl.clone())), &mut needed);
+    reads(&insts[ri], &mut needed);
     needed.retain(|v| !inside.contains(v));
     // The loop's results must not be among it, and what lies between the loops that it needs
     // must not depend on them (nor have effects, nor touch arrays the loop writes).
     let mut outs = HashSet::new();
-    defs_within(&Inst::Loop(Box::new(pl.clone())), &mut outs);
+    defs_within(&insts[pi], &mut outs);
     let between = &insts[pi + 1..ri];
     let mut hoist: Vec<usize> = Vec::new();
     let mut want = needed.clone();

@@ -650,14 +650,23 @@ pub fn drop_unchanged(mut lp: Loop, lits: bool) -> Loop {
     yields.extend(lp.body.yields[n..].iter().copied());
     lp.carried = carried;
     lp.body.yields = yields;
-    lp.body.map_operands(&mut |o| {
+    substitute(&mut lp.body, &map);
+    lp
+}
+
+/// Replaces variables by operands throughout a block (code passed through as tokens can only
+/// refer to variables: a literal is not substituted there).
+pub fn substitute(block: &mut Block, map: &HashMap<Var, Operand>) {
+    if map.is_empty() {
+        return;
+    }
+    block.map_operands(&mut |o| {
         if let Operand::Var(v) = o {
             if let Some(n) = map.get(v) {
                 *o = *n;
             }
         }
     });
-    lp
 }
 
 /// Replaces an output of an `if` that both branches give as the same variable by that variable,
@@ -714,6 +723,36 @@ fn fold_in(block: &mut Block, map: &mut HashMap<Var, Operand>) {
     });
 }
 
+/// Every variable `inst` reads, nested blocks included (a loop's storage reads the values it
+/// keeps).
+pub fn inst_reads(inst: &Inst, out: &mut std::collections::BTreeSet<Var>) {
+    inst.for_each_operand(&mut |o| {
+        if let Operand::Var(v) = o {
+            out.insert(*v);
+        }
+    });
+    for b in inst.blocks() {
+        block_reads(b, out);
+    }
+    if let Inst::Loop(l) = inst {
+        if let Some(s) = &l.save {
+            out.extend(s.vals.iter().copied());
+        }
+    }
+}
+
+/// Every variable `block` reads, nested blocks included.
+pub fn block_reads(block: &Block, out: &mut std::collections::BTreeSet<Var>) {
+    for inst in &block.insts {
+        inst_reads(inst, out);
+    }
+    for y in &block.yields {
+        if let Operand::Var(v) = y {
+            out.insert(*v);
+        }
+    }
+}
+
 /// The variables code passed through as tokens refers to, in `block` and nested blocks.
 pub fn opaque_refs(block: &Block, out: &mut std::collections::HashSet<Var>) {
     for i in &block.insts {
@@ -739,28 +778,24 @@ pub fn opaque_refs(block: &Block, out: &mut std::collections::HashSet<Var>) {
 
 /// Renames the variables one instruction reads, nested blocks included.
 pub fn rename_inst(inst: &mut Inst, map: &HashMap<Var, Var>) {
-    if map.is_empty() {
-        return;
+    if !map.is_empty() {
+        inst.map_operands(&mut renamer(map));
     }
-    inst.map_operands(&mut |o| {
-        if let Operand::Var(v) = o {
-            if let Some(n) = map.get(v) {
-                *v = *n;
-            }
-        }
-    });
 }
 
 /// Renames variables throughout a block.
 pub fn rename(block: &mut Block, map: &HashMap<Var, Var>) {
-    if map.is_empty() {
-        return;
+    if !map.is_empty() {
+        block.map_operands(&mut renamer(map));
     }
-    block.map_operands(&mut |o| {
+}
+
+fn renamer(map: &HashMap<Var, Var>) -> impl FnMut(&mut Operand) + '_ {
+    move |o| {
         if let Operand::Var(v) = o {
             if let Some(n) = map.get(v) {
                 *v = *n;
             }
         }
-    });
+    }
 }

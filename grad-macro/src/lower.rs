@@ -1029,14 +1029,7 @@ impl<'a> Lowerer<'a> {
 
     fn cond_value(&mut self, e: &Expr) -> Operand {
         let c = self.cond(e);
-        match c {
-            Cond::Val(o) => o,
-            c => {
-                let var = self.b.new_var(Kind::Bool, Name::Temp, false, e.span());
-                self.b.push(Inst::Cond { var, cond: c });
-                Operand::Var(var)
-            }
-        }
+        self.cond_operand(c, e.span())
     }
 
     fn cond(&mut self, e: &Expr) -> Cond {

@@ -45,22 +45,22 @@ enum Src {
 }
 
 impl Src {
-    fn has_array(&self) -> bool {
+    /// Whether some array this source iterates satisfies `f`.
+    fn any_array(&self, f: &dyn Fn(Var) -> bool) -> bool {
         match self {
-            Src::Arr { .. } => true,
-            Src::Zip(a, b) => a.has_array() || b.has_array(),
-            Src::Enumerate(a) | Src::Rev(a) | Src::Copied(a) => a.has_array(),
+            Src::Arr { arr, .. } => f(*arr),
+            Src::Zip(a, b) => a.any_array(f) || b.any_array(f),
+            Src::Enumerate(a) | Src::Rev(a) | Src::Copied(a) => a.any_array(f),
             Src::Data(_) | Src::Refused => false,
         }
     }
 
+    fn has_array(&self) -> bool {
+        self.any_array(&|_| true)
+    }
+
     fn has_active(&self, l: &Lowerer) -> bool {
-        match self {
-            Src::Arr { arr, .. } => l.b.info(*arr).active,
-            Src::Zip(a, b) => a.has_active(l) || b.has_active(l),
-            Src::Enumerate(a) | Src::Rev(a) | Src::Copied(a) => a.has_active(l),
-            Src::Data(_) | Src::Refused => false,
-        }
+        self.any_array(&|arr| l.b.info(arr).active)
     }
 }
 
@@ -106,7 +106,7 @@ impl<'a> Lowerer<'a> {
         for fl in &flags[1..] {
             any = Cond::Or(Box::new(any), Box::new(Cond::Val(*fl)));
         }
-        let cond = self.cond_operand(Cond::Not(Box::new(any)));
+        let cond = self.cond_operand(Cond::Not(Box::new(any)), Span::call_site());
         let mut then = |l: &mut Self| {
             // Inside, no jump has happened.
             for flag in [BRK, CONT, RET] {
@@ -121,13 +121,12 @@ impl<'a> Lowerer<'a> {
         })
     }
 
-    fn cond_operand(&mut self, c: Cond) -> Operand {
+    /// A condition as an operand: a variable holding it, unless it is one already.
+    pub(super) fn cond_operand(&mut self, c: Cond, span: Span) -> Operand {
         match c {
             Cond::Val(o) => o,
             c => {
-                let var = self
-                    .b
-                    .new_var(Kind::Bool, Name::Temp, false, Span::call_site());
+                let var = self.b.new_var(Kind::Bool, Name::Temp, false, span);
                 self.b.push(Inst::Cond { var, cond: c });
                 Operand::Var(var)
             }
@@ -208,9 +207,16 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    pub(super) fn for_loop(&mut self, f: &syn::ExprForLoop) {
-        if let Some(l) = &f.label {
+    /// Reports a loop's label, if it has one.
+    fn refuse_label(&self, label: &Option<syn::Label>) -> bool {
+        if let Some(l) = label {
             self.error(&l.name, "labelled loops are not supported: leave one loop at a time (set a flag, `break`, and test the flag after the inner loop)");
+        }
+        label.is_some()
+    }
+
+    pub(super) fn for_loop(&mut self, f: &syn::ExprForLoop) {
+        if self.refuse_label(&f.label) {
             return;
         }
         let assigned = assigned_names(&f.body.stmts);
@@ -227,8 +233,7 @@ impl<'a> Lowerer<'a> {
     }
 
     pub(super) fn while_loop(&mut self, w: &syn::ExprWhile) {
-        if let Some(l) = &w.label {
-            self.error(&l.name, "labelled loops are not supported: leave one loop at a time (set a flag, `break`, and test the flag after the inner loop)");
+        if self.refuse_label(&w.label) {
             return;
         }
         if let Expr::Let(l) = &*w.cond {
@@ -242,7 +247,7 @@ impl<'a> Lowerer<'a> {
         assigned.extend(assigned_in_expr(&w.cond));
         self.run_loop(w.while_token.span, assigned, None, true, &mut |l| {
             let c = l.cond_value(&w.cond);
-            let stop = l.cond_operand(Cond::Not(Box::new(Cond::Val(c))));
+            let stop = l.cond_operand(Cond::Not(Box::new(Cond::Val(c))), Span::call_site());
             l.assign(BRK, stop);
             l.guard_then(&mut |l| {
                 l.stmts(&w.body.stmts);
@@ -252,8 +257,7 @@ impl<'a> Lowerer<'a> {
     }
 
     pub(super) fn loop_expr(&mut self, lp: &syn::ExprLoop) {
-        if let Some(l) = &lp.label {
-            self.error(&l.name, "labelled loops are not supported: leave one loop at a time (set a flag, `break`, and test the flag after the inner loop)");
+        if self.refuse_label(&lp.label) {
             return;
         }
         let assigned = assigned_names(&lp.body.stmts);
@@ -381,10 +385,10 @@ impl<'a> Lowerer<'a> {
         let exit = match leave.len() {
             0 => None,
             1 => Some(leave[0]),
-            _ => Some(self.cond_operand(Cond::Or(
-                Box::new(Cond::Val(leave[0])),
-                Box::new(Cond::Val(leave[1])),
-            ))),
+            _ => Some(self.cond_operand(
+                Cond::Or(Box::new(Cond::Val(leave[0])), Box::new(Cond::Val(leave[1]))),
+                span,
+            )),
         };
         let mut yields: Vec<Operand> = carried
             .iter()
@@ -845,7 +849,13 @@ impl<'a> Lowerer<'a> {
             l.assign(&acc_name, new);
         };
         let first_var = self.b.vars.len();
-        self.run_loop_with_pat(span, vec![acc.clone()], &item_pat, iter, false, &mut body);
+        self.run_loop(
+            span,
+            vec![acc.clone()],
+            Some((&item_pat, iter)),
+            false,
+            &mut body,
+        );
         if synth {
             // The synthesized item is the code's own: numbered like other temporaries.
             for v in first_var..self.b.vars.len() {
@@ -872,18 +882,6 @@ impl<'a> Lowerer<'a> {
                 );
             }
         }
-    }
-
-    fn run_loop_with_pat(
-        &mut self,
-        span: Span,
-        assigned: Vec<String>,
-        pat: &Pat,
-        iter: &Expr,
-        exits: bool,
-        body: &mut dyn FnMut(&mut Self),
-    ) {
-        self.run_loop(span, assigned, Some((pat, iter)), exits, body);
     }
 
     /// What the macro knows of an iterable expression.
@@ -1288,12 +1286,13 @@ impl<'a> Lowerer<'a> {
             pat.to_token_stream()
         };
         let tokens = quote!(::core::matches!(#st, #pat #guard));
-        self.cond_operand(Cond::Opaque(Opaque {
+        let cond = Cond::Opaque(Opaque {
             tokens,
             refs,
             effectful: false,
             prec: crate::emit::PREC_ATOM,
-        }))
+        });
+        self.cond_operand(cond, arm.pat.span())
     }
 
     fn arm_body(&mut self, arm: &syn::Arm, scrut: &Opaque) -> Option<Operand> {

@@ -427,7 +427,7 @@ impl Rev {
     fn exports(&mut self, primal: &Block, rev: &mut Block) -> Vec<(Var, Var, Operand)> {
         let local: BTreeSet<Var> = primal.insts.iter().flat_map(Inst::defs).collect();
         let mut needed = BTreeSet::new();
-        collect_vars(rev, &mut needed);
+        crate::ir::block_reads(rev, &mut needed);
         // Data computed without side effects is computed again in the reversed branch rather
         // than carried out (it may be a reference, with no placeholder value to give).
         let mut remat: BTreeSet<Var> = BTreeSet::new();
@@ -466,17 +466,16 @@ impl Rev {
                 Kind::Bool => Operand::Bool(false),
                 Kind::Array => {
                     // An array a reversed loop reads: zeros of its shape stand in.
-                    let arr = self.b.arrays.get(v).cloned();
-                    let mut t = crate::emit::float_lit_typed(0.0, self.b.float);
-                    if let Some(a) = &arr {
-                        for len in a.lens.iter().rev() {
-                            t = match len {
-                                Some(n) => quote!([#t; #n]),
-                                None => quote!(::std::vec::Vec::new()),
-                            };
+                    let t = match self.b.arrays.get(v).cloned() {
+                        Some(a) => {
+                            let t = crate::emit::zero_array(&a, self.b.float, &|_| {
+                                quote!(::std::vec::Vec::new())
+                            });
+                            self.b.arrays.insert(export, a);
+                            t
                         }
-                        self.b.arrays.insert(export, a.clone());
-                    }
+                        None => crate::emit::float_lit_typed(0.0, self.b.float),
+                    };
                     self.b.add_extern(t)
                 }
                 Kind::Opaque => self
@@ -524,30 +523,6 @@ impl Rev {
     }
 }
 
-/// Every variable `block` reads, nested blocks included.
-fn collect_vars(block: &Block, out: &mut BTreeSet<Var>) {
-    for inst in &block.insts {
-        inst.for_each_operand(&mut |o| {
-            if let Operand::Var(v) = o {
-                out.insert(*v);
-            }
-        });
-        for b in inst.blocks() {
-            collect_vars(b, out);
-        }
-        if let Inst::Loop(l) = inst {
-            if let Some(s) = &l.save {
-                out.extend(s.vals.iter().copied());
-            }
-        }
-    }
-    for y in &block.yields {
-        if let Operand::Var(v) = y {
-            out.insert(*v);
-        }
-    }
-}
-
 impl Rev {
     /// Reverses a loop: a second loop, over the same iterations last first, that recomputes
     /// each iteration from a copy of the body and runs that copy's reverse. What the copy needs
@@ -590,13 +565,7 @@ impl Rev {
                 *v = nv;
             });
         }
-        copy.map_operands(&mut |o| {
-            if let Operand::Var(v) = o {
-                if let Some(n) = map.get(v) {
-                    *v = *n;
-                }
-            }
-        });
+        crate::ir::rename_inst(&mut copy, &map);
         let Inst::Loop(copy) = copy else { return };
         let Loop {
             header: r_header,
@@ -695,7 +664,7 @@ impl Rev {
 
         // The carried values the recomputation reads: kept by the forward loop.
         let mut read = BTreeSet::new();
-        collect_vars(&rbody, &mut read);
+        crate::ir::block_reads(&rbody, &mut read);
         for v in nested {
             if read.contains(&v) {
                 self.errors.push(syn::Error::new(
@@ -749,13 +718,7 @@ impl Rev {
                 reuse.push((next, Operand::Var(lp.carried[k].out), c.phi));
             }
             if !subst.is_empty() {
-                rbody.map_operands(&mut |o| {
-                    if let Operand::Var(v) = o {
-                        if let Some(n) = subst.get(v) {
-                            *o = *n;
-                        }
-                    }
-                });
+                crate::ir::substitute(&mut rbody, &subst);
                 crate::simplify::dce_block(&mut rbody);
             }
         }
