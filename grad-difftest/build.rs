@@ -98,7 +98,7 @@ impl Batch {
             let scales: Vec<String> = scale.iter().map(|g| format!("{g:?}")).collect();
             let _ = writeln!(
                 self.checks,
-                "    let ({names}) = std::hint::black_box(({args}));\n    n += check(Case {{ source: {source:?}, args: \"{args}\", value: {value:?}, gradient: &[{}], scale: &[{}] }}, || {name}({names}), || {name}_value_and_grad({names}));",
+                "    let ({names}) = std::hint::black_box(({args}));\n    n += check(Case {{ source: {source:?}, args: \"{args}\", value: {value:?}, gradient: &[{}], scale: &[{}] }}, || {name}({names}), || {name}_value_and_grad({names}), || {name}_grad({names}));",
                 expected.join(", "),
                 scales.join(", ")
             );

@@ -53,13 +53,22 @@
 //!
 //! # How it differentiates: the derivation, as generated
 //!
-//! Reverse mode, as in the lecture notes on backpropagation: the body becomes one `let` per
-//! intermediate value (the ξ table), then the adjoints (`d_p` = ∂bce/∂p) are accumulated
-//! backwards, each intermediate's local derivative multiplied in once; where a value is used
-//! several times (fan-out) its contributions are added. For `bce` above, `cargo expand` shows
-//! the following (this listing is the expansion itself, checked by the macro's tests): `t0` …
-//! `t12` are the intermediates, `p` keeps its name, `d_p` = ∂bce/∂p = −y/p + (1 − y)/(1 − p),
-//! `d_t1` = ∂bce/∂h for `h = b0 + b1·x` (which is also ∂bce/∂b0), and `d_b1 = d_t1 · x`.
+//! Reverse mode, as in the lecture notes on backpropagation: the body runs forward as you wrote
+//! it, with a `let` for each intermediate value the backward pass needs (`t0`, `t1`, … or your
+//! own names: the rows of the ξ table that are read again), then the adjoints (`d_p` = ∂bce/∂p)
+//! are accumulated backwards, each intermediate's local derivative multiplied in once; where a
+//! value is used several times (fan-out) its contributions are added. For `bce` above,
+//! `cargo expand` shows the following (this listing is the expansion itself, checked by the
+//! macro's tests):
+//!
+//! - `t0` = e^−(b0 + b1·x), `t1` = 1 + `t0`, and `p` = 1/`t1` keeps its name;
+//! - `d_p` = ∂bce/∂p = (1 − y)/(1 − p) − y/p, with y/p written `y * t1` since p = 1/`t1`;
+//! - `t4` = ∂bce/∂b0 = `d_p`·p²·`t0`: ∂p/∂t1 = −p², ∂t0/∂b0 = −`t0`;
+//! - `d_b1 = t4 * x`.
+//!
+//! `bce_grad` has a copy of the body of its own, without the two `ln` only the value needs. A
+//! `_grad` gets one when the value alone costs a twentieth of the work or more; otherwise it
+//! calls `_value_and_grad` and drops the value, which keeps the generated code small.
 //!
 #![doc = concat!("```text\n", include_str!("../tests/expand/bce.rs"), "```")]
 //!

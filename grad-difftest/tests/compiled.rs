@@ -61,12 +61,21 @@ fn check<G: Components>(
     case: Case,
     original: impl FnOnce() -> f64 + std::panic::UnwindSafe,
     companion: impl FnOnce() -> (f64, G) + std::panic::UnwindSafe,
+    grad_only: impl FnOnce() -> G + std::panic::UnwindSafe,
 ) -> usize {
     let at = format!("\n{}at ({})", case.source, case.args);
-    let ran = std::panic::catch_unwind(|| (original(), companion()));
-    let Ok((original, (value, grad))) = ran else {
+    let ran = std::panic::catch_unwind(|| (original(), companion(), grad_only()));
+    let Ok((original, (value, grad), grad_only)) = ran else {
         return fail(format!("panicked:{at}"));
     };
+    // `_grad` (its own body, or a call of `_value_and_grad`) runs the same derivative code.
+    let (a, b) = (grad.components(), grad_only.components());
+    if a.iter()
+        .map(|x| x.to_bits())
+        .ne(b.iter().map(|x| x.to_bits()))
+    {
+        return fail(format!("_grad {b:?} vs _value_and_grad's {a:?}:{at}"));
+    }
     if value.to_bits() != original.to_bits() {
         let known = KNOWN_SIGNED_ZERO_SUM && value == 0.0 && original == 0.0;
         if !(known && case.source.contains(".sum::<f64>()")) {

@@ -332,6 +332,22 @@ impl Builder {
                         }
                     }
                 }
+                // a · (b · u)  →  (a·b) · u for literals of which one is a power of two, so
+                // that no rounding differs: `100.0 * (2.0 * t)` is `200.0 * t`.
+                for (c, r) in [(x, y), (y, x)] {
+                    let (Some(a), Some((Op::Mul, args))) = (c.lit(), self.def(&r)) else {
+                        continue;
+                    };
+                    let (b, u) = match (args[0].lit(), args[1].lit()) {
+                        (Some(b), None) => (b, args[1]),
+                        (None, Some(b)) => (b, args[0]),
+                        _ => continue,
+                    };
+                    let ab = self.float.round(a * b);
+                    if (power_of_two(a) || power_of_two(b)) && ab.is_finite() && ab != 0.0 {
+                        return Some(self.mul(Operand::Lit(ab), u));
+                    }
+                }
                 // Literals go first: `2.0 * x` reads like the math.
                 if y.lit().is_some() && x.lit().is_none() {
                     return Some(self.op(Op::Mul, vec![y, x], span));
@@ -350,6 +366,14 @@ impl Builder {
                 if let Some(n) = neg_of(self, &x) {
                     let q = self.div(n, y);
                     return Some(self.neg(q));
+                }
+                // d / (1 / u)  →  d · u: the derivative of `ln(p)` for `p = 1 / (1 + e)`
+                // needs no division.
+                if let Some((Op::Div, args)) = self.def(&y) {
+                    if args[0].is_lit(1.0) {
+                        let u = args[1];
+                        return Some(self.mul(x, u));
+                    }
                 }
             }
             _ => {}
@@ -494,6 +518,11 @@ fn arith32(op: Op, a: f32, b: f32) -> f32 {
         Op::Mul => a * b,
         _ => a / b,
     }
+}
+
+/// `±2^k` for a normal `k`: multiplying by it only moves the exponent.
+fn power_of_two(v: f64) -> bool {
+    v.is_normal() && v.abs().to_bits() & ((1u64 << 52) - 1) == 0
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! Prints IR as Rust.
 //!
-//! The output is meant to be read in `cargo expand`: one `let` per intermediate, named after
-//! the source (`p`, and its adjoint `d_p`), unnamed primal intermediates `t0, t1, ...` like the
-//! ξ tables of the lecture notes, and derivative temporaries used once inlined into the
-//! adjoint they feed. Parentheses appear only where precedence needs them.
+//! The output is meant to be read in `cargo expand`: the primal as the user wrote it, with a
+//! `let` for each intermediate the reverse sweep reads again (named after the source, `p`, and
+//! its adjoint `d_p`, or `t0, t1, ...` like the ξ tables of the lecture notes); a value used
+//! once in the same block, primal or derivative, is printed where it is used, up to a depth
+//! that keeps expressions short. Parentheses appear only where precedence needs them.
 //!
 //! Every local the macro introduces is spanned with `Span::mixed_site()`, so it can neither
 //! capture nor shadow a name of the user's; the names are also kept textually distinct from
@@ -28,7 +29,7 @@ const PREC_ADD: u8 = 6;
 const PREC_CMP: u8 = 4;
 const PREC_AND: u8 = 3;
 const PREC_OR: u8 = 2;
-const PREC_LOWEST: u8 = 0;
+pub const PREC_LOWEST: u8 = 0;
 
 /// The precedence of a `syn` expression, for opaque user code.
 pub fn expr_prec(e: &syn::Expr) -> u8 {
@@ -133,6 +134,8 @@ enum E {
     Method(Box<E>, Ident, Vec<E>),
     Call(TokenStream, Vec<E>),
     If(TokenStream, Box<E>, Box<E>),
+    /// Tokens of the given binding strength.
+    Raw(TokenStream, u8),
 }
 
 impl E {
@@ -142,6 +145,7 @@ impl E {
             E::Neg(_) => PREC_UNARY,
             E::Bin(_, p, _, _) => *p,
             E::If(..) => PREC_LOWEST,
+            E::Raw(_, p) => *p,
         }
     }
 
@@ -156,7 +160,7 @@ impl E {
 
     fn tokens(&self) -> TokenStream {
         match self {
-            E::Atom(t) => t.clone(),
+            E::Atom(t) | E::Raw(t, _) => t.clone(),
             E::Neg(x) => {
                 let x = x.wrap(PREC_ATOM);
                 quote!(-#x)
@@ -190,11 +194,37 @@ impl E {
     }
 }
 
+/// A value built from literals alone (or an `if` choosing between literals) has no type until
+/// used: its `let` says the type, so methods can be called on it.
+fn untyped(op: Op, args: &[Operand]) -> bool {
+    match op {
+        Op::Select(_) => args[2..].iter().all(|a| a.lit().is_some()),
+        _ => args
+            .iter()
+            .all(|a| matches!(a, Operand::Lit(_) | Operand::Int(_))),
+    }
+}
+
+/// The deepest expression inlining builds before a `let` is written.
+const MAX_INLINE_DEPTH: u32 = 16;
+
+/// What a variable printed in place of its name stands for.
+#[derive(Clone)]
+enum Inlined {
+    Op(Op, Vec<Operand>),
+    /// An array element, read where it is used (nothing between writes memory).
+    Load(Var, Vec<Operand>),
+    /// An expression on data without side effects (`x[0]`, `n as f64`), likewise.
+    Opaque(Opaque),
+}
+
 pub struct Emitter<'a> {
     func: &'a Func,
     krate: &'a TokenStream,
     names: HashMap<Var, Ident>,
-    inline: HashMap<Var, (Op, Vec<Operand>)>,
+    inline: HashMap<Var, Inlined>,
+    /// How deep the expression printed for an inlined variable is.
+    depth: HashMap<Var, u32>,
     uses: HashMap<Var, usize>,
     /// Arrays written after their declaration, and loop storage (declared `let mut`).
     written: HashSet<Var>,
@@ -214,6 +244,7 @@ impl<'a> Emitter<'a> {
             krate,
             names: HashMap::new(),
             inline: HashMap::new(),
+            depth: HashMap::new(),
             uses: HashMap::new(),
             written: HashSet::new(),
         };
@@ -291,13 +322,82 @@ impl<'a> Emitter<'a> {
                 *local.entry(*v).or_default() += 1;
             }
         }
-        for inst in &block.insts {
+        // Where each variable is used at this level, for loads: a load moves to its use only
+        // over instructions that cannot write memory.
+        let mut used_at: HashMap<Var, usize> = HashMap::new();
+        for (k, inst) in block.insts.iter().enumerate() {
+            inst.for_each_operand(&mut |o| {
+                if let Operand::Var(v) = o {
+                    used_at.insert(*v, k);
+                }
+            });
+        }
+        // What stops a read from moving down to its use: anything that may write memory, and
+        // for a read of an array the body writes, a store.
+        let barrier = |i: &Inst, reads_written: bool| match i {
+            Inst::Op { .. } | Inst::Load { .. } | Inst::NewArray { .. } => false,
+            Inst::Cond { cond, .. } => cond.effectful(),
+            Inst::Opaque { expr, .. } => expr.effectful,
+            Inst::Store { .. } => reads_written,
+            Inst::If { .. } | Inst::Loop(_) => true,
+        };
+        for (k, inst) in block.insts.iter().enumerate() {
             match inst {
-                Inst::Op { var, op, args } => {
-                    let anon = self.func.info(*var).name == Name::Anon;
+                Inst::Load { var, arr, idx } => {
                     let once = self.uses.get(var) == Some(&1) && local.get(var) == Some(&1);
-                    if anon && once {
-                        self.inline.insert(*var, (*op, args.clone()));
+                    let temp = self.func.info(*var).name == Name::Temp;
+                    // Used by a later instruction of this block (not by its yields, which are
+                    // printed after everything).
+                    if let (true, true, Some(&at)) = (once, temp, used_at.get(var)) {
+                        let w = self.written.contains(arr);
+                        if !block.insts[k + 1..at].iter().any(|i| barrier(i, w)) {
+                            self.inline.insert(*var, Inlined::Load(*arr, idx.clone()));
+                        }
+                    }
+                }
+                Inst::Opaque {
+                    var,
+                    expr,
+                    ty: None,
+                } if !expr.effectful
+                    && !self.func.info(*var).mutable
+                    && self.func.info(*var).name == Name::Temp =>
+                {
+                    let once = self.uses.get(var) == Some(&1) && local.get(var) == Some(&1);
+                    if let (true, Some(&at)) = (once, used_at.get(var)) {
+                        let w = expr.refs.iter().any(|r| self.written.contains(r));
+                        if !block.insts[k + 1..at].iter().any(|i| barrier(i, w)) {
+                            self.inline.insert(*var, Inlined::Opaque(expr.clone()));
+                        }
+                    }
+                }
+                Inst::Op { var, op, args } => {
+                    // Derivative temporaries, and primal intermediates the reverse sweep does
+                    // not read: the primal reads as the user wrote it, with a `let` for each
+                    // value the gradient needs. (Not a value of literals alone, which would
+                    // have no type where it is used.) Used once, in this block.
+                    let inlinable = match self.func.info(*var).name {
+                        Name::Anon => true,
+                        Name::Temp => !untyped(*op, args),
+                        // The adjoint of an intermediate that has no name of its own.
+                        Name::Adjoint(of) => {
+                            matches!(self.func.info(of).name, Name::Temp | Name::Anon)
+                                && !untyped(*op, args)
+                        }
+                        _ => false,
+                    };
+                    let once = self.uses.get(var) == Some(&1) && local.get(var) == Some(&1);
+                    // A long chain (the adjoint of a value used a thousand times) is cut into
+                    // `let`s: expressions stay short to read and shallow for rustc.
+                    let depth = 1 + args
+                        .iter()
+                        .filter_map(|a| a.as_var().and_then(|v| self.depth.get(&v)))
+                        .max()
+                        .copied()
+                        .unwrap_or(0);
+                    if inlinable && once && depth <= MAX_INLINE_DEPTH {
+                        self.inline.insert(*var, Inlined::Op(*op, args.clone()));
+                        self.depth.insert(*var, depth);
                     }
                 }
                 Inst::If { then, els, .. } => {
@@ -308,20 +408,22 @@ impl<'a> Emitter<'a> {
                     self.plan_inlining(&l.body);
                     // A carried variable's new value, computed for it alone, is written in its
                     // assignment (`loss = loss + t;`).
-                    let defs: HashMap<Var, (Op, Vec<Operand>)> = l
+                    let defs: HashMap<Var, Inlined> = l
                         .body
                         .insts
                         .iter()
                         .filter_map(|i| match i {
-                            Inst::Op { var, op, args } => Some((*var, (*op, args.clone()))),
+                            Inst::Op { var, op, args } => {
+                                Some((*var, Inlined::Op(*op, args.clone())))
+                            }
                             _ => None,
                         })
                         .collect();
                     for (c, y) in l.carried.iter().zip(&l.body.yields) {
                         if let Operand::Var(v) = y {
                             let once = self.uses.get(v) == Some(&1);
-                            if let (true, Some(d)) = (once, defs.get(v)) {
-                                if d.1.contains(&Operand::Var(c.phi)) {
+                            if let (true, Some(d @ Inlined::Op(_, args))) = (once, defs.get(v)) {
+                                if args.contains(&Operand::Var(c.phi)) {
                                     self.inline.insert(*v, d.clone());
                                 }
                             }
@@ -337,7 +439,16 @@ impl<'a> Emitter<'a> {
     fn reads(&self, o: &Operand, out: &mut HashSet<Var>) {
         if let Operand::Var(v) = o {
             match self.inline.get(v) {
-                Some((_, args)) => args.iter().for_each(|a| self.reads(a, out)),
+                Some(Inlined::Op(_, args)) => args.iter().for_each(|a| self.reads(a, out)),
+                Some(Inlined::Load(arr, idx)) => {
+                    out.insert(*arr);
+                    idx.iter().for_each(|a| self.reads(a, out));
+                }
+                Some(Inlined::Opaque(o)) => {
+                    for r in &o.refs {
+                        self.reads(&Operand::Var(*r), out);
+                    }
+                }
                 None => {
                     out.insert(*v);
                 }
@@ -348,7 +459,7 @@ impl<'a> Emitter<'a> {
     /// `phi = y;` as `phi op= rest;` when `y` is `phi op rest`.
     fn assignment(&self, phi: Var, y: &Operand) -> TokenStream {
         let n = self.ident(phi);
-        if let Some((op, args)) = y.as_var().and_then(|v| self.inline.get(&v)) {
+        if let Some(Inlined::Op(op, args)) = y.as_var().and_then(|v| self.inline.get(&v)) {
             let me = Operand::Var(phi);
             let rest = match op {
                 Op::Add | Op::Sub | Op::Mul | Op::Div if args[0] == me => Some(&args[1]),
@@ -464,7 +575,9 @@ impl<'a> Emitter<'a> {
         let float = self.func.float;
         match o {
             Operand::Var(v) => match self.inline.get(v) {
-                Some((op, args)) => self.op_expr(*op, args),
+                Some(Inlined::Op(op, args)) => self.op_expr(*op, args),
+                Some(Inlined::Load(arr, idx)) => E::Atom(self.place(*arr, idx)),
+                Some(Inlined::Opaque(o)) => E::Raw(self.opaque(o), o.prec),
                 None => E::Atom(self.ident(*v)),
             },
             Operand::Lit(x) => {
@@ -766,15 +879,7 @@ impl<'a> Emitter<'a> {
                 }
                 let name = self.ident(*var);
                 let e = self.op_expr(*op, args).tokens();
-                // A value built from literals alone (or an `if` choosing between literals) has
-                // no type until used: say it, so methods can be called on it.
-                let untyped = match op {
-                    Op::Select(_) => args[2..].iter().all(|a| a.lit().is_some()),
-                    _ => args
-                        .iter()
-                        .all(|a| matches!(a, Operand::Lit(_) | Operand::Int(_))),
-                };
-                if untyped {
+                if untyped(*op, args) {
                     let ty = float_type_tokens(self.func.float);
                     quote!(let #name: #ty = #e;)
                 } else {
@@ -782,6 +887,9 @@ impl<'a> Emitter<'a> {
                 }
             }
             Inst::Opaque { var, expr, ty } => {
+                if self.inline.contains_key(var) {
+                    return None;
+                }
                 let e = self.opaque(expr);
                 if self.uses.get(var).copied().unwrap_or(0) == 0 {
                     quote!(let _ = #e;)
@@ -804,6 +912,9 @@ impl<'a> Emitter<'a> {
                 quote!(let #name = #c;)
             }
             Inst::Load { var, arr, idx } => {
+                if self.inline.contains_key(var) {
+                    return None;
+                }
                 let name = self.ident(*var);
                 let place = self.place(*arr, idx);
                 quote!(let #name = #place;)

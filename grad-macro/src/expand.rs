@@ -60,6 +60,10 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     }) {
         return Err(first);
     }
+    // The gradient alone: without the instructions only the value needs.
+    let mut grad_only = program.clone();
+    grad_only.body.yields[0] = crate::ir::Operand::Lit(0.0);
+    let grad_only = crate::fuse::fuse(simplify::dce(grad_only));
     let program = crate::fuse::fuse(simplify::dce(program));
     let mut params = companion_params(&f);
     for ((_, _, m), keep) in params.iter_mut().zip(&lowered.keep_mut) {
@@ -67,9 +71,17 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     }
     let param_ids: Vec<Ident> = params.iter().map(|(id, _, _)| id.clone()).collect();
     let reserved = identifiers(&f.to_token_stream());
-    let emitter = Emitter::new(&program, &krate, &reserved, &param_ids);
-    let body = emitter.body(true);
-    let note = cost_note(&program.body, &sig);
+    let body = Emitter::new(&program, &krate, &reserved, &param_ids).body(true);
+    // `_grad` gets a body of its own when the value alone costs a twentieth of the work or
+    // more (a final `ln`, a loss accumulated in a loop); otherwise it calls `_value_and_grad`,
+    // which keeps the generated code small.
+    let (full, value_only) = (
+        cost(&program.body),
+        cost(&program.body) - cost(&grad_only.body),
+    );
+    let grad_body = (value_only * 20 >= full)
+        .then(|| Emitter::new(&grad_only, &krate, &reserved, &param_ids).body(false));
+    let note = cost_note(&grad_only.body, &sig);
 
     Ok(companions(
         &f,
@@ -77,9 +89,45 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         &params,
         &lowered.assertions,
         &lowered.items,
-        body,
+        Bodies {
+            value_and_grad: body,
+            grad: grad_body,
+        },
         &note,
     ))
+}
+
+/// The companions' bodies: `_grad`'s is `None` when it calls `_value_and_grad`.
+struct Bodies {
+    value_and_grad: TokenStream,
+    grad: Option<TokenStream>,
+}
+
+/// A rough count of machine operations: arithmetic 1, a division 4, a transcendental function
+/// 20, a loop's body as many times as it runs (16 if that is not a literal). Only ratios of it
+/// are used.
+fn cost(b: &crate::ir::Block) -> u64 {
+    use crate::ir::{Inst, Op};
+    b.insts
+        .iter()
+        .map(|i| match i {
+            Inst::Op { op, .. } => match op {
+                Op::Div | Op::Rem => 4,
+                Op::Call(r) => crate::rules::RULES[*r].cost(),
+                _ => 1,
+            },
+            Inst::If { then, els, .. } => 1 + cost(then).max(cost(els)),
+            Inst::Loop(l) => {
+                // A literal trip count, or 16 iterations.
+                let trip = match &l.header {
+                    crate::ir::Header::For { trip: Some(t), .. } => t.to_string().parse().ok(),
+                    _ => None,
+                };
+                trip.unwrap_or(16) * (1 + cost(&l.body))
+            }
+            _ => 1,
+        })
+        .sum()
 }
 
 /// What the gradient costs in memory, for the companions' documentation.
@@ -184,9 +232,13 @@ fn companions(
     params: &[(Ident, syn::Type, bool)],
     assertions: &[TokenStream],
     items: &[syn::Item],
-    body: TokenStream,
+    bodies: Bodies,
     note: &str,
 ) -> TokenStream {
+    let Bodies {
+        value_and_grad: body,
+        grad: grad_body,
+    } = bodies;
     let name = &f.sig.ident;
     let vis = &f.vis;
     let generics = &f.sig.generics;
@@ -263,6 +315,19 @@ fn companions(
         })
         .collect();
     let pass: Vec<&Ident> = params.iter().map(|(id, _, _)| id).collect();
+    let (grad_decl, grad_attrs, grad_body) = match grad_body {
+        Some(b) => (
+            &decl_vg,
+            quote!(),
+            quote! {
+                #use_original
+                #(#items)*
+                #(#assertions)*
+                #b
+            },
+        ),
+        None => (&decl, quote!(#[inline]), quote!(#vg_name(#(#pass),*).1)),
+    };
     // What the companions may not warn about: being unused, calling a deprecated original,
     // and the lints of a signature they copy (those are the original's to fix).
     let allows = quote! {
@@ -291,10 +356,10 @@ fn companions(
         #(#kept)*
         #[doc = #doc_grad]
         #[must_use]
-        #[inline]
+        #grad_attrs
         #allows
-        #vis fn #grad_name #generics (#(#decl),*) -> #grad_ty #where_clause {
-            #vg_name(#(#pass),*).1
+        #vis fn #grad_name #generics (#(#grad_decl),*) -> #grad_ty #where_clause {
+            #grad_body
         }
     }
 }

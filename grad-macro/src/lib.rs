@@ -19,6 +19,8 @@ mod lower;
 mod reverse;
 mod rules;
 mod simplify;
+#[cfg(test)]
+mod synthetic;
 
 /// Differentiates a scalar function at compile time. See the `grad` crate for the manual.
 #[proc_macro_attribute]

@@ -27,11 +27,48 @@ use syn::visit_mut::VisitMut;
 use syn::{BinOp, Expr, Ident, Lit, Local, Pat, Stmt, UnOp};
 
 #[derive(Clone, Copy, PartialEq)]
-struct Binding {
-    val: Operand,
+pub(crate) struct Binding {
+    pub(crate) val: Operand,
 }
 
-type Env = Vec<Vec<(String, Binding)>>;
+type Env = Vec<Scope>;
+
+/// The names bound in one block, in order, with an index of each name's latest binding: a
+/// lookup costs the nesting depth, not the length of the body.
+#[derive(Clone, Default)]
+pub(crate) struct Scope {
+    vars: Vec<(String, Binding)>,
+    latest: std::collections::HashMap<String, usize>,
+}
+
+impl Scope {
+    fn push(&mut self, (name, b): (String, Binding)) {
+        self.latest.insert(name.clone(), self.vars.len());
+        self.vars.push((name, b));
+    }
+
+    /// Where `name` was bound last in this scope.
+    pub(crate) fn find(&self, name: &str) -> Option<usize> {
+        self.latest.get(name).copied()
+    }
+
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, (String, Binding)> {
+        self.vars.iter()
+    }
+}
+
+impl std::ops::Index<usize> for Scope {
+    type Output = (String, Binding);
+    fn index(&self, k: usize) -> &Self::Output {
+        &self.vars[k]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Scope {
+    fn index_mut(&mut self, k: usize) -> &mut Self::Output {
+        &mut self.vars[k]
+    }
+}
 
 pub struct Lowered {
     pub func: Func,
@@ -49,7 +86,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
     let mut l = Lowerer {
         b: Builder::new(sig.float),
         cx,
-        env: vec![Vec::new()],
+        env: vec![Scope::default()],
         krate,
         assertions: Vec::new(),
         items: Vec::new(),
@@ -198,15 +235,13 @@ impl<'a> Lowerer<'a> {
         self.env
             .iter()
             .rev()
-            .flat_map(|s| s.iter().rev())
-            .find(|(n, _)| n == name)
-            .map(|(_, b)| b.val)
+            .find_map(|s| s.find(name).map(|k| s[k].1.val))
     }
 
     fn assign(&mut self, name: &str, val: Operand) -> bool {
         for scope in self.env.iter_mut().rev() {
-            if let Some((_, b)) = scope.iter_mut().rev().find(|(n, _)| n == name) {
-                b.val = val;
+            if let Some(k) = scope.find(name) {
+                scope[k].1.val = val;
                 return true;
             }
         }
@@ -336,7 +371,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn block(&mut self, block: &syn::Block) -> Option<Operand> {
-        self.env.push(Vec::new());
+        self.env.push(Scope::default());
         let v = self.stmts(&block.stmts);
         self.env.pop();
         v
@@ -521,7 +556,7 @@ impl<'a> Lowerer<'a> {
                 UnOp::Neg(_) => {
                     let x = self.expr(&u.expr);
                     if self.is_floatish(&x) {
-                        self.b.op(Op::Neg, vec![x], e.span())
+                        self.b.op(Op::Neg, vec![x], span_of(e))
                     } else {
                         let (t, refs) = self.b.operand_tokens(x);
                         self.opaque_from(quote!(-#t), refs, Kind::Opaque, false)
@@ -548,7 +583,7 @@ impl<'a> Lowerer<'a> {
                     if self.is_floatish(&l) || self.is_floatish(&r) {
                         self.check_float_operands(&[(l, &*b.left), (r, &*b.right)]);
                     }
-                    self.arith(op, l, r, e.span())
+                    self.arith(op, l, r, span_of(e))
                 }
                 None if is_logic(&b.op) => self.cond_value(e),
                 None if compound(&b.op).is_some() => {
@@ -656,7 +691,10 @@ impl<'a> Lowerer<'a> {
         kind: Kind,
         effectful: bool,
     ) -> Operand {
-        let prec = crate::emit::PREC_ATOM;
+        // How tightly the tokens bind, so that they are parenthesised where they are used.
+        let prec = syn::parse2::<syn::Expr>(tokens.clone())
+            .map(|e| crate::emit::expr_prec(&e))
+            .unwrap_or(crate::emit::PREC_LOWEST);
         let active = kind == Kind::Float && refs.iter().any(|v| self.b.info(*v).active);
         let var = self.b.new_var(kind, Name::Temp, active, Span::call_site());
         self.b.push(Inst::Opaque {
@@ -687,7 +725,7 @@ impl<'a> Lowerer<'a> {
         }
         let v = self.opaque_from(expr, refs, Kind::Opaque, effectful);
         if let Operand::Var(var) = v {
-            self.b.info_mut(var).span = e.span();
+            self.b.info_mut(var).span = span_of(e);
         }
         v
     }
@@ -829,7 +867,7 @@ impl<'a> Lowerer<'a> {
                 let exprs: Vec<&Expr> = std::iter::once(&*m.receiver).chain(&m.args).collect();
                 let args: Vec<Operand> = exprs.iter().map(|a| self.expr(a)).collect();
                 self.check_rule_operands(i, &args, &exprs);
-                return self.rule_call(i, args, &m.method, m.span(), true);
+                return self.rule_call(i, args, &m.method, method_span(m), true);
             }
             if FLOAT_PREDICATES.contains(&name.as_str()) {
                 let mut args = vec![self.expr(&m.receiver)];
@@ -962,7 +1000,7 @@ impl<'a> Lowerer<'a> {
                         let exprs: Vec<&Expr> = c.args.iter().collect();
                         let args: Vec<Operand> = exprs.iter().map(|a| self.expr(a)).collect();
                         self.check_rule_operands(i, &args, &exprs);
-                        return self.rule_call(i, args, &p.path, c.span(), false);
+                        return self.rule_call(i, args, &p.path, call_span(c), false);
                     }
                 }
                 // A helper needs its rule only for a differentiated argument; on data, whatever
@@ -975,7 +1013,7 @@ impl<'a> Lowerer<'a> {
                     if self.is_helper_path(&p.path) {
                         let args = c.args.iter().map(|a| self.expr(a)).collect();
                         self.assert_helper(&p.path, &last);
-                        return self.rule_call(i, args, &p.path, c.span(), false);
+                        return self.rule_call(i, args, &p.path, call_span(c), false);
                     }
                 }
             }
@@ -1029,7 +1067,7 @@ impl<'a> Lowerer<'a> {
 
     fn cond_value(&mut self, e: &Expr) -> Operand {
         let c = self.cond(e);
-        self.cond_operand(c, e.span())
+        self.cond_operand(c, span_of(e))
     }
 
     fn cond(&mut self, e: &Expr) -> Cond {
@@ -1118,7 +1156,7 @@ impl<'a> Lowerer<'a> {
         let before = self.env.clone();
 
         self.b.enter();
-        self.env.push(Vec::new());
+        self.env.push(Scope::default());
         let mut tv = then(self);
         self.env.pop();
         let then_diverges = self.diverged();
@@ -1126,7 +1164,7 @@ impl<'a> Lowerer<'a> {
         let then_env = std::mem::replace(&mut self.env, before.clone());
 
         self.b.enter();
-        self.env.push(Vec::new());
+        self.env.push(Scope::default());
         let mut ev = els(self);
         self.env.pop();
         let else_diverges = self.diverged();
@@ -1474,4 +1512,71 @@ pub(crate) fn shift_placeholders(tokens: TokenStream, by: usize) -> TokenStream 
             other => other,
         })
         .collect()
+}
+
+/// The span of an expression: from its first token to its last where the compiler can join
+/// spans, its first token otherwise, which is what `syn::spanned::Spanned` gives, without
+/// printing the whole expression to tokens (which made nested expressions quadratic).
+pub(crate) fn span_of(e: &Expr) -> Span {
+    let (first, last) = (first_span(e), last_span(e));
+    first.join(last).unwrap_or(first)
+}
+
+fn method_span(m: &syn::ExprMethodCall) -> Span {
+    let first = first_span(&m.receiver);
+    first.join(m.paren_token.span.close()).unwrap_or(first)
+}
+
+fn call_span(c: &syn::ExprCall) -> Span {
+    let first = first_span(&c.func);
+    first.join(c.paren_token.span.close()).unwrap_or(first)
+}
+
+fn first_span(mut e: &Expr) -> Span {
+    loop {
+        e = match e {
+            Expr::MethodCall(m) => &m.receiver,
+            Expr::Binary(b) => &b.left,
+            Expr::Call(c) => &c.func,
+            Expr::Index(i) => &i.expr,
+            Expr::Field(f) => &f.base,
+            Expr::Cast(c) => &c.expr,
+            Expr::Try(t) => &t.expr,
+            Expr::Await(a) => &a.base,
+            Expr::Range(syn::ExprRange { start: Some(s), .. }) => s,
+            Expr::Paren(p) if p.attrs.is_empty() => return p.paren_token.span.open(),
+            Expr::Unary(u) if u.attrs.is_empty() => return u.op.span(),
+            Expr::Lit(l) if l.attrs.is_empty() => return l.lit.span(),
+            Expr::Path(p) if p.attrs.is_empty() && p.qself.is_none() => {
+                return match (&p.path.leading_colon, p.path.segments.first()) {
+                    (Some(c), _) => c.spans[0],
+                    (None, Some(seg)) => seg.ident.span(),
+                    (None, None) => e.span(),
+                }
+            }
+            other => return other.span(),
+        };
+    }
+}
+
+fn last_span(mut e: &Expr) -> Span {
+    loop {
+        e = match e {
+            Expr::Binary(b) => &b.right,
+            Expr::Unary(u) => &u.expr,
+            Expr::MethodCall(m) => return m.paren_token.span.close(),
+            Expr::Call(c) => return c.paren_token.span.close(),
+            Expr::Paren(p) => return p.paren_token.span.close(),
+            Expr::Index(i) => return i.bracket_token.span.close(),
+            Expr::Field(f) => return f.member.span(),
+            Expr::Lit(l) => return l.lit.span(),
+            Expr::Path(p) if p.qself.is_none() => {
+                return match p.path.segments.last() {
+                    Some(seg) if seg.arguments.is_none() => seg.ident.span(),
+                    _ => e.span(),
+                }
+            }
+            other => return other.span(),
+        };
+    }
 }

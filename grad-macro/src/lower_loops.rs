@@ -67,7 +67,7 @@ impl Src {
 impl<'a> Lowerer<'a> {
     fn locate(&self, name: &str) -> Option<(usize, usize)> {
         for (s, scope) in self.env.iter().enumerate().rev() {
-            if let Some(k) = scope.iter().rposition(|(n, _)| n == name) {
+            if let Some(k) = scope.find(name) {
                 return Some((s, k));
             }
         }
@@ -337,7 +337,7 @@ impl<'a> Lowerer<'a> {
         };
 
         self.b.enter();
-        self.env.push(Vec::new());
+        self.env.push(super::Scope::default());
         self.loop_depth += 1;
         for (name, pos, _, phi) in &carried {
             // At the start of an iteration the function has not returned.
@@ -1263,7 +1263,7 @@ impl<'a> Lowerer<'a> {
         let guard = match &arm.guard {
             Some((_, g)) => {
                 // The pattern's names are its own inside the guard.
-                self.env.push(Vec::new());
+                self.env.push(super::Scope::default());
                 for n in &names {
                     let id = Ident::new(n, Span::call_site());
                     let e = self.b.add_extern(quote!(#id));
@@ -1296,7 +1296,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn arm_body(&mut self, arm: &syn::Arm, scrut: &Opaque) -> Option<Operand> {
-        self.env.push(Vec::new());
+        self.env.push(super::Scope::default());
         let names = pat_bindings(&arm.pat);
         if !names.is_empty() {
             let pat = &arm.pat;

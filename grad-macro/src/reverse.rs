@@ -309,9 +309,14 @@ impl Rev {
                     self.contribute(args[0], c);
                 }
                 if active(self, 1) {
-                    // ∂(a/b)/∂b = −(a/b)/b: reuses the quotient.
+                    // ∂(a/b)/∂b = −(a/b)/b: reuses the quotient; −(1/b)² for a reciprocal,
+                    // with no second division.
                     let m = self.b.mul(d, y);
-                    let q = self.b.div(m, args[1]);
+                    let q = if args[0].is_lit(1.0) {
+                        self.b.mul(m, y)
+                    } else {
+                        self.b.div(m, args[1])
+                    };
                     let c = self.b.neg(q);
                     self.contribute(args[1], c);
                 }
@@ -874,7 +879,9 @@ fn sweep_header(
         prec: crate::emit::PREC_ATOM,
     };
     match h {
-        Header::For { pat, iter, .. } => {
+        Header::For {
+            pat, iter, trip, ..
+        } => {
             let (mut pat_tokens, mut pat_refs) = (pat.tokens.clone(), pat.refs.clone());
             if let Some(p) = pos {
                 let shifted = crate::lower::shift_placeholders(pat_tokens, 1);
@@ -908,7 +915,8 @@ fn sweep_header(
                 pat: op(pat_tokens, pat_refs),
                 iter: op(tokens, refs),
                 elems: Vec::new(),
-                trip: None,
+                // The sweep runs the iterations that ran: at most as many.
+                trip: trip.clone(),
                 pos: None,
             }
         }

@@ -41,6 +41,19 @@ impl Rule {
     pub fn arity(&self) -> usize {
         self.partials.len()
     }
+
+    /// Roughly what one call costs, in additions: comparisons and rounding are cheap, a square
+    /// root is a division, everything else a transcendental function. Only ratios of it are
+    /// used (to decide whether `_grad` gets a body of its own).
+    pub fn cost(&self) -> u64 {
+        match self.name {
+            "abs" | "signum" | "copysign" | "min" | "max" | "clamp" | "relu" | "leaky_relu"
+            | "floor" | "ceil" | "round" | "round_ties_even" | "trunc" | "fract" | "midpoint"
+            | "mul_add" | "powi" | "to_degrees" | "to_radians" => 2,
+            "sqrt" | "recip" => 5,
+            _ => 20,
+        }
+    }
 }
 
 use Form::{Helper, Method};

@@ -1,0 +1,82 @@
+//! What the macro costs in every user's build: expansion time and generated size against the
+//! size of the annotated body. `cargo bench -p grad-macro --bench expansion`; see BENCHMARKS.md.
+//!
+//! A proc-macro crate exports nothing but its macros, so this bench compiles the macro's own
+//! modules (everything but the one-line entry point in `lib.rs`) into itself and calls the
+//! expansion on token streams directly: the figures are the macro's work alone, without rustc
+//! around it.
+
+// Not everything the macro's modules define is used here, and their unit tests (compiled when
+// clippy checks this target as a test) are not run from here.
+#![allow(dead_code, unused_imports)]
+
+#[path = "../src/args.rs"]
+mod args;
+#[path = "../src/builder.rs"]
+mod builder;
+#[path = "../src/check.rs"]
+mod check;
+#[path = "../src/ctxt.rs"]
+mod ctxt;
+#[path = "../src/emit.rs"]
+mod emit;
+#[path = "../src/expand.rs"]
+mod expand;
+#[path = "../src/fuse.rs"]
+mod fuse;
+#[path = "../src/ir.rs"]
+mod ir;
+#[path = "../src/lower.rs"]
+mod lower;
+#[path = "../src/reverse.rs"]
+mod reverse;
+#[path = "../src/rules.rs"]
+mod rules;
+#[path = "../src/simplify.rs"]
+mod simplify;
+#[path = "../src/synthetic.rs"]
+mod synthetic;
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::time::Duration;
+
+fn benches(c: &mut Criterion) {
+    // The sizes, printed once: they do not vary between runs.
+    println!("{:>28} {:>10} {:>10} {:>7}", "body", "in", "out", "out/in");
+    let mut cases = Vec::new();
+    for n in [10, 100, 1000, 10000] {
+        cases.push((format!("statements/{n}"), n, synthetic::statements(n)));
+    }
+    for d in [10, 100, 1000] {
+        cases.push((format!("nesting/{d}"), d, synthetic::nested(d)));
+    }
+    for (name, _, (args, item)) in &cases {
+        let out = expand::grad(args.clone(), item.clone());
+        let (i, o) = (synthetic::count(item), synthetic::count(&out));
+        assert!(
+            !out.to_string().contains("compile_error"),
+            "{name} did not expand"
+        );
+        println!("{name:>28} {i:>10} {o:>10} {:>7.2}", o as f64 / i as f64);
+    }
+
+    let mut g = c.benchmark_group("expand");
+    for (name, n, (args, item)) in &cases {
+        let (kind, _) = name.split_once('/').unwrap_or((name, ""));
+        g.throughput(Throughput::Elements(*n as u64));
+        g.bench_with_input(BenchmarkId::new(kind, n), &(args, item), |b, (a, i)| {
+            b.iter(|| expand::grad(black_box((*a).clone()), black_box((*i).clone())))
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = expansion;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(10);
+    targets = benches
+}
+criterion_main!(expansion);
