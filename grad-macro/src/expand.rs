@@ -315,10 +315,9 @@ fn companions(
         })
         .collect();
     let pass: Vec<&Ident> = params.iter().map(|(id, _, _)| id).collect();
-    let (grad_decl, grad_attrs, grad_body) = match grad_body {
+    let (grad_decl, grad_body) = match grad_body {
         Some(b) => (
             &decl_vg,
-            quote!(),
             quote! {
                 #use_original
                 #(#items)*
@@ -326,7 +325,7 @@ fn companions(
                 #b
             },
         ),
-        None => (&decl, quote!(#[inline]), quote!(#vg_name(#(#pass),*).1)),
+        None => (&decl, quote!(#vg_name(#(#pass),*).1)),
     };
     // What the companions may not warn about: being unused, calling a deprecated original,
     // and the lints of a signature they copy (those are the original's to fix).
@@ -345,6 +344,7 @@ fn companions(
         #(#kept)*
         #[doc = #doc_vg]
         #[must_use]
+        #[inline]
         #allows
         #vis fn #vg_name #generics (#(#decl_vg),*) -> (#ret, #grad_ty) #where_clause {
             #use_original
@@ -356,7 +356,7 @@ fn companions(
         #(#kept)*
         #[doc = #doc_grad]
         #[must_use]
-        #grad_attrs
+        #[inline]
         #allows
         #vis fn #grad_name #generics (#(#grad_decl),*) -> #grad_ty #where_clause {
             #grad_body
