@@ -174,7 +174,12 @@
 //!   nothing and allocates nothing: the gradient costs about three times the function (the
 //!   function, then each iteration recomputed and differentiated). Its reverse sweep visits the
 //!   iterations in their own order, so any iterator works (a `HashMap`, `zip(1..)`,
-//!   `chars().enumerate()`);
+//!   `chars().enumerate()`). When the sweep needs nothing the loop computes (a mean squared
+//!   error: `d_loss = 1 / n` is known before it), it runs inside the loop itself, one pass over
+//!   the data, and a factor every term of an accumulated adjoint shares (`2 / n`) is applied
+//!   once, after the loop: `d_w += r * x` then `2.0 * t0 * d_w`, as you would write it. (A
+//!   consequence at one edge: over an empty dataset that gives `inf · 0 = NaN`, where summing
+//!   term by term gave 0; the loss itself is `0 / 0 = NaN` there.);
 //! - a loop with other carried state (a recurrence `h = (w * h + x).tanh()`, a running
 //!   product, a counter a later iteration reads, an element overwritten with `=`) is swept last
 //!   iteration first, so its iterator must run backwards (`DoubleEndedIterator`, as ranges,

@@ -22,6 +22,8 @@ mod ctxt;
 mod emit;
 #[path = "../src/expand.rs"]
 mod expand;
+#[path = "../src/factor.rs"]
+mod factor;
 #[path = "../src/fuse.rs"]
 mod fuse;
 #[path = "../src/ir.rs"]

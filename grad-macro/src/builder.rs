@@ -271,6 +271,11 @@ impl Builder {
                 if let Some(v) = y.lit().filter(|v| *v < 0.0) {
                     return Some(self.sub(x, Operand::Lit(-v)));
                 }
+                // x + x = 2·x exactly, and `2.0 * (0.5 * t)` then folds to `t`.
+                if x == y && x.lit().is_none() {
+                    let two = self.lit(2.0);
+                    return Some(self.mul(two, x));
+                }
             }
             Op::Sub => {
                 if y.is_lit(0.0) {

@@ -63,8 +63,8 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     // The gradient alone: without the instructions only the value needs.
     let mut grad_only = program.clone();
     grad_only.body.yields[0] = crate::ir::Operand::Lit(0.0);
-    let grad_only = crate::fuse::fuse(simplify::dce(grad_only));
-    let program = crate::fuse::fuse(simplify::dce(program));
+    let grad_only = optimise(grad_only);
+    let program = optimise(program);
     let mut params = companion_params(&f);
     for ((_, _, m), keep) in params.iter_mut().zip(&lowered.keep_mut) {
         *m = *keep;
@@ -101,6 +101,12 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
 struct Bodies {
     value_and_grad: TokenStream,
     grad: Option<TokenStream>,
+}
+
+/// Dead code out, an accumulating loop fused with its sweep, shared factors out of sums.
+fn optimise(program: crate::ir::Func) -> crate::ir::Func {
+    let fused = crate::fuse::fuse(simplify::dce(program));
+    simplify::dce(crate::factor::factor(fused))
 }
 
 /// A rough count of machine operations: arithmetic 1, a division 4, a transcendental function

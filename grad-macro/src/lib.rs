@@ -5,7 +5,8 @@
 //! `args` (attribute) → `check` (signature) → `lower` (body to IR, `ir.rs`) → `reverse`
 //! (reverse sweep, rules from `rules.rs`, code built by `builder.rs`; loops lowered in
 //! `lower_loops.rs`) → `simplify` (dead code) → `fuse` (an accumulating loop and its sweep in
-//! one pass) → `emit` (IR to Rust), driven by `expand`. Errors are collected in `ctxt`.
+//! one pass) → `factor` (a sum's shared factors applied once, after its loop) → `emit` (IR to
+//! Rust), driven by `expand`. Errors are collected in `ctxt`.
 
 mod args;
 mod builder;
@@ -13,6 +14,7 @@ mod check;
 mod ctxt;
 mod emit;
 mod expand;
+mod factor;
 mod fuse;
 mod ir;
 mod lower;

@@ -155,3 +155,38 @@ fn generated_size_is_linear_in_the_body() {
         "{d50:.2}× at depth 50, {d500:.2}× at 500"
     );
 }
+
+/// A mean squared error's gradient, as a person would write it: one pass, the residual
+/// accumulated against the data, and the shared `2 / n` applied once after the loop; `_grad`
+/// without the loss.
+#[test]
+fn accumulations_are_scaled_once_after_the_loop() {
+    let s = pretty(
+        quote!(wrt = w, b),
+        quote! {
+            fn mse(w: f64, b: f64, xs: &[f64], ys: &[f64]) -> f64 {
+                let mut loss = 0.0;
+                for (x, y) in xs.iter().zip(ys) {
+                    let r = w * x + b - y;
+                    loss += r * r;
+                }
+                loss / xs.len() as f64
+            }
+        },
+    );
+    let grad = s.split("fn mse_grad").nth(1).unwrap_or_default();
+    for want in [
+        "d_w += r * x;",
+        "d_b += r;",
+        "let t1 = 2.0 * t0;",
+        "(t1 * d_w, t1 * d_b)",
+    ] {
+        assert!(grad.contains(want), "no `{want}` in\n{s}");
+    }
+    assert!(!grad.contains("loss"), "{s}");
+    assert_eq!(
+        s.matches("for (x, y)").count(),
+        3,
+        "one loop per companion\n{s}"
+    );
+}
