@@ -105,8 +105,11 @@ struct Bodies {
 
 /// Dead code out, an accumulating loop fused with its sweep, shared factors out of sums.
 fn optimise(program: crate::ir::Func) -> crate::ir::Func {
-    let fused = crate::fuse::fuse(simplify::dce(program));
-    simplify::dce(crate::factor::factor(fused))
+    let mut fused = crate::fuse::fuse(simplify::dce(program));
+    if crate::factor::factor(&mut fused) {
+        fused = simplify::dce(fused);
+    }
+    fused
 }
 
 /// A rough count of machine operations: arithmetic 1, a division 4, a transcendental function

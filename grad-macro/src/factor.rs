@@ -12,9 +12,12 @@ use crate::ir::{Block, Func, Header, Inst, Kind, Name, Op, Operand, Var, VarInfo
 use proc_macro2::Span;
 use std::collections::{HashMap, HashSet};
 
-pub fn factor(mut func: Func) -> Func {
+/// Rewrites `func`'s scalable sums; says whether there were any (the old terms are then dead
+/// code).
+pub fn factor(func: &mut Func) -> bool {
+    let before = func.vars.len();
     block(&mut func.body, &mut func.vars);
-    func
+    func.vars.len() > before
 }
 
 fn block(b: &mut Block, vars: &mut Vec<VarInfo>) {
