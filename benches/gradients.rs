@@ -71,6 +71,16 @@ fn fan_out_hand(p: [f64; 9], x1: f64, x2: f64, t: f64) -> [f64; 9] {
     ]
 }
 
+type FanOutArgs<R> = fn(f64, f64, f64, f64, f64, f64, f64, f64, f64, f64, f64, f64) -> R;
+
+/// Calls `f`, a function of the fan-out network's nine parameters and three data values.
+#[inline(always)]
+fn with_fan_out_args<R>(f: FanOutArgs<R>, p: [f64; 9], d: [f64; 3]) -> R {
+    f(
+        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], d[0], d[1], d[2],
+    )
+}
+
 fn fan_out_dual(p: SVector<DV<9>, 9>, x1: f64, x2: f64, t: f64) -> DV<9> {
     let h1 = p[0] * x1 + p[2] * x2;
     let z2 = p[1] * x1 + p[3] * x2;
@@ -411,38 +421,9 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("fan_out");
     let p = [0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8, 0.9];
     let (x1, x2, t) = (1.0, 2.0, 0.5);
-    let call = |p: [f64; 9]| {
-        fan_out(
-            p[0],
-            p[1],
-            p[2],
-            p[3],
-            p[4],
-            p[5],
-            p[6],
-            p[7],
-            p[8],
-            black_box(x1),
-            black_box(x2),
-            black_box(t),
-        )
-    };
-    let call_grad = |p: [f64; 9]| {
-        fan_out_grad(
-            p[0],
-            p[1],
-            p[2],
-            p[3],
-            p[4],
-            p[5],
-            p[6],
-            p[7],
-            p[8],
-            black_box(x1),
-            black_box(x2),
-            black_box(t),
-        )
-    };
+    let data = || black_box([x1, x2, t]);
+    let call = |p: [f64; 9]| with_fan_out_args(fan_out, p, data());
+    let call_grad = |p: [f64; 9]| with_fan_out_args(fan_out_grad, p, data());
     g.bench_function("primal", |bn| bn.iter(|| call(black_box(p))));
     g.bench_function("hand", |bn| {
         bn.iter(|| fan_out_hand(black_box(p), black_box(x1), black_box(x2), black_box(t)))

@@ -37,6 +37,8 @@ pub struct Builder {
     pub derivative: bool,
     frames: Vec<Frame>,
     defs: HashMap<Var, (Op, Vec<Operand>)>,
+    /// How deep the cancellation of factors (`cancel`) has recursed.
+    cancelling: u8,
 }
 
 impl Builder {
@@ -50,6 +52,7 @@ impl Builder {
             derivative: false,
             frames: vec![Frame::default()],
             defs: HashMap::new(),
+            cancelling: 0,
         }
     }
 
@@ -193,6 +196,12 @@ impl Builder {
                 if let Some((Op::Neg, inner)) = self.def(&a[0]) {
                     return Some(inner[0]);
                 }
+                // −(a − b) = b − a (up to the sign of a zero), for a difference of derivative code.
+                if let Some(v) = a[0].as_var().filter(|v| self.is_derivative(*v)) {
+                    if let Some((Op::Sub, d)) = self.defs.get(&v).cloned() {
+                        return Some(self.sub(d[1], d[0]));
+                    }
+                }
             }
             Op::Add | Op::Sub | Op::Mul | Op::Div => {
                 let (x, y) = (a[0], a[1]);
@@ -292,6 +301,9 @@ impl Builder {
                 if x.is_lit(0.0) || y.is_lit(0.0) {
                     return Some(Operand::Lit(0.0));
                 }
+                if let Some(c) = self.cancel(x, y, 1) {
+                    return Some(c);
+                }
                 if x.is_lit(1.0) {
                     return Some(y);
                 }
@@ -371,6 +383,16 @@ impl Builder {
                 if let Some(n) = neg_of(self, &x) {
                     let q = self.div(n, y);
                     return Some(self.neg(q));
+                }
+                if let Some(c) = self.cancel(x, y, -1) {
+                    return Some(c);
+                }
+                // d / (1 − p) for a logistic `p = 1 / (1 + e)`  →  d / (p · e): the same in
+                // exact arithmetic, with no cancellation where p is close to 1, and the
+                // factors then cancel against the rest of the chain rule (`ln(1 − p)` in a
+                // cross-entropy gives `(1 − y) · p`, not a quotient).
+                if let Some(pe) = self.logistic_complement(y) {
+                    return Some(self.div(x, pe));
                 }
                 // d / (1 / u)  →  d · u: the derivative of `ln(p)` for `p = 1 / (1 + e)`
                 // needs no division.
@@ -522,6 +544,203 @@ fn arith32(op: Op, a: f32, b: f32) -> f32 {
         Op::Sub => a - b,
         Op::Mul => a * b,
         _ => a / b,
+    }
+}
+
+/// A product of derivative code as factors with exponents ±1 and a sign (see
+/// `Builder::cancel`).
+#[derive(Default)]
+struct Product {
+    negative: bool,
+    factors: Vec<(Operand, i32)>,
+}
+
+/// At most this many factors are gathered from a product: longer chains are left as they are.
+const MAX_FACTORS: usize = 12;
+
+impl Builder {
+    /// Whether `v` was built by derivative code (a temporary or an adjoint), so that its
+    /// definition may be rewritten; primal values are left as computed.
+    fn is_derivative(&self, v: Var) -> bool {
+        matches!(self.info(v).name, Name::Anon | Name::Adjoint(_))
+    }
+
+    /// The factors of `o` raised to `exp`, through the products, quotients and negations of
+    /// derivative code.
+    fn gather(&self, o: Operand, exp: i32, out: &mut Product) {
+        if out.factors.len() < MAX_FACTORS {
+            if let Some(v) = o.as_var().filter(|v| self.is_derivative(*v)) {
+                match self.defs.get(&v) {
+                    Some((Op::Mul, a)) => {
+                        let (a0, a1) = (a[0], a[1]);
+                        self.gather(a0, exp, out);
+                        self.gather(a1, exp, out);
+                        return;
+                    }
+                    Some((Op::Div, a)) => {
+                        let (a0, a1) = (a[0], a[1]);
+                        self.gather(a0, exp, out);
+                        self.gather(a1, -exp, out);
+                        return;
+                    }
+                    Some((Op::Neg, a)) => {
+                        out.negative = !out.negative;
+                        let a0 = a[0];
+                        self.gather(a0, exp, out);
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.factors.push((o, exp));
+    }
+
+    /// `s` when `o` is the reciprocal `1 / s` (computed by primal or derivative code).
+    fn reciprocal_of(&self, o: &Operand) -> Option<Operand> {
+        match self.def(o) {
+            Some((Op::Div, a)) if a[0].is_lit(1.0) => Some(a[1]),
+            _ => None,
+        }
+    }
+
+    /// Removes factor pairs that cancel: `a` and `a⁻¹`, and a reciprocal `p = 1 / s` with `s`
+    /// at the same exponent. Returns how many pairs went.
+    fn cancel_pairs(&self, p: &mut Product) -> usize {
+        let mut n = 0;
+        let mut i = 0;
+        while i < p.factors.len() {
+            let (a, ea) = p.factors[i];
+            let partner = (i + 1..p.factors.len()).find(|&j| {
+                let (b, eb) = p.factors[j];
+                (a == b && ea == -eb)
+                    || (ea == eb
+                        && (self.reciprocal_of(&a) == Some(b) || self.reciprocal_of(&b) == Some(a)))
+            });
+            match partner {
+                Some(j) if a.lit().is_none() => {
+                    p.factors.remove(j);
+                    p.factors.remove(i);
+                    n += 1;
+                }
+                _ => i += 1,
+            }
+        }
+        n
+    }
+
+    /// The product as code: numerator factors in order, divided by the denominator's.
+    fn rebuild(&mut self, p: Product) -> Operand {
+        let mut num: Option<Operand> = None;
+        let mut den: Option<Operand> = None;
+        for (f, e) in p.factors {
+            let acc = if e > 0 { &mut num } else { &mut den };
+            *acc = Some(match *acc {
+                None => f,
+                Some(a) => self.mul(a, f),
+            });
+        }
+        let num = num.unwrap_or(Operand::Lit(1.0));
+        let q = match den {
+            Some(d) => self.div(num, d),
+            None => num,
+        };
+        if p.negative {
+            self.neg(q)
+        } else {
+            q
+        }
+    }
+
+    /// Simplifies `x · y` (`exp` 1) or `x / y` (`exp` −1) in derivative code by cancelling
+    /// factors, distributing over a sum when that lets one of its terms cancel:
+    /// `(a / b − c) · b` is `a − c · b`, and `s · (1 / s)` is 1. Exact in exact arithmetic; it
+    /// saves divisions (a cross-entropy of a logistic gives `(1 − y) · p − y · p · e` instead of
+    /// two quotients). `None` when nothing cancels.
+    fn cancel(&mut self, x: Operand, y: Operand, exp: i32) -> Option<Operand> {
+        if self.cancelling > 4 || x.lit().is_some() && y.lit().is_some() {
+            return None;
+        }
+        let mut p = Product::default();
+        self.gather(x, 1, &mut p);
+        self.gather(y, exp, &mut p);
+        // Only a quotient or a reciprocal can cancel (most products have neither).
+        let divides = |b: &Self, f: &(Operand, i32)| f.1 < 0 || b.reciprocal_of(&f.0).is_some();
+        if !p.factors.iter().any(|f| divides(self, f)) {
+            return None;
+        }
+        if self.cancel_pairs(&mut p) > 0 {
+            self.cancelling += 1;
+            let r = self.rebuild(p);
+            self.cancelling -= 1;
+            return Some(r);
+        }
+        // A factor that is a sum of derivative code, some term of which cancels against the
+        // other factors: the product is distributed over it.
+        for k in 0..p.factors.len() {
+            let (f, e) = p.factors[k];
+            let Some(v) = f.as_var().filter(|v| e == 1 && self.is_derivative(*v)) else {
+                continue;
+            };
+            let Some((op @ (Op::Add | Op::Sub), terms)) = self.defs.get(&v).cloned() else {
+                continue;
+            };
+            if !p
+                .factors
+                .iter()
+                .enumerate()
+                .any(|(j, g)| j != k && divides(self, g))
+            {
+                continue;
+            }
+            let rest = Product {
+                negative: p.negative,
+                factors: p
+                    .factors
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != k)
+                    .map(|(_, f)| *f)
+                    .collect(),
+            };
+            let cancels = |b: &Self, t: Operand| {
+                let mut q = Product {
+                    negative: false,
+                    factors: rest.factors.clone(),
+                };
+                b.gather(t, 1, &mut q);
+                b.cancel_pairs(&mut q) > 0
+            };
+            if !(cancels(self, terms[0]) || cancels(self, terms[1])) {
+                continue;
+            }
+            self.cancelling += 1;
+            let r = self.rebuild(rest);
+            let a = self.mul(terms[0], r);
+            let b = self.mul(terms[1], r);
+            let out = self.op(op, vec![a, b], Span::call_site());
+            self.cancelling -= 1;
+            return Some(out);
+        }
+        None
+    }
+
+    /// `p · e` for `1 − p` where `p = 1 / (1 + e)` (a logistic function of some `−h`).
+    fn logistic_complement(&mut self, o: Operand) -> Option<Operand> {
+        let (Op::Sub, a) = self.def(&o)?.clone() else {
+            return None;
+        };
+        if !a[0].is_lit(1.0) {
+            return None;
+        }
+        let p = a[1];
+        let s = self.reciprocal_of(&p)?;
+        let e = match self.def(&s)? {
+            (Op::Add, b) if b[0].is_lit(1.0) && b[1].lit().is_none() => b[1],
+            (Op::Add, b) if b[1].is_lit(1.0) && b[0].lit().is_none() => b[0],
+            _ => return None,
+        };
+        Some(self.mul(p, e))
     }
 }
 

@@ -662,7 +662,14 @@ impl<'a> Emitter<'a> {
             // Handled above.
             Cmp::Nan => quote!(==),
         };
-        let a = self.operand(a).wrap(PREC_CMP + 1);
+        // `x as f64 < y` would read as the start of generic arguments: a cast on the left is
+        // parenthesised.
+        let a = self.operand(a);
+        let a = a.wrap(if a.prec() == PREC_CAST {
+            PREC_CAST + 1
+        } else {
+            PREC_CMP + 1
+        });
         let b = self.operand(b).wrap(PREC_CMP + 1);
         quote!(#a #sym #b)
     }

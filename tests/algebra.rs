@@ -1,0 +1,114 @@
+//! The algebra derivative code is simplified with (factors that cancel, a product distributed
+//! over a sum when a term then cancels, `1 − p` of a logistic `p` as `p · e`): the gradients
+//! stay those of the function, checked against closed forms and central differences, at
+//! ordinary points and where the logistic saturates.
+
+use approx::relative_eq;
+use grad::check::{check_gradient, Tolerance};
+use grad::grad;
+
+fn assert_fd(f: impl Fn(&[f64]) -> f64, x: &[f64], analytic: &[f64]) {
+    if let Err(e) = check_gradient(f, x, analytic, Tolerance::default()) {
+        panic!("{e}");
+    }
+}
+
+fn assert_close(got: f64, want: f64, what: &str) {
+    assert!(
+        relative_eq!(got, want, epsilon = 1e-15, max_relative = 1e-13),
+        "{what}: got {got:e}, closed form {want:e}"
+    );
+}
+
+/// The notes' logistic regression: its gradient is generated as `(1 − y)·p − y·p·e`, which
+/// is `p − y` (one division, like the hand derivation).
+#[grad(wrt = b0, b1)]
+fn bce(b0: f64, b1: f64, x: f64, y: f64) -> f64 {
+    let p = 1.0 / (1.0 + (-(b0 + b1 * x)).exp());
+    -y * p.ln() - (1.0 - y) * (1.0 - p).ln()
+}
+
+#[test]
+fn logistic_cross_entropy_is_p_minus_y() {
+    for &(b0, b1, x, y) in &[
+        (0.3, -1.2, 2.0, 1.0),
+        (0.3, -1.2, 2.0, 0.0),
+        (-4.0777, 1.5046, 3.5, 1.0),
+        (0.0, 0.0, 1.0, 0.25),
+        (2.0, 3.0, 4.0, 0.0),  // h = 14: p close to 1
+        (2.0, -3.0, 4.0, 1.0), // h = −10: p close to 0
+    ] {
+        let (g0, g1) = bce_grad(b0, b1, x, y);
+        let p = 1.0 / (1.0 + (-(b0 + b1 * x)).exp());
+        assert_close(g0, p - y, "∂/∂b0");
+        assert_close(g1, (p - y) * x, "∂/∂b1");
+        // Near saturation `ln(1 − p)` itself cancels, and so do its finite differences.
+        if (b0 + b1 * x).abs() < 8.0 {
+            assert_fd(|v| bce(v[0], v[1], x, y), &[b0, b1], &[g0, g1]);
+        }
+        let (v, (h0, h1)) = bce_value_and_grad(b0, b1, x, y);
+        assert_eq!(v.to_bits(), bce(b0, b1, x, y).to_bits());
+        assert_eq!((h0.to_bits(), h1.to_bits()), (g0.to_bits(), g1.to_bits()));
+    }
+}
+
+/// Where `p` is within an ulp of 1 the loss's second term is `ln(1 − p)` of a tiny or zero
+/// number; the gradient is still `p − y`, finite.
+#[test]
+fn saturated_logistic_keeps_a_finite_gradient() {
+    let (g0, _) = bce_grad(40.0, 0.0, 1.0, 0.0);
+    assert_eq!(g0, 1.0);
+    let (g0, _) = bce_grad(-40.0, 0.0, 1.0, 1.0);
+    assert!((g0 + 1.0).abs() < 1e-15, "{g0}");
+}
+
+/// `1 − p` of a logistic written on its own, and `ln p`: the log-sigmoid pair by hand.
+#[grad(wrt = h)]
+fn log_one_minus_logistic(h: f64) -> f64 {
+    let p = 1.0 / (1.0 + (-h).exp());
+    (1.0 - p).ln() + 0.5 * p.ln()
+}
+
+#[test]
+fn log_of_a_logistic_and_its_complement() {
+    for &h in &[-3.0, -0.5, 0.0, 0.7, 5.0, 20.0] {
+        let g = log_one_minus_logistic_grad(h);
+        let p = 1.0 / (1.0 + (-h).exp());
+        // d/dh ln(1 − p) = −p; d/dh ln(p) = 1 − p.
+        assert_close(g, -p + 0.5 * (1.0 - p), "∂/∂h");
+        if h.abs() < 10.0 {
+            assert_fd(|v| log_one_minus_logistic(v[0]), &[h], &[g]);
+        }
+    }
+}
+
+/// Quotients whose denominators appear again in the chain rule.
+#[grad(wrt = x, y)]
+fn quotients(x: f64, y: f64) -> f64 {
+    let q = x / y;
+    let r = 1.0 / (x * x + 1.0);
+    q.ln() * y + (r * x).exp() - (y / (1.0 + x * x)).sqrt()
+}
+
+#[test]
+fn quotients_and_reciprocals_in_the_chain_rule() {
+    for &(x, y) in &[(0.5, 2.0), (3.0, 0.25), (1.0, 1.0), (7.5, 40.0)] {
+        let (gx, gy) = quotients_grad(x, y);
+        let q = x / y;
+        let r = 1.0 / (x * x + 1.0);
+        let s = (y * r).sqrt();
+        let e = (r * x).exp();
+        let dr = -2.0 * x * r * r; // ∂r/∂x
+        let want_x = y / x + e * (dr * x + r) - 0.5 / s * y * dr;
+        let want_y = q.ln() - 1.0 - 0.5 / s * r;
+        assert!(
+            relative_eq!(gx, want_x, max_relative = 1e-12),
+            "{gx} {want_x}"
+        );
+        assert!(
+            relative_eq!(gy, want_y, epsilon = 1e-14, max_relative = 1e-12),
+            "{gy} {want_y}"
+        );
+        assert_fd(|v| quotients(v[0], v[1]), &[x, y], &[gx, gy]);
+    }
+}
