@@ -199,7 +199,7 @@
 //!   values, one entry per iteration: on the stack when the trip count is a literal of at most
 //!   1024 (a range with literal bounds, an array of literal length), else in a `Vec` allocated
 //!   once before the loop with the trip count as capacity (a `while` loop, whose trip count is
-//!   unknown, grows it). That is `k · n` values for `k` carried values over `n` iterations,
+//!   unknown, grows it; a loop inside another loop reuses one allocation for all its runs). That is `k · n` values for `k` carried values over `n` iterations,
 //!   never one entry per operation.
 //!
 //! A call on data in a loop's body (`rng.next_f64()`, your own function) runs once, in the
@@ -298,6 +298,32 @@
 //! check_gradient(|v| rosenbrock(v[0], v[1]), &[-1.2, 1.0], &[dx, dy], Tolerance::default())
 //!     .unwrap();
 //! ```
+//!
+//! The check works in `f64`. Finite differences of an `f32` function are only good to about
+//! `1e-3` (the step and the function's own rounding), so check an `f32` gradient against an
+//! `f64` copy of the function, or with a tolerance of that order.
+//!
+//! # Large functions and compile time
+//!
+//! The attribute's own work grows linearly with the body (`BENCHMARKS.md`): a 1,000-statement
+//! body takes tens of milliseconds when the macro is optimised, several times that in a
+//! default debug build, where Cargo compiles macros unoptimised. For long bodies, optimise the
+//! macro in debug builds too:
+//!
+//! ```toml
+//! [profile.dev.build-override]
+//! opt-level = 3
+//! ```
+//!
+//! Two limits of the compiler's stack in debug builds, both with the default 8 MiB main
+//! thread:
+//! - A single expression nested more than about 700 levels deep overflows the stack of the
+//!   (unoptimised) parser of the macro; the optimised macro handles several thousand.
+//! - rustc's debug information for nested `let` scopes overflows somewhere between 2,000 and
+//!   3,000 `let`s in one function, and a companion has about three `let`s per statement of the
+//!   body: a body of about 1,000 statements fails to build in debug with "rustc unexpectedly
+//!   overflowed its stack". A release build works, and so do `RUST_MIN_STACK=16777216` and
+//!   `debug = "line-tables-only"` under `[profile.dev]`.
 //!
 //! # A renamed dependency
 //!

@@ -92,6 +92,44 @@ fn rnn_range(w: f64) -> f64 {
     h
 }
 
+/// A recurrence (the powers of `x`) inside an accumulation over the data.
+#[grad(wrt = c)]
+fn poly_mse(c: &[f64], xs: &[f64], ys: &[f64]) -> f64 {
+    let mut loss = 0.0;
+    for (x, y) in xs.iter().zip(ys) {
+        let mut p = 0.0;
+        let mut xp = 1.0;
+        for ck in c {
+            p += ck * xp;
+            xp *= x;
+        }
+        loss += (p - y) * (p - y);
+    }
+    loss / xs.len() as f64
+}
+
+#[test]
+fn an_inner_loop_reuses_one_allocation() {
+    let xs: Vec<f64> = (0..500).map(|i| (i as f64 * 0.37).sin()).collect();
+    let ys: Vec<f64> = xs.iter().map(|x| 2.0 * x - 1.0).collect();
+    let c = [0.5, -1.0, 0.25, 0.1];
+    // The gradient's `Vec`, and the inner loop's storage once (not once per point).
+    for n_points in [5, 500] {
+        let (g, n) = allocations(|| poly_mse_grad(&c, &xs[..n_points], &ys[..n_points]));
+        assert_eq!(n, 2, "{n_points} points");
+        let h = 1e-6;
+        for k in 0..c.len() {
+            let (mut up, mut down) = (c, c);
+            up[k] += h;
+            down[k] -= h;
+            let fd = (poly_mse(&up, &xs[..n_points], &ys[..n_points])
+                - poly_mse(&down, &xs[..n_points], &ys[..n_points]))
+                / (2.0 * h);
+            approx::assert_relative_eq!(g[k], fd, max_relative = 1e-6);
+        }
+    }
+}
+
 #[test]
 fn loops_allocate_only_their_carried_state() {
     let xs: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).sin()).collect();

@@ -228,6 +228,10 @@ pub struct Emitter<'a> {
     uses: HashMap<Var, usize>,
     /// Arrays written after their declaration, and loop storage (declared `let mut`).
     written: HashSet<Var>,
+    /// How many loops the statement being printed is in.
+    loop_depth: std::cell::Cell<u32>,
+    /// Storage of inner loops, declared before the outermost loop being printed.
+    hoisted: std::cell::RefCell<Vec<TokenStream>>,
 }
 
 impl<'a> Emitter<'a> {
@@ -247,6 +251,8 @@ impl<'a> Emitter<'a> {
             depth: HashMap::new(),
             uses: HashMap::new(),
             written: HashSet::new(),
+            loop_depth: std::cell::Cell::new(0),
+            hoisted: std::cell::RefCell::new(Vec::new()),
         };
         count_uses(&func.body, &mut e.uses);
         written(&func.body, &mut e.written);
@@ -737,11 +743,29 @@ impl<'a> Emitter<'a> {
 
     fn loop_stmt(&self, l: &crate::ir::Loop) -> TokenStream {
         let mut before = Vec::new();
+        let outermost = self.loop_depth.get() == 0;
         if let Some(s) = &l.save {
             let buf = self.ident(s.buf);
-            let cap = self.opaque(&s.cap);
-            before.push(quote!(let mut #buf = #cap;));
+            match (&s.reuse, outermost) {
+                // Inside another loop: storage made once, before the outermost loop, and
+                // emptied here, so that every run of this loop shares one allocation.
+                (Some(reuse), false) => {
+                    let new = replace_placeholders(
+                        quote!(__grad_krate::__private::Saved::new()),
+                        &[],
+                        self.krate,
+                    );
+                    self.hoisted.borrow_mut().push(quote!(let mut #buf = #new;));
+                    let r = self.opaque(reuse);
+                    before.push(quote!(#buf #r;));
+                }
+                _ => {
+                    let cap = self.opaque(&s.cap);
+                    before.push(quote!(let mut #buf = #cap;));
+                }
+            }
         }
+        self.loop_depth.set(self.loop_depth.get() + 1);
         let float = float_type_tokens(self.func.float);
         for c in &l.carried {
             let name = self.ident(c.phi);
@@ -764,6 +788,11 @@ impl<'a> Emitter<'a> {
             inner.push(quote!(let #pat = #buf.pop();));
         }
         let (stmts, _) = self.block_parts(&l.body, false);
+        self.loop_depth.set(self.loop_depth.get() - 1);
+        if outermost {
+            let hoisted = std::mem::take(&mut *self.hoisted.borrow_mut());
+            before.splice(0..0, hoisted);
+        }
         inner.extend(stmts);
         // What the reverse sweep reads back of this iteration: its carried values as they
         // entered it, and what calls on data gave.
@@ -967,8 +996,14 @@ impl<'a> Emitter<'a> {
                 outs,
             } => {
                 let c = self.operand(cond).tokens();
+                // A loop in a branch keeps its own storage (it may be carried out of the `if`):
+                // it counts as outermost.
+                let depth = self.loop_depth.replace(0);
+                let hoisted = self.hoisted.take();
                 let t = self.branch(then, !outs.is_empty());
                 let e = self.else_branch(els, outs);
+                self.loop_depth.set(depth);
+                self.hoisted.replace(hoisted);
                 if outs.is_empty() && els.insts.is_empty() {
                     quote!(if #c #t)
                 } else if outs.is_empty() {

@@ -165,7 +165,7 @@ fn cost_note(body: &crate::ir::Block, sig: &Sig) -> String {
         .any(|&i| matches!(&sig.params[i].ty, syn::Type::Reference(r) if matches!(&*r.elem, syn::Type::Slice(_))));
     let mut parts = Vec::new();
     if heap {
-        parts.push("keeps the values its loops carry from one iteration to the next, one entry per iteration, in storage allocated once before each such loop");
+        parts.push("keeps the values its loops carry from one iteration to the next, one entry per iteration, in storage allocated once (before the outermost loop: every run of an inner loop reuses it)");
     } else if stack {
         parts.push("keeps the values its loops carry from one iteration to the next on the stack");
     }
@@ -337,14 +337,16 @@ fn companions(
         None => (&decl, quote!(#vg_name(#(#pass),*).1)),
     };
     // What the companions may not warn about: being unused, calling a deprecated original,
-    // and the lints of a signature they copy (those are the original's to fix).
+    // the lints of a signature they copy (those are the original's to fix), and pedantic
+    // clippy's `float_cmp` (ties of `max`/`min` are split with `==` on purpose).
     let allows = quote! {
         #[allow(
             dead_code,
             deprecated,
             clippy::too_many_arguments,
             clippy::type_complexity,
-            clippy::ptr_arg
+            clippy::ptr_arg,
+            clippy::float_cmp
         )]
     };
     quote! {

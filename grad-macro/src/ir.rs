@@ -143,7 +143,12 @@ pub struct Elem {
 #[derive(Clone, Debug)]
 pub struct Save {
     pub buf: Var,
+    /// The storage, made before the loop (`Saved::for_iter(..)`).
     pub cap: Opaque,
+    /// For storage on the heap, the method call that empties it for another run of the loop
+    /// (`.restart(..)`, printed after `buf`): a loop nested in another loop reuses storage made
+    /// once, before the outermost loop.
+    pub reuse: Option<Opaque>,
     pub vals: Vec<Var>,
 }
 
@@ -433,7 +438,9 @@ impl Inst {
                 }
                 l.carried.iter().for_each(|c| f(&c.init));
                 if let Some(s) = &l.save {
-                    s.cap.refs.iter().for_each(|v| f(&Operand::Var(*v)));
+                    for o in std::iter::once(&s.cap).chain(&s.reuse) {
+                        o.refs.iter().for_each(|v| f(&Operand::Var(*v)));
+                    }
                 }
                 if let Some(r) = &l.restore {
                     f(&Operand::Var(r.buf));
@@ -491,6 +498,9 @@ impl Inst {
                 }
                 if let Some(s) = &mut l.save {
                     s.cap.map_refs(f);
+                    if let Some(r) = &mut s.reuse {
+                        r.map_refs(f);
+                    }
                 }
                 if let Some(r) = &mut l.restore {
                     map_var(&mut r.buf, f);

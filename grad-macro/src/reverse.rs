@@ -699,8 +699,13 @@ impl Rev {
             let buf = self
                 .b
                 .new_var(Kind::Opaque, Name::Fixed("saved"), false, span);
-            let cap = capacity(&lp.header);
-            lp.save = Some(Save { buf, cap, vals });
+            let (cap, reuse) = capacity(&lp.header);
+            lp.save = Some(Save {
+                buf,
+                cap,
+                reuse,
+                vals,
+            });
             Some(Restore { buf, vars })
         };
 
@@ -977,38 +982,51 @@ fn order_free(body: &Block) -> bool {
 const STACK_TRIPS: u64 = 1024;
 
 /// Storage for a loop's carried values: on the stack for a small constant trip count, else one
-/// allocation of the trip count (known before the loop runs) or a growing one (`while`).
-fn capacity(h: &Header) -> Opaque {
-    let (tokens, refs) = match h {
+/// allocation of the trip count (known before the loop runs) or a growing one (`while`). For
+/// storage on the heap, also the statement that empties `buf` for another run of the loop.
+fn capacity(h: &Header) -> (Opaque, Option<Opaque>) {
+    let opaque = |tokens, refs| Opaque {
+        tokens,
+        refs,
+        effectful: false,
+        prec: crate::emit::PREC_ATOM,
+    };
+    match h {
         Header::For { trip: Some(n), .. } => {
             match syn::parse2::<syn::LitInt>(n.clone()).map(|l| l.base10_parse::<u64>()) {
                 Ok(Ok(k)) if k <= STACK_TRIPS => (
-                    quote!(__grad_krate::__private::SavedN::<_, #n>::new()),
-                    Vec::new(),
+                    opaque(
+                        quote!(__grad_krate::__private::SavedN::<_, #n>::new()),
+                        Vec::new(),
+                    ),
+                    None,
                 ),
                 _ => (
-                    quote!(__grad_krate::__private::Saved::with_capacity(#n)),
-                    Vec::new(),
+                    opaque(
+                        quote!(__grad_krate::__private::Saved::with_capacity(#n)),
+                        Vec::new(),
+                    ),
+                    Some(opaque(quote!(.restart_with_capacity(#n)), Vec::new())),
                 ),
             }
         }
         Header::For { iter, .. } => {
             let it = &iter.tokens;
             (
-                quote!(__grad_krate::__private::Saved::for_iter(#it)),
-                iter.refs.clone(),
+                opaque(
+                    quote!(__grad_krate::__private::Saved::for_iter(#it)),
+                    iter.refs.clone(),
+                ),
+                Some(opaque(quote!(.restart(#it)), iter.refs.clone())),
             )
         }
         Header::Loop => (
-            quote!(__grad_krate::__private::Saved::default()),
-            Vec::new(),
+            opaque(
+                quote!(__grad_krate::__private::Saved::default()),
+                Vec::new(),
+            ),
+            Some(opaque(quote!(.restart_with_capacity(0)), Vec::new())),
         ),
-    };
-    Opaque {
-        tokens,
-        refs,
-        effectful: false,
-        prec: crate::emit::PREC_ATOM,
     }
 }
 

@@ -30,6 +30,29 @@ impl<T> Saved<T> {
         Self::with_capacity(hi.unwrap_or(lo))
     }
 
+    /// Empty storage that has not allocated yet: made once before a loop whose inner loop
+    /// keeps values, and restarted before each run of the inner loop, so that the inner loop's
+    /// runs share one allocation.
+    #[inline]
+    pub const fn new() -> Self {
+        Saved { items: Vec::new() }
+    }
+
+    /// Empties the storage and makes room for `iter`'s iterations (see [`Saved::for_iter`]),
+    /// reusing the allocation it has.
+    #[inline]
+    pub fn restart<I: IntoIterator>(&mut self, iter: I) {
+        let (lo, hi) = iter.into_iter().size_hint();
+        self.restart_with_capacity(hi.unwrap_or(lo));
+    }
+
+    /// Empties the storage and makes room for `n` iterations, reusing the allocation it has.
+    #[inline]
+    pub fn restart_with_capacity(&mut self, n: usize) {
+        self.items.clear();
+        self.items.reserve(n);
+    }
+
     /// Keeps one iteration's values.
     #[inline]
     pub fn push(&mut self, v: T) {

@@ -12,7 +12,8 @@ fn bce(b0: f64, b1: f64, x: f64, y: f64) -> f64 {
     deprecated,
     clippy::too_many_arguments,
     clippy::type_complexity,
-    clippy::ptr_arg
+    clippy::ptr_arg,
+    clippy::float_cmp
 )]
 fn bce_value_and_grad(b0: f64, b1: f64, x: f64, y: f64) -> (f64, (f64, f64)) {
     let _ = bce;
@@ -33,7 +34,8 @@ fn bce_value_and_grad(b0: f64, b1: f64, x: f64, y: f64) -> (f64, (f64, f64)) {
     deprecated,
     clippy::too_many_arguments,
     clippy::type_complexity,
-    clippy::ptr_arg
+    clippy::ptr_arg,
+    clippy::float_cmp
 )]
 fn bce_grad(b0: f64, b1: f64, x: f64, y: f64) -> (f64, f64) {
     let _ = bce;
