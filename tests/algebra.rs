@@ -112,3 +112,40 @@ fn quotients_and_reciprocals_in_the_chain_rule() {
         assert_fd(|v| quotients(v[0], v[1]), &[x, y], &[gx, gy]);
     }
 }
+
+/// Logistic regression over a dataset with the `sigmoid` helper: the loop is fused with its
+/// sweep, the row's values are read once, and each point contributes `(p − y) / n`.
+#[grad(wrt = w)]
+fn logistic_over_data(w: [f64; 3], data: &[[f64; 2]], labels: &[f64]) -> f64 {
+    let mut loss = 0.0;
+    for (row, y) in data.iter().zip(labels) {
+        let p = grad::sigmoid(w[0] * row[0] + w[1] * row[1] + w[2]);
+        loss += -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
+    }
+    loss / data.len() as f64
+}
+
+#[test]
+fn logistic_regression_over_data_is_the_mean_of_p_minus_y() {
+    let data: Vec<[f64; 2]> = (0..50)
+        .map(|i| [(i as f64 * 0.3).sin() * 2.0, (i as f64 * 0.7).cos()])
+        .collect();
+    let labels: Vec<f64> = (0..50).map(|i| (i % 3 == 0) as u8 as f64).collect();
+    let w = [0.4, -1.3, 0.2];
+    let g = logistic_over_data_grad(w, &data, &labels);
+    let mut want = [0.0; 3];
+    for (row, y) in data.iter().zip(&labels) {
+        let p = 1.0 / (1.0 + (-(w[0] * row[0] + w[1] * row[1] + w[2])).exp());
+        for (k, x) in [row[0], row[1], 1.0].iter().enumerate() {
+            want[k] += (p - y) * x / 50.0;
+        }
+    }
+    for k in 0..3 {
+        assert_close(g[k], want[k], "∂/∂w");
+    }
+    assert_fd(
+        |v| logistic_over_data([v[0], v[1], v[2]], &data, &labels),
+        &w,
+        &g,
+    );
+}

@@ -664,12 +664,10 @@ impl Builder {
         let mut p = Product::default();
         self.gather(x, 1, &mut p);
         self.gather(y, exp, &mut p);
-        // Only a quotient or a reciprocal can cancel (most products have neither).
+        // Only a quotient or a reciprocal can cancel (most products have neither), here or in
+        // a sum that is one of the factors.
         let divides = |b: &Self, f: &(Operand, i32)| f.1 < 0 || b.reciprocal_of(&f.0).is_some();
-        if !p.factors.iter().any(|f| divides(self, f)) {
-            return None;
-        }
-        if self.cancel_pairs(&mut p) > 0 {
+        if p.factors.iter().any(|f| divides(self, f)) && self.cancel_pairs(&mut p) > 0 {
             self.cancelling += 1;
             let r = self.rebuild(p);
             self.cancelling -= 1;
@@ -685,11 +683,19 @@ impl Builder {
             let Some((op @ (Op::Add | Op::Sub), terms)) = self.defs.get(&v).cloned() else {
                 continue;
             };
+            // Something must divide: another factor, or a term of the sum.
+            let term_divides = |b: &Self, t: Operand| {
+                let mut q = Product::default();
+                b.gather(t, 1, &mut q);
+                q.factors.iter().any(|f| divides(b, f))
+            };
             if !p
                 .factors
                 .iter()
                 .enumerate()
                 .any(|(j, g)| j != k && divides(self, g))
+                && !term_divides(self, terms[0])
+                && !term_divides(self, terms[1])
             {
                 continue;
             }

@@ -171,21 +171,55 @@ fn try_fuse(
 }
 
 /// The sweep recomputed the iteration's values; in one loop they are computed already: each
-/// operation computed twice (at the top level of the body) is computed once.
+/// operation, array element read or expression on data computed twice (at the top level of the
+/// body) is computed once. A read is shared only while nothing could have written what it
+/// reads (a store to its array, a branch, a loop, a call).
 fn share_recomputed(body: &mut Block) {
-    type Key = (crate::ir::Op, Vec<crate::ir::OperandKey>);
-    let mut seen: HashMap<Key, Var> = HashMap::new();
+    use crate::ir::OperandKey;
+    let mut ops: HashMap<(crate::ir::Op, Vec<OperandKey>), Var> = HashMap::new();
+    let mut loads: HashMap<(Var, Vec<OperandKey>), Var> = HashMap::new();
+    let mut data: HashMap<(String, Vec<Var>), Var> = HashMap::new();
     let mut map: HashMap<Var, Var> = HashMap::new();
     let mut kept = Vec::with_capacity(body.insts.len());
     for mut inst in std::mem::take(&mut body.insts) {
         crate::ir::rename_inst(&mut inst, &map);
-        if let Inst::Op { var, op, args } = &inst {
-            let key = (*op, args.iter().map(Operand::key).collect());
-            if let Some(first) = seen.get(&key) {
-                map.insert(*var, *first);
+        let seen = match &inst {
+            Inst::Op { var, op, args } => {
+                let key = (*op, args.iter().map(Operand::key).collect());
+                Some((*var, ops.entry(key).or_insert(*var)))
+            }
+            Inst::Load { var, arr, idx } => {
+                let key = (*arr, idx.iter().map(Operand::key).collect());
+                Some((*var, loads.entry(key).or_insert(*var)))
+            }
+            Inst::Opaque { var, expr, ty } if !expr.effectful => {
+                let ty = ty.as_ref().map(|t| t.to_string()).unwrap_or_default();
+                let key = (format!("{ty}:{}", expr.tokens), expr.refs.clone());
+                Some((*var, data.entry(key).or_insert(*var)))
+            }
+            Inst::Store { arr, .. } => {
+                let arr = *arr;
+                loads.retain(|(a, _), _| *a != arr);
+                data.retain(|(_, refs), _| !refs.contains(&arr));
+                None
+            }
+            Inst::If { .. } | Inst::Loop(_) => {
+                loads.clear();
+                data.clear();
+                None
+            }
+            other if other.effectful() => {
+                loads.clear();
+                data.clear();
+                None
+            }
+            _ => None,
+        };
+        if let Some((var, first)) = seen {
+            if *first != var {
+                map.insert(var, *first);
                 continue;
             }
-            seen.insert(key, *var);
         }
         kept.push(inst);
     }
