@@ -553,6 +553,8 @@ fn arith32(op: Op, a: f32, b: f32) -> f32 {
 struct Product {
     negative: bool,
     factors: Vec<(Operand, i32)>,
+    /// Definitions looked through so far: a long chain is not followed to its end.
+    visited: usize,
 }
 
 /// At most this many factors are gathered from a product: longer chains are left as they are.
@@ -568,7 +570,8 @@ impl Builder {
     /// The factors of `o` raised to `exp`, through the products, quotients and negations of
     /// derivative code.
     fn gather(&self, o: Operand, exp: i32, out: &mut Product) {
-        if out.factors.len() < MAX_FACTORS {
+        if out.factors.len() < MAX_FACTORS && out.visited < 2 * MAX_FACTORS {
+            out.visited += 1;
             if let Some(v) = o.as_var().filter(|v| self.is_derivative(*v)) {
                 match self.defs.get(&v) {
                     Some((Op::Mul, a)) => {
@@ -700,6 +703,7 @@ impl Builder {
                 continue;
             }
             let rest = Product {
+                visited: 0,
                 negative: p.negative,
                 factors: p
                     .factors
@@ -713,6 +717,7 @@ impl Builder {
                 let mut q = Product {
                     negative: false,
                     factors: rest.factors.clone(),
+                    visited: 0,
                 };
                 b.gather(t, 1, &mut q);
                 b.cancel_pairs(&mut q) > 0

@@ -25,7 +25,7 @@ pub fn grad(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let f = match syn::parse2::<syn::Item>(item)? {
+    let f = match syn::parse2::<syn::Item>(item.clone())? {
         syn::Item::Fn(f) => f,
         other => {
             return Err(syn::Error::new_spanned(
@@ -60,31 +60,34 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     }) {
         return Err(first);
     }
-    // The gradient alone: without the instructions only the value needs.
+    let program = simplify::dce(program);
+    // The gradient alone: without the instructions only the value needs. `_grad` gets a body
+    // of its own when the value alone costs a twentieth of the work or more (a final `ln`, a
+    // loss accumulated in a loop); otherwise it calls `_value_and_grad`, which keeps the
+    // generated code small.
     let mut grad_only = program.clone();
     grad_only.body.yields[0] = crate::ir::Operand::Lit(0.0);
-    let grad_only = optimise(grad_only);
+    let grad_only = simplify::dce(grad_only);
+    let (full, value_only) = (
+        cost(&program.body),
+        cost(&program.body) - cost(&grad_only.body),
+    );
+    let grad_only = (value_only * 20 >= full).then(|| optimise(grad_only));
     let program = optimise(program);
     let mut params = companion_params(&f);
     for ((_, _, m), keep) in params.iter_mut().zip(&lowered.keep_mut) {
         *m = *keep;
     }
     let param_ids: Vec<Ident> = params.iter().map(|(id, _, _)| id.clone()).collect();
-    let reserved = identifiers(&f.to_token_stream());
+    let reserved = identifiers(&item);
     let body = Emitter::new(&program, &krate, &reserved, &param_ids).body(true);
-    // `_grad` gets a body of its own when the value alone costs a twentieth of the work or
-    // more (a final `ln`, a loss accumulated in a loop); otherwise it calls `_value_and_grad`,
-    // which keeps the generated code small.
-    let (full, value_only) = (
-        cost(&program.body),
-        cost(&program.body) - cost(&grad_only.body),
-    );
-    let grad_body = (value_only * 20 >= full)
-        .then(|| Emitter::new(&grad_only, &krate, &reserved, &param_ids).body(false));
-    let note = cost_note(&grad_only.body, &sig);
+    let grad_body = grad_only
+        .as_ref()
+        .map(|g| Emitter::new(g, &krate, &reserved, &param_ids).body(false));
+    let note = cost_note(&grad_only.as_ref().unwrap_or(&program).body, &sig);
 
     Ok(companions(
-        &f,
+        (&item, &f),
         &sig,
         &params,
         &lowered.assertions,
@@ -103,9 +106,10 @@ struct Bodies {
     grad: Option<TokenStream>,
 }
 
-/// Dead code out, an accumulating loop fused with its sweep, shared factors out of sums.
+/// An accumulating loop fused with its sweep, shared factors out of sums (after dead code
+/// is out).
 fn optimise(program: crate::ir::Func) -> crate::ir::Func {
-    let mut fused = crate::fuse::fuse(simplify::dce(program));
+    let mut fused = crate::fuse::fuse(program);
     if crate::factor::factor(&mut fused) {
         fused = simplify::dce(fused);
     }
@@ -235,8 +239,9 @@ fn companion_params(f: &ItemFn) -> Vec<(Ident, syn::Type, bool)> {
         .collect()
 }
 
+/// The original function (`item`, its tokens as written) and its companions.
 fn companions(
-    f: &ItemFn,
+    (item, f): (&TokenStream, &ItemFn),
     sig: &Sig,
     params: &[(Ident, syn::Type, bool)],
     assertions: &[TokenStream],
@@ -350,7 +355,7 @@ fn companions(
         )]
     };
     quote! {
-        #f
+        #item
 
         #(#kept)*
         #[doc = #doc_vg]
