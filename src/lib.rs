@@ -61,19 +61,18 @@
 //! `cargo expand` shows the following (this listing is the expansion itself, checked by the
 //! macro's tests):
 //!
-//! - `t0` = e^−(b0 + b1·x), and `p` = 1/(1 + `t0`) keeps its name;
-//! - the chain rule gives ∂bce/∂p = (1 − y)/(1 − p) − y/p, then ∂p/∂h = p²·`t0` for
+//! - `p` keeps its name;
+//! - the chain rule gives ∂bce/∂p = (1 − y)/(1 − p) − y/p, then ∂p/∂h = p²·e^−h for
 //!   h = b0 + b1·x;
-//! - the product is simplified as derivative code is built: 1 − p is p·`t0` for this `p`,
-//!   factors that appear above and below a fraction cancel, and so `t2` = ∂bce/∂b0 =
-//!   (1 − y)·p − y·p·`t0`, which is p − y, the notes' result, with no division but the one
-//!   computing `p`;
-//! - `d_b1 = t2 * x`.
+//! - the product is simplified as derivative code is built: 1 − p is p·e^−h for this `p`,
+//!   factors that appear above and below a fraction cancel, terms with a common factor are
+//!   collected, and p·(1 + e^−h) is 1. What is left is `t0` = ∂bce/∂b0 = `p - y`, the notes'
+//!   result, with no division but the one computing `p`;
+//! - `d_b1 = t0 * x`.
 //!
-//! `bce_grad` has a copy of the body of its own, without the two `ln` only the value needs
-//! (there `t1` is ∂bce/∂b0). A `_grad` gets one when the value alone costs a twentieth of the
-//! work or more; otherwise it calls `_value_and_grad` and drops the value, which keeps the
-//! generated code small.
+//! `bce_grad` has a copy of the body of its own, without the two `ln` only the value needs. A
+//! `_grad` gets one when the value alone costs a twentieth of the work or more; otherwise it
+//! calls `_value_and_grad` and drops the value, which keeps the generated code small.
 //!
 #![doc = concat!("```text\n", include_str!("../tests/expand/bce.rs"), "```")]
 //!
@@ -81,13 +80,15 @@
 //! `0.0 * x` or `x * 1.0` appears, a subexpression needed twice is computed once, and local
 //! derivatives reuse the values already computed where that is cheaper and more stable:
 //! `exp` reuses its result, `tanh` is `1 − t²`, `sqrt` is `0.5 / r`, [`sigmoid`] is `s(1 − s)`.
+//!
 //! Derivative code (never the value) is simplified with identities that hold in exact
 //! arithmetic and save work: factors that cancel in a product or quotient, a product
-//! distributed over a sum when a term then cancels, `d / (1 / u)` as `d · u`, literal factors
-//! folded where one is a power of two, a factor every term of a loop's sum shares applied once
-//! after the loop. The gradient can therefore differ from a term-by-term evaluation of the
-//! chain rule in the last bits, and is finite in places where that evaluation overflows (a
-//! cross-entropy whose `p` rounds to 1).
+//! distributed over a sum when a term then cancels, terms with a common factor collected,
+//! `d / (1 / u)` as `d · u`, literal factors folded where one is a power of two, a factor every
+//! term of a loop's sum shares applied once after the loop. The gradient can therefore differ
+//! from a term-by-term evaluation of the chain rule in the last bits, and is finite in places
+//! where that evaluation overflows (a cross-entropy whose `p` rounds to 1).
+//!
 //! Read your own function's expansion with `cargo expand` (from the `cargo-expand` crate):
 //! `cargo expand --lib path::to::module` or `cargo expand --example name`.
 //!

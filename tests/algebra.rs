@@ -20,8 +20,8 @@ fn assert_close(got: f64, want: f64, what: &str) {
     );
 }
 
-/// The notes' logistic regression: its gradient is generated as `(1 − y)·p − y·p·e`, which
-/// is `p − y` (one division, like the hand derivation).
+/// The notes' logistic regression: its gradient is generated as `p - y`, like the hand
+/// derivation (the expansion is checked in `tests/expand/bce.rs`).
 #[grad(wrt = b0, b1)]
 fn bce(b0: f64, b1: f64, x: f64, y: f64) -> f64 {
     let p = 1.0 / (1.0 + (-(b0 + b1 * x)).exp());

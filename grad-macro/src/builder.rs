@@ -167,6 +167,16 @@ impl Builder {
                 return Operand::Var(*v);
             }
         }
+        // Derivative code also reuses `b + a` (or `b · a`) for `a + b`: the primal's `1.0 + e`
+        // for a `e + 1.0` the algebra produced.
+        if self.derivative && matches!(op, Op::Add | Op::Mul) {
+            let swapped: CseKey = (op, vec![key.1[1], key.1[0]]);
+            for frame in self.frames.iter().rev() {
+                if let Some(v) = frame.cse.get(&swapped) {
+                    return Operand::Var(*v);
+                }
+            }
+        }
         let active = args.iter().any(|a| self.is_active(a));
         let name = if self.derivative {
             Name::Anon
@@ -285,6 +295,9 @@ impl Builder {
                     let two = self.lit(2.0);
                     return Some(self.mul(two, x));
                 }
+                if let Some(c) = self.collect(x, y, false) {
+                    return Some(c);
+                }
             }
             Op::Sub => {
                 if y.is_lit(0.0) {
@@ -295,6 +308,9 @@ impl Builder {
                 }
                 if let Some(n) = neg_of(self, &y) {
                     return Some(self.add(x, n));
+                }
+                if let Some(c) = self.collect(x, y, true) {
+                    return Some(c);
                 }
             }
             Op::Mul => {
@@ -560,6 +576,9 @@ struct Product {
 /// At most this many factors are gathered from a product: longer chains are left as they are.
 const MAX_FACTORS: usize = 12;
 
+/// At most this many terms are gathered from a sum.
+const MAX_TERMS: usize = 6;
+
 impl Builder {
     /// Whether `v` was built by derivative code (a temporary or an adjoint), so that its
     /// definition may be rewritten; primal values are left as computed.
@@ -732,6 +751,112 @@ impl Builder {
             let out = self.op(op, vec![a, b], Span::call_site());
             self.cancelling -= 1;
             return Some(out);
+        }
+        None
+    }
+
+    /// The terms of a sum, with their signs, through the additions, subtractions and
+    /// negations that define it (at most `MAX_TERMS`).
+    fn terms(&self, o: Operand, negative: bool, out: &mut Vec<(bool, Operand)>) {
+        if out.len() < MAX_TERMS {
+            if let Some(v) = o.as_var() {
+                match self.defs.get(&v) {
+                    Some((Op::Add, a)) => {
+                        let (a0, a1) = (a[0], a[1]);
+                        self.terms(a0, negative, out);
+                        self.terms(a1, negative, out);
+                        return;
+                    }
+                    Some((Op::Sub, a)) => {
+                        let (a0, a1) = (a[0], a[1]);
+                        self.terms(a0, negative, out);
+                        self.terms(a1, !negative, out);
+                        return;
+                    }
+                    Some((Op::Neg, a)) if self.is_derivative(v) => {
+                        let a0 = a[0];
+                        self.terms(a0, !negative, out);
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.push((negative, o));
+    }
+
+    /// Collects like terms of `x + y` (`x − y` when `sub`) in derivative code: two terms with
+    /// a factor in common become one, `f · (a ± b)`, a term that is the factor itself counting
+    /// as `f · 1`. `y·p + y·p·e` is `y·p·(1 + e)`, where `1 + e` may be a value already
+    /// computed (and cancel against a `1 / (1 + e)` next to it). `None` when no two terms
+    /// share a factor.
+    fn collect(&mut self, x: Operand, y: Operand, sub: bool) -> Option<Operand> {
+        let derivative = |b: &Self, o: &Operand| o.as_var().is_some_and(|v| b.is_derivative(v));
+        if self.cancelling > 4 || !(derivative(self, &x) || derivative(self, &y)) {
+            return None;
+        }
+        let mut ts = Vec::new();
+        self.terms(x, false, &mut ts);
+        self.terms(y, sub, &mut ts);
+        let factors: Vec<Product> = ts
+            .iter()
+            .map(|&(_, t)| {
+                let mut p = Product::default();
+                self.gather(t, 1, &mut p);
+                p
+            })
+            .collect();
+        // Short products only: rewriting long ones would recompute what exists already.
+        let short = |k: usize| factors[k].factors.len() <= 3;
+        for i in (0..ts.len()).filter(|&i| short(i)) {
+            for j in (i + 1..ts.len()).filter(|&j| short(j) && ts[j].1 != ts[i].1) {
+                let common = factors[i].factors.iter().find(|(f, e)| {
+                    *e == 1
+                        && f.lit().is_none()
+                        && factors[j].factors.iter().any(|(g, d)| g == f && *d == 1)
+                });
+                let Some(&(f, _)) = common else {
+                    continue;
+                };
+                self.cancelling += 1;
+                let rest = |b: &mut Self, k: usize| {
+                    let mut p = Product {
+                        negative: factors[k].negative,
+                        factors: factors[k].factors.clone(),
+                        visited: 0,
+                    };
+                    if let Some(at) = p.factors.iter().position(|(g, d)| *g == f && *d == 1) {
+                        p.factors.remove(at);
+                    }
+                    b.rebuild(p)
+                };
+                let (ri, rj) = (rest(self, i), rest(self, j));
+                // f · (±ri ± rj), written with as few negations as the signs allow.
+                let (inner, negative) = match (ts[i].0, ts[j].0) {
+                    (false, false) => (self.add(ri, rj), false),
+                    (false, true) => (self.sub(ri, rj), false),
+                    (true, false) => (self.sub(rj, ri), false),
+                    (true, true) => (self.add(ri, rj), true),
+                };
+                let combined = self.mul(f, inner);
+                let mut sum: Option<(bool, Operand)> = None;
+                for (k, t) in ts.iter().enumerate() {
+                    let term = match k {
+                        _ if k == j => continue,
+                        _ if k == i => (negative, combined),
+                        _ => *t,
+                    };
+                    sum = Some(match sum {
+                        None => term,
+                        Some((false, acc)) if term.0 => (false, self.sub(acc, term.1)),
+                        Some((false, acc)) => (false, self.add(acc, term.1)),
+                        Some((true, acc)) if term.0 => (true, self.add(acc, term.1)),
+                        Some((true, acc)) => (false, self.sub(term.1, acc)),
+                    });
+                }
+                self.cancelling -= 1;
+                return sum.map(|(negative, s)| if negative { self.neg(s) } else { s });
+            }
         }
         None
     }

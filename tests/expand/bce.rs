@@ -17,12 +17,10 @@ fn bce(b0: f64, b1: f64, x: f64, y: f64) -> f64 {
 )]
 fn bce_value_and_grad(b0: f64, b1: f64, x: f64, y: f64) -> (f64, (f64, f64)) {
     let _ = bce;
-    let t0 = (-(b0 + b1 * x)).exp();
-    let p = 1.0 / (1.0 + t0);
-    let t1 = 1.0 - y;
-    let t2 = t1 * p - y * (p * t0);
-    let d_b1 = t2 * x;
-    (-y * p.ln() - t1 * (1.0 - p).ln(), (t2, d_b1))
+    let p = 1.0 / (1.0 + (-(b0 + b1 * x)).exp());
+    let t0 = p - y;
+    let d_b1 = t0 * x;
+    (-y * p.ln() - (1.0 - y) * (1.0 - p).ln(), (t0, d_b1))
 }
 /** Gradient of [`bce`] with respect to `b0`, `b1`: returns `(∂bce/∂b0, ∂bce/∂b1)`.
 
@@ -39,9 +37,8 @@ fn bce_value_and_grad(b0: f64, b1: f64, x: f64, y: f64) -> (f64, (f64, f64)) {
 )]
 fn bce_grad(b0: f64, b1: f64, x: f64, y: f64) -> (f64, f64) {
     let _ = bce;
-    let t0 = (-(b0 + b1 * x)).exp();
-    let p = 1.0 / (1.0 + t0);
-    let t1 = (1.0 - y) * p - y * (p * t0);
-    let d_b1 = t1 * x;
-    (t1, d_b1)
+    let p = 1.0 / (1.0 + (-(b0 + b1 * x)).exp());
+    let t0 = p - y;
+    let d_b1 = t0 * x;
+    (t0, d_b1)
 }
