@@ -626,6 +626,23 @@ impl Builder {
         }
     }
 
+    /// Whether `a` and `b` are the same value: the same variable, or sums of the same terms
+    /// in another order (`(e0 + e1) + e2` and `(e2 + e1) + e0`).
+    fn same_sum(&self, a: Operand, b: Operand) -> bool {
+        if a == b {
+            return true;
+        }
+        let key = |o: Operand| {
+            let mut ts = Vec::new();
+            self.terms(o, false, &mut ts);
+            let mut k: Vec<(bool, OperandKey)> = ts.iter().map(|(n, t)| (*n, t.key())).collect();
+            k.sort_by_key(|(n, t)| (*n, format!("{t:?}")));
+            k
+        };
+        let (ka, kb) = (key(a), key(b));
+        ka.len() > 1 && ka.len() < MAX_TERMS && ka == kb
+    }
+
     /// Removes factor pairs that cancel: `a` and `a⁻¹`, and a reciprocal `p = 1 / s` with `s`
     /// at the same exponent. Returns how many pairs went.
     fn cancel_pairs(&self, p: &mut Product) -> usize {
@@ -635,9 +652,10 @@ impl Builder {
             let (a, ea) = p.factors[i];
             let partner = (i + 1..p.factors.len()).find(|&j| {
                 let (b, eb) = p.factors[j];
-                (a == b && ea == -eb)
+                (ea == -eb && self.same_sum(a, b))
                     || (ea == eb
-                        && (self.reciprocal_of(&a) == Some(b) || self.reciprocal_of(&b) == Some(a)))
+                        && (self.reciprocal_of(&a).is_some_and(|s| self.same_sum(s, b))
+                            || self.reciprocal_of(&b).is_some_and(|s| self.same_sum(s, a))))
             });
             match partner {
                 Some(j) if a.lit().is_none() => {
@@ -786,8 +804,8 @@ impl Builder {
     }
 
     /// Collects like terms of `x + y` (`x − y` when `sub`) in derivative code: two terms with
-    /// a factor in common become one, `f · (a ± b)`, a term that is the factor itself counting
-    /// as `f · 1`. `y·p + y·p·e` is `y·p·(1 + e)`, where `1 + e` may be a value already
+    /// a factor in common become one, `f · (a ± b)` (or `(a ± b) / f` for a common divisor), a
+    /// term that is the factor itself counting as `f · 1`. `y·p + y·p·e` is `y·p·(1 + e)`, where `1 + e` may be a value already
     /// computed (and cancel against a `1 / (1 + e)` next to it). `None` when no two terms
     /// share a factor.
     fn collect(&mut self, x: Operand, y: Operand, sub: bool) -> Option<Operand> {
@@ -811,11 +829,9 @@ impl Builder {
         for i in (0..ts.len()).filter(|&i| short(i)) {
             for j in (i + 1..ts.len()).filter(|&j| short(j) && ts[j].1 != ts[i].1) {
                 let common = factors[i].factors.iter().find(|(f, e)| {
-                    *e == 1
-                        && f.lit().is_none()
-                        && factors[j].factors.iter().any(|(g, d)| g == f && *d == 1)
+                    f.lit().is_none() && factors[j].factors.iter().any(|(g, d)| g == f && d == e)
                 });
-                let Some(&(f, _)) = common else {
+                let Some(&(f, fe)) = common else {
                     continue;
                 };
                 self.cancelling += 1;
@@ -825,7 +841,7 @@ impl Builder {
                         factors: factors[k].factors.clone(),
                         visited: 0,
                     };
-                    if let Some(at) = p.factors.iter().position(|(g, d)| *g == f && *d == 1) {
+                    if let Some(at) = p.factors.iter().position(|(g, d)| *g == f && *d == fe) {
                         p.factors.remove(at);
                     }
                     b.rebuild(p)
@@ -838,7 +854,11 @@ impl Builder {
                     (true, false) => (self.sub(rj, ri), false),
                     (true, true) => (self.add(ri, rj), true),
                 };
-                let combined = self.mul(f, inner);
+                let combined = if fe > 0 {
+                    self.mul(f, inner)
+                } else {
+                    self.div(inner, f)
+                };
                 let mut sum: Option<(bool, Operand)> = None;
                 for (k, t) in ts.iter().enumerate() {
                     let term = match k {

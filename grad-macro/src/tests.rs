@@ -190,3 +190,25 @@ fn accumulations_are_scaled_once_after_the_loop() {
         "one loop per companion\n{s}"
     );
 }
+
+/// The max shift of a log-sum-exp has adjoint `1 − Σ softmax`, zero in exact arithmetic; the
+/// algebra of derivative code finds it, so the gradient does not go through `max` at all.
+#[test]
+fn a_softmax_max_shift_has_no_adjoint() {
+    let s = pretty(
+        quote!(wrt = z),
+        quote! {
+            fn lse(z: [f64; 3]) -> f64 {
+                let m = z[0].max(z[1]).max(z[2]);
+                let s = (z[0] - m).exp() + (z[1] - m).exp() + (z[2] - m).exp();
+                m + s.ln()
+            }
+        },
+    );
+    let grad = s.split("fn lse_grad").nth(1).unwrap_or_default();
+    assert!(!grad.is_empty(), "{s}");
+    assert!(
+        !grad.contains("is_nan"),
+        "the max's tie selects remain:\n{s}"
+    );
+}
