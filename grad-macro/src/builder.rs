@@ -825,12 +825,35 @@ impl Builder {
             })
             .collect();
         // Short products only: rewriting long ones would recompute what exists already.
-        let short = |k: usize| factors[k].factors.len() <= 3;
+        let short = |k: usize| {
+            factors[k]
+                .factors
+                .iter()
+                .filter(|f| f.0.lit().is_none())
+                .count()
+                <= 3
+        };
+        // The same term twice with the same sign is twice the term (`−t − t` is `−2t`).
+        for i in 0..ts.len() {
+            if let Some(j) = (i + 1..ts.len()).find(|&j| ts[j] == ts[i]) {
+                let two = self.lit(2.0);
+                self.cancelling += 1;
+                let twice = self.mul(two, ts[i].1);
+                let mut rest = ts.clone();
+                rest[i].1 = twice;
+                rest.remove(j);
+                let out = self.sum_of(&rest);
+                self.cancelling -= 1;
+                return Some(out);
+            }
+        }
         for i in (0..ts.len()).filter(|&i| short(i)) {
             for j in (i + 1..ts.len()).filter(|&j| short(j) && ts[j].1 != ts[i].1) {
-                let common = factors[i].factors.iter().find(|(f, e)| {
-                    f.lit().is_none() && factors[j].factors.iter().any(|(g, d)| g == f && d == e)
-                });
+                // A common factor: a value, or the same literal in both (`2a + 2b`).
+                let common = factors[i]
+                    .factors
+                    .iter()
+                    .find(|(f, e)| factors[j].factors.iter().any(|(g, d)| g == f && d == e));
                 let Some(&(f, fe)) = common else {
                     continue;
                 };
@@ -859,26 +882,34 @@ impl Builder {
                 } else {
                     self.div(inner, f)
                 };
-                let mut sum: Option<(bool, Operand)> = None;
-                for (k, t) in ts.iter().enumerate() {
-                    let term = match k {
-                        _ if k == j => continue,
-                        _ if k == i => (negative, combined),
-                        _ => *t,
-                    };
-                    sum = Some(match sum {
-                        None => term,
-                        Some((false, acc)) if term.0 => (false, self.sub(acc, term.1)),
-                        Some((false, acc)) => (false, self.add(acc, term.1)),
-                        Some((true, acc)) if term.0 => (true, self.add(acc, term.1)),
-                        Some((true, acc)) => (false, self.sub(term.1, acc)),
-                    });
-                }
+                let mut rest = ts.clone();
+                rest[i] = (negative, combined);
+                rest.remove(j);
+                let out = self.sum_of(&rest);
                 self.cancelling -= 1;
-                return sum.map(|(negative, s)| if negative { self.neg(s) } else { s });
+                return Some(out);
             }
         }
         None
+    }
+
+    /// The signed terms added up, with as few negations as the signs allow.
+    fn sum_of(&mut self, terms: &[(bool, Operand)]) -> Operand {
+        let mut sum: Option<(bool, Operand)> = None;
+        for &term in terms {
+            sum = Some(match sum {
+                None => term,
+                Some((false, acc)) if term.0 => (false, self.sub(acc, term.1)),
+                Some((false, acc)) => (false, self.add(acc, term.1)),
+                Some((true, acc)) if term.0 => (true, self.add(acc, term.1)),
+                Some((true, acc)) => (false, self.sub(term.1, acc)),
+            });
+        }
+        match sum {
+            Some((true, s)) => self.neg(s),
+            Some((false, s)) => s,
+            None => Operand::Lit(0.0),
+        }
     }
 
     /// `p · e` for `1 − p` where `p = 1 / (1 + e)` (a logistic function of some `−h`).
