@@ -632,15 +632,26 @@ impl Builder {
         if a == b {
             return true;
         }
-        let key = |o: Operand| {
-            let mut ts = Vec::new();
-            self.terms(o, false, &mut ts);
-            let mut k: Vec<(bool, OperandKey)> = ts.iter().map(|(n, t)| (*n, t.key())).collect();
-            k.sort_by_key(|(n, t)| (*n, format!("{t:?}")));
-            k
-        };
-        let (ka, kb) = (key(a), key(b));
-        ka.len() > 1 && ka.len() < MAX_TERMS && ka == kb
+        let is_sum = |o: &Operand| matches!(self.def(o), Some((Op::Add | Op::Sub, _)));
+        if !is_sum(&a) || !is_sum(&b) {
+            return false;
+        }
+        let (mut ta, mut tb) = (Vec::new(), Vec::new());
+        self.terms(a, false, &mut ta);
+        self.terms(b, false, &mut tb);
+        if ta.len() != tb.len() || ta.len() >= MAX_TERMS {
+            return false;
+        }
+        // The same terms, each matched once.
+        for t in ta {
+            match tb.iter().position(|u| *u == t) {
+                Some(k) => {
+                    tb.swap_remove(k);
+                }
+                None => return false,
+            }
+        }
+        true
     }
 
     /// Removes factor pairs that cancel: `a` and `a⁻¹`, and a reciprocal `p = 1 / s` with `s`
@@ -774,26 +785,39 @@ impl Builder {
     }
 
     /// The terms of a sum, with their signs, through the additions, subtractions and
-    /// negations that define it (at most `MAX_TERMS`).
+    /// negations that define it (at most `MAX_TERMS`, looking through at most twice as many
+    /// definitions: a long chain of sums is not followed to its end).
     fn terms(&self, o: Operand, negative: bool, out: &mut Vec<(bool, Operand)>) {
-        if out.len() < MAX_TERMS {
+        let mut budget = 2 * MAX_TERMS;
+        self.terms_within(o, negative, out, &mut budget);
+    }
+
+    fn terms_within(
+        &self,
+        o: Operand,
+        negative: bool,
+        out: &mut Vec<(bool, Operand)>,
+        budget: &mut usize,
+    ) {
+        if out.len() < MAX_TERMS && *budget > 0 {
+            *budget -= 1;
             if let Some(v) = o.as_var() {
                 match self.defs.get(&v) {
                     Some((Op::Add, a)) => {
                         let (a0, a1) = (a[0], a[1]);
-                        self.terms(a0, negative, out);
-                        self.terms(a1, negative, out);
+                        self.terms_within(a0, negative, out, budget);
+                        self.terms_within(a1, negative, out, budget);
                         return;
                     }
                     Some((Op::Sub, a)) => {
                         let (a0, a1) = (a[0], a[1]);
-                        self.terms(a0, negative, out);
-                        self.terms(a1, !negative, out);
+                        self.terms_within(a0, negative, out, budget);
+                        self.terms_within(a1, !negative, out, budget);
                         return;
                     }
                     Some((Op::Neg, a)) if self.is_derivative(v) => {
                         let a0 = a[0];
-                        self.terms(a0, !negative, out);
+                        self.terms_within(a0, !negative, out, budget);
                         return;
                     }
                     _ => {}
