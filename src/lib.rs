@@ -64,9 +64,9 @@
 //! - `p` keeps its name;
 //! - the chain rule gives ∂bce/∂p = (1 − y)/(1 − p) − y/p, then ∂p/∂h = p²·e^−h for
 //!   h = b0 + b1·x;
-//! - the product is simplified as derivative code is built: 1 − p is p·e^−h for this `p`,
-//!   factors that appear above and below a fraction cancel, terms with a common factor are
-//!   collected, and p·(1 + e^−h) is 1. What is left is `t0` = ∂bce/∂b0 = `p - y`, the notes'
+//! - the product is simplified as derivative code is built: 1 − p counts as p·e^−h for this
+//!   `p` wherever those factors then cancel, factors that appear above and below a fraction
+//!   cancel, terms with a common factor are collected, and p·(1 + e^−h) is 1. What is left is `t0` = ∂bce/∂b0 = `p - y`, the notes'
 //!   result, with no division but the one computing `p`;
 //! - `d_b1 = t0 * x`.
 //!
@@ -87,7 +87,9 @@
 //! `d / (1 / u)` as `d · u`, literal factors folded where one is a power of two, a factor every
 //! term of a loop's sum shares applied once after the loop. The gradient can therefore differ
 //! from a term-by-term evaluation of the chain rule in the last bits, and is finite in places
-//! where that evaluation overflows (a cross-entropy whose `p` rounds to 1).
+//! where that evaluation overflows (a cross-entropy whose `p` rounds to 1). Where a rewritten
+//! sum's terms are near the largest float, collecting them can overflow where the terms
+//! separately did not.
 //!
 //! Read your own function's expansion with `cargo expand` (from the `cargo-expand` crate):
 //! `cargo expand --lib path::to::module` or `cargo expand --example name`.

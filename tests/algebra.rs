@@ -149,3 +149,36 @@ fn logistic_regression_over_data_is_the_mean_of_p_minus_y() {
         &g,
     );
 }
+
+/// `1 − p` of a logistic is only rewritten as `p · e` where the factors then cancel: a
+/// quotient by `1 − p` that stays a quotient keeps `1 − p`, which is 1 where `e = exp(−h)`
+/// overflows (`p · e` would be `0 · ∞ = NaN` there). Found by an adversarial test batch.
+#[grad(wrt = h, x)]
+fn over_one_minus_logistic(h: f64, x: f64) -> f64 {
+    let p = 1.0 / (1.0 + (-h).exp());
+    x / (1.0 - p)
+}
+
+#[grad(wrt = h, x)]
+fn over_one_minus_logistic_f32(h: f32, x: f32) -> f32 {
+    let p = 1.0 / (1.0 + (-h).exp());
+    x / (1.0 - p)
+}
+
+#[test]
+fn a_quotient_by_one_minus_a_logistic_stays_finite() {
+    let (_, gx) = over_one_minus_logistic_grad(-710.0, 0.5);
+    assert_eq!(gx, 1.0);
+    let (_, gx) = over_one_minus_logistic_f32_grad(-89.0, 0.5);
+    assert_eq!(gx, 1.0);
+    for h in [-3.0, 0.0, 2.5] {
+        let (gh, gx) = over_one_minus_logistic_grad(h, 0.5);
+        let p: f64 = 1.0 / (1.0 + (-h).exp());
+        assert_close(gx, 1.0 / (1.0 - p), "∂/∂x");
+        assert_fd(
+            |v| over_one_minus_logistic(v[0], v[1]),
+            &[h, 0.5],
+            &[gh, gx],
+        );
+    }
+}

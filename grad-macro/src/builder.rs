@@ -377,7 +377,9 @@ impl Builder {
                         _ => continue,
                     };
                     let ab = self.float.round(a * b);
-                    if (power_of_two(a) || power_of_two(b)) && ab.is_finite() && ab != 0.0 {
+                    // (All normal: a subnormal product would round.)
+                    let normal = a.is_normal() && b.is_normal() && ab.is_normal();
+                    if (power_of_two(a) || power_of_two(b)) && normal {
                         return Some(self.mul(Operand::Lit(ab), u));
                     }
                 }
@@ -402,13 +404,6 @@ impl Builder {
                 }
                 if let Some(c) = self.cancel(x, y, -1) {
                     return Some(c);
-                }
-                // d / (1 − p) for a logistic `p = 1 / (1 + e)`  →  d / (p · e): the same in
-                // exact arithmetic, with no cancellation where p is close to 1, and the
-                // factors then cancel against the rest of the chain rule (`ln(1 − p)` in a
-                // cross-entropy gives `(1 − y) · p`, not a quotient).
-                if let Some(pe) = self.logistic_complement(y) {
-                    return Some(self.div(x, pe));
                 }
                 // d / (1 / u)  →  d · u: the derivative of `ln(p)` for `p = 1 / (1 + e)`
                 // needs no division.
@@ -615,6 +610,14 @@ impl Builder {
                 }
             }
         }
+        // `1 − p` of a logistic `p = 1 / (1 + e)` is `p · e`: as factors, so that they cancel
+        // against the chain rule's `p` and `e` (`rebuild` puts back `1 − p` for the pair when
+        // they do not: `p · e` is NaN where `e` overflows).
+        if let Some((p, e)) = self.logistic_parts(o) {
+            out.factors.push((p, exp));
+            out.factors.push((e, exp));
+            return;
+        }
         out.factors.push((o, exp));
     }
 
@@ -680,8 +683,32 @@ impl Builder {
         n
     }
 
-    /// The product as code: numerator factors in order, divided by the denominator's.
-    fn rebuild(&mut self, p: Product) -> Operand {
+    /// The product as code: numerator factors in order, divided by the denominator's. A
+    /// logistic's `p` and `e` left at the same exponent are `1 − p` again (`1 + 1/e` for its
+    /// reciprocal).
+    fn rebuild(&mut self, mut p: Product) -> Operand {
+        let b_of = |p: &Product, j: usize| p.factors[j].0;
+        let mut k = 0;
+        while k < p.factors.len() {
+            let (a, ea) = p.factors[k];
+            let partner = (0..p.factors.len()).find(|&j| {
+                let (b, eb) = p.factors[j];
+                j != k && ea == eb && self.logistic_of(a, b)
+            });
+            if let Some(j) = partner {
+                let one = self.lit(1.0);
+                // 1 / (1 − p) as 1 + 1/e: exact where p rounds to 1 and where e overflows;
+                // 1 − p itself in a numerator.
+                p.factors[k] = if ea < 0 {
+                    let r = self.recip(b_of(&p, j));
+                    (self.add(one, r), 1)
+                } else {
+                    (self.sub(one, a), ea)
+                };
+                p.factors.remove(j);
+            }
+            k += 1;
+        }
         let mut num: Option<Operand> = None;
         let mut den: Option<Operand> = None;
         for (f, e) in p.factors {
@@ -936,22 +963,32 @@ impl Builder {
         }
     }
 
-    /// `p · e` for `1 − p` where `p = 1 / (1 + e)` (a logistic function of some `−h`).
-    fn logistic_complement(&mut self, o: Operand) -> Option<Operand> {
-        let (Op::Sub, a) = self.def(&o)?.clone() else {
+    /// `(p, e)` when `o` is `1 − p` for a logistic `p = 1 / (1 + e)` (so `1 − p` is `p · e`).
+    fn logistic_parts(&self, o: Operand) -> Option<(Operand, Operand)> {
+        let (Op::Sub, a) = self.def(&o)? else {
             return None;
         };
         if !a[0].is_lit(1.0) {
             return None;
         }
         let p = a[1];
+        let e = self.logistic_e(p)?;
+        Some((p, e))
+    }
+
+    /// `e` when `p` is `1 / (1 + e)`.
+    fn logistic_e(&self, p: Operand) -> Option<Operand> {
         let s = self.reciprocal_of(&p)?;
-        let e = match self.def(&s)? {
-            (Op::Add, b) if b[0].is_lit(1.0) && b[1].lit().is_none() => b[1],
-            (Op::Add, b) if b[1].is_lit(1.0) && b[0].lit().is_none() => b[0],
-            _ => return None,
-        };
-        Some(self.mul(p, e))
+        match self.def(&s)? {
+            (Op::Add, b) if b[0].is_lit(1.0) && b[1].lit().is_none() => Some(b[1]),
+            (Op::Add, b) if b[1].is_lit(1.0) && b[0].lit().is_none() => Some(b[0]),
+            _ => None,
+        }
+    }
+
+    /// Whether `p` is a logistic `1 / (1 + e)` of this `e`.
+    fn logistic_of(&self, p: Operand, e: Operand) -> bool {
+        self.logistic_e(p) == Some(e)
     }
 }
 
