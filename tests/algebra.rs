@@ -182,3 +182,24 @@ fn a_quotient_by_one_minus_a_logistic_stays_finite() {
         );
     }
 }
+
+/// The same cross-entropy with `recip()` for the logistic: also `p − y`.
+#[grad(wrt = b0, b1)]
+fn bce_recip(b0: f64, b1: f64, x: f64, y: f64) -> f64 {
+    let p = (1.0 + (-(b0 + b1 * x)).exp()).recip();
+    -y * p.ln() - (1.0 - y) * (1.0 - p).ln()
+}
+
+#[test]
+fn recip_is_a_reciprocal_too() {
+    for &(b0, b1, x, y) in &[
+        (0.3, -1.2, 2.0, 1.0),
+        (2.0, 3.0, 4.0, 0.0),
+        (-1.0, 0.5, 1.0, 0.3),
+    ] {
+        let (g0, g1) = bce_recip_grad(b0, b1, x, y);
+        let p = (1.0 + (-(b0 + b1 * x)).exp()).recip();
+        assert_close(g0, p - y, "∂/∂b0");
+        assert_close(g1, (p - y) * x, "∂/∂b1");
+    }
+}

@@ -621,10 +621,12 @@ impl Builder {
         out.factors.push((o, exp));
     }
 
-    /// `s` when `o` is the reciprocal `1 / s` (computed by primal or derivative code).
+    /// `s` when `o` is the reciprocal `1 / s` or `s.recip()` (computed by primal or derivative
+    /// code).
     fn reciprocal_of(&self, o: &Operand) -> Option<Operand> {
         match self.def(o) {
             Some((Op::Div, a)) if a[0].is_lit(1.0) => Some(a[1]),
+            Some((Op::Call(i), a)) if RULES[*i].name == "recip" => Some(a[0]),
             _ => None,
         }
     }
