@@ -18,6 +18,40 @@ mod seed_models;
 
 type DV<const N: usize> = DualVec64<Const<N>>;
 
+// The data every implementation is first checked at (`agree`), then timed at (`benches`).
+const LOGREG_DATA: (f64, f64) = (2.0, 1.0);
+const FAN_OUT_P: [f64; 9] = [0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8, 0.9];
+const FAN_OUT_DATA: [f64; 3] = [1.0, 2.0, 0.5];
+const SOFTMAX_W: [[f64; 4]; 3] = [
+    [0.1, -0.2, 0.3, 0.05],
+    [0.4, 0.5, -0.6, 0.1],
+    [-0.7, 0.8, 0.2, -0.3],
+];
+const SOFTMAX_B: [f64; 3] = [0.05, -0.1, 0.2];
+const SOFTMAX_X: [f64; 4] = [1.0, -0.5, 2.0, 0.3];
+
+/// The softmax parameters as one vector, `w` row by row then `b` (num-dual's and symdiff's).
+fn softmax_flat(w: [[f64; 4]; 3], b: [f64; 3]) -> [f64; 15] {
+    let mut flat = [0.0; 15];
+    for k in 0..3 {
+        flat[4 * k..4 * k + 4].copy_from_slice(&w[k]);
+        flat[12 + k] = b[k];
+    }
+    flat
+}
+
+/// 1,000 points on a line, for the mean squared error.
+fn mse_data() -> (Vec<f64>, Vec<f64>) {
+    let xs: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).sin()).collect();
+    let ys = xs.iter().map(|x| 2.0 * x - 1.0).collect();
+    (xs, ys)
+}
+
+/// The RNN's 100 inputs.
+fn rnn_data() -> [f64; 100] {
+    std::array::from_fn(|i| (i as f64 * 0.21).cos())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Logistic regression (seeds 001): 2 parameters
 // ---------------------------------------------------------------------------------------------
@@ -286,7 +320,7 @@ fn agree() {
             );
         }
     };
-    let (x, y) = (2.0, 1.0);
+    let (x, y) = LOGREG_DATA;
     let g = logistic_loss_grad(0.3, -1.2, x, y);
     close(&[g.0, g.1], &logreg_hand(0.3, -1.2, x, y), "logreg hand");
     let (v, d) = gradient(|v| logreg_dual(v, x, y), SVector::from([0.3, -1.2]));
@@ -303,20 +337,15 @@ fn agree() {
         "logreg symdiff value",
     );
 
-    let p = [0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8, 0.9];
-    let (x1, x2, t) = (1.0, 2.0, 0.5);
-    let g = fan_out_grad(
-        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], x1, x2, t,
-    );
+    let (p, [x1, x2, t]) = (FAN_OUT_P, FAN_OUT_DATA);
+    let g = with_fan_out_args(fan_out_grad, p, [x1, x2, t]);
     let g = [g.0, g.1, g.2, g.3, g.4, g.5, g.6, g.7, g.8];
     close(&g, &fan_out_hand(p, x1, x2, t), "fan_out hand");
     let (v, d) = gradient(|v| fan_out_dual(v, x1, x2, t), SVector::from(p));
     close(&g, d.as_slice(), "fan_out num-dual");
     close(
         &[v],
-        &[fan_out(
-            p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], x1, x2, t,
-        )],
+        &[with_fan_out_args(fan_out, p, [x1, x2, t])],
         "fan_out value",
     );
     close(
@@ -330,13 +359,7 @@ fn agree() {
         "fan_out symdiff value",
     );
 
-    let w = [
-        [0.1, -0.2, 0.3, 0.05],
-        [0.4, 0.5, -0.6, 0.1],
-        [-0.7, 0.8, 0.2, -0.3],
-    ];
-    let b = [0.05, -0.1, 0.2];
-    let xv = [1.0, -0.5, 2.0, 0.3];
+    let (w, b, xv) = (SOFTMAX_W, SOFTMAX_B, SOFTMAX_X);
     let (gw, gb) = softmax_grad(w, b, xv, 1);
     let (hw, hb) = softmax_hand(w, b, xv, 1);
     let mut ours: Vec<f64> = gw.iter().flatten().copied().collect();
@@ -344,15 +367,7 @@ fn agree() {
     let mut hand: Vec<f64> = hw.iter().flatten().copied().collect();
     hand.extend(hb);
     close(&ours, &hand, "softmax hand");
-    let mut flat = [0.0; 15];
-    flat[..12].copy_from_slice(
-        &ours[..0]
-            .iter()
-            .chain(w.iter().flatten())
-            .copied()
-            .collect::<Vec<_>>(),
-    );
-    flat[12..].copy_from_slice(&b);
+    let flat = softmax_flat(w, b);
     let (v, d) = gradient(|v| softmax_dual(v, xv, 1), SVector::from(flat));
     close(&ours, d.as_slice(), "softmax num-dual");
     close(&ours, &softmax_sym_gradient(&flat, &xv), "softmax symdiff");
@@ -373,17 +388,13 @@ fn agree() {
     let (_, d) = gradient(rosenbrock_dual, SVector::from([-1.2, 1.0]));
     close(&[g.0, g.1], d.as_slice(), "rosenbrock num-dual");
 
-    let xs: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).sin()).collect();
-    let ys: Vec<f64> = xs.iter().map(|x| 2.0 * x - 1.0).collect();
+    let (xs, ys) = mse_data();
     let g = mse_grad(0.5, 0.1, &xs, &ys);
     close(&[g.0, g.1], &mse_hand(0.5, 0.1, &xs, &ys), "mse hand");
     let (_, d) = gradient(|v| mse_dual(v, &xs, &ys), SVector::from([0.5, 0.1]));
     close(&[g.0, g.1], d.as_slice(), "mse num-dual");
 
-    let mut seq = [0.0; 100];
-    for (i, s) in seq.iter_mut().enumerate() {
-        *s = (i as f64 * 0.21).cos();
-    }
+    let seq = rnn_data();
     let g = rnn_grad(0.8, 0.3, &seq);
     close(&[g.0, g.1], &rnn_hand(0.8, 0.3, &seq), "rnn hand");
     let (_, d) = gradient(|v| rnn_dual(v, &seq), SVector::from([0.8, 0.3]));
@@ -395,7 +406,7 @@ fn benches(c: &mut Criterion) {
     agree();
 
     let mut g = c.benchmark_group("logreg");
-    let (x, y) = (2.0, 1.0);
+    let (x, y) = LOGREG_DATA;
     g.bench_function("primal", |bn| {
         bn.iter(|| logistic_loss(black_box(0.3), black_box(-1.2), black_box(x), black_box(y)))
     });
@@ -419,8 +430,7 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("fan_out");
-    let p = [0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8, 0.9];
-    let (x1, x2, t) = (1.0, 2.0, 0.5);
+    let (p, [x1, x2, t]) = (FAN_OUT_P, FAN_OUT_DATA);
     let data = || black_box([x1, x2, t]);
     let call = |p: [f64; 9]| with_fan_out_args(fan_out, p, data());
     let call_grad = |p: [f64; 9]| with_fan_out_args(fan_out_grad, p, data());
@@ -443,18 +453,8 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("softmax");
-    let w = [
-        [0.1, -0.2, 0.3, 0.05],
-        [0.4, 0.5, -0.6, 0.1],
-        [-0.7, 0.8, 0.2, -0.3],
-    ];
-    let b = [0.05, -0.1, 0.2];
-    let xv = [1.0, -0.5, 2.0, 0.3];
-    let mut flat = [0.0; 15];
-    for k in 0..3 {
-        flat[4 * k..4 * k + 4].copy_from_slice(&w[k]);
-        flat[12 + k] = b[k];
-    }
+    let (w, b, xv) = (SOFTMAX_W, SOFTMAX_B, SOFTMAX_X);
+    let flat = softmax_flat(w, b);
     g.bench_function("primal", |bn| {
         bn.iter(|| softmax(black_box(w), black_box(b), black_box(xv), black_box(1)))
     });
@@ -501,8 +501,7 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("mse_1000");
-    let xs: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).sin()).collect();
-    let ys: Vec<f64> = xs.iter().map(|x| 2.0 * x - 1.0).collect();
+    let (xs, ys) = mse_data();
     g.bench_function("primal", |bn| {
         bn.iter(|| {
             mse(
@@ -544,10 +543,7 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("rnn_100");
-    let mut seq = [0.0; 100];
-    for (i, s) in seq.iter_mut().enumerate() {
-        *s = (i as f64 * 0.21).cos();
-    }
+    let seq = rnn_data();
     g.bench_function("primal", |bn| {
         bn.iter(|| rnn(black_box(0.8), black_box(0.3), black_box(&seq)))
     });
