@@ -1143,7 +1143,8 @@ fn written(block: &Block, out: &mut HashSet<Var>) {
     }
 }
 
-fn count_uses(block: &Block, uses: &mut HashMap<Var, usize>) {
+/// How many times each variable is read in `block`, nested blocks included.
+pub(crate) fn count_uses(block: &Block, uses: &mut HashMap<Var, usize>) {
     for inst in &block.insts {
         inst.for_each_operand(&mut |o| {
             if let Operand::Var(v) = o {

@@ -8,7 +8,7 @@
 //! that a loop that runs no iteration gives `factor · 0`, which is NaN for an infinite factor
 //! (`2 / n` of an empty dataset) where the term-by-term sum gave 0.
 
-use crate::ir::{Block, Func, Header, Inst, Kind, Name, Op, Operand, Var, VarInfo};
+use crate::ir::{Block, Func, Inst, Kind, Name, Op, Operand, Var, VarInfo};
 use proc_macro2::Span;
 use std::collections::{HashMap, HashSet};
 
@@ -31,7 +31,15 @@ fn block(b: &mut Block, vars: &mut Vec<VarInfo>) {
             }
             Inst::Loop(l) => {
                 block(&mut l.body, vars);
-                scale(l, vars)
+                // What the loop defines: a factor that is none of these is known before it runs.
+                let mut inside = HashSet::new();
+                b.insts[k].map_defs(&mut |v| {
+                    inside.insert(*v);
+                });
+                match &mut b.insts[k] {
+                    Inst::Loop(l) => scale(l, &inside, vars),
+                    _ => Vec::new(),
+                }
             }
             _ => Vec::new(),
         };
@@ -86,24 +94,13 @@ fn new_op(vars: &mut Vec<VarInfo>, out: &mut Vec<Inst>, op: Op, args: Vec<Operan
 
 /// Rewrites the loop's scalable accumulators; returns each one's `out` with the factors to
 /// multiply it by after the loop.
-fn scale(l: &mut crate::ir::Loop, vars: &mut Vec<VarInfo>) -> Vec<(Var, Vec<Operand>)> {
-    // What the loop defines: a factor that is none of these is known before it runs.
-    let mut inside = HashSet::new();
-    defined(&l.body, &mut inside);
-    inside.extend(l.carried.iter().map(|c| c.phi));
-    if let Header::For { pat, pos, .. } = &l.header {
-        inside.extend(pat.refs.iter().copied());
-        inside.extend(*pos);
-    }
-    if let Some(r) = &l.restore {
-        inside.extend(r.vars.iter().copied());
-    }
+fn scale(
+    l: &mut crate::ir::Loop,
+    inside: &HashSet<Var>,
+    vars: &mut Vec<VarInfo>,
+) -> Vec<(Var, Vec<Operand>)> {
     let mut uses: HashMap<Var, usize> = HashMap::new();
-    l.body.clone().map_operands(&mut |o| {
-        if let Operand::Var(v) = o {
-            *uses.entry(*v).or_default() += 1;
-        }
-    });
+    crate::emit::count_uses(&l.body, &mut uses);
     let defs: HashMap<Var, (Op, Vec<Operand>)> = l
         .body
         .insts
@@ -179,23 +176,4 @@ fn flatten(o: Operand, defs: &HashMap<Var, (Op, Vec<Operand>)>, out: &mut Vec<Op
         }
     }
     out.push(o);
-}
-
-fn defined(b: &Block, out: &mut HashSet<Var>) {
-    for i in &b.insts {
-        out.extend(i.defs());
-        if let Inst::Loop(l) = i {
-            out.extend(l.carried.iter().map(|c| c.phi));
-            if let Header::For { pat, pos, .. } = &l.header {
-                out.extend(pat.refs.iter().copied());
-                out.extend(pos.iter().copied());
-            }
-            if let Some(r) = &l.restore {
-                out.extend(r.vars.iter().copied());
-            }
-        }
-        for nb in i.blocks() {
-            defined(nb, out);
-        }
-    }
 }
