@@ -349,31 +349,31 @@ impl<'a> Emitter<'a> {
         };
         for (k, inst) in block.insts.iter().enumerate() {
             match inst {
-                Inst::Load { var, arr, idx } => {
+                // A read (an array element, an expression on data), moved to its one use in a
+                // later instruction of this block (not its yields, printed after everything)
+                // when nothing between may write what it reads.
+                Inst::Load { var, .. } | Inst::Opaque { var, .. } => {
+                    let read = match inst {
+                        Inst::Load { arr, idx, .. } => {
+                            Some((Inlined::Load(*arr, idx.clone()), self.written.contains(arr)))
+                        }
+                        Inst::Opaque { expr, ty: None, .. }
+                            if !expr.effectful && !self.func.info(*var).mutable =>
+                        {
+                            Some((
+                                Inlined::Opaque(expr.clone()),
+                                expr.refs.iter().any(|r| self.written.contains(r)),
+                            ))
+                        }
+                        _ => None,
+                    };
                     let once = self.uses.get(var) == Some(&1) && local.get(var) == Some(&1);
                     let temp = self.func.info(*var).name == Name::Temp;
-                    // Used by a later instruction of this block (not by its yields, which are
-                    // printed after everything).
-                    if let (true, true, Some(&at)) = (once, temp, used_at.get(var)) {
-                        let w = self.written.contains(arr);
+                    if let (Some((inlined, w)), true, true, Some(&at)) =
+                        (read, once, temp, used_at.get(var))
+                    {
                         if !block.insts[k + 1..at].iter().any(|i| barrier(i, w)) {
-                            self.inline.insert(*var, Inlined::Load(*arr, idx.clone()));
-                        }
-                    }
-                }
-                Inst::Opaque {
-                    var,
-                    expr,
-                    ty: None,
-                } if !expr.effectful
-                    && !self.func.info(*var).mutable
-                    && self.func.info(*var).name == Name::Temp =>
-                {
-                    let once = self.uses.get(var) == Some(&1) && local.get(var) == Some(&1);
-                    if let (true, Some(&at)) = (once, used_at.get(var)) {
-                        let w = expr.refs.iter().any(|r| self.written.contains(r));
-                        if !block.insts[k + 1..at].iter().any(|i| barrier(i, w)) {
-                            self.inline.insert(*var, Inlined::Opaque(expr.clone()));
+                            self.inline.insert(*var, inlined);
                         }
                     }
                 }
