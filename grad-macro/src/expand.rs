@@ -68,10 +68,8 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut grad_only = program.clone();
     grad_only.body.yields[0] = crate::ir::Operand::Lit(0.0);
     let grad_only = simplify::dce(grad_only);
-    let (full, value_only) = (
-        cost(&program.body),
-        cost(&program.body) - cost(&grad_only.body),
-    );
+    let full = cost(&program.body);
+    let value_only = full - cost(&grad_only.body);
     let grad_only = (value_only * 20 >= full).then(|| optimise(grad_only));
     let program = optimise(program);
     let mut params = companion_params(&f);
