@@ -93,13 +93,11 @@ fn block(b: &mut Block, live: &mut HashSet<Var>) {
                 loop {
                     let mut trial = lp.body.clone();
                     let mut l2 = live.clone();
-                    let extra: Vec<Operand> = trial.yields[n..].to_vec();
                     let mut k = 0;
                     trial.yields.retain(|_| {
                         k += 1;
                         k > n || used[k - 1]
                     });
-                    let _ = extra;
                     block(&mut trial, &mut l2);
                     let mut changed = false;
                     for (k, c) in lp.carried.iter().enumerate() {
