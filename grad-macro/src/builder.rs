@@ -16,7 +16,7 @@ use crate::ir::{
 use crate::rules::RULES;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 type CseKey = (Op, Vec<OperandKey>);
 
@@ -47,11 +47,11 @@ impl Builder {
             float,
             vars: Vec::new(),
             externs: Vec::new(),
-            arrays: HashMap::new(),
+            arrays: HashMap::default(),
             simplify: true,
             derivative: false,
             frames: vec![Frame::default()],
-            defs: HashMap::new(),
+            defs: HashMap::default(),
             cancelling: 0,
         }
     }

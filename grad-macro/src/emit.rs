@@ -16,9 +16,9 @@ use crate::ir::{
     Operand, StoreOp, Var,
 };
 use crate::rules::{Form, RULES};
-use proc_macro2::{Ident, Literal, Span, TokenStream, TokenTree};
-use quote::{format_ident, quote};
-use std::collections::{HashMap, HashSet};
+use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, ToTokens};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// Precedence of an atom (path, literal, call, method call, parenthesised expression).
 pub const PREC_ATOM: u8 = 10;
@@ -70,15 +70,19 @@ pub fn float_lit_typed(x: f64, float: Float) -> TokenStream {
 }
 
 fn float_lit(x: f64, float: Float, suffixed: bool) -> TokenStream {
+    float_lit_toks(x, float, suffixed).into_token_stream()
+}
+
+fn float_lit_toks(x: f64, float: Float, suffixed: bool) -> Toks {
     let ty = float_type_tokens(float);
     if x.is_nan() {
-        return quote!(::core::#ty::NAN);
+        return quote!(::core::#ty::NAN).into();
     }
     if x.is_infinite() {
         return if x > 0.0 {
-            quote!(::core::#ty::INFINITY)
+            quote!(::core::#ty::INFINITY).into()
         } else {
-            quote!(-::core::#ty::INFINITY)
+            quote!(-::core::#ty::INFINITY).into()
         };
     }
     let mag = x.abs();
@@ -89,18 +93,15 @@ fn float_lit(x: f64, float: Float, suffixed: bool) -> TokenStream {
     if suffixed {
         text.push_str(if float == Float::F32 { "_f32" } else { "_f64" });
     }
-    let lit: TokenStream = match text.parse::<Literal>() {
-        Ok(l) => quote!(#l),
-        Err(_) => {
-            let l = Literal::f64_unsuffixed(mag);
-            quote!(#l)
-        }
-    };
+    let lit = text
+        .parse::<Literal>()
+        .unwrap_or_else(|_| Literal::f64_unsuffixed(mag));
+    let mut t = Toks::default();
     if x.is_sign_negative() {
-        quote!(-#lit)
-    } else {
-        lit
+        t.punct("-");
     }
+    t.push(lit);
+    t
 }
 
 /// Zeros of an array's shape: `[[0.0; M]; N]`; `slice` makes the outermost level of a slice,
@@ -126,16 +127,114 @@ pub fn named_const(c: NamedConst, float: Float) -> TokenStream {
     quote!(::core::#ty::consts::#id)
 }
 
+/// Tokens held on the macro's side of the proc-macro bridge.
+///
+/// Inside rustc a `TokenStream` is a handle into the compiler: joining two of them, or
+/// interpolating one in `quote!`, is a call across the bridge. An expression is printed from
+/// many small pieces, so the pieces are trees in a `Vec`, which `quote!` copies into the
+/// statement being built without a call. (Joining streams was a third of the macro's time
+/// inside rustc.)
+#[derive(Clone, Default)]
+struct Toks(Vec<TokenTree>);
+
+impl Toks {
+    fn one(t: impl Into<TokenTree>) -> Self {
+        Toks(vec![t.into()])
+    }
+
+    fn push(&mut self, t: impl Into<TokenTree>) {
+        self.0.push(t.into());
+    }
+
+    fn append(&mut self, t: Toks) {
+        self.0.extend(t.0);
+    }
+
+    /// An operator of one or more characters (`+`, `==`, `&&`).
+    fn punct(&mut self, op: &str) {
+        let n = op.len();
+        for (i, c) in op.chars().enumerate() {
+            let spacing = if i + 1 < n {
+                Spacing::Joint
+            } else {
+                Spacing::Alone
+            };
+            self.push(Punct::new(c, spacing));
+        }
+    }
+
+    fn group(self, delim: Delimiter) -> Toks {
+        Toks::one(Group::new(delim, self.0.into_iter().collect()))
+    }
+
+    fn ident(&mut self, name: &str) {
+        self.push(Ident::new(name, Span::call_site()));
+    }
+
+    /// `let name = e;`, `let name: ty = e;`
+    fn let_stmt(name: Ident, ty: Option<TokenStream>, e: Toks) -> Toks {
+        let mut t = Toks::default();
+        t.ident("let");
+        t.push(name);
+        if let Some(ty) = ty {
+            t.punct(":");
+            t.append(ty.into());
+        }
+        t.punct("=");
+        t.append(e);
+        t.punct(";");
+        t
+    }
+
+    /// `place op value;`
+    fn assign(mut place: Toks, op: &str, value: Toks) -> Toks {
+        place.punct(op);
+        place.append(value);
+        place.punct(";");
+        place
+    }
+
+    /// `a, b, c` in parentheses.
+    fn args(items: impl IntoIterator<Item = Toks>) -> Toks {
+        let mut t = Toks::default();
+        for (i, a) in items.into_iter().enumerate() {
+            if i > 0 {
+                t.punct(",");
+            }
+            t.append(a);
+        }
+        t.group(Delimiter::Parenthesis)
+    }
+}
+
+impl From<TokenStream> for Toks {
+    fn from(t: TokenStream) -> Self {
+        Toks(t.into_iter().collect())
+    }
+}
+
+impl From<Ident> for Toks {
+    fn from(id: Ident) -> Self {
+        Toks::one(id)
+    }
+}
+
+impl ToTokens for Toks {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        out.extend(self.0.iter().cloned());
+    }
+}
+
 /// An expression being printed, with enough structure to place parentheses.
 enum E {
-    Atom(TokenStream),
+    Atom(Toks),
     Neg(Box<E>),
-    Bin(TokenStream, u8, Box<E>, Box<E>),
+    Bin(&'static str, u8, Box<E>, Box<E>),
     Method(Box<E>, Ident, Vec<E>),
-    Call(TokenStream, Vec<E>),
-    If(TokenStream, Box<E>, Box<E>),
+    Call(Toks, Vec<E>),
+    If(Toks, Box<E>, Box<E>),
     /// Tokens of the given binding strength.
-    Raw(TokenStream, u8),
+    Raw(Toks, u8),
 }
 
 impl E {
@@ -149,46 +248,51 @@ impl E {
         }
     }
 
-    fn wrap(&self, min: u8) -> TokenStream {
-        let t = self.tokens();
+    fn wrap(self, min: u8) -> Toks {
         if self.prec() < min {
-            quote!((#t))
+            self.tokens().group(Delimiter::Parenthesis)
         } else {
-            t
+            self.tokens()
         }
     }
 
-    fn tokens(&self) -> TokenStream {
+    fn tokens(self) -> Toks {
         match self {
-            E::Atom(t) | E::Raw(t, _) => t.clone(),
+            E::Atom(t) | E::Raw(t, _) => t,
             E::Neg(x) => {
-                let x = x.wrap(PREC_ATOM);
-                quote!(-#x)
+                let mut t = Toks::default();
+                t.punct("-");
+                t.append(x.wrap(PREC_ATOM));
+                t
             }
             E::Bin(op, p, l, r) => {
-                let l = l.wrap(*p);
-                let r = r.wrap(*p + 1);
-                quote!(#l #op #r)
+                let mut t = l.wrap(p);
+                t.punct(op);
+                t.append(r.wrap(p + 1));
+                t
             }
             E::Method(recv, name, args) => {
-                let recv = recv.wrap(PREC_ATOM);
-                let args = args.iter().map(E::tokens);
-                quote!(#recv.#name(#(#args),*))
+                let mut t = recv.wrap(PREC_ATOM);
+                t.punct(".");
+                t.push(name);
+                t.append(Toks::args(args.into_iter().map(E::tokens)));
+                t
             }
-            E::Call(path, args) => {
-                let args = args.iter().map(E::tokens);
-                quote!(#path(#(#args),*))
+            E::Call(mut path, args) => {
+                path.append(Toks::args(args.into_iter().map(E::tokens)));
+                path
             }
-            E::If(c, t, e) => {
-                let t = t.tokens();
-                let e = match &**e {
+            E::If(c, then, els) => {
+                let mut t = Toks::default();
+                t.ident("if");
+                t.append(c);
+                t.append(then.tokens().group(Delimiter::Brace));
+                t.ident("else");
+                t.append(match *els {
                     nested @ E::If(..) => nested.tokens(),
-                    other => {
-                        let o = other.tokens();
-                        quote!({ #o })
-                    }
-                };
-                quote!(if #c { #t } else #e)
+                    other => other.tokens().group(Delimiter::Brace),
+                });
+                t
             }
         }
     }
@@ -220,7 +324,9 @@ enum Inlined {
 
 pub struct Emitter<'a> {
     func: &'a Func,
-    krate: &'a TokenStream,
+    krate: Toks,
+    /// `Func::externs`, as trees.
+    externs: Vec<Toks>,
     names: HashMap<Var, Ident>,
     inline: HashMap<Var, Inlined>,
     /// How deep the expression printed for an inlined variable is.
@@ -245,12 +351,13 @@ impl<'a> Emitter<'a> {
     ) -> Self {
         let mut e = Emitter {
             func,
-            krate,
-            names: HashMap::new(),
-            inline: HashMap::new(),
-            depth: HashMap::new(),
-            uses: HashMap::new(),
-            written: HashSet::new(),
+            krate: krate.clone().into(),
+            externs: func.externs.iter().map(|t| t.clone().into()).collect(),
+            names: HashMap::default(),
+            inline: HashMap::default(),
+            depth: HashMap::default(),
+            uses: HashMap::default(),
+            written: HashSet::default(),
             loop_depth: std::cell::Cell::new(0),
             hoisted: std::cell::RefCell::new(Vec::new()),
         };
@@ -271,7 +378,7 @@ impl<'a> Emitter<'a> {
         e.plan_inlining(&func.body);
         let mut namer = Namer {
             reserved,
-            taken: HashSet::new(),
+            taken: HashSet::default(),
             temps: 0,
             conds: 0,
         };
@@ -288,11 +395,11 @@ impl<'a> Emitter<'a> {
         let (stmts, _) = self.block_parts(&self.func.body, false);
         let ys = &self.func.body.yields;
         let value = self.operand(&ys[0]).tokens();
-        let grads: Vec<TokenStream> = ys[1..].iter().map(|g| self.operand(g).tokens()).collect();
+        let mut grads: Vec<Toks> = ys[1..].iter().map(|g| self.operand(g).tokens()).collect();
         let grad = if grads.len() == 1 {
-            grads[0].clone()
+            grads.swap_remove(0)
         } else {
-            quote!((#(#grads),*))
+            Toks::args(grads)
         };
         let unused = self
             .func
@@ -302,7 +409,7 @@ impl<'a> Emitter<'a> {
             .filter_map(|p| self.names.get(p))
             .filter(|id| !id.to_string().starts_with('_'));
         let result = if value_and_grad {
-            quote!((#value, #grad))
+            Toks::args([value, grad])
         } else {
             grad
         };
@@ -315,7 +422,7 @@ impl<'a> Emitter<'a> {
 
     fn plan_inlining(&mut self, block: &Block) {
         // Uses at this block's own level (not in nested blocks).
-        let mut local: HashMap<Var, usize> = HashMap::new();
+        let mut local: HashMap<Var, usize> = HashMap::default();
         for inst in &block.insts {
             inst.for_each_operand(&mut |o| {
                 if let Operand::Var(v) = o {
@@ -330,7 +437,7 @@ impl<'a> Emitter<'a> {
         }
         // Where each variable is used at this level, for loads: a load moves to its use only
         // over instructions that cannot write memory.
-        let mut used_at: HashMap<Var, usize> = HashMap::new();
+        let mut used_at: HashMap<Var, usize> = HashMap::default();
         for (k, inst) in block.insts.iter().enumerate() {
             inst.for_each_operand(&mut |o| {
                 if let Operand::Var(v) = o {
@@ -463,8 +570,8 @@ impl<'a> Emitter<'a> {
     }
 
     /// `phi = y;` as `phi op= rest;` when `y` is `phi op rest`.
-    fn assignment(&self, phi: Var, y: &Operand) -> TokenStream {
-        let n = self.ident(phi);
+    fn assignment(&self, phi: Var, y: &Operand) -> Toks {
+        let n = Toks::one(self.ident(phi));
         if let Some(Inlined::Op(op, args)) = y.as_var().and_then(|v| self.inline.get(&v)) {
             let me = Operand::Var(phi);
             let rest = match op {
@@ -474,16 +581,16 @@ impl<'a> Emitter<'a> {
             };
             if let Some(r) = rest {
                 let r = self.operand(r).tokens();
-                return match op {
-                    Op::Add => quote!(#n += #r;),
-                    Op::Sub => quote!(#n -= #r;),
-                    Op::Mul => quote!(#n *= #r;),
-                    _ => quote!(#n /= #r;),
+                let op = match op {
+                    Op::Add => "+=",
+                    Op::Sub => "-=",
+                    Op::Mul => "*=",
+                    _ => "/=",
                 };
+                return Toks::assign(n, op, r);
             }
         }
-        let y = self.operand(y).tokens();
-        quote!(#n = #y;)
+        Toks::assign(n, "=", self.operand(y).tokens())
     }
 
     fn name_one(&mut self, v: Var, namer: &mut Namer) {
@@ -561,15 +668,12 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn ident(&self, v: Var) -> TokenStream {
+    fn ident(&self, v: Var) -> Ident {
         match self.names.get(&v) {
-            Some(id) => quote!(#id),
+            Some(id) => id.clone(),
             // Every defined variable is named; an unnamed one would be a bug in a pass, and
             // rustc will report the unknown name.
-            None => {
-                let id = format_ident!("__grad_unnamed_{}", v.0, span = Span::mixed_site());
-                quote!(#id)
-            }
+            None => format_ident!("__grad_unnamed_{}", v.0, span = Span::mixed_site()),
         }
     }
 
@@ -584,10 +688,10 @@ impl<'a> Emitter<'a> {
                 Some(Inlined::Op(op, args)) => self.op_expr(*op, args),
                 Some(Inlined::Load(arr, idx)) => E::Atom(self.place(*arr, idx)),
                 Some(Inlined::Opaque(o)) => E::Raw(self.opaque(o), o.prec),
-                None => E::Atom(self.ident(*v)),
+                None => E::Atom(self.ident(*v).into()),
             },
             Operand::Lit(x) => {
-                let t = float_lit(x.abs(), float, receiver);
+                let t = float_lit_toks(x.abs(), float, receiver);
                 if x.is_sign_negative() && !x.is_nan() {
                     E::Neg(Box::new(E::Atom(t)))
                 } else {
@@ -595,21 +699,24 @@ impl<'a> Emitter<'a> {
                 }
             }
             Operand::Int(i) => {
-                let l = Literal::i64_unsuffixed(i.abs());
+                let l = Toks::one(Literal::i64_unsuffixed(i.abs()));
                 if *i < 0 {
-                    E::Neg(Box::new(E::Atom(quote!(#l))))
+                    E::Neg(Box::new(E::Atom(l)))
                 } else {
-                    E::Atom(quote!(#l))
+                    E::Atom(l)
                 }
             }
-            Operand::Bool(b) => E::Atom(quote!(#b)),
-            Operand::Const(c) => E::Atom(named_const(*c, float)),
-            Operand::Extern(i) => E::Atom(self.func.externs[*i as usize].clone()),
+            Operand::Bool(b) => E::Atom(Toks::one(Ident::new(
+                if *b { "true" } else { "false" },
+                Span::call_site(),
+            ))),
+            Operand::Const(c) => E::Atom(named_const(*c, float).into()),
+            Operand::Extern(i) => E::Atom(self.externs[*i as usize].clone()),
         }
     }
 
     fn op_expr(&self, op: Op, args: &[Operand]) -> E {
-        let bin = |sym: TokenStream, p: u8| {
+        let bin = |sym: &'static str, p: u8| {
             E::Bin(
                 sym,
                 p,
@@ -619,11 +726,11 @@ impl<'a> Emitter<'a> {
         };
         match op {
             Op::Neg => E::Neg(Box::new(self.operand(&args[0]))),
-            Op::Add => bin(quote!(+), PREC_ADD),
-            Op::Sub => bin(quote!(-), PREC_ADD),
-            Op::Mul => bin(quote!(*), PREC_MUL),
-            Op::Div => bin(quote!(/), PREC_MUL),
-            Op::Rem => bin(quote!(%), PREC_MUL),
+            Op::Add => bin("+", PREC_ADD),
+            Op::Sub => bin("-", PREC_ADD),
+            Op::Mul => bin("*", PREC_MUL),
+            Op::Div => bin("/", PREC_MUL),
+            Op::Rem => bin("%", PREC_MUL),
             Op::Call(i) => {
                 let rule = &RULES[i];
                 let name = Ident::new(rule.name, Span::call_site());
@@ -637,11 +744,10 @@ impl<'a> Emitter<'a> {
                         )
                     }
                     Form::Helper => {
-                        let krate = self.krate;
-                        E::Call(
-                            quote!(#krate::#name),
-                            args.iter().map(|a| self.operand(a)).collect(),
-                        )
+                        let mut path = self.krate.clone();
+                        path.punct("::");
+                        path.push(name);
+                        E::Call(path, args.iter().map(|a| self.operand(a)).collect())
                     }
                 }
             }
@@ -656,45 +762,53 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn cmp(&self, cmp: Cmp, a: &Operand, b: &Operand) -> TokenStream {
+    fn cmp(&self, cmp: Cmp, a: &Operand, b: &Operand) -> Toks {
         if cmp == Cmp::Nan {
-            let a = self.operand_in(a, true).wrap(PREC_ATOM);
-            return quote!(#a.is_nan());
+            let mut t = self.operand_in(a, true).wrap(PREC_ATOM);
+            t.punct(".");
+            t.push(Ident::new("is_nan", Span::call_site()));
+            t.append(Toks::args([]));
+            return t;
         }
         let sym = match cmp {
-            Cmp::Lt => quote!(<),
-            Cmp::Gt => quote!(>),
-            Cmp::Eq => quote!(==),
+            Cmp::Lt => "<",
+            Cmp::Gt => ">",
+            Cmp::Eq => "==",
             // Handled above.
-            Cmp::Nan => quote!(==),
+            Cmp::Nan => "==",
         };
         // `x as f64 < y` would read as the start of generic arguments: a cast on the left is
         // parenthesised.
         let a = self.operand(a);
-        let a = a.wrap(if a.prec() == PREC_CAST {
+        let min = if a.prec() == PREC_CAST {
             PREC_CAST + 1
         } else {
             PREC_CMP + 1
-        });
-        let b = self.operand(b).wrap(PREC_CMP + 1);
-        quote!(#a #sym #b)
+        };
+        let mut t = a.wrap(min);
+        t.punct(sym);
+        t.append(self.operand(b).wrap(PREC_CMP + 1));
+        t
     }
 
-    fn cond(&self, c: &Cond) -> (TokenStream, u8) {
+    fn cond(&self, c: &Cond) -> (Toks, u8) {
         match c {
             Cond::And(a, b) | Cond::Or(a, b) => {
                 let (sym, p) = if matches!(c, Cond::And(..)) {
-                    (quote!(&&), PREC_AND)
+                    ("&&", PREC_AND)
                 } else {
-                    (quote!(||), PREC_OR)
+                    ("||", PREC_OR)
                 };
-                let l = self.cond_wrapped(a, p);
-                let r = self.cond_wrapped(b, p + 1);
-                (quote!(#l #sym #r), p)
+                let mut t = self.cond_wrapped(a, p);
+                t.punct(sym);
+                t.append(self.cond_wrapped(b, p + 1));
+                (t, p)
             }
             Cond::Not(x) => {
-                let x = self.cond_wrapped(x, PREC_ATOM);
-                (quote!(!#x), PREC_UNARY)
+                let mut t = Toks::default();
+                t.punct("!");
+                t.append(self.cond_wrapped(x, PREC_ATOM));
+                (t, PREC_UNARY)
             }
             Cond::Val(o) => {
                 let e = self.operand(o);
@@ -705,29 +819,31 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn cond_wrapped(&self, c: &Cond, min: u8) -> TokenStream {
+    fn cond_wrapped(&self, c: &Cond, min: u8) -> Toks {
         let (t, p) = self.cond(c);
         if p < min {
-            quote!((#t))
+            t.group(Delimiter::Parenthesis)
         } else {
             t
         }
     }
 
     /// The user's tokens with each placeholder replaced by the variable it stands for.
-    fn opaque(&self, o: &Opaque) -> TokenStream {
-        let subst: Vec<TokenStream> = o
+    fn opaque(&self, o: &Opaque) -> Toks {
+        let subst: Vec<Toks> = o
             .refs
             .iter()
             .map(|v| self.operand(&Operand::Var(*v)).wrap(PREC_ATOM))
             .collect();
-        replace_placeholders(o.tokens.clone(), &subst, self.krate)
+        replace_placeholders(o.tokens.clone(), &subst, &self.krate)
     }
 
-    fn place(&self, arr: Var, idx: &[Operand]) -> TokenStream {
-        let a = self.ident(arr);
-        let idx = idx.iter().map(|i| self.operand(i).tokens());
-        quote!(#a #([#idx])*)
+    fn place(&self, arr: Var, idx: &[Operand]) -> Toks {
+        let mut t = Toks::one(self.ident(arr));
+        for i in idx {
+            t.append(self.operand(i).tokens().group(Delimiter::Bracket));
+        }
+        t
     }
 
     /// `[0.0; N]`, `[[0.0; M]; N]`, `vec![0.0; w.len()]`, ... for an array shaped like `like`.
@@ -753,7 +869,7 @@ impl<'a> Emitter<'a> {
                     let new = replace_placeholders(
                         quote!(__grad_krate::__private::Saved::new()),
                         &[],
-                        self.krate,
+                        &self.krate,
                     );
                     self.hoisted.borrow_mut().push(quote!(let mut #buf = #new;));
                     let r = self.opaque(reuse);
@@ -776,16 +892,16 @@ impl<'a> Emitter<'a> {
                 before.push(quote!(let mut #name = #init;));
             }
         }
-        let mut inner = Vec::new();
+        let mut inner: Vec<Toks> = Vec::new();
         if let Some(r) = &l.restore {
             let buf = self.ident(r.buf);
-            let vars: Vec<TokenStream> = r.vars.iter().map(|v| self.ident(*v)).collect();
+            let vars: Vec<Ident> = r.vars.iter().map(|v| self.ident(*v)).collect();
             let pat = if vars.len() == 1 {
-                vars[0].clone()
+                quote!(#(#vars)*)
             } else {
                 quote!((#(#vars),*))
             };
-            inner.push(quote!(let #pat = #buf.pop();));
+            inner.push(quote!(let #pat = #buf.pop();).into());
         }
         let (stmts, _) = self.block_parts(&l.body, false);
         self.loop_depth.set(self.loop_depth.get() - 1);
@@ -798,13 +914,13 @@ impl<'a> Emitter<'a> {
         // entered it, and what calls on data gave.
         if let Some(s) = &l.save {
             let buf = self.ident(s.buf);
-            let vals: Vec<TokenStream> = s.vals.iter().map(|v| self.ident(*v)).collect();
+            let vals: Vec<Ident> = s.vals.iter().map(|v| self.ident(*v)).collect();
             let vals = if vals.len() == 1 {
-                vals[0].clone()
+                quote!(#(#vals)*)
             } else {
                 quote!((#(#vals),*))
             };
-            inner.push(quote!(#buf.push(#vals);));
+            inner.push(quote!(#buf.push(#vals);).into());
         }
         let changed: Vec<(Var, Operand)> = l
             .carried
@@ -815,10 +931,10 @@ impl<'a> Emitter<'a> {
             .collect();
         // One assignment after another, unless a new value reads a variable assigned before
         // it (then all at once).
-        let mut assigned = HashSet::new();
+        let mut assigned = HashSet::default();
         let mut sequential = true;
         for (phi, y) in &changed {
-            let mut r = HashSet::new();
+            let mut r = HashSet::default();
             self.reads(y, &mut r);
             if r.iter().any(|v| assigned.contains(v)) {
                 sequential = false;
@@ -832,41 +948,42 @@ impl<'a> Emitter<'a> {
         } else {
             let ns = changed.iter().map(|c| self.ident(c.0));
             let ys = changed.iter().map(|c| self.operand(&c.1).tokens());
-            inner.push(quote!((#(#ns),*) = (#(#ys),*);));
+            inner.push(quote!((#(#ns),*) = (#(#ys),*);).into());
         }
         if l.exit {
             if let Some(flag) = l.body.yields.get(l.carried.len()) {
                 let f = self.operand(flag).wrap(PREC_OR);
-                inner.push(quote!(if #f { break; }));
+                inner.push(quote!(if #f { break; }).into());
             }
         }
         let head = match &l.header {
             Header::For { pat, iter, pos, .. } => {
                 // A name the body does not read is bound as `_`.
-                let subst: Vec<TokenStream> = pat
+                let subst: Vec<Toks> = pat
                     .refs
                     .iter()
                     .map(|v| {
                         if self.uses.get(v).copied().unwrap_or(0) == 0 {
-                            quote!(_)
+                            Toks::one(Ident::new("_", Span::call_site()))
                         } else {
-                            self.ident(*v)
+                            self.ident(*v).into()
                         }
                     })
                     .collect();
-                let p = replace_placeholders(pat.tokens.clone(), &subst, self.krate);
+                let p = replace_placeholders(pat.tokens.clone(), &subst, &self.krate);
                 let mut it = self.opaque(iter);
                 // A struct literal cannot stand bare before the loop's block.
-                let brace = it.clone().into_iter().any(|t| {
-                    matches!(t, TokenTree::Group(g) if g.delimiter() == proc_macro2::Delimiter::Brace)
-                });
+                let brace = it
+                    .0
+                    .iter()
+                    .any(|t| matches!(t, TokenTree::Group(g) if g.delimiter() == Delimiter::Brace));
                 if brace {
-                    it = quote!((#it));
+                    it = it.group(Delimiter::Parenthesis);
                 }
                 match pos {
                     Some(v) => {
                         let v = self.ident(*v);
-                        let krate = self.krate;
+                        let krate = &self.krate;
                         quote!(for (#v, #p) in #krate::__private::enumerate(#it))
                     }
                     None => quote!(for #p in #it),
@@ -883,11 +1000,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// Statements of a block, and its value (`None` when it yields nothing).
-    fn block_parts(
-        &self,
-        block: &Block,
-        with_value: bool,
-    ) -> (Vec<TokenStream>, Option<TokenStream>) {
+    fn block_parts(&self, block: &Block, with_value: bool) -> (Vec<Toks>, Option<Toks>) {
         let mut stmts = Vec::new();
         for inst in &block.insts {
             if let Some(s) = self.inst(inst) {
@@ -898,29 +1011,23 @@ impl<'a> Emitter<'a> {
         (stmts, value)
     }
 
-    fn tuple(&self, ops: &[Operand]) -> TokenStream {
-        let parts: Vec<TokenStream> = ops.iter().map(|o| self.operand(o).tokens()).collect();
+    fn tuple(&self, ops: &[Operand]) -> Toks {
+        let mut parts: Vec<Toks> = ops.iter().map(|o| self.operand(o).tokens()).collect();
         if parts.len() == 1 {
-            parts[0].clone()
+            parts.swap_remove(0)
         } else {
-            quote!((#(#parts),*))
+            Toks::args(parts)
         }
     }
 
-    fn inst(&self, inst: &Inst) -> Option<TokenStream> {
+    fn inst(&self, inst: &Inst) -> Option<Toks> {
         Some(match inst {
             Inst::Op { var, op, args } => {
                 if self.inline.contains_key(var) {
                     return None;
                 }
-                let name = self.ident(*var);
-                let e = self.op_expr(*op, args).tokens();
-                if untyped(*op, args) {
-                    let ty = float_type_tokens(self.func.float);
-                    quote!(let #name: #ty = #e;)
-                } else {
-                    quote!(let #name = #e;)
-                }
+                let ty = untyped(*op, args).then(|| float_type_tokens(self.func.float));
+                Toks::let_stmt(self.ident(*var), ty, self.op_expr(*op, args).tokens())
             }
             Inst::Opaque { var, expr, ty } => {
                 if self.inline.contains_key(var) {
@@ -928,7 +1035,7 @@ impl<'a> Emitter<'a> {
                 }
                 let e = self.opaque(expr);
                 if self.uses.get(var).copied().unwrap_or(0) == 0 {
-                    quote!(let _ = #e;)
+                    quote!(let _ = #e;).into()
                 } else {
                     let name = self.ident(*var);
                     let name = if self.func.info(*var).mutable {
@@ -937,41 +1044,34 @@ impl<'a> Emitter<'a> {
                         quote!(#name)
                     };
                     match ty {
-                        Some(ty) => quote!(let #name: #ty = #e;),
-                        None => quote!(let #name = #e;),
+                        Some(ty) => quote!(let #name: #ty = #e;).into(),
+                        None => quote!(let #name = #e;).into(),
                     }
                 }
             }
-            Inst::Cond { var, cond } => {
-                let name = self.ident(*var);
-                let (c, _) = self.cond(cond);
-                quote!(let #name = #c;)
-            }
+            Inst::Cond { var, cond } => Toks::let_stmt(self.ident(*var), None, self.cond(cond).0),
             Inst::Load { var, arr, idx } => {
                 if self.inline.contains_key(var) {
                     return None;
                 }
-                let name = self.ident(*var);
-                let place = self.place(*arr, idx);
-                quote!(let #name = #place;)
+                Toks::let_stmt(self.ident(*var), None, self.place(*arr, idx))
             }
             Inst::Store {
                 arr, idx, val, op, ..
             } => {
-                let place = self.place(*arr, idx);
-                let v = self.operand(val).tokens();
-                match op {
-                    StoreOp::Set => quote!(#place = #v;),
-                    StoreOp::Add => quote!(#place += #v;),
-                    StoreOp::Sub => quote!(#place -= #v;),
-                }
+                let op = match op {
+                    StoreOp::Set => "=",
+                    StoreOp::Add => "+=",
+                    StoreOp::Sub => "-=",
+                };
+                Toks::assign(self.place(*arr, idx), op, self.operand(val).tokens())
             }
             Inst::NewArray { var, init } => {
                 let name = self.ident(*var);
                 let e = match init {
                     ArrayInit::Zero { like } => self.zeros(*like),
                     ArrayInit::Repeat { elem, lens } => {
-                        let mut t = self.operand_in(elem, true).tokens();
+                        let mut t = self.operand_in(elem, true).tokens().into_token_stream();
                         for n in lens.iter().rev() {
                             t = quote!([#t; #n]);
                         }
@@ -983,12 +1083,12 @@ impl<'a> Emitter<'a> {
                     }
                 };
                 if self.written.contains(var) {
-                    quote!(let mut #name = #e;)
+                    quote!(let mut #name = #e;).into()
                 } else {
-                    quote!(let #name = #e;)
+                    quote!(let #name = #e;).into()
                 }
             }
-            Inst::Loop(l) => self.loop_stmt(l),
+            Inst::Loop(l) => self.loop_stmt(l).into(),
             Inst::If {
                 cond,
                 then,
@@ -1005,12 +1105,12 @@ impl<'a> Emitter<'a> {
                 self.loop_depth.set(depth);
                 self.hoisted.replace(hoisted);
                 if outs.is_empty() && els.insts.is_empty() {
-                    quote!(if #c #t)
+                    quote!(if #c #t).into()
                 } else if outs.is_empty() {
-                    quote!(if #c #t else #e)
+                    quote!(if #c #t else #e).into()
                 } else {
                     let pat = self.pattern(outs);
-                    quote!(let #pat = if #c #t else #e;)
+                    quote!(let #pat = if #c #t else #e;).into()
                 }
             }
         })
@@ -1026,7 +1126,7 @@ impl<'a> Emitter<'a> {
                 if self.written.contains(v) {
                     quote!(mut #id)
                 } else {
-                    id
+                    quote!(#id)
                 }
             })
             .collect();
@@ -1169,47 +1269,38 @@ pub(crate) fn count_uses(block: &Block, uses: &mut HashMap<Var, usize>) {
     }
 }
 
-fn replace_placeholders(
-    tokens: TokenStream,
-    subst: &[TokenStream],
-    krate: &TokenStream,
-) -> TokenStream {
-    tokens
-        .into_iter()
-        .flat_map(|tt| -> Vec<TokenTree> {
-            match tt {
-                TokenTree::Ident(id) if id == "__grad_krate" => krate.clone().into_iter().collect(),
-                TokenTree::Ident(id) => {
-                    let s = id.to_string();
-                    match s
-                        .strip_prefix("__grad_ref_")
-                        .and_then(|n| n.parse::<usize>().ok())
-                    {
-                        // A name keeps its own hygiene but is located where the user wrote it,
-                        // so that rustc's errors about it point there.
-                        Some(n) if n < subst.len() => subst[n]
-                            .clone()
-                            .into_iter()
-                            .map(|mut t| {
-                                if let TokenTree::Ident(i) = &mut t {
-                                    i.set_span(i.span().located_at(id.span()));
-                                }
-                                t
-                            })
-                            .collect(),
-                        _ => vec![TokenTree::Ident(id)],
+fn replace_placeholders(tokens: TokenStream, subst: &[Toks], krate: &Toks) -> Toks {
+    let mut out = Toks::default();
+    for tt in tokens {
+        match tt {
+            TokenTree::Ident(id) if id == "__grad_krate" => out.append(krate.clone()),
+            TokenTree::Ident(id) => {
+                let s = id.to_string();
+                match s
+                    .strip_prefix("__grad_ref_")
+                    .and_then(|n| n.parse::<usize>().ok())
+                {
+                    // A name keeps its own hygiene but is located where the user wrote it, so
+                    // that rustc's errors about it point there.
+                    Some(n) if n < subst.len() => {
+                        out.0.extend(subst[n].0.iter().cloned().map(|mut t| {
+                            if let TokenTree::Ident(i) = &mut t {
+                                i.set_span(i.span().located_at(id.span()));
+                            }
+                            t
+                        }))
                     }
+                    _ => out.push(id),
                 }
-                TokenTree::Group(g) => {
-                    let mut ng = proc_macro2::Group::new(
-                        g.delimiter(),
-                        replace_placeholders(g.stream(), subst, krate),
-                    );
-                    ng.set_span(g.span());
-                    vec![TokenTree::Group(ng)]
-                }
-                other => vec![other],
             }
-        })
-        .collect()
+            TokenTree::Group(g) => {
+                let inner = replace_placeholders(g.stream(), subst, krate);
+                let mut ng = Group::new(g.delimiter(), inner.0.into_iter().collect());
+                ng.set_span(g.span());
+                out.push(ng);
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }

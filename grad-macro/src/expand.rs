@@ -11,7 +11,7 @@ use crate::ir::Var;
 use crate::{lower, reverse, simplify};
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens};
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 use syn::{FnArg, Ident, ItemFn};
 
 pub fn grad(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -201,7 +201,7 @@ fn item_head(item: &syn::Item) -> TokenStream {
 
 /// Every identifier in `tokens`.
 fn identifiers(tokens: &TokenStream) -> HashSet<String> {
-    let mut out = HashSet::new();
+    let mut out = HashSet::default();
     fn walk(ts: TokenStream, out: &mut HashSet<String>) {
         for tt in ts {
             match tt {

@@ -10,7 +10,7 @@
 
 use crate::ir::{Block, Func, Inst, Kind, Name, Op, Operand, Var, VarInfo};
 use proc_macro2::Span;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// Rewrites `func`'s scalable sums; says whether there were any (the old terms are then dead
 /// code).
@@ -32,7 +32,7 @@ fn block(b: &mut Block, vars: &mut Vec<VarInfo>) {
             Inst::Loop(l) => {
                 block(&mut l.body, vars);
                 // What the loop defines: a factor that is none of these is known before it runs.
-                let mut inside = HashSet::new();
+                let mut inside = HashSet::default();
                 b.insts[k].map_defs(&mut |v| {
                     inside.insert(*v);
                 });
@@ -45,10 +45,10 @@ fn block(b: &mut Block, vars: &mut Vec<VarInfo>) {
         };
         if !scaled.is_empty() {
             // After the loop: `new = factor · out`, read wherever `out` was.
-            let mut map = HashMap::new();
+            let mut map = HashMap::default();
             let mut after = Vec::new();
             // Sums scaled by the same factors share their product.
-            let mut products: HashMap<Vec<crate::ir::OperandKey>, Operand> = HashMap::new();
+            let mut products: HashMap<Vec<crate::ir::OperandKey>, Operand> = HashMap::default();
             for (out, factors) in scaled {
                 let key = factors.iter().map(Operand::key).collect::<Vec<_>>();
                 let f = match products.get(&key) {
@@ -99,7 +99,7 @@ fn scale(
     inside: &HashSet<Var>,
     vars: &mut Vec<VarInfo>,
 ) -> Vec<(Var, Vec<Operand>)> {
-    let mut uses: HashMap<Var, usize> = HashMap::new();
+    let mut uses: HashMap<Var, usize> = HashMap::default();
     crate::emit::count_uses(&l.body, &mut uses);
     let defs: HashMap<Var, (Op, Vec<Operand>)> = l
         .body

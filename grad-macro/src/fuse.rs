@@ -7,7 +7,8 @@
 //! as a hand-written gradient would.
 
 use crate::ir::{inst_reads as reads, Block, Func, Header, Inst, Loop, Operand, Var};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeSet;
 
 pub fn fuse(mut func: Func) -> Func {
     let mut insts = std::mem::take(&mut func.body.insts);
@@ -84,14 +85,14 @@ fn try_fuse(
         return None;
     }
     // What the sweep reads from outside itself.
-    let mut inside = HashSet::new();
+    let mut inside = HashSet::default();
     defs_within(&insts[ri], &mut inside);
     let mut needed = BTreeSet::new();
     reads(&insts[ri], &mut needed);
     needed.retain(|v| !inside.contains(v));
     // The loop's results must not be among it, and what lies between the loops that it needs
     // must not depend on them (nor have effects, nor touch arrays the loop writes).
-    let mut outs = HashSet::new();
+    let mut outs = HashSet::default();
     defs_within(&insts[pi], &mut outs);
     let between = &insts[pi + 1..ri];
     let mut hoist: Vec<usize> = Vec::new();
@@ -176,10 +177,10 @@ fn try_fuse(
 /// reads (a store to its array, a branch, a loop, a call).
 fn share_recomputed(body: &mut Block) {
     use crate::ir::OperandKey;
-    let mut ops: HashMap<(crate::ir::Op, Vec<OperandKey>), Var> = HashMap::new();
-    let mut loads: HashMap<(Var, Vec<OperandKey>), Var> = HashMap::new();
-    let mut data: HashMap<(String, Vec<Var>), Var> = HashMap::new();
-    let mut map: HashMap<Var, Var> = HashMap::new();
+    let mut ops: HashMap<(crate::ir::Op, Vec<OperandKey>), Var> = HashMap::default();
+    let mut loads: HashMap<(Var, Vec<OperandKey>), Var> = HashMap::default();
+    let mut data: HashMap<(String, Vec<Var>), Var> = HashMap::default();
+    let mut map: HashMap<Var, Var> = HashMap::default();
     let mut kept = Vec::with_capacity(body.insts.len());
     for mut inst in std::mem::take(&mut body.insts) {
         crate::ir::rename_inst(&mut inst, &map);

@@ -5,7 +5,7 @@
 
 use crate::ir::{placeholder, Block, Cmp, Cond, Func, Inst, Op, Opaque, Operand, Var};
 use crate::rules::RULES;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Value {

@@ -11,7 +11,7 @@
 //! in tests or differentiated again with the same code.
 
 use proc_macro2::{Span, TokenStream};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// The float type a function is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -641,7 +641,7 @@ impl Inst {
 /// refer to a literal).
 pub fn drop_unchanged(mut lp: Loop, lits: bool) -> Loop {
     let mut keep = Vec::new();
-    let mut map: HashMap<Var, Operand> = HashMap::new();
+    let mut map: HashMap<Var, Operand> = HashMap::default();
     for (k, c) in lp.carried.iter().enumerate() {
         let unchanged = lp.body.yields[k] == Operand::Var(c.phi);
         if unchanged && (lits || c.init.as_var().is_some()) {
@@ -682,7 +682,7 @@ pub fn substitute(block: &mut Block, map: &HashMap<Var, Operand>) {
 /// Replaces an output of an `if` that both branches give as the same variable by that variable,
 /// and a flag set only in `then` by the condition, nested blocks included.
 pub fn fold_identities(block: &mut Block) {
-    let mut map: HashMap<Var, Operand> = HashMap::new();
+    let mut map: HashMap<Var, Operand> = HashMap::default();
     fold_in(block, &mut map);
 }
 
@@ -764,7 +764,7 @@ pub fn block_reads(block: &Block, out: &mut std::collections::BTreeSet<Var>) {
 }
 
 /// The variables code passed through as tokens refers to, in `block` and nested blocks.
-pub fn opaque_refs(block: &Block, out: &mut std::collections::HashSet<Var>) {
+pub fn opaque_refs(block: &Block, out: &mut rustc_hash::FxHashSet<Var>) {
     for i in &block.insts {
         match i {
             Inst::Opaque { expr, .. } => out.extend(expr.refs.iter().copied()),

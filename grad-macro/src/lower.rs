@@ -14,7 +14,7 @@ use crate::ctxt::Ctxt;
 use crate::ir::{
     placeholder, Block, Cond, Float, Func, Inst, Kind, Name, Op, Opaque, Operand, Var,
 };
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 #[path = "lower_loops.rs"]
 mod loops;
@@ -38,7 +38,7 @@ type Env = Vec<Scope>;
 #[derive(Clone, Default)]
 pub(crate) struct Scope {
     vars: Vec<(String, Binding)>,
-    latest: std::collections::HashMap<String, usize>,
+    latest: rustc_hash::FxHashMap<String, usize>,
 }
 
 impl Scope {
@@ -91,13 +91,13 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         assertions: Vec::new(),
         items: Vec::new(),
         int_params: Vec::new(),
-        assigned_anywhere: HashSet::new(),
-        active_names: HashSet::new(),
+        assigned_anywhere: HashSet::default(),
+        active_names: HashSet::default(),
         loop_depth: 0,
         closure_depth: 0,
         hidden: 0,
-        data_arrays: std::collections::HashMap::new(),
-        aliases: std::collections::HashMap::new(),
+        data_arrays: rustc_hash::FxHashMap::default(),
+        aliases: rustc_hash::FxHashMap::default(),
         pos_slot: None,
     };
     let assigned: HashSet<String> = loops::assigned_names(&block.stmts).into_iter().collect();
@@ -208,10 +208,10 @@ struct Lowerer<'a> {
     /// Every name the body assigns somewhere.
     assigned_anywhere: HashSet<String>,
     /// Data parameters that are arrays of floats: their lengths give loops a constant trip count.
-    data_arrays: std::collections::HashMap<Var, crate::ir::ArrayInfo>,
+    data_arrays: rustc_hash::FxHashMap<Var, crate::ir::ArrayInfo>,
     /// Rows of an array being iterated (`for row in w.iter()`): the array and the position the
     /// row stands for.
-    aliases: std::collections::HashMap<Var, (Var, Vec<Operand>)>,
+    aliases: rustc_hash::FxHashMap<Var, (Var, Vec<Operand>)>,
     /// The position variable of the loop whose pattern is being bound, if a row needs one.
     pos_slot: Option<Var>,
 }

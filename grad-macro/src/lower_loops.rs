@@ -17,7 +17,7 @@ use crate::ir::{
 };
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
@@ -294,7 +294,7 @@ impl<'a> Lowerer<'a> {
 
         // Carried variables: the outer variables the body assigns.
         let mut carried: Vec<(String, (usize, usize), Operand, Var)> = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         for name in assigned {
             if !seen.insert(name.clone()) {
                 continue;
@@ -456,7 +456,7 @@ impl<'a> Lowerer<'a> {
         // A variable the body assigns without changing it (`v = v;`, or a shadowing `let` that
         // is assigned instead) is not carried: after the loop it is what it was before.
         let lits = {
-            let mut refs = HashSet::new();
+            let mut refs = HashSet::default();
             crate::ir::opaque_refs(&lp.body, &mut refs);
             lp.carried.iter().all(|c| !refs.contains(&c.phi))
         };
@@ -1620,7 +1620,7 @@ fn idents(e: &Expr) -> HashSet<String> {
         }
         fn visit_item(&mut self, _: &'ast syn::Item) {}
     }
-    let mut v = V(HashSet::new());
+    let mut v = V(HashSet::default());
     v.visit_expr(e);
     v.0
 }
@@ -1716,7 +1716,7 @@ pub fn check_reads_after_writes(cx: &Ctxt, body: &Block, vars: &[VarInfo]) {
     }
     let mut w = Walk::default();
     w.block(body, vars);
-    let mut told = HashSet::new();
+    let mut told = HashSet::default();
     for (arr, at, span) in &w.stores {
         if let Some((from, read)) = w.from.get(arr) {
             if at >= from {

@@ -20,7 +20,8 @@ use crate::ir::{
 use crate::rules::RULES;
 use proc_macro2::{Ident, Span};
 use quote::quote;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Returns a function yielding `[value, d value / d wrt[0], ...]`.
 #[cfg(test)]
@@ -41,7 +42,7 @@ pub fn reverse_checked(primal: &Func, wrt: &[Var], simplify: bool) -> (Func, Vec
     let mut rev = Rev {
         b,
         contribs: BTreeMap::new(),
-        adj_arrays: HashMap::new(),
+        adj_arrays: HashMap::default(),
         errors: Vec::new(),
     };
     let ret = body.yields[0];
@@ -456,7 +457,7 @@ impl Rev {
             .filter(|i| matches!(i, Inst::Opaque { var, .. } if remat.contains(var)))
             .cloned()
             .collect();
-        let mut map = HashMap::new();
+        let mut map = HashMap::default();
         let mut exports = Vec::new();
         for v in needed.intersection(&local) {
             if remat.contains(v) {
@@ -554,7 +555,7 @@ impl Rev {
             .map_or_else(Span::call_site, |c| self.b.info(c.phi).span);
 
         // A fresh copy of the loop, to recompute the iterations.
-        let mut map: HashMap<Var, Var> = HashMap::new();
+        let mut map: HashMap<Var, Var> = HashMap::default();
         let mut copy = Inst::Loop(Box::new(lp.clone()));
         {
             let b = &mut self.b;
@@ -645,7 +646,7 @@ impl Rev {
         self.contribs = saved;
 
         // The recomputation must not write the forward pass's arrays again.
-        let mut inner = HashSet::new();
+        let mut inner = HashSet::default();
         arrays_in(&r_body, &mut inner);
         drop_outer_stores(&mut r_body, &inner);
         // Calls on data (which may have side effects: a random draw, a counter) run once, in the
@@ -714,7 +715,7 @@ impl Rev {
         // rather than compute it again (a recurrence's `tanh`).
         let mut reuse: Vec<(Var, Operand, Var)> = Vec::new();
         if let Some(r) = &restore {
-            let mut subst = HashMap::new();
+            let mut subst = HashMap::default();
             for (k, c) in r_carried.iter().enumerate() {
                 let Operand::Var(y) = r_yields[k] else {
                     continue;
@@ -784,7 +785,7 @@ impl Rev {
             true,
         );
         // Substituted initial values (`1.0` for an unchanged adjoint) simplify further.
-        lp.body = self.resimplify(std::mem::take(&mut lp.body), &mut HashMap::new());
+        lp.body = self.resimplify(std::mem::take(&mut lp.body), &mut HashMap::default());
         crate::ir::fold_identities(&mut lp.body);
         crate::simplify::dce_block(&mut lp.body);
         // Iterations whose reverse only adds into sums can be visited in any order: forwards,
@@ -971,7 +972,8 @@ fn order_free(body: &Block) -> bool {
         }
         true
     }
-    let (mut inner, mut loaded, mut added) = (HashSet::new(), HashSet::new(), HashSet::new());
+    let (mut inner, mut loaded, mut added) =
+        (HashSet::default(), HashSet::default(), HashSet::default());
     walk(body, &mut inner, &mut loaded, &mut added)
         && !added
             .iter()

@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_rules_call_only_rules() {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = rustc_hash::FxHashSet::default();
         for r in RULES {
             assert!(seen.insert(r.name), "duplicate rule {}", r.name);
             assert!(r.arity() >= 1);

@@ -7,17 +7,17 @@
 //! writes to arrays) is always kept.
 
 use crate::ir::{Block, Func, Inst, Operand, Var};
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 pub fn dce(mut func: Func) -> Func {
-    let mut live = HashSet::new();
+    let mut live = HashSet::default();
     block(&mut func.body, &mut live);
     func
 }
 
 /// Dead code elimination in one block, whose yields are all used.
 pub fn dce_block(b: &mut Block) {
-    let mut live = HashSet::new();
+    let mut live = HashSet::default();
     block(b, &mut live);
 }
 
