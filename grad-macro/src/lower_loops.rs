@@ -1548,7 +1548,9 @@ pub fn active_names(block: &syn::Block, seeds: &[String]) -> HashSet<String> {
                         self.0.push((vec![RETVAL.into()], idents(x)));
                     }
                 }
-                Expr::MethodCall(m) => {
+                // Only a closure argument is assigned to; looking for one first keeps a chain of
+                // method calls linear (each call would otherwise gather its whole receiver).
+                Expr::MethodCall(m) if m.args.iter().any(|a| matches!(a, Expr::Closure(_))) => {
                     let mut src = idents(&m.receiver);
                     for a in &m.args {
                         if !matches!(a, Expr::Closure(_)) {
