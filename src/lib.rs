@@ -359,7 +359,7 @@
 /// Arguments: `wrt = a, b, ...` (required: the parameters to differentiate with respect to, in
 /// the order the gradient lists them) and `crate = path` (optional: the path of this crate, if
 /// renamed).
-pub use grad_macro::grad;
+pub use grad_macro::{grad, rule};
 pub use grad_runtime::{check, leaky_relu, log_sigmoid, relu, sigmoid, softplus, Real};
 
 #[doc(hidden)]

@@ -1,6 +1,5 @@
 //! The attribute's arguments: `#[grad(wrt = a, b, crate = path)]`.
 
-use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, Path, Token};
 
@@ -9,13 +8,15 @@ mod kw {
 }
 
 pub struct Args {
-    /// The parameters to differentiate with respect to, in the order the gradient lists them.
-    pub wrt: Vec<Ident>,
+    /// The parameters to differentiate with respect to, in the order the gradient lists them;
+    /// `None` for a building block (`#[grad]`): every float parameter, pullback only.
+    pub wrt: Option<Vec<Ident>>,
     /// The path generated code uses for the `grad` crate (`crate = my_grad` after a rename).
     pub krate: Option<Path>,
 }
 
-const EXPECTED: &str = "expected `wrt = a, b, ...` (and optionally `crate = path`)";
+const EXPECTED: &str =
+    "expected `wrt = a, b, ...` (and optionally `crate = path`), or nothing for a building block";
 
 impl Parse for Args {
     fn parse(input: ParseStream) -> syn::Result<Self> {
@@ -69,12 +70,6 @@ impl Parse for Args {
                 return Err(input.error(format!("expected `,` here; {EXPECTED}")));
             }
         }
-        match wrt {
-            Some(wrt) => Ok(Args { wrt, krate }),
-            None => Err(syn::Error::new(
-                Span::call_site(),
-                format!("missing `wrt`: {EXPECTED}"),
-            )),
-        }
+        Ok(Args { wrt, krate })
     }
 }

@@ -226,7 +226,7 @@ impl Builder {
                 }
                 return self.identities(op, x, y, span);
             }
-            Op::Rem => {}
+            Op::Rem | Op::Pulled(_) => {}
             Op::Select(_) => {
                 if a[2] == a[3] {
                     return Some(a[2]);
@@ -1019,6 +1019,7 @@ mod tests {
                         Op::Rem => "%".into(),
                         Op::Call(i) => RULES[*i].name.into(),
                         Op::Select(c) => format!("if{c:?}"),
+                        Op::Pulled(n) => format!("pulled{n}"),
                     };
                     let args: Vec<String> = args.iter().map(|a| show(b, *a)).collect();
                     format!("({head} {})", args.join(" "))

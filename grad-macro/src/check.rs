@@ -149,10 +149,8 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
     let mut params = Vec::new();
     for input in &sig.inputs {
         match input {
-            FnArg::Receiver(r) => cx.error_spanned(
-                r,
-                "methods (`self` parameters) are not supported yet: write a free function that takes what it needs",
-            ),
+            // `self` is data: the method's companions take it too.
+            FnArg::Receiver(_) => {}
             FnArg::Typed(pt) => {
                 let ident = match &*pt.pat {
                     Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
@@ -180,7 +178,20 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
     }
 
     let mut wrt = Vec::new();
-    for name in &args.wrt {
+    // A building block (no `wrt`) is differentiated with respect to every float parameter.
+    let all: Vec<Ident>;
+    let names = match &args.wrt {
+        Some(w) => w,
+        None => {
+            all = params
+                .iter()
+                .filter(|p| p.float.is_some() && p.float == float)
+                .filter_map(|p| p.ident.clone())
+                .collect();
+            &all
+        }
+    };
+    for name in names {
         let Some(i) = params.iter().position(|p| p.ident.as_ref() == Some(name)) else {
             let hint = if params.iter().any(|p| p.ident.is_none()) {
                 " (a parameter bound by a pattern cannot be differentiated: give it a plain name)"

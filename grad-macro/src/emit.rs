@@ -731,6 +731,7 @@ impl<'a> Emitter<'a> {
             Op::Mul => bin("*", PREC_MUL),
             Op::Div => bin("/", PREC_MUL),
             Op::Rem => bin("%", PREC_MUL),
+            Op::Pulled(n) => self.operand(&args[2 * n]),
             Op::Call(i) => {
                 let rule = &RULES[i];
                 let name = Ident::new(rule.name, Span::call_site());
@@ -830,10 +831,17 @@ impl<'a> Emitter<'a> {
 
     /// The user's tokens with each placeholder replaced by the variable it stands for.
     fn opaque(&self, o: &Opaque) -> Toks {
-        let subst: Vec<Toks> = o
+        let subst: Vec<Subst> = o
             .refs
             .iter()
-            .map(|v| self.operand(&Operand::Var(*v)).wrap(PREC_ATOM))
+            .map(|v| {
+                let e = self.operand(&Operand::Var(*v));
+                if e.prec() == PREC_ATOM {
+                    Subst::Same(e.tokens())
+                } else {
+                    Subst::Paren(e.tokens())
+                }
+            })
             .collect();
         replace_placeholders(o.tokens.clone(), &subst, &self.krate)
     }
@@ -970,6 +978,7 @@ impl<'a> Emitter<'a> {
                         }
                     })
                     .collect();
+                let subst: Vec<Subst> = subst.into_iter().map(Subst::Same).collect();
                 let p = replace_placeholders(pat.tokens.clone(), &subst, &self.krate);
                 let mut it = self.opaque(iter);
                 // A struct literal cannot stand bare before the loop's block.
@@ -1269,11 +1278,35 @@ pub(crate) fn count_uses(block: &Block, uses: &mut HashMap<Var, usize>) {
     }
 }
 
-fn replace_placeholders(tokens: TokenStream, subst: &[Toks], krate: &Toks) -> Toks {
+/// What a placeholder in opaque code stands for: an atom, or an expression that needs
+/// parentheses unless it is a whole argument or index (`f(a - b)`, `x[i + 1]`).
+enum Subst {
+    Same(Toks),
+    Paren(Toks),
+}
+
+fn replace_placeholders(tokens: TokenStream, subst: &[Subst], krate: &Toks) -> Toks {
+    replace_in(tokens, subst, krate, false)
+}
+
+/// `listed`: the tokens are the inside of `(..)` or `[..]`, where an item between commas needs
+/// no parentheses of its own.
+fn replace_in(tokens: TokenStream, subst: &[Subst], krate: &Toks, listed: bool) -> Toks {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let comma = |t: Option<&TokenTree>| match t {
+        None => true,
+        Some(TokenTree::Punct(p)) => p.as_char() == ',',
+        _ => false,
+    };
     let mut out = Toks::default();
-    for tt in tokens {
+    for (i, tt) in trees.iter().enumerate() {
         match tt {
-            TokenTree::Ident(id) if id == "__grad_krate" => out.append(krate.clone()),
+            TokenTree::Ident(id) if id == "__grad_krate" => {
+                out.0.extend(krate.0.iter().cloned().map(|mut t| {
+                    t.set_span(t.span().located_at(id.span()));
+                    t
+                }))
+            }
             TokenTree::Ident(id) => {
                 let s = id.to_string();
                 match s
@@ -1283,23 +1316,32 @@ fn replace_placeholders(tokens: TokenStream, subst: &[Toks], krate: &Toks) -> To
                     // A name keeps its own hygiene but is located where the user wrote it, so
                     // that rustc's errors about it point there.
                     Some(n) if n < subst.len() => {
-                        out.0.extend(subst[n].0.iter().cloned().map(|mut t| {
+                        let alone = listed
+                            && comma(i.checked_sub(1).and_then(|j| trees.get(j)))
+                            && comma(trees.get(i + 1));
+                        let t = match &subst[n] {
+                            Subst::Same(t) => t.clone(),
+                            Subst::Paren(t) if alone => t.clone(),
+                            Subst::Paren(t) => t.clone().group(Delimiter::Parenthesis),
+                        };
+                        out.0.extend(t.0.into_iter().map(|mut t| {
                             if let TokenTree::Ident(i) = &mut t {
                                 i.set_span(i.span().located_at(id.span()));
                             }
                             t
                         }))
                     }
-                    _ => out.push(id),
+                    _ => out.push(id.clone()),
                 }
             }
             TokenTree::Group(g) => {
-                let inner = replace_placeholders(g.stream(), subst, krate);
+                let listed = matches!(g.delimiter(), Delimiter::Parenthesis | Delimiter::Bracket);
+                let inner = replace_in(g.stream(), subst, krate, listed);
                 let mut ng = Group::new(g.delimiter(), inner.0.into_iter().collect());
                 ng.set_span(g.span());
                 out.push(ng);
             }
-            other => out.push(other),
+            other => out.push(other.clone()),
         }
     }
     out

@@ -41,6 +41,17 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     };
     let cx = Ctxt::default();
     let sig = check::check(&cx, &args, &f);
+    if let Some(s) = &sig {
+        if args.wrt.is_none() && s.wrt.is_empty() {
+            cx.error_spanned(
+                &f.sig.ident,
+                format!(
+                    "`{}` has no parameter of its return type to differentiate: a building block (`#[grad]` without `wrt`) is differentiated with respect to its float parameters",
+                    f.sig.ident
+                ),
+            );
+        }
+    }
     let lowered = sig
         .as_ref()
         .and_then(|s| lower::lower(&cx, s, &f.block, &krate));
@@ -84,18 +95,84 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         .map(|g| Emitter::new(g, &krate, &reserved, &param_ids).body(false));
     let note = cost_note(&grad_only.as_ref().unwrap_or(&program).body, &sig);
 
-    Ok(companions(
-        (&item, &f),
+    let (stand_ins, prelude) = pullbacks_in_scope(&f, &lowered.callees, sig.float, &krate);
+    let mut assertions = lowered.assertions.clone();
+    assertions.extend(prelude);
+    let out = companions(
+        (&item, &f, args.wrt.is_none()),
         &sig,
         &params,
-        &lowered.assertions,
+        &assertions,
         &lowered.items,
         Bodies {
             value_and_grad: body,
             grad: grad_body,
         },
         &note,
-    ))
+    );
+    Ok(quote!(#out #stand_ins))
+}
+
+/// What makes `f::pullback`, in a companion's body, name the pullback of each function `f`
+/// of a module the body calls, or fail with a message that says what to do when `f` has none:
+/// a module of stand-ins (a struct `f` whose `pullback` requires a trait nothing implements),
+/// imported with a glob, and `f` itself, imported by name. An import by name takes precedence
+/// over a glob in each namespace it brings a name to, so `f` is the callee's own struct when
+/// `#[grad]` or `#[grad::rule]` made one, and the stand-in otherwise.
+///
+/// Returns the module, for next to the companions (`None` in an `impl`, where it goes in each
+/// body: the error is then reported once per companion), and the statements for each body.
+fn pullbacks_in_scope(
+    f: &ItemFn,
+    callees: &[(Ident, syn::Path, usize)],
+    float: crate::ir::Float,
+    krate: &TokenStream,
+) -> (Option<TokenStream>, Option<TokenStream>) {
+    if callees.is_empty() {
+        return (None, None);
+    }
+    let float = crate::builder::float_type_tokens(float);
+    let stand_ins = callees.iter().map(|(id, _, n)| {
+        let id = Ident::new(&id.to_string(), Span::call_site());
+        let tys: Vec<Ident> = (0..*n).map(|k| format_ident!("A{}", k)).collect();
+        quote! {
+            pub struct #id {}
+            impl #id {
+                pub fn pullback<#(#tys),*>(#(_: #tys),*) -> (#float, (#(#tys,)*))
+                where
+                    #id: #krate::__private::NotGrad<(#(#tys,)*)>,
+                {
+                    ::core::unreachable!()
+                }
+            }
+        }
+    });
+    let imports = callees.iter().map(|(id, path, _)| {
+        let id = Ident::new(&id.to_string(), Span::call_site());
+        if path.segments.len() == 1 && path.leading_colon.is_none() {
+            quote!(use self::#id;)
+        } else {
+            quote!(use #path;)
+        }
+    });
+    let module = format_ident!("__grad_pullbacks_{}", f.sig.ident);
+    let item = quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, non_snake_case, dead_code, clippy::all)]
+        mod #module {
+            #(#stand_ins)*
+        }
+    };
+    let uses = quote! {
+        #[allow(unused_imports)]
+        use #module::*;
+        #(#[allow(unused_imports)] #imports)*
+    };
+    if in_impl(f) {
+        (None, Some(quote!(#item #uses)))
+    } else {
+        (Some(item), Some(uses))
+    }
 }
 
 /// The companions' bodies: `_grad`'s is `None` when it calls `_value_and_grad`.
@@ -219,7 +296,7 @@ fn identifiers(tokens: &TokenStream) -> HashSet<String> {
 
 /// The companions' parameters: the original names (without `mut`, which they do not need),
 /// and a fresh name for `_`.
-fn companion_params(f: &ItemFn) -> Vec<(Ident, syn::Type, bool)> {
+pub(crate) fn companion_params(f: &ItemFn) -> Vec<(Ident, syn::Type, bool)> {
     f.sig
         .inputs
         .iter()
@@ -237,9 +314,24 @@ fn companion_params(f: &ItemFn) -> Vec<(Ident, syn::Type, bool)> {
         .collect()
 }
 
-/// The original function (`item`, its tokens as written) and its companions.
+/// Where the function is: in an `impl` block (it has a `self` parameter, or its signature
+/// names `Self`), where its companions are methods too and are called through `Self::`, or in
+/// a module.
+pub(crate) fn in_impl(f: &ItemFn) -> bool {
+    fn names_self(ts: TokenStream) -> bool {
+        ts.into_iter().any(|t| match t {
+            TokenTree::Ident(id) => id == "Self",
+            TokenTree::Group(g) => names_self(g.stream()),
+            _ => false,
+        })
+    }
+    f.sig.receiver().is_some() || names_self(f.sig.to_token_stream())
+}
+
+/// The original function (`item`, its tokens as written) and its companions. A building block
+/// (`#[grad]` without `wrt`) gets its pullback only, with a body of its own.
 fn companions(
-    (item, f): (&TokenStream, &ItemFn),
+    (item, f, building_block): (&TokenStream, &ItemFn, bool),
     sig: &Sig,
     params: &[(Ident, syn::Type, bool)],
     assertions: &[TokenStream],
@@ -293,13 +385,20 @@ fn companions(
         .map(|w| format!("`{w}`"))
         .collect::<Vec<_>>()
         .join(", ");
+    let imp = in_impl(f);
+    // Rustdoc resolves a link in an `impl` from the module: a sibling is `Self::name`.
+    let link = if imp {
+        format!("Self::{name}")
+    } else {
+        name.to_string()
+    };
     let grad_name = format_ident!("{}_grad", name);
     let vg_name = format_ident!("{}_value_and_grad", name);
     let doc_grad = format!(
-        " Gradient of [`{name}`] with respect to {listed}: returns `{shown}`.\n\n Generated by `#[grad]`: exact derivatives from one reverse-mode pass over the body of `{name}`, {note}"
+        " Gradient of [`{link}()`] with respect to {listed}: returns `{shown}`.\n\n Generated by `#[grad]`: exact derivatives from one reverse-mode pass over the body of `{name}`, {note}"
     );
     let doc_vg = format!(
-        " Value and gradient of [`{name}`] with respect to {listed}, from one pass: returns `({name}(..), {shown})`.\n\n Generated by `#[grad]`; the value is computed exactly as `{name}` computes it."
+        " Value and gradient of [`{link}()`] with respect to {listed}, from one pass: returns `({name}(..), {shown})`.\n\n Generated by `#[grad]`; the value is computed exactly as `{name}` computes it."
     );
     let kept = companion_attrs(&f.attrs);
     // Using a companion counts as using the original (unless the original is generic through
@@ -309,11 +408,15 @@ fn companions(
             .into_iter()
             .any(|t| matches!(t, TokenTree::Ident(id) if id == "impl"))
     });
+    // `Self::` inside an `impl`, where the original and its companions are associated functions.
+    let path = |id: &Ident| if imp { quote!(Self::#id) } else { quote!(#id) };
+    let original = path(name);
     let use_original = if impl_trait {
         quote!()
     } else {
-        quote!(let _ = #name;)
+        quote!(let _ = #original;)
     };
+    let (recv_decl, recv_pass) = receiver(f);
     let decl: Vec<TokenStream> = params.iter().map(|(id, ty, _)| quote!(#id: #ty)).collect();
     // The one that runs the body declares `mut` what the body changes in place.
     let decl_vg: Vec<TokenStream> = params
@@ -327,6 +430,65 @@ fn companions(
         })
         .collect();
     let pass: Vec<&Ident> = params.iter().map(|(id, _, _)| id).collect();
+    let vg_path = path(&vg_name);
+    let allows = allows();
+
+    // The pullback: the value and one partial per parameter, `()` for one not differentiated.
+    let cot_tys: Vec<TokenStream> = (0..params.len())
+        .map(|i| match sig.wrt.iter().position(|&w| w == i) {
+            Some(j) => tys[j].clone(),
+            None => quote!(()),
+        })
+        .collect();
+    let grad_var = format_ident!("grad", span = Span::mixed_site());
+    let value_var = format_ident!("value", span = Span::mixed_site());
+    let cots: Vec<TokenStream> = (0..params.len())
+        .map(|i| match sig.wrt.iter().position(|&w| w == i) {
+            Some(_) if n == 1 => quote!(#grad_var),
+            Some(j) => {
+                let j = proc_macro2::Literal::usize_unsuffixed(j);
+                quote!(#grad_var.#j)
+            }
+            None => quote!(()),
+        })
+        .collect();
+    let pullback_body = if building_block {
+        quote! {
+            #use_original
+            #(#items)*
+            #(#assertions)*
+            let (#value_var, #grad_var) = { #body };
+        }
+    } else {
+        quote!(let (#value_var, #grad_var) = #vg_path(#recv_pass #(#pass),*);)
+    };
+    let doc_pb = format!(
+        " Value of [`{link}()`] and its partial derivative with respect to each parameter, in order (`()` for a parameter it is not differentiated in): returns `({name}(..), ({}))`.\n\n Generated by `#[grad]`. A `#[grad]` function that calls `{name}` calls this instead, and multiplies each partial by the adjoint of the call's result.",
+        params
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _, _))| if sig.wrt.contains(&i) {
+                format!("∂{name}/∂{id}")
+            } else {
+                "()".into()
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let pb_sig_body = quote! {
+        (#recv_decl #(#decl_vg),*) -> (#ret, (#(#cot_tys,)*)) #where_clause {
+            #pullback_body
+            (#value_var, (#(#cots,)*))
+        }
+    };
+    let pullback = pullback_item(f, &kept, &doc_pb, pb_sig_body);
+    if building_block {
+        return quote! {
+            #item
+            #pullback
+        };
+    }
+
     let (grad_decl, grad_body) = match grad_body {
         Some(b) => (
             &decl_vg,
@@ -337,20 +499,7 @@ fn companions(
                 #b
             },
         ),
-        None => (&decl, quote!(#vg_name(#(#pass),*).1)),
-    };
-    // What the companions may not warn about: being unused, calling a deprecated original,
-    // the lints of a signature they copy (those are the original's to fix), and pedantic
-    // clippy's `float_cmp` (ties of `max`/`min` are split with `==` on purpose).
-    let allows = quote! {
-        #[allow(
-            dead_code,
-            deprecated,
-            clippy::too_many_arguments,
-            clippy::type_complexity,
-            clippy::ptr_arg,
-            clippy::float_cmp
-        )]
+        None => (&decl, quote!(#vg_path(#recv_pass #(#pass),*).1)),
     };
     quote! {
         #item
@@ -360,7 +509,7 @@ fn companions(
         #[must_use]
         #[inline]
         #allows
-        #vis fn #vg_name #generics (#(#decl_vg),*) -> (#ret, #grad_ty) #where_clause {
+        #vis fn #vg_name #generics (#recv_decl #(#decl_vg),*) -> (#ret, #grad_ty) #where_clause {
             #use_original
             #(#items)*
             #(#assertions)*
@@ -372,8 +521,87 @@ fn companions(
         #[must_use]
         #[inline]
         #allows
-        #vis fn #grad_name #generics (#(#grad_decl),*) -> #grad_ty #where_clause {
+        #vis fn #grad_name #generics (#recv_decl #(#grad_decl),*) -> #grad_ty #where_clause {
             #grad_body
+        }
+
+        #pullback
+    }
+}
+
+/// The companions' `self` parameter (`&self, `, or nothing) and what passes it on (`self, `).
+pub(crate) fn receiver(f: &ItemFn) -> (TokenStream, TokenStream) {
+    match f.sig.receiver() {
+        Some(r) => {
+            let attrs = &r.attrs;
+            let decl = match (&r.reference, &r.mutability) {
+                (Some((and, lt)), m) => quote!(#(#attrs)* #and #lt #m self,),
+                (None, Some(m)) => quote!(#(#attrs)* #m self,),
+                (None, None) => quote!(#(#attrs)* self,),
+            };
+            (decl, quote!(self,))
+        }
+        None => (quote!(), quote!()),
+    }
+}
+
+/// What the companions may not warn about: being unused, calling a deprecated original, the
+/// lints of a signature they copy (those are the original's to fix), and pedantic clippy's
+/// `float_cmp` (ties of `max`/`min` are split with `==` on purpose).
+pub(crate) fn allows() -> TokenStream {
+    quote! {
+        #[allow(
+            dead_code,
+            deprecated,
+            clippy::too_many_arguments,
+            clippy::type_complexity,
+            clippy::ptr_arg,
+            clippy::float_cmp
+        )]
+    }
+}
+
+/// The pullback of `f`, given its signature and body (`(params) -> ty { .. }`). In a module
+/// it is `f::pullback`, an associated function of a struct that shares the function's name (a
+/// struct with braces lives in the type namespace only), so that `use m::f;` brings it along;
+/// in an `impl`, it is the method `f_pullback`.
+pub(crate) fn pullback_item(
+    f: &ItemFn,
+    kept: &[TokenStream],
+    doc: &str,
+    sig_body: TokenStream,
+) -> TokenStream {
+    let (name, vis, generics) = (&f.sig.ident, &f.vis, &f.sig.generics);
+    let allows = allows();
+    if in_impl(f) {
+        let pb_name = format_ident!("{}_pullback", name);
+        quote! {
+            #(#kept)*
+            #[doc = #doc]
+            #[inline]
+            #allows
+            #vis fn #pb_name #generics #sig_body
+        }
+    } else {
+        // The struct and its `impl` follow the function's `cfg` only; a deprecation is the
+        // pullback's.
+        let cfg = f.attrs.iter().filter(|a| a.path().is_ident("cfg"));
+        let cfg2 = cfg.clone();
+        quote! {
+            #(#cfg)*
+            #[doc(hidden)]
+            #[allow(non_camel_case_types, dead_code)]
+            #vis struct #name {}
+
+            #(#cfg2)*
+            #[allow(deprecated)]
+            impl #name {
+                #(#kept)*
+                #[doc = #doc]
+                #[inline]
+                #allows
+                #vis fn pullback #generics #sig_body
+            }
         }
     }
 }
@@ -381,7 +609,7 @@ fn companions(
 /// The original's attributes that also apply to its companions: conditional compilation, lint
 /// levels, deprecation, hiding from docs. An `expect` becomes an `allow`: the companions may
 /// not trigger the lint the original expects.
-fn companion_attrs(attrs: &[syn::Attribute]) -> Vec<TokenStream> {
+pub(crate) fn companion_attrs(attrs: &[syn::Attribute]) -> Vec<TokenStream> {
     attrs
         .iter()
         .filter_map(|a| {

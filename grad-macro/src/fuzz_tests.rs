@@ -189,19 +189,34 @@ fn check_expansion(input: &MacroInput, tally: &Tally) -> Result<(), TestCaseErro
         .iter()
         .map(|item| match item {
             syn::Item::Fn(f) => f.sig.ident.to_string(),
+            syn::Item::Struct(s) => format!("struct {}", s.ident),
+            syn::Item::Impl(i) => format!("impl {}", i.self_ty.to_token_stream()),
             other => format!("a non-function item: {}", other.to_token_stream()),
         })
+        .collect();
+    // The stand-ins for the functions the body calls (`expand::pullbacks_in_scope`).
+    let stand_ins = format!(
+        "__grad_pullbacks_{}",
+        names.first().map_or("", |n| n.as_str())
+    );
+    let names: Vec<String> = names
+        .into_iter()
+        .zip(&file.items)
+        .filter(|(_, item)| !matches!(item, syn::Item::Mod(m) if m.ident == stand_ins))
+        .map(|(n, _)| n)
         .collect();
     let original = names.first().cloned().unwrap_or_default();
     let want = [
         original.clone(),
         format!("{}_value_and_grad", original.trim_start_matches("r#")),
         format!("{}_grad", original.trim_start_matches("r#")),
+        format!("struct {original}"),
+        format!("impl {original}"),
     ];
     prop_assert_eq!(
         &names[..],
         &want[..],
-        "the expansion is not the function and its two companions: {}",
+        "the expansion is not the function, its two companions and its pullback: {}",
         out
     );
     tally.expanded.set(tally.expanded.get() + 1);

@@ -134,6 +134,7 @@ fn op_value(op: Op, a: &[Value]) -> f64 {
         Op::Mul => x(0) * x(1),
         Op::Div => x(0) / x(1),
         Op::Rem => x(0) % x(1),
+        Op::Pulled(n) => x(2 * n),
         Op::Select(cmp) => {
             let t = match cmp {
                 Cmp::Lt => x(0) < x(1),

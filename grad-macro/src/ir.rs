@@ -292,6 +292,10 @@ pub enum Op {
     Call(usize),
     /// `if args[0] CMP args[1] { args[2] } else { args[3] }`: both arms are values, not code.
     Select(Cmp),
+    /// A call to another `#[grad]` function with `n` arguments: the value is `args[2n]` (what
+    /// the callee's pullback returned), and its partial with respect to `args[k]` is
+    /// `args[n + k]`, for `k < n`.
+    Pulled(usize),
 }
 
 /// Tokens of user code the macro passes through. Variables it refers to are placeholders

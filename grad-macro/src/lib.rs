@@ -19,6 +19,7 @@ mod fuse;
 mod ir;
 mod lower;
 mod reverse;
+mod rule;
 mod rules;
 mod simplify;
 #[cfg(test)]
@@ -31,6 +32,16 @@ pub fn grad(
     item: proc_macro::TokenStream,
 ) -> proc_macro::TokenStream {
     expand::grad(args.into(), item.into()).into()
+}
+
+/// Gives a function a derivative rule instead of differentiating its body. See the `grad`
+/// crate for the manual.
+#[proc_macro_attribute]
+pub fn rule(
+    args: proc_macro::TokenStream,
+    item: proc_macro::TokenStream,
+) -> proc_macro::TokenStream {
+    rule::rule(args.into(), item.into()).into()
 }
 
 #[cfg(test)]

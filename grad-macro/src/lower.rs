@@ -74,6 +74,10 @@ pub struct Lowered {
     pub func: Func,
     /// Statements that make rustc check a helper called by a bare name is really ours.
     pub assertions: Vec<TokenStream>,
+    /// Functions of modules called with a differentiated argument (see
+    /// `expand::pullbacks_in_scope`): the name the call uses, the path as written, and the
+    /// number of arguments.
+    pub callees: Vec<(Ident, syn::Path, usize)>,
     /// Items declared inside the body (`const K: f64 = ..;`), copied into the companions.
     pub items: Vec<syn::Item>,
     /// For each parameter, whether the companions declare it `mut` as the original does: an
@@ -99,6 +103,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         data_arrays: rustc_hash::FxHashMap::default(),
         aliases: rustc_hash::FxHashMap::default(),
         pos_slot: None,
+        callees: Vec::new(),
     };
     let assigned: HashSet<String> = loops::assigned_names(&block.stmts).into_iter().collect();
     let seeds: Vec<String> = sig
@@ -182,6 +187,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
             arrays: l.b.arrays,
         },
         assertions: l.assertions,
+        callees: l.callees,
         items: l.items,
         keep_mut,
     })
@@ -214,6 +220,8 @@ struct Lowerer<'a> {
     aliases: rustc_hash::FxHashMap<Var, (Var, Vec<Operand>)>,
     /// The position variable of the loop whose pattern is being bound, if a row needs one.
     pos_slot: Option<Var>,
+    /// Functions of modules called with a differentiated argument (`Lowered::callees`).
+    callees: Vec<(Ident, syn::Path, usize)>,
 }
 
 /// Control flow is lowered to flags, held in the environment under names no identifier can
@@ -875,11 +883,20 @@ impl<'a> Lowerer<'a> {
                 return self.rebuilt_method(&m.method, args);
             }
         }
+        // A method of another `#[grad]` function's type, on data (`self.layer(x)`).
+        if m.turbofish.is_none()
+            && self.first_active(&m.receiver).is_none()
+            && self.first_active(&Expr::MethodCall(m.clone())).is_some()
+        {
+            let callee = quote::format_ident!("{}_pullback", m.method, span = m.method.span());
+            let exprs: Vec<&Expr> = m.args.iter().collect();
+            return self.pulled_call(quote!(#callee), Some(&m.receiver), &exprs, method_span(m));
+        }
         if let Some(id) = self.first_active(&Expr::MethodCall(m.clone())) {
             return self.error(
                 &m.method,
                 format!(
-                    "`{name}` is not a method grad can differentiate (it is used with `{id}`, which depends on a `wrt` parameter); supported f32/f64 methods: {}",
+                    "`{name}` is not a method grad can differentiate (it is used with `{id}`, which depends on a `wrt` parameter); supported f32/f64 methods: {}. A method of your own is differentiated through when it is called on data (`self.{name}(..)`) and has #[grad] itself",
                     rules::names(Form::Method)
                 ),
             );
@@ -1018,18 +1035,145 @@ impl<'a> Lowerer<'a> {
                 }
             }
             if let Some(id) = self.first_active(&Expr::Call(c.clone())) {
-                return self.error(
-                    &c.func,
-                    format!(
-                        "`{}` is not a function grad can differentiate (it is passed `{id}`, which depends on a `wrt` parameter; calls between #[grad] functions are not supported yet: write the callee's body inline); supported: the helpers {} (from `grad`), and the f32/f64 methods {} (as `x.exp()` or `f64::exp(x)`)",
-                        p.path.to_token_stream().to_string().replace(' ', ""),
-                        rules::names(Form::Helper),
-                        rules::names(Form::Method)
-                    ),
-                );
+                let name = p.path.to_token_stream().to_string().replace(' ', "");
+                if p.qself.is_some() {
+                    return self.error(
+                        &c.func,
+                        format!(
+                            "a call through a qualified path (`<T>::{name}`) cannot be differentiated (it is passed `{id}`, which depends on a `wrt` parameter): write `x.{name}()` or `f64::{name}(x)` for the f32/f64 methods {}, and call other functions by their path",
+                            rules::names(Form::Method)
+                        ),
+                    );
+                }
+                if p.path
+                    .get_ident()
+                    .is_some_and(|f| self.lookup(&f.to_string()).is_some())
+                {
+                    return self.error(
+                        &c.func,
+                        format!("`{name}` is a local value (a closure or a function pointer), which grad cannot differentiate through (it is passed `{id}`, which depends on a `wrt` parameter): call a function annotated with `#[grad]` instead, or write the computation inline"),
+                    );
+                }
+                let Some(callee) = self.pullback_path(&p.path, c.args.len()) else {
+                    return self.error(
+                        &p.path,
+                        format!("`{name}` is called with type arguments: a #[grad] function cannot be generic, so its pullback cannot be named this way"),
+                    );
+                };
+                let exprs: Vec<&Expr> = c.args.iter().collect();
+                return self.pulled_call(callee, None, &exprs, call_span(c));
             }
         }
         self.opaque(&Expr::Call(c.clone()), "this call")
+    }
+
+    /// The pullback of the function at `path`: `T::f_pullback` for an associated function
+    /// (`Self::f`, `Model::f`); `f::pullback` for a function of a module, with `f` brought
+    /// into scope by `expand::pullbacks_in_scope` (or `m::f::pullback`, when another `f`
+    /// already is).
+    /// `None` when the call gives type arguments.
+    fn pullback_path(&mut self, path: &syn::Path, arity: usize) -> Option<TokenStream> {
+        let n = path.segments.len();
+        let last = path.segments.last()?;
+        if !last.arguments.is_empty() {
+            return None;
+        }
+        let span = last.ident.span();
+        let ty = n >= 2 && {
+            let prev = path.segments[n - 2].ident.to_string();
+            prev == "Self" || prev.starts_with(|c: char| c.is_ascii_uppercase())
+        };
+        let mut p = path.clone();
+        if ty {
+            if let Some(seg) = p.segments.last_mut() {
+                seg.ident = quote::format_ident!("{}_pullback", last.ident, span = span);
+            }
+            return Some(p.to_token_stream());
+        }
+        let written = path.to_token_stream().to_string();
+        let known = self.callees.iter().find(|(id, _, _)| *id == last.ident);
+        match known {
+            Some((_, q, _)) if q.to_token_stream().to_string() != written => {
+                p.segments.push(Ident::new("pullback", span).into());
+                Some(p.to_token_stream())
+            }
+            _ => {
+                if known.is_none() {
+                    self.callees.push((last.ident.clone(), path.clone(), arity));
+                }
+                let id = Ident::new(&last.ident.to_string(), span);
+                let pb = Ident::new("pullback", span);
+                Some(quote!(#id::#pb))
+            }
+        }
+    }
+
+    /// A call to another `#[grad]` function (`callee(args)`, or `recv.callee(args)` for a
+    /// method) with a differentiated argument. The callee's pullback gives its value and its
+    /// partials; the result is an `Op::Pulled`, whose adjoint the reverse sweep multiplies by
+    /// each partial. An argument the callee is not differentiated in gets `()` for a partial:
+    /// `__private::partial` says so at that argument, at compile time.
+    fn pulled_call(
+        &mut self,
+        callee: TokenStream,
+        recv: Option<&Expr>,
+        exprs: &[&Expr],
+        span: Span,
+    ) -> Operand {
+        let mut refs = Vec::new();
+        let recv = recv.map(|r| {
+            let o = self.expr(r);
+            let (t, r) = self.b.operand_tokens(o);
+            refs.extend(r);
+            quote!(#t.)
+        });
+        let args: Vec<Operand> = exprs.iter().map(|e| self.expr(e)).collect();
+        let mut toks = Vec::new();
+        for (o, e) in args.iter().zip(exprs) {
+            if self.b.is_active(o) && self.b.kind(o) != Kind::Float {
+                return self.error(
+                    e,
+                    "a differentiated array cannot be passed to a function yet: pass its elements (`f(w[0], w[1])`), or write the callee's body inline",
+                );
+            }
+            let (t, r) = self.b.operand_tokens(*o);
+            // Located where the user wrote the argument, for rustc's errors about the call.
+            let t: TokenStream = shift_placeholders(t, refs.len())
+                .into_iter()
+                .map(|mut t| {
+                    if let proc_macro2::TokenTree::Ident(id) = &mut t {
+                        id.set_span(span_of(e));
+                    }
+                    t
+                })
+                .collect();
+            toks.push(t);
+            refs.extend(r);
+        }
+        let call = self.opaque_from(quote!(#recv #callee(#(#toks),*)), refs, Kind::Opaque, true);
+        let Operand::Var(cv) = call else {
+            return call;
+        };
+        self.b.info_mut(cv).span = span;
+        let ph = Ident::new(&placeholder(0), Span::call_site());
+        let value = self.opaque_from(quote!(#ph.0), vec![cv], Kind::Float, false);
+        let n = args.len();
+        let mut ops = args.clone();
+        for (k, (o, e)) in args.iter().zip(exprs).enumerate() {
+            ops.push(if self.b.is_active(o) {
+                let k = proc_macro2::Literal::usize_unsuffixed(k);
+                let at = span_of(e);
+                let ph = Ident::new(&placeholder(0), at);
+                let partial = quote::quote_spanned! {at=>
+                    __grad_krate::__private::partial(#ph.1.#k)
+                };
+                self.opaque_from(partial, vec![cv], Kind::Float, false)
+            } else {
+                Operand::Lit(0.0)
+            });
+        }
+        ops.push(value);
+        self.b.op(Op::Pulled(n), ops, span)
     }
 
     /// `sigmoid`, `grad::sigmoid`, `::grad::sigmoid` or `<crate option>::sigmoid`.

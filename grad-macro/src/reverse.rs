@@ -342,6 +342,14 @@ impl Rev {
                     }
                 }
             }
+            Op::Pulled(n) => {
+                for k in 0..n {
+                    if active(self, k) {
+                        let c = self.b.mul(d, args[n + k]);
+                        self.contribute(args[k], c);
+                    }
+                }
+            }
             Op::Select(cmp) => {
                 let z = self.b.lit(0.0);
                 for (k, (t, e)) in [(2, (d, z)), (3, (z, d))] {

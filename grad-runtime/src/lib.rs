@@ -33,6 +33,46 @@ pub mod __private {
     #[inline(always)]
     pub fn called_function_must_be_the_grad_helper<F>(_called: F, _helper: F) {}
 
+    /// A partial derivative a callee's pullback returned, for the caller's reverse sweep. A
+    /// callee not differentiated in an argument returns `()` for it: the caller's build stops
+    /// here, with a message that says what to do, instead of at a product of `f64` and `()`.
+    #[inline(always)]
+    pub fn partial<F, P: Partial<F>>(p: P) -> F {
+        p.into_float()
+    }
+
+    #[diagnostic::on_unimplemented(
+        message = "this argument depends on a `wrt` parameter, but the `#[grad]` function it is passed to is not differentiated with respect to it",
+        label = "the callee's pullback gives `{Self}` for this argument",
+        note = "list the parameter in the callee's `#[grad(wrt = ...)]`, or annotate the callee with `#[grad]` alone, which differentiates it in every float parameter"
+    )]
+    pub trait Partial<F> {
+        fn into_float(self) -> F;
+    }
+
+    impl Partial<f64> for f64 {
+        #[inline(always)]
+        fn into_float(self) -> f64 {
+            self
+        }
+    }
+
+    impl Partial<f32> for f32 {
+        #[inline(always)]
+        fn into_float(self) -> f32 {
+            self
+        }
+    }
+
+    /// Implemented by nothing: the bound of the stand-in a `#[grad]` function calls when the
+    /// function it calls has no pullback, so that the build fails at the call with this message.
+    #[diagnostic::on_unimplemented(
+        message = "the function called here is not a #[grad] function, so the gradient cannot go through this call",
+        label = "called with a value that depends on a `wrt` parameter",
+        note = "annotate the function with `#[grad]` (without `wrt`, it is differentiated in every float parameter), or give it a derivative with `#[grad::rule(...)]`"
+    )]
+    pub trait NotGrad<Args> {}
+
     pub use crate::saved::{
         enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, take, val, Saved, SavedN,
     };

@@ -1,4 +1,4 @@
-// A call to a function the macro has no derivative for, on a differentiated value.
+// A call to a function that is neither annotated nor given a rule, on a differentiated value.
 use grad::grad;
 
 fn foo(x: f64) -> f64 {

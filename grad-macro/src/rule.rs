@@ -1,0 +1,208 @@
+//! `#[grad::rule(a = .., b = ..)]`: a derivative given by the user, for a function whose body
+//! the macro should not (or cannot) differentiate. The function is left as written; the rule
+//! gives it the pullback a `#[grad]` function calls, with the value from the function itself
+//! and one partial per float parameter from the rule.
+
+use crate::check::{float_of, type_str};
+use crate::expand::{companion_attrs, companion_params, in_impl, pullback_item, receiver};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Expr, Ident, ItemFn, Token};
+
+/// `name = expr`, one per float parameter, and `result = name` optionally.
+struct RuleArgs {
+    entries: Punctuated<Entry, Token![,]>,
+}
+
+struct Entry {
+    key: Ident,
+    value: Expr,
+}
+
+impl Parse for Entry {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let key: Ident = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected `parameter = partial derivative`, as in `#[grad::rule(x = 2.0 * x)]`",
+            )
+        })?;
+        let eq: Option<Token![=]> = input.parse()?;
+        if eq.is_none() {
+            return Err(syn::Error::new(
+                key.span(),
+                format!("expected `=` after `{key}`: write `{key} = ∂f/∂{key}` in terms of the parameters and the result"),
+            ));
+        }
+        Ok(Entry {
+            key,
+            value: input.parse()?,
+        })
+    }
+}
+
+impl Parse for RuleArgs {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        Ok(RuleArgs {
+            entries: Punctuated::parse_terminated(input)?,
+        })
+    }
+}
+
+pub fn rule(args: TokenStream, item: TokenStream) -> TokenStream {
+    match expand(args, item.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            let e = e.to_compile_error();
+            quote!(#item #e)
+        }
+    }
+}
+
+fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let f: ItemFn = syn::parse2(item.clone()).map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "#[grad::rule] applies to a function (`fn name(...) -> f64 { ... }`)",
+        )
+    })?;
+    let args: RuleArgs = syn::parse2(args)?;
+    let name = &f.sig.ident;
+    let float = match &f.sig.output {
+        syn::ReturnType::Type(_, ty) => float_of(ty).ok_or_else(|| {
+            syn::Error::new_spanned(ty, "a function with a #[grad::rule] must return f32 or f64")
+        })?,
+        syn::ReturnType::Default => {
+            return Err(syn::Error::new_spanned(
+                name,
+                format!("`{name}` must return f32 or f64 to have a derivative rule"),
+            ))
+        }
+    };
+    let mut errors: Vec<syn::Error> = Vec::new();
+    if let Some(g) = f.sig.generics.params.first() {
+        errors.push(syn::Error::new_spanned(
+            g,
+            "generic parameters are not supported: write the function for f32 or f64",
+        ));
+    }
+    let params = companion_params(&f);
+    let result = Ident::new("y", Span::call_site());
+    let mut result_name: Option<Ident> = None;
+    let mut partials: Vec<Option<Expr>> = vec![None; params.len()];
+    for e in &args.entries {
+        if e.key == "result" {
+            match &e.value {
+                Expr::Path(p) if p.path.get_ident().is_some() && result_name.is_none() => {
+                    result_name = p.path.get_ident().cloned();
+                }
+                _ => errors.push(syn::Error::new_spanned(
+                    &e.value,
+                    "`result = name` names the function's value for the partials: give a plain name, once",
+                )),
+            }
+            continue;
+        }
+        let Some(i) = params.iter().position(|(id, _, _)| *id == e.key) else {
+            errors.push(syn::Error::new_spanned(
+                &e.key,
+                format!("`{}` is not a parameter of `{name}`", e.key),
+            ));
+            continue;
+        };
+        let ty = &params[i].1;
+        if float_of(ty) != Some(float) {
+            errors.push(syn::Error::new_spanned(
+                &e.key,
+                format!(
+                    "`{}` has type `{}`: a rule gives partials for the parameters of the return type only (data needs none)",
+                    e.key,
+                    type_str(ty)
+                ),
+            ));
+            continue;
+        }
+        if partials[i].is_some() {
+            errors.push(syn::Error::new_spanned(
+                &e.key,
+                format!("`{}` is given two partials", e.key),
+            ));
+            continue;
+        }
+        partials[i] = Some(e.value.clone());
+    }
+    // The arity: one partial per float parameter.
+    let missing: Vec<String> = params
+        .iter()
+        .zip(&partials)
+        .filter(|((_, ty, _), p)| p.is_none() && float_of(ty) == Some(float))
+        .map(|((id, _, _), _)| format!("`{id}`"))
+        .collect();
+    if !missing.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            name,
+            format!(
+                "the rule gives no partial for {}: `{name}` has {} float parameter{}, and the rule needs one partial each (`param = ∂{name}/∂param`)",
+                missing.join(", "),
+                params.iter().filter(|(_, ty, _)| float_of(ty) == Some(float)).count(),
+                if params.iter().filter(|(_, ty, _)| float_of(ty) == Some(float)).count() == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    let result = result_name.unwrap_or(result);
+    if let Some((id, _, _)) = params.iter().find(|(id, _, _)| *id == result) {
+        errors.push(syn::Error::new_spanned(
+            id,
+            format!("a parameter is named `{result}`, which the partials use for the result: name the result otherwise, with `result = name`"),
+        ));
+    }
+    if let Some(first) = errors.into_iter().reduce(|mut a, b| {
+        a.combine(b);
+        a
+    }) {
+        return Err(first);
+    }
+
+    let ty = crate::builder::float_type_tokens(float);
+    let (recv_decl, recv_pass) = receiver(&f);
+    let decl = params.iter().map(|(id, t, _)| quote!(#id: #t));
+    let pass = params.iter().map(|(id, _, _)| id);
+    let original = if in_impl(&f) {
+        quote!(Self::#name)
+    } else {
+        quote!(#name)
+    };
+    let cot_tys = partials
+        .iter()
+        .map(|p| if p.is_some() { ty.clone() } else { quote!(()) });
+    let cots = partials.iter().map(|p| match p {
+        Some(e) => e.to_token_stream(),
+        None => quote!(()),
+    });
+    let shown: Vec<String> = params
+        .iter()
+        .zip(&partials)
+        .map(|((id, _, _), p)| match p {
+            Some(e) => format!("∂{name}/∂{id} = {}", e.to_token_stream()),
+            None => "()".into(),
+        })
+        .collect();
+    let doc = format!(
+        " Value of `{name}` and its partial derivatives, from the rule `#[grad::rule]` gives it (`{result}` is the value): `({})`.\n\n A `#[grad]` function that calls `{name}` calls this instead.",
+        shown.join(", ")
+    );
+    let kept = companion_attrs(&f.attrs);
+    let sig_body = quote! {
+        (#recv_decl #(#decl),*) -> (#ty, (#(#cot_tys,)*)) {
+            let #result: #ty = #original(#recv_pass #(#pass),*);
+            (#result, (#(#cots,)*))
+        }
+    };
+    let pullback = pullback_item(&f, &kept, &doc, sig_body);
+    Ok(quote! {
+        #item
+        #pullback
+    })
+}

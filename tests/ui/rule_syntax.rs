@@ -1,0 +1,9 @@
+// A rule whose arguments are not `name = expression`.
+#[grad::rule(x)]
+fn square(x: f64) -> f64 {
+    x * x
+}
+
+fn main() {
+    let _ = square(1.0);
+}
