@@ -111,15 +111,15 @@
 //! - Calls to the functions below, and any expression over data only (integer arithmetic,
 //!   fields, indexing, your own functions called on data): those are passed through as
 //!   written.
+//! - Calls to other `#[grad]` functions and to functions with a `#[grad::rule]`, with
+//!   differentiated arguments: see "Composition" below.
 //!
 //! - Loops, arrays, `break`, `continue`, early `return` and `match`: see the next section.
 //!
-//! Closures (other than in `.map(..)` and `.fold(..)`, below), macros, `unsafe`, methods
-//! (`self`) and generic functions are rejected with an error at the offending token; so is a
-//! call that passes a differentiated value to a function the macro does not know (another
-//! `#[grad]` function included, for now). An associated function inside an `impl` block is not supported yet
-//! either: the attribute cannot see the `impl`, so rustc reports it (`cannot find value`);
-//! write a free function.
+//! Closures (other than in `.map(..)` and `.fold(..)`, below), macros, `unsafe` and generic
+//! functions are rejected with an error at the offending token. A call that passes a
+//! differentiated value to a function that has neither `#[grad]` nor `#[grad::rule]` fails at
+//! that call, with a message that says to give it one:
 //!
 //! ```compile_fail
 //! use grad::grad;
@@ -128,7 +128,7 @@
 //!
 //! #[grad(wrt = w)]
 //! fn f(w: f64) -> f64 {
-//!     my_activation(w) // error: `my_activation` is not a function grad can differentiate
+//!     my_activation(w) // error: the function called here is not a #[grad] function
 //! }
 //! # fn main() {}
 //! ```
@@ -250,6 +250,148 @@
 //! [`log_sigmoid`]. (If you call your own function of the same name on a differentiated value,
 //! the build fails at that call rather than differentiating it with the wrong rule.)
 //!
+//! # Composition: calls, building blocks, rules and methods
+//!
+//! A `#[grad]` function may call another `#[grad]` function, in the same module, in another
+//! module (`layers::dense(..)`, or `dense(..)` after `use layers::dense;`) or in another crate,
+//! and the gradient flows through the call. No body crosses the call: every `#[grad]` function
+//! also gets a *pullback*, which returns its value and its partial derivative with respect to
+//! each parameter, and the caller's reverse sweep multiplies the adjoint of the call's result
+//! by each partial. A value passed to several calls collects the sum, as any value used twice.
+//!
+//! A function that is only a building block takes `#[grad]` without `wrt`: it is
+//! differentiated with respect to every scalar parameter of its return type (arrays and slices
+//! are its data), and it gets only the pullback.
+//!
+//! ```
+//! use grad::grad;
+//!
+//! mod layers {
+//!     use grad::grad;
+//!
+//!     #[grad]
+//!     pub fn dense(w0: f64, w1: f64, b: f64, x0: f64, x1: f64) -> f64 {
+//!         w0 * x0 + w1 * x1 + b
+//!     }
+//!
+//!     #[grad]
+//!     pub fn activation(z: f64) -> f64 {
+//!         grad::sigmoid(z)
+//!     }
+//! }
+//!
+//! use layers::activation;
+//!
+//! #[grad]
+//! fn squared_error(p: f64, y: f64) -> f64 {
+//!     (p - y) * (p - y)
+//! }
+//!
+//! #[grad(wrt = w0, w1, b)]
+//! fn loss(w0: f64, w1: f64, b: f64, x0: f64, x1: f64, y: f64) -> f64 {
+//!     let p = activation(layers::dense(w0, w1, b, x0, x1));
+//!     squared_error(p, y)
+//! }
+//!
+//! let (dw0, dw1, db) = loss_grad(0.5, -0.3, 0.1, 1.0, 2.0, 1.0);
+//! // By hand: p = σ(z), ∂loss/∂z = 2 (p − y) p (1 − p), and ∂z/∂w0 = x0, ∂z/∂w1 = x1, ∂z/∂b = 1.
+//! let p = grad::sigmoid(0.5 * 1.0 - 0.3 * 2.0 + 0.1);
+//! let dz = 2.0 * (p - 1.0) * p * (1.0 - p);
+//! assert!((dw0 - dz).abs() < 1e-15 && (dw1 - 2.0 * dz).abs() < 1e-15 && (db - dz).abs() < 1e-15);
+//! ```
+//!
+//! What the pullback is, and what a call may pass:
+//! - `f::pullback(args)` returns `(f(args), (∂f/∂a, ∂f/∂b, ...))`, one entry per parameter,
+//!   `()` for a parameter `f` is not differentiated in. It is an associated function of a
+//!   hidden struct that shares the function's name (a struct with braces lives in the type
+//!   namespace only), which is why importing `f` brings it along. For a method `f` it is the
+//!   method `f_pullback`, with `()` for `self`.
+//! - A differentiated value may be passed only to a parameter the callee is differentiated in:
+//!   passing one to another parameter of a `#[grad(wrt = ..)]` function fails at that argument,
+//!   and says to add the parameter to the callee's `wrt`. Data goes anywhere.
+//! - Arguments are scalars: a differentiated array cannot be passed to a call yet (pass its
+//!   elements).
+//! - Recursion works (the pullback calls itself, down the same branches); so do calls in loops,
+//!   whose results the reverse sweep reads back like any call's.
+//! - A call with type arguments (`f::<T>(x)`) on a differentiated value is an error: `#[grad]`
+//!   functions are not generic.
+//!
+//! ## Derivative rules: `#[grad::rule]`
+//!
+//! For a function whose body should not (or cannot) be differentiated: a numerically stable
+//! formula, a function from another crate, a known closed form. One attribute, one partial per
+//! float parameter (of the return type), each an expression of the parameters and of the
+//! result, `y` (or another name, with `result = name`). The function is left as written, and
+//! gets the pullback that callers use. The macro checks the rule at compile time: a missing
+//! partial, a name that is not a parameter, a partial for data, a partial given twice, are
+//! errors at the rule.
+//!
+//! ```
+//! use grad::grad;
+//!
+//! /// ln(e^a + e^b), computed without overflow; its gradient is the softmax.
+//! #[grad::rule(a = (a - y).exp(), b = (b - y).exp())]
+//! fn logsumexp(a: f64, b: f64) -> f64 {
+//!     let m = a.max(b);
+//!     m + ((a - m).exp() + (b - m).exp()).ln()
+//! }
+//!
+//! #[grad(wrt = a, b)]
+//! fn nll(a: f64, b: f64) -> f64 {
+//!     logsumexp(a, b) - a
+//! }
+//!
+//! let (da, db) = nll_grad(1000.0, 999.0); // e^1000 would overflow
+//! let s = 1.0 + (-1.0f64).exp();
+//! assert!((da - (1.0 / s - 1.0)).abs() < 1e-12 && (db - (-1.0f64).exp() / s).abs() < 1e-12);
+//! ```
+//!
+//! `examples/custom_rules.rs` also wraps `libm::erf`, a function from another crate.
+//!
+//! ## Methods
+//!
+//! `#[grad]` applies to methods of an inherent `impl` block: `self` (by reference or by value)
+//! is data, passed through to the companions, which are methods too (`model.loss_grad(w, b)`).
+//! A model can own its hyperparameters and its data, and a method can call another
+//! `#[grad]` method of data (`self.penalty(w)`) or an associated function by path
+//! (`Self::f(..)`, `Model::f(..)`).
+//!
+//! ```
+//! use grad::grad;
+//!
+//! struct Ridge { lambda: f64, xs: Vec<f64>, ys: Vec<f64> }
+//!
+//! impl Ridge {
+//!     #[grad(wrt = w)]
+//!     fn penalty(&self, w: f64) -> f64 {
+//!         self.lambda * w * w
+//!     }
+//!
+//!     #[grad(wrt = w, b)]
+//!     fn loss(&self, w: f64, b: f64) -> f64 {
+//!         let mut s = 0.0;
+//!         for (x, y) in self.xs.iter().zip(&self.ys) {
+//!             s += (w * x + b - y) * (w * x + b - y);
+//!         }
+//!         s + self.penalty(w)
+//!     }
+//! }
+//!
+//! let m = Ridge { lambda: 0.5, xs: vec![1.0, 2.0], ys: vec![2.0, 4.0] };
+//! assert_eq!(m.loss_grad(2.0, 0.0), (2.0, 0.0)); // the fit is exact: only the penalty pulls
+//! ```
+//!
+//! Design choices, and what is not supported:
+//! - The struct's fields are data. Gradients with respect to them are not generated: pass the
+//!   parameters you train as arguments (the struct can own everything else). A field-wise
+//!   gradient would need a gradient type per struct, which a method's attribute cannot see.
+//! - The attribute sees the function, not the `impl`: it takes a function with a `self`
+//!   parameter, or whose signature names `Self`, as an associated function, and any other as a
+//!   free function. An associated function with neither fails to build (rustc reports that a
+//!   struct is not allowed in an `impl`): give it a `self` parameter, write `Self` in its
+//!   signature, or make it a free function.
+//! - Trait `impl`s and trait methods are not supported (the companions are not trait items).
+//!
 //! # Conventions where the derivative does not exist
 //!
 //! | where | value used |
@@ -353,13 +495,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-/// Generates `<name>_grad` and `<name>_value_and_grad` for a scalar function: see the
-/// [crate documentation](crate).
+/// Generates `<name>_grad` and `<name>_value_and_grad` for a scalar function, and its
+/// pullback for callers: see the [crate documentation](crate).
 ///
-/// Arguments: `wrt = a, b, ...` (required: the parameters to differentiate with respect to, in
-/// the order the gradient lists them) and `crate = path` (optional: the path of this crate, if
-/// renamed).
-pub use grad_macro::{grad, rule};
+/// Arguments: `wrt = a, b, ...` (the parameters to differentiate with respect to, in the order
+/// the gradient lists them; without it, the function is a building block, differentiated in
+/// every float parameter, with its pullback only) and `crate = path` (optional: the path of
+/// this crate, if renamed).
+pub use grad_macro::grad;
+/// Gives a function a derivative rule instead of differentiating its body:
+/// `#[grad::rule(a = ∂f/∂a, b = ∂f/∂b)]`, in terms of the parameters and the result `y` (or
+/// `result = name`). See "Composition" in the [crate documentation](crate).
+pub use grad_macro::rule;
 pub use grad_runtime::{check, leaky_relu, log_sigmoid, relu, sigmoid, softplus, Real};
 
 #[doc(hidden)]

@@ -1159,9 +1159,11 @@ impl<'a> Lowerer<'a> {
         let value = self.opaque_from(quote!(#ph.0), vec![cv], Kind::Float, false);
         let n = args.len();
         let mut ops = args.clone();
+        // A pullback lists `self` first, when the call is a method call.
+        let first = usize::from(recv.is_some());
         for (k, (o, e)) in args.iter().zip(exprs).enumerate() {
             ops.push(if self.b.is_active(o) {
-                let k = proc_macro2::Literal::usize_unsuffixed(k);
+                let k = proc_macro2::Literal::usize_unsuffixed(first + k);
                 let at = span_of(e);
                 let ph = Ident::new(&placeholder(0), at);
                 let partial = quote::quote_spanned! {at=>

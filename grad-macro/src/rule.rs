@@ -194,10 +194,16 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         shown.join(", ")
     );
     let kept = companion_attrs(&f.attrs);
+    // `self` is data: its slot is `()` (see `expand`).
+    let recv_cot = if f.sig.receiver().is_some() {
+        quote!((),)
+    } else {
+        quote!()
+    };
     let sig_body = quote! {
-        (#recv_decl #(#decl),*) -> (#ty, (#(#cot_tys,)*)) {
+        (#recv_decl #(#decl),*) -> (#ty, (#recv_cot #(#cot_tys,)*)) {
             let #result: #ty = #original(#recv_pass #(#pass),*);
-            (#result, (#(#cots,)*))
+            (#result, (#recv_cot #(#cots,)*))
         }
     };
     let pullback = pullback_item(&f, &kept, &doc, sig_body);
