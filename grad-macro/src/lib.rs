@@ -6,7 +6,9 @@
 //! (reverse sweep, rules from `rules.rs`, code built by `builder.rs`; loops lowered in
 //! `lower_loops.rs`) → `simplify` (dead code) → `fuse` (an accumulating loop and its sweep in
 //! one pass) → `factor` (a sum's shared factors applied once, after its loop) → `emit` (IR to
-//! Rust), driven by `expand`. Errors are collected in `ctxt`.
+//! Rust), driven by `expand`, which also writes each function's pullback for its callers.
+//! `rule` is `#[grad::rule]`: a pullback from partials the user gives. Errors are collected in
+//! `ctxt`.
 
 mod args;
 mod builder;
