@@ -311,10 +311,24 @@
 //!   and says to add the parameter to the callee's `wrt`. Data goes anywhere.
 //! - Arguments are scalars: a differentiated array cannot be passed to a call yet (pass its
 //!   elements).
-//! - Recursion works (the pullback calls itself, down the same branches); so do calls in loops,
-//!   whose results the reverse sweep reads back like any call's.
+//! - Recursion works (the pullback calls itself, down the same branches); so do calls in any
+//!   loop, branch or nested loop.
+//! - A called function is taken to compute its value and nothing else: the reverse sweep of a
+//!   loop recomputes what it needs, calls included, so a side effect in a callee (printing,
+//!   drawing a random number) may happen again. Keep callees pure; draw random numbers in the
+//!   caller.
 //! - A call with type arguments (`f::<T>(x)`) on a differentiated value is an error: `#[grad]`
 //!   functions are not generic.
+//! - Names: next to a free function `f`, `#[grad]` declares the hidden struct `f {}` that holds
+//!   its pullback. It takes the name `f` in the type namespace, so a module or type named `f`
+//!   in the same module conflicts with it (rustc: "the name `f` is defined multiple times"):
+//!   rename one of them. In the companions' bodies, callees are imported under names that
+//!   start with `__grad_`, so no name of yours is shadowed.
+//! - A function of yours named like one of this crate's helpers (`sigmoid`, `relu`,
+//!   `leaky_relu`, `softplus`, `log_sigmoid`) and called by that bare name is taken for the
+//!   helper (the build then fails at the call, in
+//!   `__private::called_function_must_be_the_grad_helper`): call it by its path
+//!   (`act::sigmoid(z)`).
 //!
 //! ## Derivative rules: `#[grad::rule]`
 //!
@@ -347,6 +361,11 @@
 //! ```
 //!
 //! `examples/custom_rules.rs` also wraps `libm::erf`, a function from another crate.
+//!
+//! The partials are evaluated after the function is called with the same arguments: data the
+//! function takes by value is moved by then, so take it by reference (`&[f64]`, `&Data`) if a
+//! partial reads it. A rule gives a partial for every float parameter (there is no `wrt`): give
+//! `0.0` for a float that is really a constant.
 //!
 //! ## Methods
 //!

@@ -1325,9 +1325,7 @@ fn replace_in(tokens: TokenStream, subst: &[Subst], krate: &Toks, listed: bool) 
                             Subst::Paren(t) => t.clone().group(Delimiter::Parenthesis),
                         };
                         out.0.extend(t.0.into_iter().map(|mut t| {
-                            if let TokenTree::Ident(i) = &mut t {
-                                i.set_span(i.span().located_at(id.span()));
-                            }
+                            t.set_span(t.span().located_at(id.span()));
                             t
                         }))
                     }

@@ -113,20 +113,19 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     Ok(quote!(#out #stand_ins))
 }
 
-/// What makes `f::pullback`, in a companion's body, name the pullback of each function `f`
-/// of a module the body calls, or fail with a message that says what to do when `f` has none:
-/// a module of stand-ins (a struct `f` whose `pullback` requires a trait nothing implements),
-/// imported with a glob, and `f` itself, imported by name. An import by name takes precedence
-/// over a glob in each namespace it brings a name to, so `f` is the callee's own struct when
-/// `#[grad]` or `#[grad::rule]` made one, and the stand-in otherwise.
+/// What makes `__grad_f::pullback`, in a companion's body, name the pullback of each
+/// function `f` of a module the body calls, or fail with a message that says what to do when
+/// `f` has none: a module of stand-ins (a struct `__grad_f` whose `pullback` requires a trait
+/// nothing implements), imported with a glob, and `f` itself, imported by name as `__grad_f`.
+/// An import by name takes precedence over a glob in each namespace it brings a name to, so
+/// `__grad_f` is the callee's own struct when `#[grad]` or `#[grad::rule]` made one, and the
+/// stand-in otherwise. The imports are in the body, so `f` resolves as in the caller's own body
+/// (a function declared in an enclosing function, a `use` in the body), and only names that
+/// start with `__grad_` are added.
 ///
-/// The import by name of a callee called by its bare name goes through an alias declared next
-/// to the companions (`use f as __grad_callee_g_f;`), where `f` resolves as in the caller's
-/// own body, even when `f` is declared in an enclosing function body (a doctest's `main`).
-/// In an `impl`, where no `use` can stand next to the companions, everything goes in each
-/// body, and `f` is imported from the module (`use self::f;`).
-///
-/// Returns the items for next to the companions, and the statements for each body.
+/// Returns the module of stand-ins, for next to the companions (`None` in an `impl`, where it
+/// goes in each body: the error is then reported once per companion), and the statements for
+/// each body.
 fn pullbacks_in_scope(
     f: &ItemFn,
     callees: &[(Ident, syn::Path, usize)],
@@ -137,10 +136,7 @@ fn pullbacks_in_scope(
         return (None, None);
     }
     let float = crate::builder::float_type_tokens(float);
-    let caller = &f.sig.ident;
-    let imp = in_impl(f);
     let stand_ins = callees.iter().map(|(id, _, n)| {
-        let id = Ident::new(&id.to_string(), Span::call_site());
         let tys: Vec<Ident> = (0..*n).map(|k| format_ident!("A{}", k)).collect();
         quote! {
             pub struct #id {}
@@ -154,26 +150,10 @@ fn pullbacks_in_scope(
             }
         }
     });
-    let mut aliases = Vec::new();
-    let imports: Vec<TokenStream> = callees
+    let imports = callees
         .iter()
-        .map(|(id, path, _)| {
-            let id = Ident::new(&id.to_string(), Span::call_site());
-            if path.segments.len() > 1 || path.leading_colon.is_some() {
-                quote!(use #path;)
-            } else if imp {
-                quote!(use self::#id;)
-            } else {
-                let alias = format_ident!("__grad_callee_{}_{}", caller, id);
-                aliases.push(quote! {
-                    #[allow(unused_imports)]
-                    use #id as #alias;
-                });
-                quote!(use #alias as #id;)
-            }
-        })
-        .collect();
-    let module = format_ident!("__grad_pullbacks_{}", caller);
+        .map(|(id, path, _)| quote!(use #path as #id;));
+    let module = format_ident!("__grad_pullbacks_{}", f.sig.ident);
     let item = quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types, non_snake_case, dead_code, clippy::all)]
@@ -186,10 +166,10 @@ fn pullbacks_in_scope(
         use #module::*;
         #(#[allow(unused_imports)] #imports)*
     };
-    if imp {
+    if in_impl(f) {
         (None, Some(quote!(#item #uses)))
     } else {
-        (Some(quote!(#item #(#aliases)*)), Some(uses))
+        (Some(item), Some(uses))
     }
 }
 
@@ -567,6 +547,11 @@ pub(crate) fn receiver(f: &ItemFn) -> (TokenStream, TokenStream) {
         Some(r) => {
             let attrs = &r.attrs;
             let decl = match (&r.reference, &r.mutability) {
+                // `self: &Self`, `self: Box<Self>`, ...
+                _ if r.colon_token.is_some() => {
+                    let (m, ty) = (&r.mutability, &r.ty);
+                    quote!(#(#attrs)* #m self: #ty,)
+                }
                 (Some((and, lt)), m) => quote!(#(#attrs)* #and #lt #m self,),
                 (None, Some(m)) => quote!(#(#attrs)* #m self,),
                 (None, None) => quote!(#(#attrs)* self,),
@@ -610,6 +595,7 @@ pub(crate) fn pullback_item(
         quote! {
             #(#kept)*
             #[doc = #doc]
+            #[doc(hidden)]
             #[inline]
             #allows
             #vis fn #pb_name #generics #sig_body

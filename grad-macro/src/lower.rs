@@ -75,8 +75,8 @@ pub struct Lowered {
     /// Statements that make rustc check a helper called by a bare name is really ours.
     pub assertions: Vec<TokenStream>,
     /// Functions of modules called with a differentiated argument (see
-    /// `expand::pullbacks_in_scope`): the name the call uses, the path as written, and the
-    /// number of arguments.
+    /// `expand::pullbacks_in_scope`): the name the companions import each as (`__grad_f`), the
+    /// path as written, and the number of arguments.
     pub callees: Vec<(Ident, syn::Path, usize)>,
     /// Items declared inside the body (`const K: f64 = ..;`), copied into the companions.
     pub items: Vec<syn::Item>,
@@ -1037,10 +1037,16 @@ impl<'a> Lowerer<'a> {
             if let Some(id) = self.first_active(&Expr::Call(c.clone())) {
                 let name = p.path.to_token_stream().to_string().replace(' ', "");
                 if p.qself.is_some() {
+                    let name = p
+                        .path
+                        .segments
+                        .last()
+                        .map(|s| s.ident.to_string())
+                        .unwrap_or_default();
                     return self.error(
                         &c.func,
                         format!(
-                            "a call through a qualified path (`<T>::{name}`) cannot be differentiated (it is passed `{id}`, which depends on a `wrt` parameter): write `x.{name}()` or `f64::{name}(x)` for the f32/f64 methods {}, and call other functions by their path",
+                            "a call through a qualified path (`<T>::{name}`) cannot be differentiated (it is passed `{id}`, which depends on a `wrt` parameter): write `x.{name}()` or `f64::{name}(x)` for the f32/f64 methods {}, and call a #[grad] function by its path (`T::{name}(..)`)",
                             rules::names(Form::Method)
                         ),
                     );
@@ -1068,9 +1074,8 @@ impl<'a> Lowerer<'a> {
     }
 
     /// The pullback of the function at `path`: `T::f_pullback` for an associated function
-    /// (`Self::f`, `Model::f`); `f::pullback` for a function of a module, with `f` brought
-    /// into scope by `expand::pullbacks_in_scope` (or `m::f::pullback`, when another `f`
-    /// already is).
+    /// (`Self::f`, `Model::f`); `__grad_f::pullback` for a function of a module (`f`,
+    /// `m::f`), with `f` imported as `__grad_f` by `expand::pullbacks_in_scope`.
     /// `None` when the call gives type arguments.
     fn pullback_path(&mut self, path: &syn::Path, arity: usize) -> Option<TokenStream> {
         let n = path.segments.len();
@@ -1091,21 +1096,32 @@ impl<'a> Lowerer<'a> {
             return Some(p.to_token_stream());
         }
         let written = path.to_token_stream().to_string();
-        let known = self.callees.iter().find(|(id, _, _)| *id == last.ident);
-        match known {
-            Some((_, q, _)) if q.to_token_stream().to_string() != written => {
-                p.segments.push(Ident::new("pullback", span).into());
-                Some(p.to_token_stream())
+        let name = match self
+            .callees
+            .iter()
+            .find(|(_, q, _)| q.to_token_stream().to_string() == written)
+        {
+            Some((id, _, _)) => id.to_string(),
+            None => {
+                // `__grad_f`, or `__grad_f_2` for a second `f` (`a::f`, `b::f`).
+                let same = self
+                    .callees
+                    .iter()
+                    .filter(|(_, q, _)| q.segments.last().map(|s| &s.ident) == Some(&last.ident))
+                    .count();
+                let id = if same == 0 {
+                    format!("__grad_{}", last.ident)
+                } else {
+                    format!("__grad_{}_{}", last.ident, same + 1)
+                };
+                self.callees
+                    .push((Ident::new(&id, Span::call_site()), path.clone(), arity));
+                id
             }
-            _ => {
-                if known.is_none() {
-                    self.callees.push((last.ident.clone(), path.clone(), arity));
-                }
-                let id = Ident::new(&last.ident.to_string(), span);
-                let pb = Ident::new("pullback", span);
-                Some(quote!(#id::#pb))
-            }
-        }
+        };
+        let id = Ident::new(&name, span);
+        let pb = Ident::new("pullback", span);
+        Some(quote!(#id::#pb))
     }
 
     /// A call to another `#[grad]` function (`callee(args)`, or `recv.callee(args)` for a
@@ -1150,11 +1166,29 @@ impl<'a> Lowerer<'a> {
             toks.push(t);
             refs.extend(r);
         }
-        let call = self.opaque_from(quote!(#recv #callee(#(#toks),*)), refs, Kind::Opaque, true);
+        // Not effectful: a #[grad] function computes a value, so the reverse sweep of a loop may
+        // call it again rather than keep what it returned (see the manual).
+        let call = self.opaque_from(quote!(#recv #callee(#(#toks),*)), refs, Kind::Opaque, false);
         let Operand::Var(cv) = call else {
             return call;
         };
         self.b.info_mut(cv).span = span;
+        // Named (`sq_pullback`), so it is printed as a `let` of its own rather than inside the
+        // expressions that read it.
+        let callee_name = callee
+            .clone()
+            .into_iter()
+            .filter_map(|t| match t {
+                proc_macro2::TokenTree::Ident(id) => Some(id.to_string()),
+                _ => None,
+            })
+            .filter(|n| n != "pullback")
+            .last()
+            .unwrap_or_default();
+        let base = callee_name
+            .trim_start_matches("__grad_")
+            .trim_end_matches("_pullback");
+        self.b.info_mut(cv).name = Name::Source(format!("{base}_pullback"));
         let ph = Ident::new(&placeholder(0), Span::call_site());
         let value = self.opaque_from(quote!(#ph.0), vec![cv], Kind::Float, false);
         let n = args.len();

@@ -56,9 +56,44 @@ pub fn rule(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(t) => t,
         Err(e) => {
             let e = e.to_compile_error();
-            quote!(#item #e)
+            let stub = stub(&item);
+            quote!(#item #e #stub)
         }
     }
+}
+
+/// After an error in the rule, a pullback that only has the right type, so that the error is
+/// reported once, at the rule, and not again at every call.
+fn stub(item: &TokenStream) -> Option<TokenStream> {
+    let f: ItemFn = syn::parse2(item.clone()).ok()?;
+    let syn::ReturnType::Type(_, ty) = &f.sig.output else {
+        return None;
+    };
+    let float = float_of(ty)?;
+    let params = companion_params(&f);
+    let (recv_decl, _) = receiver(&f);
+    let ty = crate::builder::float_type_tokens(float);
+    let recv_cot = f.sig.receiver().map(|_| quote!((),));
+    let decl = params.iter().map(|(_, t, _)| quote!(_: #t));
+    let cot_tys = params.iter().map(|(_, t, _)| {
+        if float_of(t) == Some(float) {
+            ty.clone()
+        } else {
+            quote!(())
+        }
+    });
+    let sig_body = quote! {
+        (#recv_decl #(#decl),*) -> (#ty, (#recv_cot #(#cot_tys,)*)) {
+            ::core::unreachable!()
+        }
+    };
+    let kept = companion_attrs(&f.attrs);
+    Some(pullback_item(
+        &f,
+        &kept,
+        " (A rule with an error.)",
+        sig_body,
+    ))
 }
 
 fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
