@@ -67,6 +67,8 @@ fn xi_table() {
     println!("  xi5 = ln p = {xi5_value:.6e}   dxi5/dW = {d_xi5:.6e}   (3e^-9 / (1+e^-9))");
     println!("  L = -ln(1/(1+e^-9)) = {loss:.6e}");
     println!("  dL/dW = {d_w:.10e}   (-3e^-9 / (1+e^-9))");
+    let (_, d_w_forward) = xi_loss_forward_jvp(w, x, y, 1.0);
+    println!("  dL/dW = {d_w_forward:.10e}   in forward mode (dW/dW = 1 carried up the table)");
     println!("  note: one table in 000 prints dL/dW = +0.00037018372; that is a sign slip, 001");
     println!("  prints -0.00037018372: raising W raises p towards y = 1, so the loss falls.");
 }

@@ -24,6 +24,18 @@ pub fn xi_loss(w: f64, x: f64, y: f64) -> f64 {
     -y * xi5 //                     L^A = −y ξ5
 }
 
+/// The same table in forward mode: dξ/dW carried up the table with each ξ, as the notes'
+/// forward pass does (`xi_loss_forward_jvp(w, x, y, 1.0)` is the last row).
+#[grad(wrt = w, mode = forward)]
+pub fn xi_loss_forward(w: f64, x: f64, y: f64) -> f64 {
+    let xi1 = -w * x;
+    let xi2 = xi1.exp();
+    let xi3 = 1.0 + xi2;
+    let xi4 = 1.0 / xi3;
+    let xi5 = xi4.ln();
+    -y * xi5
+}
+
 /// `ξ4 = p = 1 / (1 + e^(−W X))`, for the table's dξ4/dW column.
 #[grad(wrt = w)]
 pub fn xi4(w: f64, x: f64) -> f64 {

@@ -24,6 +24,8 @@ mod emit;
 mod expand;
 #[path = "../src/factor.rs"]
 mod factor;
+#[path = "../src/forward.rs"]
+mod forward;
 #[path = "../src/fuse.rs"]
 mod fuse;
 #[path = "../src/ir.rs"]

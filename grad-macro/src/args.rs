@@ -5,6 +5,8 @@ use syn::{Ident, Path, Token};
 
 mod kw {
     syn::custom_keyword!(wrt);
+    syn::custom_keyword!(mode);
+    syn::custom_keyword!(hessian);
 }
 
 pub struct Args {
@@ -13,15 +15,19 @@ pub struct Args {
     pub wrt: Option<Vec<Ident>>,
     /// The path generated code uses for the `grad` crate (`crate = my_grad` after a rename).
     pub krate: Option<Path>,
+    /// `mode = forward`: `_grad` and `_value_and_grad` computed in forward mode, and `_jvp`.
+    pub forward: bool,
+    /// `hessian`: `_hessian` and `_hvp` too.
+    pub hessian: bool,
 }
 
-const EXPECTED: &str =
-    "expected `wrt = a, b, ...` (and optionally `crate = path`), or nothing for a building block";
+const EXPECTED: &str = "expected `wrt = a, b, ...` (and optionally `mode = forward`, `hessian`, `crate = path`), or nothing for a building block";
 
 impl Parse for Args {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut wrt: Option<Vec<Ident>> = None;
         let mut krate = None;
+        let (mut forward, mut hessian) = (None::<Ident>, None::<Ident>);
         while !input.is_empty() {
             if input.peek(kw::wrt) {
                 let kw: kw::wrt = input.parse()?;
@@ -42,7 +48,11 @@ impl Parse for Args {
                 }
                 let mut names = vec![input.parse::<Ident>()?];
                 // `wrt = a, b, crate = x`: a name continues the list unless an option follows.
-                while input.peek(Token![,]) && input.peek2(Ident) && !input.peek3(Token![=]) {
+                while input.peek(Token![,])
+                    && input.peek2(Ident)
+                    && !input.peek3(Token![=])
+                    && !input.peek2(kw::hessian)
+                {
                     input.parse::<Token![,]>()?;
                     names.push(input.parse()?);
                 }
@@ -54,6 +64,34 @@ impl Parse for Args {
                 }
                 input.parse::<Token![=]>()?;
                 krate = Some(Path::parse_mod_style(input)?);
+            } else if input.peek(kw::mode) || input.peek(kw::hessian) {
+                let id: Ident = input.parse()?;
+                if id == "hessian" {
+                    if hessian.is_some() {
+                        return Err(syn::Error::new(id.span(), "`hessian` is given twice"));
+                    }
+                    hessian = Some(id);
+                } else {
+                    if forward.is_some() {
+                        return Err(syn::Error::new(id.span(), "`mode` is given twice"));
+                    }
+                    if input.parse::<Token![=]>().is_err() {
+                        return Err(syn::Error::new(
+                            id.span(),
+                            "expected `mode = forward` or `mode = reverse`",
+                        ));
+                    }
+                    let m: Ident = input.parse().map_err(|e| {
+                        syn::Error::new(e.span(), "expected `mode = forward` or `mode = reverse`")
+                    })?;
+                    if m != "forward" && m != "reverse" {
+                        return Err(syn::Error::new(
+                            m.span(),
+                            format!("unknown mode `{m}`: expected `forward` or `reverse`"),
+                        ));
+                    }
+                    forward = Some(m);
+                }
             } else if input.peek(Ident) {
                 let id: Ident = input.parse()?;
                 return Err(syn::Error::new(
@@ -70,6 +108,19 @@ impl Parse for Args {
                 return Err(input.error(format!("expected `,` here; {EXPECTED}")));
             }
         }
-        Ok(Args { wrt, krate })
+        if let (None, Some(opt)) = (&wrt, forward.as_ref().or(hessian.as_ref())) {
+            return Err(syn::Error::new(
+                opt.span(),
+                format!(
+                    "`{opt}` needs `wrt = ...`: the parameters to differentiate with respect to"
+                ),
+            ));
+        }
+        Ok(Args {
+            wrt,
+            krate,
+            forward: forward.is_some_and(|m| m == "forward"),
+            hessian: hessian.is_some(),
+        })
     }
 }

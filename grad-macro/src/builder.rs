@@ -119,6 +119,12 @@ impl Builder {
     /// Ends the nested block started by [`enter`](Self::enter).
     pub fn exit(&mut self, yields: Vec<Operand>) -> Block {
         let frame = self.frames.pop().unwrap_or_default();
+        // What the block defines is out of scope after it: the algebra must not reach for it.
+        for inst in &frame.insts {
+            for v in inst.defs() {
+                self.defs.remove(&v);
+            }
+        }
         Block {
             insts: frame.insts,
             yields,
@@ -578,7 +584,10 @@ impl Builder {
     /// Whether `v` was built by derivative code (a temporary or an adjoint), so that its
     /// definition may be rewritten; primal values are left as computed.
     fn is_derivative(&self, v: Var) -> bool {
-        matches!(self.info(v).name, Name::Anon | Name::Adjoint(_))
+        matches!(
+            self.info(v).name,
+            Name::Anon | Name::Adjoint(_) | Name::Tangent(_)
+        )
     }
 
     /// The factors of `o` raised to `exp`, through the products, quotients and negations of

@@ -392,15 +392,32 @@ impl<'a> Emitter<'a> {
 
     /// The statements and final expression of the companion's body.
     pub fn body(&self, value_and_grad: bool) -> TokenStream {
+        self.body_with(|mut ys| {
+            let value = ys.remove(0);
+            let grad = if ys.len() == 1 {
+                ys.swap_remove(0)
+            } else {
+                quote!((#(#ys),*))
+            };
+            if value_and_grad {
+                quote!((#value, #grad))
+            } else {
+                grad
+            }
+        })
+    }
+
+    /// The statements of the companion's body, and its final expression made by `shape` from
+    /// the body's yields.
+    pub fn body_with(&self, shape: impl FnOnce(Vec<TokenStream>) -> TokenStream) -> TokenStream {
         let (stmts, _) = self.block_parts(&self.func.body, false);
-        let ys = &self.func.body.yields;
-        let value = self.operand(&ys[0]).tokens();
-        let mut grads: Vec<Toks> = ys[1..].iter().map(|g| self.operand(g).tokens()).collect();
-        let grad = if grads.len() == 1 {
-            grads.swap_remove(0)
-        } else {
-            Toks::args(grads)
-        };
+        let ys: Vec<TokenStream> = self
+            .func
+            .body
+            .yields
+            .iter()
+            .map(|y| self.operand(y).tokens().into_token_stream())
+            .collect();
         let unused = self
             .func
             .params
@@ -408,11 +425,7 @@ impl<'a> Emitter<'a> {
             .filter(|p| self.uses.get(p).copied().unwrap_or(0) == 0)
             .filter_map(|p| self.names.get(p))
             .filter(|id| !id.to_string().starts_with('_'));
-        let result = if value_and_grad {
-            Toks::args([value, grad])
-        } else {
-            grad
-        };
+        let result = shape(ys);
         quote! {
             #(let _ = &#unused;)*
             #(#stmts)*
@@ -493,7 +506,7 @@ impl<'a> Emitter<'a> {
                         Name::Anon => true,
                         Name::Temp => !untyped(*op, args),
                         // The adjoint of an intermediate that has no name of its own.
-                        Name::Adjoint(of) => {
+                        Name::Adjoint(of) | Name::Tangent(of) => {
                             matches!(self.func.info(of).name, Name::Temp | Name::Anon)
                                 && !untyped(*op, args)
                         }
@@ -602,6 +615,10 @@ impl<'a> Emitter<'a> {
                 .names
                 .get(of)
                 .map(|id| format!("d_{}", id.to_string().trim_start_matches('_'))),
+            Name::Tangent(of) => self
+                .names
+                .get(of)
+                .map(|id| format!("{}_dot", id.to_string().trim_start_matches('_'))),
             Name::Temp | Name::Anon | Name::Export(_) => None,
         };
         let id = match base {

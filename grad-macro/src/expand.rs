@@ -72,6 +72,18 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         return Err(first);
     }
     let program = simplify::dce(program);
+    let second = second_order(&args, &f, &sig, &lowered.func, &wrt, &program)?;
+    // `mode = forward`: the same companions, from one forward pass with a tangent per `wrt`
+    // parameter.
+    let program = if args.forward {
+        let n = wrt.len();
+        let (mut fp, errors) = crate::forward::forward(&lowered.func, &unit_seeds(&wrt));
+        combine(errors)?;
+        fp.body.yields.truncate(1 + n);
+        simplify::dce(fp)
+    } else {
+        program
+    };
     // The gradient alone: without the instructions only the value needs. `_grad` gets a body
     // of its own when the value alone costs a twentieth of the work or more (a final `ln`, a
     // loss accumulated in a loop); otherwise it calls `_value_and_grad`, which keeps the
@@ -110,7 +122,293 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         },
         &note,
     );
-    Ok(quote!(#out #stand_ins))
+    let extra = second.map(|s| {
+        s.emit(
+            &f,
+            &krate,
+            &reserved,
+            &param_ids,
+            &params,
+            &sig,
+            &assertions,
+            &lowered.items,
+        )
+    });
+    Ok(quote!(#out #stand_ins #extra))
+}
+
+/// One error for several.
+fn combine(errors: Vec<syn::Error>) -> syn::Result<()> {
+    match errors.into_iter().reduce(|mut a, b| {
+        a.combine(b);
+        a
+    }) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// A unit tangent for each `wrt` parameter: `n` directions at once.
+fn unit_seeds(wrt: &[Var]) -> crate::forward::Seeds {
+    let n = wrt.len();
+    crate::forward::Seeds {
+        n,
+        of: wrt
+            .iter()
+            .enumerate()
+            .map(|(j, &v)| {
+                let t = (0..n)
+                    .map(|k| crate::ir::Operand::Lit(if k == j { 1.0 } else { 0.0 }))
+                    .collect();
+                (v, t)
+            })
+            .collect(),
+    }
+}
+
+/// `func` with a new float parameter per `wrt` parameter (a tangent or a vector component),
+/// and those parameters as one direction of seeds.
+fn with_direction(func: &crate::ir::Func, wrt: &[Var]) -> (crate::ir::Func, crate::forward::Seeds) {
+    let mut func = func.clone();
+    let mut of = Vec::new();
+    for &w in wrt {
+        let v = Var(func.vars.len() as u32);
+        let span = func.info(w).span;
+        func.vars.push(crate::ir::VarInfo {
+            kind: crate::ir::Kind::Float,
+            name: crate::ir::Name::Temp,
+            active: false,
+            span,
+            mutable: false,
+        });
+        func.params.push(v);
+        of.push((w, vec![crate::ir::Operand::Var(v)]));
+    }
+    (func, crate::forward::Seeds { n: 1, of })
+}
+
+/// The programs of `_jvp`, `_hessian` and `_hvp`, when asked for.
+struct Second {
+    jvp: Option<crate::ir::Func>,
+    hessian: Option<(crate::ir::Func, crate::ir::Func)>,
+}
+
+fn second_order(
+    args: &Args,
+    f: &ItemFn,
+    sig: &Sig,
+    primal: &crate::ir::Func,
+    wrt: &[Var],
+    reversed: &crate::ir::Func,
+) -> syn::Result<Option<Second>> {
+    if !args.forward && !args.hessian {
+        return Ok(None);
+    }
+    let mut errors = Vec::new();
+    for &i in &sig.wrt {
+        if sig.params[i].array.is_some() {
+            let name = sig.params[i]
+                .ident
+                .as_ref()
+                .map(|i| i.to_string())
+                .unwrap_or_default();
+            let at = args
+                .wrt
+                .iter()
+                .flatten()
+                .find(|w| **w == name)
+                .map_or(Span::call_site(), |w| w.span());
+            errors.push(syn::Error::new(
+                at,
+                format!("`{name}` is an array: `mode = forward` and `hessian` take scalar `wrt` parameters only (list the elements as parameters, or use the reverse-mode gradient)"),
+            ));
+        }
+    }
+    if args.hessian && calls_pullbacks(&primal.body) {
+        errors.push(syn::Error::new_spanned(
+            &f.sig.ident,
+            "`hessian` is not supported for a function that calls other #[grad] functions: their pullbacks give first derivatives only",
+        ));
+    }
+    combine(errors)?;
+    let jvp = if args.forward {
+        let (func, seeds) = with_direction(primal, wrt);
+        let (mut jp, errors) = crate::forward::forward(&func, &seeds);
+        combine(errors)?;
+        jp.body.yields.truncate(2);
+        Some(simplify::dce(jp))
+    } else {
+        None
+    };
+    let hessian = if args.hessian {
+        let n = wrt.len();
+        // Forward over reverse: the tangents of the gradient, one direction per parameter.
+        let (mut hp, errors) = crate::forward::forward(reversed, &unit_seeds(wrt));
+        combine(errors)?;
+        let ys = hp.body.yields.clone();
+        // The upper triangle, row by row: ∂gᵢ/∂wⱼ for i ≤ j (the lower one mirrors it, so the
+        // matrix is exactly symmetric).
+        hp.body.yields = (0..n)
+            .flat_map(|i| (i..n).map(move |j| (i, j)))
+            .map(|(i, j)| ys[(1 + n) + (1 + i) * n + j])
+            .collect();
+        let hp = simplify::dce(hp);
+        let (func, seeds) = with_direction(reversed, wrt);
+        let (mut vp, errors) = crate::forward::forward(&func, &seeds);
+        combine(errors)?;
+        let ys = vp.body.yields.clone();
+        vp.body.yields = (0..n).map(|i| ys[(1 + n) + 1 + i]).collect();
+        Some((hp, simplify::dce(vp)))
+    } else {
+        None
+    };
+    Ok(Some(Second { jvp, hessian }))
+}
+
+/// Whether a body calls another #[grad] function.
+fn calls_pullbacks(b: &crate::ir::Block) -> bool {
+    b.insts.iter().any(|i| match i {
+        crate::ir::Inst::Op {
+            op: crate::ir::Op::Pulled(_),
+            ..
+        } => true,
+        other => other.blocks().iter().any(|nb| calls_pullbacks(nb)),
+    })
+}
+
+impl Second {
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &self,
+        f: &ItemFn,
+        krate: &TokenStream,
+        reserved: &HashSet<String>,
+        param_ids: &[Ident],
+        params: &[(Ident, syn::Type, bool)],
+        sig: &Sig,
+        assertions: &[TokenStream],
+        items: &[syn::Item],
+    ) -> TokenStream {
+        let name = &f.sig.ident;
+        let vis = &f.vis;
+        let ty = crate::builder::float_type_tokens(sig.float);
+        let n = sig.wrt.len();
+        let len = proc_macro2::Literal::usize_unsuffixed(n);
+        let allows = allows();
+        let kept = companion_attrs(&f.attrs);
+        let (recv_decl, _) = receiver(f);
+        let decl: Vec<TokenStream> = params
+            .iter()
+            .map(|(id, t, m)| {
+                if *m {
+                    quote!(mut #id: #t)
+                } else {
+                    quote!(#id: #t)
+                }
+            })
+            .collect();
+        let wrt_ids: Vec<&Ident> = sig.wrt.iter().map(|&i| &param_ids[i]).collect();
+        let listed = wrt_ids
+            .iter()
+            .map(|w| format!("`{w}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let with = |suffix: &str| -> Vec<Ident> {
+            wrt_ids
+                .iter()
+                .map(|w| format_ident!("{}{}", w, suffix, span = Span::mixed_site()))
+                .collect()
+        };
+        let prelude = quote! {
+            #(#items)*
+            #(#assertions)*
+        };
+        let mut out = TokenStream::new();
+        if let Some(jp) = &self.jvp {
+            let dots = with("_dot");
+            let mut ids = param_ids.to_vec();
+            ids.extend(dots.iter().cloned());
+            let body = Emitter::new(jp, krate, reserved, &ids).body(true);
+            let jvp_name = format_ident!("{}_jvp", name);
+            let doc = format!(
+                " Value and directional derivative of [`{name}()`] along a tangent of {listed} (`{}`), from one forward pass: returns `({name}(..), Σ ∂{name}/∂w · w_dot)`.\n\n Generated by `#[grad(mode = forward)]`: the tangents are carried alongside the values, with no tape and no storage.",
+                dots.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("`, `")
+            );
+            out.extend(quote! {
+                #(#kept)*
+                #[doc = #doc]
+                #[must_use]
+                #[inline]
+                #allows
+                #vis fn #jvp_name (#recv_decl #(#decl,)* #(#dots: #ty),*) -> (#ty, #ty) {
+                    #prelude
+                    #body
+                }
+            });
+        }
+        if let Some((hp, vp)) = &self.hessian {
+            let body = Emitter::new(hp, krate, reserved, param_ids).body_with(|ys| {
+                // `ys` is the upper triangle, row by row.
+                let at = |i: usize, j: usize| {
+                    let (i, j) = if i <= j { (i, j) } else { (j, i) };
+                    i * n - i * (i + 1) / 2 + j
+                };
+                let rows = (0..n).map(|i| {
+                    let row = (0..n).map(|j| &ys[at(i, j)]);
+                    quote!([#(#row),*])
+                });
+                quote!([#(#rows),*])
+            });
+            let h_name = format_ident!("{}_hessian", name);
+            let doc = format!(
+                " Hessian of [`{name}()`] with respect to {listed}: `h[i][j] = ∂²{name}/∂wᵢ∂wⱼ`, in `wrt` order.\n\n Generated by `#[grad(hessian)]`: forward mode over the reverse-mode gradient, one tangent per parameter, so it costs about {n} gradients' worth of arithmetic, in one pass. Each entry above the diagonal is computed once and mirrored: the matrix is exactly symmetric."
+            );
+            out.extend(quote! {
+                #(#kept)*
+                #[doc = #doc]
+                #[must_use]
+                #[inline]
+                #allows
+                #vis fn #h_name (#recv_decl #(#decl),*) -> [[#ty; #len]; #len] {
+                    #prelude
+                    #body
+                }
+            });
+            let vs = with("_v");
+            let mut ids = param_ids.to_vec();
+            ids.extend(vs.iter().cloned());
+            let body = Emitter::new(vp, krate, reserved, &ids).body_with(|ys| {
+                if ys.len() == 1 {
+                    ys[0].clone()
+                } else {
+                    quote!((#(#ys),*))
+                }
+            });
+            let shape = if n == 1 {
+                quote!(#ty)
+            } else {
+                let t = (0..n).map(|_| ty.clone());
+                quote!((#(#t),*))
+            };
+            let v_name = format_ident!("{}_hvp", name);
+            let doc = format!(
+                " Hessian-vector product of [`{name}()`]: `H·v` for the vector `v` with a component per `wrt` parameter ({listed}: `{}`), in the shape of the gradient, without forming `H`.\n\n Generated by `#[grad(hessian)]`: one forward direction over the reverse-mode gradient, about the cost of two gradients.",
+                vs.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("`, `")
+            );
+            out.extend(quote! {
+                #(#kept)*
+                #[doc = #doc]
+                #[must_use]
+                #[inline]
+                #allows
+                #vis fn #v_name (#recv_decl #(#decl,)* #(#vs: #ty),*) -> #shape {
+                    #prelude
+                    #body
+                }
+            });
+        }
+        out
+    }
 }
 
 /// What makes `__grad_f::pullback`, in a companion's body, name the pullback of each

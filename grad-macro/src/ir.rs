@@ -168,6 +168,8 @@ pub enum Name {
     Temp,
     /// The adjoint of a variable (`d_p`).
     Adjoint(Var),
+    /// A tangent of a variable, in forward mode (`p_dot`).
+    Tangent(Var),
     /// A temporary of derivative code: inlined into its single use where possible.
     Anon,
     /// A branch's value carried out of its `if` for the reverse sweep: the same name.

@@ -17,6 +17,7 @@ mod ctxt;
 mod emit;
 mod expand;
 mod factor;
+mod forward;
 mod fuse;
 mod ir;
 mod lower;

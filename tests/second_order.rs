@@ -1,0 +1,243 @@
+//! Forward mode (`mode = forward`, `_jvp`) and second derivatives (`hessian`: `_hessian`,
+//! `_hvp`): against the reverse-mode gradient, finite differences of the gradient, and closed
+//! forms.
+
+#![deny(warnings)]
+#![allow(clippy::too_many_arguments)]
+
+use approx::assert_relative_eq;
+use grad::grad;
+
+#[allow(dead_code)]
+#[path = "../examples/seed_models/mod.rs"]
+mod seed_models;
+
+// ---------------------------------------------------------------------------------------------
+// Forward mode
+// ---------------------------------------------------------------------------------------------
+
+/// The same body three times: reverse, forward, and with second derivatives.
+macro_rules! both_modes {
+    ($rev:ident, $fwd:ident, $hes:ident, ($($p:ident),*), ($($d:ident: $t:ty),*), $body:block) => {
+        #[grad(wrt = $($p),*)]
+        fn $rev($($p: f64,)* $($d: $t),*) -> f64 $body
+        #[grad(wrt = $($p),*, mode = forward)]
+        fn $fwd($($p: f64,)* $($d: $t),*) -> f64 $body
+        #[grad(wrt = $($p),*, hessian)]
+        fn $hes($($p: f64,)* $($d: $t),*) -> f64 $body
+    };
+}
+
+both_modes!(rosen, rosen_f, rosen_h, (x, y), (), {
+    (1.0 - x) * (1.0 - x) + 100.0 * (y - x * x) * (y - x * x)
+});
+
+both_modes!(mixed, mixed_f, mixed_h, (a, b, c), (k: f64), {
+    let u = (a * b).sin() + c.exp() / (1.0 + b * b);
+    let v = if u > 0.5 { u.sqrt() * a } else { -u * c };
+    v.tanh() * k + (a - c).powi(3) + b.atan2(c) + grad::sigmoid(a * c)
+});
+
+both_modes!(logreg, logreg_f, logreg_h, (b0, b1), (xs: &[f64], ys: &[f64]), {
+    let mut s = 0.0;
+    for (x, y) in xs.iter().zip(ys) {
+        let p = grad::sigmoid(b0 + b1 * x);
+        s += -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
+    }
+    s
+});
+
+/// A loop with carried state, in forward mode (its Hessian is not supported: see below).
+#[grad(wrt = w, u)]
+fn rnn(w: f64, u: f64, xs: &[f64]) -> f64 {
+    let mut h = 0.0;
+    for &x in xs {
+        h = (w * h + u * x).tanh();
+    }
+    h * h
+}
+
+#[grad(wrt = w, u, mode = forward)]
+fn rnn_f(w: f64, u: f64, xs: &[f64]) -> f64 {
+    let mut h = 0.0;
+    for &x in xs {
+        h = (w * h + u * x).tanh();
+    }
+    h * h
+}
+
+const XS: [f64; 6] = [0.5, -1.0, 2.0, 0.3, -0.7, 1.4];
+const YS: [f64; 6] = [1.0, 0.0, 1.0, 0.0, 0.0, 1.0];
+
+#[test]
+fn forward_mode_gives_the_reverse_mode_gradient() {
+    for (x, y) in [(1.2, 0.7), (-0.5, 2.0), (0.0, 0.0)] {
+        let (r, f) = (rosen_value_and_grad(x, y), rosen_f_value_and_grad(x, y));
+        assert_eq!(r.0, f.0);
+        assert_relative_eq!(r.1 .0, f.1 .0, max_relative = 1e-13);
+        assert_relative_eq!(r.1 .1, f.1 .1, max_relative = 1e-13);
+        assert_eq!(rosen_f_grad(x, y), f.1);
+    }
+    for p in [[0.3, -0.8, 0.5], [1.1, 0.2, -0.4], [-0.9, 1.5, 0.7]] {
+        let r = mixed_grad(p[0], p[1], p[2], 1.7);
+        let f = mixed_f_grad(p[0], p[1], p[2], 1.7);
+        for (a, b) in [(r.0, f.0), (r.1, f.1), (r.2, f.2)] {
+            assert_relative_eq!(a, b, max_relative = 1e-12, epsilon = 1e-14);
+        }
+    }
+    let (r, f) = (
+        logreg_grad(0.1, 0.4, &XS, &YS),
+        logreg_f_grad(0.1, 0.4, &XS, &YS),
+    );
+    assert_relative_eq!(r.0, f.0, max_relative = 1e-13);
+    assert_relative_eq!(r.1, f.1, max_relative = 1e-13);
+    let (r, f) = (rnn_grad(0.7, 0.4, &XS), rnn_f_grad(0.7, 0.4, &XS));
+    assert_relative_eq!(r.0, f.0, max_relative = 1e-12);
+    assert_relative_eq!(r.1, f.1, max_relative = 1e-12);
+}
+
+#[test]
+fn a_jvp_is_the_gradient_along_the_tangent() {
+    for (t0, t1, t2) in [(1.0, 0.0, 0.0), (0.3, -2.0, 0.5)] {
+        let g = mixed_grad(0.3, -0.8, 0.5, 1.7);
+        let (v, d) = mixed_f_jvp(0.3, -0.8, 0.5, 1.7, t0, t1, t2);
+        assert_eq!(v, mixed(0.3, -0.8, 0.5, 1.7));
+        assert_relative_eq!(d, g.0 * t0 + g.1 * t1 + g.2 * t2, max_relative = 1e-12);
+    }
+    let g = rnn_grad(0.7, 0.4, &XS);
+    let (_, d) = rnn_f_jvp(0.7, 0.4, &XS, 2.0, -1.0);
+    assert_relative_eq!(d, 2.0 * g.0 - g.1, max_relative = 1e-12);
+}
+
+#[test]
+fn the_notes_001_table_is_the_same_in_forward_and_reverse_mode() {
+    let (w, x, y) = (3.0, 3.0, 1.0);
+    let reverse = seed_models::xi_loss_grad(w, x, y);
+    let (value, forward) = seed_models::xi_loss_forward_jvp(w, x, y, 1.0);
+    assert_eq!(value, seed_models::xi_loss(w, x, y));
+    assert_relative_eq!(forward, reverse, max_relative = 1e-15);
+    // The notes' number: −3e⁻⁹ / (1 + e⁻⁹).
+    let e = (-9.0f64).exp();
+    assert_relative_eq!(forward, -3.0 * e / (1.0 + e), max_relative = 1e-12);
+    assert_eq!(seed_models::xi_loss_forward_grad(w, x, y), forward);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Second derivatives
+// ---------------------------------------------------------------------------------------------
+
+/// The Hessian by central differences of the (reverse-mode) gradient.
+fn fd_hessian(grad: impl Fn(&[f64]) -> Vec<f64>, p: &[f64]) -> Vec<Vec<f64>> {
+    let n = p.len();
+    (0..n)
+        .map(|j| {
+            let h = 1e-5 * p[j].abs().max(1.0);
+            let (mut a, mut b) = (p.to_vec(), p.to_vec());
+            a[j] += h;
+            b[j] -= h;
+            let (ga, gb) = (grad(&a), grad(&b));
+            (0..n).map(|i| (ga[i] - gb[i]) / (2.0 * h)).collect()
+        })
+        .collect()
+}
+
+fn assert_hessian(h: &[Vec<f64>], fd: &[Vec<f64>]) {
+    for i in 0..h.len() {
+        for j in 0..h.len() {
+            // Exactly symmetric; equal to the differences of the gradient up to their error.
+            assert_eq!(h[i][j], h[j][i], "h[{i}][{j}] != h[{j}][{i}]");
+            assert_relative_eq!(h[i][j], fd[j][i], max_relative = 1e-5, epsilon = 1e-6);
+        }
+    }
+}
+
+#[test]
+fn the_hessian_is_the_derivative_of_the_gradient() {
+    for (x, y) in [(1.2, 0.7), (-0.5, 2.0)] {
+        let h = rosen_h_hessian(x, y);
+        // Closed form.
+        assert_relative_eq!(
+            h[0][0],
+            2.0 - 400.0 * (y - 3.0 * x * x),
+            max_relative = 1e-14
+        );
+        assert_relative_eq!(h[0][1], -400.0 * x, max_relative = 1e-14);
+        assert_eq!(h[1][1], 200.0);
+        let fd = fd_hessian(
+            |p| {
+                let g = rosen_grad(p[0], p[1]);
+                vec![g.0, g.1]
+            },
+            &[x, y],
+        );
+        assert_hessian(&h.map(|r| r.to_vec()), &fd);
+    }
+    for p in [[0.3, -0.8, 0.5], [1.1, 0.2, -0.4], [-0.9, 1.5, 0.7]] {
+        let h = mixed_h_hessian(p[0], p[1], p[2], 1.7);
+        let fd = fd_hessian(
+            |q| {
+                let g = mixed_grad(q[0], q[1], q[2], 1.7);
+                vec![g.0, g.1, g.2]
+            },
+            &p,
+        );
+        assert_hessian(&h.map(|r| r.to_vec()), &fd);
+    }
+    let h = logreg_h_hessian(0.1, 0.4, &XS, &YS);
+    let fd = fd_hessian(
+        |q| {
+            let g = logreg_grad(q[0], q[1], &XS, &YS);
+            vec![g.0, g.1]
+        },
+        &[0.1, 0.4],
+    );
+    assert_hessian(&h.map(|r| r.to_vec()), &fd);
+    // Logistic regression's Hessian in closed form: Σ p(1 − p) [1 x; x x²].
+    let (mut h00, mut h01, mut h11) = (0.0, 0.0, 0.0);
+    for x in XS {
+        let p = grad::sigmoid(0.1 + 0.4 * x);
+        let s = p * (1.0 - p);
+        h00 += s;
+        h01 += s * x;
+        h11 += s * x * x;
+    }
+    assert_relative_eq!(h[0][0], h00, max_relative = 1e-13);
+    assert_relative_eq!(h[0][1], h01, max_relative = 1e-13);
+    assert_relative_eq!(h[1][1], h11, max_relative = 1e-13);
+}
+
+#[test]
+fn a_hessian_vector_product_is_the_hessian_times_the_vector() {
+    let p = [0.3, -0.8, 0.5];
+    let h = mixed_h_hessian(p[0], p[1], p[2], 1.7);
+    let v = [0.7, -1.3, 2.1];
+    let hv = mixed_h_hvp(p[0], p[1], p[2], 1.7, v[0], v[1], v[2]);
+    let want: Vec<f64> = (0..3)
+        .map(|i| (0..3).map(|j| h[i][j] * v[j]).sum())
+        .collect();
+    for (a, b) in [hv.0, hv.1, hv.2].iter().zip(&want) {
+        assert_relative_eq!(a, b, max_relative = 1e-12, epsilon = 1e-14);
+    }
+    let hv = logreg_h_hvp(0.1, 0.4, &XS, &YS, 1.0, 0.0);
+    let h = logreg_h_hessian(0.1, 0.4, &XS, &YS);
+    assert_relative_eq!(hv.0, h[0][0], max_relative = 1e-13);
+    assert_relative_eq!(hv.1, h[1][0], max_relative = 1e-13);
+}
+
+#[allow(dead_code)] // the example's `main`
+#[path = "../examples/newton.rs"]
+mod newton;
+
+#[test]
+fn newtons_method_converges_in_a_handful_of_iterations() {
+    let path = newton::newton(7);
+    // Quadratic convergence: from a gradient of 0.5 to rounding in six steps.
+    let first_small = path.iter().position(|p| p.2 < 1e-12).expect("converged");
+    assert!(first_small <= 6, "took {first_small} iterations: {path:?}");
+    let (b0, b1, _) = path[first_small];
+    // Gradient descent needs a thousand steps or more for 1e-10, and lands at the same place.
+    let (steps, g0, g1) = newton::gradient_descent(1.0, 1e-10, 100_000);
+    assert!(steps > 1000, "gradient descent took {steps} steps");
+    assert_relative_eq!(b0, g0, max_relative = 1e-8);
+    assert_relative_eq!(b1, g1, max_relative = 1e-8);
+}

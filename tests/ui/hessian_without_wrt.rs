@@ -1,0 +1,11 @@
+// `hessian` on a building block, which has no `wrt`.
+use grad::grad;
+
+#[grad(hessian)]
+fn f(w: f64) -> f64 {
+    w * w
+}
+
+fn main() {
+    let _ = f(1.0);
+}
