@@ -456,7 +456,31 @@
 //! value from one iteration to the next other than by summing (its reverse sweep reads back
 //! stored values, whose tangents are not kept; forward mode itself handles such loops), and of
 //! a function that calls other `#[grad]` functions (their pullbacks give first derivatives
-//! only). Jacobians of functions returning several values are not generated yet.
+//! only).
+//!
+//! ## Jacobians
+//!
+//! A function returning several floats, `(f64, f64)` or `[f64; M]`, ending with their tuple or
+//! array, gets `<name>_jacobian(<its parameters>) -> [[T; N]; M]` in place of `_grad`: row `i`
+//! is the gradient of the `i`-th value over the `N` scalar `wrt` parameters. It is computed in
+//! forward mode (one pass, a tangent per parameter) when `N ≤ M`, in reverse mode (one sweep
+//! per value) when `M < N`, unless `mode = forward` or `mode = reverse` says which.
+//!
+//! ```
+//! use grad::grad;
+//!
+//! #[grad(wrt = r, t)]
+//! fn polar(r: f64, t: f64) -> (f64, f64) {
+//!     (r * t.cos(), r * t.sin())
+//! }
+//!
+//! let j = polar_jacobian(2.0, 0.0);
+//! assert_eq!(j, [[1.0, 0.0], [0.0, 2.0]]);
+//! ```
+//!
+//! A function returning several values has no `return` (its body ends with the values), no
+//! `hessian`, and is not a building block (other `#[grad]` functions call functions returning
+//! one float).
 //!
 //! # Conventions where the derivative does not exist
 //!

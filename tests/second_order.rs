@@ -241,3 +241,93 @@ fn newtons_method_converges_in_a_handful_of_iterations() {
     assert_relative_eq!(b0, g0, max_relative = 1e-8);
     assert_relative_eq!(b1, g1, max_relative = 1e-8);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Jacobians
+// ---------------------------------------------------------------------------------------------
+
+/// Polar to Cartesian: two values of two parameters (forward mode, by shape).
+#[grad(wrt = r, t)]
+fn polar(r: f64, t: f64) -> (f64, f64) {
+    (r * t.cos(), r * t.sin())
+}
+
+/// Two values of three parameters, with a loop: reverse mode by shape, forward if asked.
+#[grad(wrt = a, b, c)]
+fn two(a: f64, b: f64, c: f64, xs: &[f64]) -> [f64; 2] {
+    let mut s = 0.0;
+    for &x in xs {
+        s += (a * x + b).tanh();
+    }
+    [s * c, a * b * c]
+}
+
+#[grad(wrt = a, b, c, mode = forward)]
+fn two_forward(a: f64, b: f64, c: f64, xs: &[f64]) -> [f64; 2] {
+    let mut s = 0.0;
+    for &x in xs {
+        s += (a * x + b).tanh();
+    }
+    [s * c, a * b * c]
+}
+
+/// Three values of one parameter, with a branch (forward).
+#[grad(wrt = t)]
+fn curve(t: f64, k: f64) -> [f64; 3] {
+    let z = if t > 0.0 { t.sqrt() } else { -t };
+    [t.cos(), k * t.sin(), z * t]
+}
+
+/// The Jacobian by central differences of `f` over `p`: rows are outputs.
+fn fd_jacobian(f: impl Fn(&[f64]) -> Vec<f64>, p: &[f64]) -> Vec<Vec<f64>> {
+    let cols: Vec<Vec<f64>> = (0..p.len())
+        .map(|j| {
+            let h = 1e-6 * p[j].abs().max(1.0);
+            let (mut a, mut b) = (p.to_vec(), p.to_vec());
+            a[j] += h;
+            b[j] -= h;
+            let (fa, fb) = (f(&a), f(&b));
+            fa.iter()
+                .zip(&fb)
+                .map(|(x, y)| (x - y) / (2.0 * h))
+                .collect()
+        })
+        .collect();
+    (0..cols[0].len())
+        .map(|i| cols.iter().map(|c| c[i]).collect())
+        .collect()
+}
+
+fn assert_jacobian(j: &[Vec<f64>], fd: &[Vec<f64>]) {
+    for (row, want) in j.iter().zip(fd) {
+        for (a, b) in row.iter().zip(want) {
+            assert_relative_eq!(a, b, max_relative = 1e-6, epsilon = 1e-8);
+        }
+    }
+}
+
+#[test]
+fn jacobians_match_finite_differences_in_both_modes() {
+    let j = polar_jacobian(2.0, 0.5);
+    assert_eq!(
+        j,
+        [
+            [0.5f64.cos(), -2.0 * 0.5f64.sin()],
+            [0.5f64.sin(), 2.0 * 0.5f64.cos()]
+        ]
+    );
+    let xs = [0.5, -1.0, 2.0];
+    let p = [0.3, 0.1, 1.5];
+    let rev = two_jacobian(p[0], p[1], p[2], &xs);
+    let fwd = two_forward_jacobian(p[0], p[1], p[2], &xs);
+    let fd = fd_jacobian(|q| two(q[0], q[1], q[2], &xs).to_vec(), &p);
+    assert_jacobian(&rev.map(|r| r.to_vec()), &fd);
+    for (a, b) in rev.iter().flatten().zip(fwd.iter().flatten()) {
+        assert_relative_eq!(a, b, max_relative = 1e-13, epsilon = 1e-15);
+    }
+    for t in [0.7, -0.4] {
+        let j = curve_jacobian(t, 2.0);
+        let fd = fd_jacobian(|q| curve(q[0], 2.0).to_vec(), &[t]);
+        assert_jacobian(&j.map(|r| r.to_vec()), &fd);
+    }
+}

@@ -19,6 +19,9 @@ pub struct Args {
     pub forward: bool,
     /// `hessian`: `_hessian` and `_hvp` too.
     pub hessian: bool,
+    /// `mode = reverse`, said explicitly (a Jacobian then uses reverse mode whatever its
+    /// shape).
+    pub reverse: bool,
 }
 
 const EXPECTED: &str = "expected `wrt = a, b, ...` (and optionally `mode = forward`, `hessian`, `crate = path`), or nothing for a building block";
@@ -119,6 +122,7 @@ impl Parse for Args {
         Ok(Args {
             wrt,
             krate,
+            reverse: forward.as_ref().is_some_and(|m| m == "reverse"),
             forward: forward.is_some_and(|m| m == "forward"),
             hessian: hessian.is_some(),
         })

@@ -22,6 +22,9 @@ pub struct Param {
 
 pub struct Sig {
     pub float: Float,
+    /// A function returning several floats (`(f64, f64)`, `[f64; 3]`): how many. It gets a
+    /// `_jacobian`.
+    pub outputs: Option<usize>,
     pub params: Vec<Param>,
     /// Indices into `params`, in `wrt` order.
     pub wrt: Vec<usize>,
@@ -80,6 +83,31 @@ pub fn array_of(ty: &Type) -> Option<(ArrayInfo, Float)> {
 }
 
 /// `f32` or `f64`, written as such.
+/// `(f64, f64, ..)` or `[f64; M]` (a literal `M`): the float type and how many.
+fn several_floats(ty: &Type) -> Option<(Float, usize)> {
+    match ty {
+        Type::Paren(p) => several_floats(&p.elem),
+        Type::Tuple(t) if t.elems.len() >= 2 => {
+            let f = float_of(&t.elems[0])?;
+            t.elems
+                .iter()
+                .all(|e| float_of(e) == Some(f))
+                .then_some((f, t.elems.len()))
+        }
+        Type::Array(a) => {
+            let f = float_of(&a.elem)?;
+            match &a.len {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(n),
+                    ..
+                }) => Some((f, n.base10_parse().ok()?)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 pub fn float_of(ty: &Type) -> Option<Float> {
     match ty {
         Type::Paren(p) => float_of(&p.elem),
@@ -126,11 +154,19 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
             GenericParam::Lifetime(_) => {}
         }
     }
+    let mut outputs = None;
     let float = match &sig.output {
         ReturnType::Type(_, ty) => {
-            let fl = float_of(ty);
+            let fl = float_of(ty).or_else(|| {
+                let (f, m) = several_floats(ty)?;
+                outputs = Some(m);
+                Some(f)
+            });
             if fl.is_none() {
-                cx.error_spanned(ty, "a #[grad] function must return f32 or f64");
+                cx.error_spanned(
+                    ty,
+                    "a #[grad] function must return f32 or f64 (or several of them, `(f64, f64)` or `[f64; 3]`, for a Jacobian)",
+                );
             }
             fl
         }
@@ -244,6 +280,7 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
     }
     Some(Sig {
         float: float?,
+        outputs,
         params,
         wrt,
     })

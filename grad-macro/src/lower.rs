@@ -151,6 +151,9 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
     }
     l.bind(RET.into(), Operand::Bool(false));
     l.bind(RETVAL.into(), Operand::Lit(0.0));
+    if let Some(m) = sig.outputs {
+        return lower_several(l, cx, block, m, params, keep_mut);
+    }
     let tail = l.stmts(&block.stmts);
     let ret = l.returned(tail);
     if ret.is_none() {
@@ -180,6 +183,85 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
     Some(Lowered {
         func: Func {
             float: sig.float,
+            vars: l.b.vars,
+            externs: l.b.externs,
+            params,
+            body,
+            arrays: l.b.arrays,
+        },
+        assertions: l.assertions,
+        callees: l.callees,
+        items: l.items,
+        keep_mut,
+    })
+}
+
+/// The body of a function returning `m` floats: its statements, then a tuple or array
+/// literal of `m` values, each a yield.
+fn lower_several(
+    mut l: Lowerer,
+    cx: &Ctxt,
+    block: &syn::Block,
+    m: usize,
+    params: Vec<Var>,
+    keep_mut: Vec<bool>,
+) -> Option<Lowered> {
+    struct Returns(Option<Span>);
+    impl<'ast> Visit<'ast> for Returns {
+        fn visit_expr_return(&mut self, r: &'ast syn::ExprReturn) {
+            self.0.get_or_insert(r.return_token.span);
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut returns = Returns(None);
+    returns.visit_block(block);
+    if let Some(at) = returns.0 {
+        cx.syn_error(syn::Error::new(
+            at,
+            "`return` in a function returning several values is not supported: end the body with the tuple or array of its values",
+        ));
+        return None;
+    }
+    let (last, rest) = match block.stmts.split_last() {
+        Some((Stmt::Expr(e, None), rest)) => (e, rest),
+        _ => {
+            cx.syn_error(syn::Error::new(
+                block.brace_token.span.join(),
+                "a function returning several values must end with their tuple or array (`(a, b)`, `[a, b]`)",
+            ));
+            return None;
+        }
+    };
+    let elems: Vec<&Expr> = match last {
+        Expr::Tuple(t) => t.elems.iter().collect(),
+        Expr::Array(a) => a.elems.iter().collect(),
+        Expr::Paren(p) => vec![&*p.expr],
+        _ => Vec::new(),
+    };
+    if elems.len() != m {
+        cx.error_spanned(
+            last,
+            format!("end the body with the {m} values as a tuple or array literal (`(a, b)`, `[a, b]`): each is differentiated on its own"),
+        );
+        return None;
+    }
+    l.stmts(rest);
+    let yields: Vec<Operand> = elems.iter().map(|e| l.expr(e)).collect();
+    if cx.has_errors() {
+        return None;
+    }
+    let mut body = Block {
+        insts: l.b.take_root(),
+        yields,
+    };
+    crate::ir::fold_identities(&mut body);
+    loops::check_reads_after_writes(cx, &body, &l.b.vars);
+    if cx.has_errors() {
+        return None;
+    }
+    Some(Lowered {
+        func: Func {
+            float: l.b.float,
             vars: l.b.vars,
             externs: l.b.externs,
             params,

@@ -1,0 +1,11 @@
+// `hessian` on a function returning several values.
+use grad::grad;
+
+#[grad(wrt = w, hessian)]
+fn f(w: f64) -> [f64; 2] {
+    [w * w, w]
+}
+
+fn main() {
+    let _ = f(1.0);
+}
