@@ -2,7 +2,9 @@
 //! by the IR interpreter, against an oracle that shares no code with the macro (forward-mode
 //! dual numbers over the program tree) and, as a second opinion, central finite differences.
 //! Also: the simplified and unsimplified derivative programs agree, and the value the
-//! derivative program returns is the primal program's, bit for bit.
+//! derivative program returns is the primal program's, bit for bit. Forward mode gives the
+//! oracle's gradient too, and forward over reverse (the Hessian) agrees with central
+//! differences of the gradient wherever those are stable, and is symmetric up to rounding.
 //!
 //! `GRAD_FUZZ_CASES=10000 cargo test -p grad-macro --release diff_tests` runs the long batch.
 
@@ -61,6 +63,35 @@ fn check_program(p: &Program, pts: &[Point]) -> Result<(usize, usize), TestCaseE
         .map_err(|e| TestCaseError::fail(format!("the macro rejected a generated program: {e}")))?;
     let simplified = simplify::dce(reverse::reverse(&primal, &wrt, true));
     let unsimplified = simplify::dce(reverse::reverse(&primal, &wrt, false));
+    // Forward mode (a unit tangent per parameter), and forward over reverse (the Hessian).
+    let n = wrt.len();
+    let unit = || crate::forward::Seeds {
+        n,
+        of: wrt
+            .iter()
+            .enumerate()
+            .map(|(j, &v)| {
+                let t = (0..n)
+                    .map(|k| crate::ir::Operand::Lit(if k == j { 1.0 } else { 0.0 }))
+                    .collect();
+                (v, t)
+            })
+            .collect(),
+    };
+    let (forward, errors) = crate::forward::forward(&primal, &unit());
+    prop_assert!(
+        errors.is_empty(),
+        "forward mode refused a program: {:?}",
+        errors.first().map(|e| e.to_string())
+    );
+    let forward = simplify::dce(forward);
+    let (hessian, errors) = crate::forward::forward(&simplified, &unit());
+    prop_assert!(
+        errors.is_empty(),
+        "forward over reverse refused a program: {:?}",
+        errors.first().map(|e| e.to_string())
+    );
+    let hessian = simplify::dce(hessian);
     let (mut checked, mut nonzero) = (0, 0);
     for pt in pts {
         let Some(oracle::Expected {
@@ -122,6 +153,79 @@ fn check_program(p: &Program, pts: &[Point]) -> Result<(usize, usize), TestCaseE
                     fd,
                     pt
                 );
+            }
+        }
+        // Forward mode: the value, then its tangents, one per parameter.
+        let fwd: Vec<f64> = run(&forward, &a).iter().map(|v| v.f()).collect();
+        prop_assert_eq!(
+            fwd[0].to_bits(),
+            primal_value.to_bits(),
+            "forward value at {:?}",
+            pt
+        );
+        for (i, &want) in expected.iter().enumerate() {
+            prop_assert!(
+                close(fwd[1 + i], want, scale[i]),
+                "forward d/dw{}: got {:e}, oracle {:e} at {:?}",
+                i,
+                fwd[1 + i],
+                want,
+                pt
+            );
+        }
+        // Forward over reverse: h[i][j] = ∂gᵢ/∂wⱼ, against central differences of the
+        // gradient where they are stable, and symmetric up to rounding.
+        let h: Vec<f64> = run(&hessian, &a).iter().map(|v| v.f()).collect();
+        let at = |i: usize, j: usize| h[(1 + n) + (1 + i) * n + j];
+        if !p.has_steps() {
+            for j in 0..n {
+                let grad_at = |d: f64| {
+                    let mut q = pt.clone();
+                    q.w[j] += d;
+                    run(&simplified, &args(&q))
+                        .iter()
+                        .map(|v| v.f())
+                        .collect::<Vec<f64>>()
+                };
+                let diff = |d: f64| {
+                    let (u, l) = (grad_at(d), grad_at(-d));
+                    (0..n)
+                        .map(|i| (u[1 + i] - l[1 + i]) / (2.0 * d))
+                        .collect::<Vec<f64>>()
+                };
+                let (coarse, fine) = (diff(1e-4), diff(1e-5));
+                for i in 0..n {
+                    let stable = (coarse[i] - fine[i]).abs() <= 1e-5 * coarse[i].abs().max(1.0);
+                    let tame = at(i, j).is_finite() && at(i, j).abs() < 1e6;
+                    if stable && tame {
+                        prop_assert!(
+                            (at(i, j) - fine[i]).abs() <= 1e-3 * fine[i].abs().max(1.0),
+                            "h[{}][{}]: got {:e}, differences of the gradient {:e} at {:?}",
+                            i,
+                            j,
+                            at(i, j),
+                            fine[i],
+                            pt
+                        );
+                    }
+                }
+            }
+        }
+        for i in 0..n {
+            for j in 0..i {
+                if at(i, j).is_finite() && at(j, i).is_finite() && at(i, j).abs() < 1e6 {
+                    prop_assert!(
+                        close(at(i, j), at(j, i), at(i, j).abs().max(1.0)),
+                        "h[{}][{}] = {:e} but h[{}][{}] = {:e} at {:?}",
+                        i,
+                        j,
+                        at(i, j),
+                        j,
+                        i,
+                        at(j, i),
+                        pt
+                    );
+                }
             }
         }
         checked += 1;
