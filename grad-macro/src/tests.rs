@@ -41,6 +41,40 @@ fn bce_expansion_is_the_documented_one() {
     }
 }
 
+/// The expansion of every model of the lecture notes' worked examples
+/// (`examples/seed_models/mod.rs`), one snapshot each under `src/snapshots/`: a change to the
+/// generated code is a diff to review (`cargo insta review`), as with golden files.
+#[test]
+fn seed_expansions() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/seed_models/mod.rs"
+    );
+    let source = std::fs::read_to_string(path).expect("the seed models are there");
+    let file = syn::parse_file(&source).expect("the seed models parse");
+    let mut seen = 0;
+    for item in file.items {
+        let syn::Item::Fn(mut f) = item else {
+            continue;
+        };
+        let Some(at) = f.attrs.iter().position(|a| a.path().is_ident("grad")) else {
+            continue;
+        };
+        let attr = f.attrs.remove(at);
+        let args = match &attr.meta {
+            syn::Meta::List(l) => l.tokens.clone(),
+            _ => proc_macro2::TokenStream::new(),
+        };
+        f.attrs.retain(|a| !a.path().is_ident("doc"));
+        let name = f.sig.ident.to_string();
+        let expansion = pretty(args, quote::ToTokens::to_token_stream(&f));
+        assert!(!expansion.contains("compile_error"), "{name}: {expansion}");
+        insta::assert_snapshot!(format!("seed_{name}"), expansion);
+        seen += 1;
+    }
+    assert!(seen >= 10, "only {seen} seed models");
+}
+
 #[test]
 fn branch_values_are_exported_not_recomputed() {
     let s = pretty(
