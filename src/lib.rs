@@ -482,6 +482,43 @@
 //! `hessian`, and is not a building block (other `#[grad]` functions call functions returning
 //! one float).
 //!
+//! # Seeing the derivation: tables and graphs
+//!
+//! The documentation of each `_grad` companion of a straight-line function shows its
+//! derivation, as the notes do: each node of the computational graph (each input, then each
+//! operation on differentiated values, named as in your code or `ξ1`, `ξ2`, ...) with its
+//! local derivatives, and the formula of each gradient component the chain rule gives
+//! (`∂bce/∂b1 = (p − y)·x`). `cargo doc --open` shows it.
+//!
+//! Two options show the same at run time:
+//! - `trace` adds `<name>_trace(<its parameters>) -> grad::trace::Trace`, the table with
+//!   numbers: each node's value, local derivatives and accumulated derivative. It prints as a
+//!   table (`Display`), and its fields give the numbers to code.
+//! - `graph` adds `<name>_graph() -> &'static str`, the computational graph in Graphviz DOT,
+//!   each edge labelled with its local derivative; `Trace::to_dot` draws the same graph with a
+//!   trace's numbers.
+//!
+//! ```
+//! use grad::grad;
+//!
+//! #[grad(wrt = w, trace, graph)]
+//! fn loss(w: f64, x: f64, y: f64) -> f64 {
+//!     let p = grad::sigmoid(w * x);
+//!     -(y * p.ln())
+//! }
+//!
+//! let t = loss_trace(3.0, 3.0, 1.0);
+//! println!("{t}"); // node, expression, value, local derivatives, ∂loss/∂node
+//! let p = t.node("p").unwrap();
+//! assert_eq!(p.value, grad::sigmoid(9.0));
+//! assert_eq!(t.node("w").unwrap().derivative, Some(loss_grad(3.0, 3.0, 1.0)));
+//! assert!(loss_graph().contains("\"p\" -> "));
+//! ```
+//!
+//! Both take straight-line functions (no loops, statement `if`s, arrays or calls to other
+//! `#[grad]` functions: an error says which). `examples/trace_tables.rs` prints the notes' 001
+//! and 004 tables, and writes the 002 network's graph.
+//!
 //! # Conventions where the derivative does not exist
 //!
 //! | where | value used |
@@ -598,7 +635,7 @@ pub use grad_macro::grad;
 /// `#[grad::rule(a = ∂f/∂a, b = ∂f/∂b)]`, in terms of the parameters and the result `y` (or
 /// `result = name`). See "Composition" in the [crate documentation](crate).
 pub use grad_macro::rule;
-pub use grad_runtime::{check, leaky_relu, log_sigmoid, relu, sigmoid, softplus, Real};
+pub use grad_runtime::{check, leaky_relu, log_sigmoid, relu, sigmoid, softplus, trace, Real};
 
 #[doc(hidden)]
 pub use grad_runtime::__private;

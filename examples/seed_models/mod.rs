@@ -14,7 +14,7 @@ pub fn logistic_loss(b0: f64, b1: f64, x: f64, y: f64) -> f64 {
 }
 
 /// `L^A = −y ξ5`, one ξ per line, exactly as the table of the notes.
-#[grad(wrt = w)]
+#[grad(wrt = w, trace)]
 pub fn xi_loss(w: f64, x: f64, y: f64) -> f64 {
     let xi1 = -w * x; //            ξ1 = −W X       = −9
     let xi2 = xi1.exp(); //         ξ2 = e^ξ1       = e^−9
@@ -91,7 +91,7 @@ pub fn softmax_loss(
     -(t1 * y1.ln() + t2 * y2.ln() + t3 * y3.ln())
 }
 
-#[grad(wrt = w11, w12, w21, w22, v11, v12, v22, u1, u2)]
+#[grad(wrt = w11, w12, w21, w22, v11, v12, v22, u1, u2, graph)]
 pub fn fan_out(
     w11: f64,
     w12: f64,
@@ -126,7 +126,7 @@ pub fn sigmoid_of_dot(dot: f64) -> f64 {
 }
 
 /// The whole perceptron, w.r.t. its parameters and its inputs.
-#[grad(wrt = w1, w2, b, x1, x2)]
+#[grad(wrt = w1, w2, b, x1, x2, trace)]
 pub fn perceptron(w1: f64, w2: f64, b: f64, x1: f64, x2: f64) -> f64 {
     let dot = w1 * x1 + w2 * x2 + b;
     sigmoid(dot)

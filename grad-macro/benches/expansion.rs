@@ -40,6 +40,8 @@ mod rules;
 mod simplify;
 #[path = "../src/synthetic.rs"]
 mod synthetic;
+#[path = "../src/trace.rs"]
+mod trace;
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;

@@ -7,6 +7,8 @@ mod kw {
     syn::custom_keyword!(wrt);
     syn::custom_keyword!(mode);
     syn::custom_keyword!(hessian);
+    syn::custom_keyword!(trace);
+    syn::custom_keyword!(graph);
 }
 
 pub struct Args {
@@ -19,18 +21,23 @@ pub struct Args {
     pub forward: bool,
     /// `hessian`: `_hessian` and `_hvp` too.
     pub hessian: bool,
+    /// `trace`: `_trace`, the table of the gradient with numbers.
+    pub trace: bool,
+    /// `graph`: `_graph`, the computational graph in Graphviz DOT.
+    pub graph: bool,
     /// `mode = reverse`, said explicitly (a Jacobian then uses reverse mode whatever its
     /// shape).
     pub reverse: bool,
 }
 
-const EXPECTED: &str = "expected `wrt = a, b, ...` (and optionally `mode = forward`, `hessian`, `crate = path`), or nothing for a building block";
+const EXPECTED: &str = "expected `wrt = a, b, ...` (and optionally `mode = forward`, `hessian`, `trace`, `graph`, `crate = path`), or nothing for a building block";
 
 impl Parse for Args {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut wrt: Option<Vec<Ident>> = None;
         let mut krate = None;
         let (mut forward, mut hessian) = (None::<Ident>, None::<Ident>);
+        let (mut trace, mut graph) = (false, false);
         while !input.is_empty() {
             if input.peek(kw::wrt) {
                 let kw: kw::wrt = input.parse()?;
@@ -55,6 +62,8 @@ impl Parse for Args {
                     && input.peek2(Ident)
                     && !input.peek3(Token![=])
                     && !input.peek2(kw::hessian)
+                    && !input.peek2(kw::trace)
+                    && !input.peek2(kw::graph)
                 {
                     input.parse::<Token![,]>()?;
                     names.push(input.parse()?);
@@ -67,6 +76,17 @@ impl Parse for Args {
                 }
                 input.parse::<Token![=]>()?;
                 krate = Some(Path::parse_mod_style(input)?);
+            } else if input.peek(kw::trace) || input.peek(kw::graph) {
+                let id: Ident = input.parse()?;
+                let flag = if id == "trace" {
+                    &mut trace
+                } else {
+                    &mut graph
+                };
+                if *flag {
+                    return Err(syn::Error::new(id.span(), format!("`{id}` is given twice")));
+                }
+                *flag = true;
             } else if input.peek(kw::mode) || input.peek(kw::hessian) {
                 let id: Ident = input.parse()?;
                 if id == "hessian" {
@@ -123,6 +143,8 @@ impl Parse for Args {
             wrt,
             krate,
             reverse: forward.as_ref().is_some_and(|m| m == "reverse"),
+            trace,
+            graph,
             forward: forward.is_some_and(|m| m == "forward"),
             hessian: hessian.is_some(),
         })

@@ -152,6 +152,11 @@ impl Builder {
         Operand::Lit(self.float.round(v))
     }
 
+    /// How `v` was built, if the builder built it (or was shown it).
+    pub fn definition(&self, v: Var) -> Option<&(Op, Vec<Operand>)> {
+        self.defs.get(&v)
+    }
+
     fn def(&self, o: &Operand) -> Option<&(Op, Vec<Operand>)> {
         o.as_var().and_then(|v| self.defs.get(&v))
     }

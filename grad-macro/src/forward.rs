@@ -186,31 +186,8 @@ impl Fwd {
             .collect()
     }
 
-    /// `∂y/∂args[k]`: the arithmetic's, or the rule table's.
     fn partial(&mut self, op: Op, args: &[Operand], y: Operand, k: usize) -> Operand {
-        match (op, k) {
-            (Op::Neg, _) => self.b.lit(-1.0),
-            (Op::Add, _) | (Op::Sub, 0) | (Op::Rem, 0) => self.b.lit(1.0),
-            (Op::Sub, _) => self.b.lit(-1.0),
-            (Op::Mul, 0) => args[1],
-            (Op::Mul, _) => args[0],
-            (Op::Div, 0) => self.b.recip(args[1]),
-            // ∂(a/b)/∂b = −(a/b)/b.
-            (Op::Div, _) => {
-                let q = self.b.div(y, args[1]);
-                self.b.neg(q)
-            }
-            // a % b = a − b·trunc(a / b).
-            (Op::Rem, _) => {
-                let q = self.b.div(args[0], args[1]);
-                let t = self.b.call("trunc", vec![q]);
-                self.b.neg(t)
-            }
-            (Op::Call(i), k) => (RULES[i].partials[k])(&mut self.b, args, y),
-            (Op::Pulled(n), k) if k < n => args[n + k],
-            // The partials and the value of a call are data.
-            (Op::Pulled(_), _) | (Op::Select(_), _) => self.b.lit(0.0),
-        }
+        local_partial(&mut self.b, op, args, y, k)
     }
 
     fn branch(&mut self, cond: Operand, then: &Block, els: &Block, outs: &[Var]) {
@@ -312,6 +289,34 @@ impl Fwd {
             save: None,
             restore: None,
         })));
+    }
+}
+
+/// `∂y/∂args[k]` for `y = op(args)`: the arithmetic's, or the rule table's (for `Select`, the
+/// partial with respect to the chosen arm is not a single value: 0 here, handled by callers).
+pub fn local_partial(b: &mut Builder, op: Op, args: &[Operand], y: Operand, k: usize) -> Operand {
+    match (op, k) {
+        (Op::Neg, _) => b.lit(-1.0),
+        (Op::Add, _) | (Op::Sub, 0) | (Op::Rem, 0) => b.lit(1.0),
+        (Op::Sub, _) => b.lit(-1.0),
+        (Op::Mul, 0) => args[1],
+        (Op::Mul, _) => args[0],
+        (Op::Div, 0) => b.recip(args[1]),
+        // ∂(a/b)/∂b = −(a/b)/b.
+        (Op::Div, _) => {
+            let q = b.div(y, args[1]);
+            b.neg(q)
+        }
+        // a % b = a − b·trunc(a / b).
+        (Op::Rem, _) => {
+            let q = b.div(args[0], args[1]);
+            let t = b.call("trunc", vec![q]);
+            b.neg(t)
+        }
+        (Op::Call(i), k) => (RULES[i].partials[k])(b, args, y),
+        (Op::Pulled(n), k) if k < n => args[n + k],
+        // The partials and the value of a call are data.
+        (Op::Pulled(_), _) | (Op::Select(_), _) => b.lit(0.0),
     }
 }
 

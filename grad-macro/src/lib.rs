@@ -27,6 +27,7 @@ mod rules;
 mod simplify;
 #[cfg(test)]
 mod synthetic;
+mod trace;
 
 /// Differentiates a scalar function at compile time. See the `grad` crate for the manual.
 #[proc_macro_attribute]

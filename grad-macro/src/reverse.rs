@@ -29,8 +29,23 @@ pub fn reverse(primal: &Func, wrt: &[Var], simplify: bool) -> Func {
     reverse_checked(primal, wrt, simplify).0
 }
 
+/// [`reverse_checked`], and the adjoint of each active operation's result and of each `wrt`
+/// parameter, as the sweep computed them (for a trace table; straight-line code, where each is
+/// in scope at the end).
+pub fn reverse_traced(primal: &Func, wrt: &[Var]) -> (Func, Vec<(Var, Operand)>, Vec<syn::Error>) {
+    let record = std::cell::RefCell::new(Vec::new());
+    let (f, errors) = sweep(primal, wrt, true, Some(&record));
+    (f, record.into_inner(), errors)
+}
+
 /// [`reverse`], and the errors found on the way (a value the sweep needs that it cannot have).
 pub fn reverse_checked(primal: &Func, wrt: &[Var], simplify: bool) -> (Func, Vec<syn::Error>) {
+    sweep(primal, wrt, simplify, None)
+}
+
+type Record<'r> = Option<&'r std::cell::RefCell<Vec<(Var, Operand)>>>;
+
+fn sweep(primal: &Func, wrt: &[Var], simplify: bool, record: Record) -> (Func, Vec<syn::Error>) {
     let mut b = Builder::new(primal.float);
     b.vars = primal.vars.clone();
     b.externs = primal.externs.clone();
@@ -44,6 +59,7 @@ pub fn reverse_checked(primal: &Func, wrt: &[Var], simplify: bool) -> (Func, Vec
         contribs: BTreeMap::new(),
         adj_arrays: HashMap::default(),
         errors: Vec::new(),
+        record: record.map(|_| Vec::new()),
     };
     let ret = body.yields[0];
     let one = rev.b.lit(1.0);
@@ -64,7 +80,13 @@ pub fn reverse_checked(primal: &Func, wrt: &[Var], simplify: bool) -> (Func, Vec
         } else {
             rev.take_adjoint(*v).unwrap_or(Operand::Lit(0.0))
         };
+        if let Some(r) = &mut rev.record {
+            r.push((*v, g));
+        }
         yields.push(g);
+    }
+    if let (Some(r), Some(out)) = (rev.record.take(), record) {
+        *out.borrow_mut() = r;
     }
     rev.declare_adjoints(&top);
     body.insts.extend(rev.b.take_root());
@@ -111,6 +133,8 @@ struct Rev {
     adj_arrays: HashMap<Var, Var>,
     /// What cannot be differentiated after all (found by the sweep, not by lowering).
     errors: Vec<syn::Error>,
+    /// For a trace: each operation's adjoint, as taken.
+    record: Option<Vec<(Var, Operand)>>,
 }
 
 impl Rev {
@@ -195,7 +219,11 @@ impl Rev {
                     if !self.b.info(var).active {
                         continue;
                     }
-                    if let Some(d) = self.take_adjoint(var) {
+                    let d = self.take_adjoint(var);
+                    if let Some(r) = &mut self.record {
+                        r.push((var, d.unwrap_or(Operand::Lit(0.0))));
+                    }
+                    if let Some(d) = d {
                         self.op(op, &args, Operand::Var(var), d);
                     }
                 }

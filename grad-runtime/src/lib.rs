@@ -18,6 +18,7 @@ pub mod check;
 mod helpers;
 mod real;
 mod saved;
+pub mod trace;
 
 pub use helpers::{leaky_relu, log_sigmoid, relu, sigmoid, softplus};
 pub use real::Real;
@@ -72,6 +73,12 @@ pub mod __private {
         note = "annotate the function with `#[grad]` (without `wrt`, it is differentiated in every float parameter), or give it a derivative with `#[grad::rule(...)]`"
     )]
     pub trait NotGrad<Args> {}
+
+    /// A value of the function's float type, as `f64` (for a trace table).
+    #[inline(always)]
+    pub fn to_f64<T: Into<f64>>(x: T) -> f64 {
+        x.into()
+    }
 
     pub use crate::saved::{
         enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, take, val, Saved, SavedN,

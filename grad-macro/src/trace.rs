@@ -1,0 +1,423 @@
+//! The derivation of a straight-line function, as the lecture notes show it: its nodes (each
+//! input, then each operation on differentiated values, named as in the source or `ξ1`,
+//! `ξ2`, ...), each node's local derivatives, and the formula of each gradient component. It
+//! gives the table in the `_grad` companion's documentation, the `_trace` companion (the same
+//! table with numbers), and the `_graph` companion (the graph in Graphviz DOT).
+
+use crate::builder::Builder;
+use crate::forward::local_partial;
+use crate::ir::{Func, Inst, Kind, Name, Op, Operand, Var};
+use crate::rules::{Form, RULES};
+use rustc_hash::FxHashMap as HashMap;
+
+/// A node that is an operation: its name, its expression, and for each operand with a
+/// derivative, the operand's name, the local derivative as a formula, and as IR in `program`.
+pub struct OpNode {
+    pub var: Var,
+    pub name: String,
+    pub expr: String,
+    pub local: Vec<(String, String, Operand)>,
+    pub adjoint: Operand,
+}
+
+pub struct Derivation {
+    /// The inputs: variable, name, differentiated, and (if so) its accumulated derivative.
+    pub inputs: Vec<(Var, String, Option<Operand>)>,
+    pub nodes: Vec<OpNode>,
+    /// Each `wrt` parameter's gradient component as a formula of the nodes.
+    pub formulas: Vec<(String, String)>,
+    /// The primal, the reverse sweep, and the local derivatives: what `_trace` runs.
+    pub program: Func,
+}
+
+/// Why a function has no derivation table: it is not straight-line code.
+pub fn straight_line(f: &Func) -> Result<(), &'static str> {
+    for i in &f.body.insts {
+        match i {
+            Inst::Loop(_) => return Err("a loop"),
+            Inst::If { .. } => return Err("an `if` with statements"),
+            Inst::Load { .. } | Inst::Store { .. } | Inst::NewArray { .. } => {
+                return Err("an array")
+            }
+            Inst::Op {
+                op: Op::Pulled(_), ..
+            } => return Err("a call to another #[grad] function"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, &'static str> {
+    straight_line(primal)?;
+    // Intermediates without a name are `ξ1`, `ξ2`, ... as in the notes, or `t1`, `t2`, ...
+    // when the function names its own `xi1`, `ξ1`, ...; the result is named after the
+    // function.
+    let named_xi = primal
+        .vars
+        .iter()
+        .any(|v| matches!(&v.name, Name::Source(s) if s.starts_with("xi") || s.starts_with('ξ')));
+    let prefix = if named_xi { "t" } else { "ξ" };
+    let result = primal.body.yields[0].as_var();
+    let mut names: HashMap<Var, String> = HashMap::default();
+    let mut inputs = Vec::new();
+    for &p in &primal.params {
+        if let Name::Source(s) = &primal.info(p).name {
+            names.insert(p, s.clone());
+            if primal.info(p).kind != Kind::Opaque || wrt.contains(&p) {
+                inputs.push((p, s.clone(), None));
+            }
+        }
+    }
+    let (mut program, adjoints, errors) = crate::reverse::reverse_traced(primal, wrt);
+    if !errors.is_empty() {
+        return Err("what the reverse sweep refuses");
+    }
+    let adjoint: HashMap<Var, Operand> = adjoints.into_iter().collect();
+    for (v, _, d) in &mut inputs {
+        if wrt.contains(v) {
+            *d = Some(adjoint.get(v).copied().unwrap_or(Operand::Lit(0.0)));
+        }
+    }
+    // The nodes, and how each non-node value reads (data, inlined where it is used).
+    let mut defs: HashMap<Var, Def> = HashMap::default();
+    let mut order = Vec::new();
+    let mut unnamed = 0;
+    for inst in &primal.body.insts {
+        match inst {
+            Inst::Op { var, op, args } => {
+                defs.insert(*var, Def::Op(*op, args.clone()));
+                if primal.info(*var).active {
+                    let name = match &primal.info(*var).name {
+                        Name::Source(s) => s.clone(),
+                        _ if result == Some(*var) => function.to_string(),
+                        _ => {
+                            unnamed += 1;
+                            format!("{prefix}{unnamed}")
+                        }
+                    };
+                    names.insert(*var, name);
+                    order.push(*var);
+                }
+            }
+            Inst::Opaque { var, expr, .. } => {
+                defs.insert(
+                    *var,
+                    Def::Opaque(expr.tokens.to_string(), expr.refs.clone()),
+                );
+            }
+            _ => {}
+        }
+    }
+    let last = primal.body.yields[0];
+    // The result is a node even when it is a copy of one (named after the function by the
+    // caller).
+    let mut b = Builder::new(program.float);
+    b.vars = program.vars.clone();
+    b.externs = program.externs.clone();
+    b.arrays = program.arrays.clone();
+    b.derivative = true;
+    let mut nodes = Vec::new();
+    for &v in &order {
+        let Some(Def::Op(op, args)) = defs.get(&v).cloned() else {
+            continue;
+        };
+        let render = Render {
+            names: &names,
+            defs: &defs,
+            func: primal,
+        };
+        let expr = render.op(op, &args).0;
+        let mut local = Vec::new();
+        if !matches!(op, Op::Select(_)) {
+            for (k, a) in args.iter().enumerate() {
+                if !a.as_var().is_some_and(|x| primal.info(x).active) {
+                    continue;
+                }
+                let p = local_partial(&mut b, op, &args, Operand::Var(v), k);
+                let text = Render {
+                    names: &names,
+                    defs: &defs,
+                    func: primal,
+                }
+                .built(&b, p);
+                let operand = render.operand(*a).0;
+                local.push((operand, text, p));
+            }
+        }
+        nodes.push(OpNode {
+            var: v,
+            name: names[&v].clone(),
+            expr,
+            local,
+            adjoint: adjoint.get(&v).copied().unwrap_or(Operand::Lit(0.0)),
+        });
+    }
+    if !last.as_var().is_some_and(|v| order.contains(&v)) {
+        return Err("a result that is not an operation on differentiated values");
+    }
+    program.body.insts.extend(b.take_root());
+    program.vars = b.vars;
+    program.externs = b.externs;
+    // The gradient components as formulas of the nodes: the sweep's code, read back.
+    let mut sweep: HashMap<Var, (Op, Vec<Operand>)> = HashMap::default();
+    for inst in &program.body.insts {
+        if let Inst::Op { var, op, args } = inst {
+            if !names.contains_key(var) {
+                sweep.insert(*var, (*op, args.clone()));
+            }
+        }
+    }
+    let formulas = inputs
+        .iter()
+        .filter_map(|(_, name, d)| {
+            let d = (*d)?;
+            let r = Render {
+                names: &names,
+                defs: &defs,
+                func: primal,
+            };
+            Some((name.clone(), r.swept(&sweep, d, 0).0))
+        })
+        .collect();
+    Ok(Derivation {
+        inputs,
+        nodes,
+        formulas,
+        program,
+    })
+}
+
+#[derive(Clone)]
+enum Def {
+    Op(Op, Vec<Operand>),
+    Opaque(String, Vec<Var>),
+}
+
+const ATOM: u8 = 3;
+const MUL: u8 = 2;
+const ADD: u8 = 1;
+const LOW: u8 = 0;
+
+struct Render<'a> {
+    names: &'a HashMap<Var, String>,
+    defs: &'a HashMap<Var, Def>,
+    func: &'a Func,
+}
+
+fn wrap((s, p): (String, u8), min: u8) -> String {
+    if p < min {
+        format!("({s})")
+    } else {
+        s
+    }
+}
+
+fn lit(x: f64) -> String {
+    let s = if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    };
+    s.replacen('-', "−", 1)
+}
+
+impl Render<'_> {
+    fn operand(&self, o: Operand) -> (String, u8) {
+        match o {
+            Operand::Var(v) => {
+                if let Some(n) = self.names.get(&v) {
+                    return (n.clone(), ATOM);
+                }
+                match self.defs.get(&v) {
+                    Some(Def::Op(op, args)) => self.op(*op, args),
+                    Some(Def::Opaque(t, refs)) => {
+                        let mut s = t.replace(' ', "");
+                        for (i, r) in refs.iter().enumerate().rev() {
+                            let name = self.operand(Operand::Var(*r)).0;
+                            s = s.replace(&crate::ir::placeholder(i), &name);
+                        }
+                        (s.replace("__grad_krate", "grad"), LOW)
+                    }
+                    None => (format!("v{}", v.0), ATOM),
+                }
+            }
+            Operand::Lit(x) => (lit(x), if x < 0.0 { LOW } else { ATOM }),
+            Operand::Int(i) => (i.to_string(), ATOM),
+            Operand::Bool(b) => (b.to_string(), ATOM),
+            Operand::Const(c) => (
+                match c {
+                    crate::ir::NamedConst::Ln2 => "ln 2".into(),
+                    crate::ir::NamedConst::Ln10 => "ln 10".into(),
+                },
+                ATOM,
+            ),
+            Operand::Extern(e) => (
+                self.func.externs[e as usize].to_string().replace(' ', ""),
+                ATOM,
+            ),
+        }
+    }
+
+    /// One operation, its operands by name.
+    fn op(&self, op: Op, args: &[Operand]) -> (String, u8) {
+        self.op_with(op, args, &|o| self.operand(o))
+    }
+
+    fn op_with(
+        &self,
+        op: Op,
+        args: &[Operand],
+        sub: &dyn Fn(Operand) -> (String, u8),
+    ) -> (String, u8) {
+        let a = |i: usize| sub(args[i]);
+        match op {
+            Op::Neg => (format!("−{}", wrap(a(0), ATOM)), ADD),
+            Op::Add => {
+                // `a + (−b)` reads `a − b`.
+                let r = a(1);
+                match r.0.strip_prefix('−') {
+                    Some(rest) if r.1 >= MUL || r.1 == ADD && !rest.contains(' ') => {
+                        (format!("{} − {}", wrap(a(0), ADD), rest), ADD)
+                    }
+                    _ => (format!("{} + {}", wrap(a(0), ADD), wrap(r, ADD)), ADD),
+                }
+            }
+            Op::Sub => (format!("{} − {}", wrap(a(0), ADD), wrap(a(1), MUL)), ADD),
+            Op::Mul => (format!("{}·{}", wrap(a(0), MUL), wrap(a(1), ATOM)), MUL),
+            Op::Div => (format!("{} / {}", wrap(a(0), MUL), wrap(a(1), ATOM)), MUL),
+            Op::Rem => (format!("{} % {}", wrap(a(0), MUL), wrap(a(1), ATOM)), MUL),
+            Op::Call(i) => {
+                let rule = &RULES[i];
+                let xs: Vec<String> = (0..args.len()).map(|k| a(k).0).collect();
+                match (rule.name, rule.form) {
+                    ("powi", _) | ("powf", _) => {
+                        (format!("{}^{}", wrap(a(0), ATOM), wrap(a(1), ATOM)), ATOM)
+                    }
+                    ("recip", _) => (format!("1 / {}", wrap(a(0), ATOM)), MUL),
+                    ("exp", _) => (format!("e^{}", wrap(a(0), ATOM)), ATOM),
+                    ("sqrt", _) => (format!("√{}", wrap(a(0), ATOM)), ATOM),
+                    (name, Form::Method | Form::Helper) => {
+                        let name = if name == "sigmoid" { "σ" } else { name };
+                        (format!("{name}({})", xs.join(", ")), ATOM)
+                    }
+                }
+            }
+            Op::Select(cmp) => {
+                let c = match cmp {
+                    crate::ir::Cmp::Lt => "<",
+                    crate::ir::Cmp::Gt => ">",
+                    crate::ir::Cmp::Eq => "=",
+                    crate::ir::Cmp::Nan => "is NaN",
+                };
+                (
+                    format!("({} if {} {c} {}, else {})", a(2).0, a(0).0, a(1).0, a(3).0),
+                    ATOM,
+                )
+            }
+            Op::Pulled(n) => (
+                format!(
+                    "call({})",
+                    (0..n).map(|k| a(k).0).collect::<Vec<_>>().join(", ")
+                ),
+                ATOM,
+            ),
+        }
+    }
+
+    /// A value the builder made (a local derivative), read back as a formula.
+    fn built(&self, b: &Builder, o: Operand) -> String {
+        fn go(r: &Render, b: &Builder, o: Operand, depth: u32) -> (String, u8) {
+            match o.as_var().and_then(|v| {
+                (!r.names.contains_key(&v))
+                    .then(|| b.definition(v))
+                    .flatten()
+            }) {
+                Some((op, args)) if depth < 12 => {
+                    let (op, args) = (*op, args.clone());
+                    r.op_with(op, &args, &|x| go(r, b, x, depth + 1))
+                }
+                _ => r.operand(o),
+            }
+        }
+        go(self, b, o, 0).0
+    }
+
+    /// A value of the reverse sweep, read back down to the nodes.
+    fn swept(
+        &self,
+        sweep: &HashMap<Var, (Op, Vec<Operand>)>,
+        o: Operand,
+        depth: u32,
+    ) -> (String, u8) {
+        match o.as_var().and_then(|v| sweep.get(&v)) {
+            Some((op, args)) if depth < 12 => {
+                let (op, args) = (*op, args.clone());
+                self.op_with(op, &args, &|x| self.swept(sweep, x, depth + 1))
+            }
+            _ => self.operand(o),
+        }
+    }
+}
+
+impl Derivation {
+    /// The table, for the `_grad` companion's documentation (Markdown).
+    pub fn doc(&self, function: &str) -> String {
+        let mut s = String::from(
+            "\n\n # The derivation\n\n Each node of the computational graph, with its local derivatives:\n\n | node | expression | local derivatives |\n |---|---|---|\n",
+        );
+        for (_, name, d) in &self.inputs {
+            let what = if d.is_some() {
+                "input (differentiated)"
+            } else {
+                "input (data)"
+            };
+            s.push_str(&format!(" | `{name}` | {what} | |\n"));
+        }
+        for n in &self.nodes {
+            let local = n
+                .local
+                .iter()
+                .map(|(o, f, _)| format!("`∂{}/∂{o} = {f}`", n.name))
+                .collect::<Vec<_>>()
+                .join(", ");
+            s.push_str(&format!(" | `{}` | `{}` | {local} |\n", n.name, n.expr));
+        }
+        s.push_str(&format!(
+            "\n The chain rule, backwards from `∂{function}/∂{} = 1`, gives:\n\n",
+            self.nodes.last().map_or("", |n| n.name.as_str())
+        ));
+        for (w, f) in &self.formulas {
+            s.push_str(&format!(" - `∂{function}/∂{w} = {f}`\n"));
+        }
+        s
+    }
+
+    /// The graph in Graphviz DOT, edges labelled with the local derivatives as formulas.
+    pub fn dot(&self, function: &str) -> String {
+        let mut s = format!("digraph \"{function}\" {{\n  rankdir=LR;\n");
+        for (_, name, d) in &self.inputs {
+            let shape = if d.is_some() { "box" } else { "plaintext" };
+            s.push_str(&format!("  \"{name}\" [shape={shape}];\n"));
+        }
+        for n in &self.nodes {
+            s.push_str(&format!(
+                "  \"{}\" [label=\"{} = {}\"];\n",
+                n.name,
+                n.name,
+                n.expr.replace('"', "\\\"")
+            ));
+        }
+        for n in &self.nodes {
+            for (o, f, _) in &n.local {
+                s.push_str(&format!(
+                    "  \"{o}\" -> \"{}\" [label=\"{}\"];\n",
+                    n.name,
+                    f.replace('"', "\\\"")
+                ));
+            }
+        }
+        s.push_str("}\n");
+        s
+    }
+}

@@ -1,0 +1,11 @@
+// `graph` given twice.
+use grad::grad;
+
+#[grad(wrt = w, graph, graph)]
+fn f(w: f64) -> f64 {
+    w * w
+}
+
+fn main() {
+    let _ = f(1.0);
+}
