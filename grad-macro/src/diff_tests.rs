@@ -65,19 +65,7 @@ fn check_program(p: &Program, pts: &[Point]) -> Result<(usize, usize), TestCaseE
     let unsimplified = simplify::dce(reverse::reverse(&primal, &wrt, false));
     // Forward mode (a unit tangent per parameter), and forward over reverse (the Hessian).
     let n = wrt.len();
-    let unit = || crate::forward::Seeds {
-        n,
-        of: wrt
-            .iter()
-            .enumerate()
-            .map(|(j, &v)| {
-                let t = (0..n)
-                    .map(|k| crate::ir::Operand::Lit(if k == j { 1.0 } else { 0.0 }))
-                    .collect();
-                (v, t)
-            })
-            .collect(),
-    };
+    let unit = || crate::expand::unit_seeds(&wrt);
     let (forward, errors) = crate::forward::forward(&primal, &unit());
     prop_assert!(
         errors.is_empty(),

@@ -339,25 +339,11 @@ fn jacobian(
             "`hessian` needs a function returning one float",
         ));
     }
-    for &i in &sig.wrt {
-        if sig.params[i].array.is_some() {
-            let name = sig.params[i]
-                .ident
-                .as_ref()
-                .map(|i| i.to_string())
-                .unwrap_or_default();
-            let at = args
-                .wrt
-                .iter()
-                .flatten()
-                .find(|w| **w == name)
-                .map_or(Span::call_site(), |w| w.span());
-            errors.push(syn::Error::new(
-                at,
-                format!("`{name}` is an array: a Jacobian is taken with respect to scalar parameters only"),
-            ));
-        }
-    }
+    errors.extend(array_wrt(
+        args,
+        sig,
+        "a Jacobian is taken with respect to scalar parameters only",
+    ));
     combine(errors)?;
     let n = wrt.len();
     let params = companion_params(f);
@@ -457,6 +443,28 @@ fn jacobian(
     })
 }
 
+/// An error at each `wrt` parameter that is an array, saying `why` that is refused.
+fn array_wrt(args: &Args, sig: &Sig, why: &str) -> Vec<syn::Error> {
+    sig.wrt
+        .iter()
+        .filter(|&&i| sig.params[i].array.is_some())
+        .map(|&i| {
+            let name = sig.params[i]
+                .ident
+                .as_ref()
+                .map(|i| i.to_string())
+                .unwrap_or_default();
+            let at = args
+                .wrt
+                .iter()
+                .flatten()
+                .find(|w| **w == name)
+                .map_or(Span::call_site(), |w| w.span());
+            syn::Error::new(at, format!("`{name}` is an array: {why}"))
+        })
+        .collect()
+}
+
 /// One error for several.
 fn combine(errors: Vec<syn::Error>) -> syn::Result<()> {
     match errors.into_iter().reduce(|mut a, b| {
@@ -469,7 +477,7 @@ fn combine(errors: Vec<syn::Error>) -> syn::Result<()> {
 }
 
 /// A unit tangent for each `wrt` parameter: `n` directions at once.
-fn unit_seeds(wrt: &[Var]) -> crate::forward::Seeds {
+pub(crate) fn unit_seeds(wrt: &[Var]) -> crate::forward::Seeds {
     let n = wrt.len();
     crate::forward::Seeds {
         n,
@@ -525,25 +533,11 @@ fn second_order(
         return Ok(None);
     }
     let mut errors = Vec::new();
-    for &i in &sig.wrt {
-        if sig.params[i].array.is_some() {
-            let name = sig.params[i]
-                .ident
-                .as_ref()
-                .map(|i| i.to_string())
-                .unwrap_or_default();
-            let at = args
-                .wrt
-                .iter()
-                .flatten()
-                .find(|w| **w == name)
-                .map_or(Span::call_site(), |w| w.span());
-            errors.push(syn::Error::new(
-                at,
-                format!("`{name}` is an array: `mode = forward` and `hessian` take scalar `wrt` parameters only (list the elements as parameters, or use the reverse-mode gradient)"),
-            ));
-        }
-    }
+    errors.extend(array_wrt(
+        args,
+        sig,
+        "`mode = forward` and `hessian` take scalar `wrt` parameters only (list the elements as parameters, or use the reverse-mode gradient)",
+    ));
     if args.hessian && calls_pullbacks(&primal.body) {
         errors.push(syn::Error::new_spanned(
             &f.sig.ident,

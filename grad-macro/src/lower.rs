@@ -180,20 +180,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
     if cx.has_errors() {
         return None;
     }
-    Some(Lowered {
-        func: Func {
-            float: sig.float,
-            vars: l.b.vars,
-            externs: l.b.externs,
-            params,
-            body,
-            arrays: l.b.arrays,
-        },
-        assertions: l.assertions,
-        callees: l.callees,
-        items: l.items,
-        keep_mut,
-    })
+    Some(l.finish(params, body, keep_mut))
 }
 
 /// The body of a function returning `m` floats: its statements, then a tuple or array
@@ -259,20 +246,27 @@ fn lower_several(
     if cx.has_errors() {
         return None;
     }
-    Some(Lowered {
-        func: Func {
-            float: l.b.float,
-            vars: l.b.vars,
-            externs: l.b.externs,
-            params,
-            body,
-            arrays: l.b.arrays,
-        },
-        assertions: l.assertions,
-        callees: l.callees,
-        items: l.items,
-        keep_mut,
-    })
+    Some(l.finish(params, body, keep_mut))
+}
+
+impl Lowerer<'_> {
+    /// What lowering gives: the function, and what the companions need besides.
+    fn finish(self, params: Vec<Var>, body: Block, keep_mut: Vec<bool>) -> Lowered {
+        Lowered {
+            func: Func {
+                float: self.b.float,
+                vars: self.b.vars,
+                externs: self.b.externs,
+                params,
+                body,
+                arrays: self.b.arrays,
+            },
+            assertions: self.assertions,
+            callees: self.callees,
+            items: self.items,
+            keep_mut,
+        }
+    }
 }
 
 struct Lowerer<'a> {
