@@ -2,12 +2,17 @@
 //! each with `#[grad]`, and a `check_all` that compares the compiled companions with the
 //! oracle's gradients (embedded as exact literals) and the compiled original's value.
 //!
-//! Two batches: programs of the straight-line language (`f0`, `f1`, ..; the one the IR path
-//! checks too) and of the loop language (`g0`, `g1`, ..: loops, jumps, `match`, arrays,
-//! iterator sums), each from its own random stream, so adding one batch does not change the
-//! other. `GRAD_COMPILED_CASES` sets the size of both (default 40), `GRAD_COMPILED_LOOP_CASES`
-//! that of the second alone, `GRAD_FUZZ_SEED` the seed.
+//! Three batches: programs of the straight-line language (`f0`, `f1`, ..; the one the IR path
+//! checks too), of the loop language (`g0`, `g1`, ..: loops, jumps, `match`, arrays, iterator
+//! sums), and callers of generated helpers (`c0`, `c1`, ..: calls between `#[grad]`
+//! functions), each from its own random stream, so adding one batch does not change the
+//! others. A caller's helpers (`c0_h0`, ..) are written next to it, in the nested module `m`,
+//! or, `pub`, in `$OUT_DIR/calls.rs`, which this crate's library includes (`src/lib.rs`): the
+//! test calls those across crates. `GRAD_COMPILED_CASES` sets the size of all three (default
+//! 40 each), `GRAD_COMPILED_LOOP_CASES` and `GRAD_COMPILED_CALL_CASES` that of the
+//! second and the third alone, `GRAD_FUZZ_SEED` the seed.
 
+use grad_testgen::ast::{CallSite, Place};
 use grad_testgen::{gen, oracle, Point, Program};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -57,9 +62,51 @@ struct Batch {
     /// Points checked, and gradient components the oracle says are not 0 there.
     points: usize,
     nonzero: usize,
+    /// Helpers in the nested module, and in the library (another crate).
+    module: String,
+    lib: String,
+    /// The calls in the source, and how many the oracle ran at the points checked.
+    sites: Vec<CallSite>,
+    calls_run: usize,
 }
 
 impl Batch {
+    /// A caller: its helpers, named after it, go where they live, then the caller itself.
+    fn add_caller(&mut self, name: &str, mut p: Program, points: &[Point]) {
+        p.name_callees(name);
+        for c in &p.callees {
+            let out = match c.place {
+                Place::Here | Place::Super => &mut self.fns,
+                Place::Module => &mut self.module,
+                Place::Crate => &mut self.lib,
+            };
+            out.push_str(&c.source());
+        }
+        self.sites.extend(p.call_sites());
+        self.add(name, &p, points);
+    }
+
+    /// The summary of the calls.
+    fn calls(&self) -> String {
+        let count = |f: &dyn Fn(&CallSite) -> bool| self.sites.iter().filter(|c| f(c)).count();
+        format!(
+            "{} call sites: {} in the same module, {} by `m::` path, {} by `super::` path, {} in another crate; {} to building blocks, {} to `wrt` helpers; {} inside loops ({} there in a branch of an `if`), {} with a call as argument, {} between helpers, {} recursive; {} calls run at the points checked",
+            self.sites.len(),
+            count(&|c| c.place == Place::Here && !c.recursive),
+            count(&|c| c.place == Place::Module && !c.recursive),
+            count(&|c| c.place == Place::Super),
+            count(&|c| c.place == Place::Crate && !c.recursive),
+            count(&|c| c.building_block),
+            count(&|c| !c.building_block),
+            count(&|c| c.in_loop),
+            count(&|c| c.in_loop && c.in_branch),
+            count(&|c| c.nested),
+            count(&|c| c.in_helper && !c.recursive),
+            count(&|c| c.recursive),
+            self.calls_run,
+        )
+    }
+
     fn add(&mut self, name: &str, p: &Program, points: &[Point]) {
         let source = p.source(name);
         self.programs += 1;
@@ -70,6 +117,12 @@ impl Batch {
             }
         }
         self.fns.push_str(&source);
+        // A failure shows the caller's helpers too, each under the path it is called by.
+        let mut shown = String::new();
+        for c in &p.callees {
+            let _ = write!(shown, "// {}\n{}", c.path(), c.source());
+        }
+        let source = shown + &source;
         for pt in points {
             let Some(oracle::Expected {
                 value,
@@ -88,6 +141,9 @@ impl Batch {
             }
             self.points += 1;
             self.nonzero += grad.iter().filter(|g| **g != 0.0).count();
+            if !p.callees.is_empty() {
+                self.calls_run += oracle::calls_run(p, pt);
+            }
             let args = p.args(pt);
             // Hidden from the optimiser: LLVM may constant-fold `powi` differently from the
             // runtime (its precision is unspecified), which would make the original and the
@@ -98,9 +154,10 @@ impl Batch {
             let scales: Vec<String> = scale.iter().map(|g| format!("{g:?}")).collect();
             let _ = writeln!(
                 self.checks,
-                "    let ({names}) = std::hint::black_box(({args}));\n    n += check(Case {{ source: {source:?}, args: \"{args}\", value: {value:?}, gradient: &[{}], scale: &[{}] }}, || {name}({names}), || {name}_value_and_grad({names}), || {name}_grad({names}));",
+                "    let ({names}) = std::hint::black_box(({args}));\n    n += check(Case {{ source: {source:?}, args: \"{args}\", value: {value:?}, gradient: &[{}], scale: &[{}], caller: {} }}, || {name}({names}), || {name}_value_and_grad({names}), || {name}_grad({names}));",
                 expected.join(", "),
-                scales.join(", ")
+                scales.join(", "),
+                !p.callees.is_empty()
             );
         }
     }
@@ -110,6 +167,7 @@ fn main() {
     let seed = env("GRAD_FUZZ_SEED").unwrap_or(3);
     let cases = env("GRAD_COMPILED_CASES");
     let loop_cases = env("GRAD_COMPILED_LOOP_CASES").or(cases).unwrap_or(40);
+    let call_cases = env("GRAD_COMPILED_CALL_CASES").or(cases).unwrap_or(40);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -120,7 +178,7 @@ fn main() {
             Err(e) => panic!("generating program {i}: {e}"),
         };
         let (p, points) = tree.current();
-        plain.add(&format!("f{i}"), &p, &points);
+        plain.add(&program_name("f", i), &p, &points);
     }
     let mut loops = Batch::default();
     let mut runner = self::runner(seed, 1);
@@ -133,6 +191,17 @@ fn main() {
         loops.add(&format!("g{i}"), &p, &points);
     }
 
+    let mut calls = Batch::default();
+    let mut runner = self::runner(seed, 2);
+    for i in 0..call_cases {
+        let tree = match gen::call_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating caller {i}: {e}"),
+        };
+        let (p, points) = tree.current();
+        calls.add_caller(&format!("c{i}"), p, &points);
+    }
+
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
         plain.programs, plain.points, plain.nonzero, loops.programs, loops.points, loops.nonzero
@@ -142,19 +211,55 @@ fn main() {
         .zip(&loops.features)
         .map(|((name, _), n)| format!("{name} {n}"))
         .collect();
-    let _ = write!(summary, "{})", feats.join(", "));
+    let _ = write!(
+        summary,
+        "{}), {} callers ({} points, {} nonzero components; {})",
+        feats.join(", "),
+        calls.programs,
+        calls.points,
+        calls.nonzero,
+        calls.calls()
+    );
 
+    let k = grad_testgen::ast::USER_CONST;
     let out = format!(
-        "use grad::grad;\n\nconst K: f64 = {:?};\n\n/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}    n\n}}\n",
-        grad_testgen::ast::USER_CONST,
+        "use grad::grad;\n\nconst K: f64 = {k:?};\n\n/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}\npub mod {} {{\n    use grad::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
+        calls.fns,
+        grad_testgen::ast::CALL_MODULE,
+        calls.module,
         plain.checks,
         loops.checks,
+        calls.checks,
     );
-    let path = std::path::Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()))
-        .join("generated.rs");
-    if let Err(e) = std::fs::write(&path, out) {
+    write("generated.rs", &out);
+    let lib = format!("use grad::grad;\n\nconst K: f64 = {k:?};\n\n{}", calls.lib);
+    write("calls.rs", &lib);
+}
+
+/// BUG (reported, see TESTING.md): since every `#[grad]` function gets a pullback struct of
+/// its own name, one named like a primitive type (`#[grad(wrt = w)] fn f64(w: f64) -> f64`)
+/// shadows that type in its module, and nothing there compiles ("cannot multiply `f64` by
+/// `f64`"). The 65th straight-line program was `f64`. While this is `true`, such a name is written
+/// `f_64`.
+const WORK_AROUND_PRIMITIVE_NAMES: bool = true;
+
+/// `{prefix}{i}`, the name of a generated program.
+fn program_name(prefix: &str, i: u64) -> String {
+    let name = format!("{prefix}{i}");
+    let primitive = ["f32", "f64"].contains(&name.as_str());
+    if WORK_AROUND_PRIMITIVE_NAMES && primitive {
+        format!("{prefix}_{i}")
+    } else {
+        name
+    }
+}
+
+fn write(name: &str, text: &str) {
+    let path =
+        std::path::Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join(name);
+    if let Err(e) = std::fs::write(&path, text) {
         panic!("writing {}: {e}", path.display());
     }
 }

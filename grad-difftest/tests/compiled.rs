@@ -41,6 +41,8 @@ struct Case {
     gradient: &'static [f64],
     /// The oracle's cancellation scale per component (see `grad_testgen::Expected`).
     scale: &'static [f64],
+    /// Whether the program calls generated helpers (its source shows them too).
+    caller: bool,
 }
 
 /// BUG (reported, see TESTING.md): the companion of `xs.iter().map(..).sum::<f64>()` starts
@@ -52,6 +54,30 @@ const KNOWN_SIGNED_ZERO_SUM: bool = false;
 
 /// Points that met [`KNOWN_SIGNED_ZERO_SUM`].
 static KNOWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether a caller's value may be 1 ulp from its original's, in a release build, when it or its
+/// helpers use `powi`. Not the macro's doing: a call with literal arguments (`h(1.625, k - 1,
+/// ..)`) makes a helper's values constants once inlined, LLVM folds `powi` of a constant
+/// (differently from the run-time `powi`, whose precision Rust leaves unspecified), and it
+/// inlines the helper's pullback (`#[inline]`) into `_value_and_grad` where it may keep the
+/// call of the original helper: the same expression, folded on one side only. (`black_box` on
+/// the test's arguments cannot hide literals inside the program.) Counted and printed instead
+/// of failing; debug builds, which fold nothing, stay bit for bit.
+const RELEASE_POWI_FOLDING: bool = true;
+
+/// Points that met [`RELEASE_POWI_FOLDING`].
+static FOLDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether `value` differs from `original` as [`RELEASE_POWI_FOLDING`] allows.
+fn folded_powi(case: &Case, value: f64, original: f64) -> bool {
+    let one_ulp = value.is_sign_positive() == original.is_sign_positive()
+        && value.to_bits().abs_diff(original.to_bits()) == 1;
+    RELEASE_POWI_FOLDING
+        && !cfg!(debug_assertions)
+        && case.caller
+        && case.source.contains(".powi(")
+        && one_ulp
+}
 
 /// Failures so far: every point is checked, and the test reports them all at the end.
 static FAILURES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
@@ -78,12 +104,15 @@ fn check<G: Components>(
     }
     if value.to_bits() != original.to_bits() {
         let known = KNOWN_SIGNED_ZERO_SUM && value == 0.0 && original == 0.0;
-        if !(known && case.source.contains(".sum::<f64>()")) {
+        if known && case.source.contains(".sum::<f64>()") {
+            KNOWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        } else if folded_powi(&case, value, original) {
+            FOLDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        } else {
             return fail(format!(
                 "value {value:?} vs the original's {original:?}:{at}"
             ));
         }
-        KNOWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     if !close(value, case.value, 1.0) {
         return fail(format!("value {value:?} vs oracle {:?}:{at}", case.value));
@@ -132,6 +161,12 @@ fn compiled_companions_match_the_oracle() {
     let known = KNOWN.load(std::sync::atomic::Ordering::Relaxed);
     if known > 0 {
         eprintln!("known bug: {known} values 0.0 where the original is -0.0 (an iterator sum)");
+    }
+    let folded = FOLDED.load(std::sync::atomic::Ordering::Relaxed);
+    if folded > 0 {
+        eprintln!(
+            "release build: {folded} caller value(s) 1 ulp from the original's (`powi` of a constant folded by LLVM on one side)"
+        );
     }
     let failures = FAILURES
         .lock()

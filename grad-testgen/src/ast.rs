@@ -11,6 +11,12 @@
 //! by index modulo what is in scope, and a construct with nothing to refer to prints as a
 //! fallback (or nothing), identically for the printer and the oracle, which walk the program
 //! with the same [`Scope`].
+//!
+//! The call language (`gen::call_program`) adds [`Expr::Call`]: a call of one of the program's
+//! [`Callee`]s (generated straight-line programs of their own, printed apart, named by the path
+//! their [`Place`] gives), its arguments resolved by index modulo the callee's parameters,
+//! [`Expr::DataVar`] for what goes to a parameter the callee is not differentiated in, and
+//! [`Expr::Recur`] for a helper calling itself.
 
 use std::fmt::{self, Write};
 
@@ -314,6 +320,118 @@ pub enum Expr {
         src: IterSrc,
         body: Box<Expr>,
     },
+    /// A float data parameter (`x{i % n_data}`), or `(k as f64)` when there is none: what a
+    /// call may pass to a parameter its callee is not differentiated in.
+    DataVar(u8),
+    /// A call of one of the program's [`Callee`]s.
+    Call(Box<Call>),
+    /// A call of the function itself, with `k - 1` (`callee` and `k` unused): only in the
+    /// `else` branch of `if k <= 0`, so it ends.
+    Recur(Box<Call>),
+}
+
+/// `path(a0, .., d0, .., k, flag)`: a call of callee `callee % callees.len()` (its first
+/// argument, when the program has none). The callee's differentiated parameters get
+/// `args[j % args.len()]`, its float data parameters `data[j % data.len()]` (expressions over
+/// data only), then its `k` and `flag`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    pub callee: u8,
+    pub args: Vec<Expr>,
+    pub data: Vec<Expr>,
+    pub k: IntArg,
+    pub flag: FlagArg,
+}
+
+/// What a call passes to its callee's `k: i32`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntArg {
+    K,
+    Lit(i8),
+}
+
+/// What a call passes to its callee's `flag: bool`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagArg {
+    Flag,
+    NotFlag,
+    Lit(bool),
+}
+
+/// Where a callee is defined, which decides the path a call names it by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// Next to its caller: `h(..)`.
+    Here,
+    /// In the nested module [`CALL_MODULE`]: `m::h(..)`.
+    Module,
+    /// `pub` in the library [`CALL_CRATE`], another crate than its caller's.
+    Crate,
+    /// Next to the callers, called from a helper in the nested module: `super::h(..)`.
+    Super,
+}
+
+/// The module callees of [`Place::Module`] live in, next to their callers.
+pub const CALL_MODULE: &str = "m";
+/// The path of the module of another crate callees of [`Place::Crate`] live in.
+pub const CALL_CRATE: &str = "grad_difftest::calls";
+
+/// A function a program calls: a straight-line program of its own, with `#[grad]` (a
+/// building block, differentiated in all its float parameters, so `body.n_data == 0`) or
+/// `#[grad(wrt = w0, ..)]` (its `x` parameters are data, to which callers pass data only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Callee {
+    pub name: String,
+    pub place: Place,
+    pub building_block: bool,
+    pub body: Program,
+}
+
+impl Callee {
+    /// How a caller names it.
+    pub fn path(&self) -> String {
+        match self.place {
+            Place::Here => self.name.clone(),
+            Place::Module => format!("{CALL_MODULE}::{}", self.name),
+            Place::Crate => format!("{CALL_CRATE}::{}", self.name),
+            Place::Super => format!("super::{}", self.name),
+        }
+    }
+
+    /// Where this callee is, as seen from a function at `from` (`None`: out of reach, as a
+    /// function of the test crate is from the library).
+    pub fn seen_from(&self, from: Place) -> Option<Place> {
+        match (from, self.place) {
+            (Place::Here | Place::Super, p) => Some(p),
+            (Place::Module, Place::Here) => Some(Place::Super),
+            (Place::Module, Place::Module) | (Place::Crate, Place::Crate) => Some(Place::Here),
+            (Place::Module, p) => Some(p),
+            (Place::Crate, _) => None,
+        }
+    }
+
+    /// Its definition, as Rust source (`pub` unless it lives next to its callers).
+    pub fn source(&self) -> String {
+        let attr = if self.building_block {
+            "#[grad]".to_string()
+        } else {
+            self.body.wrt_attr()
+        };
+        let vis = if matches!(self.place, Place::Here | Place::Super) {
+            ""
+        } else {
+            "pub "
+        };
+        self.body.print(&self.name, &attr, vis)
+    }
+}
+
+/// What the printer knows of a callee: its path and parameters.
+#[derive(Clone, Debug)]
+pub struct CalleeSig {
+    pub path: String,
+    pub n_wrt: usize,
+    pub n_data: usize,
 }
 
 /// An array index: a loop variable in scope (from the innermost), or a literal, reduced
@@ -545,6 +663,8 @@ pub struct Program {
     pub data_array: bool,
     pub stmts: Vec<Stmt>,
     pub ret: Expr,
+    /// The functions its [`Expr::Call`]s call (none outside the call language).
+    pub callees: Vec<Callee>,
 }
 
 /// The value of `const K` in generated modules.
@@ -623,6 +743,12 @@ pub struct Scope {
     /// `break` or `continue` before in this loop's body, or the body of a `while` (see
     /// [`WORK_AROUND_ARRAY_AFTER_JUMP`]).
     pub jump_pending: bool,
+    /// Scalar `wrt` parameters (the first of [`Scope::names`]; float data follows them).
+    pub n_wrt: usize,
+    /// What calls may call.
+    pub callees: Vec<CalleeSig>,
+    /// The function being walked (its name, once printed), for recursive calls.
+    pub this: CalleeSig,
 }
 
 /// BUG (reported, see TESTING.md): a local array declared where a jump may have happened
@@ -661,7 +787,46 @@ impl Scope {
             depth: 0,
             closures: 0,
             jump_pending: false,
+            n_wrt: p.n_wrt,
+            callees: p
+                .callees
+                .iter()
+                .map(|c| CalleeSig {
+                    path: c.path(),
+                    n_wrt: c.body.n_wrt,
+                    n_data: c.body.n_data,
+                })
+                .collect(),
+            this: CalleeSig {
+                path: "f".into(),
+                n_wrt: p.n_wrt,
+                n_data: p.n_data,
+            },
         }
+    }
+
+    /// The slot of data parameter `i` (counted modulo their number); `None` when there is
+    /// none.
+    pub fn data_var(&self, i: u8) -> Option<usize> {
+        let n_data = self.n_params - self.n_wrt;
+        (n_data > 0).then(|| self.n_wrt + i as usize % n_data)
+    }
+
+    /// The float arguments of call `c` to a function `sig`, one per parameter (`None`:
+    /// `0.0`).
+    pub fn call_args<'e>(sig: &CalleeSig, c: &'e Call) -> Vec<Option<&'e Expr>> {
+        let pick = |v: &'e [Expr], j: usize| v.get(j % v.len().max(1));
+        (0..sig.n_wrt)
+            .map(|j| pick(&c.args, j))
+            .chain((0..sig.n_data).map(|j| pick(&c.data, j)))
+            .collect()
+    }
+
+    /// The callee a call refers to (an index into [`Scope::callees`]); `None` when there is
+    /// none.
+    pub fn callee(&self, i: u8) -> Option<usize> {
+        let n = self.callees.len();
+        (n > 0).then(|| i as usize % n)
     }
 
     pub fn mark(&self) -> Mark {
@@ -1143,7 +1308,9 @@ impl Program {
                     arms.iter().any(|(_, e)| expr(e)) || expr(default)
                 }
                 Expr::Reduce { body, .. } => expr(body),
+                Expr::Call(c) | Expr::Recur(c) => c.args.iter().chain(&c.data).any(expr),
                 Expr::Var(_)
+                | Expr::DataVar(_)
                 | Expr::Lit(_)
                 | Expr::Pi
                 | Expr::UserConst
@@ -1175,7 +1342,9 @@ impl Program {
                 Stmt::Jump(_) | Stmt::ArrayDecl { .. } => false,
             }
         }
-        self.stmts.iter().any(stmt) || expr(&self.ret)
+        self.stmts.iter().any(stmt)
+            || expr(&self.ret)
+            || self.callees.iter().any(|c| c.body.has_steps())
     }
 
     /// How many gradient components there are: one per scalar `wrt` parameter, then one per
@@ -1227,18 +1396,34 @@ impl Program {
         a
     }
 
-    /// The annotated function, named `name`, as Rust source.
+    /// The annotated function, named `name`, as Rust source (its callees are not included: see
+    /// [`Callee::source`]).
     pub fn source(&self, name: &str) -> String {
-        let mut out = String::new();
+        self.print(name, &self.wrt_attr(), "")
+    }
+
+    /// `#[grad(wrt = w0, ..)]`.
+    fn wrt_attr(&self) -> String {
         let mut wrt: Vec<String> = (0..self.n_wrt).map(|i| format!("w{i}")).collect();
         if self.wrt_array {
             wrt.push("wa".into());
         }
-        let _ = writeln!(out, "#[grad(wrt = {})]", wrt.join(", "));
-        let _ = writeln!(out, "fn {name}({}) -> f64 {{", self.params().join(", "));
+        format!("#[grad(wrt = {})]", wrt.join(", "))
+    }
+
+    /// The function named `name` with attribute `attr` and visibility `vis`.
+    fn print(&self, name: &str, attr: &str, vis: &str) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{attr}");
+        let mut scope = Scope::new(self);
+        scope.this.path = name.into();
+        let _ = writeln!(
+            out,
+            "{vis}fn {name}({}) -> f64 {{",
+            self.params().join(", ")
+        );
         // Both data parameters are always declared; mention them so neither is unused.
         let _ = writeln!(out, "    let _ = (k, flag);");
-        let mut scope = Scope::new(self);
         let top = scope.mark();
         for s in &self.stmts {
             print_stmt(&mut out, s, &mut scope, 1);
@@ -1253,7 +1438,11 @@ impl Program {
 impl fmt::Debug for Program {
     /// A program prints as its Rust source, so a failing case reads as code.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\n{}", self.source("f"))
+        writeln!(f)?;
+        for c in &self.callees {
+            writeln!(f, "// {}\n{}", c.path(), c.source())?;
+        }
+        write!(f, "{}", self.source("f"))
     }
 }
 
@@ -1452,7 +1641,41 @@ pub fn expr_str(e: &Expr, scope: &Scope) -> String {
             }
             None => scope.names[scope.resolve(0)].clone(),
         },
+        Expr::DataVar(i) => scope
+            .data_var(*i)
+            .map_or_else(|| "(k as f64)".into(), |s| scope.names[s].clone()),
+        Expr::Call(call) => match scope.callee(call.callee) {
+            Some(f) => call_str(&scope.callees[f], call, scope, false),
+            None => call
+                .args
+                .first()
+                .map_or_else(|| "0.0_f64".into(), |a| expr_str(a, scope)),
+        },
+        Expr::Recur(call) => call_str(&scope.this, call, scope, true),
     }
+}
+
+/// `path(args.., data.., k, flag)`, with `k - 1` for a recursive call.
+fn call_str(sig: &CalleeSig, c: &Call, scope: &Scope, recur: bool) -> String {
+    let mut args: Vec<String> = Scope::call_args(sig, c)
+        .into_iter()
+        .map(|e| e.map_or_else(|| "0.0_f64".into(), |e| expr_str(e, scope)))
+        .collect();
+    args.push(match c.k {
+        _ if recur => "k - 1".into(),
+        IntArg::K => "k".into(),
+        IntArg::Lit(n) => n.to_string(),
+    });
+    args.push(
+        match c.flag {
+            FlagArg::Flag => "flag",
+            FlagArg::NotFlag => "!flag",
+            FlagArg::Lit(true) => "true",
+            FlagArg::Lit(false) => "false",
+        }
+        .into(),
+    );
+    format!("{}({})", sig.path, args.join(", "))
 }
 
 pub fn cond_str(c: &Cond, scope: &Scope) -> String {
@@ -1471,6 +1694,206 @@ pub fn cond_str(c: &Cond, scope: &Scope) -> String {
             let (var, op, c) = scope.int_test(*atom, *op, *c);
             let name = var.map_or("k", |v| &scope.loops[v].name);
             format!("({name} {} {c})", op.symbol())
+        }
+    }
+}
+
+impl Expr {
+    /// The expressions directly inside this one (a condition's operands included).
+    pub fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Var(_)
+            | Expr::DataVar(_)
+            | Expr::Lit(_)
+            | Expr::Pi
+            | Expr::UserConst
+            | Expr::IntAsFloat
+            | Expr::Latest
+            | Expr::LoopIdx(_)
+            | Expr::Elem(..) => Vec::new(),
+            Expr::Neg(a) | Expr::F1(_, a) | Expr::Powi(a, _) => vec![a],
+            Expr::Bin(_, a, b) | Expr::F2(_, a, b) => vec![a, b],
+            Expr::MulAdd(a, b, c) | Expr::Clamp(a, b, c) => vec![a, b, c],
+            Expr::If(c, a, b) => {
+                let mut v = c.exprs();
+                v.extend([&**a, &**b]);
+                v
+            }
+            Expr::Match { arms, default, .. } => arms
+                .iter()
+                .map(|(_, e)| e)
+                .chain(std::iter::once(&**default))
+                .collect(),
+            Expr::Reduce { body, .. } => vec![body],
+            Expr::Call(c) | Expr::Recur(c) => c.args.iter().chain(&c.data).collect(),
+        }
+    }
+}
+
+impl Cond {
+    /// The expressions a condition compares, at any depth of `&&`, `||` and `!`.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        match self {
+            Cond::Cmp(_, a, b) => vec![a, b],
+            Cond::And(a, b) | Cond::Or(a, b) => {
+                let mut v = a.exprs();
+                v.extend(b.exprs());
+                v
+            }
+            Cond::Not(a) => a.exprs(),
+            Cond::Flag | Cond::Int(..) => Vec::new(),
+        }
+    }
+}
+
+/// A call in a program's source, for the run's summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallSite {
+    /// Where the callee is, as the caller names it.
+    pub place: Place,
+    pub building_block: bool,
+    /// Inside a loop's body.
+    pub in_loop: bool,
+    /// In a branch of an `if` (statement or expression).
+    pub in_branch: bool,
+    /// An argument of another call.
+    pub nested: bool,
+    /// In a helper's body (a call between helpers, or a recursive one).
+    pub in_helper: bool,
+    pub recursive: bool,
+}
+
+impl Program {
+    /// Prefixes the names of its callees (and theirs) with `prefix_`, so that the helpers of
+    /// several programs can live side by side.
+    pub fn name_callees(&mut self, prefix: &str) {
+        for c in &mut self.callees {
+            c.name = format!("{prefix}_{}", c.name);
+            c.body.name_callees(prefix);
+        }
+    }
+
+    /// The calls its source makes and those its helpers' make (each printed call once, whether
+    /// it runs or not).
+    pub fn call_sites(&self) -> Vec<CallSite> {
+        let mut out = Vec::new();
+        Sites {
+            p: self,
+            this: None,
+            out: &mut out,
+        }
+        .program();
+        for c in &self.callees {
+            Sites {
+                p: &c.body,
+                this: Some(c),
+                out: &mut out,
+            }
+            .program();
+        }
+        out
+    }
+}
+
+/// Where a call is, as [`Program::call_sites`] walks.
+#[derive(Clone, Copy, Default)]
+struct At {
+    in_loop: bool,
+    in_branch: bool,
+    nested: bool,
+}
+
+/// The walk of [`Program::call_sites`] over `p` (helper `this`, if it is one).
+struct Sites<'a> {
+    p: &'a Program,
+    this: Option<&'a Callee>,
+    out: &'a mut Vec<CallSite>,
+}
+
+impl Sites<'_> {
+    fn program(&mut self) {
+        for s in &self.p.stmts {
+            self.stmt(s, At::default());
+        }
+        self.expr(&self.p.ret, At::default());
+    }
+
+    fn stmt(&mut self, s: &Stmt, at: At) {
+        match s {
+            Stmt::Let { value, .. }
+            | Stmt::Assign { value, .. }
+            | Stmt::Store { value, .. }
+            | Stmt::Jump(Jump::Return(value)) => self.expr(value, at),
+            Stmt::If { cond, then, els } => {
+                for e in cond.exprs() {
+                    self.expr(e, at);
+                }
+                for s in then.iter().chain(els) {
+                    self.stmt(
+                        s,
+                        At {
+                            in_branch: true,
+                            ..at
+                        },
+                    );
+                }
+            }
+            Stmt::Loop { header, body } => {
+                let at = At {
+                    in_loop: true,
+                    ..at
+                };
+                if let Header::While { cond: Some(c), .. } = header {
+                    for e in c.exprs() {
+                        self.expr(e, at);
+                    }
+                }
+                for s in body {
+                    self.stmt(s, at);
+                }
+            }
+            Stmt::Jump(_) | Stmt::ArrayDecl { .. } => {}
+        }
+    }
+
+    fn expr(&mut self, e: &Expr, at: At) {
+        let callee = match e {
+            Expr::Call(c) if !self.p.callees.is_empty() => {
+                Some(&self.p.callees[c.callee as usize % self.p.callees.len()])
+            }
+            Expr::Recur(_) => self.this,
+            _ => None,
+        };
+        if let Some(callee) = callee {
+            self.out.push(CallSite {
+                place: callee.place,
+                building_block: callee.building_block,
+                in_loop: at.in_loop,
+                in_branch: at.in_branch,
+                nested: at.nested,
+                in_helper: self.this.is_some(),
+                recursive: matches!(e, Expr::Recur(_)),
+            });
+        }
+        let nested = at.nested || matches!(e, Expr::Call(_) | Expr::Recur(_));
+        if let Expr::If(c, a, b) = e {
+            for x in c.exprs() {
+                self.expr(x, At { nested, ..at });
+            }
+            for x in [a, b] {
+                self.expr(
+                    x,
+                    At {
+                        nested,
+                        in_branch: true,
+                        ..at
+                    },
+                );
+            }
+            return;
+        }
+        for child in e.children() {
+            self.expr(child, At { nested, ..at });
         }
     }
 }

@@ -1,14 +1,15 @@
 //! proptest strategies for programs and the points to evaluate them at. A new construct of the
 //! language is one more arm here, in `ast.rs`'s printer and in `oracle.rs`.
 //!
-//! Two languages: [`program`] (straight-line code with `if`, which the IR interpreter of
-//! `grad-macro` runs too) and [`loop_program`] (also loops, jumps, `match`, arrays and
-//! iterator sums, for the compiled path only: the interpreter does not run loops).
+//! Three languages: [`program`] (straight-line code with `if`, which the IR interpreter of
+//! `grad-macro` runs too), [`loop_program`] (also loops, jumps, `match`, arrays and iterator
+//! sums, for the compiled path only: the interpreter does not run loops) and [`call_program`]
+//! (callers of generated `#[grad]` helpers, compiled path only).
 
 use crate::ast::{
-    Arith, AssignOp, CmpOp, Cond, Domain, Expr, Header, IntAtom, IntCmp, IntExpr, IterForm,
-    IterSrc, Ix, Jump, MatchOn, Program, ReduceKind, Stmt, StoreOp, Target, F1, F2, LATEST, WA_LEN,
-    XS_LEN,
+    Arith, AssignOp, Call, Callee, CmpOp, Cond, Domain, Expr, FlagArg, Header, IntArg, IntAtom,
+    IntCmp, IntExpr, IterForm, IterSrc, Ix, Jump, MatchOn, Place, Program, ReduceKind, Stmt,
+    StoreOp, Target, F1, F2, LATEST, WA_LEN, XS_LEN,
 };
 use crate::oracle::Point;
 use proptest::prelude::*;
@@ -138,6 +139,7 @@ pub fn program() -> impl Strategy<Value = Program> {
                 data_array: false,
                 stmts,
                 ret,
+                callees: Vec::new(),
             }
         })
 }
@@ -302,6 +304,9 @@ fn no_match_in_helpers(e: Expr, inside: bool) -> Expr {
             body: f(body, inside),
         },
         leaf @ (Expr::Var(_)
+        | Expr::DataVar(_)
+        | Expr::Call(_)
+        | Expr::Recur(_)
         | Expr::Lit(_)
         | Expr::Pi
         | Expr::UserConst
@@ -690,7 +695,373 @@ pub fn loop_program() -> impl Strategy<Value = Program> {
                     data_array,
                     stmts,
                     ret: Expr::Bin(Arith::Add, b(reach), b(e)),
+                    callees: Vec::new(),
                 }
             },
         )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The call language: callers of generated helpers.
+
+/// A straight-line body (the IR path's statements and expressions) with `n_wrt`
+/// differentiated floats and `n_data` float data parameters, and up to `max_stmts` statements.
+fn straight_line(n_wrt: usize, n_data: usize, max_stmts: usize) -> impl Strategy<Value = Program> {
+    (prop::collection::vec(stmt(), 0..=max_stmts), expr()).prop_map(move |(stmts, e)| {
+        let reach = Expr::Bin(Arith::Mul, b(Expr::Latest), b(Expr::Var(0)));
+        Program {
+            n_wrt,
+            wrt_array: false,
+            n_data,
+            data_array: false,
+            stmts,
+            ret: Expr::Bin(Arith::Add, b(reach), b(e)),
+            callees: Vec::new(),
+        }
+    })
+}
+
+/// A helper: a building block (`#[grad]`, 1–3 floats, all differentiated) or, one time in
+/// three, `#[grad(wrt = ..)]` with 1–2 differentiated floats and 1–2 float data parameters;
+/// its body a straight-line program of up to 4 statements, one time in five recursive (`if k
+/// <= 0 { e } else { h(.., k - 1, ..) op e' }`). Named `h` (the caller names them); next to
+/// its caller, in the nested module, or in another crate.
+pub fn callee() -> impl Strategy<Value = Callee> {
+    let place = prop_oneof![
+        2 => Just(Place::Here),
+        1 => Just(Place::Module),
+        1 => Just(Place::Crate),
+    ];
+    let recursion = (
+        call_of(first_arg(), data_expr()),
+        select(&[Arith::Add, Arith::Mul][..]),
+        expr(),
+    );
+    (
+        prop::bool::weighted(0.67),
+        1usize..=3,
+        1usize..=2,
+        place,
+        prop::option::weighted(0.2, recursion),
+    )
+        .prop_flat_map(|(building_block, n, n_data, place, recursion)| {
+            let (n_wrt, n_data) = if building_block {
+                (n, 0)
+            } else {
+                (n.min(2), n_data)
+            };
+            straight_line(n_wrt, n_data, 4).prop_map(move |mut body| {
+                if let Some((call, op, e)) = recursion.clone() {
+                    let deeper = Expr::Bin(op, b(Expr::Recur(Box::new(call))), b(e));
+                    let base = Cond::Int(IntAtom::K, IntCmp::Le, 0);
+                    body.ret = Expr::If(Box::new(base), b(body.ret), b(deeper));
+                }
+                Callee {
+                    name: "h".into(),
+                    place,
+                    building_block,
+                    body,
+                }
+            })
+        })
+}
+
+fn int_arg() -> impl Strategy<Value = IntArg> {
+    prop_oneof![3 => Just(IntArg::K), 1 => (-2i8..=3).prop_map(IntArg::Lit)]
+}
+
+fn flag_arg() -> impl Strategy<Value = FlagArg> {
+    prop_oneof![
+        3 => Just(FlagArg::Flag),
+        1 => Just(FlagArg::NotFlag),
+        1 => any::<bool>().prop_map(FlagArg::Lit),
+    ]
+}
+
+/// Expressions over data only, for the parameters a callee is not differentiated in: data
+/// parameters, literals, constants, functions of them, and calls with data arguments only
+/// (which the macro passes through as written).
+pub fn data_expr() -> BoxedStrategy<Expr> {
+    data_expr_of(true)
+}
+
+/// [`data_expr`], with calls or not.
+fn data_expr_of(calls: bool) -> BoxedStrategy<Expr> {
+    let leaf = prop_oneof![
+        4 => any::<u8>().prop_map(Expr::DataVar),
+        2 => (-24i32..=24).prop_map(|n| Expr::Lit(f64::from(n) / 8.0)),
+        1 => Just(Expr::UserConst),
+        1 => Just(Expr::IntAsFloat),
+    ];
+    leaf.prop_recursive(2, 6, 2, move |inner| {
+        let mut cases = vec![
+            (
+                3,
+                (select(Arith::ALL), inner.clone(), inner.clone())
+                    .prop_map(|(op, x, y)| Expr::Bin(op, b(x), b(y)))
+                    .boxed(),
+            ),
+            (
+                2,
+                (select(F1::ALL), inner.clone())
+                    .prop_map(|(f, a)| Expr::F1(f, b(guard(f.domain(), a))))
+                    .boxed(),
+            ),
+        ];
+        if calls {
+            let call = call_of(inner.clone(), inner).prop_map(|c| Expr::Call(Box::new(c)));
+            cases.push((1, call.boxed()));
+        }
+        proptest::strategy::Union::new_weighted(cases)
+    })
+    .boxed()
+}
+
+/// A call whose differentiated arguments come from `args` and data arguments from `data` (3
+/// and 2 of them: the callee takes what it needs).
+fn call_of(
+    args: impl Strategy<Value = Expr>,
+    data: impl Strategy<Value = Expr>,
+) -> impl Strategy<Value = Call> {
+    (
+        any::<u8>(),
+        prop::collection::vec(args, 3),
+        prop::collection::vec(data, 2),
+        int_arg(),
+        flag_arg(),
+    )
+        .prop_map(|(callee, args, data, k, flag)| Call {
+            callee,
+            args,
+            data,
+            k,
+            flag,
+        })
+}
+
+/// Expressions of callers outside loops: those of [`expr`], and calls whose arguments are such
+/// expressions again (so a call's result may go straight into another call).
+pub fn call_expr() -> BoxedStrategy<Expr> {
+    leaf()
+        .prop_recursive(3, 16, 3, |inner| {
+            let inner = inner.boxed();
+            proptest::strategy::Union::new_weighted(vec![
+                (8, branches(inner.clone(), inner.clone())),
+                (
+                    3,
+                    call_of(inner, data_expr())
+                        .prop_map(|c| Expr::Call(Box::new(c)))
+                        .boxed(),
+                ),
+            ])
+        })
+        .boxed()
+}
+
+fn call_stmt() -> impl Strategy<Value = Stmt> {
+    let assign =
+        (any::<u8>(), select(AssignOp::ALL), call_expr()).prop_map(|(t, op, value)| Stmt::Assign {
+            target: Target::Nth(t),
+            op,
+            value,
+        });
+    let branch = prop::collection::vec(assign.clone(), 0..3).boxed();
+    prop_oneof![
+        4 => (prop::option::weighted(0.25, any::<u8>()), call_expr()).prop_map(|(shadow, value)| Stmt::Let { shadow, value }),
+        3 => assign,
+        2 => (cond_of(call_expr()), branch.clone(), branch).prop_map(|(cond, then, els)| Stmt::If { cond, then, els }),
+    ]
+}
+
+/// The arguments of the calls that open a caller: parameters and the local bound last (the
+/// previous call's result) mostly, so values fan out to several calls and results feed calls.
+fn first_arg() -> impl Strategy<Value = Expr> {
+    prop_oneof![
+        3 => (0u8..3).prop_map(Expr::Var),
+        2 => Just(Expr::Latest),
+        1 => expr(),
+    ]
+}
+
+/// The arguments of a call in a loop: the carried local, parameters, scaled by the loop
+/// variable, or any expression without calls (a call in a loop must be at the top of its
+/// body, not inside an `if` expression, for the reverse sweep to read back its result).
+fn loop_arg() -> impl Strategy<Value = Expr> {
+    prop_oneof![
+        3 => Just(Expr::Latest),
+        3 => (0u8..3).prop_map(Expr::Var),
+        2 => ((0u8..3), near()).prop_map(|(v, i)| Expr::Bin(Arith::Mul, b(Expr::Var(v)), b(Expr::LoopIdx(i)))),
+        2 => expr(),
+    ]
+}
+
+/// A call in a loop: its first argument is `w0 · a`, and its data arguments hold no call, so
+/// it is never a call on data. Calls on data may not sit in a loop's branch (documented: the
+/// reverse sweep keeps their results, which it can only do for a call at the top of the body),
+/// and one at the top of a `while` loop's body is refused too ("computed by a call inside a
+/// branch or an inner loop", see TESTING.md), while calls of pullbacks, which are pure and
+/// recomputed, go anywhere in any loop.
+fn loop_call() -> BoxedStrategy<Expr> {
+    call_of(loop_arg(), data_expr_of(false))
+        .prop_map(|mut call| {
+            let a = std::mem::replace(&mut call.args[0], Expr::Lit(0.0));
+            call.args[0] = Expr::Bin(Arith::Mul, b(Expr::Var(0)), b(a));
+            Expr::Call(Box::new(call))
+        })
+        .boxed()
+}
+
+/// A local and a loop (at most 4 iterations, any head) that calls on it: an accumulator `s +=
+/// h(..) · e`, also in an `if` whose `else` may `continue` before a last `s += e'`, or
+/// carried state `v = h(v, ..).tanh() · 1.2`, also with the call in one branch of an `if`
+/// expression.
+fn call_loop() -> BoxedStrategy<Vec<Stmt>> {
+    let start = prop_oneof![1 => Just(Expr::Lit(0.0)), 2 => expr()].boxed();
+    let op = select(&[AssignOp::Add, AssignOp::Sub][..]);
+    let accumulate = (op.clone(), loop_call(), expr()).prop_map(|(op, call, e)| Stmt::Assign {
+        target: Target::Last,
+        op,
+        value: Expr::Bin(Arith::Mul, b(call), b(e)),
+    });
+    let in_branch = (
+        loop_cond(cond_expr()),
+        accumulate.clone(),
+        any::<bool>(),
+        op,
+        expr(),
+    )
+        .prop_map(|(cond, add, skip, op, e)| {
+            let els = if skip {
+                vec![Stmt::Jump(Jump::Continue)]
+            } else {
+                Vec::new()
+            };
+            vec![
+                Stmt::If {
+                    cond,
+                    then: vec![add],
+                    els,
+                },
+                Stmt::Assign {
+                    target: Target::Last,
+                    op,
+                    value: e,
+                },
+            ]
+        });
+    let body = prop_oneof![
+        2 => accumulate.prop_map(|s| vec![s]),
+        1 => in_branch,
+    ];
+    let carried = loop_call().prop_map(|mut call| {
+        if let Expr::Call(c) = &mut call {
+            c.args[0] = Expr::Bin(Arith::Mul, b(Expr::Var(0)), b(Expr::Latest));
+        }
+        call
+    });
+    let carry = prop_oneof![
+        2 => carried.clone(),
+        1 => (loop_cond(cond_expr()), carried, any::<bool>()).prop_map(|(cond, call, first)| {
+            let other = Expr::Bin(Arith::Mul, b(Expr::Latest), b(Expr::Lit(0.5)));
+            let (a, c) = if first { (call, other) } else { (other, call) };
+            Expr::If(Box::new(cond), b(a), b(c))
+        }),
+    ];
+    let open = |init: Expr, header: Header, body: Vec<Stmt>| {
+        vec![
+            Stmt::Let {
+                shadow: None,
+                value: init,
+            },
+            Stmt::Loop { header, body },
+        ]
+    };
+    prop_oneof![
+        (start.clone(), header(4), body)
+            .prop_map(move |(init, header, body)| open(init, header, body)),
+        (start, header(4), carry).prop_map(move |(init, header, value)| {
+            let body = vec![Stmt::Assign {
+                target: Target::Last,
+                op: AssignOp::Set,
+                value: guard(Domain::Bounded, value),
+            }];
+            open(init, header, body)
+        }),
+    ]
+    .boxed()
+}
+
+/// Callers: 1–3 `wrt` parameters, 0–2 float data parameters, 1–3 helpers ([`callee`]), each
+/// called once by the opening `let`s, then up to 2 statements with calls anywhere, maybe a
+/// loop that calls (`call_loop`), and a result `latest · w0 + e` with calls in `e`. A
+/// helper's result may also be combined (`+`, `·`) with a call of an earlier helper, where
+/// it can reach it (one in the library cannot call one in the test crate).
+pub fn call_program() -> impl Strategy<Value = Program> {
+    let link = (
+        any::<u8>(),
+        call_of(first_arg(), data_expr()),
+        select(&[Arith::Add, Arith::Mul][..]),
+    );
+    (
+        (1usize..=3, 0usize..=2),
+        (
+            prop::collection::vec(callee(), 1..=3),
+            prop::collection::vec(prop::option::weighted(0.5, link), 3),
+        ),
+        prop::collection::vec(call_of(first_arg(), data_expr()), 3),
+        prop::collection::vec(call_stmt(), 0..3),
+        prop::option::weighted(0.6, call_loop()),
+        call_expr(),
+    )
+        .prop_map(
+            |((n_wrt, n_data), (mut callees, links), first, middle, lp, e)| {
+                for (j, c) in callees.iter_mut().enumerate() {
+                    c.name = format!("h{j}");
+                }
+                for (j, link) in links.into_iter().enumerate().take(callees.len()).skip(1) {
+                    let Some((i, mut call, op)) = link else {
+                        continue;
+                    };
+                    let mut earlier = callees[i as usize % j].clone();
+                    let Some(place) = earlier.seen_from(callees[j].place) else {
+                        continue;
+                    };
+                    earlier.place = place;
+                    call.callee = 0;
+                    let body = &mut callees[j].body;
+                    body.callees.push(earlier);
+                    let ret = std::mem::replace(&mut body.ret, Expr::Lit(0.0));
+                    body.ret = Expr::Bin(op, b(ret), b(Expr::Call(Box::new(call))));
+                }
+                let mut stmts = Vec::new();
+                for (j, mut call) in first.into_iter().take(callees.len()).enumerate() {
+                    call.callee = j as u8;
+                    stmts.push(Stmt::Let {
+                        shadow: None,
+                        value: Expr::Call(Box::new(call)),
+                    });
+                }
+                stmts.extend(middle);
+                stmts.extend(lp.unwrap_or_default());
+                let reach = Expr::Bin(Arith::Mul, b(Expr::Latest), b(Expr::Var(0)));
+                Program {
+                    n_wrt,
+                    wrt_array: false,
+                    n_data,
+                    data_array: false,
+                    stmts,
+                    ret: Expr::Bin(Arith::Add, b(reach), b(e)),
+                    callees,
+                }
+            },
+        )
+}
+
+/// A caller with a few points to evaluate it at (compiled path only: the IR interpreter runs
+/// no calls).
+pub fn call_case(points: usize) -> impl Strategy<Value = (Program, Vec<Point>)> {
+    call_program().prop_flat_map(move |p| {
+        let pts = prop::collection::vec(point(&p), points);
+        (Just(p), pts)
+    })
 }

@@ -58,4 +58,25 @@ mod tests {
             }
         }
     }
+
+    /// A caller calls each of its helpers (the opening `let`s, which always run), and the
+    /// oracle runs the calls.
+    #[test]
+    fn callers_call_every_helper() {
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..100 {
+            let (p, pts) = gen::call_case(2).new_tree(&mut runner).unwrap().current();
+            let source = p.source("c");
+            for c in &p.callees {
+                assert!(source.contains(&format!("{}(", c.path())), "{p:?}");
+            }
+            assert!(p.call_sites().len() >= p.callees.len(), "{p:?}");
+            for pt in &pts {
+                assert!(oracle::calls_run(&p, pt) >= p.callees.len(), "{p:?}");
+                if let Some(e) = value_and_gradient(&p, pt) {
+                    assert_eq!(e.gradient.len(), p.n_grad());
+                }
+            }
+        }
+    }
 }

@@ -6,10 +6,13 @@
 //! component (each scalar `wrt` parameter, each element of the `wrt` array) gives that
 //! component. Loops run as written (a `while` re-tests its condition, `break`, `continue` and
 //! `return` leave as in Rust), so the derivative of a loop is that of its unrolled iterations.
+//! A call runs the callee's body on the arguments' dual numbers (the callee inlined), so the
+//! derivative of a composition is the chain rule applied by the forward pass itself, not by
+//! anything like the macro's pullbacks.
 
 use crate::ast::{
-    Arith, AssignOp, CmpOp, Cond, Expr, IntExpr, Jump, MatchOn, Program, ReduceKind, Scope,
-    ShapeKind, Stmt, StoreOp, F1, F2, USER_CONST,
+    Arith, AssignOp, Call, Callee, CalleeSig, CmpOp, Cond, Expr, FlagArg, IntArg, IntExpr, Jump,
+    MatchOn, Program, ReduceKind, Scope, ShapeKind, Stmt, StoreOp, F1, F2, USER_CONST,
 };
 use crate::ast::{ArrayKind, Index};
 use std::f64::consts::{LN_10, LN_2, PI};
@@ -85,6 +88,27 @@ pub fn eval(p: &Program, pt: &Point, seed: Option<usize>) -> Dual {
     )
 }
 
+/// How many calls (of the program's callees) running `p` at `pt` makes.
+pub fn calls_run(p: &Program, pt: &Point) -> usize {
+    let cells = Cells {
+        finite: &std::cell::Cell::new(true),
+        largest: &std::cell::Cell::new(0.0),
+        calls: &std::cell::Cell::new(0),
+    };
+    run(p, pt, None, &cells);
+    cells.calls.get()
+}
+
+/// What a run notes on its way, through calls too.
+struct Cells<'a> {
+    /// Cleared if any value computed is not finite.
+    finite: &'a std::cell::Cell<bool>,
+    /// The largest derivative met.
+    largest: &'a std::cell::Cell<f64>,
+    /// Calls made.
+    calls: &'a std::cell::Cell<usize>,
+}
+
 /// [`eval`], clearing `finite` if any value computed on the way is not finite, and keeping in
 /// `largest` the largest derivative met.
 fn eval_checked(
@@ -94,7 +118,21 @@ fn eval_checked(
     finite: &std::cell::Cell<bool>,
     largest: &std::cell::Cell<f64>,
 ) -> Dual {
-    let mut scope = Scope::new(p);
+    let calls = std::cell::Cell::new(0);
+    run(
+        p,
+        pt,
+        seed,
+        &Cells {
+            finite,
+            largest,
+            calls: &calls,
+        },
+    )
+}
+
+/// Runs `p` at `pt`, with the derivative along gradient component `seed`.
+fn run(p: &Program, pt: &Point, seed: Option<usize>, cells: &Cells<'_>) -> Dual {
     let seeded = |i: usize, v: f64| Dual {
         v,
         d: if seed == Some(i) { 1.0 } else { 0.0 },
@@ -105,25 +143,45 @@ fn eval_checked(
             .map(|(i, &v)| seeded(i, v))
             .collect();
     slots.extend(pt.x.iter().map(|&v| c(v)));
-    let mut arrays = Vec::new();
-    for a in &scope.arrays {
-        arrays.push(match a.kind {
-            ArrayKind::Wrt => pt
-                .wa
-                .iter()
-                .enumerate()
-                .map(|(j, &v)| seeded(p.n_wrt + j, v))
-                .collect(),
-            _ => pt.xs.iter().map(|&v| c(v)).collect(),
-        });
-    }
+    let arrays = |scope: &Scope| {
+        let mut arrays = Vec::new();
+        for a in &scope.arrays {
+            arrays.push(match a.kind {
+                ArrayKind::Wrt => pt
+                    .wa
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &v)| seeded(p.n_wrt + j, v))
+                    .collect(),
+                _ => pt.xs.iter().map(|&v| c(v)).collect(),
+            });
+        }
+        arrays
+    };
+    body(p, slots, arrays, (pt.k, pt.flag), cells)
+}
+
+/// Runs the body of `p` with its float parameters `slots`, its arrays (from its scope) and
+/// its `k` and `flag`.
+fn body(
+    p: &Program,
+    slots: Vec<Dual>,
+    arrays: impl FnOnce(&Scope) -> Vec<Vec<Dual>>,
+    (k, flag): (i32, bool),
+    cells: &Cells<'_>,
+) -> Dual {
+    let mut scope = Scope::new(p);
     let mut e = Eval {
-        pt,
+        k,
+        flag,
+        arrays: arrays(&scope),
         slots,
-        arrays,
         ints: Vec::new(),
-        finite,
-        largest,
+        finite: cells.finite,
+        largest: cells.largest,
+        calls: cells.calls,
+        callees: &p.callees,
+        this: p,
     };
     let top = scope.mark();
     for s in &p.stmts {
@@ -146,12 +204,18 @@ enum Flow {
 
 /// The state of a run: values parallel to the scope's floats, arrays and loop variables.
 struct Eval<'a> {
-    pt: &'a Point,
+    /// The integer and `bool` data parameters.
+    k: i32,
+    flag: bool,
     slots: Vec<Dual>,
     arrays: Vec<Vec<Dual>>,
     ints: Vec<i64>,
     finite: &'a std::cell::Cell<bool>,
     largest: &'a std::cell::Cell<f64>,
+    calls: &'a std::cell::Cell<usize>,
+    callees: &'a [Callee],
+    /// The function running, for its recursive calls.
+    this: &'a Program,
 }
 
 impl Eval<'_> {
@@ -190,7 +254,7 @@ impl Eval<'_> {
     fn int(&self, scope: &Scope, i: u8) -> i64 {
         scope
             .loop_var(i)
-            .map_or(i64::from(self.pt.k), |v| self.ints[v])
+            .map_or(i64::from(self.k), |v| self.ints[v])
     }
 
     fn stmt(&mut self, s: &Stmt, scope: &mut Scope) -> Flow {
@@ -284,7 +348,7 @@ impl Eval<'_> {
                 }
             }
             ShapeKind::KRange => {
-                for v in 0..i64::from(self.pt.k.unsigned_abs()) {
+                for v in 0..i64::from(self.k.unsigned_abs()) {
                     match iterate(self, scope, Some(v), &[]) {
                         Flow::Break => break,
                         r @ Flow::Return(_) => return r,
@@ -332,6 +396,32 @@ impl Eval<'_> {
         Flow::Normal
     }
 
+    /// The value of `f` called with `call`'s arguments and `k`.
+    fn call(&mut self, f: &Program, call: &Call, k: i32, scope: &Scope) -> Dual {
+        let sig = CalleeSig {
+            path: String::new(),
+            n_wrt: f.n_wrt,
+            n_data: f.n_data,
+        };
+        let args: Vec<Dual> = Scope::call_args(&sig, call)
+            .into_iter()
+            .map(|a| a.map_or(c(0.0), |a| self.expr(a, scope)))
+            .collect();
+        let flag = match call.flag {
+            FlagArg::Flag => self.flag,
+            FlagArg::NotFlag => !self.flag,
+            FlagArg::Lit(b) => b,
+        };
+        self.calls.set(self.calls.get() + 1);
+        let cells = Cells {
+            finite: self.finite,
+            largest: self.largest,
+            calls: self.calls,
+        };
+        // Helpers have no array parameters.
+        body(f, args, |_| Vec::new(), (k, flag), &cells)
+    }
+
     fn note(&self, v: Dual) {
         if !v.v.is_finite() {
             self.finite.set(false);
@@ -352,10 +442,10 @@ impl Eval<'_> {
             Cond::And(a, b) => self.cond(a, scope) && self.cond(b, scope),
             Cond::Or(a, b) => self.cond(a, scope) || self.cond(b, scope),
             Cond::Not(a) => !self.cond(a, scope),
-            Cond::Flag => self.pt.flag,
+            Cond::Flag => self.flag,
             Cond::Int(atom, op, lit) => {
                 let (var, op, lit) = scope.int_test(*atom, *op, *lit);
-                let a = var.map_or(i64::from(self.pt.k), |v| self.ints[v]);
+                let a = var.map_or(i64::from(self.k), |v| self.ints[v]);
                 op.holds(a, i64::from(lit))
             }
         }
@@ -376,7 +466,7 @@ impl Eval<'_> {
             Expr::Lit(v) => c(*v),
             Expr::Pi => c(PI),
             Expr::UserConst => c(USER_CONST),
-            Expr::IntAsFloat => c(f64::from(self.pt.k)),
+            Expr::IntAsFloat => c(f64::from(self.k)),
             Expr::Latest => self.slots[scope.latest()],
             Expr::Neg(a) => {
                 let a = self.expr(a, scope);
@@ -405,7 +495,7 @@ impl Eval<'_> {
             Expr::Powi(a, n) => {
                 let n = match n {
                     IntExpr::Lit(n) => *n,
-                    IntExpr::KPlus(c) => self.pt.k + c,
+                    IntExpr::KPlus(c) => self.k + c,
                 };
                 let a = self.expr(a, scope);
                 let d = if n == 0 {
@@ -457,9 +547,9 @@ impl Eval<'_> {
             },
             Expr::Match { on, arms, default } => {
                 let v = match on {
-                    MatchOn::K => i64::from(self.pt.k),
+                    MatchOn::K => i64::from(self.k),
                     MatchOn::Loop(i) => self.int(scope, *i),
-                    MatchOn::Flag => i64::from(self.pt.flag),
+                    MatchOn::Flag => i64::from(self.flag),
                 };
                 let arm = scope
                     .match_arms(*on, arms)
@@ -496,6 +586,23 @@ impl Eval<'_> {
                 }
                 None => self.slots[scope.resolve(0)],
             },
+            Expr::DataVar(i) => scope
+                .data_var(*i)
+                .map_or_else(|| c(f64::from(self.k)), |s| self.slots[s]),
+            // The callee inlined: its body runs on the arguments' dual numbers, so the
+            // derivative of the whole composition comes out of the same forward pass, with no
+            // notion of a pullback.
+            Expr::Call(call) => match scope.callee(call.callee) {
+                Some(f) => {
+                    let k = match call.k {
+                        IntArg::K => self.k,
+                        IntArg::Lit(n) => i32::from(n),
+                    };
+                    self.call(&self.callees[f].body, call, k, scope)
+                }
+                None => call.args.first().map_or(c(0.0), |a| self.expr(a, scope)),
+            },
+            Expr::Recur(call) => self.call(self.this, call, self.k - 1, scope),
         }
     }
 }
