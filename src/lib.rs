@@ -322,8 +322,9 @@
 //! - Names: next to a free function `f`, `#[grad]` declares the hidden struct `f {}` that holds
 //!   its pullback. It takes the name `f` in the type namespace, so a module or type named `f`
 //!   in the same module conflicts with it (rustc: "the name `f` is defined multiple times"):
-//!   rename one of them. In the companions' bodies, callees are imported under names that
-//!   start with `__grad_`, so no name of yours is shadowed.
+//!   rename one of them. (A function named like a primitive type, `fn f64(..)`, gets no
+//!   pullback: the struct would shadow the type.) In the companions' bodies, callees are
+//!   imported under names that start with `__grad_`, so no name of yours is shadowed.
 //! - A function of yours named like one of this crate's helpers (`sigmoid`, `relu`,
 //!   `leaky_relu`, `softplus`, `log_sigmoid`) and called by that bare name is taken for the
 //!   helper (the build then fails at the call, in

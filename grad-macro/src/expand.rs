@@ -1202,6 +1202,16 @@ pub(crate) fn pullback_item(
 ) -> TokenStream {
     let (name, vis, generics) = (&f.sig.ident, &f.vis, &f.sig.generics);
     let allows = allows();
+    // A struct named like a primitive type (`fn f64(..)`) would shadow the type in the whole
+    // module: such a function gets no pullback (a call to it says it is not a #[grad]
+    // function).
+    const PRIMITIVES: &[&str] = &[
+        "f32", "f64", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64",
+        "u128", "usize", "bool", "char", "str",
+    ];
+    if !in_impl(f) && PRIMITIVES.iter().any(|p| name == p) {
+        return TokenStream::new();
+    }
     if in_impl(f) {
         let pb_name = format_ident!("{}_pullback", name);
         quote! {

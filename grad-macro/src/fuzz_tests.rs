@@ -206,13 +206,21 @@ fn check_expansion(input: &MacroInput, tally: &Tally) -> Result<(), TestCaseErro
         .map(|(n, _)| n)
         .collect();
     let original = names.first().cloned().unwrap_or_default();
-    let want = [
+    let mut want = vec![
         original.clone(),
         format!("{}_value_and_grad", original.trim_start_matches("r#")),
         format!("{}_grad", original.trim_start_matches("r#")),
         format!("struct {original}"),
         format!("impl {original}"),
     ];
+    // A function named like a primitive type gets no pullback (`expand::pullback_item`).
+    if [
+        "f32", "f64", "i32", "i64", "u32", "u64", "usize", "isize", "bool", "char", "str",
+    ]
+    .contains(&original.as_str())
+    {
+        want.truncate(3);
+    }
     prop_assert_eq!(
         &names[..],
         &want[..],
