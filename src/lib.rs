@@ -453,11 +453,12 @@
 //! 1,338 steps to reach 1e-10.
 //!
 //! Not supported, each a compile error: forward mode and second derivatives with respect to
-//! an array (list its elements as scalar parameters); the Hessian of a loop that carries a
-//! value from one iteration to the next other than by summing (its reverse sweep reads back
-//! stored values, whose tangents are not kept; forward mode itself handles such loops), and of
-//! a function that calls other `#[grad]` functions (their pullbacks give first derivatives
-//! only).
+//! an array, or through a local array of differentiated values (list the elements as scalar
+//! parameters and values; a Jacobian then uses reverse mode); the Hessian of a `while` loop
+//! or of a loop that carries a value from one iteration to the next other than by summing
+//! (its reverse sweep reads back stored values, whose tangents are not kept; forward mode
+//! itself handles such loops), and of a function that calls other `#[grad]` functions (their
+//! pullbacks give first derivatives only).
 //!
 //! ## Jacobians
 //!
@@ -516,8 +517,10 @@
 //! assert!(loss_graph().contains("\"p\" -> "));
 //! ```
 //!
-//! Both take straight-line functions (no loops, statement `if`s, arrays or calls to other
-//! `#[grad]` functions: an error says which). `examples/trace_tables.rs` prints the notes' 001
+//! Both take straight-line functions (no loops, `if`s, arrays or calls to other `#[grad]`
+//! functions: an error says which; `min`, `max`, `abs` and the other functions are nodes like
+//! any operation). Each node has its own name: a name your code gives twice (shadowing,
+//! reassignment) is primed the second time (`s`, `s′`). `examples/trace_tables.rs` prints the notes' 001
 //! and 004 tables, and writes the 002 network's graph.
 //!
 //! # Conventions where the derivative does not exist
@@ -629,8 +632,10 @@
 /// Arguments: `wrt = a, b, ...` (the parameters to differentiate with respect to, in the order
 /// the gradient lists them; without it, the function is a building block, differentiated in
 /// every float parameter, with its pullback only), `mode = forward` (forward mode, and
-/// `_jvp`), `hessian` (`_hessian` and `_hvp`), and `crate = path` (the path of this crate, if
-/// renamed).
+/// `_jvp`) or `mode = reverse` (the default; for a Jacobian, reverse whatever its shape),
+/// `hessian` (`_hessian` and `_hvp`), `trace` (`_trace`), `graph` (`_graph`), and
+/// `crate = path` (the path of this crate, if renamed). A parameter named like an option
+/// (`trace`) can be listed first in `wrt`, where it can only be a name.
 pub use grad_macro::grad;
 /// Gives a function a derivative rule instead of differentiating its body:
 /// `#[grad::rule(a = ∂f/∂a, b = ∂f/∂b)]`, in terms of the parameters and the result `y` (or

@@ -331,3 +331,30 @@ fn jacobians_match_finite_differences_in_both_modes() {
         assert_jacobian(&j.map(|r| r.to_vec()), &fd);
     }
 }
+
+/// A local array in a function with a Jacobian: forward mode does not take it, so the Jacobian
+/// is computed in reverse mode although there are no more parameters than values.
+#[grad(wrt = a, b)]
+fn through_array(a: f64, b: f64) -> (f64, f64) {
+    let v = [a, b];
+    (v[0] * v[1], v[1])
+}
+
+#[grad(wrt = x, y, hessian)]
+fn power(x: f64, y: f64) -> f64 {
+    x.powf(y)
+}
+
+#[test]
+fn a_jacobian_through_a_local_array_falls_back_to_reverse_mode() {
+    assert_eq!(through_array_jacobian(3.0, 2.0), [[2.0, 3.0], [0.0, 1.0]]);
+}
+
+#[test]
+fn the_hessian_of_powf_at_a_zero_exponent_keeps_the_mixed_derivative() {
+    // ∂²(x^y)/∂x∂y = x^(y−1)(1 + y ln x): 1/x at y = 0, where the base's partial is guarded.
+    let h = power_hessian(2.0, 0.0);
+    assert_eq!(h[0][1], 0.5);
+    assert_eq!(h[1][0], 0.5);
+    assert_relative_eq!(h[1][1], 2.0f64.ln().powi(2), max_relative = 1e-15);
+}

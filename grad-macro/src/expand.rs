@@ -339,6 +339,12 @@ fn jacobian(
             "`hessian` needs a function returning one float",
         ));
     }
+    if args.trace || args.graph {
+        errors.push(syn::Error::new_spanned(
+            &f.sig.output,
+            "`trace` and `graph` show a function returning one float",
+        ));
+    }
     errors.extend(array_wrt(
         args,
         sig,
@@ -349,10 +355,17 @@ fn jacobian(
     let params = companion_params(f);
     let param_ids: Vec<Ident> = params.iter().map(|(id, _, _)| id.clone()).collect();
     let reserved = identifiers(item);
-    let forward = args.forward || (!args.reverse && n <= m);
+    let mut forward = args.forward || (!args.reverse && n <= m);
+    let (mut fp, fwd_errors) = crate::forward::forward(&lowered.func, &unit_seeds(wrt));
+    if forward && !fwd_errors.is_empty() {
+        // Forward mode does not take this body (a local array): reverse mode does, unless
+        // `mode = forward` asked for forward.
+        if args.forward {
+            combine(fwd_errors)?;
+        }
+        forward = false;
+    }
     let body = if forward {
-        let (mut fp, errors) = crate::forward::forward(&lowered.func, &unit_seeds(wrt));
-        combine(errors)?;
         let ys = fp.body.yields.clone();
         fp.body.yields = (0..m)
             .flat_map(|i| (0..n).map(move |j| m + i * n + j))

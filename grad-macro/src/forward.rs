@@ -141,7 +141,17 @@ impl Fwd {
                     self.error(*arr, ARRAYS);
                 }
             }
-            Inst::NewArray { .. } => self.b.push(inst.clone()),
+            Inst::NewArray { var, init } => {
+                self.b.push(inst.clone());
+                let elems: Vec<Operand> = match init {
+                    crate::ir::ArrayInit::List(xs) => xs.clone(),
+                    crate::ir::ArrayInit::Repeat { elem, .. } => vec![*elem],
+                    crate::ir::ArrayInit::Zero { .. } => Vec::new(),
+                };
+                if elems.iter().any(|e| self.has_tangent(e)) {
+                    self.error(*var, ARRAYS);
+                }
+            }
             Inst::If {
                 cond,
                 then,
@@ -229,7 +239,7 @@ impl Fwd {
     fn lp(&mut self, l: &Loop) {
         if l.save.is_some() || l.restore.is_some() {
             if let Some(c) = l.carried.first() {
-                self.error(c.out, "second derivatives of a loop that carries a value from one iteration to the next (other than a sum) are not supported: the reverse sweep reads back stored values, whose tangents are not kept");
+                self.error(c.out, "second derivatives of this loop are not supported: its reverse sweep reads back values it stored (a `while` loop, or a loop that carries a value from one iteration to the next other than a sum), and their tangents are not kept; a `for` loop that only sums is supported");
             }
             self.b.push(Inst::Loop(Box::new(l.clone())));
             return;

@@ -281,6 +281,29 @@ impl<'a> Lowerer<'a> {
         if let Some((_, iter)) = header {
             let src = self.src_of(iter);
             let (tokens, refs, effectful, prec) = self.substitute(iter);
+            // A differentiated value inside the iterable itself (`for w in [a, b]`): the
+            // iterable is passed through as data, so its derivative would be lost.
+            let literal = {
+                struct Lits<'e>(Vec<&'e Expr>);
+                impl<'e> Visit<'e> for Lits<'e> {
+                    fn visit_expr(&mut self, e: &'e Expr) {
+                        if matches!(e, Expr::Array(_) | Expr::Repeat(_) | Expr::Tuple(_)) {
+                            self.0.push(e);
+                        }
+                        syn::visit::visit_expr(self, e);
+                    }
+                }
+                let mut lits = Lits(Vec::new());
+                lits.visit_expr(iter);
+                lits.0.into_iter().find_map(|e| self.first_active(e))
+            };
+            if let Some(id) = literal {
+                self.error(
+                    iter,
+                    format!("the iterable of a loop is computed from `{id}`, which depends on a `wrt` parameter: bind the values to a local array first (`let v = [a, b];`) and iterate over `v.iter()`, or write the loop over indices"),
+                );
+                return;
+            }
             iter_parts = Some((
                 src,
                 Opaque {

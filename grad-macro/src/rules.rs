@@ -86,7 +86,9 @@ pub static RULES: &[Rule] = &[
     Rule { name: "powi", form: Method, int_arg: Some(1),
                              partials: &[|b, x, _| { let (n, m) = b.int_and_pred(x[1]); let p = b.powi(x[0], m); let d = b.mul(n, p); zero_at_exponent_zero(b, x[1], Operand::Int(0), d) },
                                          |b, _, _| b.lit(0.0)] },
-    rule("powf",     Method, &[|b, x, _| { let one = b.lit(1.0); let m = b.sub(x[1], one); let p = b.call("powf", vec![x[0], m]); let z = b.lit(0.0); let d = b.mul(x[1], p); zero_at_exponent_zero(b, x[1], z, d) },
+    // The guard on a 0 exponent applies at base 0 only (where 0·∞ would appear), so that the
+    // partial's own derivative along the exponent, which a Hessian takes, is kept elsewhere.
+    rule("powf",     Method, &[|b, x, _| { let one = b.lit(1.0); let m = b.sub(x[1], one); let p = b.call("powf", vec![x[0], m]); let z = b.lit(0.0); let d = b.mul(x[1], p); let g = zero_at_exponent_zero(b, x[1], z, d); b.select(x[0], Cmp::Eq, z, g, d) },
                                |b, x, y| { let l = b.call("ln", vec![x[0]]); let m = b.mul(y, l); let z = b.lit(0.0); b.select(x[0], Cmp::Eq, z, z, m) }]),
     rule("hypot",    Method, &[|b, x, y| hypot_partial(b, x[0], y),
                                |b, x, y| hypot_partial(b, x[1], y)]),

@@ -35,7 +35,7 @@ pub fn straight_line(f: &Func) -> Result<(), &'static str> {
     for i in &f.body.insts {
         match i {
             Inst::Loop(_) => return Err("a loop"),
-            Inst::If { .. } => return Err("an `if` with statements"),
+            Inst::If { .. } => return Err("an `if`"),
             Inst::Load { .. } | Inst::Store { .. } | Inst::NewArray { .. } => {
                 return Err("an array")
             }
@@ -59,10 +59,29 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
         .any(|v| matches!(&v.name, Name::Source(s) if s.starts_with("xi") || s.starts_with('ξ')));
     let prefix = if named_xi { "t" } else { "ξ" };
     let result = primal.body.yields[0].as_var();
+    // Every node's name is its own: a name given twice (shadowing, reassignment) gets a prime
+    // (`s`, `s′`, `s′′`), and numbered names skip the source's.
+    let sources: std::collections::HashSet<String> = primal
+        .vars
+        .iter()
+        .filter_map(|v| match &v.name {
+            Name::Source(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut unique = |base: String| -> String {
+        let mut name = base;
+        while !taken.insert(name.clone()) {
+            name.push('′');
+        }
+        name
+    };
     let mut names: HashMap<Var, String> = HashMap::default();
     let mut inputs = Vec::new();
     for &p in &primal.params {
         if let Name::Source(s) = &primal.info(p).name {
+            let s = unique(s.clone());
             names.insert(p, s.clone());
             if primal.info(p).kind != Kind::Opaque || wrt.contains(&p) {
                 inputs.push((p, s.clone(), None));
@@ -91,12 +110,15 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
                     let name = match &primal.info(*var).name {
                         Name::Source(s) => s.clone(),
                         _ if result == Some(*var) => function.to_string(),
-                        _ => {
+                        _ => loop {
                             unnamed += 1;
-                            format!("{prefix}{unnamed}")
-                        }
+                            let n = format!("{prefix}{unnamed}");
+                            if !sources.contains(&n) {
+                                break n;
+                            }
+                        },
                     };
-                    names.insert(*var, name);
+                    names.insert(*var, unique(name));
                     order.push(*var);
                 }
             }
@@ -105,6 +127,9 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
                     *var,
                     Def::Opaque(expr.tokens.to_string(), expr.refs.clone()),
                 );
+            }
+            Inst::Cond { var, cond } => {
+                defs.insert(*var, Def::Cond(cond.clone()));
             }
             _ => {}
         }
@@ -177,7 +202,7 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
                 defs: &defs,
                 func: primal,
             };
-            Some((name.clone(), r.swept(&sweep, d, 0).0))
+            Some((name.clone(), shorten(r.swept(&sweep, d, 0).0)))
         })
         .collect();
     Ok(Derivation {
@@ -192,6 +217,46 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
 enum Def {
     Op(Op, Vec<Operand>),
     Opaque(String, Vec<Var>),
+    Cond(crate::ir::Cond),
+}
+
+/// Tokens as text, without the spaces `TokenStream`'s printing puts around `.`, `(`, `[`, `,`
+/// and `::`.
+fn tidy(s: &str) -> String {
+    let mut s = s.to_string();
+    for (from, to) in [
+        (" . ", "."),
+        (" (", "("),
+        ("( ", "("),
+        (" )", ")"),
+        (" [", "["),
+        ("[ ", "["),
+        (" ]", "]"),
+        (" ,", ","),
+        (" :: ", "::"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
+}
+
+/// A formula too long to read is left to the generated code.
+fn shorten(s: String) -> String {
+    if s.chars().count() > 160 {
+        "(long: see the generated code)".into()
+    } else {
+        s
+    }
+}
+
+/// Text for a code span in a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('`', "'")
+}
+
+/// Text for a quoted DOT label.
+fn dot_label(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 const ATOM: u8 = 3;
@@ -232,14 +297,15 @@ impl Render<'_> {
                 match self.defs.get(&v) {
                     Some(Def::Op(op, args)) => self.op(*op, args),
                     Some(Def::Opaque(t, refs)) => {
-                        let mut s = t.replace(' ', "");
+                        let mut s = tidy(t);
                         for (i, r) in refs.iter().enumerate().rev() {
                             let name = self.operand(Operand::Var(*r)).0;
                             s = s.replace(&crate::ir::placeholder(i), &name);
                         }
                         (s.replace("__grad_krate", "grad"), LOW)
                     }
-                    None => (format!("v{}", v.0), ATOM),
+                    Some(Def::Cond(c)) => (self.cond(c), LOW),
+                    None => ("…".into(), ATOM),
                 }
             }
             Operand::Lit(x) => (lit(x), if x < 0.0 { LOW } else { ATOM }),
@@ -256,6 +322,24 @@ impl Render<'_> {
                 self.func.externs[e as usize].to_string().replace(' ', ""),
                 ATOM,
             ),
+        }
+    }
+
+    fn cond(&self, c: &crate::ir::Cond) -> String {
+        use crate::ir::Cond;
+        match c {
+            Cond::And(a, b) => format!("({} and {})", self.cond(a), self.cond(b)),
+            Cond::Or(a, b) => format!("({} or {})", self.cond(a), self.cond(b)),
+            Cond::Not(x) => format!("not {}", self.cond(x)),
+            Cond::Val(o) => self.operand(*o).0,
+            Cond::Opaque(o) => {
+                let mut s = tidy(&o.tokens.to_string());
+                for (i, r) in o.refs.iter().enumerate().rev() {
+                    let name = self.operand(Operand::Var(*r)).0;
+                    s = s.replace(&crate::ir::placeholder(i), &name);
+                }
+                s
+            }
         }
     }
 
@@ -304,16 +388,13 @@ impl Render<'_> {
                 }
             }
             Op::Select(cmp) => {
-                let c = match cmp {
-                    crate::ir::Cmp::Lt => "<",
-                    crate::ir::Cmp::Gt => ">",
-                    crate::ir::Cmp::Eq => "=",
-                    crate::ir::Cmp::Nan => "is NaN",
+                let test = match cmp {
+                    crate::ir::Cmp::Lt => format!("{} < {}", a(0).0, a(1).0),
+                    crate::ir::Cmp::Gt => format!("{} > {}", a(0).0, a(1).0),
+                    crate::ir::Cmp::Eq => format!("{} = {}", a(0).0, a(1).0),
+                    crate::ir::Cmp::Nan => format!("{} is NaN", a(0).0),
                 };
-                (
-                    format!("({} if {} {c} {}, else {})", a(2).0, a(0).0, a(1).0, a(3).0),
-                    ATOM,
-                )
+                (format!("({} if {test}, else {})", a(2).0, a(3).0), ATOM)
             }
             Op::Pulled(n) => (
                 format!(
@@ -340,7 +421,7 @@ impl Render<'_> {
                 _ => r.operand(o),
             }
         }
-        go(self, b, o, 0).0
+        shorten(go(self, b, o, 0).0)
     }
 
     /// A value of the reverse sweep, read back down to the nodes.
@@ -378,17 +459,21 @@ impl Derivation {
             let local = n
                 .local
                 .iter()
-                .map(|(o, f, _)| format!("`∂{}/∂{o} = {f}`", n.name))
+                .map(|(o, f, _)| format!("`∂{}/∂{} = {}`", cell(&n.name), cell(o), cell(f)))
                 .collect::<Vec<_>>()
                 .join(", ");
-            s.push_str(&format!(" | `{}` | `{}` | {local} |\n", n.name, n.expr));
+            s.push_str(&format!(
+                " | `{}` | `{}` | {local} |\n",
+                cell(&n.name),
+                cell(&n.expr)
+            ));
         }
         s.push_str(&format!(
             "\n The chain rule, backwards from `∂{function}/∂{} = 1`, gives:\n\n",
             self.nodes.last().map_or("", |n| n.name.as_str())
         ));
         for (w, f) in &self.formulas {
-            s.push_str(&format!(" - `∂{function}/∂{w} = {f}`\n"));
+            s.push_str(&format!(" - `∂{function}/∂{w} = {}`\n", cell(f)));
         }
         s
     }
@@ -403,17 +488,18 @@ impl Derivation {
         for n in &self.nodes {
             s.push_str(&format!(
                 "  \"{}\" [label=\"{} = {}\"];\n",
-                n.name,
-                n.name,
-                n.expr.replace('"', "\\\"")
+                dot_label(&n.name),
+                dot_label(&n.name),
+                dot_label(&n.expr)
             ));
         }
         for n in &self.nodes {
             for (o, f, _) in &n.local {
                 s.push_str(&format!(
-                    "  \"{o}\" -> \"{}\" [label=\"{}\"];\n",
-                    n.name,
-                    f.replace('"', "\\\"")
+                    "  \"{}\" -> \"{}\" [label=\"{}\"];\n",
+                    dot_label(o),
+                    dot_label(&n.name),
+                    dot_label(f)
                 ));
             }
         }

@@ -45,31 +45,29 @@ impl Trace {
     /// The computational graph in Graphviz DOT, with this trace's numbers: each node with its
     /// value and accumulated derivative, each edge with its local derivative.
     pub fn to_dot(&self) -> String {
-        let mut s = format!("digraph \"{}\" {{\n  rankdir=LR;\n", self.function);
+        let f = esc(self.function);
+        let mut s = format!("digraph \"{f}\" {{\n  rankdir=LR;\n");
         for n in &self.nodes {
+            let name = esc(n.name);
             let d = n
                 .derivative
-                .map_or(String::new(), |d| format!("\\n∂/∂ = {}", num(d)));
+                .map_or(String::new(), |d| format!("\\n∂{f}/∂{name} = {}", num(d)));
             let e = if n.expression.is_empty() {
                 String::new()
             } else {
-                format!(" = {}", n.expression)
+                format!(" = {}", esc(n.expression))
             };
             s.push_str(&format!(
-                "  \"{}\" [label=\"{}{}\\n{}{}\"];\n",
-                n.name,
-                n.name,
-                e,
-                num(n.value),
-                d
+                "  \"{name}\" [label=\"{name}{e}\\n{}{d}\"];\n",
+                num(n.value)
             ));
         }
         for n in &self.nodes {
             for (operand, l) in &n.local {
                 s.push_str(&format!(
                     "  \"{}\" -> \"{}\" [label=\"{}\"];\n",
-                    operand,
-                    n.name,
+                    esc(operand),
+                    esc(n.name),
                     num(*l)
                 ));
             }
@@ -77,6 +75,11 @@ impl Trace {
         s.push_str("}\n");
         s
     }
+}
+
+/// Text for a quoted DOT string.
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// A number as the table prints it: up to 10 significant digits, without trailing zeros.
