@@ -490,7 +490,8 @@
 //! derivation, as the notes do: each node of the computational graph (each input, then each
 //! operation on differentiated values, named as in your code or `ξ1`, `ξ2`, ...) with its
 //! local derivatives, and the formula of each gradient component the chain rule gives
-//! (`∂bce/∂b1 = (p − y)·x`). `cargo doc --open` shows it.
+//! (`∂bce/∂b1 = (p − y)·x`). `cargo doc --open` shows it for your crate; for the examples'
+//! models, `cargo doc --example seeds --document-private-items --open`.
 //!
 //! Two options show the same at run time:
 //! - `trace` adds `<name>_trace(<its parameters>) -> grad::trace::Trace`, the table with
