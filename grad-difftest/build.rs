@@ -2,15 +2,17 @@
 //! each with `#[grad]`, and a `check_all` that compares the compiled companions with the
 //! oracle's gradients (embedded as exact literals) and the compiled original's value.
 //!
-//! Three batches: programs of the straight-line language (`f0`, `f1`, ..; the one the IR path
+//! Four batches: programs of the straight-line language (`f0`, `f1`, ..; the one the IR path
 //! checks too), of the loop language (`g0`, `g1`, ..: loops, jumps, `match`, arrays, iterator
-//! sums), and callers of generated helpers (`c0`, `c1`, ..: calls between `#[grad]`
-//! functions), each from its own random stream, so adding one batch does not change the
-//! others. A caller's helpers (`c0_h0`, ..) are written next to it, in the nested module `m`,
+//! sums), callers of generated helpers (`c0`, `c1`, ..: calls between `#[grad]` functions),
+//! and straight-line programs compiled with `mode = forward` and with `hessian` (`s0_fwd`,
+//! `s0`, `s0_both`, ..: see [`Second`]), each from its own random stream, so adding one batch
+//! does not change the others. A caller's helpers (`c0_h0`, ..) are written next to it, in the nested module `m`,
 //! or, `pub`, in `$OUT_DIR/calls.rs`, which this crate's library includes (`src/lib.rs`): the
-//! test calls those across crates. `GRAD_COMPILED_CASES` sets the size of all three (default
-//! 40 each), `GRAD_COMPILED_LOOP_CASES` and `GRAD_COMPILED_CALL_CASES` that of the
-//! second and the third alone, `GRAD_FUZZ_SEED` the seed.
+//! test calls those across crates. `GRAD_COMPILED_CASES` sets the size of all four (default
+//! 40, 40, 40 and 20), `GRAD_COMPILED_LOOP_CASES`, `GRAD_COMPILED_CALL_CASES` and
+//! `GRAD_COMPILED_SECOND_CASES` that of the second, the third and the fourth alone,
+//! `GRAD_FUZZ_SEED` the seed.
 
 use grad_testgen::ast::{CallSite, Place};
 use grad_testgen::{gen, oracle, Point, Program};
@@ -163,11 +165,130 @@ impl Batch {
     }
 }
 
+/// The fourth batch: straight-line programs (scalar `wrt` parameters only), each compiled twice,
+/// `s{i}_fwd` with `mode = forward` and `s{i}` with `hessian`, and every third a third time,
+/// `s{i}_both` with both; checked against the oracle's gradient, gradient · [`TANGENT`], and
+/// its Hessian (a dual of duals, `oracle::hessian`).
+#[derive(Default)]
+struct Second {
+    fns: String,
+    checks: String,
+    programs: usize,
+    /// Points checked, Hessian entries compared (each function with `hessian`), and of those
+    /// the ones the oracle says are not 0.
+    points: usize,
+    entries: usize,
+    nonzero: usize,
+}
+
+/// The tangent of `_jvp` and the vector of `_hvp` (their first `n_wrt` components).
+const TANGENT: [f64; 3] = [0.75, -1.25, 0.5];
+const VECTOR: [f64; 3] = [-0.5, 1.0, 0.375];
+
+impl Second {
+    fn add(&mut self, i: u64, p: &Program, points: &[Point]) {
+        let name = format!("s{i}");
+        let both = i % 3 == 0;
+        let mut fns = vec![
+            (format!("{name}_fwd"), "mode = forward"),
+            (name.clone(), "hessian"),
+        ];
+        if both {
+            fns.push((format!("{name}_both"), "mode = forward, hessian"));
+        }
+        let mut shown = String::new();
+        for (f, options) in &fns {
+            let source = p.source_with(f, options);
+            self.fns.push_str(&source);
+            shown.push_str(&source);
+        }
+        self.programs += 1;
+        let n = p.n_wrt;
+        let list = |v: &[f64]| {
+            let v: Vec<String> = v.iter().map(|x| format!("{x:?}")).collect();
+            v.join(", ")
+        };
+        for pt in points {
+            let Some(oracle::Expected {
+                value,
+                gradient,
+                scale,
+            }) = oracle::value_and_gradient(p, pt)
+            else {
+                continue;
+            };
+            let Some(oracle::Second {
+                hessian,
+                scale: h_scale,
+            }) = oracle::hessian(p, pt)
+            else {
+                continue;
+            };
+            // As for the gradient (see `Batch::add`): an infinite or huge derivative on the way is
+            // not a fair comparison.
+            let fair = |v: &[f64], s: &[f64]| {
+                v.iter().all(|g| g.is_finite() && g.abs() < 1e8) && s.iter().all(|s| s.is_finite())
+            };
+            if !fair(&gradient, &scale) || !hessian.iter().zip(&h_scale).all(|(h, s)| fair(h, s)) {
+                continue;
+            }
+            self.points += 1;
+            let with_hessian = fns.len() - 1;
+            self.entries += with_hessian * n * n;
+            self.nonzero += with_hessian * hessian.iter().flatten().filter(|h| **h != 0.0).count();
+            let args = p.args(pt);
+            let names: Vec<String> = (0..args.len()).map(|j| format!("a{j}")).collect();
+            let (args, names) = (args.join(", "), names.join(", "));
+            let (t, v) = (&TANGENT[..n], &VECTOR[..n]);
+            let tn: Vec<String> = (0..n).map(|j| format!("t{j}")).collect();
+            let vn: Vec<String> = (0..n).map(|j| format!("v{j}")).collect();
+            let (tn, vn) = (tn.join(", "), vn.join(", "));
+            let flat: Vec<f64> = hessian.concat();
+            let flat_scale: Vec<f64> = h_scale.concat();
+            let _ = writeln!(
+                self.checks,
+                "    let ({names}, ({tn},), ({vn},)) = std::hint::black_box(({args}, ({},), ({},)));\n    let case = SecondCase {{ source: {shown:?}, args: \"{args}\", value: {value:?}, gradient: &[{}], scale: &[{}], tangent: &[{}], vector: &[{}], hessian: &[{}], hessian_scale: &[{}] }};",
+                list(t),
+                list(v),
+                list(&gradient),
+                list(&scale),
+                list(t),
+                list(v),
+                list(&flat),
+                list(&flat_scale),
+            );
+            let a = format!("({names})");
+            let at = format!("({names}, {tn})");
+            let av = format!("({names}, {vn})");
+            let f = &fns[0].0;
+            let _ = writeln!(
+                self.checks,
+                "    n += check_forward(&case, || {name}{a}, || {f}_value_and_grad{a}, || {f}_grad{a}, || {f}_jvp{at});\n    n += check_hessian(&case, || {name}_hessian{a}, || {name}_hvp{av});"
+            );
+            if both {
+                let f = format!("{name}_both");
+                let _ = writeln!(
+                    self.checks,
+                    "    n += check_forward(&case, || {name}{a}, || {f}_value_and_grad{a}, || {f}_grad{a}, || {f}_jvp{at});\n    n += check_hessian(&case, || {f}_hessian{a}, || {f}_hvp{av});"
+                );
+            }
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} straight-line programs in forward mode and with `hessian` ({} points, {} Hessian entries compared, {} of them nonzero)",
+            self.programs, self.points, self.entries, self.nonzero
+        )
+    }
+}
+
 fn main() {
     let seed = env("GRAD_FUZZ_SEED").unwrap_or(3);
     let cases = env("GRAD_COMPILED_CASES");
     let loop_cases = env("GRAD_COMPILED_LOOP_CASES").or(cases).unwrap_or(40);
     let call_cases = env("GRAD_COMPILED_CALL_CASES").or(cases).unwrap_or(40);
+    let second_cases = env("GRAD_COMPILED_SECOND_CASES").or(cases).unwrap_or(20);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -202,6 +323,17 @@ fn main() {
         calls.add_caller(&format!("c{i}"), p, &points);
     }
 
+    let mut second = Second::default();
+    let mut runner = self::runner(seed, 3);
+    for i in 0..second_cases {
+        let tree = match gen::case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating program {i} of the second-order batch: {e}"),
+        };
+        let (p, points) = tree.current();
+        second.add(i, &p, &points);
+    }
+
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
         plain.programs, plain.points, plain.nonzero, loops.programs, loops.points, loops.nonzero
@@ -220,18 +352,21 @@ fn main() {
         calls.nonzero,
         calls.calls()
     );
+    let _ = write!(summary, ", {}", second.summary());
 
     let k = grad_testgen::ast::USER_CONST;
     let out = format!(
-        "use grad::grad;\n\nconst K: f64 = {k:?};\n\n/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}\npub mod {} {{\n    use grad::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}    n\n}}\n",
+        "use grad::grad;\n\nconst K: f64 = {k:?};\n\n/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}\npub mod {} {{\n    use grad::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
+        second.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
         plain.checks,
         loops.checks,
         calls.checks,
+        second.checks,
     );
     write("generated.rs", &out);
     let lib = format!("use grad::grad;\n\nconst K: f64 = {k:?};\n\n{}", calls.lib);

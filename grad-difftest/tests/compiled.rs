@@ -148,9 +148,186 @@ fn close(a: f64, b: f64, scale: f64) -> bool {
     (a - b).abs() <= 1e-8 * a.abs().max(b.abs()) + 1e-12 * scale.max(1.0)
 }
 
+/// A Hessian, `[[f64; N]; N]`, as rows.
+trait Rows {
+    fn rows(&self) -> Vec<Vec<f64>>;
+}
+impl<const N: usize> Rows for [[f64; N]; N] {
+    fn rows(&self) -> Vec<Vec<f64>> {
+        self.iter().map(|r| r.to_vec()).collect()
+    }
+}
+
+/// A program of the fourth batch (straight-line, scalar `wrt` parameters, compiled with
+/// `mode = forward`, with `hessian`, and with both), the point, and what the oracle says.
+struct SecondCase {
+    source: &'static str,
+    args: &'static str,
+    value: f64,
+    gradient: &'static [f64],
+    scale: &'static [f64],
+    /// The tangent given to `_jvp`, and the vector given to `_hvp`.
+    tangent: &'static [f64],
+    vector: &'static [f64],
+    /// The oracle's Hessian (a dual of duals), row by row, and each entry's cancellation scale.
+    hessian: &'static [f64],
+    hessian_scale: &'static [f64],
+}
+
+/// Checks forward mode at one point (1 if it passes): `_value_and_grad`'s value is the
+/// original's, bit for bit, its gradient the oracle's, `_grad` the same bit for bit, and
+/// `_jvp` gives the same value and the oracle's gradient · tangent.
+fn check_forward<G: Components>(
+    case: &SecondCase,
+    original: impl FnOnce() -> f64 + std::panic::UnwindSafe,
+    companion: impl FnOnce() -> (f64, G) + std::panic::UnwindSafe,
+    grad_only: impl FnOnce() -> G + std::panic::UnwindSafe,
+    jvp: impl FnOnce() -> (f64, f64) + std::panic::UnwindSafe,
+) -> usize {
+    let at = format!("\n{}at ({})", case.source, case.args);
+    let ran = std::panic::catch_unwind(|| (original(), companion(), grad_only(), jvp()));
+    let Ok((original, (value, grad), grad_only, (jvp_value, slope))) = ran else {
+        return fail(format!("forward mode panicked:{at}"));
+    };
+    let (grad, grad_only) = (grad.components(), grad_only.components());
+    if grad
+        .iter()
+        .map(|x| x.to_bits())
+        .ne(grad_only.iter().map(|x| x.to_bits()))
+    {
+        return fail(format!(
+            "forward _grad {grad_only:?} vs _value_and_grad's {grad:?}:{at}"
+        ));
+    }
+    for (what, v) in [("_value_and_grad", value), ("_jvp", jvp_value)] {
+        if v.to_bits() != original.to_bits() {
+            return fail(format!(
+                "forward {what}'s value {v:?} vs the original's {original:?}:{at}"
+            ));
+        }
+    }
+    if !close(value, case.value, 1.0) {
+        return fail(format!("value {value:?} vs oracle {:?}:{at}", case.value));
+    }
+    if grad.len() != case.gradient.len() {
+        return fail(format!(
+            "forward: {} gradient components, oracle {}:{at}",
+            grad.len(),
+            case.gradient.len()
+        ));
+    }
+    for (i, (g, e)) in grad.iter().zip(case.gradient).enumerate() {
+        if !close(*g, *e, case.scale[i]) {
+            return fail(format!(
+                "forward gradient component {i} = {g:e}, oracle {e:e}:{at}"
+            ));
+        }
+    }
+    // The oracle's gradient · tangent; the terms (and what cancelled inside each) bound the
+    // rounding.
+    let expected: f64 = case
+        .gradient
+        .iter()
+        .zip(case.tangent)
+        .map(|(g, t)| g * t)
+        .sum();
+    let scale: f64 = (case.gradient.iter().zip(case.scale))
+        .zip(case.tangent)
+        .map(|((g, s), t)| t.abs() * s.max(g.abs()))
+        .sum();
+    if !close(slope, expected, scale) {
+        return fail(format!(
+            "_jvp along {:?} = {slope:e}, oracle gradient · tangent {expected:e}:{at}",
+            case.tangent
+        ));
+    }
+    1
+}
+
+/// Checks `_hessian` and `_hvp` at one point (1 if they pass): the Hessian is exactly
+/// symmetric and the oracle's, entry by entry; `_hvp` is the oracle's `H·v`, and the compiled
+/// Hessian times `v` to rounding.
+#[allow(clippy::needless_range_loop)] // a matrix's indices read best as indices
+fn check_hessian<G: Components + Hvp>(
+    case: &SecondCase,
+    hessian: impl FnOnce() -> G::Matrix + std::panic::UnwindSafe,
+    hvp: impl FnOnce() -> G + std::panic::UnwindSafe,
+) -> usize {
+    let at = format!("\n{}at ({})", case.source, case.args);
+    let ran = std::panic::catch_unwind(|| (hessian(), hvp()));
+    let Ok((h, hv)) = ran else {
+        return fail(format!("_hessian or _hvp panicked:{at}"));
+    };
+    let (h, hv) = (h.rows(), hv.components());
+    let n = case.vector.len();
+    if h.len() != n || h.iter().any(|r| r.len() != n) || hv.len() != n {
+        return fail(format!("_hessian {h:?} or _hvp {hv:?} not {n} by {n}:{at}"));
+    }
+    for i in 0..n {
+        for j in 0..i {
+            if h[i][j].to_bits() != h[j][i].to_bits() {
+                return fail(format!(
+                    "_hessian not symmetric: h[{i}][{j}] = {:e}, h[{j}][{i}] = {:e}:{at}",
+                    h[i][j], h[j][i]
+                ));
+            }
+        }
+    }
+    for i in 0..n {
+        for j in 0..n {
+            let (e, s) = (case.hessian[i * n + j], case.hessian_scale[i * n + j]);
+            if !close(h[i][j], e, s) {
+                return fail(format!(
+                    "_hessian[{i}][{j}] = {:e}, oracle {e:e}:{at}",
+                    h[i][j]
+                ));
+            }
+        }
+    }
+    for i in 0..n {
+        let row = |m: &dyn Fn(usize) -> f64| -> (f64, f64) {
+            let terms = (0..n).map(|j| m(j) * case.vector[j]);
+            (terms.clone().sum(), terms.map(f64::abs).sum())
+        };
+        let (hv_compiled, size) = row(&|j| h[i][j]);
+        let (hv_oracle, _) = row(&|j| case.hessian[i * n + j]);
+        let s = (0..n)
+            .map(|j| case.hessian_scale[i * n + j] * case.vector[j].abs())
+            .sum::<f64>();
+        // The same derivative code with one tangent instead of n: rounding only.
+        if (hv[i] - hv_compiled).abs() > 1e-12 * (size + s) {
+            return fail(format!(
+                "_hvp component {i} = {:e}, the compiled H·v {hv_compiled:e}:{at}",
+                hv[i]
+            ));
+        }
+        if !close(hv[i], hv_oracle, s.max(size)) {
+            return fail(format!(
+                "_hvp component {i} = {:e}, the oracle's H·v {hv_oracle:e}:{at}",
+                hv[i]
+            ));
+        }
+    }
+    1
+}
+
+/// The gradient's shape (`f64` or a tuple) and its Hessian's (`[[f64; N]; N]`).
+trait Hvp {
+    type Matrix: Rows;
+}
+impl Hvp for f64 {
+    type Matrix = [[f64; 1]; 1];
+}
+impl Hvp for (f64, f64) {
+    type Matrix = [[f64; 2]; 2];
+}
+impl Hvp for (f64, f64, f64) {
+    type Matrix = [[f64; 3]; 3];
+}
+
 #[allow(unused, clippy::all, clippy::pedantic)]
 mod generated {
-    use super::{check, Case};
+    use super::{check, check_forward, check_hessian, Case, SecondCase};
     include!(concat!(env!("OUT_DIR"), "/generated.rs"));
 }
 

@@ -1402,6 +1402,14 @@ impl Program {
         self.print(name, &self.wrt_attr(), "")
     }
 
+    /// The function named `name` with `#[grad(wrt = w0, .., {options})]` (`mode = forward`,
+    /// `hessian`).
+    pub fn source_with(&self, name: &str, options: &str) -> String {
+        let attr = self.wrt_attr();
+        let attr = format!("{}, {options})]", &attr[..attr.len() - 2]);
+        self.print(name, &attr, "")
+    }
+
     /// `#[grad(wrt = w0, ..)]`.
     fn wrt_attr(&self) -> String {
         let mut wrt: Vec<String> = (0..self.n_wrt).map(|i| format!("w{i}")).collect();

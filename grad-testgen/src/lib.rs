@@ -79,4 +79,72 @@ mod tests {
             }
         }
     }
+
+    /// The second-order oracle (a dual of duals) against central differences of the
+    /// first-order oracle's exact gradient, where two step sizes agree (smooth there), and
+    /// its mixed partials agree to rounding.
+    #[test]
+    fn the_hessian_is_the_derivative_of_the_gradient() {
+        let mut runner = TestRunner::deterministic();
+        let (mut compared, mut nonzero) = (0, 0);
+        for _ in 0..200 {
+            let (p, pts) = gen::case(2).new_tree(&mut runner).unwrap().current();
+            for pt in &pts {
+                let (Some(e), Some(s)) = (value_and_gradient(&p, pt), oracle::hessian(&p, pt))
+                else {
+                    continue;
+                };
+                let n = p.n_wrt;
+                assert_eq!((s.hessian.len(), e.gradient.len()), (n, n));
+                let fair = |x: f64| x.is_finite() && x.abs() < 1e6;
+                if !e
+                    .gradient
+                    .iter()
+                    .chain(s.hessian.iter().flatten())
+                    .all(|&x| fair(x))
+                {
+                    continue;
+                }
+                for j in 0..n {
+                    let at = |h: f64| -> Option<Vec<f64>> {
+                        let (mut up, mut down) = (pt.clone(), pt.clone());
+                        up.w[j] += h;
+                        down.w[j] -= h;
+                        let (u, d) = (value_and_gradient(&p, &up)?, value_and_gradient(&p, &down)?);
+                        Some(
+                            u.gradient
+                                .iter()
+                                .zip(&d.gradient)
+                                .map(|(u, d)| (u - d) / (2.0 * h))
+                                .collect(),
+                        )
+                    };
+                    let (Some(coarse), Some(fine)) = (at(1e-4), at(1e-5)) else {
+                        continue;
+                    };
+                    for i in 0..n {
+                        let (c, f, h) = (coarse[i], fine[i], s.hessian[i][j]);
+                        if (c - f).abs() > 1e-6 * c.abs().max(1.0) {
+                            continue;
+                        }
+                        assert!(
+                            (f - h).abs() <= 1e-5 * f.abs().max(1.0),
+                            "h[{i}][{j}] = {h:e}, differences {f:e}: {p:?} at {pt:?}"
+                        );
+                        let t = s.hessian[j][i];
+                        assert!(
+                            (t - h).abs() <= 1e-9 * h.abs().max(1.0) + 1e-12 * s.scale[i][j],
+                            "h[{i}][{j}] = {h:e}, h[{j}][{i}] = {t:e}: {p:?}"
+                        );
+                        compared += 1;
+                        nonzero += usize::from(h != 0.0);
+                    }
+                }
+            }
+        }
+        assert!(
+            compared > 300 && nonzero > 100,
+            "{compared} entries, {nonzero} nonzero"
+        );
+    }
 }

@@ -8,7 +8,8 @@
 //! `return` leave as in Rust), so the derivative of a loop is that of its unrolled iterations.
 //! A call runs the callee's body on the arguments' dual numbers (the callee inlined), so the
 //! derivative of a composition is the chain rule applied by the forward pass itself, not by
-//! anything like the macro's pullbacks.
+//! anything like the macro's pullbacks. A dual of duals runs the same rules once more for
+//! second derivatives ([`hessian`]).
 
 use crate::ast::{
     Arith, AssignOp, Call, Callee, CalleeSig, CmpOp, Cond, Expr, FlagArg, IntArg, IntExpr, Jump,
@@ -17,15 +18,249 @@ use crate::ast::{
 use crate::ast::{ArrayKind, Index};
 use std::f64::consts::{LN_10, LN_2, PI};
 
-/// A value and its derivative along one direction.
+/// A value and its derivative along one direction. `Dual<Dual>` nests: a dual of duals
+/// carries a second derivative (see [`hessian`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Dual {
-    pub v: f64,
-    pub d: f64,
+pub struct Dual<T = f64> {
+    pub v: T,
+    pub d: T,
 }
 
-fn c(v: f64) -> Dual {
-    Dual { v, d: 0.0 }
+/// What the oracle computes with: `f64` (values), and a [`Dual`] of one of those. Every
+/// operation on a `Dual<T>` is written once, over `T`: with `T = f64` it is the first-order
+/// rule as the textbook writes it, with `T = Dual` the same rule differentiated once more.
+pub trait Num:
+    Copy
+    + std::fmt::Debug
+    + PartialEq
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
+{
+    /// A constant (all derivatives 0).
+    fn cst(v: f64) -> Self;
+    /// The value.
+    fn re(self) -> f64;
+    /// Whether the value and every derivative are 0.
+    fn is_zero(self) -> bool;
+    fn f1(self, f: F1) -> Self;
+    fn f2(self, f: F2, b: Self) -> Self;
+    fn powi(self, n: i32) -> Self;
+    fn mul_add(self, b: Self, c: Self) -> Self;
+    /// `clamp(lo, hi)`, with ties split as for `min` and `max`.
+    fn clamp(self, lo: Self, hi: Self) -> Self;
+    /// The largest magnitude of a derivative (0 for a plain value).
+    fn deriv_mag(self) -> f64;
+    /// The largest magnitude of the value and every derivative.
+    fn mag(self) -> f64;
+}
+
+impl Num for f64 {
+    fn cst(v: f64) -> Self {
+        v
+    }
+    fn re(self) -> f64 {
+        self
+    }
+    fn is_zero(self) -> bool {
+        self == 0.0
+    }
+    fn f1(self, f: F1) -> Self {
+        let x = self;
+        match f {
+            F1::Exp => x.exp(),
+            F1::Exp2 => x.exp2(),
+            F1::ExpM1 => x.exp_m1(),
+            F1::Ln => x.ln(),
+            F1::Log2 => x.log2(),
+            F1::Log10 => x.log10(),
+            F1::Ln1p => x.ln_1p(),
+            F1::Sqrt => x.sqrt(),
+            F1::Cbrt => x.cbrt(),
+            F1::Recip => x.recip(),
+            F1::Sin => x.sin(),
+            F1::Cos => x.cos(),
+            F1::Tan => x.tan(),
+            F1::Asin => x.asin(),
+            F1::Acos => x.acos(),
+            F1::Atan => x.atan(),
+            F1::Sinh => x.sinh(),
+            F1::Cosh => x.cosh(),
+            F1::Tanh => x.tanh(),
+            F1::Asinh => x.asinh(),
+            F1::Acosh => x.acosh(),
+            F1::Atanh => x.atanh(),
+            F1::Abs => x.abs(),
+            F1::Signum => x.signum(),
+            F1::Floor => x.floor(),
+            F1::Ceil => x.ceil(),
+            F1::Round => x.round(),
+            F1::RoundTiesEven => x.round_ties_even(),
+            F1::Trunc => x.trunc(),
+            F1::Fract => x.fract(),
+            F1::ToRadians => x.to_radians(),
+            F1::ToDegrees => x.to_degrees(),
+            F1::Sigmoid => grad_runtime::sigmoid(x),
+            F1::Relu => grad_runtime::relu(x),
+            F1::Softplus => grad_runtime::softplus(x),
+            F1::LogSigmoid => grad_runtime::log_sigmoid(x),
+        }
+    }
+    fn f2(self, f: F2, y: Self) -> Self {
+        let x = self;
+        match f {
+            F2::Atan2 => x.atan2(y),
+            F2::Hypot => x.hypot(y),
+            F2::Min => x.min(y),
+            F2::Max => x.max(y),
+            F2::Powf => x.powf(y),
+            F2::Log => x.log(y),
+            F2::Copysign => x.copysign(y),
+            F2::Midpoint => x.midpoint(y),
+            F2::RemEuclid => x.rem_euclid(y),
+            F2::DivEuclid => x.div_euclid(y),
+            F2::Rem => x % y,
+            F2::LeakyRelu => grad_runtime::leaky_relu(x, y),
+        }
+    }
+    fn powi(self, n: i32) -> Self {
+        f64::powi(self, n)
+    }
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        f64::mul_add(self, b, c)
+    }
+    fn clamp(self, lo: Self, hi: Self) -> Self {
+        f64::clamp(self, lo, hi)
+    }
+    fn deriv_mag(self) -> f64 {
+        0.0
+    }
+    fn mag(self) -> f64 {
+        self.abs()
+    }
+}
+
+impl<T: Num> Num for Dual<T> {
+    fn cst(v: f64) -> Self {
+        Dual {
+            v: T::cst(v),
+            d: T::cst(0.0),
+        }
+    }
+    fn re(self) -> f64 {
+        self.v.re()
+    }
+    fn is_zero(self) -> bool {
+        self.v.is_zero() && self.d.is_zero()
+    }
+    fn f1(self, f: F1) -> Self {
+        f1(f, self)
+    }
+    fn f2(self, f: F2, b: Self) -> Self {
+        f2(f, self, b)
+    }
+    fn powi(self, n: i32) -> Self {
+        let d = if n == 0 {
+            T::cst(0.0)
+        } else {
+            T::cst(f64::from(n)) * self.v.powi(n - 1) * self.d
+        };
+        Dual {
+            v: self.v.powi(n),
+            d,
+        }
+    }
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        Dual {
+            v: self.v.mul_add(b.v, c.v),
+            d: self.d * b.v + self.v * b.d + c.d,
+        }
+    }
+    fn clamp(self, lo: Self, hi: Self) -> Self {
+        let x = self;
+        // clamp(x, lo, hi) = max(lo, min(x, hi)), with ties split as for min and max.
+        let m = x.v.re().min(hi.v.re());
+        let up = win(m, lo.v.re(), false);
+        let dx = up * win(x.v.re(), hi.v.re(), true);
+        let dlo = win(lo.v.re(), m, false);
+        let dhi = up * win(hi.v.re(), x.v.re(), true);
+        Dual {
+            v: x.v.clamp(lo.v, hi.v),
+            d: part(T::cst(dx), x.d) + part(T::cst(dlo), lo.d) + part(T::cst(dhi), hi.d),
+        }
+    }
+    fn deriv_mag(self) -> f64 {
+        self.v.deriv_mag().max(self.d.mag())
+    }
+    fn mag(self) -> f64 {
+        self.v.mag().max(self.d.mag())
+    }
+}
+
+/// `slope · t`, but 0 for a zero tangent whatever the slope (a constant argument has no
+/// derivative).
+fn part<T: Num>(slope: T, t: T) -> T {
+    if t.is_zero() {
+        T::cst(0.0)
+    } else {
+        slope * t
+    }
+}
+
+impl<T: Num> std::ops::Add for Dual<T> {
+    type Output = Self;
+    fn add(self, b: Self) -> Self {
+        Dual {
+            v: self.v + b.v,
+            d: self.d + b.d,
+        }
+    }
+}
+
+impl<T: Num> std::ops::Sub for Dual<T> {
+    type Output = Self;
+    fn sub(self, b: Self) -> Self {
+        Dual {
+            v: self.v - b.v,
+            d: self.d - b.d,
+        }
+    }
+}
+
+impl<T: Num> std::ops::Mul for Dual<T> {
+    type Output = Self;
+    fn mul(self, b: Self) -> Self {
+        Dual {
+            v: self.v * b.v,
+            d: self.d * b.v + self.v * b.d,
+        }
+    }
+}
+
+impl<T: Num> std::ops::Div for Dual<T> {
+    type Output = Self;
+    fn div(self, b: Self) -> Self {
+        Dual {
+            v: self.v / b.v,
+            d: (self.d * b.v - self.v * b.d) / (b.v * b.v),
+        }
+    }
+}
+
+impl<T: Num> std::ops::Neg for Dual<T> {
+    type Output = Self;
+    fn neg(self) -> Self {
+        Dual {
+            v: -self.v,
+            d: -self.d,
+        }
+    }
+}
+
+fn c<N: Num>(v: f64) -> N {
+    N::cst(v)
 }
 
 /// Arguments of a generated function.
@@ -88,6 +323,59 @@ pub fn eval(p: &Program, pt: &Point, seed: Option<usize>) -> Dual {
     )
 }
 
+/// What the oracle says about second derivatives at a point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Second {
+    /// `hessian[i][j] = ∂²f/∂wᵢ∂wⱼ`, over the scalar `wrt` parameters.
+    pub hessian: Vec<Vec<f64>>,
+    /// For each entry, the largest first or second derivative of any intermediate value in
+    /// its pass (the cancellation scale, as [`Expected::scale`]).
+    pub scale: Vec<Vec<f64>>,
+}
+
+/// The Hessian over the scalar `wrt` parameters (a program without a `wrt` array), one pass
+/// of a dual of duals per entry: `wᵢ` seeds the inner derivative, `wⱼ` the outer one, and the
+/// outer derivative of the inner one is `∂²f/∂wᵢ∂wⱼ`. Every rule is the first-order one run on
+/// dual numbers (nothing second-order is written out), so it is only as right as those, and
+/// `ℝ`'s mixed partials come out equal up to rounding. `None` where a value is not finite,
+/// as for [`value_and_gradient`].
+pub fn hessian(p: &Program, pt: &Point) -> Option<Second> {
+    assert!(
+        !p.wrt_array,
+        "second derivatives: scalar `wrt` parameters only"
+    );
+    let n = p.n_wrt;
+    let (mut hessian, mut scale) = (vec![vec![0.0; n]; n], vec![vec![0.0; n]; n]);
+    for i in 0..n {
+        for j in 0..n {
+            let cells = Cells {
+                finite: &std::cell::Cell::new(true),
+                largest: &std::cell::Cell::new(0.0),
+                calls: &std::cell::Cell::new(0),
+            };
+            let one = |on: bool| if on { 1.0 } else { 0.0 };
+            let r: Dual<Dual> = run(
+                p,
+                pt,
+                |k, v| Dual {
+                    v: Dual { v, d: one(k == i) },
+                    d: Dual {
+                        v: one(k == j),
+                        d: 0.0,
+                    },
+                },
+                &cells,
+            );
+            if !cells.finite.get() {
+                return None;
+            }
+            hessian[i][j] = r.d.d;
+            scale[i][j] = cells.largest.get();
+        }
+    }
+    Some(Second { hessian, scale })
+}
+
 /// How many calls (of the program's callees) running `p` at `pt` makes.
 pub fn calls_run(p: &Program, pt: &Point) -> usize {
     let cells = Cells {
@@ -95,7 +383,7 @@ pub fn calls_run(p: &Program, pt: &Point) -> usize {
         largest: &std::cell::Cell::new(0.0),
         calls: &std::cell::Cell::new(0),
     };
-    run(p, pt, None, &cells);
+    run(p, pt, |_, v| Dual { v, d: 0.0 }, &cells);
     cells.calls.get()
 }
 
@@ -122,7 +410,10 @@ fn eval_checked(
     run(
         p,
         pt,
-        seed,
+        |i, v| Dual {
+            v,
+            d: if seed == Some(i) { 1.0 } else { 0.0 },
+        },
         &Cells {
             finite,
             largest,
@@ -131,18 +422,14 @@ fn eval_checked(
     )
 }
 
-/// Runs `p` at `pt`, with the derivative along gradient component `seed`.
-fn run(p: &Program, pt: &Point, seed: Option<usize>, cells: &Cells<'_>) -> Dual {
-    let seeded = |i: usize, v: f64| Dual {
-        v,
-        d: if seed == Some(i) { 1.0 } else { 0.0 },
-    };
-    let mut slots: Vec<Dual> =
+/// Runs `p` at `pt`, gradient component `i` of value `v` entering as `seeded(i, v)`.
+fn run<N: Num>(p: &Program, pt: &Point, seeded: impl Fn(usize, f64) -> N, cells: &Cells<'_>) -> N {
+    let mut slots: Vec<N> =
         pt.w.iter()
             .enumerate()
             .map(|(i, &v)| seeded(i, v))
             .collect();
-    slots.extend(pt.x.iter().map(|&v| c(v)));
+    slots.extend(pt.x.iter().map(|&v| N::cst(v)));
     let arrays = |scope: &Scope| {
         let mut arrays = Vec::new();
         for a in &scope.arrays {
@@ -163,13 +450,13 @@ fn run(p: &Program, pt: &Point, seed: Option<usize>, cells: &Cells<'_>) -> Dual 
 
 /// Runs the body of `p` with its float parameters `slots`, its arrays (from its scope) and
 /// its `k` and `flag`.
-fn body(
+fn body<N: Num>(
     p: &Program,
-    slots: Vec<Dual>,
-    arrays: impl FnOnce(&Scope) -> Vec<Vec<Dual>>,
+    slots: Vec<N>,
+    arrays: impl FnOnce(&Scope) -> Vec<Vec<N>>,
     (k, flag): (i32, bool),
     cells: &Cells<'_>,
-) -> Dual {
+) -> N {
     let mut scope = Scope::new(p);
     let mut e = Eval {
         k,
@@ -195,20 +482,20 @@ fn body(
 
 /// How a statement ends.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Flow {
+enum Flow<N> {
     Normal,
     Break,
     Continue,
-    Return(Dual),
+    Return(N),
 }
 
 /// The state of a run: values parallel to the scope's floats, arrays and loop variables.
-struct Eval<'a> {
+struct Eval<'a, N> {
     /// The integer and `bool` data parameters.
     k: i32,
     flag: bool,
-    slots: Vec<Dual>,
-    arrays: Vec<Vec<Dual>>,
+    slots: Vec<N>,
+    arrays: Vec<Vec<N>>,
     ints: Vec<i64>,
     finite: &'a std::cell::Cell<bool>,
     largest: &'a std::cell::Cell<f64>,
@@ -218,7 +505,7 @@ struct Eval<'a> {
     this: &'a Program,
 }
 
-impl Eval<'_> {
+impl<N: Num> Eval<'_, N> {
     /// Drops the values of what went out of scope.
     fn sync(&mut self, scope: &Scope) {
         self.slots.truncate(scope.names.len());
@@ -226,7 +513,7 @@ impl Eval<'_> {
         self.ints.truncate(scope.loops.len());
     }
 
-    fn block(&mut self, stmts: &[Stmt], scope: &mut Scope) -> Flow {
+    fn block(&mut self, stmts: &[Stmt], scope: &mut Scope) -> Flow<N> {
         let m = scope.mark();
         let mut flow = Flow::Normal;
         for s in stmts {
@@ -257,7 +544,7 @@ impl Eval<'_> {
             .map_or(i64::from(self.k), |v| self.ints[v])
     }
 
-    fn stmt(&mut self, s: &Stmt, scope: &mut Scope) -> Flow {
+    fn stmt(&mut self, s: &Stmt, scope: &mut Scope) -> Flow<N> {
         match s {
             Stmt::Let { shadow, value } => {
                 let v = self.expr(value, scope);
@@ -325,11 +612,11 @@ impl Eval<'_> {
 
     /// Runs a loop whose variables `scope` has bound (the last loop variable and the last one
     /// or two floats, as `kind` says).
-    fn run_loop(&mut self, kind: &ShapeKind, body: &[Stmt], scope: &mut Scope) -> Flow {
+    fn run_loop(&mut self, kind: &ShapeKind, body: &[Stmt], scope: &mut Scope) -> Flow<N> {
         let (n_ints, n_slots) = (scope.loops.len(), scope.names.len());
         // One iteration with the loop's variables set: the loop variable (if any), then the
         // floats.
-        let iterate = |e: &mut Self, scope: &mut Scope, int: Option<i64>, floats: &[Dual]| {
+        let iterate = |e: &mut Self, scope: &mut Scope, int: Option<i64>, floats: &[N]| {
             e.ints
                 .truncate(n_ints.saturating_sub(usize::from(int.is_some())));
             e.ints.extend(int);
@@ -397,13 +684,13 @@ impl Eval<'_> {
     }
 
     /// The value of `f` called with `call`'s arguments and `k`.
-    fn call(&mut self, f: &Program, call: &Call, k: i32, scope: &Scope) -> Dual {
+    fn call(&mut self, f: &Program, call: &Call, k: i32, scope: &Scope) -> N {
         let sig = CalleeSig {
             path: String::new(),
             n_wrt: f.n_wrt,
             n_data: f.n_data,
         };
-        let args: Vec<Dual> = Scope::call_args(&sig, call)
+        let args: Vec<N> = Scope::call_args(&sig, call)
             .into_iter()
             .map(|a| a.map_or(c(0.0), |a| self.expr(a, scope)))
             .collect();
@@ -422,8 +709,8 @@ impl Eval<'_> {
         body(f, args, |_| Vec::new(), (k, flag), &cells)
     }
 
-    fn note(&self, v: Dual) {
-        if !v.v.is_finite() {
+    fn note(&self, v: N) {
+        if !v.re().is_finite() {
             self.finite.set(false);
         }
     }
@@ -431,7 +718,7 @@ impl Eval<'_> {
     fn cond(&mut self, c: &Cond, scope: &Scope) -> bool {
         match c {
             Cond::Cmp(op, a, b) => {
-                let (a, b) = (self.expr(a, scope).v, self.expr(b, scope).v);
+                let (a, b) = (self.expr(a, scope).re(), self.expr(b, scope).re());
                 match op {
                     CmpOp::Lt => a < b,
                     CmpOp::Le => a <= b,
@@ -451,16 +738,16 @@ impl Eval<'_> {
         }
     }
 
-    fn expr(&mut self, e: &Expr, scope: &Scope) -> Dual {
+    fn expr(&mut self, e: &Expr, scope: &Scope) -> N {
         let r = self.expr_inner(e, scope);
-        if !r.v.is_finite() {
+        if !r.re().is_finite() {
             self.finite.set(false);
         }
-        self.largest.set(self.largest.get().max(r.d.abs()));
+        self.largest.set(self.largest.get().max(r.deriv_mag()));
         r
     }
 
-    fn expr_inner(&mut self, e: &Expr, scope: &Scope) -> Dual {
+    fn expr_inner(&mut self, e: &Expr, scope: &Scope) -> N {
         match e {
             Expr::Var(i) => self.slots[scope.resolve(*i)],
             Expr::Lit(v) => c(*v),
@@ -470,16 +757,16 @@ impl Eval<'_> {
             Expr::Latest => self.slots[scope.latest()],
             Expr::Neg(a) => {
                 let a = self.expr(a, scope);
-                Dual { v: -a.v, d: -a.d }
+                -a
             }
             Expr::Bin(op, a, b) => {
                 let a = self.expr(a, scope);
                 arith(*op, a, self.expr(b, scope))
             }
-            Expr::F1(f, a) => f1(*f, self.expr(a, scope)),
+            Expr::F1(f, a) => self.expr(a, scope).f1(*f),
             Expr::F2(f, a, b) => {
                 let a = self.expr(a, scope);
-                f2(*f, a, self.expr(b, scope))
+                a.f2(*f, self.expr(b, scope))
             }
             Expr::MulAdd(a, b, cc) => {
                 let (a, b, cc) = (
@@ -487,23 +774,14 @@ impl Eval<'_> {
                     self.expr(b, scope),
                     self.expr(cc, scope),
                 );
-                Dual {
-                    v: a.v.mul_add(b.v, cc.v),
-                    d: a.d * b.v + a.v * b.d + cc.d,
-                }
+                a.mul_add(b, cc)
             }
             Expr::Powi(a, n) => {
                 let n = match n {
                     IntExpr::Lit(n) => *n,
                     IntExpr::KPlus(c) => self.k + c,
                 };
-                let a = self.expr(a, scope);
-                let d = if n == 0 {
-                    0.0
-                } else {
-                    f64::from(n) * a.v.powi(n - 1) * a.d
-                };
-                Dual { v: a.v.powi(n), d }
+                self.expr(a, scope).powi(n)
             }
             Expr::Clamp(x, lo, w) => {
                 let (x, lo, w) = (
@@ -513,22 +791,12 @@ impl Eval<'_> {
                 );
                 let width = arith(Arith::Add, arith(Arith::Mul, w, w), c(0.125));
                 let hi = arith(Arith::Add, lo, width);
-                if lo.v.is_nan() || hi.v.is_nan() {
+                if lo.re().is_nan() || hi.re().is_nan() {
                     // std's clamp panics here (and so would the program): not a fair point.
                     self.finite.set(false);
                     return c(f64::NAN);
                 }
-                // clamp(x, lo, hi) = max(lo, min(x, hi)), with ties split as for min and max.
-                let m = x.v.min(hi.v);
-                let up = win(m, lo.v, false);
-                let dx = up * win(x.v, hi.v, true);
-                let dlo = win(lo.v, m, false);
-                let dhi = up * win(hi.v, x.v, true);
-                let part = |slope: f64, t: f64| if t == 0.0 { 0.0 } else { slope * t };
-                Dual {
-                    v: x.v.clamp(lo.v, hi.v),
-                    d: part(dx, x.d) + part(dlo, lo.d) + part(dhi, hi.d),
-                }
+                x.clamp(lo, hi)
             }
             Expr::If(cnd, a, b) => {
                 if self.cond(cnd, scope) {
@@ -607,24 +875,12 @@ impl Eval<'_> {
     }
 }
 
-fn arith(op: Arith, a: Dual, b: Dual) -> Dual {
+fn arith<N: Num>(op: Arith, a: N, b: N) -> N {
     match op {
-        Arith::Add => Dual {
-            v: a.v + b.v,
-            d: a.d + b.d,
-        },
-        Arith::Sub => Dual {
-            v: a.v - b.v,
-            d: a.d - b.d,
-        },
-        Arith::Mul => Dual {
-            v: a.v * b.v,
-            d: a.d * b.v + a.v * b.d,
-        },
-        Arith::Div => Dual {
-            v: a.v / b.v,
-            d: (a.d * b.v - a.v * b.d) / (b.v * b.v),
-        },
+        Arith::Add => a + b,
+        Arith::Sub => a - b,
+        Arith::Mul => a * b,
+        Arith::Div => a / b,
     }
 }
 
@@ -639,53 +895,51 @@ fn sign0(x: f64) -> f64 {
     }
 }
 
-fn f1(f: F1, a: Dual) -> Dual {
+fn f1<T: Num>(f: F1, a: Dual<T>) -> Dual<T> {
     let x = a.v;
+    let k = T::cst;
     let (v, slope) = match f {
-        F1::Exp => (x.exp(), x.exp()),
-        F1::Exp2 => (x.exp2(), x.exp2() * LN_2),
-        F1::ExpM1 => (x.exp_m1(), x.exp()),
-        F1::Ln => (x.ln(), 1.0 / x),
-        F1::Log2 => (x.log2(), 1.0 / (x * LN_2)),
-        F1::Log10 => (x.log10(), 1.0 / (x * LN_10)),
-        F1::Ln1p => (x.ln_1p(), 1.0 / (1.0 + x)),
-        F1::Sqrt => (x.sqrt(), 1.0 / (2.0 * x.sqrt())),
-        F1::Cbrt => (x.cbrt(), 1.0 / (3.0 * x.cbrt().powi(2))),
-        F1::Recip => (x.recip(), -1.0 / (x * x)),
-        F1::Sin => (x.sin(), x.cos()),
-        F1::Cos => (x.cos(), -x.sin()),
-        F1::Tan => (x.tan(), 1.0 / (x.cos() * x.cos())),
-        F1::Asin => (x.asin(), 1.0 / (1.0 - x * x).sqrt()),
-        F1::Acos => (x.acos(), -1.0 / (1.0 - x * x).sqrt()),
-        F1::Atan => (x.atan(), 1.0 / (1.0 + x * x)),
-        F1::Sinh => (x.sinh(), x.cosh()),
-        F1::Cosh => (x.cosh(), x.sinh()),
-        F1::Tanh => (x.tanh(), 1.0 / (x.cosh() * x.cosh())),
-        F1::Asinh => (x.asinh(), 1.0 / (x * x + 1.0).sqrt()),
-        F1::Acosh => (x.acosh(), 1.0 / (x * x - 1.0).sqrt()),
-        F1::Atanh => (x.atanh(), 1.0 / (1.0 - x * x)),
-        F1::Abs => (x.abs(), sign0(x)),
-        F1::Signum => (x.signum(), 0.0),
-        F1::Floor => (x.floor(), 0.0),
-        F1::Ceil => (x.ceil(), 0.0),
-        F1::Round => (x.round(), 0.0),
-        F1::RoundTiesEven => (x.round_ties_even(), 0.0),
-        F1::Trunc => (x.trunc(), 0.0),
-        F1::Fract => (x.fract(), 1.0),
-        F1::ToRadians => (x.to_radians(), PI / 180.0),
-        F1::ToDegrees => (x.to_degrees(), 180.0 / PI),
-        F1::Sigmoid => {
-            let e = (-x).exp();
-            (grad_runtime::sigmoid(x), e / ((1.0 + e) * (1.0 + e)))
+        F1::Exp => (x.f1(F1::Exp), x.f1(F1::Exp)),
+        F1::Exp2 => (x.f1(F1::Exp2), x.f1(F1::Exp2) * k(LN_2)),
+        F1::ExpM1 => (x.f1(F1::ExpM1), x.f1(F1::Exp)),
+        F1::Ln => (x.f1(F1::Ln), k(1.0) / x),
+        F1::Log2 => (x.f1(F1::Log2), k(1.0) / (x * k(LN_2))),
+        F1::Log10 => (x.f1(F1::Log10), k(1.0) / (x * k(LN_10))),
+        F1::Ln1p => (x.f1(F1::Ln1p), k(1.0) / (k(1.0) + x)),
+        F1::Sqrt => (x.f1(F1::Sqrt), k(1.0) / (k(2.0) * x.f1(F1::Sqrt))),
+        F1::Cbrt => (x.f1(F1::Cbrt), k(1.0) / (k(3.0) * x.f1(F1::Cbrt).powi(2))),
+        F1::Recip => (x.f1(F1::Recip), k(-1.0) / (x * x)),
+        F1::Sin => (x.f1(F1::Sin), x.f1(F1::Cos)),
+        F1::Cos => (x.f1(F1::Cos), -x.f1(F1::Sin)),
+        F1::Tan => (x.f1(F1::Tan), k(1.0) / (x.f1(F1::Cos) * x.f1(F1::Cos))),
+        F1::Asin => (x.f1(F1::Asin), k(1.0) / (k(1.0) - x * x).f1(F1::Sqrt)),
+        F1::Acos => (x.f1(F1::Acos), k(-1.0) / (k(1.0) - x * x).f1(F1::Sqrt)),
+        F1::Atan => (x.f1(F1::Atan), k(1.0) / (k(1.0) + x * x)),
+        F1::Sinh => (x.f1(F1::Sinh), x.f1(F1::Cosh)),
+        F1::Cosh => (x.f1(F1::Cosh), x.f1(F1::Sinh)),
+        F1::Tanh => (x.f1(F1::Tanh), k(1.0) / (x.f1(F1::Cosh) * x.f1(F1::Cosh))),
+        F1::Asinh => (x.f1(F1::Asinh), k(1.0) / (x * x + k(1.0)).f1(F1::Sqrt)),
+        F1::Acosh => (x.f1(F1::Acosh), k(1.0) / (x * x - k(1.0)).f1(F1::Sqrt)),
+        F1::Atanh => (x.f1(F1::Atanh), k(1.0) / (k(1.0) - x * x)),
+        F1::Abs => (x.f1(F1::Abs), k(sign0(x.re()))),
+        F1::Signum | F1::Floor | F1::Ceil | F1::Round | F1::RoundTiesEven | F1::Trunc => {
+            (x.f1(f), k(0.0))
         }
-        F1::Relu => (grad_runtime::relu(x), if x > 0.0 { 1.0 } else { 0.0 }),
-        F1::Softplus => (grad_runtime::softplus(x), 1.0 / (1.0 + (-x).exp())),
-        F1::LogSigmoid => (grad_runtime::log_sigmoid(x), 1.0 / (1.0 + x.exp())),
+        F1::Fract => (x.f1(F1::Fract), k(1.0)),
+        F1::ToRadians => (x.f1(F1::ToRadians), k(PI / 180.0)),
+        F1::ToDegrees => (x.f1(F1::ToDegrees), k(180.0 / PI)),
+        F1::Sigmoid => {
+            let e = (-x).f1(F1::Exp);
+            (x.f1(F1::Sigmoid), e / ((k(1.0) + e) * (k(1.0) + e)))
+        }
+        F1::Relu => (x.f1(F1::Relu), k(if x.re() > 0.0 { 1.0 } else { 0.0 })),
+        F1::Softplus => (x.f1(F1::Softplus), k(1.0) / (k(1.0) + (-x).f1(F1::Exp))),
+        F1::LogSigmoid => (x.f1(F1::LogSigmoid), k(1.0) / (k(1.0) + x.f1(F1::Exp))),
     };
     // A zero tangent stays zero, whatever the slope (a constant argument has no derivative).
     Dual {
         v,
-        d: if a.d == 0.0 { 0.0 } else { slope * a.d },
+        d: part(slope, a.d),
     }
 }
 
@@ -701,53 +955,48 @@ fn win(a: f64, b: f64, less: bool) -> f64 {
     }
 }
 
-fn f2(f: F2, a: Dual, b: Dual) -> Dual {
+fn f2<T: Num>(f: F2, a: Dual<T>, b: Dual<T>) -> Dual<T> {
     let (x, y) = (a.v, b.v);
-    let (v, dx, dy) = match f {
+    let k = T::cst;
+    let v = x.f2(f, y);
+    let (dx, dy) = match f {
         F2::Atan2 => {
             let r = x * x + y * y;
             // atan2(x, y) = angle of (y, x): ∂/∂x = y / r, ∂/∂y = −x / r; 0 at the origin
             // (the documented convention at the singular point).
-            if r == 0.0 {
-                (x.atan2(y), 0.0, 0.0)
+            if r.re() == 0.0 {
+                (k(0.0), k(0.0))
             } else {
-                (x.atan2(y), y / r, -x / r)
+                (y / r, -x / r)
             }
         }
         F2::Hypot => {
-            let h = x.hypot(y);
-            if h == 0.0 {
-                (h, 0.0, 0.0)
+            if v.re() == 0.0 {
+                (k(0.0), k(0.0))
             } else {
-                (h, x / h, y / h)
+                (x / v, y / v)
             }
         }
-        F2::Min => (x.min(y), win(x, y, true), win(y, x, true)),
-        F2::Max => (x.max(y), win(x, y, false), win(y, x, false)),
-        F2::Powf => {
-            let v = x.powf(y);
-            (v, y * x.powf(y - 1.0), v * x.ln())
-        }
+        F2::Min => (k(win(x.re(), y.re(), true)), k(win(y.re(), x.re(), true))),
+        F2::Max => (k(win(x.re(), y.re(), false)), k(win(y.re(), x.re(), false))),
+        F2::Powf => (y * x.f2(F2::Powf, y - k(1.0)), v * x.f1(F1::Ln)),
         F2::Log => (
-            x.log(y),
-            1.0 / (x * y.ln()),
-            -x.ln() / (y * y.ln() * y.ln()),
+            k(1.0) / (x * y.f1(F1::Ln)),
+            -x.f1(F1::Ln) / (y * y.f1(F1::Ln) * y.f1(F1::Ln)),
         ),
-        F2::Copysign => (x.copysign(y), sign0(x) * 1.0_f64.copysign(y), 0.0),
-        F2::Midpoint => (x.midpoint(y), 0.5, 0.5),
-        F2::RemEuclid => (x.rem_euclid(y), 1.0, -x.div_euclid(y)),
-        F2::DivEuclid => (x.div_euclid(y), 0.0, 0.0),
-        F2::Rem => (x % y, 1.0, -(x / y).trunc()),
+        F2::Copysign => (k(sign0(x.re()) * 1.0_f64.copysign(y.re())), k(0.0)),
+        F2::Midpoint => (k(0.5), k(0.5)),
+        F2::RemEuclid => (k(1.0), -x.f2(F2::DivEuclid, y)),
+        F2::DivEuclid => (k(0.0), k(0.0)),
+        F2::Rem => (k(1.0), -(x / y).f1(F1::Trunc)),
         F2::LeakyRelu => {
-            let v = grad_runtime::leaky_relu(x, y);
-            if x > 0.0 {
-                (v, 1.0, 0.0)
+            if x.re() > 0.0 {
+                (k(1.0), k(0.0))
             } else {
-                (v, y, x)
+                (y, x)
             }
         }
     };
-    let part = |slope: f64, t: f64| if t == 0.0 { 0.0 } else { slope * t };
     Dual {
         v,
         d: part(dx, a.d) + part(dy, b.d),
