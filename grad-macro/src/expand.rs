@@ -118,8 +118,14 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         f.sig.ident,
         cost_note(&grad_only.as_ref().unwrap_or(&program).body, &sig)
     );
-    // The derivation, for straight-line functions of a readable size.
-    let derivation = crate::trace::derive(&lowered.func, &wrt, &f.sig.ident.to_string());
+    // The derivation, for straight-line functions of a readable size (it costs a second
+    // sweep: a long function does without it, unless `trace` or `graph` asks for it).
+    let small = lowered.func.body.insts.len() <= 60;
+    let derivation = if small || args.trace || args.graph {
+        crate::trace::derive(&lowered.func, &wrt, &f.sig.ident.to_string())
+    } else {
+        Err("too many operations for a table")
+    };
     if let Ok(d) = &derivation {
         if d.nodes.len() <= 40 {
             note.push_str(&d.doc(&f.sig.ident.to_string()));

@@ -206,20 +206,39 @@ fn check_expansion(input: &MacroInput, tally: &Tally) -> Result<(), TestCaseErro
         .map(|(n, _)| n)
         .collect();
     let original = names.first().cloned().unwrap_or_default();
-    let mut want = vec![
-        original.clone(),
-        format!("{}_value_and_grad", original.trim_start_matches("r#")),
-        format!("{}_grad", original.trim_start_matches("r#")),
-        format!("struct {original}"),
-        format!("impl {original}"),
-    ];
-    // A function named like a primitive type gets no pullback (`expand::pullback_item`).
-    if [
-        "f32", "f64", "i32", "i64", "u32", "u64", "usize", "isize", "bool", "char", "str",
+    let bare = original.trim_start_matches("r#").to_string();
+    // A function returning several values gets `_jacobian` alone: another shape.
+    if names.contains(&format!("{bare}_jacobian")) {
+        return Ok(());
+    }
+    // The companions options add (`mode = forward`, `hessian`, `trace`, `graph`).
+    let optional: Vec<String> = ["jvp", "hessian", "hvp", "trace", "graph"]
+        .iter()
+        .map(|s| format!("{bare}_{s}"))
+        .collect();
+    let names: Vec<String> = names
+        .into_iter()
+        .filter(|n| !optional.contains(n))
+        .collect();
+    let item: Option<syn::ItemFn> = syn::parse2(input.item.clone()).ok();
+    let building_block = !input.args.to_string().contains("wrt");
+    let mut want = vec![original.clone()];
+    if !building_block {
+        want.push(format!("{bare}_value_and_grad"));
+        want.push(format!("{bare}_grad"));
+    }
+    // The pullback: a method in an `impl` (a `self` parameter, or `Self` in the signature),
+    // none for a name of a primitive type, otherwise a struct of the function's name.
+    if item.as_ref().is_some_and(crate::expand::in_impl) {
+        want.push(format!("{bare}_pullback"));
+    } else if ![
+        "f32", "f64", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64",
+        "u128", "usize", "bool", "char", "str",
     ]
     .contains(&original.as_str())
     {
-        want.truncate(3);
+        want.push(format!("struct {original}"));
+        want.push(format!("impl {original}"));
     }
     prop_assert_eq!(
         &names[..],

@@ -151,6 +151,7 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
             names: &names,
             defs: &defs,
             func: primal,
+            budget: std::cell::Cell::new(BUDGET),
         };
         let expr = render.op(op, &args).0;
         let mut local = Vec::new();
@@ -164,6 +165,7 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
                     names: &names,
                     defs: &defs,
                     func: primal,
+                    budget: std::cell::Cell::new(BUDGET),
                 }
                 .built(&b, p);
                 let operand = render.operand(*a).0;
@@ -201,6 +203,7 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
                 names: &names,
                 defs: &defs,
                 func: primal,
+                budget: std::cell::Cell::new(BUDGET),
             };
             Some((name.clone(), shorten(r.swept(&sweep, d, 0).0)))
         })
@@ -241,8 +244,10 @@ fn tidy(s: &str) -> String {
 }
 
 /// A formula too long to read is left to the generated code.
+const LONG: &str = "…";
+
 fn shorten(s: String) -> String {
-    if s.chars().count() > 160 {
+    if s.contains(LONG) || s.chars().count() > 160 {
         "(long: see the generated code)".into()
     } else {
         s
@@ -268,7 +273,13 @@ struct Render<'a> {
     names: &'a HashMap<Var, String>,
     defs: &'a HashMap<Var, Def>,
     func: &'a Func,
+    /// How many more values a formula may print: a value used twice is printed twice, so a
+    /// deep formula could grow exponentially; past the budget it is cut short (`shorten`).
+    budget: std::cell::Cell<u32>,
 }
+
+/// The values one formula may print.
+const BUDGET: u32 = 64;
 
 fn wrap((s, p): (String, u8), min: u8) -> String {
     if p < min {
@@ -289,6 +300,11 @@ fn lit(x: f64) -> String {
 
 impl Render<'_> {
     fn operand(&self, o: Operand) -> (String, u8) {
+        let left = self.budget.get();
+        if left == 0 {
+            return (LONG.into(), ATOM);
+        }
+        self.budget.set(left - 1);
         match o {
             Operand::Var(v) => {
                 if let Some(n) = self.names.get(&v) {
@@ -354,6 +370,11 @@ impl Render<'_> {
         args: &[Operand],
         sub: &dyn Fn(Operand) -> (String, u8),
     ) -> (String, u8) {
+        let left = self.budget.get();
+        if left == 0 {
+            return (LONG.into(), ATOM);
+        }
+        self.budget.set(left - 1);
         let a = |i: usize| sub(args[i]);
         match op {
             Op::Neg => (format!("−{}", wrap(a(0), ATOM)), ADD),
