@@ -361,17 +361,20 @@ fn jacobian(
     let params = companion_params(f);
     let param_ids: Vec<Ident> = params.iter().map(|(id, _, _)| id.clone()).collect();
     let reserved = identifiers(item);
-    let mut forward = args.forward || (!args.reverse && n <= m);
-    let (mut fp, fwd_errors) = crate::forward::forward(&lowered.func, &unit_seeds(wrt));
-    if forward && !fwd_errors.is_empty() {
-        // Forward mode does not take this body (a local array): reverse mode does, unless
-        // `mode = forward` asked for forward.
+    // The forward program, when forward mode is chosen and takes this body; otherwise (a
+    // local array) reverse mode does, unless `mode = forward` asked for forward.
+    let forward_program = if args.forward || (!args.reverse && n <= m) {
+        let (fp, errors) = crate::forward::forward(&lowered.func, &unit_seeds(wrt));
+        let taken = errors.is_empty();
         if args.forward {
-            combine(fwd_errors)?;
+            combine(errors)?;
         }
-        forward = false;
-    }
-    let body = if forward {
+        taken.then_some(fp)
+    } else {
+        None
+    };
+    let forward = forward_program.is_some();
+    let body = if let Some(mut fp) = forward_program {
         let ys = fp.body.yields.clone();
         fp.body.yields = (0..m)
             .flat_map(|i| (0..n).map(move |j| m + i * n + j))

@@ -959,16 +959,20 @@ impl<'a> Lowerer<'a> {
                 return self.rebuilt_method(&m.method, args);
             }
         }
+        let active = self.first_active(&Expr::MethodCall(m.clone()));
         // A method of another `#[grad]` function's type, on data (`self.layer(x)`).
-        if m.turbofish.is_none()
-            && self.first_active(&m.receiver).is_none()
-            && self.first_active(&Expr::MethodCall(m.clone())).is_some()
-        {
+        if m.turbofish.is_none() && active.is_some() && self.first_active(&m.receiver).is_none() {
             let callee = quote::format_ident!("{}_pullback", m.method, span = m.method.span());
             let exprs: Vec<&Expr> = m.args.iter().collect();
-            return self.pulled_call(quote!(#callee), Some(&m.receiver), &exprs, method_span(m));
+            let called = m.method.to_string();
+            return self.pulled_call(
+                (quote!(#callee), &called),
+                Some(&m.receiver),
+                &exprs,
+                method_span(m),
+            );
         }
-        if let Some(id) = self.first_active(&Expr::MethodCall(m.clone())) {
+        if let Some(id) = active {
             return self.error(
                 &m.method,
                 format!(
@@ -1143,7 +1147,9 @@ impl<'a> Lowerer<'a> {
                     );
                 };
                 let exprs: Vec<&Expr> = c.args.iter().collect();
-                return self.pulled_call(callee, None, &exprs, call_span(c));
+                let called = p.path.segments.last().map(|s| &s.ident);
+                let called = called.map(|id| id.to_string()).unwrap_or_default();
+                return self.pulled_call((callee, &called), None, &exprs, call_span(c));
             }
         }
         self.opaque(&Expr::Call(c.clone()), "this call")
@@ -1207,7 +1213,7 @@ impl<'a> Lowerer<'a> {
     /// `__private::partial` says so at that argument, at compile time.
     fn pulled_call(
         &mut self,
-        callee: TokenStream,
+        (callee, called): (TokenStream, &str),
         recv: Option<&Expr>,
         exprs: &[&Expr],
         span: Span,
@@ -1251,20 +1257,7 @@ impl<'a> Lowerer<'a> {
         self.b.info_mut(cv).span = span;
         // Named (`sq_pullback`), so it is printed as a `let` of its own rather than inside the
         // expressions that read it.
-        let callee_name = callee
-            .clone()
-            .into_iter()
-            .filter_map(|t| match t {
-                proc_macro2::TokenTree::Ident(id) => Some(id.to_string()),
-                _ => None,
-            })
-            .filter(|n| n != "pullback")
-            .last()
-            .unwrap_or_default();
-        let base = callee_name
-            .trim_start_matches("__grad_")
-            .trim_end_matches("_pullback");
-        self.b.info_mut(cv).name = Name::Source(format!("{base}_pullback"));
+        self.b.info_mut(cv).name = Name::Source(format!("{called}_pullback"));
         let ph = Ident::new(&placeholder(0), Span::call_site());
         let value = self.opaque_from(quote!(#ph.0), vec![cv], Kind::Float, false);
         let n = args.len();

@@ -142,17 +142,22 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
     b.externs = program.externs.clone();
     b.arrays = program.arrays.clone();
     b.derivative = true;
+    if !last.as_var().is_some_and(|v| order.contains(&v)) {
+        return Err("a result that is not an operation on differentiated values");
+    }
+    // A renderer for one formula (each has its own budget).
+    let renderer = || Render {
+        names: &names,
+        defs: &defs,
+        func: primal,
+        budget: std::cell::Cell::new(BUDGET),
+    };
     let mut nodes = Vec::new();
     for &v in &order {
         let Some(Def::Op(op, args)) = defs.get(&v).cloned() else {
             continue;
         };
-        let render = Render {
-            names: &names,
-            defs: &defs,
-            func: primal,
-            budget: std::cell::Cell::new(BUDGET),
-        };
+        let render = renderer();
         let expr = render.op(op, &args).0;
         let mut local = Vec::new();
         if !matches!(op, Op::Select(_)) {
@@ -161,13 +166,7 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
                     continue;
                 }
                 let p = local_partial(&mut b, op, &args, Operand::Var(v), k);
-                let text = Render {
-                    names: &names,
-                    defs: &defs,
-                    func: primal,
-                    budget: std::cell::Cell::new(BUDGET),
-                }
-                .built(&b, p);
+                let text = renderer().built(&b, p);
                 let operand = render.operand(*a).0;
                 local.push((operand, text, p));
             }
@@ -179,9 +178,6 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
             local,
             adjoint: adjoint.get(&v).copied().unwrap_or(Operand::Lit(0.0)),
         });
-    }
-    if !last.as_var().is_some_and(|v| order.contains(&v)) {
-        return Err("a result that is not an operation on differentiated values");
     }
     program.body.insts.extend(b.take_root());
     program.vars = b.vars;
@@ -199,13 +195,7 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
         .iter()
         .filter_map(|(_, name, d)| {
             let d = (*d)?;
-            let r = Render {
-                names: &names,
-                defs: &defs,
-                func: primal,
-                budget: std::cell::Cell::new(BUDGET),
-            };
-            Some((name.clone(), shorten(r.swept(&sweep, d, 0).0)))
+            Some((name.clone(), shorten(renderer().swept(&sweep, d, 0).0)))
         })
         .collect();
     Ok(Derivation {
