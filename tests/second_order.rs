@@ -332,8 +332,8 @@ fn jacobians_match_finite_differences_in_both_modes() {
     }
 }
 
-/// A local array in a function with a Jacobian: forward mode does not take it, so the Jacobian
-/// is computed in reverse mode although there are no more parameters than values.
+/// A local array in a function with a Jacobian, computed in forward mode (no more parameters
+/// than values): the array has tangent arrays.
 #[grad(wrt = a, b)]
 fn through_array(a: f64, b: f64) -> (f64, f64) {
     let v = [a, b];
@@ -346,7 +346,7 @@ fn power(x: f64, y: f64) -> f64 {
 }
 
 #[test]
-fn a_jacobian_through_a_local_array_falls_back_to_reverse_mode() {
+fn a_jacobian_through_a_local_array() {
     assert_eq!(through_array_jacobian(3.0, 2.0), [[2.0, 3.0], [0.0, 1.0]]);
 }
 
@@ -357,4 +357,221 @@ fn the_hessian_of_powf_at_a_zero_exponent_keeps_the_mixed_derivative() {
     assert_eq!(h[0][1], 0.5);
     assert_eq!(h[1][0], 0.5);
     assert_relative_eq!(h[1][1], 2.0f64.ln().powi(2), max_relative = 1e-15);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arrays: flattened in `wrt` order, each row-major
+// ---------------------------------------------------------------------------------------------
+
+/// Logistic regression with two features: the weights an array, the bias a scalar. Three times:
+/// reverse, forward, second derivatives.
+macro_rules! logreg2 {
+    ($name:ident, $($opt:tt)*) => {
+        #[grad(wrt = w, b, $($opt)*)]
+        fn $name(w: [f64; 2], b: f64, xs: &[[f64; 2]], ys: &[f64]) -> f64 {
+            let mut s = 0.0;
+            for (x, y) in xs.iter().zip(ys) {
+                let p = grad::sigmoid(w[0] * x[0] + w[1] * x[1] + b);
+                s += -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
+            }
+            s
+        }
+    };
+}
+logreg2!(lr2, mode = reverse);
+logreg2!(lr2_f, mode = forward);
+logreg2!(lr2_h, hessian);
+
+const XS2: [[f64; 2]; 5] = [
+    [0.5, 1.0],
+    [-1.0, 0.25],
+    [2.0, -0.5],
+    [0.0, 1.5],
+    [1.0, 1.0],
+];
+const YS2: [f64; 5] = [1.0, 0.0, 1.0, 0.0, 1.0];
+
+/// The flat gradient of `lr2` at `p = [w0, w1, b]`.
+fn lr2_flat(p: &[f64]) -> Vec<f64> {
+    let (w, b) = lr2_grad([p[0], p[1]], p[2], &XS2, &YS2);
+    vec![w[0], w[1], b]
+}
+
+#[test]
+fn forward_mode_takes_array_parameters() {
+    let (w, b) = ([0.3, -0.8], 0.2);
+    let (v, (gw, gb)) = lr2_value_and_grad(w, b, &XS2, &YS2);
+    let (vf, (fw, fb)) = lr2_f_value_and_grad(w, b, &XS2, &YS2);
+    assert_eq!(v, vf);
+    for (a, c) in gw.iter().chain([&gb]).zip(fw.iter().chain([&fb])) {
+        assert_relative_eq!(a, c, max_relative = 1e-13);
+    }
+    // A tangent of the array's shape.
+    let (vj, d) = lr2_f_jvp(w, b, &XS2, &YS2, [0.5, -2.0], 3.0);
+    assert_eq!(vj, v);
+    assert_relative_eq!(
+        d,
+        0.5 * gw[0] - 2.0 * gw[1] + 3.0 * gb,
+        max_relative = 1e-13
+    );
+}
+
+#[test]
+fn the_hessian_of_an_array_parameter_is_flattened_in_wrt_order() {
+    let (w, b) = ([0.3, -0.8], 0.2);
+    let h = lr2_h_hessian(w, b, &XS2, &YS2);
+    // Σ p(1 − p)·[x0, x1, 1]ᵀ[x0, x1, 1].
+    let mut want = [[0.0; 3]; 3];
+    for x in XS2 {
+        let p = grad::sigmoid(w[0] * x[0] + w[1] * x[1] + b);
+        let v = [x[0], x[1], 1.0];
+        for i in 0..3 {
+            for j in 0..3 {
+                want[i][j] += p * (1.0 - p) * v[i] * v[j];
+            }
+        }
+    }
+    for i in 0..3 {
+        for j in 0..3 {
+            assert_relative_eq!(h[i][j], want[i][j], max_relative = 1e-12);
+        }
+    }
+    let fd = fd_hessian(lr2_flat, &[w[0], w[1], b]);
+    assert_hessian(&h.map(|r| r.to_vec()), &fd);
+    // H·v in the gradient's shape.
+    let (vw, vb) = lr2_h_hvp(w, b, &XS2, &YS2, [1.0, -0.5], 2.0);
+    let v = [1.0, -0.5, 2.0];
+    let hv: Vec<f64> = (0..3)
+        .map(|i| (0..3).map(|j| h[i][j] * v[j]).sum())
+        .collect();
+    for (a, c) in [vw[0], vw[1], vb].iter().zip(&hv) {
+        assert_relative_eq!(a, c, max_relative = 1e-12);
+    }
+}
+
+const D: usize = 3;
+
+/// Nested arrays, a length that is a constant, and an array by reference.
+#[grad(wrt = m, u, c, hessian, mode = forward)]
+fn shapes(m: [[f64; 2]; 2], u: &[f64; D], c: f64) -> f64 {
+    let a = m[0][0] * u[0] + m[0][1] * u[1] + m[1][0] * u[2] * c;
+    let b = m[1][1] * m[1][1] * u[0] - (m[0][1] * u[2]).sin();
+    let mut s = a * b + c * c * c;
+    for x in u.iter() {
+        s += (x * m[1][0]).exp();
+    }
+    s
+}
+
+#[grad(wrt = m, u, c)]
+fn shapes_r(m: [[f64; 2]; 2], u: &[f64; D], c: f64) -> f64 {
+    let a = m[0][0] * u[0] + m[0][1] * u[1] + m[1][0] * u[2] * c;
+    let b = m[1][1] * m[1][1] * u[0] - (m[0][1] * u[2]).sin();
+    let mut s = a * b + c * c * c;
+    for x in u.iter() {
+        s += (x * m[1][0]).exp();
+    }
+    s
+}
+
+#[test]
+fn nested_arrays_constant_lengths_and_references_flatten_row_major() {
+    let (m, u, c) = ([[0.4, -0.3], [0.2, 0.9]], [0.5, -1.1, 0.7], 1.3);
+    let unflat = |p: &[f64]| ([[p[0], p[1]], [p[2], p[3]]], [p[4], p[5], p[6]], p[7]);
+    let flat_grad = |p: &[f64]| {
+        let (m, u, c) = unflat(p);
+        let (gm, gu, gc) = shapes_r_grad(m, &u, c);
+        let mut g: Vec<f64> = gm.iter().flatten().copied().collect();
+        g.extend(gu);
+        g.push(gc);
+        g
+    };
+    let p = [0.4, -0.3, 0.2, 0.9, 0.5, -1.1, 0.7, 1.3];
+    let h: [[f64; 8]; 8] = shapes_hessian(m, &u, c);
+    assert_hessian(&h.map(|r| r.to_vec()), &fd_hessian(flat_grad, &p));
+    // Forward mode, with the same shapes.
+    let (gm, gu, gc) = shapes_grad(m, &u, c);
+    let mut g: Vec<f64> = gm.iter().flatten().copied().collect();
+    g.extend(gu);
+    g.push(gc);
+    for (a, b) in g.iter().zip(flat_grad(&p)) {
+        assert_relative_eq!(*a, b, max_relative = 1e-13);
+    }
+}
+
+/// A Jacobian with respect to an array (4 elements, 2 values: reverse mode by default).
+#[grad(wrt = w, x)]
+fn affine(w: [[f64; 2]; 2], x: [f64; 2]) -> [f64; 2] {
+    [
+        (w[0][0] * x[0] + w[0][1] * x[1]).tanh(),
+        w[1][0] * x[0] * x[0] + w[1][1] * x[1],
+    ]
+}
+
+#[grad(wrt = w, x, mode = forward)]
+fn affine_f(w: [[f64; 2]; 2], x: [f64; 2]) -> [f64; 2] {
+    [
+        (w[0][0] * x[0] + w[0][1] * x[1]).tanh(),
+        w[1][0] * x[0] * x[0] + w[1][1] * x[1],
+    ]
+}
+
+#[test]
+fn jacobians_with_respect_to_arrays_in_both_modes() {
+    let (w, x) = ([[0.3, -0.7], [1.1, 0.4]], [0.9, -0.2]);
+    let rev: [[f64; 6]; 2] = affine_jacobian(w, x);
+    let fwd = affine_f_jacobian(w, x);
+    let fd = fd_jacobian(
+        |p| affine([[p[0], p[1]], [p[2], p[3]]], [p[4], p[5]]).to_vec(),
+        &[0.3, -0.7, 1.1, 0.4, 0.9, -0.2],
+    );
+    assert_jacobian(&rev.map(|r| r.to_vec()), &fd);
+    for (a, b) in rev.iter().flatten().zip(fwd.iter().flatten()) {
+        assert_relative_eq!(a, b, max_relative = 1e-14, epsilon = 1e-15);
+    }
+    // Row 1 does not depend on `w[0]`.
+    assert_eq!(&rev[1][..2], &[0.0, 0.0]);
+}
+
+/// A local array of differentiated values in forward mode and in a Hessian.
+#[grad(wrt = a, b, mode = forward, hessian)]
+fn local_array(a: f64, b: f64, xs: &[f64]) -> f64 {
+    let mut z = [0.0; 3];
+    for i in 0..3 {
+        z[i] = a * xs[i] + b;
+    }
+    let mut s = 0.0;
+    for v in z.iter() {
+        s += v * v * v;
+    }
+    s
+}
+
+#[test]
+fn local_arrays_carry_tangents() {
+    let xs = [0.5, -1.0, 2.0];
+    let (a, b) = (0.7, -0.2);
+    let (ga, gb) = local_array_grad(a, b, &xs);
+    let (wa, wb) = xs.iter().fold((0.0, 0.0), |(da, db), x| {
+        let z: f64 = a * x + b;
+        (da + 3.0 * z * z * x, db + 3.0 * z * z)
+    });
+    assert_relative_eq!(ga, wa, max_relative = 1e-14);
+    assert_relative_eq!(gb, wb, max_relative = 1e-14);
+    let h = local_array_hessian(a, b, &xs);
+    let want = xs.iter().fold([[0.0; 2]; 2], |mut h, x| {
+        let z = a * x + b;
+        let v = [*x, 1.0];
+        for i in 0..2 {
+            for j in 0..2 {
+                h[i][j] += 6.0 * z * v[i] * v[j];
+            }
+        }
+        h
+    });
+    for i in 0..2 {
+        for j in 0..2 {
+            assert_relative_eq!(h[i][j], want[i][j], max_relative = 1e-13);
+        }
+    }
 }

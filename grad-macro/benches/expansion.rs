@@ -32,6 +32,8 @@ mod fuse;
 mod ir;
 #[path = "../src/lower.rs"]
 mod lower;
+#[path = "../src/per_element.rs"]
+mod per_element;
 #[path = "../src/reverse.rs"]
 mod reverse;
 #[path = "../src/rules.rs"]

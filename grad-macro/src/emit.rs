@@ -606,21 +606,29 @@ impl<'a> Emitter<'a> {
         Toks::assign(n, "=", self.operand(y).tokens())
     }
 
-    fn name_one(&mut self, v: Var, namer: &mut Namer) {
-        let info = self.func.info(v);
-        let base = match &info.name {
+    /// What `v` is called: its own name, or its emitted name with `d_` (an adjoint) or `_dot`
+    /// (a tangent) added, or, for a value printed without a name (the gradient a companion
+    /// does not return, whose tangent it does), the same built from that value's base.
+    fn base_name(&self, v: Var) -> Option<String> {
+        let of = |o: &Var| {
+            self.names
+                .get(o)
+                .map(|id| id.to_string())
+                .or_else(|| self.base_name(*o))
+                .map(|s| s.trim_start_matches('_').to_string())
+        };
+        match &self.func.info(v).name {
             Name::Source(s) => Some(s.clone()),
             Name::Fixed(s) => Some(s.to_string()),
-            Name::Adjoint(of) => self
-                .names
-                .get(of)
-                .map(|id| format!("d_{}", id.to_string().trim_start_matches('_'))),
-            Name::Tangent(of) => self
-                .names
-                .get(of)
-                .map(|id| format!("{}_dot", id.to_string().trim_start_matches('_'))),
+            Name::Adjoint(o) => of(o).map(|s| format!("d_{s}")),
+            Name::Tangent(o) => of(o).map(|s| format!("{s}_dot")),
             Name::Temp | Name::Anon | Name::Export(_) => None,
-        };
+        }
+    }
+
+    fn name_one(&mut self, v: Var, namer: &mut Namer) {
+        let info = self.func.info(v);
+        let base = self.base_name(v);
         let id = match base {
             Some(b) => namer.named(&b, matches!(info.name, Name::Source(_))),
             None if info.kind == Kind::Bool => namer.cond(),

@@ -8,6 +8,7 @@ use crate::check::{self, Sig};
 use crate::ctxt::Ctxt;
 use crate::emit::Emitter;
 use crate::ir::Var;
+use crate::per_element::{self, Layout};
 use crate::{lower, reverse, simplify};
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens};
@@ -76,48 +77,87 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     }
     let program = simplify::dce(program);
     let second = second_order(&args, &f, &sig, &lowered.func, &wrt, &program)?;
-    // `mode = forward`: the same companions, from one forward pass with a tangent per `wrt`
-    // parameter.
-    let program = if args.forward {
-        let n = wrt.len();
-        let (mut fp, errors) = crate::forward::forward(&lowered.func, &unit_seeds(&wrt));
-        combine(errors)?;
-        fp.body.yields.truncate(1 + n);
-        simplify::dce(fp)
-    } else {
-        program
-    };
-    // The gradient alone: without the instructions only the value needs. `_grad` gets a body
-    // of its own when the value alone costs a twentieth of the work or more (a final `ln`, a
-    // loss accumulated in a loop); otherwise it calls `_value_and_grad`, which keeps the
-    // generated code small.
-    let mut grad_only = program.clone();
-    grad_only.body.yields[0] = crate::ir::Operand::Lit(0.0);
-    let grad_only = simplify::dce(grad_only);
-    let full = cost(&program.body);
-    let value_only = full - cost(&grad_only.body);
-    let grad_only = (value_only * 20 >= full).then(|| optimise(grad_only));
-    let program = optimise(program);
     let mut params = companion_params(&f);
     for ((_, _, m), keep) in params.iter_mut().zip(&lowered.keep_mut) {
         *m = *keep;
     }
     let param_ids: Vec<Ident> = params.iter().map(|(id, _, _)| id.clone()).collect();
     let reserved = identifiers(&item);
-    let body = Emitter::new(&program, &krate, &reserved, &param_ids).body(true);
-    let grad_body = grad_only
-        .as_ref()
-        .map(|g| Emitter::new(g, &krate, &reserved, &param_ids).body(false));
-    let how = if args.forward {
-        "one forward-mode pass carrying a tangent per parameter"
-    } else {
-        "one reverse-mode pass"
+    let (bodies, mut note) = match second.as_ref().map(|s| &s.layout) {
+        // `mode = forward` with an array: one call of `_jvp` per element.
+        Some(layout) if args.forward && layout.arrays => {
+            for p in params.iter_mut() {
+                p.2 = false;
+            }
+            let ty = crate::builder::float_type_tokens(sig.float);
+            let tys = derivative_types(&sig, &ty);
+            let grad_ty = if tys.len() == 1 {
+                tys[0].clone()
+            } else {
+                quote!((#(#tys),*))
+            };
+            let jvp = format_ident!("{}_jvp", f.sig.ident);
+            let body = per_element::forward_gradient_body(
+                layout,
+                (fn_path(&f, &jvp), &passed(&f, &param_ids)),
+                &by_ref(&sig),
+                (&ty, &grad_ty),
+                &krate,
+            );
+            let note = format!(
+                "exact derivatives from forward mode, one pass per element of the `wrt` parameters (flattened in `wrt` order, each array row-major: N = {}), each a call of [`{jvp}()`] with that element's unit tangent.",
+                layout.total.tokens()
+            );
+            let bodies = Bodies {
+                value_and_grad: body,
+                grad: None,
+            };
+            (bodies, note)
+        }
+        _ => {
+            // `mode = forward`: the same companions, from one forward pass with a tangent per
+            // `wrt` parameter.
+            let program = if args.forward {
+                let n = wrt.len();
+                let (mut fp, errors) = crate::forward::forward(&lowered.func, &unit_seeds(&wrt));
+                combine(errors)?;
+                fp.body.yields.truncate(1 + n);
+                simplify::dce(fp)
+            } else {
+                program
+            };
+            // The gradient alone: without the instructions only the value needs. `_grad`
+            // gets a body of its own when the value alone costs a twentieth of the work or
+            // more (a final `ln`, a loss accumulated in a loop); otherwise it calls
+            // `_value_and_grad`, which keeps the generated code small.
+            let mut grad_only = program.clone();
+            grad_only.body.yields[0] = crate::ir::Operand::Lit(0.0);
+            let grad_only = simplify::dce(grad_only);
+            let full = cost(&program.body);
+            let value_only = full - cost(&grad_only.body);
+            let grad_only = (value_only * 20 >= full).then(|| optimise(grad_only));
+            let program = optimise(program);
+            let body = Emitter::new(&program, &krate, &reserved, &param_ids).body(true);
+            let grad_body = grad_only
+                .as_ref()
+                .map(|g| Emitter::new(g, &krate, &reserved, &param_ids).body(false));
+            let how = if args.forward {
+                "one forward-mode pass carrying a tangent per parameter"
+            } else {
+                "one reverse-mode pass"
+            };
+            let note = format!(
+                "exact derivatives from {how} over the body of `{}`, {}",
+                f.sig.ident,
+                cost_note(&grad_only.as_ref().unwrap_or(&program).body, &sig)
+            );
+            let bodies = Bodies {
+                value_and_grad: body,
+                grad: grad_body,
+            };
+            (bodies, note)
+        }
     };
-    let mut note = format!(
-        "exact derivatives from {how} over the body of `{}`, {}",
-        f.sig.ident,
-        cost_note(&grad_only.as_ref().unwrap_or(&program).body, &sig)
-    );
     // The derivation, for straight-line functions of a readable size (it costs a second
     // sweep: a long function does without it, unless `trace` or `graph` asks for it).
     let small = lowered.func.body.insts.len() <= 60;
@@ -141,10 +181,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         &params,
         &assertions,
         &lowered.items,
-        Bodies {
-            value_and_grad: body,
-            grad: grad_body,
-        },
+        bodies,
         &note,
     );
     let extra = second.map(|s| {
@@ -351,56 +388,36 @@ fn jacobian(
             "`trace` and `graph` show a function returning one float",
         ));
     }
-    errors.extend(array_wrt(
-        args,
-        sig,
-        "a Jacobian is taken with respect to scalar parameters only",
-    ));
+    let layout = match layout(args, sig, "a Jacobian needs its length at compile time") {
+        Ok(l) => l,
+        Err(e) => return Err(errors.into_iter().fold(e, joined)),
+    };
     combine(errors)?;
-    let n = wrt.len();
     let params = companion_params(f);
     let param_ids: Vec<Ident> = params.iter().map(|(id, _, _)| id.clone()).collect();
     let reserved = identifiers(item);
-    // The forward program, when forward mode is chosen and takes this body; otherwise (a
-    // local array) reverse mode does, unless `mode = forward` asked for forward.
-    let forward_program = if args.forward || (!args.reverse && n <= m) {
-        let (fp, errors) = crate::forward::forward(&lowered.func, &unit_seeds(wrt));
-        let taken = errors.is_empty();
-        if args.forward {
-            combine(errors)?;
-        }
-        taken.then_some(fp)
-    } else {
-        None
+    let cx = Jac {
+        lowered,
+        sig,
+        wrt,
+        m,
+        layout: &layout,
+        emit: (krate, &reserved, &param_ids),
     };
-    let forward = forward_program.is_some();
-    let body = if let Some(mut fp) = forward_program {
-        let ys = fp.body.yields.clone();
-        fp.body.yields = (0..m)
-            .flat_map(|i| (0..n).map(move |j| m + i * n + j))
-            .map(|k| ys[k])
-            .collect();
-        let fp = simplify::dce(fp);
-        Emitter::new(&fp, krate, &reserved, &param_ids).body_with(|ys| {
-            let rows = ys.chunks(n).map(|r| quote!([#(#r),*]));
-            quote!([#(#rows),*])
-        })
-    } else {
-        let mut rows = Vec::new();
-        for i in 0..m {
-            let mut fi = lowered.func.clone();
-            fi.body.yields = vec![fi.body.yields[i]];
-            let (rp, errors) = reverse::reverse_checked(&fi, wrt, true);
-            combine(errors)?;
-            let rp = optimise(simplify::dce(rp));
-            let row = Emitter::new(&rp, krate, &reserved, &param_ids).body_with(|ys| {
-                let g = &ys[1..];
-                quote!([#(#g),*])
-            });
-            rows.push(quote!({ #row }));
-        }
-        quote!([#(#rows),*])
+    // Forward mode when there are no more parameters than values (counted flat, when the
+    // macro knows the arrays' lengths), unless `mode` says; reverse mode also when forward
+    // mode does not take the body and `mode = forward` did not ask for it.
+    let fewer = match &layout.total {
+        per_element::Count::Known(k) => *k <= m,
+        per_element::Count::Expr(..) => false,
     };
+    let forward_body = (args.forward || (!args.reverse && fewer)).then(|| cx.forward());
+    let (forward, body) = match forward_body {
+        Some(Ok(body)) => (true, body),
+        Some(Err(e)) if args.forward => return Err(e),
+        _ => (false, cx.reverse()?),
+    };
+    let n = layout.total.tokens();
     let (stand_ins, prelude) = pullbacks_in_scope(f, &lowered.callees, sig.float, krate);
     let (name, vis) = (&f.sig.ident, &f.vis);
     let (recv_decl, _) = receiver(f);
@@ -412,10 +429,7 @@ fn jacobian(
         }
     });
     let ty = crate::builder::float_type_tokens(sig.float);
-    let (nl, ml) = (
-        proc_macro2::Literal::usize_unsuffixed(n),
-        proc_macro2::Literal::usize_unsuffixed(m),
-    );
+    let ml = proc_macro2::Literal::usize_unsuffixed(m);
     let original = if in_impl(f) {
         quote!(Self::#name)
     } else {
@@ -433,11 +447,16 @@ fn jacobian(
         name.to_string()
     };
     let doc = format!(
-        " Jacobian of [`{link}()`], which returns {m} values, with respect to {listed}: row `i` is the gradient of the `i`-th value, `j[i][k] = ∂yᵢ/∂wₖ`.\n\n Generated by `#[grad]`, in {}.",
-        if forward {
-            format!("forward mode: one pass carrying a tangent per parameter ({n} ≤ {m} values, or `mode = forward`)")
+        " Jacobian of [`{link}()`], which returns {m} values, with respect to {listed}{}: row `i` is the gradient of the `i`-th value, `j[i][k] = ∂yᵢ/∂wₖ`.\n\n Generated by `#[grad]`, in {}.",
+        if layout.arrays {
+            " (arrays flattened row-major, in `wrt` order)"
         } else {
-            format!("reverse mode: one sweep per value ({m} < {n} parameters, or `mode = reverse`)")
+            ""
+        },
+        match (forward, layout.arrays) {
+            (true, false) => format!("forward mode: one pass carrying a tangent per parameter ({n} ≤ {m} values, or `mode = forward`)"),
+            (true, true) => format!("forward mode: one pass per element, with its unit tangent ({n} elements, or `mode = forward`)"),
+            (false, _) => format!("reverse mode: one sweep per value ({m} values, {n} elements, or `mode = reverse`)"),
         }
     );
     let jac = format_ident!("{}_jacobian", name);
@@ -453,7 +472,7 @@ fn jacobian(
         #[must_use]
         #[inline]
         #allows
-        #vis fn #jac (#recv_decl #(#decl),*) -> [[#ty; #nl]; #ml] {
+        #vis fn #jac (#recv_decl #(#decl),*) -> [[#ty; #n]; #ml] {
             let _ = #original;
             #(#items)*
             #(#assertions)*
@@ -465,34 +484,147 @@ fn jacobian(
     })
 }
 
-/// An error at each `wrt` parameter that is an array, saying `why` that is refused.
-fn array_wrt(args: &Args, sig: &Sig, why: &str) -> Vec<syn::Error> {
-    sig.wrt
-        .iter()
-        .filter(|&&i| sig.params[i].array.is_some())
-        .map(|&i| {
-            let name = sig.params[i]
-                .ident
-                .as_ref()
-                .map(|i| i.to_string())
-                .unwrap_or_default();
-            let at = args
+/// What a Jacobian's body is built from.
+struct Jac<'a> {
+    lowered: &'a lower::Lowered,
+    sig: &'a Sig,
+    wrt: &'a [Var],
+    m: usize,
+    layout: &'a Layout,
+    emit: (&'a TokenStream, &'a HashSet<String>, &'a [Ident]),
+}
+
+impl Jac<'_> {
+    /// Forward mode: all directions in one pass, or, with an array, one pass per element.
+    fn forward(&self) -> syn::Result<TokenStream> {
+        let (krate, reserved, param_ids) = self.emit;
+        let (m, n) = (self.m, self.wrt.len());
+        let ty = crate::builder::float_type_tokens(self.sig.float);
+        if self.layout.arrays {
+            let (func, seeds) = with_direction(&self.lowered.func, self.wrt);
+            let (mut jp, errors) = crate::forward::forward(&func, &seeds);
+            combine(errors)?;
+            jp.body.yields.drain(..m);
+            let jp = simplify::dce(jp);
+            let dots: Vec<Ident> = self
+                .sig
                 .wrt
                 .iter()
-                .flatten()
-                .find(|w| **w == name)
-                .map_or(Span::call_site(), |w| w.span());
-            syn::Error::new(at, format!("`{name}` is an array: {why}"))
-        })
+                .map(|&i| per_element::local(&format!("{}_dot", param_ids[i])))
+                .collect();
+            let by_ref = by_ref(self.sig);
+            let tys: Vec<&syn::Type> = self
+                .sig
+                .wrt
+                .iter()
+                .map(|&i| &self.sig.params[i].ty)
+                .collect();
+            let mut ids = param_ids.to_vec();
+            ids.extend(dots.iter().cloned());
+            let column =
+                Emitter::new(&jp, krate, reserved, &ids).body_with(|ys| quote!([#(#ys),*]));
+            return Ok(per_element::jacobian_body(
+                self.layout,
+                (&dots, &tys, &by_ref),
+                column,
+                (&ty, m),
+                krate,
+            ));
+        }
+        let (mut fp, errors) = crate::forward::forward(&self.lowered.func, &unit_seeds(self.wrt));
+        combine(errors)?;
+        let ys = fp.body.yields.clone();
+        fp.body.yields = (0..m)
+            .flat_map(|i| (0..n).map(move |j| m + i * n + j))
+            .map(|k| ys[k])
+            .collect();
+        let fp = simplify::dce(fp);
+        Ok(
+            Emitter::new(&fp, krate, reserved, param_ids).body_with(|ys| {
+                let rows = ys.chunks(n).map(|r| quote!([#(#r),*]));
+                quote!([#(#rows),*])
+            }),
+        )
+    }
+
+    /// Reverse mode: one sweep per value, each a row (arrays flattened into it).
+    fn reverse(&self) -> syn::Result<TokenStream> {
+        let (krate, reserved, param_ids) = self.emit;
+        let n = self.wrt.len();
+        let ty = crate::builder::float_type_tokens(self.sig.float);
+        let mut rows = Vec::new();
+        for i in 0..self.m {
+            let mut fi = self.lowered.func.clone();
+            fi.body.yields = vec![fi.body.yields[i]];
+            let (rp, errors) = reverse::reverse_checked(&fi, self.wrt, true);
+            combine(errors)?;
+            let rp = optimise(simplify::dce(rp));
+            let row = Emitter::new(&rp, krate, reserved, param_ids).body_with(|ys| {
+                let g = &ys[1..];
+                if !self.layout.arrays {
+                    return quote!([#(#g),*]);
+                }
+                let (parts, row) = (per_element::local("g"), per_element::local("row"));
+                let total = self.layout.total.tokens();
+                let writes = per_element::write_row(
+                    self.layout,
+                    &per_element::components(&parts, n),
+                    &row,
+                    krate,
+                );
+                let g = if n == 1 {
+                    quote!(#(#g)*)
+                } else {
+                    quote!((#(#g),*))
+                };
+                quote! {
+                    let #parts = #g;
+                    let mut #row: [#ty; #total] = [0.0; #total];
+                    #writes
+                    #row
+                }
+            });
+            rows.push(quote!({ #row }));
+        }
+        Ok(quote!([#(#rows),*]))
+    }
+}
+
+/// Whether each `wrt` parameter is a reference (`&[f64; 3]`): its tangent is one too.
+fn by_ref(sig: &Sig) -> Vec<bool> {
+    sig.wrt
+        .iter()
+        .map(|&i| matches!(sig.params[i].ty, syn::Type::Reference(_)))
         .collect()
+}
+
+/// `name` as a companion names a sibling: `Self::name` in an `impl`.
+fn fn_path(f: &ItemFn, name: &Ident) -> TokenStream {
+    if in_impl(f) {
+        quote!(Self::#name)
+    } else {
+        quote!(#name)
+    }
+}
+
+/// The arguments a companion passes on to a sibling: `self` (when it has a receiver) and
+/// each parameter.
+fn passed(f: &ItemFn, param_ids: &[Ident]) -> Vec<TokenStream> {
+    let recv = f.sig.receiver().map(|_| quote!(self));
+    recv.into_iter()
+        .chain(param_ids.iter().map(|id| quote!(#id)))
+        .collect()
+}
+
+/// `a` and `b` as one error.
+fn joined(mut a: syn::Error, b: syn::Error) -> syn::Error {
+    a.combine(b);
+    a
 }
 
 /// One error for several.
 fn combine(errors: Vec<syn::Error>) -> syn::Result<()> {
-    match errors.into_iter().reduce(|mut a, b| {
-        a.combine(b);
-        a
-    }) {
+    match errors.into_iter().reduce(joined) {
         Some(e) => Err(e),
         None => Ok(()),
     }
@@ -516,21 +648,25 @@ pub(crate) fn unit_seeds(wrt: &[Var]) -> crate::forward::Seeds {
     }
 }
 
-/// `func` with a new float parameter per `wrt` parameter (a tangent or a vector component),
-/// and those parameters as one direction of seeds.
+/// `func` with a new parameter per `wrt` parameter, of its kind and shape (a tangent or a
+/// vector component: a float, or an array), and those parameters as one direction of seeds.
 fn with_direction(func: &crate::ir::Func, wrt: &[Var]) -> (crate::ir::Func, crate::forward::Seeds) {
     let mut func = func.clone();
     let mut of = Vec::new();
     for &w in wrt {
         let v = Var(func.vars.len() as u32);
-        let span = func.info(w).span;
+        let (span, kind) = (func.info(w).span, func.info(w).kind);
         func.vars.push(crate::ir::VarInfo {
-            kind: crate::ir::Kind::Float,
+            kind,
             name: crate::ir::Name::Temp,
             active: false,
             span,
             mutable: false,
         });
+        // An array's tangent is an array of its shape.
+        if let Some(info) = func.arrays.get(&w).cloned() {
+            func.arrays.insert(v, info);
+        }
         func.params.push(v);
         of.push((w, vec![crate::ir::Operand::Var(v)]));
     }
@@ -540,7 +676,10 @@ fn with_direction(func: &crate::ir::Func, wrt: &[Var]) -> (crate::ir::Func, crat
 /// The programs of `_jvp`, `_hessian` and `_hvp`, when asked for.
 struct Second {
     jvp: Option<crate::ir::Func>,
-    hessian: Option<(crate::ir::Func, crate::ir::Func)>,
+    /// The Hessian in one pass (every `wrt` parameter a scalar: `None` with an array, where
+    /// `_hessian` calls `_hvp` once per element), and the Hessian-vector product.
+    hessian: Option<(Option<crate::ir::Func>, crate::ir::Func)>,
+    layout: Layout,
 }
 
 fn second_order(
@@ -555,17 +694,26 @@ fn second_order(
         return Ok(None);
     }
     let mut errors = Vec::new();
-    errors.extend(array_wrt(
-        args,
-        sig,
-        "`mode = forward` and `hessian` take scalar `wrt` parameters only (list the elements as parameters, or use the reverse-mode gradient)",
-    ));
+    let what = match (args.forward, args.hessian) {
+        (true, true) => "`mode = forward` and `hessian` need its length at compile time",
+        (true, false) => "`mode = forward` needs its length at compile time",
+        _ => "`hessian` needs its length at compile time",
+    };
+    let layout = layout(args, sig, what);
     if args.hessian && calls_pullbacks(&primal.body) {
         errors.push(syn::Error::new_spanned(
             &f.sig.ident,
             "`hessian` is not supported for a function that calls other #[grad] functions: their pullbacks give first derivatives only",
         ));
     }
+    let layout = match layout {
+        Ok(l) => l,
+        Err(e) => {
+            errors.push(e);
+            combine(errors)?;
+            return Ok(None);
+        }
+    };
     combine(errors)?;
     let jvp = if args.forward {
         let (func, seeds) = with_direction(primal, wrt);
@@ -579,26 +727,56 @@ fn second_order(
     let hessian = if args.hessian {
         let n = wrt.len();
         // Forward over reverse: the tangents of the gradient, one direction per parameter.
-        let (mut hp, errors) = crate::forward::forward(reversed, &unit_seeds(wrt));
-        combine(errors)?;
-        let ys = hp.body.yields.clone();
-        // The upper triangle, row by row: ∂gᵢ/∂wⱼ for i ≤ j (the lower one mirrors it, so the
-        // matrix is exactly symmetric).
-        hp.body.yields = (0..n)
-            .flat_map(|i| (i..n).map(move |j| (i, j)))
-            .map(|(i, j)| ys[(1 + n) + (1 + i) * n + j])
-            .collect();
-        let hp = simplify::dce(hp);
+        let matrix = if layout.arrays {
+            None
+        } else {
+            let (mut hp, errors) = crate::forward::forward(reversed, &unit_seeds(wrt));
+            combine(errors)?;
+            let ys = hp.body.yields.clone();
+            // The upper triangle, row by row: ∂gᵢ/∂wⱼ for i ≤ j (the lower one mirrors it, so
+            // the matrix is exactly symmetric).
+            hp.body.yields = (0..n)
+                .flat_map(|i| (i..n).map(move |j| (i, j)))
+                .map(|(i, j)| ys[(1 + n) + (1 + i) * n + j])
+                .collect();
+            Some(simplify::dce(hp))
+        };
         let (func, seeds) = with_direction(reversed, wrt);
         let (mut vp, errors) = crate::forward::forward(&func, &seeds);
         combine(errors)?;
         let ys = vp.body.yields.clone();
         vp.body.yields = (0..n).map(|i| ys[(1 + n) + 1 + i]).collect();
-        Some((hp, simplify::dce(vp)))
+        Some((matrix, simplify::dce(vp)))
     } else {
         None
     };
-    Ok(Some(Second { jvp, hessian }))
+    Ok(Some(Second {
+        jvp,
+        hessian,
+        layout,
+    }))
+}
+
+/// The flat layout of the `wrt` parameters, or an error at a slice among them, which `what`
+/// needs the length of.
+fn layout(args: &Args, sig: &Sig, what: &str) -> syn::Result<Layout> {
+    Layout::of(sig).map_err(|i| {
+        let name = sig.params[i]
+            .ident
+            .as_ref()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        let at = args
+            .wrt
+            .iter()
+            .flatten()
+            .find(|w| **w == name)
+            .map_or(Span::call_site(), |w| w.span());
+        syn::Error::new(
+            at,
+            format!("`{name}` is a slice: {what} (use an array, `[f64; N]` or `&[f64; N]`)"),
+        )
+    })
 }
 
 /// Whether a body calls another #[grad] function.
@@ -629,7 +807,6 @@ impl Second {
         let vis = &f.vis;
         let ty = crate::builder::float_type_tokens(sig.float);
         let n = sig.wrt.len();
-        let len = proc_macro2::Literal::usize_unsuffixed(n);
         let allows = allows();
         let kept = companion_attrs(&f.attrs);
         let (recv_decl, _) = receiver(f);
@@ -644,6 +821,15 @@ impl Second {
             })
             .collect();
         let wrt_ids: Vec<&Ident> = sig.wrt.iter().map(|&i| &param_ids[i]).collect();
+        // A tangent or a vector has the type of its parameter; an array's derivative is an
+        // array of its shape.
+        let wrt_tys: Vec<&syn::Type> = sig.wrt.iter().map(|&i| &sig.params[i].ty).collect();
+        let d_tys = derivative_types(sig, &ty);
+        let shaped = if self.layout.arrays {
+            ", each shaped like its parameter"
+        } else {
+            ""
+        };
         let listed = wrt_ids
             .iter()
             .map(|w| format!("`{w}`"))
@@ -660,20 +846,30 @@ impl Second {
             #(#assertions)*
         };
         // A companion: the function's parameters, then `extra` ones.
-        let item =
-            |fname: &Ident, doc: &str, extra: TokenStream, ret: TokenStream, body: TokenStream| {
-                quote! {
-                    #(#kept)*
-                    #[doc = #doc]
-                    #[must_use]
-                    #[inline]
-                    #allows
-                    #vis fn #fname (#recv_decl #(#decl,)* #extra) -> #ret {
-                        #prelude
-                        #body
-                    }
-                }
+        let item = |fname: &Ident,
+                    doc: &str,
+                    extra: TokenStream,
+                    ret: TokenStream,
+                    body: TokenStream,
+                    runs_body: bool| {
+            let (decl, prelude) = if runs_body {
+                (decl.clone(), prelude.clone())
+            } else {
+                let plain = params.iter().map(|(id, t, _)| quote!(#id: #t)).collect();
+                (plain, quote!())
             };
+            quote! {
+                #(#kept)*
+                #[doc = #doc]
+                #[must_use]
+                #[inline]
+                #allows
+                #vis fn #fname (#recv_decl #(#decl,)* #extra) -> #ret {
+                    #prelude
+                    #body
+                }
+            }
+        };
         let mut out = TokenStream::new();
         if let Some(jp) = &self.jvp {
             let dots = with("_dot");
@@ -682,33 +878,58 @@ impl Second {
             let body = Emitter::new(jp, krate, reserved, &ids).body(true);
             let jvp_name = format_ident!("{}_jvp", name);
             let doc = format!(
-                " Value and directional derivative of [`{name}()`] along a tangent of {listed} (`{}`), from one forward pass: returns `({name}(..), Σ ∂{name}/∂w · w_dot)`.\n\n Generated by `#[grad(mode = forward)]`: the tangents are carried alongside the values, with no tape and no storage.",
+                " Value and directional derivative of [`{name}()`] along a tangent of {listed} (`{}`{shaped}), from one forward pass: returns `({name}(..), Σ ∂{name}/∂w · w_dot)`.\n\n Generated by `#[grad(mode = forward)]`: the tangents are carried alongside the values, with no tape and no storage.",
                 dots.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("`, `")
             );
             out.extend(item(
                 &jvp_name,
                 &doc,
-                quote!(#(#dots: #ty),*),
+                quote!(#(#dots: #wrt_tys),*),
                 quote!((#ty, #ty)),
                 body,
+                true,
             ));
         }
         if let Some((hp, vp)) = &self.hessian {
-            let body = Emitter::new(hp, krate, reserved, param_ids).body_with(|ys| {
-                // `ys` is the upper triangle, row by row.
-                let at = |i: usize, j: usize| {
-                    let (i, j) = if i <= j { (i, j) } else { (j, i) };
-                    i * n - i * (i + 1) / 2 + j
-                };
-                let rows = (0..n).map(|i| {
-                    let row = (0..n).map(|j| &ys[at(i, j)]);
-                    quote!([#(#row),*])
-                });
-                quote!([#(#rows),*])
-            });
             let h_name = format_ident!("{}_hessian", name);
+            let v_name = format_ident!("{}_hvp", name);
+            let len = self.layout.total.tokens();
+            let (body, cost, runs_body) = match hp {
+                Some(hp) => {
+                    let body = Emitter::new(hp, krate, reserved, param_ids).body_with(|ys| {
+                        // `ys` is the upper triangle, row by row.
+                        let at = |i: usize, j: usize| {
+                            let (i, j) = if i <= j { (i, j) } else { (j, i) };
+                            i * n - i * (i + 1) / 2 + j
+                        };
+                        let rows = (0..n).map(|i| {
+                            let row = (0..n).map(|j| &ys[at(i, j)]);
+                            quote!([#(#row),*])
+                        });
+                        quote!([#(#rows),*])
+                    });
+                    let cost = format!("forward mode over the reverse-mode gradient, one tangent per parameter, so it costs about {n} gradients' worth of arithmetic, in one pass. Each entry above the diagonal is computed once and mirrored: the matrix is exactly symmetric.");
+                    (body, cost, true)
+                }
+                None => {
+                    let body = per_element::hessian_body(
+                        &self.layout,
+                        (fn_path(f, &v_name), &passed(f, param_ids)),
+                        &by_ref(sig),
+                        &ty,
+                        krate,
+                    );
+                    let cost = format!("one call of [`{v_name}()`] per row, with the unit vector of that row's element ({listed} flattened in `wrt` order, each array row-major: N = {}), so it costs N Hessian-vector products. The entries above the diagonal are mirrored onto those below it: the matrix is exactly symmetric.", self.layout.total.tokens());
+                    (body, cost, false)
+                }
+            };
             let doc = format!(
-                " Hessian of [`{name}()`] with respect to {listed}: `h[i][j] = ∂²{name}/∂wᵢ∂wⱼ`, in `wrt` order.\n\n Generated by `#[grad(hessian)]`: forward mode over the reverse-mode gradient, one tangent per parameter, so it costs about {n} gradients' worth of arithmetic, in one pass. Each entry above the diagonal is computed once and mirrored: the matrix is exactly symmetric."
+                " Hessian of [`{name}()`] with respect to {listed}: `h[i][j] = ∂²{name}/∂wᵢ∂wⱼ`, in `wrt` order{}.\n\n Generated by `#[grad(hessian)]`: {cost}",
+                if self.layout.arrays {
+                    " (arrays flattened row-major)"
+                } else {
+                    ""
+                }
             );
             out.extend(item(
                 &h_name,
@@ -716,6 +937,7 @@ impl Second {
                 quote!(),
                 quote!([[#ty; #len]; #len]),
                 body,
+                runs_body,
             ));
             let vs = with("_v");
             let mut ids = param_ids.to_vec();
@@ -728,20 +950,44 @@ impl Second {
                 }
             });
             let shape = if n == 1 {
-                quote!(#ty)
+                d_tys[0].clone()
             } else {
-                let t = (0..n).map(|_| ty.clone());
-                quote!((#(#t),*))
+                quote!((#(#d_tys),*))
             };
-            let v_name = format_ident!("{}_hvp", name);
             let doc = format!(
-                " Hessian-vector product of [`{name}()`]: `H·v` for the vector `v` with a component per `wrt` parameter ({listed}: `{}`), in the shape of the gradient, without forming `H`.\n\n Generated by `#[grad(hessian)]`: one forward direction over the reverse-mode gradient, about the cost of two gradients.",
+                " Hessian-vector product of [`{name}()`]: `H·v` for the vector `v` with a component per `wrt` parameter ({listed}: `{}`{shaped}), in the shape of the gradient, without forming `H`.\n\n Generated by `#[grad(hessian)]`: one forward direction over the reverse-mode gradient, about the cost of two gradients.",
                 vs.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("`, `")
             );
-            out.extend(item(&v_name, &doc, quote!(#(#vs: #ty),*), shape, body));
+            out.extend(item(
+                &v_name,
+                &doc,
+                quote!(#(#vs: #wrt_tys),*),
+                shape,
+                body,
+                true,
+            ));
         }
         out
     }
+}
+
+/// The type of each `wrt` parameter's derivative: a float's is `float`, an array's an array of
+/// the same shape, a slice's a `Vec`.
+fn derivative_types(sig: &Sig, float: &TokenStream) -> Vec<TokenStream> {
+    sig.wrt
+        .iter()
+        .map(|&i| match &sig.params[i].ty {
+            syn::Type::Reference(r) => match &*r.elem {
+                syn::Type::Slice(s) => {
+                    let e = &s.elem;
+                    quote!(::std::vec::Vec<#e>)
+                }
+                other => other.to_token_stream(),
+            },
+            other if sig.params[i].array.is_some() => other.to_token_stream(),
+            _ => float.clone(),
+        })
+        .collect()
 }
 
 /// What makes `__grad_f::pullback`, in a companion's body, name the pullback of each
@@ -981,22 +1227,7 @@ fn companions(
         syn::ReturnType::Default => quote!(()),
     };
     let n = sig.wrt.len();
-    // A float's derivative is a float; an array's an array of the same shape; a slice's a `Vec`.
-    let tys: Vec<TokenStream> = sig
-        .wrt
-        .iter()
-        .map(|&i| match &sig.params[i].ty {
-            syn::Type::Reference(r) => match &*r.elem {
-                syn::Type::Slice(s) => {
-                    let e = &s.elem;
-                    quote!(::std::vec::Vec<#e>)
-                }
-                other => other.to_token_stream(),
-            },
-            other if sig.params[i].array.is_some() => other.to_token_stream(),
-            _ => ret.clone(),
-        })
-        .collect();
+    let tys = derivative_types(sig, &ret);
     let grad_ty = if n == 1 {
         tys[0].clone()
     } else {

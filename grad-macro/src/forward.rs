@@ -7,12 +7,18 @@
 //! applied to the program the reverse sweep produced, second derivatives (`_hessian`, `_hvp`:
 //! forward over reverse).
 //!
-//! What it does not take, each an error: arrays with derivatives (only scalar `wrt`
-//! parameters), a loop that keeps values for a reverse sweep (the tangents of what it reads
-//! back are not kept), and a value from opaque code that depends on a differentiated one.
+//! An array that holds differentiated values has `n` tangent arrays of its shape: a load reads
+//! the tangents at the same index, a store writes them, and a loop over its elements reads
+//! them at the iteration's position. A seed of an array is `n` arrays (variables).
+//!
+//! What it does not take, each an error: a loop that keeps values for a reverse sweep (the
+//! tangents of what it reads back are not kept), and a value from opaque code that depends on
+//! a differentiated one.
 
 use crate::builder::Builder;
-use crate::ir::{Block, Carry, Func, Inst, Kind, Loop, Name, Op, Operand, Var};
+use crate::ir::{
+    ArrayInit, Block, Carry, Elem, Func, Header, Inst, Kind, Loop, Name, Op, Operand, StoreOp, Var,
+};
 use crate::rules::RULES;
 use proc_macro2::Span;
 use rustc_hash::FxHashMap as HashMap;
@@ -43,7 +49,19 @@ pub fn forward(primal: &Func, seeds: &Seeds) -> (Func, Vec<syn::Error>) {
     f.block(&primal.body.insts);
     let mut yields = primal.body.yields.clone();
     for y in &primal.body.yields {
-        yields.extend(f.tangents(y));
+        match y.as_var() {
+            // An array without tangents (nothing differentiated reaches it): zeros.
+            Some(v) if f.b.info(v).kind == Kind::Array && !f.tan.contains_key(&v) => {
+                for t in f.tangent_arrays(v) {
+                    f.b.push(Inst::NewArray {
+                        var: t,
+                        init: ArrayInit::Zero { like: v },
+                    });
+                    yields.push(Operand::Var(t));
+                }
+            }
+            _ => yields.extend(f.tangents(y)),
+        }
     }
     let mut body = Block {
         insts: f.b.take_root(),
@@ -101,6 +119,21 @@ impl Fwd {
             .collect()
     }
 
+    /// `n` arrays shaped like `arr`, for its tangents.
+    fn tangent_arrays(&mut self, arr: Var) -> Vec<Var> {
+        let span = self.b.info(arr).span;
+        let info = self.b.arrays.get(&arr).cloned();
+        (0..self.n)
+            .map(|_| {
+                let t = self.b.new_var(Kind::Array, Name::Tangent(arr), true, span);
+                if let Some(info) = &info {
+                    self.b.arrays.insert(t, info.clone());
+                }
+                t
+            })
+            .collect()
+    }
+
     fn block(&mut self, insts: &[Inst]) {
         for inst in insts {
             self.inst(inst);
@@ -129,27 +162,82 @@ impl Fwd {
                 }
             }
             Inst::Cond { .. } => self.b.push(inst.clone()),
-            Inst::Load { var, arr, .. } => {
+            Inst::Load { var, arr, idx } => {
                 self.b.push(inst.clone());
-                if self.tan.contains_key(arr) {
-                    self.error(*var, ARRAYS);
+                // `ẏ = ȧrr[idx]`, from each tangent array.
+                if let Some(ts) = self.tan.get(arr).cloned() {
+                    let tv = self.tangent_vars(*var);
+                    for (t, a) in tv.iter().zip(&ts) {
+                        if let Some(a) = a.as_var() {
+                            self.b.push(Inst::Load {
+                                var: *t,
+                                arr: a,
+                                idx: idx.clone(),
+                            });
+                        }
+                    }
+                    self.tan
+                        .insert(*var, tv.into_iter().map(Operand::Var).collect());
                 }
             }
-            Inst::Store { arr, val, .. } => {
+            Inst::Store {
+                arr,
+                idx,
+                val,
+                op,
+                span,
+            } => {
                 self.b.push(inst.clone());
-                if self.has_tangent(val) {
-                    self.error(*arr, ARRAYS);
+                match self.tan.get(arr).cloned() {
+                    // `ȧrr[idx] = v̇` (or `+=`, `-=`); a value without tangent overwrites with 0.
+                    Some(ts) if self.has_tangent(val) || *op == StoreOp::Set => {
+                        let tv = self.tangents(val);
+                        for (a, v) in ts.iter().zip(tv) {
+                            if let Some(a) = a.as_var() {
+                                self.b.push(Inst::Store {
+                                    arr: a,
+                                    idx: idx.clone(),
+                                    val: v,
+                                    op: *op,
+                                    span: *span,
+                                });
+                            }
+                        }
+                    }
+                    Some(_) => {}
+                    None if self.has_tangent(val) => self.error(
+                        *arr,
+                        "internal error: forward mode writes a differentiated value into an array it did not give tangents; please report this function",
+                    ),
+                    None => {}
                 }
             }
             Inst::NewArray { var, init } => {
                 self.b.push(inst.clone());
                 let elems: Vec<Operand> = match init {
-                    crate::ir::ArrayInit::List(xs) => xs.clone(),
-                    crate::ir::ArrayInit::Repeat { elem, .. } => vec![*elem],
-                    crate::ir::ArrayInit::Zero { .. } => Vec::new(),
+                    ArrayInit::List(xs) => xs.clone(),
+                    ArrayInit::Repeat { elem, .. } => vec![*elem],
+                    ArrayInit::Zero { .. } => Vec::new(),
                 };
-                if elems.iter().any(|e| self.has_tangent(e)) {
-                    self.error(*var, ARRAYS);
+                // An array that holds differentiated values (now or later) gets `n` tangent
+                // arrays of its shape, made alongside it.
+                if self.b.info(*var).active || elems.iter().any(|e| self.has_tangent(e)) {
+                    let ts = self.tangent_arrays(*var);
+                    for (j, t) in ts.iter().enumerate() {
+                        let init = match init {
+                            ArrayInit::List(xs) => {
+                                ArrayInit::List(xs.iter().map(|x| self.tangents(x)[j]).collect())
+                            }
+                            ArrayInit::Repeat { elem, lens } => ArrayInit::Repeat {
+                                elem: self.tangents(elem)[j],
+                                lens: lens.clone(),
+                            },
+                            ArrayInit::Zero { like } => ArrayInit::Zero { like: *like },
+                        };
+                        self.b.push(Inst::NewArray { var: *t, init });
+                    }
+                    self.tan
+                        .insert(*var, ts.into_iter().map(Operand::Var).collect());
                 }
             }
             Inst::If {
@@ -244,11 +332,45 @@ impl Fwd {
             self.b.push(Inst::Loop(Box::new(l.clone())));
             return;
         }
-        if let crate::ir::Header::For { elems, .. } = &l.header {
-            if let Some(e) = elems.first() {
-                if self.tan.contains_key(&e.arr) {
-                    self.error(e.arr, ARRAYS);
+        // Elements of arrays with tangents the loop iterates (`for x in w.iter()`): their
+        // tangents are the tangent arrays' elements at the iteration's position.
+        let mut header = l.header.clone();
+        let mut element_loads: Vec<(Var, Var, Vec<Operand>)> = Vec::new();
+        if let Header::For {
+            pat, elems, pos, ..
+        } = &mut header
+        {
+            // Every differentiated value the pattern binds is an element the loop knows the
+            // array of; anything else would have no tangent.
+            let unknown = pat.refs.iter().find(|v| {
+                let info = self.b.info(**v);
+                info.active && info.kind == Kind::Float && !elems.iter().any(|e| e.item == **v)
+            });
+            if let Some(v) = unknown {
+                self.error(
+                    *v,
+                    "internal error: forward mode does not know where this loop variable comes from, so it has no tangent; please report this function",
+                );
+            }
+            for Elem { item, arr, prefix } in elems.iter() {
+                let Some(ts) = self.tan.get(arr).cloned() else {
+                    continue;
+                };
+                let p = *pos.get_or_insert_with(|| {
+                    let span = self.b.info(*arr).span;
+                    self.b
+                        .new_var(Kind::Opaque, Name::Fixed("pos"), false, span)
+                });
+                let mut idx = prefix.clone();
+                idx.push(Operand::Var(p));
+                let tv = self.tangent_vars(*item);
+                for (t, a) in tv.iter().zip(&ts) {
+                    if let Some(a) = a.as_var() {
+                        element_loads.push((*t, a, idx.clone()));
+                    }
                 }
+                self.tan
+                    .insert(*item, tv.into_iter().map(Operand::Var).collect());
             }
         }
         // Carried values with derivatives get `n` carried tangents each.
@@ -268,6 +390,9 @@ impl Fwd {
             .map(|(i, _, _)| self.tangents(&l.carried[*i].init))
             .collect();
         self.b.enter();
+        for (var, arr, idx) in element_loads {
+            self.b.push(Inst::Load { var, arr, idx });
+        }
         self.block(&l.body.insts);
         let nc = l.carried.len();
         let mut yields = l.body.yields[..nc].to_vec();
@@ -291,7 +416,7 @@ impl Fwd {
             );
         }
         self.b.push(Inst::Loop(Box::new(Loop {
-            header: l.header.clone(),
+            header,
             carried,
             body,
             exit: l.exit,
@@ -329,5 +454,3 @@ pub fn local_partial(b: &mut Builder, op: Op, args: &[Operand], y: Operand, k: u
         (Op::Pulled(_), _) | (Op::Select(_), _) => b.lit(0.0),
     }
 }
-
-const ARRAYS: &str = "forward mode and second derivatives take scalar values only: an array with derivatives (a `wrt` array, or a local array of differentiated values) is not supported";

@@ -21,6 +21,7 @@ mod forward;
 mod fuse;
 mod ir;
 mod lower;
+mod per_element;
 mod reverse;
 mod rule;
 mod rules;

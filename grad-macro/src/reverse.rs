@@ -639,12 +639,20 @@ impl Rev {
                     .unwrap_or(Operand::Lit(0.0))
             })
             .collect();
-        // Elements of differentiated arrays the loop iterates: `d_w[pos] += d_x`.
+        // Elements of differentiated arrays the loop iterates: `d_w[pos] += d_x`. The sweep
+        // binds their positions even when it does not need them, so that a forward pass over
+        // the sweep (second derivatives) finds them with the elements.
         let mut pos = match &r_header {
             Header::For { pos, .. } => *pos,
             Header::Loop => None,
         };
         if let Header::For { elems, .. } = &r_header {
+            if !elems.is_empty() && pos.is_none() {
+                pos = Some(
+                    self.b
+                        .new_var(Kind::Opaque, Name::Fixed("pos"), false, span),
+                );
+            }
             for e in elems.clone() {
                 if let Some(d) = self.take_adjoint(e.item) {
                     let p = *pos.get_or_insert_with(|| {
@@ -922,7 +930,11 @@ fn sweep_header(
     };
     match h {
         Header::For {
-            pat, iter, trip, ..
+            pat,
+            iter,
+            trip,
+            elems,
+            ..
         } => {
             let (mut pat_tokens, mut pat_refs) = (pat.tokens.clone(), pat.refs.clone());
             if let Some(p) = pos {
@@ -956,7 +968,12 @@ fn sweep_header(
             Header::For {
                 pat: op(pat_tokens, pat_refs),
                 iter: op(tokens, refs),
-                elems: Vec::new(),
+                // The positions are bound (`pos`), so the elements are known.
+                elems: if pos.is_some() {
+                    elems.clone()
+                } else {
+                    Vec::new()
+                },
                 // The sweep runs the iterations that ran: at most as many.
                 trip: trip.clone(),
                 pos: None,

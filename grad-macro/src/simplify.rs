@@ -6,10 +6,11 @@
 //! user code with no effect on the result. Code with possible side effects (calls on data,
 //! writes to arrays) is always kept.
 
-use crate::ir::{Block, Func, Inst, Operand, Var};
+use crate::ir::{ArrayInit, Block, Func, Inst, Operand, Var};
 use rustc_hash::FxHashSet as HashSet;
 
 pub fn dce(mut func: Func) -> Func {
+    drop_write_only_arrays(&mut func.body);
     let mut live = HashSet::default();
     block(&mut func.body, &mut live);
     func
@@ -19,6 +20,74 @@ pub fn dce(mut func: Func) -> Func {
 pub fn dce_block(b: &mut Block) {
     let mut live = HashSet::default();
     block(b, &mut live);
+}
+
+/// Drops the arrays the body declares that nothing reads (no load, no other code, no loop,
+/// not a result, not the shape of another array), and their writes: the arrays of a
+/// derivative a companion does not return (the gradient, when only its tangent is wanted).
+fn drop_write_only_arrays(body: &mut Block) {
+    fn scan(b: &Block, declared: &mut HashSet<Var>, read: &mut HashSet<Var>) {
+        let mut note = |o: &Operand| {
+            if let Operand::Var(v) = o {
+                read.insert(*v);
+            }
+        };
+        b.yields.iter().for_each(&mut note);
+        for inst in &b.insts {
+            match inst {
+                Inst::NewArray { var, init } => {
+                    declared.insert(*var);
+                    if let ArrayInit::Zero { like } = init {
+                        read.insert(*like);
+                    }
+                    inst.for_each_operand(&mut |o| {
+                        if let Operand::Var(v) = o {
+                            read.insert(*v);
+                        }
+                    });
+                }
+                // Writing to an array is not reading it.
+                Inst::Store { idx, val, .. } => {
+                    for o in idx.iter().chain(std::iter::once(val)) {
+                        if let Operand::Var(v) = o {
+                            read.insert(*v);
+                        }
+                    }
+                }
+                other => other.for_each_operand(&mut |o| {
+                    if let Operand::Var(v) = o {
+                        read.insert(*v);
+                    }
+                }),
+            }
+            for nb in inst.blocks() {
+                scan(nb, declared, read);
+            }
+        }
+    }
+    fn drop(b: &mut Block, dead: &HashSet<Var>) {
+        b.insts.retain(|i| match i {
+            Inst::NewArray { var, .. } => !dead.contains(var),
+            Inst::Store { arr, .. } => !dead.contains(arr),
+            _ => true,
+        });
+        for inst in &mut b.insts {
+            match inst {
+                Inst::If { then, els, .. } => {
+                    drop(then, dead);
+                    drop(els, dead);
+                }
+                Inst::Loop(l) => drop(&mut l.body, dead),
+                _ => {}
+            }
+        }
+    }
+    let (mut declared, mut read) = (HashSet::default(), HashSet::default());
+    scan(body, &mut declared, &mut read);
+    let dead: HashSet<Var> = declared.difference(&read).copied().collect();
+    if !dead.is_empty() {
+        drop(body, &dead);
+    }
 }
 
 fn mark(o: &Operand, live: &mut HashSet<Var>) {

@@ -212,12 +212,13 @@ fn accumulations_are_scaled_once_after_the_loop() {
     for want in [
         "d_w += r * x;",
         "d_b += r;",
-        "let t1 = 2.0 * t0;",
-        "(t1 * d_w, t1 * d_b)",
+        "let d_loss = 1.0 / xs.len() as f64;",
+        "let t0 = 2.0 * d_loss;",
+        "(t0 * d_w, t0 * d_b)",
     ] {
         assert!(grad.contains(want), "no `{want}` in\n{s}");
     }
-    assert!(!grad.contains("loss"), "{s}");
+    assert!(!grad.contains("let mut loss"), "{s}");
     assert_eq!(
         s.matches("for (x, y)").count(),
         3,

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+mod flat;
 mod helpers;
 mod real;
 mod saved;
@@ -74,12 +75,28 @@ pub mod __private {
     )]
     pub trait NotGrad<Args> {}
 
+    /// Compiles only for a `Copy` argument: a companion that calls another once per element
+    /// of a `wrt` array (`_hessian` calls `_hvp`, a forward-mode `_grad` calls `_jvp`) passes
+    /// each argument again, so the build fails here, with what to do, and not at a move.
+    #[inline(always)]
+    pub fn passed_once_per_element<T: PassedAgain>(_: &T) {}
+
+    #[diagnostic::on_unimplemented(
+        message = "this parameter is passed again for each element of the `wrt` arrays (to `_hvp` by `_hessian`, to `_jvp` by a forward-mode `_grad`), so its type must be `Copy`: take it by reference",
+        label = "`{Self}` is not `Copy`",
+        note = "with an array in `wrt`, `_hessian` calls `_hvp` (and `mode = forward`'s `_grad` calls `_jvp`) once per element; take this parameter by reference (`&[f64]`, `&Vec<f64>`, `&T`)"
+    )]
+    pub trait PassedAgain {}
+
+    impl<T: Copy> PassedAgain for T {}
+
     /// A value of the function's float type, as `f64` (for a trace table).
     #[inline(always)]
     pub fn to_f64<T: Into<f64>>(x: T) -> f64 {
         x.into()
     }
 
+    pub use crate::flat::{mirror_upper, set, unit, write, Flat};
     pub use crate::saved::{
         enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, take, val, Saved, SavedN,
     };
