@@ -452,21 +452,57 @@
 //! `_grad` and `_hessian`: 6 iterations to a gradient of 1e-16, where gradient descent takes
 //! 1,338 steps to reach 1e-10.
 //!
-//! Not supported, each a compile error: forward mode and second derivatives with respect to
-//! an array, or through a local array of differentiated values (list the elements as scalar
-//! parameters and values; a Jacobian then uses reverse mode); the Hessian of a `while` loop
-//! or of a loop that carries a value from one iteration to the next other than by summing
-//! (its reverse sweep reads back stored values, whose tangents are not kept; forward mode
-//! itself handles such loops), and of a function that calls other `#[grad]` functions (their
-//! pullbacks give first derivatives only).
+//! ## Arrays
 //!
+//! A `wrt` array (`[f64; N]`, `[[f64; M]; N]`, `&[f64; N]`, with lengths that are literals or
+//! constants) takes part as its elements, flattened: the `wrt` parameters in order, each array
+//! row-major. `_jvp` takes a tangent shaped like each parameter and `_hvp` a vector component
+//! shaped like each parameter, and `_hvp` returns the gradient's shape. `_hessian` is
+//! `[[T; N]; N]` over the `N` flattened elements; it calls `_hvp` once per element (with that
+//! element's unit vector) and mirrors the upper triangle, so it costs `N` Hessian-vector
+//! products and is exactly symmetric. The forward-mode `_grad` calls `_jvp` once per element.
+//! Arguments are passed again for each element, so the other parameters must be `Copy`
+//! (references, numbers, arrays): a parameter taken by value that is not `Copy` is a compile
+//! error at the parameter. A local array of differentiated values carries an array of tangents.
+//!
+//! ```
+//! use grad::grad;
+//!
+//! /// Logistic regression with two features.
+//! #[grad(wrt = w, b, hessian)]
+//! fn loss(w: [f64; 2], b: f64, xs: &[[f64; 2]], ys: &[f64]) -> f64 {
+//!     let mut s = 0.0;
+//!     for (x, y) in xs.iter().zip(ys) {
+//!         let p = grad::sigmoid(w[0] * x[0] + w[1] * x[1] + b);
+//!         s -= y * p.ln() + (1.0 - y) * (1.0 - p).ln();
+//!     }
+//!     s
+//! }
+//!
+//! let (xs, ys) = ([[1.0, 2.0], [-1.0, 0.5]], [1.0, 0.0]);
+//! // Over (w[0], w[1], b): at w = 0, b = 0 each p(1 − p) is 1/4, so h = Σ [x, 1]ᵀ[x, 1] / 4.
+//! let h = loss_hessian([0.0, 0.0], 0.0, &xs, &ys);
+//! assert_eq!(h, [[0.5, 0.375, 0.0], [0.375, 1.0625, 0.625], [0.0, 0.625, 0.5]]);
+//! let (hv_w, hv_b) = loss_hvp([0.0, 0.0], 0.0, &xs, &ys, [1.0, 0.0], 0.0);
+//! assert_eq!((hv_w, hv_b), ([0.5, 0.375], 0.0));
+//! ```
+//!
+//! Not supported, each a compile error: forward mode, second derivatives and Jacobians with
+//! respect to a slice (`&[f64]`: its length is not known at compile time; use `&[f64; N]`);
+//! the Hessian of a `while` loop or of a loop that carries a value from one iteration to the
+//! next other than by summing (its reverse sweep reads back stored values, whose tangents are
+//! not kept; forward mode itself handles such loops), and of a function that calls other
+//! `#[grad]` functions (their pullbacks give first derivatives only).
+
 //! ## Jacobians
 //!
 //! A function returning several floats, `(f64, f64)` or `[f64; M]`, ending with their tuple or
 //! array, gets `<name>_jacobian(<its parameters>) -> [[T; N]; M]` in place of `_grad`: row `i`
-//! is the gradient of the `i`-th value over the `N` scalar `wrt` parameters. It is computed in
-//! forward mode (one pass, a tangent per parameter) when `N ≤ M`, in reverse mode (one sweep
-//! per value) when `M < N`, unless `mode = forward` or `mode = reverse` says which.
+//! is the gradient of the `i`-th value over the `N` scalar `wrt` values (arrays flattened in
+//! `wrt` order, row-major, as above). It is computed in forward mode (one pass, a tangent per
+//! parameter; with an array, one pass per element) when `N ≤ M`, in reverse mode (one sweep
+//! per value) when `M < N` or `N` is a constant the macro cannot read, unless `mode = forward`
+//! or `mode = reverse` says which.
 //!
 //! ```
 //! use grad::grad;
