@@ -575,3 +575,61 @@ fn local_arrays_carry_tangents() {
         }
     }
 }
+
+/// A `wrt` array the body changes in place: its tangent (and vector) parameters are `mut`.
+#[grad(wrt = w, hessian, mode = forward)]
+fn in_place(mut w: [f64; 3], k: f64) -> f64 {
+    w[1] *= k;
+    w[0] * w[1] * w[2]
+}
+
+/// A method, in `f32`, with an array and data from `self`.
+struct Cubes {
+    xs: Vec<[f32; 2]>,
+}
+
+impl Cubes {
+    #[grad(wrt = w, b, hessian, mode = forward)]
+    fn loss(&self, w: [f32; 2], b: f32) -> f32 {
+        let mut s = 0.0;
+        for x in self.xs.iter() {
+            let z = w[0] * x[0] + w[1] * x[1] + b;
+            s += z * z * z;
+        }
+        s
+    }
+}
+
+#[test]
+fn arrays_changed_in_place_and_methods() {
+    // k·w0·w1·w2.
+    assert_eq!(
+        in_place_hessian([1.0, 2.0, 3.0], 2.0),
+        [[0.0, 6.0, 4.0], [6.0, 0.0, 2.0], [4.0, 2.0, 0.0]]
+    );
+    assert_eq!(in_place_grad([1.0, 2.0, 3.0], 2.0), [12.0, 6.0, 4.0]);
+    assert_eq!(in_place_jvp([1.0, 2.0, 3.0], 2.0, [0.0, 1.0, 0.0]).1, 6.0);
+    // Σ 6z·[x, 1]ᵀ[x, 1].
+    let m = Cubes {
+        xs: vec![[1.0, 2.0], [0.5, -1.0]],
+    };
+    let (w, b) = ([0.1, 0.2], 0.3);
+    let h = m.loss_hessian(w, b);
+    let mut want = [[0.0f32; 3]; 3];
+    for x in &m.xs {
+        let z = w[0] * x[0] + w[1] * x[1] + b;
+        let v = [x[0], x[1], 1.0];
+        for i in 0..3 {
+            for j in 0..3 {
+                want[i][j] += 6.0 * z * v[i] * v[j];
+            }
+        }
+    }
+    for i in 0..3 {
+        for j in 0..3 {
+            assert_relative_eq!(h[i][j], want[i][j], max_relative = 1e-5);
+        }
+    }
+    let (hw, hb) = m.loss_hvp(w, b, [0.0, 0.0], 1.0);
+    assert_eq!([hw[0], hw[1], hb], h[2]);
+}

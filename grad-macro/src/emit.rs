@@ -582,6 +582,32 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// `a[i] = a[i] op rest;` as `a[i] op= rest;`: the operator and `rest`, when `val` is an
+    /// operation printed in place on the element itself, read in place.
+    fn element_update<'o>(
+        &'o self,
+        arr: Var,
+        idx: &[Operand],
+        val: &Operand,
+    ) -> Option<(&'static str, &'o Operand)> {
+        let Some(Inlined::Op(op, args)) = val.as_var().and_then(|v| self.inline.get(&v)) else {
+            return None;
+        };
+        let same = |o: &Operand| {
+            matches!(o.as_var().and_then(|v| self.inline.get(&v)),
+                Some(Inlined::Load(a, i)) if *a == arr && i.as_slice() == idx)
+        };
+        match op {
+            Op::Add if same(&args[0]) => Some(("+=", &args[1])),
+            Op::Add if same(&args[1]) => Some(("+=", &args[0])),
+            Op::Mul if same(&args[0]) => Some(("*=", &args[1])),
+            Op::Mul if same(&args[1]) => Some(("*=", &args[0])),
+            Op::Sub if same(&args[0]) => Some(("-=", &args[1])),
+            Op::Div if same(&args[0]) => Some(("/=", &args[1])),
+            _ => None,
+        }
+    }
+
     /// `phi = y;` as `phi op= rest;` when `y` is `phi op rest`.
     fn assignment(&self, phi: Var, y: &Operand) -> Toks {
         let n = Toks::one(self.ident(phi));
@@ -1098,6 +1124,15 @@ impl<'a> Emitter<'a> {
                     StoreOp::Add => "+=",
                     StoreOp::Sub => "-=",
                 };
+                if op == "=" {
+                    if let Some((op, rest)) = self.element_update(*arr, idx, val) {
+                        return Some(Toks::assign(
+                            self.place(*arr, idx),
+                            op,
+                            self.operand(rest).tokens(),
+                        ));
+                    }
+                }
                 Toks::assign(self.place(*arr, idx), op, self.operand(val).tokens())
             }
             Inst::NewArray { var, init } => {

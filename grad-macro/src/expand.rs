@@ -83,12 +83,9 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     }
     let param_ids: Vec<Ident> = params.iter().map(|(id, _, _)| id.clone()).collect();
     let reserved = identifiers(&item);
-    let (bodies, mut note) = match second.as_ref().map(|s| &s.layout) {
+    let (bodies, mut note, runs_body) = match second.as_ref().map(|s| &s.layout) {
         // `mode = forward` with an array: one call of `_jvp` per element.
         Some(layout) if args.forward && layout.arrays => {
-            for p in params.iter_mut() {
-                p.2 = false;
-            }
             let ty = crate::builder::float_type_tokens(sig.float);
             let tys = derivative_types(&sig, &ty);
             let grad_ty = if tys.len() == 1 {
@@ -112,7 +109,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
                 value_and_grad: body,
                 grad: None,
             };
-            (bodies, note)
+            (bodies, note, false)
         }
         _ => {
             // `mode = forward`: the same companions, from one forward pass with a tangent per
@@ -155,7 +152,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
                 value_and_grad: body,
                 grad: grad_body,
             };
-            (bodies, note)
+            (bodies, note, true)
         }
     };
     // The derivation, for straight-line functions of a readable size (it costs a second
@@ -175,10 +172,15 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let (stand_ins, prelude) = pullbacks_in_scope(&f, &lowered.callees, sig.float, &krate);
     let mut assertions = lowered.assertions.clone();
     assertions.extend(prelude);
+    // Companions that only call others change nothing in place.
+    let mut plain = params.clone();
+    if !runs_body {
+        plain.iter_mut().for_each(|p| p.2 = false);
+    }
     let out = companions(
         (&item, &f, args.wrt.is_none()),
         &sig,
-        &params,
+        &plain,
         &assertions,
         &lowered.items,
         bodies,
@@ -513,11 +515,16 @@ impl Jac<'_> {
                 .map(|&i| per_element::local(&format!("{}_dot", param_ids[i])))
                 .collect();
             let by_ref = by_ref(self.sig);
-            let tys: Vec<&syn::Type> = self
+            let decls: Vec<TokenStream> = self
                 .sig
                 .wrt
                 .iter()
-                .map(|&i| &self.sig.params[i].ty)
+                .zip(&dots)
+                .map(|(&i, d)| {
+                    let ty = &self.sig.params[i].ty;
+                    let m = self.lowered.keep_mut[i].then(|| quote!(mut));
+                    quote!(#m #d: #ty)
+                })
                 .collect();
             let mut ids = param_ids.to_vec();
             ids.extend(dots.iter().cloned());
@@ -525,7 +532,7 @@ impl Jac<'_> {
                 Emitter::new(&jp, krate, reserved, &ids).body_with(|ys| quote!([#(#ys),*]));
             return Ok(per_element::jacobian_body(
                 self.layout,
-                (&dots, &tys, &by_ref),
+                (&decls, &by_ref),
                 column,
                 (&ty, m),
                 krate,
@@ -824,6 +831,12 @@ impl Second {
         // A tangent or a vector has the type of its parameter; an array's derivative is an
         // array of its shape.
         let wrt_tys: Vec<&syn::Type> = sig.wrt.iter().map(|&i| &sig.params[i].ty).collect();
+        // A direction is written where its parameter is (an array the body changes in place).
+        let muts: Vec<Option<TokenStream>> = sig
+            .wrt
+            .iter()
+            .map(|&i| params[i].2.then(|| quote!(mut)))
+            .collect();
         let d_tys = derivative_types(sig, &ty);
         let shaped = if self.layout.arrays {
             ", each shaped like its parameter"
@@ -884,7 +897,7 @@ impl Second {
             out.extend(item(
                 &jvp_name,
                 &doc,
-                quote!(#(#dots: #wrt_tys),*),
+                quote!(#(#muts #dots: #wrt_tys),*),
                 quote!((#ty, #ty)),
                 body,
                 true,
@@ -961,7 +974,7 @@ impl Second {
             out.extend(item(
                 &v_name,
                 &doc,
-                quote!(#(#vs: #wrt_tys),*),
+                quote!(#(#muts #vs: #wrt_tys),*),
                 shape,
                 body,
                 true,

@@ -262,12 +262,12 @@ pub fn forward_gradient_body(
     }
 }
 
-/// The body of a forward-mode Jacobian with respect to arrays: the tangents `dots` (of types
-/// `tys`) set to the unit tangent of each flat index in turn, and `column` (a block that reads them and gives the
+/// The body of a forward-mode Jacobian with respect to arrays: the tangents (`dots`, their
+/// patterns with types: `mut w_dot: [f64; 2]`) set to the unit tangent of each flat index in turn, and `column` (a block that reads them and gives the
 /// `m` directional derivatives as an array) as that column.
 pub fn jacobian_body(
     layout: &Layout,
-    (dots, tys, by_ref): (&[Ident], &[&syn::Type], &[bool]),
+    (dots, by_ref): (&[TokenStream], &[bool]),
     column: TokenStream,
     (float, m): (&TokenStream, usize),
     krate: &TokenStream,
@@ -285,7 +285,7 @@ pub fn jacobian_body(
     quote! {
         let mut #jac: [[#float; #n]; #m] = [[0.0; #n]; #m];
         for #k in 0..#n {
-            #(let #dots: #tys = #units;)*
+            #(let #dots = #units;)*
             let #col: [#float; #m] = { #column };
             for (#r, #c) in #jac.iter_mut().zip(#col) {
                 #r[#k] = #c;
