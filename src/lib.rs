@@ -497,7 +497,9 @@
 //! ## Jacobians
 //!
 //! A function returning several floats, `(f64, f64)` or `[f64; M]`, ending with their tuple or
-//! array, gets `<name>_jacobian(<its parameters>) -> [[T; N]; M]` in place of `_grad`: row `i`
+//! array, gets `<name>_jacobian(<its parameters>) -> [[T; N]; M]` and
+//! `<name>_value_and_jacobian(<its parameters>) -> (<its return type>, [[T; N]; M])` (the
+//! values from the same passes) in place of `_grad` and `_value_and_grad`: row `i`
 //! is the gradient of the `i`-th value over the `N` scalar `wrt` values (arrays flattened in
 //! `wrt` order, row-major, as above). It is computed in forward mode (one pass, a tangent per
 //! parameter; with an array, one pass per element) when `N ≤ M`, in reverse mode (one sweep
@@ -514,6 +516,8 @@
 //!
 //! let j = polar_jacobian(2.0, 0.0);
 //! assert_eq!(j, [[1.0, 0.0], [0.0, 2.0]]);
+//! let (xy, j) = polar_value_and_jacobian(2.0, 0.0);
+//! assert_eq!(xy, (2.0, 0.0));
 //! ```
 //!
 //! A function returning several values has no `return` (its body ends with the values), no

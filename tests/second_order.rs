@@ -633,3 +633,25 @@ fn arrays_changed_in_place_and_methods() {
     let (hw, hb) = m.loss_hvp(w, b, [0.0, 0.0], 1.0);
     assert_eq!([hw[0], hw[1], hb], h[2]);
 }
+
+#[test]
+fn the_value_comes_with_the_jacobian_from_the_same_passes() {
+    // Forward, all directions in one pass (2 ≤ 2), a tuple.
+    let (v, j) = polar_value_and_jacobian(2.0, 0.5);
+    assert_eq!(v, polar(2.0, 0.5));
+    assert_eq!(j, polar_jacobian(2.0, 0.5));
+    // Reverse (3 parameters, 2 values) and forward, an array.
+    let xs = [0.5, -1.0, 2.0];
+    let (v, j) = two_value_and_jacobian(0.3, 0.1, 1.5, &xs);
+    assert_eq!(v, two(0.3, 0.1, 1.5, &xs));
+    assert_eq!(j, two_jacobian(0.3, 0.1, 1.5, &xs));
+    let (v, j) = two_forward_value_and_jacobian(0.3, 0.1, 1.5, &xs);
+    assert_eq!(v, two_forward(0.3, 0.1, 1.5, &xs));
+    assert_eq!(j, two_forward_jacobian(0.3, 0.1, 1.5, &xs));
+    // Arrays: reverse by shape (6 elements, 2 values), forward one pass per element.
+    let (w, x) = ([[0.3, -0.7], [1.1, 0.4]], [0.9, -0.2]);
+    let (v, j) = affine_value_and_jacobian(w, x);
+    assert_eq!((v, j), (affine(w, x), affine_jacobian(w, x)));
+    let (v, j) = affine_f_value_and_jacobian(w, x);
+    assert_eq!((v, j), (affine_f(w, x), affine_f_jacobian(w, x)));
+}

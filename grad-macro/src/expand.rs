@@ -462,24 +462,56 @@ fn jacobian(
         }
     );
     let jac = format_ident!("{}_jacobian", name);
+    let vj = format_ident!("{}_value_and_jacobian", name);
+    let doc_vj = format!(
+        " Value of [`{link}()`] and its Jacobian with respect to {listed}, from the same passes: returns `({name}(..), {name}_jacobian(..))`."
+    );
     let kept = companion_attrs(&f.attrs);
     let allows = allows();
     let items = &lowered.items;
     let assertions = &lowered.assertions;
+    let ret = match &f.sig.output {
+        syn::ReturnType::Type(_, t) => t.to_token_stream(),
+        syn::ReturnType::Default => quote!(()),
+    };
+    // The values come as an array: a tuple is made of its elements.
+    let value = if matches!(&f.sig.output, syn::ReturnType::Type(_, t) if matches!(**t, syn::Type::Tuple(_)))
+    {
+        let (vals, jac) = (per_element::local("values"), per_element::local("jac"));
+        let each = (0..m).map(proc_macro2::Literal::usize_unsuffixed);
+        quote! {
+            let (#vals, #jac) = { #body };
+            ((#(#vals[#each]),*), #jac)
+        }
+    } else {
+        body
+    };
+    let plain = params.iter().map(|(id, t, _)| quote!(#id: #t));
+    let pass = passed(f, &param_ids);
+    let vj_path = fn_path(f, &vj);
     Ok(quote! {
         #item
+
+        #(#kept)*
+        #[doc = #doc_vj]
+        #[must_use]
+        #[inline]
+        #allows
+        #vis fn #vj (#recv_decl #(#decl),*) -> (#ret, [[#ty; #n]; #ml]) {
+            let _ = #original;
+            #(#items)*
+            #(#assertions)*
+            #prelude
+            #value
+        }
 
         #(#kept)*
         #[doc = #doc]
         #[must_use]
         #[inline]
         #allows
-        #vis fn #jac (#recv_decl #(#decl),*) -> [[#ty; #n]; #ml] {
-            let _ = #original;
-            #(#items)*
-            #(#assertions)*
-            #prelude
-            #body
+        #vis fn #jac (#recv_decl #(#plain),*) -> [[#ty; #n]; #ml] {
+            #vj_path(#(#pass),*).1
         }
 
         #stand_ins
@@ -504,9 +536,8 @@ impl Jac<'_> {
         let ty = crate::builder::float_type_tokens(self.sig.float);
         if self.layout.arrays {
             let (func, seeds) = with_direction(&self.lowered.func, self.wrt);
-            let (mut jp, errors) = crate::forward::forward(&func, &seeds);
+            let (jp, errors) = crate::forward::forward(&func, &seeds);
             combine(errors)?;
-            jp.body.yields.drain(..m);
             let jp = simplify::dce(jp);
             let dots: Vec<Ident> = self
                 .sig
@@ -528,8 +559,10 @@ impl Jac<'_> {
                 .collect();
             let mut ids = param_ids.to_vec();
             ids.extend(dots.iter().cloned());
-            let column =
-                Emitter::new(&jp, krate, reserved, &ids).body_with(|ys| quote!([#(#ys),*]));
+            let column = Emitter::new(&jp, krate, reserved, &ids).body_with(|ys| {
+                let (values, tangents) = ys.split_at(m);
+                quote!(([#(#values),*], [#(#tangents),*]))
+            });
             return Ok(per_element::jacobian_body(
                 self.layout,
                 (&decls, &by_ref),
@@ -540,16 +573,20 @@ impl Jac<'_> {
         }
         let (mut fp, errors) = crate::forward::forward(&self.lowered.func, &unit_seeds(self.wrt));
         combine(errors)?;
+        // The values, then the tangents row by row (they come direction by direction).
         let ys = fp.body.yields.clone();
-        fp.body.yields = (0..m)
-            .flat_map(|i| (0..n).map(move |j| m + i * n + j))
-            .map(|k| ys[k])
-            .collect();
+        fp.body.yields = ys[..m].to_vec();
+        fp.body.yields.extend(
+            (0..m)
+                .flat_map(|i| (0..n).map(move |j| m + i * n + j))
+                .map(|k| ys[k]),
+        );
         let fp = simplify::dce(fp);
         Ok(
             Emitter::new(&fp, krate, reserved, param_ids).body_with(|ys| {
-                let rows = ys.chunks(n).map(|r| quote!([#(#r),*]));
-                quote!([#(#rows),*])
+                let (values, tangents) = ys.split_at(m);
+                let rows = tangents.chunks(n).map(|r| quote!([#(#r),*]));
+                quote!(([#(#values),*], [#(#rows),*]))
             }),
         )
     }
@@ -567,9 +604,9 @@ impl Jac<'_> {
             combine(errors)?;
             let rp = optimise(simplify::dce(rp));
             let row = Emitter::new(&rp, krate, reserved, param_ids).body_with(|ys| {
-                let g = &ys[1..];
+                let (value, g) = (&ys[0], &ys[1..]);
                 if !self.layout.arrays {
-                    return quote!([#(#g),*]);
+                    return quote!((#value, [#(#g),*]));
                 }
                 let (parts, row) = (per_element::local("g"), per_element::local("row"));
                 let total = self.layout.total.tokens();
@@ -588,12 +625,22 @@ impl Jac<'_> {
                     let #parts = #g;
                     let mut #row: [#ty; #total] = [0.0; #total];
                     #writes
-                    #row
+                    (#value, #row)
                 }
             });
             rows.push(quote!({ #row }));
         }
-        Ok(quote!([#(#rows),*]))
+        // Each sweep gives its value and its row.
+        let values: Vec<Ident> = (0..self.m)
+            .map(|i| per_element::local(&format!("value_{i}")))
+            .collect();
+        let jac_rows: Vec<Ident> = (0..self.m)
+            .map(|i| per_element::local(&format!("row_{i}")))
+            .collect();
+        Ok(quote! {
+            #(let (#values, #jac_rows) = #rows;)*
+            ([#(#values),*], [#(#jac_rows),*])
+        })
     }
 }
 

@@ -262,9 +262,11 @@ pub fn forward_gradient_body(
     }
 }
 
-/// The body of a forward-mode Jacobian with respect to arrays: the tangents (`dots`, their
-/// patterns with types: `mut w_dot: [f64; 2]`) set to the unit tangent of each flat index in turn, and `column` (a block that reads them and gives the
-/// `m` directional derivatives as an array) as that column.
+/// The body of a forward-mode Jacobian with respect to arrays, with the values: the tangents
+/// (`dots`, their patterns with types: `mut w_dot: [f64; 2]`) set to the unit tangent of each
+/// flat index in turn, and `column` (a block that reads them and gives the `m` values and the
+/// `m` directional derivatives, as two arrays) as that column. At least one pass runs, for the
+/// values. Gives `(values, jacobian)`.
 pub fn jacobian_body(
     layout: &Layout,
     (dots, by_ref): (&[TokenStream], &[bool]),
@@ -272,7 +274,9 @@ pub fn jacobian_body(
     (float, m): (&TokenStream, usize),
     krate: &TokenStream,
 ) -> TokenStream {
-    let (jac, k, col, r, c) = (
+    let (value, values, jac, k, col, r, c) = (
+        local("value"),
+        local("values"),
         local("jac"),
         local("k"),
         local("col"),
@@ -282,15 +286,27 @@ pub fn jacobian_body(
     let n = layout.total.tokens();
     let m = Literal::usize_unsuffixed(m);
     let units = layout.units(&k, by_ref, krate);
+    let (passes, write) = match &layout.total {
+        Count::Known(n) if *n > 0 => (
+            Literal::usize_unsuffixed(*n).into_token_stream(),
+            quote!(#r[#k] = #c;),
+        ),
+        _ => (
+            quote!(::core::cmp::max(#n, 1)),
+            quote!(if #k < #n { #r[#k] = #c; }),
+        ),
+    };
     quote! {
+        let mut #value: [#float; #m] = [0.0; #m];
         let mut #jac: [[#float; #n]; #m] = [[0.0; #n]; #m];
-        for #k in 0..#n {
+        for #k in 0..#passes {
             #(let #dots = #units;)*
-            let #col: [#float; #m] = { #column };
+            let (#values, #col): ([#float; #m], [#float; #m]) = { #column };
+            #value = #values;
             for (#r, #c) in #jac.iter_mut().zip(#col) {
-                #r[#k] = #c;
+                #write
             }
         }
-        #jac
+        (#value, #jac)
     }
 }
