@@ -429,8 +429,8 @@
 //!   (`h[i][j] = ∂²f/∂wᵢ∂wⱼ`, in `wrt` order) and `<name>_hvp(<its parameters>, a_v, b_v)`,
 //!   the Hessian-vector product `H·v`, in the shape of the gradient, without forming `H`.
 //!   Both are forward mode over the reverse-mode gradient: the Hessian carries `N` tangents
-//!   through the gradient's code (about `N` gradients' worth of arithmetic, in one pass, with
-//!   no storage), `_hvp` one (about two gradients). Each entry above the diagonal is computed
+//!   through the gradient's code (about `N` gradients' worth of arithmetic, in one pass, and
+//!   no storage beyond what the gradient keeps), `_hvp` one (about two gradients). Each entry above the diagonal is computed
 //!   once and mirrored, so the matrix is exactly symmetric.
 //!
 //! ```
@@ -487,12 +487,14 @@
 //! assert_eq!((hv_w, hv_b), ([0.5, 0.375], 0.0));
 //! ```
 //!
+//! Loops of every kind have Hessians: where the reverse sweep reads back values the loop kept
+//! (a `while` loop, a recurrence `h = (w * h + x).tanh()`), their tangents are kept with them,
+//! so the storage holds `1 + N` floats per value (`1 + 1` for `_hvp`).
+//!
 //! Not supported, each a compile error: forward mode, second derivatives and Jacobians with
-//! respect to a slice (`&[f64]`: its length is not known at compile time; use `&[f64; N]`);
-//! the Hessian of a `while` loop or of a loop that carries a value from one iteration to the
-//! next other than by summing (its reverse sweep reads back stored values, whose tangents are
-//! not kept; forward mode itself handles such loops), and of a function that calls other
-//! `#[grad]` functions (their pullbacks give first derivatives only).
+//! respect to a slice (`&[f64]`: its length is not known at compile time; use `&[f64; N]`),
+//! and the Hessian of a function that calls other `#[grad]` functions (their pullbacks give
+//! first derivatives only).
 
 //! ## Jacobians
 //!

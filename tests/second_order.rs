@@ -47,7 +47,7 @@ both_modes!(logreg, logreg_f, logreg_h, (b0, b1), (xs: &[f64], ys: &[f64]), {
     s
 });
 
-/// A loop with carried state, in forward mode (its Hessian is not supported: see below).
+/// A loop with carried state, in forward mode (and its Hessian: see `rnn_h` below).
 #[grad(wrt = w, u)]
 fn rnn(w: f64, u: f64, xs: &[f64]) -> f64 {
     let mut h = 0.0;
@@ -654,4 +654,71 @@ fn the_value_comes_with_the_jacobian_from_the_same_passes() {
     assert_eq!((v, j), (affine(w, x), affine_jacobian(w, x)));
     let (v, j) = affine_f_value_and_jacobian(w, x);
     assert_eq!((v, j), (affine_f(w, x), affine_f_jacobian(w, x)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loops whose reverse sweep reads back stored values: the tangents are stored with them
+// ---------------------------------------------------------------------------------------------
+
+#[grad(wrt = w, u, hessian)]
+fn rnn_h(w: f64, u: f64, xs: &[f64]) -> f64 {
+    let mut h = 0.0;
+    for &x in xs {
+        h = (w * h + u * x).tanh();
+    }
+    h * h
+}
+
+/// A `while` loop (its trip count is kept too) and a `loop` with `break`.
+macro_rules! iterations {
+    ($name:ident, $($opt:tt)*) => {
+        #[grad(wrt = a, b, $($opt)*)]
+        fn $name(a: f64, b: f64, n: usize) -> f64 {
+            let mut x = 1.0;
+            let mut i = 0;
+            while i < n {
+                x = (a * x + b).cos() + 0.1 * x * x;
+                i += 1;
+            }
+            let mut y = x * x + 1.0;
+            loop {
+                y = y * 1.5 + a * b * b;
+                if y > 10.0 {
+                    break;
+                }
+            }
+            x * y
+        }
+    };
+}
+iterations!(iterate, mode = reverse);
+iterations!(iterate_h, hessian);
+
+#[test]
+fn hessians_of_loops_with_carried_state() {
+    for (w, u) in [(0.7, 0.4), (-1.3, 0.9)] {
+        let h = rnn_h_hessian(w, u, &XS);
+        let fd = fd_hessian(
+            |p| {
+                let (a, b) = rnn_grad(p[0], p[1], &XS);
+                vec![a, b]
+            },
+            &[w, u],
+        );
+        assert_hessian(&h.map(|r| r.to_vec()), &fd);
+        let hv = rnn_h_hvp(w, u, &XS, 1.0, -2.0);
+        assert_relative_eq!(hv.0, h[0][0] - 2.0 * h[0][1], max_relative = 1e-12);
+        assert_relative_eq!(hv.1, h[1][0] - 2.0 * h[1][1], max_relative = 1e-12);
+    }
+    for (a, b, n) in [(0.6, 0.3, 5), (1.1, -0.4, 12)] {
+        let h = iterate_h_hessian(a, b, n);
+        let fd = fd_hessian(
+            |p| {
+                let (da, db) = iterate_grad(p[0], p[1], n);
+                vec![da, db]
+            },
+            &[a, b],
+        );
+        assert_hessian(&h.map(|r| r.to_vec()), &fd);
+    }
 }

@@ -11,9 +11,11 @@
 //! the tangents at the same index, a store writes them, and a loop over its elements reads
 //! them at the iteration's position. A seed of an array is `n` arrays (variables).
 //!
-//! What it does not take, each an error: a loop that keeps values for a reverse sweep (the
-//! tangents of what it reads back are not kept), and a value from opaque code that depends on
-//! a differentiated one.
+//! Over a reverse sweep (second derivatives), a loop that keeps values for the sweep keeps
+//! their tangents with them, and the sweep reads both back.
+//!
+//! What it does not take, an error: a value from opaque code that depends on a differentiated
+//! one.
 
 use crate::builder::Builder;
 use crate::ir::{
@@ -41,6 +43,7 @@ pub fn forward(primal: &Func, seeds: &Seeds) -> (Func, Vec<syn::Error>) {
         b,
         n: seeds.n,
         tan: HashMap::default(),
+        kept: HashMap::default(),
         errors: Vec::new(),
     };
     for (v, t) in &seeds.of {
@@ -84,6 +87,10 @@ struct Fwd {
     n: usize,
     /// The tangents of each variable that has any; absent means zero.
     tan: HashMap<Var, Vec<Operand>>,
+    /// For each storage a loop keeps values in for a reverse sweep: the tangents of each
+    /// value kept (`None` for a value without), in order; those that are variables are kept
+    /// after the values.
+    kept: HashMap<Var, Vec<Option<Vec<Operand>>>>,
     errors: Vec<syn::Error>,
 }
 
@@ -325,13 +332,6 @@ impl Fwd {
     }
 
     fn lp(&mut self, l: &Loop) {
-        if l.save.is_some() || l.restore.is_some() {
-            if let Some(c) = l.carried.first() {
-                self.error(c.out, "second derivatives of this loop are not supported: its reverse sweep reads back values it stored (a `while` loop, or a loop that carries a value from one iteration to the next other than a sum), and their tangents are not kept; a `for` loop that only sums is supported");
-            }
-            self.b.push(Inst::Loop(Box::new(l.clone())));
-            return;
-        }
         // Elements of arrays with tangents the loop iterates (`for x in w.iter()`): their
         // tangents are the tangent arrays' elements at the iteration's position.
         let mut header = l.header.clone();
@@ -373,11 +373,12 @@ impl Fwd {
                     .insert(*item, tv.into_iter().map(Operand::Var).collect());
             }
         }
-        // Carried values with derivatives get `n` carried tangents each.
+        // Carried values with derivatives get `n` carried tangents each (also one the reverse
+        // sweep made inactive, that starts from a value with tangents).
         let mut with: Vec<(usize, Vec<Var>, Vec<Var>)> = Vec::new();
         for (i, c) in l.carried.iter().enumerate() {
             let info = self.b.info(c.phi);
-            if info.active && info.kind == Kind::Float {
+            if info.kind == Kind::Float && (info.active || self.has_tangent(&c.init)) {
                 let tp = self.tangent_vars(c.phi);
                 let to = self.tangent_vars(c.out);
                 self.tan
@@ -389,6 +390,43 @@ impl Fwd {
             .iter()
             .map(|(i, _, _)| self.tangents(&l.carried[*i].init))
             .collect();
+        // A reverse sweep's iteration reads back what the forward loop kept: the tangents
+        // were kept with the values (see below), and are read back with them.
+        let mut restore = l.restore.clone();
+        if let Some(r) = &mut restore {
+            match self.kept.get(&r.buf).cloned() {
+                Some(kept) => {
+                    for (v, ts) in r.vars.clone().iter().zip(kept) {
+                        let Some(ts) = ts else { continue };
+                        let tv: Vec<Operand> = ts
+                            .iter()
+                            .map(|t| match t {
+                                Operand::Var(_) => {
+                                    let nv = self.b.new_var(
+                                        Kind::Float,
+                                        Name::Tangent(*v),
+                                        true,
+                                        Span::call_site(),
+                                    );
+                                    r.vars.push(nv);
+                                    Operand::Var(nv)
+                                }
+                                other => *other,
+                            })
+                            .collect();
+                        self.tan.insert(*v, tv);
+                    }
+                }
+                None => {
+                    if let Some(v) = r.vars.iter().find(|v| self.b.info(**v).active) {
+                        self.error(
+                            *v,
+                            "internal error: forward mode reads back a value whose tangents were not kept; please report this function",
+                        );
+                    }
+                }
+            }
+        }
         self.b.enter();
         for (var, arr, idx) in element_loads {
             self.b.push(Inst::Load { var, arr, idx });
@@ -398,6 +436,30 @@ impl Fwd {
         let mut yields = l.body.yields[..nc].to_vec();
         for (i, _, _) in &with {
             yields.extend(self.tangents(&l.body.yields[*i]));
+        }
+        for (i, c) in l.carried.iter().enumerate() {
+            if self.has_tangent(&l.body.yields[i]) && !with.iter().any(|w| w.0 == i) {
+                self.error(
+                    c.out,
+                    "internal error: forward mode drops the tangent of a value this loop carries; please report this function",
+                );
+            }
+        }
+        // What the loop keeps for a reverse sweep, it keeps with its tangents (those that are
+        // variables: a constant tangent is read back as the constant).
+        let mut save = l.save.clone();
+        if let Some(sv) = &mut save {
+            let mut kept = Vec::new();
+            for v in sv.vals.clone() {
+                if !self.tan.contains_key(&v) {
+                    kept.push(None);
+                    continue;
+                }
+                let ts = self.tangents(&Operand::Var(v));
+                sv.vals.extend(ts.iter().filter_map(Operand::as_var));
+                kept.push(Some(ts));
+            }
+            self.kept.insert(sv.buf, kept);
         }
         yields.extend(l.body.yields[nc..].iter().copied());
         let body = self.b.exit(yields);
@@ -421,8 +483,8 @@ impl Fwd {
             body,
             exit: l.exit,
             count: l.count,
-            save: None,
-            restore: None,
+            save,
+            restore,
         })));
     }
 }
