@@ -1421,13 +1421,26 @@ impl Program {
 
     /// The function named `name` with attribute `attr` and visibility `vis`.
     fn print(&self, name: &str, attr: &str, vis: &str) -> String {
+        self.print_ending(name, attr, vis, "f64", &|scope| expr_str(&self.ret, scope))
+    }
+
+    /// The function named `name` with attribute `attr` and visibility `vis`, its statements,
+    /// then the final expression `last` prints in the scope they leave, of type `ty`.
+    fn print_ending(
+        &self,
+        name: &str,
+        attr: &str,
+        vis: &str,
+        ty: &str,
+        last: &dyn Fn(&Scope) -> String,
+    ) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{attr}");
         let mut scope = Scope::new(self);
         scope.this.path = name.into();
         let _ = writeln!(
             out,
-            "{vis}fn {name}({}) -> f64 {{",
+            "{vis}fn {name}({}) -> {ty} {{",
             self.params().join(", ")
         );
         // Both data parameters are always declared; mention them so neither is unused.
@@ -1437,9 +1450,71 @@ impl Program {
             print_stmt(&mut out, s, &mut scope, 1);
             scope.settle(&top, s);
         }
-        let _ = writeln!(out, "    {}", expr_str(&self.ret, &scope));
+        let _ = writeln!(out, "    {}", last(&scope));
         out.push_str("}\n");
         out
+    }
+}
+
+/// A function returning several floats (`gen::multi_program`): a straight-line program's
+/// parameters and statements, then 2–3 results instead of one, as a tuple `(f64, f64)` or an
+/// array `[f64; M]`. `#[grad(wrt = ..)]` gives it `<name>_jacobian(..) -> [[f64; N]; M]`, row
+/// `i` the gradient of result `i`.
+#[derive(Clone, PartialEq)]
+pub struct Multi {
+    /// The parameters and statements (scalar `wrt` parameters only, no callees); its `ret` is
+    /// not part of the function (see [`Multi::output`]).
+    pub body: Program,
+    /// The results, in order: expressions over what the statements leave in scope (so several
+    /// may read the same local).
+    pub outputs: Vec<Expr>,
+    /// `[e0, e1, ..]` returning `[f64; M]`, or `(e0, e1, ..)` returning a tuple.
+    pub array: bool,
+}
+
+impl Multi {
+    /// The single-result program of result `i`: the same statements, ending with
+    /// `outputs[i]`. The oracle differentiates each this way (its value and gradient are result
+    /// `i`'s, and row `i` of the Jacobian).
+    pub fn output(&self, i: usize) -> Program {
+        Program {
+            ret: self.outputs[i].clone(),
+            ..self.body.clone()
+        }
+    }
+
+    /// The function named `name` with `#[grad(wrt = w0, ..)]`, and `options` added after the
+    /// list (`mode = forward`) if not empty.
+    pub fn source_with(&self, name: &str, options: &str) -> String {
+        let attr = self.body.wrt_attr();
+        let attr = if options.is_empty() {
+            attr
+        } else {
+            format!("{}, {options})]", &attr[..attr.len() - 2])
+        };
+        let m = self.outputs.len();
+        let ty = if self.array {
+            format!("[f64; {m}]")
+        } else {
+            format!("({})", vec!["f64"; m].join(", "))
+        };
+        let last = |scope: &Scope| {
+            let results: Vec<String> = self.outputs.iter().map(|e| expr_str(e, scope)).collect();
+            let results = results.join(", ");
+            if self.array {
+                format!("[{results}]")
+            } else {
+                format!("({results})")
+            }
+        };
+        self.body.print_ending(name, &attr, "", &ty, &last)
+    }
+}
+
+impl fmt::Debug for Multi {
+    /// As a [`Program`]: its Rust source.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\n{}", self.source_with("f", ""))
     }
 }
 

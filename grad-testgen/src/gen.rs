@@ -4,11 +4,12 @@
 //! Three languages: [`program`] (straight-line code with `if`, which the IR interpreter of
 //! `grad-macro` runs too), [`loop_program`] (also loops, jumps, `match`, arrays and iterator
 //! sums, for the compiled path only: the interpreter does not run loops) and [`call_program`]
-//! (callers of generated `#[grad]` helpers, compiled path only).
+//! (callers of generated `#[grad]` helpers, compiled path only); and [`multi_program`], the
+//! first language's statements ending with several results (Jacobians, compiled path only).
 
 use crate::ast::{
     Arith, AssignOp, Call, Callee, CmpOp, Cond, Domain, Expr, FlagArg, Header, IntArg, IntAtom,
-    IntCmp, IntExpr, IterForm, IterSrc, Ix, Jump, MatchOn, Place, Program, ReduceKind, Stmt,
+    IntCmp, IntExpr, IterForm, IterSrc, Ix, Jump, MatchOn, Multi, Place, Program, ReduceKind, Stmt,
     StoreOp, Target, F1, F2, LATEST, WA_LEN, XS_LEN,
 };
 use crate::oracle::Point;
@@ -192,6 +193,73 @@ pub fn case(points: usize) -> impl Strategy<Value = (Program, Vec<Point>)> {
 pub fn loop_case(points: usize) -> impl Strategy<Value = (Program, Vec<Point>)> {
     loop_program().prop_flat_map(move |p| {
         let pts = prop::collection::vec(point(&p), points);
+        (Just(p), pts)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functions returning several floats (Jacobians).
+
+/// Result `i` of a function returning several: the first is `latest · w0 + e`, as a program's
+/// single result (so the statements reach it); a later one is `r · wⱼ + e`, `r` the local bound
+/// last again (the two results share it: fan-out) or any float in scope, `wⱼ` any `wrt`
+/// parameter, or, one time in four, any expression (a parameter, a literal, a constant row).
+fn output(i: usize, n_wrt: usize) -> BoxedStrategy<Expr> {
+    if i == 0 {
+        return expr()
+            .prop_map(|e| {
+                let reach = Expr::Bin(Arith::Mul, b(Expr::Latest), b(Expr::Var(0)));
+                Expr::Bin(Arith::Add, b(reach), b(e))
+            })
+            .boxed();
+    }
+    let r = prop_oneof![1 => Just(Expr::Latest), 1 => any::<u8>().prop_map(Expr::Var)];
+    // A `Var` below the number of `wrt` parameters is that parameter: parameters come first
+    // among the names in scope, and no local shadows one.
+    let w = (0..n_wrt as u8).prop_map(Expr::Var);
+    prop_oneof![
+        3 => (r, w, expr()).prop_map(|(r, w, e)| {
+            Expr::Bin(Arith::Add, b(Expr::Bin(Arith::Mul, b(r), b(w))), b(e))
+        }),
+        1 => expr(),
+    ]
+    .boxed()
+}
+
+/// Functions returning several floats: 1–4 `wrt` parameters (all scalars), 0–2 float data
+/// parameters, up to 6 statements of the straight-line language, and 2–3 results (see
+/// `output`), as a tuple or an array. `n_wrt` against the number of results decides the
+/// macro's default mode: forward when `n_wrt <= m`, reverse otherwise (3 or 4 parameters for
+/// 2 results, 4 for 3).
+pub fn multi_program() -> impl Strategy<Value = Multi> {
+    (1usize..=4, 2usize..=3, 0usize..=2, any::<bool>()).prop_flat_map(
+        |(n_wrt, m, n_data, array)| {
+            let outputs: Vec<BoxedStrategy<Expr>> = (0..m).map(|i| output(i, n_wrt)).collect();
+            (prop::collection::vec(stmt(), 0..6), outputs).prop_map(move |(stmts, outputs)| {
+                Multi {
+                    body: Program {
+                        n_wrt,
+                        wrt_array: false,
+                        n_data,
+                        data_array: false,
+                        stmts,
+                        // Not part of the function: each result is one (`Multi::output`).
+                        ret: Expr::Lit(0.0),
+                        callees: Vec::new(),
+                    },
+                    outputs,
+                    array,
+                }
+            })
+        },
+    )
+}
+
+/// A function returning several floats with a few points to evaluate it at (compiled path
+/// only: the IR interpreter runs single results).
+pub fn multi_case(points: usize) -> impl Strategy<Value = (Multi, Vec<Point>)> {
+    multi_program().prop_flat_map(move |p| {
+        let pts = prop::collection::vec(point(&p.body), points);
         (Just(p), pts)
     })
 }

@@ -13,7 +13,7 @@ pub mod ast;
 pub mod gen;
 pub mod oracle;
 
-pub use ast::Program;
+pub use ast::{Multi, Program};
 pub use oracle::{value_and_gradient, Expected, Point};
 
 /// `n` cases by default, or `GRAD_FUZZ_CASES` when set (the long batch).
@@ -78,6 +78,61 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Functions returning several floats: both sides of the default mode's rule (`n_wrt <= m`
+    /// and `>`), tuples and arrays, later results reading the local bound last (fan-out),
+    /// printed with their return type; result `i` as printed is the result of the program the
+    /// oracle differentiates for row `i` (`Multi::output`), and the oracle gives one row of
+    /// `n_wrt` per result.
+    #[test]
+    fn several_results_give_a_row_each() {
+        let mut runner = TestRunner::deterministic();
+        let (mut forward, mut reverse, mut arrays, mut shared, mut rows) = (0, 0, 0, 0, 0);
+        // The final expression of a function's source.
+        let last = |s: &str| s.lines().rev().nth(1).unwrap().trim().to_string();
+        for _ in 0..200 {
+            let (p, pts) = gen::multi_case(2).new_tree(&mut runner).unwrap().current();
+            let (n, m) = (p.body.n_wrt, p.outputs.len());
+            assert!(!p.body.has_loops() && (2..=3).contains(&m), "{p:?}");
+            if n <= m {
+                forward += 1;
+            } else {
+                reverse += 1;
+            }
+            let source = p.source_with("f", "mode = reverse");
+            let singles: Vec<String> = (0..m).map(|i| last(&p.output(i).source("f"))).collect();
+            let (ty, results) = if p.array {
+                arrays += 1;
+                (format!("[f64; {m}]"), format!("[{}]", singles.join(", ")))
+            } else {
+                let ty = format!("({})", vec!["f64"; m].join(", "));
+                (ty, format!("({})", singles.join(", ")))
+            };
+            assert!(source.contains(&format!(") -> {ty} {{")), "{p:?}");
+            assert!(source.contains(", mode = reverse)]"), "{p:?}");
+            assert_eq!(last(&source), results, "{p:?}");
+            let reads_latest = |e: &ast::Expr| match e {
+                ast::Expr::Bin(_, r, _) => {
+                    matches!(&**r, ast::Expr::Bin(_, l, _) if **l == ast::Expr::Latest)
+                }
+                _ => false,
+            };
+            shared += usize::from(p.outputs.iter().skip(1).any(reads_latest));
+            for pt in &pts {
+                let Some(j) = oracle::jacobian(&p, pt) else {
+                    continue;
+                };
+                assert_eq!(j.len(), m);
+                assert!(j.iter().all(|row| row.gradient.len() == n));
+                rows += m;
+            }
+        }
+        assert!(
+            forward > 50 && reverse > 30 && arrays > 50 && 200 - arrays > 50 && shared > 20,
+            "{forward} forward, {reverse} reverse, {arrays} arrays, {shared} sharing the latest local"
+        );
+        assert!(rows > 400, "{rows} rows");
     }
 
     /// The second-order oracle (a dual of duals) against central differences of the

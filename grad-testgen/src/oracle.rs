@@ -13,7 +13,7 @@
 
 use crate::ast::{
     Arith, AssignOp, Call, Callee, CalleeSig, CmpOp, Cond, Expr, FlagArg, IntArg, IntExpr, Jump,
-    MatchOn, Program, ReduceKind, Scope, ShapeKind, Stmt, StoreOp, F1, F2, USER_CONST,
+    MatchOn, Multi, Program, ReduceKind, Scope, ShapeKind, Stmt, StoreOp, F1, F2, USER_CONST,
 };
 use crate::ast::{ArrayKind, Index};
 use std::f64::consts::{LN_10, LN_2, PI};
@@ -309,6 +309,17 @@ pub fn value_and_gradient(p: &Program, pt: &Point) -> Option<Expected> {
         gradient,
         scale,
     })
+}
+
+/// What the oracle says about a function returning several floats ([`Multi`]) at a point:
+/// for each result, its value, its gradient (that row of the Jacobian) and the scales, from
+/// [`value_and_gradient`] of the program ending with that result ([`Multi::output`]), so
+/// nothing of the oracle is written again. `None` where a value computed on the way to any
+/// result is not finite, as for [`value_and_gradient`].
+pub fn jacobian(p: &Multi, pt: &Point) -> Option<Vec<Expected>> {
+    (0..p.outputs.len())
+        .map(|i| value_and_gradient(&p.output(i), pt))
+        .collect()
 }
 
 /// The program's value at `pt`, with the derivative along gradient component `seed` (or
