@@ -2,20 +2,23 @@
 //! each with `#[grad]`, and a `check_all` that compares the compiled companions with the
 //! oracle's gradients (embedded as exact literals) and the compiled original's value.
 //!
-//! Four batches: programs of the straight-line language (`f0`, `f1`, ..; the one the IR path
+//! Five batches: programs of the straight-line language (`f0`, `f1`, ..; the one the IR path
 //! checks too), of the loop language (`g0`, `g1`, ..: loops, jumps, `match`, arrays, iterator
 //! sums), callers of generated helpers (`c0`, `c1`, ..: calls between `#[grad]` functions),
-//! and straight-line programs compiled with `mode = forward` and with `hessian` (`s0_fwd`,
-//! `s0`, `s0_both`, ..: see [`Second`]), each from its own random stream, so adding one batch
-//! does not change the others. A caller's helpers (`c0_h0`, ..) are written next to it, in the nested module `m`,
-//! or, `pub`, in `$OUT_DIR/calls.rs`, which this crate's library includes (`src/lib.rs`): the
-//! test calls those across crates. `GRAD_COMPILED_CASES` sets the size of all four (default
-//! 40, 40, 40 and 20), `GRAD_COMPILED_LOOP_CASES`, `GRAD_COMPILED_CALL_CASES` and
-//! `GRAD_COMPILED_SECOND_CASES` that of the second, the third and the fourth alone,
-//! `GRAD_FUZZ_SEED` the seed.
+//! straight-line programs compiled with `mode = forward` and with `hessian` (`s0_fwd`,
+//! `s0`, `s0_both`, ..: see [`Second`]), and functions returning several floats, whose
+//! `_jacobian` is compiled in the default mode, with `mode = forward` and with `mode =
+//! reverse` (`j0`, `j0_fwd`, `j0_rev`, ..: see [`Jacobians`]), each from its own random
+//! stream, so adding one batch does not change the others. A caller's helpers (`c0_h0`, ..)
+//! are written next to it, in the nested module `m`, or, `pub`, in `$OUT_DIR/calls.rs`, which
+//! this crate's library includes (`src/lib.rs`): the test calls those across crates.
+//! `GRAD_COMPILED_CASES` sets the size of all five (default 40, 40, 40, 20 and 20),
+//! `GRAD_COMPILED_LOOP_CASES`, `GRAD_COMPILED_CALL_CASES`, `GRAD_COMPILED_SECOND_CASES` and
+//! `GRAD_COMPILED_JACOBIAN_CASES` that of the second, the third, the fourth and the fifth
+//! alone, `GRAD_FUZZ_SEED` the seed.
 
 use grad_testgen::ast::{CallSite, Place};
-use grad_testgen::{gen, oracle, Point, Program};
+use grad_testgen::{gen, oracle, Multi, Point, Program};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use std::fmt::Write;
@@ -283,12 +286,124 @@ impl Second {
     }
 }
 
+/// The fifth batch: functions returning several floats (`gen::multi_program`: straight-line
+/// statements, scalar `wrt` parameters, 2–3 results as a tuple or an array), each compiled
+/// three times, `j{i}` (the default mode: forward when there are no more `wrt` parameters than
+/// results, reverse otherwise), `j{i}_fwd` (`mode = forward`) and `j{i}_rev` (`mode =
+/// reverse`); every `_jacobian` is checked entry by entry against the oracle (row `i` the
+/// gradient of the program ending with result `i`, `oracle::jacobian`), and each original's
+/// results against the oracle's values.
+#[derive(Default)]
+struct Jacobians {
+    fns: String,
+    checks: String,
+    programs: usize,
+    /// Programs returning an array (the others return a tuple).
+    arrays: usize,
+    /// Programs the default mode compiles forward (`n_wrt <= m`) and in reverse. The body is
+    /// straight-line, which forward mode always takes (`j{i}_fwd`, `mode = forward`, would not
+    /// compile otherwise), so the macro falls back to reverse mode for none of them.
+    forward: usize,
+    reverse: usize,
+    /// Points checked, Jacobian entries compared (over the three compilations), and of those
+    /// the ones the oracle says are not 0.
+    points: usize,
+    entries: usize,
+    nonzero: usize,
+}
+
+/// The three compilations of a program of the fifth batch: name suffix and options.
+const JACOBIAN_MODES: [(&str, &str); 3] = [
+    ("", ""),
+    ("_fwd", "mode = forward"),
+    ("_rev", "mode = reverse"),
+];
+
+impl Jacobians {
+    fn add(&mut self, i: u64, p: &Multi, points: &[Point]) {
+        let name = format!("j{i}");
+        let (n, m) = (p.body.n_wrt, p.outputs.len());
+        let mut shown = String::new();
+        for (suffix, options) in JACOBIAN_MODES {
+            let source = p.source_with(&format!("{name}{suffix}"), options);
+            self.fns.push_str(&source);
+            shown.push_str(&source);
+        }
+        self.programs += 1;
+        self.arrays += usize::from(p.array);
+        let default = if n <= m {
+            self.forward += 1;
+            "default mode (forward)"
+        } else {
+            self.reverse += 1;
+            "default mode (reverse)"
+        };
+        let list = |v: &[f64]| {
+            let v: Vec<String> = v.iter().map(|x| format!("{x:?}")).collect();
+            v.join(", ")
+        };
+        for pt in points {
+            let Some(rows) = oracle::jacobian(p, pt) else {
+                continue;
+            };
+            // As for the gradient (see `Batch::add`): an infinite or huge derivative on the way is
+            // not a fair comparison.
+            let fair = |r: &oracle::Expected| {
+                r.gradient.iter().all(|g| g.is_finite() && g.abs() < 1e8)
+                    && r.scale.iter().all(|s| s.is_finite())
+            };
+            if !rows.iter().all(fair) {
+                continue;
+            }
+            self.points += 1;
+            let jacobian: Vec<f64> = rows.iter().flat_map(|r| r.gradient.clone()).collect();
+            let scale: Vec<f64> = rows.iter().flat_map(|r| r.scale.clone()).collect();
+            let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
+            self.entries += JACOBIAN_MODES.len() * n * m;
+            self.nonzero += JACOBIAN_MODES.len() * jacobian.iter().filter(|g| **g != 0.0).count();
+            let args = p.body.args(pt);
+            let names: Vec<String> = (0..args.len()).map(|j| format!("a{j}")).collect();
+            let (args, names) = (args.join(", "), names.join(", "));
+            let _ = writeln!(
+                self.checks,
+                "    let ({names}) = std::hint::black_box(({args}));\n    let case = JacobianCase {{ source: {shown:?}, args: \"{args}\", values: &[{}], jacobian: &[{}], scale: &[{}] }};",
+                list(&values),
+                list(&jacobian),
+                list(&scale),
+            );
+            for (suffix, options) in JACOBIAN_MODES {
+                let f = format!("{name}{suffix}");
+                let mode = if options.is_empty() { default } else { options };
+                let _ = writeln!(
+                    self.checks,
+                    "    n += check_jacobian(&case, \"{f}: {mode}\", || {f}({names}), || {f}_jacobian({names}));"
+                );
+            }
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} functions returning several floats ({} tuples, {} arrays), each with `_jacobian` in the default mode ({} forward, {} reverse), `mode = forward` and `mode = reverse` ({} points, {} Jacobian entries compared, {} of them nonzero)",
+            self.programs,
+            self.programs - self.arrays,
+            self.arrays,
+            self.forward,
+            self.reverse,
+            self.points,
+            self.entries,
+            self.nonzero
+        )
+    }
+}
+
 fn main() {
     let seed = env("GRAD_FUZZ_SEED").unwrap_or(3);
     let cases = env("GRAD_COMPILED_CASES");
     let loop_cases = env("GRAD_COMPILED_LOOP_CASES").or(cases).unwrap_or(40);
     let call_cases = env("GRAD_COMPILED_CALL_CASES").or(cases).unwrap_or(40);
     let second_cases = env("GRAD_COMPILED_SECOND_CASES").or(cases).unwrap_or(20);
+    let jacobian_cases = env("GRAD_COMPILED_JACOBIAN_CASES").or(cases).unwrap_or(20);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -334,6 +449,17 @@ fn main() {
         second.add(i, &p, &points);
     }
 
+    let mut jacobians = Jacobians::default();
+    let mut runner = self::runner(seed, 4);
+    for i in 0..jacobian_cases {
+        let tree = match gen::multi_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating program {i} of the Jacobian batch: {e}"),
+        };
+        let (p, points) = tree.current();
+        jacobians.add(i, &p, &points);
+    }
+
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
         plain.programs, plain.points, plain.nonzero, loops.programs, loops.points, loops.nonzero
@@ -353,20 +479,23 @@ fn main() {
         calls.calls()
     );
     let _ = write!(summary, ", {}", second.summary());
+    let _ = write!(summary, ", {}", jacobians.summary());
 
     let k = grad_testgen::ast::USER_CONST;
     let out = format!(
-        "use grad::grad;\n\nconst K: f64 = {k:?};\n\n/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}\npub mod {} {{\n    use grad::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}    n\n}}\n",
+        "use grad::grad;\n\nconst K: f64 = {k:?};\n\n/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}\npub mod {} {{\n    use grad::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
         second.fns,
+        jacobians.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
         plain.checks,
         loops.checks,
         calls.checks,
         second.checks,
+        jacobians.checks,
     );
     write("generated.rs", &out);
     let lib = format!("use grad::grad;\n\nconst K: f64 = {k:?};\n\n{}", calls.lib);

@@ -1,6 +1,7 @@
 //! The full path: generated programs compiled by the real macro (see `build.rs`). Each
 //! companion's gradient must match the dual-number oracle, and `_value_and_grad`'s value must
-//! be the original function's, bit for bit.
+//! be the original function's, bit for bit; each `_jacobian` of a function returning several
+//! floats must match the oracle's gradients of its results, entry by entry.
 
 /// A gradient (a float, an array for an array parameter, or a tuple of them in `wrt` order)
 /// flattened, in the oracle's order.
@@ -148,11 +149,11 @@ fn close(a: f64, b: f64, scale: f64) -> bool {
     (a - b).abs() <= 1e-8 * a.abs().max(b.abs()) + 1e-12 * scale.max(1.0)
 }
 
-/// A Hessian, `[[f64; N]; N]`, as rows.
+/// A Hessian, `[[f64; N]; N]`, or a Jacobian, `[[f64; N]; M]`, as rows.
 trait Rows {
     fn rows(&self) -> Vec<Vec<f64>>;
 }
-impl<const N: usize> Rows for [[f64; N]; N] {
+impl<const N: usize, const M: usize> Rows for [[f64; N]; M] {
     fn rows(&self) -> Vec<Vec<f64>> {
         self.iter().map(|r| r.to_vec()).collect()
     }
@@ -325,9 +326,72 @@ impl Hvp for (f64, f64, f64) {
     type Matrix = [[f64; 3]; 3];
 }
 
+/// A function of the fifth batch (straight-line statements, scalar `wrt` parameters, 2–3
+/// results as a tuple or an array), the point, and what the oracle says there.
+struct JacobianCase {
+    /// Its three compilations (default mode, `mode = forward`, `mode = reverse`).
+    source: &'static str,
+    args: &'static str,
+    /// Each result's value.
+    values: &'static [f64],
+    /// The oracle's Jacobian row by row (row `i` the gradient of result `i` over the `wrt`
+    /// parameters), and each entry's cancellation scale (that of its row's pass).
+    jacobian: &'static [f64],
+    scale: &'static [f64],
+}
+
+/// Checks one compilation's `_jacobian` at one point (1 if it passes): the original's results
+/// are the oracle's values, and the Jacobian has one row per result, each the oracle's
+/// gradient, entry by entry (as the gradients of the other batches).
+fn check_jacobian<O: Components, J: Rows>(
+    case: &JacobianCase,
+    what: &str,
+    original: impl FnOnce() -> O + std::panic::UnwindSafe,
+    jacobian: impl FnOnce() -> J + std::panic::UnwindSafe,
+) -> usize {
+    let at = format!("\n{}at ({})", case.source, case.args);
+    let ran = std::panic::catch_unwind(|| (original(), jacobian()));
+    let Ok((values, j)) = ran else {
+        return fail(format!("{what}: the original or `_jacobian` panicked:{at}"));
+    };
+    let (values, j) = (values.components(), j.rows());
+    let m = case.values.len();
+    let n = case.jacobian.len() / m;
+    if values.len() != m {
+        return fail(format!(
+            "{what}: the original returns {} values, oracle {m}:{at}",
+            values.len()
+        ));
+    }
+    for (i, (v, e)) in values.iter().zip(case.values).enumerate() {
+        if !close(*v, *e, 1.0) {
+            return fail(format!(
+                "{what}: the original's value {i} = {v:?}, oracle {e:?}:{at}"
+            ));
+        }
+    }
+    if j.len() != m || j.iter().any(|r| r.len() != n) {
+        return fail(format!("{what}: _jacobian {j:?} not {m} by {n}:{at}"));
+    }
+    for (i, row) in j.iter().enumerate() {
+        for (k, g) in row.iter().enumerate() {
+            let (e, s) = (case.jacobian[i * n + k], case.scale[i * n + k]);
+            if !close(*g, e, s) {
+                return fail(format!(
+                    "{what}: _jacobian[{i}][{k}] (∂y{i}/∂w{k}) = {g:e}, oracle {e:e} (the whole Jacobian {j:?}, oracle {:?}):{at}",
+                    case.jacobian.chunks(n).collect::<Vec<_>>()
+                ));
+            }
+        }
+    }
+    1
+}
+
 #[allow(unused, clippy::all, clippy::pedantic)]
 mod generated {
-    use super::{check, check_forward, check_hessian, Case, SecondCase};
+    use super::{
+        check, check_forward, check_hessian, check_jacobian, Case, JacobianCase, SecondCase,
+    };
     include!(concat!(env!("OUT_DIR"), "/generated.rs"));
 }
 
