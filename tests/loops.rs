@@ -875,3 +875,118 @@ fn an_index_found_in_a_loop_over_a_differentiated_array() {
         fd(|p| argmin_then_loss([p[0], p[1], p[2]], x), &w, &g);
     }
 }
+
+// Two loops over the same range, the second reading elements of an array the first writes:
+// merged into one loop only when each iteration reads the element it writes (a new-user
+// review found `m[3 - i]` merged, with the value and the gradient wrong).
+
+#[grad(wrt = w)]
+#[allow(clippy::needless_range_loop)] // written as index loops on purpose
+fn mirrored(w: [f64; 4]) -> f64 {
+    let mut m = [0.0; 4];
+    for i in 0..4 {
+        m[i] = w[i] * w[i];
+    }
+    let mut s = 0.0;
+    for i in 0..4 {
+        s += m[i] * m[3 - i];
+    }
+    s
+}
+
+#[grad(wrt = w)]
+#[allow(clippy::needless_range_loop)] // written as index loops on purpose
+fn neighbours(w: [f64; 4], x: [f64; 4]) -> f64 {
+    let mut pred = [0.0; 4];
+    for i in 0..4 {
+        pred[i] = (w[i] * x[i]).tanh();
+    }
+    let mut s = 0.0;
+    for i in 0..4 {
+        s += (pred[i] - pred[(i + 1) % 4]).powi(2) + pred[3] * w[i];
+    }
+    s
+}
+
+#[grad(wrt = w)]
+#[allow(clippy::needless_range_loop)] // written as index loops on purpose
+fn transposed(w: [[f64; 2]; 2]) -> f64 {
+    let mut m = [[0.0; 2]; 2];
+    for i in 0..2 {
+        for j in 0..2 {
+            m[i][j] = w[i][j].sin() * w[j][i];
+        }
+    }
+    let mut s = 0.0;
+    for i in 0..2 {
+        for j in 0..2 {
+            s += m[i][j] * m[j][i];
+        }
+    }
+    s
+}
+
+const IDX: [usize; 4] = [2, 0, 3, 1];
+
+#[grad(wrt = w)]
+#[allow(clippy::needless_range_loop)] // written as index loops on purpose
+fn gathered(w: [f64; 4], x: f64) -> f64 {
+    let mut z = [0.0; 4];
+    for i in 0..4 {
+        z[IDX[i]] = w[i] * w[i] + x;
+    }
+    let mut t = 0.0;
+    for i in 0..4 {
+        t += z[IDX[i]] * z[i] * x;
+    }
+    t
+}
+
+/// The same index in both loops: merged, and right.
+#[grad(wrt = w)]
+#[allow(clippy::needless_range_loop)] // written as index loops on purpose
+fn elementwise(w: [f64; 4]) -> f64 {
+    let mut m = [0.0; 4];
+    for i in 0..4 {
+        m[i] = w[i] * w[i];
+    }
+    let mut s = 0.0;
+    for i in 0..4 {
+        s += m[i] * m[i] * w[i];
+    }
+    s
+}
+
+#[test]
+fn loops_reading_other_iterations_elements() {
+    let w = [0.3, -0.8, 0.5, 1.7];
+    let (v, g) = mirrored_value_and_grad(w);
+    assert_eq!(v, mirrored(w));
+    // 2(w0² w3² + w1² w2²): ∂/∂w0 = 4 w0 w3².
+    assert!((g[0] - 4.0 * 0.3 * 1.7 * 1.7).abs() < 1e-12, "{g:?}");
+    fd(|p| mirrored([p[0], p[1], p[2], p[3]]), &w, &g);
+
+    let x = [1.5, -0.5, 2.0, 0.75];
+    let (v, g) = neighbours_value_and_grad(w, x);
+    assert_eq!(v, neighbours(w, x));
+    fd(|p| neighbours([p[0], p[1], p[2], p[3]], x), &w, &g);
+
+    let m = [[0.3, -0.8], [0.5, 1.7]];
+    let (v, g) = transposed_value_and_grad(m);
+    assert_eq!(v, transposed(m));
+    fd(
+        |p| transposed([[p[0], p[1]], [p[2], p[3]]]),
+        &[0.3, -0.8, 0.5, 1.7],
+        &[g[0][0], g[0][1], g[1][0], g[1][1]],
+    );
+
+    let (v, g) = gathered_value_and_grad(w, 0.6);
+    assert_eq!(v, gathered(w, 0.6));
+    fd(|p| gathered([p[0], p[1], p[2], p[3]], 0.6), &w, &g);
+
+    let (v, g) = elementwise_value_and_grad(w);
+    assert_eq!(v, elementwise(w));
+    for i in 0..4 {
+        assert!((g[i] - 5.0 * w[i].powi(4)).abs() < 1e-12, "{g:?}");
+    }
+}

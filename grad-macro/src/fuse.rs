@@ -148,6 +148,12 @@ fn try_fuse(
         .copied()
         .zip(ppat.refs.iter().copied())
         .collect();
+    // Iteration k of the merged loop runs the second body right after the first one's
+    // iteration k, before the first loop's later iterations: the second must not read (or
+    // write) what those write.
+    if !independent_iterations(pl, rl, &map, &ppat.refs, arrays) {
+        return None;
+    }
     let mut rbody: Block = rl.body.clone();
     crate::ir::rename(&mut rbody, &map);
     let mut merged = pl.clone();
@@ -169,6 +175,82 @@ fn try_fuse(
     }
     out.extend(insts[ri + 1..].iter().cloned());
     Some(out)
+}
+
+/// Whether running `second`'s iteration k right after `first`'s (renamed by `map`) computes
+/// what the two loops compute one after the other. True when `first` has no effect on data
+/// (calls on data may write anything), and every array one loop writes that the other uses
+/// is used by both only element by element, at the same index, one that names the
+/// iteration's own element (a variable of the loop's pattern): then iteration k reads no
+/// element another iteration writes. `m[i]` in both is fine; `m[3 - i]`, `m[0]` or a loop
+/// over `m` in the second is not.
+fn independent_iterations(
+    first: &Loop,
+    second: &Loop,
+    map: &HashMap<Var, Var>,
+    pattern: &[Var],
+    arrays: &HashSet<Var>,
+) -> bool {
+    fn effects(b: &Block) -> bool {
+        b.insts
+            .iter()
+            .any(|i| i.effectful() || i.blocks().into_iter().any(effects))
+    }
+    if effects(&first.body) {
+        return false;
+    }
+    let mut renamed = second.body.clone();
+    crate::ir::rename(&mut renamed, map);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    accesses(&first.body, arrays, &mut a);
+    accesses(&renamed, arrays, &mut b);
+    let written =
+        |acc: &[Access]| -> HashSet<Var> { acc.iter().filter(|x| x.2).map(|x| x.0).collect() };
+    let (wa, wb) = (written(&a), written(&b));
+    let shared: HashSet<Var> = a
+        .iter()
+        .chain(&b)
+        .map(|x| x.0)
+        .filter(|v| {
+            (wa.contains(v) && b.iter().any(|x| x.0 == *v))
+                || (wb.contains(v) && a.iter().any(|x| x.0 == *v))
+        })
+        .collect();
+    shared.iter().all(|arr| {
+        let mut idxs = a.iter().chain(&b).filter(|x| x.0 == *arr).map(|x| &x.1);
+        let Some(Some(first_idx)) = idxs.next() else {
+            return false;
+        };
+        let own = first_idx
+            .iter()
+            .any(|o| o.as_var().is_some_and(|v| pattern.contains(&v)));
+        own && idxs.all(|i| i.as_ref() == Some(first_idx))
+    })
+}
+
+/// An array's use: the array, the index of a load or a store (`None` for any other use, such
+/// as code on data or a loop over it), and whether it writes.
+type Access = (Var, Option<Vec<Operand>>, bool);
+
+/// The uses of arrays in `b`, nested blocks included.
+fn accesses(b: &Block, arrays: &HashSet<Var>, out: &mut Vec<Access>) {
+    for inst in &b.insts {
+        match inst {
+            Inst::Load { arr, idx, .. } => out.push((*arr, Some(idx.clone()), false)),
+            Inst::Store { arr, idx, .. } => out.push((*arr, Some(idx.clone()), true)),
+            Inst::NewArray { var, .. } => out.push((*var, None, true)),
+            other => other.for_each_operand(&mut |o| {
+                if let Operand::Var(v) = o {
+                    if arrays.contains(v) {
+                        out.push((*v, None, false));
+                    }
+                }
+            }),
+        }
+        for nb in inst.blocks() {
+            accesses(nb, arrays, out);
+        }
+    }
 }
 
 /// The sweep recomputed the iteration's values; in one loop they are computed already: each
