@@ -179,7 +179,8 @@
 //!   whose arms give floats; it becomes `if ::core::matches!(..)` chains. A `match` on a
 //!   differentiated value is refused: compare with `if` instead.
 //! - Data passes through untouched: `xs.len() as f64`, index arithmetic, integer counters,
-//!   comparisons of data, data changed in place (`let mut v = xs.to_vec(); v.sort_by(..);`).
+//!   comparisons of data, data changed in place (`let mut v = xs.to_vec();
+//!   v.sort_by(f64::total_cmp);`: a closure is allowed only in the iterator positions above).
 //!
 //! **What a loop costs.** The reverse sweep runs the loop's iterations again: each iteration's
 //! intermediate values are recomputed from the values the loop carries from one iteration to
@@ -222,7 +223,9 @@
 //! read the new contents. Write to another array instead. As a consequence no recurrence whose
 //! state is an array can be written yet, in place or not: a vector RNN, a heat equation (even
 //! one keeping its whole history `u[t + 1][i]` from `u[t]`, since the time loop both reads and
-//! writes `u`); a recurrence with scalar state can. A loop with carried state over an iterator
+//! writes `u`); a recurrence with scalar state can. Forward mode has no reverse sweep:
+//! `mode = forward` (without `hessian`) takes these, at one pass per `wrt` value. A loop with
+//! carried state over an iterator
 //! that cannot run backwards (a `HashMap`, `chars().enumerate()`) is refused by rustc, at the
 //! iterator, with `DoubleEndedIterator` in the message.
 //!
@@ -462,8 +465,8 @@
 //! element's unit vector) and mirrors the upper triangle, so it costs `N` Hessian-vector
 //! products and is exactly symmetric. The forward-mode `_grad` calls `_jvp` once per element.
 //! Arguments are passed again for each element, so the other parameters must be `Copy`
-//! (references, numbers, arrays): a parameter taken by value that is not `Copy` is a compile
-//! error at the parameter. A local array of differentiated values carries an array of tangents.
+//! (numbers, arrays, shared references `&T`; not `&mut T`, not a `Vec` by value): one that is
+//! not is a compile error at the parameter. A local array of differentiated values carries an array of tangents.
 //!
 //! ```
 //! use grad::grad;

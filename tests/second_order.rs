@@ -722,3 +722,47 @@ fn hessians_of_loops_with_carried_state() {
         assert_hessian(&h.map(|r| r.to_vec()), &fd);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// What forward mode takes that reverse mode does not
+// ---------------------------------------------------------------------------------------------
+
+/// An array written after a loop has read it (an array-valued recurrence): the reverse sweep
+/// would recompute the loop from the array's final contents, so reverse mode refuses it;
+/// `mode = forward` has no sweep.
+#[grad(wrt = w, x, mode = forward)]
+fn vector_recurrence(w: [f64; 3], x: f64) -> f64 {
+    let mut z = [1.0; 3];
+    for i in 0..7 {
+        z[i % 3] = (z[i % 3] * w[i % 3] + x).tanh() + z[(i + 1) % 3];
+    }
+    z[0] * z[1] * z[2]
+}
+
+const M3: usize = 3;
+
+/// A constant length in the return type: the length of the array the body ends with.
+#[grad(wrt = a, b)]
+fn constant_length(a: f64, b: f64) -> [f64; M3] {
+    [a * b, a.sin(), b * b]
+}
+
+#[test]
+fn forward_mode_takes_array_recurrences_and_constant_lengths() {
+    let (w, x) = ([0.5, 1.5, -0.5], 0.3);
+    let (v, (gw, gx)) = vector_recurrence_value_and_grad(w, x);
+    assert_eq!(v, vector_recurrence(w, x));
+    let flat = |p: &[f64]| vector_recurrence([p[0], p[1], p[2]], p[3]);
+    let fd = fd_jacobian(|p| vec![flat(p)], &[w[0], w[1], w[2], x]);
+    assert_jacobian(&[vec![gw[0], gw[1], gw[2], gx]], &fd);
+    let (_, d) = vector_recurrence_jvp(w, x, [1.0, -1.0, 0.5], 2.0);
+    assert_relative_eq!(
+        d,
+        gw[0] - gw[1] + 0.5 * gw[2] + 2.0 * gx,
+        max_relative = 1e-12
+    );
+    assert_eq!(
+        constant_length_jacobian(2.0, 3.0),
+        [[3.0, 2.0], [2.0f64.cos(), 0.0], [0.0, 6.0]]
+    );
+}

@@ -28,6 +28,9 @@ pub struct Sig {
     pub params: Vec<Param>,
     /// Indices into `params`, in `wrt` order.
     pub wrt: Vec<usize>,
+    /// Only forward mode is asked for (`mode = forward` without `hessian`): no reverse sweep,
+    /// so nothing it forbids (an array written after a loop read it) is refused.
+    pub forward_only: bool,
 }
 
 /// A type as a user writes it (`&mut f64`, not `& mut f64`), for messages.
@@ -84,9 +87,11 @@ pub fn array_of(ty: &Type) -> Option<(ArrayInfo, Float)> {
 
 /// `f32` or `f64`, written as such.
 /// `(f64, f64, ..)` or `[f64; M]` (a literal `M`): the float type and how many.
-fn several_floats(ty: &Type) -> Option<(Float, usize)> {
+/// Several floats: a tuple, or an array whose length is a literal or, for a constant
+/// (`[f64; M]`), the number of elements of the array literal the body ends with.
+fn several_floats(ty: &Type, body: &syn::Block) -> Option<(Float, usize)> {
     match ty {
-        Type::Paren(p) => several_floats(&p.elem),
+        Type::Paren(p) => several_floats(&p.elem, body),
         Type::Tuple(t) if t.elems.len() >= 2 => {
             let f = float_of(&t.elems[0])?;
             t.elems
@@ -101,7 +106,10 @@ fn several_floats(ty: &Type) -> Option<(Float, usize)> {
                     lit: syn::Lit::Int(n),
                     ..
                 }) => Some((f, n.base10_parse().ok()?)),
-                _ => None,
+                _ => match body.stmts.last() {
+                    Some(syn::Stmt::Expr(syn::Expr::Array(a), None)) => Some((f, a.elems.len())),
+                    _ => None,
+                },
             }
         }
         _ => None,
@@ -158,14 +166,14 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
     let float = match &sig.output {
         ReturnType::Type(_, ty) => {
             let fl = float_of(ty).or_else(|| {
-                let (f, m) = several_floats(ty)?;
+                let (f, m) = several_floats(ty, &f.block)?;
                 outputs = Some(m);
                 Some(f)
             });
             if fl.is_none() {
                 cx.error_spanned(
                     ty,
-                    "a #[grad] function must return f32 or f64 (or several of them, `(f64, f64)` or `[f64; 3]`, for a Jacobian)",
+                    "a #[grad] function must return f32 or f64 (or several of them, `(f64, f64)` or `[f64; 3]`, for a Jacobian: an array of a constant length `[f64; M]` ends with its array literal)",
                 );
             }
             fl
@@ -281,6 +289,7 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
     Some(Sig {
         float: float?,
         outputs,
+        forward_only: args.forward && !args.hessian,
         params,
         wrt,
     })

@@ -68,15 +68,16 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     if let Some(m) = sig.outputs {
         return jacobian(&args, (&item, &f), &sig, &lowered, &wrt, m, &krate);
     }
-    let (program, errors) = reverse::reverse_checked(&lowered.func, &wrt, true);
-    if let Some(first) = errors.into_iter().reduce(|mut a, b| {
-        a.combine(b);
-        a
-    }) {
-        return Err(first);
-    }
-    let program = simplify::dce(program);
-    let second = second_order(&args, &f, &sig, &lowered.func, &wrt, &program)?;
+    // The reverse sweep, unless only forward mode is asked for (`hessian` is forward over
+    // it).
+    let program = if !args.forward || args.hessian {
+        let (program, errors) = reverse::reverse_checked(&lowered.func, &wrt, true);
+        combine(errors)?;
+        Some(simplify::dce(program))
+    } else {
+        None
+    };
+    let second = second_order(&args, &f, &sig, &lowered.func, &wrt, program.as_ref())?;
     let mut params = companion_params(&f);
     for ((_, _, m), keep) in params.iter_mut().zip(&lowered.keep_mut) {
         *m = *keep;
@@ -114,14 +115,16 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         _ => {
             // `mode = forward`: the same companions, from one forward pass with a tangent per
             // `wrt` parameter.
-            let program = if args.forward {
-                let n = wrt.len();
-                let (mut fp, errors) = crate::forward::forward(&lowered.func, &unit_seeds(&wrt));
-                combine(errors)?;
-                fp.body.yields.truncate(1 + n);
-                simplify::dce(fp)
-            } else {
-                program
+            let program = match program {
+                Some(p) if !args.forward => p,
+                _ => {
+                    let n = wrt.len();
+                    let (mut fp, errors) =
+                        crate::forward::forward(&lowered.func, &unit_seeds(&wrt));
+                    combine(errors)?;
+                    fp.body.yields.truncate(1 + n);
+                    simplify::dce(fp)
+                }
             };
             // The gradient alone: without the instructions only the value needs. `_grad`
             // gets a body of its own when the value alone costs a twentieth of the work or
@@ -742,7 +745,7 @@ fn second_order(
     sig: &Sig,
     primal: &crate::ir::Func,
     wrt: &[Var],
-    reversed: &crate::ir::Func,
+    reversed: Option<&crate::ir::Func>,
 ) -> syn::Result<Option<Second>> {
     if !args.forward && !args.hessian {
         return Ok(None);
@@ -757,7 +760,7 @@ fn second_order(
     if args.hessian && calls_pullbacks(&primal.body) {
         errors.push(syn::Error::new_spanned(
             &f.sig.ident,
-            "`hessian` is not supported for a function that calls other #[grad] functions: their pullbacks give first derivatives only",
+            "`hessian` is not supported for a function that calls other #[grad] or #[grad::rule] functions: their pullbacks give first derivatives only",
         ));
     }
     let layout = match layout {
@@ -778,7 +781,7 @@ fn second_order(
     } else {
         None
     };
-    let hessian = if args.hessian {
+    let hessian = if let (true, Some(reversed)) = (args.hessian, reversed) {
         let n = wrt.len();
         // Forward over reverse: the tangents of the gradient, one direction per parameter.
         let matrix = if layout.arrays {

@@ -152,7 +152,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
     l.bind(RET.into(), Operand::Bool(false));
     l.bind(RETVAL.into(), Operand::Lit(0.0));
     if let Some(m) = sig.outputs {
-        return lower_several(l, cx, block, m, params, keep_mut);
+        return lower_several(l, cx, block, (m, sig.forward_only), params, keep_mut);
     }
     let tail = l.stmts(&block.stmts);
     let ret = l.returned(tail);
@@ -176,7 +176,9 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         yields: vec![ret],
     };
     crate::ir::fold_identities(&mut body);
-    loops::check_reads_after_writes(cx, &body, &l.b.vars);
+    if !sig.forward_only {
+        loops::check_reads_after_writes(cx, &body, &l.b.vars);
+    }
     if cx.has_errors() {
         return None;
     }
@@ -189,7 +191,7 @@ fn lower_several(
     mut l: Lowerer,
     cx: &Ctxt,
     block: &syn::Block,
-    m: usize,
+    (m, forward_only): (usize, bool),
     params: Vec<Var>,
     keep_mut: Vec<bool>,
 ) -> Option<Lowered> {
@@ -242,7 +244,9 @@ fn lower_several(
         yields,
     };
     crate::ir::fold_identities(&mut body);
-    loops::check_reads_after_writes(cx, &body, &l.b.vars);
+    if !forward_only {
+        loops::check_reads_after_writes(cx, &body, &l.b.vars);
+    }
     if cx.has_errors() {
         return None;
     }

@@ -82,7 +82,7 @@ pub mod __private {
     pub fn passed_once_per_element<T: PassedAgain>(_: &T) {}
 
     #[diagnostic::on_unimplemented(
-        message = "this parameter is passed again for each element of the `wrt` arrays (to `_hvp` by `_hessian`, to `_jvp` by a forward-mode `_grad`), so its type must be `Copy`: take it by reference",
+        message = "this parameter is passed again for each element of the `wrt` arrays (to `_hvp` by `_hessian`, to `_jvp` by a forward-mode `_grad`), so its type must be `Copy`: a number, an array or a shared reference `&T`",
         label = "`{Self}` is not `Copy`",
         note = "with an array in `wrt`, `_hessian` calls `_hvp` (and `mode = forward`'s `_grad` calls `_jvp`) once per element; take this parameter by reference (`&[f64]`, `&Vec<f64>`, `&T`)"
     )]
