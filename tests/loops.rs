@@ -990,3 +990,39 @@ fn loops_reading_other_iterations_elements() {
         assert!((g[i] - 5.0 * w[i].powi(4)).abs() < 1e-12, "{g:?}");
     }
 }
+
+/// The rows of a differentiated 2-D array, iterated bare: by reference when the outer loop
+/// bound them by reference (`w.iter()`, `&w`), by value otherwise.
+#[grad(wrt = w)]
+fn rows_bare(w: [[f64; 2]; 2], k: f64) -> f64 {
+    let mut s = 0.0;
+    for row in w.iter() {
+        for &v in row {
+            s += v * v * k;
+        }
+    }
+    for row in &w {
+        for v in row {
+            s += v.sin();
+        }
+    }
+    for row in w {
+        for v in row {
+            s += v * k;
+        }
+    }
+    s
+}
+
+#[test]
+fn rows_iterated_bare() {
+    let w = [[0.5, -1.0], [2.0, 0.25]];
+    let (v, g) = rows_bare_value_and_grad(w, 1.5);
+    assert_eq!(v, rows_bare(w, 1.5));
+    for i in 0..2 {
+        for j in 0..2 {
+            let want = 2.0 * w[i][j] * 1.5 + w[i][j].cos() + 1.5;
+            assert!((g[i][j] - want).abs() < 1e-12, "{g:?}");
+        }
+    }
+}

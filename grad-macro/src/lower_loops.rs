@@ -976,6 +976,19 @@ impl<'a> Lowerer<'a> {
 
     /// The items of iterating `e` (`&e`, `e.iter()` when `by_ref`, else `e` by value).
     fn collection(&mut self, e: &Expr, by_ref: Option<bool>) -> Src {
+        // A row bound by an outer loop (`for row in w.iter()`) is a reference or not as that
+        // loop bound it.
+        let row_by_ref = match e {
+            Expr::Path(p) => p
+                .path
+                .get_ident()
+                .and_then(|id| self.lookup(&id.to_string()))
+                .and_then(|o| o.as_var())
+                .filter(|v| self.aliases.contains_key(v))
+                .and_then(|v| self.b.arrays.get(&v))
+                .map(|i| i.by_ref),
+            _ => None,
+        };
         if let Some((arr, pre, idxs)) = self.array_place(e) {
             if let Some(r) = idxs.iter().find(|i| matches!(i, Expr::Range(_))) {
                 self.error(r, SLICING);
@@ -989,10 +1002,12 @@ impl<'a> Lowerer<'a> {
             let mut prefix = pre;
             prefix.extend(self.index_operands(&idxs));
             let by_ref = by_ref.unwrap_or_else(|| {
-                // By value: a reference (a slice parameter) yields references, an array its
-                // elements.
-                info.as_ref()
-                    .is_some_and(|i| i.by_ref && prefix.is_empty() && idxs.is_empty())
+                // By value: a reference (a slice parameter, a row the outer loop bound by
+                // reference) yields references, an array its elements.
+                row_by_ref.unwrap_or_else(|| {
+                    info.as_ref()
+                        .is_some_and(|i| i.by_ref && prefix.is_empty() && idxs.is_empty())
+                })
             });
             return Src::Arr {
                 arr,
