@@ -74,8 +74,8 @@ impl Count {
 
 /// Where each `wrt` parameter's values sit in the flat vector of all of them.
 pub struct Layout {
-    /// Per `wrt` parameter: its first flat index and its number of values.
-    pub at: Vec<(Count, Count)>,
+    /// Per `wrt` parameter: its first flat index.
+    pub at: Vec<Count>,
     /// The number of values, `N`.
     pub total: Count,
     /// Whether a `wrt` parameter is an array (otherwise the macro needs none of this).
@@ -101,7 +101,7 @@ impl Layout {
                 }
                 None => Count::Known(1),
             };
-            at.push((total.clone(), len.clone()));
+            at.push(total.clone());
             total = total.add(len);
         }
         Ok(Layout { at, total, arrays })
@@ -113,7 +113,7 @@ impl Layout {
         self.at
             .iter()
             .zip(by_ref)
-            .map(|((off, _), r)| {
+            .map(|(off, r)| {
                 let at = within(k, off);
                 let r = r.then(|| quote!(&));
                 quote!(#r #krate::__private::unit(#at))
@@ -177,7 +177,7 @@ pub fn write_row(
     row: &Ident,
     krate: &TokenStream,
 ) -> TokenStream {
-    let writes = parts.iter().zip(&layout.at).map(|(p, (off, _))| {
+    let writes = parts.iter().zip(&layout.at).map(|(p, off)| {
         let off = off.tokens();
         quote!(#krate::__private::write(&#p, &mut #row[#off..]);)
     });
@@ -244,7 +244,7 @@ pub fn forward_gradient_body(
     let sets = components(&grad, n)
         .into_iter()
         .zip(&layout.at)
-        .map(|(g, (off, _))| {
+        .map(|(g, off)| {
             let at = within(&k, off);
             quote!(#krate::__private::set(&mut #g, #at, #d);)
         });
