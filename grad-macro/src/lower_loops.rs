@@ -684,6 +684,28 @@ impl<'a> Lowerer<'a> {
                 let n = proc_macro2::Literal::usize_unsuffixed(elems.len());
                 (ArrayInit::List(elems), vec![Some(quote!(#n))])
             }
+            // `{ ..; [a, b] }`: an array of differentiated values the block computes.
+            Expr::Block(b) => {
+                if let Some(syn::Stmt::Expr(tail @ (Expr::Array(_) | Expr::Repeat(_)), None)) =
+                    b.block.stmts.last()
+                {
+                    let elems: Vec<&Expr> = match tail {
+                        Expr::Array(a) => a.elems.iter().collect(),
+                        Expr::Repeat(r) => vec![&*r.expr],
+                        _ => Vec::new(),
+                    };
+                    // Of data only, it passes through as written.
+                    let differentiated = self.active_names.contains(name);
+                    if differentiated && !elems.is_empty() && elems.iter().all(|e| float_like(e)) {
+                        self.error(
+                            tail,
+                            "an array of floats as the value of a block is not supported: declare the array with `let` (`let mut v = [0.0; N];` before the block) and assign its elements",
+                        );
+                        return Some(Operand::Lit(0.0));
+                    }
+                }
+                return None;
+            }
             _ => return None,
         };
         let active = self.active_names.contains(name);
