@@ -766,3 +766,94 @@ fn forward_mode_takes_array_recurrences_and_constant_lengths() {
         [[3.0, 2.0], [2.0f64.cos(), 0.0], [0.0, 6.0]]
     );
 }
+
+/// A product over a differentiated array's elements: the reverse sweep binds each element's
+/// position itself (`enumerate_rev`), and the tangents are read there (they were read at the
+/// sweep's own count, reversed, until the compiled second-order batch found it).
+#[grad(wrt = w, hessian)]
+fn product_of(w: [f64; 3]) -> f64 {
+    let mut p = 1.0;
+    for &c in w.iter() {
+        p *= c;
+    }
+    p
+}
+
+/// A loop that keeps values, run only on one path (its storage leaves an `if`).
+#[grad(wrt = w, hessian)]
+fn after_return(w: f64, flag: bool) -> f64 {
+    if flag {
+        return w;
+    }
+    let mut v = w;
+    for _ in 0..3 {
+        v = v.sin();
+    }
+    v * w
+}
+
+#[grad(wrt = w)]
+fn after_return_r(w: f64, flag: bool) -> f64 {
+    if flag {
+        return w;
+    }
+    let mut v = w;
+    for _ in 0..3 {
+        v = v.sin();
+    }
+    v * w
+}
+
+#[grad(wrt = w, hessian)]
+fn loop_in_while(w: f64, k: usize) -> f64 {
+    let mut v = w;
+    let mut t = 0;
+    while t < 2 {
+        t += 1;
+        if k > t {
+            continue;
+        }
+        for _ in 0..2 {
+            v = (v * w).sin();
+        }
+    }
+    v
+}
+
+#[grad(wrt = w)]
+fn loop_in_while_r(w: f64, k: usize) -> f64 {
+    let mut v = w;
+    let mut t = 0;
+    while t < 2 {
+        t += 1;
+        if k > t {
+            continue;
+        }
+        for _ in 0..2 {
+            v = (v * w).sin();
+        }
+    }
+    v
+}
+
+#[test]
+fn products_over_elements_and_loops_on_one_path() {
+    assert_eq!(
+        product_of_hessian([2.0, 3.0, 5.0]),
+        [[0.0, 5.0, 3.0], [5.0, 0.0, 2.0], [3.0, 2.0, 0.0]]
+    );
+    assert_eq!(
+        product_of_hvp([2.0, 3.0, 5.0], [0.0, 0.0, 1.0]),
+        [3.0, 2.0, 0.0]
+    );
+    for flag in [false, true] {
+        let h = after_return_hessian(0.7, flag);
+        let fd = fd_hessian(|p| vec![after_return_r_grad(p[0], flag)], &[0.7]);
+        assert_hessian(&h.map(|r| r.to_vec()), &fd);
+    }
+    for k in [0, 1, 3] {
+        let h = loop_in_while_hessian(0.7, k);
+        let fd = fd_hessian(|p| vec![loop_in_while_r_grad(p[0], k)], &[0.7]);
+        assert_hessian(&h.map(|r| r.to_vec()), &fd);
+    }
+}

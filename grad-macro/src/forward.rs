@@ -306,6 +306,17 @@ impl Fwd {
             let blk = self.b.exit(arm.yields.clone());
             arms.push((blk, t, has));
         }
+        // Storage a loop in an arm keeps values in leaves the `if` as one of its outputs (the
+        // other arm gives empty storage): the record of the tangents kept goes with it.
+        for (i, o) in outs.iter().enumerate() {
+            let kept = [then, els]
+                .iter()
+                .find_map(|arm| arm.yields[i].as_var().and_then(|v| self.kept.get(&v)))
+                .cloned();
+            if let Some(k) = kept {
+                self.kept.insert(*o, k);
+            }
+        }
         let mut new_outs = outs.to_vec();
         for (i, o) in outs.iter().enumerate() {
             if arms.iter().any(|(_, _, has)| has[i]) {
@@ -352,15 +363,26 @@ impl Fwd {
                     "internal error: forward mode does not know where this loop variable comes from, so it has no tangent; please report this function",
                 );
             }
-            for Elem { item, arr, prefix } in elems.iter() {
+            for Elem {
+                item,
+                arr,
+                prefix,
+                at,
+            } in elems.iter()
+            {
                 let Some(ts) = self.tan.get(arr).cloned() else {
                     continue;
                 };
-                let p = *pos.get_or_insert_with(|| {
-                    let span = self.b.info(*arr).span;
-                    self.b
-                        .new_var(Kind::Opaque, Name::Fixed("pos"), false, span)
-                });
+                // Where the pattern binds the position (a reverse sweep), that; otherwise the
+                // position of a loop running forwards, bound by `enumerate`.
+                let p = match at {
+                    Some(p) => *p,
+                    None => *pos.get_or_insert_with(|| {
+                        let span = self.b.info(*arr).span;
+                        self.b
+                            .new_var(Kind::Opaque, Name::Fixed("pos"), false, span)
+                    }),
+                };
                 let mut idx = prefix.clone();
                 idx.push(Operand::Var(p));
                 let tv = self.tangent_vars(*item);

@@ -137,6 +137,9 @@ pub struct Elem {
     pub item: Var,
     pub arr: Var,
     pub prefix: Vec<Operand>,
+    /// The position, when the loop's pattern binds it (a reverse sweep's
+    /// `enumerate_rev(..)`); otherwise the header's `pos`, when there is one.
+    pub at: Option<Var>,
 }
 
 /// Storage for carried values, declared before the loop (`cap` builds it).
@@ -627,6 +630,9 @@ impl Inst {
                     pat.refs.iter_mut().for_each(&mut *f);
                     for e in elems {
                         f(&mut e.item);
+                        if let Some(a) = &mut e.at {
+                            f(a);
+                        }
                     }
                 }
                 if let Some(s) = &mut l.save {

@@ -1159,6 +1159,7 @@ impl<'a> Lowerer<'a> {
                         item: v,
                         arr: *arr,
                         prefix: prefix.clone(),
+                        at: None,
                     });
                 }
                 refs.push(v);

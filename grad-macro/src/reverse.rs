@@ -14,8 +14,8 @@
 
 use crate::builder::Builder;
 use crate::ir::{
-    placeholder, rename, ArrayInit, Block, Carry, Func, Header, Inst, Kind, Loop, Name, Op, Opaque,
-    Operand, Restore, Save, StoreOp, Var,
+    placeholder, rename, ArrayInit, Block, Carry, Elem, Func, Header, Inst, Kind, Loop, Name, Op,
+    Opaque, Operand, Restore, Save, StoreOp, Var,
 };
 use crate::rules::RULES;
 use proc_macro2::{Ident, Span};
@@ -968,11 +968,16 @@ fn sweep_header(
             Header::For {
                 pat: op(pat_tokens, pat_refs),
                 iter: op(tokens, refs),
-                // The positions are bound (`pos`), so the elements are known.
-                elems: if pos.is_some() {
-                    elems.clone()
-                } else {
-                    Vec::new()
+                // The positions are bound by the pattern (`pos`), so the elements are known.
+                elems: match pos {
+                    Some(p) => elems
+                        .iter()
+                        .map(|e| Elem {
+                            at: Some(p),
+                            ..e.clone()
+                        })
+                        .collect(),
+                    None => Vec::new(),
                 },
                 // The sweep runs the iterations that ran: at most as many.
                 trip: trip.clone(),
