@@ -135,6 +135,71 @@ mod tests {
         assert!(rows > 400, "{rows} rows");
     }
 
+    /// Compares the second-order oracle's Hessian of `p` at `pt` with central differences of
+    /// the first-order oracle's exact gradient, where two step sizes agree (smooth there), and
+    /// its mixed partials with each other; returns the entries compared and how many of those
+    /// were not 0. Component `j` is a scalar `wrt` parameter or an element of `wa` (flattened,
+    /// as the gradient).
+    fn hessian_against_differences(p: &Program, pt: &Point) -> (usize, usize) {
+        let (mut compared, mut nonzero) = (0, 0);
+        let (Some(e), Some(s)) = (value_and_gradient(p, pt), oracle::hessian(p, pt)) else {
+            return (0, 0);
+        };
+        let n = p.n_grad();
+        assert_eq!((s.hessian.len(), e.gradient.len()), (n, n));
+        assert!(s.hessian.iter().all(|r| r.len() == n));
+        let fair = |x: f64| x.is_finite() && x.abs() < 1e6;
+        if !e
+            .gradient
+            .iter()
+            .chain(s.hessian.iter().flatten())
+            .all(|&x| fair(x))
+        {
+            return (0, 0);
+        }
+        for j in 0..n {
+            let at = |h: f64| -> Option<Vec<f64>> {
+                let (mut up, mut down) = (pt.clone(), pt.clone());
+                if j < p.n_wrt {
+                    up.w[j] += h;
+                    down.w[j] -= h;
+                } else {
+                    up.wa[j - p.n_wrt] += h;
+                    down.wa[j - p.n_wrt] -= h;
+                }
+                let (u, d) = (value_and_gradient(p, &up)?, value_and_gradient(p, &down)?);
+                Some(
+                    u.gradient
+                        .iter()
+                        .zip(&d.gradient)
+                        .map(|(u, d)| (u - d) / (2.0 * h))
+                        .collect(),
+                )
+            };
+            let (Some(coarse), Some(fine)) = (at(1e-4), at(1e-5)) else {
+                continue;
+            };
+            for i in 0..n {
+                let (c, f, h) = (coarse[i], fine[i], s.hessian[i][j]);
+                if (c - f).abs() > 1e-6 * c.abs().max(1.0) {
+                    continue;
+                }
+                assert!(
+                    (f - h).abs() <= 1e-5 * f.abs().max(1.0),
+                    "h[{i}][{j}] = {h:e}, differences {f:e}: {p:?} at {pt:?}"
+                );
+                let t = s.hessian[j][i];
+                assert!(
+                    (t - h).abs() <= 1e-9 * h.abs().max(1.0) + 1e-12 * s.scale[i][j],
+                    "h[{i}][{j}] = {h:e}, h[{j}][{i}] = {t:e}: {p:?}"
+                );
+                compared += 1;
+                nonzero += usize::from(h != 0.0);
+            }
+        }
+        (compared, nonzero)
+    }
+
     /// The second-order oracle (a dual of duals) against central differences of the
     /// first-order oracle's exact gradient, where two step sizes agree (smooth there), and
     /// its mixed partials agree to rounding.
@@ -145,61 +210,38 @@ mod tests {
         for _ in 0..200 {
             let (p, pts) = gen::case(2).new_tree(&mut runner).unwrap().current();
             for pt in &pts {
-                let (Some(e), Some(s)) = (value_and_gradient(&p, pt), oracle::hessian(&p, pt))
-                else {
-                    continue;
-                };
-                let n = p.n_wrt;
-                assert_eq!((s.hessian.len(), e.gradient.len()), (n, n));
-                let fair = |x: f64| x.is_finite() && x.abs() < 1e6;
-                if !e
-                    .gradient
-                    .iter()
-                    .chain(s.hessian.iter().flatten())
-                    .all(|&x| fair(x))
-                {
-                    continue;
-                }
-                for j in 0..n {
-                    let at = |h: f64| -> Option<Vec<f64>> {
-                        let (mut up, mut down) = (pt.clone(), pt.clone());
-                        up.w[j] += h;
-                        down.w[j] -= h;
-                        let (u, d) = (value_and_gradient(&p, &up)?, value_and_gradient(&p, &down)?);
-                        Some(
-                            u.gradient
-                                .iter()
-                                .zip(&d.gradient)
-                                .map(|(u, d)| (u - d) / (2.0 * h))
-                                .collect(),
-                        )
-                    };
-                    let (Some(coarse), Some(fine)) = (at(1e-4), at(1e-5)) else {
-                        continue;
-                    };
-                    for i in 0..n {
-                        let (c, f, h) = (coarse[i], fine[i], s.hessian[i][j]);
-                        if (c - f).abs() > 1e-6 * c.abs().max(1.0) {
-                            continue;
-                        }
-                        assert!(
-                            (f - h).abs() <= 1e-5 * f.abs().max(1.0),
-                            "h[{i}][{j}] = {h:e}, differences {f:e}: {p:?} at {pt:?}"
-                        );
-                        let t = s.hessian[j][i];
-                        assert!(
-                            (t - h).abs() <= 1e-9 * h.abs().max(1.0) + 1e-12 * s.scale[i][j],
-                            "h[{i}][{j}] = {h:e}, h[{j}][{i}] = {t:e}: {p:?}"
-                        );
-                        compared += 1;
-                        nonzero += usize::from(h != 0.0);
-                    }
-                }
+                let (c, z) = hessian_against_differences(&p, pt);
+                compared += c;
+                nonzero += z;
             }
         }
         assert!(
             compared > 300 && nonzero > 100,
             "{compared} entries, {nonzero} nonzero"
+        );
+    }
+
+    /// The same for programs of the loop language (the oracle's generic run with `N =
+    /// Dual<Dual>`: loops, jumps, local arrays), over the flattened components, the elements
+    /// of `wa` included.
+    #[test]
+    fn the_hessian_of_a_loop_program_is_the_derivative_of_its_gradient() {
+        let mut runner = TestRunner::deterministic();
+        let (mut compared, mut nonzero, mut array_entries) = (0, 0, 0);
+        for _ in 0..150 {
+            let (p, pts) = gen::loop_case(2).new_tree(&mut runner).unwrap().current();
+            for pt in &pts {
+                let (c, z) = hessian_against_differences(&p, pt);
+                compared += c;
+                nonzero += z;
+                if p.wrt_array {
+                    array_entries += c;
+                }
+            }
+        }
+        assert!(
+            compared > 1500 && nonzero > 300 && array_entries > 1000,
+            "{compared} entries, {nonzero} nonzero, {array_entries} in programs with `wa`"
         );
     }
 }

@@ -337,25 +337,25 @@ pub fn eval(p: &Program, pt: &Point, seed: Option<usize>) -> Dual {
 /// What the oracle says about second derivatives at a point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Second {
-    /// `hessian[i][j] = ∂²f/∂wᵢ∂wⱼ`, over the scalar `wrt` parameters.
+    /// `hessian[i][j] = ∂²f/∂gᵢ∂gⱼ`, over the gradient components `g` (every scalar `wrt`
+    /// parameter, then every element of `wa`: the order of [`Expected::gradient`], which is
+    /// the macro's flattened `wrt` order).
     pub hessian: Vec<Vec<f64>>,
     /// For each entry, the largest first or second derivative of any intermediate value in
     /// its pass (the cancellation scale, as [`Expected::scale`]).
     pub scale: Vec<Vec<f64>>,
 }
 
-/// The Hessian over the scalar `wrt` parameters (a program without a `wrt` array), one pass
-/// of a dual of duals per entry: `wᵢ` seeds the inner derivative, `wⱼ` the outer one, and the
-/// outer derivative of the inner one is `∂²f/∂wᵢ∂wⱼ`. Every rule is the first-order one run on
-/// dual numbers (nothing second-order is written out), so it is only as right as those, and
-/// `ℝ`'s mixed partials come out equal up to rounding. `None` where a value is not finite,
-/// as for [`value_and_gradient`].
+/// The Hessian over the gradient components (the scalar `wrt` parameters, then the elements
+/// of the `wrt` array `wa`, as [`Expected::gradient`]), one pass of a dual of duals per entry:
+/// component `i` seeds the inner derivative, component `j` the outer one, and the outer
+/// derivative of the inner one is `∂²f/∂gᵢ∂gⱼ`. The run is the same generic one as the
+/// gradient's (loops, jumps, arrays, local arrays: whatever the program holds, with `N =
+/// Dual<Dual>`). Every rule is the first-order one run on dual numbers (nothing second-order
+/// is written out), so it is only as right as those, and `ℝ`'s mixed partials come out equal
+/// up to rounding. `None` where a value is not finite, as for [`value_and_gradient`].
 pub fn hessian(p: &Program, pt: &Point) -> Option<Second> {
-    assert!(
-        !p.wrt_array,
-        "second derivatives: scalar `wrt` parameters only"
-    );
-    let n = p.n_wrt;
+    let n = p.n_grad();
     let (mut hessian, mut scale) = (vec![vec![0.0; n]; n], vec![vec![0.0; n]; n]);
     for i in 0..n {
         for j in 0..n {
