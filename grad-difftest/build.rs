@@ -501,7 +501,7 @@ fn carries_state(source: &str) -> bool {
 /// skip, and a `while` loop with a loop in its body becomes `for` over `0..n`, its largest
 /// trip count ([`drop_jumps_before_loops`]); the products, in branches or not, go with
 /// [`WORK_AROUND_PRODUCT_HESSIAN`].
-const WORK_AROUND_JUMP_BEFORE_KEPT_VALUES: bool = true;
+const WORK_AROUND_JUMP_BEFORE_KEPT_VALUES: bool = false;
 
 /// BUG (reported, see TESTING.md): the Hessian of a loop over the elements of a differentiated
 /// array (`wrt` or local) whose reverse sweep runs backwards (the loop carries state) reads the
@@ -526,7 +526,7 @@ const WORK_AROUND_JUMP_BEFORE_KEPT_VALUES: bool = true;
 /// for `z.iter().map(|&c| c * c).product::<f64>()`). While this is `true`, the sixth batch's
 /// programs compiled with `hessian` ([`for_hessian`]) have sums where they had products (and
 /// see `KNOWN_ELEMENT_TANGENTS_REVERSED` in `tests/compiled.rs` for the `for` loops).
-const WORK_AROUND_PRODUCT_HESSIAN: bool = true;
+const WORK_AROUND_PRODUCT_HESSIAN: bool = false;
 
 /// What the sixth batch compiles with `hessian` for the loop program `p`: `p` without what the
 /// known bugs above meet (iterator products become sums, jumps before the head of a loop they

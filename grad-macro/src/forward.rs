@@ -320,9 +320,24 @@ impl Fwd {
         let mut new_outs = outs.to_vec();
         for (i, o) in outs.iter().enumerate() {
             if arms.iter().any(|(_, _, has)| has[i]) {
-                let tv = self.tangent_vars(*o);
-                for (blk, t, _) in arms.iter_mut() {
-                    blk.yields.extend(t[i].iter().copied());
+                // An array leaving the `if` (the other arm gives zeros) has tangent arrays.
+                let tv = if self.b.info(*o).kind == Kind::Array {
+                    self.tangent_arrays(*o)
+                } else {
+                    self.tangent_vars(*o)
+                };
+                for (blk, t, has) in arms.iter_mut() {
+                    match self.b.arrays.get(o).cloned() {
+                        // Zeros of the array's shape from the arm without tangents.
+                        Some(info) if !has[i] => {
+                            let z = crate::emit::zero_array(&info, self.b.float, &|_| {
+                                quote::quote!(::std::vec::Vec::new())
+                            });
+                            let z = self.b.add_extern(z);
+                            blk.yields.extend(std::iter::repeat_n(z, self.n));
+                        }
+                        _ => blk.yields.extend(t[i].iter().copied()),
+                    }
                 }
                 new_outs.extend(&tv);
                 self.tan
