@@ -772,7 +772,18 @@ impl<N: Num> Eval<'_, N> {
             }
             Expr::Bin(op, a, b) => {
                 let a = self.expr(a, scope);
-                arith(*op, a, self.expr(b, scope))
+                let b = self.expr(b, scope);
+                // The quotient rule's two terms, `a'/b` and `a·b'/b²`, may cancel exactly here
+                // (`(w1·w0)/w1`) where the derivative code, computing `−(a/b)/b`, rounds: they
+                // count for the cancellation scale.
+                if *op == Arith::Div {
+                    let bv = b.re().abs();
+                    let terms = (a.deriv_mag() / bv).max(a.re().abs() * b.deriv_mag() / (bv * bv));
+                    if terms.is_finite() {
+                        self.largest.set(self.largest.get().max(terms));
+                    }
+                }
+                arith(*op, a, b)
             }
             Expr::F1(f, a) => self.expr(a, scope).f1(*f),
             Expr::F2(f, a, b) => {
