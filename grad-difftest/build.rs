@@ -67,6 +67,11 @@ struct Batch {
     checks: String,
     programs: usize,
     features: Vec<usize>,
+    /// Programs reading a local array at another index than the loop variable's (see
+    /// [`reads_other_index`]), and of them, right after the loop that fills it
+    /// ([`Program::reads_fill_at_other_index`]).
+    other_index: usize,
+    fill_other_index: usize,
     /// Points checked, and gradient components the oracle says are not 0 there.
     points: usize,
     nonzero: usize,
@@ -124,6 +129,8 @@ impl Batch {
                 self.features[i] += 1;
             }
         }
+        self.other_index += usize::from(reads_other_index(&source));
+        self.fill_other_index += usize::from(p.reads_fill_at_other_index());
         self.fns.push_str(&source);
         // A failure shows the caller's helpers too, each under the path it is called by.
         let mut shown = String::new();
@@ -416,6 +423,51 @@ impl Second {
             self.rewrites[2]
         )
     }
+}
+
+/// Whether `source` (a printed program) reads a local array (`z0`, `z1`, ..) at another index
+/// than a bare loop variable (`z0[i0]`, `z0[(t1 % 4)]`): `z0[3 - i0]`, `z0[(i0 + 1) % 4]`,
+/// `z0[IDX4[i0]]`, `z0[2]`. Read off the printer's layout: a store is `z0[..] op= ..`.
+fn reads_other_index(source: &str) -> bool {
+    let own = |ix: &str| {
+        let ix = ix
+            .strip_prefix('(')
+            .and_then(|x| x.strip_suffix(')'))
+            .and_then(|x| x.split_once(" % ").map(|(v, _)| v))
+            .unwrap_or(ix);
+        ix.len() > 1 && ix.starts_with(['i', 't']) && ix[1..].chars().all(|c| c.is_ascii_digit())
+    };
+    let mut rest = source;
+    while let Some(at) = rest.find('z') {
+        let after = &rest[at + 1..];
+        let word_start =
+            at == 0 || !rest[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        rest = after;
+        if !word_start || digits == 0 || !after[digits..].starts_with('[') {
+            continue;
+        }
+        // The index, up to its matching bracket.
+        let inner = &after[digits + 1..];
+        let mut depth = 1;
+        let Some(end) = inner.find(|c: char| {
+            match c {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                _ => {}
+            }
+            depth == 0
+        }) else {
+            continue;
+        };
+        let store = [" = ", " += ", " -= "]
+            .iter()
+            .any(|op| inner[end + 1..].starts_with(op));
+        if !store && !own(&inner[..end]) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Whether a loop of `source` (a printed program) carries state from one iteration to the
@@ -883,8 +935,10 @@ fn main() {
         .collect();
     let _ = write!(
         summary,
-        "{}), {} callers ({} points, {} nonzero components; {})",
+        "{}, local array read at another index {} ({} in the loop right after its fill loop, over the same range)), {} callers ({} points, {} nonzero components; {})",
         feats.join(", "),
+        loops.other_index,
+        loops.fill_other_index,
         calls.programs,
         calls.points,
         calls.nonzero,
@@ -896,7 +950,8 @@ fn main() {
 
     let k = grad_testgen::ast::USER_CONST;
     let out = format!(
-        "use grad::grad;\n\nconst K: f64 = {k:?};\n\n/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}\npub mod {} {{\n    use grad::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}    n\n}}\n",
+        "use grad::grad;\n\nconst K: f64 = {k:?};\n{}\n/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}\npub mod {} {{\n    use grad::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}    n\n}}\n",
+        grad_testgen::ast::index_tables(),
         plain.fns,
         loops.fns,
         calls.fns,

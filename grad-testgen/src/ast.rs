@@ -435,11 +435,59 @@ pub struct CalleeSig {
 }
 
 /// An array index: a loop variable in scope (from the innermost), or a literal, reduced
-/// modulo the array's length where it could exceed it.
+/// modulo the array's length where it could exceed it; or, for an array of length `n`, another
+/// element than the loop variable's: `n - 1 - i` ([`Ix::Rev`]), `(i + 1) % n` ([`Ix::Next`]),
+/// `IDXn[i]` through a constant permutation ([`Ix::Gather`], see [`index_tables`]), or the last
+/// element `n - 1` ([`Ix::Last`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ix {
     Loop(u8),
     Lit(u8),
+    Rev(u8),
+    Next(u8),
+    Gather(u8),
+    Last,
+}
+
+impl Ix {
+    /// Whether the index names another element than the loop variable's own (a constant one
+    /// included).
+    pub fn is_other(self) -> bool {
+        !matches!(self, Ix::Loop(_))
+    }
+}
+
+/// The permutations `IDXn` (`n` from 2 to [`MAX_GATHER`]) that [`Ix::Gather`] reads through:
+/// none is the identity or the reversal, and (but for `n = 2`) no element stays in place.
+pub const PERMUTATIONS: &[&[usize]] = &[
+    &[1, 0],
+    &[2, 0, 1],
+    &[2, 0, 3, 1],
+    &[3, 0, 4, 1, 2],
+    &[4, 2, 0, 5, 3, 1],
+];
+/// The longest array [`Ix::Gather`] reads through a table (longer ones read `(i + 1) % n`).
+pub const MAX_GATHER: usize = 6;
+
+/// The permutation table for an array of length `n` (`None` outside `2..=MAX_GATHER`).
+pub fn permutation(n: usize) -> Option<&'static [usize]> {
+    (2..=MAX_GATHER).contains(&n).then(|| PERMUTATIONS[n - 2])
+}
+
+/// The `const IDXn: [usize; n] = [..];` items the programs' gathers name, to print next to
+/// `const K`.
+pub fn index_tables() -> String {
+    let mut out = String::new();
+    for p in PERMUTATIONS {
+        let v: Vec<String> = p.iter().map(usize::to_string).collect();
+        let _ = writeln!(
+            out,
+            "#[allow(dead_code)]\nconst IDX{n}: [usize; {n}] = [{}];",
+            v.join(", "),
+            n = p.len()
+        );
+    }
+    out
 }
 
 /// What a `match` chooses by: `k`, a loop variable (`k` outside loops), or `flag`.
@@ -715,11 +763,38 @@ pub struct Mark {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Index {
     Lit(usize),
-    /// Loop variable `var` (an index into [`Scope::loops`]), `% len` when it may exceed it.
+    /// Loop variable `var` (an index into [`Scope::loops`]), `% len` when it may exceed it,
+    /// then mapped by `map`.
     Var {
         var: usize,
         modulo: Option<usize>,
+        map: IndexMap,
     },
+}
+
+/// What an index does with its loop variable `i` (already reduced below the length `n`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexMap {
+    /// `i`
+    Same,
+    /// `n - 1 - i`
+    Rev(usize),
+    /// `(i + 1) % n`
+    Next(usize),
+    /// `IDXn[i]`
+    Gather(usize),
+}
+
+impl IndexMap {
+    /// The element `i` maps to.
+    pub fn apply(self, i: usize) -> usize {
+        match self {
+            IndexMap::Same => i,
+            IndexMap::Rev(n) => n - 1 - i,
+            IndexMap::Next(n) => (i + 1) % n,
+            IndexMap::Gather(n) => permutation(n).expect("a gather has a table")[i],
+        }
+    }
 }
 
 /// The names in scope while walking a program, for the printer and the evaluators alike.
@@ -932,18 +1007,27 @@ impl Scope {
 
     /// An index into an array of length `len`.
     pub fn index(&self, ix: Ix, len: usize) -> Index {
-        match ix {
-            Ix::Lit(c) => Index::Lit(c as usize % len),
-            Ix::Loop(i) => match self.loop_var(i) {
-                None => Index::Lit(i as usize % len),
-                Some(var) => {
-                    let fits = self.loops[var].max.is_some_and(|m| m < len);
-                    Index::Var {
-                        var,
-                        modulo: (!fits).then_some(len),
-                    }
+        let (i, map) = match ix {
+            Ix::Lit(c) => return Index::Lit(c as usize % len),
+            Ix::Last => return Index::Lit(len - 1),
+            Ix::Loop(i) => (i, IndexMap::Same),
+            // `n - 1 - i` of an array of one element is `i`, `(i + 1) % 1` is 0.
+            Ix::Rev(i) if len > 1 => (i, IndexMap::Rev(len)),
+            Ix::Next(i) if len > 1 => (i, IndexMap::Next(len)),
+            Ix::Gather(i) if permutation(len).is_some() => (i, IndexMap::Gather(len)),
+            Ix::Gather(i) if len > 1 => (i, IndexMap::Next(len)),
+            Ix::Rev(i) | Ix::Next(i) | Ix::Gather(i) => (i, IndexMap::Same),
+        };
+        match self.loop_var(i) {
+            None => Index::Lit(map.apply(i as usize % len)),
+            Some(var) => {
+                let fits = self.loops[var].max.is_some_and(|m| m < len);
+                Index::Var {
+                    var,
+                    modulo: (!fits).then_some(len),
+                    map,
                 }
-            },
+            }
         }
     }
 
@@ -1277,7 +1361,62 @@ impl Scope {
     }
 }
 
+impl Expr {
+    /// Whether `pred` holds for the expression or one inside it (in conditions too).
+    pub fn any(&self, pred: &dyn Fn(&Expr) -> bool) -> bool {
+        fn cond(c: &Cond, pred: &dyn Fn(&Expr) -> bool) -> bool {
+            match c {
+                Cond::Cmp(_, a, b) => a.any(pred) || b.any(pred),
+                Cond::And(a, b) | Cond::Or(a, b) => cond(a, pred) || cond(b, pred),
+                Cond::Not(a) => cond(a, pred),
+                Cond::Flag | Cond::Int(..) => false,
+            }
+        }
+        pred(self)
+            || match self {
+                Expr::Neg(a) | Expr::Powi(a, _) | Expr::F1(_, a) => a.any(pred),
+                Expr::Bin(_, a, b) | Expr::F2(_, a, b) => a.any(pred) || b.any(pred),
+                Expr::MulAdd(a, b, c) | Expr::Clamp(a, b, c) => {
+                    a.any(pred) || b.any(pred) || c.any(pred)
+                }
+                Expr::If(c, a, b) => cond(c, pred) || a.any(pred) || b.any(pred),
+                Expr::Match { arms, default, .. } => {
+                    arms.iter().any(|(_, e)| e.any(pred)) || default.any(pred)
+                }
+                Expr::Reduce { body, .. } => body.any(pred),
+                Expr::Call(c) | Expr::Recur(c) => c.args.iter().chain(&c.data).any(|e| e.any(pred)),
+                Expr::Var(_)
+                | Expr::DataVar(_)
+                | Expr::Lit(_)
+                | Expr::Pi
+                | Expr::UserConst
+                | Expr::IntAsFloat
+                | Expr::Latest
+                | Expr::LoopIdx(_)
+                | Expr::Elem(..) => false,
+            }
+    }
+}
+
 impl Program {
+    /// Whether a top-level loop over a range reads, in its first statement, the local array
+    /// that the loop right before it (over the same range, `let mut s = 0.0;` between them)
+    /// has just filled, at another element than the iteration's own (`z[n - 1 - i]`, `z[0]`,
+    /// ..): what loop fusion must not merge.
+    pub fn reads_fill_at_other_index(&self) -> bool {
+        self.stmts.windows(4).any(|w| match w {
+            [Stmt::ArrayDecl { .. }, Stmt::Loop {
+                header: h @ Header::Range { .. },
+                ..
+            }, Stmt::Let { .. }, Stmt::Loop { header, body }] => {
+                header == h
+                    && matches!(body.first(), Some(Stmt::Assign { value, .. })
+                        if value.any(&|e| matches!(e, Expr::Elem(LATEST, ix) if ix.is_other())))
+            }
+            _ => false,
+        })
+    }
+
     /// Whether the program uses a step function (`round`, `%`, ...): then finite differences
     /// can straddle a jump however small the step, and only the oracle is a fair judge.
     pub fn has_steps(&self) -> bool {
@@ -1544,11 +1683,25 @@ fn elem_str(scope: &Scope, a: usize, ix: Ix) -> String {
     let arr = &scope.arrays[a];
     let i = match scope.index(ix, arr.len) {
         Index::Lit(c) => c.to_string(),
-        Index::Var { var, modulo: None } => scope.loops[var].name.clone(),
-        Index::Var {
-            var,
-            modulo: Some(m),
-        } => format!("({} % {m})", scope.loops[var].name),
+        Index::Var { var, modulo, map } => {
+            let v = &scope.loops[var].name;
+            let reduced = match modulo {
+                None => v.clone(),
+                Some(m) => format!("{v} % {m}"),
+            };
+            match map {
+                IndexMap::Same if modulo.is_none() => reduced,
+                IndexMap::Same => format!("({reduced})"),
+                IndexMap::Rev(n) => format!("{} - {reduced}", n - 1),
+                // `(i % n + 1) % n`: the loop variable may be `usize::MAX` for all rustc knows.
+                IndexMap::Next(n) => match modulo {
+                    None => format!("({v} + 1) % {n}"),
+                    Some(_) => format!("({reduced} + 1) % {n}"),
+                },
+                IndexMap::Gather(n) if modulo.is_none() => format!("IDX{n}[{v}]"),
+                IndexMap::Gather(n) => format!("IDX{n}[{reduced}]"),
+            }
+        }
     };
     format!("{}[{i}]", arr.name)
 }

@@ -542,9 +542,9 @@ impl<N: Num> Eval<'_, N> {
     fn index(&self, i: Index) -> usize {
         match i {
             Index::Lit(c) => c,
-            Index::Var { var, modulo } => {
+            Index::Var { var, modulo, map } => {
                 let v = usize::try_from(self.ints[var]).expect("loop variables are not negative");
-                modulo.map_or(v, |m| v % m)
+                map.apply(modulo.map_or(v, |m| v % m))
             }
         }
     }
