@@ -55,6 +55,10 @@ pub trait Num:
     fn deriv_mag(self) -> f64;
     /// The largest magnitude of the value and every derivative.
     fn mag(self) -> f64;
+    /// For `self / b`: the largest magnitude of the quotient rule's two terms, `a'/b` and
+    /// `a·b'/b²`, and of their derivatives (0 for plain values): what may cancel exactly in
+    /// the oracle where derivative code computing `−(a/b)/b` rounds.
+    fn quotient_terms(self, b: Self) -> f64;
 }
 
 impl Num for f64 {
@@ -140,6 +144,9 @@ impl Num for f64 {
     fn mag(self) -> f64 {
         self.abs()
     }
+    fn quotient_terms(self, _: Self) -> f64 {
+        0.0
+    }
 }
 
 impl<T: Num> Num for Dual<T> {
@@ -196,6 +203,11 @@ impl<T: Num> Num for Dual<T> {
     }
     fn mag(self) -> f64 {
         self.v.mag().max(self.d.mag())
+    }
+    fn quotient_terms(self, b: Self) -> f64 {
+        let first = (self.d / b.v).mag();
+        let second = (self.v * b.d / (b.v * b.v)).mag();
+        first.max(second).max(self.v.quotient_terms(b.v))
     }
 }
 
@@ -777,8 +789,7 @@ impl<N: Num> Eval<'_, N> {
                 // (`(w1·w0)/w1`) where the derivative code, computing `−(a/b)/b`, rounds: they
                 // count for the cancellation scale.
                 if *op == Arith::Div {
-                    let bv = b.re().abs();
-                    let terms = (a.deriv_mag() / bv).max(a.re().abs() * b.deriv_mag() / (bv * bv));
+                    let terms = a.quotient_terms(b);
                     if terms.is_finite() {
                         self.largest.set(self.largest.get().max(terms));
                     }
