@@ -857,3 +857,38 @@ fn products_over_elements_and_loops_on_one_path() {
         assert_hessian(&h.map(|r| r.to_vec()), &fd);
     }
 }
+
+/// Lifetimes in the signature reach every companion.
+#[grad(wrt = w, b, hessian, mode = forward)]
+fn with_lifetime<'a>(w: [f64; 2], b: f64, xs: &'a [f64]) -> f64 {
+    let t = w[0] * xs[0] + w[1] * b;
+    t * t
+}
+
+#[grad(wrt = a, b, hessian, trace)]
+fn traced_with_lifetime<'a>(a: f64, b: f64, xs: &'a [f64]) -> f64 {
+    a * b * xs[0]
+}
+
+#[grad(wrt = a, b)]
+fn jacobian_with_lifetime<'a>(a: f64, b: f64, xs: &'a [f64]) -> (f64, f64) {
+    (a * xs[0], b * a)
+}
+
+#[test]
+fn lifetimes_in_second_order_companions() {
+    let xs = [3.0];
+    // t = 3·w0 + b·w1 at w = (0.1, 0.2), b = 0.5: t = 0.4; ∂²(t²) = 2·∇t∇tᵀ + 2t·∇²t.
+    let h = with_lifetime_hessian([0.1, 0.2], 0.5, &xs);
+    assert_relative_eq!(h[0][0], 18.0, max_relative = 1e-14);
+    assert_relative_eq!(h[1][2], 2.0 * 0.5 * 0.2 + 2.0 * 0.4, max_relative = 1e-14);
+    assert_eq!(
+        traced_with_lifetime_hessian(1.0, 2.0, &xs),
+        [[0.0, 3.0], [3.0, 0.0]]
+    );
+    assert_eq!(traced_with_lifetime_trace(1.0, 2.0, &xs).value(), 6.0);
+    assert_eq!(
+        jacobian_with_lifetime_jacobian(1.0, 2.0, &xs),
+        [[3.0, 0.0], [2.0, 1.0]]
+    );
+}
