@@ -860,17 +860,20 @@ fn products_over_elements_and_loops_on_one_path() {
 
 /// Lifetimes in the signature reach every companion.
 #[grad(wrt = w, b, hessian, mode = forward)]
+#[allow(clippy::needless_lifetimes)] // written out on purpose
 fn with_lifetime<'a>(w: [f64; 2], b: f64, xs: &'a [f64]) -> f64 {
     let t = w[0] * xs[0] + w[1] * b;
     t * t
 }
 
 #[grad(wrt = a, b, hessian, trace)]
+#[allow(clippy::needless_lifetimes)] // written out on purpose
 fn traced_with_lifetime<'a>(a: f64, b: f64, xs: &'a [f64]) -> f64 {
     a * b * xs[0]
 }
 
 #[grad(wrt = a, b)]
+#[allow(clippy::needless_lifetimes)] // written out on purpose
 fn jacobian_with_lifetime<'a>(a: f64, b: f64, xs: &'a [f64]) -> (f64, f64) {
     (a * xs[0], b * a)
 }
