@@ -95,6 +95,12 @@ fn check_program(p: &Program, pts: &[Point]) -> Result<(usize, usize), TestCaseE
         if !tame(value) || !expected.iter().all(|g| tame(*g)) {
             continue; // overflow or a pole: nothing to compare
         }
+        // Each component to the cancellation scale of its own pass, and of the others': the
+        // adjoints a reverse sweep multiplies rounding by are the derivatives along the other
+        // parameters (`(w1·w0)/w1` is `w0` exactly for the oracle, `∂/∂w1` exactly 0, and
+        // rounds to 1e-17 in the sweep, times the adjoint of the quotient).
+        let largest = scale.iter().copied().fold(0.0f64, f64::max);
+        let scale: Vec<f64> = scale.iter().map(|s| s.max(largest)).collect();
         let a = args(pt);
         let primal_value = run(&primal, &a)[0].f();
         let out: Vec<f64> = run(&simplified, &a).iter().map(|v| v.f()).collect();
