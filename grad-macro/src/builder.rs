@@ -94,6 +94,14 @@ impl Builder {
         Operand::Extern(self.externs.len() as u32 - 1)
     }
 
+    /// Zeros of `info`'s shape (an empty `Vec` for a slice): what a branch that does not
+    /// compute an array gives in its place.
+    pub fn zeros_of(&mut self, info: &ArrayInfo) -> Operand {
+        let z =
+            crate::emit::zero_array(info, self.float, &|_| quote::quote!(::std::vec::Vec::new()));
+        self.add_extern(z)
+    }
+
     pub fn push(&mut self, inst: Inst) {
         self.top().insts.push(inst);
     }

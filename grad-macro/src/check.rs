@@ -85,10 +85,8 @@ pub fn array_of(ty: &Type) -> Option<(ArrayInfo, Float)> {
     Some((ArrayInfo { lens, by_ref }, float))
 }
 
-/// `f32` or `f64`, written as such.
-/// `(f64, f64, ..)` or `[f64; M]` (a literal `M`): the float type and how many.
-/// Several floats: a tuple, or an array whose length is a literal or, for a constant
-/// (`[f64; M]`), the number of elements of the array literal the body ends with.
+/// Several floats, `(f64, f64, ..)` or `[f64; M]`: the float type and how many (for an array
+/// whose length is a constant, the number of elements of the array literal the body ends with).
 fn several_floats(ty: &Type, body: &syn::Block) -> Option<(Float, usize)> {
     match ty {
         Type::Paren(p) => several_floats(&p.elem, body),
@@ -116,6 +114,7 @@ fn several_floats(ty: &Type, body: &syn::Block) -> Option<(Float, usize)> {
     }
 }
 
+/// `f32` or `f64`, written as such.
 pub fn float_of(ty: &Type) -> Option<Float> {
     match ty {
         Type::Paren(p) => float_of(&p.elem),

@@ -105,6 +105,15 @@ fn float_lit_toks(x: f64, float: Float, suffixed: bool) -> Toks {
 }
 
 /// Zeros of an array's shape: `[[0.0; M]; N]`; `slice` makes the outermost level of a slice,
+/// One value as itself, several as a tuple: the shape of a gradient (one per `wrt`
+/// parameter), and of what a loop keeps or reads back per iteration.
+pub fn one_or_tuple<T: ToTokens>(items: &[T]) -> TokenStream {
+    match items {
+        [one] => one.to_token_stream(),
+        _ => quote!((#(#items),*)),
+    }
+}
+
 /// whose length is known at run time only, from the zero of an element.
 pub fn zero_array(
     info: &crate::ir::ArrayInfo,
@@ -394,11 +403,7 @@ impl<'a> Emitter<'a> {
     pub fn body(&self, value_and_grad: bool) -> TokenStream {
         self.body_with(|mut ys| {
             let value = ys.remove(0);
-            let grad = if ys.len() == 1 {
-                ys.swap_remove(0)
-            } else {
-                quote!((#(#ys),*))
-            };
+            let grad = one_or_tuple(&ys);
             if value_and_grad {
                 quote!((#value, #grad))
             } else {
@@ -955,11 +960,7 @@ impl<'a> Emitter<'a> {
         if let Some(r) = &l.restore {
             let buf = self.ident(r.buf);
             let vars: Vec<Ident> = r.vars.iter().map(|v| self.ident(*v)).collect();
-            let pat = if vars.len() == 1 {
-                quote!(#(#vars)*)
-            } else {
-                quote!((#(#vars),*))
-            };
+            let pat = one_or_tuple(&vars);
             inner.push(quote!(let #pat = #buf.pop();).into());
         }
         let (stmts, _) = self.block_parts(&l.body, false);
@@ -974,11 +975,7 @@ impl<'a> Emitter<'a> {
         if let Some(s) = &l.save {
             let buf = self.ident(s.buf);
             let vals: Vec<Ident> = s.vals.iter().map(|v| self.ident(*v)).collect();
-            let vals = if vals.len() == 1 {
-                quote!(#(#vals)*)
-            } else {
-                quote!((#(#vals),*))
-            };
+            let vals = one_or_tuple(&vals);
             inner.push(quote!(#buf.push(#vals);).into());
         }
         let changed: Vec<(Var, Operand)> = l

@@ -326,14 +326,12 @@ impl Fwd {
                 } else {
                     self.tangent_vars(*o)
                 };
+                let shape = self.b.arrays.get(o).cloned();
                 for (blk, t, has) in arms.iter_mut() {
-                    match self.b.arrays.get(o).cloned() {
+                    match &shape {
                         // Zeros of the array's shape from the arm without tangents.
                         Some(info) if !has[i] => {
-                            let z = crate::emit::zero_array(&info, self.b.float, &|_| {
-                                quote::quote!(::std::vec::Vec::new())
-                            });
-                            let z = self.b.add_extern(z);
+                            let z = self.b.zeros_of(info);
                             blk.yields.extend(std::iter::repeat_n(z, self.n));
                         }
                         _ => blk.yields.extend(t[i].iter().copied()),

@@ -171,18 +171,11 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
     }
     let ret = ret?;
     let insts = l.b.take_root();
-    let mut body = Block {
+    let body = Block {
         insts,
         yields: vec![ret],
     };
-    crate::ir::fold_identities(&mut body);
-    if !sig.forward_only {
-        loops::check_reads_after_writes(cx, &body, &l.b.vars);
-    }
-    if cx.has_errors() {
-        return None;
-    }
-    Some(l.finish(params, body, keep_mut))
+    l.finish(sig.forward_only, params, body, keep_mut)
 }
 
 /// The body of a function returning `m` floats: its statements, then a tuple or array
@@ -239,24 +232,32 @@ fn lower_several(
     if cx.has_errors() {
         return None;
     }
-    let mut body = Block {
+    let body = Block {
         insts: l.b.take_root(),
         yields,
     };
-    crate::ir::fold_identities(&mut body);
-    if !forward_only {
-        loops::check_reads_after_writes(cx, &body, &l.b.vars);
-    }
-    if cx.has_errors() {
-        return None;
-    }
-    Some(l.finish(params, body, keep_mut))
+    l.finish(forward_only, params, body, keep_mut)
 }
 
 impl Lowerer<'_> {
-    /// What lowering gives: the function, and what the companions need besides.
-    fn finish(self, params: Vec<Var>, body: Block, keep_mut: Vec<bool>) -> Lowered {
-        Lowered {
+    /// What lowering gives: the function, and what the companions need besides; `None`
+    /// after an error. A reverse sweep (unless `forward_only`) refuses an array written after
+    /// a loop has read it.
+    fn finish(
+        self,
+        forward_only: bool,
+        params: Vec<Var>,
+        mut body: Block,
+        keep_mut: Vec<bool>,
+    ) -> Option<Lowered> {
+        crate::ir::fold_identities(&mut body);
+        if !forward_only {
+            loops::check_reads_after_writes(self.cx, &body, &self.b.vars);
+        }
+        if self.cx.has_errors() {
+            return None;
+        }
+        Some(Lowered {
             func: Func {
                 float: self.b.float,
                 vars: self.b.vars,
@@ -269,7 +270,7 @@ impl Lowerer<'_> {
             callees: self.callees,
             items: self.items,
             keep_mut,
-        }
+        })
     }
 }
 

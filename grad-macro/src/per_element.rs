@@ -107,6 +107,14 @@ impl Layout {
         Ok(Layout { at, total, arrays })
     }
 
+    /// How many passes a loop over the elements runs: `N`, and at least one, for the value.
+    fn passes(&self) -> TokenStream {
+        match &self.total {
+            Count::Known(n) => Literal::usize_unsuffixed((*n).max(1)).into_token_stream(),
+            Count::Expr(t, _) => quote!(::core::cmp::max(#t, 1)),
+        }
+    }
+
     /// The direction of flat index `k` for each `wrt` parameter: `unit(k − offset)`, by
     /// reference where the parameter is a reference (`&[f64; 3]`).
     pub fn units(&self, k: &Ident, by_ref: &[bool], krate: &TokenStream) -> Vec<TokenStream> {
@@ -230,17 +238,12 @@ pub fn forward_gradient_body(
         local("d"),
     );
     let units = layout.units(&k, by_ref, krate);
-    let passes = match &layout.total {
-        Count::Known(n) => Count::Known((*n).max(1)).tokens(),
-        Count::Expr(t, _) => quote!(::core::cmp::max(#t, 1)),
-    };
+    let passes = layout.passes();
     let n = layout.at.len();
-    let zeros = (0..n).map(|_| quote!(#krate::__private::unit(usize::MAX)));
-    let zeros = if n == 1 {
-        quote!(#(#zeros)*)
-    } else {
-        quote!((#(#zeros),*))
-    };
+    let zeros: Vec<TokenStream> = (0..n)
+        .map(|_| quote!(#krate::__private::unit(usize::MAX)))
+        .collect();
+    let zeros = crate::emit::one_or_tuple(&zeros);
     let sets = components(&grad, n)
         .into_iter()
         .zip(&layout.at)
@@ -286,15 +289,11 @@ pub fn jacobian_body(
     let n = layout.total.tokens();
     let m = Literal::usize_unsuffixed(m);
     let units = layout.units(&k, by_ref, krate);
-    let (passes, write) = match &layout.total {
-        Count::Known(n) if *n > 0 => (
-            Literal::usize_unsuffixed(*n).into_token_stream(),
-            quote!(#r[#k] = #c;),
-        ),
-        _ => (
-            quote!(::core::cmp::max(#n, 1)),
-            quote!(if #k < #n { #r[#k] = #c; }),
-        ),
+    let passes = layout.passes();
+    // The one pass of no elements writes no column.
+    let write = match &layout.total {
+        Count::Known(n) if *n > 0 => quote!(#r[#k] = #c;),
+        _ => quote!(if #k < #n { #r[#k] = #c; }),
     };
     quote! {
         let mut #value: [#float; #m] = [0.0; #m];

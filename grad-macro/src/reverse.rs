@@ -508,17 +508,16 @@ impl Rev {
                 Kind::Bool => Operand::Bool(false),
                 Kind::Array => {
                     // An array a reversed loop reads: zeros of its shape stand in.
-                    let t = match self.b.arrays.get(v).cloned() {
+                    match self.b.arrays.get(v).cloned() {
                         Some(a) => {
-                            let t = crate::emit::zero_array(&a, self.b.float, &|_| {
-                                quote!(::std::vec::Vec::new())
-                            });
+                            let z = self.b.zeros_of(&a);
                             self.b.arrays.insert(export, a);
-                            t
+                            z
                         }
-                        None => crate::emit::float_lit_typed(0.0, self.b.float),
-                    };
-                    self.b.add_extern(t)
+                        None => self
+                            .b
+                            .add_extern(crate::emit::float_lit_typed(0.0, self.b.float)),
+                    }
                 }
                 Kind::Opaque => self
                     .b
@@ -647,18 +646,15 @@ impl Rev {
             Header::Loop => None,
         };
         if let Header::For { elems, .. } = &r_header {
-            if !elems.is_empty() && pos.is_none() {
-                pos = Some(
+            if !elems.is_empty() {
+                let p = *pos.get_or_insert_with(|| {
                     self.b
-                        .new_var(Kind::Opaque, Name::Fixed("pos"), false, span),
-                );
-            }
-            for e in elems.clone() {
-                if let Some(d) = self.take_adjoint(e.item) {
-                    let p = *pos.get_or_insert_with(|| {
-                        self.b
-                            .new_var(Kind::Opaque, Name::Fixed("pos"), false, span)
-                    });
+                        .new_var(Kind::Opaque, Name::Fixed("pos"), false, span)
+                });
+                for e in elems.clone() {
+                    let Some(d) = self.take_adjoint(e.item) else {
+                        continue;
+                    };
                     let d_arr = self.adj_array(e.arr);
                     let mut idx = e.prefix.clone();
                     idx.push(Operand::Var(p));

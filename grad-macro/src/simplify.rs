@@ -27,12 +27,7 @@ pub fn dce_block(b: &mut Block) {
 /// derivative a companion does not return (the gradient, when only its tangent is wanted).
 fn drop_write_only_arrays(body: &mut Block) {
     fn scan(b: &Block, declared: &mut HashSet<Var>, read: &mut HashSet<Var>) {
-        let mut note = |o: &Operand| {
-            if let Operand::Var(v) = o {
-                read.insert(*v);
-            }
-        };
-        b.yields.iter().for_each(&mut note);
+        b.yields.iter().for_each(|o| mark(o, read));
         for inst in &b.insts {
             match inst {
                 Inst::NewArray { var, init } => {
@@ -40,25 +35,13 @@ fn drop_write_only_arrays(body: &mut Block) {
                     if let ArrayInit::Zero { like } = init {
                         read.insert(*like);
                     }
-                    inst.for_each_operand(&mut |o| {
-                        if let Operand::Var(v) = o {
-                            read.insert(*v);
-                        }
-                    });
+                    inst.for_each_operand(&mut |o| mark(o, read));
                 }
                 // Writing to an array is not reading it.
                 Inst::Store { idx, val, .. } => {
-                    for o in idx.iter().chain(std::iter::once(val)) {
-                        if let Operand::Var(v) = o {
-                            read.insert(*v);
-                        }
-                    }
+                    idx.iter().chain([val]).for_each(|o| mark(o, read));
                 }
-                other => other.for_each_operand(&mut |o| {
-                    if let Operand::Var(v) = o {
-                        read.insert(*v);
-                    }
-                }),
+                other => other.for_each_operand(&mut |o| mark(o, read)),
             }
             for nb in inst.blocks() {
                 scan(nb, declared, read);
