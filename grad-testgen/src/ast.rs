@@ -1361,17 +1361,21 @@ impl Scope {
     }
 }
 
+impl Cond {
+    /// Whether `pred` holds for an expression the condition compares (or one inside it).
+    pub fn any(&self, pred: &dyn Fn(&Expr) -> bool) -> bool {
+        match self {
+            Cond::Cmp(_, a, b) => a.any(pred) || b.any(pred),
+            Cond::And(a, b) | Cond::Or(a, b) => a.any(pred) || b.any(pred),
+            Cond::Not(a) => a.any(pred),
+            Cond::Flag | Cond::Int(..) => false,
+        }
+    }
+}
+
 impl Expr {
     /// Whether `pred` holds for the expression or one inside it (in conditions too).
     pub fn any(&self, pred: &dyn Fn(&Expr) -> bool) -> bool {
-        fn cond(c: &Cond, pred: &dyn Fn(&Expr) -> bool) -> bool {
-            match c {
-                Cond::Cmp(_, a, b) => a.any(pred) || b.any(pred),
-                Cond::And(a, b) | Cond::Or(a, b) => cond(a, pred) || cond(b, pred),
-                Cond::Not(a) => cond(a, pred),
-                Cond::Flag | Cond::Int(..) => false,
-            }
-        }
         pred(self)
             || match self {
                 Expr::Neg(a) | Expr::Powi(a, _) | Expr::F1(_, a) => a.any(pred),
@@ -1379,7 +1383,7 @@ impl Expr {
                 Expr::MulAdd(a, b, c) | Expr::Clamp(a, b, c) => {
                     a.any(pred) || b.any(pred) || c.any(pred)
                 }
-                Expr::If(c, a, b) => cond(c, pred) || a.any(pred) || b.any(pred),
+                Expr::If(c, a, b) => c.any(pred) || a.any(pred) || b.any(pred),
                 Expr::Match { arms, default, .. } => {
                     arms.iter().any(|(_, e)| e.any(pred)) || default.any(pred)
                 }
@@ -1420,52 +1424,29 @@ impl Program {
     /// Whether the program uses a step function (`round`, `%`, ...): then finite differences
     /// can straddle a jump however small the step, and only the oracle is a fair judge.
     pub fn has_steps(&self) -> bool {
-        fn expr(e: &Expr) -> bool {
+        fn step(e: &Expr) -> bool {
             match e {
-                Expr::F1(f, a) => {
-                    matches!(
-                        f,
-                        F1::Signum
-                            | F1::Floor
-                            | F1::Ceil
-                            | F1::Round
-                            | F1::RoundTiesEven
-                            | F1::Trunc
-                            | F1::Fract
-                    ) || expr(a)
-                }
-                Expr::F2(f, a, b) => {
+                Expr::F1(f, _) => matches!(
+                    f,
+                    F1::Signum
+                        | F1::Floor
+                        | F1::Ceil
+                        | F1::Round
+                        | F1::RoundTiesEven
+                        | F1::Trunc
+                        | F1::Fract
+                ),
+                Expr::F2(f, ..) => {
                     matches!(f, F2::RemEuclid | F2::DivEuclid | F2::Rem | F2::Copysign)
-                        || expr(a)
-                        || expr(b)
                 }
-                Expr::Neg(a) | Expr::Powi(a, _) => expr(a),
-                Expr::Bin(_, a, b) => expr(a) || expr(b),
-                Expr::MulAdd(a, b, c) | Expr::Clamp(a, b, c) => expr(a) || expr(b) || expr(c),
-                Expr::If(c, a, b) => cond(c) || expr(a) || expr(b),
-                Expr::Match { arms, default, .. } => {
-                    arms.iter().any(|(_, e)| expr(e)) || expr(default)
-                }
-                Expr::Reduce { body, .. } => expr(body),
-                Expr::Call(c) | Expr::Recur(c) => c.args.iter().chain(&c.data).any(expr),
-                Expr::Var(_)
-                | Expr::DataVar(_)
-                | Expr::Lit(_)
-                | Expr::Pi
-                | Expr::UserConst
-                | Expr::IntAsFloat
-                | Expr::Latest
-                | Expr::LoopIdx(_)
-                | Expr::Elem(..) => false,
+                _ => false,
             }
         }
+        fn expr(e: &Expr) -> bool {
+            e.any(&step)
+        }
         fn cond(c: &Cond) -> bool {
-            match c {
-                Cond::Cmp(_, a, b) => expr(a) || expr(b),
-                Cond::And(a, b) | Cond::Or(a, b) => cond(a) || cond(b),
-                Cond::Not(a) => cond(a),
-                Cond::Flag | Cond::Int(..) => false,
-            }
+            c.any(&step)
         }
         fn stmt(s: &Stmt) -> bool {
             match s {
