@@ -361,9 +361,15 @@ fn in_range(v: f64) -> bool {
 
 #[grad(wrt = x)]
 fn any_condition(x: f64, xs: &[f64]) -> f64 {
-    // Conditions have no derivative: user predicates, `total_cmp`, and guarded indexing are
-    // all fine, and `&&` still short-circuits (`xs[0]` is never read when `xs` is empty).
-    if in_range(x) && x.total_cmp(&5.0).is_lt() && !xs.is_empty() && xs[0] > 0.0 {
+    // Conditions have no derivative: comparisons, `total_cmp`, user predicates of data and
+    // guarded indexing are all fine, and `&&` still short-circuits (`xs[0]` is never read when
+    // `xs` is empty). (A user predicate given `x` itself is refused: tests/ui/escape.)
+    if (0.0..10.0).contains(&x)
+        && x.total_cmp(&5.0).is_lt()
+        && !xs.is_empty()
+        && in_range(xs[0])
+        && xs[0] > 0.0
+    {
         x * x
     } else {
         -x

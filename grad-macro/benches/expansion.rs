@@ -20,6 +20,8 @@ mod check;
 mod ctxt;
 #[path = "../src/emit.rs"]
 mod emit;
+#[path = "../src/escape.rs"]
+mod escape;
 #[path = "../src/expand.rs"]
 mod expand;
 #[path = "../src/factor.rs"]

@@ -15,6 +15,7 @@ mod builder;
 mod check;
 mod ctxt;
 mod emit;
+mod escape;
 mod expand;
 mod factor;
 mod forward;

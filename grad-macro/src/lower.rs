@@ -18,6 +18,7 @@ use rustc_hash::FxHashSet as HashSet;
 
 #[path = "lower_loops.rs"]
 mod loops;
+use crate::escape::Held;
 use crate::rules::{self, Form, RULES};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
@@ -104,6 +105,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         aliases: rustc_hash::FxHashMap::default(),
         pos_slot: None,
         callees: Vec::new(),
+        pulled: Vec::new(),
     };
     let assigned: HashSet<String> = loops::assigned_names(&block.stmts).into_iter().collect();
     let seeds: Vec<String> = sig
@@ -251,6 +253,7 @@ impl Lowerer<'_> {
         keep_mut: Vec<bool>,
     ) -> Option<Lowered> {
         crate::ir::fold_identities(&mut body);
+        self.keep_dead_pulled(&mut body);
         if !forward_only {
             loops::check_reads_after_writes(self.cx, &body, &self.b.vars);
         }
@@ -271,6 +274,55 @@ impl Lowerer<'_> {
             items: self.items,
             keep_mut,
         })
+    }
+}
+
+impl Lowerer<'_> {
+    /// Keeps every call of another `#[grad]` function, even one whose value nothing uses
+    /// (`let v = f(x); v = 2.0;`): the companions then still call its pullback, so rustc still
+    /// checks that the callee is a `#[grad]` function (or has a rule), and a function with
+    /// effects is refused at the call rather than dropped unseen. (A call whose value is thrown
+    /// away where it is written is refused by `discarded_call`.)
+    fn keep_dead_pulled(&self, body: &mut Block) {
+        if self.pulled.is_empty() {
+            return;
+        }
+        fn opaques(b: &Block, out: &mut HashSet<Var>) {
+            for inst in &b.insts {
+                if let Inst::Opaque { var, .. } = inst {
+                    out.insert(*var);
+                }
+                for nb in inst.blocks() {
+                    opaques(nb, out);
+                }
+            }
+        }
+        fn mark(b: &mut Block, dead: &HashSet<Var>) {
+            for inst in &mut b.insts {
+                match inst {
+                    Inst::Opaque { var, expr, .. } if dead.contains(var) => expr.effectful = true,
+                    Inst::If { then, els, .. } => {
+                        mark(then, dead);
+                        mark(els, dead);
+                    }
+                    Inst::Loop(l) => mark(&mut l.body, dead),
+                    _ => {}
+                }
+            }
+        }
+        let mut live = body.clone();
+        crate::simplify::dce_block(&mut live);
+        let mut kept = HashSet::default();
+        opaques(&live, &mut kept);
+        let dead: HashSet<Var> = self
+            .pulled
+            .iter()
+            .copied()
+            .filter(|v| !kept.contains(v))
+            .collect();
+        if !dead.is_empty() {
+            mark(body, &dead);
+        }
     }
 }
 
@@ -303,6 +355,9 @@ struct Lowerer<'a> {
     pos_slot: Option<Var>,
     /// Functions of modules called with a differentiated argument (`Lowered::callees`).
     callees: Vec<(Ident, syn::Path, usize)>,
+    /// Every call of another `#[grad]` function (`pulled_call`): the variable holding what its
+    /// pullback returns. One whose value is never used is kept all the same (`finish`).
+    pulled: Vec<Var>,
 }
 
 /// Control flow is lowered to flags, held in the environment under names no identifier can
@@ -432,6 +487,11 @@ impl<'a> Lowerer<'a> {
                 };
                 if target.is_some_and(|t| self.is_floatish(&t)) {
                     self.check_float_operands(&[(rhs, &*b.right)]);
+                } else if let Some(Operand::Int(i)) = target.filter(|_| self.is_floatish(&rhs)) {
+                    // Floats accumulated in an integer (`let mut s = 0; s += x;`).
+                    let name = b.left.to_token_stream();
+                    self.error(&b.left, format!("`{name}` holds the integer `{i}`, so floats cannot be added into it: start it as a float (`let mut {name} = {i}.0;`)"));
+                    return;
                 }
                 self.store(&b.left, rhs, compound(&b.op));
             }
@@ -451,6 +511,9 @@ impl<'a> Lowerer<'a> {
                 self.match_expr(m);
             }
             _ => {
+                if self.discarded_call(e) {
+                    return;
+                }
                 let v = self.expr(e);
                 // A statement over data is kept for its effects; a float expression statement
                 // computes nothing anyone reads.
@@ -478,6 +541,11 @@ impl<'a> Lowerer<'a> {
             Pat::Type(pt) => (&*pt.pat, Some(&*pt.ty)),
             p => (p, None),
         };
+        if let (Pat::Tuple(pt), Some(init), None) = (pat, &local.init, ty) {
+            if self.let_tuple(pt, &init.expr) {
+                return;
+            }
+        }
         let in_place = match pat {
             Pat::Ident(pi) => {
                 pi.mutability.is_some() && !self.assigned_anywhere.contains(&pi.ident.to_string())
@@ -489,6 +557,13 @@ impl<'a> Lowerer<'a> {
                 Some(pi.ident.to_string())
             }
             Pat::Wild(_) => None,
+            Pat::Tuple(_) => {
+                self.error(
+                    pat,
+                    "a tuple pattern is supported only with a tuple of values (`let (a, b) = (x, 2.0 * x);`): bind each value with a `let` of its own",
+                );
+                return;
+            }
             other => {
                 self.error(
                     other,
@@ -508,6 +583,9 @@ impl<'a> Lowerer<'a> {
             }
             return;
         };
+        if name.is_none() && self.discarded_call(&init.expr) {
+            return;
+        }
         if let Some(name) = &name {
             if let Some(arr) = self.local_array(name, &init.expr) {
                 self.bind(name.clone(), arr);
@@ -544,7 +622,9 @@ impl<'a> Lowerer<'a> {
                         return;
                     }
                 }
-                let (tokens, refs, effectful, prec) = self.substitute(&init.expr);
+                // An integer or a `bool` computed from a differentiated value is data, as in a
+                // condition (`x as i64`, `x > 0.0`); passing the value to a call is not.
+                let (tokens, refs, effectful, prec) = self.substitute(&init.expr, true);
                 let var = self.b.new_var(Kind::Opaque, Name::Temp, false, ty.span());
                 self.b.push(Inst::Opaque {
                     var,
@@ -559,6 +639,16 @@ impl<'a> Lowerer<'a> {
                 Operand::Var(var)
             }
         };
+        // `let mut count = 0; bump(&mut count);`: an integer or `bool` changed in place is a
+        // variable of its own (a constant it would be for the macro, and a write through
+        // `&mut` would be lost).
+        let val = match val {
+            Operand::Int(_) | Operand::Bool(_) if in_place => {
+                let (t, _) = self.b.operand_tokens(val);
+                self.opaque_from(t, Vec::new(), Kind::Opaque, false)
+            }
+            other => other,
+        };
         if let Some(name) = name {
             self.name_fresh(val, first_new, &name);
             // `let mut v = ..; v.clear();`: data changed in place stays mutable.
@@ -569,6 +659,110 @@ impl<'a> Lowerer<'a> {
             }
             self.bind(name, val);
         }
+    }
+
+    /// A call whose value is thrown away (`f(&mut out, x);`, `let _ = f(x);`) with a
+    /// differentiated argument: refused, since the value could then only matter through the
+    /// call's effects, which grad cannot follow. `true` if refused.
+    fn discarded_call(&mut self, e: &Expr) -> bool {
+        let (name, at): (String, TokenStream) = match e {
+            Expr::Paren(p) => return self.discarded_call(&p.expr),
+            Expr::Call(c) => match &*c.func {
+                Expr::Path(p) => match p.path.segments.last() {
+                    Some(s) if rules::lookup(&s.ident.to_string(), Form::Helper).is_none() => {
+                        (s.ident.to_string(), p.to_token_stream())
+                    }
+                    _ => return false,
+                },
+                _ => return false,
+            },
+            Expr::MethodCall(m) if rules::lookup(&m.method.to_string(), Form::Method).is_none() => {
+                (m.method.to_string(), m.method.to_token_stream())
+            }
+            _ => return false,
+        };
+        // Specific escapes (a storing method, `&mut` of a tracked local) say more.
+        if let Some((at, msg)) = self.escape_in(e, false) {
+            self.error(at, msg);
+            return true;
+        }
+        let Some(id) = self.first_active(e) else {
+            return false;
+        };
+        if let Expr::MethodCall(m) = e {
+            if self.first_active(&m.receiver).is_some() {
+                let recv = m.receiver.to_token_stream().to_string();
+                self.error(at, crate::escape::changed_in_place(&recv, &name));
+                return true;
+            }
+        }
+        self.error(
+            at,
+            format!("the value of this call of `{name}` is thrown away, yet it is passed `{id}`, which depends on a `wrt` parameter: grad follows a differentiated value through a call only by what the call returns, not through its effects (a `&mut` argument, a field, a cell, a container); make `{name}` return the value and use it (`let y = {name}(..);`), as a #[grad] function or one with #[grad::rule]"),
+        );
+        true
+    }
+
+    /// `let (a, b) = (e1, e2);` (nested too): each name bound to its element, every element
+    /// computed before any name is bound, as Rust does (`let (a, b) = (b, a + b);`). `false`
+    /// (nothing lowered) unless the value is a tuple literal of the pattern's shape.
+    fn let_tuple(&mut self, pat: &syn::PatTuple, init: &Expr) -> bool {
+        fn shape_fits(p: &Pat, e: &Expr) -> bool {
+            match (p, e) {
+                (Pat::Paren(p), e) => shape_fits(&p.pat, e),
+                (p, Expr::Paren(e)) => shape_fits(p, &e.expr),
+                (Pat::Tuple(pt), Expr::Tuple(et)) => {
+                    pt.elems.len() == et.elems.len()
+                        && pt
+                            .elems
+                            .iter()
+                            .zip(&et.elems)
+                            .all(|(p, e)| shape_fits(p, e))
+                }
+                (Pat::Ident(pi), _) => pi.by_ref.is_none() && pi.subpat.is_none(),
+                (Pat::Wild(_), _) => true,
+                _ => false,
+            }
+        }
+        fn leaves<'p>(p: &'p Pat, e: &'p Expr, out: &mut Vec<(&'p Pat, &'p Expr)>) {
+            match (p, e) {
+                (Pat::Paren(p), e) => leaves(&p.pat, e, out),
+                (p, Expr::Paren(e)) => leaves(p, &e.expr, out),
+                (Pat::Tuple(pt), Expr::Tuple(et)) => {
+                    for (p, e) in pt.elems.iter().zip(&et.elems) {
+                        leaves(p, e, out);
+                    }
+                }
+                _ => out.push((p, e)),
+            }
+        }
+        let whole = Pat::Tuple(pat.clone());
+        if !shape_fits(&whole, init) {
+            return false;
+        }
+        let mut pairs = Vec::new();
+        leaves(&whole, init, &mut pairs);
+        let mut bound = Vec::new();
+        for (p, e) in &pairs {
+            if let Expr::Array(_) | Expr::Repeat(_) = e {
+                self.error(
+                    e,
+                    "an array inside a tuple is not supported: bind it with a `let` of its own",
+                );
+                return true;
+            }
+            let first_new = self.b.vars.len();
+            let val = self.expr(e);
+            bound.push((*p, val, first_new));
+        }
+        for (p, val, first_new) in bound {
+            if let Pat::Ident(pi) = p {
+                let name = pi.ident.to_string();
+                self.name_fresh(val, first_new, &name);
+                self.bind(name, val);
+            }
+        }
+        true
     }
 
     /// `target = val`, or `target op= val` when `op` is given.
@@ -802,13 +996,16 @@ impl<'a> Lowerer<'a> {
     /// Passes an expression over data through as written. `what` names it in the error given
     /// when it involves a differentiated value after all.
     fn opaque(&mut self, e: &Expr, what: &str) -> Operand {
+        if let Some((at, msg)) = self.escape_in(e, false) {
+            return self.error(at, msg);
+        }
         if let Some(id) = self.first_active(e) {
             return self.error(
                 e,
                 format!("{what} cannot be differentiated: it uses `{id}`, which depends on a `wrt` parameter; differentiated values may only go through arithmetic, `if`, and the supported functions"),
             );
         }
-        let (expr, refs, effectful, _) = self.substitute(e);
+        let (expr, refs, effectful, _) = self.substitute(e, false);
         if refs.is_empty() && !effectful && matches!(e, Expr::Path(_) | Expr::Lit(_)) {
             return self.b.add_extern(expr);
         }
@@ -817,6 +1014,44 @@ impl<'a> Lowerer<'a> {
             self.b.info_mut(var).span = span_of(e);
         }
         v
+    }
+
+    /// What a local name holds, for the escape analysis.
+    fn held(&self, name: &str) -> Held {
+        let Some(o) = self.lookup(name) else {
+            return Held::Unknown;
+        };
+        if self.b.is_active(&o) {
+            return Held::Differentiated;
+        }
+        match (o, self.b.kind(&o)) {
+            (Operand::Var(_), Kind::Float | Kind::Array) => Held::Tracked,
+            (Operand::Var(_), _) | (Operand::Extern(_), _) => Held::Data,
+            // A constant: a write through `&mut` would be lost.
+            _ => Held::Tracked,
+        }
+    }
+
+    /// The first escape of a differentiated value in `e`, passed through as written (see
+    /// `escape.rs`).
+    fn escape_in(&self, e: &Expr, in_condition: bool) -> Option<crate::escape::Escape> {
+        let held = |n: &str| self.held(n);
+        crate::escape::Escapes {
+            held: &held,
+            known_pure_call: &known_pure,
+        }
+        .in_passed_through(e, in_condition)
+    }
+
+    /// The differentiated local whose value `e` carries (not a comparison or a cast to an
+    /// integer of it).
+    fn carries(&self, e: &Expr) -> Option<String> {
+        let held = |n: &str| self.held(n);
+        crate::escape::Escapes {
+            held: &held,
+            known_pure_call: &known_pure,
+        }
+        .carried(e)
     }
 
     /// The first identifier in `e` naming a differentiated (active) value.
@@ -849,11 +1084,66 @@ impl<'a> Lowerer<'a> {
 
     /// `e` with every reference to a local replaced by a placeholder (or the literal it is
     /// bound to); refused constructs inside it are reported.
-    fn substitute(&mut self, e: &Expr) -> (TokenStream, Vec<Var>, bool, u8) {
+    fn substitute(&mut self, e: &Expr, in_condition: bool) -> (TokenStream, Vec<Var>, bool, u8) {
         struct Subst<'l, 'a> {
             l: &'l mut Lowerer<'a>,
             refs: Vec<Var>,
             effectful: bool,
+            /// Whether a differentiated value may appear (in a condition), and whether one that
+            /// may not was reported already.
+            cond: bool,
+            reported: bool,
+        }
+        impl Subst<'_, '_> {
+            /// A call in a condition that is passed a differentiated value (`f(x) > 0.0`), with
+            /// a closure beside it that would call the callee's pullback and is never called
+            /// (`{ let _ = || __grad_f::pullback(x); f(x) }`): rustc checks that the callee is
+            /// a `#[grad]` function, which keeps nothing of what it is given, so a function
+            /// with effects cannot be handed the value unseen.
+            fn through_pullback(&mut self, e: &mut Expr) -> Option<Expr> {
+                match e {
+                    Expr::Call(c) => {
+                        let Expr::Path(p) = &*c.func else {
+                            return None;
+                        };
+                        if p.qself.is_some() || !c.args.iter().any(|a| self.l.carries(a).is_some())
+                        {
+                            return None;
+                        }
+                        let path = p.path.clone();
+                        let pb = self.l.pullback_path(&path, c.args.len())?;
+                        for a in c.args.iter_mut() {
+                            self.visit_expr_mut(a);
+                        }
+                        let (func, args) = (&c.func, &c.args);
+                        Some(Expr::Verbatim(quote!({
+                            let _ = || #pb(#args);
+                            #func(#args)
+                        })))
+                    }
+                    Expr::MethodCall(m) => {
+                        if m.turbofish.is_some()
+                            || crate::escape::read_only(&m.method.to_string())
+                            || self.l.carries(&m.receiver).is_some()
+                            || !m.args.iter().any(|a| self.l.carries(a).is_some())
+                        {
+                            return None;
+                        }
+                        let callee =
+                            quote::format_ident!("{}_pullback", m.method, span = m.method.span());
+                        self.visit_expr_mut(&mut m.receiver);
+                        for a in m.args.iter_mut() {
+                            self.visit_expr_mut(a);
+                        }
+                        let (recv, method, args) = (&m.receiver, &m.method, &m.args);
+                        Some(Expr::Verbatim(quote!({
+                            let _ = || #recv.#callee(#args);
+                            #recv.#method(#args)
+                        })))
+                    }
+                    _ => None,
+                }
+            }
         }
         impl VisitMut for Subst<'_, '_> {
             fn visit_expr_mut(&mut self, e: &mut Expr) {
@@ -875,6 +1165,15 @@ impl<'a> Lowerer<'a> {
                 if let Expr::Path(p) = e {
                     if let (None, Some(id)) = (&p.qself, p.path.get_ident()) {
                         if let Some(o) = self.l.lookup(&id.to_string()) {
+                            // The floor of the escape analysis: whatever else let a
+                            // differentiated value reach code passed through as data.
+                            if !self.cond && !self.reported && self.l.b.is_active(&o) {
+                                self.reported = true;
+                                self.l.error(
+                                    &*p,
+                                    format!("`{id}` depends on a `wrt` parameter, but here it reaches code grad passes through as written, without differentiating it: differentiated values may only go through arithmetic, `if`, loops, local arrays, the supported functions and #[grad] functions"),
+                                );
+                            }
                             let tokens = match o {
                                 Operand::Var(v) => {
                                     self.refs.push(v);
@@ -895,6 +1194,12 @@ impl<'a> Lowerer<'a> {
                 }
                 if matches!(e, Expr::Call(_) | Expr::MethodCall(_)) && !known_pure(e) {
                     self.effectful = true;
+                    if self.cond {
+                        if let Some(pulled) = self.through_pullback(e) {
+                            *e = pulled;
+                            return;
+                        }
+                    }
                 }
                 syn::visit_mut::visit_expr_mut(self, e);
             }
@@ -907,11 +1212,18 @@ impl<'a> Lowerer<'a> {
             }
             fn visit_item_mut(&mut self, _: &mut syn::Item) {}
         }
+        let mut reported = false;
+        if let Some((at, msg)) = self.escape_in(e, in_condition) {
+            self.error(at, msg);
+            reported = true;
+        }
         let mut e = e.clone();
         let mut s = Subst {
             l: self,
             refs: Vec::new(),
             effectful: false,
+            cond: in_condition,
+            reported,
         };
         s.visit_expr_mut(&mut e);
         let (refs, effectful) = (s.refs, s.effectful);
@@ -965,6 +1277,13 @@ impl<'a> Lowerer<'a> {
             }
         }
         let active = self.first_active(&Expr::MethodCall(m.clone()));
+        if active.is_some() {
+            // A differentiated value stored, turned into bits, or given to a method that may
+            // change a tracked local in place.
+            if let Some((at, msg)) = self.escape_in(&Expr::MethodCall(m.clone()), false) {
+                return self.error(at, msg);
+            }
+        }
         // A method of another `#[grad]` function's type, on data (`self.layer(x)`).
         if m.turbofish.is_none() && active.is_some() && self.first_active(&m.receiver).is_none() {
             let callee = quote::format_ident!("{}_pullback", m.method, span = m.method.span());
@@ -1120,6 +1439,11 @@ impl<'a> Lowerer<'a> {
                 }
             }
             if let Some(id) = self.first_active(&Expr::Call(c.clone())) {
+                if p.qself.is_none() {
+                    if let Some(msg) = crate::escape::holding_call(&p.path, &id.to_string()) {
+                        return self.error(&c.func, msg);
+                    }
+                }
                 let name = p.path.to_token_stream().to_string().replace(' ', "");
                 if p.qself.is_some() {
                     let name = p
@@ -1260,6 +1584,7 @@ impl<'a> Lowerer<'a> {
             return call;
         };
         self.b.info_mut(cv).span = span;
+        self.pulled.push(cv);
         // Named (`sq_pullback`), so it is printed as a `let` of its own rather than inside the
         // expressions that read it.
         self.b.info_mut(cv).name = Name::Source(format!("{called}_pullback"));
@@ -1365,7 +1690,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn opaque_cond(&mut self, e: &Expr) -> Cond {
-        let (tokens, refs, effectful, prec) = self.substitute(e);
+        let (tokens, refs, effectful, prec) = self.substitute(e, true);
         Cond::Opaque(Opaque {
             tokens,
             refs,
@@ -1551,7 +1876,6 @@ const FLOAT_PREDICATES: &[&str] = &[
     "is_sign_negative",
     "total_cmp",
     "partial_cmp",
-    "to_bits",
     "classify",
 ];
 
@@ -1639,6 +1963,7 @@ fn known_pure(e: &Expr) -> bool {
             let name = m.method.to_string();
             METHODS.contains(&name.as_str())
                 || FLOAT_PREDICATES.contains(&name.as_str())
+                || crate::escape::BIT_CASTS.contains(&name.as_str())
                 || rule(&name)
         }
         Expr::Call(c) => match &*c.func {

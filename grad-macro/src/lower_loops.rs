@@ -280,7 +280,8 @@ impl<'a> Lowerer<'a> {
         let mut iter_parts = None;
         if let Some((_, iter)) = header {
             let src = self.src_of(iter);
-            let (tokens, refs, effectful, prec) = self.substitute(iter);
+            let typed = typed_float_literals(iter, self.b.float);
+            let (tokens, refs, effectful, prec) = self.substitute(&typed, true);
             // A differentiated value inside the iterable itself (`for w in [a, b]`): the
             // iterable is passed through as data, so its derivative would be lost.
             let literal = {
@@ -1278,7 +1279,7 @@ impl<'a> Lowerer<'a> {
         if m.arms.is_empty() {
             return Some(self.error(m.match_token, "a `match` with no arms has no value"));
         }
-        let (tokens, refs, effectful, prec) = self.substitute(&m.expr);
+        let (tokens, refs, effectful, prec) = self.substitute(&m.expr, false);
         let scrut = if effectful {
             // Evaluated once, like the original.
             let v = self.opaque_from(tokens, refs, Kind::Opaque, true);
@@ -1330,7 +1331,7 @@ impl<'a> Lowerer<'a> {
                     let e = self.b.add_extern(quote!(#id));
                     self.bind(n.clone(), e);
                 }
-                let (gt, grefs, _, _) = self.substitute(g);
+                let (gt, grefs, _, _) = self.substitute(g, true);
                 self.env.pop();
                 let gt = super::shift_placeholders(gt, refs.len());
                 refs.extend(grefs);
@@ -1800,4 +1801,37 @@ pub fn check_reads_after_writes(cx: &Ctxt, body: &Block, vars: &[VarInfo]) {
             }
         }
     }
+}
+
+/// The iterable with the float literals of its array literals suffixed with the function's float
+/// type (`[1.0f64, 2.0f64]`): the loop's element is then a float of that type, as the original's
+/// use of it (`f64::sin(v)`) makes it, and not an ambiguous `{float}` in the companions, where
+/// its uses are written as methods (`v.sin()`).
+fn typed_float_literals(iter: &Expr, float: crate::ir::Float) -> Expr {
+    struct Suffix(&'static str);
+    impl syn::visit_mut::VisitMut for Suffix {
+        fn visit_expr_array_mut(&mut self, a: &mut syn::ExprArray) {
+            for e in a.elems.iter_mut() {
+                if let Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Float(f),
+                    ..
+                }) = e
+                {
+                    if f.suffix().is_empty() {
+                        let text = format!("{}{}", f.base10_digits(), self.0);
+                        *f = syn::LitFloat::new(&text, f.span());
+                    }
+                }
+            }
+            syn::visit_mut::visit_expr_array_mut(self, a);
+        }
+        fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+    }
+    let mut e = iter.clone();
+    let suffix = match float {
+        crate::ir::Float::F32 => "f32",
+        crate::ir::Float::F64 => "f64",
+    };
+    syn::visit_mut::VisitMut::visit_expr_mut(&mut Suffix(suffix), &mut e);
+    e
 }

@@ -1,0 +1,164 @@
+//! Escapes (issue 15): what a differentiated value may not leave through is refused at compile
+//! time (`tests/ui/escape_*.rs`); what the macro models instead is checked here, against
+//! closed forms and finite differences, under `#![deny(warnings)]`.
+#![deny(warnings)]
+
+use approx::assert_relative_eq;
+use grad::grad;
+
+/// Central differences of `f` at `x`.
+fn fd(f: impl Fn(f64) -> f64, x: f64) -> f64 {
+    let h = 1e-6;
+    (f(x + h) - f(x - h)) / (2.0 * h)
+}
+
+// A tuple of values destructured with `let`: each name is bound to its element, every element
+// computed before any name is bound (`(b, a + b)` reads the old `a` and `b`).
+#[grad(wrt = x)]
+fn tuple_let(x: f64) -> f64 {
+    let (a, b) = (x * x, 2.0 * x);
+    let (a, b) = (b, a + b);
+    let (c, (d, _)) = (a.sin(), (b * x, 7.0));
+    c + d
+}
+
+#[test]
+fn tuple_let_is_modelled() {
+    let x: f64 = 0.7;
+    // a = 2x, b = x² + 2x; c = sin(2x), d = (x² + 2x)·x
+    let closed = 2.0 * (2.0 * x).cos() + 3.0 * x * x + 4.0 * x;
+    assert_relative_eq!(tuple_let_grad(x), closed, max_relative = 1e-12);
+    assert_relative_eq!(tuple_let_grad(x), fd(tuple_let, x), max_relative = 1e-7);
+    assert_eq!(tuple_let_value_and_grad(x).0, tuple_let(x));
+}
+
+// A tuple of values in a loop body: a recurrence through fresh bindings.
+#[grad(wrt = w)]
+fn tuple_in_loop(w: f64, xs: &[f64]) -> f64 {
+    let mut h = 0.5;
+    for &x in xs {
+        let (p, q) = (w * h, x);
+        h = (p + q).tanh();
+    }
+    h
+}
+
+#[test]
+fn tuple_in_loop_matches_finite_differences() {
+    let xs = [0.3, -0.2, 0.9];
+    let w = 1.1;
+    assert_relative_eq!(
+        tuple_in_loop_grad(w, &xs),
+        fd(|w| tuple_in_loop(w, &xs), w),
+        max_relative = 1e-7
+    );
+}
+
+// Data changed in place through `&mut`, with no differentiated value: passed through.
+fn bump(n: &mut usize) {
+    *n += 1;
+}
+
+#[grad(wrt = x)]
+fn data_out_params(x: f64, xs: &[f64]) -> f64 {
+    let mut count = 0;
+    let mut seen = Vec::new();
+    for &v in xs {
+        if v > 0.0 {
+            bump(&mut count);
+            seen.push(v);
+        }
+    }
+    x * count as f64 + x * x * seen[0]
+}
+
+#[test]
+fn data_through_mut_references_is_data() {
+    let xs = [1.5, -1.0, 2.0];
+    // count = 2, seen[0] = 1.5: 2x + 1.5x²
+    assert_eq!(data_out_params(2.0, &xs), 4.0 + 6.0);
+    assert_relative_eq!(
+        data_out_params_grad(2.0, &xs),
+        2.0 + 6.0,
+        max_relative = 1e-12
+    );
+    assert_eq!(data_out_params_value_and_grad(2.0, &xs).0, 10.0);
+}
+
+// A loop over an array literal of floats, with the path form of a method: the element is an
+// `f64` in the companions too (it used to be an ambiguous `{float}`, E0689).
+#[grad(wrt = x)]
+fn float_literal_loop(x: f64) -> f64 {
+    let mut s = 0.0;
+    for i in [1.0, 2.0, 0.5] {
+        s += f64::sin(i) * x * x;
+    }
+    s
+}
+
+#[test]
+fn float_literal_loop_is_typed() {
+    let x = 1.3;
+    let k = 1.0_f64.sin() + 2.0_f64.sin() + 0.5_f64.sin();
+    assert_relative_eq!(
+        float_literal_loop_grad(x),
+        2.0 * k * x,
+        max_relative = 1e-12
+    );
+}
+
+#[grad]
+fn sq(v: f64) -> f64 {
+    v * v
+}
+
+// A call of a `#[grad]` function whose value is overwritten before any use: kept, so rustc
+// still checks that the callee has a pullback; the gradient is that of what is used.
+#[grad(wrt = x)]
+#[allow(unused_assignments)]
+fn dead_call(x: f64) -> f64 {
+    let mut v = sq(x);
+    v = 3.0 * x;
+    v
+}
+
+#[test]
+fn dead_call_of_a_grad_function() {
+    assert_eq!(dead_call_grad(2.0), 3.0);
+}
+
+// A `#[grad]` function called in a condition with a differentiated value: allowed (it keeps
+// nothing), and the condition has no derivative.
+#[grad(wrt = x)]
+fn call_in_condition(x: f64) -> f64 {
+    if sq(x) > 4.0 {
+        x * 3.0
+    } else {
+        x * x
+    }
+}
+
+#[test]
+fn grad_function_in_a_condition() {
+    assert_eq!(call_in_condition_grad(3.0), 3.0);
+    assert_eq!(call_in_condition_grad(1.5), 3.0);
+}
+
+// An integer computed from a differentiated value (a cast, a comparison) is data: its
+// derivative is 0 where it is constant.
+#[grad(wrt = x)]
+fn integer_of_value(x: f64) -> f64 {
+    let n: i64 = (x * 2.0).floor() as i64;
+    let big: bool = x > 10.0;
+    if big {
+        0.0
+    } else {
+        x * n as f64
+    }
+}
+
+#[test]
+fn integers_of_values_are_steps() {
+    // n = floor(2.6) = 2 at x = 1.3
+    assert_eq!(integer_of_value_grad(1.3), 2.0);
+}
