@@ -121,7 +121,12 @@ impl Batch {
     }
 
     fn add(&mut self, name: &str, p: &Program, points: &[Point]) {
-        let source = p.source(name);
+        self.add_source(name, p.source(name), p, points);
+    }
+
+    /// A program written as `source`, which the oracle differentiates as `p` (an escape
+    /// program: the base program with what it reads back added to its result).
+    fn add_source(&mut self, name: &str, source: String, p: &Program, points: &[Point]) {
         self.programs += 1;
         self.features.resize(FEATURES.len(), 0);
         for (i, (_, needle)) in FEATURES.iter().enumerate() {
@@ -856,6 +861,7 @@ fn main() {
     let loop_second_cases = env("GRAD_COMPILED_LOOP_SECOND_CASES")
         .or(cases)
         .unwrap_or(20);
+    let escape_cases = env("GRAD_COMPILED_ESCAPE_CASES").or(cases).unwrap_or(60);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -924,6 +930,29 @@ fn main() {
         loop_second.add(i, &p, (&q, rewrites), &points);
     }
 
+    // The seventh batch: escape programs that must compile (data escapes, and what the macro
+    // models); the refused ones are checked at compile time by `grad-macro`'s escape batch.
+    let mut escapes = Batch::default();
+    let mut escape_kinds = vec![0usize; grad_testgen::escape::Kind::ALL.len()];
+    let mut runner = self::runner(seed, 6);
+    for i in 0..escape_cases {
+        let tree = match grad_testgen::escape::escape_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating escape program {i}: {e}"),
+        };
+        let (e, points) = tree.current();
+        if e.verdict() != grad_testgen::escape::Verdict::Accepted {
+            continue;
+        }
+        let k = grad_testgen::escape::Kind::ALL
+            .iter()
+            .position(|k| *k == e.kind)
+            .unwrap_or(0);
+        escape_kinds[k] += 1;
+        let name = format!("e{i}");
+        escapes.add_source(&name, e.source(&name), &e.oracle_program(), &points);
+    }
+
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
         plain.programs, plain.points, plain.nonzero, loops.programs, loops.points, loops.nonzero
@@ -947,17 +976,32 @@ fn main() {
     let _ = write!(summary, ", {}", second.summary());
     let _ = write!(summary, ", {}", jacobians.summary());
     let _ = write!(summary, ", {}", loop_second.loop_summary());
+    let kinds: Vec<String> = grad_testgen::escape::Kind::ALL
+        .iter()
+        .zip(&escape_kinds)
+        .map(|(k, n)| format!("{k:?} {n}"))
+        .collect();
+    let _ = write!(
+        summary,
+        ", {} escape programs that compile, of {escape_cases} drawn ({} points, {} nonzero components; {})",
+        escapes.programs,
+        escapes.points,
+        escapes.nonzero,
+        kinds.join(", ")
+    );
 
     let k = grad_testgen::ast::USER_CONST;
     let out = format!(
-        "use grad::grad;\n\nconst K: f64 = {k:?};\n{}\n/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}\npub mod {} {{\n    use grad::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}    n\n}}\n",
+        "use grad::grad;\n\nconst K: f64 = {k:?};\n{}\n{}\n/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}\npub mod {} {{\n    use grad::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}    n\n}}\n",
         grad_testgen::ast::index_tables(),
+        grad_testgen::escape::SUPPORT,
         plain.fns,
         loops.fns,
         calls.fns,
         second.fns,
         jacobians.fns,
         loop_second.fns,
+        escapes.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
         plain.checks,
@@ -966,6 +1010,7 @@ fn main() {
         second.checks,
         jacobians.checks,
         loop_second.checks,
+        escapes.checks,
     );
     write("generated.rs", &out);
     let lib = format!("use grad::grad;\n\nconst K: f64 = {k:?};\n\n{}", calls.lib);

@@ -53,6 +53,8 @@ pub fn rule(
 #[cfg(test)]
 mod diff_tests;
 #[cfg(test)]
+mod escape_tests;
+#[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
 mod interp;

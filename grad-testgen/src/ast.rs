@@ -1530,6 +1530,12 @@ impl Program {
         self.print(name, &attr, "")
     }
 
+    /// The function named `name` with `#[grad(wrt = w0, ..)]`, its statements, then what
+    /// `last` prints in the scope they leave (statements, and the final expression).
+    pub fn source_ending(&self, name: &str, last: &dyn Fn(&Scope) -> String) -> String {
+        self.print_ending(name, &self.wrt_attr(), "", "f64", last)
+    }
+
     /// `#[grad(wrt = w0, ..)]`.
     fn wrt_attr(&self) -> String {
         let mut wrt: Vec<String> = (0..self.n_wrt).map(|i| format!("w{i}")).collect();

@@ -899,6 +899,11 @@ pub fn data_expr() -> BoxedStrategy<Expr> {
     data_expr_of(true)
 }
 
+/// [`data_expr`] without calls (for programs that have no callees).
+pub fn plain_data_expr() -> BoxedStrategy<Expr> {
+    data_expr_of(false)
+}
+
 /// [`data_expr`], with calls or not.
 fn data_expr_of(calls: bool) -> BoxedStrategy<Expr> {
     let leaf = prop_oneof![

@@ -10,6 +10,7 @@
 //! A construct added to the macro's language is added here in one place per module.
 
 pub mod ast;
+pub mod escape;
 pub mod gen;
 pub mod oracle;
 
