@@ -2,7 +2,7 @@
 //! each with `#[grad]`, and a `check_all` that compares the compiled companions with the
 //! oracle's gradients (embedded as exact literals) and the compiled original's value.
 //!
-//! Six batches: programs of the straight-line language (`f0`, `f1`, ..; the one the IR path
+//! Seven batches: programs of the straight-line language (`f0`, `f1`, ..; the one the IR path
 //! checks too), of the loop language (`g0`, `g1`, ..: loops, jumps, `match`, arrays, iterator
 //! sums), callers of generated helpers (`c0`, `c1`, ..: calls between `#[grad]` functions),
 //! straight-line programs compiled with `mode = forward` and with `hessian` (`s0_fwd`,
@@ -11,11 +11,13 @@
 //! reverse` (`j0`, `j0_fwd`, `j0_rev`, ..: see [`Jacobians`]), and programs of the loop
 //! language (`wrt` arrays and local arrays included) compiled with `mode = forward` and with
 //! `hessian` (`l0_fwd`, `l0`, `l0_both`, ..: [`Second`] again, over the flattened `wrt`
-//! values), each from its own random stream, so adding one batch does not change the others.
+//! values), and escape programs that must compile (`e0`, `e1`, ..: `grad_testgen::escape`,
+//! data escaping and what the macro models, with the items they call written once), each from
+//! its own random stream, so adding one batch does not change the others.
 //! A caller's helpers (`c0_h0`, ..) are written next to it, in the nested module `m`, or,
 //! `pub`, in `$OUT_DIR/calls.rs`, which this crate's library includes (`src/lib.rs`): the test
-//! calls those across crates. `GRAD_COMPILED_CASES` sets the size of all six (default 40, 40,
-//! 40, 20, 20 and 20), `GRAD_COMPILED_LOOP_CASES`, `GRAD_COMPILED_CALL_CASES`,
+//! calls those across crates. `GRAD_COMPILED_CASES` sets the size of all seven (default 40, 40,
+//! 40, 20, 20, 20, and 60 escape programs drawn), `GRAD_COMPILED_ESCAPE_CASES` the seventh's, `GRAD_COMPILED_LOOP_CASES`, `GRAD_COMPILED_CALL_CASES`,
 //! `GRAD_COMPILED_SECOND_CASES`, `GRAD_COMPILED_JACOBIAN_CASES` and
 //! `GRAD_COMPILED_LOOP_SECOND_CASES` that of the second, the third, the fourth, the fifth and
 //! the sixth alone, `GRAD_FUZZ_SEED` the seed.

@@ -103,11 +103,16 @@
 //!   or in an integer or `bool` (a step: derivative 0).
 //! - Float literals, integer data cast with `as` (`n as f64`), paths to constants
 //!   (`std::f64::consts::PI`, your own `const`s, also `const`s declared in the body).
+//! - `let (a, b) = (x * x, 2.0 * x);`: a tuple of values destructured (nested too), every
+//!   value computed before any name is bound, so `let (a, b) = (b, a + b);` reads the old `a`
+//!   and `b`.
 //! - `if` / `else if` / `else`, as expressions and as statements (assigning variables in the
-//!   branches). A condition has no derivative, so it may be any `bool` expression, of any values:
-//!   comparisons, `&&`, `||`, `!`, `bool` data, `x.is_nan()`, your own predicates; it is kept
-//!   as written, so `&&` and `||` still short-circuit. Only the branch taken contributes to the
-//!   gradient: a NaN or infinity in the branch not taken never reaches it.
+//!   branches). A condition has no derivative, so it may be any `bool` expression: comparisons,
+//!   `&&`, `||`, `!`, `bool` data, `x.is_nan()`, `x.total_cmp(&y).is_lt()`, your own predicates
+//!   of data; it is kept as written, so `&&` and `||` still short-circuit. A function of yours
+//!   given a differentiated value in a condition must be a `#[grad]` function (see "Where a
+//!   differentiated value may go"). Only the branch taken contributes to the gradient: a NaN
+//!   or infinity in the branch not taken never reaches it.
 //! - Calls to the functions below, and any expression over data only (integer arithmetic,
 //!   fields, indexing, your own functions called on data): those are passed through as
 //!   written.
@@ -568,6 +573,71 @@
 //! any operation). Each node has its own name: a name your code gives twice (shadowing,
 //! reassignment) is primed the second time (`s`, `s′`). `examples/trace_tables.rs` prints the notes' 001
 //! and 004 tables, and writes the 002 network's graph.
+//!
+//! # Where a differentiated value may go
+//!
+//! A value that depends on a `wrt` parameter either flows through what the macro models, and
+//! gets its true derivative, or the build fails at the token where it would leave: a gradient
+//! that silently misses a path is never generated. What the macro models: arithmetic, the
+//! functions of the rule table, `if`, loops, local arrays written by index, tuples of values
+//! destructured with `let`, calls of `#[grad]` and `#[grad::rule]` functions (by what they
+//! return), and integers and `bool`s computed from it (a step: derivative 0). What it refuses,
+//! each with its own message at the offending token:
+//!
+//! | the value would leave through | example | refused at | write instead |
+//! |---|---|---|---|
+//! | a `&mut` of a float or float-array local, even of data only | `set(&mut out, x * x)` | `&mut out` | `out = f(x);` with `f` a `#[grad]` function; `a[i] = ...` |
+//! | a call whose value is thrown away | `acc.add(x);`, `record(x);`, `let _ = f(x);` | the call | use what the call returns |
+//! | a method that stores its argument | `v.push(x)`, `cell.set(x)`, `map.insert(k, x)`, `a.store(..)` | the method | a local array written by index |
+//! | a standard-library holder or constructor | `Box::new(x)`, `Some(x)`, `Rc::new(x)`, `Point(x, y)`, `std::mem::replace(&mut a, x)` | the path | float locals |
+//! | a bit pattern | `x.to_bits()`, `x.to_le_bytes()`, `f64::from_bits(..)` of it | the method | — |
+//! | a method that may change a tracked local in place | `a.reverse()`, `a.fill(x)`, `s.add_assign(x)` on a float local or array | the method | assign it (`a[i] = ...`) |
+//! | a method of data that is not `#[grad]` | `model.scale(x)` (`scale` without `#[grad]`) | the method (rustc: no `scale_pullback`) | put `#[grad]` on the method |
+//! | a function of yours without `#[grad]`, anywhere, conditions included | `my_f(x)`, `if in_range(x)` | the call (rustc, with the macro's message) | `#[grad]` or `#[grad::rule]` on it, or test the value inline |
+//! | floats added into an integer | `let mut s = 0; s += x;` | `s` | `let mut s = 0.0;` |
+//!
+//! Data may still go anywhere: a `&mut` of data (`bump(&mut count)`, `rng.next()`), a `Vec`
+//! filled with data and read back, a `Cell` of data, all pass through as written. A `#[grad]`
+//! function is taken to be pure, as its own body is checked the same way: it keeps nothing of
+//! what it is given. A call of one whose value is overwritten before any use is still made, so
+//! that rustc still checks the callee.
+//!
+//! ```compile_fail
+//! use grad::grad;
+//!
+//! fn set(o: &mut f64, v: f64) { *o = v; }
+//!
+//! #[grad(wrt = x)]
+//! fn f(x: f64) -> f64 {
+//!     let mut out = 0.0;
+//!     set(&mut out, x * x); // error: `&mut out` lends `out` to code grad does not see
+//!     out
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! ```
+//! use grad::grad;
+//!
+//! fn bump(n: &mut i32) { *n += 1; }
+//!
+//! #[grad(wrt = x)]
+//! fn f(x: f64, xs: &[f64]) -> f64 {
+//!     let mut positive = 0;
+//!     let mut seen = Vec::new();
+//!     for &v in xs {
+//!         if v > 0.0 {
+//!             bump(&mut positive); // data through `&mut`: passed through
+//!             seen.push(v);        // data into a `Vec`: passed through
+//!         }
+//!     }
+//!     let (a, b) = (x * seen[0], x * x); // a tuple of values: modelled
+//!     a + b * positive as f64
+//! }
+//!
+//! // 1.5·x + 2·x², at x = 2: 1.5 + 4·2 = 9.5
+//! assert_eq!(f_grad(2.0, &[1.5, -1.0, 2.0]), 9.5);
+//! ```
 //!
 //! # Conventions where the derivative does not exist
 //!

@@ -126,17 +126,6 @@ const READ_ONLY_METHODS: &[&str] = &[
     "starts_with",
     "ends_with",
     "to_string",
-    "partial_cmp",
-    "total_cmp",
-    "is_nan",
-    "is_infinite",
-    "is_finite",
-    "is_normal",
-    "is_subnormal",
-    "is_sign_positive",
-    "is_sign_negative",
-    "classify",
-    "to_bits",
     "map",
     "sum",
     "product",
@@ -152,16 +141,9 @@ const READ_ONLY_METHODS: &[&str] = &[
     "chain",
 ];
 
-/// Methods whose result is data (a length, a comparison, a test) whatever their receiver holds:
-/// a derivative does not pass through them (it is 0 almost everywhere).
-const DATA_RESULTS: &[&str] = &[
-    "len",
-    "is_empty",
-    "contains",
-    "starts_with",
-    "ends_with",
-    "partial_cmp",
-    "total_cmp",
+/// The float methods that answer a question about a value rather than compute one: allowed on
+/// differentiated values, with no derivative.
+pub const FLOAT_PREDICATES: &[&str] = &[
     "is_nan",
     "is_infinite",
     "is_finite",
@@ -169,12 +151,24 @@ const DATA_RESULTS: &[&str] = &[
     "is_subnormal",
     "is_sign_positive",
     "is_sign_negative",
+    "total_cmp",
+    "partial_cmp",
     "classify",
 ];
 
-/// Whether a method only reads its receiver (an iterator adapter, a length, a test).
+/// Methods whose result is data (a length, a test) whatever their receiver holds, besides the
+/// float predicates: a derivative does not pass through them (it is 0 almost everywhere).
+const DATA_RESULTS: &[&str] = &["len", "is_empty", "contains", "starts_with", "ends_with"];
+
+fn data_result(name: &str) -> bool {
+    DATA_RESULTS.contains(&name) || FLOAT_PREDICATES.contains(&name)
+}
+
+/// Whether a method only reads its receiver (an iterator adapter, a length, a test, its bits).
 pub fn read_only(name: &str) -> bool {
     READ_ONLY_METHODS.contains(&name)
+        || FLOAT_PREDICATES.contains(&name)
+        || BIT_CASTS.contains(&name)
 }
 
 /// Methods of `Ordering` and `bool` and the like, on data: pure.
@@ -245,7 +239,7 @@ impl Escapes<'_> {
             }
             Expr::MethodCall(m) => {
                 let name = m.method.to_string();
-                let data = DATA_RESULTS.contains(&name.as_str())
+                let data = data_result(&name)
                     || PURE_ON_DATA.contains(&name.as_str())
                     || BIT_CASTS.contains(&name.as_str());
                 if data {
@@ -309,7 +303,7 @@ impl Escapes<'_> {
                 // A method that may change a tracked local in place.
                 if let Some(root) = self.name_of(&m.receiver) {
                     if (self.held)(&root) == Held::Tracked
-                        && !READ_ONLY_METHODS.contains(&name.as_str())
+                        && !read_only(&name)
                         && !(self.known_pure_call)(e)
                     {
                         return Some((m.method.to_token_stream(), changed_in_place(&root, &name)));
@@ -332,7 +326,7 @@ impl Escapes<'_> {
                 let on_value = self.carried(&m.receiver)?;
                 let known = (self.known_pure_call)(e)
                     || PURE_ON_DATA.contains(&name.as_str())
-                    || READ_ONLY_METHODS.contains(&name.as_str());
+                    || read_only(&name);
                 if cond && !known {
                     return Some((m.method.to_token_stream(), opaque_method(&on_value, &name)));
                 }

@@ -1270,7 +1270,7 @@ impl<'a> Lowerer<'a> {
                 self.check_rule_operands(i, &args, &exprs);
                 return self.rule_call(i, args, &m.method, method_span(m), true);
             }
-            if FLOAT_PREDICATES.contains(&name.as_str()) {
+            if crate::escape::FLOAT_PREDICATES.contains(&name.as_str()) {
                 let mut args = vec![self.expr(&m.receiver)];
                 args.extend(m.args.iter().map(|a| self.expr(a)));
                 return self.rebuilt_method(&m.method, args);
@@ -1864,21 +1864,6 @@ enum Arms<'e> {
     MatchArm,
 }
 
-/// The float methods that answer a question about a value rather than compute one: allowed on
-/// differentiated values, with no derivative.
-const FLOAT_PREDICATES: &[&str] = &[
-    "is_nan",
-    "is_infinite",
-    "is_finite",
-    "is_normal",
-    "is_subnormal",
-    "is_sign_positive",
-    "is_sign_negative",
-    "total_cmp",
-    "partial_cmp",
-    "classify",
-];
-
 /// Loops, jumps and `match` are lowered where they are statements or values of their own; inside
 /// an expression that is passed through (a condition, an argument of a function on data) they
 /// would escape the transformation.
@@ -1962,7 +1947,7 @@ fn known_pure(e: &Expr) -> bool {
         Expr::MethodCall(m) => {
             let name = m.method.to_string();
             METHODS.contains(&name.as_str())
-                || FLOAT_PREDICATES.contains(&name.as_str())
+                || crate::escape::FLOAT_PREDICATES.contains(&name.as_str())
                 || crate::escape::BIT_CASTS.contains(&name.as_str())
                 || rule(&name)
         }
