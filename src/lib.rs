@@ -654,6 +654,8 @@
 //! | `hypot` and `atan2` at the origin | 0 for both arguments |
 //! | `powf`'s exponent partial at base 0 | 0 |
 //! | an integer cast of a differentiated value (`w as i32`) | 0 |
+//! | a differentiated value leaving through an effect (`&mut`, a `Vec`, a `Cell`, bits, a call whose value is thrown away) | none: a compile error at that token (see "Where a differentiated value may go") |
+//! | a tuple of values destructured (`let (a, b) = (x, y);`), data through `&mut` or in a `Vec` | modelled: the true derivative |
 //!
 //! One caveat shared by every reverse-mode tool: where a local derivative is infinite (`sqrt`
 //! or `cbrt` at 0, `ln` at 0) and the sensitivity it multiplies is exactly 0, the product is

@@ -261,9 +261,7 @@ impl Escape {
             ),
             Tuple => s(
                 "let _ = 0;",
-                &format!(
-                    "let (esc0, esc1) = ({v}, {u}); let (esc0, esc1) = (esc1, esc0 - esc1);"
-                ),
+                &format!("let (esc0, esc1) = ({v}, {u}); let (esc0, esc1) = (esc1, esc0 - esc1);"),
                 "",
                 "esc0 * esc1",
             ),
@@ -302,7 +300,9 @@ impl Escape {
             ),
             Kind::CountOut => match self.guard {
                 Guard::Once => Expr::Lit(1.0),
-                Guard::IfFlag => Expr::If(Box::new(Cond::Flag), b(Expr::Lit(1.0)), b(Expr::Lit(0.0))),
+                Guard::IfFlag => {
+                    Expr::If(Box::new(Cond::Flag), b(Expr::Lit(1.0)), b(Expr::Lit(0.0)))
+                }
                 Guard::Twice => Expr::Lit(2.0),
             },
             // Refused whatever it is given.
@@ -335,9 +335,7 @@ pub fn escape_program() -> impl Strategy<Value = Escape> {
         .prop_map(|(base, kind, guard, differentiated, e, data, second)| {
             // Guards apply to the effects that have an `else` worth writing.
             let guard = match kind {
-                Kind::Method | Kind::Push | Kind::Cell | Kind::AtomicBits | Kind::CountOut => {
-                    guard
-                }
+                Kind::Method | Kind::Push | Kind::Cell | Kind::AtomicBits | Kind::CountOut => guard,
                 _ => Guard::Once,
             };
             let value = if differentiated {
@@ -357,9 +355,7 @@ pub fn escape_program() -> impl Strategy<Value = Escape> {
 }
 
 /// An escape program with a few points to evaluate it at.
-pub fn escape_case(
-    points: usize,
-) -> impl Strategy<Value = (Escape, Vec<crate::oracle::Point>)> {
+pub fn escape_case(points: usize) -> impl Strategy<Value = (Escape, Vec<crate::oracle::Point>)> {
     escape_program().prop_flat_map(move |e| {
         let pts = prop::collection::vec(gen::point(&e.base), points);
         (Just(e), pts)
