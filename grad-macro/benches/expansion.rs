@@ -18,6 +18,8 @@ mod builder;
 mod check;
 #[path = "../src/ctxt.rs"]
 mod ctxt;
+#[path = "../src/effects.rs"]
+mod effects;
 #[path = "../src/emit.rs"]
 mod emit;
 #[path = "../src/escape.rs"]

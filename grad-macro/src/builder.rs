@@ -85,6 +85,7 @@ impl Builder {
             active,
             span,
             mutable: false,
+            float_checked: false,
         });
         v
     }

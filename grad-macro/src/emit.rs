@@ -1091,18 +1091,44 @@ impl<'a> Emitter<'a> {
                     return None;
                 }
                 let e = self.opaque(expr);
+                let info = self.func.info(*var);
+                // A float of a type the macro does not know (see `VarInfo::float_checked`):
+                // `&f64` takes a float or a reference to one, and nothing else.
+                // Every token at the user's expression, where rustc reports a wrong type.
+                let at = info.span;
+                let float: TokenStream = crate::builder::float_type_tokens(self.func.float)
+                    .into_iter()
+                    .map(|mut t| {
+                        t.set_span(at);
+                        t
+                    })
+                    .collect();
+                let float = quote::quote_spanned!(at=> &#float);
                 if self.uses.get(var).copied().unwrap_or(0) == 0 {
-                    quote!(let _ = #e;).into()
-                } else {
-                    let name = self.ident(*var);
-                    let name = if self.func.info(*var).mutable {
-                        quote!(mut #name)
-                    } else {
-                        quote!(#name)
-                    };
+                    // Unused, but run for its effects; its type still checked, as written.
                     match ty {
-                        Some(ty) => quote!(let #name: #ty = #e;).into(),
-                        None => quote!(let #name = #e;).into(),
+                        Some(ty) => quote!(let _: #ty = #e;).into(),
+                        None if info.float_checked => {
+                            quote::quote_spanned!(at=> let _: #float = &#e;).into()
+                        }
+                        None => quote!(let _ = #e;).into(),
+                    }
+                } else {
+                    let ident = self.ident(*var);
+                    let name = if info.mutable {
+                        quote!(mut #ident)
+                    } else {
+                        quote!(#ident)
+                    };
+                    let check = info.float_checked.then(|| {
+                        let mut at = ident.clone();
+                        // The variable's own hygiene, at the user's expression.
+                        at.set_span(at.span().located_at(info.span));
+                        quote::quote_spanned!(info.span=> let _: #float = &#at;)
+                    });
+                    match ty {
+                        Some(ty) => quote!(let #name: #ty = #e; #check).into(),
+                        None => quote!(let #name = #e; #check).into(),
                     }
                 }
             }

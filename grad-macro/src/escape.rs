@@ -29,6 +29,9 @@ pub enum Held {
     Tracked,
     /// Data of any other type, passed through as written.
     Data,
+    /// Data the body assigns (`n = n + 1`): the macro tracks it as a value, so it cannot be
+    /// lent with `&mut` (methods that read it are passed through).
+    Value,
     /// Not a local.
     Unknown,
 }
@@ -291,7 +294,7 @@ impl Escapes<'_> {
             Expr::Reference(r) if r.mutability.is_some() => {
                 let root = self.root(&r.expr)?;
                 match (self.held)(&root) {
-                    Held::Differentiated | Held::Tracked => Some((
+                    Held::Differentiated | Held::Tracked | Held::Value => Some((
                         e.to_token_stream(),
                         lent_out(&root, &e.to_token_stream().to_string()),
                     )),
@@ -374,7 +377,7 @@ pub fn holding_call(path: &syn::Path, id: &str) -> Option<String> {
 fn lent_out(root: &str, written: &str) -> String {
     let written = written.replace("& mut ", "&mut ");
     format!(
-        "`{written}` lends `{root}` to code grad does not see: grad tracks `{root}` as a value (a float, or an array of floats, of this function), so a write through the reference would be lost from the value and the gradient; have the function return the new value instead (`{root} = f(..);`, with `f` a #[grad] function), or for an array write its elements here (`{root}[i] = ...`)"
+        "`{written}` lends `{root}` to code grad does not see: grad tracks `{root}` as a value of this function (a float, an array of floats, or data the body assigns), so a write through the reference would be lost from the value and the gradient; have the function return the new value instead (`{root} = f(..);`, with `f` a #[grad] function), or for an array write its elements here (`{root}[i] = ...`)"
     )
 }
 

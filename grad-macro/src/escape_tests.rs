@@ -10,7 +10,7 @@
 //! runs the long batch.
 
 use crate::expand;
-use grad_testgen::escape::{escape_program, Escape, Kind, Verdict};
+use grad_testgen::escape::{escape_case, Escape, Kind, Verdict};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use quote::ToTokens;
@@ -46,14 +46,15 @@ fn judge(e: &Escape) -> Result<(), String> {
         (Verdict::Macro(fragment), Ok(_)) => {
             Err(format!("accepted; the macro must refuse it (`{fragment}`)"))
         }
-        (Verdict::Rustc(callee), Ok(out)) => {
-            // The stand-in the pullback is called through, which rustc refuses for a function
-            // without `#[grad]`.
-            let alias = format!("__grad_{callee}");
-            if out.contains(&alias) && out.contains("pullback") {
+        (Verdict::Rustc(check), Ok(out)) => {
+            // The check rustc refuses it with: the stand-in pullback of a function without
+            // `#[grad]`, or the float type check of a local.
+            if out.contains(check) {
                 Ok(())
             } else {
-                Err(format!("`{callee}` is not called through its pullback"))
+                Err(format!(
+                    "the expansion has no `{check}` for rustc to refuse"
+                ))
             }
         }
         (Verdict::Rustc(_), Err(msg)) | (Verdict::Accepted, Err(msg)) => {
@@ -66,22 +67,25 @@ fn judge(e: &Escape) -> Result<(), String> {
 #[test]
 fn escapes_are_refused_and_the_rest_compiles() {
     let cases = grad_testgen::cases(300);
+    // The programs of `grad-difftest`'s seventh batch at the same seed (its default 3, stream
+    // 6, cases with their points): that batch compiles the accepted ones of these.
     let seed: u64 = std::env::var("GRAD_FUZZ_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(15);
+        .unwrap_or(3);
     let mut seed_bytes = [0u8; 32];
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    seed_bytes[8] = 6;
     let mut runner = TestRunner::new_with_rng(
         Config::default(),
         TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
     );
-    let strategy = escape_program();
+    let strategy = escape_case(3);
     // Per kind: [refused by the macro, refused through rustc, accepted].
     let mut counts = vec![[0usize; 3]; Kind::ALL.len()];
     let mut failures = Vec::new();
     for _ in 0..cases {
-        let e = strategy
+        let (e, _) = strategy
             .new_tree(&mut runner)
             .expect("the escape strategy generates")
             .current();

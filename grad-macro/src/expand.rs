@@ -716,6 +716,7 @@ fn with_direction(func: &crate::ir::Func, wrt: &[Var]) -> (crate::ir::Func, crat
             active: false,
             span,
             mutable: false,
+            float_checked: false,
         });
         // An array's tangent is an array of its shape.
         if let Some(info) = func.arrays.get(&w).cloned() {

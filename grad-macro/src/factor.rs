@@ -87,6 +87,7 @@ fn new_op(vars: &mut Vec<VarInfo>, out: &mut Vec<Inst>, op: Op, args: Vec<Operan
         active: true,
         span: Span::call_site(),
         mutable: false,
+        float_checked: false,
     });
     out.push(Inst::Op { var, op, args });
     Operand::Var(var)

@@ -191,6 +191,10 @@ pub struct VarInfo {
     pub span: Span,
     /// Data declared `let mut` and changed in place (`v.clear()`): declared `let mut` too.
     pub mutable: bool,
+    /// Data of a type the macro does not know, used in float arithmetic: the companions check
+    /// that it is a float (`let _: &f64 = &q;`), so that an operator of another type is not
+    /// differentiated as float arithmetic.
+    pub float_checked: bool,
 }
 
 /// A named constant of `core::{f32,f64}::consts` used by derivative rules.

@@ -15,6 +15,7 @@ mod args;
 mod builder;
 mod check;
 mod ctxt;
+mod effects;
 mod emit;
 mod escape;
 mod expand;

@@ -106,6 +106,9 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         pos_slot: None,
         callees: Vec::new(),
         pulled: Vec::new(),
+        plain: HashSet::default(),
+        non_float_params: Vec::new(),
+        closure_floor: None,
     };
     let assigned: HashSet<String> = loops::assigned_names(&block.stmts).into_iter().collect();
     let seeds: Vec<String> = sig
@@ -145,6 +148,13 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         }
         if is_int_or_bool(&p.ty) {
             l.int_params.push((v, crate::check::type_str(&p.ty)));
+        }
+        if is_int_or_bool(&p.ty) || p.float.is_some() || p.array.is_some() {
+            l.plain.insert(v);
+        }
+        let float_ref = matches!(&p.ty, syn::Type::Reference(r) if float_of(&r.elem).is_some());
+        if kind == Kind::Opaque && p.float.is_none() && !float_ref && !is_int_or_bool(&p.ty) {
+            l.non_float_params.push((v, crate::check::type_str(&p.ty)));
         }
         params.push(v);
         if p.ident.is_some() {
@@ -246,7 +256,7 @@ impl Lowerer<'_> {
     /// after an error. A reverse sweep (unless `forward_only`) refuses an array written after
     /// a loop has read it.
     fn finish(
-        self,
+        mut self,
         forward_only: bool,
         params: Vec<Var>,
         mut body: Block,
@@ -254,6 +264,11 @@ impl Lowerer<'_> {
     ) -> Option<Lowered> {
         crate::ir::fold_identities(&mut body);
         self.keep_dead_pulled(&mut body);
+        self.type_float_operands(&body);
+        // What calls of `#[grad]` functions return is a value (their pullback's tuple).
+        let mut fixed = self.plain.clone();
+        fixed.extend(self.pulled.iter().copied());
+        crate::effects::pin_state_reads(self.cx, &mut body, &self.b.vars, (&fixed, &params));
         if !forward_only {
             loops::check_reads_after_writes(self.cx, &body, &self.b.vars);
         }
@@ -278,6 +293,67 @@ impl Lowerer<'_> {
 }
 
 impl Lowerer<'_> {
+    /// Data of a type the macro does not know, used in float arithmetic (`q + x`): the
+    /// arithmetic is differentiated as that of floats, which is only right if it is. A local
+    /// (`let q = ..;`) is checked in the companions (`let _: &f64 = &q;`, `VarInfo::
+    /// float_checked`), so rustc refuses one of another type (an operator overloaded by a type
+    /// of the user's own) at its `let`; a parameter of another type is refused here.
+    fn type_float_operands(&mut self, body: &Block) {
+        fn operands(b: &Block, out: &mut Vec<(Var, Var)>) {
+            for inst in &b.insts {
+                // The arithmetic operators (not a call's arguments, a rule's integer exponent).
+                if let Inst::Op { var, op, args } = inst {
+                    if matches!(
+                        op,
+                        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Rem | Op::Neg
+                    ) {
+                        out.extend(args.iter().filter_map(|a| a.as_var()).map(|a| (a, *var)));
+                    }
+                }
+                for nb in inst.blocks() {
+                    operands(nb, out);
+                }
+            }
+        }
+        fn opaque_defs(b: &Block, out: &mut HashSet<Var>) {
+            for inst in &b.insts {
+                if let Inst::Opaque { var, .. } = inst {
+                    out.insert(*var);
+                }
+                for nb in inst.blocks() {
+                    opaque_defs(nb, out);
+                }
+            }
+        }
+        let mut used = Vec::new();
+        operands(body, &mut used);
+        let mut defined = HashSet::default();
+        opaque_defs(body, &mut defined);
+        let mut locals = HashSet::default();
+        for (v, op) in used {
+            let info = self.b.info(v);
+            if info.kind != Kind::Opaque {
+                continue;
+            }
+            if let Some((_, ty)) = self.non_float_params.iter().find(|(p, _)| *p == v) {
+                let name = match &info.name {
+                    Name::Source(n) => n.clone(),
+                    _ => String::new(),
+                };
+                let at = self.b.info(op).span;
+                self.cx.syn_error(syn::Error::new(
+                    at,
+                    format!("`{name}` is a `{ty}`, not a float: grad differentiates the arithmetic of floats, not the operators of other types; compute the float first (`{name}.value()`, a field) and use that"),
+                ));
+            } else if matches!(info.name, Name::Source(_)) && defined.contains(&v) {
+                locals.insert(v);
+            }
+        }
+        for v in locals {
+            self.b.info_mut(v).float_checked = true;
+        }
+    }
+
     /// Keeps every call of another `#[grad]` function, even one whose value nothing uses
     /// (`let v = f(x); v = 2.0;`): the companions then still call its pullback, so rustc still
     /// checks that the callee is a `#[grad]` function (or has a rule), and a function with
@@ -358,6 +434,13 @@ struct Lowerer<'a> {
     /// Every call of another `#[grad]` function (`pulled_call`): the variable holding what its
     /// pullback returns. One whose value is never used is kept all the same (`finish`).
     pulled: Vec<Var>,
+    /// Parameters whose value no call can change (floats, integers, `bool`s, float arrays).
+    plain: HashSet<Var>,
+    /// Data parameters whose type is not a float (nor a reference to one): `+` on one of them
+    /// would be an operator of its type, not float arithmetic.
+    non_float_params: Vec<(Var, String)>,
+    /// The scopes a closure of `.map(..)`/`.fold(..)` may assign in: those from this depth on.
+    closure_floor: Option<usize>,
 }
 
 /// Control flow is lowered to flags, held in the environment under names no identifier can
@@ -805,6 +888,16 @@ impl<'a> Lowerer<'a> {
             );
             return;
         }
+        if let Some(floor) = self.closure_floor {
+            let bound_at = self.env.iter().rposition(|s| s.find(&name).is_some());
+            if bound_at.is_some_and(|k| k < floor) {
+                self.error(
+                    target,
+                    format!("this closure assigns `{name}`, which is declared outside it: grad does not carry a closure's changes out of it; write the loop as a `for` loop"),
+                );
+                return;
+            }
+        }
         let first_new = self.b.vars.len();
         let new = match (op, self.lookup(&name)) {
             (Some(op), Some(cur)) => self.arith(op, cur, val, target.span()),
@@ -1026,6 +1119,11 @@ impl<'a> Lowerer<'a> {
         }
         match (o, self.b.kind(&o)) {
             (Operand::Var(_), Kind::Float | Kind::Array) => Held::Tracked,
+            (Operand::Var(v), _)
+                if !self.b.info(v).mutable && self.assigned_anywhere.contains(name) =>
+            {
+                Held::Value
+            }
             (Operand::Var(_), _) | (Operand::Extern(_), _) => Held::Data,
             // A constant: a write through `&mut` would be lost.
             _ => Held::Tracked,
@@ -1192,6 +1290,18 @@ impl<'a> Lowerer<'a> {
                     self.l.error(at, msg);
                     return;
                 }
+                let assigned = match &*e {
+                    Expr::Assign(a) => Some(a.left.to_token_stream()),
+                    Expr::Binary(b) if compound(&b.op).is_some() => Some(b.left.to_token_stream()),
+                    _ => None,
+                };
+                if let Some(left) = assigned {
+                    self.l.error(
+                        left,
+                        "an assignment inside an expression (a condition, an argument, a block in one) is not supported: assign before it, as a statement of its own",
+                    );
+                    return;
+                }
                 if matches!(e, Expr::Call(_) | Expr::MethodCall(_)) && !known_pure(e) {
                     self.effectful = true;
                     if self.cond {
@@ -1255,7 +1365,11 @@ impl<'a> Lowerer<'a> {
             Kind::Opaque
         };
         // An integer cast of a differentiated value is a step function: its derivative is 0.
-        self.opaque_from(quote!(#t as #ty), refs, kind, false)
+        let v = self.opaque_from(quote!(#t as #ty), refs, kind, false);
+        if let Operand::Var(var) = v {
+            self.b.info_mut(var).span = c.span();
+        }
+        v
     }
 
     fn method(&mut self, m: &syn::ExprMethodCall) -> Operand {
@@ -1951,11 +2065,23 @@ fn known_pure(e: &Expr) -> bool {
                 || crate::escape::BIT_CASTS.contains(&name.as_str())
                 || rule(&name)
         }
+        // A function is known by its path, never by its name alone: a function of the user's
+        // own may be called `log` or `max` and have effects.
         Expr::Call(c) => match &*c.func {
-            Expr::Path(p) => p.path.segments.last().is_some_and(|s| {
-                let name = s.ident.to_string();
-                FUNCTIONS.contains(&name.as_str()) || rule(&name)
-            }),
+            Expr::Path(p) if p.qself.is_none() && p.path.segments.len() >= 2 => {
+                let segs: Vec<String> = p
+                    .path
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect();
+                let (first, last) = (segs[0].as_str(), segs[segs.len() - 1].as_str());
+                match first {
+                    "grad" => rule(last),
+                    "f64" | "f32" => rule(last) || FUNCTIONS.contains(&last),
+                    _ => FUNCTIONS.contains(&last),
+                }
+            }
             _ => false,
         },
         _ => false,

@@ -526,9 +526,17 @@ impl<'a> Lowerer<'a> {
                 }
                 let o = self.expr(i);
                 if self.is_floatish(&o) {
-                    self.error(i, "an index must be an integer, not a float")
-                } else {
-                    o
+                    return self.error(i, "an index must be an integer, not a float");
+                }
+                // An index held in a variable that calls change in place (`bump(&mut i)`):
+                // read into a value of its own here, which the sweep then reads (see
+                // `effects.rs`), not the variable it would find changed.
+                match o {
+                    Operand::Var(v) if self.b.info(v).mutable => {
+                        let ph = Ident::new(&placeholder(0), Span::call_site());
+                        self.opaque_from(quote!(#ph), vec![v], Kind::Opaque, false)
+                    }
+                    other => other,
                 }
             })
             .collect()
@@ -865,7 +873,9 @@ impl<'a> Lowerer<'a> {
                     l.bind_value_pat(&c.inputs[0], prev);
                 }
                 l.closure_depth += 1;
+                let floor = l.closure_floor.replace(l.env.len());
                 value = Some(l.expr(&c.body));
+                l.closure_floor = floor;
                 l.closure_depth -= 1;
             }
             if let Some(f) = fold {
@@ -874,7 +884,9 @@ impl<'a> Lowerer<'a> {
                     l.bind_value_pat(&f.inputs[1], v);
                 }
                 l.closure_depth += 1;
+                let floor = l.closure_floor.replace(l.env.len());
                 let v = l.expr(&f.body);
+                l.closure_floor = floor;
                 l.closure_depth -= 1;
                 l.assign(&acc_name, v);
                 return;

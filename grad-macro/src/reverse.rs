@@ -715,7 +715,7 @@ impl Rev {
             if read.contains(&v) {
                 self.errors.push(syn::Error::new(
                     self.b.info(v).span,
-                    "the reverse sweep of this loop needs this value, computed by a call inside a branch or an inner loop: compute it at the top of the loop's body (`let v = ...;`), so that it can be kept from the forward loop",
+                    "the reverse sweep of this loop needs this value, computed inside a branch or an inner loop by a call, or from data a call in the function may change: compute it at the top of the loop's body (`let v = ...;`), so that it can be kept from the forward loop",
                 ));
             }
         }

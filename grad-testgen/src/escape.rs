@@ -48,6 +48,23 @@ pub enum Kind {
     Tuple,
     /// `let mut esc0 = 0; bump(&mut esc0);`, `esc0 as f64`: data changed in place, modelled.
     CountOut,
+    /// A counter changed through `&mut` in a loop and read after the change, in the same
+    /// iteration: `for _ in 0..3 { bump(&mut esc0); esc1 += (v) * esc0 as f64; }` (the sweep
+    /// must read each iteration's count, not the last).
+    CountInLoop,
+    /// A `Vec` read before it is pushed to, in each iteration: `esc1 += (v) * esc0.len() as
+    /// f64; esc0.push(1.5);`.
+    PushInLoop,
+    /// A `Cell` changed and read in each iteration.
+    CellInLoop,
+    /// A local array written at an index that a call moves on: `esc2[esc0] += (v) * ..;
+    /// bump_at(&mut esc0);`.
+    IndexInLoop,
+    /// A closure of `.map(..)` assigning a local declared outside it: refused.
+    ClosureAssign,
+    /// A local of a type with `Add<f64, Output = f64>`: `esc0 + (v)` is not float arithmetic;
+    /// rustc refuses it at the local, through the check the companions make.
+    OpOverload,
 }
 
 impl Kind {
@@ -66,6 +83,12 @@ impl Kind {
         Kind::CondCall,
         Kind::Tuple,
         Kind::CountOut,
+        Kind::CountInLoop,
+        Kind::PushInLoop,
+        Kind::CellInLoop,
+        Kind::IndexInLoop,
+        Kind::ClosureAssign,
+        Kind::OpOverload,
     ];
 }
 
@@ -84,7 +107,8 @@ pub enum Guard {
 pub enum Verdict {
     /// The macro refuses it with its own error, whose message contains this.
     Macro(&'static str),
-    /// The macro accepts it and rustc refuses the call named here (no pullback).
+    /// The macro accepts it and rustc refuses it, through the check its expansion contains
+    /// (this text: a callee's stand-in pullback, a float type check).
     Rustc(&'static str),
     /// It compiles, and its gradient is the oracle's.
     Accepted,
@@ -116,6 +140,19 @@ fn fill2(a: &mut [f64; 2], v: f64) {
 #[allow(dead_code)]
 fn bump(n: &mut i32) {
     *n += 1;
+}
+#[allow(dead_code)]
+fn bump_at(n: &mut usize) {
+    *n += 1;
+}
+#[allow(dead_code)]
+#[derive(Clone, Copy)]
+struct Wrap(f64);
+impl std::ops::Add<f64> for Wrap {
+    type Output = f64;
+    fn add(self, v: f64) -> f64 {
+        self.0 * v
+    }
 }
 #[allow(dead_code)]
 fn record(v: f64) -> f64 {
@@ -156,7 +193,11 @@ impl Escape {
             } else {
                 "lends `esc0`"
             }),
-            Tuple | CountOut => Verdict::Accepted,
+            Tuple | CountOut | CountInLoop | PushInLoop | CellInLoop | IndexInLoop => {
+                Verdict::Accepted
+            }
+            ClosureAssign => Verdict::Macro("this closure assigns `esc0`"),
+            OpOverload => Verdict::Rustc("f64 = & esc0"),
             _ if !self.differentiated => Verdict::Accepted,
             Method => Verdict::Macro("thrown away"),
             Push => Verdict::Macro(".push(..)"),
@@ -166,7 +207,7 @@ impl Escape {
             BoxNew => Verdict::Macro("Box::new"),
             SomeWrap => Verdict::Macro("Some(..)"),
             Discarded => Verdict::Macro("thrown away"),
-            CondCall => Verdict::Rustc("positive"),
+            CondCall => Verdict::Rustc("__grad_positive"),
         }
     }
 
@@ -266,6 +307,50 @@ impl Escape {
                 "esc0 * esc1",
             ),
             CountOut => s("let mut esc0 = 0;", "bump(&mut esc0);", "", "(esc0 as f64)"),
+            CountInLoop => s(
+                "let mut esc0 = 0; let mut esc1 = 0.0;",
+                &format!("for _ in 0..3 {{ bump(&mut esc0); esc1 += ({v}) * esc0 as f64; }}"),
+                "",
+                "esc1",
+            ),
+            PushInLoop => s(
+                "let mut esc0 = Vec::new(); let mut esc1 = 0.0;",
+                &format!(
+                    "for _ in 0..3 {{ esc1 += ({v}) * esc0.len() as f64; esc0.push(1.5); }}"
+                ),
+                "",
+                "esc1",
+            ),
+            CellInLoop => s(
+                "let esc0 = std::cell::Cell::new(0.0); let mut esc1 = 0.0;",
+                &format!(
+                    "for _ in 0..3 {{ esc0.set(esc0.get() + 1.0); esc1 += ({v}) * esc0.get(); }}"
+                ),
+                "",
+                "esc1",
+            ),
+            IndexInLoop => s(
+                "let mut esc0 = 0; let mut esc2 = [0.0; 3];",
+                &format!(
+                    "for _ in 0..3 {{ esc2[esc0] += ({v}) * (esc0 + 1) as f64; bump_at(&mut esc0); }}"
+                ),
+                "",
+                "(esc2[0] + 2.0 * esc2[1] + 3.0 * esc2[2])",
+            ),
+            ClosureAssign => s(
+                "let mut esc0 = 0;",
+                &format!(
+                    "let esc1 = [1.0, 2.0].iter().map(|c| {{ esc0 += 1; c * ({v}) }}).sum::<f64>();"
+                ),
+                "",
+                "esc1",
+            ),
+            OpOverload => s(
+                "let esc0 = Wrap(1.5);",
+                "",
+                "",
+                &format!("(esc0 + ({v}))"),
+            ),
         }
     }
 
@@ -305,8 +390,16 @@ impl Escape {
                 }
                 Guard::Twice => Expr::Lit(2.0),
             },
+            // v·(1 + 2 + 3); v·(0 + 1 + 2); v·(1 + 2 + 3); v·1·1 + 2·(v·2) + 3·(v·3).
+            Kind::CountInLoop | Kind::CellInLoop => Expr::Bin(Arith::Mul, b(v), b(Expr::Lit(6.0))),
+            Kind::PushInLoop => Expr::Bin(Arith::Mul, b(v), b(Expr::Lit(3.0))),
+            Kind::IndexInLoop => Expr::Bin(Arith::Mul, b(v), b(Expr::Lit(14.0))),
             // Refused whatever it is given.
-            Kind::MutOut | Kind::ArrayOut | Kind::MemReplace => v,
+            Kind::MutOut
+            | Kind::ArrayOut
+            | Kind::MemReplace
+            | Kind::ClosureAssign
+            | Kind::OpOverload => v,
         };
         let mut p = self.base.clone();
         p.ret = Expr::Bin(Arith::Add, b(p.ret), b(read));
