@@ -595,12 +595,21 @@
 //! | a method of data that is not `#[grad]` | `model.scale(x)` (`scale` without `#[grad]`) | the method (rustc: no `scale_pullback`) | put `#[grad]` on the method |
 //! | a function of yours without `#[grad]`, anywhere, conditions included | `my_f(x)`, `if in_range(x)` | the call (rustc, with the macro's message) | `#[grad]` or `#[grad::rule]` on it, or test the value inline |
 //! | floats added into an integer | `let mut s = 0; s += x;` | `s` | `let mut s = 0.0;` |
+//! | a closure of `.map(..)`/`.fold(..)` assigning a local declared outside it | `.map(\|v\| { k += 1; v * x })` | the assignment | a `for` loop |
+//! | an assignment inside an expression | `while { c += 1; c } <= 3` | the assignment | assign before, as a statement |
+//! | an operator of another type | `q + x` with `q: Sq` and `impl Add<f64> for Sq` | a parameter: the operator; a local: its `let` (rustc, the companions check it is a float) | compute the float first |
 //!
 //! Data may still go anywhere: a `&mut` of data (`bump(&mut count)`, `rng.next()`), a `Vec`
-//! filled with data and read back, a `Cell` of data, all pass through as written. A `#[grad]`
-//! function is taken to be pure, as its own body is checked the same way: it keeps nothing of
-//! what it is given. A call of one whose value is overwritten before any use is still made, so
-//! that rustc still checks the callee.
+//! filled with data and read back, a `Cell` of data, all pass through as written. Where a call
+//! may change data (through `&mut`, a `Cell`, a method) after the body reads it and before the
+//! reverse sweep, the read runs once, in order, and the sweep uses what it gave: in a loop,
+//! each iteration's value is kept (`for &v in xs { bump(&mut n); s += x * v * n as f64 }` is
+//! differentiated with each iteration's `n`). Where it cannot be kept (a value needed by the
+//! sweep inside a branch or an inner loop of a loop, the body of a `while` among them) the
+//! build fails at the value, and a loop over a local that a call changes after it is refused at
+//! its iterable. A `#[grad]` function is taken to be pure, as its own body is checked the same
+//! way: it keeps nothing of what it is given. A call of one whose value is overwritten before
+//! any use is still made, so that rustc still checks the callee.
 //!
 //! ```compile_fail
 //! use grad::grad;
@@ -655,7 +664,7 @@
 //! | `powf`'s exponent partial at base 0 | 0 |
 //! | an integer cast of a differentiated value (`w as i32`) | 0 |
 //! | a differentiated value leaving through an effect (`&mut`, a `Vec`, a `Cell`, bits, a call whose value is thrown away) | none: a compile error at that token (see "Where a differentiated value may go") |
-//! | a tuple of values destructured (`let (a, b) = (x, y);`), data through `&mut` or in a `Vec` | modelled: the true derivative |
+//! | a tuple of values destructured (`let (a, b) = (x, y);`), data through `&mut` or in a `Vec`, data a call changes in a loop | modelled: the true derivative (each iteration's data) |
 //!
 //! One caveat shared by every reverse-mode tool: where a local derivative is infinite (`sqrt`
 //! or `cbrt` at 0, `ln` at 0) and the sensitivity it multiplies is exactly 0, the product is

@@ -315,20 +315,10 @@ impl Lowerer<'_> {
                 }
             }
         }
-        fn opaque_defs(b: &Block, out: &mut HashSet<Var>) {
-            for inst in &b.insts {
-                if let Inst::Opaque { var, .. } = inst {
-                    out.insert(*var);
-                }
-                for nb in inst.blocks() {
-                    opaque_defs(nb, out);
-                }
-            }
-        }
         let mut used = Vec::new();
         operands(body, &mut used);
         let mut defined = HashSet::default();
-        opaque_defs(body, &mut defined);
+        opaque_vars(body, &mut defined);
         let mut locals = HashSet::default();
         for (v, op) in used {
             let info = self.b.info(v);
@@ -363,16 +353,6 @@ impl Lowerer<'_> {
         if self.pulled.is_empty() {
             return;
         }
-        fn opaques(b: &Block, out: &mut HashSet<Var>) {
-            for inst in &b.insts {
-                if let Inst::Opaque { var, .. } = inst {
-                    out.insert(*var);
-                }
-                for nb in inst.blocks() {
-                    opaques(nb, out);
-                }
-            }
-        }
         fn mark(b: &mut Block, dead: &HashSet<Var>) {
             for inst in &mut b.insts {
                 match inst {
@@ -389,7 +369,7 @@ impl Lowerer<'_> {
         let mut live = body.clone();
         crate::simplify::dce_block(&mut live);
         let mut kept = HashSet::default();
-        opaques(&live, &mut kept);
+        opaque_vars(&live, &mut kept);
         let dead: HashSet<Var> = self
             .pulled
             .iter()
@@ -398,6 +378,18 @@ impl Lowerer<'_> {
             .collect();
         if !dead.is_empty() {
             mark(body, &dead);
+        }
+    }
+}
+
+/// The variables the opaque code of `b` defines, nested blocks included.
+fn opaque_vars(b: &Block, out: &mut HashSet<Var>) {
+    for inst in &b.insts {
+        if let Inst::Opaque { var, .. } = inst {
+            out.insert(*var);
+        }
+        for nb in inst.blocks() {
+            opaque_vars(nb, out);
         }
     }
 }
