@@ -278,3 +278,110 @@ fn data_changed_by_calls_in_loops() {
         max_relative = 1e-7
     );
 }
+
+// A second review: data behind loop variables, `mut` parameters and helpers' cells.
+
+#[grad(wrt = x)]
+fn cells_as_loop_variables(x: f64, cells: &[std::cell::Cell<f64>]) -> f64 {
+    let mut s = 0.0;
+    for c in cells {
+        s += (x * c.get()).sin();
+        c.set(c.get() + 1.0);
+    }
+    s
+}
+
+fn bump_i(n: &mut i32) {
+    *n += 1;
+}
+
+#[grad(wrt = x)]
+fn mut_int_parameter(x: f64, mut n: i32) -> f64 {
+    let mut s = 0.0;
+    for _ in 0..3 {
+        s += (x * n as f64).sin();
+        bump_i(&mut n);
+    }
+    s
+}
+
+fn flip(b: &mut bool) {
+    *b = !*b;
+}
+
+#[grad(wrt = x)]
+fn mut_bool_parameter(x: f64, mut flag: bool) -> f64 {
+    let mut s = 0.0;
+    for _ in 0..3 {
+        if flag {
+            s += (x * 2.0).sin();
+        } else {
+            s += x * x;
+        }
+        flip(&mut flag);
+    }
+    s
+}
+
+#[grad(wrt = x)]
+fn mut_data_array_parameter(x: f64, mut data: [f64; 2]) -> f64 {
+    let mut s = 0.0;
+    for _ in 0..3 {
+        s += (x * data[0]).sin();
+        data.swap(0, 1);
+    }
+    s
+}
+
+#[grad]
+fn counted_step(s: f64, c: &std::cell::Cell<f64>) -> f64 {
+    c.set(c.get() + 1.0);
+    (s * c.get()).sin()
+}
+
+#[grad(wrt = x)]
+fn helper_with_a_cell(x: f64, c: &std::cell::Cell<f64>) -> f64 {
+    let mut s = x;
+    for _ in 0..3 {
+        s = counted_step(s, c);
+    }
+    s
+}
+
+#[test]
+fn data_behind_loop_variables_parameters_and_helpers() {
+    use std::cell::Cell;
+    let x = 0.7;
+    let cells = || [Cell::new(1.0), Cell::new(2.0)];
+    let (v, g) = cells_as_loop_variables_value_and_grad(x, &cells());
+    assert_eq!(v, cells_as_loop_variables(x, &cells()));
+    assert_relative_eq!(g, (x).cos() + 2.0 * (2.0 * x).cos(), max_relative = 1e-12);
+
+    let (v, g) = mut_int_parameter_value_and_grad(x, 2);
+    assert_eq!(v, mut_int_parameter(x, 2));
+    let closed = 2.0 * (2.0 * x).cos() + 3.0 * (3.0 * x).cos() + 4.0 * (4.0 * x).cos();
+    assert_relative_eq!(g, closed, max_relative = 1e-12);
+
+    // flag, !flag, flag: 2·sin(2x) + x²
+    let (v, g) = mut_bool_parameter_value_and_grad(x, true);
+    assert_eq!(v, mut_bool_parameter(x, true));
+    assert_relative_eq!(g, 4.0 * (2.0 * x).cos() + 2.0 * x, max_relative = 1e-12);
+
+    // data[0] is 1, 2, 1
+    let (v, g) = mut_data_array_parameter_value_and_grad(x, [1.0, 2.0]);
+    assert_eq!(v, mut_data_array_parameter(x, [1.0, 2.0]));
+    assert_relative_eq!(
+        g,
+        2.0 * x.cos() + 2.0 * (2.0 * x).cos(),
+        max_relative = 1e-12
+    );
+
+    // The helper runs once per iteration (the cell counts 3), and the gradient is that of
+    // s ↦ sin(s·1), sin(s·2), sin(s·3) composed.
+    let c = Cell::new(0.0);
+    let (v, g) = helper_with_a_cell_value_and_grad(x, &c);
+    assert_eq!(c.get(), 3.0, "the helper ran again");
+    assert_eq!(v, helper_with_a_cell(x, &Cell::new(0.0)));
+    let fd_g = fd(|x| helper_with_a_cell(x, &Cell::new(0.0)), x);
+    assert_relative_eq!(g, fd_g, max_relative = 1e-6);
+}

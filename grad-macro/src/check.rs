@@ -31,6 +31,9 @@ pub struct Sig {
     /// Only forward mode is asked for (`mode = forward` without `hessian`): no reverse sweep,
     /// so nothing it forbids (an array written after a loop read it) is refused.
     pub forward_only: bool,
+    /// A method whose receiver can change (`&mut self`, `mut self`): calls on it may change
+    /// what the body reads of `self`.
+    pub self_changes: bool,
 }
 
 /// A type as a user writes it (`&mut f64`, not `& mut f64`), for messages.
@@ -190,10 +193,13 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
     };
 
     let mut params = Vec::new();
+    let mut self_changes = false;
     for input in &sig.inputs {
         match input {
             // `self` is data: the method's companions take it too.
-            FnArg::Receiver(_) => {}
+            FnArg::Receiver(r) => {
+                self_changes = r.mutability.is_some();
+            }
             FnArg::Typed(pt) => {
                 let ident = match &*pt.pat {
                     Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
@@ -289,6 +295,7 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
         float: float?,
         outputs,
         forward_only: args.forward && !args.hessian,
+        self_changes,
         params,
         wrt,
     })

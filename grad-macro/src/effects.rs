@@ -6,86 +6,186 @@
 //! when the forward pass read it. A call with side effects (`bump(&mut n)`, `seen.push(v)`,
 //! `c.set(..)`, `v.rotate_left(1)`, a method of the user's own) may have changed it since: the
 //! sweep would then read the state the function ended in, and the gradient would be silently
-//! wrong (`for &v in xs { bump(&mut n); s += x * n as f64 }` would differentiate with the last
-//! `n` in every iteration).
+//! wrong (`for &v in xs { bump(&mut n); s += x * v * n as f64 }` would differentiate with the
+//! last `n` in every iteration).
 //!
-//! So wherever a call with effects may run after such a read and before the sweep (later in
-//! the body, or in a later iteration of a loop around it), the read is treated as an effect of
-//! its own: it runs once, in order, and the sweep reads what it gave (kept per iteration in a
-//! loop, or refused where the sweep cannot keep it). Data that cannot change is left alone: the
-//! function's float, integer, `bool` and float-array parameters, loop variables, and values
-//! the macro tracks itself. A loop whose iterable reads data that may change before the sweep
-//! is refused.
+//! So:
+//! - wherever a call with effects may run after such a read and before the sweep (later in the
+//!   body, or in a later iteration of a loop around it), the read is treated as an effect of
+//!   its own: it runs once, in order, and the sweep reads what it gave (kept per iteration in a
+//!   loop, or refused where the sweep cannot keep it);
+//! - a call of a `#[grad]` function that is passed data a call can change (a `&Cell`, a `&mut`,
+//!   data declared `mut`, `self`) is an effect itself: it may change that data, so it runs
+//!   once and is never called again by the sweep;
+//! - a loop whose iterable reads data that an effect may change before the sweep iterates it
+//!   again (after the loop, or in its own body) is refused.
+//!
+//! Data that cannot change is left alone: the function's float, integer, `bool` and
+//! float-array parameters not declared `mut`, the float values loop headers bind, and values
+//! the macro tracks itself.
 
 use crate::ctxt::Ctxt;
 use crate::ir::{Block, Cond, Header, Inst, Kind, Name, Opaque, Var, VarInfo};
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-/// Marks the reads of changeable data that a later effect could make stale as effects
-/// themselves; refuses a loop iterating such data. `plain` are the variables whose value
-/// cannot change: parameters that are floats, integers, `bool`s, arrays and slices of floats,
-/// and what calls of `#[grad]` functions return.
+/// Pins the reads of changeable data that a later effect could make stale (and the calls of
+/// `#[grad]` functions given such data) as effects; refuses a loop iterating data that may
+/// change before its sweep. `plain` are the variables whose value cannot change (see above),
+/// `pulled` the calls of `#[grad]` functions.
 pub fn pin_state_reads(
     cx: &Ctxt,
     body: &mut Block,
     vars: &[VarInfo],
-    (plain, params): (&HashSet<Var>, &[Var]),
+    (plain, pulled, self_changes): (&HashSet<Var>, &[Var], bool),
 ) {
+    let mut fixed = plain.clone();
+    fixed.extend(pulled.iter().copied());
+    header_bound(body, vars, &mut fixed);
+    let mut state = State {
+        vars,
+        fixed,
+        roots: HashMap::default(),
+        self_changes,
+    };
+    let pulled: HashSet<Var> = pulled.iter().copied().collect();
+    state.pin_calls(body, &pulled);
     if !has_effects(body) {
         return;
     }
-    let mut fixed = plain.clone();
-    header_bound(body, &mut fixed);
-    let params = params.iter().copied().collect();
-    let state = State {
-        vars,
-        fixed,
-        params,
-    };
-    state.walk(cx, body, false);
+    state.find_roots(body);
+    state.walk(cx, body, false, &HashSet::default());
 }
+
+/// The root standing for `self` (a method's receiver, which may hold cells).
+const SELF: Var = Var(u32::MAX);
 
 struct State<'a> {
     vars: &'a [VarInfo],
-    /// Variables whose value cannot change under a call: plain parameters and what loop
-    /// headers bind.
+    /// Variables whose value cannot change under a call: plain parameters, what calls of
+    /// `#[grad]` functions return, and the float values loop headers bind.
     fixed: HashSet<Var>,
-    params: HashSet<Var>,
+    /// For a variable of data computed from others, the named variables (places) it was
+    /// computed from: what a call that changes it changes.
+    roots: HashMap<Var, HashSet<Var>>,
+    /// A `&mut self` or `mut self` method: its calls may change `self`. Behind `&self` only a
+    /// cell could change, and a `#[grad]` method called on it, or a loop over its fields, is
+    /// taken not to (reads of it are pinned all the same).
+    self_changes: bool,
 }
 
 impl State<'_> {
-    /// Whether `o` reads data a call may change: a named variable of data that is not fixed
-    /// (a local, a parameter: what a call can be lent with `&mut`, or that may hold a cell), or
-    /// `self`. An unnamed intermediate is a value computed once (if what it read could change,
-    /// its own definition is pinned).
-    fn reads_state(&self, o: &Opaque) -> bool {
-        o.refs.iter().any(|v| {
-            let info = &self.vars[v.0 as usize];
-            info.kind == Kind::Opaque
-                && matches!(info.name, Name::Source(_))
-                && !self.fixed.contains(v)
-        }) || mentions_self(&o.tokens)
+    /// A named variable of data that is not fixed: a local or a parameter a call can be lent
+    /// with `&mut`, or that may hold a cell. (An unnamed intermediate is a value computed once;
+    /// if what it read could change, its own definition is pinned.)
+    fn changeable(&self, v: Var) -> bool {
+        let info = &self.vars[v.0 as usize];
+        info.kind == Kind::Opaque
+            && matches!(info.name, Name::Source(_))
+            && !self.fixed.contains(&v)
     }
 
-    /// `after`: an effect may run after this block, before the sweep reads what it computed.
-    fn walk(&self, cx: &Ctxt, b: &mut Block, after: bool) {
+    /// Whether `o` reads data a call may change.
+    fn reads_state(&self, o: &Opaque) -> bool {
+        o.refs.iter().any(|v| self.changeable(*v)) || mentions_self(&o.tokens)
+    }
+
+    /// Calls of `#[grad]` functions given changeable data: effects.
+    fn pin_calls(&self, b: &mut Block, pulled: &HashSet<Var>) {
+        for inst in &mut b.insts {
+            match inst {
+                Inst::Opaque { var, expr, .. }
+                    if pulled.contains(var)
+                        && (expr.refs.iter().any(|v| self.changeable(*v))
+                            || (self.self_changes && mentions_self(&expr.tokens))) =>
+                {
+                    expr.effectful = true;
+                }
+                Inst::If { then, els, .. } => {
+                    self.pin_calls(then, pulled);
+                    self.pin_calls(els, pulled);
+                }
+                Inst::Loop(l) => self.pin_calls(&mut l.body, pulled),
+                _ => {}
+            }
+        }
+    }
+
+    /// The places each variable of data was computed from.
+    fn find_roots(&mut self, b: &Block) {
+        for inst in &b.insts {
+            if let Inst::Opaque { var, expr, .. } = inst {
+                let mut r = self.roots_of(expr);
+                if self.changeable(*var) {
+                    r.insert(*var);
+                }
+                self.roots.insert(*var, r);
+            }
+            for nb in inst.blocks() {
+                self.find_roots(nb);
+            }
+        }
+    }
+
+    /// The places `o` reads (`SELF` for `self`).
+    fn roots_of(&self, o: &Opaque) -> HashSet<Var> {
+        let mut out = HashSet::default();
+        for v in &o.refs {
+            match self.roots.get(v) {
+                Some(r) => out.extend(r.iter().copied()),
+                None if self.changeable(*v) => {
+                    out.insert(*v);
+                }
+                None => {}
+            }
+        }
+        if self.self_changes && mentions_self(&o.tokens) {
+            out.insert(SELF);
+        }
+        out
+    }
+
+    /// The places the effects of `i` may change (nested blocks included).
+    fn touched(&self, i: &Inst, out: &mut HashSet<Var>) {
+        match i {
+            Inst::Opaque { expr, .. } if expr.effectful => out.extend(self.roots_of(expr)),
+            Inst::Cond { cond, .. } => self.touched_cond(cond, out),
+            _ => {}
+        }
+        for nb in i.blocks() {
+            for j in &nb.insts {
+                self.touched(j, out);
+            }
+        }
+    }
+
+    fn touched_cond(&self, c: &Cond, out: &mut HashSet<Var>) {
+        match c {
+            Cond::And(a, b) | Cond::Or(a, b) => {
+                self.touched_cond(a, out);
+                self.touched_cond(b, out);
+            }
+            Cond::Not(a) => self.touched_cond(a, out),
+            Cond::Opaque(o) if o.effectful => out.extend(self.roots_of(o)),
+            _ => {}
+        }
+    }
+
+    /// `after`: an effect may run after this block, before the sweep reads what it computed;
+    /// `after_touched`: the places such effects may change.
+    fn walk(&self, cx: &Ctxt, b: &mut Block, after: bool, after_touched: &HashSet<Var>) {
         let effects: Vec<bool> = b.insts.iter().map(inst_has_effects).collect();
         let mut later = after;
+        let mut later_touched = after_touched.clone();
         for (k, inst) in b.insts.iter_mut().enumerate().rev() {
+            let mut touched = HashSet::default();
+            self.touched(inst, &mut touched);
             match inst {
                 Inst::Loop(l) => {
                     let again = later || has_effects(&l.body);
-                    // (A parameter a loop iterates is taken to hold still: it could change
-                    // only through a cell inside it. Its reads in the body are pinned.)
+                    let mut changed = later_touched.clone();
+                    changed.extend(touched.iter().copied());
                     if let Header::For { iter, .. } = &l.header {
-                        let local = iter.refs.iter().any(|v| {
-                            let info = &self.vars[v.0 as usize];
-                            info.kind == Kind::Opaque
-                                && matches!(info.name, Name::Source(_))
-                                && !self.fixed.contains(v)
-                                && !self.params.contains(v)
-                        });
-                        if again && local {
+                        if !self.roots_of(iter).is_disjoint(&changed) {
                             let at = iter
                                 .tokens
                                 .clone()
@@ -94,15 +194,15 @@ impl State<'_> {
                                 .map_or_else(proc_macro2::Span::call_site, |t| t.span());
                             cx.syn_error(syn::Error::new(
                                 at,
-                                "this loop's iterable reads data that a call in the function may change in place before the reverse sweep iterates it again: iterate over a copy taken for the loop (`let items = v.clone();`), or over data that does not change",
+                                "this loop's iterable reads data that a call in the function may change before the reverse sweep iterates it again (later, or in the loop's own body): iterate over a copy taken for the loop (`let items = v.clone();`), or over data that does not change",
                             ));
                         }
                     }
-                    self.walk(cx, &mut l.body, again);
+                    self.walk(cx, &mut l.body, again, &changed);
                 }
                 Inst::If { then, els, .. } => {
-                    self.walk(cx, then, later);
-                    self.walk(cx, els, later);
+                    self.walk(cx, then, later, &later_touched);
+                    self.walk(cx, els, later, &later_touched);
                 }
                 Inst::Opaque { expr, .. } if later && !expr.effectful && self.reads_state(expr) => {
                     expr.effectful = true;
@@ -111,6 +211,7 @@ impl State<'_> {
                 _ => {}
             }
             later |= effects[k];
+            later_touched.extend(touched);
         }
     }
 
@@ -158,16 +259,34 @@ fn has_effects(b: &Block) -> bool {
     b.insts.iter().any(inst_has_effects)
 }
 
-/// What loop headers bind (patterns, positions, elements) and carry: values of the iteration,
-/// not places a call can change.
-fn header_bound(b: &Block, out: &mut HashSet<Var>) {
+/// The values loop headers bind that cannot change: the floats and `bool`s of their patterns,
+/// the data they bind from fixed data, positions, elements of arrays, carried values. (A
+/// pattern's data may otherwise be a reference to a cell: `for c in cells { c.set(..) }`.)
+fn header_bound(b: &Block, vars: &[VarInfo], out: &mut HashSet<Var>) {
     for i in &b.insts {
         if let Inst::Loop(l) = i {
             if let Header::For {
-                pat, pos, elems, ..
+                pat,
+                pos,
+                elems,
+                iter,
+                ..
             } = &l.header
             {
-                out.extend(pat.refs.iter().copied());
+                // Data a pattern binds is fixed when the iterable reads only fixed data (a
+                // range, a float array parameter); over anything else it may be a reference
+                // to a cell.
+                let over_fixed = iter
+                    .refs
+                    .iter()
+                    .all(|v| vars[v.0 as usize].kind != Kind::Opaque || out.contains(v))
+                    && !mentions_self(&iter.tokens);
+                out.extend(
+                    pat.refs
+                        .iter()
+                        .copied()
+                        .filter(|v| over_fixed || vars[v.0 as usize].kind != Kind::Opaque),
+                );
                 out.extend(pos.iter().copied());
                 out.extend(elems.iter().map(|e| e.item));
             }
@@ -178,7 +297,7 @@ fn header_bound(b: &Block, out: &mut HashSet<Var>) {
             out.extend(l.count.iter().copied());
         }
         for nb in i.blocks() {
-            header_bound(nb, out);
+            header_bound(nb, vars, out);
         }
     }
 }

@@ -29,8 +29,9 @@ pub enum Held {
     Tracked,
     /// Data of any other type, passed through as written.
     Data,
-    /// Data the body assigns (`n = n + 1`): the macro tracks it as a value, so it cannot be
-    /// lent with `&mut` (methods that read it are passed through).
+    /// Data that is not changed in place (assigned, `n = n + 1`, or a loop variable): the
+    /// macro tracks it as a value and does not keep it `mut`, so it cannot be lent with `&mut`
+    /// (methods that read it are passed through).
     Value,
     /// Not a local.
     Unknown,
@@ -377,7 +378,7 @@ pub fn holding_call(path: &syn::Path, id: &str) -> Option<String> {
 fn lent_out(root: &str, written: &str) -> String {
     let written = written.replace("& mut ", "&mut ");
     format!(
-        "`{written}` lends `{root}` to code grad does not see: grad tracks `{root}` as a value of this function (a float, an array of floats, or data the body assigns), so a write through the reference would be lost from the value and the gradient; have the function return the new value instead (`{root} = f(..);`, with `f` a #[grad] function), or for an array write its elements here (`{root}[i] = ...`)"
+        "`{written}` lends `{root}` to code grad does not see: grad tracks `{root}` as a value of this function (a float, an array of floats, data the body assigns, or a loop variable), so a write through the reference would be lost from the value and the gradient; have the function return the new value instead (`{root} = f(..);`, with `f` a #[grad] function), or for an array write its elements here (`{root}[i] = ...`)"
     )
 }
 

@@ -107,6 +107,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         callees: Vec::new(),
         pulled: Vec::new(),
         plain: HashSet::default(),
+        self_changes: sig.self_changes,
         non_float_params: Vec::new(),
         closure_floor: None,
     };
@@ -141,15 +142,21 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
             None => ("_".to_string(), Span::call_site()),
         };
         let v = l.b.new_var(kind, Name::Source(name.clone()), p.wrt, span);
+        // Data declared `mut` and changed in place (`bump(&mut n)`, `data.swap(0, 1)`): a
+        // variable whose value calls change, read where it is read (see `effects.rs`).
+        let in_place = declared_mut && changed_in_place && kind == Kind::Opaque;
+        if in_place {
+            l.b.info_mut(v).mutable = true;
+        }
         if let Some((info, _)) = array {
             l.b.arrays.insert(v, info.clone());
-        } else if let Some((info, _)) = &p.array {
+        } else if let Some((info, _)) = p.array.as_ref().filter(|_| !in_place) {
             l.data_arrays.insert(v, info.clone());
         }
         if is_int_or_bool(&p.ty) {
             l.int_params.push((v, crate::check::type_str(&p.ty)));
         }
-        if is_int_or_bool(&p.ty) || p.float.is_some() || p.array.is_some() {
+        if !in_place && (is_int_or_bool(&p.ty) || p.float.is_some() || p.array.is_some()) {
             l.plain.insert(v);
         }
         let float_ref = matches!(&p.ty, syn::Type::Reference(r) if float_of(&r.elem).is_some());
@@ -265,10 +272,12 @@ impl Lowerer<'_> {
         crate::ir::fold_identities(&mut body);
         self.keep_dead_pulled(&mut body);
         self.type_float_operands(&body);
-        // What calls of `#[grad]` functions return is a value (their pullback's tuple).
-        let mut fixed = self.plain.clone();
-        fixed.extend(self.pulled.iter().copied());
-        crate::effects::pin_state_reads(self.cx, &mut body, &self.b.vars, (&fixed, &params));
+        crate::effects::pin_state_reads(
+            self.cx,
+            &mut body,
+            &self.b.vars,
+            (&self.plain, &self.pulled, self.self_changes),
+        );
         if !forward_only {
             loops::check_reads_after_writes(self.cx, &body, &self.b.vars);
         }
@@ -428,6 +437,8 @@ struct Lowerer<'a> {
     pulled: Vec<Var>,
     /// Parameters whose value no call can change (floats, integers, `bool`s, float arrays).
     plain: HashSet<Var>,
+    /// A method whose receiver can change (`Sig::self_changes`).
+    self_changes: bool,
     /// Data parameters whose type is not a float (nor a reference to one): `+` on one of them
     /// would be an operator of its type, not float arithmetic.
     non_float_params: Vec<(Var, String)>,
@@ -621,12 +632,6 @@ impl<'a> Lowerer<'a> {
                 return;
             }
         }
-        let in_place = match pat {
-            Pat::Ident(pi) => {
-                pi.mutability.is_some() && !self.assigned_anywhere.contains(&pi.ident.to_string())
-            }
-            _ => false,
-        };
         let name = match pat {
             Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
                 Some(pi.ident.to_string())
@@ -714,24 +719,12 @@ impl<'a> Lowerer<'a> {
                 Operand::Var(var)
             }
         };
-        // `let mut count = 0; bump(&mut count);`: an integer or `bool` changed in place is a
-        // variable of its own (a constant it would be for the macro, and a write through
-        // `&mut` would be lost).
-        let val = match val {
-            Operand::Int(_) | Operand::Bool(_) if in_place => {
-                let (t, _) = self.b.operand_tokens(val);
-                self.opaque_from(t, Vec::new(), Kind::Opaque, false)
-            }
-            other => other,
+        let val = match pat {
+            Pat::Ident(pi) => self.in_place_data(val, pi, first_new),
+            _ => val,
         };
         if let Some(name) = name {
             self.name_fresh(val, first_new, &name);
-            // `let mut v = ..; v.clear();`: data changed in place stays mutable.
-            if let Operand::Var(v) = val {
-                if in_place && v.0 as usize >= first_new && self.b.info(v).kind == Kind::Opaque {
-                    self.b.info_mut(v).mutable = true;
-                }
-            }
             self.bind(name, val);
         }
     }
@@ -833,11 +826,38 @@ impl<'a> Lowerer<'a> {
         for (p, val, first_new) in bound {
             if let Pat::Ident(pi) = p {
                 let name = pi.ident.to_string();
+                let val = self.in_place_data(val, pi, first_new);
                 self.name_fresh(val, first_new, &name);
                 self.bind(name, val);
             }
         }
         true
+    }
+
+    /// `let mut count = 0; bump(&mut count);`: an integer or `bool` declared `mut` and never
+    /// assigned is changed in place: a variable of its own (a constant it would be for the
+    /// macro, and a write through `&mut` would be lost), and so is data computed for it.
+    fn in_place_data(&mut self, val: Operand, pi: &syn::PatIdent, first_new: usize) -> Operand {
+        let in_place =
+            pi.mutability.is_some() && !self.assigned_anywhere.contains(&pi.ident.to_string());
+        if !in_place {
+            return val;
+        }
+        match val {
+            Operand::Int(_) | Operand::Bool(_) => {
+                let (t, _) = self.b.operand_tokens(val);
+                let v = self.opaque_from(t, Vec::new(), Kind::Opaque, false);
+                if let Operand::Var(var) = v {
+                    self.b.info_mut(var).mutable = true;
+                }
+                v
+            }
+            Operand::Var(v) if v.0 as usize >= first_new && self.b.info(v).kind == Kind::Opaque => {
+                self.b.info_mut(v).mutable = true;
+                val
+            }
+            other => other,
+        }
     }
 
     /// `target = val`, or `target op= val` when `op` is given.
@@ -1111,11 +1131,9 @@ impl<'a> Lowerer<'a> {
         }
         match (o, self.b.kind(&o)) {
             (Operand::Var(_), Kind::Float | Kind::Array) => Held::Tracked,
-            (Operand::Var(v), _)
-                if !self.b.info(v).mutable && self.assigned_anywhere.contains(name) =>
-            {
-                Held::Value
-            }
+            // Only data declared `mut` and changed in place is kept `mut` in the companions:
+            // other data (assigned values, loop variables) cannot be lent with `&mut`.
+            (Operand::Var(v), _) if !self.b.info(v).mutable => Held::Value,
             (Operand::Var(_), _) | (Operand::Extern(_), _) => Held::Data,
             // A constant: a write through `&mut` would be lost.
             _ => Held::Tracked,
@@ -1784,6 +1802,9 @@ impl<'a> Lowerer<'a> {
                     .get_ident()
                     .and_then(|id| self.lookup(&id.to_string()))
                 {
+                    // A `bool` that calls change in place (`flip(&mut flag)`) is read where the
+                    // condition is, as code (see `effects.rs`), not taken as a value.
+                    Some(Operand::Var(v)) if self.b.info(v).mutable => self.opaque_cond(e),
                     Some(v @ Operand::Var(_)) | Some(v @ Operand::Bool(_)) => Cond::Val(v),
                     _ => self.opaque_cond(e),
                 }

@@ -279,8 +279,8 @@ impl<'a> Lowerer<'a> {
         // The iterable is evaluated before the loop (and again by the reverse sweep).
         let mut iter_parts = None;
         if let Some((_, iter)) = header {
-            let src = self.src_of(iter);
             let typed = typed_float_literals(iter, self.b.float);
+            let src = self.src_of(&typed);
             let (tokens, refs, effectful, prec) = self.substitute(&typed, true);
             // A differentiated value inside the iterable itself (`for w in [a, b]`): the
             // iterable is passed through as data, so its derivative would be lost.

@@ -715,7 +715,7 @@ impl Rev {
             if read.contains(&v) {
                 self.errors.push(syn::Error::new(
                     self.b.info(v).span,
-                    "the reverse sweep of this loop needs this value, computed inside a branch or an inner loop by a call, or from data a call in the function may change: compute it at the top of the loop's body (`let v = ...;`), so that it can be kept from the forward loop",
+                    "the reverse sweep of this loop needs this value, computed inside a branch or an inner loop of it (the body of a `while` is in one) by a call, or from data a call may change: only a value at the top level of a `for` or `loop` body, before any `break` or `continue`, can be kept from the forward loop; compute it there (`let v = ...;`)",
                 ));
             }
         }

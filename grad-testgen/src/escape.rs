@@ -60,10 +60,17 @@ pub enum Kind {
     /// A local array written at an index that a call moves on: `esc2[esc0] += (v) * ..;
     /// bump_at(&mut esc0);`.
     IndexInLoop,
+    /// Cells bound by a loop's pattern, read next to `v` and changed in each iteration: `for c
+    /// in esc0.iter() { esc1 += (v) * c.get(); c.set(c.get() + 1.0); }`.
+    CellsLoopVar,
+    /// A `#[grad]` helper given a `&Cell` it changes, called in a loop: it must run once per
+    /// iteration, never again in the sweep: `esc1 += counted(v, &esc0);`.
+    HelperCell,
     /// A closure of `.map(..)` assigning a local declared outside it: refused.
     ClosureAssign,
     /// A local of a type with `Add<f64, Output = f64>`: `esc0 + (v)` is not float arithmetic;
-    /// rustc refuses it at the local, through the check the companions make.
+    /// rustc refuses it at the local, through the check the companions make, when `v` is
+    /// differentiated (always, here).
     OpOverload,
 }
 
@@ -87,6 +94,8 @@ impl Kind {
         Kind::PushInLoop,
         Kind::CellInLoop,
         Kind::IndexInLoop,
+        Kind::CellsLoopVar,
+        Kind::HelperCell,
         Kind::ClosureAssign,
         Kind::OpOverload,
     ];
@@ -146,6 +155,12 @@ fn bump_at(n: &mut usize) {
     *n += 1;
 }
 #[allow(dead_code)]
+#[grad]
+fn counted(s: f64, c: &std::cell::Cell<f64>) -> f64 {
+    c.set(c.get() + 1.0);
+    s * c.get()
+}
+#[allow(dead_code)]
 #[derive(Clone, Copy)]
 struct Wrap(f64);
 impl std::ops::Add<f64> for Wrap {
@@ -193,11 +208,12 @@ impl Escape {
             } else {
                 "lends `esc0`"
             }),
-            Tuple | CountOut | CountInLoop | PushInLoop | CellInLoop | IndexInLoop => {
-                Verdict::Accepted
-            }
             ClosureAssign => Verdict::Macro("this closure assigns `esc0`"),
+            // Always given a differentiated value (`escape_program`): with data only, whether
+            // the operator counts as float arithmetic depends on the data's kind.
             OpOverload => Verdict::Rustc("f64 = & esc0"),
+            Tuple | CountOut | CountInLoop | PushInLoop | CellInLoop | IndexInLoop
+            | CellsLoopVar | HelperCell => Verdict::Accepted,
             _ if !self.differentiated => Verdict::Accepted,
             Method => Verdict::Macro("thrown away"),
             Push => Verdict::Macro(".push(..)"),
@@ -337,6 +353,20 @@ impl Escape {
                 "",
                 "(esc2[0] + 2.0 * esc2[1] + 3.0 * esc2[2])",
             ),
+            CellsLoopVar => s(
+                "let esc0 = [std::cell::Cell::new(1.0), std::cell::Cell::new(2.0)]; let mut esc1 = 0.0;",
+                &format!(
+                    "for c in esc0.iter() {{ esc1 += ({v}) * c.get(); c.set(c.get() + 1.0); }}"
+                ),
+                "",
+                "esc1",
+            ),
+            HelperCell => s(
+                "let esc0 = std::cell::Cell::new(0.0); let mut esc1 = 0.0;",
+                &format!("for _ in 0..3 {{ esc1 += counted({v}, &esc0); }}"),
+                "",
+                "esc1",
+            ),
             ClosureAssign => s(
                 "let mut esc0 = 0;",
                 &format!(
@@ -392,7 +422,9 @@ impl Escape {
             },
             // v·(1 + 2 + 3); v·(0 + 1 + 2); v·(1 + 2 + 3); v·1·1 + 2·(v·2) + 3·(v·3).
             Kind::CountInLoop | Kind::CellInLoop => Expr::Bin(Arith::Mul, b(v), b(Expr::Lit(6.0))),
-            Kind::PushInLoop => Expr::Bin(Arith::Mul, b(v), b(Expr::Lit(3.0))),
+            // v·(0 + 1 + 2); v·(1 + 2); v·(1 + 2 + 3).
+            Kind::PushInLoop | Kind::CellsLoopVar => Expr::Bin(Arith::Mul, b(v), b(Expr::Lit(3.0))),
+            Kind::HelperCell => Expr::Bin(Arith::Mul, b(v), b(Expr::Lit(6.0))),
             Kind::IndexInLoop => Expr::Bin(Arith::Mul, b(v), b(Expr::Lit(14.0))),
             // Refused whatever it is given.
             Kind::MutOut
@@ -431,6 +463,7 @@ pub fn escape_program() -> impl Strategy<Value = Escape> {
                 Kind::Method | Kind::Push | Kind::Cell | Kind::AtomicBits | Kind::CountOut => guard,
                 _ => Guard::Once,
             };
+            let differentiated = differentiated || kind == Kind::OpOverload;
             let value = if differentiated {
                 Expr::Bin(Arith::Mul, b(Expr::Var(0)), b(e))
             } else {
