@@ -599,17 +599,23 @@
 //! | an assignment inside an expression | `while { c += 1; c } <= 3` | the assignment | assign before, as a statement |
 //! | an operator of another type | `q + x` with `q: Sq` and `impl Add<f64> for Sq` | a parameter: the operator; a local: its `let` (rustc, the companions check it is a float) | compute the float first |
 //!
-//! Data may still go anywhere: a `&mut` of data (`bump(&mut count)`, `rng.next()`), a `Vec`
-//! filled with data and read back, a `Cell` of data, all pass through as written. Where a call
-//! may change data (through `&mut`, a `Cell`, a method) after the body reads it and before the
-//! reverse sweep, the read runs once, in order, and the sweep uses what it gave: in a loop,
-//! each iteration's value is kept (`for &v in xs { bump(&mut n); s += x * v * n as f64 }` is
-//! differentiated with each iteration's `n`). Where it cannot be kept (a value needed by the
-//! sweep inside a branch or an inner loop of a loop, the body of a `while` among them) the
-//! build fails at the value, and a loop over a local that a call changes after it is refused at
-//! its iterable. A `#[grad]` function is taken to be pure, as its own body is checked the same
-//! way: it keeps nothing of what it is given. A call of one whose value is overwritten before
-//! any use is still made, so that rustc still checks the callee.
+//! Data may still go anywhere: a `&mut` of data declared `mut` (`bump(&mut count)`,
+//! `rng.next()`), a `Vec` filled with data and read back, a `Cell` of data, all pass through as
+//! written (a loop variable, or data the body assigns, is a value the macro tracks: it cannot be
+//! lent with `&mut`). Where a call may change data (through `&mut`, a `Cell`, a method, a
+//! parameter declared `mut`) after the body reads it and before the reverse sweep, the read runs
+//! once, in order, and the sweep uses what it gave: in a loop, each iteration's value is kept
+//! (`for &v in xs { bump(&mut n); s += x * v * n as f64 }` is differentiated with each
+//! iteration's `n`). So is a call of a `#[grad]` function given data it may change (a `&Cell`,
+//! a `&mut`): it runs once per iteration, never again in the sweep. Where a value cannot be
+//! kept (needed by the sweep inside a branch or an inner loop of a loop, the body of a `while`
+//! among them) the build fails at the value; a loop over data that a call changes later (a
+//! local, a `&mut` or `Cell` parameter, `self` in a `&mut self` method) is refused at its
+//! iterable. Behind `&self` and other shared references the data is taken not to change except
+//! through the calls the body makes: a `#[grad]` method called on `&self` is taken to keep
+//! nothing. A `#[grad]` function keeps nothing of the differentiated values it is given, as its
+//! own body is checked the same way. A call of one whose value is overwritten before any use is
+//! still made, so that rustc still checks the callee.
 //!
 //! ```compile_fail
 //! use grad::grad;
