@@ -348,11 +348,16 @@ impl Escapes<'_> {
     }
 }
 
+/// The names of a path's segments (`std::mem::replace` → `["std", "mem", "replace"]`).
+pub fn segments(path: &syn::Path) -> Vec<String> {
+    path.segments.iter().map(|s| s.ident.to_string()).collect()
+}
+
 /// A call on a path: the escape, if the function is one grad knows to hold or reinterpret its
 /// argument (`Box::new`, `Some`, `f64::from_bits`, anything of `std`), given the differentiated
 /// local `id` it is passed.
 pub fn holding_call(path: &syn::Path, id: &str) -> Option<String> {
-    let segs: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let segs = segments(path);
     let last = segs.last()?;
     let written = segs.join("::");
     if segs.len() == 2 && (segs[0] == "f64" || segs[0] == "f32") {

@@ -1532,12 +1532,7 @@ impl<'a> Lowerer<'a> {
     fn call(&mut self, c: &syn::ExprCall) -> Operand {
         if let Expr::Path(p) = &*c.func {
             if p.qself.is_none() {
-                let segs: Vec<String> = p
-                    .path
-                    .segments
-                    .iter()
-                    .map(|s| s.ident.to_string())
-                    .collect();
+                let segs = crate::escape::segments(&p.path);
                 let last = segs.last().cloned().unwrap_or_default();
                 // `f64::exp(x)`: the path form of a method.
                 if segs.len() == 2 && (segs[0] == "f64" || segs[0] == "f32") {
@@ -2082,12 +2077,7 @@ fn known_pure(e: &Expr) -> bool {
         // own may be called `log` or `max` and have effects.
         Expr::Call(c) => match &*c.func {
             Expr::Path(p) if p.qself.is_none() && p.path.segments.len() >= 2 => {
-                let segs: Vec<String> = p
-                    .path
-                    .segments
-                    .iter()
-                    .map(|s| s.ident.to_string())
-                    .collect();
+                let segs = crate::escape::segments(&p.path);
                 let (first, last) = (segs[0].as_str(), segs[segs.len() - 1].as_str());
                 match first {
                     "grad" => rule(last),
