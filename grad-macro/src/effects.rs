@@ -48,11 +48,11 @@ pub fn pin_state_reads(
         self_changes,
     };
     let pulled: HashSet<Var> = pulled.iter().copied().collect();
+    state.find_roots(body);
     state.pin_calls(body, &pulled);
     if !has_effects(body) {
         return;
     }
-    state.find_roots(body);
     state.walk(cx, body, false, &HashSet::default());
 }
 
@@ -84,19 +84,19 @@ impl State<'_> {
             && !self.fixed.contains(&v)
     }
 
-    /// Whether `o` reads data a call may change.
+    /// Whether `o` reads data a call may change, directly or through values computed from it
+    /// (`let r = &cells; r[0].get()`), or `self`.
     fn reads_state(&self, o: &Opaque) -> bool {
-        o.refs.iter().any(|v| self.changeable(*v)) || mentions_self(&o.tokens)
+        !self.roots_of(o).is_empty() || mentions_self(&o.tokens)
     }
 
-    /// Calls of `#[grad]` functions given changeable data: effects.
+    /// Calls of `#[grad]` functions given changeable data (through the values they are passed:
+    /// `f(x, &cell)` passes a reference computed from `cell`): effects.
     fn pin_calls(&self, b: &mut Block, pulled: &HashSet<Var>) {
         for inst in &mut b.insts {
             match inst {
                 Inst::Opaque { var, expr, .. }
-                    if pulled.contains(var)
-                        && (expr.refs.iter().any(|v| self.changeable(*v))
-                            || (self.self_changes && mentions_self(&expr.tokens))) =>
+                    if pulled.contains(var) && !self.roots_of(expr).is_empty() =>
                 {
                     expr.effectful = true;
                 }
@@ -129,7 +129,9 @@ impl State<'_> {
     /// The places `o` reads (`SELF` for `self`).
     fn roots_of(&self, o: &Opaque) -> HashSet<Var> {
         let mut out = HashSet::default();
-        for v in &o.refs {
+        // A fixed value (what a `#[grad]` call returned) is a value, whatever it was computed
+        // from: not a way to the data.
+        for v in o.refs.iter().filter(|v| !self.fixed.contains(v)) {
             match self.roots.get(v) {
                 Some(r) => out.extend(r.iter().copied()),
                 None if self.changeable(*v) => {
