@@ -3,7 +3,8 @@
 //!
 //! The attribute is a pipeline of modules, one stage each:
 //! `args` (attribute) → `check` (signature) → `lower` (body to IR, `ir.rs`; `escape` finds
-//! where a differentiated value would leave what the macro models) → `reverse`
+//! where a differentiated value would leave what the macro models, `effects` pins the reads of
+//! data that calls change, so the sweep never reads them stale) → `reverse`
 //! (reverse sweep, rules from `rules.rs`, code built by `builder.rs`; loops lowered in
 //! `lower_loops.rs`) → `simplify` (dead code) → `fuse` (an accumulating loop and its sweep in
 //! one pass) → `factor` (a sum's shared factors applied once, after its loop) → `emit` (IR to
