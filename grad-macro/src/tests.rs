@@ -247,3 +247,84 @@ fn a_softmax_max_shift_has_no_adjoint() {
         "the max's tie selects remain:\n{s}"
     );
 }
+
+/// Goldens of the pipeline's other outputs (issue 16 moves the code that writes them; these
+/// must stay byte-identical through pure moves): a loop that keeps values for its sweep, forward
+/// mode's `_jvp`, `_hessian` and `_hvp`, a `_jacobian`, a `_trace`, and a loop whose read of
+/// data a call changes is kept (`effects.rs`). `cargo insta review` (or `INSTA_UPDATE=always`)
+/// after a deliberate change.
+#[test]
+fn pipeline_goldens() {
+    let cases = [
+        (
+            "saving_loop",
+            quote!(wrt = w),
+            quote! {
+                fn rnn(w: f64, xs: &[f64]) -> f64 {
+                    let mut h = 0.0;
+                    for &x in xs {
+                        h = (w * h + x).tanh();
+                    }
+                    h * h
+                }
+            },
+        ),
+        (
+            "forward_jvp",
+            quote!(wrt = a, b, mode = forward),
+            quote! {
+                fn f(a: f64, b: f64) -> f64 {
+                    (a * b).sin() + a.exp()
+                }
+            },
+        ),
+        (
+            "hessian",
+            quote!(wrt = a, b, hessian),
+            quote! {
+                fn f(a: f64, b: f64) -> f64 {
+                    a * a * b + b.ln()
+                }
+            },
+        ),
+        (
+            "jacobian",
+            quote!(wrt = r, t),
+            quote! {
+                fn polar(r: f64, t: f64) -> (f64, f64) {
+                    (r * t.cos(), r * t.sin())
+                }
+            },
+        ),
+        (
+            "trace",
+            quote!(wrt = w, b, trace),
+            quote! {
+                fn unit(w: f64, b: f64, x: f64) -> f64 {
+                    let z = w * x + b;
+                    1.0 / (1.0 + (-z).exp())
+                }
+            },
+        ),
+        (
+            "kept_read",
+            quote!(wrt = x),
+            quote! {
+                fn counted(x: f64, xs: &[f64]) -> f64 {
+                    let mut c = 0;
+                    let mut s = 0.0;
+                    for &v in xs {
+                        bump(&mut c);
+                        s += x * v * c as f64;
+                    }
+                    s
+                }
+            },
+        ),
+    ];
+    for (name, args, item) in cases {
+        let expansion = pretty(args, item);
+        assert!(!expansion.contains("compile_error"), "{name}: {expansion}");
+        insta::assert_snapshot!(format!("pipeline_{name}"), expansion);
+    }
+}
