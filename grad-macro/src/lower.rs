@@ -1140,26 +1140,24 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// The first escape of a differentiated value in `e`, passed through as written (see
-    /// `escape.rs`).
-    fn escape_in(&self, e: &Expr, in_condition: bool) -> Option<crate::escape::Escape> {
+    /// Asks the escape analysis (`escape.rs`), which sees this scope's names.
+    fn escapes<R>(&self, ask: impl FnOnce(&crate::escape::Escapes) -> R) -> R {
         let held = |n: &str| self.held(n);
-        crate::escape::Escapes {
+        ask(&crate::escape::Escapes {
             held: &held,
             known_pure_call: &known_pure,
-        }
-        .in_passed_through(e, in_condition)
+        })
+    }
+
+    /// The first escape of a differentiated value in `e`, passed through as written.
+    fn escape_in(&self, e: &Expr, in_condition: bool) -> Option<crate::escape::Escape> {
+        self.escapes(|x| x.in_passed_through(e, in_condition))
     }
 
     /// The differentiated local whose value `e` carries (not a comparison or a cast to an
     /// integer of it).
     fn carries(&self, e: &Expr) -> Option<String> {
-        let held = |n: &str| self.held(n);
-        crate::escape::Escapes {
-            held: &held,
-            known_pure_call: &known_pure,
-        }
-        .carried(e)
+        self.escapes(|x| x.carried(e))
     }
 
     /// The first identifier in `e` naming a differentiated (active) value.
