@@ -2,7 +2,8 @@
 //! size of the annotated body. `cargo bench -p grad-macro --bench expansion`; see BENCHMARKS.md.
 //!
 //! A proc-macro crate exports nothing but its macros, so this bench compiles the macro's own
-//! modules (everything but the one-line entry point in `lib.rs`) into itself and calls the
+//! stage folders (everything but the one-line entry point in `lib.rs`) into itself, the one
+//! place the crate's files are included by path and calls the
 //! expansion on token streams directly: the figures are the macro's work alone, without rustc
 //! around it.
 
@@ -10,44 +11,26 @@
 // clippy checks this target as a test) are not run from here.
 #![allow(dead_code, unused_imports)]
 
-#[path = "../src/args.rs"]
-mod args;
-#[path = "../src/builder.rs"]
-mod builder;
-#[path = "../src/check.rs"]
-mod check;
-#[path = "../src/ctxt.rs"]
-mod ctxt;
-#[path = "../src/effects.rs"]
-mod effects;
-#[path = "../src/emit.rs"]
+#[path = "../src/ad/mod.rs"]
+mod ad;
+#[path = "../src/build/mod.rs"]
+mod build;
+#[path = "../src/emit/mod.rs"]
 mod emit;
-#[path = "../src/escape.rs"]
-mod escape;
-#[path = "../src/expand.rs"]
+#[path = "../src/expand/mod.rs"]
 mod expand;
-#[path = "../src/factor.rs"]
-mod factor;
-#[path = "../src/forward.rs"]
-mod forward;
-#[path = "../src/fuse.rs"]
-mod fuse;
-#[path = "../src/ir.rs"]
+#[path = "../src/front/mod.rs"]
+mod front;
+#[path = "../src/ir/mod.rs"]
 mod ir;
-#[path = "../src/lower.rs"]
+#[path = "../src/lower/mod.rs"]
 mod lower;
-#[path = "../src/per_element.rs"]
-mod per_element;
-#[path = "../src/reverse.rs"]
-mod reverse;
-#[path = "../src/rules.rs"]
+#[path = "../src/opt/mod.rs"]
+mod opt;
+#[path = "../src/rules/mod.rs"]
 mod rules;
-#[path = "../src/simplify.rs"]
-mod simplify;
-#[path = "../src/synthetic.rs"]
-mod synthetic;
-#[path = "../src/trace.rs"]
-mod trace;
+
+use grad_testgen::synthetic;
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! the proc-macro bridge. `cargo bench -p grad-macro --bench inside_rustc`; see BENCHMARKS.md.
 //!
 //! The bench writes a crate with the 1,000-statement synthetic function of the `expansion`
-//! bench (`src/synthetic.rs`) under `target/inside-rustc/`, once with `#[grad]` and once
+//! bench (`grad_testgen::synthetic`) under `target/inside-rustc/`, once with `#[grad]` and once
 //! without, and checks it repeatedly with `-Ztime-passes`, reading rustc's own
 //! `macro_expand_crate` time. That flag is unstable: the bench sets `RUSTC_BOOTSTRAP=1` for
 //! these builds only, so a stable toolchain does. It measures the macro compiled two ways: as
@@ -12,10 +12,7 @@
 //!
 //! `GRAD_INSIDE_RUSTC_RUNS` sets how many checks each figure is the median of (default 11).
 
-// Only the statements body is used here.
-#[allow(dead_code)]
-#[path = "../src/synthetic.rs"]
-mod synthetic;
+use grad_testgen::synthetic;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

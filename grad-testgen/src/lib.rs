@@ -4,6 +4,7 @@
 //! - [`ast`]: the generated language as data, and its printer (a [`Program`]'s `Debug` is its
 //!   Rust source, so proptest's minimal failing case reads as code).
 //! - [`gen`]: proptest strategies (shrinking comes with them).
+//! - [`synthetic`]: bodies of a given size, for the macro's expansion benchmarks and size test.
 //! - [`oracle`]: forward-mode dual numbers over the program tree, sharing no code with the
 //!   macro.
 //!
@@ -13,6 +14,7 @@ pub mod ast;
 pub mod escape;
 pub mod gen;
 pub mod oracle;
+pub mod synthetic;
 
 pub use ast::{Multi, Program};
 pub use oracle::{value_and_gradient, Expected, Point};

@@ -8,17 +8,18 @@
 //! data and differentiated values must be built from the operations in `rules.rs`. Conditions
 //! are kept as written too, whatever values they read: a condition has no derivative.
 
-use crate::builder::Builder;
-use crate::check::{float_of, Sig};
-use crate::ctxt::Ctxt;
+use crate::build::Builder;
+use crate::front::check::{float_of, Sig};
+use crate::front::ctxt::Ctxt;
 use crate::ir::{
     placeholder, Block, Cond, Float, Func, Inst, Kind, Name, Op, Opaque, Operand, Var,
 };
 use rustc_hash::FxHashSet as HashSet;
 
-#[path = "lower_loops.rs"]
+pub mod effects;
+pub mod escape;
 mod loops;
-use crate::escape::Held;
+use crate::lower::escape::Held;
 use crate::rules::{self, Form, RULES};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
@@ -154,14 +155,15 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
             l.data_arrays.insert(v, info.clone());
         }
         if is_int_or_bool(&p.ty) {
-            l.int_params.push((v, crate::check::type_str(&p.ty)));
+            l.int_params.push((v, crate::front::check::type_str(&p.ty)));
         }
         if !in_place && (is_int_or_bool(&p.ty) || p.float.is_some() || p.array.is_some()) {
             l.plain.insert(v);
         }
         let float_ref = matches!(&p.ty, syn::Type::Reference(r) if float_of(&r.elem).is_some());
         if kind == Kind::Opaque && p.float.is_none() && !float_ref && !is_int_or_bool(&p.ty) {
-            l.non_float_params.push((v, crate::check::type_str(&p.ty)));
+            l.non_float_params
+                .push((v, crate::front::check::type_str(&p.ty)));
         }
         params.push(v);
         if p.ident.is_some() {
@@ -272,7 +274,7 @@ impl Lowerer<'_> {
         crate::ir::fold_identities(&mut body);
         self.keep_dead_pulled(&mut body);
         self.type_float_operands(&body);
-        crate::effects::pin_state_reads(
+        crate::lower::effects::pin_state_reads(
             self.cx,
             &mut body,
             &self.b.vars,
@@ -376,7 +378,7 @@ impl Lowerer<'_> {
             }
         }
         let mut live = body.clone();
-        crate::simplify::dce_block(&mut live);
+        crate::opt::simplify::dce_block(&mut live);
         let mut kept = HashSet::default();
         opaque_vars(&live, &mut kept);
         let dead: HashSet<Var> = self
@@ -695,8 +697,8 @@ impl<'a> Lowerer<'a> {
                             ty,
                             format!(
                                 "`{id}` depends on a `wrt` parameter, so its derivative would be lost in a `{}`: keep differentiated values `{}`",
-                                crate::check::type_str(ty),
-                                crate::builder::float_type_tokens(self.b.float)
+                                crate::front::check::type_str(ty),
+                                crate::build::float_type_tokens(self.b.float)
                             ),
                         );
                         return;
@@ -760,7 +762,7 @@ impl<'a> Lowerer<'a> {
         if let Expr::MethodCall(m) = e {
             if self.first_active(&m.receiver).is_some() {
                 let recv = m.receiver.to_token_stream().to_string();
-                self.error(at, crate::escape::changed_in_place(&recv, &name));
+                self.error(at, crate::lower::escape::changed_in_place(&recv, &name));
                 return true;
             }
         }
@@ -1141,16 +1143,16 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Asks the escape analysis (`escape.rs`), which sees this scope's names.
-    fn escapes<R>(&self, ask: impl FnOnce(&crate::escape::Escapes) -> R) -> R {
+    fn escapes<R>(&self, ask: impl FnOnce(&crate::lower::escape::Escapes) -> R) -> R {
         let held = |n: &str| self.held(n);
-        ask(&crate::escape::Escapes {
+        ask(&crate::lower::escape::Escapes {
             held: &held,
             known_pure_call: &known_pure,
         })
     }
 
     /// The first escape of a differentiated value in `e`, passed through as written.
-    fn escape_in(&self, e: &Expr, in_condition: bool) -> Option<crate::escape::Escape> {
+    fn escape_in(&self, e: &Expr, in_condition: bool) -> Option<crate::lower::escape::Escape> {
         self.escapes(|x| x.in_passed_through(e, in_condition))
     }
 
@@ -1229,7 +1231,7 @@ impl<'a> Lowerer<'a> {
                     }
                     Expr::MethodCall(m) => {
                         if m.turbofish.is_some()
-                            || crate::escape::read_only(&m.method.to_string())
+                            || crate::lower::escape::read_only(&m.method.to_string())
                             || self.l.carries(&m.receiver).is_some()
                             || !m.args.iter().any(|a| self.l.carries(a).is_some())
                         {
@@ -1361,7 +1363,7 @@ impl<'a> Lowerer<'a> {
                 c,
                 format!(
                     "a differentiated value cannot change float type inside a #[grad] function: keep it `{}`",
-                    crate::builder::float_type_tokens(self.b.float)
+                    crate::build::float_type_tokens(self.b.float)
                 ),
             );
         }
@@ -1392,7 +1394,7 @@ impl<'a> Lowerer<'a> {
                 self.check_rule_operands(i, &args, &exprs);
                 return self.rule_call(i, args, &m.method, method_span(m), true);
             }
-            if crate::escape::FLOAT_PREDICATES.contains(&name.as_str()) {
+            if crate::lower::escape::FLOAT_PREDICATES.contains(&name.as_str()) {
                 let mut args = vec![self.expr(&m.receiver)];
                 args.extend(m.args.iter().map(|a| self.expr(a)));
                 return self.rebuilt_method(&m.method, args);
@@ -1445,7 +1447,7 @@ impl<'a> Lowerer<'a> {
                 Operand::Var(v) => {
                     if let Some((_, ty)) = self.int_params.iter().find(|(p, _)| p == v) {
                         let name = e.to_token_stream();
-                        let float = crate::builder::float_type_tokens(self.b.float);
+                        let float = crate::build::float_type_tokens(self.b.float);
                         self.error(
                             e,
                             format!("`{name}` is `{ty}`: convert it for float arithmetic (`{name} as {float}`)"),
@@ -1530,7 +1532,7 @@ impl<'a> Lowerer<'a> {
     fn call(&mut self, c: &syn::ExprCall) -> Operand {
         if let Expr::Path(p) = &*c.func {
             if p.qself.is_none() {
-                let segs = crate::escape::segments(&p.path);
+                let segs = crate::lower::escape::segments(&p.path);
                 let last = segs.last().cloned().unwrap_or_default();
                 // `f64::exp(x)`: the path form of a method.
                 if segs.len() == 2 && (segs[0] == "f64" || segs[0] == "f32") {
@@ -1557,7 +1559,8 @@ impl<'a> Lowerer<'a> {
             }
             if let Some(id) = self.first_active(&Expr::Call(c.clone())) {
                 if p.qself.is_none() {
-                    if let Some(msg) = crate::escape::holding_call(&p.path, &id.to_string()) {
+                    if let Some(msg) = crate::lower::escape::holding_call(&p.path, &id.to_string())
+                    {
                         return self.error(&c.func, msg);
                     }
                 }
@@ -1741,7 +1744,7 @@ impl<'a> Lowerer<'a> {
     /// Makes rustc check that `path` is the runtime helper `name` and not a user function of the
     /// same name, which would otherwise be differentiated with the wrong rule.
     fn assert_helper(&mut self, path: &syn::Path, name: &str) {
-        let ty = crate::builder::float_type_tokens(self.b.float);
+        let ty = crate::build::float_type_tokens(self.b.float);
         let krate = self.krate;
         let span = path.span();
         let helper = Ident::new(name, span);
@@ -2067,15 +2070,15 @@ fn known_pure(e: &Expr) -> bool {
         Expr::MethodCall(m) => {
             let name = m.method.to_string();
             METHODS.contains(&name.as_str())
-                || crate::escape::FLOAT_PREDICATES.contains(&name.as_str())
-                || crate::escape::BIT_CASTS.contains(&name.as_str())
+                || crate::lower::escape::FLOAT_PREDICATES.contains(&name.as_str())
+                || crate::lower::escape::BIT_CASTS.contains(&name.as_str())
                 || rule(&name)
         }
         // A function is known by its path, never by its name alone: a function of the user's
         // own may be called `log` or `max` and have effects.
         Expr::Call(c) => match &*c.func {
             Expr::Path(p) if p.qself.is_none() && p.path.segments.len() >= 2 => {
-                let segs = crate::escape::segments(&p.path);
+                let segs = crate::lower::escape::segments(&p.path);
                 let (first, last) = (segs[0].as_str(), segs[segs.len() - 1].as_str());
                 match first {
                     "grad" => rule(last),

@@ -24,7 +24,7 @@
 //! float-array parameters not declared `mut`, the float values loop headers bind, and values
 //! the macro tracks itself.
 
-use crate::ctxt::Ctxt;
+use crate::front::ctxt::Ctxt;
 use crate::ir::{Block, Cond, Header, Inst, Kind, Name, Opaque, Var, VarInfo};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 

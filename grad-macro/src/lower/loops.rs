@@ -10,7 +10,7 @@
 //!   accumulator.
 
 use super::{Arms, Lowerer, BRK, CONT, RET, RETVAL};
-use crate::ctxt::Ctxt;
+use crate::front::ctxt::Ctxt;
 use crate::ir::{
     placeholder, ArrayInfo, ArrayInit, Block, Carry, Cond, Elem, Header, Inst, Kind, Loop, Name,
     Op, Opaque, Operand, StoreOp, Var, VarInfo,
@@ -778,7 +778,7 @@ impl<'a> Lowerer<'a> {
             return None;
         }
         if let Some(tf) = &m.turbofish {
-            let float = crate::builder::float_type_tokens(self.b.float).to_string();
+            let float = crate::build::float_type_tokens(self.b.float).to_string();
             if tf.args.len() != 1 || tf.args[0].to_token_stream().to_string() != float {
                 self.error(
                     tf,
@@ -817,7 +817,7 @@ impl<'a> Lowerer<'a> {
         let (init, fold) = match name {
             // Exactly what `Sum` starts from (the sign of an empty sum's zero).
             "sum" => {
-                let ty = crate::builder::float_type_tokens(self.b.float);
+                let ty = crate::build::float_type_tokens(self.b.float);
                 let zero = self
                     .b
                     .add_extern(quote!(<#ty as ::core::iter::Sum>::sum(::core::iter::empty())));

@@ -17,7 +17,7 @@
 //! What it does not take, an error: a value from opaque code that depends on a differentiated
 //! one.
 
-use crate::builder::Builder;
+use crate::build::Builder;
 use crate::ir::{
     ArrayInit, Block, Carry, Elem, Func, Header, Inst, Kind, Loop, Name, Op, Operand, StoreOp, Var,
 };

@@ -14,7 +14,7 @@
 //! Adding a function is one entry here (plus, for a helper, the function in `grad-runtime`)
 //! and its tests.
 
-use crate::builder::Builder;
+use crate::build::Builder;
 use crate::ir::{Cmp, NamedConst, Operand};
 
 /// `∂y/∂x[i]` for one argument `i`, given the builder, the arguments and the result.

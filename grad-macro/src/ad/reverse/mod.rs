@@ -12,7 +12,7 @@
 //! primal branch are exported as extra outputs of the primal `if` (the untaken branch yields a
 //! placeholder that the reverse `if` never reads), so the primal is not recomputed.
 
-use crate::builder::Builder;
+use crate::build::Builder;
 use crate::ir::{
     placeholder, rename, ArrayInit, Block, Carry, Elem, Func, Header, Inst, Kind, Loop, Name, Op,
     Opaque, Operand, Restore, Save, StoreOp, Var,
@@ -706,7 +706,7 @@ impl Rev {
         crate::ir::fold_identities(&mut rbody);
         rbody.insts.retain(|i| !i.effectful());
         let nested = strip_effects(&mut rbody);
-        crate::simplify::dce_block(&mut rbody);
+        crate::opt::simplify::dce_block(&mut rbody);
 
         // The carried values the recomputation reads: kept by the forward loop.
         let mut read = BTreeSet::new();
@@ -770,7 +770,7 @@ impl Rev {
             }
             if !subst.is_empty() {
                 crate::ir::substitute(&mut rbody, &subst);
-                crate::simplify::dce_block(&mut rbody);
+                crate::opt::simplify::dce_block(&mut rbody);
             }
         }
 
@@ -827,7 +827,7 @@ impl Rev {
         // Substituted initial values (`1.0` for an unchanged adjoint) simplify further.
         lp.body = self.resimplify(std::mem::take(&mut lp.body), &mut HashMap::default());
         crate::ir::fold_identities(&mut lp.body);
-        crate::simplify::dce_block(&mut lp.body);
+        crate::opt::simplify::dce_block(&mut lp.body);
         // Iterations whose reverse only adds into sums can be visited in any order: forwards,
         // which any iterator can do (a reversed one must be double-ended).
         let accumulators: HashSet<Var> = escapes.iter().map(|e| e.1).collect();

@@ -9,12 +9,14 @@
 //!
 //! `GRAD_FUZZ_CASES=10000 cargo test -p grad-macro --release diff_tests` runs the long batch.
 
-use crate::args::Args;
-use crate::check::check;
-use crate::ctxt::Ctxt;
-use crate::interp::{run, Value};
+use crate::ad::reverse;
+use crate::front::args::Args;
+use crate::front::check::check;
+use crate::front::ctxt::Ctxt;
 use crate::ir::{Func, Var};
-use crate::{lower, reverse, simplify};
+use crate::lower;
+use crate::opt::simplify;
+use crate::tests::interp::{run, Value};
 use grad_testgen::{close, gen, oracle, Point, Program};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -67,14 +69,14 @@ fn check_program(p: &Program, pts: &[Point]) -> Result<(usize, usize), TestCaseE
     // Forward mode (a unit tangent per parameter), and forward over reverse (the Hessian).
     let n = wrt.len();
     let unit = || crate::expand::unit_seeds(&wrt);
-    let (forward, errors) = crate::forward::forward(&primal, &unit());
+    let (forward, errors) = crate::ad::forward::forward(&primal, &unit());
     prop_assert!(
         errors.is_empty(),
         "forward mode refused a program: {:?}",
         errors.first().map(|e| e.to_string())
     );
     let forward = simplify::dce(forward);
-    let (hessian, errors) = crate::forward::forward(&simplified, &unit());
+    let (hessian, errors) = crate::ad::forward::forward(&simplified, &unit());
     prop_assert!(
         errors.is_empty(),
         "forward over reverse refused a program: {:?}",

@@ -1,6 +1,11 @@
 //! Unit tests of the whole pipeline on token streams: what the expansion says, and that bad
 //! input gives errors rather than panics.
 
+mod diff;
+mod escape;
+mod fuzz;
+pub mod interp;
+
 use crate::expand;
 use quote::quote;
 
@@ -163,7 +168,7 @@ fn struct_literal_iterator_in_a_loop_header() {
 /// `benches/expansion.rs`).
 #[test]
 fn generated_size_is_linear_in_the_body() {
-    use crate::synthetic::{count, nested, statements};
+    use grad_testgen::synthetic::{count, nested, statements};
     let ratio = |(args, item): (proc_macro2::TokenStream, proc_macro2::TokenStream)| {
         let out = expand::grad(args, item.clone());
         assert!(!out.to_string().contains("compile_error"), "{out}");
@@ -327,4 +332,128 @@ fn pipeline_goldens() {
         assert!(!expansion.contains("compile_error"), "{name}: {expansion}");
         insta::assert_snapshot!(format!("pipeline_{name}"), expansion);
     }
+}
+
+/// A tool for changes meant to leave the output alone (moves, splits): every `#[grad]` and
+/// `#[grad::rule]` item in the workspace's tests, trybuild cases and examples, expanded and
+/// printed to the file named by `GRAD_CORPUS`, errors included. Run it before and after the
+/// change and compare the files:
+/// `GRAD_CORPUS=/tmp/before.txt cargo test -p grad-macro --lib expansion_corpus -- --ignored`.
+#[test]
+#[ignore = "a tool: writes the expansion of every annotated item to $GRAD_CORPUS"]
+fn expansion_corpus() {
+    fn attr_kind(a: &syn::Attribute) -> Option<bool> {
+        let segs: Vec<String> = a
+            .path()
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect();
+        match segs.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            ["grad"] | [_, "grad"] => Some(false),
+            [.., "rule"] if segs.len() == 2 => Some(true),
+            _ => None,
+        }
+    }
+    fn fns(items: &[syn::Item], out: &mut Vec<(syn::Attribute, syn::ItemFn)>) {
+        for item in items {
+            match item {
+                syn::Item::Fn(f) => {
+                    if let Some(a) = f.attrs.iter().find(|a| attr_kind(a).is_some()) {
+                        let mut f = f.clone();
+                        f.attrs.retain(|b| b != a);
+                        out.push((a.clone(), f));
+                    }
+                    fns(
+                        &f.block
+                            .stmts
+                            .iter()
+                            .filter_map(|s| match s {
+                                syn::Stmt::Item(i) => Some(i.clone()),
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>(),
+                        out,
+                    );
+                }
+                syn::Item::Mod(m) => {
+                    if let Some((_, items)) = &m.content {
+                        fns(items, out);
+                    }
+                }
+                syn::Item::Impl(i) => {
+                    for it in &i.items {
+                        if let syn::ImplItem::Fn(f) = it {
+                            if let Some(a) = f.attrs.iter().find(|a| attr_kind(a).is_some()) {
+                                let mut attrs = f.attrs.clone();
+                                attrs.retain(|b| b != a);
+                                let g = syn::ItemFn {
+                                    attrs,
+                                    vis: f.vis.clone(),
+                                    sig: f.sig.clone(),
+                                    block: Box::new(f.block.clone()),
+                                };
+                                out.push((a.clone(), g));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let Some(out_path) = std::env::var_os("GRAD_CORPUS") else {
+        return;
+    };
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut files = Vec::new();
+    let mut dirs = vec![
+        std::path::PathBuf::from(root).join("tests"),
+        std::path::PathBuf::from(root).join("examples"),
+        std::path::PathBuf::from(root).join("benches"),
+    ];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut text = String::new();
+    for file in files {
+        let Ok(src) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let Ok(parsed) = syn::parse_file(&src) else {
+            continue;
+        };
+        let mut found = Vec::new();
+        fns(&parsed.items, &mut found);
+        for (attr, f) in found {
+            let args = match &attr.meta {
+                syn::Meta::List(l) => l.tokens.clone(),
+                _ => proc_macro2::TokenStream::new(),
+            };
+            let item = quote::ToTokens::to_token_stream(&f);
+            let out = if attr_kind(&attr) == Some(true) {
+                crate::expand::rule::rule(args, item)
+            } else {
+                expand::grad(args, item)
+            };
+            let shown = match syn::parse2::<syn::File>(out.clone()) {
+                Ok(file) => prettyplease::unparse(&file),
+                Err(_) => out.to_string(),
+            };
+            text.push_str(&format!(
+                "==== {} {}\n{shown}\n",
+                file.display(),
+                f.sig.ident
+            ));
+        }
+    }
+    std::fs::write(out_path, text).unwrap();
 }

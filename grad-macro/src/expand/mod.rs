@@ -3,13 +3,18 @@
 //! original. Errors of every stage are collected and reported together; the original function
 //! is emitted even then, so the rest of the user's crate keeps compiling.
 
-use crate::args::Args;
-use crate::check::{self, Sig};
-use crate::ctxt::Ctxt;
+pub mod per_element;
+pub mod rule;
+
+use crate::ad::reverse;
 use crate::emit::{one_or_tuple, Emitter};
+use crate::front::args::Args;
+use crate::front::check::{self, Sig};
+use crate::front::ctxt::Ctxt;
 use crate::ir::Var;
-use crate::per_element::{self, Layout};
-use crate::{lower, reverse, simplify};
+use crate::lower;
+use crate::opt::simplify;
+use per_element::Layout;
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens};
 use rustc_hash::FxHashSet as HashSet;
@@ -87,7 +92,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let (bodies, mut note, runs_body) = match second.as_ref().map(|s| &s.layout) {
         // `mode = forward` with an array: one call of `_jvp` per element.
         Some(layout) if args.forward && layout.arrays => {
-            let ty = crate::builder::float_type_tokens(sig.float);
+            let ty = crate::build::float_type_tokens(sig.float);
             let grad_ty = one_or_tuple(&derivative_types(&sig, &ty));
             let jvp = format_ident!("{}_jvp", f.sig.ident);
             let body = per_element::forward_gradient_body(
@@ -115,7 +120,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
                 _ => {
                     let n = wrt.len();
                     let (mut fp, errors) =
-                        crate::forward::forward(&lowered.func, &unit_seeds(&wrt));
+                        crate::ad::forward::forward(&lowered.func, &unit_seeds(&wrt));
                     combine(errors)?;
                     fp.body.yields.truncate(1 + n);
                     simplify::dce(fp)
@@ -157,7 +162,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     // sweep: a long function does without it, unless `trace` or `graph` asks for it).
     let small = lowered.func.body.insts.len() <= 60;
     let derivation = if small || args.trace || args.graph {
-        crate::trace::derive(&lowered.func, &wrt, &f.sig.ident.to_string())
+        crate::ad::trace::derive(&lowered.func, &wrt, &f.sig.ident.to_string())
     } else {
         Err("too many operations for a table")
     };
@@ -218,7 +223,7 @@ type EmitContext<'a> = (
 fn shown_derivation(
     args: &Args,
     f: &ItemFn,
-    derivation: Result<crate::trace::Derivation, &'static str>,
+    derivation: Result<crate::ad::trace::Derivation, &'static str>,
     (krate, reserved, param_ids, params): EmitContext,
 ) -> syn::Result<TokenStream> {
     if !args.trace && !args.graph {
@@ -429,7 +434,7 @@ fn jacobian(
             quote!(#id: #t)
         }
     });
-    let ty = crate::builder::float_type_tokens(sig.float);
+    let ty = crate::build::float_type_tokens(sig.float);
     let ml = proc_macro2::Literal::usize_unsuffixed(m);
     let original = fn_path(f, name);
     let listed = sig
@@ -529,10 +534,10 @@ impl Jac<'_> {
     fn forward(&self) -> syn::Result<TokenStream> {
         let (krate, reserved, param_ids) = self.emit;
         let (m, n) = (self.m, self.wrt.len());
-        let ty = crate::builder::float_type_tokens(self.sig.float);
+        let ty = crate::build::float_type_tokens(self.sig.float);
         if self.layout.arrays {
             let (func, seeds) = with_direction(&self.lowered.func, self.wrt);
-            let (jp, errors) = crate::forward::forward(&func, &seeds);
+            let (jp, errors) = crate::ad::forward::forward(&func, &seeds);
             combine(errors)?;
             let jp = simplify::dce(jp);
             let dots: Vec<Ident> = self
@@ -567,7 +572,8 @@ impl Jac<'_> {
                 krate,
             ));
         }
-        let (mut fp, errors) = crate::forward::forward(&self.lowered.func, &unit_seeds(self.wrt));
+        let (mut fp, errors) =
+            crate::ad::forward::forward(&self.lowered.func, &unit_seeds(self.wrt));
         combine(errors)?;
         // The values, then the tangents row by row (they come direction by direction).
         let ys = fp.body.yields.clone();
@@ -591,7 +597,7 @@ impl Jac<'_> {
     fn reverse(&self) -> syn::Result<TokenStream> {
         let (krate, reserved, param_ids) = self.emit;
         let n = self.wrt.len();
-        let ty = crate::builder::float_type_tokens(self.sig.float);
+        let ty = crate::build::float_type_tokens(self.sig.float);
         let mut rows = Vec::new();
         for i in 0..self.m {
             let mut fi = self.lowered.func.clone();
@@ -685,9 +691,9 @@ fn combine(errors: Vec<syn::Error>) -> syn::Result<()> {
 }
 
 /// A unit tangent for each `wrt` parameter: `n` directions at once.
-pub(crate) fn unit_seeds(wrt: &[Var]) -> crate::forward::Seeds {
+pub(crate) fn unit_seeds(wrt: &[Var]) -> crate::ad::forward::Seeds {
     let n = wrt.len();
-    crate::forward::Seeds {
+    crate::ad::forward::Seeds {
         n,
         of: wrt
             .iter()
@@ -704,7 +710,10 @@ pub(crate) fn unit_seeds(wrt: &[Var]) -> crate::forward::Seeds {
 
 /// `func` with a new parameter per `wrt` parameter, of its kind and shape (a tangent or a
 /// vector component: a float, or an array), and those parameters as one direction of seeds.
-fn with_direction(func: &crate::ir::Func, wrt: &[Var]) -> (crate::ir::Func, crate::forward::Seeds) {
+fn with_direction(
+    func: &crate::ir::Func,
+    wrt: &[Var],
+) -> (crate::ir::Func, crate::ad::forward::Seeds) {
     let mut func = func.clone();
     let mut of = Vec::new();
     for &w in wrt {
@@ -725,7 +734,7 @@ fn with_direction(func: &crate::ir::Func, wrt: &[Var]) -> (crate::ir::Func, crat
         func.params.push(v);
         of.push((w, vec![crate::ir::Operand::Var(v)]));
     }
-    (func, crate::forward::Seeds { n: 1, of })
+    (func, crate::ad::forward::Seeds { n: 1, of })
 }
 
 /// The programs of `_jvp`, `_hessian` and `_hvp`, when asked for.
@@ -768,7 +777,7 @@ fn second_order(
     combine(errors)?;
     let jvp = if args.forward {
         let (func, seeds) = with_direction(primal, wrt);
-        let (mut jp, errors) = crate::forward::forward(&func, &seeds);
+        let (mut jp, errors) = crate::ad::forward::forward(&func, &seeds);
         combine(errors)?;
         jp.body.yields.truncate(2);
         Some(simplify::dce(jp))
@@ -781,7 +790,7 @@ fn second_order(
         let matrix = if layout.arrays {
             None
         } else {
-            let (mut hp, errors) = crate::forward::forward(reversed, &unit_seeds(wrt));
+            let (mut hp, errors) = crate::ad::forward::forward(reversed, &unit_seeds(wrt));
             combine(errors)?;
             let ys = hp.body.yields.clone();
             // The upper triangle, row by row: ∂gᵢ/∂wⱼ for i ≤ j (the lower one mirrors it, so
@@ -793,7 +802,7 @@ fn second_order(
             Some(simplify::dce(hp))
         };
         let (func, seeds) = with_direction(reversed, wrt);
-        let (mut vp, errors) = crate::forward::forward(&func, &seeds);
+        let (mut vp, errors) = crate::ad::forward::forward(&func, &seeds);
         combine(errors)?;
         let ys = vp.body.yields.clone();
         vp.body.yields = (0..n).map(|i| ys[(1 + n) + 1 + i]).collect();
@@ -858,7 +867,7 @@ impl Second {
         let vis = &f.vis;
         // Lifetimes only (`check` refuses type and const parameters).
         let (generics, where_clause) = (&f.sig.generics, &f.sig.generics.where_clause);
-        let ty = crate::builder::float_type_tokens(sig.float);
+        let ty = crate::build::float_type_tokens(sig.float);
         let n = sig.wrt.len();
         let allows = allows();
         let kept = companion_attrs(&f.attrs);
@@ -1061,7 +1070,7 @@ fn pullbacks_in_scope(
     if callees.is_empty() {
         return (None, None);
     }
-    let float = crate::builder::float_type_tokens(float);
+    let float = crate::build::float_type_tokens(float);
     let stand_ins = callees.iter().map(|(id, _, n)| {
         let tys: Vec<Ident> = (0..*n).map(|k| format_ident!("A{}", k)).collect();
         quote! {
@@ -1108,8 +1117,8 @@ struct Bodies {
 /// An accumulating loop fused with its sweep, shared factors out of sums (after dead code
 /// is out).
 fn optimise(program: crate::ir::Func) -> crate::ir::Func {
-    let mut fused = crate::fuse::fuse(program);
-    if crate::factor::factor(&mut fused) {
+    let mut fused = crate::opt::fuse::fuse(program);
+    if crate::opt::factor::factor(&mut fused) {
         fused = simplify::dce(fused);
     }
     fused

@@ -4,8 +4,8 @@
 //! gives the table in the `_grad` companion's documentation, the `_trace` companion (the same
 //! table with numbers), and the `_graph` companion (the graph in Graphviz DOT).
 
-use crate::builder::Builder;
-use crate::forward::local_partial;
+use crate::ad::forward::local_partial;
+use crate::build::Builder;
 use crate::ir::{Func, Inst, Kind, Name, Op, Operand, Var};
 use crate::rules::{Form, RULES};
 use rustc_hash::FxHashMap as HashMap;
@@ -88,7 +88,7 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
             }
         }
     }
-    let (mut program, adjoints, errors) = crate::reverse::reverse_traced(primal, wrt);
+    let (mut program, adjoints, errors) = crate::ad::reverse::reverse_traced(primal, wrt);
     if !errors.is_empty() {
         return Err("what the reverse sweep refuses");
     }

@@ -1,8 +1,8 @@
 //! Checks the signature of an annotated function and reads what later stages need from it.
 //! Each check says why the input is refused; all of them run, so one build shows every error.
 
-use crate::args::Args;
-use crate::ctxt::Ctxt;
+use crate::front::args::Args;
+use crate::front::ctxt::Ctxt;
 use crate::ir::{ArrayInfo, Float};
 use quote::ToTokens;
 use syn::{FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Type};

@@ -9,7 +9,7 @@
 //! When every `wrt` parameter is a scalar, the companions carry all directions in one pass
 //! instead (`forward::Seeds` with `n` tangents each): see `expand`.
 
-use crate::check::Sig;
+use crate::front::check::Sig;
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::Ident;

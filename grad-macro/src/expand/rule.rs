@@ -3,8 +3,8 @@
 //! gives it the pullback a `#[grad]` function calls, with the value from the function itself
 //! and one partial per float parameter from the rule.
 
-use crate::check::{float_of, type_str};
 use crate::expand::{companion_attrs, companion_params, in_impl, pullback_item, receiver};
+use crate::front::check::{float_of, type_str};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
 use syn::parse::{Parse, ParseStream};
@@ -72,7 +72,7 @@ fn stub(item: &TokenStream) -> Option<TokenStream> {
     let float = float_of(ty)?;
     let params = companion_params(&f);
     let (recv_decl, _) = receiver(&f);
-    let ty = crate::builder::float_type_tokens(float);
+    let ty = crate::build::float_type_tokens(float);
     let recv_cot = f.sig.receiver().map(|_| quote!((),));
     let decl = params.iter().map(|(_, t, _)| quote!(_: #t));
     let cot_tys = params.iter().map(|(_, t, _)| {
@@ -200,7 +200,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         return Err(first);
     }
 
-    let ty = crate::builder::float_type_tokens(float);
+    let ty = crate::build::float_type_tokens(float);
     let (recv_decl, recv_pass) = receiver(&f);
     let decl = params.iter().map(|(id, t, _)| quote!(#id: #t));
     let pass = params.iter().map(|(id, _, _)| id);

@@ -10,7 +10,7 @@
 //! capture nor shadow a name of the user's; the names are also kept textually distinct from
 //! every identifier in the user's function, so the expansion reads unambiguously.
 
-use crate::builder::float_type_tokens;
+use crate::build::float_type_tokens;
 use crate::ir::{
     ArrayInit, Block, Cmp, Cond, Float, Func, Header, Inst, Kind, Name, NamedConst, Op, Opaque,
     Operand, StoreOp, Var,
@@ -1096,7 +1096,7 @@ impl<'a> Emitter<'a> {
                 // `&f64` takes a float or a reference to one, and nothing else.
                 // Every token at the user's expression, where rustc reports a wrong type.
                 let at = info.span;
-                let float: TokenStream = crate::builder::float_type_tokens(self.func.float)
+                let float: TokenStream = crate::build::float_type_tokens(self.func.float)
                     .into_iter()
                     .map(|mut t| {
                         t.set_span(at);

@@ -1,0 +1,5 @@
+//! The front end: the attribute's arguments, the function's signature, and the error sink.
+
+pub mod args;
+pub mod check;
+pub mod ctxt;
