@@ -9,6 +9,7 @@
 //! User (primal) code is only value-numbered, never rewritten: `x + 0.0` stays as written, so a
 //! companion's value equals the original function's bit for bit.
 
+use crate::emit::tokens::float_type_tokens;
 use crate::ir::{
     placeholder, ArrayInfo, Block, Cmp, Float, Inst, Kind, Name, Op, Opaque, Operand, OperandKey,
     Var, VarInfo,
@@ -98,8 +99,9 @@ impl Builder {
     /// Zeros of `info`'s shape (an empty `Vec` for a slice): what a branch that does not
     /// compute an array gives in its place.
     pub fn zeros_of(&mut self, info: &ArrayInfo) -> Operand {
-        let z =
-            crate::emit::zero_array(info, self.float, &|_| quote::quote!(::std::vec::Vec::new()));
+        let z = crate::emit::tokens::zero_array(info, self.float, &|_| {
+            quote::quote!(::std::vec::Vec::new())
+        });
         self.add_extern(z)
     }
 
@@ -491,7 +493,10 @@ impl Builder {
                 (quote!(#id), vec![v])
             }
             // Suffixed: in code passed through, nothing else may fix the literal's type.
-            Operand::Lit(x) => (crate::emit::float_lit_typed(x, self.float), Vec::new()),
+            Operand::Lit(x) => (
+                crate::emit::tokens::float_lit_typed(x, self.float),
+                Vec::new(),
+            ),
             Operand::Int(i) => {
                 let l = proc_macro2::Literal::i64_unsuffixed(i.abs());
                 if i < 0 {
@@ -501,7 +506,7 @@ impl Builder {
                 }
             }
             Operand::Bool(b) => (quote!(#b), Vec::new()),
-            Operand::Const(c) => (crate::emit::named_const(c, self.float), Vec::new()),
+            Operand::Const(c) => (crate::emit::tokens::named_const(c, self.float), Vec::new()),
             Operand::Extern(e) => (self.externs[e as usize].clone(), Vec::new()),
         }
     }
@@ -536,7 +541,7 @@ impl Builder {
                 tokens,
                 refs,
                 effectful,
-                prec: crate::emit::PREC_ATOM,
+                prec: crate::emit::tokens::PREC_ATOM,
             },
             ty: None,
         });
@@ -553,10 +558,42 @@ impl Builder {
     }
 }
 
-pub fn float_type_tokens(f: Float) -> TokenStream {
-    match f {
-        Float::F32 => quote!(f32),
-        Float::F64 => quote!(f64),
+impl crate::rules::Algebra for Builder {
+    fn lit(&self, v: f64) -> Operand {
+        Builder::lit(self, v)
+    }
+    fn add(&mut self, a: Operand, b: Operand) -> Operand {
+        Builder::add(self, a, b)
+    }
+    fn sub(&mut self, a: Operand, b: Operand) -> Operand {
+        Builder::sub(self, a, b)
+    }
+    fn mul(&mut self, a: Operand, b: Operand) -> Operand {
+        Builder::mul(self, a, b)
+    }
+    fn div(&mut self, a: Operand, b: Operand) -> Operand {
+        Builder::div(self, a, b)
+    }
+    fn neg(&mut self, a: Operand) -> Operand {
+        Builder::neg(self, a)
+    }
+    fn sq(&mut self, a: Operand) -> Operand {
+        Builder::sq(self, a)
+    }
+    fn recip(&mut self, a: Operand) -> Operand {
+        Builder::recip(self, a)
+    }
+    fn select(&mut self, l: Operand, cmp: Cmp, r: Operand, t: Operand, e: Operand) -> Operand {
+        Builder::select(self, l, cmp, r, t, e)
+    }
+    fn call(&mut self, name: &str, args: Vec<Operand>) -> Operand {
+        Builder::call(self, name, args)
+    }
+    fn powi(&mut self, x: Operand, n: Operand) -> Operand {
+        Builder::powi(self, x, n)
+    }
+    fn int_and_pred(&mut self, n: Operand) -> (Operand, Operand) {
+        Builder::int_and_pred(self, n)
     }
 }
 

@@ -7,7 +7,8 @@ pub mod per_element;
 pub mod rule;
 
 use crate::ad::reverse;
-use crate::emit::{one_or_tuple, Emitter};
+use crate::emit::tokens::one_or_tuple;
+use crate::emit::Emitter;
 use crate::front::args::Args;
 use crate::front::check::{self, Sig};
 use crate::front::ctxt::Ctxt;
@@ -92,7 +93,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let (bodies, mut note, runs_body) = match second.as_ref().map(|s| &s.layout) {
         // `mode = forward` with an array: one call of `_jvp` per element.
         Some(layout) if args.forward && layout.arrays => {
-            let ty = crate::build::float_type_tokens(sig.float);
+            let ty = crate::emit::tokens::float_type_tokens(sig.float);
             let grad_ty = one_or_tuple(&derivative_types(&sig, &ty));
             let jvp = format_ident!("{}_jvp", f.sig.ident);
             let body = per_element::forward_gradient_body(
@@ -434,7 +435,7 @@ fn jacobian(
             quote!(#id: #t)
         }
     });
-    let ty = crate::build::float_type_tokens(sig.float);
+    let ty = crate::emit::tokens::float_type_tokens(sig.float);
     let ml = proc_macro2::Literal::usize_unsuffixed(m);
     let original = fn_path(f, name);
     let listed = sig
@@ -534,7 +535,7 @@ impl Jac<'_> {
     fn forward(&self) -> syn::Result<TokenStream> {
         let (krate, reserved, param_ids) = self.emit;
         let (m, n) = (self.m, self.wrt.len());
-        let ty = crate::build::float_type_tokens(self.sig.float);
+        let ty = crate::emit::tokens::float_type_tokens(self.sig.float);
         if self.layout.arrays {
             let (func, seeds) = with_direction(&self.lowered.func, self.wrt);
             let (jp, errors) = crate::ad::forward::forward(&func, &seeds);
@@ -597,7 +598,7 @@ impl Jac<'_> {
     fn reverse(&self) -> syn::Result<TokenStream> {
         let (krate, reserved, param_ids) = self.emit;
         let n = self.wrt.len();
-        let ty = crate::build::float_type_tokens(self.sig.float);
+        let ty = crate::emit::tokens::float_type_tokens(self.sig.float);
         let mut rows = Vec::new();
         for i in 0..self.m {
             let mut fi = self.lowered.func.clone();
@@ -867,7 +868,7 @@ impl Second {
         let vis = &f.vis;
         // Lifetimes only (`check` refuses type and const parameters).
         let (generics, where_clause) = (&f.sig.generics, &f.sig.generics.where_clause);
-        let ty = crate::build::float_type_tokens(sig.float);
+        let ty = crate::emit::tokens::float_type_tokens(sig.float);
         let n = sig.wrt.len();
         let allows = allows();
         let kept = companion_attrs(&f.attrs);
@@ -1070,7 +1071,7 @@ fn pullbacks_in_scope(
     if callees.is_empty() {
         return (None, None);
     }
-    let float = crate::build::float_type_tokens(float);
+    let float = crate::emit::tokens::float_type_tokens(float);
     let stand_ins = callees.iter().map(|(id, _, n)| {
         let tys: Vec<Ident> = (0..*n).map(|k| format_ident!("A{}", k)).collect();
         quote! {

@@ -243,7 +243,7 @@ pub fn forward_gradient_body(
     let zeros: Vec<TokenStream> = (0..n)
         .map(|_| quote!(#krate::__private::unit(usize::MAX)))
         .collect();
-    let zeros = crate::emit::one_or_tuple(&zeros);
+    let zeros = crate::emit::tokens::one_or_tuple(&zeros);
     let sets = components(&grad, n)
         .into_iter()
         .zip(&layout.at)

@@ -72,7 +72,7 @@ fn stub(item: &TokenStream) -> Option<TokenStream> {
     let float = float_of(ty)?;
     let params = companion_params(&f);
     let (recv_decl, _) = receiver(&f);
-    let ty = crate::build::float_type_tokens(float);
+    let ty = crate::emit::tokens::float_type_tokens(float);
     let recv_cot = f.sig.receiver().map(|_| quote!((),));
     let decl = params.iter().map(|(_, t, _)| quote!(_: #t));
     let cot_tys = params.iter().map(|(_, t, _)| {
@@ -200,7 +200,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         return Err(first);
     }
 
-    let ty = crate::build::float_type_tokens(float);
+    let ty = crate::emit::tokens::float_type_tokens(float);
     let (recv_decl, recv_pass) = receiver(&f);
     let decl = params.iter().map(|(id, t, _)| quote!(#id: #t));
     let pass = params.iter().map(|(id, _, _)| id);

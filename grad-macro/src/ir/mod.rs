@@ -825,3 +825,61 @@ fn renamer(map: &HashMap<Var, Var>) -> impl FnMut(&mut Operand) + '_ {
         }
     }
 }
+
+/// Renumbers the placeholders of `tokens` by `by`, so two operands' tokens can be joined.
+pub(crate) fn shift_placeholders(tokens: TokenStream, by: usize) -> TokenStream {
+    if by == 0 {
+        return tokens;
+    }
+    tokens
+        .into_iter()
+        .map(|tt| match tt {
+            proc_macro2::TokenTree::Ident(id) => {
+                let s = id.to_string();
+                match s
+                    .strip_prefix("__grad_ref_")
+                    .and_then(|n| n.parse::<usize>().ok())
+                {
+                    Some(n) => proc_macro2::TokenTree::Ident(proc_macro2::Ident::new(
+                        &placeholder(n + by),
+                        id.span(),
+                    )),
+                    None => proc_macro2::TokenTree::Ident(id),
+                }
+            }
+            proc_macro2::TokenTree::Group(g) => {
+                let mut ng =
+                    proc_macro2::Group::new(g.delimiter(), shift_placeholders(g.stream(), by));
+                ng.set_span(g.span());
+                proc_macro2::TokenTree::Group(ng)
+            }
+            other => other,
+        })
+        .collect()
+}
+
+/// How many times each variable is read in `block`, nested blocks included.
+pub(crate) fn count_uses(block: &Block, uses: &mut HashMap<Var, usize>) {
+    for inst in &block.insts {
+        inst.for_each_operand(&mut |o| {
+            if let Operand::Var(v) = o {
+                *uses.entry(*v).or_default() += 1;
+            }
+        });
+        if let Inst::Loop(l) = inst {
+            if let Some(s) = &l.save {
+                for v in &s.vals {
+                    *uses.entry(*v).or_default() += 1;
+                }
+            }
+        }
+        for b in inst.blocks() {
+            count_uses(b, uses);
+        }
+    }
+    for y in &block.yields {
+        if let Operand::Var(v) = y {
+            *uses.entry(*v).or_default() += 1;
+        }
+    }
+}

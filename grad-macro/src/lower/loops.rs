@@ -386,7 +386,7 @@ impl<'a> Lowerer<'a> {
                     tokens,
                     refs,
                     effectful: false,
-                    prec: crate::emit::PREC_ATOM,
+                    prec: crate::emit::tokens::PREC_ATOM,
                 },
                 iter,
                 elems,
@@ -755,7 +755,7 @@ impl<'a> Lowerer<'a> {
                 };
                 for i in idx {
                     let (it, r) = self.b.operand_tokens(i);
-                    let it = super::shift_placeholders(it, refs.len());
+                    let it = crate::ir::shift_placeholders(it, refs.len());
                     refs.extend(r);
                     t = quote!(#t[#it]);
                 }
@@ -778,7 +778,7 @@ impl<'a> Lowerer<'a> {
             return None;
         }
         if let Some(tf) = &m.turbofish {
-            let float = crate::build::float_type_tokens(self.b.float).to_string();
+            let float = crate::emit::tokens::float_type_tokens(self.b.float).to_string();
             if tf.args.len() != 1 || tf.args[0].to_token_stream().to_string() != float {
                 self.error(
                     tf,
@@ -817,7 +817,7 @@ impl<'a> Lowerer<'a> {
         let (init, fold) = match name {
             // Exactly what `Sum` starts from (the sign of an empty sum's zero).
             "sum" => {
-                let ty = crate::build::float_type_tokens(self.b.float);
+                let ty = crate::emit::tokens::float_type_tokens(self.b.float);
                 let zero = self
                     .b
                     .add_extern(quote!(<#ty as ::core::iter::Sum>::sum(::core::iter::empty())));
@@ -1300,7 +1300,7 @@ impl<'a> Lowerer<'a> {
                 tokens: quote!(#ph),
                 refs: v.as_var().into_iter().collect(),
                 effectful: false,
-                prec: crate::emit::PREC_ATOM,
+                prec: crate::emit::tokens::PREC_ATOM,
             }
         } else {
             Opaque {
@@ -1345,7 +1345,7 @@ impl<'a> Lowerer<'a> {
                 }
                 let (gt, grefs, _, _) = self.substitute(g, true);
                 self.env.pop();
-                let gt = super::shift_placeholders(gt, refs.len());
+                let gt = crate::ir::shift_placeholders(gt, refs.len());
                 refs.extend(grefs);
                 quote!(if #gt)
             }
@@ -1364,7 +1364,7 @@ impl<'a> Lowerer<'a> {
             tokens,
             refs,
             effectful: false,
-            prec: crate::emit::PREC_ATOM,
+            prec: crate::emit::tokens::PREC_ATOM,
         });
         self.cond_operand(cond, arm.pat.span())
     }

@@ -19,6 +19,7 @@ use rustc_hash::FxHashSet as HashSet;
 pub mod effects;
 pub mod escape;
 mod loops;
+use crate::ir::shift_placeholders;
 use crate::lower::escape::Held;
 use crate::rules::{self, Form, RULES};
 use proc_macro2::{Span, TokenStream};
@@ -698,7 +699,7 @@ impl<'a> Lowerer<'a> {
                             format!(
                                 "`{id}` depends on a `wrt` parameter, so its derivative would be lost in a `{}`: keep differentiated values `{}`",
                                 crate::front::check::type_str(ty),
-                                crate::build::float_type_tokens(self.b.float)
+                                crate::emit::tokens::float_type_tokens(self.b.float)
                             ),
                         );
                         return;
@@ -1083,8 +1084,8 @@ impl<'a> Lowerer<'a> {
     ) -> Operand {
         // How tightly the tokens bind, so that they are parenthesised where they are used.
         let prec = syn::parse2::<syn::Expr>(tokens.clone())
-            .map(|e| crate::emit::expr_prec(&e))
-            .unwrap_or(crate::emit::PREC_LOWEST);
+            .map(|e| crate::emit::tokens::expr_prec(&e))
+            .unwrap_or(crate::emit::tokens::PREC_LOWEST);
         let active = kind == Kind::Float && refs.iter().any(|v| self.b.info(*v).active);
         let var = self.b.new_var(kind, Name::Temp, active, Span::call_site());
         self.b.push(Inst::Opaque {
@@ -1347,7 +1348,7 @@ impl<'a> Lowerer<'a> {
         };
         s.visit_expr_mut(&mut e);
         let (refs, effectful) = (s.refs, s.effectful);
-        let prec = crate::emit::expr_prec(&e);
+        let prec = crate::emit::tokens::expr_prec(&e);
         (quote!(#e), refs, effectful, prec)
     }
 
@@ -1363,7 +1364,7 @@ impl<'a> Lowerer<'a> {
                 c,
                 format!(
                     "a differentiated value cannot change float type inside a #[grad] function: keep it `{}`",
-                    crate::build::float_type_tokens(self.b.float)
+                    crate::emit::tokens::float_type_tokens(self.b.float)
                 ),
             );
         }
@@ -1447,7 +1448,7 @@ impl<'a> Lowerer<'a> {
                 Operand::Var(v) => {
                     if let Some((_, ty)) = self.int_params.iter().find(|(p, _)| p == v) {
                         let name = e.to_token_stream();
-                        let float = crate::build::float_type_tokens(self.b.float);
+                        let float = crate::emit::tokens::float_type_tokens(self.b.float);
                         self.error(
                             e,
                             format!("`{name}` is `{ty}`: convert it for float arithmetic (`{name} as {float}`)"),
@@ -1744,7 +1745,7 @@ impl<'a> Lowerer<'a> {
     /// Makes rustc check that `path` is the runtime helper `name` and not a user function of the
     /// same name, which would otherwise be differentiated with the wrong rule.
     fn assert_helper(&mut self, path: &syn::Path, name: &str) {
-        let ty = crate::build::float_type_tokens(self.b.float);
+        let ty = crate::emit::tokens::float_type_tokens(self.b.float);
         let krate = self.krate;
         let span = path.span();
         let helper = Ident::new(name, span);
@@ -2173,37 +2174,6 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
                 tt.set_span(span);
             }
             tt
-        })
-        .collect()
-}
-
-/// Renumbers the placeholders of `tokens` by `by`, so two operands' tokens can be joined.
-pub(crate) fn shift_placeholders(tokens: TokenStream, by: usize) -> TokenStream {
-    if by == 0 {
-        return tokens;
-    }
-    tokens
-        .into_iter()
-        .map(|tt| match tt {
-            proc_macro2::TokenTree::Ident(id) => {
-                let s = id.to_string();
-                match s
-                    .strip_prefix("__grad_ref_")
-                    .and_then(|n| n.parse::<usize>().ok())
-                {
-                    Some(n) => {
-                        proc_macro2::TokenTree::Ident(Ident::new(&placeholder(n + by), id.span()))
-                    }
-                    None => proc_macro2::TokenTree::Ident(id),
-                }
-            }
-            proc_macro2::TokenTree::Group(g) => {
-                let mut ng =
-                    proc_macro2::Group::new(g.delimiter(), shift_placeholders(g.stream(), by));
-                ng.set_span(g.span());
-                proc_macro2::TokenTree::Group(ng)
-            }
-            other => other,
         })
         .collect()
 }

@@ -101,7 +101,7 @@ fn scale(
     vars: &mut Vec<VarInfo>,
 ) -> Vec<(Var, Vec<Operand>)> {
     let mut uses: HashMap<Var, usize> = HashMap::default();
-    crate::emit::count_uses(&l.body, &mut uses);
+    crate::ir::count_uses(&l.body, &mut uses);
     let defs: HashMap<Var, (Op, Vec<Operand>)> = l
         .body
         .insts

@@ -14,11 +14,32 @@
 //! Adding a function is one entry here (plus, for a helper, the function in `grad-runtime`)
 //! and its tests.
 
-use crate::build::Builder;
 use crate::ir::{Cmp, NamedConst, Operand};
 
-/// `∂y/∂x[i]` for one argument `i`, given the builder, the arguments and the result.
-pub type Partial = fn(&mut Builder, &[Operand], Operand) -> Operand;
+/// What a partial is written with: the operations of derivative code, as IR. The builder
+/// (`Builder`, in the `build` stage) implements it, folding and value-numbering as it goes; the rules
+/// know nothing else of it, so the table sits below the builder.
+pub trait Algebra {
+    fn lit(&self, v: f64) -> Operand;
+    fn add(&mut self, a: Operand, b: Operand) -> Operand;
+    fn sub(&mut self, a: Operand, b: Operand) -> Operand;
+    fn mul(&mut self, a: Operand, b: Operand) -> Operand;
+    fn div(&mut self, a: Operand, b: Operand) -> Operand;
+    fn neg(&mut self, a: Operand) -> Operand;
+    fn sq(&mut self, a: Operand) -> Operand;
+    fn recip(&mut self, a: Operand) -> Operand;
+    /// `if l cmp r { t } else { e }`.
+    fn select(&mut self, l: Operand, cmp: Cmp, r: Operand, t: Operand, e: Operand) -> Operand;
+    /// A call of the rule named `name` (a row of [`RULES`]).
+    fn call(&mut self, name: &str, args: Vec<Operand>) -> Operand;
+    /// `x.powi(n)` for an integer `n`.
+    fn powi(&mut self, x: Operand, n: Operand) -> Operand;
+    /// An integer exponent `n` as a float, and `n − 1` as an integer.
+    fn int_and_pred(&mut self, n: Operand) -> (Operand, Operand);
+}
+
+/// `∂y/∂x[i]` for one argument `i`, given the algebra, the arguments and the result.
+pub type Partial = fn(&mut dyn Algebra, &[Operand], Operand) -> Operand;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Form {
@@ -152,7 +173,7 @@ pub static RULES: &[Rule] = &[
 
 /// `d`, or 0 where the exponent `n` is 0: `x⁰ = 1` has derivative 0 even at `x = 0`, where
 /// `n·xⁿ⁻¹` would be `0·∞`.
-fn zero_at_exponent_zero(b: &mut Builder, n: Operand, zero: Operand, d: Operand) -> Operand {
+fn zero_at_exponent_zero(b: &mut dyn Algebra, n: Operand, zero: Operand, d: Operand) -> Operand {
     match n {
         Operand::Int(0) => b.lit(0.0),
         Operand::Lit(0.0) => b.lit(0.0),
@@ -165,7 +186,7 @@ fn zero_at_exponent_zero(b: &mut Builder, n: Operand, zero: Operand, d: Operand)
 }
 
 /// `sqrt(1 − x²)`, as `sqrt((1 − x)(1 + x))` to keep precision near ±1.
-fn one_minus_sq_sqrt(b: &mut Builder, x: Operand) -> Operand {
+fn one_minus_sq_sqrt(b: &mut dyn Algebra, x: Operand) -> Operand {
     let one = b.lit(1.0);
     let m = b.sub(one, x);
     let p = b.add(one, x);
@@ -173,26 +194,26 @@ fn one_minus_sq_sqrt(b: &mut Builder, x: Operand) -> Operand {
     b.call("sqrt", vec![q])
 }
 
-fn sum_sq(b: &mut Builder, a: Operand, c: Operand) -> Operand {
+fn sum_sq(b: &mut dyn Algebra, a: Operand, c: Operand) -> Operand {
     let a2 = b.sq(a);
     let c2 = b.sq(c);
     b.add(a2, c2)
 }
 
 /// `x / h`, and 0 where `h = hypot(..) = 0` (the subgradient, as for `abs`).
-fn hypot_partial(b: &mut Builder, x: Operand, h: Operand) -> Operand {
+fn hypot_partial(b: &mut dyn Algebra, x: Operand, h: Operand) -> Operand {
     let q = b.div(x, h);
     zero_where_zero(b, h, q)
 }
 
 /// `value`, or 0 where `r` is 0 (a singular point of the function).
-fn zero_where_zero(b: &mut Builder, r: Operand, value: Operand) -> Operand {
+fn zero_where_zero(b: &mut dyn Algebra, r: Operand, value: Operand) -> Operand {
     let z = b.lit(0.0);
     b.select(r, Cmp::Eq, z, z, value)
 }
 
 /// The sign of `x`, with 0 at 0: the derivative of `abs`.
-fn sign0(b: &mut Builder, x: Operand) -> Operand {
+fn sign0(b: &mut dyn Algebra, x: Operand) -> Operand {
     let (z, one, m1) = (b.lit(0.0), b.lit(1.0), b.lit(-1.0));
     let neg = b.select(x, Cmp::Lt, z, m1, z);
     b.select(x, Cmp::Gt, z, one, neg)
@@ -200,7 +221,7 @@ fn sign0(b: &mut Builder, x: Operand) -> Operand {
 
 /// The share of the gradient `a` gets in `min` (`cmp = Lt`) or `max` (`cmp = Gt`) against `c`:
 /// 1 if `a` wins, ½ on a tie, 0 otherwise. A NaN loses: `a.max(NaN)` is `a`, as in std.
-fn tie_weight(b: &mut Builder, a: Operand, cmp: Cmp, c: Operand) -> Operand {
+fn tie_weight(b: &mut dyn Algebra, a: Operand, cmp: Cmp, c: Operand) -> Operand {
     let (z, half, one) = (b.lit(0.0), b.lit(0.5), b.lit(1.0));
     let other_nan = b.select(c, Cmp::Nan, c, one, z);
     let tie = b.select(a, Cmp::Eq, c, half, other_nan);

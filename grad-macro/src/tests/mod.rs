@@ -5,6 +5,7 @@ mod diff;
 mod escape;
 mod fuzz;
 pub mod interp;
+mod layout;
 
 use crate::expand;
 use quote::quote;

@@ -516,7 +516,7 @@ impl Rev {
                         }
                         None => self
                             .b
-                            .add_extern(crate::emit::float_lit_typed(0.0, self.b.float)),
+                            .add_extern(crate::emit::tokens::float_lit_typed(0.0, self.b.float)),
                     }
                 }
                 Kind::Opaque => self
@@ -922,7 +922,7 @@ fn sweep_header(
         tokens,
         refs,
         effectful: false,
-        prec: crate::emit::PREC_ATOM,
+        prec: crate::emit::tokens::PREC_ATOM,
     };
     match h {
         Header::For {
@@ -934,7 +934,7 @@ fn sweep_header(
         } => {
             let (mut pat_tokens, mut pat_refs) = (pat.tokens.clone(), pat.refs.clone());
             if let Some(p) = pos {
-                let shifted = crate::lower::shift_placeholders(pat_tokens, 1);
+                let shifted = crate::ir::shift_placeholders(pat_tokens, 1);
                 let ph = Ident::new(&placeholder(0), Span::call_site());
                 pat_tokens = quote!((#ph, #shifted));
                 pat_refs.insert(0, p);
@@ -1045,7 +1045,7 @@ fn capacity(h: &Header) -> (Opaque, Option<Opaque>) {
         tokens,
         refs,
         effectful: false,
-        prec: crate::emit::PREC_ATOM,
+        prec: crate::emit::tokens::PREC_ATOM,
     };
     match h {
         Header::For { trip: Some(n), .. } => {
