@@ -12,6 +12,8 @@
 //! primal branch are exported as extra outputs of the primal `if` (the untaken branch yields a
 //! placeholder that the reverse `if` never reads), so the primal is not recomputed.
 
+pub mod legality;
+
 use crate::build::Builder;
 use crate::ir::{
     placeholder, rename, ArrayInit, Block, Carry, Elem, Func, Header, Inst, Kind, Loop, Name, Op,

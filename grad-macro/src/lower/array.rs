@@ -1,0 +1,308 @@
+//! Arrays: element reads and stores, local arrays, array methods.
+
+use super::Lowerer;
+use super::*;
+use crate::ir::{placeholder, ArrayInfo, ArrayInit, Inst, Kind, Name, Op, Operand, StoreOp, Var};
+use proc_macro2::Span;
+use quote::{quote, ToTokens};
+use syn::spanned::Spanned;
+use syn::{Expr, Ident};
+
+impl Lowerer<'_> {
+    /// The array of floats `e` names, with the indices applied to it (`w`, `w[k]`): the array,
+    /// the positions a row being iterated stands for, and the indices written.
+    pub(super) fn array_place(&mut self, e: &Expr) -> Option<(Var, Vec<Operand>, Vec<Expr>)> {
+        let mut idxs = Vec::new();
+        let mut cur = e;
+        loop {
+            match cur {
+                Expr::Index(ix) => {
+                    idxs.push((*ix.index).clone());
+                    cur = &ix.expr;
+                }
+                Expr::Paren(p) => cur = &p.expr,
+                _ => break,
+            }
+        }
+        let Expr::Path(p) = cur else { return None };
+        let id = p.path.get_ident()?;
+        let v = self.lookup(&id.to_string())?.as_var()?;
+        idxs.reverse();
+        if let Some((base, pre)) = self.aliases.get(&v) {
+            return Some((*base, pre.clone(), idxs));
+        }
+        (self.b.info(v).kind == Kind::Array).then_some((v, Vec::new(), idxs))
+    }
+
+    pub(super) fn index_operands(&mut self, idxs: &[Expr]) -> Vec<Operand> {
+        idxs.iter()
+            .map(|i| {
+                if matches!(i, Expr::Range(_)) {
+                    return self.error(i, SLICING);
+                }
+                let o = self.expr(i);
+                if self.is_floatish(&o) {
+                    return self.error(i, "an index must be an integer, not a float");
+                }
+                // An index held in a variable that calls change in place (`bump(&mut i)`):
+                // read into a value of its own here, which the sweep then reads (see
+                // `effects.rs`), not the variable it would find changed.
+                match o {
+                    Operand::Var(v) if self.b.info(v).mutable => {
+                        let ph = Ident::new(&placeholder(0), Span::call_site());
+                        self.opaque_from(quote!(#ph), vec![v], Kind::Opaque, false)
+                    }
+                    other => other,
+                }
+            })
+            .collect()
+    }
+
+    pub(super) fn index_expr(&mut self, ix: &syn::ExprIndex) -> Operand {
+        let whole = Expr::Index(ix.clone());
+        let Some((arr, pre, idxs)) = self.array_place(&whole) else {
+            return self.opaque(&whole, "indexing");
+        };
+        if let Some(r) = idxs.iter().find(|i| matches!(i, Expr::Range(_))) {
+            return self.error(r, SLICING);
+        }
+        let dims = self.b.arrays.get(&arr).map_or(1, ArrayInfo::dims) - pre.len();
+        if idxs.len() != dims {
+            let name = place_root(&whole).unwrap_or_default();
+            let example: String = ["[i]", "[j]", "[k]", "[l]"]
+                .iter()
+                .take(dims)
+                .copied()
+                .collect();
+            let what = if dims == 1 {
+                "1 dimension".to_string()
+            } else {
+                format!("{dims} dimensions")
+            };
+            return self.error(
+                ix,
+                format!("`{name}` has {what}: index it down to a number (`{name}{example}`)"),
+            );
+        }
+        let mut idx = pre;
+        idx.extend(self.index_operands(&idxs));
+        let active = self.b.info(arr).active;
+        let var = self.b.new_var(Kind::Float, Name::Temp, active, ix.span());
+        self.b.push(Inst::Load { var, arr, idx });
+        Operand::Var(var)
+    }
+
+    /// `a[i] = val` or `a[i] op= val` for an array of floats; `false` if `target` is not one.
+    pub(super) fn store_element(
+        &mut self,
+        target: &syn::ExprIndex,
+        val: Operand,
+        op: Option<Op>,
+    ) -> bool {
+        let whole = Expr::Index(target.clone());
+        let Some((arr, pre, idxs)) = self.array_place(&whole) else {
+            return false;
+        };
+        if !pre.is_empty() {
+            self.error(
+                target,
+                "assigning to an element of a row being iterated is not supported: index the array itself (`w[i][j] = ...`)",
+            );
+            return true;
+        }
+        let dims = self.b.arrays.get(&arr).map_or(1, ArrayInfo::dims);
+        if idxs.len() != dims {
+            self.error(
+                target,
+                "assign one element at a time: index the array down to a number",
+            );
+            return true;
+        }
+        if matches!(self.b.kind(&val), Kind::Bool | Kind::Array) {
+            self.error(target, "only floats can be stored in an array of floats");
+            return true;
+        }
+        if let Operand::Int(i) = val {
+            self.error(
+                target,
+                format!("`{i}` is an integer: write `{i}.0` in float arithmetic"),
+            );
+            return true;
+        }
+        if self.b.is_active(&val) && !self.b.info(arr).active {
+            self.error(target, "internal error: grad did not foresee that this array holds differentiated values; please report it");
+            return true;
+        }
+        let idx = self.index_operands(&idxs);
+        let span = target.span();
+        let (val, sop) = match op {
+            None => (val, StoreOp::Set),
+            Some(Op::Add) => (val, StoreOp::Add),
+            Some(Op::Sub) => (val, StoreOp::Sub),
+            Some(other) => {
+                let active = self.b.info(arr).active;
+                let cur = self.b.new_var(Kind::Float, Name::Temp, active, span);
+                self.b.push(Inst::Load {
+                    var: cur,
+                    arr,
+                    idx: idx.clone(),
+                });
+                (
+                    self.b.op(other, vec![Operand::Var(cur), val], span),
+                    StoreOp::Set,
+                )
+            }
+        };
+        self.b.push(Inst::Store {
+            arr,
+            idx,
+            val,
+            op: sop,
+            span,
+        });
+        true
+    }
+
+    /// `let name = [0.0; N];`, `[[0.0; M]; N]` or `[a, b, c]` with float elements: an array
+    /// variable. `None` (nothing lowered) when `init` is not such an array.
+    pub(super) fn local_array(&mut self, name: &str, init: &Expr) -> Option<Operand> {
+        let (init, lens) = match init {
+            Expr::Repeat(_) => {
+                let mut lens = Vec::new();
+                let mut cur = init;
+                while let Expr::Repeat(r) = cur {
+                    lens.push(r.len.to_token_stream());
+                    cur = &r.expr;
+                }
+                if !float_like(cur) {
+                    return None;
+                }
+                let elem = self.expr(cur);
+                if !self.is_floatish(&elem) {
+                    return None;
+                }
+                if self.b.is_active(&elem) {
+                    self.error(
+                        cur,
+                        "an array filled with a differentiated value is not supported: fill it in a loop (`for i in 0..N { a[i] = w; }`)",
+                    );
+                }
+                (
+                    ArrayInit::Repeat {
+                        elem,
+                        lens: lens.clone(),
+                    },
+                    lens.into_iter().map(Some).collect(),
+                )
+            }
+            Expr::Array(a) => {
+                if a.elems.is_empty() || !a.elems.iter().all(float_like) {
+                    return None;
+                }
+                let elems: Vec<Operand> = a.elems.iter().map(|e| self.expr(e)).collect();
+                if !elems.iter().all(|e| self.is_floatish(e)) {
+                    return None;
+                }
+                if !self.active_names.contains(name) && elems.iter().any(|e| self.b.is_active(e)) {
+                    self.error(a, "internal error: grad did not foresee that this array holds differentiated values; please report it");
+                }
+                let n = proc_macro2::Literal::usize_unsuffixed(elems.len());
+                (ArrayInit::List(elems), vec![Some(quote!(#n))])
+            }
+            // `{ ..; [a, b] }`: an array of differentiated values the block computes.
+            Expr::Block(b) => {
+                if let Some(syn::Stmt::Expr(tail @ (Expr::Array(_) | Expr::Repeat(_)), None)) =
+                    b.block.stmts.last()
+                {
+                    let elems: Vec<&Expr> = match tail {
+                        Expr::Array(a) => a.elems.iter().collect(),
+                        Expr::Repeat(r) => vec![&*r.expr],
+                        _ => Vec::new(),
+                    };
+                    // Of data only, it passes through as written.
+                    let differentiated = self.active_names.contains(name);
+                    if differentiated && !elems.is_empty() && elems.iter().all(|e| float_like(e)) {
+                        self.error(
+                            tail,
+                            "an array of floats as the value of a block is not supported: declare the array with `let` (`let mut v = [0.0; N];` before the block) and assign its elements",
+                        );
+                        return Some(Operand::Lit(0.0));
+                    }
+                }
+                return None;
+            }
+            _ => return None,
+        };
+        let active = self.active_names.contains(name);
+        let var = self.b.new_var(
+            Kind::Array,
+            Name::Source(name.to_string()),
+            active,
+            Span::call_site(),
+        );
+        self.b.arrays.insert(
+            var,
+            ArrayInfo {
+                lens,
+                by_ref: false,
+            },
+        );
+        self.b.push(Inst::NewArray { var, init });
+        Some(Operand::Var(var))
+    }
+
+    /// `w.len()` of an array of floats, and the iterator sums (`.sum()`, `.product()`,
+    /// `.fold(..)`) this module lowers to loops; `None` for any other method call.
+    pub(super) fn array_method(&mut self, m: &syn::ExprMethodCall) -> Option<Operand> {
+        let name = m.method.to_string();
+        if (name == "len" || name == "is_empty") && m.args.is_empty() {
+            if let Some((base, pre, idxs)) = self.array_place(&m.receiver) {
+                // The variable written (a row being iterated is one too).
+                let named = place_root(&m.receiver)
+                    .and_then(|n| self.lookup(&n))
+                    .and_then(|o| o.as_var())
+                    .unwrap_or(base);
+                let _ = pre;
+                let idx = self.index_operands(&idxs);
+                let mut refs = vec![named];
+                let mut t = {
+                    let ph = Ident::new(&placeholder(0), Span::call_site());
+                    quote!(#ph)
+                };
+                for i in idx {
+                    let (it, r) = self.b.operand_tokens(i);
+                    let it = crate::ir::shift_placeholders(it, refs.len());
+                    refs.extend(r);
+                    t = quote!(#t[#it]);
+                }
+                let method = &m.method;
+                return Some(self.opaque_from(quote!(#t.#method()), refs, Kind::Opaque, false));
+            }
+        }
+        let reduce = matches!(
+            (name.as_str(), m.args.len()),
+            ("sum", 0) | ("product", 0) | ("fold", 2)
+        );
+        if !reduce {
+            return None;
+        }
+        // Over data only, without a closure, the call is passed through as written.
+        let mapped = matches!(&*m.receiver, Expr::MethodCall(r) if r.method == "map");
+        let active = self.first_active(&m.receiver).is_some();
+        let fold_closure = name == "fold" && matches!(m.args[1], Expr::Closure(_));
+        if !fold_closure && !mapped && !active {
+            return None;
+        }
+        if let Some(tf) = &m.turbofish {
+            let float = crate::emit::tokens::float_type_tokens(self.b.float).to_string();
+            if tf.args.len() != 1 || tf.args[0].to_token_stream().to_string() != float {
+                self.error(
+                    tf,
+                    format!("a sum in a #[grad] function is `{float}`: `.{name}::<{float}>()`"),
+                );
+                return Some(Operand::Lit(0.0));
+            }
+        }
+        Some(self.reduce(m, &name))
+    }
+}

@@ -1,0 +1,150 @@
+//! Finishing a lowered body: checks and passes that need the whole body (float operands, kept pullback calls, pinned reads, the reverse-mode legality check).
+
+use super::*;
+use crate::ir::{Block, Func, Inst, Kind, Name, Op, Var};
+use rustc_hash::FxHashSet as HashSet;
+
+impl Lowerer<'_> {
+    /// What lowering gives: the function, and what the companions need besides; `None`
+    /// after an error. A reverse sweep (unless `forward_only`) refuses an array written after
+    /// a loop has read it.
+    pub(super) fn finish(
+        mut self,
+        forward_only: bool,
+        params: Vec<Var>,
+        mut body: Block,
+        keep_mut: Vec<bool>,
+    ) -> Option<Lowered> {
+        crate::ir::fold_identities(&mut body);
+        self.keep_dead_pulled(&mut body);
+        self.type_float_operands(&body);
+        crate::lower::effects::pin_state_reads(
+            self.cx,
+            &mut body,
+            &self.b.vars,
+            (&self.plain, &self.pulled, self.self_changes),
+        );
+        if !forward_only {
+            for e in crate::ad::reverse::legality::check_reads_after_writes(&body, &self.b.vars) {
+                self.cx.syn_error(e);
+            }
+        }
+        if self.cx.has_errors() {
+            return None;
+        }
+        Some(Lowered {
+            func: Func {
+                float: self.b.float,
+                vars: self.b.vars,
+                externs: self.b.externs,
+                params,
+                body,
+                arrays: self.b.arrays,
+            },
+            assertions: self.assertions,
+            callees: self.callees,
+            items: self.items,
+            keep_mut,
+        })
+    }
+
+    /// Data of a type the macro does not know, used in float arithmetic (`q + x`): the
+    /// arithmetic is differentiated as that of floats, which is only right if it is. A local
+    /// (`let q = ..;`) is checked in the companions (`let _: &f64 = &q;`, `VarInfo::
+    /// float_checked`), so rustc refuses one of another type (an operator overloaded by a type
+    /// of the user's own) at its `let`; a parameter of another type is refused here.
+    pub(super) fn type_float_operands(&mut self, body: &Block) {
+        fn operands(b: &Block, out: &mut Vec<(Var, Var)>) {
+            for inst in &b.insts {
+                // The arithmetic operators (not a call's arguments, a rule's integer exponent).
+                if let Inst::Op { var, op, args } = inst {
+                    if matches!(
+                        op,
+                        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Rem | Op::Neg
+                    ) {
+                        out.extend(args.iter().filter_map(|a| a.as_var()).map(|a| (a, *var)));
+                    }
+                }
+                for nb in inst.blocks() {
+                    operands(nb, out);
+                }
+            }
+        }
+        let mut used = Vec::new();
+        operands(body, &mut used);
+        let mut defined = HashSet::default();
+        opaque_vars(body, &mut defined);
+        let mut locals = HashSet::default();
+        for (v, op) in used {
+            let info = self.b.info(v);
+            if info.kind != Kind::Opaque {
+                continue;
+            }
+            if let Some((_, ty)) = self.non_float_params.iter().find(|(p, _)| *p == v) {
+                let name = match &info.name {
+                    Name::Source(n) => n.clone(),
+                    _ => String::new(),
+                };
+                let at = self.b.info(op).span;
+                self.cx.syn_error(syn::Error::new(
+                    at,
+                    format!("`{name}` is a `{ty}`, not a float: grad differentiates the arithmetic of floats, not the operators of other types; compute the float first (`{name}.value()`, a field) and use that"),
+                ));
+            } else if matches!(info.name, Name::Source(_)) && defined.contains(&v) {
+                locals.insert(v);
+            }
+        }
+        for v in locals {
+            self.b.info_mut(v).float_checked = true;
+        }
+    }
+
+    /// Keeps every call of another `#[grad]` function, even one whose value nothing uses
+    /// (`let v = f(x); v = 2.0;`): the companions then still call its pullback, so rustc still
+    /// checks that the callee is a `#[grad]` function (or has a rule), and a function with
+    /// effects is refused at the call rather than dropped unseen. (A call whose value is thrown
+    /// away where it is written is refused by `discarded_call`.)
+    pub(super) fn keep_dead_pulled(&self, body: &mut Block) {
+        if self.pulled.is_empty() {
+            return;
+        }
+        fn mark(b: &mut Block, dead: &HashSet<Var>) {
+            for inst in &mut b.insts {
+                match inst {
+                    Inst::Opaque { var, expr, .. } if dead.contains(var) => expr.effectful = true,
+                    Inst::If { then, els, .. } => {
+                        mark(then, dead);
+                        mark(els, dead);
+                    }
+                    Inst::Loop(l) => mark(&mut l.body, dead),
+                    _ => {}
+                }
+            }
+        }
+        let mut live = body.clone();
+        crate::opt::simplify::dce_block(&mut live);
+        let mut kept = HashSet::default();
+        opaque_vars(&live, &mut kept);
+        let dead: HashSet<Var> = self
+            .pulled
+            .iter()
+            .copied()
+            .filter(|v| !kept.contains(v))
+            .collect();
+        if !dead.is_empty() {
+            mark(body, &dead);
+        }
+    }
+}
+
+/// The variables the opaque code of `b` defines, nested blocks included.
+pub(super) fn opaque_vars(b: &Block, out: &mut HashSet<Var>) {
+    for inst in &b.insts {
+        if let Inst::Opaque { var, .. } = inst {
+            out.insert(*var);
+        }
+        for nb in inst.blocks() {
+            opaque_vars(nb, out);
+        }
+    }
+}
