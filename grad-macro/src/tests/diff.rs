@@ -68,7 +68,7 @@ fn check_program(p: &Program, pts: &[Point]) -> Result<(usize, usize), TestCaseE
     let unsimplified = simplify::dce(reverse::reverse(&primal, &wrt, false));
     // Forward mode (a unit tangent per parameter), and forward over reverse (the Hessian).
     let n = wrt.len();
-    let unit = || crate::expand::unit_seeds(&wrt);
+    let unit = || crate::expand::second_order::unit_seeds(&wrt);
     let (forward, errors) = crate::ad::forward::forward(&primal, &unit());
     prop_assert!(
         errors.is_empty(),

@@ -229,7 +229,10 @@ fn check_expansion(input: &MacroInput, tally: &Tally) -> Result<(), TestCaseErro
     }
     // The pullback: a method in an `impl` (a `self` parameter, or `Self` in the signature),
     // none for a name of a primitive type, otherwise a struct of the function's name.
-    if item.as_ref().is_some_and(crate::expand::in_impl) {
+    if item
+        .as_ref()
+        .is_some_and(crate::expand::companions::in_impl)
+    {
         want.push(format!("{bare}_pullback"));
     } else if ![
         "f32", "f64", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64",

@@ -1,0 +1,376 @@
+//! The companion items: `_grad`, `_value_and_grad` and the others, with their signatures, attributes and documentation.
+
+use super::*;
+use crate::emit::tokens::one_or_tuple;
+use crate::front::check::Sig;
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, ToTokens};
+use rustc_hash::FxHashSet as HashSet;
+use syn::{FnArg, Ident, ItemFn};
+
+/// The type of each `wrt` parameter's derivative: a float's is `float`, an array's an array of
+/// the same shape, a slice's a `Vec`.
+pub(super) fn derivative_types(sig: &Sig, float: &TokenStream) -> Vec<TokenStream> {
+    sig.wrt
+        .iter()
+        .map(|&i| match &sig.params[i].ty {
+            syn::Type::Reference(r) => match &*r.elem {
+                syn::Type::Slice(s) => {
+                    let e = &s.elem;
+                    quote!(::std::vec::Vec<#e>)
+                }
+                other => other.to_token_stream(),
+            },
+            other if sig.params[i].array.is_some() => other.to_token_stream(),
+            _ => float.clone(),
+        })
+        .collect()
+}
+
+/// The companions' bodies: `_grad`'s is `None` when it calls `_value_and_grad`.
+pub(super) struct Bodies {
+    pub(super) value_and_grad: TokenStream,
+    pub(super) grad: Option<TokenStream>,
+}
+
+/// What to point at when the attribute is on something else than a function.
+pub(super) fn item_head(item: &syn::Item) -> TokenStream {
+    match item {
+        syn::Item::Struct(s) => s.ident.to_token_stream(),
+        syn::Item::Enum(e) => e.ident.to_token_stream(),
+        syn::Item::Const(c) => c.ident.to_token_stream(),
+        syn::Item::Static(s) => s.ident.to_token_stream(),
+        syn::Item::Mod(m) => m.ident.to_token_stream(),
+        syn::Item::Trait(t) => t.ident.to_token_stream(),
+        syn::Item::Type(t) => t.ident.to_token_stream(),
+        syn::Item::Impl(i) => {
+            let (imp, ty) = (&i.impl_token, &i.self_ty);
+            quote!(#imp #ty)
+        }
+        other => other.to_token_stream(),
+    }
+}
+
+/// Every identifier in `tokens`.
+pub(super) fn identifiers(tokens: &TokenStream) -> HashSet<String> {
+    let mut out = HashSet::default();
+    fn walk(ts: TokenStream, out: &mut HashSet<String>) {
+        for tt in ts {
+            match tt {
+                TokenTree::Ident(id) => {
+                    out.insert(id.to_string());
+                }
+                TokenTree::Group(g) => walk(g.stream(), out),
+                _ => {}
+            }
+        }
+    }
+    walk(tokens.clone(), &mut out);
+    out
+}
+
+/// The companions' parameters: the original names (without `mut`, which they do not need),
+/// and a fresh name for `_`.
+pub(crate) fn companion_params(f: &ItemFn) -> Vec<(Ident, syn::Type, bool)> {
+    f.sig
+        .inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, arg)| match arg {
+            FnArg::Typed(pt) => {
+                let id = match &*pt.pat {
+                    syn::Pat::Ident(pi) => pi.ident.clone(),
+                    _ => format_ident!("_arg{}", i, span = Span::mixed_site()),
+                };
+                Some((id, (*pt.ty).clone(), false))
+            }
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// Where the function is: in an `impl` block (it has a `self` parameter, or its signature
+/// names `Self`), where its companions are methods too and are called through `Self::`, or in
+/// a module.
+pub(crate) fn in_impl(f: &ItemFn) -> bool {
+    fn names_self(ts: TokenStream) -> bool {
+        ts.into_iter().any(|t| match t {
+            TokenTree::Ident(id) => id == "Self",
+            TokenTree::Group(g) => names_self(g.stream()),
+            _ => false,
+        })
+    }
+    f.sig.receiver().is_some() || names_self(f.sig.to_token_stream())
+}
+
+/// The original function (`item`, its tokens as written) and its companions. A building block
+/// (`#[grad]` without `wrt`) gets its pullback only, with a body of its own.
+pub(super) fn companions(
+    (item, f, building_block): (&TokenStream, &ItemFn, bool),
+    sig: &Sig,
+    params: &[(Ident, syn::Type, bool)],
+    assertions: &[TokenStream],
+    items: &[syn::Item],
+    bodies: Bodies,
+    note: &str,
+) -> TokenStream {
+    let Bodies {
+        value_and_grad: body,
+        grad: grad_body,
+    } = bodies;
+    let name = &f.sig.ident;
+    let vis = &f.vis;
+    let generics = &f.sig.generics;
+    let where_clause = &f.sig.generics.where_clause;
+    let ret = match &f.sig.output {
+        syn::ReturnType::Type(_, ty) => ty.to_token_stream(),
+        syn::ReturnType::Default => quote!(()),
+    };
+    let n = sig.wrt.len();
+    let tys = derivative_types(sig, &ret);
+    let grad_ty = one_or_tuple(&tys);
+    let wrt_names: Vec<String> = sig.wrt.iter().map(|&i| params[i].0.to_string()).collect();
+    let partials: Vec<String> = wrt_names.iter().map(|w| format!("∂{name}/∂{w}")).collect();
+    let shown = if n == 1 {
+        partials[0].clone()
+    } else {
+        format!("({})", partials.join(", "))
+    };
+    let listed = wrt_names
+        .iter()
+        .map(|w| format!("`{w}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let imp = in_impl(f);
+    // Rustdoc resolves a link in an `impl` from the module: a sibling is `Self::name`.
+    let link = if imp {
+        format!("Self::{name}")
+    } else {
+        name.to_string()
+    };
+    let grad_name = format_ident!("{}_grad", name);
+    let vg_name = format_ident!("{}_value_and_grad", name);
+    let doc_grad = format!(
+        " Gradient of [`{link}()`] with respect to {listed}: returns `{shown}`.\n\n Generated by `#[grad]`: {note}"
+    );
+    let doc_vg = format!(
+        " Value and gradient of [`{link}()`] with respect to {listed}, from one pass: returns `({name}(..), {shown})`.\n\n Generated by `#[grad]`; the value is computed exactly as `{name}` computes it."
+    );
+    let kept = companion_attrs(&f.attrs);
+    // Using a companion counts as using the original (unless the original is generic through
+    // `impl Trait`, where naming it needs type arguments no one can write).
+    let impl_trait = f.sig.inputs.iter().any(|a| {
+        a.to_token_stream()
+            .into_iter()
+            .any(|t| matches!(t, TokenTree::Ident(id) if id == "impl"))
+    });
+    // `Self::` inside an `impl`, where the original and its companions are associated functions.
+    let original = fn_path(f, name);
+    let use_original = if impl_trait {
+        quote!()
+    } else {
+        quote!(let _ = #original;)
+    };
+    let (recv_decl, recv_pass) = receiver(f);
+    let decl: Vec<TokenStream> = params.iter().map(|(id, ty, _)| quote!(#id: #ty)).collect();
+    // The one that runs the body declares `mut` what the body changes in place.
+    let decl_vg: Vec<TokenStream> = params
+        .iter()
+        .map(|(id, ty, m)| {
+            if *m {
+                quote!(mut #id: #ty)
+            } else {
+                quote!(#id: #ty)
+            }
+        })
+        .collect();
+    let pass: Vec<&Ident> = params.iter().map(|(id, _, _)| id).collect();
+    let vg_path = fn_path(f, &vg_name);
+    let allows = allows();
+
+    // The pullback: the value and one partial per parameter, `()` for one not differentiated.
+    let cot_tys: Vec<TokenStream> = (0..params.len())
+        .map(|i| match sig.wrt.iter().position(|&w| w == i) {
+            Some(j) => tys[j].clone(),
+            None => quote!(()),
+        })
+        .collect();
+    // `self` is data: its slot is `()`, so that `T::f(x, a)` finds `a`'s partial second.
+    let (recv_cot_ty, recv_cot) = if f.sig.receiver().is_some() {
+        (quote!((),), quote!((),))
+    } else {
+        (quote!(), quote!())
+    };
+    let grad_var = format_ident!("grad", span = Span::mixed_site());
+    let value_var = format_ident!("value", span = Span::mixed_site());
+    let cots: Vec<TokenStream> = (0..params.len())
+        .map(|i| match sig.wrt.iter().position(|&w| w == i) {
+            Some(_) if n == 1 => quote!(#grad_var),
+            Some(j) => {
+                let j = proc_macro2::Literal::usize_unsuffixed(j);
+                quote!(#grad_var.#j)
+            }
+            None => quote!(()),
+        })
+        .collect();
+    let pullback_body = if building_block {
+        quote! {
+            #use_original
+            #(#items)*
+            #(#assertions)*
+            let (#value_var, #grad_var) = { #body };
+        }
+    } else {
+        quote!(let (#value_var, #grad_var) = #vg_path(#recv_pass #(#pass),*);)
+    };
+    let doc_pb = format!(
+        " Value of [`{link}()`] and its partial derivative with respect to each parameter, in order (`()` for a parameter it is not differentiated in{}): returns `({name}(..), ({}))`.\n\n Generated by `#[grad]`. A `#[grad]` function that calls `{name}` calls this instead, and multiplies each partial by the adjoint of the call's result.",
+        if f.sig.receiver().is_some() {
+            ", and for `self`"
+        } else {
+            ""
+        },
+        f.sig
+            .receiver()
+            .map(|_| "()".to_string())
+            .into_iter()
+            .chain(params.iter().enumerate().map(|(i, (id, _, _))| {
+                if sig.wrt.contains(&i) {
+                    format!("∂{name}/∂{id}")
+                } else {
+                    "()".into()
+                }
+            }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let pb_sig_body = quote! {
+        (#recv_decl #(#decl_vg),*) -> (#ret, (#recv_cot_ty #(#cot_tys,)*)) #where_clause {
+            #pullback_body
+            (#value_var, (#recv_cot #(#cots,)*))
+        }
+    };
+    let pullback = pullback_item(f, &kept, &doc_pb, pb_sig_body);
+    if building_block {
+        return quote! {
+            #item
+            #pullback
+        };
+    }
+
+    let (grad_decl, grad_body) = match grad_body {
+        Some(b) => (
+            &decl_vg,
+            quote! {
+                #use_original
+                #(#items)*
+                #(#assertions)*
+                #b
+            },
+        ),
+        None => (&decl, quote!(#vg_path(#recv_pass #(#pass),*).1)),
+    };
+    quote! {
+        #item
+
+        #(#kept)*
+        #[doc = #doc_vg]
+        #[must_use]
+        #[inline]
+        #allows
+        #vis fn #vg_name #generics (#recv_decl #(#decl_vg),*) -> (#ret, #grad_ty) #where_clause {
+            #use_original
+            #(#items)*
+            #(#assertions)*
+            #body
+        }
+
+        #(#kept)*
+        #[doc = #doc_grad]
+        #[must_use]
+        #[inline]
+        #allows
+        #vis fn #grad_name #generics (#recv_decl #(#grad_decl),*) -> #grad_ty #where_clause {
+            #grad_body
+        }
+
+        #pullback
+    }
+}
+
+/// The companions' `self` parameter (`&self, `, or nothing) and what passes it on (`self, `).
+pub(crate) fn receiver(f: &ItemFn) -> (TokenStream, TokenStream) {
+    match f.sig.receiver() {
+        Some(r) => {
+            let attrs = &r.attrs;
+            let decl = match (&r.reference, &r.mutability) {
+                // `self: &Self`, `self: Box<Self>`, ...
+                _ if r.colon_token.is_some() => {
+                    let (m, ty) = (&r.mutability, &r.ty);
+                    quote!(#(#attrs)* #m self: #ty,)
+                }
+                (Some((and, lt)), m) => quote!(#(#attrs)* #and #lt #m self,),
+                (None, Some(m)) => quote!(#(#attrs)* #m self,),
+                (None, None) => quote!(#(#attrs)* self,),
+            };
+            (decl, quote!(self,))
+        }
+        None => (quote!(), quote!()),
+    }
+}
+
+/// What the companions may not warn about: being unused, calling a deprecated original, the
+/// lints of a signature they copy (those are the original's to fix), and pedantic clippy's
+/// `float_cmp` (ties of `max`/`min` are split with `==` on purpose).
+pub(crate) fn allows() -> TokenStream {
+    quote! {
+        #[allow(
+            dead_code,
+            deprecated,
+            clippy::too_many_arguments,
+            clippy::type_complexity,
+            clippy::ptr_arg,
+            clippy::float_cmp
+        )]
+    }
+}
+
+/// The original's attributes that also apply to its companions: conditional compilation, lint
+/// levels, deprecation, hiding from docs. An `expect` becomes an `allow`: the companions may
+/// not trigger the lint the original expects.
+pub(crate) fn companion_attrs(attrs: &[syn::Attribute]) -> Vec<TokenStream> {
+    attrs
+        .iter()
+        .filter_map(|a| {
+            let p = a.path();
+            if ["cfg", "allow", "warn", "deny", "forbid", "deprecated"]
+                .iter()
+                .any(|k| p.is_ident(k))
+            {
+                Some(a.to_token_stream())
+            } else if p.is_ident("expect") {
+                let syn::Meta::List(list) = &a.meta else {
+                    return None;
+                };
+                let tokens = &list.tokens;
+                Some(quote!(#[allow(#tokens)]))
+            } else if p.is_ident("doc") && is_doc_hidden(a) {
+                Some(a.to_token_stream())
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// `#[doc(hidden)]` (not a doc comment that happens to say "hidden").
+pub(super) fn is_doc_hidden(a: &syn::Attribute) -> bool {
+    match &a.meta {
+        syn::Meta::List(list) => list
+            .tokens
+            .clone()
+            .into_iter()
+            .any(|t| matches!(t, TokenTree::Ident(id) if id == "hidden")),
+        _ => false,
+    }
+}

@@ -1,0 +1,163 @@
+//! The derivation shown in `_grad`'s documentation: the chain rule at work on the function's own variables.
+
+use super::*;
+use crate::emit::Emitter;
+use crate::front::args::Args;
+use crate::opt::simplify;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use rustc_hash::FxHashSet as HashSet;
+use syn::{Ident, ItemFn};
+
+/// What the companions are printed with: the crate's path, the names to avoid, the
+/// parameters' names and the parameters.
+pub(super) type EmitContext<'a> = (
+    &'a TokenStream,
+    &'a HashSet<String>,
+    &'a [Ident],
+    &'a [(Ident, syn::Type, bool)],
+);
+
+/// `_trace` (the table with numbers) and `_graph` (the graph in DOT), when asked for.
+pub(super) fn shown_derivation(
+    args: &Args,
+    f: &ItemFn,
+    derivation: Result<crate::ad::trace::Derivation, &'static str>,
+    (krate, reserved, param_ids, params): EmitContext,
+) -> syn::Result<TokenStream> {
+    if !args.trace && !args.graph {
+        return Ok(TokenStream::new());
+    }
+    let d = derivation.map_err(|why| {
+        syn::Error::new_spanned(
+            &f.sig.ident,
+            format!(
+                "`trace` and `graph` show straight-line functions, node by node: `{}` has {why}",
+                f.sig.ident
+            ),
+        )
+    })?;
+    let name = &f.sig.ident;
+    let fname = name.to_string();
+    let vis = &f.vis;
+    let allows = allows();
+    let kept = companion_attrs(&f.attrs);
+    let (recv_decl, _) = receiver(f);
+    let decl: Vec<TokenStream> = params.iter().map(|(id, t, _)| quote!(#id: #t)).collect();
+    let mut out = TokenStream::new();
+    if args.trace {
+        // The program's yields: each input's value (and derivative), then each node's value,
+        // local derivatives and derivative.
+        let mut program = d.program.clone();
+        let mut ys = Vec::new();
+        for (v, _, dv) in &d.inputs {
+            ys.push(crate::ir::Operand::Var(*v));
+            ys.extend(*dv);
+        }
+        for n in &d.nodes {
+            ys.push(crate::ir::Operand::Var(n.var));
+            ys.extend(n.local.iter().map(|(_, _, p)| *p));
+            ys.push(n.adjoint);
+        }
+        program.body.yields = ys;
+        let program = simplify::dce(program);
+        let inputs: Vec<(String, bool)> = d
+            .inputs
+            .iter()
+            .map(|(_, n, dv)| (n.clone(), dv.is_some()))
+            .collect();
+        let nodes: Vec<(String, String, Vec<String>)> = d
+            .nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.name.clone(),
+                    n.expr.clone(),
+                    n.local.iter().map(|(o, _, _)| o.clone()).collect(),
+                )
+            })
+            .collect();
+        let body = Emitter::new(&program, krate, reserved, param_ids).body_with(|ys| {
+            let mut ys = ys.into_iter();
+            let mut next = || ys.next().unwrap_or_default();
+            let f64_of = |t: TokenStream| quote!(#krate::__private::to_f64(#t));
+            let mut rows = Vec::new();
+            for (n, differentiated) in &inputs {
+                let value = f64_of(next());
+                let derivative = if *differentiated {
+                    let d = f64_of(next());
+                    quote!(::core::option::Option::Some(#d))
+                } else {
+                    quote!(::core::option::Option::None)
+                };
+                rows.push(quote! {
+                    #krate::trace::Node {
+                        name: #n,
+                        expression: "",
+                        value: #value,
+                        local: ::std::vec::Vec::new(),
+                        derivative: #derivative,
+                    }
+                });
+            }
+            for (n, e, operands) in &nodes {
+                let value = f64_of(next());
+                let local: Vec<TokenStream> = operands
+                    .iter()
+                    .map(|o| {
+                        let l = f64_of(next());
+                        quote!((#o, #l))
+                    })
+                    .collect();
+                let derivative = f64_of(next());
+                rows.push(quote! {
+                    #krate::trace::Node {
+                        name: #n,
+                        expression: #e,
+                        value: #value,
+                        local: ::std::vec![#(#local),*],
+                        derivative: ::core::option::Option::Some(#derivative),
+                    }
+                });
+            }
+            quote! {
+                #krate::trace::Trace {
+                    function: #fname,
+                    nodes: ::std::vec![#(#rows),*],
+                }
+            }
+        });
+        let t_name = format_ident!("{}_trace", name);
+        let (generics, where_clause) = (&f.sig.generics, &f.sig.generics.where_clause);
+        let doc = format!(
+            " The gradient of [`{name}()`] at one point, node by node, as the lecture notes' tables show it: each node's value, local derivatives and accumulated derivative `∂{name}/∂node`. Print it (`Display`) or read its fields.\n\n Generated by `#[grad(trace)]`.{}",
+            d.doc(&fname)
+        );
+        out.extend(quote! {
+            #(#kept)*
+            #[doc = #doc]
+            #[must_use]
+            #allows
+            #vis fn #t_name #generics (#recv_decl #(#decl),*) -> #krate::trace::Trace #where_clause {
+                #body
+            }
+        });
+    }
+    if args.graph {
+        let dot = d.dot(&fname);
+        let g_name = format_ident!("{}_graph", name);
+        let doc = format!(
+            " The computational graph of [`{name}()`] in Graphviz DOT: inputs and intermediates as nodes, each edge labelled with its local derivative. Render it with `dot -Tsvg`.\n\n Generated by `#[grad(graph)]`.\n\n ```text\n{dot}```"
+        );
+        out.extend(quote! {
+            #(#kept)*
+            #[doc = #doc]
+            #[must_use]
+            #allows
+            #vis fn #g_name () -> &'static str {
+                #dot
+            }
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,122 @@
+//! Pullbacks for callers: the item a `#[grad]` function gives other `#[grad]` functions to call, and where callers find them.
+
+use super::*;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{Ident, ItemFn};
+
+/// What makes `__grad_f::pullback`, in a companion's body, name the pullback of each
+/// function `f` of a module the body calls, or fail with a message that says what to do when
+/// `f` has none: a module of stand-ins (a struct `__grad_f` whose `pullback` requires a trait
+/// nothing implements), imported with a glob, and `f` itself, imported by name as `__grad_f`.
+/// An import by name takes precedence over a glob in each namespace it brings a name to, so
+/// `__grad_f` is the callee's own struct when `#[grad]` or `#[grad::rule]` made one, and the
+/// stand-in otherwise. The imports are in the body, so `f` resolves as in the caller's own body
+/// (a function declared in an enclosing function, a `use` in the body), and only names that
+/// start with `__grad_` are added.
+///
+/// Returns the module of stand-ins, for next to the companions (`None` in an `impl`, where it
+/// goes in each body: the error is then reported once per companion), and the statements for
+/// each body.
+pub(super) fn pullbacks_in_scope(
+    f: &ItemFn,
+    callees: &[(Ident, syn::Path, usize)],
+    float: crate::ir::Float,
+    krate: &TokenStream,
+) -> (Option<TokenStream>, Option<TokenStream>) {
+    if callees.is_empty() {
+        return (None, None);
+    }
+    let float = crate::emit::tokens::float_type_tokens(float);
+    let stand_ins = callees.iter().map(|(id, _, n)| {
+        let tys: Vec<Ident> = (0..*n).map(|k| format_ident!("A{}", k)).collect();
+        quote! {
+            pub struct #id {}
+            impl #id {
+                pub fn pullback<#(#tys),*>(#(_: #tys),*) -> (#float, (#(#tys,)*))
+                where
+                    #id: #krate::__private::NotGrad<(#(#tys,)*)>,
+                {
+                    ::core::unreachable!()
+                }
+            }
+        }
+    });
+    let imports = callees
+        .iter()
+        .map(|(id, path, _)| quote!(use #path as #id;));
+    let module = format_ident!("__grad_pullbacks_{}", f.sig.ident);
+    let item = quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, non_snake_case, dead_code, clippy::all)]
+        mod #module {
+            #(#stand_ins)*
+        }
+    };
+    let uses = quote! {
+        #[allow(unused_imports)]
+        use #module::*;
+        #(#[allow(unused_imports)] #imports)*
+    };
+    if in_impl(f) {
+        (None, Some(quote!(#item #uses)))
+    } else {
+        (Some(item), Some(uses))
+    }
+}
+
+/// The pullback of `f`, given its signature and body (`(params) -> ty { .. }`). In a module
+/// it is `f::pullback`, an associated function of a struct that shares the function's name (a
+/// struct with braces lives in the type namespace only), so that `use m::f;` brings it along;
+/// in an `impl`, it is the method `f_pullback`.
+pub(crate) fn pullback_item(
+    f: &ItemFn,
+    kept: &[TokenStream],
+    doc: &str,
+    sig_body: TokenStream,
+) -> TokenStream {
+    let (name, vis, generics) = (&f.sig.ident, &f.vis, &f.sig.generics);
+    let allows = allows();
+    // A struct named like a primitive type (`fn f64(..)`) would shadow the type in the whole
+    // module: such a function gets no pullback (a call to it says it is not a #[grad]
+    // function).
+    const PRIMITIVES: &[&str] = &[
+        "f32", "f64", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64",
+        "u128", "usize", "bool", "char", "str",
+    ];
+    if !in_impl(f) && PRIMITIVES.iter().any(|p| name == p) {
+        return TokenStream::new();
+    }
+    if in_impl(f) {
+        let pb_name = format_ident!("{}_pullback", name);
+        quote! {
+            #(#kept)*
+            #[doc = #doc]
+            #[doc(hidden)]
+            #[inline]
+            #allows
+            #vis fn #pb_name #generics #sig_body
+        }
+    } else {
+        // The struct and its `impl` follow the function's `cfg` only; a deprecation is the
+        // pullback's.
+        let cfg = f.attrs.iter().filter(|a| a.path().is_ident("cfg"));
+        let cfg2 = cfg.clone();
+        quote! {
+            #(#cfg)*
+            #[doc(hidden)]
+            #[allow(non_camel_case_types, dead_code)]
+            #vis struct #name {}
+
+            #(#cfg2)*
+            #[allow(deprecated)]
+            impl #name {
+                #(#kept)*
+                #[doc = #doc]
+                #[inline]
+                #allows
+                #vis fn pullback #generics #sig_body
+            }
+        }
+    }
+}
