@@ -1,0 +1,248 @@
+//! How a loop's sweep runs: its header backwards, the storage of what iterations keep (on the stack up to a bound, else the heap), and the effects a sweep must not repeat.
+
+use crate::ir::{placeholder, Block, Elem, Header, Inst, Opaque, StoreOp, Var};
+use proc_macro2::{Ident, Span};
+use quote::quote;
+use rustc_hash::FxHashSet as HashSet;
+
+/// The header of a loop's reverse sweep: the iterations of `h` last first (`forward`: in
+/// their order), with their positions bound to `pos` when given.
+pub(super) fn sweep_header(
+    h: &Header,
+    pos: Option<Var>,
+    exit: bool,
+    count: Option<Var>,
+    forward: bool,
+) -> Header {
+    let op = |tokens, refs| Opaque {
+        tokens,
+        refs,
+        effectful: false,
+        prec: crate::emit::tokens::PREC_ATOM,
+    };
+    match h {
+        Header::For {
+            pat,
+            iter,
+            trip,
+            elems,
+            ..
+        } => {
+            let (mut pat_tokens, mut pat_refs) = (pat.tokens.clone(), pat.refs.clone());
+            if let Some(p) = pos {
+                let shifted = crate::ir::shift_placeholders(pat_tokens, 1);
+                let ph = Ident::new(&placeholder(0), Span::call_site());
+                pat_tokens = quote!((#ph, #shifted));
+                pat_refs.insert(0, p);
+            }
+            let it = iter.tokens.clone();
+            let mut refs = iter.refs.clone();
+            let n = count.filter(|_| exit).map(|n| {
+                let ph = Ident::new(&placeholder(refs.len()), Span::call_site());
+                refs.push(n);
+                ph
+            });
+            let tokens = match (forward, pos.is_some(), n) {
+                (true, false, None) => it,
+                (true, true, None) => quote!(__grad_krate::__private::enumerate(#it)),
+                (true, false, Some(n)) => quote!(__grad_krate::__private::take(#it, #n)),
+                (true, true, Some(n)) => quote!(__grad_krate::__private::take(
+                    __grad_krate::__private::enumerate(#it),
+                    #n
+                )),
+                (false, false, None) => quote!(__grad_krate::__private::rev(#it)),
+                (false, true, None) => quote!(__grad_krate::__private::enumerate_rev(#it)),
+                (false, false, Some(n)) => quote!(__grad_krate::__private::rev_prefix(#it, #n)),
+                (false, true, Some(n)) => {
+                    quote!(__grad_krate::__private::enumerate_rev_prefix(#it, #n))
+                }
+            };
+            Header::For {
+                pat: op(pat_tokens, pat_refs),
+                iter: op(tokens, refs),
+                // The positions are bound by the pattern (`pos`), so the elements are known.
+                elems: match pos {
+                    Some(p) => elems
+                        .iter()
+                        .map(|e| Elem {
+                            at: Some(p),
+                            ..e.clone()
+                        })
+                        .collect(),
+                    None => Vec::new(),
+                },
+                // The sweep runs the iterations that ran: at most as many.
+                trip: trip.clone(),
+                pos: None,
+            }
+        }
+        Header::Loop => {
+            let ph = Ident::new(&placeholder(0), Span::call_site());
+            Header::For {
+                pat: op(quote!(_), Vec::new()),
+                iter: op(quote!(0..#ph), count.into_iter().collect()),
+                elems: Vec::new(),
+                trip: None,
+                pos: None,
+            }
+        }
+    }
+}
+
+/// Whether the reversed iterations in `body` may run in any order: they write arrays
+/// declared outside only by adding (no overwrite), and do not read what they add to.
+pub(super) fn order_free(body: &Block) -> bool {
+    fn walk(
+        b: &Block,
+        inner: &mut HashSet<Var>,
+        loaded: &mut HashSet<Var>,
+        added: &mut HashSet<Var>,
+    ) -> bool {
+        for i in &b.insts {
+            match i {
+                Inst::NewArray { var, .. } => {
+                    inner.insert(*var);
+                }
+                Inst::Load { arr, .. } => {
+                    loaded.insert(*arr);
+                }
+                Inst::Store { arr, op, .. } => {
+                    if *op == StoreOp::Set && !inner.contains(arr) {
+                        return false;
+                    }
+                    added.insert(*arr);
+                }
+                _ => {}
+            }
+            for nb in i.blocks() {
+                if !walk(nb, inner, loaded, added) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+    let (mut inner, mut loaded, mut added) =
+        (HashSet::default(), HashSet::default(), HashSet::default());
+    walk(body, &mut inner, &mut loaded, &mut added)
+        && !added
+            .iter()
+            .any(|a| loaded.contains(a) && !inner.contains(a))
+}
+
+/// The largest trip count whose carried values are kept on the stack.
+pub(super) const STACK_TRIPS: u64 = 1024;
+
+/// Storage for a loop's carried values: on the stack for a small constant trip count, else one
+/// allocation of the trip count (known before the loop runs) or a growing one (`while`). For
+/// storage on the heap, also the statement that empties `buf` for another run of the loop.
+pub(super) fn capacity(h: &Header) -> (Opaque, Option<Opaque>) {
+    let opaque = |tokens, refs| Opaque {
+        tokens,
+        refs,
+        effectful: false,
+        prec: crate::emit::tokens::PREC_ATOM,
+    };
+    match h {
+        Header::For { trip: Some(n), .. } => {
+            match syn::parse2::<syn::LitInt>(n.clone()).map(|l| l.base10_parse::<u64>()) {
+                Ok(Ok(k)) if k <= STACK_TRIPS => (
+                    opaque(
+                        quote!(__grad_krate::__private::SavedN::<_, #n>::new()),
+                        Vec::new(),
+                    ),
+                    None,
+                ),
+                _ => (
+                    opaque(
+                        quote!(__grad_krate::__private::Saved::with_capacity(#n)),
+                        Vec::new(),
+                    ),
+                    Some(opaque(quote!(.restart_with_capacity(#n)), Vec::new())),
+                ),
+            }
+        }
+        Header::For { iter, .. } => {
+            let it = &iter.tokens;
+            (
+                opaque(
+                    quote!(__grad_krate::__private::Saved::for_iter(#it)),
+                    iter.refs.clone(),
+                ),
+                Some(opaque(quote!(.restart(#it)), iter.refs.clone())),
+            )
+        }
+        Header::Loop => (
+            opaque(
+                quote!(__grad_krate::__private::Saved::default()),
+                Vec::new(),
+            ),
+            Some(opaque(quote!(.restart_with_capacity(0)), Vec::new())),
+        ),
+    }
+}
+
+/// Removes the calls on data nested in `b`'s branches and inner loops (they ran in the forward
+/// pass); returns what they defined, to check that nothing reads it.
+pub(super) fn strip_effects(b: &mut Block) -> Vec<Var> {
+    fn walk(b: &mut Block, out: &mut Vec<Var>) {
+        for i in &mut b.insts {
+            match i {
+                Inst::If { then, els, .. } => {
+                    for nb in [then, els] {
+                        out.extend(
+                            nb.insts
+                                .iter()
+                                .filter(|i| i.effectful())
+                                .flat_map(Inst::defs),
+                        );
+                        nb.insts.retain(|i| !i.effectful());
+                        walk(nb, out);
+                    }
+                }
+                Inst::Loop(l) => {
+                    out.extend(
+                        l.body
+                            .insts
+                            .iter()
+                            .filter(|i| i.effectful())
+                            .flat_map(Inst::defs),
+                    );
+                    l.body.insts.retain(|i| !i.effectful());
+                    walk(&mut l.body, out);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(b, &mut out);
+    out
+}
+
+/// Every array declared in `b`, nested blocks included.
+pub(super) fn arrays_in(b: &Block, out: &mut HashSet<Var>) {
+    for i in &b.insts {
+        if let Inst::NewArray { var, .. } = i {
+            out.insert(*var);
+        }
+        for nb in i.blocks() {
+            arrays_in(nb, out);
+        }
+    }
+}
+
+pub(super) fn drop_outer_stores(b: &mut Block, inner: &HashSet<Var>) {
+    b.insts
+        .retain(|i| !matches!(i, Inst::Store { arr, .. } if !inner.contains(arr)));
+    for i in &mut b.insts {
+        match i {
+            Inst::If { then, els, .. } => {
+                drop_outer_stores(then, inner);
+                drop_outer_stores(els, inner);
+            }
+            Inst::Loop(l) => drop_outer_stores(&mut l.body, inner),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Reversing a loop: what each iteration keeps for the sweep, and the sweep over the iterations backwards.
+
+use super::*;
+use crate::ir::{
+    Block, Carry, Header, Inst, Kind, Loop, Name, Operand, Restore, Save, StoreOp, Var,
+};
+use proc_macro2::Span;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeSet;
+
+impl Rev {
+    /// Reverses a loop: a second loop, over the same iterations last first, that recomputes
+    /// each iteration from a copy of the body and runs that copy's reverse. What the copy needs
+    /// of the carried values (the state entering the iteration) is kept by the forward loop,
+    /// and only that; a loop that only accumulates keeps nothing.
+    pub(super) fn reverse_loop(&mut self, lp: &mut Loop) {
+        let d_outs: Vec<Option<Operand>> = lp
+            .carried
+            .iter()
+            .map(|c| {
+                if self.b.info(c.out).active {
+                    self.take_adjoint(c.out)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if d_outs.iter().all(Option::is_none) && !writes_active(&lp.body, &self.b.vars) {
+            return;
+        }
+        let span = lp
+            .carried
+            .first()
+            .map_or_else(Span::call_site, |c| self.b.info(c.phi).span);
+
+        // A fresh copy of the loop, to recompute the iterations.
+        let mut map: HashMap<Var, Var> = HashMap::default();
+        let mut copy = Inst::Loop(Box::new(lp.clone()));
+        {
+            let b = &mut self.b;
+            copy.map_defs(&mut |v| {
+                let nv = *map.entry(*v).or_insert_with(|| {
+                    let info = b.info(*v).clone();
+                    let nv = b.new_var(info.kind, info.name, info.active, info.span);
+                    if let Some(a) = b.arrays.get(v).cloned() {
+                        b.arrays.insert(nv, a);
+                    }
+                    nv
+                });
+                *v = nv;
+            });
+        }
+        crate::ir::rename_inst(&mut copy, &map);
+        let Inst::Loop(copy) = copy else { return };
+        let Loop {
+            header: r_header,
+            carried: r_carried,
+            body: mut r_body,
+            ..
+        } = *copy;
+
+        let saved = std::mem::take(&mut self.contribs);
+        self.b.enter();
+        self.b.seed_cse(&r_body.insts);
+        // The adjoints carried from one reversed iteration to the one before.
+        let mut d_carried = Vec::new();
+        for (k, c) in lp.carried.iter().enumerate() {
+            if !self.b.info(c.phi).active {
+                continue;
+            }
+            let rphi = self
+                .b
+                .new_var(Kind::Float, Name::Adjoint(c.phi), true, span);
+            d_carried.push((k, rphi));
+            self.contribute(r_body.yields[k], Operand::Var(rphi));
+        }
+        self.block(&mut r_body.insts);
+        let next: Vec<Operand> = d_carried
+            .iter()
+            .map(|(k, _)| {
+                self.take_adjoint(r_carried[*k].phi)
+                    .unwrap_or(Operand::Lit(0.0))
+            })
+            .collect();
+        // Elements of differentiated arrays the loop iterates: `d_w[pos] += d_x`. The sweep
+        // binds their positions even when it does not need them, so that a forward pass over
+        // the sweep (second derivatives) finds them with the elements.
+        let mut pos = match &r_header {
+            Header::For { pos, .. } => *pos,
+            Header::Loop => None,
+        };
+        if let Header::For { elems, .. } = &r_header {
+            if !elems.is_empty() {
+                let p = *pos.get_or_insert_with(|| {
+                    self.b
+                        .new_var(Kind::Opaque, Name::Fixed("pos"), false, span)
+                });
+                for e in elems.clone() {
+                    let Some(d) = self.take_adjoint(e.item) else {
+                        continue;
+                    };
+                    let d_arr = self.adj_array(e.arr);
+                    let mut idx = e.prefix.clone();
+                    idx.push(Operand::Var(p));
+                    self.b.push(Inst::Store {
+                        arr: d_arr,
+                        idx,
+                        val: d,
+                        op: StoreOp::Add,
+                        span: Span::call_site(),
+                    });
+                }
+            }
+        }
+        let arrays = declared(&r_body.insts);
+        self.declare_adjoints(&arrays);
+        // What flows to variables defined before the loop accumulates over the iterations.
+        let left = std::mem::take(&mut self.contribs);
+        let mut escapes = Vec::new();
+        for (v, cs) in left {
+            let s = self.sum(&cs);
+            if s.is_lit(0.0) {
+                continue;
+            }
+            let acc = self.b.new_var(Kind::Float, Name::Adjoint(v), true, span);
+            let new = self.b.add(Operand::Var(acc), s);
+            escapes.push((v, acc, new));
+        }
+        let adj = self.b.exit(Vec::new());
+        self.contribs = saved;
+
+        // The recomputation must not write the forward pass's arrays again.
+        let mut inner = HashSet::default();
+        arrays_in(&r_body, &mut inner);
+        drop_outer_stores(&mut r_body, &inner);
+        // Calls on data (which may have side effects: a random draw, a counter) run once, in the
+        // forward loop; the recomputation reads back what they gave.
+        let r_yields = r_body.yields.clone();
+        let effects: Vec<Var> = r_body
+            .insts
+            .iter()
+            .filter(|i| i.effectful())
+            .flat_map(Inst::defs)
+            .collect();
+        let mut insts = r_body.insts;
+        insts.extend(adj.insts);
+        let mut yields = next;
+        yields.extend(escapes.iter().map(|e| e.2));
+        let mut rbody = Block { insts, yields };
+        crate::ir::fold_identities(&mut rbody);
+        rbody.insts.retain(|i| !i.effectful());
+        let nested = strip_effects(&mut rbody);
+        crate::opt::simplify::dce_block(&mut rbody);
+
+        // The carried values the recomputation reads: kept by the forward loop.
+        let mut read = BTreeSet::new();
+        crate::ir::block_reads(&rbody, &mut read);
+        for v in nested {
+            if read.contains(&v) {
+                self.errors.push(syn::Error::new(
+                    self.b.info(v).span,
+                    "the reverse sweep of this loop needs this value, computed inside a branch or an inner loop of it (the body of a `while` is in one) by a call, or from data a call may change: only a value at the top level of a `for` or `loop` body, before any `break` or `continue`, can be kept from the forward loop; compute it there (`let v = ...;`)",
+                ));
+            }
+        }
+        let inverse: HashMap<Var, Var> = map.iter().map(|(o, c)| (*c, *o)).collect();
+        let mut vals: Vec<Var> = Vec::new();
+        let mut vars: Vec<Var> = Vec::new();
+        for (k, c) in r_carried.iter().enumerate() {
+            if read.contains(&c.phi) {
+                vals.push(lp.carried[k].phi);
+                vars.push(c.phi);
+            }
+        }
+        for v in effects {
+            if let (true, Some(orig)) = (read.contains(&v), inverse.get(&v)) {
+                vals.push(*orig);
+                vars.push(v);
+            }
+        }
+        let restore = if vals.is_empty() {
+            None
+        } else {
+            let buf = self
+                .b
+                .new_var(Kind::Opaque, Name::Fixed("saved"), false, span);
+            let (cap, reuse) = capacity(&lp.header);
+            lp.save = Some(Save {
+                buf,
+                cap,
+                reuse,
+                vals,
+            });
+            Some(Restore { buf, vars })
+        };
+
+        // The value a carried variable leaves an iteration with is the one the next iteration
+        // was saved with (the last iteration's is the loop's result): read it from there
+        // rather than compute it again (a recurrence's `tanh`).
+        let mut reuse: Vec<(Var, Operand, Var)> = Vec::new();
+        if let Some(r) = &restore {
+            let mut subst = HashMap::default();
+            for (k, c) in r_carried.iter().enumerate() {
+                let Operand::Var(y) = r_yields[k] else {
+                    continue;
+                };
+                if !r.vars.contains(&c.phi) || y == c.phi {
+                    continue;
+                }
+                let info = self.b.info(c.phi).clone();
+                let next = self.b.new_var(info.kind, info.name.clone(), false, span);
+                subst.insert(y, Operand::Var(next));
+                reuse.push((next, Operand::Var(lp.carried[k].out), c.phi));
+            }
+            if !subst.is_empty() {
+                crate::ir::substitute(&mut rbody, &subst);
+                crate::opt::simplify::dce_block(&mut rbody);
+            }
+        }
+
+        let (exit, count) = (lp.exit, lp.count);
+        let header = |forward: bool| sweep_header(&r_header, pos, exit, count, forward);
+        let reversed = header(false);
+
+        let mut carried = Vec::new();
+        let mut flows = Vec::new();
+        for (k, rphi) in &d_carried {
+            let c = lp.carried[*k];
+            let out = self
+                .b
+                .new_var(Kind::Float, Name::Adjoint(c.phi), true, span);
+            let init = d_outs[*k].unwrap_or(Operand::Lit(0.0));
+            carried.push(Carry {
+                phi: *rphi,
+                init,
+                out,
+            });
+            flows.push((c.init, out, init));
+        }
+        for (v, acc, _) in &escapes {
+            let out = self.b.new_var(Kind::Float, Name::Adjoint(*v), true, span);
+            carried.push(Carry {
+                phi: *acc,
+                init: Operand::Lit(0.0),
+                out,
+            });
+            flows.push((Operand::Var(*v), out, Operand::Lit(0.0)));
+        }
+        for (next, init, from) in &reuse {
+            let info = self.b.info(*next).clone();
+            let out = self.b.new_var(info.kind, info.name, false, span);
+            carried.push(Carry {
+                phi: *next,
+                init: *init,
+                out,
+            });
+            rbody.yields.push(Operand::Var(*from));
+        }
+        let mut lp = crate::ir::drop_unchanged(
+            Loop {
+                header: reversed,
+                carried,
+                body: rbody,
+                exit: false,
+                count: None,
+                save: None,
+                restore,
+            },
+            true,
+        );
+        // Substituted initial values (`1.0` for an unchanged adjoint) simplify further.
+        lp.body = self.resimplify(std::mem::take(&mut lp.body), &mut HashMap::default());
+        crate::ir::fold_identities(&mut lp.body);
+        crate::opt::simplify::dce_block(&mut lp.body);
+        // Iterations whose reverse only adds into sums can be visited in any order: forwards,
+        // which any iterator can do (a reversed one must be double-ended).
+        let accumulators: HashSet<Var> = escapes.iter().map(|e| e.1).collect();
+        if lp.restore.is_none()
+            && lp.carried.iter().all(|c| accumulators.contains(&c.phi))
+            && order_free(&lp.body)
+        {
+            lp.header = header(true);
+        }
+        // An adjoint the loop leaves unchanged is its initial value.
+        let kept: HashSet<Var> = lp.carried.iter().map(|c| c.out).collect();
+        self.b.push(Inst::Loop(Box::new(lp)));
+        for (target, out, init) in flows {
+            let d = if kept.contains(&out) {
+                Operand::Var(out)
+            } else {
+                init
+            };
+            self.contribute(target, d);
+        }
+    }
+
+    /// Builds the derivative operations of `block` again through the builder, so that operands
+    /// substituted since (literals) are folded and identities applied.
+    pub(super) fn resimplify(&mut self, block: Block, map: &mut HashMap<Var, Operand>) -> Block {
+        let subst = |map: &HashMap<Var, Operand>, o: &mut Operand| {
+            if let Operand::Var(v) = o {
+                if let Some(n) = map.get(v) {
+                    *o = *n;
+                }
+            }
+        };
+        self.b.enter();
+        for mut inst in block.insts {
+            inst.map_operands(&mut |o| subst(map, o));
+            match inst {
+                Inst::Op { var, op, args }
+                    if matches!(self.b.info(var).name, Name::Anon | Name::Adjoint(_)) =>
+                {
+                    let span = self.b.info(var).span;
+                    let r = self.b.op(op, args, span);
+                    if r != Operand::Var(var) {
+                        if let Operand::Var(n) = r {
+                            let old = self.b.info(var).name.clone();
+                            if self.b.info(n).name == Name::Anon {
+                                self.b.info_mut(n).name = old;
+                            }
+                        }
+                        map.insert(var, r);
+                    }
+                }
+                Inst::If {
+                    cond,
+                    then,
+                    els,
+                    outs,
+                } => {
+                    let then = self.resimplify(then, map);
+                    let els = self.resimplify(els, map);
+                    self.b.push(Inst::If {
+                        cond,
+                        then,
+                        els,
+                        outs,
+                    });
+                }
+                Inst::Loop(mut l) => {
+                    l.body = self.resimplify(std::mem::take(&mut l.body), map);
+                    self.b.push(Inst::Loop(l));
+                }
+                other => self.b.push(other),
+            }
+        }
+        let mut yields = block.yields;
+        yields.iter_mut().for_each(|o| subst(map, o));
+        self.b.exit(yields)
+    }
+}

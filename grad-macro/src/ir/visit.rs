@@ -1,0 +1,254 @@
+//! Visiting an instruction's operands, definitions and nested blocks.
+
+use super::*;
+
+impl Inst {
+    /// The variables this instruction defines.
+    pub fn defs(&self) -> Vec<Var> {
+        match self {
+            Inst::Op { var, .. } | Inst::Opaque { var, .. } | Inst::Cond { var, .. } => vec![*var],
+            Inst::If { outs, .. } => outs.clone(),
+            Inst::Load { var, .. } | Inst::NewArray { var, .. } => vec![*var],
+            Inst::Store { .. } => Vec::new(),
+            Inst::Loop(l) => {
+                let mut v: Vec<Var> = l.carried.iter().map(|c| c.out).collect();
+                if let Some(s) = &l.save {
+                    v.push(s.buf);
+                }
+                v
+            }
+        }
+    }
+
+    /// Calls `f` on every operand this instruction reads directly (not inside nested blocks).
+    pub fn for_each_operand(&self, f: &mut impl FnMut(&Operand)) {
+        match self {
+            Inst::Op { args, .. } => args.iter().for_each(f),
+            Inst::Opaque { expr, .. } => expr.refs.iter().for_each(|v| f(&Operand::Var(*v))),
+            Inst::Cond { cond, .. } => cond.for_each_operand(f),
+            Inst::If { cond, .. } => f(cond),
+            Inst::Load { arr, idx, .. } => {
+                f(&Operand::Var(*arr));
+                idx.iter().for_each(f);
+            }
+            Inst::Store { arr, idx, val, .. } => {
+                f(&Operand::Var(*arr));
+                idx.iter().for_each(&mut *f);
+                f(val);
+            }
+            Inst::NewArray { init, .. } => match init {
+                // Only the shape of `like` is used (a slice's length: a parameter, always there).
+                ArrayInit::Zero { .. } => {}
+                ArrayInit::Repeat { elem, .. } => f(elem),
+                ArrayInit::List(xs) => xs.iter().for_each(f),
+            },
+            Inst::Loop(l) => {
+                if let Header::For { iter, elems, .. } = &l.header {
+                    iter.refs.iter().for_each(|v| f(&Operand::Var(*v)));
+                    for e in elems {
+                        f(&Operand::Var(e.arr));
+                        e.prefix.iter().for_each(&mut *f);
+                    }
+                }
+                l.carried.iter().for_each(|c| f(&c.init));
+                if let Some(s) = &l.save {
+                    for o in std::iter::once(&s.cap).chain(&s.reuse) {
+                        o.refs.iter().for_each(|v| f(&Operand::Var(*v)));
+                    }
+                }
+                if let Some(r) = &l.restore {
+                    f(&Operand::Var(r.buf));
+                }
+            }
+        }
+    }
+
+    /// The blocks nested in this instruction.
+    pub fn blocks(&self) -> Vec<&Block> {
+        match self {
+            Inst::If { then, els, .. } => vec![then, els],
+            Inst::Loop(l) => vec![&l.body],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Rewrites every operand this instruction reads, nested blocks included.
+    pub fn map_operands(&mut self, f: &mut impl FnMut(&mut Operand)) {
+        match self {
+            Inst::Op { args, .. } => args.iter_mut().for_each(f),
+            Inst::Opaque { expr, .. } => expr.map_refs(f),
+            Inst::Cond { cond, .. } => cond.map_operands(f),
+            Inst::If {
+                cond, then, els, ..
+            } => {
+                f(cond);
+                then.map_operands(f);
+                els.map_operands(f);
+            }
+            Inst::Load { arr, idx, .. } => {
+                map_var(arr, f);
+                idx.iter_mut().for_each(f);
+            }
+            Inst::Store { arr, idx, val, .. } => {
+                map_var(arr, f);
+                idx.iter_mut().for_each(&mut *f);
+                f(val);
+            }
+            Inst::NewArray { init, .. } => match init {
+                ArrayInit::Zero { like } => map_var(like, f),
+                ArrayInit::Repeat { elem, .. } => f(elem),
+                ArrayInit::List(xs) => xs.iter_mut().for_each(f),
+            },
+            Inst::Loop(l) => {
+                if let Header::For { iter, elems, .. } = &mut l.header {
+                    iter.map_refs(f);
+                    for e in elems {
+                        map_var(&mut e.arr, f);
+                        e.prefix.iter_mut().for_each(&mut *f);
+                    }
+                }
+                for c in &mut l.carried {
+                    f(&mut c.init);
+                }
+                if let Some(s) = &mut l.save {
+                    s.cap.map_refs(f);
+                    if let Some(r) = &mut s.reuse {
+                        r.map_refs(f);
+                    }
+                }
+                if let Some(r) = &mut l.restore {
+                    map_var(&mut r.buf, f);
+                }
+                l.body.map_operands(f);
+            }
+        }
+    }
+}
+
+pub(super) fn map_var(v: &mut Var, f: &mut impl FnMut(&mut Operand)) {
+    let mut o = Operand::Var(*v);
+    f(&mut o);
+    if let Operand::Var(n) = o {
+        *v = n;
+    }
+}
+
+impl Opaque {
+    pub fn map_refs(&mut self, f: &mut impl FnMut(&mut Operand)) {
+        for v in &mut self.refs {
+            let mut o = Operand::Var(*v);
+            f(&mut o);
+            // Renaming maps variables to variables; opaque code never refers to a literal.
+            if let Operand::Var(n) = o {
+                *v = n;
+            }
+        }
+    }
+}
+
+impl Cond {
+    /// Contains a call (which may have side effects).
+    pub fn effectful(&self) -> bool {
+        match self {
+            Cond::And(a, b) | Cond::Or(a, b) => a.effectful() || b.effectful(),
+            Cond::Not(a) => a.effectful(),
+            Cond::Val(_) => false,
+            Cond::Opaque(o) => o.effectful,
+        }
+    }
+
+    pub fn for_each_operand(&self, f: &mut impl FnMut(&Operand)) {
+        match self {
+            Cond::And(a, b) | Cond::Or(a, b) => {
+                a.for_each_operand(f);
+                b.for_each_operand(f);
+            }
+            Cond::Not(a) => a.for_each_operand(f),
+            Cond::Val(o) => f(o),
+            Cond::Opaque(e) => e.refs.iter().for_each(|v| f(&Operand::Var(*v))),
+        }
+    }
+    pub fn map_operands(&mut self, f: &mut impl FnMut(&mut Operand)) {
+        match self {
+            Cond::And(a, b) | Cond::Or(a, b) => {
+                a.map_operands(f);
+                b.map_operands(f);
+            }
+            Cond::Not(a) => a.map_operands(f),
+            Cond::Val(o) => f(o),
+            Cond::Opaque(e) => e.map_refs(f),
+        }
+    }
+}
+
+impl Block {
+    pub fn map_operands(&mut self, f: &mut impl FnMut(&mut Operand)) {
+        for inst in &mut self.insts {
+            inst.map_operands(f);
+        }
+        self.yields.iter_mut().for_each(f);
+    }
+}
+
+impl Inst {
+    /// Code over data that may have side effects (a call): it must run exactly as often as in
+    /// the original.
+    pub fn effectful(&self) -> bool {
+        match self {
+            Inst::Opaque { expr, .. } => expr.effectful,
+            Inst::Cond { cond, .. } => cond.effectful(),
+            _ => false,
+        }
+    }
+
+    /// Calls `f` on every variable this instruction defines, nested blocks included.
+    pub fn map_defs(&mut self, f: &mut impl FnMut(&mut Var)) {
+        match self {
+            Inst::Op { var, .. }
+            | Inst::Opaque { var, .. }
+            | Inst::Cond { var, .. }
+            | Inst::Load { var, .. }
+            | Inst::NewArray { var, .. } => f(var),
+            Inst::Store { .. } => {}
+            Inst::If {
+                then, els, outs, ..
+            } => {
+                outs.iter_mut().for_each(&mut *f);
+                then.insts.iter_mut().for_each(|i| i.map_defs(f));
+                els.insts.iter_mut().for_each(|i| i.map_defs(f));
+            }
+            Inst::Loop(l) => {
+                for c in &mut l.carried {
+                    f(&mut c.phi);
+                    f(&mut c.out);
+                }
+                if let Some(c) = &mut l.count {
+                    f(c);
+                }
+                if let Header::For {
+                    pat, elems, pos, ..
+                } = &mut l.header
+                {
+                    if let Some(p) = pos {
+                        f(p);
+                    }
+                    pat.refs.iter_mut().for_each(&mut *f);
+                    for e in elems {
+                        f(&mut e.item);
+                        if let Some(a) = &mut e.at {
+                            f(a);
+                        }
+                    }
+                }
+                if let Some(s) = &mut l.save {
+                    f(&mut s.buf);
+                    s.vals.iter_mut().for_each(&mut *f);
+                }
+                if let Some(r) = &mut l.restore {
+                    r.vars.iter_mut().for_each(&mut *f);
+                }
+                l.body.insts.iter_mut().for_each(|i| i.map_defs(f));
+            }
+        }
+    }
+}
