@@ -294,17 +294,15 @@ impl Namer<'_> {
 }
 
 pub(super) fn written(block: &Block, out: &mut HashSet<Var>) {
-    for inst in &block.insts {
-        if let Inst::Store { arr, .. } = inst {
+    crate::ir::walk(block, &mut |inst| match inst {
+        Inst::Store { arr, .. } => {
             out.insert(*arr);
         }
-        if let Inst::Loop(l) = inst {
+        Inst::Loop(l) => {
             if let Some(s) = &l.save {
                 out.insert(s.buf);
             }
         }
-        for b in inst.blocks() {
-            written(b, out);
-        }
-    }
+        _ => {}
+    });
 }

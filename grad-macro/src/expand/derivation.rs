@@ -3,7 +3,6 @@
 use super::*;
 use crate::emit::Emitter;
 use crate::front::args::Args;
-use crate::opt::simplify;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use rustc_hash::FxHashSet as HashSet;
@@ -60,7 +59,7 @@ pub(super) fn shown_derivation(
             ys.push(n.adjoint);
         }
         program.body.yields = ys;
-        let program = simplify::dce(program);
+        let program = super::pipeline::dce(program);
         let inputs: Vec<(String, bool)> = d
             .inputs
             .iter()

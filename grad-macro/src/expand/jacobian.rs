@@ -1,14 +1,13 @@
 //! Jacobians of functions with array results: by forward mode (one pass per input direction) or reverse mode (one sweep per output).
 
+use super::pipeline;
 use super::*;
-use crate::ad::reverse;
 use crate::emit::tokens::one_or_tuple;
 use crate::emit::Emitter;
 use crate::front::args::Args;
 use crate::front::check::Sig;
 use crate::ir::Var;
 use crate::lower;
-use crate::opt::simplify;
 use per_element::Layout;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, ToTokens};
@@ -189,9 +188,7 @@ impl Jac<'_> {
         let ty = crate::emit::tokens::float_type_tokens(self.sig.float);
         if self.layout.arrays {
             let (func, seeds) = with_direction(&self.lowered.func, self.wrt);
-            let (jp, errors) = crate::ad::forward::forward(&func, &seeds);
-            combine(errors)?;
-            let jp = simplify::dce(jp);
+            let jp = pipeline::forward(&func, &seeds)?.all();
             let dots: Vec<Ident> = self
                 .sig
                 .wrt
@@ -224,18 +221,17 @@ impl Jac<'_> {
                 krate,
             ));
         }
-        let (mut fp, errors) =
-            crate::ad::forward::forward(&self.lowered.func, &unit_seeds(self.wrt));
-        combine(errors)?;
-        // The values, then the tangents row by row (they come direction by direction).
-        let ys = fp.body.yields.clone();
-        fp.body.yields = ys[..m].to_vec();
-        fp.body.yields.extend(
-            (0..m)
-                .flat_map(|i| (0..n).map(move |j| m + i * n + j))
-                .map(|k| ys[k]),
-        );
-        let fp = simplify::dce(fp);
+        let t = pipeline::forward(&self.lowered.func, &unit_seeds(self.wrt))?;
+        // The values, then the tangents row by row.
+        let picks = (0..m)
+            .map(|i| t.primal(i))
+            .chain(
+                (0..m)
+                    .flat_map(|i| (0..n).map(move |j| (i, j)))
+                    .map(|(i, j)| t.tangent(i, j)),
+            )
+            .collect();
+        let fp = t.select(picks);
         Ok(
             Emitter::new(&fp, krate, reserved, param_ids).body_with(|ys| {
                 let (values, tangents) = ys.split_at(m);
@@ -254,9 +250,7 @@ impl Jac<'_> {
         for i in 0..self.m {
             let mut fi = self.lowered.func.clone();
             fi.body.yields = vec![fi.body.yields[i]];
-            let (rp, errors) = reverse::reverse_checked(&fi, self.wrt, true);
-            combine(errors)?;
-            let rp = optimise(simplify::dce(rp));
+            let rp = pipeline::optimise(pipeline::reverse(&fi, self.wrt)?.func);
             let row = Emitter::new(&rp, krate, reserved, param_ids).body_with(|ys| {
                 let (value, g) = (&ys[0], &ys[1..]);
                 if !self.layout.arrays {

@@ -4,6 +4,7 @@
 //! is emitted even then, so the rest of the user's crate keeps compiling.
 
 pub(crate) mod companions;
+mod cost;
 mod derivation;
 mod jacobian;
 pub mod per_element;
@@ -13,13 +14,12 @@ pub mod rule;
 pub(crate) mod second_order;
 
 use companions::*;
+use cost::*;
 use derivation::*;
 use jacobian::*;
-use pipeline::*;
 use pullbacks::*;
 use second_order::*;
 
-use crate::ad::reverse;
 use crate::emit::tokens::one_or_tuple;
 use crate::emit::Emitter;
 use crate::front::args::Args;
@@ -27,7 +27,6 @@ use crate::front::check::{self, Sig};
 use crate::front::ctxt::Ctxt;
 use crate::ir::Var;
 use crate::lower;
-use crate::opt::simplify;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
 use syn::{Ident, ItemFn};
@@ -81,6 +80,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         ));
     };
 
+    pipeline::check(&lowered.func, "lowering");
     let wrt: Vec<Var> = sig.wrt.iter().map(|&i| lowered.func.params[i]).collect();
     if let Some(m) = sig.outputs {
         return jacobian(&args, (&item, &f), &sig, &lowered, &wrt, m, &krate);
@@ -88,9 +88,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     // The reverse sweep, unless only forward mode is asked for (`hessian` is forward over
     // it).
     let program = if !args.forward || args.hessian {
-        let (program, errors) = reverse::reverse_checked(&lowered.func, &wrt, true);
-        combine(errors)?;
-        Some(simplify::dce(program))
+        Some(pipeline::reverse(&lowered.func, &wrt)?)
     } else {
         None
     };
@@ -127,28 +125,19 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         _ => {
             // `mode = forward`: the same companions, from one forward pass with a tangent per
             // `wrt` parameter.
-            let program = match program {
+            let gradient = match program {
                 Some(p) if !args.forward => p,
-                _ => {
-                    let n = wrt.len();
-                    let (mut fp, errors) =
-                        crate::ad::forward::forward(&lowered.func, &unit_seeds(&wrt));
-                    combine(errors)?;
-                    fp.body.yields.truncate(1 + n);
-                    simplify::dce(fp)
-                }
+                _ => pipeline::forward(&lowered.func, &unit_seeds(&wrt))?.gradient(),
             };
             // The gradient alone: without the instructions only the value needs. `_grad`
             // gets a body of its own when the value alone costs a twentieth of the work or
             // more (a final `ln`, a loss accumulated in a loop); otherwise it calls
             // `_value_and_grad`, which keeps the generated code small.
-            let mut grad_only = program.clone();
-            grad_only.body.yields[0] = crate::ir::Operand::Lit(0.0);
-            let grad_only = simplify::dce(grad_only);
-            let full = cost(&program.body);
+            let grad_only = gradient.without_value();
+            let full = cost(&gradient.func.body);
             let value_only = full - cost(&grad_only.body);
-            let grad_only = (value_only * 20 >= full).then(|| optimise(grad_only));
-            let program = optimise(program);
+            let grad_only = (value_only * 20 >= full).then(|| pipeline::optimise(grad_only));
+            let program = pipeline::optimise(gradient.func);
             let body = Emitter::new(&program, &krate, &reserved, &param_ids).body(true);
             let grad_body = grad_only
                 .as_ref()

@@ -1,81 +1,125 @@
-//! The passes after the sweep (dead code, fusion, shared factors), and the cost model that decides what `_grad` gets.
+//! The one place the passes are composed. Every pass is `Func → Func` (lowering makes the
+//! first `Func`, emission reads the last); the companions ask for what they need here, and
+//! read the results through typed views ([`Gradient`], [`Tangents`]) rather than by position.
+//!
+//! In the macro's own tests every pass's output is validated (`ir::validate`): a pass that
+//! breaks the IR fails there, named, not as a rustc error in the generated code.
+//!
+//! ```text
+//! lowered ─ reverse ─ dce ─┬──────────────────────── optimise (fuse, factor, dce) ─ emit
+//!                          └─ forward (hessian, hvp) ─ select ─ dce ─ emit
+//! lowered ─ forward (jvp, mode = forward, Jacobian) ─ select ─ dce ─ emit
+//! ```
 
-use crate::front::check::Sig;
-use crate::opt::simplify;
+use super::combine;
+use crate::ad::forward::Seeds;
+use crate::ad::reverse;
+use crate::ir::{Func, Operand, Var};
+use crate::opt::{factor, fuse, simplify};
 
-/// An accumulating loop fused with its sweep, shared factors out of sums (after dead code
-/// is out).
-pub(super) fn optimise(program: crate::ir::Func) -> crate::ir::Func {
-    let mut fused = crate::opt::fuse::fuse(program);
-    if crate::opt::factor::factor(&mut fused) {
-        fused = simplify::dce(fused);
+/// Validates `func` after `pass` when the macro's tests run; nothing otherwise.
+#[cfg_attr(not(test), allow(unused_variables))]
+pub(super) fn check(func: &Func, pass: &str) {
+    #[cfg(test)]
+    if let Err(e) = crate::ir::validate(func) {
+        panic!("the IR is invalid after {pass}: {e}");
     }
-    fused
 }
 
-/// A rough count of machine operations: arithmetic 1, a division 4, a transcendental function
-/// 20, a loop's body as many times as it runs (16 if that is not a literal). Only ratios of it
-/// are used.
-pub(super) fn cost(b: &crate::ir::Block) -> u64 {
-    use crate::ir::{Inst, Op};
-    b.insts
-        .iter()
-        .map(|i| match i {
-            Inst::Op { op, .. } => match op {
-                Op::Div | Op::Rem => 4,
-                Op::Call(r) => crate::rules::RULES[*r].cost(),
-                _ => 1,
-            },
-            Inst::If { then, els, .. } => 1 + cost(then).max(cost(els)),
-            Inst::Loop(l) => {
-                // A literal trip count, or 16 iterations.
-                let trip = match &l.header {
-                    crate::ir::Header::For { trip: Some(t), .. } => t.to_string().parse().ok(),
-                    _ => None,
-                };
-                trip.unwrap_or(16) * (1 + cost(&l.body))
-            }
-            _ => 1,
-        })
-        .sum()
+fn checked(func: Func, pass: &str) -> Func {
+    check(&func, pass);
+    func
 }
 
-/// What the gradient costs in memory, for the companions' documentation.
-pub(super) fn cost_note(body: &crate::ir::Block, sig: &Sig) -> String {
-    fn storage(b: &crate::ir::Block, heap: &mut bool, stack: &mut bool) {
-        for i in &b.insts {
-            if let crate::ir::Inst::Loop(l) = i {
-                if let Some(s) = &l.save {
-                    if s.cap.tokens.to_string().contains("SavedN") {
-                        *stack = true;
-                    } else {
-                        *heap = true;
-                    }
-                }
-            }
-            for nb in i.blocks() {
-                storage(nb, heap, stack);
-            }
+/// What a reverse sweep returns: yields `[value, ∂/∂wrt₀, …, ∂/∂wrtₙ₋₁]`.
+pub(super) struct Gradient {
+    pub(super) func: Func,
+}
+
+impl Gradient {
+    /// The same sweep without what only the value needs (its value yield is a literal 0).
+    pub(super) fn without_value(&self) -> Func {
+        let mut g = self.func.clone();
+        g.body.yields[0] = Operand::Lit(0.0);
+        dce(g)
+    }
+}
+
+/// What forward mode returns: the function's `n_yields` yields, then the `n_dirs` tangents of
+/// each yield in turn.
+pub(super) struct Tangents {
+    func: Func,
+    n_yields: usize,
+    n_dirs: usize,
+}
+
+impl Tangents {
+    /// Yield `k` of the function itself.
+    pub(super) fn primal(&self, k: usize) -> Operand {
+        self.func.body.yields[k]
+    }
+
+    /// The tangent of yield `k` in direction `j`.
+    pub(super) fn tangent(&self, k: usize, j: usize) -> Operand {
+        debug_assert!(k < self.n_yields && j < self.n_dirs);
+        self.func.body.yields[self.n_yields + k * self.n_dirs + j]
+    }
+
+    /// The pass yielding `picks` (made of [`primal`](Self::primal) and
+    /// [`tangent`](Self::tangent)), without what they do not need.
+    pub(super) fn select(mut self, picks: Vec<Operand>) -> Func {
+        self.func.body.yields = picks;
+        dce(self.func)
+    }
+
+    /// The value and gradient of a one-value function, forward: `[value, tangent 0, …]`.
+    pub(super) fn gradient(self) -> Gradient {
+        let n_wrt = self.n_dirs;
+        let picks = std::iter::once(self.primal(0))
+            .chain((0..n_wrt).map(|j| self.tangent(0, j)))
+            .collect();
+        Gradient {
+            func: self.select(picks),
         }
     }
-    let (mut heap, mut stack) = (false, false);
-    storage(body, &mut heap, &mut stack);
-    let slice = sig
-        .wrt
-        .iter()
-        .any(|&i| matches!(&sig.params[i].ty, syn::Type::Reference(r) if matches!(&*r.elem, syn::Type::Slice(_))));
-    let mut parts = Vec::new();
-    if heap {
-        parts.push("keeps the values its loops carry from one iteration to the next, one entry per iteration, in storage allocated once (before the outermost loop: every run of an inner loop reuses it)");
-    } else if stack {
-        parts.push("keeps the values its loops carry from one iteration to the next on the stack");
+
+    /// Everything: the values, then the tangents of each value direction by direction.
+    pub(super) fn all(self) -> Func {
+        dce(self.func)
     }
-    if slice {
-        parts.push("returns the gradient of a slice as a new `Vec`");
+}
+
+/// The reverse sweep of `primal` with respect to `wrt`, dead code removed.
+pub(super) fn reverse(primal: &Func, wrt: &[Var]) -> syn::Result<Gradient> {
+    let (func, errors) = reverse::reverse_checked(primal, wrt, true);
+    combine(errors)?;
+    Ok(Gradient {
+        func: dce(checked(func, "the reverse sweep")),
+    })
+}
+
+/// Forward mode over `func` with `seeds`' directions.
+pub(super) fn forward(func: &Func, seeds: &Seeds) -> syn::Result<Tangents> {
+    let (out, errors) = crate::ad::forward::forward(func, seeds);
+    combine(errors)?;
+    Ok(Tangents {
+        func: checked(out, "forward mode"),
+        n_yields: func.body.yields.len(),
+        n_dirs: seeds.n,
+    })
+}
+
+/// Dead code out.
+pub(super) fn dce(func: Func) -> Func {
+    checked(simplify::dce(func), "dead-code elimination")
+}
+
+/// An accumulating loop fused with its sweep, shared factors out of sums (after dead code is
+/// out).
+pub(super) fn optimise(program: Func) -> Func {
+    let mut fused = checked(fuse::fuse(program), "loop fusion");
+    if factor::factor(&mut fused) {
+        fused = dce(checked(fused, "factoring"));
     }
-    if parts.is_empty() {
-        "with no tape and no allocation.".into()
-    } else {
-        format!("with no tape; it {}.", parts.join(", and "))
-    }
+    fused
 }

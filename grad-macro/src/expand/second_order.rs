@@ -1,12 +1,12 @@
 //! Second order: `_hessian`, `_hvp` and `_jvp`, by forward mode over the reverse sweep (or over the function for `_jvp`).
 
+use super::pipeline;
 use super::*;
 use crate::emit::tokens::one_or_tuple;
 use crate::emit::Emitter;
 use crate::front::args::Args;
 use crate::front::check::Sig;
 use crate::ir::Var;
-use crate::opt::simplify;
 use per_element::Layout;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
@@ -75,7 +75,7 @@ pub(super) fn second_order(
     sig: &Sig,
     primal: &crate::ir::Func,
     wrt: &[Var],
-    reversed: Option<&crate::ir::Func>,
+    reversed: Option<&super::pipeline::Gradient>,
 ) -> syn::Result<Option<Second>> {
     if !args.forward && !args.hessian {
         return Ok(None);
@@ -100,10 +100,9 @@ pub(super) fn second_order(
     combine(errors)?;
     let jvp = if args.forward {
         let (func, seeds) = with_direction(primal, wrt);
-        let (mut jp, errors) = crate::ad::forward::forward(&func, &seeds);
-        combine(errors)?;
-        jp.body.yields.truncate(2);
-        Some(simplify::dce(jp))
+        let t = pipeline::forward(&func, &seeds)?;
+        let picks = vec![t.primal(0), t.tangent(0, 0)];
+        Some(t.select(picks))
     } else {
         None
     };
@@ -113,23 +112,19 @@ pub(super) fn second_order(
         let matrix = if layout.arrays {
             None
         } else {
-            let (mut hp, errors) = crate::ad::forward::forward(reversed, &unit_seeds(wrt));
-            combine(errors)?;
-            let ys = hp.body.yields.clone();
+            let t = pipeline::forward(&reversed.func, &unit_seeds(wrt))?;
             // The upper triangle, row by row: ∂gᵢ/∂wⱼ for i ≤ j (the lower one mirrors it, so
-            // the matrix is exactly symmetric).
-            hp.body.yields = (0..n)
+            // the matrix is exactly symmetric). Yield 1 + i of the sweep is gᵢ.
+            let picks = (0..n)
                 .flat_map(|i| (i..n).map(move |j| (i, j)))
-                .map(|(i, j)| ys[(1 + n) + (1 + i) * n + j])
+                .map(|(i, j)| t.tangent(1 + i, j))
                 .collect();
-            Some(simplify::dce(hp))
+            Some(t.select(picks))
         };
-        let (func, seeds) = with_direction(reversed, wrt);
-        let (mut vp, errors) = crate::ad::forward::forward(&func, &seeds);
-        combine(errors)?;
-        let ys = vp.body.yields.clone();
-        vp.body.yields = (0..n).map(|i| ys[(1 + n) + 1 + i]).collect();
-        Some((matrix, simplify::dce(vp)))
+        let (func, seeds) = with_direction(&reversed.func, wrt);
+        let t = pipeline::forward(&func, &seeds)?;
+        let picks = (0..n).map(|i| t.tangent(1 + i, 0)).collect();
+        Some((matrix, t.select(picks)))
     } else {
         None
     };
@@ -164,12 +159,14 @@ pub(super) fn layout(args: &Args, sig: &Sig, what: &str) -> syn::Result<Layout> 
 
 /// Whether a body calls another #[grad] function.
 pub(super) fn calls_pullbacks(b: &crate::ir::Block) -> bool {
-    b.insts.iter().any(|i| match i {
-        crate::ir::Inst::Op {
-            op: crate::ir::Op::Pulled(_),
-            ..
-        } => true,
-        other => other.blocks().iter().any(|nb| calls_pullbacks(nb)),
+    crate::ir::any(b, &mut |i| {
+        matches!(
+            i,
+            crate::ir::Inst::Op {
+                op: crate::ir::Op::Pulled(_),
+                ..
+            }
+        )
     })
 }
 

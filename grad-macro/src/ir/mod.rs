@@ -11,9 +11,14 @@
 //! in tests or differentiated again with the same code.
 
 mod util;
+#[cfg(test)]
+pub mod validate;
 mod visit;
 
 pub use util::*;
+#[cfg(test)]
+pub use validate::validate;
+pub use visit::{any, walk, walk_blocks, walk_blocks_mut, walk_mut};
 
 use proc_macro2::{Span, TokenStream};
 use rustc_hash::FxHashMap as HashMap;

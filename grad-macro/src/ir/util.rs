@@ -104,14 +104,19 @@ pub(super) fn fold_in(block: &mut Block, map: &mut HashMap<Var, Operand>) {
 /// Every variable `inst` reads, nested blocks included (a loop's storage reads the values it
 /// keeps).
 pub fn inst_reads(inst: &Inst, out: &mut std::collections::BTreeSet<Var>) {
+    own_reads(inst, out);
+    for b in inst.blocks() {
+        block_reads(b, out);
+    }
+}
+
+/// What `inst` reads itself, not in the blocks it holds.
+fn own_reads(inst: &Inst, out: &mut std::collections::BTreeSet<Var>) {
     inst.for_each_operand(&mut |o| {
         if let Operand::Var(v) = o {
             out.insert(*v);
         }
     });
-    for b in inst.blocks() {
-        block_reads(b, out);
-    }
     if let Inst::Loop(l) = inst {
         if let Some(s) = &l.save {
             out.extend(s.vals.iter().copied());
@@ -121,37 +126,30 @@ pub fn inst_reads(inst: &Inst, out: &mut std::collections::BTreeSet<Var>) {
 
 /// Every variable `block` reads, nested blocks included.
 pub fn block_reads(block: &Block, out: &mut std::collections::BTreeSet<Var>) {
-    for inst in &block.insts {
-        inst_reads(inst, out);
-    }
-    for y in &block.yields {
-        if let Operand::Var(v) = y {
-            out.insert(*v);
+    walk_blocks(block, &mut |b| {
+        for inst in &b.insts {
+            own_reads(inst, out);
         }
-    }
+        out.extend(b.yields.iter().filter_map(Operand::as_var));
+    });
 }
 
 /// The variables code passed through as tokens refers to, in `block` and nested blocks.
 pub fn opaque_refs(block: &Block, out: &mut rustc_hash::FxHashSet<Var>) {
-    for i in &block.insts {
-        match i {
-            Inst::Opaque { expr, .. } => out.extend(expr.refs.iter().copied()),
-            Inst::Cond { cond, .. } => cond.for_each_operand(&mut |o| {
-                if let Operand::Var(v) = o {
-                    out.insert(*v);
-                }
-            }),
-            Inst::Loop(l) => {
-                if let Header::For { iter, .. } = &l.header {
-                    out.extend(iter.refs.iter().copied());
-                }
+    walk(block, &mut |i| match i {
+        Inst::Opaque { expr, .. } => out.extend(expr.refs.iter().copied()),
+        Inst::Cond { cond, .. } => cond.for_each_operand(&mut |o| {
+            if let Operand::Var(v) = o {
+                out.insert(*v);
             }
-            _ => {}
+        }),
+        Inst::Loop(l) => {
+            if let Header::For { iter, .. } = &l.header {
+                out.extend(iter.refs.iter().copied());
+            }
         }
-        for b in i.blocks() {
-            opaque_refs(b, out);
-        }
-    }
+        _ => {}
+    });
 }
 
 /// Renames the variables one instruction reads, nested blocks included.
@@ -212,26 +210,25 @@ pub(crate) fn shift_placeholders(tokens: TokenStream, by: usize) -> TokenStream 
 
 /// How many times each variable is read in `block`, nested blocks included.
 pub(crate) fn count_uses(block: &Block, uses: &mut HashMap<Var, usize>) {
-    for inst in &block.insts {
-        inst.for_each_operand(&mut |o| {
-            if let Operand::Var(v) = o {
-                *uses.entry(*v).or_default() += 1;
-            }
-        });
-        if let Inst::Loop(l) = inst {
-            if let Some(s) = &l.save {
-                for v in &s.vals {
+    walk_blocks(block, &mut |b| {
+        for inst in &b.insts {
+            inst.for_each_operand(&mut |o| {
+                if let Operand::Var(v) = o {
                     *uses.entry(*v).or_default() += 1;
+                }
+            });
+            if let Inst::Loop(l) = inst {
+                if let Some(s) = &l.save {
+                    for v in &s.vals {
+                        *uses.entry(*v).or_default() += 1;
+                    }
                 }
             }
         }
-        for b in inst.blocks() {
-            count_uses(b, uses);
+        for y in &b.yields {
+            if let Operand::Var(v) = y {
+                *uses.entry(*v).or_default() += 1;
+            }
         }
-    }
-    for y in &block.yields {
-        if let Operand::Var(v) = y {
-            *uses.entry(*v).or_default() += 1;
-        }
-    }
+    });
 }

@@ -252,3 +252,64 @@ impl Inst {
         }
     }
 }
+
+impl Inst {
+    /// The blocks nested in this instruction, to change.
+    pub fn blocks_mut(&mut self) -> Vec<&mut Block> {
+        match self {
+            Inst::If { then, els, .. } => vec![then, els],
+            Inst::Loop(l) => vec![&mut l.body],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Calls `f` on every instruction of `block` and of the blocks nested in it, in program order:
+/// an `if` or a loop before the instructions it holds, an `if`'s arm `then` before `else`.
+pub fn walk<'a>(block: &'a Block, f: &mut impl FnMut(&'a Inst)) {
+    for inst in &block.insts {
+        f(inst);
+        for b in inst.blocks() {
+            walk(b, f);
+        }
+    }
+}
+
+/// [`walk`], with each instruction changeable (before the blocks it holds are visited).
+pub fn walk_mut(block: &mut Block, f: &mut impl FnMut(&mut Inst)) {
+    for inst in &mut block.insts {
+        f(inst);
+        for b in inst.blocks_mut() {
+            walk_mut(b, f);
+        }
+    }
+}
+
+/// Calls `f` on `block` and on every block nested in it, outer before inner.
+pub fn walk_blocks<'a>(block: &'a Block, f: &mut impl FnMut(&'a Block)) {
+    f(block);
+    for inst in &block.insts {
+        for b in inst.blocks() {
+            walk_blocks(b, f);
+        }
+    }
+}
+
+/// [`walk_blocks`], with each block changeable (before the blocks nested in what remains of
+/// it are visited: `f` may drop instructions).
+pub fn walk_blocks_mut(block: &mut Block, f: &mut impl FnMut(&mut Block)) {
+    f(block);
+    for inst in &mut block.insts {
+        for b in inst.blocks_mut() {
+            walk_blocks_mut(b, f);
+        }
+    }
+}
+
+/// Whether `f` holds for an instruction of `block` or of a block nested in it.
+pub fn any(block: &Block, f: &mut impl FnMut(&Inst) -> bool) -> bool {
+    block
+        .insts
+        .iter()
+        .any(|inst| f(inst) || inst.blocks().into_iter().any(|b| any(b, f)))
+}

@@ -93,21 +93,13 @@ impl State<'_> {
     /// Calls of `#[grad]` functions given changeable data (through the values they are passed:
     /// `f(x, &cell)` passes a reference computed from `cell`): effects.
     fn pin_calls(&self, b: &mut Block, pulled: &HashSet<Var>) {
-        for inst in &mut b.insts {
-            match inst {
-                Inst::Opaque { var, expr, .. }
-                    if pulled.contains(var) && !self.roots_of(expr).is_empty() =>
-                {
+        crate::ir::walk_mut(b, &mut |inst| {
+            if let Inst::Opaque { var, expr, .. } = inst {
+                if pulled.contains(var) && !self.roots_of(expr).is_empty() {
                     expr.effectful = true;
                 }
-                Inst::If { then, els, .. } => {
-                    self.pin_calls(then, pulled);
-                    self.pin_calls(els, pulled);
-                }
-                Inst::Loop(l) => self.pin_calls(&mut l.body, pulled),
-                _ => {}
             }
-        }
+        });
     }
 
     /// The places each variable of data was computed from.
@@ -246,15 +238,17 @@ fn mentions_self(t: &proc_macro2::TokenStream) -> bool {
 /// Calls with side effects in `i`, nested blocks included (writes to the arrays the macro
 /// tracks are modelled, not effects on data).
 fn inst_has_effects(i: &Inst) -> bool {
-    match i {
+    // A loop's iterable is evaluated again by the sweep whatever it calls (an adapter like
+    // `.zip(..)` counts as a call): not an effect between a read and the sweep.
+    let own = |i: &Inst| match i {
         Inst::Opaque { expr, .. } => expr.effectful,
         Inst::Cond { cond, .. } => cond.effectful(),
-        Inst::If { then, els, .. } => has_effects(then) || has_effects(els),
-        // A loop's iterable is evaluated again by the sweep whatever it calls (an adapter like
-        // `.zip(..)` counts as a call): not an effect between a read and the sweep.
-        Inst::Loop(l) => has_effects(&l.body),
         _ => false,
-    }
+    };
+    own(i)
+        || i.blocks()
+            .into_iter()
+            .any(|b| crate::ir::any(b, &mut |i| own(i)))
 }
 
 fn has_effects(b: &Block) -> bool {
@@ -265,7 +259,7 @@ fn has_effects(b: &Block) -> bool {
 /// the data they bind from fixed data, positions, elements of arrays, carried values. (A
 /// pattern's data may otherwise be a reference to a cell: `for c in cells { c.set(..) }`.)
 fn header_bound(b: &Block, vars: &[VarInfo], out: &mut HashSet<Var>) {
-    for i in &b.insts {
+    crate::ir::walk(b, &mut |i| {
         if let Inst::Loop(l) = i {
             if let Header::For {
                 pat,
@@ -298,8 +292,5 @@ fn header_bound(b: &Block, vars: &[VarInfo], out: &mut HashSet<Var>) {
             }
             out.extend(l.count.iter().copied());
         }
-        for nb in i.blocks() {
-            header_bound(nb, vars, out);
-        }
-    }
+    });
 }

@@ -55,7 +55,7 @@ impl Lowerer<'_> {
     /// of the user's own) at its `let`; a parameter of another type is refused here.
     pub(super) fn type_float_operands(&mut self, body: &Block) {
         fn operands(b: &Block, out: &mut Vec<(Var, Var)>) {
-            for inst in &b.insts {
+            crate::ir::walk(b, &mut |inst| {
                 // The arithmetic operators (not a call's arguments, a rule's integer exponent).
                 if let Inst::Op { var, op, args } = inst {
                     if matches!(
@@ -65,10 +65,7 @@ impl Lowerer<'_> {
                         out.extend(args.iter().filter_map(|a| a.as_var()).map(|a| (a, *var)));
                     }
                 }
-                for nb in inst.blocks() {
-                    operands(nb, out);
-                }
-            }
+            });
         }
         let mut used = Vec::new();
         operands(body, &mut used);
@@ -109,17 +106,13 @@ impl Lowerer<'_> {
             return;
         }
         fn mark(b: &mut Block, dead: &HashSet<Var>) {
-            for inst in &mut b.insts {
-                match inst {
-                    Inst::Opaque { var, expr, .. } if dead.contains(var) => expr.effectful = true,
-                    Inst::If { then, els, .. } => {
-                        mark(then, dead);
-                        mark(els, dead);
+            crate::ir::walk_mut(b, &mut |inst| {
+                if let Inst::Opaque { var, expr, .. } = inst {
+                    if dead.contains(var) {
+                        expr.effectful = true;
                     }
-                    Inst::Loop(l) => mark(&mut l.body, dead),
-                    _ => {}
                 }
-            }
+            });
         }
         let mut live = body.clone();
         crate::opt::simplify::dce_block(&mut live);

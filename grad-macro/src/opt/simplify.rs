@@ -49,21 +49,13 @@ fn drop_write_only_arrays(body: &mut Block) {
         }
     }
     fn drop(b: &mut Block, dead: &HashSet<Var>) {
-        b.insts.retain(|i| match i {
-            Inst::NewArray { var, .. } => !dead.contains(var),
-            Inst::Store { arr, .. } => !dead.contains(arr),
-            _ => true,
+        crate::ir::walk_blocks_mut(b, &mut |b| {
+            b.insts.retain(|i| match i {
+                Inst::NewArray { var, .. } => !dead.contains(var),
+                Inst::Store { arr, .. } => !dead.contains(arr),
+                _ => true,
+            })
         });
-        for inst in &mut b.insts {
-            match inst {
-                Inst::If { then, els, .. } => {
-                    drop(then, dead);
-                    drop(els, dead);
-                }
-                Inst::Loop(l) => drop(&mut l.body, dead),
-                _ => {}
-            }
-        }
     }
     let (mut declared, mut read) = (HashSet::default(), HashSet::default());
     scan(body, &mut declared, &mut read);
@@ -80,11 +72,11 @@ fn mark(o: &Operand, live: &mut HashSet<Var>) {
 }
 
 fn has_effects(b: &Block) -> bool {
-    b.insts.iter().any(|i| match i {
+    crate::ir::any(b, &mut |i| match i {
         Inst::Opaque { expr, .. } => expr.effectful,
         Inst::Cond { cond, .. } => cond.effectful(),
         Inst::Store { .. } => true,
-        other => other.blocks().into_iter().any(has_effects),
+        _ => false,
     })
 }
 

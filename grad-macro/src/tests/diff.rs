@@ -35,6 +35,7 @@ fn lower_program(p: &Program) -> Result<(Func, Vec<Var>), String> {
         .and_then(|s| lower::lower(&cx, s, &f.block, &krate));
     cx.check().map_err(|e| e.to_string())?;
     let (sig, lowered) = sig.zip(lowered).ok_or("nothing lowered")?;
+    crate::ir::validate(&lowered.func).map_err(|e| format!("invalid IR after lowering: {e}"))?;
     let wrt = sig.wrt.iter().map(|&i| lowered.func.params[i]).collect();
     Ok((lowered.func, wrt))
 }
@@ -64,8 +65,18 @@ fn stable_fd(primal: &Func, pt: &Point, i: usize) -> Option<f64> {
 fn check_program(p: &Program, pts: &[Point]) -> Result<(usize, usize), TestCaseError> {
     let (primal, wrt) = lower_program(p)
         .map_err(|e| TestCaseError::fail(format!("the macro rejected a generated program: {e}")))?;
-    let simplified = simplify::dce(reverse::reverse(&primal, &wrt, true));
-    let unsimplified = simplify::dce(reverse::reverse(&primal, &wrt, false));
+    // Every pass's output is checked against the IR's invariants, as the pipeline does.
+    let valid = |f: crate::ir::Func, pass: &str| -> Result<crate::ir::Func, TestCaseError> {
+        crate::ir::validate(&f)
+            .map_err(|e| TestCaseError::fail(format!("invalid IR after {pass}: {e}")))?;
+        Ok(f)
+    };
+    let valid_dce = |f: crate::ir::Func, pass: &str| {
+        let f = valid(f, pass)?;
+        valid(simplify::dce(f), "dead-code elimination")
+    };
+    let simplified = valid_dce(reverse::reverse(&primal, &wrt, true), "reverse")?;
+    let unsimplified = valid_dce(reverse::reverse(&primal, &wrt, false), "reverse")?;
     // Forward mode (a unit tangent per parameter), and forward over reverse (the Hessian).
     let n = wrt.len();
     let unit = || crate::expand::second_order::unit_seeds(&wrt);
@@ -75,14 +86,14 @@ fn check_program(p: &Program, pts: &[Point]) -> Result<(usize, usize), TestCaseE
         "forward mode refused a program: {:?}",
         errors.first().map(|e| e.to_string())
     );
-    let forward = simplify::dce(forward);
+    let forward = valid_dce(forward, "forward")?;
     let (hessian, errors) = crate::ad::forward::forward(&simplified, &unit());
     prop_assert!(
         errors.is_empty(),
         "forward over reverse refused a program: {:?}",
         errors.first().map(|e| e.to_string())
     );
-    let hessian = simplify::dce(hessian);
+    let hessian = valid_dce(hessian, "forward over reverse")?;
     let (mut checked, mut nonzero) = (0, 0);
     for pt in pts {
         let Some(oracle::Expected {

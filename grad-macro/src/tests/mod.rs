@@ -335,14 +335,9 @@ fn pipeline_goldens() {
     }
 }
 
-/// A tool for changes meant to leave the output alone (moves, splits): every `#[grad]` and
-/// `#[grad::rule]` item in the workspace's tests, trybuild cases and examples, expanded and
-/// printed to the file named by `GRAD_CORPUS`, errors included. Run it before and after the
-/// change and compare the files:
-/// `GRAD_CORPUS=/tmp/before.txt cargo test -p grad-macro --lib expansion_corpus -- --ignored`.
-#[test]
-#[ignore = "a tool: writes the expansion of every annotated item to $GRAD_CORPUS"]
-fn expansion_corpus() {
+/// Every `#[grad]` and `#[grad::rule]` item in the workspace's tests, trybuild cases,
+/// examples and benches, expanded and printed (errors included), and how many.
+fn corpus() -> (usize, String) {
     fn attr_kind(a: &syn::Attribute) -> Option<bool> {
         let segs: Vec<String> = a
             .path()
@@ -403,9 +398,6 @@ fn expansion_corpus() {
             }
         }
     }
-    let Some(out_path) = std::env::var_os("GRAD_CORPUS") else {
-        return;
-    };
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut files = Vec::new();
     let mut dirs = vec![
@@ -424,7 +416,7 @@ fn expansion_corpus() {
         }
     }
     files.sort();
-    let mut text = String::new();
+    let (mut n, mut text) = (0, String::new());
     for file in files {
         let Ok(src) = std::fs::read_to_string(&file) else {
             continue;
@@ -454,7 +446,28 @@ fn expansion_corpus() {
                 file.display(),
                 f.sig.ident
             ));
+            n += 1;
         }
     }
-    std::fs::write(out_path, text).unwrap();
+    (n, text)
+}
+
+/// Every `#[grad]` and `#[grad::rule]` item of the workspace's tests, trybuild cases and
+/// examples expands without a panic, the IR valid after every pass (`expand::pipeline`
+/// validates it in tests).
+#[test]
+fn every_annotated_item_expands_with_valid_ir() {
+    let (n, text) = corpus();
+    assert!(n >= 300, "only {n} annotated items found");
+    assert!(text.contains("_grad"));
+}
+
+/// A tool for changes meant to leave the output alone (moves, splits): the expansions of
+/// [`corpus`] written to the file named by `GRAD_CORPUS`, to compare before and after:
+/// `GRAD_CORPUS=/tmp/before.txt cargo test -p grad-macro --lib expansion_corpus -- --ignored`.
+#[test]
+#[ignore = "a tool: writes the expansion of every annotated item to $GRAD_CORPUS"]
+fn expansion_corpus() {
+    let path = std::env::var_os("GRAD_CORPUS").expect("GRAD_CORPUS names the file to write");
+    std::fs::write(path, corpus().1).expect("the corpus file is writable");
 }

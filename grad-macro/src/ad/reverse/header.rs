@@ -185,64 +185,35 @@ pub(super) fn capacity(h: &Header) -> (Opaque, Option<Opaque>) {
 /// Removes the calls on data nested in `b`'s branches and inner loops (they ran in the forward
 /// pass); returns what they defined, to check that nothing reads it.
 pub(super) fn strip_effects(b: &mut Block) -> Vec<Var> {
-    fn walk(b: &mut Block, out: &mut Vec<Var>) {
-        for i in &mut b.insts {
-            match i {
-                Inst::If { then, els, .. } => {
-                    for nb in [then, els] {
-                        out.extend(
-                            nb.insts
-                                .iter()
-                                .filter(|i| i.effectful())
-                                .flat_map(Inst::defs),
-                        );
-                        nb.insts.retain(|i| !i.effectful());
-                        walk(nb, out);
-                    }
-                }
-                Inst::Loop(l) => {
-                    out.extend(
-                        l.body
-                            .insts
-                            .iter()
-                            .filter(|i| i.effectful())
-                            .flat_map(Inst::defs),
-                    );
-                    l.body.insts.retain(|i| !i.effectful());
-                    walk(&mut l.body, out);
-                }
-                _ => {}
-            }
+    let mut out = Vec::new();
+    for i in &mut b.insts {
+        for nb in i.blocks_mut() {
+            crate::ir::walk_blocks_mut(nb, &mut |nb| {
+                out.extend(
+                    nb.insts
+                        .iter()
+                        .filter(|i| i.effectful())
+                        .flat_map(Inst::defs),
+                );
+                nb.insts.retain(|i| !i.effectful());
+            });
         }
     }
-    let mut out = Vec::new();
-    walk(b, &mut out);
     out
 }
 
 /// Every array declared in `b`, nested blocks included.
 pub(super) fn arrays_in(b: &Block, out: &mut HashSet<Var>) {
-    for i in &b.insts {
+    crate::ir::walk(b, &mut |i| {
         if let Inst::NewArray { var, .. } = i {
             out.insert(*var);
         }
-        for nb in i.blocks() {
-            arrays_in(nb, out);
-        }
-    }
+    });
 }
 
 pub(super) fn drop_outer_stores(b: &mut Block, inner: &HashSet<Var>) {
-    b.insts
-        .retain(|i| !matches!(i, Inst::Store { arr, .. } if !inner.contains(arr)));
-    for i in &mut b.insts {
-        match i {
-            Inst::If { then, els, .. } => {
-                drop_outer_stores(then, inner);
-                drop_outer_stores(els, inner);
-            }
-            Inst::Loop(l) => drop_outer_stores(&mut l.body, inner),
-            _ => {}
-        }
-    }
+    crate::ir::walk_blocks_mut(b, &mut |b| {
+        b.insts
+            .retain(|i| !matches!(i, Inst::Store { arr, .. } if !inner.contains(arr)))
+    });
 }

@@ -120,10 +120,10 @@ fn declared(insts: &[Inst]) -> Vec<Var> {
 /// Whether `block` writes an array that carries derivatives (so its reverse has work to do
 /// even when no value it yields does).
 fn writes_active(block: &Block, vars: &[crate::ir::VarInfo]) -> bool {
-    block.insts.iter().any(|i| match i {
-        Inst::Store { arr, .. } => vars[arr.0 as usize].active,
-        other => other.blocks().iter().any(|b| writes_active(b, vars)),
-    })
+    crate::ir::any(
+        block,
+        &mut |i| matches!(i, Inst::Store { arr, .. } if vars[arr.0 as usize].active),
+    )
 }
 
 struct Rev {
