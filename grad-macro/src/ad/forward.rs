@@ -21,7 +21,7 @@ use crate::build::Builder;
 use crate::ir::{
     ArrayInit, Block, Carry, Elem, Func, Header, Inst, Kind, Loop, Name, Op, Operand, StoreOp, Var,
 };
-use crate::rules::RULES;
+use crate::rules::arith;
 use proc_macro2::Span;
 use rustc_hash::FxHashMap as HashMap;
 
@@ -260,39 +260,35 @@ impl Fwd {
     /// `ẏ` for `y = op(args)`, one per direction.
     fn op(&mut self, op: Op, args: &[Operand], y: Operand) -> Vec<Operand> {
         let t: Vec<Vec<Operand>> = args.iter().map(|a| self.tangents(a)).collect();
-        let active: Vec<bool> = args.iter().map(|a| self.has_tangent(a)).collect();
-        // ∂y/∂args[k], computed once for all directions (only where args[k] has tangents).
-        let partials: Vec<Option<Operand>> = match op {
-            Op::Select(_) => Vec::new(),
-            _ => (0..args.len())
-                .map(|k| active[k].then(|| self.partial(op, args, y, k)))
-                .collect(),
-        };
+        if let Op::Select(cmp) = op {
+            // The table's two entries (each the chosen arm's seed) summed, as one select.
+            return (0..self.n)
+                .map(|j| self.b.select(args[0], cmp, args[1], t[2][j], t[3][j]))
+                .collect();
+        }
+        // ∂y/∂args[k] from the table, once for all directions (only where args[k] has tangents),
+        // then a product per direction.
+        let partials: Vec<Option<Operand>> = (0..args.len())
+            .map(|k| {
+                self.has_tangent(&args[k])
+                    .then(|| arith::partial(&mut self.b, op, args, y, k))
+            })
+            .collect();
         (0..self.n)
-            .map(|j| match op {
-                Op::Select(cmp) => {
-                    let (tt, te) = (t[2][j], t[3][j]);
-                    self.b.select(args[0], cmp, args[1], tt, te)
-                }
-                _ => {
-                    let mut sum: Option<Operand> = None;
-                    for (k, p) in partials.iter().enumerate() {
-                        if let Some(p) = p {
-                            let term = self.b.mul(*p, t[k][j]);
-                            sum = Some(match sum {
-                                Some(s) => self.b.add(s, term),
-                                None => term,
-                            });
-                        }
+            .map(|j| {
+                let mut sum: Option<Operand> = None;
+                for (k, p) in partials.iter().enumerate() {
+                    if let Some(p) = p {
+                        let term = self.b.mul(*p, t[k][j]);
+                        sum = Some(match sum {
+                            Some(s) => self.b.add(s, term),
+                            None => term,
+                        });
                     }
-                    sum.unwrap_or_else(|| self.zero())
                 }
+                sum.unwrap_or_else(|| self.zero())
             })
             .collect()
-    }
-
-    fn partial(&mut self, op: Op, args: &[Operand], y: Operand, k: usize) -> Operand {
-        local_partial(&mut self.b, op, args, y, k)
     }
 
     fn branch(&mut self, cond: Operand, then: &Block, els: &Block, outs: &[Var]) {
@@ -521,33 +517,5 @@ impl Fwd {
             save,
             restore,
         })));
-    }
-}
-
-/// `∂y/∂args[k]` for `y = op(args)`: the arithmetic's, or the rule table's (for `Select`, the
-/// partial with respect to the chosen arm is not a single value: 0 here, handled by callers).
-pub fn local_partial(b: &mut Builder, op: Op, args: &[Operand], y: Operand, k: usize) -> Operand {
-    match (op, k) {
-        (Op::Neg, _) => b.lit(-1.0),
-        (Op::Add, _) | (Op::Sub, 0) | (Op::Rem, 0) => b.lit(1.0),
-        (Op::Sub, _) => b.lit(-1.0),
-        (Op::Mul, 0) => args[1],
-        (Op::Mul, _) => args[0],
-        (Op::Div, 0) => b.recip(args[1]),
-        // ∂(a/b)/∂b = −(a/b)/b.
-        (Op::Div, _) => {
-            let q = b.div(y, args[1]);
-            b.neg(q)
-        }
-        // a % b = a − b·trunc(a / b).
-        (Op::Rem, _) => {
-            let q = b.div(args[0], args[1]);
-            let t = b.call("trunc", vec![q]);
-            b.neg(t)
-        }
-        (Op::Call(i), k) => (RULES[i].partials[k])(b, args, y),
-        (Op::Pulled(n), k) if k < n => args[n + k],
-        // The partials and the value of a call are data.
-        (Op::Pulled(_), _) | (Op::Select(_), _) => b.lit(0.0),
     }
 }

@@ -4,9 +4,9 @@
 //! gives the table in the `_grad` companion's documentation, the `_trace` companion (the same
 //! table with numbers), and the `_graph` companion (the graph in Graphviz DOT).
 
-use crate::ad::forward::local_partial;
 use crate::build::Builder;
 use crate::ir::{Func, Inst, Kind, Name, Op, Operand, Var};
+use crate::rules::arith;
 use crate::rules::{Form, RULES};
 use rustc_hash::FxHashMap as HashMap;
 
@@ -165,7 +165,7 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
                 if !a.as_var().is_some_and(|x| primal.info(x).active) {
                     continue;
                 }
-                let p = local_partial(&mut b, op, &args, Operand::Var(v), k);
+                let p = arith::partial(&mut b, op, &args, Operand::Var(v), k);
                 let text = renderer().built(&b, p);
                 let operand = render.operand(*a).0;
                 local.push((operand, text, p));

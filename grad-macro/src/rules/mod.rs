@@ -14,6 +14,8 @@
 //! Adding a function is one entry here (plus, for a helper, the function in `grad-runtime`)
 //! and its tests.
 
+pub mod arith;
+
 use crate::ir::{Cmp, NamedConst, Operand};
 
 /// What a partial is written with: the operations of derivative code, as IR. The builder

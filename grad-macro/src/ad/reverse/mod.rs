@@ -21,7 +21,6 @@ use header::*;
 
 use crate::build::Builder;
 use crate::ir::{ArrayInit, Block, Func, Inst, Kind, Name, Op, Operand, StoreOp, Var};
-use crate::rules::RULES;
 use proc_macro2::Span;
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeMap;
@@ -308,87 +307,12 @@ impl Rev {
 
     /// Passes the adjoint `d` of `y = op(args)` on to the active arguments.
     fn op(&mut self, op: Op, args: &[Operand], y: Operand, d: Operand) {
-        let active = |s: &Self, i: usize| s.b.is_active(&args[i]);
-        match op {
-            Op::Neg => {
-                let c = self.b.neg(d);
-                self.contribute(args[0], c);
-            }
-            Op::Add => {
-                self.contribute(args[0], d);
-                self.contribute(args[1], d);
-            }
-            Op::Sub => {
-                self.contribute(args[0], d);
-                if active(self, 1) {
-                    let c = self.b.neg(d);
-                    self.contribute(args[1], c);
-                }
-            }
-            Op::Mul => {
-                if active(self, 0) {
-                    let c = self.b.mul(d, args[1]);
-                    self.contribute(args[0], c);
-                }
-                if active(self, 1) {
-                    let c = self.b.mul(d, args[0]);
-                    self.contribute(args[1], c);
-                }
-            }
-            Op::Div => {
-                if active(self, 0) {
-                    let c = self.b.div(d, args[1]);
-                    self.contribute(args[0], c);
-                }
-                if active(self, 1) {
-                    // ∂(a/b)/∂b = −(a/b)/b: reuses the quotient; −(1/b)² for a reciprocal,
-                    // with no second division.
-                    let m = self.b.mul(d, y);
-                    let q = if args[0].is_lit(1.0) {
-                        self.b.mul(m, y)
-                    } else {
-                        self.b.div(m, args[1])
-                    };
-                    let c = self.b.neg(q);
-                    self.contribute(args[1], c);
-                }
-            }
-            Op::Rem => {
-                // a % b = a − b·trunc(a / b), and trunc is a step function.
-                self.contribute(args[0], d);
-                if active(self, 1) {
-                    let q = self.b.div(args[0], args[1]);
-                    let t = self.b.call("trunc", vec![q]);
-                    let m = self.b.mul(d, t);
-                    let c = self.b.neg(m);
-                    self.contribute(args[1], c);
-                }
-            }
-            Op::Call(i) => {
-                for (k, partial) in RULES[i].partials.iter().enumerate() {
-                    if active(self, k) {
-                        let p = partial(&mut self.b, args, y);
-                        let c = self.b.mul(d, p);
-                        self.contribute(args[k], c);
-                    }
-                }
-            }
-            Op::Pulled(n) => {
-                for k in 0..n {
-                    if active(self, k) {
-                        let c = self.b.mul(d, args[n + k]);
-                        self.contribute(args[k], c);
-                    }
-                }
-            }
-            Op::Select(cmp) => {
-                let z = self.b.lit(0.0);
-                for (k, (t, e)) in [(2, (d, z)), (3, (z, d))] {
-                    if active(self, k) {
-                        let c = self.b.select(args[0], cmp, args[1], t, e);
-                        self.contribute(args[k], c);
-                    }
-                }
+        // Each operand's share of the adjoint, from the table (`rules::arith`): only for the
+        // operands that carry derivatives, so nothing is built for data.
+        for k in 0..args.len() {
+            if self.b.is_active(&args[k]) {
+                let c = crate::rules::arith::apply(&mut self.b, op, args, y, k, d);
+                self.contribute(args[k], c);
             }
         }
     }
