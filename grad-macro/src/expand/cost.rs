@@ -13,7 +13,7 @@ pub(super) fn cost(b: &crate::ir::Block) -> u64 {
         .map(|i| match i {
             Inst::Op { op, .. } => match op {
                 Op::Div | Op::Rem => 4,
-                Op::Call(r) => crate::rules::RULES[*r].cost(),
+                Op::Call(r) => crate::rules::RULES[*r].cost,
                 _ => 1,
             },
             Inst::If { then, els, .. } => 1 + cost(then).max(cost(els)),

@@ -56,6 +56,14 @@ pub struct Rule {
     pub form: Form,
     /// The argument that is an integer (`powi`'s exponent): data, never differentiated.
     pub int_arg: Option<usize>,
+    /// Roughly what one call costs, in additions: comparisons and rounding 2, a square root
+    /// or a reciprocal 5 (a division), a transcendental function 20. Only ratios of it are
+    /// used, to decide whether `_grad` gets a body of its own.
+    pub cost: u64,
+    /// The function's value, for the macro's test interpreter (`tests/interp.rs`), which so
+    /// knows every function the table does.
+    #[cfg(test)]
+    pub eval: fn(&[f64]) -> f64,
     /// One partial per argument, in order; the length is the arity.
     pub partials: &'static [Partial],
 }
@@ -64,113 +72,156 @@ impl Rule {
     pub fn arity(&self) -> usize {
         self.partials.len()
     }
-
-    /// Roughly what one call costs, in additions: comparisons and rounding are cheap, a square
-    /// root is a division, everything else a transcendental function. Only ratios of it are
-    /// used (to decide whether `_grad` gets a body of its own).
-    pub fn cost(&self) -> u64 {
-        match self.name {
-            "abs" | "signum" | "copysign" | "min" | "max" | "clamp" | "relu" | "leaky_relu"
-            | "floor" | "ceil" | "round" | "round_ties_even" | "trunc" | "fract" | "midpoint"
-            | "mul_add" | "powi" | "to_degrees" | "to_radians" => 2,
-            "sqrt" | "recip" => 5,
-            _ => 20,
-        }
-    }
 }
 
 use Form::{Helper, Method};
 
-const fn rule(name: &'static str, form: Form, partials: &'static [Partial]) -> Rule {
-    Rule {
-        name,
-        form,
-        int_arg: None,
-        partials,
-    }
+/// A row: the name, the form, the cost, the value (in tests), one partial per argument.
+macro_rules! rule {
+    ($name:literal, $form:ident, $cost:literal, $eval:expr, $partials:expr) => {
+        Rule {
+            name: $name,
+            form: $form,
+            int_arg: None,
+            cost: $cost,
+            #[cfg(test)]
+            eval: $eval,
+            partials: $partials,
+        }
+    };
 }
 
 #[rustfmt::skip]
 pub static RULES: &[Rule] = &[
     // exponentials and logarithms
-    rule("exp",      Method, &[|_, _, y| y]),
-    rule("exp2",     Method, &[|b, _, y| b.mul(y, Operand::Const(NamedConst::Ln2))]),
-    rule("exp_m1",   Method, &[|b, _, y| { let one = b.lit(1.0); b.add(y, one) }]),
-    rule("ln",       Method, &[|b, x, _| b.recip(x[0])]),
-    rule("log",      Method, &[|b, x, _| { let l = b.call("ln", vec![x[1]]); let m = b.mul(x[0], l); b.recip(m) },
-                               |b, x, y| { let l = b.call("ln", vec![x[1]]); let m = b.mul(x[1], l); let q = b.div(y, m); b.neg(q) }]),
-    rule("log2",     Method, &[|b, x, _| { let m = b.mul(x[0], Operand::Const(NamedConst::Ln2)); b.recip(m) }]),
-    rule("log10",    Method, &[|b, x, _| { let m = b.mul(x[0], Operand::Const(NamedConst::Ln10)); b.recip(m) }]),
-    rule("ln_1p",    Method, &[|b, x, _| { let one = b.lit(1.0); let s = b.add(one, x[0]); b.recip(s) }]),
+    rule!("exp", Method, 20, |x| x[0].exp(),
+          &[|_, _, y| y]),
+    rule!("exp2", Method, 20, |x| x[0].exp2(),
+          &[|b, _, y| b.mul(y, Operand::Const(NamedConst::Ln2))]),
+    rule!("exp_m1", Method, 20, |x| x[0].exp_m1(),
+          &[|b, _, y| { let one = b.lit(1.0); b.add(y, one) }]),
+    rule!("ln", Method, 20, |x| x[0].ln(),
+          &[|b, x, _| b.recip(x[0])]),
+    rule!("log", Method, 20, |x| x[0].log(x[1]),
+          &[|b, x, _| { let l = b.call("ln", vec![x[1]]); let m = b.mul(x[0], l); b.recip(m) },
+            |b, x, y| { let l = b.call("ln", vec![x[1]]); let m = b.mul(x[1], l); let q = b.div(y, m); b.neg(q) }]),
+    rule!("log2", Method, 20, |x| x[0].log2(),
+          &[|b, x, _| { let m = b.mul(x[0], Operand::Const(NamedConst::Ln2)); b.recip(m) }]),
+    rule!("log10", Method, 20, |x| x[0].log10(),
+          &[|b, x, _| { let m = b.mul(x[0], Operand::Const(NamedConst::Ln10)); b.recip(m) }]),
+    rule!("ln_1p", Method, 20, |x| x[0].ln_1p(),
+          &[|b, x, _| { let one = b.lit(1.0); let s = b.add(one, x[0]); b.recip(s) }]),
     // powers and roots
-    rule("sqrt",     Method, &[|b, _, y| { let h = b.lit(0.5); b.div(h, y) }]),
-    rule("cbrt",     Method, &[|b, _, y| { let s = b.sq(y); let three = b.lit(3.0); let m = b.mul(three, s); b.recip(m) }]),
-    rule("recip",    Method, &[|b, _, y| { let s = b.sq(y); b.neg(s) }]),
-    Rule { name: "powi", form: Method, int_arg: Some(1),
-                             partials: &[|b, x, _| { let (n, m) = b.int_and_pred(x[1]); let p = b.powi(x[0], m); let d = b.mul(n, p); zero_at_exponent_zero(b, x[1], Operand::Int(0), d) },
-                                         |b, _, _| b.lit(0.0)] },
+    rule!("sqrt", Method, 5, |x| x[0].sqrt(),
+          &[|b, _, y| { let h = b.lit(0.5); b.div(h, y) }]),
+    rule!("cbrt", Method, 20, |x| x[0].cbrt(),
+          &[|b, _, y| { let s = b.sq(y); let three = b.lit(3.0); let m = b.mul(three, s); b.recip(m) }]),
+    rule!("recip", Method, 5, |x| x[0].recip(),
+          &[|b, _, y| { let s = b.sq(y); b.neg(s) }]),
+    Rule { name: "powi", form: Method, int_arg: Some(1), cost: 2,
+           #[cfg(test)] eval: |x| x[0].powi(x[1] as i32),
+           partials: &[|b, x, _| { let (n, m) = b.int_and_pred(x[1]); let p = b.powi(x[0], m); let d = b.mul(n, p); zero_at_exponent_zero(b, x[1], Operand::Int(0), d) },
+                       |b, _, _| b.lit(0.0)] },
     // The guard on a 0 exponent applies at base 0 only (where 0·∞ would appear), so that the
     // partial's own derivative along the exponent, which a Hessian takes, is kept elsewhere.
-    rule("powf",     Method, &[|b, x, _| { let one = b.lit(1.0); let m = b.sub(x[1], one); let p = b.call("powf", vec![x[0], m]); let z = b.lit(0.0); let d = b.mul(x[1], p); let g = zero_at_exponent_zero(b, x[1], z, d); b.select(x[0], Cmp::Eq, z, g, d) },
-                               |b, x, y| { let l = b.call("ln", vec![x[0]]); let m = b.mul(y, l); let z = b.lit(0.0); b.select(x[0], Cmp::Eq, z, z, m) }]),
-    rule("hypot",    Method, &[|b, x, y| hypot_partial(b, x[0], y),
-                               |b, x, y| hypot_partial(b, x[1], y)]),
-    rule("mul_add",  Method, &[|_, x, _| x[1],
-                               |_, x, _| x[0],
-                               |b, _, _| b.lit(1.0)]),
-    rule("midpoint", Method, &[|b, _, _| b.lit(0.5),
-                               |b, _, _| b.lit(0.5)]),
+    rule!("powf", Method, 20, |x| x[0].powf(x[1]),
+          &[|b, x, _| { let one = b.lit(1.0); let m = b.sub(x[1], one); let p = b.call("powf", vec![x[0], m]); let z = b.lit(0.0); let d = b.mul(x[1], p); let g = zero_at_exponent_zero(b, x[1], z, d); b.select(x[0], Cmp::Eq, z, g, d) },
+            |b, x, y| { let l = b.call("ln", vec![x[0]]); let m = b.mul(y, l); let z = b.lit(0.0); b.select(x[0], Cmp::Eq, z, z, m) }]),
+    rule!("hypot", Method, 20, |x| x[0].hypot(x[1]),
+          &[|b, x, y| hypot_partial(b, x[0], y),
+            |b, x, y| hypot_partial(b, x[1], y)]),
+    rule!("mul_add", Method, 2, |x| x[0].mul_add(x[1], x[2]),
+          &[|_, x, _| x[1],
+            |_, x, _| x[0],
+            |b, _, _| b.lit(1.0)]),
+    rule!("midpoint", Method, 2, |x| x[0].midpoint(x[1]),
+          &[|b, _, _| b.lit(0.5),
+            |b, _, _| b.lit(0.5)]),
     // trigonometry
-    rule("sin",      Method, &[|b, x, _| b.call("cos", vec![x[0]])]),
-    rule("cos",      Method, &[|b, x, _| { let s = b.call("sin", vec![x[0]]); b.neg(s) }]),
-    rule("tan",      Method, &[|b, _, y| { let s = b.sq(y); let one = b.lit(1.0); b.add(one, s) }]),
-    rule("asin",     Method, &[|b, x, _| { let r = one_minus_sq_sqrt(b, x[0]); b.recip(r) }]),
-    rule("acos",     Method, &[|b, x, _| { let r = one_minus_sq_sqrt(b, x[0]); let q = b.recip(r); b.neg(q) }]),
-    rule("atan",     Method, &[|b, x, _| { let s = b.sq(x[0]); let one = b.lit(1.0); let d = b.add(one, s); b.recip(d) }]),
+    rule!("sin", Method, 20, |x| x[0].sin(),
+          &[|b, x, _| b.call("cos", vec![x[0]])]),
+    rule!("cos", Method, 20, |x| x[0].cos(),
+          &[|b, x, _| { let s = b.call("sin", vec![x[0]]); b.neg(s) }]),
+    rule!("tan", Method, 20, |x| x[0].tan(),
+          &[|b, _, y| { let s = b.sq(y); let one = b.lit(1.0); b.add(one, s) }]),
+    rule!("asin", Method, 20, |x| x[0].asin(),
+          &[|b, x, _| { let r = one_minus_sq_sqrt(b, x[0]); b.recip(r) }]),
+    rule!("acos", Method, 20, |x| x[0].acos(),
+          &[|b, x, _| { let r = one_minus_sq_sqrt(b, x[0]); let q = b.recip(r); b.neg(q) }]),
+    rule!("atan", Method, 20, |x| x[0].atan(),
+          &[|b, x, _| { let s = b.sq(x[0]); let one = b.lit(1.0); let d = b.add(one, s); b.recip(d) }]),
     // At the origin, where atan2 is singular, both partials are 0 (as for hypot).
-    rule("atan2",    Method, &[|b, x, _| { let r = sum_sq(b, x[0], x[1]); let q = b.div(x[1], r); zero_where_zero(b, r, q) },
-                               |b, x, _| { let r = sum_sq(b, x[0], x[1]); let q = b.div(x[0], r); let n = b.neg(q); zero_where_zero(b, r, n) }]),
-    rule("to_radians", Method, &[|b, _, _| b.lit(std::f64::consts::PI / 180.0)]),
-    rule("to_degrees", Method, &[|b, _, _| b.lit(180.0 / std::f64::consts::PI)]),
+    rule!("atan2", Method, 20, |x| x[0].atan2(x[1]),
+          &[|b, x, _| { let r = sum_sq(b, x[0], x[1]); let q = b.div(x[1], r); zero_where_zero(b, r, q) },
+            |b, x, _| { let r = sum_sq(b, x[0], x[1]); let q = b.div(x[0], r); let n = b.neg(q); zero_where_zero(b, r, n) }]),
+    rule!("to_radians", Method, 2, |x| x[0].to_radians(),
+          &[|b, _, _| b.lit(std::f64::consts::PI / 180.0)]),
+    rule!("to_degrees", Method, 2, |x| x[0].to_degrees(),
+          &[|b, _, _| b.lit(180.0 / std::f64::consts::PI)]),
     // hyperbolic functions
-    rule("sinh",     Method, &[|b, x, _| b.call("cosh", vec![x[0]])]),
-    rule("cosh",     Method, &[|b, x, _| b.call("sinh", vec![x[0]])]),
-    rule("tanh",     Method, &[|b, _, y| { let s = b.sq(y); let one = b.lit(1.0); b.sub(one, s) }]),
-    rule("asinh",    Method, &[|b, x, _| { let one = b.lit(1.0); let h = b.call("hypot", vec![x[0], one]); b.recip(h) }]),
-    rule("acosh",    Method, &[|b, x, _| { let one = b.lit(1.0); let m = b.sub(x[0], one); let p = b.add(x[0], one); let q = b.mul(m, p); let r = b.call("sqrt", vec![q]); b.recip(r) }]),
-    rule("atanh",    Method, &[|b, x, _| { let one = b.lit(1.0); let m = b.sub(one, x[0]); let p = b.add(one, x[0]); let q = b.mul(m, p); b.recip(q) }]),
+    rule!("sinh", Method, 20, |x| x[0].sinh(),
+          &[|b, x, _| b.call("cosh", vec![x[0]])]),
+    rule!("cosh", Method, 20, |x| x[0].cosh(),
+          &[|b, x, _| b.call("sinh", vec![x[0]])]),
+    rule!("tanh", Method, 20, |x| x[0].tanh(),
+          &[|b, _, y| { let s = b.sq(y); let one = b.lit(1.0); b.sub(one, s) }]),
+    rule!("asinh", Method, 20, |x| x[0].asinh(),
+          &[|b, x, _| { let one = b.lit(1.0); let h = b.call("hypot", vec![x[0], one]); b.recip(h) }]),
+    rule!("acosh", Method, 20, |x| x[0].acosh(),
+          &[|b, x, _| { let one = b.lit(1.0); let m = b.sub(x[0], one); let p = b.add(x[0], one); let q = b.mul(m, p); let r = b.call("sqrt", vec![q]); b.recip(r) }]),
+    rule!("atanh", Method, 20, |x| x[0].atanh(),
+          &[|b, x, _| { let one = b.lit(1.0); let m = b.sub(one, x[0]); let p = b.add(one, x[0]); let q = b.mul(m, p); b.recip(q) }]),
     // kinks, ties and steps
-    rule("abs",      Method, &[|b, x, _| sign0(b, x[0])]),
-    rule("signum",   Method, &[|b, _, _| b.lit(0.0)]),
-    rule("min",      Method, &[|b, x, _| tie_weight(b, x[0], Cmp::Lt, x[1]),
-                               |b, x, _| tie_weight(b, x[1], Cmp::Lt, x[0])]),
-    rule("max",      Method, &[|b, x, _| tie_weight(b, x[0], Cmp::Gt, x[1]),
-                               |b, x, _| tie_weight(b, x[1], Cmp::Gt, x[0])]),
+    rule!("abs", Method, 2, |x| x[0].abs(),
+          &[|b, x, _| sign0(b, x[0])]),
+    rule!("signum", Method, 2, |x| x[0].signum(),
+          &[|b, _, _| b.lit(0.0)]),
+    rule!("min", Method, 2, |x| x[0].min(x[1]),
+          &[|b, x, _| tie_weight(b, x[0], Cmp::Lt, x[1]),
+            |b, x, _| tie_weight(b, x[1], Cmp::Lt, x[0])]),
+    rule!("max", Method, 2, |x| x[0].max(x[1]),
+          &[|b, x, _| tie_weight(b, x[0], Cmp::Gt, x[1]),
+            |b, x, _| tie_weight(b, x[1], Cmp::Gt, x[0])]),
     // clamp(x, lo, hi) is max(lo, min(x, hi)): ties split like min and max.
-    rule("clamp",    Method, &[|b, x, _| { let m = b.call("min", vec![x[0], x[2]]); let up = tie_weight(b, m, Cmp::Gt, x[1]); let inner = tie_weight(b, x[0], Cmp::Lt, x[2]); b.mul(up, inner) },
-                               |b, x, _| { let m = b.call("min", vec![x[0], x[2]]); tie_weight(b, x[1], Cmp::Gt, m) },
-                               |b, x, _| { let m = b.call("min", vec![x[0], x[2]]); let up = tie_weight(b, m, Cmp::Gt, x[1]); let inner = tie_weight(b, x[2], Cmp::Lt, x[0]); b.mul(up, inner) }]),
-    rule("floor",    Method, &[|b, _, _| b.lit(0.0)]),
-    rule("ceil",     Method, &[|b, _, _| b.lit(0.0)]),
-    rule("round",    Method, &[|b, _, _| b.lit(0.0)]),
-    rule("trunc",    Method, &[|b, _, _| b.lit(0.0)]),
-    rule("round_ties_even", Method, &[|b, _, _| b.lit(0.0)]),
-    rule("fract",    Method, &[|b, _, _| b.lit(1.0)]),
+    rule!("clamp", Method, 2, |x| x[0].clamp(x[1], x[2]),
+          &[|b, x, _| { let m = b.call("min", vec![x[0], x[2]]); let up = tie_weight(b, m, Cmp::Gt, x[1]); let inner = tie_weight(b, x[0], Cmp::Lt, x[2]); b.mul(up, inner) },
+            |b, x, _| { let m = b.call("min", vec![x[0], x[2]]); tie_weight(b, x[1], Cmp::Gt, m) },
+            |b, x, _| { let m = b.call("min", vec![x[0], x[2]]); let up = tie_weight(b, m, Cmp::Gt, x[1]); let inner = tie_weight(b, x[2], Cmp::Lt, x[0]); b.mul(up, inner) }]),
+    rule!("floor", Method, 2, |x| x[0].floor(),
+          &[|b, _, _| b.lit(0.0)]),
+    rule!("ceil", Method, 2, |x| x[0].ceil(),
+          &[|b, _, _| b.lit(0.0)]),
+    rule!("round", Method, 2, |x| x[0].round(),
+          &[|b, _, _| b.lit(0.0)]),
+    rule!("trunc", Method, 2, |x| x[0].trunc(),
+          &[|b, _, _| b.lit(0.0)]),
+    rule!("round_ties_even", Method, 2, |x| x[0].round_ties_even(),
+          &[|b, _, _| b.lit(0.0)]),
+    rule!("fract", Method, 2, |x| x[0].fract(),
+          &[|b, _, _| b.lit(1.0)]),
     // copysign(x, s) = |x| with the sign of s: ∂x is ±1 (0 at x = 0, as for abs)
-    rule("copysign", Method, &[|b, x, _| { let s = sign0(b, x[0]); let one = b.lit(1.0); let t = b.call("copysign", vec![one, x[1]]); b.mul(s, t) },
-                               |b, _, _| b.lit(0.0)]),
+    rule!("copysign", Method, 2, |x| x[0].copysign(x[1]),
+          &[|b, x, _| { let s = sign0(b, x[0]); let one = b.lit(1.0); let t = b.call("copysign", vec![one, x[1]]); b.mul(s, t) },
+            |b, _, _| b.lit(0.0)]),
     // rem_euclid(x, m) = x − m·div_euclid(x, m), where div_euclid is a step function
-    rule("rem_euclid", Method, &[|b, _, _| b.lit(1.0),
-                                 |b, x, _| { let q = b.call("div_euclid", vec![x[0], x[1]]); b.neg(q) }]),
-    rule("div_euclid", Method, &[|b, _, _| b.lit(0.0),
-                                 |b, _, _| b.lit(0.0)]),
+    rule!("rem_euclid", Method, 20, |x| x[0].rem_euclid(x[1]),
+          &[|b, _, _| b.lit(1.0),
+            |b, x, _| { let q = b.call("div_euclid", vec![x[0], x[1]]); b.neg(q) }]),
+    rule!("div_euclid", Method, 20, |x| x[0].div_euclid(x[1]),
+          &[|b, _, _| b.lit(0.0),
+            |b, _, _| b.lit(0.0)]),
     // helpers of the runtime crate
-    rule("sigmoid",  Helper, &[|b, _, y| { let one = b.lit(1.0); let c = b.sub(one, y); b.mul(y, c) }]),
-    rule("relu",     Helper, &[|b, x, _| { let (z, one) = (b.lit(0.0), b.lit(1.0)); b.select(x[0], Cmp::Gt, z, one, z) }]),
-    rule("leaky_relu", Helper, &[|b, x, _| { let (z, one) = (b.lit(0.0), b.lit(1.0)); b.select(x[0], Cmp::Gt, z, one, x[1]) },
-                                 |b, x, _| { let z = b.lit(0.0); b.select(x[0], Cmp::Gt, z, z, x[0]) }]),
-    rule("softplus", Helper, &[|b, x, _| b.call("sigmoid", vec![x[0]])]),
-    rule("log_sigmoid", Helper, &[|b, x, _| { let n = b.neg(x[0]); b.call("sigmoid", vec![n]) }]),
+    rule!("sigmoid", Helper, 20, |x| grad_runtime::sigmoid(x[0]),
+          &[|b, _, y| { let one = b.lit(1.0); let c = b.sub(one, y); b.mul(y, c) }]),
+    rule!("relu", Helper, 2, |x| grad_runtime::relu(x[0]),
+          &[|b, x, _| { let (z, one) = (b.lit(0.0), b.lit(1.0)); b.select(x[0], Cmp::Gt, z, one, z) }]),
+    rule!("leaky_relu", Helper, 2, |x| grad_runtime::leaky_relu(x[0], x[1]),
+          &[|b, x, _| { let (z, one) = (b.lit(0.0), b.lit(1.0)); b.select(x[0], Cmp::Gt, z, one, x[1]) },
+            |b, x, _| { let z = b.lit(0.0); b.select(x[0], Cmp::Gt, z, z, x[0]) }]),
+    rule!("softplus", Helper, 20, |x| grad_runtime::softplus(x[0]),
+          &[|b, x, _| b.call("sigmoid", vec![x[0]])]),
+    rule!("log_sigmoid", Helper, 20, |x| grad_runtime::log_sigmoid(x[0]),
+          &[|b, x, _| { let n = b.neg(x[0]); b.call("sigmoid", vec![n]) }]),
 ];
 
 /// `d`, or 0 where the exponent `n` is 0: `x⁰ = 1` has derivative 0 even at `x = 0`, where
@@ -263,6 +314,44 @@ mod tests {
                 seen.contains(called),
                 "{called} is called by a rule but missing"
             );
+        }
+    }
+
+    /// A row is all a function needs, besides its tests: the manual and the README list it,
+    /// a helper exists in the runtime, and the row's value is defined at ordinary points.
+    #[test]
+    fn every_row_is_documented_and_evaluated() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let read = |p: &str| std::fs::read_to_string(format!("{root}/{p}")).unwrap_or_default();
+        let (manual, readme, runtime) = (
+            read("src/lib.rs"),
+            read("README.md"),
+            read("grad-runtime/src/helpers.rs"),
+        );
+        let words = |text: &str| -> rustc_hash::FxHashSet<String> {
+            text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .map(String::from)
+                .collect()
+        };
+        let (manual, readme) = (words(&manual), words(&readme));
+        for r in RULES {
+            let name = r.name;
+            assert!(
+                manual.contains(name),
+                "the manual (src/lib.rs) does not list `{name}`"
+            );
+            assert!(readme.contains(name), "README.md does not list `{name}`");
+            if r.form == Form::Helper {
+                assert!(
+                    runtime.contains(&format!("pub fn {name}<")),
+                    "grad-runtime has no `{name}`"
+                );
+            }
+            let finite = [0.3, 0.6, 1.5].iter().any(|&x| {
+                let args: Vec<f64> = (0..r.arity()).map(|k| x + 0.2 * k as f64).collect();
+                (r.eval)(&args).is_finite()
+            });
+            assert!(finite, "{name}'s value is nowhere finite");
         }
     }
 }
