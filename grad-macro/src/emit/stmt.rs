@@ -13,21 +13,22 @@ impl Emitter<'_> {
         let outermost = self.loop_depth.get() == 0;
         if let Some(s) = &l.save {
             let buf = self.ident(s.buf);
-            match (&s.reuse, outermost) {
+            let (make, empty) = storage_tokens(&s.storage);
+            match (empty, outermost) {
                 // Inside another loop: storage made once, before the outermost loop, and
                 // emptied here, so that every run of this loop shares one allocation.
-                (Some(reuse), false) => {
+                (Some(empty), false) => {
                     let new = replace_placeholders(
                         quote!(__grad_krate::__private::Saved::new()),
                         &[],
                         &self.krate,
                     );
                     self.hoisted.borrow_mut().push(quote!(let mut #buf = #new;));
-                    let r = self.opaque(reuse);
+                    let r = self.opaque(&empty);
                     before.push(quote!(#buf #r;));
                 }
                 _ => {
-                    let cap = self.opaque(&s.cap);
+                    let cap = self.opaque(&make);
                     before.push(quote!(let mut #buf = #cap;));
                 }
             }
@@ -100,7 +101,13 @@ impl Emitter<'_> {
             }
         }
         let head = match &l.header {
-            Header::For { pat, iter, pos, .. } => {
+            Header::For {
+                pat,
+                iter,
+                walk,
+                pos,
+                ..
+            } => {
                 // A name the body does not read is bound as `_`.
                 let subst: Vec<Toks> = pat
                     .refs
@@ -115,7 +122,7 @@ impl Emitter<'_> {
                     .collect();
                 let subst: Vec<Subst> = subst.into_iter().map(Subst::Same).collect();
                 let p = replace_placeholders(pat.tokens.clone(), &subst, &self.krate);
-                let mut it = self.opaque(iter);
+                let mut it = self.opaque(&walked(iter, *walk));
                 // A struct literal cannot stand bare before the loop's block.
                 let brace = it
                     .0
@@ -272,5 +279,89 @@ impl Emitter<'_> {
                 }
             }
         })
+    }
+}
+
+/// The runtime's storage for `s`: what makes it before the loop, and, on the heap, the method
+/// call that empties it for another run of the loop (printed after the storage's name).
+fn storage_tokens(s: &crate::ir::Storage) -> (crate::ir::Opaque, Option<crate::ir::Opaque>) {
+    use crate::ir::{Opaque, Storage};
+    let opaque = |tokens, refs| Opaque {
+        tokens,
+        refs,
+        effectful: false,
+        prec: PREC_ATOM,
+    };
+    match s {
+        Storage::Stack(n) => (
+            opaque(
+                quote!(__grad_krate::__private::SavedN::<_, #n>::new()),
+                Vec::new(),
+            ),
+            None,
+        ),
+        Storage::Heap(n) => (
+            opaque(
+                quote!(__grad_krate::__private::Saved::with_capacity(#n)),
+                Vec::new(),
+            ),
+            Some(opaque(quote!(.restart_with_capacity(#n)), Vec::new())),
+        ),
+        Storage::Iter(iter) => {
+            let it = &iter.tokens;
+            (
+                opaque(
+                    quote!(__grad_krate::__private::Saved::for_iter(#it)),
+                    iter.refs.clone(),
+                ),
+                Some(opaque(quote!(.restart(#it)), iter.refs.clone())),
+            )
+        }
+        Storage::Growing => (
+            opaque(
+                quote!(__grad_krate::__private::Saved::default()),
+                Vec::new(),
+            ),
+            Some(opaque(quote!(.restart_with_capacity(0)), Vec::new())),
+        ),
+    }
+}
+
+/// The iterable `iter` walked as `walk` says, with the runtime's adapters: `rev(it)`,
+/// `enumerate_rev(it)`, `rev_prefix(it, n)`, ... (`n` the count of iterations that ran).
+fn walked(iter: &crate::ir::Opaque, walk: crate::ir::Walk) -> crate::ir::Opaque {
+    let crate::ir::Walk::Sweep {
+        reverse,
+        enumerate,
+        count,
+    } = walk
+    else {
+        return iter.clone();
+    };
+    let it = iter.tokens.clone();
+    let mut refs = iter.refs.clone();
+    let n = count.map(|n| {
+        let ph = Ident::new(&crate::ir::placeholder(refs.len()), Span::call_site());
+        refs.push(n);
+        ph
+    });
+    let tokens = match (!reverse, enumerate, n) {
+        (true, false, None) => it,
+        (true, true, None) => quote!(__grad_krate::__private::enumerate(#it)),
+        (true, false, Some(n)) => quote!(__grad_krate::__private::take(#it, #n)),
+        (true, true, Some(n)) => quote!(__grad_krate::__private::take(
+            __grad_krate::__private::enumerate(#it),
+            #n
+        )),
+        (false, false, None) => quote!(__grad_krate::__private::rev(#it)),
+        (false, true, None) => quote!(__grad_krate::__private::enumerate_rev(#it)),
+        (false, false, Some(n)) => quote!(__grad_krate::__private::rev_prefix(#it, #n)),
+        (false, true, Some(n)) => quote!(__grad_krate::__private::enumerate_rev_prefix(#it, #n)),
+    };
+    crate::ir::Opaque {
+        tokens,
+        refs,
+        effectful: false,
+        prec: PREC_ATOM,
     }
 }

@@ -36,7 +36,7 @@ pub(super) fn cost_note(body: &crate::ir::Block, sig: &Sig) -> String {
     crate::ir::walk(body, &mut |i| {
         if let crate::ir::Inst::Loop(l) = i {
             if let Some(s) = &l.save {
-                if s.cap.tokens.to_string().contains("SavedN") {
+                if matches!(s.storage, crate::ir::Storage::Stack(_)) {
                     stack = true;
                 } else {
                     heap = true;

@@ -122,6 +122,8 @@ pub struct Carry {
     pub out: Var,
 }
 
+// A header lives in a `Loop`, which an `Inst` boxes: the variants' sizes cost nothing there.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Header {
     /// `for pat in iter`: `pat.refs` are the variables the pattern binds (defined, not read);
@@ -129,6 +131,8 @@ pub enum Header {
     For {
         pat: Opaque,
         iter: Opaque,
+        /// How the loop walks `iter`: as written, or as a reverse sweep walks it.
+        walk: Walk,
         elems: Vec<Elem>,
         /// The trip count, when it is a constant (an upper bound suffices).
         trip: Option<TokenStream>,
@@ -138,6 +142,22 @@ pub enum Header {
     },
     /// `loop` (a `while` is a `loop` that starts with `if !cond { break }`).
     Loop,
+}
+
+/// How a `for` loop walks its iterable. `emit` writes a sweep's walk with the runtime's
+/// adapters (`rev`, `enumerate_rev`, `rev_prefix`, ...).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Walk {
+    /// `for pat in iter`.
+    AsWritten,
+    /// The iterations of the loop a reverse sweep reverses: last first (`reverse`) or in their
+    /// order, each with its position first in the pattern (`enumerate`), and only the first
+    /// `count` when that loop may have stopped early.
+    Sweep {
+        reverse: bool,
+        enumerate: bool,
+        count: Option<Var>,
+    },
 }
 
 /// A loop variable that is an element of an array (`for w in ws.iter()`): the element at the
@@ -152,17 +172,28 @@ pub struct Elem {
     pub at: Option<Var>,
 }
 
-/// Storage for carried values, declared before the loop (`cap` builds it).
+/// Storage for carried values, declared before the loop.
 #[derive(Clone, Debug)]
 pub struct Save {
     pub buf: Var,
-    /// The storage, made before the loop (`Saved::for_iter(..)`).
-    pub cap: Opaque,
-    /// For storage on the heap, the method call that empties it for another run of the loop
-    /// (`.restart(..)`, printed after `buf`): a loop nested in another loop reuses storage made
-    /// once, before the outermost loop.
-    pub reuse: Option<Opaque>,
+    pub storage: Storage,
     pub vals: Vec<Var>,
+}
+
+/// Where a loop keeps what its iterations save for the reverse sweep. The sweep chooses;
+/// `emit` writes it as the runtime's `SavedN` (stack) or `Saved` (heap). Storage on the heap
+/// of a loop nested in another is made once, before the outermost loop, and emptied for each
+/// run of the inner one.
+#[derive(Clone, Debug)]
+pub enum Storage {
+    /// On the stack, for a constant trip count `n` up to a bound.
+    Stack(TokenStream),
+    /// On the heap, one allocation of a trip count `n` known before the loop runs.
+    Heap(TokenStream),
+    /// On the heap, one allocation of the iterable's length (an `ExactSizeIterator`'s).
+    Iter(Opaque),
+    /// On the heap, growing as iterations run (a `loop` or `while`).
+    Growing,
 }
 
 #[derive(Clone, Debug)]

@@ -43,18 +43,26 @@ impl Inst {
                 ArrayInit::List(xs) => xs.iter().for_each(f),
             },
             Inst::Loop(l) => {
-                if let Header::For { iter, elems, .. } = &l.header {
+                if let Header::For {
+                    iter, elems, walk, ..
+                } = &l.header
+                {
                     iter.refs.iter().for_each(|v| f(&Operand::Var(*v)));
+                    if let Walk::Sweep { count: Some(n), .. } = walk {
+                        f(&Operand::Var(*n));
+                    }
                     for e in elems {
                         f(&Operand::Var(e.arr));
                         e.prefix.iter().for_each(&mut *f);
                     }
                 }
                 l.carried.iter().for_each(|c| f(&c.init));
-                if let Some(s) = &l.save {
-                    for o in std::iter::once(&s.cap).chain(&s.reuse) {
-                        o.refs.iter().for_each(|v| f(&Operand::Var(*v)));
-                    }
+                if let Some(Save {
+                    storage: Storage::Iter(it),
+                    ..
+                }) = &l.save
+                {
+                    it.refs.iter().for_each(|v| f(&Operand::Var(*v)));
                 }
                 if let Some(r) = &l.restore {
                     f(&Operand::Var(r.buf));
@@ -100,8 +108,14 @@ impl Inst {
                 ArrayInit::List(xs) => xs.iter_mut().for_each(f),
             },
             Inst::Loop(l) => {
-                if let Header::For { iter, elems, .. } = &mut l.header {
+                if let Header::For {
+                    iter, elems, walk, ..
+                } = &mut l.header
+                {
                     iter.map_refs(f);
+                    if let Walk::Sweep { count: Some(n), .. } = walk {
+                        map_var(n, f);
+                    }
                     for e in elems {
                         map_var(&mut e.arr, f);
                         e.prefix.iter_mut().for_each(&mut *f);
@@ -110,11 +124,12 @@ impl Inst {
                 for c in &mut l.carried {
                     f(&mut c.init);
                 }
-                if let Some(s) = &mut l.save {
-                    s.cap.map_refs(f);
-                    if let Some(r) = &mut s.reuse {
-                        r.map_refs(f);
-                    }
+                if let Some(Save {
+                    storage: Storage::Iter(it),
+                    ..
+                }) = &mut l.save
+                {
+                    it.map_refs(f);
                 }
                 if let Some(r) = &mut l.restore {
                     map_var(&mut r.buf, f);

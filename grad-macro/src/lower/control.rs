@@ -346,6 +346,7 @@ impl<'a> Lowerer<'a> {
                     prec: crate::emit::tokens::PREC_ATOM,
                 },
                 iter,
+                walk: crate::ir::Walk::AsWritten,
                 elems,
                 trip,
                 pos: self.pos_slot.take(),

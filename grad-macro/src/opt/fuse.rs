@@ -30,7 +30,10 @@ pub fn fuse(mut func: Func) -> Func {
 fn iteration(h: &Header) -> Option<(String, Vec<Var>)> {
     match h {
         Header::For {
-            iter, pos: None, ..
+            iter,
+            pos: None,
+            walk: crate::ir::Walk::AsWritten,
+            ..
         } => Some((iter.tokens.to_string(), iter.refs.clone())),
         _ => None,
     }

@@ -1,6 +1,6 @@
 //! How a loop's sweep runs: its header backwards, the storage of what iterations keep (on the stack up to a bound, else the heap), and the effects a sweep must not repeat.
 
-use crate::ir::{placeholder, Block, Elem, Header, Inst, Opaque, StoreOp, Var};
+use crate::ir::{placeholder, Block, Elem, Header, Inst, Opaque, Storage, StoreOp, Var, Walk};
 use proc_macro2::{Ident, Span};
 use quote::quote;
 use rustc_hash::FxHashSet as HashSet;
@@ -35,31 +35,20 @@ pub(super) fn sweep_header(
                 pat_tokens = quote!((#ph, #shifted));
                 pat_refs.insert(0, p);
             }
-            let it = iter.tokens.clone();
-            let mut refs = iter.refs.clone();
-            let n = count.filter(|_| exit).map(|n| {
-                let ph = Ident::new(&placeholder(refs.len()), Span::call_site());
-                refs.push(n);
-                ph
-            });
-            let tokens = match (forward, pos.is_some(), n) {
-                (true, false, None) => it,
-                (true, true, None) => quote!(__grad_krate::__private::enumerate(#it)),
-                (true, false, Some(n)) => quote!(__grad_krate::__private::take(#it, #n)),
-                (true, true, Some(n)) => quote!(__grad_krate::__private::take(
-                    __grad_krate::__private::enumerate(#it),
-                    #n
-                )),
-                (false, false, None) => quote!(__grad_krate::__private::rev(#it)),
-                (false, true, None) => quote!(__grad_krate::__private::enumerate_rev(#it)),
-                (false, false, Some(n)) => quote!(__grad_krate::__private::rev_prefix(#it, #n)),
-                (false, true, Some(n)) => {
-                    quote!(__grad_krate::__private::enumerate_rev_prefix(#it, #n))
-                }
+            let count = count.filter(|_| exit);
+            // In order, all of them and without positions: the loop as written.
+            let walk = match (forward, pos.is_some(), count) {
+                (true, false, None) => Walk::AsWritten,
+                (forward, enumerate, count) => Walk::Sweep {
+                    reverse: !forward,
+                    enumerate,
+                    count,
+                },
             };
             Header::For {
                 pat: op(pat_tokens, pat_refs),
-                iter: op(tokens, refs),
+                iter: iter.clone(),
+                walk,
                 // The positions are bound by the pattern (`pos`), so the elements are known.
                 elems: match pos {
                     Some(p) => elems
@@ -81,6 +70,7 @@ pub(super) fn sweep_header(
             Header::For {
                 pat: op(quote!(_), Vec::new()),
                 iter: op(quote!(0..#ph), count.into_iter().collect()),
+                walk: Walk::AsWritten,
                 elems: Vec::new(),
                 trip: None,
                 pos: None,
@@ -134,51 +124,17 @@ pub(super) fn order_free(body: &Block) -> bool {
 pub(super) const STACK_TRIPS: u64 = 1024;
 
 /// Storage for a loop's carried values: on the stack for a small constant trip count, else one
-/// allocation of the trip count (known before the loop runs) or a growing one (`while`). For
-/// storage on the heap, also the statement that empties `buf` for another run of the loop.
-pub(super) fn capacity(h: &Header) -> (Opaque, Option<Opaque>) {
-    let opaque = |tokens, refs| Opaque {
-        tokens,
-        refs,
-        effectful: false,
-        prec: crate::emit::tokens::PREC_ATOM,
-    };
+/// allocation of the trip count (known before the loop runs) or a growing one (`while`).
+pub(super) fn storage(h: &Header) -> Storage {
     match h {
         Header::For { trip: Some(n), .. } => {
             match syn::parse2::<syn::LitInt>(n.clone()).map(|l| l.base10_parse::<u64>()) {
-                Ok(Ok(k)) if k <= STACK_TRIPS => (
-                    opaque(
-                        quote!(__grad_krate::__private::SavedN::<_, #n>::new()),
-                        Vec::new(),
-                    ),
-                    None,
-                ),
-                _ => (
-                    opaque(
-                        quote!(__grad_krate::__private::Saved::with_capacity(#n)),
-                        Vec::new(),
-                    ),
-                    Some(opaque(quote!(.restart_with_capacity(#n)), Vec::new())),
-                ),
+                Ok(Ok(k)) if k <= STACK_TRIPS => Storage::Stack(n.clone()),
+                _ => Storage::Heap(n.clone()),
             }
         }
-        Header::For { iter, .. } => {
-            let it = &iter.tokens;
-            (
-                opaque(
-                    quote!(__grad_krate::__private::Saved::for_iter(#it)),
-                    iter.refs.clone(),
-                ),
-                Some(opaque(quote!(.restart(#it)), iter.refs.clone())),
-            )
-        }
-        Header::Loop => (
-            opaque(
-                quote!(__grad_krate::__private::Saved::default()),
-                Vec::new(),
-            ),
-            Some(opaque(quote!(.restart_with_capacity(0)), Vec::new())),
-        ),
+        Header::For { iter, .. } => Storage::Iter(iter.clone()),
+        Header::Loop => Storage::Growing,
     }
 }
 

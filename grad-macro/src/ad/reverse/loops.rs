@@ -184,11 +184,9 @@ impl Rev {
             let buf = self
                 .b
                 .new_var(Kind::Opaque, Name::Fixed("saved"), false, span);
-            let (cap, reuse) = capacity(&lp.header);
             lp.save = Some(Save {
                 buf,
-                cap,
-                reuse,
+                storage: storage(&lp.header),
                 vals,
             });
             Some(Restore { buf, vars })
