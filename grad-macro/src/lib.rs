@@ -1,5 +1,54 @@
 //! Implementation detail of the `grad` crate: the `#[grad]` attribute. Depend on `grad`, not
 //! on this crate; its API is `grad`'s.
+//!
+//! # The pipeline
+//!
+//! Each stage is a folder; data flows one way, from tokens to tokens:
+//!
+//! ```text
+//!  #[grad(..)] fn f(..) { .. }
+//!         │
+//!   front/    args (the attribute) · check (the signature) · ctxt (every error, collected)
+//!         │ Args, Sig
+//!   lower/    syn → IR: statements, expressions, calls, conditions, control flow, arrays,
+//!         │   loop sources and reductions, match; escape (where a differentiated value would
+//!         │   leave what is modelled) · effects (reads pinned before calls that change data)
+//!         │ Lowered { func: ir::Func, .. }
+//!   expand/   the driver: pipeline (the one place passes are composed, with typed views
+//!         │   Gradient and Tangents) · companions · pullbacks · jacobian · second_order ·
+//!         │   derivation · per_element · cost · rule (#[grad::rule])
+//!         │   ┌────────────────────────────────────────────────────────────┐
+//!         │   │ ad/     reverse (mod, branch, loops, header, legality) ·   │
+//!         │   │         forward · trace                   Func → Func      │
+//!         │   │ opt/    simplify (dead code) · fuse · factor  Func → Func  │
+//!         │   └────────────────────────────────────────────────────────────┘
+//!         │ ir::Func
+//!   emit/     plan (inlining, names) · print (expressions) · stmt (statements, loops,
+//!         │   the runtime's storage and sweep adapters) · tokens (the bottom layer)
+//!         ▼
+//!  fn f(..) { .. }  fn f_grad(..)  fn f_value_and_grad(..)  ..
+//! ```
+//!
+//! Under every stage: `ir/` (the IR's types; `visit`: `walk`, `walk_mut`, `any`; `util`;
+//! `validate`, run after every pass in tests), `build/` (the only constructor of derivative
+//! code: value numbering, `fold`, `algebra`) and `rules/` (one row per math function, with its
+//! cost and, in tests, its value; `arith`: the one table of the built-in operations' partials,
+//! read by reverse, forward, second order and the derivation shown in the docs).
+//!
+//! # How the shape is kept
+//!
+//! The stages, bottom up, are `ir`, `rules`, `emit`, `build`, `opt`, `ad`, `front`, `lower`,
+//! `expand`: a stage names (`crate::stage`) only the stages before it, so there is no cycle
+//! between stages. `tests/layout.rs` checks this on every `cargo test` by reading each source
+//! file's `crate::` paths, and also that no module is included by `#[path]` and that no file
+//! outside `tests/` is over 700 lines (at most two over 600). Within a stage, the files are
+//! children of the stage's `mod.rs` and split one type's `impl` by concern (the `Lowerer`, the
+//! `Emitter`, the reverse sweep's `Rev`), as serde_derive's `de/` does; they share the stage's
+//! items through `use super::*`.
+//!
+//! `tests/` holds the macro's own tests: the pipeline on token streams and its snapshots, the
+//! differential tests against `grad-testgen`'s oracle (with the IR validated after each pass),
+//! fuzzing, escapes, the interpreter, and the layout check.
 
 mod ad;
 mod build;

@@ -1,6 +1,6 @@
-//! The pipeline: parse the attribute and the function, check the signature, lower the body to
-//! IR, run the reverse sweep, clean up, and print the companions next to the untouched
-//! original. Errors of every stage are collected and reported together; the original function
+//! The expansion driver: parse the attribute and the function, check the signature, lower the
+//! body to IR, ask the `pipeline` for the programs the companions need, and print them next to
+//! the untouched original. Errors of every stage are collected and reported together; the original function
 //! is emitted even then, so the rest of the user's crate keeps compiling.
 
 pub(crate) mod companions;

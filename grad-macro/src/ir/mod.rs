@@ -1,9 +1,11 @@
 //! The intermediate representation every pass works on.
 //!
-//! A function body becomes structured SSA: a [`Block`] is a list of [`Inst`]s, each defining at
-//! most one [`Var`] exactly once, and ending in the values it yields. The only control flow is
+//! A function body becomes structured SSA: a [`Block`] is a list of [`Inst`]s, each defining its
+//! [`Var`]s where they are not yet visible, and ending in the values it yields. Control flow is
 //! [`Inst::If`], whose branches are blocks and whose results (`outs`) play the role of phi
-//! nodes. Values the macro does not model (integer data, struct fields, user constants) are
+//! nodes, and [`Loop`], whose carried variables do. `validate` states the invariants and checks
+//! them after every pass in tests; `visit` walks a body (`walk`, `walk_mut`, `any`); `util`
+//! holds the small transformations passes share. Values the macro does not model (integer data, struct fields, user constants) are
 //! carried as opaque tokens with no derivative.
 //!
 //! Why this shape: the reverse sweep (and later forward mode, loops and second order) are passes
@@ -202,7 +204,7 @@ pub struct Restore {
     pub vars: Vec<Var>,
 }
 
-/// How a variable is named when emitted. Names are given at emission (see `emit.rs`), so passes
+/// How a variable is named when emitted. Names are given at emission (see `emit/`), so passes
 /// only say what a variable *is*.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Name {

@@ -5,7 +5,7 @@
 //! two variables), and an `if` yields the variables its branches change, so later passes never
 //! see mutation. Code over data only (integer arithmetic, struct fields, user functions called
 //! on data) is kept as the user wrote it, as opaque tokens with no derivative; code that mixes
-//! data and differentiated values must be built from the operations in `rules.rs`. Conditions
+//! data and differentiated values must be built from the operations in `rules/`. Conditions
 //! are kept as written too, whatever values they read: a condition has no derivative.
 
 use crate::build::Builder;

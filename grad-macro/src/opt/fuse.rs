@@ -1,7 +1,7 @@
 //! Fuses the reverse sweep of an accumulating loop into the loop itself.
 //!
 //! A loop whose reverse only adds into sums is swept forwards over the same iterations (see
-//! `reverse.rs`). When everything that sweep reads is known before the loop runs (as in a mean
+//! `ad/reverse/`). When everything that sweep reads is known before the loop runs (as in a mean
 //! squared error, whose `1 / n` does not depend on the sum), the two loops become one: the
 //! derivative work of each iteration follows its primal work, and the data is traversed once,
 //! as a hand-written gradient would.

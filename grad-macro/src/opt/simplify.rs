@@ -1,7 +1,7 @@
 //! Whole-program clean-up after the passes: dead code elimination.
 //!
 //! Local simplification (symbolic zeros, identities, folding, value numbering) happens as code
-//! is built (`builder.rs`); what remains is to drop what nothing reads: primal values only the
+//! is built (`build/`); what remains is to drop what nothing reads: primal values only the
 //! value needed, outputs of an `if` nobody uses, the carried values of a loop nobody reads, and
 //! user code with no effect on the result. Code with possible side effects (calls on data,
 //! writes to arrays) is always kept.

@@ -1,6 +1,6 @@
 //! The partials of the built-in operations — `−x`, `+`, `−`, `×`, `÷`, `%`, a select between
 //! two values, a call of another `#[grad]` function's pullback — with the math functions'
-//! rows of [`RULES`](super::RULES) brought to the same form: the one place where what an
+//! rows of [`RULES`] brought to the same form: the one place where what an
 //! operation contributes to a derivative is written (JAX states its arithmetic the same way,
 //! as primitives with rules, `deflinear2` for `+` and `defbilinear` for `×`, beside every other
 //! function's).

@@ -1,18 +1,19 @@
 //! The derivative rules: one entry per function, one partial per argument, side by side.
 //!
-//! A partial is a function of the builder, the call's arguments `x` and its result `y`; it
-//! returns `∂y/∂x[i]` as IR. Rules reuse the result where that is cheaper and more stable
-//! (`exp → y`, `tanh → 1 − y²`, `sqrt → 0.5 / y`, `sigmoid → y(1 − y)`), as JAX's `defjvp` rules
-//! do. The reverse sweep multiplies a partial by the incoming adjoint; forward mode (later) will
-//! multiply it by a tangent: both read this one table.
+//! A partial is a function of an [`Algebra`] (the builder), the call's arguments `x` and its
+//! result `y`; it returns `∂y/∂x[i]` as IR. Rules reuse the result where that is cheaper and
+//! more stable (`exp → y`, `tanh → 1 − y²`, `sqrt → 0.5 / y`, `sigmoid → y(1 − y)`), as JAX's
+//! `defjvp` rules do. A row also carries the function's cost and, in tests, its value. The
+//! built-in operations (`+ − × ÷ %`, selects, pullback calls) have their partials in [`arith`],
+//! which every mode reads: reverse, forward, second order and the derivation in the docs.
 //!
 //! Conventions where the derivative does not exist (documented in the `grad` crate):
 //! `abs`, `signum`, `relu` and the rounding functions have derivative 0 at their kinks and
 //! jumps; `min`/`max`/`clamp` ties split the gradient evenly; `sqrt` at 0 gives `+inf`;
 //! `hypot` and `atan2` at the origin and `powf`'s exponent partial at base 0 give 0.
 //!
-//! Adding a function is one entry here (plus, for a helper, the function in `grad-runtime`)
-//! and its tests.
+//! Adding a function is one row here (plus, for a helper, the function in `grad-runtime`), a
+//! line in the manual and the README (a test checks both), and its tests.
 
 pub mod arith;
 

@@ -2,9 +2,9 @@
 //!
 //! The sweep walks the primal instructions backwards. Each active variable collects the
 //! contributions of its uses (the multivariate chain rule: at fan-out they add up); when its
-//! definition is reached its adjoint is their sum, named `d_<var>`, and the local partials of
-//! its operation (from `rules.rs`, or the four arithmetic operations below) pass it on to the
-//! operands. A variable nothing depends on has no adjoint at all (the symbolic zero), so no
+//! definition is reached its adjoint is their sum, named `d_<var>`, and its operation's entry
+//! in `rules::arith` (the arithmetic's partials, and every math function's row) passes it on
+//! to the operands. A variable nothing depends on has no adjoint at all (the symbolic zero), so no
 //! code is generated for it.
 //!
 //! An `if` is reversed into an `if` on the same condition: only the taken branch contributes,
@@ -40,7 +40,8 @@ pub fn reverse_traced(primal: &Func, wrt: &[Var]) -> (Func, Vec<(Var, Operand)>,
     (f, record.into_inner(), errors)
 }
 
-/// [`reverse`], and the errors found on the way (a value the sweep needs that it cannot have).
+/// The reverse sweep of `primal` with respect to `wrt`, and the errors found on the way (a value
+/// the sweep needs that it cannot have).
 pub fn reverse_checked(primal: &Func, wrt: &[Var], simplify: bool) -> (Func, Vec<syn::Error>) {
     sweep(primal, wrt, simplify, None)
 }
