@@ -3,7 +3,9 @@
 //! read the results through typed views ([`Gradient`], [`Tangents`]) rather than by position.
 //!
 //! In the macro's own tests every pass's output is validated (`ir::validate`): a pass that
-//! breaks the IR fails there, named, not as a rustc error in the generated code.
+//! breaks the IR fails there, named, not as a rustc error in the generated code. (Not in
+//! `cargo test --release`, so that the expansion benchmark, compiled the same way, times the
+//! macro alone; the differential tests validate in every profile.)
 //!
 //! ```text
 //! lowered ─ reverse ─ dce ─┬──────────────────────── optimise (fuse, factor, dce) ─ emit
@@ -17,10 +19,12 @@ use crate::ad::reverse;
 use crate::ir::{Func, Operand, Var};
 use crate::opt::{factor, fuse, simplify};
 
-/// Validates `func` after `pass` when the macro's tests run; nothing otherwise.
-#[cfg_attr(not(test), allow(unused_variables))]
+/// Validates `func` after `pass` when the macro's own tests run (in the debug profile: not in
+/// the expansion benchmark, which compiles these modules as a test in release, and never in a
+/// user's build); nothing otherwise.
+#[cfg_attr(not(all(test, debug_assertions)), allow(unused_variables))]
 pub(super) fn check(func: &Func, pass: &str) {
-    #[cfg(test)]
+    #[cfg(all(test, debug_assertions))]
     if let Err(e) = crate::ir::validate(func) {
         panic!("the IR is invalid after {pass}: {e}");
     }

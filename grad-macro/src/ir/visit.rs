@@ -72,12 +72,13 @@ impl Inst {
     }
 
     /// The blocks nested in this instruction.
-    pub fn blocks(&self) -> Vec<&Block> {
-        match self {
-            Inst::If { then, els, .. } => vec![then, els],
-            Inst::Loop(l) => vec![&l.body],
-            _ => Vec::new(),
-        }
+    pub fn blocks(&self) -> impl Iterator<Item = &Block> {
+        let (a, b) = match self {
+            Inst::If { then, els, .. } => (Some(then), Some(els)),
+            Inst::Loop(l) => (Some(&l.body), None),
+            _ => (None, None),
+        };
+        a.into_iter().chain(b)
     }
 
     /// Rewrites every operand this instruction reads, nested blocks included.
@@ -270,12 +271,13 @@ impl Inst {
 
 impl Inst {
     /// The blocks nested in this instruction, to change.
-    pub fn blocks_mut(&mut self) -> Vec<&mut Block> {
-        match self {
-            Inst::If { then, els, .. } => vec![then, els],
-            Inst::Loop(l) => vec![&mut l.body],
-            _ => Vec::new(),
-        }
+    pub fn blocks_mut(&mut self) -> impl Iterator<Item = &mut Block> {
+        let (a, b) = match self {
+            Inst::If { then, els, .. } => (Some(then), Some(els)),
+            Inst::Loop(l) => (Some(&mut l.body), None),
+            _ => (None, None),
+        };
+        a.into_iter().chain(b)
     }
 }
 
@@ -326,5 +328,5 @@ pub fn any(block: &Block, f: &mut impl FnMut(&Inst) -> bool) -> bool {
     block
         .insts
         .iter()
-        .any(|inst| f(inst) || inst.blocks().into_iter().any(|b| any(b, f)))
+        .any(|inst| f(inst) || inst.blocks().any(|b| any(b, f)))
 }

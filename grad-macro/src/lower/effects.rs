@@ -245,10 +245,7 @@ fn inst_has_effects(i: &Inst) -> bool {
         Inst::Cond { cond, .. } => cond.effectful(),
         _ => false,
     };
-    own(i)
-        || i.blocks()
-            .into_iter()
-            .any(|b| crate::ir::any(b, &mut |i| own(i)))
+    own(i) || i.blocks().any(|b| crate::ir::any(b, &mut |i| own(i)))
 }
 
 fn has_effects(b: &Block) -> bool {

@@ -197,7 +197,7 @@ fn independent_iterations(
     fn effects(b: &Block) -> bool {
         b.insts
             .iter()
-            .any(|i| i.effectful() || i.blocks().into_iter().any(effects))
+            .any(|i| i.effectful() || i.blocks().any(effects))
     }
     if effects(&first.body) {
         return false;
