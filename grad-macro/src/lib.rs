@@ -16,10 +16,10 @@
 //!         │ Lowered { func: ir::Func, .. }
 //!   expand/   the driver: pipeline (the one place passes are composed, with typed views
 //!         │   Gradient and Tangents) · companions · pullbacks · jacobian · second_order ·
-//!         │   derivation · per_element · cost · rule (#[grad::rule])
+//!         │   trace (`_trace`, `_graph`) · per_element · cost · rule (#[grad::rule])
 //!         │   ┌────────────────────────────────────────────────────────────┐
 //!         │   │ ad/     reverse (mod, branch, loops, header, legality) ·   │
-//!         │   │         forward · trace                   Func → Func      │
+//!         │   │         forward · trace (mod, render)     Func → Func      │
 //!         │   │ opt/    simplify (dead code) · fuse · factor  Func → Func  │
 //!         │   └────────────────────────────────────────────────────────────┘
 //!         │ ir::Func
@@ -37,11 +37,14 @@
 //!
 //! # How the shape is kept
 //!
-//! The stages, bottom up, are `ir`, `rules`, `emit`, `build`, `opt`, `ad`, `front`, `lower`,
-//! `expand`: a stage names (`crate::stage`) only the stages before it, so there is no cycle
-//! between stages. `tests/layout.rs` checks this on every `cargo test` by reading each source
-//! file's `crate::` paths, and also that no module is included by `#[path]` and that no file
-//! outside `tests/` is over 700 lines (at most two over 600). Within a stage, the files are
+//! The layers, bottom up, are `ir`, `tokens` (the token helpers in `emit/tokens.rs`), `rules`,
+//! `build`, `opt`, `ad`, `emit`, `front`, `lower`, `expand`: a stage names (`crate::stage`)
+//! only the layers before it, so there is no cycle between stages. `tests/layout.rs` checks
+//! this on every `cargo test` by reading each source file's `crate::` paths, and also that no
+//! module is included by `#[path]` and that no file outside `tests/` is over 700 lines (at
+//! most two over 600). Lowering sits above `opt` and `ad` because it asks the optimiser which
+//! pullback calls are dead, and the expansion driver asks the AD side whether a body can be
+//! reversed before any pass runs. Within a stage, the files are
 //! children of the stage's `mod.rs` and split one type's `impl` by concern (the `Lowerer`, the
 //! `Emitter`, the reverse sweep's `Rev`), as serde_derive's `de/` does; they share the stage's
 //! items through `use super::*`.

@@ -5,20 +5,20 @@
 
 pub(crate) mod companions;
 mod cost;
-mod derivation;
 mod jacobian;
 pub mod per_element;
 mod pipeline;
 mod pullbacks;
 pub mod rule;
 pub(crate) mod second_order;
+mod trace;
 
 use companions::*;
 use cost::*;
-use derivation::*;
 use jacobian::*;
 use pullbacks::*;
 use second_order::*;
+use trace::*;
 
 use crate::emit::tokens::one_or_tuple;
 use crate::emit::Emitter;
@@ -81,6 +81,9 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     };
 
     pipeline::check(&lowered.func, "lowering");
+    if !sig.forward_only {
+        pipeline::reversible(&lowered.func)?;
+    }
     let wrt: Vec<Var> = sig.wrt.iter().map(|&i| lowered.func.params[i]).collect();
     if let Some(m) = sig.outputs {
         return jacobian(&args, (&item, &f), &sig, &lowered, &wrt, m, &krate);
@@ -163,7 +166,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     // sweep: a long function does without it, unless `trace` or `graph` asks for it).
     let small = lowered.func.body.insts.len() <= 60;
     let derivation = if small || args.trace || args.graph {
-        crate::ad::trace::derive(&lowered.func, &wrt, &f.sig.ident.to_string())
+        pipeline::derivation(&lowered.func, &wrt, &f.sig.ident.to_string())
     } else {
         Err("too many operations for a table")
     };

@@ -93,6 +93,25 @@ impl Tangents {
     }
 }
 
+/// Whether `primal` can be reversed: the legality check of the AD side (an array written after
+/// a loop has read it is refused), run once before any sweep is asked for.
+pub(super) fn reversible(primal: &Func) -> syn::Result<()> {
+    combine(reverse::legality::check_reads_after_writes(
+        &primal.body,
+        &primal.vars,
+    ))
+}
+
+/// The derivation of a straight-line function, for `trace`, `graph` and `_grad`'s
+/// documentation: its nodes, local partials and adjoints (`ad::trace`).
+pub(super) fn derivation(
+    primal: &Func,
+    wrt: &[Var],
+    name: &str,
+) -> Result<crate::ad::trace::Derivation, &'static str> {
+    crate::ad::trace::derive(primal, wrt, name)
+}
+
 /// The reverse sweep of `primal` with respect to `wrt`, dead code removed.
 pub(super) fn reverse(primal: &Func, wrt: &[Var]) -> syn::Result<Gradient> {
     let (func, errors) = reverse::reverse_checked(primal, wrt, true);

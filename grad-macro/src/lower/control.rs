@@ -1,13 +1,8 @@
-//! Lowering of loops, jumps, `match`, arrays and iterator sums.
-//!
-//! - A loop becomes an [`Inst::Loop`] whose carried variables are the outer variables its body
-//!   assigns; `break`, `continue` and `return` become flags in the environment (see `RET`,
-//!   `BRK`, `CONT`), and the statements after one that may have run are guarded by them.
-//! - `match` on data becomes a chain of `if ::core::matches!(..)`.
-//! - A local array of floats, or a differentiated array parameter, is memory: indexing it is a
-//!   [`Inst::Load`], assigning an element a [`Inst::Store`].
-//! - `xs.iter().map(|x| ..).sum()`, `.product()` and `.fold(..)` become a loop with a hidden
-//!   accumulator.
+//! Lowering of loops and jumps: a loop becomes an [`Inst::Loop`] whose carried variables are
+//! the outer variables its body assigns; `break`, `continue` and `return` become flags in the
+//! environment (see `RET`, `BRK`, `CONT`), and the statements after one that may have run are
+//! guarded by them. What a loop iterates and the iterator reductions are in `iter.rs`, arrays
+//! in `array.rs`, `match` in `matches.rs`.
 
 use super::*;
 use crate::ir::{

@@ -1,4 +1,5 @@
-//! Finishing a lowered body: checks and passes that need the whole body (float operands, kept pullback calls, pinned reads, the reverse-mode legality check).
+//! Finishing a lowered body: checks and passes that need the whole body (float operands, kept
+//! pullback calls, pinned reads).
 
 use super::*;
 use crate::ir::{Block, Func, Inst, Kind, Name, Op, Var};
@@ -6,11 +7,9 @@ use rustc_hash::FxHashSet as HashSet;
 
 impl Lowerer<'_> {
     /// What lowering gives: the function, and what the companions need besides; `None`
-    /// after an error. A reverse sweep (unless `forward_only`) refuses an array written after
-    /// a loop has read it.
+    /// after an error.
     pub(super) fn finish(
         mut self,
-        forward_only: bool,
         params: Vec<Var>,
         mut body: Block,
         keep_mut: Vec<bool>,
@@ -24,11 +23,6 @@ impl Lowerer<'_> {
             &self.b.vars,
             (&self.plain, &self.pulled, self.self_changes),
         );
-        if !forward_only {
-            for e in crate::ad::reverse::legality::check_reads_after_writes(&body, &self.b.vars) {
-                self.cx.syn_error(e);
-            }
-        }
         if self.cx.has_errors() {
             return None;
         }

@@ -185,7 +185,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
     l.bind(RET.into(), Operand::Bool(false));
     l.bind(RETVAL.into(), Operand::Lit(0.0));
     if let Some(m) = sig.outputs {
-        return lower_several(l, cx, block, (m, sig.forward_only), params, keep_mut);
+        return lower_several(l, cx, block, m, params, keep_mut);
     }
     let tail = l.stmts(&block.stmts);
     let ret = l.returned(tail);
@@ -208,7 +208,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         insts,
         yields: vec![ret],
     };
-    l.finish(sig.forward_only, params, body, keep_mut)
+    l.finish(params, body, keep_mut)
 }
 
 /// The body of a function returning `m` floats: its statements, then a tuple or array
@@ -217,7 +217,7 @@ fn lower_several(
     mut l: Lowerer,
     cx: &Ctxt,
     block: &syn::Block,
-    (m, forward_only): (usize, bool),
+    m: usize,
     params: Vec<Var>,
     keep_mut: Vec<bool>,
 ) -> Option<Lowered> {
@@ -269,7 +269,7 @@ fn lower_several(
         insts: l.b.take_root(),
         yields,
     };
-    l.finish(forward_only, params, body, keep_mut)
+    l.finish(params, body, keep_mut)
 }
 
 struct Lowerer<'a> {

@@ -43,24 +43,11 @@ pub(super) fn refused(e: &Expr) -> Option<(TokenStream, &'static str)> {
 /// comparison): computed again where needed rather than kept. Any other call may have side
 /// effects (a random draw, a counter), so it runs exactly as often as in the original.
 pub(super) fn known_pure(e: &Expr) -> bool {
+    // Besides the rule table's functions (`rule` below).
     const METHODS: &[&str] = &[
         "len",
         "is_empty",
-        "abs",
-        "signum",
-        "min",
-        "max",
-        "clamp",
         "pow",
-        "powi",
-        "powf",
-        "sqrt",
-        "exp",
-        "ln",
-        "floor",
-        "ceil",
-        "round",
-        "trunc",
         "is_nan",
         "is_finite",
         "get",
@@ -73,8 +60,6 @@ pub(super) fn known_pure(e: &Expr) -> bool {
         "try_into",
         "to_f64",
         "count_ones",
-        "rem_euclid",
-        "div_euclid",
         "wrapping_add",
         "wrapping_sub",
         "saturating_sub",

@@ -7,7 +7,7 @@
 //! second derivatives (a dual of duals) to the cancellation scale of each entry, and with
 //! central differences of the gradient wherever those are stable.
 //!
-//! `GRAD_FUZZ_CASES=10000 cargo test -p grad-macro --release diff_tests` runs the long batch.
+//! `GRAD_FUZZ_CASES=10000 cargo test -p grad-macro --release --lib tests::diff` runs the long batch.
 
 use crate::ad::reverse;
 use crate::front::args::Args;
@@ -36,6 +36,14 @@ fn lower_program(p: &Program) -> Result<(Func, Vec<Var>), String> {
     cx.check().map_err(|e| e.to_string())?;
     let (sig, lowered) = sig.zip(lowered).ok_or("nothing lowered")?;
     crate::ir::validate(&lowered.func).map_err(|e| format!("invalid IR after lowering: {e}"))?;
+    if let Some(e) = crate::ad::reverse::legality::check_reads_after_writes(
+        &lowered.func.body,
+        &lowered.func.vars,
+    )
+    .first()
+    {
+        return Err(e.to_string());
+    }
     let wrt = sig.wrt.iter().map(|&i| lowered.func.params[i]).collect();
     Ok((lowered.func, wrt))
 }
@@ -290,6 +298,6 @@ fn reverse_mode_matches_the_oracle_on_random_programs() {
     }
     let (c, n) = counts.get();
     eprintln!(
-        "diff_tests: {cases} programs (seed {seed}), {c} points compared, {n} nonzero gradient components"
+        "tests::diff: {cases} programs (seed {seed}), {c} points compared, {n} nonzero gradient components"
     );
 }

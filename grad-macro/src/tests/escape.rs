@@ -6,7 +6,7 @@
 //! must expand without error. The gradients of the accepted programs are checked compiled, in
 //! `grad-difftest` (the seventh batch).
 //!
-//! `GRAD_FUZZ_CASES=10000 cargo test -p grad-macro --release escape_tests -- --nocapture`
+//! `GRAD_FUZZ_CASES=10000 cargo test -p grad-macro --release --lib tests::escape -- --nocapture`
 //! runs the long batch.
 
 use crate::expand;

@@ -22,7 +22,7 @@
 //! ran (visible with `--nocapture`). The long batch:
 //!
 //! ```text
-//! GRAD_FUZZ_CASES=20000 cargo test -p grad-macro --release fuzz_tests -- --nocapture
+//! GRAD_FUZZ_CASES=20000 cargo test -p grad-macro --release --lib tests::fuzz -- --nocapture
 //! ```
 //!
 //! A failure names the seed and the smallest failing input proptest found, written as the
@@ -138,7 +138,7 @@ where
         }
         let (expanded, rejected) = (tally.expanded.get(), tally.rejected.get());
         eprintln!(
-            "fuzz_tests::{name}: {} inputs ran ({expanded} expanded, {rejected} rejected \
+            "tests::fuzz::{name}: {} inputs ran ({expanded} expanded, {rejected} rejected \
              with compile_error!) in {:.1?}; GRAD_FUZZ_CASES={cases} GRAD_FUZZ_SEED={seed}",
             expanded + rejected,
             start.elapsed(),

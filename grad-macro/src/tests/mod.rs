@@ -48,7 +48,7 @@ fn bce_expansion_is_the_documented_one() {
 }
 
 /// The expansion of every model of the lecture notes' worked examples
-/// (`examples/seed_models/mod.rs`), one snapshot each under `src/snapshots/`: a change to the
+/// (`examples/seed_models/mod.rs`), one snapshot each under `src/tests/snapshots/`: a change to the
 /// generated code is a diff to review (`cargo insta review`), as with golden files.
 #[test]
 fn seed_expansions() {

@@ -1,4 +1,5 @@
-//! The derivation shown in `_grad`'s documentation: the chain rule at work on the function's own variables.
+//! The `_trace` and `_graph` companions: the derivation (`ad::trace`) of a call at run time,
+//! as a table of nodes, local partials and adjoints, and as a graph.
 
 use super::*;
 use crate::emit::Emitter;
