@@ -6,7 +6,7 @@
 #![allow(clippy::neg_multiply)]
 
 use criterion::{black_box, criterion_group, Criterion};
-use grad::grad;
+use backprop::grad;
 use nalgebra::{Const, SVector};
 use num_dual::{gradient, DualNum, DualVec64};
 use std::time::Duration;

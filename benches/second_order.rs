@@ -9,7 +9,7 @@
 //! ```
 
 use criterion::{black_box, criterion_group, Criterion};
-use grad::{grad, sigmoid};
+use backprop::{grad, sigmoid};
 use nalgebra::SVector;
 use num_dual::{hessian, DualNum};
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Derivative rules given by hand, with `#[grad::rule]`, for functions whose body the macro
+//! Derivative rules given by hand, with `#[backprop::rule]`, for functions whose body the macro
 //! should not or cannot differentiate:
 //!
 //! - a numerically stable log-sum-exp, whose gradient is the softmax: softmax regression's
@@ -8,14 +8,14 @@
 //!
 //! Run with `cargo run --example custom_rules`.
 
-use grad::check::{check_gradient, Tolerance};
-use grad::grad;
+use backprop::check::{check_gradient, Tolerance};
+use backprop::grad;
 use std::f64::consts::{PI, SQRT_2};
 
 /// `ln(e^a + e^b + e^c)`, computed after subtracting the largest score so that nothing
 /// overflows. Its partials are the softmax, `∂/∂a = e^(a − y)` where `y` is the result: the
 /// rule says so, and the macro never looks inside the body.
-#[grad::rule(a = (a - y).exp(), b = (b - y).exp(), c = (c - y).exp())]
+#[backprop::rule(a = (a - y).exp(), b = (b - y).exp(), c = (c - y).exp())]
 pub fn logsumexp(a: f64, b: f64, c: f64) -> f64 {
     let m = a.max(b).max(c);
     m + ((a - m).exp() + (b - m).exp() + (c - m).exp()).ln()
@@ -28,7 +28,7 @@ pub fn cross_entropy(s0: f64, s1: f64, s2: f64) -> f64 {
 }
 
 /// The error function, from the `libm` crate; `erf′(x) = 2/√π · e^(−x²)`.
-#[grad::rule(x = 2.0 / PI.sqrt() * (-x * x).exp())]
+#[backprop::rule(x = 2.0 / PI.sqrt() * (-x * x).exp())]
 pub fn erf(x: f64) -> f64 {
     libm::erf(x)
 }

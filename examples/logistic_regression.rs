@@ -10,7 +10,7 @@
 //! cargo run --example logistic_regression
 //! ```
 
-use grad::{grad, log_sigmoid};
+use backprop::{grad, log_sigmoid};
 
 /// Hours each student studied.
 const HOURS: [f64; 20] = [
@@ -96,7 +96,7 @@ fn main() {
         .iter()
         .zip(&PASSED)
         .filter(|&(&hours, &passed)| {
-            let predicts_pass = grad::sigmoid(b0 + b1 * hours) >= 0.5;
+            let predicts_pass = backprop::sigmoid(b0 + b1 * hours) >= 0.5;
             predicts_pass == (passed > 0.5)
         })
         .count();

@@ -31,8 +31,8 @@
 //! cargo run --release --example network
 //! ```
 
-use grad::check::{check_gradient, GradCheckError, Tolerance};
-use grad::{grad, sigmoid};
+use backprop::check::{check_gradient, GradCheckError, Tolerance};
+use backprop::{grad, sigmoid};
 
 /// Hidden units.
 pub const H: usize = 8;

@@ -11,7 +11,7 @@
 //! cargo run --example newton
 //! ```
 
-use grad::{grad, log_sigmoid};
+use backprop::{grad, log_sigmoid};
 
 /// Hours each student studied.
 const HOURS: [f64; 20] = [

@@ -10,7 +10,7 @@
 
 mod seed_models;
 
-use grad::sigmoid;
+use backprop::sigmoid;
 use seed_models::*;
 
 fn main() {

@@ -31,8 +31,8 @@
 #[path = "data/iris.rs"]
 mod iris;
 
-use grad::check::{check_gradient, GradCheckError, Tolerance};
-use grad::grad;
+use backprop::check::{check_gradient, GradCheckError, Tolerance};
+use backprop::grad;
 
 /// One flower: 4 (standardised) measurements and the species index.
 pub type Flower = ([f64; 4], usize);

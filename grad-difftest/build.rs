@@ -994,7 +994,7 @@ fn main() {
 
     let k = grad_testgen::ast::USER_CONST;
     let out = format!(
-        "use grad::grad;\n\nconst K: f64 = {k:?};\n{}\n{}\n/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}\npub mod {} {{\n    use grad::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}    n\n}}\n",
+        "use backprop::grad;\n\nconst K: f64 = {k:?};\n{}\n{}\n/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}    n\n}}\n",
         grad_testgen::ast::index_tables(),
         grad_testgen::escape::SUPPORT,
         plain.fns,
@@ -1015,7 +1015,7 @@ fn main() {
         escapes.checks,
     );
     write("generated.rs", &out);
-    let lib = format!("use grad::grad;\n\nconst K: f64 = {k:?};\n\n{}", calls.lib);
+    let lib = format!("use backprop::grad;\n\nconst K: f64 = {k:?};\n\n{}", calls.lib);
     write("calls.rs", &lib);
 }
 

@@ -7,7 +7,7 @@
 //! hand.
 //!
 //! ```
-//! use grad::grad;
+//! use backprop::grad;
 //!
 //! /// Binary cross-entropy of a logistic model with one feature.
 //! #[grad(wrt = b0, b1)]
@@ -116,18 +116,18 @@
 //! - Calls to the functions below, and any expression over data only (integer arithmetic,
 //!   fields, indexing, your own functions called on data): those are passed through as
 //!   written.
-//! - Calls to other `#[grad]` functions and to functions with a `#[grad::rule]`, with
+//! - Calls to other `#[grad]` functions and to functions with a `#[backprop::rule]`, with
 //!   differentiated arguments: see "Composition" below.
 //!
 //! - Loops, arrays, `break`, `continue`, early `return` and `match`: see the next section.
 //!
 //! Closures (other than in `.map(..)` and `.fold(..)`, below), macros, `unsafe` and generic
 //! functions are rejected with an error at the offending token. A call that passes a
-//! differentiated value to a function that has neither `#[grad]` nor `#[grad::rule]` fails at
+//! differentiated value to a function that has neither `#[grad]` nor `#[backprop::rule]` fails at
 //! that call, with a message that says to give it one:
 //!
 //! ```compile_fail
-//! use grad::grad;
+//! use backprop::grad;
 //!
 //! fn my_activation(x: f64) -> f64 { x.max(0.1 * x) }
 //!
@@ -143,7 +143,7 @@
 //! Losses summed over a dataset are written as you would write them anyway:
 //!
 //! ```
-//! use grad::grad;
+//! use backprop::grad;
 //!
 //! /// Mean squared error of a linear model with a weight vector.
 //! #[grad(wrt = w, b)]
@@ -253,8 +253,8 @@
 //!
 //! `powi`'s exponent may be any integer expression (`x.powi(n + 1)` with `n: i32` data).
 //!
-//! And the helpers of this crate, called as `grad::sigmoid(z)` or as `sigmoid(z)` after
-//! `use grad::sigmoid;`: [`sigmoid`], [`relu`], [`leaky_relu`], [`softplus`],
+//! And the helpers of this crate, called as `backprop::sigmoid(z)` or as `sigmoid(z)` after
+//! `use backprop::sigmoid;`: [`sigmoid`], [`relu`], [`leaky_relu`], [`softplus`],
 //! [`log_sigmoid`]. (If you call your own function of the same name on a differentiated value,
 //! the build fails at that call rather than differentiating it with the wrong rule.)
 //!
@@ -272,10 +272,10 @@
 //! are its data), and it gets only the pullback.
 //!
 //! ```
-//! use grad::grad;
+//! use backprop::grad;
 //!
 //! mod layers {
-//!     use grad::grad;
+//!     use backprop::grad;
 //!
 //!     #[grad]
 //!     pub fn dense(w0: f64, w1: f64, b: f64, x0: f64, x1: f64) -> f64 {
@@ -284,7 +284,7 @@
 //!
 //!     #[grad]
 //!     pub fn activation(z: f64) -> f64 {
-//!         grad::sigmoid(z)
+//!         backprop::sigmoid(z)
 //!     }
 //! }
 //!
@@ -303,7 +303,7 @@
 //!
 //! let (dw0, dw1, db) = loss_grad(0.5, -0.3, 0.1, 1.0, 2.0, 1.0);
 //! // By hand: p = σ(z), ∂loss/∂z = 2 (p − y) p (1 − p), and ∂z/∂w0 = x0, ∂z/∂w1 = x1, ∂z/∂b = 1.
-//! let p = grad::sigmoid(0.5 * 1.0 - 0.3 * 2.0 + 0.1);
+//! let p = backprop::sigmoid(0.5 * 1.0 - 0.3 * 2.0 + 0.1);
 //! let dz = 2.0 * (p - 1.0) * p * (1.0 - p);
 //! assert!((dw0 - dz).abs() < 1e-15 && (dw1 - 2.0 * dz).abs() < 1e-15 && (db - dz).abs() < 1e-15);
 //! ```
@@ -339,7 +339,7 @@
 //!   `__private::called_function_must_be_the_grad_helper`): call it by its path
 //!   (`act::sigmoid(z)`).
 //!
-//! ## Derivative rules: `#[grad::rule]`
+//! ## Derivative rules: `#[backprop::rule]`
 //!
 //! For a function whose body should not (or cannot) be differentiated: a numerically stable
 //! formula, a function from another crate, a known closed form. One attribute, one partial per
@@ -350,10 +350,10 @@
 //! errors at the rule.
 //!
 //! ```
-//! use grad::grad;
+//! use backprop::grad;
 //!
 //! /// ln(e^a + e^b), computed without overflow; its gradient is the softmax.
-//! #[grad::rule(a = (a - y).exp(), b = (b - y).exp())]
+//! #[backprop::rule(a = (a - y).exp(), b = (b - y).exp())]
 //! fn logsumexp(a: f64, b: f64) -> f64 {
 //!     let m = a.max(b);
 //!     m + ((a - m).exp() + (b - m).exp()).ln()
@@ -385,7 +385,7 @@
 //! (`Self::f(..)`, `Model::f(..)`).
 //!
 //! ```
-//! use grad::grad;
+//! use backprop::grad;
 //!
 //! struct Ridge { lambda: f64, xs: Vec<f64>, ys: Vec<f64> }
 //!
@@ -442,7 +442,7 @@
 //!   once and mirrored, so the matrix is exactly symmetric.
 //!
 //! ```
-//! use grad::grad;
+//! use backprop::grad;
 //!
 //! #[grad(wrt = x, y, mode = forward, hessian)]
 //! fn rosenbrock(x: f64, y: f64) -> f64 {
@@ -474,14 +474,14 @@
 //! not is a compile error at the parameter. A local array of differentiated values carries an array of tangents.
 //!
 //! ```
-//! use grad::grad;
+//! use backprop::grad;
 //!
 //! /// Logistic regression with two features.
 //! #[grad(wrt = w, b, hessian)]
 //! fn loss(w: [f64; 2], b: f64, xs: &[[f64; 2]], ys: &[f64]) -> f64 {
 //!     let mut s = 0.0;
 //!     for (x, y) in xs.iter().zip(ys) {
-//!         let p = grad::sigmoid(w[0] * x[0] + w[1] * x[1] + b);
+//!         let p = backprop::sigmoid(w[0] * x[0] + w[1] * x[1] + b);
 //!         s -= y * p.ln() + (1.0 - y) * (1.0 - p).ln();
 //!     }
 //!     s
@@ -517,7 +517,7 @@
 //! or `mode = reverse` says which.
 //!
 //! ```
-//! use grad::grad;
+//! use backprop::grad;
 //!
 //! #[grad(wrt = r, t)]
 //! fn polar(r: f64, t: f64) -> (f64, f64) {
@@ -544,7 +544,7 @@
 //! models, `cargo doc --example seeds --document-private-items --open`.
 //!
 //! Two options show the same at run time:
-//! - `trace` adds `<name>_trace(<its parameters>) -> grad::trace::Trace`, the table with
+//! - `trace` adds `<name>_trace(<its parameters>) -> backprop::trace::Trace`, the table with
 //!   numbers: each node's value, local derivatives and accumulated derivative. It prints as a
 //!   table (`Display`), and its fields give the numbers to code.
 //! - `graph` adds `<name>_graph() -> &'static str`, the computational graph in Graphviz DOT,
@@ -552,18 +552,18 @@
 //!   trace's numbers.
 //!
 //! ```
-//! use grad::grad;
+//! use backprop::grad;
 //!
 //! #[grad(wrt = w, trace, graph)]
 //! fn loss(w: f64, x: f64, y: f64) -> f64 {
-//!     let p = grad::sigmoid(w * x);
+//!     let p = backprop::sigmoid(w * x);
 //!     -(y * p.ln())
 //! }
 //!
 //! let t = loss_trace(3.0, 3.0, 1.0);
 //! println!("{t}"); // node, expression, value, local derivatives, ∂loss/∂node
 //! let p = t.node("p").unwrap();
-//! assert_eq!(p.value, grad::sigmoid(9.0));
+//! assert_eq!(p.value, backprop::sigmoid(9.0));
 //! assert_eq!(t.node("w").unwrap().derivative, Some(loss_grad(3.0, 3.0, 1.0)));
 //! assert!(loss_graph().contains("\"p\" -> "));
 //! ```
@@ -580,7 +580,7 @@
 //! gets its true derivative, or the build fails at the token where it would leave: a gradient
 //! that silently misses a path is never generated. What the macro models: arithmetic, the
 //! functions of the rule table, `if`, loops, local arrays written by index, tuples of values
-//! destructured with `let`, calls of `#[grad]` and `#[grad::rule]` functions (by what they
+//! destructured with `let`, calls of `#[grad]` and `#[backprop::rule]` functions (by what they
 //! return), and integers and `bool`s computed from it (a step: derivative 0). What it refuses,
 //! each with its own message at the offending token:
 //!
@@ -593,7 +593,7 @@
 //! | a bit pattern | `x.to_bits()`, `x.to_le_bytes()`, `f64::from_bits(..)` of it | the method | — |
 //! | a method that may change a tracked local in place | `a.reverse()`, `a.fill(x)`, `s.add_assign(x)` on a float local or array | the method | assign it (`a[i] = ...`) |
 //! | a method of data that is not `#[grad]` | `model.scale(x)` (`scale` without `#[grad]`) | the method (rustc: no `scale_pullback`) | put `#[grad]` on the method |
-//! | a function of yours without `#[grad]`, anywhere, conditions included | `my_f(x)`, `if in_range(x)` | the call (rustc, with the macro's message) | `#[grad]` or `#[grad::rule]` on it, or test the value inline |
+//! | a function of yours without `#[grad]`, anywhere, conditions included | `my_f(x)`, `if in_range(x)` | the call (rustc, with the macro's message) | `#[grad]` or `#[backprop::rule]` on it, or test the value inline |
 //! | floats added into an integer | `let mut s = 0; s += x;` | `s` | `let mut s = 0.0;` |
 //! | a closure of `.map(..)`/`.fold(..)` assigning a local declared outside it | `.map(\|v\| { k += 1; v * x })` | the assignment | a `for` loop |
 //! | an assignment inside an expression | `while { c += 1; c } <= 3` | the assignment | assign before, as a statement |
@@ -618,21 +618,21 @@
 //! still made, so that rustc still checks the callee.
 //!
 //! ```compile_fail
-//! use grad::grad;
+//! use backprop::grad;
 //!
 //! fn set(o: &mut f64, v: f64) { *o = v; }
 //!
 //! #[grad(wrt = x)]
 //! fn f(x: f64) -> f64 {
 //!     let mut out = 0.0;
-//!     set(&mut out, x * x); // error: `&mut out` lends `out` to code grad does not see
+//!     set(&mut out, x * x); // error: `&mut out` lends `out` to code the macro does not see
 //!     out
 //! }
 //! # fn main() {}
 //! ```
 //!
 //! ```
-//! use grad::grad;
+//! use backprop::grad;
 //!
 //! fn bump(n: &mut i32) { *n += 1; }
 //!
@@ -677,7 +677,7 @@
 //! `0 · ∞ = NaN`, although the true derivative may be finite (for example `(x − x).cbrt()`).
 //!
 //! ```
-//! use grad::grad;
+//! use backprop::grad;
 //!
 //! #[grad(wrt = a, b)]
 //! fn smallest(a: f64, b: f64) -> f64 { a.min(b) }
@@ -696,7 +696,7 @@
 //! [`check::check_gradient`] compares any gradient with central finite differences:
 //!
 //! ```
-//! use grad::{grad, check::{check_gradient, Tolerance}};
+//! use backprop::{grad, check::{check_gradient, Tolerance}};
 //!
 //! #[grad(wrt = x, y)]
 //! fn rosenbrock(x: f64, y: f64) -> f64 {
@@ -736,11 +736,11 @@
 //!
 //! # A renamed dependency
 //!
-//! Generated code refers to this crate as `::grad`. If you depend on it under another name,
+//! Generated code refers to this crate as `::backprop`. If you depend on it under another name,
 //! say so with `crate = path`, as with serde:
 //!
 //! ```
-//! # extern crate grad as my_grad;
+//! # extern crate backprop as my_grad;
 //! use my_grad::grad;
 //!
 //! #[grad(wrt = w, crate = my_grad)]
@@ -771,7 +771,7 @@
 /// (`trace`) can be listed first in `wrt`, where it can only be a name.
 pub use grad_macro::grad;
 /// Gives a function a derivative rule instead of differentiating its body:
-/// `#[grad::rule(a = ∂f/∂a, b = ∂f/∂b)]`, in terms of the parameters and the result `y` (or
+/// `#[backprop::rule(a = ∂f/∂a, b = ∂f/∂b)]`, in terms of the parameters and the result `y` (or
 /// `result = name`). See "Composition" in the [crate documentation](crate).
 pub use grad_macro::rule;
 pub use grad_runtime::{check, leaky_relu, log_sigmoid, relu, sigmoid, softplus, trace, Real};
@@ -779,5 +779,5 @@ pub use grad_runtime::{check, leaky_relu, log_sigmoid, relu, sigmoid, softplus, 
 #[doc(hidden)]
 pub use grad_runtime::__private;
 
-// So that `::grad::...` in generated code also resolves inside this crate's own unit tests.
-extern crate self as grad;
+// So that `::backprop::...` in generated code also resolves inside this crate's own unit tests.
+extern crate self as backprop;

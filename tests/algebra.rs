@@ -4,8 +4,8 @@
 //! ordinary points and where the logistic saturates.
 
 use approx::relative_eq;
-use grad::check::{check_gradient, Tolerance};
-use grad::grad;
+use backprop::check::{check_gradient, Tolerance};
+use backprop::grad;
 
 fn assert_fd(f: impl Fn(&[f64]) -> f64, x: &[f64], analytic: &[f64]) {
     if let Err(e) = check_gradient(f, x, analytic, Tolerance::default()) {
@@ -119,7 +119,7 @@ fn quotients_and_reciprocals_in_the_chain_rule() {
 fn logistic_over_data(w: [f64; 3], data: &[[f64; 2]], labels: &[f64]) -> f64 {
     let mut loss = 0.0;
     for (row, y) in data.iter().zip(labels) {
-        let p = grad::sigmoid(w[0] * row[0] + w[1] * row[1] + w[2]);
+        let p = backprop::sigmoid(w[0] * row[0] + w[1] * row[1] + w[2]);
         loss += -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
     }
     loss / data.len() as f64

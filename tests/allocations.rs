@@ -4,7 +4,7 @@
 
 #![deny(warnings)]
 
-use grad::grad;
+use backprop::grad;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 

@@ -1,13 +1,13 @@
 //! Composition: #[grad] functions calling #[grad] functions (building blocks, paths, methods,
-//! recursion, loops), and derivative rules given by `#[grad::rule]`. Each gradient is checked
+//! recursion, loops), and derivative rules given by `#[backprop::rule]`. Each gradient is checked
 //! against central finite differences, and the layered model against the same model written
 //! as one function.
 
 #![deny(warnings)]
 
 use approx::assert_relative_eq;
-use grad::check::{check_gradient, Tolerance};
-use grad::{grad, sigmoid};
+use backprop::check::{check_gradient, Tolerance};
+use backprop::{grad, sigmoid};
 
 fn assert_fd(f: impl Fn(&[f64]) -> f64, x: &[f64], analytic: &[f64]) {
     if let Err(e) = check_gradient(f, x, analytic, Tolerance::default()) {
@@ -21,7 +21,7 @@ fn assert_fd(f: impl Fn(&[f64]) -> f64, x: &[f64], analytic: &[f64]) {
 
 /// The layers, in a module of their own: callers name them by path or import them.
 mod layers {
-    use grad::grad;
+    use backprop::grad;
 
     /// One unit of a dense layer with two inputs.
     #[grad]
@@ -32,7 +32,7 @@ mod layers {
     /// The activation.
     #[grad]
     pub fn activation(z: f64) -> f64 {
-        grad::sigmoid(z)
+        backprop::sigmoid(z)
     }
 
     /// Binary cross-entropy of a probability against a label.
@@ -275,7 +275,7 @@ fn methods_take_self_as_data() {
 
 /// `ln(e^a + e^b + e^c)`, shifted by the largest so that it never overflows; its gradient is
 /// the softmax, given by the rule in terms of the result `y`.
-#[grad::rule(a = (a - y).exp(), b = (b - y).exp(), c = (c - y).exp())]
+#[backprop::rule(a = (a - y).exp(), b = (b - y).exp(), c = (c - y).exp())]
 fn logsumexp(a: f64, b: f64, c: f64) -> f64 {
     let m = a.max(b).max(c);
     m + ((a - m).exp() + (b - m).exp() + (c - m).exp()).ln()
@@ -306,7 +306,7 @@ fn a_rule_gives_the_gradient_where_the_body_would_overflow() {
 }
 
 /// A rule with a data parameter (no partial) and a renamed result.
-#[grad::rule(x = n as f64 * r / x, result = r)]
+#[backprop::rule(x = n as f64 * r / x, result = r)]
 fn pow_n(x: f64, n: i32) -> f64 {
     x.powi(n)
 }

@@ -6,7 +6,7 @@
 //! branch that is not taken never reaches the gradient.
 
 use approx::assert_relative_eq;
-use grad::{grad, leaky_relu, log_sigmoid, relu, sigmoid, softplus};
+use backprop::{grad, leaky_relu, log_sigmoid, relu, sigmoid, softplus};
 
 // ---------------------------------------------------------------------------------------------
 // Kinks and jumps: the derivative there is 0 (leaky_relu: its slope, the left derivative)

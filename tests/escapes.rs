@@ -4,7 +4,7 @@
 #![deny(warnings)]
 
 use approx::assert_relative_eq;
-use grad::grad;
+use backprop::grad;
 
 /// Central differences of `f` at `x`.
 fn fd(f: impl Fn(f64) -> f64, x: f64) -> f64 {

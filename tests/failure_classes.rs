@@ -3,7 +3,7 @@
 
 #![deny(warnings)]
 
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn compound_on_wrt(mut w: f64, x: f64) -> f64 {

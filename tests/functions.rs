@@ -1,13 +1,13 @@
 //! Every float method and runtime helper that `#[grad]` bodies may call, differentiated by the
 //! macro and checked two ways at two or three points inside its domain: against central finite
-//! differences (`grad::check::check_gradient`), and against the closed-form derivative.
+//! differences (`backprop::check::check_gradient`), and against the closed-form derivative.
 //! Multi-argument functions are checked in every argument; the path form (`f64::exp(x)`),
 //! `powi` with an integer data expression, a few `f32` functions and the `_value_and_grad`
 //! variant are covered too.
 
 use approx::relative_eq;
-use grad::check::{check_gradient, Tolerance};
-use grad::{grad, leaky_relu, log_sigmoid, relu, sigmoid, softplus};
+use backprop::check::{check_gradient, Tolerance};
+use backprop::{grad, leaky_relu, log_sigmoid, relu, sigmoid, softplus};
 use std::f64::consts::{LN_10, LN_2, PI};
 
 // ---------------------------------------------------------------------------------------------
@@ -641,7 +641,7 @@ fn f_sigmoid(x: f64) -> f64 {
 
 #[grad(wrt = x)]
 fn f_sigmoid_path(x: f64) -> f64 {
-    grad::sigmoid(x)
+    backprop::sigmoid(x)
 }
 
 #[grad(wrt = x)]
@@ -666,7 +666,7 @@ fn f_log_sigmoid(x: f64) -> f64 {
 
 #[grad(wrt = x, slope)]
 fn f_helpers_by_path(x: f64, slope: f64) -> f64 {
-    grad::relu(x) + grad::leaky_relu(x, slope) + grad::softplus(x) + grad::log_sigmoid(x)
+    backprop::relu(x) + backprop::leaky_relu(x, slope) + backprop::softplus(x) + backprop::log_sigmoid(x)
 }
 
 #[test]

@@ -4,7 +4,7 @@
 #![deny(warnings)]
 
 use approx::assert_relative_eq;
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn generated_looking_names(x: f64, d_x: f64, t0: f64) -> f64 {
@@ -31,7 +31,7 @@ fn user_variables_named_like_generated_ones() {
 fn locals_named_like_functions(x: f64) -> f64 {
     let exp = x.exp();
     let sin = exp.sin();
-    let sigmoid = grad::sigmoid(sin);
+    let sigmoid = backprop::sigmoid(sin);
     sigmoid
 }
 
@@ -39,7 +39,7 @@ fn locals_named_like_functions(x: f64) -> f64 {
 fn locals_named_like_functions_do_not_confuse_calls() {
     let x: f64 = 0.2;
     let s = x.exp().sin();
-    let sg = grad::sigmoid(s);
+    let sg = backprop::sigmoid(s);
     let expected = sg * (1.0 - sg) * x.exp().cos() * x.exp();
     assert_relative_eq!(
         locals_named_like_functions_grad(x),
@@ -69,7 +69,7 @@ fn user_function_named_like_a_helper_on_data() {
 }
 
 mod helper_after_use {
-    use grad::{grad, softplus};
+    use backprop::{grad, softplus};
 
     #[grad(wrt = z)]
     pub fn f(z: f64) -> f64 {
@@ -83,7 +83,7 @@ fn helper_imported_with_use() {
 }
 
 mod renamed {
-    extern crate grad as gr;
+    extern crate backprop as gr;
 
     #[gr::grad(wrt = w, crate = gr)]
     pub fn loss(w: f64) -> f64 {

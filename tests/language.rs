@@ -4,8 +4,8 @@
 #![deny(warnings)]
 
 use approx::assert_relative_eq;
-use grad::check::{check_gradient, Tolerance};
-use grad::grad;
+use backprop::check::{check_gradient, Tolerance};
+use backprop::grad;
 
 const SCALE: f64 = 3.0;
 
@@ -254,7 +254,7 @@ fn repeated_subexpressions() {
 }
 
 mod nested {
-    use grad::grad;
+    use backprop::grad;
 
     /// Documented.
     #[grad(wrt = x)]
@@ -330,7 +330,7 @@ fn typed_lets(x: f64, v: &[f64]) -> f64 {
     let total: f64 = v.iter().sum(); // the annotation drives inference
     let half = 0.5_f64;
     let n: usize = v.len();
-    x * a as f64 + x * b * total + grad::sigmoid(half).ln() * x + n as f64
+    x * a as f64 + x * b * total + backprop::sigmoid(half).ln() * x + n as f64
 }
 
 #[test]
@@ -338,7 +338,7 @@ fn type_annotations_and_suffixes_are_kept() {
     let v = [1.0, 2.0];
     let (value, d) = typed_lets_value_and_grad(3.0, &v);
     assert_eq!(value.to_bits(), typed_lets(3.0, &v).to_bits());
-    let expected = 16_777_216.0 + 0.1 * 3.0 + grad::sigmoid(0.5_f64).ln();
+    let expected = 16_777_216.0 + 0.1 * 3.0 + backprop::sigmoid(0.5_f64).ln();
     assert_eq!(d, expected);
 }
 

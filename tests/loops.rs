@@ -3,8 +3,8 @@
 
 #![deny(warnings)]
 
-use grad::check::{check_gradient, Tolerance};
-use grad::grad;
+use backprop::check::{check_gradient, Tolerance};
+use backprop::grad;
 
 fn fd(f: impl Fn(&[f64]) -> f64, x: &[f64], g: &[f64]) {
     if let Err(e) = check_gradient(f, x, g, Tolerance::default()) {
@@ -332,7 +332,7 @@ fn f32_loop_inside_a_branch_with_return() {
             let p32: Vec<f32> = p.iter().map(|&a| a as f32).collect();
             f64::from(branchy(&p32, &x, true))
         };
-        let numeric = grad::check::numeric_gradient(f, &w64);
+        let numeric = backprop::check::numeric_gradient(f, &w64);
         for (a, n) in g64.iter().zip(&numeric) {
             assert!(
                 (a - n).abs() < 2e-2 * (1.0 + n.abs()),
@@ -758,7 +758,7 @@ fn array_after_return(w: f64, k: i32) -> f64 {
 fn data_sums(w: f64, xs: [f64; 2], k: i32) -> f64 {
     let a = xs.iter().map(|&c| c.sin()).sum::<f64>();
     let b = xs.iter().zip(&xs).map(|(&c, &d)| c * d).product::<f64>();
-    let v = grad::sigmoid(match k {
+    let v = backprop::sigmoid(match k {
         0 => xs[0],
         _ => 1.0,
     });

@@ -6,7 +6,7 @@
 #![allow(clippy::too_many_arguments)]
 
 use approx::assert_relative_eq;
-use grad::grad;
+use backprop::grad;
 
 #[allow(dead_code)]
 #[path = "../examples/seed_models/mod.rs"]
@@ -35,13 +35,13 @@ both_modes!(rosen, rosen_f, rosen_h, (x, y), (), {
 both_modes!(mixed, mixed_f, mixed_h, (a, b, c), (k: f64), {
     let u = (a * b).sin() + c.exp() / (1.0 + b * b);
     let v = if u > 0.5 { u.sqrt() * a } else { -u * c };
-    v.tanh() * k + (a - c).powi(3) + b.atan2(c) + grad::sigmoid(a * c)
+    v.tanh() * k + (a - c).powi(3) + b.atan2(c) + backprop::sigmoid(a * c)
 });
 
 both_modes!(logreg, logreg_f, logreg_h, (b0, b1), (xs: &[f64], ys: &[f64]), {
     let mut s = 0.0;
     for (x, y) in xs.iter().zip(ys) {
-        let p = grad::sigmoid(b0 + b1 * x);
+        let p = backprop::sigmoid(b0 + b1 * x);
         s += -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
     }
     s
@@ -195,7 +195,7 @@ fn the_hessian_is_the_derivative_of_the_gradient() {
     // Logistic regression's Hessian in closed form: Σ p(1 − p) [1 x; x x²].
     let (mut h00, mut h01, mut h11) = (0.0, 0.0, 0.0);
     for x in XS {
-        let p = grad::sigmoid(0.1 + 0.4 * x);
+        let p = backprop::sigmoid(0.1 + 0.4 * x);
         let s = p * (1.0 - p);
         h00 += s;
         h01 += s * x;
@@ -371,7 +371,7 @@ macro_rules! logreg2 {
         fn $name(w: [f64; 2], b: f64, xs: &[[f64; 2]], ys: &[f64]) -> f64 {
             let mut s = 0.0;
             for (x, y) in xs.iter().zip(ys) {
-                let p = grad::sigmoid(w[0] * x[0] + w[1] * x[1] + b);
+                let p = backprop::sigmoid(w[0] * x[0] + w[1] * x[1] + b);
                 s += -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
             }
             s
@@ -423,7 +423,7 @@ fn the_hessian_of_an_array_parameter_is_flattened_in_wrt_order() {
     // Σ p(1 − p)·[x0, x1, 1]ᵀ[x0, x1, 1].
     let mut want = [[0.0; 3]; 3];
     for x in XS2 {
-        let p = grad::sigmoid(w[0] * x[0] + w[1] * x[1] + b);
+        let p = backprop::sigmoid(w[0] * x[0] + w[1] * x[1] + b);
         let v = [x[0], x[1], 1.0];
         for i in 0..3 {
             for j in 0..3 {

@@ -6,7 +6,7 @@
 // The networks of the notes have one scalar parameter per weight (arrays come later).
 
 use approx::assert_relative_eq;
-use grad::check::{check_gradient, Tolerance};
+use backprop::check::{check_gradient, Tolerance};
 #[path = "../examples/seed_models/mod.rs"]
 mod seed_models;
 

@@ -3,7 +3,7 @@
 
 #![allow(clippy::too_many_arguments)] // one scalar parameter per weight, as in the notes
 
-use grad::{grad, relu, sigmoid};
+use backprop::{grad, relu, sigmoid};
 
 /// Per-example binary cross-entropy of logistic regression, as in the notes.
 #[grad(wrt = b0, b1)]

@@ -58,10 +58,10 @@ fn write_crate(
     std::fs::create_dir_all(dir.join("src")).expect("cannot create the bench crate");
     let manifest = format!(
         "[package]\nname = \"grad-inside-rustc\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
-         publish = false\n\n[dependencies]\ngrad = {{ path = {:?} }}\n\n[workspace]\n",
+         publish = false\n\n[dependencies]\nbackprop = {{ path = {:?} }}\n\n[workspace]\n",
         root.display().to_string()
     );
-    let attr = args.map(|a| quote::quote!(#[grad::grad(#a)]));
+    let attr = args.map(|a| quote::quote!(#[backprop::grad(#a)]));
     let file: syn::File = syn::parse2(quote::quote! {
         #![allow(dead_code)]
         #attr

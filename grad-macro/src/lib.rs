@@ -1,4 +1,4 @@
-//! Implementation detail of the `grad` crate: the `#[grad]` attribute. Depend on `grad`, not
+//! Implementation detail of the `backprop` crate: the `#[grad]` attribute. Depend on `grad`, not
 //! on this crate; its API is `grad`'s.
 //!
 //! # The pipeline
@@ -16,7 +16,7 @@
 //!         │ Lowered { func: ir::Func, .. }
 //!   expand/   the driver: pipeline (the one place passes are composed, with typed views
 //!         │   Gradient and Tangents) · companions · pullbacks · jacobian · second_order ·
-//!         │   trace (`_trace`, `_graph`) · per_element · cost · rule (#[grad::rule])
+//!         │   trace (`_trace`, `_graph`) · per_element · cost · rule (#[backprop::rule])
 //!         │   ┌────────────────────────────────────────────────────────────┐
 //!         │   │ ad/     reverse (mod, branch, loops, header, legality) ·   │
 //!         │   │         forward · trace (mod, render)     Func → Func      │
@@ -63,7 +63,7 @@ mod lower;
 mod opt;
 mod rules;
 
-/// Differentiates a scalar function at compile time. See the `grad` crate for the manual.
+/// Differentiates a scalar function at compile time. See the `backprop` crate for the manual.
 #[proc_macro_attribute]
 pub fn grad(
     args: proc_macro::TokenStream,

@@ -1,6 +1,6 @@
 //! Runtime support for the [`grad`](https://docs.rs/grad) crate.
 //!
-//! Users depend on `grad`, which re-exports everything here. This crate holds:
+//! Users depend on `backprop`, which re-exports everything here. This crate holds:
 //!
 //! - activation helpers with known derivatives ([`sigmoid`], [`relu`], [`leaky_relu`],
 //!   [`softplus`], [`log_sigmoid`]) that `#[grad]` bodies may call and that the macro knows how
@@ -9,7 +9,7 @@
 //! - [`Real`]: the sealed trait that makes the helpers work for both `f32` and `f64`.
 //!
 //! Nothing here allocates except [`check`], which is meant for tests, and the storage a loop
-//! with carried state keeps for the reverse sweep (see the `grad` crate's documentation).
+//! with carried state keeps for the reverse sweep (see the `backprop` crate's documentation).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -71,7 +71,7 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "the function called here is not a #[grad] function, so the gradient cannot go through this call",
         label = "called with a value that depends on a `wrt` parameter",
-        note = "annotate the function with `#[grad]` (without `wrt`, it is differentiated in every float parameter), or give it a derivative with `#[grad::rule(...)]`"
+        note = "annotate the function with `#[grad]` (without `wrt`, it is differentiated in every float parameter), or give it a derivative with `#[backprop::rule(...)]`"
     )]
     pub trait NotGrad<Args> {}
 

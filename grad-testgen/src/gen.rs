@@ -346,14 +346,14 @@ pub fn loop_expr() -> BoxedStrategy<Expr> {
         .boxed()
 }
 
-/// Fixed in the macro: a `grad::` helper of data may hold a `match` or an iterator sum. Set to
+/// Fixed in the macro: a `backprop::` helper of data may hold a `match` or an iterator sum. Set to
 /// `true` to generate the workaround again (see `no_match_in_helpers`).
 pub const WORK_AROUND_HELPER_ARGS: bool = false;
 
-/// `e` with every `match` inside the argument of a `grad::` helper replaced by its default
+/// `e` with every `match` inside the argument of a `backprop::` helper replaced by its default
 /// arm, and every iterator sum there by its closure's body. Was a BUG, now fixed: a
-/// helper of data containing a `match` or an iterator sum, `grad::sigmoid(match k { 0 =>
-/// xs[0], _ => K })`, `grad::relu(xs.iter().map(|&c| c * 2.0).sum::<f64>())`, is refused
+/// helper of data containing a `match` or an iterator sum, `backprop::sigmoid(match k { 0 =>
+/// xs[0], _ => K })`, `backprop::relu(xs.iter().map(|&c| c * 2.0).sum::<f64>())`, is refused
 /// ("not supported inside a condition or an expression over data", "a closure is supported
 /// only as the argument of `.map(..)` ..."), while `(match k { .. }).sin()` is accepted.
 fn no_match_in_helpers(e: Expr, inside: bool) -> Expr {

@@ -1,4 +1,4 @@
-//! Random `#[grad]` programs and an independent oracle, for `grad`'s own differential tests
+//! Random `#[grad]` programs and an independent oracle, for `backprop`'s own differential tests
 //! (see `TESTING.md`). Not published.
 //!
 //! - [`ast`]: the generated language as data, and its printer (a [`Program`]'s `Debug` is its

@@ -2,7 +2,7 @@
 //!
 //! It shares nothing with the macro: not its lowering, not its IR, not its rule table. Each
 //! derivative here is the textbook formula, written out again (no reuse of results), with the
-//! conventions the `grad` documentation states at kinks and ties. One pass per gradient
+//! conventions the `backprop` documentation states at kinks and ties. One pass per gradient
 //! component (each scalar `wrt` parameter, each element of the `wrt` array) gives that
 //! component. Loops run as written (a `while` re-tests its condition, `break`, `continue` and
 //! `return` leave as in Rust), so the derivative of a loop is that of its unrolled iterations.

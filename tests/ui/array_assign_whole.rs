@@ -1,5 +1,5 @@
 // Assigning a whole local array of floats.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

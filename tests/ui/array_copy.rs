@@ -1,5 +1,5 @@
 // Copying a whole differentiated array.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: [f64; 2]) -> f64 {

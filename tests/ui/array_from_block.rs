@@ -1,5 +1,5 @@
 // An array of floats as the value of a block.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: [f64; 2]) -> f64 {

@@ -1,5 +1,5 @@
 // A row of a 2-D differentiated array used as a value.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: [[f64; 2]; 2]) -> f64 {

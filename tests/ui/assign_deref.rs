@@ -1,5 +1,5 @@
 // An assignment through a reference (`*out = ..`): only locals can be assigned.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64, out: &mut f64) -> f64 {

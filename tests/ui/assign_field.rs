@@ -1,5 +1,5 @@
 // An assignment to a field (`acc.total = ..`): only locals can be assigned.
-use grad::grad;
+use backprop::grad;
 
 struct Acc {
     total: f64,

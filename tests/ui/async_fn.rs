@@ -1,5 +1,5 @@
 // An `async fn`.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 async fn f(x: f64) -> f64 {

@@ -1,5 +1,5 @@
 // Names in `wrt` not separated by commas (`wrt = a b`).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = a b)]
 fn f(a: f64, b: f64) -> f64 {

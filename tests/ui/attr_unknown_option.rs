@@ -1,5 +1,5 @@
 // An unknown option in the attribute (`foo = x`).
-use grad::grad;
+use backprop::grad;
 
 #[grad(foo = x)]
 fn f(x: f64) -> f64 {

@@ -1,5 +1,5 @@
 // `#[grad(wrt)]`: `wrt` without `= names`.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt)]
 fn f(x: f64) -> f64 {

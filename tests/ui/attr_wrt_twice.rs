@@ -1,5 +1,5 @@
 // `wrt` given twice (`wrt = a, wrt = b` instead of `wrt = a, b`).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = a, wrt = b)]
 fn f(a: f64, b: f64) -> f64 {

@@ -1,5 +1,5 @@
 // `break` with a value out of a `loop`.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

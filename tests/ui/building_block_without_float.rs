@@ -1,5 +1,5 @@
 // A building block (no `wrt`) with no parameter of its return type.
-use grad::grad;
+use backprop::grad;
 
 #[grad]
 fn count(n: usize) -> f64 {

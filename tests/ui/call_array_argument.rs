@@ -1,5 +1,5 @@
 // A differentiated array passed to another #[grad] function.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = v)]
 fn first(v: [f64; 2]) -> f64 {

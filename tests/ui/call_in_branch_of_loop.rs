@@ -1,4 +1,4 @@
-use grad::grad;
+use backprop::grad;
 
 pub struct Noise(u64);
 

@@ -1,5 +1,5 @@
 // A call that passes a differentiated value to a parameter the callee is not differentiated in.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = a)]
 fn scale(a: f64, b: f64) -> f64 {

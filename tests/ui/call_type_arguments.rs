@@ -1,5 +1,5 @@
 // A call with type arguments, on a differentiated value.
-use grad::grad;
+use backprop::grad;
 
 fn id<T>(x: T) -> T {
     x

@@ -1,5 +1,5 @@
 // A call to a function that is neither annotated nor given a rule, on a differentiated value.
-use grad::grad;
+use backprop::grad;
 
 fn foo(x: f64) -> f64 {
     x + 1.0

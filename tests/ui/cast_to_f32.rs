@@ -1,5 +1,5 @@
 // A differentiated f64 cast to f32 inside an f64 function (`w as f32`).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

@@ -1,5 +1,5 @@
 // A closure in the body.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

@@ -1,5 +1,5 @@
 // A method that may change a local array in place.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64) -> f64 {

@@ -1,5 +1,5 @@
 // A local array lent out with `&mut`: its writes would be lost.
-use grad::grad;
+use backprop::grad;
 
 fn fill(a: &mut [f64; 3], v: f64) {
     for e in a.iter_mut() {

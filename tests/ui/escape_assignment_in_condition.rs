@@ -1,5 +1,5 @@
 // An assignment inside a condition (rustc used to report E0384 on generated code).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64) -> f64 {

@@ -1,5 +1,5 @@
 // A differentiated value turned into bits and stored in an atomic.
-use grad::grad;
+use backprop::grad;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[grad(wrt = x)]

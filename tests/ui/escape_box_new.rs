@@ -1,5 +1,5 @@
 // `Box::new(x)` with a differentiated value (rustc used to report E0599, no `Box::new_pullback`).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64) -> f64 {

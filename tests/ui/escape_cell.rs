@@ -1,5 +1,5 @@
 // A differentiated value stored in a `Cell` and read back.
-use grad::grad;
+use backprop::grad;
 use std::cell::Cell;
 
 #[grad(wrt = x)]

@@ -1,6 +1,6 @@
 // A closure of `.map(..)` that changes a local declared outside it: its change used to be
 // dropped (value and gradient wrong).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64, xs: &[f64]) -> f64 {

@@ -1,6 +1,6 @@
 // A function of the user's own, without #[grad], given a differentiated value in a condition:
 // rustc checks that it is a #[grad] function (it could keep the value).
-use grad::grad;
+use backprop::grad;
 
 fn in_range(v: f64) -> bool {
     v > 0.0

@@ -1,6 +1,6 @@
 // `f64::from_bits` given a differentiated value: not a function of the rule table (rustc used
 // to report an unresolved import `f64`).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64) -> f64 {

@@ -1,7 +1,7 @@
 // A `#[grad]` helper given a `&Cell` (which it may change) inside a branch of a loop: it must
 // run exactly once per iteration, and its value cannot be kept there for the sweep (it used to
 // be called again by the sweep: value and gradient wrong).
-use grad::grad;
+use backprop::grad;
 use std::cell::Cell;
 
 #[grad]

@@ -1,5 +1,5 @@
 // Floats added into an integer accumulator (rustc used to report E0308 on generated code).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64) -> f64 {

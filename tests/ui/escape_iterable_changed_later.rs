@@ -1,6 +1,6 @@
 // A loop over a local `Vec` that a call changes after the loop: the reverse sweep would iterate
 // the changed `Vec`.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64, xs: &[f64]) -> f64 {

@@ -1,6 +1,6 @@
 // A loop over a `&mut` parameter that a call changes after the loop: the reverse sweep would
 // iterate the changed data (the gradient used to be 6.81 against 0.426).
-use grad::grad;
+use backprop::grad;
 
 fn scale(d: &mut [f64]) {
     for v in d.iter_mut() {

@@ -1,5 +1,5 @@
 // A call whose value is thrown away with `let _ =`, given a differentiated value.
-use grad::grad;
+use backprop::grad;
 
 fn record(v: f64) -> f64 {
     v

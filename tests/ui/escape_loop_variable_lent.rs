@@ -1,6 +1,6 @@
 // A loop variable lent with `&mut`: the macro tracks it as a value (rustc used to report E0596
 // at the attribute).
-use grad::grad;
+use backprop::grad;
 
 fn bump(n: &mut i32) {
     *n += 1;

@@ -1,5 +1,5 @@
 // `std::mem::replace` on a float local.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64) -> f64 {

@@ -1,6 +1,6 @@
 // A differentiated value given to a method of a local whose result is thrown away (it could
 // only matter through `&mut self`): refused at the method.
-use grad::grad;
+use backprop::grad;
 
 struct Acc {
     s: f64,

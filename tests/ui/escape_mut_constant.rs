@@ -1,6 +1,6 @@
 // A float local lent out with `&mut`, even with data only: the macro tracks `out` as a value,
 // so the write would be lost (the value and the gradient used to be wrong).
-use grad::grad;
+use backprop::grad;
 
 fn set(o: &mut f64, v: f64) {
     *o = v;

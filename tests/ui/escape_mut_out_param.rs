@@ -1,6 +1,6 @@
 // A differentiated value written through a `&mut` out-parameter: refused at the reference
 // (the gradient used to be 0).
-use grad::grad;
+use backprop::grad;
 
 fn set(o: &mut f64, v: f64) {
     *o = v;

@@ -1,6 +1,6 @@
 // A local of a type with `Add<f64>`, used in float arithmetic: the companions check that it
 // is a float, and rustc refuses it at its `let`.
-use grad::grad;
+use backprop::grad;
 use std::ops::Add;
 
 #[derive(Clone, Copy)]

@@ -1,6 +1,6 @@
 // A data parameter of a type with `Add<f64>`: `q + x` is that type's operator, not float
 // arithmetic (the gradient used to be 1 where it is 3).
-use grad::grad;
+use backprop::grad;
 use std::ops::Add;
 
 #[derive(Clone, Copy)]

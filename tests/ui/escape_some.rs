@@ -1,5 +1,5 @@
 // A differentiated value wrapped in `Some`.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64) -> f64 {

@@ -1,7 +1,7 @@
 // A value read from data a call changes, needed by the reverse sweep inside a branch of a loop
 // (the body of a `while`): it cannot be kept per iteration there, so it is refused (the
 // gradient used to read the last count: 12 against 6).
-use grad::grad;
+use backprop::grad;
 
 fn next(n: &mut i32) -> i32 {
     *n += 1;

@@ -1,5 +1,5 @@
 // A differentiated value pushed into a `Vec` (rustc used to report E0282 on generated code).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64) -> f64 {

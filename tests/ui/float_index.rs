@@ -1,5 +1,5 @@
 // A float used as an array index (rustc also refuses it).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

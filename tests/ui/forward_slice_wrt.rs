@@ -1,5 +1,5 @@
 // Forward mode with respect to a slice.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = xs, mode = forward)]
 fn f(xs: &[f64]) -> f64 {

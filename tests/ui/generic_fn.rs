@@ -1,5 +1,5 @@
 // A generic function (`fn f<T>`).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f<T: Into<f64>>(x: f64, k: T) -> f64 {

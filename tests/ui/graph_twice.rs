@@ -1,5 +1,5 @@
 // `graph` given twice.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w, graph, graph)]
 fn f(w: f64) -> f64 {

@@ -1,5 +1,5 @@
 // A Hessian of a function that calls another #[grad] function.
-use grad::grad;
+use backprop::grad;
 
 #[grad]
 fn sq(x: f64) -> f64 {

@@ -1,5 +1,5 @@
 // `hessian` on a building block, which has no `wrt`.
-use grad::grad;
+use backprop::grad;
 
 #[grad(hessian)]
 fn f(w: f64) -> f64 {

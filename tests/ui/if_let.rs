@@ -1,5 +1,5 @@
 // An `if let`.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64, k: Option<f64>) -> f64 {

@@ -1,5 +1,5 @@
 // An `if` without `else` used as a value (rustc also refuses it).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

@@ -1,5 +1,5 @@
 // An integer literal where float arithmetic needs a float: said once, at the literal.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64) -> f64 {

@@ -1,5 +1,5 @@
 // An integer parameter mixed into float arithmetic: the message says how to convert it.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64, n: usize) -> f64 {

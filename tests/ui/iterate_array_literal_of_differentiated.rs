@@ -1,5 +1,5 @@
 // A loop over an array literal of differentiated values (its derivative would be lost).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = a, b)]
 fn f(a: f64, b: f64) -> f64 {

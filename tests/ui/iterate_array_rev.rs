@@ -1,4 +1,4 @@
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: [f64; 3]) -> f64 {

@@ -1,5 +1,5 @@
 // An iterator adaptor grad does not support, over a differentiated array.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: [f64; 3]) -> f64 {

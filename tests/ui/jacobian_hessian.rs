@@ -1,5 +1,5 @@
 // `hessian` on a function returning several values.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w, hessian)]
 fn f(w: f64) -> [f64; 2] {

@@ -1,5 +1,5 @@
 // A function returning several values whose body does not end with their tuple.
-use grad::grad;
+use backprop::grad;
 
 fn pair(x: f64) -> (f64, f64) {
     (x, x)

@@ -1,6 +1,6 @@
 // A Jacobian with respect to a slice: its number of columns would not be known at compile
 // time.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w, b)]
 fn f(w: &[f64], b: f64) -> (f64, f64) {

@@ -1,5 +1,5 @@
 // An early `return` in a function returning several values.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> (f64, f64) {

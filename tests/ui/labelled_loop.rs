@@ -1,5 +1,5 @@
 // A labelled loop (and the labelled `break` that leaves it).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

@@ -1,6 +1,6 @@
 // A `let` with a tuple pattern whose value is not a tuple of values (a tuple literal is
 // destructured: tests/escapes.rs).
-use grad::grad;
+use backprop::grad;
 
 fn pair(v: f64) -> (f64, f64) {
     (v, 2.0 * v)

@@ -1,5 +1,5 @@
 // `let` without an initializer, assigned later.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

@@ -1,5 +1,5 @@
 // A loop over a differentiated array whose pattern is not a plain name.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: [f64; 3]) -> f64 {

@@ -1,5 +1,5 @@
 // A macro used inside an expression (`vec![..]`).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

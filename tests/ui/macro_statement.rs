@@ -1,5 +1,5 @@
 // A macro used as a statement (`println!`).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

@@ -1,5 +1,5 @@
 // A `match` whose scrutinee depends on a `wrt` parameter.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

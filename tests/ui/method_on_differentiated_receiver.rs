@@ -1,5 +1,5 @@
 // A method of the user's own, called on a differentiated value.
-use grad::grad;
+use backprop::grad;
 
 trait Twice {
     fn twice(self) -> f64;

@@ -1,5 +1,5 @@
 // A supported method called with the wrong number of arguments (rustc also refuses it).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

@@ -1,5 +1,5 @@
 // An unknown mode.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w, mode = sideways)]
 fn f(w: f64) -> f64 {

@@ -1,5 +1,5 @@
 // The attribute on a const.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 const X: f64 = 1.0;

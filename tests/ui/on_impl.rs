@@ -1,5 +1,5 @@
 // The attribute on an `impl` block.
-use grad::grad;
+use backprop::grad;
 
 struct Model {
     k: f64,

@@ -1,5 +1,5 @@
 // The attribute on a struct.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 struct Point {

@@ -1,5 +1,5 @@
 // A parameter written as a pattern (`(a, b): (f64, f64)`).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64, (a, b): (f64, f64)) -> f64 {

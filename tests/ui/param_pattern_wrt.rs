@@ -1,5 +1,5 @@
 // `wrt` names a variable bound by a parameter pattern (`(a, b): (f64, f64)`).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = a)]
 fn f((a, b): (f64, f64)) -> f64 {

@@ -1,6 +1,6 @@
 // A Hessian with respect to an array calls `_hvp` once per element, passing every argument
 // again: a parameter that is not `Copy` is refused at the parameter.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w, hessian)]
 fn f(w: [f64; 2], xs: Vec<f64>) -> f64 {

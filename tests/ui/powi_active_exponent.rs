@@ -1,5 +1,5 @@
 // `powi` with a differentiated exponent (rustc also refuses an f64 where `powi` wants an i32).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x, n)]
 fn f(x: f64, n: f64) -> f64 {

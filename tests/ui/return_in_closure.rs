@@ -1,5 +1,5 @@
 // `return` inside the closure of `.map(..)`.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64, x: [f64; 3]) -> f64 {

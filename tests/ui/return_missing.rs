@@ -1,5 +1,5 @@
 // A function without a return type.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64) {

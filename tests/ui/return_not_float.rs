@@ -1,5 +1,5 @@
 // A function that returns an integer (`-> i32`).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: f64) -> i32 {

@@ -1,5 +1,5 @@
 // A rule with a partial for a parameter that is data, not a float.
-#[grad::rule(x = n as f64 * x.powi(n - 1), n = 0.0)]
+#[backprop::rule(x = n as f64 * x.powi(n - 1), n = 0.0)]
 fn power(x: f64, n: i32) -> f64 {
     x.powi(n)
 }

@@ -1,5 +1,5 @@
 // A rule with fewer partials than float parameters.
-#[grad::rule(a = 1.0)]
+#[backprop::rule(a = 1.0)]
 fn add(a: f64, b: f64) -> f64 {
     a + b
 }

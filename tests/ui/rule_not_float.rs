@@ -1,5 +1,5 @@
 // A rule on a function that does not return a float.
-#[grad::rule(x = 1.0)]
+#[backprop::rule(x = 1.0)]
 fn round(x: f64) -> i64 {
     x as i64
 }

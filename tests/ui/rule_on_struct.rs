@@ -1,5 +1,5 @@
 // A rule on something that is not a function.
-#[grad::rule(x = 1.0)]
+#[backprop::rule(x = 1.0)]
 struct S {
     x: f64,
 }

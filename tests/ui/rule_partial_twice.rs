@@ -1,5 +1,5 @@
 // A rule that gives the same partial twice.
-#[grad::rule(x = 2.0 * x, x = 2.0)]
+#[backprop::rule(x = 2.0 * x, x = 2.0)]
 fn square(x: f64) -> f64 {
     x * x
 }

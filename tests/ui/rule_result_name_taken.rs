@@ -1,5 +1,5 @@
 // A rule on a function with a parameter named `y`, which the partials would read as the result.
-#[grad::rule(x = y, y = x)]
+#[backprop::rule(x = y, y = x)]
 fn product(x: f64, y: f64) -> f64 {
     x * y
 }

@@ -1,5 +1,5 @@
 // A rule whose arguments are not `name = expression`.
-#[grad::rule(x)]
+#[backprop::rule(x)]
 fn square(x: f64) -> f64 {
     x * x
 }

@@ -1,5 +1,5 @@
 // Several errors in one function (a closure and a macro) are all reported.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

@@ -1,5 +1,5 @@
 // A sum of the wrong float type in an f64 function (rustc also refuses summing f64 into f32).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: [f64; 3]) -> f64 {

@@ -1,5 +1,5 @@
 // `trace` on a function with a loop.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w, trace)]
 fn f(w: f64, xs: &[f64]) -> f64 {

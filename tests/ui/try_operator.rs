@@ -1,5 +1,5 @@
 // The `?` operator (rustc also refuses it in a function returning f64).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64, k: Option<f64>) -> f64 {

@@ -1,5 +1,5 @@
 // A differentiated value stored in a tuple (an expression the macro has no rule for).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

@@ -1,5 +1,5 @@
 // A method the macro has no derivative for, called on a differentiated value.
-use grad::grad;
+use backprop::grad;
 
 trait Foo {
     fn foo(self) -> f64;

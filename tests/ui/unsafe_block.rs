@@ -1,5 +1,5 @@
 // An `unsafe` block in the body.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64, p: *const f64) -> f64 {

@@ -1,5 +1,5 @@
 // An `unsafe fn`.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 unsafe fn f(x: f64) -> f64 {

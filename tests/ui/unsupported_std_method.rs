@@ -1,5 +1,5 @@
 // A real f64 method with no derivative rule (`sin_cos`, which returns a pair), called on a differentiated value.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: f64) -> f64 {

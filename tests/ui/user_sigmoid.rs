@@ -1,5 +1,5 @@
 // A user function named like a runtime helper (`sigmoid`) is not differentiated as the helper.
-use grad::grad;
+use backprop::grad;
 
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())

@@ -1,5 +1,5 @@
 // A generic user function named like a runtime helper (`sigmoid<T>`) is not taken for it either.
-use grad::grad;
+use backprop::grad;
 
 fn sigmoid<T: Into<f64>>(x: T) -> f64 {
     1.0 / (1.0 + (-x.into()).exp())

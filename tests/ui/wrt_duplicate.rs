@@ -1,5 +1,5 @@
 // The same name listed twice in `wrt`.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x, x)]
 fn f(x: f64) -> f64 {

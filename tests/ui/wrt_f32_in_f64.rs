@@ -1,5 +1,5 @@
 // An f32 `wrt` parameter in a function returning f64.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x, y)]
 fn f(x: f64, y: f32) -> f64 {

@@ -1,5 +1,5 @@
 // `wrt` names a parameter the function does not have.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = y)]
 fn f(x: f64) -> f64 {

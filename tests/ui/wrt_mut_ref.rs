@@ -1,5 +1,5 @@
 // A `wrt` parameter that is a `&mut f64`.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = x)]
 fn f(x: &mut f64) -> f64 {

@@ -1,5 +1,5 @@
 // A `wrt` parameter that is not a float (`n: i32`).
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = n)]
 fn f(x: f64, n: i32) -> f64 {

@@ -1,5 +1,5 @@
 // The items of a zip over a differentiated array, not destructured.
-use grad::grad;
+use backprop::grad;
 
 #[grad(wrt = w)]
 fn f(w: [f64; 3], x: [f64; 3]) -> f64 {

@@ -54,7 +54,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let args: Args = syn::parse2(args)?;
     let krate = match &args.krate {
         Some(p) => p.to_token_stream(),
-        None => quote!(::grad),
+        None => quote!(::backprop),
     };
     let cx = Ctxt::default();
     let sig = check::check(&cx, &args, &f);

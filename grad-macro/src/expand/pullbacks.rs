@@ -10,7 +10,7 @@ use syn::{Ident, ItemFn};
 /// `f` has none: a module of stand-ins (a struct `__grad_f` whose `pullback` requires a trait
 /// nothing implements), imported with a glob, and `f` itself, imported by name as `__grad_f`.
 /// An import by name takes precedence over a glob in each namespace it brings a name to, so
-/// `__grad_f` is the callee's own struct when `#[grad]` or `#[grad::rule]` made one, and the
+/// `__grad_f` is the callee's own struct when `#[grad]` or `#[backprop::rule]` made one, and the
 /// stand-in otherwise. The imports are in the body, so `f` resolves as in the caller's own body
 /// (a function declared in an enclosing function, a `use` in the body), and only names that
 /// start with `__grad_` are added.

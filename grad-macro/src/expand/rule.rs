@@ -1,4 +1,4 @@
-//! `#[grad::rule(a = .., b = ..)]`: a derivative given by the user, for a function whose body
+//! `#[backprop::rule(a = .., b = ..)]`: a derivative given by the user, for a function whose body
 //! the macro should not (or cannot) differentiate. The function is left as written; the rule
 //! gives it the pullback a `#[grad]` function calls, with the value from the function itself
 //! and one partial per float parameter from the rule.
@@ -26,7 +26,7 @@ impl Parse for Entry {
         let key: Ident = input.parse().map_err(|e| {
             syn::Error::new(
                 e.span(),
-                "expected `parameter = partial derivative`, as in `#[grad::rule(x = 2.0 * x)]`",
+                "expected `parameter = partial derivative`, as in `#[backprop::rule(x = 2.0 * x)]`",
             )
         })?;
         let eq: Option<Token![=]> = input.parse()?;
@@ -100,14 +100,14 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let f: ItemFn = syn::parse2(item.clone()).map_err(|e| {
         syn::Error::new(
             e.span(),
-            "#[grad::rule] applies to a function (`fn name(...) -> f64 { ... }`)",
+            "#[backprop::rule] applies to a function (`fn name(...) -> f64 { ... }`)",
         )
     })?;
     let args: RuleArgs = syn::parse2(args)?;
     let name = &f.sig.ident;
     let float = match &f.sig.output {
         syn::ReturnType::Type(_, ty) => float_of(ty).ok_or_else(|| {
-            syn::Error::new_spanned(ty, "a function with a #[grad::rule] must return f32 or f64")
+            syn::Error::new_spanned(ty, "a function with a #[backprop::rule] must return f32 or f64")
         })?,
         syn::ReturnType::Default => {
             return Err(syn::Error::new_spanned(
@@ -225,7 +225,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         })
         .collect();
     let doc = format!(
-        " Value of `{name}` and its partial derivatives, from the rule `#[grad::rule]` gives it (`{result}` is the value): `({})`.\n\n A `#[grad]` function that calls `{name}` calls this instead.",
+        " Value of `{name}` and its partial derivatives, from the rule `#[backprop::rule]` gives it (`{result}` is the value): `({})`.\n\n A `#[grad]` function that calls `{name}` calls this instead.",
         shown.join(", ")
     );
     let kept = companion_attrs(&f.attrs);

@@ -90,7 +90,7 @@ pub(super) fn second_order(
     if args.hessian && calls_pullbacks(&primal.body) {
         errors.push(syn::Error::new_spanned(
             &f.sig.ident,
-            "`hessian` is not supported for a function that calls other #[grad] or #[grad::rule] functions: their pullbacks give first derivatives only",
+            "`hessian` is not supported for a function that calls other #[grad] or #[backprop::rule] functions: their pullbacks give first derivatives only",
         ));
     }
     let layout = match layout {

@@ -15,7 +15,7 @@ pub struct Args {
     /// The parameters to differentiate with respect to, in the order the gradient lists them;
     /// `None` for a building block (`#[grad]`): every float parameter, pullback only.
     pub wrt: Option<Vec<Ident>>,
-    /// The path generated code uses for the `grad` crate (`crate = my_grad` after a rename).
+    /// The path generated code uses for the `backprop` crate (`crate = my_grad` after a rename).
     pub krate: Option<Path>,
     /// `mode = forward`: `_grad` and `_value_and_grad` computed in forward mode, and `_jvp`.
     pub forward: bool,

@@ -174,7 +174,7 @@ impl Lowerer<'_> {
                 }
                 // A helper needs its rule only for a differentiated argument; on data, whatever
                 // function the name resolves to is called as written.
-                // A helper named by its path (`grad::sigmoid`) is ours whatever it is given; a
+                // A helper named by its path (`backprop::sigmoid`) is ours whatever it is given; a
                 // bare name on data may be the user's own function.
                 let differentiated = self.first_active(&Expr::Call(c.clone())).is_some()
                     || p.path.segments.len() > 1;
@@ -360,14 +360,14 @@ impl Lowerer<'_> {
         self.b.op(Op::Pulled(n), ops, span)
     }
 
-    /// `sigmoid`, `grad::sigmoid`, `::grad::sigmoid` or `<crate option>::sigmoid`.
+    /// `sigmoid`, `backprop::sigmoid`, `::backprop::sigmoid` or `<crate option>::sigmoid`.
     pub(super) fn is_helper_path(&self, path: &syn::Path) -> bool {
         let mut prefix = path.clone();
         prefix.segments.pop();
         let prefix = prefix.to_token_stream().to_string().replace(' ', "");
         let krate = self.krate.to_string().replace(' ', "");
         let prefix = prefix.trim_end_matches("::");
-        prefix.is_empty() || prefix == "grad" || prefix == "::grad" || prefix == krate
+        prefix.is_empty() || prefix == "backprop" || prefix == "::backprop" || prefix == krate
     }
 
     /// Makes rustc check that `path` is the runtime helper `name` and not a user function of the

@@ -278,7 +278,7 @@ impl Lowerer<'_> {
         }
         self.error(
             at,
-            format!("the value of this call of `{name}` is thrown away, yet it is passed `{id}`, which depends on a `wrt` parameter: grad follows a differentiated value through a call only by what the call returns, not through its effects (a `&mut` argument, a field, a cell, a container); make `{name}` return the value and use it (`let y = {name}(..);`), as a #[grad] function or one with #[grad::rule]"),
+            format!("the value of this call of `{name}` is thrown away, yet it is passed `{id}`, which depends on a `wrt` parameter: grad follows a differentiated value through a call only by what the call returns, not through its effects (a `&mut` argument, a field, a cell, a container); make `{name}` return the value and use it (`let y = {name}(..);`), as a #[grad] function or one with #[backprop::rule]"),
         );
         true
     }

@@ -87,7 +87,7 @@ pub(super) fn known_pure(e: &Expr) -> bool {
                 let segs = crate::lower::escape::segments(&p.path);
                 let (first, last) = (segs[0].as_str(), segs[segs.len() - 1].as_str());
                 match first {
-                    "grad" => rule(last),
+                    "backprop" => rule(last),
                     "f64" | "f32" => rule(last) || FUNCTIONS.contains(&last),
                     _ => FUNCTIONS.contains(&last),
                 }

@@ -7,7 +7,7 @@
 //! built-in operations (`+ − × ÷ %`, selects, pullback calls) have their partials in [`arith`],
 //! which every mode reads: reverse, forward, second order and the derivation in the docs.
 //!
-//! Conventions where the derivative does not exist (documented in the `grad` crate):
+//! Conventions where the derivative does not exist (documented in the `backprop` crate):
 //! `abs`, `signum`, `relu` and the rounding functions have derivative 0 at their kinks and
 //! jumps; `min`/`max`/`clamp` ties split the gradient evenly; `sqrt` at 0 gives `+inf`;
 //! `hypot` and `atan2` at the origin and `powf`'s exponent partial at base 0 give 0.
@@ -49,7 +49,7 @@ pub type Partial = fn(&mut dyn Algebra, &[Operand], Operand) -> Operand;
 pub enum Form {
     /// An inherent method of `f32`/`f64`: `x.exp()` or `f64::exp(x)`; `x[0]` is the receiver.
     Method,
-    /// A helper of the runtime crate: `grad::sigmoid(x)`, or `sigmoid(x)` after a `use`.
+    /// A helper of the runtime crate: `backprop::sigmoid(x)`, or `sigmoid(x)` after a `use`.
     Helper,
 }
 

@@ -29,7 +29,7 @@ fn lower_program(p: &Program) -> Result<(Func, Vec<Var>), String> {
     let args: Args = attr.parse_args().map_err(|e| e.to_string())?;
     let cx = Ctxt::default();
     let sig = check(&cx, &args, &f);
-    let krate = quote::quote!(::grad);
+    let krate = quote::quote!(::backprop);
     let lowered = sig
         .as_ref()
         .and_then(|s| lower::lower(&cx, s, &f.block, &krate));

@@ -507,7 +507,7 @@ const SEEDS: &[(&str, &str)] = &[
         "wrt = w, crate = grad",
         "fn neuron(w: f64, x: f64) -> f64 {
             let z = w * x;
-            grad::sigmoid(z) + grad::relu(z) + grad::softplus(z) + grad::leaky_relu(z, 0.01)
+            backprop::sigmoid(z) + backprop::relu(z) + backprop::softplus(z) + backprop::leaky_relu(z, 0.01)
         }",
     ),
     (
@@ -557,14 +557,14 @@ const SEEDS: &[(&str, &str)] = &[
         }",
     ),
     (
-        "wrt = theta, crate = ::grad",
+        "wrt = theta, crate = ::backprop",
         "pub fn regularised(theta: f64, x: f64, y: f64, lambda: f64) -> f64 {
             let r = theta * x - y;
             let mut loss = 0.5 * r * r;
             if lambda > 0.0 {
                 loss += lambda * theta.abs();
             }
-            loss + grad::log_sigmoid(theta).exp2()
+            loss + backprop::log_sigmoid(theta).exp2()
         }",
     ),
     (
@@ -836,12 +836,12 @@ const EXPR_POOL: &[&str] = &[
     "f32::exp($e)",
     "<f64>::exp($e)",
     "<f64 as Float>::exp($e)",
-    "grad::sigmoid()",
-    "grad::sigmoid($e, $w)",
-    "grad::leaky_relu($e)",
+    "backprop::sigmoid()",
+    "backprop::sigmoid($e, $w)",
+    "backprop::leaky_relu($e)",
     "sigmoid($e)",
     "relu($w, $e)",
-    "::grad::softplus($e)",
+    "::backprop::softplus($e)",
     "other::sigmoid($e)",
     "frobnicate($w)",
     "frobnicate($e, $d)",

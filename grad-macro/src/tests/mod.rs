@@ -19,7 +19,7 @@ pub(crate) fn pretty(args: proc_macro2::TokenStream, item: proc_macro2::TokenStr
 }
 
 /// The expansion of the issue's `bce` example, kept in `tests/expand/bce.rs` and shown in the
-/// `grad` crate's documentation: a change to the generated code shows up as a diff to review.
+/// `backprop` crate's documentation: a change to the generated code shows up as a diff to review.
 /// `GRAD_BLESS=1 cargo test -p grad-macro` rewrites the file.
 #[test]
 fn bce_expansion_is_the_documented_one() {
@@ -119,14 +119,14 @@ fn helper_called_by_path_is_checked_to_be_ours() {
             fn locals_named_like_functions(x: f64) -> f64 {
                 let exp = x.exp();
                 let sin = exp.sin();
-                let sigmoid = grad::sigmoid(sin);
+                let sigmoid = backprop::sigmoid(sin);
                 sigmoid
             }
         },
     );
     assert!(
         s.replace(char::is_whitespace, "").contains(
-            "called_function_must_be_the_grad_helper(grad::sigmoid,::grad::sigmoid::<f64>,);"
+            "called_function_must_be_the_grad_helper(backprop::sigmoid,::backprop::sigmoid::<f64>,);"
         ),
         "{s}"
     );
@@ -335,7 +335,7 @@ fn pipeline_goldens() {
     }
 }
 
-/// Every `#[grad]` and `#[grad::rule]` item in the workspace's tests, trybuild cases,
+/// Every `#[grad]` and `#[backprop::rule]` item in the workspace's tests, trybuild cases,
 /// examples and benches, expanded and printed (errors included), and how many.
 fn corpus() -> (usize, String) {
     fn attr_kind(a: &syn::Attribute) -> Option<bool> {
@@ -452,7 +452,7 @@ fn corpus() -> (usize, String) {
     (n, text)
 }
 
-/// Every `#[grad]` and `#[grad::rule]` item of the workspace's tests, trybuild cases and
+/// Every `#[grad]` and `#[backprop::rule]` item of the workspace's tests, trybuild cases and
 /// examples expands without a panic, the IR valid after every pass (`expand::pipeline`
 /// validates it in tests).
 #[test]

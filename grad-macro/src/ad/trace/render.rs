@@ -105,7 +105,7 @@ impl Render<'_> {
                             let name = self.operand(Operand::Var(*r)).0;
                             s = s.replace(&crate::ir::placeholder(i), &name);
                         }
-                        (s.replace("__grad_krate", "grad"), LOW)
+                        (s.replace("__grad_krate", "backprop"), LOW)
                     }
                     Some(Def::Cond(c)) => (self.cond(c), LOW),
                     None => ("…".into(), ATOM),
