@@ -580,8 +580,10 @@ fn main() {
 }
 
 fn chart() {
+    // This package is `benches/`; the workspace's target directory is beside it.
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = plot::criterion_dir(manifest);
+    let root = manifest.parent().unwrap_or(manifest);
+    let dir = plot::criterion_dir(root);
     let chart = plot::Chart {
         title: "Gradient time relative to the hand-written gradient (lower is better)",
         subtitle: "Criterion median time per call, cargo bench --bench gradients. \
@@ -608,7 +610,7 @@ fn chart() {
     };
     match plot::render(&dir, &chart) {
         Ok(Some(svg)) => {
-            let path = manifest.join("benches").join("gradients.svg");
+            let path = manifest.join("gradients.svg");
             match std::fs::write(&path, svg) {
                 Ok(()) => println!("Chart written to {}", path.display()),
                 Err(e) => eprintln!("Could not write {}: {e}", path.display()),
