@@ -769,6 +769,11 @@
 /// `hessian` (`_hessian` and `_hvp`), `trace` (`_trace`), `graph` (`_graph`), and
 /// `crate = path` (the path of this crate, if renamed). A parameter named like an option
 /// (`trace`) can be listed first in `wrt`, where it can only be a name.
+// The README's example (what crates.io shows first), compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use grad_macro::grad;
 /// Gives a function a derivative rule instead of differentiating its body:
 /// `#[backprop::rule(a = ∂f/∂a, b = ∂f/∂b)]`, in terms of the parameters and the result `y` (or

@@ -355,10 +355,10 @@ fn corpus() -> (usize, String) {
         for item in items {
             match item {
                 syn::Item::Fn(f) => {
-                    if let Some(a) = f.attrs.iter().find(|a| attr_kind(a).is_some()) {
+                    if let Some(k) = f.attrs.iter().position(|a| attr_kind(a).is_some()) {
                         let mut f = f.clone();
-                        f.attrs.retain(|b| b != a);
-                        out.push((a.clone(), f));
+                        let a = f.attrs.remove(k);
+                        out.push((a, f));
                     }
                     fns(
                         &f.block
@@ -380,16 +380,16 @@ fn corpus() -> (usize, String) {
                 syn::Item::Impl(i) => {
                     for it in &i.items {
                         if let syn::ImplItem::Fn(f) = it {
-                            if let Some(a) = f.attrs.iter().find(|a| attr_kind(a).is_some()) {
+                            if let Some(k) = f.attrs.iter().position(|a| attr_kind(a).is_some()) {
                                 let mut attrs = f.attrs.clone();
-                                attrs.retain(|b| b != a);
+                                let a = attrs.remove(k);
                                 let g = syn::ItemFn {
                                     attrs,
                                     vis: f.vis.clone(),
                                     sig: f.sig.clone(),
                                     block: Box::new(f.block.clone()),
                                 };
-                                out.push((a.clone(), g));
+                                out.push((a, g));
                             }
                         }
                     }

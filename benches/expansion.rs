@@ -1,5 +1,5 @@
 //! What the macro costs in every user's build: expansion time and generated size against the
-//! size of the annotated body. `cargo bench -p grad-macro --bench expansion`; see BENCHMARKS.md.
+//! size of the annotated body. `cargo bench --bench expansion`; see BENCHMARKS.md.
 //!
 //! A proc-macro crate exports nothing but its macros, so this bench compiles the macro's own
 //! stage folders (everything but the one-line entry point in `lib.rs`) into itself, the one
@@ -11,23 +11,23 @@
 // clippy checks this target as a test) are not run from here.
 #![allow(dead_code, unused_imports)]
 
-#[path = "../src/ad/mod.rs"]
+#[path = "../grad-macro/src/ad/mod.rs"]
 mod ad;
-#[path = "../src/build/mod.rs"]
+#[path = "../grad-macro/src/build/mod.rs"]
 mod build;
-#[path = "../src/emit/mod.rs"]
+#[path = "../grad-macro/src/emit/mod.rs"]
 mod emit;
-#[path = "../src/expand/mod.rs"]
+#[path = "../grad-macro/src/expand/mod.rs"]
 mod expand;
-#[path = "../src/front/mod.rs"]
+#[path = "../grad-macro/src/front/mod.rs"]
 mod front;
-#[path = "../src/ir/mod.rs"]
+#[path = "../grad-macro/src/ir/mod.rs"]
 mod ir;
-#[path = "../src/lower/mod.rs"]
+#[path = "../grad-macro/src/lower/mod.rs"]
 mod lower;
-#[path = "../src/opt/mod.rs"]
+#[path = "../grad-macro/src/opt/mod.rs"]
 mod opt;
-#[path = "../src/rules/mod.rs"]
+#[path = "../grad-macro/src/rules/mod.rs"]
 mod rules;
 
 use grad_testgen::synthetic;

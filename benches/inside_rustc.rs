@@ -1,5 +1,5 @@
 //! What the attribute costs inside rustc, where every token the macro reads and writes crosses
-//! the proc-macro bridge. `cargo bench -p grad-macro --bench inside_rustc`; see BENCHMARKS.md.
+//! the proc-macro bridge. `cargo bench --bench inside_rustc`; see BENCHMARKS.md.
 //!
 //! The bench writes a crate with the 1,000-statement synthetic function of the `expansion`
 //! bench (`grad_testgen::synthetic`) under `target/inside-rustc/`, once with `#[grad]` and once
@@ -29,7 +29,7 @@ fn main() {
         .unwrap_or(11);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("grad-macro is inside the workspace")
+        .expect("benches/ is inside the workspace")
         .to_path_buf();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
