@@ -5,8 +5,8 @@
 // symdiff's generated code, not ours, trips these.
 #![allow(clippy::neg_multiply)]
 
-use criterion::{black_box, criterion_group, Criterion};
 use backprop::grad;
+use criterion::{black_box, criterion_group, Criterion};
 use nalgebra::{Const, SVector};
 use num_dual::{gradient, DualNum, DualVec64};
 use std::time::Duration;

@@ -8,8 +8,8 @@
 //! cargo bench --bench second_order
 //! ```
 
-use criterion::{black_box, criterion_group, Criterion};
 use backprop::{grad, sigmoid};
+use criterion::{black_box, criterion_group, Criterion};
 use nalgebra::SVector;
 use num_dual::{hessian, DualNum};
 use std::time::Duration;

@@ -1015,7 +1015,10 @@ fn main() {
         escapes.checks,
     );
     write("generated.rs", &out);
-    let lib = format!("use backprop::grad;\n\nconst K: f64 = {k:?};\n\n{}", calls.lib);
+    let lib = format!(
+        "use backprop::grad;\n\nconst K: f64 = {k:?};\n\n{}",
+        calls.lib
+    );
     write("calls.rs", &lib);
 }
 

@@ -666,7 +666,10 @@ fn f_log_sigmoid(x: f64) -> f64 {
 
 #[grad(wrt = x, slope)]
 fn f_helpers_by_path(x: f64, slope: f64) -> f64 {
-    backprop::relu(x) + backprop::leaky_relu(x, slope) + backprop::softplus(x) + backprop::log_sigmoid(x)
+    backprop::relu(x)
+        + backprop::leaky_relu(x, slope)
+        + backprop::softplus(x)
+        + backprop::log_sigmoid(x)
 }
 
 #[test]

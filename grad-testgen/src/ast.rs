@@ -1788,7 +1788,9 @@ pub fn expr_str(e: &Expr, scope: &Scope) -> String {
             op.symbol(),
             expr_str(b, scope)
         ),
-        Expr::F1(f, a) if f.is_helper() => format!("backprop::{}({})", f.name(), expr_str(a, scope)),
+        Expr::F1(f, a) if f.is_helper() => {
+            format!("backprop::{}({})", f.name(), expr_str(a, scope))
+        }
         Expr::F1(f, a) => format!("{}.{}()", expr_str(a, scope), f.name()),
         Expr::F2(F2::Rem, a, b) => format!("({} % {})", expr_str(a, scope), expr_str(b, scope)),
         Expr::Clamp(x, lo, w) => {

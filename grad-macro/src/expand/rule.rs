@@ -107,7 +107,10 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let name = &f.sig.ident;
     let float = match &f.sig.output {
         syn::ReturnType::Type(_, ty) => float_of(ty).ok_or_else(|| {
-            syn::Error::new_spanned(ty, "a function with a #[backprop::rule] must return f32 or f64")
+            syn::Error::new_spanned(
+                ty,
+                "a function with a #[backprop::rule] must return f32 or f64",
+            )
         })?,
         syn::ReturnType::Default => {
             return Err(syn::Error::new_spanned(
