@@ -734,6 +734,15 @@
 //!   overflowed its stack". A release build works, and so do `RUST_MIN_STACK=16777216` and
 //!   `debug = "line-tables-only"` under `[profile.dev]`.
 //!
+//! # `no_std`
+//!
+//! A `#![no_std]` crate with `alloc` can use `#[grad]`: generated code names nothing of `std`.
+//! What it allocates (the `Vec` gradient of a slice, the rows of a `trace`) is `alloc`'s, named
+//! through this crate, so the crate needs `extern crate alloc;` only if it uses those. This
+//! crate itself links `std`: the float functions (`exp`, `ln`, `sin`, …) are `std`'s, and so
+//! are the helpers that call them; a target without `std` cannot use it yet. The workspace
+//! builds and tests such a crate (`tests/no_std`).
+//!
 //! # A renamed dependency
 //!
 //! Generated code refers to this crate as `::backprop`. If you depend on it under another name,

@@ -105,7 +105,7 @@ impl Builder {
     /// compute an array gives in its place.
     pub fn zeros_of(&mut self, info: &ArrayInfo) -> Operand {
         let z = crate::emit::tokens::zero_array(info, self.float, &|_| {
-            quote::quote!(::std::vec::Vec::new())
+            quote::quote!(__grad_krate::__private::Vec::new())
         });
         self.add_extern(z)
     }

@@ -149,10 +149,16 @@ impl<'a> Emitter<'a> {
         reserved: &HashSet<String>,
         params: &[Ident],
     ) -> Self {
+        let krate_toks: Toks = krate.clone().into();
         let mut e = Emitter {
             func,
-            krate: krate.clone().into(),
-            externs: func.externs.iter().map(|t| t.clone().into()).collect(),
+            // Externs are written as they are, but for the runtime's path (`__grad_krate`).
+            externs: func
+                .externs
+                .iter()
+                .map(|t| replace_placeholders(t.clone(), &[], &krate_toks))
+                .collect(),
+            krate: krate_toks,
             names: HashMap::default(),
             inline: HashMap::default(),
             depth: HashMap::default(),

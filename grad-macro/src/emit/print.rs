@@ -250,9 +250,12 @@ impl Emitter<'_> {
             return float_lit(0.0, self.func.float, true);
         };
         let a = self.ident(like);
-        zero_array(info, self.func.float, &|t| {
-            quote!(::std::vec![#t; #a.len()])
-        })
+        let k = &self.krate;
+        zero_array(
+            info,
+            self.func.float,
+            &|t| quote!(#k::__private::vec![#t; #a.len()]),
+        )
     }
 
     pub(super) fn tuple(&self, ops: &[Operand]) -> Toks {

@@ -9,15 +9,20 @@ use rustc_hash::FxHashSet as HashSet;
 use syn::{FnArg, Ident, ItemFn};
 
 /// The type of each `wrt` parameter's derivative: a float's is `float`, an array's an array of
-/// the same shape, a slice's a `Vec`.
-pub(super) fn derivative_types(sig: &Sig, float: &TokenStream) -> Vec<TokenStream> {
+/// the same shape, a slice's a `Vec` (named through the facade, which re-exports `alloc`'s:
+/// a `#![no_std]` crate has no `::std`).
+pub(super) fn derivative_types(
+    sig: &Sig,
+    float: &TokenStream,
+    krate: &TokenStream,
+) -> Vec<TokenStream> {
     sig.wrt
         .iter()
         .map(|&i| match &sig.params[i].ty {
             syn::Type::Reference(r) => match &*r.elem {
                 syn::Type::Slice(s) => {
                     let e = &s.elem;
-                    quote!(::std::vec::Vec<#e>)
+                    quote!(#krate::__private::Vec<#e>)
                 }
                 other => other.to_token_stream(),
             },
@@ -111,8 +116,7 @@ pub(super) fn companions(
     params: &[(Ident, syn::Type, bool)],
     assertions: &[TokenStream],
     items: &[syn::Item],
-    bodies: Bodies,
-    note: &str,
+    (bodies, note, krate): (Bodies, &str, &TokenStream),
 ) -> TokenStream {
     let Bodies {
         value_and_grad: body,
@@ -127,7 +131,7 @@ pub(super) fn companions(
         syn::ReturnType::Default => quote!(()),
     };
     let n = sig.wrt.len();
-    let tys = derivative_types(sig, &ret);
+    let tys = derivative_types(sig, &ret, krate);
     let grad_ty = one_or_tuple(&tys);
     let wrt_names: Vec<String> = sig.wrt.iter().map(|&i| params[i].0.to_string()).collect();
     let partials: Vec<String> = wrt_names.iter().map(|w| format!("∂{name}/∂{w}")).collect();

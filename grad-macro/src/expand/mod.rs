@@ -106,7 +106,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         // `mode = forward` with an array: one call of `_jvp` per element.
         Some(layout) if args.forward && layout.arrays => {
             let ty = crate::emit::tokens::float_type_tokens(sig.float);
-            let grad_ty = one_or_tuple(&derivative_types(&sig, &ty));
+            let grad_ty = one_or_tuple(&derivative_types(&sig, &ty, &krate));
             let jvp = format_ident!("{}_jvp", f.sig.ident);
             let body = per_element::forward_gradient_body(
                 layout,
@@ -190,8 +190,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         &plain,
         &assertions,
         &lowered.items,
-        bodies,
-        &note,
+        (bodies, &note, &krate),
     );
     let extra = second.map(|s| {
         s.emit(

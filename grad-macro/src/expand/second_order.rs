@@ -212,7 +212,7 @@ impl Second {
             .iter()
             .map(|&i| params[i].2.then(|| quote!(mut)))
             .collect();
-        let d_tys = derivative_types(sig, &ty);
+        let d_tys = derivative_types(sig, &ty, krate);
         let shaped = if self.layout.arrays {
             ", each shaped like its parameter"
         } else {

@@ -95,7 +95,7 @@ pub(super) fn shown_derivation(
                         name: #n,
                         expression: "",
                         value: #value,
-                        local: ::std::vec::Vec::new(),
+                        local: #krate::__private::Vec::new(),
                         derivative: #derivative,
                     }
                 });
@@ -115,7 +115,7 @@ pub(super) fn shown_derivation(
                         name: #n,
                         expression: #e,
                         value: #value,
-                        local: ::std::vec![#(#local),*],
+                        local: #krate::__private::vec![#(#local),*],
                         derivative: ::core::option::Option::Some(#derivative),
                     }
                 });
@@ -123,7 +123,7 @@ pub(super) fn shown_derivation(
             quote! {
                 #krate::trace::Trace {
                     function: #fname,
-                    nodes: ::std::vec![#(#rows),*],
+                    nodes: #krate::__private::vec![#(#rows),*],
                 }
             }
         });
