@@ -396,3 +396,32 @@ fn an_if_of_literals_can_take_a_method_call() {
     assert_eq!(literal_if_then_method_grad(1.0, 0.0), 2.125);
     assert_eq!(literal_if_then_method_grad(-1.0, 0.0), -0.75);
 }
+
+// Reported by the crates.io review: the parentheses a method call on a range needs were
+// copied into the generated loop (`for i in (0..3)`, `enumerate((0..n))`), and rustc's
+// `unused_parens` fired at the user's line, so this file (`deny(warnings)`) did not build.
+#[grad(wrt = x)]
+fn range_sum(x: f64) -> f64 {
+    (0..3).map(|i| x * i as f64).sum()
+}
+
+#[grad(wrt = x)]
+fn range_fold(x: f64, n: usize) -> f64 {
+    (0..n).fold(1.0, |acc, _| acc * x)
+}
+
+#[grad(wrt = x)]
+fn range_loop(x: f64) -> f64 {
+    let mut s = 0.0;
+    for i in (1..4).rev() {
+        s += x * i as f64;
+    }
+    s
+}
+
+#[test]
+fn method_calls_on_ranges_compile_without_warnings() {
+    assert_eq!(range_sum_grad(2.0), 3.0);
+    assert_eq!(range_fold_grad(2.0, 3), 12.0);
+    assert_eq!(range_loop_grad(2.0), 6.0);
+}

@@ -13,7 +13,9 @@ fn bce(b0: f64, b1: f64, x: f64, y: f64) -> f64 {
     clippy::too_many_arguments,
     clippy::type_complexity,
     clippy::ptr_arg,
-    clippy::float_cmp
+    clippy::float_cmp,
+    clippy::pedantic,
+    clippy::nursery
 )]
 fn bce_value_and_grad(b0: f64, b1: f64, x: f64, y: f64) -> (f64, (f64, f64)) {
     let _ = bce;
@@ -62,7 +64,9 @@ fn bce_value_and_grad(b0: f64, b1: f64, x: f64, y: f64) -> (f64, (f64, f64)) {
     clippy::too_many_arguments,
     clippy::type_complexity,
     clippy::ptr_arg,
-    clippy::float_cmp
+    clippy::float_cmp,
+    clippy::pedantic,
+    clippy::nursery
 )]
 fn bce_grad(b0: f64, b1: f64, x: f64, y: f64) -> (f64, f64) {
     let _ = bce;
@@ -86,7 +90,9 @@ impl bce {
         clippy::too_many_arguments,
         clippy::type_complexity,
         clippy::ptr_arg,
-        clippy::float_cmp
+        clippy::float_cmp,
+        clippy::pedantic,
+        clippy::nursery
     )]
     fn pullback(b0: f64, b1: f64, x: f64, y: f64) -> (f64, (f64, f64, (), ())) {
         let (value, grad) = bce_value_and_grad(b0, b1, x, y);

@@ -324,8 +324,10 @@ pub(crate) fn receiver(f: &ItemFn) -> (TokenStream, TokenStream) {
 }
 
 /// What the companions may not warn about: being unused, calling a deprecated original, the
-/// lints of a signature they copy (those are the original's to fix), and pedantic clippy's
-/// `float_cmp` (ties of `max`/`min` are split with `==` on purpose).
+/// lints of a signature they copy (those are the original's to fix), clippy's `float_cmp`
+/// (ties of `max`/`min` are split with `==` on purpose), and clippy's pedantic and nursery
+/// groups, whose advice (`mul_add`, casts) is for code a person writes: derivative code is the
+/// macro's, and the user's own lines are linted in the original function.
 pub(crate) fn allows() -> TokenStream {
     quote! {
         #[allow(
@@ -334,7 +336,9 @@ pub(crate) fn allows() -> TokenStream {
             clippy::too_many_arguments,
             clippy::type_complexity,
             clippy::ptr_arg,
-            clippy::float_cmp
+            clippy::float_cmp,
+            clippy::pedantic,
+            clippy::nursery
         )]
     }
 }

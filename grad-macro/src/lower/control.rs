@@ -231,6 +231,13 @@ impl<'a> Lowerer<'a> {
         // The iterable is evaluated before the loop (and again by the reverse sweep).
         let mut iter_parts = None;
         if let Some((_, iter)) = header {
+            // Parentheses the source needed (`(0..n).map(..)`) are not the loop's: `for i in
+            // (0..n)` would be linted as unnecessary at the user's tokens. The emitter adds
+            // the ones its own uses of the iterable need.
+            let mut iter = iter;
+            while let Expr::Paren(p) = iter {
+                iter = &p.expr;
+            }
             let typed = typed_float_literals(iter, self.b.float);
             let src = self.src_of(&typed);
             let (tokens, refs, effectful, prec) = self.substitute(&typed, true);
