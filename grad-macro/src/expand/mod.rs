@@ -32,16 +32,47 @@ use quote::{format_ident, quote, ToTokens};
 use syn::{Ident, ItemFn};
 
 pub fn grad(args: TokenStream, item: TokenStream) -> TokenStream {
-    match expand(args, item.clone()) {
+    let rustc_too = std::cell::Cell::new(false);
+    match expand(args, item.clone(), &rustc_too) {
         Ok(tokens) => tokens,
         Err(err) => {
             let err = err.to_compile_error();
-            quote!(#item #err)
+            let original = if rustc_too.get() {
+                stand_in(item)
+            } else {
+                item
+            };
+            quote!(#original #err)
         }
     }
 }
 
-fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+/// What stands for the function when the macro reports a type error that rustc would report
+/// again in the body (`2 * x`: the macro's error, then E0277): its signature, so that its
+/// callers still compile, over a body that is not checked. Anything else in the body is
+/// reported once the macro's errors are fixed. For the macro's other errors the original is
+/// emitted whole (its body may use imports that would otherwise be unused). A function returning
+/// `impl Trait` keeps its body (an unreachable body has no type to show for it), as does
+/// anything that is not a function.
+fn stand_in(item: TokenStream) -> TokenStream {
+    let Ok(mut f) = syn::parse2::<ItemFn>(item.clone()) else {
+        return item;
+    };
+    if matches!(&f.sig.output, syn::ReturnType::Type(_, t) if matches!(**t, syn::Type::ImplTrait(_)))
+    {
+        return item;
+    }
+    f.block = Box::new(syn::parse_quote!({ ::core::unreachable!() }));
+    f.attrs
+        .push(syn::parse_quote!(#[allow(unused_variables, unused_mut, clippy::all)]));
+    f.into_token_stream()
+}
+
+fn expand(
+    args: TokenStream,
+    item: TokenStream,
+    rustc_too: &std::cell::Cell<bool>,
+) -> syn::Result<TokenStream> {
     let f = match syn::parse2::<syn::Item>(item.clone())? {
         syn::Item::Fn(f) => f,
         other => {
@@ -72,6 +103,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let lowered = sig
         .as_ref()
         .and_then(|s| lower::lower(&cx, s, &f.block, &krate));
+    rustc_too.set(cx.said_by_rustc_too());
     cx.check()?;
     let (Some(sig), Some(lowered)) = (sig, lowered) else {
         return Err(syn::Error::new(

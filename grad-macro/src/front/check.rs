@@ -242,10 +242,21 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
     };
     for name in names {
         let Some(i) = params.iter().position(|p| p.ident.as_ref() == Some(name)) else {
-            let hint = if params.iter().any(|p| p.ident.is_none()) {
-                " (a parameter bound by a pattern cannot be differentiated: give it a plain name)"
-            } else {
-                ""
+            // A parameter bound by a pattern is already refused at the pattern, which says to
+            // give it a plain name: one mistake, one error.
+            if params.iter().any(|p| p.ident.is_none()) {
+                continue;
+            }
+            let wanted = name.to_string();
+            let near = params
+                .iter()
+                .filter_map(|p| p.ident.as_ref().map(Ident::to_string))
+                .map(|p| (edit_distance(&wanted, &p), p))
+                .filter(|(d, p)| *d <= 1 + p.len() / 3)
+                .min();
+            let hint = match near {
+                Some((_, p)) => format!(": did you mean `{p}`?"),
+                None => String::new(),
             };
             cx.error_spanned(
                 name,
@@ -261,8 +272,9 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
         // An array or slice of floats is differentiated elementwise.
         let elem = p.float.or(p.array.as_ref().map(|(_, f)| *f));
         match (&p.ty, elem) {
+            // At the parameter's type: that is what to change.
             (Type::Reference(r), _) if r.mutability.is_some() => cx.error_spanned(
-                name,
+                r,
                 format!(
                     "`{name}` is `&mut {}`: differentiate a value, not a mutable reference (`{name}: {}`)",
                     type_str(&r.elem),
@@ -299,4 +311,22 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
         params,
         wrt,
     })
+}
+
+/// The number of single-character insertions, deletions and substitutions from `a` to `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diag + usize::from(ca != *cb));
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }

@@ -7,6 +7,9 @@ use std::fmt::Display;
 #[derive(Default)]
 pub struct Ctxt {
     errors: RefCell<Vec<syn::Error>>,
+    /// Some error is one rustc also reports in the original's body (a type error): the
+    /// original is then emitted without its body, so the mistake is said once.
+    rustc_too: std::cell::Cell<bool>,
 }
 
 impl Ctxt {
@@ -19,6 +22,16 @@ impl Ctxt {
 
     pub fn syn_error(&self, err: syn::Error) {
         self.errors.borrow_mut().push(err);
+    }
+
+    /// Records that the last error is a type error rustc also reports in the original's body.
+    pub fn rustc_too(&self) {
+        self.rustc_too.set(true);
+    }
+
+    /// Whether a type error rustc also reports was recorded.
+    pub fn said_by_rustc_too(&self) -> bool {
+        self.rustc_too.get()
     }
 
     pub fn has_errors(&self) -> bool {

@@ -42,7 +42,7 @@ impl Lowerer<'_> {
                 }
                 let o = self.expr(i);
                 if self.is_floatish(&o) {
-                    return self.error(i, "an index must be an integer, not a float");
+                    return self.type_error(i, "an index must be an integer, not a float");
                 }
                 // An index held in a variable that calls change in place (`bump(&mut i)`):
                 // read into a value of its own here, which the sweep then reads (see
@@ -123,7 +123,7 @@ impl Lowerer<'_> {
             return true;
         }
         if let Operand::Int(i) = val {
-            self.error(
+            self.type_error(
                 target,
                 format!("`{i}` is an integer: write `{i}.0` in float arithmetic"),
             );
@@ -296,7 +296,7 @@ impl Lowerer<'_> {
         if let Some(tf) = &m.turbofish {
             let float = crate::emit::tokens::float_type_tokens(self.b.float).to_string();
             if tf.args.len() != 1 || tf.args[0].to_token_stream().to_string() != float {
-                self.error(
+                self.type_error(
                     tf,
                     format!("a sum in a #[grad] function is `{float}`: `.{name}::<{float}>()`"),
                 );

@@ -68,7 +68,7 @@ impl Lowerer<'_> {
         for (o, e) in operands {
             match o {
                 Operand::Int(i) => {
-                    self.error(
+                    self.type_error(
                         e,
                         format!("`{i}` is an integer: write `{i}.0` in float arithmetic"),
                     );
@@ -77,7 +77,7 @@ impl Lowerer<'_> {
                     if let Some((_, ty)) = self.int_params.iter().find(|(p, _)| p == v) {
                         let name = e.to_token_stream();
                         let float = crate::emit::tokens::float_type_tokens(self.b.float);
-                        self.error(
+                        self.type_error(
                             e,
                             format!("`{name}` is `{ty}`: convert it for float arithmetic (`{name} as {float}`)"),
                         );
@@ -130,7 +130,7 @@ impl Lowerer<'_> {
         let rule = &RULES[i];
         if args.len() != rule.arity() {
             let n = rule.arity() - usize::from(method_syntax);
-            return self.error(
+            return self.type_error(
                 at,
                 format!(
                     "`{}` takes {n} argument{}",
@@ -141,7 +141,7 @@ impl Lowerer<'_> {
         }
         if let Some(k) = rule.int_arg {
             if self.b.is_active(&args[k]) {
-                return self.error(
+                return self.type_error(
                     at,
                     format!("the exponent of `{}` must be an integer, not a differentiated value: use `powf`", rule.name),
                 );
@@ -208,6 +208,13 @@ impl Lowerer<'_> {
                             rules::names(Form::Method)
                         ),
                     );
+                }
+                if p.path
+                    .get_ident()
+                    .is_some_and(|f| self.refused_locals.contains(&f.to_string()))
+                {
+                    // Already refused where it was bound.
+                    return Operand::Lit(0.0);
                 }
                 if p.path
                     .get_ident()

@@ -79,7 +79,7 @@ impl Lowerer<'_> {
             Expr::Cast(c) => self.cast(c),
             Expr::If(i) => match self.if_expr(i) {
                 Some(v) => v,
-                None => self.error(
+                None => self.type_error(
                     i,
                     "this `if` has no value: give both branches a final expression",
                 ),
@@ -118,6 +118,9 @@ impl Lowerer<'_> {
             }
             other => {
                 if let Some((at, msg)) = refused(other) {
+                    if matches!(other, Expr::Try(_)) {
+                        return self.type_error(at, msg);
+                    }
                     return self.error(at, msg);
                 }
                 self.opaque(other, "this expression")
@@ -398,7 +401,11 @@ impl Lowerer<'_> {
                     return;
                 }
                 if let Some((at, msg)) = refused(e) {
-                    self.l.error(at, msg);
+                    if matches!(e, Expr::Try(_)) {
+                        self.l.type_error(at, msg);
+                    } else {
+                        self.l.error(at, msg);
+                    }
                     return;
                 }
                 let assigned = match &*e {

@@ -111,6 +111,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         int_params: Vec::new(),
         assigned_anywhere: HashSet::default(),
         active_names: HashSet::default(),
+        refused_locals: HashSet::default(),
         loop_depth: 0,
         closure_depth: 0,
         hidden: 0,
@@ -286,6 +287,8 @@ struct Lowerer<'a> {
     /// `scan::active_names`): decides, before a loop body is lowered, which of the values it
     /// carries need derivatives.
     active_names: HashSet<String>,
+    /// Locals whose initializer was refused (a closure): a call of one is not refused again.
+    refused_locals: HashSet<String>,
     loop_depth: usize,
     closure_depth: usize,
     /// Counter for the names of hidden accumulators.
@@ -362,6 +365,12 @@ impl<'a> Lowerer<'a> {
     fn error<T: ToTokens>(&self, at: T, msg: impl std::fmt::Display) -> Operand {
         self.cx.error_spanned(at, msg);
         Operand::Lit(0.0)
+    }
+
+    /// An error rustc also reports in the original's body (a type error): see `Ctxt::rustc_too`.
+    fn type_error<T: ToTokens>(&self, at: T, msg: impl std::fmt::Display) -> Operand {
+        self.cx.rustc_too();
+        self.error(at, msg)
     }
 
     fn is_floatish(&self, o: &Operand) -> bool {

@@ -20,7 +20,7 @@ impl Lowerer<'_> {
                 Stmt::Local(local) => self.local(local),
                 Stmt::Item(item) => self.items.push(item.clone()),
                 Stmt::Macro(m) => {
-                    self.error(&m.mac, "macros are not supported in a #[grad] function: the macro cannot see what they expand to");
+                    self.error(&m.mac, macro_refused(&m.mac));
                 }
                 Stmt::Expr(e, semi) => {
                     if last && semi.is_none() {
@@ -88,7 +88,7 @@ impl Lowerer<'_> {
                 } else if let Some(Operand::Int(i)) = target.filter(|_| self.is_floatish(&rhs)) {
                     // Floats accumulated in an integer (`let mut s = 0; s += x;`).
                     let name = b.left.to_token_stream();
-                    self.error(&b.left, format!("`{name}` holds the integer `{i}`, so floats cannot be added into it: start it as a float (`let mut {name} = {i}.0;`)"));
+                    self.type_error(&b.left, format!("`{name}` holds the integer `{i}`, so floats cannot be added into it: start it as a float (`let mut {name} = {i}.0;`)"));
                     return;
                 }
                 self.store(&b.left, rhs, compound(&b.op));
@@ -146,6 +146,11 @@ impl Lowerer<'_> {
         }
         let name = match pat {
             Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                if let Some(init) = &local.init {
+                    if matches!(&*init.expr, Expr::Closure(_)) {
+                        self.refused_locals.insert(pi.ident.to_string());
+                    }
+                }
                 Some(pi.ident.to_string())
             }
             Pat::Wild(_) => None,

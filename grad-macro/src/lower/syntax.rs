@@ -20,7 +20,7 @@ pub(super) fn refused(e: &Expr) -> Option<(TokenStream, &'static str)> {
     Some(match e {
         Expr::Closure(c) => (kw(c), "a closure is supported only as the argument of `.map(..)` followed by `.sum()` or `.product()`, or of `.fold(..)`: write a `for` loop, or make it a function taking data only"),
         Expr::Unsafe(u) => (kw(&u.unsafe_token), "`unsafe` is not supported in a #[grad] function: it differentiates safe scalar code only"),
-        Expr::Macro(m) => (kw(m), "macros are not supported in a #[grad] function: the macro cannot see what they expand to"),
+        Expr::Macro(m) => (kw(m), macro_refused(&m.mac)),
         Expr::ForLoop(f) => (kw(&f.for_token), NESTED),
         Expr::While(w) => (kw(&w.while_token), NESTED),
         Expr::Loop(l) => (kw(&l.loop_token), NESTED),
@@ -247,5 +247,21 @@ pub(super) fn last_span(mut e: &Expr) -> Span {
             }
             other => return other.span(),
         };
+    }
+}
+
+/// Why a macro in the body is refused: the macro cannot see what it expands to. Printing
+/// (`println!`, `dbg!`, ...) has a better way: `trace`.
+pub(super) fn macro_refused(m: &syn::Macro) -> &'static str {
+    let printing = m.path.segments.last().is_some_and(|s| {
+        matches!(
+            s.ident.to_string().as_str(),
+            "print" | "println" | "eprint" | "eprintln" | "dbg"
+        )
+    });
+    if printing {
+        "printing is not supported in a #[grad] function (the macro cannot see what a macro expands to): to see every intermediate value, add `trace` to the attribute (`#[grad(wrt = .., trace)]`) and print the table that `<name>_trace(..)` returns"
+    } else {
+        "macros are not supported in a #[grad] function: the macro cannot see what they expand to"
     }
 }

@@ -161,7 +161,8 @@ fn on_macro_stack<R: Send>(name: &str, f: impl FnOnce() -> R + Send) -> R {
     })
 }
 
-/// The contract: no panic; the same output each time; either the item untouched followed by
+/// The contract: no panic; the same output each time; either the item untouched (or, after a
+/// type error rustc would report again, its signature over an unchecked body) followed by
 /// `compile_error!`s, or valid Rust with the function and its two companions.
 fn check_expansion(input: &MacroInput, tally: &Tally) -> Result<(), TestCaseError> {
     let out = expand_without_panic(input)?;
@@ -303,10 +304,26 @@ fn rejection_errors(item: &TokenStream, out: &TokenStream) -> Option<usize> {
         .by_ref()
         .take(item.clone().into_iter().count())
         .collect();
-    if head.to_string() != item.to_string() {
-        return None;
-    }
-    let errors = syn::parse2::<syn::File>(trees.collect()).ok()?;
+    let rest: TokenStream = if head.to_string() == item.to_string() {
+        trees.collect()
+    } else {
+        // Or its stand-in, after a type error rustc would report again: the item's signature
+        // over an unchecked body (`expand::stand_in`).
+        let file = syn::parse2::<syn::File>(out.clone()).ok()?;
+        let (first, rest) = file.items.split_first()?;
+        let syn::Item::Fn(stand) = first else {
+            return None;
+        };
+        let original: syn::ItemFn = syn::parse2(item.clone()).ok()?;
+        let unchecked = quote::quote!({ ::core::unreachable!() }).to_string();
+        if stand.sig.to_token_stream().to_string() != original.sig.to_token_stream().to_string()
+            || stand.block.to_token_stream().to_string() != unchecked
+        {
+            return None;
+        }
+        quote::quote!(#(#rest)*)
+    };
+    let errors = syn::parse2::<syn::File>(rest).ok()?;
     let all_errors = errors.items.iter().all(|item| {
         matches!(item, syn::Item::Macro(m)
             if m.mac.path.segments.last().is_some_and(|s| s.ident == "compile_error"))
