@@ -1015,6 +1015,32 @@ fn main() {
         escapes.checks,
     );
     write("generated.rs", &out);
+    // The same programs for `tests/lints.rs`, with and without `#[grad]` (an attribute's line
+    // left empty, so that both files number their lines alike): the macro may add no warning.
+    let with = format!(
+        "use backprop::grad;\n\nconst K: f64 = {k:?};\n{}\n{}\n{}{}{}{}{}{}",
+        grad_testgen::ast::index_tables(),
+        grad_testgen::escape::SUPPORT,
+        plain.fns,
+        loops.fns,
+        second.fns,
+        jacobians.fns,
+        loop_second.fns,
+        escapes.fns,
+    );
+    let without: String = with
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("#[grad") {
+                ""
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    write("lint_with.rs", &with);
+    write("lint_without.rs", &without);
     let lib = format!(
         "use backprop::grad;\n\nconst K: f64 = {k:?};\n\n{}",
         calls.lib

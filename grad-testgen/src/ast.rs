@@ -1346,14 +1346,26 @@ impl Scope {
         let cd = format!("d{}", self.closures);
         scope.closures += 1;
         let an = &self.arrays[a].name;
+        // Every other sum over one array walks its indices instead, as people also write it:
+        // `(0..N).map(|j| xs[j] ..)`, a method call on a parenthesised range (whose parentheses
+        // the macro once copied into its loop, where rustc linted them).
+        let by_index = b.is_none() && (a + self.closures) % 2 == 1;
         let head = match b {
+            None if by_index => {
+                let j = format!("j{}", self.closures);
+                let head = format!("(0..{}).map(|{j}| ", self.arrays[a].len);
+                scope.push_float(format!("{an}[{j}]"));
+                head
+            }
             None => format!("{an}.iter().map(|&{c}| "),
             Some(b) => format!(
                 "{an}.iter().zip({}.iter()).map(|(&{c}, &{cd})| ",
                 self.arrays[b].name
             ),
         };
-        scope.push_float(c);
+        if !by_index {
+            scope.push_float(c);
+        }
         if b.is_some() {
             scope.push_float(cd);
         }

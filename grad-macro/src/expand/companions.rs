@@ -323,20 +323,19 @@ pub(crate) fn receiver(f: &ItemFn) -> (TokenStream, TokenStream) {
     }
 }
 
-/// What the companions may not warn about: being unused, calling a deprecated original, the
-/// lints of a signature they copy (those are the original's to fix), clippy's `float_cmp`
-/// (ties of `max`/`min` are split with `==` on purpose), and clippy's pedantic and nursery
-/// groups, whose advice (`mul_add`, casts) is for code a person writes: derivative code is the
-/// macro's, and the user's own lines are linted in the original function.
+/// What the companions may not warn about: being unused, calling a deprecated original, and
+/// clippy, whose advice is for code a person writes. Derivative code is the macro's (ties of
+/// `max`/`min` are split with `==` on purpose, `mul_add` would change its rounding), and the
+/// user's own expressions, which the companions repeat, are linted once, in the original
+/// function, at the user's line (repeated in a companion, they came back at the attribute or
+/// a column off: `-1.0 * x`, `w < w`). rustc's own lints stay on, and `grad-difftest`'s
+/// `tests/lints.rs` checks that the companions add none across the generated language.
 pub(crate) fn allows() -> TokenStream {
     quote! {
         #[allow(
             dead_code,
             deprecated,
-            clippy::too_many_arguments,
-            clippy::type_complexity,
-            clippy::ptr_arg,
-            clippy::float_cmp,
+            clippy::all,
             clippy::pedantic,
             clippy::nursery
         )]
