@@ -79,7 +79,7 @@ pub mod __private {
         label = "called with a value that depends on a `wrt` parameter",
         note = "annotate the function with `#[grad]` (without `wrt`, it is differentiated in every float parameter), or give it a derivative with `#[backprop::rule(...)]`"
     )]
-    pub trait NotGrad<Args> {}
+    pub trait IsAGradFunction<Args> {}
 
     /// Compiles only for a `Copy` argument: a companion that calls another once per element
     /// of a `wrt` array (`_hessian` calls `_hvp`, a forward-mode `_grad` calls `_jvp`) passes

@@ -35,7 +35,7 @@ pub(super) fn pullbacks_in_scope(
             impl #id {
                 pub fn pullback<#(#tys),*>(#(_: #tys),*) -> (#float, (#(#tys,)*))
                 where
-                    #id: #krate::__private::NotGrad<(#(#tys,)*)>,
+                    #id: #krate::__private::IsAGradFunction<(#(#tys,)*)>,
                 {
                     ::core::unreachable!()
                 }
