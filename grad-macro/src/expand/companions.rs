@@ -114,7 +114,7 @@ pub(super) fn companions(
     (item, f, building_block): (&TokenStream, &ItemFn, bool),
     sig: &Sig,
     params: &[(Ident, syn::Type, bool)],
-    assertions: &[TokenStream],
+    (assertions, quiet): (&[TokenStream], &[TokenStream]),
     items: &[syn::Item],
     (bodies, note, krate): (Bodies, &str, &TokenStream),
 ) -> TokenStream {
@@ -268,7 +268,7 @@ pub(super) fn companions(
             quote! {
                 #use_original
                 #(#items)*
-                #(#assertions)*
+                #(#quiet)*
                 #b
             },
         ),

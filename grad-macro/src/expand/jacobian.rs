@@ -75,7 +75,8 @@ pub(super) fn jacobian(
         _ => (false, cx.reverse()?),
     };
     let n = layout.total.tokens();
-    let (stand_ins, prelude) = pullbacks_in_scope(f, &lowered.callees, sig.float, krate);
+    // One body (`_jacobian`): the first, which says a call of a function that is not #[grad].
+    let (stand_ins, prelude, _) = pullbacks_in_scope(f, &lowered.callees, sig.float, krate);
     let (name, vis) = (&f.sig.ident, &f.vis);
     let (recv_decl, _) = receiver(f);
     let decl = params.iter().zip(&lowered.keep_mut).map(|((id, t, _), m)| {

@@ -208,9 +208,14 @@ fn expand(
         }
     }
 
-    let (stand_ins, prelude) = pullbacks_in_scope(&f, &lowered.callees, sig.float, &krate);
+    let (stand_ins, prelude, quiet_prelude) =
+        pullbacks_in_scope(&f, &lowered.callees, sig.float, &krate);
     let mut assertions = lowered.assertions.clone();
     assertions.extend(prelude);
+    // What the other bodies get: the same, but a call of a function that is not #[grad] is
+    // said once, by the first body (`pullbacks_in_scope`).
+    let mut quiet = lowered.assertions.clone();
+    quiet.extend(quiet_prelude);
     // Companions that only call others change nothing in place.
     let mut plain = params.clone();
     if !runs_body {
@@ -220,7 +225,7 @@ fn expand(
         (&item, &f, args.wrt.is_none()),
         &sig,
         &plain,
-        &assertions,
+        (&assertions, &quiet),
         &lowered.items,
         (bodies, &note, &krate),
     );
@@ -232,7 +237,7 @@ fn expand(
             &param_ids,
             &params,
             &sig,
-            &assertions,
+            &quiet,
             &lowered.items,
         )
     });

@@ -16,41 +16,59 @@ use syn::{Ident, ItemFn};
 /// start with `__grad_` are added.
 ///
 /// Returns the module of stand-ins, for next to the companions (`None` in an `impl`, where it
-/// goes in each body: the error is then reported once per companion), and the statements for
-/// each body.
+/// goes in each body), the statements for the first body, and those for the others.
 pub(super) fn pullbacks_in_scope(
     f: &ItemFn,
     callees: &[(Ident, syn::Path, usize)],
     float: crate::ir::Float,
     krate: &TokenStream,
-) -> (Option<TokenStream>, Option<TokenStream>) {
+) -> (
+    Option<TokenStream>,
+    Option<TokenStream>,
+    Option<TokenStream>,
+) {
     if callees.is_empty() {
-        return (None, None);
+        return (None, None, None);
     }
-    let float = crate::emit::tokens::float_type_tokens(float);
-    let stand_ins = callees.iter().map(|(id, _, n)| {
-        let tys: Vec<Ident> = (0..*n).map(|k| format_ident!("A{}", k)).collect();
-        quote! {
-            pub struct #id {}
-            impl #id {
-                pub fn pullback<#(#tys),*>(#(_: #tys),*) -> (#float, (#(#tys,)*))
-                where
-                    #id: #krate::__private::IsAGradFunction<(#(#tys,)*)>,
-                {
-                    ::core::unreachable!()
+    let float = &crate::emit::tokens::float_type_tokens(float);
+    // `loud`: the stand-in's `pullback` requires a trait nothing implements, so a call fails
+    // with the runtime's message; `quiet`: it does not (see below).
+    let stand_ins = |loud: bool| {
+        callees
+            .iter()
+            .map(move |(id, _, n)| {
+                let tys: Vec<Ident> = (0..*n).map(|k| format_ident!("A{}", k)).collect();
+                let bound = loud.then(|| {
+                    quote! {
+                        where
+                            #id: #krate::__private::IsAGradFunction<(#(#tys,)*)>,
+                    }
+                });
+                quote! {
+                    pub struct #id {}
+                    impl #id {
+                        pub fn pullback<#(#tys),*>(#(_: #tys),*) -> (#float, (#(#tys,)*))
+                        #bound
+                        {
+                            ::core::unreachable!()
+                        }
+                    }
                 }
-            }
-        }
-    });
+            })
+            .collect::<Vec<_>>()
+    };
     let imports = callees
         .iter()
         .map(|(id, path, _)| quote!(use #path as #id;));
     let module = format_ident!("__grad_pullbacks_{}", f.sig.ident);
-    let item = quote! {
-        #[doc(hidden)]
-        #[allow(non_camel_case_types, non_snake_case, dead_code, clippy::all)]
-        mod #module {
-            #(#stand_ins)*
+    let item = |loud: bool| {
+        let stand_ins = stand_ins(loud);
+        quote! {
+            #[doc(hidden)]
+            #[allow(non_camel_case_types, non_snake_case, dead_code, clippy::all)]
+            mod #module {
+                #(#stand_ins)*
+            }
         }
     };
     let uses = quote! {
@@ -59,9 +77,13 @@ pub(super) fn pullbacks_in_scope(
         #(#[allow(unused_imports)] #imports)*
     };
     if in_impl(f) {
-        (None, Some(quote!(#item #uses)))
+        // In an `impl` each body has stand-ins of its own, distinct items, so rustc would
+        // report the call once per body: the first body says it, the others are quiet.
+        let (loud, quiet) = (item(true), item(false));
+        (None, Some(quote!(#loud #uses)), Some(quote!(#quiet #uses)))
     } else {
-        (Some(item), Some(uses))
+        // One module for every body: rustc reports the call once.
+        (Some(item(true)), Some(uses.clone()), Some(uses))
     }
 }
 
