@@ -376,3 +376,85 @@ fn the_example_log_sum_exp_gives_softmax_minus_one_hot() {
     assert_relative_eq!(d1, e[1] / s, max_relative = 1e-12);
     assert_relative_eq!(d2, e[2] / s, max_relative = 1e-12);
 }
+
+/// Found by the compiled calls batch at seed 1601 (its program `c18`, as generated): a data
+/// local changed in a branch by calls and never read again is kept for its effects, its type
+/// checked as a float with `let _: &f64 = &(..);`, and the `&` bound tighter than the
+/// expression (`&v0 - t3`), so the companions did not compile.
+#[allow(
+    clippy::all,
+    unused_mut,
+    unused_parens,
+    unused_variables,
+    unused_assignments
+)]
+mod calls_batch_c18 {
+    use backprop::grad;
+    const KC: f64 = 0.7;
+    #[grad(wrt = w0, w1)]
+    pub fn b_helper(w0: f64, w1: f64, x0: f64, k: i32, flag: bool) -> f64 {
+        let _ = (k, flag);
+        if flag {
+        } else {
+        }
+        let mut v0 = (((w0 * (-1.125_f64)) / 1.5_f64) - (((w1 + w0) * (w1 + w0)) + 0.5_f64).log2());
+        (if (k <= 0) {
+            ((v0 * w0)
+                + ((w1 - x0)
+                    + 2.75_f64.clamp(
+                        std::f64::consts::PI,
+                        (std::f64::consts::PI + (((k as f64) * (k as f64)) + 0.125_f64)),
+                    )))
+        } else {
+            (b_helper(
+                (2.5_f64 / (-2.875_f64)),
+                x0,
+                ((x0 - x0) * (k as f64)),
+                k - 1,
+                flag,
+            ) + ((KC * KC) + 0.5_f64).cbrt().powi(-3))
+        })
+    }
+    #[grad]
+    fn a_helper(w0: f64, k: i32, flag: bool) -> f64 {
+        let _ = (k, flag);
+        ((w0 * w0) + w0.cos())
+    }
+    #[grad(wrt = w0)]
+    pub fn c18(w0: f64, x0: f64, k: i32, flag: bool) -> f64 {
+        let mut v0 = a_helper(x0, k, flag);
+        let mut v1 = b_helper(
+            (std::f64::consts::PI / (k as f64)),
+            w0,
+            (KC + (k as f64)),
+            k,
+            !flag,
+        );
+        if ((-v1) < a_helper(w0, 2, flag)) {
+            v0 -= b_helper(
+                2.75_f64.powi(-3),
+                a_helper(std::f64::consts::PI, k, true),
+                ((2.875_f64 / x0) + ((-0.125_f64) * KC)),
+                -1,
+                flag,
+            );
+            v0 -= b_helper((k as f64), w0, KC.asinh(), k, flag).sin();
+        }
+        let mut v3 = std::f64::consts::PI.hypot((k as f64));
+        for i0 in 0..3 {}
+        ((v3 * w0) + a_helper(backprop::log_sigmoid(v1), k, flag))
+    }
+}
+
+#[test]
+fn a_data_local_kept_for_its_effects_is_typed_with_parentheses() {
+    let (w, x) = (0.4, 1.3);
+    for k in [-1, 2] {
+        let g = calls_batch_c18::c18_grad(w, x, k, false);
+        let h = 1e-6;
+        let fd = (calls_batch_c18::c18(w + h, x, k, false)
+            - calls_batch_c18::c18(w - h, x, k, false))
+            / (2.0 * h);
+        assert_relative_eq!(g, fd, max_relative = 1e-6);
+    }
+}

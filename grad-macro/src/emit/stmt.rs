@@ -182,6 +182,12 @@ impl Emitter<'_> {
                     match ty {
                         Some(ty) => quote!(let _: #ty = #e;).into(),
                         None if info.float_checked => {
+                            // `&` binds tighter than the expression may: `&(v0 - t3)`.
+                            let e = if expr.prec < PREC_UNARY {
+                                e.group(Delimiter::Parenthesis)
+                            } else {
+                                e
+                            };
                             quote::quote_spanned!(at=> let _: #float = &#e;).into()
                         }
                         None => quote!(let _ = #e;).into(),
