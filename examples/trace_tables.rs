@@ -5,8 +5,9 @@
 //!
 //! - 001: the ξ table of logistic regression at X = 3, y = 1, W = 3;
 //! - 004: the sigmoid perceptron at x = [−1, −2], w = [2, −3], b = −3;
-//! - 002: the fan-out network's graph, written to `target/fan_out.dot` (and rendered to
-//!   `target/fan_out.svg` if Graphviz's `dot` is installed).
+//! - 002: the fan-out network's graph, written to `backprop-example/fan_out.dot` in the
+//!   system's temporary folder (and rendered to `fan_out.svg` beside it if Graphviz's `dot` is
+//!   installed).
 //!
 //! ```text
 //! cargo run --example trace_tables
@@ -32,7 +33,9 @@ fn main() {
     print!("{}", perceptron_trace(2.0, -3.0, -3.0, -1.0, -2.0));
 
     let dot = fan_out_graph();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    // In the system's temporary folder: the example may run from a downloaded package, whose
+    // folder is not for writing.
+    let dir = std::env::temp_dir().join("backprop-example");
     let path = dir.join("fan_out.dot");
     match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, dot)) {
         Ok(()) => println!(

@@ -67,7 +67,7 @@ impl<T> Saved<T> {
     pub fn pop(&mut self) -> T {
         match self.items.pop() {
             Some(v) => v,
-            None => panic!("grad: reverse sweep read more iterations than the loop ran"),
+            None => panic!("backprop: reverse sweep read more iterations than the loop ran"),
         }
     }
 }
@@ -114,7 +114,7 @@ impl<T: Copy, const N: usize> SavedN<T, N> {
         self.len -= 1;
         match self.items[self.len] {
             Some(v) => v,
-            None => panic!("grad: reverse sweep read more iterations than the loop ran"),
+            None => panic!("backprop: reverse sweep read more iterations than the loop ran"),
         }
     }
 }

@@ -130,7 +130,7 @@ impl Lowerer<'_> {
             return true;
         }
         if self.b.is_active(&val) && !self.b.info(arr).active {
-            self.error(target, "internal error: grad did not foresee that this array holds differentiated values; please report it");
+            self.error(target, "internal error: #[grad] did not foresee that this array holds differentiated values; please report it");
             return true;
         }
         let idx = self.index_operands(&idxs);
@@ -204,7 +204,7 @@ impl Lowerer<'_> {
                     return None;
                 }
                 if !self.active_names.contains(name) && elems.iter().any(|e| self.b.is_active(e)) {
-                    self.error(a, "internal error: grad did not foresee that this array holds differentiated values; please report it");
+                    self.error(a, "internal error: #[grad] did not foresee that this array holds differentiated values; please report it");
                 }
                 let n = proc_macro2::Literal::usize_unsuffixed(elems.len());
                 (ArrayInit::List(elems), vec![Some(quote!(#n))])

@@ -53,7 +53,7 @@ impl Lowerer<'_> {
             return self.error(
                 &m.method,
                 format!(
-                    "`{name}` is not a method grad can differentiate (it is used with `{id}`, which depends on a `wrt` parameter); supported f32/f64 methods: {}. A method of your own is differentiated through when it is called on data (`self.{name}(..)`) and has #[grad] itself",
+                    "`{name}` is not a method #[grad] can differentiate (it is used with `{id}`, which depends on a `wrt` parameter); supported f32/f64 methods: {}. A method of your own is differentiated through when it is called on data (`self.{name}(..)`) and has #[grad] itself",
                     rules::names(Form::Method)
                 ),
             );
@@ -222,7 +222,7 @@ impl Lowerer<'_> {
                 {
                     return self.error(
                         &c.func,
-                        format!("`{name}` is a local value (a closure or a function pointer), which grad cannot differentiate through (it is passed `{id}`, which depends on a `wrt` parameter): call a function annotated with `#[grad]` instead, or write the computation inline"),
+                        format!("`{name}` is a local value (a closure or a function pointer), which #[grad] cannot differentiate through (it is passed `{id}`, which depends on a `wrt` parameter): call a function annotated with `#[grad]` instead, or write the computation inline"),
                     );
                 }
                 let Some(callee) = self.pullback_path(&p.path, c.args.len()) else {

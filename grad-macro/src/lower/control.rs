@@ -396,7 +396,7 @@ impl<'a> Lowerer<'a> {
             if self.b.is_active(&y) && !info.active {
                 self.error(
                     quote::quote_spanned!(span=> for),
-                    format!("internal error: grad did not foresee that `{}` is differentiated in this loop; please report it", name.trim_start_matches('#')),
+                    format!("internal error: #[grad] did not foresee that `{}` is differentiated in this loop; please report it", name.trim_start_matches('#')),
                 );
             }
             let kind = if info.kind == Kind::Opaque {

@@ -38,7 +38,7 @@ pub enum Held {
 }
 
 /// Methods that store their argument in the receiver (a collection, a cell, an atomic, a
-/// channel, a writer): a differentiated value given to one is kept where grad cannot follow it.
+/// channel, a writer): a differentiated value given to one is kept where #[grad] cannot follow it.
 pub const STORING_METHODS: &[&str] = &[
     "push",
     "push_back",
@@ -78,7 +78,7 @@ pub const STORING_METHODS: &[&str] = &[
 pub const BIT_CASTS: &[&str] = &["to_bits", "to_ne_bytes", "to_le_bytes", "to_be_bytes"];
 
 /// Types of the standard library that hold values (containers, cells, smart pointers, atomics,
-/// options): `Box::new(x)` stores `x` where grad cannot follow it.
+/// options): `Box::new(x)` stores `x` where #[grad] cannot follow it.
 const STD_HOLDERS: &[&str] = &[
     "Box",
     "Rc",
@@ -353,7 +353,7 @@ pub fn segments(path: &syn::Path) -> Vec<String> {
     path.segments.iter().map(|s| s.ident.to_string()).collect()
 }
 
-/// A call on a path: the escape, if the function is one grad knows to hold or reinterpret its
+/// A call on a path: the escape, if the function is one #[grad] knows to hold or reinterpret its
 /// argument (`Box::new`, `Some`, `f64::from_bits`, anything of `std`), given the differentiated
 /// local `id` it is passed.
 pub fn holding_call(path: &syn::Path, id: &str) -> Option<String> {
@@ -362,19 +362,19 @@ pub fn holding_call(path: &syn::Path, id: &str) -> Option<String> {
     let written = segs.join("::");
     if segs.len() == 2 && (segs[0] == "f64" || segs[0] == "f32") {
         return Some(format!(
-            "`{written}` is not a function grad can differentiate, and `{id}`, which depends on a `wrt` parameter, is passed to it; the f32/f64 functions it differentiates are the methods of its rule table (`f64::exp(x)`, `x.sin()`, ...)"
+            "`{written}` is not a function #[grad] can differentiate, and `{id}`, which depends on a `wrt` parameter, is passed to it; the f32/f64 functions it differentiates are the methods of its rule table (`f64::exp(x)`, `x.sin()`, ...)"
         ));
     }
     if matches!(segs[0].as_str(), "std" | "core" | "alloc") {
         return Some(format!(
-            "`{id}` depends on a `wrt` parameter and is passed to `{written}`, which grad does not differentiate: a value handed to the standard library (a container, a cell, `mem::replace`, ...) loses its derivative; keep differentiated values in locals and arithmetic"
+            "`{id}` depends on a `wrt` parameter and is passed to `{written}`, which #[grad] does not differentiate: a value handed to the standard library (a container, a cell, `mem::replace`, ...) loses its derivative; keep differentiated values in locals and arithmetic"
         ));
     }
     let holder = segs.len() >= 2 && STD_HOLDERS.contains(&segs[segs.len() - 2].as_str());
     let constructor = last.starts_with(|c: char| c.is_ascii_uppercase());
     if holder || constructor {
         return Some(format!(
-            "`{id}` depends on a `wrt` parameter and would be stored by `{written}(..)`: grad does not follow values into containers, boxes, cells, options or structs; keep differentiated values in float locals (or a local array, `let mut v = [0.0; N];`)"
+            "`{id}` depends on a `wrt` parameter and would be stored by `{written}(..)`: #[grad] does not follow values into containers, boxes, cells, options or structs; keep differentiated values in float locals (or a local array, `let mut v = [0.0; N];`)"
         ));
     }
     None
@@ -383,31 +383,31 @@ pub fn holding_call(path: &syn::Path, id: &str) -> Option<String> {
 fn lent_out(root: &str, written: &str) -> String {
     let written = written.replace("& mut ", "&mut ");
     format!(
-        "`{written}` lends `{root}` to code grad does not see: grad tracks `{root}` as a value of this function (a float, an array of floats, data the body assigns, or a loop variable), so a write through the reference would be lost from the value and the gradient; have the function return the new value instead (`{root} = f(..);`, with `f` a #[grad] function), or for an array write its elements here (`{root}[i] = ...`)"
+        "`{written}` lends `{root}` to code #[grad] does not see: #[grad] tracks `{root}` as a value of this function (a float, an array of floats, data the body assigns, or a loop variable), so a write through the reference would be lost from the value and the gradient; have the function return the new value instead (`{root} = f(..);`, with `f` a #[grad] function), or for an array write its elements here (`{root}[i] = ...`)"
     )
 }
 
 pub fn changed_in_place(root: &str, method: &str) -> String {
     format!(
-        "`.{method}(..)` may change `{root}` in place, which grad cannot see: grad tracks `{root}` as a value (a float, or an array of floats, of this function); assign it instead (`{root} = ...;`, or `{root}[i] = ...;` for an element)"
+        "`.{method}(..)` may change `{root}` in place, which #[grad] cannot see: #[grad] tracks `{root}` as a value (a float, or an array of floats, of this function); assign it instead (`{root} = ...;`, or `{root}[i] = ...;` for an element)"
     )
 }
 
 fn bit_cast(id: &str, method: &str) -> String {
     format!(
-        "`{id}` depends on a `wrt` parameter, and `.{method}()` turns it into bits, through which grad cannot follow its derivative: keep differentiated values as floats (a bit pattern that comes back with `from_bits` would carry no derivative)"
+        "`{id}` depends on a `wrt` parameter, and `.{method}()` turns it into bits, through which #[grad] cannot follow its derivative: keep differentiated values as floats (a bit pattern that comes back with `from_bits` would carry no derivative)"
     )
 }
 
 fn stored(id: &str, method: &str) -> String {
     format!(
-        "`.{method}(..)` would store `{id}`, which depends on a `wrt` parameter, where grad cannot follow it (a collection, a cell, an atomic): its derivative would be lost when it is read back; keep differentiated values in float locals, or in a local array written by index (`let mut v = [0.0; N]; v[i] = ...;`)"
+        "`.{method}(..)` would store `{id}`, which depends on a `wrt` parameter, where #[grad] cannot follow it (a collection, a cell, an atomic): its derivative would be lost when it is read back; keep differentiated values in float locals, or in a local array written by index (`let mut v = [0.0; N]; v[i] = ...;`)"
     )
 }
 
 fn opaque_method(id: &str, name: &str) -> String {
     format!(
-        "`.{name}()` is called on `{id}`, which depends on a `wrt` parameter, and is not a method grad knows: it could keep the value where grad cannot follow it; test the value with comparisons and the f32/f64 methods (`{id} > 0.0`, `{id}.is_nan()`)"
+        "`.{name}()` is called on `{id}`, which depends on a `wrt` parameter, and is not a method #[grad] knows: it could keep the value where #[grad] cannot follow it; test the value with comparisons and the f32/f64 methods (`{id} > 0.0`, `{id}.is_nan()`)"
     )
 }
 

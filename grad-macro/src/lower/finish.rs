@@ -79,7 +79,7 @@ impl Lowerer<'_> {
                 let at = self.b.info(op).span;
                 self.cx.syn_error(syn::Error::new(
                     at,
-                    format!("`{name}` is a `{ty}`, not a float: grad differentiates the arithmetic of floats, not the operators of other types; compute the float first (`{name}.value()`, a field) and use that"),
+                    format!("`{name}` is a `{ty}`, not a float: #[grad] differentiates the arithmetic of floats, not the operators of other types; compute the float first (`{name}.value()`, a field) and use that"),
                 ));
             } else if matches!(info.name, Name::Source(_)) && defined.contains(&v) {
                 locals.insert(v);

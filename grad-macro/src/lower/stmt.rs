@@ -248,7 +248,7 @@ impl Lowerer<'_> {
 
     /// A call whose value is thrown away (`f(&mut out, x);`, `let _ = f(x);`) with a
     /// differentiated argument: refused, since the value could then only matter through the
-    /// call's effects, which grad cannot follow. `true` if refused.
+    /// call's effects, which #[grad] cannot follow. `true` if refused.
     pub(super) fn discarded_call(&mut self, e: &Expr) -> bool {
         let (name, at): (String, TokenStream) = match e {
             Expr::Paren(p) => return self.discarded_call(&p.expr),
@@ -283,7 +283,7 @@ impl Lowerer<'_> {
         }
         self.error(
             at,
-            format!("the value of this call of `{name}` is thrown away, yet it is passed `{id}`, which depends on a `wrt` parameter: grad follows a differentiated value through a call only by what the call returns, not through its effects (a `&mut` argument, a field, a cell, a container); make `{name}` return the value and use it (`let y = {name}(..);`), as a #[grad] function or one with #[backprop::rule]"),
+            format!("the value of this call of `{name}` is thrown away, yet it is passed `{id}`, which depends on a `wrt` parameter: #[grad] follows a differentiated value through a call only by what the call returns, not through its effects (a `&mut` argument, a field, a cell, a container); make `{name}` return the value and use it (`let y = {name}(..);`), as a #[grad] function or one with #[backprop::rule]"),
         );
         true
     }
@@ -427,7 +427,7 @@ impl Lowerer<'_> {
             if bound_at.is_some_and(|k| k < floor) {
                 self.error(
                     target,
-                    format!("this closure assigns `{name}`, which is declared outside it: grad does not carry a closure's changes out of it; write the loop as a `for` loop"),
+                    format!("this closure assigns `{name}`, which is declared outside it: #[grad] does not carry a closure's changes out of it; write the loop as a `for` loop"),
                 );
                 return;
             }
