@@ -73,6 +73,14 @@ impl Lowerer<'_> {
                         format!("`{i}` is an integer: write `{i}.0` in float arithmetic"),
                     );
                 }
+                Operand::Var(v) if self.range_counters.contains(v) => {
+                    let name = e.to_token_stream();
+                    let float = crate::emit::tokens::float_type_tokens(self.b.float);
+                    self.type_error(
+                        e,
+                        format!("`{name}` counts a range, so it is an integer: convert it for float arithmetic (`{name} as {float}`)"),
+                    );
+                }
                 Operand::Var(v) => {
                     if let Some((_, ty)) = self.int_params.iter().find(|(p, _)| p == v) {
                         let name = e.to_token_stream();
@@ -140,6 +148,12 @@ impl Lowerer<'_> {
             );
         }
         if let Some(k) = rule.int_arg {
+            if let Operand::Lit(x) = args[k] {
+                return self.type_error(
+                    at,
+                    format!("the exponent of `{}` is an integer (`i32`), not the float `{x:?}`: write an integer, or use `powf` for a float exponent", rule.name),
+                );
+            }
             if self.b.is_active(&args[k]) {
                 return self.type_error(
                     at,

@@ -339,6 +339,11 @@ impl<'a> Lowerer<'a> {
             let mut refs = Vec::new();
             let mut elems = Vec::new();
             let tokens = self.bind_pat(pat, &src, &mut refs, &mut elems);
+            if let (Pat::Ident(_), [v], Some((_, iter))) = (strip_pat(pat), &refs[..], header) {
+                if counts_integers(iter) {
+                    self.range_counters.push(*v);
+                }
+            }
             let trip = trip_count(&src, self);
             lowered_header = Some(Header::For {
                 pat: Opaque {
@@ -451,5 +456,25 @@ impl<'a> Lowerer<'a> {
             }
         }
         self.b.push(Inst::Loop(Box::new(lp)));
+    }
+}
+
+/// Whether `iter` walks an integer range (`0..n`, `(1..=k).rev()`, `(0..n).step_by(2)`): its
+/// items are integers. A range of `char`s or bytes written as literals is not counted.
+pub(super) fn counts_integers(mut iter: &Expr) -> bool {
+    loop {
+        match iter {
+            Expr::Paren(p) => iter = &p.expr,
+            Expr::MethodCall(m)
+                if ["rev", "step_by", "skip", "take"].contains(&m.method.to_string().as_str()) =>
+            {
+                iter = &m.receiver
+            }
+            Expr::Range(r) => {
+                let literal_char = |e: &Option<Box<Expr>>| matches!(e.as_deref(), Some(Expr::Lit(l)) if matches!(l.lit, syn::Lit::Char(_) | syn::Lit::Byte(_)));
+                return !literal_char(&r.start) && !literal_char(&r.end);
+            }
+            _ => return false,
+        }
     }
 }

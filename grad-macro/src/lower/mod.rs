@@ -109,6 +109,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         assertions: Vec::new(),
         items: Vec::new(),
         int_params: Vec::new(),
+        range_counters: Vec::new(),
         assigned_anywhere: HashSet::default(),
         active_names: HashSet::default(),
         refused_locals: HashSet::default(),
@@ -283,6 +284,9 @@ struct Lowerer<'a> {
     /// Parameters declared with an integer type, by variable: mixing one into float arithmetic
     /// is a type error worth saying plainly.
     int_params: Vec<(Var, String)>,
+    /// Loop variables counting an integer range (`for i in 0..n`, `(0..n).map(|i| ..)`):
+    /// integers, refused in float arithmetic as the integer parameters are.
+    range_counters: Vec<Var>,
     /// Names that may hold a differentiated value somewhere in the body (see
     /// `scan::active_names`): decides, before a loop body is lowered, which of the values it
     /// carries need derivatives.
