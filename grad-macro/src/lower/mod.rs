@@ -168,7 +168,10 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         } else if let Some((info, _)) = p.array.as_ref().filter(|_| !in_place) {
             l.data_arrays.insert(v, info.clone());
         }
-        if is_int_or_bool(&p.ty) {
+        // Integers, and floats of the other width (`a: f32` in an `f64` function): rustc
+        // refuses them in this function's float arithmetic, and so does the macro, once.
+        let other_width = p.float.is_some_and(|f| f != sig.float);
+        if is_int_or_bool(&p.ty) || other_width {
             l.int_params.push((v, crate::front::check::type_str(&p.ty)));
         }
         if !in_place && (is_int_or_bool(&p.ty) || p.float.is_some() || p.array.is_some()) {
