@@ -57,12 +57,19 @@ pub(super) fn pullbacks_in_scope(
             })
             .collect::<Vec<_>>()
     };
-    let imports = callees
+    let imports: Vec<TokenStream> = callees
         .iter()
-        .map(|(id, path, _)| quote!(use #path as #id;));
-    let module = format_ident!("__grad_pullbacks_{}", f.sig.ident);
+        .map(|(id, path, _)| quote!(use #path as #id;))
+        .collect();
+    let module = |loud: bool| {
+        if loud {
+            format_ident!("__grad_pullbacks_{}", f.sig.ident)
+        } else {
+            format_ident!("__grad_quiet_pullbacks_{}", f.sig.ident)
+        }
+    };
     let item = |loud: bool| {
-        let stand_ins = stand_ins(loud);
+        let (stand_ins, module) = (stand_ins(loud), module(loud));
         quote! {
             #[doc(hidden)]
             #[allow(non_camel_case_types, non_snake_case, dead_code, clippy::all)]
@@ -71,19 +78,32 @@ pub(super) fn pullbacks_in_scope(
             }
         }
     };
-    let uses = quote! {
-        #[allow(unused_imports)]
-        use #module::*;
-        #(#[allow(unused_imports)] #imports)*
+    let uses = |loud: bool| {
+        let module = module(loud);
+        let imports = imports.clone();
+        quote! {
+            #[allow(unused_imports)]
+            use #module::*;
+            #(#[allow(unused_imports)] #imports)*
+        }
     };
+    // The first body says that a call's function is not #[grad]; the others are quiet, so
+    // that rustc counts the mistake once.
+    let (loud, quiet) = (item(true), item(false));
+    let (loud_uses, quiet_uses) = (uses(true), uses(false));
     if in_impl(f) {
-        // In an `impl` each body has stand-ins of its own, distinct items, so rustc would
-        // report the call once per body: the first body says it, the others are quiet.
-        let (loud, quiet) = (item(true), item(false));
-        (None, Some(quote!(#loud #uses)), Some(quote!(#quiet #uses)))
+        // In an `impl`, the stand-ins go in each body.
+        (
+            None,
+            Some(quote!(#loud #loud_uses)),
+            Some(quote!(#quiet #quiet_uses)),
+        )
     } else {
-        // One module for every body: rustc reports the call once.
-        (Some(item(true)), Some(uses.clone()), Some(uses))
+        (
+            Some(quote!(#loud #quiet)),
+            Some(loud_uses),
+            Some(quiet_uses),
+        )
     }
 }
 
