@@ -40,7 +40,7 @@ pub fn straight_line(f: &Func) -> Result<(), &'static str> {
             Inst::Loop(_) => return Err("a loop"),
             Inst::If { .. } => return Err("an `if`"),
             Inst::Load { .. } | Inst::Store { .. } | Inst::NewArray { .. } => {
-                return Err("an array")
+                return Err("an array or a slice")
             }
             Inst::Op {
                 op: Op::Pulled(_), ..
