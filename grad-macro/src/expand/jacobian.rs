@@ -75,7 +75,7 @@ pub(super) fn jacobian(
         _ => (false, cx.reverse()?),
     };
     let n = layout.total.tokens();
-    // One body (`_jacobian`): the first, which says a call of a function that is not #[grad].
+    // One body (`_jacobian`): the first, which says a call of a function that is not `#[grad]`.
     let (stand_ins, prelude, _) = pullbacks_in_scope(f, &lowered.callees, sig.float, krate);
     let (name, vis) = (&f.sig.ident, &f.vis);
     let (recv_decl, _) = receiver(f);

@@ -212,7 +212,7 @@ fn expand(
         pullbacks_in_scope(&f, &lowered.callees, sig.float, &krate);
     let mut assertions = lowered.assertions.clone();
     assertions.extend(prelude);
-    // What the other bodies get: the same, but a call of a function that is not #[grad] is
+    // What the other bodies get: the same, but a call of a function that is not `#[grad]` is
     // said once, by the first body (`pullbacks_in_scope`).
     let mut quiet = lowered.assertions.clone();
     quiet.extend(quiet_prelude);

@@ -87,7 +87,7 @@ pub(super) fn pullbacks_in_scope(
             #(#[allow(unused_imports)] #imports)*
         }
     };
-    // The first body says that a call's function is not #[grad]; the others are quiet, so
+    // The first body says that a call's function is not `#[grad]`; the others are quiet, so
     // that rustc counts the mistake once.
     let (loud, quiet) = (item(true), item(false));
     let (loud_uses, quiet_uses) = (uses(true), uses(false));
@@ -120,7 +120,7 @@ pub(crate) fn pullback_item(
     let (name, vis, generics) = (&f.sig.ident, &f.vis, &f.sig.generics);
     let allows = allows();
     // A struct named like a primitive type (`fn f64(..)`) would shadow the type in the whole
-    // module: such a function gets no pullback (a call to it says it is not a #[grad]
+    // module: such a function gets no pullback (a call to it says it is not a `#[grad]`
     // function).
     const PRIMITIVES: &[&str] = &[
         "f32", "f64", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64",

@@ -157,7 +157,7 @@ pub(super) fn layout(args: &Args, sig: &Sig, what: &str) -> syn::Result<Layout> 
     })
 }
 
-/// Whether a body calls another #[grad] function.
+/// Whether a body calls another `#[grad]` function.
 pub(super) fn calls_pullbacks(b: &crate::ir::Block) -> bool {
     crate::ir::any(b, &mut |i| {
         matches!(

@@ -347,7 +347,7 @@ impl Lowerer<'_> {
             toks.push(t);
             refs.extend(r);
         }
-        // Not effectful: a #[grad] function computes a value, so the reverse sweep of a loop may
+        // Not effectful: a `#[grad]` function computes a value, so the reverse sweep of a loop may
         // call it again rather than keep what it returned (see the manual).
         let call = self.opaque_from(quote!(#recv #callee(#(#toks),*)), refs, Kind::Opaque, false);
         let Operand::Var(cv) = call else {

@@ -38,7 +38,7 @@ pub enum Held {
 }
 
 /// Methods that store their argument in the receiver (a collection, a cell, an atomic, a
-/// channel, a writer): a differentiated value given to one is kept where #[grad] cannot follow it.
+/// channel, a writer): a differentiated value given to one is kept where `#[grad]` cannot follow it.
 pub const STORING_METHODS: &[&str] = &[
     "push",
     "push_back",
@@ -78,7 +78,7 @@ pub const STORING_METHODS: &[&str] = &[
 pub const BIT_CASTS: &[&str] = &["to_bits", "to_ne_bytes", "to_le_bytes", "to_be_bytes"];
 
 /// Types of the standard library that hold values (containers, cells, smart pointers, atomics,
-/// options): `Box::new(x)` stores `x` where #[grad] cannot follow it.
+/// options): `Box::new(x)` stores `x` where `#[grad]` cannot follow it.
 const STD_HOLDERS: &[&str] = &[
     "Box",
     "Rc",
@@ -353,7 +353,7 @@ pub fn segments(path: &syn::Path) -> Vec<String> {
     path.segments.iter().map(|s| s.ident.to_string()).collect()
 }
 
-/// A call on a path: the escape, if the function is one #[grad] knows to hold or reinterpret its
+/// A call on a path: the escape, if the function is one `#[grad]` knows to hold or reinterpret its
 /// argument (`Box::new`, `Some`, `f64::from_bits`, anything of `std`), given the differentiated
 /// local `id` it is passed.
 pub fn holding_call(path: &syn::Path, id: &str) -> Option<String> {

@@ -248,7 +248,7 @@ impl Lowerer<'_> {
 
     /// A call whose value is thrown away (`f(&mut out, x);`, `let _ = f(x);`) with a
     /// differentiated argument: refused, since the value could then only matter through the
-    /// call's effects, which #[grad] cannot follow. `true` if refused.
+    /// call's effects, which `#[grad]` cannot follow. `true` if refused.
     pub(super) fn discarded_call(&mut self, e: &Expr) -> bool {
         let (name, at): (String, TokenStream) = match e {
             Expr::Paren(p) => return self.discarded_call(&p.expr),

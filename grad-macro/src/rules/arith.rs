@@ -105,7 +105,7 @@ fn entry(b: &mut dyn Algebra, op: Op, x: &[Operand], y: Operand, k: usize, seed:
             let p = (RULES[i].partials[k])(b, x, y);
             times(b, p)
         }
-        // A call of a #[grad] function through its pullback, `x = (inputs.., partials..)`:
+        // A call of a `#[grad]` function through its pullback, `x = (inputs.., partials..)`:
         // the partial with respect to input k is the pullback's k-th.
         (Op::Pulled(n), k) if k < n => times(b, x[n + k]),
         (Op::Select(_), _) | (Op::Pulled(_), _) => b.lit(0.0),
