@@ -23,6 +23,7 @@ mod flat;
 mod helpers;
 mod real;
 mod saved;
+mod stand_in;
 pub mod trace;
 
 pub use helpers::{leaky_relu, log_sigmoid, relu, sigmoid, softplus};
@@ -80,6 +81,8 @@ pub mod __private {
         note = "annotate the function with `#[grad]` (without `wrt`, it is differentiated in every float parameter), or give it a derivative with `#[backprop::rule(...)]`"
     )]
     pub trait IsAGradFunction<Args> {}
+
+    pub use crate::stand_in::{NotAGradFunction, QuietStandIn};
 
     /// Compiles only for a `Copy` argument: a companion that calls another once per element
     /// of a `wrt` array (`_hessian` calls `_hvp`, a forward-mode `_grad` calls `_jvp`) passes

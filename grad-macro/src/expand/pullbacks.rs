@@ -7,8 +7,10 @@ use syn::{Ident, ItemFn};
 
 /// What makes `__grad_f::pullback`, in a companion's body, name the pullback of each
 /// function `f` of a module the body calls, or fail with a message that says what to do when
-/// `f` has none: a module of stand-ins (a struct `__grad_f` whose `pullback` requires a trait
-/// nothing implements), imported with a glob, and `f` itself, imported by name as `__grad_f`.
+/// `f` has none: a module of stand-ins (`__grad_f`, an alias of the runtime's
+/// `NotAGradFunction<N, F>`, whose `pullback` requires a trait nothing implements, so that
+/// rustc's message names that type and not one of ours), imported with a glob, and `f` itself,
+/// imported by name as `__grad_f`.
 /// An import by name takes precedence over a glob in each namespace it brings a name to, so
 /// `__grad_f` is the callee's own struct when `#[grad]` or `#[backprop::rule]` made one, and the
 /// stand-in otherwise. The imports are in the body, so `f` resolves as in the caller's own body
@@ -37,6 +39,18 @@ pub(super) fn pullbacks_in_scope(
         callees
             .iter()
             .map(move |(id, _, n)| {
+                // The runtime's stand-in (a type that says what it is in rustc's messages),
+                // for the arities it has; a struct of our own beyond them.
+                if *n <= 12 {
+                    let stand_in = if loud {
+                        quote!(NotAGradFunction)
+                    } else {
+                        quote!(QuietStandIn)
+                    };
+                    return quote! {
+                        pub type #id = #krate::__private::#stand_in<#n, #float>;
+                    };
+                }
                 let tys: Vec<Ident> = (0..*n).map(|k| format_ident!("A{}", k)).collect();
                 let bound = loud.then(|| {
                     quote! {
