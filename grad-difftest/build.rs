@@ -993,10 +993,15 @@ fn main() {
     );
 
     let k = grad_testgen::ast::USER_CONST;
-    let out = format!(
-        "use backprop::grad;\n\nconst K: f64 = {k:?};\n{}\n{}\n/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}    n\n}}\n",
+    // What every program may use: the import, the user constant, the index tables, the
+    // escapes' support items.
+    let prelude = format!(
+        "use backprop::grad;\n\nconst K: f64 = {k:?};\n{}\n{}\n",
         grad_testgen::ast::index_tables(),
         grad_testgen::escape::SUPPORT,
+    );
+    let out = format!(
+        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
@@ -1018,15 +1023,8 @@ fn main() {
     // The same programs for `tests/lints.rs`, with and without `#[grad]` (an attribute's line
     // left empty, so that both files number their lines alike): the macro may add no warning.
     let with = format!(
-        "use backprop::grad;\n\nconst K: f64 = {k:?};\n{}\n{}\n{}{}{}{}{}{}",
-        grad_testgen::ast::index_tables(),
-        grad_testgen::escape::SUPPORT,
-        plain.fns,
-        loops.fns,
-        second.fns,
-        jacobians.fns,
-        loop_second.fns,
-        escapes.fns,
+        "{prelude}{}{}{}{}{}{}",
+        plain.fns, loops.fns, second.fns, jacobians.fns, loop_second.fns, escapes.fns,
     );
     let without: String = with
         .lines()

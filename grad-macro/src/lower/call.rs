@@ -73,23 +73,20 @@ impl Lowerer<'_> {
                         format!("`{i}` is an integer: write `{i}.0` in float arithmetic"),
                     );
                 }
-                Operand::Var(v) if self.range_counters.contains(v) => {
+                Operand::Var(v) => {
+                    let what = if self.range_counters.contains(v) {
+                        "counts a range, so it is an integer".to_string()
+                    } else if let Some((_, ty)) = self.int_params.iter().find(|(p, _)| p == v) {
+                        format!("is `{ty}`")
+                    } else {
+                        continue;
+                    };
                     let name = e.to_token_stream();
                     let float = crate::emit::tokens::float_type_tokens(self.b.float);
                     self.type_error(
                         e,
-                        format!("`{name}` counts a range, so it is an integer: convert it for float arithmetic (`{name} as {float}`)"),
+                        format!("`{name}` {what}: convert it for float arithmetic (`{name} as {float}`)"),
                     );
-                }
-                Operand::Var(v) => {
-                    if let Some((_, ty)) = self.int_params.iter().find(|(p, _)| p == v) {
-                        let name = e.to_token_stream();
-                        let float = crate::emit::tokens::float_type_tokens(self.b.float);
-                        self.type_error(
-                            e,
-                            format!("`{name}` is `{ty}`: convert it for float arithmetic (`{name} as {float}`)"),
-                        );
-                    }
                 }
                 _ => {}
             }

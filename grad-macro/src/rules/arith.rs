@@ -46,16 +46,15 @@ enum Seed {
 }
 
 fn entry(b: &mut dyn Algebra, op: Op, x: &[Operand], y: Operand, k: usize, seed: Seed) -> Operand {
-    let seed_or_one = |b: &mut dyn Algebra| match seed {
-        Seed::Of(s) => s,
-        Seed::One => b.lit(1.0),
-    };
     let times = |b: &mut dyn Algebra, v: Operand| match seed {
         Seed::Of(s) => b.mul(s, v),
         Seed::One => v,
     };
     let applied = matches!(seed, Seed::Of(_));
-    let seed = seed_or_one(b);
+    let seed = match seed {
+        Seed::Of(s) => s,
+        Seed::One => b.lit(1.0),
+    };
     match (op, k) {
         // −x
         (Op::Neg, _) => b.neg(seed),
