@@ -18,7 +18,7 @@
 //!         │   Gradient and Tangents) · companions · pullbacks · jacobian · second_order ·
 //!         │   trace (`_trace`, `_graph`) · per_element · cost · rule (#[backprop::rule])
 //!         │   ┌────────────────────────────────────────────────────────────┐
-//!         │   │ ad/     reverse (mod, branch, loops, header, legality) ·   │
+//!         │   │ ad/     reverse (mod, branch, loops, header, state) ·      │
 //!         │   │         forward · trace (mod, render)     Func → Func      │
 //!         │   │ opt/    simplify (dead code) · fuse · factor  Func → Func  │
 //!         │   └────────────────────────────────────────────────────────────┘

@@ -19,6 +19,7 @@
 extern crate alloc;
 
 pub mod check;
+mod elementwise;
 mod flat;
 mod helpers;
 mod real;
@@ -105,6 +106,7 @@ pub mod __private {
         x.into()
     }
 
+    pub use crate::elementwise::{add_assign, fill, sub_assign, Elementwise};
     pub use crate::flat::{mirror_upper, set, unit, write, Flat};
     pub use crate::saved::{
         enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, take, val, Saved, SavedN,

@@ -219,11 +219,45 @@ impl Fwd {
                     None => {}
                 }
             }
+            Inst::Assign { arr, src, op, span } => {
+                self.b.push(inst.clone());
+                let src_tangents = match src {
+                    Operand::Var(v) => self.tan.get(v).cloned(),
+                    _ => None,
+                };
+                match self.tan.get(arr).cloned() {
+                    // `ȧrr = ṡrc` (or `+=`); a source without tangents writes zeros.
+                    Some(ts) => {
+                        for (j, a) in ts.iter().enumerate() {
+                            let Some(a) = a.as_var() else { continue };
+                            let s = match &src_tangents {
+                                Some(st) => st[j],
+                                None => Operand::Lit(0.0),
+                            };
+                            if s.is_lit(0.0) && *op != StoreOp::Set {
+                                continue;
+                            }
+                            self.b.push(Inst::Assign {
+                                arr: a,
+                                src: s,
+                                op: *op,
+                                span: *span,
+                            });
+                        }
+                    }
+                    None if src_tangents.is_some() => self.error(
+                        *arr,
+                        "internal error: forward mode copies a differentiated array into an array it did not give tangents; please report this function",
+                    ),
+                    None => {}
+                }
+            }
             Inst::NewArray { var, init } => {
                 self.b.push(inst.clone());
                 let elems: Vec<Operand> = match init {
                     ArrayInit::List(xs) => xs.clone(),
                     ArrayInit::Repeat { elem, .. } => vec![*elem],
+                    ArrayInit::Copy(src) => vec![Operand::Var(*src)],
                     ArrayInit::Zero { .. } => Vec::new(),
                 };
                 // An array that holds differentiated values (now or later) gets `n` tangent
@@ -240,6 +274,14 @@ impl Fwd {
                                 lens: lens.clone(),
                             },
                             ArrayInit::Zero { like } => ArrayInit::Zero { like: *like },
+                            // The tangent of a copy is a copy of the tangent.
+                            ArrayInit::Copy(src) => match self.tan.get(src) {
+                                Some(ts) => match ts[j] {
+                                    Operand::Var(t) => ArrayInit::Copy(t),
+                                    _ => ArrayInit::Zero { like: *var },
+                                },
+                                None => ArrayInit::Zero { like: *var },
+                            },
                         };
                         self.b.push(Inst::NewArray { var: *t, init });
                     }
@@ -433,12 +475,17 @@ impl Fwd {
                             .iter()
                             .map(|t| match t {
                                 Operand::Var(_) => {
+                                    // An array kept whole is read back as an array.
+                                    let kind = self.b.info(*v).kind;
                                     let nv = self.b.new_var(
-                                        Kind::Float,
+                                        kind,
                                         Name::Tangent(*v),
                                         true,
                                         Span::call_site(),
                                     );
+                                    if let Some(a) = self.b.arrays.get(v).cloned() {
+                                        self.b.arrays.insert(nv, a);
+                                    }
                                     r.vars.push(nv);
                                     Operand::Var(nv)
                                 }

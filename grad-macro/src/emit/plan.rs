@@ -38,7 +38,7 @@ impl Emitter<'_> {
             Inst::Op { .. } | Inst::Load { .. } | Inst::NewArray { .. } => false,
             Inst::Cond { cond, .. } => cond.effectful(),
             Inst::Opaque { expr, .. } => expr.effectful,
-            Inst::Store { .. } => reads_written,
+            Inst::Store { .. } | Inst::Assign { .. } => reads_written,
             Inst::If { .. } | Inst::Loop(_) => true,
         };
         for (k, inst) in block.insts.iter().enumerate() {
@@ -295,7 +295,7 @@ impl Namer<'_> {
 
 pub(super) fn written(block: &Block, out: &mut HashSet<Var>) {
     crate::ir::walk(block, &mut |inst| match inst {
-        Inst::Store { arr, .. } => {
+        Inst::Store { arr, .. } | Inst::Assign { arr, .. } => {
             out.insert(*arr);
         }
         Inst::Loop(l) => {

@@ -244,6 +244,25 @@ impl Emitter<'_> {
         t
     }
 
+    /// The array `arr` as a value (a copy): `u`, or `*u` for a parameter taken by reference.
+    pub(super) fn whole(&self, arr: Var) -> TokenStream {
+        if self.func.info(arr).kind != Kind::Array {
+            // Data copied into an array of floats (`*base`).
+            return self
+                .operand(&Operand::Var(arr))
+                .tokens()
+                .into_token_stream();
+        }
+        let a = self.ident(arr);
+        let by_ref =
+            self.func.params.contains(&arr) && self.func.arrays.get(&arr).is_some_and(|i| i.by_ref);
+        if by_ref {
+            quote!(*#a)
+        } else {
+            quote!(#a)
+        }
+    }
+
     /// `[0.0; N]`, `[[0.0; M]; N]`, `vec![0.0; w.len()]`, ... for an array shaped like `like`.
     pub(super) fn zeros(&self, like: Var) -> TokenStream {
         let Some(info) = self.func.arrays.get(&like) else {

@@ -47,7 +47,19 @@ impl Emitter<'_> {
         let mut inner: Vec<Toks> = Vec::new();
         if let Some(r) = &l.restore {
             let buf = self.ident(r.buf);
-            let vars: Vec<Ident> = r.vars.iter().map(|v| self.ident(*v)).collect();
+            // An array kept whole is written by the iteration's recomputation.
+            let vars: Vec<TokenStream> = r
+                .vars
+                .iter()
+                .map(|v| {
+                    let id = self.ident(*v);
+                    if self.written.contains(v) {
+                        quote!(mut #id)
+                    } else {
+                        quote!(#id)
+                    }
+                })
+                .collect();
             let pat = one_or_tuple(&vars);
             inner.push(quote!(let #pat = #buf.pop();).into());
         }
@@ -237,6 +249,29 @@ impl Emitter<'_> {
                 }
                 Toks::assign(self.place(*arr, idx), op, self.operand(val).tokens())
             }
+            Inst::Assign { arr, src, op, .. } => {
+                let a = self.ident(*arr);
+                let k = &self.krate;
+                match (src, op) {
+                    (Operand::Var(s), StoreOp::Set) => {
+                        let s = self.whole(*s);
+                        quote!(#a = #s;).into()
+                    }
+                    (Operand::Var(s), _) => {
+                        let s = self.whole(*s);
+                        let f = if *op == StoreOp::Add {
+                            quote!(add_assign)
+                        } else {
+                            quote!(sub_assign)
+                        };
+                        quote!(#k::__private::#f(&mut #a, &#s);).into()
+                    }
+                    (other, _) => {
+                        let v = self.operand(other).tokens();
+                        quote!(#k::__private::fill(&mut #a, #v);).into()
+                    }
+                }
+            }
             Inst::NewArray { var, init } => {
                 let name = self.ident(*var);
                 let e = match init {
@@ -252,6 +287,7 @@ impl Emitter<'_> {
                         let xs = xs.iter().map(|x| self.operand(x).tokens());
                         quote!([#(#xs),*])
                     }
+                    ArrayInit::Copy(src) => self.whole(*src),
                 };
                 if self.written.contains(var) {
                     quote!(let mut #name = #e;).into()

@@ -113,9 +113,6 @@ fn expand(
     };
 
     pipeline::check(&lowered.func, "lowering");
-    if !sig.forward_only {
-        pipeline::reversible(&lowered.func)?;
-    }
     let wrt: Vec<Var> = sig.wrt.iter().map(|&i| lowered.func.params[i]).collect();
     if let Some(m) = sig.outputs {
         return jacobian(&args, (&item, &f), &sig, &lowered, &wrt, m, &krate);

@@ -93,15 +93,6 @@ impl Tangents {
     }
 }
 
-/// Whether `primal` can be reversed: the legality check of the AD side (an array written after
-/// a loop has read it is refused), run once before any sweep is asked for.
-pub(super) fn reversible(primal: &Func) -> syn::Result<()> {
-    combine(reverse::legality::check_reads_after_writes(
-        &primal.body,
-        &primal.vars,
-    ))
-}
-
 /// The derivation of a straight-line function, for `trace`, `graph` and `_grad`'s
 /// documentation: its nodes, local partials and adjoints (`ad::trace`).
 pub(super) fn derivation(

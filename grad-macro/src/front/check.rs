@@ -28,9 +28,6 @@ pub struct Sig {
     pub params: Vec<Param>,
     /// Indices into `params`, in `wrt` order.
     pub wrt: Vec<usize>,
-    /// Only forward mode is asked for (`mode = forward` without `hessian`): no reverse sweep,
-    /// so nothing it forbids (an array written after a loop read it) is refused.
-    pub forward_only: bool,
     /// A method whose receiver can change (`&mut self`, `mut self`): calls on it may change
     /// what the body reads of `self`.
     pub self_changes: bool,
@@ -306,7 +303,6 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
     Some(Sig {
         float: float?,
         outputs,
-        forward_only: args.forward && !args.hessian,
         self_changes,
         params,
         wrt,

@@ -88,6 +88,8 @@ pub enum ArrayInit {
     },
     /// `[a, b, c]`.
     List(Vec<Operand>),
+    /// A copy of the array `src`, of the same shape (`let mut u = u0;`).
+    Copy(Var),
 }
 
 /// How a [`Inst::Store`] writes.
@@ -418,6 +420,14 @@ pub enum Inst {
     NewArray {
         var: Var,
         init: ArrayInit,
+    },
+    /// A write of the whole array `arr`: `arr = src` (an array of its shape), `arr += src`
+    /// element by element, or, with `src` the literal `0.0` and `Set`, every element zeroed.
+    Assign {
+        arr: Var,
+        src: Operand,
+        op: StoreOp,
+        span: Span,
     },
     Loop(Box<Loop>),
 }

@@ -200,6 +200,7 @@ fn kind(inst: &Inst) -> &'static str {
         Inst::Load { .. } => "an element read",
         Inst::Store { .. } => "an element store",
         Inst::NewArray { .. } => "a new array",
+        Inst::Assign { .. } => "a whole-array write",
         Inst::Loop(_) => "a loop",
     }
 }

@@ -9,7 +9,7 @@ impl Inst {
             Inst::Op { var, .. } | Inst::Opaque { var, .. } | Inst::Cond { var, .. } => vec![*var],
             Inst::If { outs, .. } => outs.clone(),
             Inst::Load { var, .. } | Inst::NewArray { var, .. } => vec![*var],
-            Inst::Store { .. } => Vec::new(),
+            Inst::Store { .. } | Inst::Assign { .. } => Vec::new(),
             Inst::Loop(l) => {
                 let mut v: Vec<Var> = l.carried.iter().map(|c| c.out).collect();
                 if let Some(s) = &l.save {
@@ -41,7 +41,12 @@ impl Inst {
                 ArrayInit::Zero { .. } => {}
                 ArrayInit::Repeat { elem, .. } => f(elem),
                 ArrayInit::List(xs) => xs.iter().for_each(f),
+                ArrayInit::Copy(src) => f(&Operand::Var(*src)),
             },
+            Inst::Assign { arr, src, .. } => {
+                f(&Operand::Var(*arr));
+                f(src);
+            }
             Inst::Loop(l) => {
                 if let Header::For {
                     iter, elems, walk, ..
@@ -107,7 +112,12 @@ impl Inst {
                 ArrayInit::Zero { like } => map_var(like, f),
                 ArrayInit::Repeat { elem, .. } => f(elem),
                 ArrayInit::List(xs) => xs.iter_mut().for_each(f),
+                ArrayInit::Copy(src) => map_var(src, f),
             },
+            Inst::Assign { arr, src, .. } => {
+                map_var(arr, f);
+                f(src);
+            }
             Inst::Loop(l) => {
                 if let Header::For {
                     iter, elems, walk, ..
@@ -225,7 +235,7 @@ impl Inst {
             | Inst::Cond { var, .. }
             | Inst::Load { var, .. }
             | Inst::NewArray { var, .. } => f(var),
-            Inst::Store { .. } => {}
+            Inst::Store { .. } | Inst::Assign { .. } => {}
             Inst::If {
                 then, els, outs, ..
             } => {

@@ -163,9 +163,117 @@ impl Lowerer<'_> {
         true
     }
 
-    /// `let name = [0.0; N];`, `[[0.0; M]; N]` or `[a, b, c]` with float elements: an array
-    /// variable. `None` (nothing lowered) when `init` is not such an array.
+    /// The array of floats `e` names as a whole (`u`, `*u0`, `(u)`), to be copied: the variable
+    /// and its shape. A parameter of data (`target: &[f64; 4]`) counts when `into_active`: its
+    /// copy is to hold differentiated values. `None` when `e` is not such an array.
+    pub(super) fn whole_array(&mut self, e: &Expr, into_active: bool) -> Option<(Var, ArrayInfo)> {
+        match e {
+            Expr::Paren(p) => return self.whole_array(&p.expr, into_active),
+            Expr::Group(g) => return self.whole_array(&g.expr, into_active),
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => {
+                return self.whole_array(&u.expr, into_active)
+            }
+            _ => {}
+        }
+        let Expr::Path(p) = e else { return None };
+        let id = p.path.get_ident()?;
+        let v = self.lookup(&id.to_string())?.as_var()?;
+        let info = if self.b.info(v).kind == Kind::Array {
+            self.b.arrays.get(&v).cloned()?
+        } else if into_active {
+            self.data_arrays.get(&v).cloned()?
+        } else {
+            return None;
+        };
+        if info.lens.iter().any(Option::is_none) {
+            self.error(
+                e,
+                format!("`{id}` is a slice, whose length is known only at run time: it cannot be copied as a whole in a #[grad] function. Declare an array of a fixed length (`let mut v = [0.0; N];`) and copy the elements in a loop"),
+            );
+            // Reported once: the copy stands, and the build fails with this error.
+            return Some((v, info));
+        }
+        let src = if self.b.info(v).kind == Kind::Array {
+            v
+        } else if info.by_ref {
+            // Data taken by reference: the copy reads `*target`.
+            let ph = Ident::new(&placeholder(0), Span::call_site());
+            self.opaque_from(quote!(*#ph), vec![v], Kind::Opaque, false)
+                .as_var()?
+        } else {
+            v
+        };
+        Some((
+            src,
+            ArrayInfo {
+                lens: info.lens,
+                by_ref: false,
+            },
+        ))
+    }
+
+    /// `arr = rhs;` for an array of floats: a copy of another array (`u = un;`) or of an array
+    /// literal (`u = [0.0; 4];`), written whole.
+    pub(super) fn assign_array(&mut self, arr: Var, name: &str, rhs: &Expr, at: &Expr) {
+        let src = match self.whole_array(rhs, true) {
+            Some((src, info)) => {
+                // Lengths are checked by rustc on the function as written.
+                let dims = self.b.arrays.get(&arr).map_or(0, ArrayInfo::dims);
+                if dims != info.dims() {
+                    self.error(
+                        rhs,
+                        format!("`{name}` has {dims} dimension(s), this array {}: assign an array of the same shape", info.dims()),
+                    );
+                    return;
+                }
+                Some(src)
+            }
+            None if matches!(rhs, Expr::Array(_) | Expr::Repeat(_)) => self
+                .local_array(name, rhs)
+                .and_then(|o| o.as_var())
+                .filter(|v| self.b.info(*v).kind == Kind::Array),
+            None => None,
+        };
+        let Some(src) = src else {
+            self.error(
+                at,
+                format!("`{name}` is an array of floats: assign it another array of its shape (`{name} = v;`, `{name} = [0.0; N];`) or its elements (`{name}[i] = ...`)"),
+            );
+            return;
+        };
+        if self.b.info(src).active && !self.b.info(arr).active {
+            self.error(at, "internal error: #[grad] did not foresee that this array holds differentiated values; please report it");
+            return;
+        }
+        self.b.push(Inst::Assign {
+            arr,
+            src: Operand::Var(src),
+            op: StoreOp::Set,
+            span: at.span(),
+        });
+    }
+
+    /// `let name = [0.0; N];`, `[[0.0; M]; N]` or `[a, b, c]` with float elements, or a copy of
+    /// an array (`let mut u = u0;`): an array variable. `None` (nothing lowered) when `init` is
+    /// not such an array.
     pub(super) fn local_array(&mut self, name: &str, init: &Expr) -> Option<Operand> {
+        if matches!(init, Expr::Path(_) | Expr::Paren(_) | Expr::Unary(_)) {
+            let into_active = self.active_names.contains(name);
+            let (src, info) = self.whole_array(init, into_active)?;
+            let active = into_active || self.b.info(src).active;
+            let var = self.b.new_var(
+                Kind::Array,
+                Name::Source(name.to_string()),
+                active,
+                init.span(),
+            );
+            self.b.arrays.insert(var, info);
+            self.b.push(Inst::NewArray {
+                var,
+                init: ArrayInit::Copy(src),
+            });
+            return Some(Operand::Var(var));
+        }
         let (init, lens) = match init {
             Expr::Repeat(_) => {
                 let mut lens = Vec::new();

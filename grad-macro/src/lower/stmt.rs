@@ -71,6 +71,18 @@ impl Lowerer<'_> {
     pub(super) fn stmt_expr(&mut self, e: &Expr) {
         match e {
             Expr::Assign(a) => {
+                // `u = un;`: an array written whole.
+                if let Expr::Path(p) = &*a.left {
+                    if let Some(id) = p.path.get_ident() {
+                        let name = id.to_string();
+                        if let Some(Operand::Var(arr)) = self.lookup(&name) {
+                            if self.b.info(arr).kind == Kind::Array {
+                                self.assign_array(arr, &name, &a.right, &a.left);
+                                return;
+                            }
+                        }
+                    }
+                }
                 let val = self.expr(&a.right);
                 self.store(&a.left, val, None);
             }

@@ -41,6 +41,14 @@ fn drop_write_only_arrays(body: &mut Block) {
                 Inst::Store { idx, val, .. } => {
                     idx.iter().chain([val]).for_each(|o| mark(o, read));
                 }
+                Inst::Assign { src, .. } => mark(src, read),
+                Inst::Loop(l) => {
+                    inst.for_each_operand(&mut |o| mark(o, read));
+                    // An array each iteration keeps whole is read back by the sweep.
+                    if let Some(s) = &l.save {
+                        read.extend(s.vals.iter().copied());
+                    }
+                }
                 other => other.for_each_operand(&mut |o| mark(o, read)),
             }
             for nb in inst.blocks() {
@@ -52,7 +60,7 @@ fn drop_write_only_arrays(body: &mut Block) {
         crate::ir::walk_blocks_mut(b, &mut |b| {
             b.insts.retain(|i| match i {
                 Inst::NewArray { var, .. } => !dead.contains(var),
-                Inst::Store { arr, .. } => !dead.contains(arr),
+                Inst::Store { arr, .. } | Inst::Assign { arr, .. } => !dead.contains(arr),
                 _ => true,
             })
         });
@@ -75,7 +83,7 @@ fn has_effects(b: &Block) -> bool {
     crate::ir::any(b, &mut |i| match i {
         Inst::Opaque { expr, .. } => expr.effectful,
         Inst::Cond { cond, .. } => cond.effectful(),
-        Inst::Store { .. } => true,
+        Inst::Store { .. } | Inst::Assign { .. } => true,
         _ => false,
     })
 }
@@ -92,7 +100,7 @@ fn block(b: &mut Block, live: &mut HashSet<Var>) {
             }
             Inst::Cond { var, cond } => live.contains(var) || cond.effectful(),
             Inst::Opaque { var, expr, .. } => live.contains(var) || expr.effectful,
-            Inst::Store { .. } => true,
+            Inst::Store { .. } | Inst::Assign { .. } => true,
             Inst::If {
                 then, els, outs, ..
             } => {
@@ -172,6 +180,10 @@ fn block(b: &mut Block, live: &mut HashSet<Var>) {
                 }
                 let keep = !lp.carried.is_empty() || lp.save.is_some() || has_effects(&lp.body);
                 if keep {
+                    // What each iteration keeps is read by the sweep.
+                    if let Some(s) = &lp.save {
+                        live.extend(s.vals.iter().copied());
+                    }
                     block(&mut lp.body, live);
                 }
                 keep

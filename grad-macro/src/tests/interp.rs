@@ -86,7 +86,11 @@ impl Machine<'_> {
                     }
                 }
                 // Programs with loops and arrays are checked compiled (`grad-difftest`).
-                Inst::Load { .. } | Inst::Store { .. } | Inst::NewArray { .. } | Inst::Loop(_) => {
+                Inst::Load { .. }
+                | Inst::Store { .. }
+                | Inst::NewArray { .. }
+                | Inst::Assign { .. }
+                | Inst::Loop(_) => {
                     unimplemented!("the test interpreter runs straight-line programs only")
                 }
             }

@@ -123,13 +123,23 @@ pub(super) fn order_free(body: &Block) -> bool {
 /// The largest trip count whose carried values are kept on the stack.
 pub(super) const STACK_TRIPS: u64 = 1024;
 
+/// The most floats of whole arrays an iteration keeps on the stack, over all iterations.
+pub(super) const STACK_ARRAY_FLOATS: u64 = 8192;
+
 /// Storage for a loop's carried values: on the stack for a small constant trip count, else one
 /// allocation of the trip count (known before the loop runs) or a growing one (`while`).
-pub(super) fn storage(h: &Header) -> Storage {
+/// `arrays`: the floats of the whole arrays each iteration keeps (`None`: not known); the
+/// stack holds at most [`STACK_ARRAY_FLOATS`] of them.
+pub(super) fn storage(h: &Header, arrays: Option<u64>) -> Storage {
     match h {
         Header::For { trip: Some(n), .. } => {
             match syn::parse2::<syn::LitInt>(n.clone()).map(|l| l.base10_parse::<u64>()) {
-                Ok(Ok(k)) if k <= STACK_TRIPS => Storage::Stack(n.clone()),
+                Ok(Ok(k))
+                    if k <= STACK_TRIPS
+                        && arrays.is_some_and(|a| a.saturating_mul(k) <= STACK_ARRAY_FLOATS) =>
+                {
+                    Storage::Stack(n.clone())
+                }
                 _ => Storage::Heap(n.clone()),
             }
         }

@@ -1,5 +1,6 @@
 //! Reversing a loop: what each iteration keeps for the sweep, and the sweep over the iterations backwards.
 
+use super::state::{self, Keep};
 use super::*;
 use crate::ir::{
     Block, Carry, Header, Inst, Kind, Loop, Name, Operand, Restore, Save, StoreOp, Var,
@@ -51,6 +52,12 @@ impl Rev {
             });
         }
         crate::ir::rename_inst(&mut copy, &map);
+        // Copies kept for a sweep share their array's adjoint in the copy of the body too.
+        let copied: Vec<(Var, Var)> = map
+            .iter()
+            .filter_map(|(o, n)| self.aliases.get(o).map(|a| (*n, *map.get(a).unwrap_or(a))))
+            .collect();
+        self.aliases.extend(copied);
         let Inst::Loop(copy) = copy else { return };
         let Loop {
             header: r_header,
@@ -58,6 +65,42 @@ impl Rev {
             body: mut r_body,
             ..
         } = *copy;
+
+        // Arrays from outside that the loop writes and reads: the recomputation reads what each
+        // iteration kept of them (`state.rs`), a copy of the whole array (renamed in the copy
+        // of the body, sharing the array's adjoint) or the values of its loads.
+        let keeps = state::keeps(&lp.body, &self.b.vars);
+        let mut snapshots: Vec<(Var, Var)> = Vec::new();
+        let mut rename = HashMap::default();
+        for (a, keep) in &keeps {
+            if *keep == Keep::Snapshot {
+                let info = self.b.info(*a).clone();
+                let ak = self
+                    .b
+                    .new_var(Kind::Array, info.name, info.active, info.span);
+                if let Some(shape) = self.b.arrays.get(a).cloned() {
+                    self.b.arrays.insert(
+                        ak,
+                        crate::ir::ArrayInfo {
+                            by_ref: false,
+                            ..shape
+                        },
+                    );
+                }
+                self.aliases.insert(ak, *a);
+                rename.insert(*a, ak);
+                snapshots.push((*a, ak));
+            }
+        }
+        crate::ir::rename(&mut r_body, &rename);
+        let kept_loads: HashSet<Var> = r_body
+            .insts
+            .iter()
+            .filter_map(|i| match i {
+                Inst::Load { var, arr, .. } if keeps.contains(&(*arr, Keep::Loads)) => Some(*var),
+                _ => None,
+            })
+            .collect();
 
         let saved = std::mem::take(&mut self.contribs);
         self.b.enter();
@@ -132,6 +175,7 @@ impl Rev {
         // The recomputation must not write the forward pass's arrays again.
         let mut inner = HashSet::default();
         arrays_in(&r_body, &mut inner);
+        inner.extend(snapshots.iter().map(|s| s.1));
         drop_outer_stores(&mut r_body, &inner);
         // Calls on data (which may have side effects: a random draw, a counter) run once, in the
         // forward loop; the recomputation reads back what they gave.
@@ -139,7 +183,7 @@ impl Rev {
         let effects: Vec<Var> = r_body
             .insts
             .iter()
-            .filter(|i| i.effectful())
+            .filter(|i| i.effectful() || i.defs().iter().any(|d| kept_loads.contains(d)))
             .flat_map(Inst::defs)
             .collect();
         let mut insts = r_body.insts;
@@ -148,8 +192,12 @@ impl Rev {
         yields.extend(escapes.iter().map(|e| e.2));
         let mut rbody = Block { insts, yields };
         crate::ir::fold_identities(&mut rbody);
-        rbody.insts.retain(|i| !i.effectful());
+        rbody
+            .insts
+            .retain(|i| !i.effectful() && !i.defs().iter().any(|d| kept_loads.contains(d)));
         let nested = strip_effects(&mut rbody);
+        crate::opt::simplify::dce_block(&mut rbody);
+        state::drop_dead_array_writes(&mut rbody, &inner, &self.b.vars);
         crate::opt::simplify::dce_block(&mut rbody);
 
         // The carried values the recomputation reads: kept by the forward loop.
@@ -178,6 +226,34 @@ impl Rev {
                 vars.push(v);
             }
         }
+        // A whole array, as each iteration enters the forward loop: copied first thing.
+        let mut snapshot_floats = Some(0u64);
+        for (a, ak) in &snapshots {
+            if !read.contains(ak) {
+                continue;
+            }
+            let info = self.b.info(*ak).clone();
+            let snap = self
+                .b
+                .new_var(Kind::Array, info.name, info.active, info.span);
+            let shape = self.b.arrays.get(ak).cloned();
+            snapshot_floats = match (snapshot_floats, shape.as_ref().and_then(floats)) {
+                (Some(n), Some(k)) => Some(n + k),
+                _ => None,
+            };
+            if let Some(shape) = shape {
+                self.b.arrays.insert(snap, shape);
+            }
+            lp.body.insts.insert(
+                0,
+                Inst::NewArray {
+                    var: snap,
+                    init: crate::ir::ArrayInit::Copy(*a),
+                },
+            );
+            vals.push(snap);
+            vars.push(*ak);
+        }
         let restore = if vals.is_empty() {
             None
         } else {
@@ -186,7 +262,7 @@ impl Rev {
                 .new_var(Kind::Opaque, Name::Fixed("saved"), false, span);
             lp.save = Some(Save {
                 buf,
-                storage: storage(&lp.header),
+                storage: storage(&lp.header, snapshot_floats),
                 vals,
             });
             Some(Restore { buf, vars })
@@ -347,4 +423,12 @@ impl Rev {
         yields.iter_mut().for_each(|o| subst(map, o));
         self.b.exit(yields)
     }
+}
+
+/// The number of floats in an array of constant lengths.
+fn floats(info: &crate::ir::ArrayInfo) -> Option<u64> {
+    info.lens.iter().try_fold(1u64, |n, l| {
+        let l = syn::parse2::<syn::LitInt>(l.clone()?).ok()?;
+        n.checked_mul(l.base10_parse::<u64>().ok()?)
+    })
 }

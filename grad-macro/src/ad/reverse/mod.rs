@@ -14,8 +14,8 @@
 
 mod branch;
 mod header;
-pub mod legality;
 mod loops;
+mod state;
 
 use header::*;
 
@@ -61,6 +61,7 @@ fn sweep(primal: &Func, wrt: &[Var], simplify: bool, record: Record) -> (Func, V
         b,
         contribs: BTreeMap::new(),
         adj_arrays: HashMap::default(),
+        aliases: HashMap::default(),
         errors: Vec::new(),
         record: record.map(|_| Vec::new()),
     };
@@ -74,6 +75,7 @@ fn sweep(primal: &Func, wrt: &[Var], simplify: bool, record: Record) -> (Func, V
         .copied()
         .filter(|p| primal.info(*p).kind == Kind::Array)
         .collect();
+    state::snapshot_reads(&mut rev, &mut body);
     top.extend(declared(&body.insts));
     rev.block(&mut body.insts);
     let mut yields = vec![ret];
@@ -134,6 +136,9 @@ struct Rev {
     /// The adjoint of each array that has one: an array of the same shape, declared (zeros)
     /// where the array is, and written as the sweep goes.
     adj_arrays: HashMap<Var, Var>,
+    /// Copies the sweep reads in place of an array (its state kept for a loop's sweep): they
+    /// share the array's adjoint.
+    aliases: HashMap<Var, Var>,
     /// What cannot be differentiated after all (found by the sweep, not by lowering).
     errors: Vec<syn::Error>,
     /// For a trace: each operation's adjoint, as taken.
@@ -174,6 +179,7 @@ impl Rev {
 
     /// The adjoint array of `arr`, made on first use.
     fn adj_array(&mut self, arr: Var) -> Var {
+        let arr = self.aliases.get(&arr).copied().unwrap_or(arr);
         if let Some(d) = self.adj_arrays.get(&arr) {
             return *d;
         }
@@ -283,10 +289,56 @@ impl Rev {
                         }
                     }
                 }
+                Inst::Assign { arr, src, op, .. } => {
+                    let (arr, src, op) = (*arr, *src, *op);
+                    if !self.b.info(arr).active {
+                        continue;
+                    }
+                    let d_arr = self.adj_array(arr);
+                    // `arr = src` (`+=`, `-=`): `src` receives what `arr` did, element by
+                    // element; an overwritten array's earlier value receives nothing.
+                    if let Operand::Var(s) = src {
+                        if self.b.is_active(&src) {
+                            let d_src = self.adj_array(s);
+                            self.b.push(Inst::Assign {
+                                arr: d_src,
+                                src: Operand::Var(d_arr),
+                                op: if op == StoreOp::Sub {
+                                    StoreOp::Sub
+                                } else {
+                                    StoreOp::Add
+                                },
+                                span: Span::call_site(),
+                            });
+                        }
+                    }
+                    if op == StoreOp::Set {
+                        self.b.push(Inst::Assign {
+                            arr: d_arr,
+                            src: Operand::Lit(0.0),
+                            op: StoreOp::Set,
+                            span: Span::call_site(),
+                        });
+                    }
+                }
                 Inst::NewArray { var, init } => {
                     let (var, init) = (*var, init.clone());
                     if !self.adj_arrays.contains_key(&var) {
                         continue;
+                    }
+                    if let ArrayInit::Copy(src) = init {
+                        // `let v = src;`: what `v` received goes to `src` (a snapshot shares
+                        // its source's adjoint already).
+                        if !self.aliases.contains_key(&var) && self.b.is_active(&Operand::Var(src))
+                        {
+                            let (d_src, d_var) = (self.adj_array(src), self.adj_array(var));
+                            self.b.push(Inst::Assign {
+                                arr: d_src,
+                                src: Operand::Var(d_var),
+                                op: StoreOp::Add,
+                                span: Span::call_site(),
+                            });
+                        }
                     }
                     if let ArrayInit::List(elems) = init {
                         for (k, e) in elems.iter().enumerate() {

@@ -1,0 +1,399 @@
+//! Arrays as values and array state through loops (issue 18): copies (`let mut u = u0;`,
+//! `u = un;`), arrays written and read by the same loop, in place or double-buffered, in
+//! branches and inner loops. Every reverse-mode gradient against central finite differences and
+//! against forward mode, and Hessians (forward over reverse) against finite differences of the
+//! gradient.
+
+#![deny(warnings)]
+
+use backprop::check::{check_gradient, Tolerance};
+use backprop::grad;
+
+fn fd(f: impl Fn(&[f64]) -> f64, x: &[f64], g: &[f64]) {
+    if let Err(e) = check_gradient(f, x, g, Tolerance::default()) {
+        panic!("{e}");
+    }
+}
+
+fn close(a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        approx::assert_relative_eq!(x, y, max_relative = 1e-12, epsilon = 1e-13);
+    }
+}
+
+fn profile() -> [f64; 20] {
+    core::array::from_fn(|i| (i as f64 * 0.3).sin() + 0.1 * i as f64)
+}
+
+/// The issue's heat equation, as written there: explicit steps, double-buffered.
+#[grad(wrt = kappa, u0)]
+fn heat(kappa: f64, u0: [f64; 20], target: &[f64; 20]) -> f64 {
+    let mut u = u0;
+    for _ in 0..100 {
+        let mut un = u;
+        for i in 1..19 {
+            un[i] = u[i] + kappa * 0.4 * (u[i + 1] - 2.0 * u[i] + u[i - 1]);
+        }
+        u = un;
+    }
+    (0..20).map(|i| (u[i] - target[i]).powi(2)).sum()
+}
+
+#[grad(wrt = kappa, u0, mode = forward)]
+fn heat_forward(kappa: f64, u0: [f64; 20], target: &[f64; 20]) -> f64 {
+    let mut u = u0;
+    for _ in 0..100 {
+        let mut un = u;
+        for i in 1..19 {
+            un[i] = u[i] + kappa * 0.4 * (u[i + 1] - 2.0 * u[i] + u[i - 1]);
+        }
+        u = un;
+    }
+    (0..20).map(|i| (u[i] - target[i]).powi(2)).sum()
+}
+
+fn flat(k: f64, u: &[f64; 20]) -> Vec<f64> {
+    let mut v = vec![k];
+    v.extend_from_slice(u);
+    v
+}
+
+#[test]
+fn the_heat_equation_in_reverse_mode_matches_finite_differences_and_forward_mode() {
+    let (u0, target) = (profile(), [0.1; 20]);
+    let (v, (dk, du)) = heat_value_and_grad(0.7, u0, &target);
+    assert_eq!(v, heat(0.7, u0, &target));
+    let g = flat(dk, &du);
+    fd(
+        |p| heat(p[0], core::array::from_fn(|i| p[i + 1]), &target),
+        &flat(0.7, &u0),
+        &g,
+    );
+    let (fk, fu) = heat_forward_grad(0.7, u0, &target);
+    close(&g, &flat(fk, &fu));
+}
+
+/// A vector RNN: hidden state of 4, weights `W` (4×4) and `U` (4), 30 steps; the inner loops
+/// write the new state, then it replaces the old.
+#[grad(wrt = w, uw)]
+fn vrnn(w: [[f64; 4]; 4], uw: [f64; 4], xs: &[f64; 30]) -> f64 {
+    let mut h = [0.0; 4];
+    let mut loss = 0.0;
+    for t in 0..30 {
+        let mut hn = [0.0; 4];
+        for i in 0..4 {
+            let mut s = uw[i] * xs[t];
+            for j in 0..4 {
+                s += w[i][j] * h[j];
+            }
+            hn[i] = s.tanh();
+        }
+        h = hn;
+        loss += h[0] * h[0] - 0.5 * h[3];
+    }
+    loss
+}
+
+#[grad(wrt = w, uw, mode = forward)]
+fn vrnn_forward(w: [[f64; 4]; 4], uw: [f64; 4], xs: &[f64; 30]) -> f64 {
+    let mut h = [0.0; 4];
+    let mut loss = 0.0;
+    for t in 0..30 {
+        let mut hn = [0.0; 4];
+        for i in 0..4 {
+            let mut s = uw[i] * xs[t];
+            for j in 0..4 {
+                s += w[i][j] * h[j];
+            }
+            hn[i] = s.tanh();
+        }
+        h = hn;
+        loss += h[0] * h[0] - 0.5 * h[3];
+    }
+    loss
+}
+
+fn rnn_params() -> ([[f64; 4]; 4], [f64; 4], [f64; 30]) {
+    let w = core::array::from_fn(|i| core::array::from_fn(|j| 0.3 * ((i * 4 + j) as f64).cos()));
+    let uw = [0.5, -0.4, 0.8, 0.2];
+    let xs = core::array::from_fn(|t| (t as f64 * 0.7).sin());
+    (w, uw, xs)
+}
+
+fn rnn_flat(w: &[[f64; 4]; 4], uw: &[f64; 4]) -> Vec<f64> {
+    w.iter().flatten().chain(uw).copied().collect()
+}
+
+fn rnn_unflat(p: &[f64]) -> ([[f64; 4]; 4], [f64; 4]) {
+    (
+        core::array::from_fn(|i| core::array::from_fn(|j| p[i * 4 + j])),
+        core::array::from_fn(|i| p[16 + i]),
+    )
+}
+
+#[test]
+fn a_vector_rnn_in_reverse_mode_matches_finite_differences_and_forward_mode() {
+    let (w, uw, xs) = rnn_params();
+    let (v, (dw, du)) = vrnn_value_and_grad(w, uw, &xs);
+    assert_eq!(v, vrnn(w, uw, &xs));
+    let g = rnn_flat(&dw, &du);
+    fd(
+        |p| {
+            let (w, uw) = rnn_unflat(p);
+            vrnn(w, uw, &xs)
+        },
+        &rnn_flat(&w, &uw),
+        &g,
+    );
+    let (fw, fu) = vrnn_forward_grad(w, uw, &xs);
+    close(&g, &rnn_flat(&fw, &fu));
+}
+
+/// A prefix recurrence in place: each element from the one before, in the same array.
+#[grad(wrt = a, x)]
+fn prefix_in_place(a: f64, x: [f64; 8]) -> f64 {
+    let mut z = x;
+    for i in 1..8 {
+        z[i] = (a * z[i - 1]).sin() + z[i];
+    }
+    let mut s = 0.0;
+    for i in 0..8 {
+        s += z[i] * z[i];
+    }
+    s
+}
+
+#[test]
+fn a_prefix_recurrence_in_place_matches_finite_differences() {
+    let x = [0.3, -0.2, 0.5, 0.1, 0.9, -0.7, 0.4, 0.2];
+    let (dv, (da, dx)) = prefix_in_place_value_and_grad(1.3, x);
+    assert_eq!(dv, prefix_in_place(1.3, x));
+    let mut g = vec![da];
+    g.extend_from_slice(&dx);
+    let mut p = vec![1.3];
+    p.extend_from_slice(&x);
+    fd(
+        |p| prefix_in_place(p[0], core::array::from_fn(|i| p[i + 1])),
+        &p,
+        &g,
+    );
+}
+
+/// Gauss–Seidel sweeps in place: the inner loop reads what it wrote an iteration before, and
+/// the outer loop carries the array through its iterations.
+#[grad(wrt = w, u0)]
+fn gauss_seidel(w: f64, u0: [f64; 6]) -> f64 {
+    let mut u = u0;
+    for _ in 0..5 {
+        for i in 1..5 {
+            u[i] = (1.0 - w) * u[i] + w * 0.5 * (u[i - 1] + u[i + 1]);
+        }
+    }
+    u[2] * u[3] + u[1]
+}
+
+#[test]
+fn gauss_seidel_sweeps_in_place_match_finite_differences() {
+    let u0 = [1.0, 0.2, -0.4, 0.7, 0.1, -1.0];
+    let (_, (dw, du)) = gauss_seidel_value_and_grad(1.2, u0);
+    let mut g = vec![dw];
+    g.extend_from_slice(&du);
+    let mut p = vec![1.2];
+    p.extend_from_slice(&u0);
+    fd(
+        |p| gauss_seidel(p[0], core::array::from_fn(|i| p[i + 1])),
+        &p,
+        &g,
+    );
+}
+
+/// Explicit RK4 on Lotka–Volterra with the state in an array, the stages written out.
+#[grad(wrt = k, s0)]
+fn lotka_volterra(k: [f64; 4], s0: [f64; 2]) -> f64 {
+    let dt = 0.05;
+    let mut s = s0;
+    for _ in 0..40 {
+        let mut k1 = [0.0; 2];
+        k1[0] = k[0] * s[0] - k[1] * s[0] * s[1];
+        k1[1] = k[2] * s[0] * s[1] - k[3] * s[1];
+        let mut m = s;
+        for j in 0..2 {
+            m[j] += 0.5 * dt * k1[j];
+        }
+        let mut k2 = [0.0; 2];
+        k2[0] = k[0] * m[0] - k[1] * m[0] * m[1];
+        k2[1] = k[2] * m[0] * m[1] - k[3] * m[1];
+        m = s;
+        for j in 0..2 {
+            m[j] += 0.5 * dt * k2[j];
+        }
+        let mut k3 = [0.0; 2];
+        k3[0] = k[0] * m[0] - k[1] * m[0] * m[1];
+        k3[1] = k[2] * m[0] * m[1] - k[3] * m[1];
+        m = s;
+        for j in 0..2 {
+            m[j] += dt * k3[j];
+        }
+        let mut k4 = [0.0; 2];
+        k4[0] = k[0] * m[0] - k[1] * m[0] * m[1];
+        k4[1] = k[2] * m[0] * m[1] - k[3] * m[1];
+        for j in 0..2 {
+            s[j] += dt / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j]);
+        }
+    }
+    (s[0] - 1.0).powi(2) + (s[1] - 0.5).powi(2)
+}
+
+#[test]
+fn rk4_with_array_state_matches_finite_differences() {
+    let (k, s0) = ([1.1, 0.4, 0.1, 0.4], [1.0, 0.8]);
+    let (_, (dk, ds)) = lotka_volterra_value_and_grad(k, s0);
+    let mut g = dk.to_vec();
+    g.extend_from_slice(&ds);
+    fd(
+        |p| lotka_volterra([p[0], p[1], p[2], p[3]], [p[4], p[5]]),
+        &[1.1, 0.4, 0.1, 0.4, 1.0, 0.8],
+        &g,
+    );
+}
+
+/// Copies and whole writes in branches, an array read after a loop and written again, a
+/// parameter of data copied into a differentiated array.
+#[grad(wrt = w)]
+fn branches_and_copies(w: [f64; 3], base: &[f64; 3], flip: bool) -> f64 {
+    let mut z = *base;
+    let mut s = 0.0;
+    for i in 0..3 {
+        z[i] += w[i] * w[i];
+        s += z[i];
+    }
+    let old = z;
+    if flip {
+        z = w;
+    } else {
+        z[1] = s * w[0];
+    }
+    let mut t = 0.0;
+    for zi in z.iter() {
+        t += zi * old[0];
+    }
+    z[2] = 0.0;
+    t + s * z[1] + z[2]
+}
+
+#[test]
+fn copies_and_whole_writes_in_branches_match_finite_differences() {
+    let base = [0.5, -1.0, 2.0];
+    for flip in [false, true] {
+        let w = [0.3, -0.8, 1.1];
+        let (v, dw) = branches_and_copies_value_and_grad(w, &base, flip);
+        assert_eq!(v, branches_and_copies(w, &base, flip));
+        fd(
+            |p| branches_and_copies([p[0], p[1], p[2]], &base, flip),
+            &w,
+            &dw,
+        );
+    }
+}
+
+/// The issue's cases that used to be refused: a prefix sum in place, and a store after a loop
+/// that read the array.
+#[grad(wrt = w)]
+fn prefix_sum(w: f64) -> f64 {
+    let mut z = [0.0; 3];
+    for i in 0..3 {
+        z[i] = w * i as f64 * w;
+    }
+    for i in 1..3 {
+        z[i] += z[i - 1];
+    }
+    z[2]
+}
+
+#[grad(wrt = w)]
+fn store_after_loop_read(w: f64) -> f64 {
+    let mut z = [0.0; 3];
+    for i in 0..3 {
+        z[i] = w * i as f64;
+    }
+    let mut s = 0.0;
+    for zi in z.iter() {
+        s += zi * zi;
+    }
+    z[0] = 1.0;
+    s + z[0]
+}
+
+#[test]
+fn the_formerly_refused_stores_give_their_closed_forms() {
+    // z = [0, w², 2w²] summed in place: z[2] = 3w².
+    approx::assert_relative_eq!(prefix_sum_grad(1.5), 6.0 * 1.5, max_relative = 1e-15);
+    // s = w² (0 + 1 + 4).
+    approx::assert_relative_eq!(
+        store_after_loop_read_grad(0.5),
+        10.0 * 0.5,
+        max_relative = 1e-15
+    );
+}
+
+/// Second order through array state: the Hessian of a short heat equation, forward over
+/// reverse.
+#[grad(wrt = kappa, u0, hessian)]
+fn small_heat(kappa: f64, u0: [f64; 5]) -> f64 {
+    let mut u = u0;
+    for _ in 0..6 {
+        let mut un = u;
+        for i in 1..4 {
+            un[i] = u[i] + kappa * (u[i + 1] - 2.0 * u[i] + u[i - 1]);
+        }
+        u = un;
+    }
+    u[1] * u[2] + u[3].powi(3)
+}
+
+#[test]
+fn the_hessian_through_array_state_matches_finite_differences_of_the_gradient() {
+    let (k, u0) = (0.2, [0.3, 1.0, -0.5, 0.8, 0.1]);
+    let h = small_heat_hessian(k, u0);
+    let grad = |p: &[f64]| {
+        let (dk, du) = small_heat_grad(p[0], core::array::from_fn(|i| p[i + 1]));
+        let mut g = vec![dk];
+        g.extend_from_slice(&du);
+        g
+    };
+    let p: Vec<f64> = [k].iter().chain(&u0).copied().collect();
+    let e = 1e-5;
+    for j in 0..6 {
+        let (mut a, mut b) = (p.clone(), p.clone());
+        a[j] += e;
+        b[j] -= e;
+        let (ga, gb) = (grad(&a), grad(&b));
+        for i in 0..6 {
+            let fdv = (ga[i] - gb[i]) / (2.0 * e);
+            approx::assert_relative_eq!(h[i][j], fdv, max_relative = 1e-6, epsilon = 1e-7);
+        }
+    }
+}
+
+/// The cases the UI suite used to refuse: a whole copy of a differentiated array, and a local
+/// array assigned an array literal after a read.
+#[grad(wrt = w)]
+fn copy_whole(w: [f64; 2]) -> f64 {
+    let v = w;
+    v[0] * v[1]
+}
+
+#[grad(wrt = w)]
+fn assign_literal(w: f64) -> f64 {
+    let mut z = [0.0; 2];
+    let a = w * z[0];
+    z = [1.0, w * w];
+    a + z[1] + z[0]
+}
+
+#[test]
+fn a_copy_and_an_assigned_literal_give_their_closed_forms() {
+    assert_eq!(copy_whole_grad([2.0, 3.0]), [3.0, 2.0]);
+    assert_eq!(assign_literal_grad(1.5), 3.0);
+}
