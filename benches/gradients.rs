@@ -11,6 +11,7 @@ use nalgebra::{Const, SVector};
 use num_dual::{gradient, DualNum, DualVec64};
 use std::time::Duration;
 
+mod array_state;
 mod plot;
 #[allow(dead_code)]
 #[path = "../examples/seed_models/mod.rs"]
@@ -399,6 +400,8 @@ fn agree() {
     close(&[g.0, g.1], &rnn_hand(0.8, 0.3, &seq), "rnn hand");
     let (_, d) = gradient(|v| rnn_dual(v, &seq), SVector::from([0.8, 0.3]));
     close(&[g.0, g.1], d.as_slice(), "rnn num-dual");
+
+    array_state::agree(&close);
 }
 
 fn benches(c: &mut Criterion) {
@@ -562,6 +565,8 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    array_state::benches(c);
 }
 
 criterion_group! {
@@ -596,11 +601,14 @@ fn chart() {
             ("rosenbrock", "Rosenbrock"),
             ("mse_1000", "MSE, 1,000 points"),
             ("rnn_100", "RNN, 100 steps"),
+            ("heat_20x100", "heat equation, 20 × 100"),
+            ("vrnn_4x30", "vector RNN, 4 × 30"),
         ],
         series: &[
             ("grad", "#[grad] (this crate)", "#0072B2"),
             ("symdiff", "symdiff", "#009E73"),
             ("num-dual", "num-dual", "#D55E00"),
+            ("forward", "#[grad] in forward mode", "#CC79A7"),
             ("primal", "primal (no gradient)", "#A0A0A0"),
         ],
         notes: &[

@@ -219,17 +219,54 @@
 //! iterated expression (`xs.iter().zip(ys)`) is evaluated again by the reverse sweep, so it must
 //! not have side effects.
 //!
+//! # Arrays as values and array state
+//!
+//! An array of floats of a fixed length is a value, as in Rust: `let mut u = u0;` copies it,
+//! `u = un;` and `u = [0.0; 20];` write it whole (also in `if` branches and loops), and a
+//! parameter of data may be copied into an array that then holds differentiated values
+//! (`let mut z = *base;`). A loop may read and write the same array, in place (`z[i] =
+//! f(z[i - 1])`, sweeps that update a grid) or double-buffered (a time loop carrying a state
+//! vector: a heat equation, a vector RNN, RK4 with an array state):
+//!
+//! ```
+//! use backprop::grad;
+//!
+//! #[grad(wrt = kappa, u0)]
+//! fn heat(kappa: f64, u0: [f64; 8], target: &[f64; 8]) -> f64 {
+//!     let mut u = u0;
+//!     for _ in 0..50 {
+//!         let mut un = u;
+//!         for i in 1..7 {
+//!             un[i] = u[i] + kappa * 0.4 * (u[i + 1] - 2.0 * u[i] + u[i - 1]);
+//!         }
+//!         u = un;
+//!     }
+//!     (0..8).map(|i| (u[i] - target[i]).powi(2)).sum()
+//! }
+//!
+//! let (d_kappa, d_u0) = heat_grad(0.5, [0.0, 1.0, 2.0, 1.0, 0.0, 0.5, 0.2, 0.0], &[0.3; 8]);
+//! # let _ = (d_kappa, d_u0);
+//! ```
+//!
+//! How the reverse sweep sees an array as it was: the sweep recomputes a loop's iterations after
+//! the function has run, so what a loop reads of an array that changes later is kept by the
+//! forward pass, and only that. A loop that writes an array and reads it only by element reads
+//! at the top of its body keeps the values it read (one float per read per iteration: a prefix
+//! recurrence in place keeps one). A loop that reads it otherwise (in an inner loop, a branch,
+//! a copy) keeps the whole array as each iteration entered it, and the sweep's iteration starts
+//! from that copy (the heat equation above keeps 8 floats per step, what a hand-written adjoint
+//! keeps). A loop that only reads an array that code after it writes reads a copy made before
+//! it. This storage is on the stack while it stays under 8,192 floats for a literal trip count,
+//! otherwise one heap allocation before the loop; it grows with the trip count (checkpointing,
+//! which would bound it, is not offered yet). Arrays cannot yet be passed whole to another
+//! `#[grad]` function or returned from one (pass and return floats), nor be the value of an
+//! `if` or a block (declare the array, then assign it in the branches).
+//!
 //! What stays unsupported, each with a compile error at the token: labelled loops and
 //! `break 'label`, `break` with a value, `while let`, `if let` and `let ... else`; iterating a
 //! differentiated array in reverse or through adaptors other than `.zip`/`.enumerate`/`.copied`
-//! (index it instead); copying, assigning or slicing a whole array of floats; assigning an
-//! element of an array of data; and writing an array after a loop has read it, or in the loop
-//! that reads it (`z[i] *= 2.0` in a loop, a prefix sum in place): the recomputed loop would
-//! read the new contents. Write to another array instead. As a consequence no recurrence whose
-//! state is an array can be written yet, in place or not: a vector RNN, a heat equation (even
-//! one keeping its whole history `u[t + 1][i]` from `u[t]`, since the time loop both reads and
-//! writes `u`); a recurrence with scalar state can. Forward mode has no reverse sweep:
-//! `mode = forward` (without `hessian`) takes these, at one pass per `wrt` value. A loop with
+//! (index it instead); copying a slice (its length is known only at run time) or slicing an
+//! array of floats; and assigning an element of an array of data. A loop with
 //! carried state over an iterator
 //! that cannot run backwards (a `HashMap`, `chars().enumerate()`) is refused by rustc, at the
 //! iterator, with `DoubleEndedIterator` in the message.

@@ -5,6 +5,8 @@
 //! gradient.
 
 #![deny(warnings)]
+// The simulations are written with index loops, as users write them.
+#![allow(clippy::needless_range_loop, clippy::assign_op_pattern)]
 
 use backprop::check::{check_gradient, Tolerance};
 use backprop::grad;

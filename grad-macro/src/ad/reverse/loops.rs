@@ -93,14 +93,23 @@ impl Rev {
             }
         }
         crate::ir::rename(&mut r_body, &rename);
-        let kept_loads: HashSet<Var> = r_body
-            .insts
-            .iter()
-            .filter_map(|i| match i {
-                Inst::Load { var, arr, .. } if keeps.contains(&(*arr, Keep::Loads)) => Some(*var),
-                _ => None,
-            })
-            .collect();
+        // Loads at the top level of the body are kept as values: all loads of an array kept
+        // by its loads, and the loads of a kept whole array that follow a write to it (which
+        // the recomputation would otherwise have to replay: a vector RNN's loss reads the new
+        // state).
+        let mut kept_loads: HashSet<Var> = HashSet::default();
+        let mut written_so_far: HashSet<Var> = HashSet::default();
+        let renamed: HashSet<Var> = snapshots.iter().map(|s| s.1).collect();
+        for i in &r_body.insts {
+            if let Inst::Load { var, arr, .. } = i {
+                if keeps.contains(&(*arr, Keep::Loads))
+                    || (renamed.contains(arr) && written_so_far.contains(arr))
+                {
+                    kept_loads.insert(*var);
+                }
+            }
+            state::array_writes(i, &mut written_so_far);
+        }
 
         let saved = std::mem::take(&mut self.contribs);
         self.b.enter();

@@ -97,6 +97,7 @@ fn sweep(primal: &Func, wrt: &[Var], simplify: bool, record: Record) -> (Func, V
     body.insts.extend(rev.b.take_root());
     body.yields = yields;
     crate::ir::fold_identities(&mut body);
+    state::propagate_copies(&mut body, &primal.params, &rev.b.arrays);
     let func = Func {
         float: primal.float,
         vars: rev.b.vars,

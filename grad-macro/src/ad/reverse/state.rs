@@ -279,3 +279,74 @@ pub(super) fn drop_dead_array_writes(b: &mut Block, inner: &HashSet<Var>, vars: 
     kept.reverse();
     b.insts = kept;
 }
+
+/// Removes copies of arrays that nothing writes: a copy `x` of `y` (`let x = y;`) that is never
+/// written is read as `y` itself when nothing writes `y` after it in its block, or as an earlier
+/// unwritten copy of `y` in the same block when nothing wrote `y` between (the sweep's copies
+/// kept for a loop's reads, and a snapshot taken twice in an iteration).
+pub(super) fn propagate_copies(
+    body: &mut Block,
+    params: &[Var],
+    arrays: &HashMap<Var, crate::ir::ArrayInfo>,
+) {
+    let mut written = HashSet::default();
+    for inst in &body.insts {
+        array_writes(inst, &mut written);
+    }
+    // A parameter taken by reference is not a drop-in for an array value.
+    let by_ref = |v: &Var| params.contains(v) && arrays.get(v).is_some_and(|i| i.by_ref);
+    fn go(b: &mut Block, written: &HashSet<Var>, by_ref: &dyn Fn(&Var) -> bool) {
+        let mut k = 0;
+        while k < b.insts.len() {
+            if let Inst::NewArray {
+                var: x,
+                init: ArrayInit::Copy(y),
+            } = b.insts[k]
+            {
+                if !written.contains(&x) && !by_ref(&y) {
+                    let writes_y = |insts: &[Inst]| {
+                        let mut w = HashSet::default();
+                        insts.iter().for_each(|i| array_writes(i, &mut w));
+                        w.contains(&y)
+                    };
+                    let target = if !writes_y(&b.insts[k + 1..]) {
+                        Some(y)
+                    } else {
+                        (0..k).rev().find_map(|j| match b.insts[j] {
+                            Inst::NewArray {
+                                var: x2,
+                                init: ArrayInit::Copy(y2),
+                            } if y2 == y
+                                && !written.contains(&x2)
+                                && !writes_y(&b.insts[j + 1..k]) =>
+                            {
+                                Some(x2)
+                            }
+                            _ => None,
+                        })
+                    };
+                    if let Some(t) = target {
+                        let mut map = HashMap::default();
+                        map.insert(x, t);
+                        b.insts.remove(k);
+                        for i in &mut b.insts[k..] {
+                            crate::ir::rename_inst(i, &map);
+                        }
+                        let mut yields = Block {
+                            insts: Vec::new(),
+                            yields: std::mem::take(&mut b.yields),
+                        };
+                        crate::ir::rename(&mut yields, &map);
+                        b.yields = yields.yields;
+                        continue;
+                    }
+                }
+            }
+            for nb in b.insts[k].blocks_mut() {
+                go(nb, written, by_ref);
+            }
+            k += 1;
+        }
+    }
+    go(body, &written, &by_ref);
+}
