@@ -438,7 +438,9 @@ pub struct CalleeSig {
 /// modulo the array's length where it could exceed it; or, for an array of length `n`, another
 /// element than the loop variable's: `n - 1 - i` ([`Ix::Rev`]), `(i + 1) % n` ([`Ix::Next`]),
 /// `IDXn[i]` through a constant permutation ([`Ix::Gather`], see [`index_tables`]), or the last
-/// element `n - 1` ([`Ix::Last`]).
+/// element `n - 1` ([`Ix::Last`]); or (array state, `gen::state_program` only) the element
+/// before, `(i + n - 1) % n`, printed `i - 1` where the loop variable starts at 1 or later
+/// ([`Ix::Prev`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ix {
     Loop(u8),
@@ -447,6 +449,7 @@ pub enum Ix {
     Next(u8),
     Gather(u8),
     Last,
+    Prev(u8),
 }
 
 impl Ix {
@@ -623,8 +626,23 @@ pub enum Stmt {
     Jump(Jump),
     /// `let mut z = [0.0; len];`: writable until the first statement of its block that
     /// stores (to any array) has run, readable (and never written again) after it, so no
-    /// array is written after a loop reads it (which the macro refuses).
+    /// array of this kind is written after a loop reads it (which the macro refused before
+    /// issue 18; array state is [`Stmt::ArrayCopy`]'s).
     ArrayDecl { len: u8 },
+    /// Array state (`gen::state_program`): `let mut z = src;`, a whole copy of a readable
+    /// array (`wa`, `xs`, a local one; counted from the first, [`LATEST`] and
+    /// [`BEFORE_LATEST`] from the last), or `[0.0; len]` (`src` `None`, or no array
+    /// readable). The new array ([`ArrayKind::State`]) is readable and writable for the rest
+    /// of its block: stores, whole assignments and loops reading it mix in any order (in
+    /// place, after a loop read it, double-buffered). `len` is the length of zeros only (0:
+    /// that of the latest readable array, or 3).
+    ArrayCopy { src: Option<u8>, len: u8 },
+    /// `z = src;`: a whole assignment to an array of [`ArrayKind::State`] (counted from the
+    /// latest, not one a loop around borrows) from another readable array of the same length
+    /// (as [`Stmt::ArrayCopy`]'s `src`; the latest other one of that length if `src` is `z`
+    /// itself or another length), or `z = [0.0; n];` (`None`, or none of that length).
+    /// Nothing when no array of that kind is in scope.
+    ArrayAssign { dst: u8, src: Option<u8> },
     /// `z[ix] op value;` on a writable local array (counted from the latest); nothing when
     /// there is none.
     Store {
@@ -719,6 +737,9 @@ pub struct Program {
 pub const USER_CONST: f64 = 0.75;
 /// An array reference meaning the readable array declared last (a local array just filled).
 pub const LATEST: u8 = u8::MAX;
+/// An array reference meaning the readable array declared before the last (the current state
+/// of a double-buffered time loop, whose buffer is the last).
+pub const BEFORE_LATEST: u8 = u8::MAX - 1;
 /// The length of the `wrt` array parameter `wa`.
 pub const WA_LEN: usize = 3;
 /// The length of the data array parameter `xs`.
@@ -730,6 +751,9 @@ pub enum ArrayKind {
     Data,
     Writable,
     Readable,
+    /// Declared by [`Stmt::ArrayCopy`]: readable and writable (but not while a loop around
+    /// borrows it, `for &e in z.iter()`).
+    State,
 }
 
 #[derive(Clone, Debug)]
@@ -737,6 +761,12 @@ pub struct Array {
     pub name: String,
     pub len: usize,
     pub kind: ArrayKind,
+    /// `xs`, or a copy of it (of a copy, ..): data (see [`WORK_AROUND_DATA_COPY_STORE`]).
+    pub data: bool,
+    /// The array it is a copy of (`let mut zn = z;`), and the loop depth it was declared at
+    /// (see [`WORK_AROUND_WHOLE_ASSIGN_IN_BRANCH`]).
+    pub origin: Option<usize>,
+    pub depth: usize,
 }
 
 /// An integer loop variable in scope, and the largest value it may take (`None`: unknown to
@@ -745,6 +775,8 @@ pub struct Array {
 pub struct LoopVar {
     pub name: String,
     pub max: Option<usize>,
+    /// The smallest value it takes.
+    pub min: usize,
 }
 
 /// Where a block began, to drop what it bound when it ends.
@@ -757,6 +789,7 @@ pub struct Mark {
     loops: usize,
     depth: usize,
     jump_pending: bool,
+    borrowed: usize,
 }
 
 /// How an array index resolves.
@@ -783,6 +816,8 @@ pub enum IndexMap {
     Next(usize),
     /// `IDXn[i]`
     Gather(usize),
+    /// `(i + n - 1) % n`
+    Prev(usize),
 }
 
 impl IndexMap {
@@ -793,6 +828,7 @@ impl IndexMap {
             IndexMap::Rev(n) => n - 1 - i,
             IndexMap::Next(n) => (i + 1) % n,
             IndexMap::Gather(n) => permutation(n).expect("a gather has a table")[i],
+            IndexMap::Prev(n) => (i + n - 1) % n,
         }
     }
 }
@@ -818,6 +854,12 @@ pub struct Scope {
     /// `break` or `continue` before in this loop's body, or the body of a `while` (see
     /// [`WORK_AROUND_ARRAY_AFTER_JUMP`]).
     pub jump_pending: bool,
+    /// Arrays a loop around walks by reference (`for &e in z.iter()`, `.zip(&z)`): not
+    /// writable in its body.
+    pub borrowed: Vec<usize>,
+    /// Enclosing branches (of `if` statements and expressions, `match` arms) and closures,
+    /// for [`WORK_AROUND_NESTED_WHOLE_READ`].
+    pub branches: usize,
     /// Scalar `wrt` parameters (the first of [`Scope::names`]; float data follows them).
     pub n_wrt: usize,
     /// What calls may call.
@@ -832,6 +874,91 @@ pub struct Scope {
 /// While this is `true`, such a declaration prints as nothing (and the oracle skips it too).
 pub const WORK_AROUND_ARRAY_AFTER_JUMP: bool = false;
 
+/// Fixed in the macro (a copy's adjoint array now follows a chain of copies: the adjoint of an
+/// array kept by an outer loop and again by an inner one was a new, undeclared array); set to
+/// `true` to generate the workaround again. Was: an array read inside a loop (explicit, or the implicit one of a whole copy or
+/// an iterator sum) that is itself inside two loops each writing the array does not compile in
+/// reverse mode: the expansion names an undefined `__grad_unnamed_N`. Minimal:
+///
+/// ```text
+/// #[grad(wrt = wa)]
+/// fn f(wa: [f64; 3]) -> f64 {
+///     let mut z = wa;
+///     for _ in 0..2 {
+///         for _ in 0..2 {
+///             let z2 = z;
+///             z[0] = z2[1].sin();
+///         }
+///     }
+///     z[0]
+/// }
+/// ```
+///
+/// and the same with `z[i] = z.iter().map(|&c| c).sum::<f64>();` for the inner loop's body, or
+/// a double buffer (`let mut zn = z; zn[0] = z[1].sin(); z = zn;`) there. One loop alone
+/// compiles, and so do `z[i] = z[0] + z[1]` in the nested loops and the copy in the outer loop
+/// only (`let mut zn = z; for .. { zn[0] = z[1].sin() * zn[0]; } z = zn;`). Three loops deep,
+/// element reads fail too: `for _ in 0..2 { for _ in 0..2 { for i in 0..3 { s +=
+/// z[i].tanh(); } z[0] = wa[1]; } }`, and `for _ in 0..2 { for _ in 0..2 { for i in 1..3 {
+/// z[i] = (z[i - 1] * z[i]).sin(); } } }` (with the write in the outermost loop only, `z[0] =
+/// ..; for .. { for i .. { s += z[i] } }`, it compiles). While this is `true`, inside a loop
+/// nested in another no array of state is copied or walked ([`Scope::walkable`]): copies and
+/// whole assignments there read `wa`, `xs`, a filled local array or zeros, and loops and
+/// iterator sums walk one of those or none; and three loops deep, or two deep inside a branch
+/// (of an `if` statement or expression, a `match` arm) or a closure, arrays of state are
+/// neither read nor written ([`Scope::hidden`]), nor in a condition two loops deep (`if
+/// (z[t] > 0.5) ..`, where the generator found it fails too). A branch fails as a loop does: `for _ in 0..3
+/// { for i in 0..3 { z[i] = if k > 0 { 1.0 } else { z[i] }; } }` (and `if k > 0 { z[i] = z[(i
+/// + 2) % 3] * 2.0; }` as the inner body), where one loop alone compiles.
+pub const WORK_AROUND_NESTED_WHOLE_READ: bool = false;
+
+/// Fixed in the macro (a branch or loop whose only derivative work is a whole assignment was
+/// skipped by the sweep); set to `true` to generate the workaround again. Was: a whole assignment to an array in a branch (`if flag { z = wa; }`) or in a
+/// loop (`for _ in 0..2 { z = wa; }`, also `z = [0.0; 3];` or from another local array) is left
+/// out of the reverse sweep: the gradient is that of the program without it (the value is
+/// right); a double buffer (`let mut zn = z; zn[1] = ..; z = zn;` in the loop body) is right,
+/// but not after a jump: `for _ in 0..1 { let mut zn = z; zn[1] = z[0] * z[1]; if flag {
+/// continue; } z = zn; }` has the gradient `[1, 1, 1]` at `flag = false` too (`wa = [0.3,
+/// -0.7, 0.5]`, result `z[0] + z[1] + z[2]`: `[0.3, 0.3, 1]`). Minimal:
+///
+/// ```text
+/// #[grad(wrt = wa)]
+/// fn f(wa: [f64; 3], flag: bool) -> f64 {
+///     let mut z = wa;
+///     z[0] = z[0] * z[1];
+///     if flag {
+///         z = wa;
+///     }
+///     z[0] + z[1] + z[2]
+/// }
+/// ```
+///
+/// `f_grad([0.3, -0.7, 0.5], true)` is `[-0.7, 1.3, 1.0]`, not `[1.0, 1.0, 1.0]` (the same with
+/// `z = wa;` in both branches; at the top level it is right), and with `for _ in 0..2 { z =
+/// wa; }` for the `if`. While this is `true`, a whole assignment in a branch, or in a loop other
+/// than a double buffer's, prints as nothing (and the oracle skips it too).
+pub const WORK_AROUND_WHOLE_ASSIGN_IN_BRANCH: bool = false;
+
+/// Fixed in the macro (a copy of data under a name the body writes is an array of floats);
+/// set to `true` to generate the workaround again. Was: a store of data into a copy of a data array (`let mut z = xs; z[0] = 2.0 *
+/// z[1];`) is refused: "assigning to an element of an array of data (integers, ...) is not
+/// supported in a #[grad] function: only the elements of an array of floats declared in the
+/// body (`let mut z = [0.0; 3];`) can be assigned" (a differentiated value stored there is
+/// accepted). Minimal:
+///
+/// ```text
+/// #[grad(wrt = w)]
+/// pub fn f(w: f64, xs: [f64; 3]) -> f64 {
+///     let mut z = xs;
+///     z[0] = 2.0 * z[1];
+///     z[0] * w
+/// }
+/// ```
+///
+/// While this is `true`, a copy of `xs` (or of such a copy) is read only (never written:
+/// [`ArrayKind::Readable`]), and no whole assignment copies one of those.
+pub const WORK_AROUND_DATA_COPY_STORE: bool = false;
+
 impl Scope {
     pub fn new(p: &Program) -> Scope {
         let mut names: Vec<String> = (0..p.n_wrt).map(|i| format!("w{i}")).collect();
@@ -843,6 +970,9 @@ impl Scope {
                 name: "wa".into(),
                 len: WA_LEN,
                 kind: ArrayKind::Wrt,
+                data: false,
+                origin: None,
+                depth: 0,
             });
         }
         if p.data_array {
@@ -850,6 +980,9 @@ impl Scope {
                 name: "xs".into(),
                 len: XS_LEN,
                 kind: ArrayKind::Data,
+                data: true,
+                origin: None,
+                depth: 0,
             });
         }
         Scope {
@@ -862,6 +995,8 @@ impl Scope {
             depth: 0,
             closures: 0,
             jump_pending: false,
+            borrowed: Vec::new(),
+            branches: 0,
             n_wrt: p.n_wrt,
             callees: p
                 .callees
@@ -913,6 +1048,7 @@ impl Scope {
             loops: self.loops.len(),
             depth: self.depth,
             jump_pending: self.jump_pending,
+            borrowed: self.borrowed.len(),
         }
     }
 
@@ -925,6 +1061,7 @@ impl Scope {
         self.loops.truncate(m.loops);
         self.depth = m.depth;
         self.jump_pending = m.jump_pending;
+        self.borrowed.truncate(m.borrowed);
     }
 
     /// After statement `s` of the block begun at `m`: if it stores, the arrays the block has
@@ -955,32 +1092,177 @@ impl Scope {
             name: name.clone(),
             len,
             kind: ArrayKind::Writable,
+            data: false,
+            origin: None,
+            depth: self.depth,
         });
         (self.arrays.len() - 1, name)
     }
 
     fn readable_arrays(&self) -> Vec<usize> {
         (0..self.arrays.len())
-            .filter(|&j| self.arrays[j].kind != ArrayKind::Writable)
+            .filter(|&j| self.arrays[j].kind != ArrayKind::Writable && !self.hidden(j))
             .collect()
     }
 
+    /// Whether array slot `j` is out of reach here while [`WORK_AROUND_NESTED_WHOLE_READ`]
+    /// holds: an array of state three loops deep or more.
+    fn hidden(&self, j: usize) -> bool {
+        let deep = self.depth >= 3 || (self.depth >= 2 && self.branches > 0);
+        WORK_AROUND_NESTED_WHOLE_READ && deep && self.arrays[j].kind == ArrayKind::State
+    }
+
+    /// The scope inside a branch of an `if` expression or a `match` arm (a copy only where
+    /// that changes what [`Scope::hidden`] says).
+    pub fn branch(&self) -> std::borrow::Cow<'_, Scope> {
+        let matters = WORK_AROUND_NESTED_WHOLE_READ
+            && self.depth == 2
+            && self.branches == 0
+            && self.arrays.iter().any(|a| a.kind == ArrayKind::State);
+        if matters {
+            let mut inner = self.clone();
+            inner.branches += 1;
+            std::borrow::Cow::Owned(inner)
+        } else {
+            std::borrow::Cow::Borrowed(self)
+        }
+    }
+
     /// The readable array `i` refers to (counted from the first; [`LATEST`]: the one declared
-    /// last).
+    /// last, [`BEFORE_LATEST`]: the one before it, or the last if there is one only).
     pub fn readable(&self, i: u8) -> Option<usize> {
         let r = self.readable_arrays();
         if i == LATEST {
             return r.last().copied();
         }
+        if i == BEFORE_LATEST {
+            return r.iter().rev().nth(1).or(r.last()).copied();
+        }
         (!r.is_empty()).then(|| r[i as usize % r.len()])
     }
 
-    /// The writable array `i` refers to (counted from the latest).
+    /// The readable array `i` refers to, as [`Scope::readable`], for a loop or an iterator sum
+    /// over all its elements: while [`WORK_AROUND_NESTED_WHOLE_READ`] holds, not an array of
+    /// state inside a loop nested in another (`None` if that leaves none).
+    pub fn walkable(&self, i: u8) -> Option<usize> {
+        if !(WORK_AROUND_NESTED_WHOLE_READ && self.depth >= 2) {
+            return self.readable(i);
+        }
+        let r: Vec<usize> = self
+            .readable_arrays()
+            .into_iter()
+            .filter(|&j| self.arrays[j].kind != ArrayKind::State)
+            .collect();
+        match i {
+            LATEST => r.last().copied(),
+            BEFORE_LATEST => r.iter().rev().nth(1).or(r.last()).copied(),
+            _ => (!r.is_empty()).then(|| r[i as usize % r.len()]),
+        }
+    }
+
+    /// `Some(j)` if array slot `j` may be walked or copied here (see [`Scope::walkable`]).
+    fn walkable_slot(&self, j: usize) -> Option<usize> {
+        let nested = WORK_AROUND_NESTED_WHOLE_READ && self.depth >= 2;
+        (!(nested && self.arrays[j].kind == ArrayKind::State)).then_some(j)
+    }
+
+    /// The writable array `i` refers to (counted from the latest): a local array being filled,
+    /// or one of array state that no loop around borrows.
     pub fn writable(&self, i: u8) -> Option<usize> {
         let w: Vec<usize> = (0..self.arrays.len())
-            .filter(|&j| self.arrays[j].kind == ArrayKind::Writable)
+            .filter(|&j| match self.arrays[j].kind {
+                ArrayKind::Writable => true,
+                ArrayKind::State => !self.borrowed.contains(&j) && !self.hidden(j),
+                _ => false,
+            })
             .collect();
         (!w.is_empty()).then(|| w[w.len() - 1 - i as usize % w.len()])
+    }
+
+    /// The array of state `i` refers to (counted from the latest), that no loop around
+    /// borrows: the target of a whole assignment (none in a branch while
+    /// [`WORK_AROUND_WHOLE_ASSIGN_IN_BRANCH`] holds).
+    pub fn state_array(&self, i: u8) -> Option<usize> {
+        if WORK_AROUND_WHOLE_ASSIGN_IN_BRANCH && self.branches > 0 {
+            return None;
+        }
+        let w: Vec<usize> = (0..self.arrays.len())
+            .filter(|&j| {
+                self.arrays[j].kind == ArrayKind::State
+                    && !self.borrowed.contains(&j)
+                    && !self.hidden(j)
+            })
+            .collect();
+        (!w.is_empty()).then(|| w[w.len() - 1 - i as usize % w.len()])
+    }
+
+    /// `let mut z = src;` (see [`Stmt::ArrayCopy`]): the array copied (`None`: zeros), and
+    /// the new array's length.
+    pub fn copy_source(&self, src: Option<u8>, len: u8) -> (Option<usize>, usize) {
+        match src.and_then(|s| self.walkable(s)) {
+            Some(a) => (Some(a), self.arrays[a].len),
+            None if len == 0 => (
+                None,
+                self.readable(LATEST).map_or(3, |a| self.arrays[a].len),
+            ),
+            None => (None, len as usize),
+        }
+    }
+
+    /// `dst = src;` (see [`Stmt::ArrayAssign`]): the readable array of `dst`'s length other
+    /// than `dst` that `src` names, or the latest such; `None`: zeros.
+    pub fn assign_source(&self, dst: usize, src: Option<u8>) -> Option<usize> {
+        let fits = |j: usize| {
+            j != dst
+                && self.arrays[j].len == self.arrays[dst].len
+                && !(WORK_AROUND_DATA_COPY_STORE && self.arrays[j].data)
+        };
+        let named = self.walkable(src?)?;
+        if fits(named) {
+            return Some(named);
+        }
+        self.readable_arrays()
+            .into_iter()
+            .rev()
+            .find(|&j| fits(j) && Some(j) == self.walkable_slot(j))
+    }
+
+    /// `dst = src;` as printed: `None` for nothing, or the source ([`Scope::assign_source`]).
+    /// While [`WORK_AROUND_WHOLE_ASSIGN_IN_BRANCH`] holds, in a loop only a double buffer's
+    /// (the source a copy of `dst` made in the same loop body) is printed, and not where a
+    /// jump may have happened (after a `continue`, in a `while` body).
+    pub fn assign_plan(&self, dst: usize, src: Option<u8>) -> Option<Option<usize>> {
+        let source = self.assign_source(dst, src);
+        if WORK_AROUND_WHOLE_ASSIGN_IN_BRANCH && self.depth > 0 {
+            let buffer = source.is_some_and(|j| {
+                self.arrays[j].origin == Some(dst) && self.arrays[j].depth == self.depth
+            });
+            if !buffer || self.jump_pending {
+                return None;
+            }
+        }
+        Some(source)
+    }
+
+    /// `let mut z = src;` (see [`Stmt::ArrayCopy`]): declares the array (of state, or read
+    /// only if [`WORK_AROUND_DATA_COPY_STORE`] holds and `src` is data); its name.
+    pub fn declare_copy(&mut self, src: Option<usize>, len: usize) -> String {
+        let data = src.is_some_and(|a| self.arrays[a].data);
+        let (slot, name) = self.declare_state_array(len);
+        self.arrays[slot].data = data;
+        self.arrays[slot].origin = src;
+        if WORK_AROUND_DATA_COPY_STORE && data {
+            self.arrays[slot].kind = ArrayKind::Readable;
+        }
+        name
+    }
+
+    /// `let mut z = ..;` of array state, `len` elements: its slot among the arrays, and its
+    /// name.
+    pub fn declare_state_array(&mut self, len: usize) -> (usize, String) {
+        let (slot, name) = self.declare_array(len);
+        self.arrays[slot].kind = ArrayKind::State;
+        (slot, name)
     }
 
     /// The loop variable `i` refers to (counted from the innermost).
@@ -1016,7 +1298,8 @@ impl Scope {
             Ix::Next(i) if len > 1 => (i, IndexMap::Next(len)),
             Ix::Gather(i) if permutation(len).is_some() => (i, IndexMap::Gather(len)),
             Ix::Gather(i) if len > 1 => (i, IndexMap::Next(len)),
-            Ix::Rev(i) | Ix::Next(i) | Ix::Gather(i) => (i, IndexMap::Same),
+            Ix::Prev(i) if len > 1 => (i, IndexMap::Prev(len)),
+            Ix::Rev(i) | Ix::Next(i) | Ix::Gather(i) | Ix::Prev(i) => (i, IndexMap::Same),
         };
         match self.loop_var(i) {
             None => Index::Lit(map.apply(i as usize % len)),
@@ -1031,12 +1314,14 @@ impl Scope {
         }
     }
 
-    /// Binds the loop variable of a loop at the current depth, named `prefix{depth}`.
-    pub fn push_loop_var(&mut self, prefix: &str, max: Option<usize>) -> String {
+    /// Binds the loop variable of a loop at the current depth, named `prefix{depth}`, taking
+    /// values from `min` to `max` (`None`: unknown).
+    pub fn push_loop_var(&mut self, prefix: &str, min: usize, max: Option<usize>) -> String {
         let name = format!("{prefix}{}", self.depth);
         self.loops.push(LoopVar {
             name: name.clone(),
             max,
+            min,
         });
         name
     }
@@ -1160,6 +1445,8 @@ impl Stmt {
             Stmt::Let { .. }
             | Stmt::Assign { .. }
             | Stmt::ArrayDecl { .. }
+            | Stmt::ArrayCopy { .. }
+            | Stmt::ArrayAssign { .. }
             | Stmt::Store { .. } => false,
         }
     }
@@ -1171,9 +1458,12 @@ impl Stmt {
             Stmt::Store { .. } => true,
             Stmt::If { then, els, .. } => then.iter().chain(els).any(Stmt::stores),
             Stmt::Loop { body, .. } => body.iter().any(Stmt::stores),
-            Stmt::Let { .. } | Stmt::Assign { .. } | Stmt::Jump(_) | Stmt::ArrayDecl { .. } => {
-                false
-            }
+            Stmt::Let { .. }
+            | Stmt::Assign { .. }
+            | Stmt::Jump(_)
+            | Stmt::ArrayDecl { .. }
+            | Stmt::ArrayCopy { .. }
+            | Stmt::ArrayAssign { .. } => false,
         }
     }
 }
@@ -1241,7 +1531,7 @@ impl Scope {
             } => {
                 let (lo, len) = (*lo as usize, (*len).max(1) as usize);
                 let (r, vals) = range(lo, len, *inclusive, *rev);
-                let i = self.push_loop_var("i", Some(lo + len - 1));
+                let i = self.push_loop_var("i", lo, Some(lo + len - 1));
                 LoopShape {
                     pre: None,
                     head: format!("for {i} in {r}"),
@@ -1249,17 +1539,17 @@ impl Scope {
                 }
             }
             Header::KRange => {
-                let i = self.push_loop_var("i", None);
+                let i = self.push_loop_var("i", 0, None);
                 LoopShape {
                     pre: None,
                     head: format!("for {i} in 0..(k.unsigned_abs() as usize)"),
                     kind: ShapeKind::KRange,
                 }
             }
-            Header::Iter { arr, form } => match self.readable(*arr) {
+            Header::Iter { arr, form } => match self.walkable(*arr) {
                 None => {
                     let (r, vals) = range(0, 3, false, false);
-                    let i = self.push_loop_var("i", Some(2));
+                    let i = self.push_loop_var("i", 0, Some(2));
                     LoopShape {
                         pre: None,
                         head: format!("for {i} in {r}"),
@@ -1286,11 +1576,11 @@ impl Scope {
                         IterForm::Rev => format!("for &{e} in {an}.iter()"),
                         IterForm::Enumerate => {
                             index = true;
-                            let i = self.push_loop_var("i", Some(len - 1));
+                            let i = self.push_loop_var("i", 0, Some(len - 1));
                             format!("for ({i}, &{e}) in {an}.iter().enumerate()")
                         }
                         IterForm::Zip(o) | IterForm::ZipRef(o) => {
-                            let bi = self.readable(*o).unwrap_or(a);
+                            let bi = self.walkable(*o).unwrap_or(a);
                             b = Some(bi);
                             let bn = &self.arrays[bi].name;
                             if matches!(form, IterForm::Zip(_)) {
@@ -1304,6 +1594,12 @@ impl Scope {
                     if b.is_some() {
                         self.push_float(p);
                     }
+                    // A loop over an array by reference borrows it (and the zipped one) for
+                    // its body; by value (`for e in z`) it walks a copy.
+                    if *form != IterForm::Value {
+                        self.borrowed.push(a);
+                        self.borrowed.extend(b);
+                    }
                     LoopShape {
                         pre: None,
                         head,
@@ -1313,11 +1609,14 @@ impl Scope {
             },
             Header::While { n, cond } => {
                 let n = (*n).max(1);
-                let t = self.push_loop_var("t", Some(n as usize));
+                let t = self.push_loop_var("t", 1, Some(n as usize));
+                // The condition as the oracle tests it: inside the loop (one level deeper).
+                self.depth += 1;
                 let head = match cond {
                     None => format!("while {t} < {n}"),
                     Some(c) => format!("while ({t} < {n}) && {}", cond_str(c, self)),
                 };
+                self.depth -= 1;
                 self.jump_pending = true;
                 LoopShape {
                     pre: Some(format!("let mut {t} = 0;")),
@@ -1339,9 +1638,10 @@ impl Scope {
             IterSrc::One(a) => (a, None),
             IterSrc::Zip(a, b) => (a, Some(b)),
         };
-        let a = self.readable(ai)?;
-        let b = bi.map(|b| self.readable(b).unwrap_or(a));
+        let a = self.walkable(ai)?;
+        let b = bi.map(|b| self.walkable(b).unwrap_or(a));
         let mut scope = self.clone();
+        scope.branches += 1;
         let c = format!("c{}", self.closures);
         let cd = format!("d{}", self.closures);
         scope.closures += 1;
@@ -1471,7 +1771,10 @@ impl Program {
                     matches!(header, Header::While { cond: Some(c), .. } if cond(c))
                         || body.iter().any(stmt)
                 }
-                Stmt::Jump(_) | Stmt::ArrayDecl { .. } => false,
+                Stmt::Jump(_)
+                | Stmt::ArrayDecl { .. }
+                | Stmt::ArrayCopy { .. }
+                | Stmt::ArrayAssign { .. } => false,
             }
         }
         self.stmts.iter().any(stmt)
@@ -1699,6 +2002,11 @@ fn elem_str(scope: &Scope, a: usize, ix: Ix) -> String {
                 },
                 IndexMap::Gather(n) if modulo.is_none() => format!("IDX{n}[{v}]"),
                 IndexMap::Gather(n) => format!("IDX{n}[{reduced}]"),
+                // `i - 1` where `1 <= i < n`; `(i + n - 1) % n` (of `i % n`) elsewhere.
+                IndexMap::Prev(_) if modulo.is_none() && scope.loops[var].min >= 1 => {
+                    format!("{v} - 1")
+                }
+                IndexMap::Prev(n) => format!("({reduced} + {}) % {n}", n - 1),
             }
         }
     };
@@ -1721,9 +2029,11 @@ fn print_stmt(out: &mut String, s: &Stmt, scope: &mut Scope, depth: usize) {
         }
         Stmt::If { cond, then, els } => {
             let _ = writeln!(out, "{pad}if {} {{", cond_str(cond, scope));
+            scope.branches += 1;
             print_block(out, then, scope, depth + 1);
             let _ = writeln!(out, "{pad}}} else {{");
             print_block(out, els, scope, depth + 1);
+            scope.branches -= 1;
             let _ = writeln!(out, "{pad}}}");
         }
         Stmt::Loop { header, body } => {
@@ -1758,6 +2068,29 @@ fn print_stmt(out: &mut String, s: &Stmt, scope: &mut Scope, depth: usize) {
             let _ = writeln!(out, "{pad}let mut {name} = [0.0; {}];", (*len).max(1));
         }
         Stmt::ArrayDecl { .. } => {}
+        Stmt::ArrayCopy { src, len } => {
+            let (from, n) = scope.copy_source(*src, *len);
+            let name = scope.declare_copy(from, n);
+            // Typed: stores of expressions of the array alone must still have a type for
+            // their methods.
+            let from = match from {
+                Some(a) => scope.arrays[a].name.clone(),
+                None => format!("[0.0_f64; {n}]"),
+            };
+            let _ = writeln!(out, "{pad}let mut {name} = {from};");
+        }
+        Stmt::ArrayAssign { dst, src } => {
+            let plan = scope
+                .state_array(*dst)
+                .and_then(|d| Some((d, scope.assign_plan(d, *src)?)));
+            if let Some((d, source)) = plan {
+                let from = match source {
+                    Some(a) => scope.arrays[a].name.clone(),
+                    None => format!("[0.0; {}]", scope.arrays[d].len),
+                };
+                let _ = writeln!(out, "{pad}{} = {from};", scope.arrays[d].name);
+            }
+        }
         Stmt::Store { arr, ix, op, value } => {
             if let Some(a) = scope.writable(*arr) {
                 let v = expr_str(value, scope);
@@ -1842,8 +2175,8 @@ pub fn expr_str(e: &Expr, scope: &Scope) -> String {
         Expr::If(c, a, b) => format!(
             "(if {} {{ {} }} else {{ {} }})",
             cond_str(c, scope),
-            expr_str(a, scope),
-            expr_str(b, scope)
+            expr_str(a, &scope.branch()),
+            expr_str(b, &scope.branch())
         ),
         Expr::LoopIdx(i) => format!("({} as f64)", int_name(scope, *i)),
         Expr::Elem(a, ix) => match scope.readable(*a) {
@@ -1863,9 +2196,14 @@ pub fn expr_str(e: &Expr, scope: &Scope) -> String {
                 } else {
                     pats.iter().map(i64::to_string).collect()
                 };
-                let _ = write!(s, "{} => {}, ", pats.join(" | "), expr_str(e, scope));
+                let _ = write!(
+                    s,
+                    "{} => {}, ",
+                    pats.join(" | "),
+                    expr_str(e, &scope.branch())
+                );
             }
-            let _ = write!(s, "_ => {} }})", expr_str(default, scope));
+            let _ = write!(s, "_ => {} }})", expr_str(default, &scope.branch()));
             s
         }
         Expr::Reduce { kind, src, body } => match scope.reduce_shape(*src) {
@@ -1917,11 +2255,12 @@ fn call_str(sig: &CalleeSig, c: &Call, scope: &Scope, recur: bool) -> String {
 
 pub fn cond_str(c: &Cond, scope: &Scope) -> String {
     match c {
+        // A condition counts as a branch for `WORK_AROUND_NESTED_WHOLE_READ`.
         Cond::Cmp(op, a, b) => format!(
             "({} {} {})",
-            expr_str(a, scope),
+            expr_str(a, &scope.branch()),
             op.symbol(),
-            expr_str(b, scope)
+            expr_str(b, &scope.branch())
         ),
         Cond::And(a, b) => format!("({} && {})", cond_str(a, scope), cond_str(b, scope)),
         Cond::Or(a, b) => format!("({} || {})", cond_str(a, scope), cond_str(b, scope)),
@@ -2089,7 +2428,10 @@ impl Sites<'_> {
                     self.stmt(s, at);
                 }
             }
-            Stmt::Jump(_) | Stmt::ArrayDecl { .. } => {}
+            Stmt::Jump(_)
+            | Stmt::ArrayDecl { .. }
+            | Stmt::ArrayCopy { .. }
+            | Stmt::ArrayAssign { .. } => {}
         }
     }
 

@@ -10,7 +10,7 @@
 use crate::ast::{
     Arith, AssignOp, Call, Callee, CmpOp, Cond, Domain, Expr, FlagArg, Header, IntArg, IntAtom,
     IntCmp, IntExpr, IterForm, IterSrc, Ix, Jump, MatchOn, Multi, Place, Program, ReduceKind, Stmt,
-    StoreOp, Target, F1, F2, LATEST, WA_LEN, XS_LEN,
+    StoreOp, Target, BEFORE_LATEST, F1, F2, LATEST, WA_LEN, XS_LEN,
 };
 use crate::oracle::Point;
 use proptest::prelude::*;
@@ -1180,6 +1180,306 @@ pub fn call_program() -> impl Strategy<Value = Program> {
 /// no calls).
 pub fn call_case(points: usize) -> impl Strategy<Value = (Program, Vec<Point>)> {
     call_program().prop_flat_map(move |p| {
+        let pts = prop::collection::vec(point(&p), points);
+        (Just(p), pts)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Array state (issue 18): arrays as values, written after and inside the loops that read them.
+
+/// The index of a neighbour for array state: the iteration's own element, the one before
+/// (`z[i - 1]`, `z[(i + n - 1) % n]`), the one after, or another.
+fn state_ix() -> impl Strategy<Value = Ix> {
+    prop_oneof![
+        4 => near().prop_map(Ix::Loop),
+        3 => near().prop_map(Ix::Prev),
+        2 => near().prop_map(Ix::Next),
+        1 => (0u8..6).prop_map(Ix::Lit),
+        1 => near().prop_map(Ix::Rev),
+    ]
+}
+
+/// A bounded update of an element from its neighbours in array `arr` (a readable array
+/// reference: [`LATEST`], [`BEFORE_LATEST`]): `((arr[i - 1] · e) op arr[i] [+ arr[i + 1]]).tanh()
+/// · 1.2`, or, one time in four, from any two elements (`state_ix`).
+fn stencil(arr: u8) -> BoxedStrategy<Expr> {
+    let op = select(&[Arith::Add, Arith::Sub, Arith::Mul][..]);
+    let neighbours = (op.clone(), loop_expr(), any::<bool>()).prop_map(move |(op, e, right)| {
+        let left = Expr::Bin(Arith::Mul, b(Expr::Elem(arr, Ix::Prev(0))), b(e));
+        let mut v = Expr::Bin(op, b(left), b(Expr::Elem(arr, Ix::Loop(0))));
+        if right {
+            v = Expr::Bin(Arith::Add, b(v), b(Expr::Elem(arr, Ix::Next(0))));
+        }
+        guard(Domain::Bounded, v)
+    });
+    let any_two = (op, state_ix(), state_ix(), loop_expr()).prop_map(move |(op, i, j, e)| {
+        let v = Expr::Bin(op, b(Expr::Elem(arr, i)), b(Expr::Elem(arr, j)));
+        guard(Domain::Bounded, Expr::Bin(Arith::Add, b(v), b(e)))
+    });
+    prop_oneof![3 => neighbours, 1 => any_two].boxed()
+}
+
+/// `let mut z = src;`: a copy of `wa`, of `xs`, of another array, or zeros.
+fn state_init() -> impl Strategy<Value = Stmt> {
+    (
+        prop_oneof![
+            3 => Just(Some(0u8)),
+            2 => Just(Some(1u8)),
+            1 => Just(Some(LATEST)),
+            2 => Just(None),
+        ],
+        2u8..=5,
+    )
+        .prop_map(|(src, len)| Stmt::ArrayCopy { src, len })
+}
+
+/// A few statements of a loop body that may store anywhere (and read, jump, ..).
+fn noise() -> BoxedStrategy<Vec<Stmt>> {
+    prop_oneof![2 => Just(Vec::new()), 1 => body_chunk(1)].boxed()
+}
+
+/// A loop head for a time loop or a sweep: a range, or a `while` with a counter.
+fn time_header() -> impl Strategy<Value = Header> {
+    prop_oneof![
+        3 => (0u8..=1, 1u8..=4, any::<bool>()).prop_map(|(lo, len, inclusive)| Header::Range { lo, len, inclusive, rev: false }),
+        1 => (1u8..=3).prop_map(|n| Header::While { n, cond: None }),
+        1 => Just(Header::KRange),
+    ]
+}
+
+fn range(lo: u8, len: u8, rev: bool) -> Header {
+    Header::Range {
+        lo,
+        len,
+        inclusive: false,
+        rev,
+    }
+}
+
+fn store_to(arr: u8, ix: Ix, op: StoreOp, value: Expr) -> Stmt {
+    Stmt::Store { arr, ix, op, value }
+}
+
+/// One use of the latest array of state (see [`state_program`]).
+fn state_step() -> BoxedStrategy<Vec<Stmt>> {
+    let op = select(StoreOp::ALL);
+    // In place: `for i in 1..n { z[i] = f(z[i - 1], z[i], ..); }`, forwards or backwards.
+    let in_place = (
+        0u8..=1,
+        2u8..=5,
+        any::<bool>(),
+        op.clone(),
+        stencil(LATEST),
+        noise(),
+    )
+        .prop_map(|(lo, len, rev, op, v, rest)| {
+            let mut body = vec![store_to(0, Ix::Loop(0), op, v)];
+            body.extend(rest);
+            vec![Stmt::Loop {
+                header: range(lo, len, rev),
+                body,
+            }]
+        });
+    // Gauss–Seidel: sweeps of an in-place update from both neighbours.
+    let sweeps = (time_header(), 2u8..=5, stencil(LATEST)).prop_map(|(header, len, v)| {
+        let inner = Stmt::Loop {
+            header: range(0, len, false),
+            body: vec![store_to(0, Ix::Loop(0), StoreOp::Set, v)],
+        };
+        vec![Stmt::Loop {
+            header,
+            body: vec![inner],
+        }]
+    });
+    // A time loop, double-buffered: `let mut zn = z; for i in .. { zn[i] = g(z[..]); } z =
+    // zn;` (the buffer a copy, or zeros), maybe more after.
+    let buffer = prop_oneof![3 => Just(Some(LATEST)), 1 => Just(None)];
+    let double = (
+        time_header(),
+        buffer,
+        2u8..=5,
+        0u8..=1,
+        stencil(BEFORE_LATEST),
+        noise(),
+        any::<bool>(),
+    )
+        .prop_map(|(header, src, len, lo, v, rest, inside)| {
+            let fill = Stmt::Loop {
+                header: range(lo, len, false),
+                body: vec![store_to(0, Ix::Loop(0), StoreOp::Set, v)],
+            };
+            // Zeros of the state's length (`len: 0`).
+            let mut body = vec![Stmt::ArrayCopy { src, len: 0 }, fill];
+            if inside {
+                body.extend(rest);
+                body.push(Stmt::ArrayAssign {
+                    dst: 1,
+                    src: Some(LATEST),
+                });
+            } else {
+                body.push(Stmt::ArrayAssign {
+                    dst: 1,
+                    src: Some(LATEST),
+                });
+                body.extend(rest);
+            }
+            vec![Stmt::Loop { header, body }]
+        });
+    // Stores, whole assignments and copies in the branches of an `if`.
+    let branch_part = prop_oneof![
+        3 => (state_ix(), op.clone(), loop_expr()).prop_map(|(ix, op, e)| vec![store_to(0, ix, op, e)]),
+        2 => prop::option::weighted(0.7, any::<u8>()).prop_map(|src| vec![Stmt::ArrayAssign { dst: 0, src }]),
+        2 => (state_ix(), op.clone(), loop_expr()).prop_map(|(ix, op, e)| vec![
+            Stmt::ArrayCopy { src: Some(LATEST), len: 0 },
+            store_to(0, ix, op, e),
+            Stmt::ArrayAssign { dst: 1, src: Some(LATEST) },
+        ]),
+        1 => Just(Vec::new()),
+    ];
+    let branch = (loop_cond(cond_expr()), branch_part.clone(), branch_part)
+        .prop_map(|(cond, then, els)| vec![Stmt::If { cond, then, els }]);
+    // A loop reads the array, then a store changes it: `for &e in z.iter() { s += e · .. }
+    // z[c] op= s · ..;`.
+    let read_then_store = (
+        iter_form(),
+        loop_expr(),
+        (0u8..6).prop_map(Ix::Lit),
+        op.clone(),
+        loop_expr(),
+    )
+        .prop_map(|(form, e, ix, op, f)| {
+            vec![
+                Stmt::Let {
+                    shadow: None,
+                    value: Expr::Lit(0.0),
+                },
+                Stmt::Loop {
+                    header: Header::Iter { arr: LATEST, form },
+                    body: vec![Stmt::Assign {
+                        target: Target::Last,
+                        op: AssignOp::Add,
+                        value: Expr::Bin(Arith::Mul, b(Expr::Latest), b(e)),
+                    }],
+                },
+                store_to(
+                    0,
+                    ix,
+                    op,
+                    guard(
+                        Domain::Bounded,
+                        Expr::Bin(Arith::Mul, b(Expr::Latest), b(f)),
+                    ),
+                ),
+            ]
+        });
+    // Whole copies and assignments between arrays at the top.
+    let whole = (
+        prop::option::weighted(0.8, any::<u8>()),
+        any::<u8>(),
+        prop::option::weighted(0.8, any::<u8>()),
+    )
+        .prop_map(|(src, dst, from)| {
+            vec![
+                Stmt::ArrayCopy { src, len: 3 },
+                Stmt::ArrayAssign { dst, src: from },
+            ]
+        });
+    let one = prop_oneof![
+        3 => in_place,
+        2 => sweeps,
+        3 => double,
+        2 => branch,
+        2 => read_then_store,
+        1 => whole,
+    ]
+    .boxed();
+    // Sometimes inside a loop of its own (copies and stores in an inner loop).
+    prop_oneof![
+        4 => one.clone(),
+        1 => (time_header(), one).prop_map(|(header, body)| vec![Stmt::Loop { header, body }]),
+    ]
+    .boxed()
+}
+
+/// An array of state, then 1–3 uses of it ([`state_step`]), then a local reading all of it
+/// (`let v = z.iter().map(|&c| c op ..).sum::<f64>();`), which the result reaches.
+fn state_chunk() -> BoxedStrategy<Vec<Stmt>> {
+    (
+        state_init(),
+        prop::collection::vec(state_step(), 1..4),
+        select(Arith::ALL),
+        loop_expr(),
+    )
+        .prop_map(|(init, steps, op, e)| {
+            let mut out = vec![init];
+            out.extend(steps.concat());
+            out.push(Stmt::Let {
+                shadow: None,
+                value: Expr::Reduce {
+                    kind: ReduceKind::Sum,
+                    src: IterSrc::One(LATEST),
+                    body: b(Expr::Bin(op, b(Expr::Latest), b(e))),
+                },
+            });
+            out
+        })
+        .boxed()
+}
+
+/// Programs of array state (`Stmt::ArrayCopy`, `Stmt::ArrayAssign`): the loop language's
+/// parameters (`wa` more often), a local, maybe chunks of the loop language, 1–2 arrays of
+/// state with their uses (in-place recurrences and sweeps, double-buffered time loops, stores
+/// and whole copies in branches and inner loops, stores after a loop read the array), maybe
+/// more of the loop language (whose stores may write the arrays of state too), and a result
+/// `latest · w0 + e` (compiled path only).
+pub fn state_program() -> impl Strategy<Value = Program> {
+    (
+        (
+            0usize..=2,
+            prop::bool::weighted(0.75),
+            0usize..=2,
+            any::<bool>(),
+        ),
+        loop_expr(),
+        prop::collection::vec(top_chunk(), 0..2),
+        prop::collection::vec(state_chunk(), 1..3),
+        prop::collection::vec(top_chunk(), 0..2),
+        loop_expr(),
+    )
+        .prop_map(
+            |((n_wrt, wrt_array, n_data, data_array), first, before, main, after, e)| {
+                let wrt_array = wrt_array || n_wrt == 0;
+                let n_data = if n_wrt == 0 { n_data.max(1) } else { n_data };
+                let mut stmts = vec![Stmt::Let {
+                    shadow: None,
+                    value: first,
+                }];
+                stmts.extend(before.concat());
+                stmts.extend(main.concat());
+                stmts.extend(after.concat());
+                let w = if n_wrt > 0 {
+                    Expr::Var(0)
+                } else {
+                    Expr::Elem(0, Ix::Lit(0))
+                };
+                let reach = Expr::Bin(Arith::Mul, b(Expr::Latest), b(w));
+                Program {
+                    n_wrt,
+                    wrt_array,
+                    n_data,
+                    data_array,
+                    stmts,
+                    ret: Expr::Bin(Arith::Add, b(reach), b(e)),
+                    callees: Vec::new(),
+                }
+            },
+        )
+}
+
+/// A program of array state with a few points to evaluate it at (compiled path only).
+pub fn state_case(points: usize) -> impl Strategy<Value = (Program, Vec<Point>)> {
+    state_program().prop_flat_map(move |p| {
         let pts = prop::collection::vec(point(&p), points);
         (Just(p), pts)
     })

@@ -62,6 +62,51 @@ mod tests {
         }
     }
 
+    /// Programs of array state copy arrays whole (`let mut z1 = wa;`), assign them whole (`z0
+    /// = z1;`) and write them after and inside the loops that read them, and the oracle runs
+    /// them.
+    #[test]
+    fn state_programs_hold_array_state_and_the_oracle_runs_them() {
+        let mut runner = TestRunner::deterministic();
+        let (mut copies, mut assigns, mut previous, mut points) = (0, 0, 0, 0);
+        for i in 0..200 {
+            let (p, pts) = gen::state_case(2).new_tree(&mut runner).unwrap().current();
+            assert!(p.has_loops(), "{p:?}");
+            let source = p.source("f");
+            if std::env::var_os("GRAD_SHOW_STATE").is_some() && i < 6 {
+                eprintln!("{source}");
+            }
+            let lines = || source.lines().map(str::trim);
+            copies +=
+                usize::from(lines().any(|l| {
+                    l.starts_with("let mut z") && !l.contains("[0.0") && l.ends_with(';')
+                }));
+            // `z0 = z1;`, `z0 = [0.0; 3];`: a whole assignment, not a store (`z0[..] = ..`).
+            assigns += usize::from(lines().any(|l| {
+                l.starts_with('z') && l.split(' ').next().is_some_and(|t| !t.contains('['))
+            }));
+            // The element before: `z0[i0 - 1]`, `z0[(i0 + 2) % 3]`, ...
+            let before = [
+                " - 1]",
+                " + 1) % 2]",
+                " + 2) % 3]",
+                " + 3) % 4]",
+                " + 4) % 5]",
+            ];
+            previous += usize::from(before.iter().any(|b| source.contains(b)));
+            for pt in &pts {
+                if let Some(e) = value_and_gradient(&p, pt) {
+                    assert_eq!(e.gradient.len(), p.n_grad());
+                    points += 1;
+                }
+            }
+        }
+        assert!(
+            copies > 100 && assigns > 80 && previous > 60 && points > 200,
+            "{copies} with copies, {assigns} with whole assignments, {previous} reading a neighbour, {points} points"
+        );
+    }
+
     /// A caller calls each of its helpers (the opening `let`s, which always run), and the
     /// oracle runs the calls.
     #[test]

@@ -591,7 +591,10 @@ impl<N: Num> Eval<'_, N> {
             }
             Stmt::If { cond, then, els } => {
                 let taken = if self.cond(cond, scope) { then } else { els };
-                return self.block(taken, scope);
+                scope.branches += 1;
+                let flow = self.block(taken, scope);
+                scope.branches -= 1;
+                return flow;
             }
             Stmt::Loop { header, body } => {
                 let m = scope.mark();
@@ -613,6 +616,26 @@ impl<N: Num> Eval<'_, N> {
                 if scope.can_declare_array() {
                     scope.declare_array((*len).max(1) as usize);
                     self.arrays.push(vec![c(0.0); (*len).max(1) as usize]);
+                }
+            }
+            Stmt::ArrayCopy { src, len } => {
+                let (from, n) = scope.copy_source(*src, *len);
+                let values = match from {
+                    Some(a) => self.arrays[a].clone(),
+                    None => vec![c(0.0); n],
+                };
+                scope.declare_copy(from, n);
+                self.arrays.push(values);
+            }
+            Stmt::ArrayAssign { dst, src } => {
+                let plan = scope
+                    .state_array(*dst)
+                    .and_then(|d| Some((d, scope.assign_plan(d, *src)?)));
+                if let Some((d, source)) = plan {
+                    self.arrays[d] = match source {
+                        Some(a) => self.arrays[a].clone(),
+                        None => vec![c(0.0); scope.arrays[d].len],
+                    };
                 }
             }
             Stmt::Store { arr, ix, op, value } => {
@@ -674,10 +697,13 @@ impl<N: Num> Eval<'_, N> {
                 if *rev {
                     order.reverse();
                 }
+                // The elements as the loop began: a loop by value walks a copy (its body may
+                // write the array), one by reference borrows it (its body cannot).
+                let (first, second) = (self.arrays[*a].clone(), b.map(|b| self.arrays[b].clone()));
                 for (pos, j) in order.into_iter().enumerate() {
-                    let mut floats = vec![self.arrays[*a][j]];
-                    if let Some(b) = b {
-                        floats.push(self.arrays[*b][j]);
+                    let mut floats = vec![first[j]];
+                    if let Some(second) = &second {
+                        floats.push(second[j]);
                     }
                     let int = index.then_some(pos as i64);
                     match iterate(self, scope, int, &floats) {
@@ -741,7 +767,8 @@ impl<N: Num> Eval<'_, N> {
     fn cond(&mut self, c: &Cond, scope: &Scope) -> bool {
         match c {
             Cond::Cmp(op, a, b) => {
-                let (a, b) = (self.expr(a, scope).re(), self.expr(b, scope).re());
+                let inner = scope.branch();
+                let (a, b) = (self.expr(a, &inner).re(), self.expr(b, &inner).re());
                 match op {
                     CmpOp::Lt => a < b,
                     CmpOp::Le => a <= b,
@@ -833,9 +860,9 @@ impl<N: Num> Eval<'_, N> {
             }
             Expr::If(cnd, a, b) => {
                 if self.cond(cnd, scope) {
-                    self.expr(a, scope)
+                    self.expr(a, &scope.branch())
                 } else {
-                    self.expr(b, scope)
+                    self.expr(b, &scope.branch())
                 }
             }
             Expr::LoopIdx(i) => c(self.int(scope, *i) as f64),
@@ -857,7 +884,7 @@ impl<N: Num> Eval<'_, N> {
                     .into_iter()
                     .find(|(pats, _)| pats.contains(&v))
                     .map_or(&**default, |(_, e)| e);
-                self.expr(arm, scope)
+                self.expr(arm, &scope.branch())
             }
             Expr::Reduce { kind, src, body } => match scope.reduce_shape(*src) {
                 Some(r) => {

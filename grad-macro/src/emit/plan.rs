@@ -66,7 +66,11 @@ impl Emitter<'_> {
                     if let (Some((inlined, w)), true, true, Some(&at)) =
                         (read, once, temp, used_at.get(var))
                     {
-                        if !block.insts[k + 1..at].iter().any(|i| barrier(i, w)) {
+                        // Through the operations it is inlined into, a read may move further,
+                        // to the block's yields (a carried value's new value is printed last):
+                        // a read of memory the body writes stays before every write after it.
+                        let upto = if w { block.insts.len() } else { at };
+                        if !block.insts[k + 1..upto].iter().any(|i| barrier(i, w)) {
                             self.inline.insert(*var, inlined);
                         }
                     }

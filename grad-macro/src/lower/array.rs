@@ -259,7 +259,12 @@ impl Lowerer<'_> {
     pub(super) fn local_array(&mut self, name: &str, init: &Expr) -> Option<Operand> {
         if matches!(init, Expr::Path(_) | Expr::Paren(_) | Expr::Unary(_)) {
             let into_active = self.active_names.contains(name);
-            let (src, info) = self.whole_array(init, into_active)?;
+            // Data copied under a name whose elements or whole value the body writes is an
+            // array of floats of the macro's (its writes are modelled), not data passed through.
+            let as_floats = into_active
+                || self.element_stores.contains(name)
+                || self.assigned_anywhere.contains(name);
+            let (src, info) = self.whole_array(init, as_floats)?;
             let active = into_active || self.b.info(src).active;
             let var = self.b.new_var(
                 Kind::Array,

@@ -111,6 +111,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         int_params: Vec::new(),
         range_counters: Vec::new(),
         assigned_anywhere: HashSet::default(),
+        element_stores: HashSet::default(),
         active_names: HashSet::default(),
         refused_locals: HashSet::default(),
         loop_depth: 0,
@@ -135,6 +136,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         .collect();
     l.active_names = scan::active_names(block, &seeds);
     l.assigned_anywhere = assigned.clone();
+    l.element_stores = scan::element_stores(block);
     let mut params = Vec::new();
     let mut keep_mut = Vec::new();
     for p in &sig.params {
@@ -302,6 +304,9 @@ struct Lowerer<'a> {
     hidden: usize,
     /// Every name the body assigns somewhere.
     assigned_anywhere: HashSet<String>,
+    /// Every name whose elements the body assigns (`z[i] = ..`): a copy of a data array under
+    /// such a name is an array of floats of the macro's, not data passed through.
+    element_stores: HashSet<String>,
     /// Data parameters that are arrays of floats: their lengths give loops a constant trip count.
     data_arrays: rustc_hash::FxHashMap<Var, crate::ir::ArrayInfo>,
     /// Rows of an array being iterated (`for row in w.iter()`): the array and the position the

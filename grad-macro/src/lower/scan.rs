@@ -49,6 +49,30 @@ impl<'ast> Visit<'ast> for Assigned {
     fn visit_item(&mut self, _: &'ast syn::Item) {}
 }
 
+/// The names whose elements the body assigns (`z[i] = ..`, `z[i][j] += ..`).
+pub(super) fn element_stores(block: &syn::Block) -> HashSet<String> {
+    struct V(HashSet<String>);
+    impl<'ast> Visit<'ast> for V {
+        fn visit_expr(&mut self, e: &'ast Expr) {
+            let left = match e {
+                Expr::Assign(a) => Some(&*a.left),
+                Expr::Binary(b) if super::compound(&b.op).is_some() => Some(&*b.left),
+                _ => None,
+            };
+            if let Some(l @ Expr::Index(_)) = left {
+                if let Some(n) = place_root(l) {
+                    self.0.insert(n);
+                }
+            }
+            syn::visit::visit_expr(self, e);
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut v = V(HashSet::default());
+    v.visit_block(block);
+    v.0
+}
+
 pub(super) fn root_name(e: &Expr) -> Option<String> {
     match e {
         Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),

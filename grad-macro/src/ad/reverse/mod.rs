@@ -125,7 +125,7 @@ fn declared(insts: &[Inst]) -> Vec<Var> {
 fn writes_active(block: &Block, vars: &[crate::ir::VarInfo]) -> bool {
     crate::ir::any(
         block,
-        &mut |i| matches!(i, Inst::Store { arr, .. } if vars[arr.0 as usize].active),
+        &mut |i| matches!(i, Inst::Store { arr, .. } | Inst::Assign { arr, .. } if vars[arr.0 as usize].active),
     )
 }
 
@@ -180,7 +180,10 @@ impl Rev {
 
     /// The adjoint array of `arr`, made on first use.
     fn adj_array(&mut self, arr: Var) -> Var {
-        let arr = self.aliases.get(&arr).copied().unwrap_or(arr);
+        let mut arr = arr;
+        while let Some(a) = self.aliases.get(&arr) {
+            arr = *a;
+        }
         if let Some(d) = self.adj_arrays.get(&arr) {
             return *d;
         }
