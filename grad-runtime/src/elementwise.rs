@@ -12,6 +12,12 @@ pub trait Elementwise {
     fn sub_assign(&mut self, other: &Self);
     /// Every element set to `v`.
     fn fill(&mut self, v: Self::F);
+    /// Every element multiplied by `s`.
+    fn scale(&mut self, s: Self::F);
+    /// `acc += Σ self[..] · other[..]`.
+    fn dot_into(&self, other: &Self, acc: &mut Self::F);
+    /// `self[..] += s · other[..]`.
+    fn add_scaled(&mut self, other: &Self, s: Self::F);
 }
 
 macro_rules! float {
@@ -29,6 +35,18 @@ macro_rules! float {
             #[inline(always)]
             fn fill(&mut self, v: $f) {
                 *self = v;
+            }
+            #[inline(always)]
+            fn scale(&mut self, s: $f) {
+                *self *= s;
+            }
+            #[inline(always)]
+            fn dot_into(&self, other: &Self, acc: &mut $f) {
+                *acc += *self * *other;
+            }
+            #[inline(always)]
+            fn add_scaled(&mut self, other: &Self, s: $f) {
+                *self += s * *other;
             }
         }
     };
@@ -56,6 +74,24 @@ impl<A: Elementwise> Elementwise for [A] {
             a.fill(v);
         }
     }
+    #[inline]
+    fn scale(&mut self, s: A::F) {
+        for a in self.iter_mut() {
+            a.scale(s);
+        }
+    }
+    #[inline]
+    fn dot_into(&self, other: &Self, acc: &mut A::F) {
+        for (a, b) in self.iter().zip(other) {
+            a.dot_into(b, acc);
+        }
+    }
+    #[inline]
+    fn add_scaled(&mut self, other: &Self, s: A::F) {
+        for (a, b) in self.iter_mut().zip(other) {
+            a.add_scaled(b, s);
+        }
+    }
 }
 
 impl<A: Elementwise, const N: usize> Elementwise for [A; N] {
@@ -72,6 +108,18 @@ impl<A: Elementwise, const N: usize> Elementwise for [A; N] {
     fn fill(&mut self, v: A::F) {
         Elementwise::fill(&mut self[..], v);
     }
+    #[inline]
+    fn scale(&mut self, s: A::F) {
+        Elementwise::scale(&mut self[..], s);
+    }
+    #[inline]
+    fn dot_into(&self, other: &Self, acc: &mut A::F) {
+        self[..].dot_into(&other[..], acc);
+    }
+    #[inline]
+    fn add_scaled(&mut self, other: &Self, s: A::F) {
+        Elementwise::add_scaled(&mut self[..], &other[..], s);
+    }
 }
 
 impl<A: Elementwise> Elementwise for alloc::vec::Vec<A> {
@@ -87,6 +135,18 @@ impl<A: Elementwise> Elementwise for alloc::vec::Vec<A> {
     #[inline]
     fn fill(&mut self, v: A::F) {
         Elementwise::fill(&mut self[..], v);
+    }
+    #[inline]
+    fn scale(&mut self, s: A::F) {
+        Elementwise::scale(&mut self[..], s);
+    }
+    #[inline]
+    fn dot_into(&self, other: &Self, acc: &mut A::F) {
+        self[..].dot_into(&other[..], acc);
+    }
+    #[inline]
+    fn add_scaled(&mut self, other: &Self, s: A::F) {
+        Elementwise::add_scaled(&mut self[..], &other[..], s);
     }
 }
 
@@ -108,6 +168,91 @@ pub fn fill<T: Elementwise + ?Sized>(a: &mut T, v: T::F) {
     a.fill(v);
 }
 
+/// `a` with every element multiplied by `s`: a callee's gradient with respect to an array,
+/// scaled by the adjoint of the call's value, for the caller's reverse sweep.
+#[inline(always)]
+pub fn scaled<T: Elementwise>(mut a: T, s: T::F) -> T {
+    a.scale(s);
+    a
+}
+
+/// `zero + Σ a[..] · b[..]`: a callee's gradient with respect to an array dotted with the
+/// array's tangent, for a caller in forward mode.
+#[inline(always)]
+pub fn dot<T: Elementwise>(a: &T, b: &T, zero: T::F) -> T::F {
+    let mut acc = zero;
+    a.dot_into(b, &mut acc);
+    acc
+}
+
+/// An array of zeros shaped like `a` (an array a `#[grad]` function returned, whose lengths the
+/// caller's source does not write).
+#[inline(always)]
+pub fn zeros_like<T: Elementwise + Copy>(a: &T, zero: T::F) -> T {
+    let mut z = *a;
+    z.fill(zero);
+    z
+}
+
+/// `Σᵢ dy[i] · j[i]`: the adjoint `dy` of an array a `#[grad]` function returned, pulled back
+/// through the callee's Jacobian block `j` (row `i` the gradient of element `i` with respect to
+/// one argument): that argument's share of the adjoint.
+///
+/// # Panics
+/// For `M = 0`: the macro gives no pullback to a function returning an empty array.
+#[inline]
+pub fn vjp<A: Elementwise + Copy, const M: usize>(j: &[A; M], dy: &[A::F; M], zero: A::F) -> A {
+    let mut d = zeros_like(&j[0], zero);
+    for (row, s) in j.iter().zip(dy) {
+        d.add_scaled(row, *s);
+    }
+    d
+}
+
+/// `[j[i] · ṡ]ᵢ`: the part of the tangent of an array a `#[grad]` function returned that comes
+/// from the tangent `ṡ` of one argument, in forward mode.
+#[inline]
+pub fn jvp<A: Elementwise, const M: usize>(j: &[A; M], ds: &A, zero: A::F) -> [A::F; M] {
+    core::array::from_fn(|i| dot(&j[i], ds, zero))
+}
+
+/// The block of a Jacobian `[[F; W]; M]` that belongs to one argument of shape `A`, whose
+/// elements start at flat column `at`: `[A; M]`, row `i` the gradient of output `i` with
+/// respect to that argument.
+#[inline]
+pub fn jacobian_block<A: crate::flat::Flat, const M: usize, const W: usize>(
+    jac: &[[A::F; W]; M],
+    at: usize,
+) -> [A; M] {
+    core::array::from_fn(|i| {
+        let mut a = A::unit(usize::MAX);
+        for k in 0..A::LEN {
+            a.set(k, jac[i][at + k]);
+        }
+        a
+    })
+}
+
+/// A callee's partial derivative with respect to an array argument, as its pullback returned
+/// it. A callee not differentiated in that argument returns `()`: the caller's build stops here
+/// with a message that says what to do.
+#[inline(always)]
+pub fn partial_array<P: ArrayPartial>(p: P) -> P {
+    p
+}
+
+#[diagnostic::on_unimplemented(
+    message = "this array depends on a `wrt` parameter, but the `#[grad]` function it is passed to is not differentiated with respect to it",
+    label = "the callee's pullback gives `{Self}` for this argument",
+    note = "list the parameter in the callee's `#[grad(wrt = ...)]`, or annotate the callee with `#[grad]` alone, which differentiates it in every float parameter"
+)]
+/// What a pullback returns for an array argument it is differentiated in (an array, or a `Vec`
+/// for a slice).
+pub trait ArrayPartial {}
+
+impl<A: Elementwise, const N: usize> ArrayPartial for [A; N] {}
+impl<A: Elementwise> ArrayPartial for alloc::vec::Vec<A> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +266,13 @@ mod tests {
         assert_eq!(a, [[0.0, 2.5], [4.0, -1.0]]);
         fill(&mut a, 0.0);
         assert_eq!(a, [[0.0; 2]; 2]);
+        assert_eq!(scaled([[1.0, -2.0]], 3.0), [[3.0, -6.0]]);
+        assert_eq!(dot(&[[1.0, -2.0]], &[[3.0, 0.5]], 0.0), 2.0);
+        let j: [[f64; 2]; 2] = jacobian_block(&[[9.0, 1.0, 2.0], [9.0, 3.0, 4.0]], 1);
+        assert_eq!(j, [[1.0, 2.0], [3.0, 4.0]]);
+        assert_eq!(vjp(&j, &[1.0, 10.0], 0.0), [31.0, 42.0]);
+        assert_eq!(jvp(&j, &[1.0, 1.0], 0.0), [3.0, 7.0]);
+        assert_eq!(zeros_like(&[[1.0, 2.0]], 0.0), [[0.0, 0.0]]);
         let mut v = alloc::vec![1.0f32, 2.0];
         add_assign(&mut v, &alloc::vec![1.0, 1.0]);
         assert_eq!(v, [2.0, 3.0]);

@@ -106,7 +106,10 @@ pub mod __private {
         x.into()
     }
 
-    pub use crate::elementwise::{add_assign, fill, sub_assign, Elementwise};
+    pub use crate::elementwise::{
+        add_assign, dot, fill, jacobian_block, jvp, partial_array, scaled, sub_assign, vjp,
+        zeros_like, ArrayPartial, Elementwise,
+    };
     pub use crate::flat::{mirror_upper, set, unit, write, Flat};
     pub use crate::saved::{
         enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, take, val, Saved, SavedN,

@@ -258,14 +258,15 @@ impl Fwd {
                     ArrayInit::List(xs) => xs.clone(),
                     ArrayInit::Repeat { elem, .. } => vec![*elem],
                     ArrayInit::Copy(src) => vec![Operand::Var(*src)],
-                    ArrayInit::Zero { .. } => Vec::new(),
+                    ArrayInit::Pulled { args, .. } => args.clone(),
+                    ArrayInit::Zero { .. } | ArrayInit::ZeroOf(_) => Vec::new(),
                 };
                 // An array that holds differentiated values (now or later) gets `n` tangent
                 // arrays of its shape, made alongside it.
                 if self.b.info(*var).active || elems.iter().any(|e| self.has_tangent(e)) {
                     let ts = self.tangent_arrays(*var);
                     for (j, t) in ts.iter().enumerate() {
-                        let init = match init {
+                        let tinit = match init {
                             ArrayInit::List(xs) => {
                                 ArrayInit::List(xs.iter().map(|x| self.tangents(x)[j]).collect())
                             }
@@ -274,16 +275,40 @@ impl Fwd {
                                 lens: lens.clone(),
                             },
                             ArrayInit::Zero { like } => ArrayInit::Zero { like: *like },
+                            ArrayInit::ZeroOf(_) => crate::ir::zeros_like(&self.b.arrays, *var),
                             // The tangent of a copy is a copy of the tangent.
                             ArrayInit::Copy(src) => match self.tan.get(src) {
                                 Some(ts) => match ts[j] {
                                     Operand::Var(t) => ArrayInit::Copy(t),
-                                    _ => ArrayInit::Zero { like: *var },
+                                    _ => crate::ir::zeros_like(&self.b.arrays, *var),
                                 },
-                                None => ArrayInit::Zero { like: *var },
+                                None => crate::ir::zeros_like(&self.b.arrays, *var),
                             },
+                            // Zeros, then `ṫ += J_k · ṡ_k` for each argument with a tangent.
+                            ArrayInit::Pulled { .. } => crate::ir::zeros_like(&self.b.arrays, *var),
                         };
-                        self.b.push(Inst::NewArray { var: *t, init });
+                        self.b.push(Inst::NewArray {
+                            var: *t,
+                            init: tinit,
+                        });
+                        if let ArrayInit::Pulled { args, partials, .. } = init {
+                            for (a, p) in args.iter().zip(partials) {
+                                if !self.has_tangent(a) {
+                                    continue;
+                                }
+                                let ta = self.tangents(a)[j];
+                                if ta.is_lit(0.0) {
+                                    continue;
+                                }
+                                let src = self.jvp(*p, ta);
+                                self.b.push(Inst::Assign {
+                                    arr: *t,
+                                    src,
+                                    op: StoreOp::Add,
+                                    span: self.b.info(*var).span,
+                                });
+                            }
+                        }
                     }
                     self.tan
                         .insert(*var, ts.into_iter().map(Operand::Var).collect());
@@ -310,9 +335,22 @@ impl Fwd {
         }
         // ∂y/∂args[k] from the table, once for all directions (only where args[k] has tangents),
         // then a product per direction.
+        // An array passed whole to a `#[grad]` function: its term is the callee's gradient
+        // with respect to it dotted with its tangent (`dot(p, ṫ)`), direction by direction.
+        let mut dotted: Vec<Vec<Operand>> = Vec::new();
+        if let Op::Pulled(n) = op {
+            for k in 0..n {
+                if self.b.kind(&args[k]) == Kind::Array && self.has_tangent(&args[k]) {
+                    let terms = (0..self.n)
+                        .map(|j| self.dot(args[n + k], t[k][j]))
+                        .collect();
+                    dotted.push(terms);
+                }
+            }
+        }
         let partials: Vec<Option<Operand>> = (0..args.len())
             .map(|k| {
-                self.has_tangent(&args[k])
+                (self.has_tangent(&args[k]) && self.b.kind(&args[k]) != Kind::Array)
                     .then(|| arith::partial(&mut self.b, op, args, y, k))
             })
             .collect();
@@ -328,9 +366,65 @@ impl Fwd {
                         });
                     }
                 }
+                for terms in &dotted {
+                    sum = Some(match sum {
+                        Some(s) => self.b.add(s, terms[j]),
+                        None => terms[j],
+                    });
+                }
                 sum.unwrap_or_else(|| self.zero())
             })
             .collect()
+    }
+
+    /// `jvp(j, t)`: a callee's Jacobian block `j` times an argument's tangent `t` (an array
+    /// value: that argument's part of the tangent of the array the callee returned).
+    fn jvp(&mut self, j: Operand, t: Operand) -> Operand {
+        let (jt, mut refs) = self.b.operand_tokens(j);
+        let (tt, trefs) = self.b.operand_tokens(t);
+        let tt = crate::ir::shift_placeholders(tt, refs.len());
+        refs.extend(trefs);
+        let zero = crate::emit::tokens::float_lit(0.0, self.b.float, true);
+        let var = self
+            .b
+            .new_var(Kind::Opaque, Name::Anon, false, Span::call_site());
+        self.b.push(Inst::Opaque {
+            var,
+            expr: crate::ir::Opaque {
+                tokens: quote::quote!(__grad_krate::__private::jvp(&#jt, &#tt, #zero)),
+                refs,
+                effectful: false,
+                prec: crate::emit::tokens::PREC_ATOM,
+            },
+            ty: None,
+        });
+        Operand::Var(var)
+    }
+
+    /// `dot(p, t)`: an array value `p` (a callee's gradient) dotted with the tangent array `t`.
+    fn dot(&mut self, p: Operand, t: Operand) -> Operand {
+        if t.is_lit(0.0) {
+            return self.zero();
+        }
+        let (pt, mut refs) = self.b.operand_tokens(p);
+        let (tt, trefs) = self.b.operand_tokens(t);
+        let tt = crate::ir::shift_placeholders(tt, refs.len());
+        refs.extend(trefs);
+        let zero = crate::emit::tokens::float_lit(0.0, self.b.float, true);
+        let var = self
+            .b
+            .new_var(Kind::Float, Name::Anon, true, Span::call_site());
+        self.b.push(Inst::Opaque {
+            var,
+            expr: crate::ir::Opaque {
+                tokens: quote::quote!(__grad_krate::__private::dot(&#pt, &#tt, #zero)),
+                refs,
+                effectful: false,
+                prec: crate::emit::tokens::PREC_ATOM,
+            },
+            ty: None,
+        });
+        Operand::Var(var)
     }
 
     fn branch(&mut self, cond: Operand, then: &Block, els: &Block, outs: &[Var]) {

@@ -270,6 +270,10 @@ impl Emitter<'_> {
         };
         let a = self.ident(like);
         let k = &self.krate;
+        if info.len_from_value {
+            let zero = float_lit(0.0, self.func.float, true);
+            return quote!(#k::__private::zeros_like(&#a, #zero));
+        }
         zero_array(
             info,
             self.func.float,

@@ -288,6 +288,10 @@ impl Emitter<'_> {
                         quote!([#(#xs),*])
                     }
                     ArrayInit::Copy(src) => self.whole(*src),
+                    ArrayInit::ZeroOf(of) => self.zeros(*of),
+                    ArrayInit::Pulled { value, .. } => {
+                        self.operand(value).tokens().into_token_stream()
+                    }
                 };
                 if self.written.contains(var) {
                     quote!(let mut #name = #e;).into()

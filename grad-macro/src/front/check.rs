@@ -82,7 +82,14 @@ pub fn array_of(ty: &Type) -> Option<(ArrayInfo, Float)> {
         }
         other => dims(other, &mut lens)?,
     };
-    Some((ArrayInfo { lens, by_ref }, float))
+    Some((
+        ArrayInfo {
+            lens,
+            by_ref,
+            len_from_value: false,
+        },
+        float,
+    ))
 }
 
 /// Several floats, `(f64, f64, ..)` or `[f64; M]`: the float type and how many (for an array

@@ -67,6 +67,9 @@ pub struct ArrayInfo {
     pub lens: Vec<Option<TokenStream>>,
     /// The variable is a reference (`&[f64]`, `&[f64; 3]`): iterating it yields references.
     pub by_ref: bool,
+    /// The lengths are fixed but not written in the source (`lens` are `None`): an array a
+    /// `#[grad]` function returned. Its zeros are made from the array itself.
+    pub len_from_value: bool,
 }
 
 impl ArrayInfo {
@@ -90,6 +93,18 @@ pub enum ArrayInit {
     List(Vec<Operand>),
     /// A copy of the array `src`, of the same shape (`let mut u = u0;`).
     Copy(Var),
+    /// Zeros shaped like the array `of`, made from its value (an array whose lengths the
+    /// source does not write: see [`ArrayInfo::len_from_value`]), so `of` is read.
+    ZeroOf(Var),
+    /// The array a `#[grad]` function returned (`let k1 = rhs(s, k);`): `value` (what its
+    /// pullback gave), with, for each argument `args[i]`, the callee's Jacobian block
+    /// `partials[i]` (row `r` the gradient of element `r` with respect to that argument; `0.0`
+    /// for an argument without derivative).
+    Pulled {
+        value: Operand,
+        args: Vec<Operand>,
+        partials: Vec<Operand>,
+    },
 }
 
 /// How a [`Inst::Store`] writes.
@@ -446,6 +461,16 @@ pub struct Func {
     pub params: Vec<Var>,
     pub body: Block,
     pub arrays: HashMap<Var, ArrayInfo>,
+}
+
+/// Zeros shaped like the array `like`: from its lengths, or from its value when the source
+/// does not write them.
+pub fn zeros_like(arrays: &HashMap<Var, ArrayInfo>, like: Var) -> ArrayInit {
+    if arrays.get(&like).is_some_and(|i| i.len_from_value) {
+        ArrayInit::ZeroOf(like)
+    } else {
+        ArrayInit::Zero { like }
+    }
 }
 
 impl Func {

@@ -41,7 +41,15 @@ impl Inst {
                 ArrayInit::Zero { .. } => {}
                 ArrayInit::Repeat { elem, .. } => f(elem),
                 ArrayInit::List(xs) => xs.iter().for_each(f),
-                ArrayInit::Copy(src) => f(&Operand::Var(*src)),
+                ArrayInit::Copy(src) | ArrayInit::ZeroOf(src) => f(&Operand::Var(*src)),
+                ArrayInit::Pulled {
+                    value,
+                    args,
+                    partials,
+                } => {
+                    f(value);
+                    args.iter().chain(partials).for_each(f);
+                }
             },
             Inst::Assign { arr, src, .. } => {
                 f(&Operand::Var(*arr));
@@ -112,7 +120,15 @@ impl Inst {
                 ArrayInit::Zero { like } => map_var(like, f),
                 ArrayInit::Repeat { elem, .. } => f(elem),
                 ArrayInit::List(xs) => xs.iter_mut().for_each(f),
-                ArrayInit::Copy(src) => map_var(src, f),
+                ArrayInit::Copy(src) | ArrayInit::ZeroOf(src) => map_var(src, f),
+                ArrayInit::Pulled {
+                    value,
+                    args,
+                    partials,
+                } => {
+                    f(value);
+                    args.iter_mut().chain(partials.iter_mut()).for_each(f);
+                }
             },
             Inst::Assign { arr, src, .. } => {
                 map_var(arr, f);

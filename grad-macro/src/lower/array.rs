@@ -185,7 +185,7 @@ impl Lowerer<'_> {
         } else {
             return None;
         };
-        if info.lens.iter().any(Option::is_none) {
+        if info.lens.iter().any(Option::is_none) && !info.len_from_value {
             self.error(
                 e,
                 format!("`{id}` is a slice, whose length is known only at run time: it cannot be copied as a whole in a #[grad] function. Declare an array of a fixed length (`let mut v = [0.0; N];`) and copy the elements in a loop"),
@@ -208,6 +208,7 @@ impl Lowerer<'_> {
             ArrayInfo {
                 lens: info.lens,
                 by_ref: false,
+                len_from_value: info.len_from_value,
             },
         ))
     }
@@ -358,6 +359,7 @@ impl Lowerer<'_> {
             ArrayInfo {
                 lens,
                 by_ref: false,
+                len_from_value: false,
             },
         );
         self.b.push(Inst::NewArray { var, init });

@@ -1,7 +1,7 @@
 //! Calls: rule functions and methods, calls of other `#[grad]` functions through their pullbacks, and the checks on their operands.
 
 use super::*;
-use crate::ir::{placeholder, Kind, Name, Op, Operand};
+use crate::ir::{placeholder, ArrayInfo, ArrayInit, Inst, Kind, Name, Op, Operand};
 
 use crate::ir::shift_placeholders;
 use crate::rules::{self, Form, RULES};
@@ -309,11 +309,34 @@ impl Lowerer<'_> {
     /// `__private::partial` says so at that argument, at compile time.
     pub(super) fn pulled_call(
         &mut self,
-        (callee, called): (TokenStream, &str),
+        callee: (TokenStream, &str),
         recv: Option<&Expr>,
         exprs: &[&Expr],
         span: Span,
     ) -> Operand {
+        match self.pulled_parts(callee, recv, exprs, span, false) {
+            Ok((args, mut ops, value)) => {
+                let n = args.len();
+                ops.push(value);
+                let mut all = args;
+                all.extend(ops);
+                self.b.op(Op::Pulled(n), all, span)
+            }
+            Err(o) => o,
+        }
+    }
+
+    /// The call of a `#[grad]` function's pullback: the arguments as operands, the partial of
+    /// each (an operand; `0.0` for data), and the call's value. `blocks`: the callee returns
+    /// an array, and its pullback gives a Jacobian block per argument. `Err` when refused.
+    fn pulled_parts(
+        &mut self,
+        (callee, called): (TokenStream, &str),
+        recv: Option<&Expr>,
+        exprs: &[&Expr],
+        span: Span,
+        blocks: bool,
+    ) -> Result<(Vec<Operand>, Vec<Operand>, Operand), Operand> {
         let mut refs = Vec::new();
         let recv = recv.map(|r| {
             let o = self.expr(r);
@@ -321,16 +344,42 @@ impl Lowerer<'_> {
             refs.extend(r);
             quote!(#t.)
         });
-        let args: Vec<Operand> = exprs.iter().map(|e| self.expr(e)).collect();
+        // An array of floats passed whole (`f(w)`, `f(&w)`): the callee's partial with respect
+        // to it is an array, which the caller's sweep scales and adds into the array's adjoint.
+        let mut by_ref = vec![false; exprs.len()];
+        let args: Vec<Operand> = exprs
+            .iter()
+            .enumerate()
+            .map(|(k, e)| {
+                let (inner, r) = match e {
+                    Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
+                    other => (*other, false),
+                };
+                if let Expr::Path(p) = inner {
+                    if let Some(Operand::Var(v)) = p
+                        .path
+                        .get_ident()
+                        .and_then(|id| self.lookup(&id.to_string()))
+                    {
+                        if self.b.info(v).kind == Kind::Array && !self.aliases.contains_key(&v) {
+                            by_ref[k] = r;
+                            return Operand::Var(v);
+                        }
+                    }
+                }
+                self.expr(e)
+            })
+            .collect();
         let mut toks = Vec::new();
-        for (o, e) in args.iter().zip(exprs) {
-            if self.b.is_active(o) && self.b.kind(o) != Kind::Float {
-                return self.error(
+        for (k, (o, e)) in args.iter().zip(exprs).enumerate() {
+            if self.b.is_active(o) && !matches!(self.b.kind(o), Kind::Float | Kind::Array) {
+                return Err(self.error(
                     e,
-                    "a differentiated array cannot be passed to a function yet: pass its elements (`f(w[0], w[1])`), or write the callee's body inline",
-                );
+                    "a differentiated value of this kind cannot be passed to a function: pass floats or arrays of floats",
+                ));
             }
             let (t, r) = self.b.operand_tokens(*o);
+            let t = if by_ref[k] { quote!(&#t) } else { t };
             // Located where the user wrote the argument, for rustc's errors about the call.
             let t: TokenStream = shift_placeholders(t, refs.len())
                 .into_iter()
@@ -348,7 +397,7 @@ impl Lowerer<'_> {
         // call it again rather than keep what it returned (see the manual).
         let call = self.opaque_from(quote!(#recv #callee(#(#toks),*)), refs, Kind::Opaque, false);
         let Operand::Var(cv) = call else {
-            return call;
+            return Err(call);
         };
         self.b.info_mut(cv).span = span;
         self.pulled.push(cv);
@@ -356,9 +405,9 @@ impl Lowerer<'_> {
         // expressions that read it.
         self.b.info_mut(cv).name = Name::Source(format!("{called}_pullback"));
         let ph = Ident::new(&placeholder(0), Span::call_site());
-        let value = self.opaque_from(quote!(#ph.0), vec![cv], Kind::Float, false);
-        let n = args.len();
-        let mut ops = args.clone();
+        let kind = if blocks { Kind::Opaque } else { Kind::Float };
+        let value = self.opaque_from(quote!(#ph.0), vec![cv], kind, false);
+        let mut ops = Vec::new();
         // A pullback lists `self` first, when the call is a method call.
         let first = usize::from(recv.is_some());
         for (k, (o, e)) in args.iter().zip(exprs).enumerate() {
@@ -366,16 +415,91 @@ impl Lowerer<'_> {
                 let k = proc_macro2::Literal::usize_unsuffixed(first + k);
                 let at = span_of(e);
                 let ph = Ident::new(&placeholder(0), at);
-                let partial = quote::quote_spanned! {at=>
-                    __grad_krate::__private::partial(#ph.1.#k)
-                };
-                self.opaque_from(partial, vec![cv], Kind::Float, false)
+                if blocks || self.b.kind(o) == Kind::Array {
+                    let partial = quote::quote_spanned! {at=>
+                        __grad_krate::__private::partial_array(#ph.1.#k)
+                    };
+                    self.opaque_from(partial, vec![cv], Kind::Opaque, false)
+                } else {
+                    let partial = quote::quote_spanned! {at=>
+                        __grad_krate::__private::partial(#ph.1.#k)
+                    };
+                    self.opaque_from(partial, vec![cv], Kind::Float, false)
+                }
             } else {
                 Operand::Lit(0.0)
             });
         }
-        ops.push(value);
-        self.b.op(Op::Pulled(n), ops, span)
+        Ok((args, ops, value))
+    }
+
+    /// `let name = f(args);` where `f` is a `#[grad]` function returning an array (the body
+    /// indexes `name`, or annotates it `[f64; M]`), given a differentiated argument: an array
+    /// variable holding what `f`'s pullback returned, with its Jacobian blocks for the sweep.
+    /// `None` (nothing lowered) when `init` is not such a call.
+    pub(super) fn array_call(
+        &mut self,
+        name: &str,
+        init: &Expr,
+        ty: Option<&syn::Type>,
+    ) -> Option<Operand> {
+        let init = match init {
+            Expr::Paren(p) => &*p.expr,
+            other => other,
+        };
+        let Expr::Call(c) = init else { return None };
+        let Expr::Path(p) = &*c.func else { return None };
+        if p.qself.is_some() {
+            return None;
+        }
+        let segs = crate::lower::escape::segments(&p.path);
+        let last = segs.last().cloned().unwrap_or_default();
+        if rules::lookup(&last, Form::Helper).is_some()
+            || (segs.len() == 2 && (segs[0] == "f64" || segs[0] == "f32"))
+            || p.path
+                .get_ident()
+                .is_some_and(|f| self.lookup(&f.to_string()).is_some())
+        {
+            return None;
+        }
+        let annotated = ty
+            .and_then(crate::front::check::array_of)
+            .filter(|(i, f)| *f == self.b.float && !i.by_ref && i.lens.iter().all(Option::is_some))
+            .map(|(i, _)| i);
+        let dims = self.indexed_depth.get(name).copied().unwrap_or(0);
+        if annotated.is_none() && dims == 0 {
+            return None;
+        }
+        self.first_active(init)?;
+        let callee = self.pullback_path(&p.path, c.args.len())?;
+        let exprs: Vec<&Expr> = c.args.iter().collect();
+        let (args, partials, value) = self
+            .pulled_parts((callee, &last), None, &exprs, call_span(c), true)
+            .ok()?;
+        let info = match annotated {
+            Some(info) => info,
+            None => ArrayInfo {
+                lens: vec![None; dims],
+                by_ref: false,
+                len_from_value: true,
+            },
+        };
+        let var = self.b.new_var(
+            Kind::Array,
+            Name::Source(name.to_string()),
+            true,
+            call_span(c),
+        );
+        self.b.arrays.insert(var, info);
+        self.b.push(Inst::NewArray {
+            var,
+            init: ArrayInit::Pulled {
+                value,
+                args,
+                partials,
+            },
+        });
+        Some(Operand::Var(var))
     }
 
     /// `sigmoid`, `backprop::sigmoid`, `::backprop::sigmoid` or `<crate option>::sigmoid`.

@@ -24,7 +24,7 @@ impl Lowerer<'_> {
                             if self.b.kind(&v) == Kind::Array {
                                 return self.error(
                                     p,
-                                    format!("`{id}` is an array of floats: index it (`{id}[i]`) or iterate over it (`{id}.iter()`); it cannot be copied, moved or passed on as a whole in a #[grad] function"),
+                                    format!("`{id}` is an array of floats: index it (`{id}[i]`), iterate over it (`{id}.iter()`), copy it whole with `let` or `=` (`let v = {id};`), or pass it to a #[grad] function (`f({id})`, `f(&{id})`); it cannot be used as a whole here"),
                                 );
                             }
                             return v;

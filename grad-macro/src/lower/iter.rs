@@ -453,6 +453,7 @@ impl Lowerer<'_> {
                 ArrayInfo {
                     lens: info.lens[prefix.len() + 1..].to_vec(),
                     by_ref,
+                    len_from_value: info.len_from_value,
                 },
             );
         }

@@ -112,6 +112,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         range_counters: Vec::new(),
         assigned_anywhere: HashSet::default(),
         element_stores: HashSet::default(),
+        indexed_depth: Default::default(),
         active_names: HashSet::default(),
         refused_locals: HashSet::default(),
         loop_depth: 0,
@@ -137,6 +138,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
     l.active_names = scan::active_names(block, &seeds);
     l.assigned_anywhere = assigned.clone();
     l.element_stores = scan::element_stores(block);
+    l.indexed_depth = scan::indexed_depth(block);
     let mut params = Vec::new();
     let mut keep_mut = Vec::new();
     for p in &sig.params {
@@ -307,6 +309,9 @@ struct Lowerer<'a> {
     /// Every name whose elements the body assigns (`z[i] = ..`): a copy of a data array under
     /// such a name is an array of floats of the macro's, not data passed through.
     element_stores: HashSet<String>,
+    /// For each name the body indexes, the most indices at once (`scan::indexed_depth`): how
+    /// many dimensions an array a `#[grad]` function returns has.
+    indexed_depth: rustc_hash::FxHashMap<String, usize>,
     /// Data parameters that are arrays of floats: their lengths give loops a constant trip count.
     data_arrays: rustc_hash::FxHashMap<Var, crate::ir::ArrayInfo>,
     /// Rows of an array being iterated (`for row in w.iter()`): the array and the position the

@@ -196,6 +196,10 @@ impl Lowerer<'_> {
             return;
         }
         if let Some(name) = &name {
+            if let Some(arr) = self.array_call(name, &init.expr, ty) {
+                self.bind(name.clone(), arr);
+                return;
+            }
             if let Some(arr) = self.local_array(name, &init.expr) {
                 self.bind(name.clone(), arr);
                 return;

@@ -204,7 +204,7 @@ impl Rev {
             .filter_map(|a| {
                 self.adj_arrays.get(a).map(|d| Inst::NewArray {
                     var: *d,
-                    init: ArrayInit::Zero { like: *a },
+                    init: crate::ir::zeros_like(&self.b.arrays, *a),
                 })
             })
             .collect();
@@ -344,6 +344,32 @@ impl Rev {
                             });
                         }
                     }
+                    if let ArrayInit::Pulled { args, partials, .. } = &init {
+                        // `let r = f(a, s);` with `f` returning an array: each argument receives
+                        // the adjoint of `r` through its Jacobian block.
+                        let d_var = self.adj_array(var);
+                        for (a, p) in args.iter().zip(partials) {
+                            if !self.b.is_active(a) {
+                                continue;
+                            }
+                            match a {
+                                Operand::Var(arr) if self.b.info(*arr).kind == Kind::Array => {
+                                    let v = self.runtime_call("vjp", *p, d_var, Kind::Opaque);
+                                    let d_a = self.adj_array(*arr);
+                                    self.b.push(Inst::Assign {
+                                        arr: d_a,
+                                        src: v,
+                                        op: StoreOp::Add,
+                                        span: Span::call_site(),
+                                    });
+                                }
+                                _ => {
+                                    let v = self.runtime_call("dot", *p, d_var, Kind::Float);
+                                    self.contribute(*a, v);
+                                }
+                            }
+                        }
+                    }
                     if let ArrayInit::List(elems) = init {
                         for (k, e) in elems.iter().enumerate() {
                             if self.b.is_active(e) {
@@ -362,11 +388,71 @@ impl Rev {
         }
     }
 
+    /// `__private::<f>(&j, &d, 0.0)` for a callee's Jacobian block `j` and the adjoint array
+    /// `d` of what it returned: an argument's share of the adjoint (`vjp`, an array value) or,
+    /// for a float argument, its adjoint's contribution (`dot`).
+    fn runtime_call(&mut self, f: &str, j: Operand, d: Var, kind: Kind) -> Operand {
+        let (jt, mut refs) = self.b.operand_tokens(j);
+        let ph = proc_macro2::Ident::new(&crate::ir::placeholder(refs.len()), Span::call_site());
+        refs.push(d);
+        let f = proc_macro2::Ident::new(f, Span::call_site());
+        let zero = crate::emit::tokens::float_lit(0.0, self.b.float, true);
+        let var = self
+            .b
+            .new_var(kind, Name::Anon, kind == Kind::Float, Span::call_site());
+        self.b.push(Inst::Opaque {
+            var,
+            expr: crate::ir::Opaque {
+                tokens: quote::quote!(__grad_krate::__private::#f(&#jt, &#ph, #zero)),
+                refs,
+                effectful: false,
+                prec: crate::emit::tokens::PREC_ATOM,
+            },
+            ty: None,
+        });
+        Operand::Var(var)
+    }
+
+    /// `d_arr += d · partial` for an array passed whole to a `#[grad]` function, `partial`
+    /// being the callee's gradient with respect to it (an array value its pullback returned).
+    fn pulled_array(&mut self, arr: Var, partial: Operand, d: Operand) {
+        let d_arr = self.adj_array(arr);
+        let (pt, mut refs) = self.b.operand_tokens(partial);
+        let (dt, drefs) = self.b.operand_tokens(d);
+        let dt = crate::ir::shift_placeholders(dt, refs.len());
+        refs.extend(drefs);
+        let var = self
+            .b
+            .new_var(Kind::Opaque, Name::Anon, false, Span::call_site());
+        self.b.push(Inst::Opaque {
+            var,
+            expr: crate::ir::Opaque {
+                tokens: quote::quote!(__grad_krate::__private::scaled(#pt, #dt)),
+                refs,
+                effectful: false,
+                prec: crate::emit::tokens::PREC_ATOM,
+            },
+            ty: None,
+        });
+        self.b.push(Inst::Assign {
+            arr: d_arr,
+            src: Operand::Var(var),
+            op: StoreOp::Add,
+            span: Span::call_site(),
+        });
+    }
+
     /// Passes the adjoint `d` of `y = op(args)` on to the active arguments.
     fn op(&mut self, op: Op, args: &[Operand], y: Operand, d: Operand) {
         // Each operand's share of the adjoint, from the table (`rules::arith`): only for the
         // operands that carry derivatives, so nothing is built for data.
         for k in 0..args.len() {
+            if let (Op::Pulled(n), Operand::Var(arr)) = (op, args[k]) {
+                if k < n && self.b.info(arr).kind == Kind::Array && self.b.is_active(&args[k]) {
+                    self.pulled_array(arr, args[n + k], d);
+                    continue;
+                }
+            }
             if self.b.is_active(&args[k]) {
                 let c = crate::rules::arith::apply(&mut self.b, op, args, y, k, d);
                 self.contribute(args[k], c);
