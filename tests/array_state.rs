@@ -669,3 +669,59 @@ fn arrays_passed_to_helpers_match_finite_differences_and_forward_mode() {
     f.extend(fm.iter().flatten());
     close(&g, &f);
 }
+
+/// Arrays as the value of an `if` (with `else if`), of a block ending in an array literal, and
+/// of a block ending in an array it made.
+#[grad(wrt = w)]
+fn array_valued_branches(w: [f64; 2], v: [f64; 2], flip: bool, k: i32) -> f64 {
+    let z = if flip {
+        w
+    } else if k > 1 {
+        [w[1], 2.0 * w[0]]
+    } else {
+        v
+    };
+    let y = {
+        let a = w[0] * 2.0;
+        [a, w[1]]
+    };
+    let mut q = {
+        let mut t = z;
+        t[0] *= y[1];
+        t
+    };
+    q[1] += 1.0;
+    z[0] * z[1] + y[0] * y[1] + q[0] * q[1]
+}
+
+#[grad(wrt = w, mode = forward)]
+fn array_valued_branches_forward(w: [f64; 2], v: [f64; 2], flip: bool, k: i32) -> f64 {
+    let z = if flip {
+        w
+    } else if k > 1 {
+        [w[1], 2.0 * w[0]]
+    } else {
+        v
+    };
+    let y = {
+        let a = w[0] * 2.0;
+        [a, w[1]]
+    };
+    let mut q = {
+        let mut t = z;
+        t[0] *= y[1];
+        t
+    };
+    q[1] += 1.0;
+    z[0] * z[1] + y[0] * y[1] + q[0] * q[1]
+}
+
+#[test]
+fn arrays_as_the_values_of_ifs_and_blocks_match_finite_differences_and_forward_mode() {
+    let (w, v) = ([0.3, -0.8], [1.5, 0.25]);
+    for (flip, k) in [(true, 0), (false, 2), (false, 0)] {
+        let g = array_valued_branches_grad(w, v, flip, k);
+        fd(|p| array_valued_branches([p[0], p[1]], v, flip, k), &w, &g);
+        close(&g, &array_valued_branches_forward_grad(w, v, flip, k));
+    }
+}

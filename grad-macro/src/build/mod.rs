@@ -119,6 +119,18 @@ impl Builder {
         &mut self.frames[last]
     }
 
+    /// Where the next instruction of the current block goes, for [`insert_at`](Self::insert_at).
+    pub fn mark(&self) -> usize {
+        self.frames.last().map_or(0, |f| f.insts.len())
+    }
+
+    /// Inserts `inst` in the current block at `at` (a [`mark`](Self::mark) of this block).
+    pub fn insert_at(&mut self, at: usize, inst: Inst) {
+        let top = self.top();
+        let at = at.min(top.insts.len());
+        top.insts.insert(at, inst);
+    }
+
     /// Inserts instructions at the start of the current block.
     pub fn prepend(&mut self, insts: Vec<Inst>) {
         let top = self.top();

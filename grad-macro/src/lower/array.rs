@@ -254,6 +254,156 @@ impl Lowerer<'_> {
         });
     }
 
+    /// `arr = e` where `e` is the value of an arm of an `if` (or of a block) the array is assigned
+    /// from: an array (`u`, `*u0`, a literal), written whole; the first one gives `arr` its
+    /// shape (`Lowerer::array_shape`).
+    pub(super) fn array_into(&mut self, arr: Var, e: &Expr) {
+        let src = match self.whole_array(e, true) {
+            Some((src, info)) => Some((src, info)),
+            None if matches!(e, Expr::Array(_) | Expr::Repeat(_)) => {
+                let name = match &self.b.info(arr).name {
+                    Name::Source(s) => s.clone(),
+                    _ => String::new(),
+                };
+                self.local_array(&name, e)
+                    .and_then(|o| o.as_var())
+                    .filter(|v| self.b.info(*v).kind == Kind::Array)
+                    .and_then(|v| self.b.arrays.get(&v).cloned().map(|i| (v, i)))
+            }
+            None => None,
+        };
+        let Some((src, info)) = src else {
+            self.error(
+                e,
+                "the value of this branch or block is assigned to an array, so it must be an array of floats: a variable (`u`, `*r`) or an array literal (`[a, b]`); bind anything else to a variable first (`let a = g(x);`, then `a` as the value)",
+            );
+            return;
+        };
+        if self.b.info(src).active && !self.b.info(arr).active {
+            self.b.info_mut(arr).active = true;
+        }
+        match self.b.arrays.get(&arr) {
+            Some(shape) if shape.dims() != info.dims() => {
+                self.error(e, "the branches give arrays of different shapes");
+                return;
+            }
+            Some(_) => {}
+            None => {
+                self.b.arrays.insert(arr, info);
+            }
+        }
+        self.b.push(Inst::Assign {
+            arr,
+            src: Operand::Var(src),
+            op: StoreOp::Set,
+            span: e.span(),
+        });
+    }
+
+    /// `let name = if c { u } else { v };` or `let name = { ..; u };` with arrays as values:
+    /// an array declared first, then written by each arm. `None` (nothing lowered) when `init`
+    /// is not such an expression (its arms end in floats).
+    pub(super) fn array_valued(&mut self, name: &str, init: &Expr) -> Option<Operand> {
+        if !matches!(init, Expr::If(_) | Expr::Block(_)) || !self.ends_in_array(init) {
+            return None;
+        }
+        let active = self.active_names.contains(name);
+        let var = self.b.new_var(
+            Kind::Array,
+            Name::Source(name.to_string()),
+            active,
+            init.span(),
+        );
+        // Declared with zeros once its shape is known (from the first arm's array).
+        let at = self.b.mark();
+        let saved = self.array_target.replace(var);
+        match init {
+            Expr::If(i) => {
+                self.if_expr(i);
+            }
+            Expr::Block(b) => {
+                self.block(&b.block);
+            }
+            _ => {}
+        }
+        self.array_target = saved;
+        match self.b.arrays.get(&var).cloned() {
+            Some(info) if info.lens.iter().all(Option::is_some) => {
+                let lens = info.lens.iter().flatten().cloned().collect();
+                self.b.insert_at(
+                    at,
+                    Inst::NewArray {
+                        var,
+                        init: ArrayInit::Repeat {
+                            elem: Operand::Lit(0.0),
+                            lens,
+                        },
+                    },
+                );
+            }
+            _ => {
+                self.error(
+                    init,
+                    "an array whose lengths are not written (a slice, or an array a #[grad] function returned) cannot be the value of an `if` or a block yet: write its type where it is made (`let r: [f64; 2] = f(..);`), or declare the result first and assign it in the branches (`let mut z = w; if c {{ z = r; }}`)",
+                );
+            }
+        }
+        Some(Operand::Var(var))
+    }
+
+    /// Whether the value of `e` (an `if`, a block) is an array of floats: an arm ends in an
+    /// array variable or an array literal of floats.
+    fn ends_in_array(&self, e: &Expr) -> bool {
+        let tail = |b: &syn::Block| match b.stmts.last() {
+            Some(syn::Stmt::Expr(t, None)) => Some(t.clone()),
+            _ => None,
+        };
+        match e {
+            Expr::If(i) => {
+                tail(&i.then_branch).is_some_and(|t| self.ends_in_array(&t))
+                    || i.else_branch
+                        .as_ref()
+                        .is_some_and(|(_, e)| self.ends_in_array(e))
+            }
+            Expr::Block(b) => tail(&b.block).is_some_and(|t| {
+                if self.ends_in_array(&t) {
+                    return true;
+                }
+                // `{ let mut t = u; ..; t }`: a name the block itself binds to an array.
+                let Expr::Path(p) = &t else { return false };
+                let Some(id) = p.path.get_ident() else {
+                    return false;
+                };
+                b.block.stmts.iter().rev().any(|s| match s {
+                    syn::Stmt::Local(l) => {
+                        let binds = match &l.pat {
+                            syn::Pat::Ident(pi) => pi.ident == *id,
+                            syn::Pat::Type(pt) => {
+                                matches!(&*pt.pat, syn::Pat::Ident(pi) if pi.ident == *id)
+                            }
+                            _ => false,
+                        };
+                        binds && l.init.as_ref().is_some_and(|i| self.ends_in_array(&i.expr))
+                    }
+                    _ => false,
+                })
+            }),
+            Expr::Paren(p) => self.ends_in_array(&p.expr),
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => self.ends_in_array(&u.expr),
+            Expr::Path(p) => p
+                .path
+                .get_ident()
+                .and_then(|id| self.lookup(&id.to_string()))
+                .and_then(|o| o.as_var())
+                .is_some_and(|v| {
+                    self.b.info(v).kind == Kind::Array || self.data_arrays.contains_key(&v)
+                }),
+            Expr::Array(a) => !a.elems.is_empty() && a.elems.iter().all(float_like),
+            Expr::Repeat(r) => float_like(&r.expr),
+            _ => false,
+        }
+    }
+
     /// `let name = [0.0; N];`, `[[0.0; M]; N]` or `[a, b, c]` with float elements, or a copy of
     /// an array (`let mut u = u0;`): an array variable. `None` (nothing lowered) when `init` is
     /// not such an array.

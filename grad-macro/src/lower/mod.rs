@@ -113,6 +113,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         assigned_anywhere: HashSet::default(),
         element_stores: HashSet::default(),
         indexed_depth: Default::default(),
+        array_target: None,
         active_names: HashSet::default(),
         refused_locals: HashSet::default(),
         loop_depth: 0,
@@ -312,6 +313,9 @@ struct Lowerer<'a> {
     /// For each name the body indexes, the most indices at once (`scan::indexed_depth`): how
     /// many dimensions an array a `#[grad]` function returns has.
     indexed_depth: rustc_hash::FxHashMap<String, usize>,
+    /// The array an `if` or a block being lowered is assigned to (`let z = if c { u } else {
+    /// v };`): the value of each of its arms is written into it (`Lowerer::array_into`).
+    array_target: Option<Var>,
     /// Data parameters that are arrays of floats: their lengths give loops a constant trip count.
     data_arrays: rustc_hash::FxHashMap<Var, crate::ir::ArrayInfo>,
     /// Rows of an array being iterated (`for row in w.iter()`): the array and the position the

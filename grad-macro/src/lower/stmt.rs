@@ -16,6 +16,13 @@ impl Lowerer<'_> {
         for (i, stmt) in stmts.iter().enumerate() {
             let last = i + 1 == stmts.len();
             value = None;
+            // Only a block's value goes into an array being assigned by an `if` or a block
+            // (`array_target`); its other statements are lowered as usual.
+            let target = if last {
+                self.array_target
+            } else {
+                self.array_target.take()
+            };
             match stmt {
                 Stmt::Local(local) => self.local(local),
                 Stmt::Item(item) => self.items.push(item.clone()),
@@ -30,6 +37,7 @@ impl Lowerer<'_> {
                     }
                 }
             }
+            self.array_target = target;
             // After a `return`, `break` or `continue` that may have run, the rest of the block
             // runs only if none did.
             if !last && !self.jump_flags().is_empty() {
@@ -43,6 +51,14 @@ impl Lowerer<'_> {
     /// A block's final expression: `None` if it has no value (an assignment, an `if` without
     /// value).
     pub(super) fn tail(&mut self, e: &Expr) -> Option<Operand> {
+        // The value of an arm or block that an array is assigned from (`let z = if c { u }
+        // else { v };`): written into the array.
+        if let Some(target) = self.array_target {
+            if !matches!(e, Expr::If(_) | Expr::Block(_)) {
+                self.array_into(target, e);
+                return None;
+            }
+        }
         match e {
             Expr::Assign(_) => {
                 self.stmt_expr(e);
@@ -197,6 +213,10 @@ impl Lowerer<'_> {
         }
         if let Some(name) = &name {
             if let Some(arr) = self.array_call(name, &init.expr, ty) {
+                self.bind(name.clone(), arr);
+                return;
+            }
+            if let Some(arr) = self.array_valued(name, &init.expr) {
                 self.bind(name.clone(), arr);
                 return;
             }
