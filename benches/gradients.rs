@@ -402,6 +402,7 @@ fn agree() {
     close(&[g.0, g.1], d.as_slice(), "rnn num-dual");
 
     array_state::agree(&close);
+    array_state::agree_more(&close);
 }
 
 fn benches(c: &mut Criterion) {
@@ -567,6 +568,7 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     array_state::benches(c);
+    array_state::benches_more(c);
 }
 
 criterion_group! {
@@ -603,6 +605,8 @@ fn chart() {
             ("rnn_100", "RNN, 100 steps"),
             ("heat_20x100", "heat equation, 20 × 100"),
             ("vrnn_4x30", "vector RNN, 4 × 30"),
+            ("rk4_lv_40", "RK4 Lotka–Volterra, 40 steps"),
+            ("mlp_4x8x3_150", "MLP 4-8-3, 150 samples"),
         ],
         series: &[
             ("grad", "#[grad] (this crate)", "#0072B2"),
