@@ -258,9 +258,11 @@
 //! keeps). A loop that only reads an array that code after it writes reads a copy made before
 //! it. This storage is on the stack while it stays under 8,192 floats for a literal trip count,
 //! otherwise one heap allocation before the loop; it grows with the trip count (checkpointing,
-//! which would bound it, is not offered yet). Arrays cannot yet be passed whole to another
-//! `#[grad]` function or returned from one (pass and return floats), nor be the value of an
-//! `if` or a block (declare the array, then assign it in the branches).
+//! which would bound it, is not offered yet).
+//!
+//! An array may also be the value of an `if` (`let z = if c { u } else { [a, b] };`) or of a
+//! block (`let q = { let mut t = z; t[0] *= 2.0; t };`), and be passed to and returned from
+//! other `#[grad]` functions (see the composition section below).
 //!
 //! What stays unsupported, each with a compile error at the token: labelled loops and
 //! `break 'label`, `break` with a value, `while let`, `if let` and `let ... else`; iterating a
@@ -354,8 +356,20 @@
 //! - A differentiated value may be passed only to a parameter the callee is differentiated in:
 //!   passing one to another parameter of a `#[grad(wrt = ..)]` function fails at that argument,
 //!   and says to add the parameter to the callee's `wrt`. Data goes anywhere.
-//! - Arguments are scalars: a differentiated array cannot be passed to a call yet (pass its
-//!   elements).
+//! - Arrays of floats are passed whole, by value or by reference (`f(w)`, `f(&w)`, 2-D too):
+//!   the pullback's partial for such a parameter is an array of its shape, which the caller's
+//!   sweep scales by the call's adjoint and adds into the array's adjoint (in forward mode, it
+//!   is dotted with the array's tangent).
+//! - A function returning an array of floats (`fn rhs(s: [f64; 2], k: &[f64; 4]) -> [f64; 2]`,
+//!   its body ending in an array literal) is a building block too: besides its Jacobian
+//!   (below), its pullback returns the value and, for each parameter in `wrt`, its block of the
+//!   Jacobian (`[A; M]` for a parameter of shape `A`: row `i` the gradient of element `i`). A
+//!   caller writes `let k1 = rhs(s, &k);` and indexes `k1` (or writes its type, `let k1: [f64;
+//!   2] = ..`, which it must where `k1` is only copied or passed on): the sweep pulls `k1`'s
+//!   adjoint back through each block. Computing the blocks costs what the callee's Jacobian
+//!   costs (one sweep per element returned, or one pass per parameter element, whichever is
+//!   fewer), once per call: a helper returning a few values, as a right-hand side of an ODE
+//!   does, is cheap; one returning a long array is better written inline.
 //! - Recursion works (the pullback calls itself, down the same branches); so do calls in any
 //!   loop, branch or nested loop.
 //! - A called function is taken to compute its value and nothing else: the reverse sweep of a
