@@ -74,20 +74,7 @@ impl Rev {
         let mut rename = HashMap::default();
         for (a, keep) in &keeps {
             if *keep == Keep::Snapshot {
-                let info = self.b.info(*a).clone();
-                let ak = self
-                    .b
-                    .new_var(Kind::Array, info.name, info.active, info.span);
-                if let Some(shape) = self.b.arrays.get(a).cloned() {
-                    self.b.arrays.insert(
-                        ak,
-                        crate::ir::ArrayInfo {
-                            by_ref: false,
-                            ..shape
-                        },
-                    );
-                }
-                self.aliases.insert(ak, *a);
+                let ak = self.kept_copy(*a);
                 rename.insert(*a, ak);
                 snapshots.push((*a, ak));
             }

@@ -15,6 +15,30 @@ use super::Rev;
 use crate::ir::{ArrayInit, Block, Inst, Kind, Name, Operand, Var, VarInfo};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+impl Rev {
+    /// A new array of `a`'s shape, a local (not a reference), holding what the sweep keeps of
+    /// `a`: it shares `a`'s adjoint.
+    pub(super) fn kept_copy(&mut self, a: Var) -> Var {
+        let info = self.b.info(a).clone();
+        let name = match &info.name {
+            Name::Source(_) => info.name.clone(),
+            _ => Name::Fixed("kept"),
+        };
+        let copy = self.b.new_var(Kind::Array, name, info.active, info.span);
+        if let Some(shape) = self.b.arrays.get(&a).cloned() {
+            self.b.arrays.insert(
+                copy,
+                crate::ir::ArrayInfo {
+                    by_ref: false,
+                    ..shape
+                },
+            );
+        }
+        self.aliases.insert(copy, a);
+        copy
+    }
+}
+
 /// How a loop keeps an array it writes and reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Keep {
@@ -205,22 +229,7 @@ fn apply(rev: &mut Rev, b: &mut Block, plans: &[Vec<Var>], k: &mut usize) {
                 if !reads.contains(a) {
                     continue;
                 }
-                let info = rev.b.info(*a).clone();
-                let name = match &info.name {
-                    Name::Source(_) => info.name.clone(),
-                    _ => Name::Fixed("kept"),
-                };
-                let copy = rev.b.new_var(Kind::Array, name, info.active, info.span);
-                if let Some(shape) = rev.b.arrays.get(a).cloned() {
-                    rev.b.arrays.insert(
-                        copy,
-                        crate::ir::ArrayInfo {
-                            by_ref: false,
-                            ..shape
-                        },
-                    );
-                }
-                rev.aliases.insert(copy, *a);
+                let copy = rev.kept_copy(*a);
                 b.insts.push(Inst::NewArray {
                     var: copy,
                     init: ArrayInit::Copy(*a),
