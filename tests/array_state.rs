@@ -725,3 +725,76 @@ fn arrays_as_the_values_of_ifs_and_blocks_match_finite_differences_and_forward_m
         close(&g, &array_valued_branches_forward_grad(w, v, flip, k));
     }
 }
+
+// `checkpoint`: the outermost range loops run in about √T segments.
+
+#[grad(wrt = kappa, u0, checkpoint)]
+fn heat_checkpointed(kappa: f64, u0: [f64; 20], target: &[f64; 20]) -> f64 {
+    let mut u = u0;
+    let mut s = 0.0;
+    for t in 0..100 {
+        let mut un = u;
+        for i in 1..19 {
+            un[i] = u[i] + kappa * 0.4 * (u[i + 1] - 2.0 * u[i] + u[i - 1]);
+        }
+        u = un;
+        s = (s + u[3] * t as f64 * 1e-3).sin();
+    }
+    s + (0..20).map(|i| (u[i] - target[i]).powi(2)).sum::<f64>()
+}
+
+#[grad(wrt = kappa, u0)]
+fn heat_plain(kappa: f64, u0: [f64; 20], target: &[f64; 20]) -> f64 {
+    let mut u = u0;
+    let mut s = 0.0;
+    for t in 0..100 {
+        let mut un = u;
+        for i in 1..19 {
+            un[i] = u[i] + kappa * 0.4 * (u[i + 1] - 2.0 * u[i] + u[i - 1]);
+        }
+        u = un;
+        s = (s + u[3] * t as f64 * 1e-3).sin();
+    }
+    s + (0..20).map(|i| (u[i] - target[i]).powi(2)).sum::<f64>()
+}
+
+/// A range with a start, a trip count known at run time, an early `return`, and a second loop
+/// that `break`s (left as it is).
+#[grad(wrt = w, checkpoint)]
+fn recurrence_checkpointed(w: [f64; 3], n: usize, stop: f64) -> f64 {
+    let mut z = w;
+    for k in 2..n {
+        let prev = z;
+        z[k % 3] = (prev[(k + 1) % 3] * 0.9 + prev[(k + 2) % 3] * w[1]).tanh();
+        if z[0] > stop {
+            return z[0] * 2.0 + z[1];
+        }
+    }
+    let mut s = 0.0;
+    for i in 0..3 {
+        if z[i] < -10.0 {
+            break;
+        }
+        s += z[i] * z[i];
+    }
+    s
+}
+
+#[test]
+fn checkpointed_loops_give_the_same_gradients() {
+    let u0: [f64; 20] = core::array::from_fn(|i| (i as f64 * 0.3).sin());
+    let t = [0.1; 20];
+    let (v, (dk, du)) = heat_checkpointed_value_and_grad(0.7, u0, &t);
+    let (pv, (pk, pu)) = heat_plain_value_and_grad(0.7, u0, &t);
+    assert_eq!(v, pv);
+    close(&flat(dk, &du), &flat(pk, &pu));
+    let w = [0.4, -0.3, 0.8];
+    for (n, stop) in [(2, 9.0), (3, 9.0), (17, 9.0), (40, 9.0), (40, 0.1)] {
+        let g = recurrence_checkpointed_grad(w, n, stop);
+        fd(
+            |p| recurrence_checkpointed([p[0], p[1], p[2]], n, stop),
+            &w,
+            &g,
+        );
+    }
+}

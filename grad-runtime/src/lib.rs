@@ -112,6 +112,7 @@ pub mod __private {
     };
     pub use crate::flat::{mirror_upper, set, unit, write, Flat};
     pub use crate::saved::{
-        enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, take, val, Saved, SavedN,
+        enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, segments, take, val,
+        Saved, SavedN, Segment,
     };
 }

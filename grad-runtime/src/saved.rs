@@ -252,3 +252,68 @@ mod tests {
         assert_eq!(v, [(2, &3.0), (1, &2.0), (0, &1.0)]);
     }
 }
+
+/// The range `r` cut into about √n consecutive ranges of about √n each (`n` its length), in
+/// order: what a loop with `#[grad(.., checkpoint)]` runs over, one segment per iteration of an
+/// outer loop, so that the reverse sweep keeps state once per segment and recomputes one
+/// segment at a time.
+pub fn segments<T>(r: core::ops::Range<T>) -> alloc::vec::IntoIter<Segment<T>>
+where
+    T: Copy,
+    core::ops::Range<T>: Iterator<Item = T> + Clone,
+{
+    let n = r.size_hint().0;
+    // ⌈√n⌉, at least 1.
+    let mut s = 1usize;
+    while s.saturating_mul(s) < n {
+        s += 1;
+    }
+    let starts: alloc::vec::Vec<T> = r.clone().step_by(s).collect();
+    let mut out = alloc::vec::Vec::with_capacity(starts.len());
+    for (i, &a) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(r.end);
+        out.push(Segment { start: a, end });
+    }
+    out.into_iter()
+}
+
+/// One of [`segments`]: the range `start..end`, and `Copy` (the generated code walks it once
+/// and sizes storage for it once more).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment<T> {
+    /// The first value.
+    pub start: T,
+    /// One past the last value.
+    pub end: T,
+}
+
+impl<T> IntoIterator for Segment<T>
+where
+    core::ops::Range<T>: Iterator<Item = T>,
+{
+    type Item = T;
+    type IntoIter = core::ops::Range<T>;
+    #[inline]
+    fn into_iter(self) -> core::ops::Range<T> {
+        self.start..self.end
+    }
+}
+
+#[cfg(test)]
+mod segment_tests {
+    use super::segments;
+
+    #[test]
+    fn segments_cover_the_range_in_order() {
+        let r = |v: alloc::vec::Vec<super::Segment<i64>>| -> alloc::vec::Vec<(i64, i64)> {
+            v.into_iter().map(|s| (s.start, s.end)).collect()
+        };
+        assert_eq!(r(segments(0..10i64).collect()), [(0, 4), (4, 8), (8, 10)]);
+        assert_eq!(r(segments(-3..6i64).collect()), [(-3, 0), (0, 3), (3, 6)]);
+        assert_eq!(segments(5..5u64).count(), 0);
+        assert_eq!(r(segments(0..1i64).collect()), [(0, 1)]);
+        let all: alloc::vec::Vec<usize> = segments(0..100usize).flatten().collect();
+        assert_eq!(all, (0..100).collect::<alloc::vec::Vec<_>>());
+        assert_eq!(segments(0..100usize).count(), 10);
+    }
+}

@@ -9,6 +9,7 @@ mod kw {
     syn::custom_keyword!(hessian);
     syn::custom_keyword!(trace);
     syn::custom_keyword!(graph);
+    syn::custom_keyword!(checkpoint);
 }
 
 pub struct Args {
@@ -25,19 +26,22 @@ pub struct Args {
     pub trace: bool,
     /// `graph`: `_graph`, the computational graph in Graphviz DOT.
     pub graph: bool,
+    /// `checkpoint`: the outermost `for` loops over a range keep their state per segment of
+    /// about √T iterations, and the reverse sweep recomputes each segment once more.
+    pub checkpoint: bool,
     /// `mode = reverse`, said explicitly (a Jacobian then uses reverse mode whatever its
     /// shape).
     pub reverse: bool,
 }
 
-const EXPECTED: &str = "expected `wrt = a, b, ...` (and optionally `mode = forward`, `hessian`, `trace`, `graph`, `crate = path`), or nothing for a building block";
+const EXPECTED: &str = "expected `wrt = a, b, ...` (and optionally `mode = forward`, `hessian`, `trace`, `graph`, `checkpoint`, `crate = path`), or nothing for a building block";
 
 impl Parse for Args {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut wrt: Option<Vec<Ident>> = None;
         let mut krate = None;
         let (mut forward, mut hessian) = (None::<Ident>, None::<Ident>);
-        let (mut trace, mut graph) = (false, false);
+        let (mut trace, mut graph, mut checkpoint) = (false, false, false);
         while !input.is_empty() {
             if input.peek(kw::wrt) {
                 let kw: kw::wrt = input.parse()?;
@@ -64,6 +68,7 @@ impl Parse for Args {
                     && !input.peek2(kw::hessian)
                     && !input.peek2(kw::trace)
                     && !input.peek2(kw::graph)
+                    && !input.peek2(kw::checkpoint)
                 {
                     input.parse::<Token![,]>()?;
                     names.push(input.parse()?);
@@ -76,12 +81,14 @@ impl Parse for Args {
                 }
                 input.parse::<Token![=]>()?;
                 krate = Some(Path::parse_mod_style(input)?);
-            } else if input.peek(kw::trace) || input.peek(kw::graph) {
+            } else if input.peek(kw::trace) || input.peek(kw::graph) || input.peek(kw::checkpoint) {
                 let id: Ident = input.parse()?;
                 let flag = if id == "trace" {
                     &mut trace
-                } else {
+                } else if id == "graph" {
                     &mut graph
+                } else {
+                    &mut checkpoint
                 };
                 if *flag {
                     return Err(syn::Error::new(id.span(), format!("`{id}` is given twice")));
@@ -145,6 +152,7 @@ impl Parse for Args {
             reverse: forward.as_ref().is_some_and(|m| m == "reverse"),
             trace,
             graph,
+            checkpoint,
             forward: forward.is_some_and(|m| m == "forward"),
             hessian: hessian.is_some(),
         })

@@ -31,6 +31,8 @@ pub struct Sig {
     /// A method whose receiver can change (`&mut self`, `mut self`): calls on it may change
     /// what the body reads of `self`.
     pub self_changes: bool,
+    /// `checkpoint` (see `Args::checkpoint`).
+    pub checkpoint: bool,
 }
 
 /// A type as a user writes it (`&mut f64`, not `& mut f64`), for messages.
@@ -311,6 +313,7 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
         float: float?,
         outputs,
         self_changes,
+        checkpoint: args.checkpoint,
         params,
         wrt,
     })

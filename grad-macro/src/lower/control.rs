@@ -171,6 +171,9 @@ impl<'a> Lowerer<'a> {
         if self.refuse_label(&f.label) {
             return;
         }
+        if let Some(seg) = self.checkpointed(f) {
+            return self.for_loop(&seg);
+        }
         let assigned = assigned_names(&f.body.stmts);
         let exits = leaves(&f.body.stmts);
         self.run_loop(
@@ -182,6 +185,41 @@ impl<'a> Lowerer<'a> {
                 l.stmts(&f.body.stmts);
             },
         );
+    }
+
+    /// With `checkpoint`, an outermost `for pat in a..b { body }` whose body does not `break`
+    /// is run as `for seg in segments(a..b) { for pat in seg { body } }`: about √T segments
+    /// of about √T iterations. The reverse sweep then keeps what the outer loop carries once
+    /// per segment, and recomputes each segment's iterations (the inner loop's forward pass)
+    /// before sweeping them: memory about 2√T entries rather than T, for one more forward
+    /// pass. `None` when the loop is not one of these.
+    fn checkpointed(&mut self, f: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
+        if !self.checkpoint || self.loop_depth > 0 || self.closure_depth > 0 {
+            return None;
+        }
+        let range = match &*f.expr {
+            Expr::Range(r) => r,
+            Expr::Paren(p) => match &*p.expr {
+                Expr::Range(r) => r,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        if !matches!(range.limits, syn::RangeLimits::HalfOpen(_))
+            || range.start.is_none()
+            || range.end.is_none()
+            || breaks(&f.body.stmts)
+        {
+            return None;
+        }
+        let seg = Ident::new("__grad_segment", Span::mixed_site());
+        let (pat, body, expr) = (&f.pat, &f.body, &f.expr);
+        syn::parse2(quote! {
+            for #seg in __grad_krate::__private::segments(#expr) {
+                for #pat in #seg #body
+            }
+        })
+        .ok()
     }
 
     pub(super) fn while_loop(&mut self, w: &syn::ExprWhile) {

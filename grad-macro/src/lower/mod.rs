@@ -126,6 +126,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         pulled: Vec::new(),
         plain: HashSet::default(),
         self_changes: sig.self_changes,
+        checkpoint: sig.checkpoint,
         non_float_params: Vec::new(),
         closure_floor: None,
     };
@@ -301,6 +302,8 @@ struct Lowerer<'a> {
     active_names: HashSet<String>,
     /// Locals whose initializer was refused (a closure): a call of one is not refused again.
     refused_locals: HashSet<String>,
+    /// `checkpoint`: outermost `for` loops over a range run in segments (`Lowerer::for_loop`).
+    checkpoint: bool,
     loop_depth: usize,
     closure_depth: usize,
     /// Counter for the names of hidden accumulators.
