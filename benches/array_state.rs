@@ -694,3 +694,63 @@ pub fn benches_more(c: &mut Criterion) {
     });
     g.finish();
 }
+
+// ---------------------------------------------------------------------------------------------
+// A long heat equation (20 cells × 2,000 steps), with and without `checkpoint`
+// ---------------------------------------------------------------------------------------------
+
+/// The heat equation over 2,000 steps: its sweep keeps 2,000 states of 20 floats (320 kB).
+#[grad(wrt = kappa, u0)]
+pub fn heat_long(kappa: f64, u0: [f64; 20], target: &[f64; 20]) -> f64 {
+    let mut u = u0;
+    for _ in 0..2000 {
+        let mut un = u;
+        for i in 1..19 {
+            un[i] = u[i] + kappa * 0.02 * (u[i + 1] - 2.0 * u[i] + u[i - 1]);
+        }
+        u = un;
+    }
+    (0..20).map(|i| (u[i] - target[i]).powi(2)).sum()
+}
+
+/// The same with `checkpoint`: 45 segments of 45 steps, about 2 × 45 states kept.
+#[grad(wrt = kappa, u0, checkpoint)]
+pub fn heat_long_checkpointed(kappa: f64, u0: [f64; 20], target: &[f64; 20]) -> f64 {
+    let mut u = u0;
+    for _ in 0..2000 {
+        let mut un = u;
+        for i in 1..19 {
+            un[i] = u[i] + kappa * 0.02 * (u[i + 1] - 2.0 * u[i] + u[i - 1]);
+        }
+        u = un;
+    }
+    (0..20).map(|i| (u[i] - target[i]).powi(2)).sum()
+}
+
+pub fn agree_checkpoint(close: Close) {
+    let (u0, target) = (heat_u0(), HEAT_TARGET);
+    let (dk, du) = heat_long_grad(HEAT_K, u0, &target);
+    let (ck, cu) = heat_long_checkpointed_grad(HEAT_K, u0, &target);
+    close(
+        heat_flat(dk, &du).as_slice(),
+        heat_flat(ck, &cu).as_slice(),
+        "heat checkpoint",
+    );
+}
+
+pub fn benches_checkpoint(c: &mut Criterion) {
+    let mut g = c.benchmark_group("heat_20x2000");
+    let (u0, target) = (heat_u0(), HEAT_TARGET);
+    g.bench_function("primal", |bn| {
+        bn.iter(|| heat_long(black_box(HEAT_K), black_box(u0), black_box(&target)))
+    });
+    g.bench_function("grad", |bn| {
+        bn.iter(|| heat_long_grad(black_box(HEAT_K), black_box(u0), black_box(&target)))
+    });
+    g.bench_function("checkpoint", |bn| {
+        bn.iter(|| {
+            heat_long_checkpointed_grad(black_box(HEAT_K), black_box(u0), black_box(&target))
+        })
+    });
+    g.finish();
+}

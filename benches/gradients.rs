@@ -403,6 +403,7 @@ fn agree() {
 
     array_state::agree(&close);
     array_state::agree_more(&close);
+    array_state::agree_checkpoint(&close);
 }
 
 fn benches(c: &mut Criterion) {
@@ -569,6 +570,7 @@ fn benches(c: &mut Criterion) {
 
     array_state::benches(c);
     array_state::benches_more(c);
+    array_state::benches_checkpoint(c);
 }
 
 criterion_group! {
