@@ -798,3 +798,86 @@ fn checkpointed_loops_give_the_same_gradients() {
         );
     }
 }
+
+// Found by the generator's array-call batch, one test each.
+
+#[grad(wrt = s)]
+fn sin_of_second(s: &[f64; 3]) -> f64 {
+    s[1].sin()
+}
+
+#[grad]
+fn rhs3(s: [f64; 3], a: f64) -> [f64; 3] {
+    [s[1].sin() * a, s[0] * s[1], s[2]]
+}
+
+#[grad]
+fn product_plus(s: &[f64; 3]) -> f64 {
+    s[0] * s[1] + s[2]
+}
+
+/// A call given an array in a branch, the array written after it in the branch: the sweep ran
+/// the call's pullback again at the new value (`[0, cos 7, 0]` for `[0, cos 3, 0]`).
+#[grad(wrt = w)]
+fn call_then_write(w: [f64; 3], flag: bool) -> f64 {
+    let mut z = w;
+    let mut v = 0.0;
+    if flag {
+        v = sin_of_second(&z);
+        z[1] = 7.0;
+    }
+    v + z[1]
+}
+
+/// A call's result assigned whole in a `while` loop, a result bound in a branch, a call with
+/// an array written after it in a `for` loop, a result passed on, an assignment from a call,
+/// a building block taking and returning arrays, and an array literal passed whole.
+#[grad(wrt = w)]
+fn calls_and_state(w: [f64; 3], a: f64, n: usize) -> f64 {
+    let mut z = w;
+    let mut v = 0.0;
+    let mut k = 0;
+    while k < n {
+        let r: [f64; 3] = rhs3(z, a);
+        v += sin_of_second(&z) * r[0];
+        z = r;
+        k += 1;
+    }
+    if a > 0.5 {
+        let r = rhs3(w, a);
+        v += r[0] * r[1];
+    }
+    for i in 1..3 {
+        v += product_plus(&z);
+        z[i] = z[i - 1].tanh();
+    }
+    z = rhs3(z, 0.5 * a);
+    let q: [f64; 3] = rhs3(z, a);
+    v + product_plus(&q) + product_plus(&[z[0], z[1] * a, w[2]])
+}
+
+/// A result of a call on data, written by the body (was "an array of data").
+#[grad(wrt = c)]
+fn data_result(c: f64, x: f64, xs: [f64; 3]) -> f64 {
+    let mut z: [f64; 3] = rhs3(xs, x);
+    z[0] = 2.0 * z[1] * c;
+    z[0] * c + z[2]
+}
+
+#[test]
+fn the_generators_array_call_findings_stay_fixed() {
+    let g = call_then_write_grad([2.0, 3.0, 0.5], true);
+    assert_eq!(g, [0.0, 3.0f64.cos(), 0.0]);
+    let w = [0.2, 0.7, -0.4];
+    for (a, n) in [(0.9, 3), (0.3, 0), (0.7, 2)] {
+        let g = calls_and_state_grad(w, a, n);
+        fd(|p| calls_and_state([p[0], p[1], p[2]], a, n), &w, &g);
+    }
+    let xs = [0.2, 0.7, -0.4];
+    let z1 = xs[0] * xs[1];
+    approx::assert_relative_eq!(
+        data_result_grad(1.5, 2.0, xs),
+        4.0 * z1 * 1.5,
+        max_relative = 1e-15
+    );
+}

@@ -168,12 +168,11 @@ pub fn fill<T: Elementwise + ?Sized>(a: &mut T, v: T::F) {
     a.fill(v);
 }
 
-/// `a` with every element multiplied by `s`: a callee's gradient with respect to an array,
-/// scaled by the adjoint of the call's value, for the caller's reverse sweep.
+/// `a += s · b`, element by element: a callee's gradient with respect to an array, scaled by
+/// the adjoint of the call's value, added into the array's adjoint by the caller's sweep.
 #[inline(always)]
-pub fn scaled<T: Elementwise>(mut a: T, s: T::F) -> T {
-    a.scale(s);
-    a
+pub fn add_scaled<T: Elementwise + ?Sized>(a: &mut T, b: &T, s: T::F) {
+    a.add_scaled(b, s);
 }
 
 /// `zero + Σ a[..] · b[..]`: a callee's gradient with respect to an array dotted with the
@@ -266,7 +265,9 @@ mod tests {
         assert_eq!(a, [[0.0, 2.5], [4.0, -1.0]]);
         fill(&mut a, 0.0);
         assert_eq!(a, [[0.0; 2]; 2]);
-        assert_eq!(scaled([[1.0, -2.0]], 3.0), [[3.0, -6.0]]);
+        let mut a = [[1.0, 1.0]];
+        add_scaled(&mut a, &[[1.0, -2.0]], 3.0);
+        assert_eq!(a, [[4.0, -5.0]]);
         assert_eq!(dot(&[[1.0, -2.0]], &[[3.0, 0.5]], 0.0), 2.0);
         let j: [[f64; 2]; 2] = jacobian_block(&[[9.0, 1.0, 2.0], [9.0, 3.0, 4.0]], 1);
         assert_eq!(j, [[1.0, 2.0], [3.0, 4.0]]);

@@ -107,7 +107,7 @@ pub mod __private {
     }
 
     pub use crate::elementwise::{
-        add_assign, dot, fill, jacobian_block, jvp, partial_array, scaled, sub_assign, vjp,
+        add_assign, add_scaled, dot, fill, jacobian_block, jvp, partial_array, sub_assign, vjp,
         zeros_like, ArrayPartial, Elementwise,
     };
     pub use crate::flat::{mirror_upper, set, unit, write, Flat};

@@ -219,8 +219,48 @@ impl Fwd {
                     None => {}
                 }
             }
-            Inst::Assign { arr, src, op, span } => {
+            Inst::Assign {
+                arr,
+                src,
+                op,
+                span,
+                scale,
+            } => {
                 self.b.push(inst.clone());
+                // `arr += s · src` (derivative code, in a forward pass over a sweep):
+                // `ȧrr += s · ṡrc + ṡ · src`.
+                if let Some(s) = scale {
+                    let Some(ts) = self.tan.get(arr).cloned() else {
+                        return;
+                    };
+                    let st = self.tangents(s);
+                    let src_t = match src {
+                        Operand::Var(v) => self.tan.get(v).cloned(),
+                        _ => None,
+                    };
+                    for (j, a) in ts.iter().enumerate() {
+                        let Some(a) = a.as_var() else { continue };
+                        if let Some(t) = src_t.as_ref().map(|t| t[j]).filter(|t| !t.is_lit(0.0)) {
+                            self.b.push(Inst::Assign {
+                                arr: a,
+                                src: t,
+                                op: StoreOp::Add,
+                                span: *span,
+                                scale: Some(*s),
+                            });
+                        }
+                        if !st[j].is_lit(0.0) {
+                            self.b.push(Inst::Assign {
+                                arr: a,
+                                src: *src,
+                                op: StoreOp::Add,
+                                span: *span,
+                                scale: Some(st[j]),
+                            });
+                        }
+                    }
+                    return;
+                }
                 let src_tangents = match src {
                     Operand::Var(v) => self.tan.get(v).cloned(),
                     _ => None,
@@ -242,6 +282,7 @@ impl Fwd {
                                 src: s,
                                 op: *op,
                                 span: *span,
+                                scale: None,
                             });
                         }
                     }
@@ -306,6 +347,7 @@ impl Fwd {
                                     src,
                                     op: StoreOp::Add,
                                     span: self.b.info(*var).span,
+                                    scale: None,
                                 });
                             }
                         }
@@ -380,25 +422,7 @@ impl Fwd {
     /// `jvp(j, t)`: a callee's Jacobian block `j` times an argument's tangent `t` (an array
     /// value: that argument's part of the tangent of the array the callee returned).
     fn jvp(&mut self, j: Operand, t: Operand) -> Operand {
-        let (jt, mut refs) = self.b.operand_tokens(j);
-        let (tt, trefs) = self.b.operand_tokens(t);
-        let tt = crate::ir::shift_placeholders(tt, refs.len());
-        refs.extend(trefs);
-        let zero = crate::emit::tokens::float_lit(0.0, self.b.float, true);
-        let var = self
-            .b
-            .new_var(Kind::Opaque, Name::Anon, false, Span::call_site());
-        self.b.push(Inst::Opaque {
-            var,
-            expr: crate::ir::Opaque {
-                tokens: quote::quote!(__grad_krate::__private::jvp(&#jt, &#tt, #zero)),
-                refs,
-                effectful: false,
-                prec: crate::emit::tokens::PREC_ATOM,
-            },
-            ty: None,
-        });
-        Operand::Var(var)
+        super::runtime_call(&mut self.b, "jvp", j, t, Kind::Opaque)
     }
 
     /// `dot(p, t)`: an array value `p` (a callee's gradient) dotted with the tangent array `t`.
@@ -406,25 +430,7 @@ impl Fwd {
         if t.is_lit(0.0) {
             return self.zero();
         }
-        let (pt, mut refs) = self.b.operand_tokens(p);
-        let (tt, trefs) = self.b.operand_tokens(t);
-        let tt = crate::ir::shift_placeholders(tt, refs.len());
-        refs.extend(trefs);
-        let zero = crate::emit::tokens::float_lit(0.0, self.b.float, true);
-        let var = self
-            .b
-            .new_var(Kind::Float, Name::Anon, true, Span::call_site());
-        self.b.push(Inst::Opaque {
-            var,
-            expr: crate::ir::Opaque {
-                tokens: quote::quote!(__grad_krate::__private::dot(&#pt, &#tt, #zero)),
-                refs,
-                effectful: false,
-                prec: crate::emit::tokens::PREC_ATOM,
-            },
-            ty: None,
-        });
-        Operand::Var(var)
+        super::runtime_call(&mut self.b, "dot", p, t, Kind::Float)
     }
 
     fn branch(&mut self, cond: Operand, then: &Block, els: &Block, outs: &[Var]) {

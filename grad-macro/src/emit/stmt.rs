@@ -249,9 +249,20 @@ impl Emitter<'_> {
                 }
                 Toks::assign(self.place(*arr, idx), op, self.operand(val).tokens())
             }
-            Inst::Assign { arr, src, op, .. } => {
+            Inst::Assign {
+                arr,
+                src,
+                op,
+                scale,
+                ..
+            } => {
                 let a = self.ident(*arr);
                 let k = &self.krate;
+                if let (Some(s), Operand::Var(v)) = (scale, src) {
+                    let s = self.operand(s).tokens();
+                    let v = self.whole(*v);
+                    return Some(quote!(#k::__private::add_scaled(&mut #a, &#v, #s);).into());
+                }
                 match (src, op) {
                     (Operand::Var(s), StoreOp::Set) => {
                         let s = self.whole(*s);

@@ -27,10 +27,12 @@ pub(super) fn jacobian(
     krate: &TokenStream,
 ) -> syn::Result<TokenStream> {
     let mut errors = Vec::new();
-    if args.wrt.is_none() {
+    let tuple =
+        matches!(&f.sig.output, syn::ReturnType::Type(_, t) if matches!(**t, syn::Type::Tuple(_)));
+    if args.wrt.is_none() && tuple {
         errors.push(syn::Error::new_spanned(
             &f.sig.ident,
-            "a function returning several values gets a Jacobian, with respect to the parameters `wrt` lists: a building block must return one float",
+            "a function returning several values gets a Jacobian, with respect to the parameters `wrt` lists: a building block must return one float or an array of floats",
         ));
     }
     if args.hessian {

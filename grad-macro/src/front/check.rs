@@ -233,14 +233,20 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
     }
 
     let mut wrt = Vec::new();
-    // A building block (no `wrt`) is differentiated with respect to every float parameter.
+    // A building block (no `wrt`) is differentiated with respect to every float parameter, and
+    // every array of floats of lengths written in its type.
     let all: Vec<Ident>;
     let names = match &args.wrt {
         Some(w) => w,
         None => {
             all = params
                 .iter()
-                .filter(|p| p.float.is_some() && p.float == float)
+                .filter(|p| {
+                    (p.float.is_some() && p.float == float)
+                        || p.array.as_ref().is_some_and(|(info, f)| {
+                            Some(*f) == float && info.lens.iter().all(Option::is_some)
+                        })
+                })
                 .filter_map(|p| p.ident.clone())
                 .collect();
             &all

@@ -443,6 +443,9 @@ pub enum Inst {
         src: Operand,
         op: StoreOp,
         span: Span,
+        /// With `Add`: `arr += scale · src` (a callee's gradient scaled by the adjoint of its
+        /// value).
+        scale: Option<Operand>,
     },
     Loop(Box<Loop>),
 }

@@ -51,9 +51,14 @@ impl Inst {
                     args.iter().chain(partials).for_each(f);
                 }
             },
-            Inst::Assign { arr, src, .. } => {
+            Inst::Assign {
+                arr, src, scale, ..
+            } => {
                 f(&Operand::Var(*arr));
                 f(src);
+                if let Some(s) = scale {
+                    f(s);
+                }
             }
             Inst::Loop(l) => {
                 if let Header::For {
@@ -130,9 +135,14 @@ impl Inst {
                     args.iter_mut().chain(partials.iter_mut()).for_each(f);
                 }
             },
-            Inst::Assign { arr, src, .. } => {
+            Inst::Assign {
+                arr, src, scale, ..
+            } => {
                 map_var(arr, f);
                 f(src);
+                if let Some(s) = scale {
+                    f(s);
+                }
             }
             Inst::Loop(l) => {
                 if let Header::For {

@@ -233,12 +233,18 @@ impl Lowerer<'_> {
                 .local_array(name, rhs)
                 .and_then(|o| o.as_var())
                 .filter(|v| self.b.info(*v).kind == Kind::Array),
-            None => None,
+            // `z = rhs(z);`: what a `#[grad]` function returned, of `z`'s shape.
+            None => {
+                let shape = self.b.arrays.get(&arr).cloned();
+                self.array_call(name, rhs, None, shape)
+                    .and_then(|o| o.as_var())
+                    .filter(|v| self.b.info(*v).kind == Kind::Array)
+            }
         };
         let Some(src) = src else {
             self.error(
                 at,
-                format!("`{name}` is an array of floats: assign it another array of its shape (`{name} = v;`, `{name} = [0.0; N];`) or its elements (`{name}[i] = ...`)"),
+                format!("`{name}` is an array of floats: assign it another array of its shape (`{name} = v;`, `{name} = [0.0; N];`, `{name} = f(..);` for a #[grad] function `f` returning one) or its elements (`{name}[i] = ...`)"),
             );
             return;
         };
@@ -251,6 +257,7 @@ impl Lowerer<'_> {
             src: Operand::Var(src),
             op: StoreOp::Set,
             span: at.span(),
+            scale: None,
         });
     }
 
@@ -297,6 +304,7 @@ impl Lowerer<'_> {
             src: Operand::Var(src),
             op: StoreOp::Set,
             span: e.span(),
+            scale: None,
         });
     }
 

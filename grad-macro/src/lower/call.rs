@@ -355,6 +355,20 @@ impl Lowerer<'_> {
                     Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
                     other => (*other, false),
                 };
+                // `f([a, b])` with differentiated elements: a local array, passed whole.
+                if let Expr::Array(a) = inner {
+                    if !a.elems.is_empty() && self.first_active(inner).is_some() {
+                        let tmp = format!("#arg{}", self.b.vars.len());
+                        self.active_names.insert(tmp.clone());
+                        if let Some(Operand::Var(v)) = self.local_array(&tmp, inner) {
+                            if self.b.info(v).kind == Kind::Array {
+                                self.b.info_mut(v).name = Name::Fixed("arg");
+                                by_ref[k] = r;
+                                return Operand::Var(v);
+                            }
+                        }
+                    }
+                }
                 if let Expr::Path(p) = inner {
                     if let Some(Operand::Var(v)) = p
                         .path
@@ -442,6 +456,7 @@ impl Lowerer<'_> {
         name: &str,
         init: &Expr,
         ty: Option<&syn::Type>,
+        shape: Option<ArrayInfo>,
     ) -> Option<Operand> {
         let init = match init {
             Expr::Paren(p) => &*p.expr,
@@ -465,25 +480,48 @@ impl Lowerer<'_> {
         let annotated = ty
             .and_then(crate::front::check::array_of)
             .filter(|(i, f)| *f == self.b.float && !i.by_ref && i.lens.iter().all(Option::is_some))
-            .map(|(i, _)| i);
+            .map(|(i, _)| i)
+            .or(shape);
         let dims = self.indexed_depth.get(name).copied().unwrap_or(0);
         if annotated.is_none() && dims == 0 {
             return None;
         }
-        self.first_active(init)?;
-        let callee = self.pullback_path(&p.path, c.args.len())?;
-        let exprs: Vec<&Expr> = c.args.iter().collect();
-        let (args, partials, value) = self
-            .pulled_parts((callee, &last), None, &exprs, call_span(c), true)
-            .ok()?;
-        let info = match annotated {
-            Some(info) => info,
+        let info = match annotated.clone() {
+            Some(info) => ArrayInfo {
+                by_ref: false,
+                ..info
+            },
             None => ArrayInfo {
                 lens: vec![None; dims],
                 by_ref: false,
                 len_from_value: true,
             },
         };
+        if self.first_active(init).is_none() {
+            // On data: the call as written; an array of the macro's when the body writes it.
+            if !self.element_stores.contains(name) && !self.assigned_anywhere.contains(name) {
+                return None;
+            }
+            let value = self.opaque(init, "this call").as_var()?;
+            let active = self.active_names.contains(name);
+            let var = self.b.new_var(
+                Kind::Array,
+                Name::Source(name.to_string()),
+                active,
+                call_span(c),
+            );
+            self.b.arrays.insert(var, info);
+            self.b.push(Inst::NewArray {
+                var,
+                init: ArrayInit::Copy(value),
+            });
+            return Some(Operand::Var(var));
+        }
+        let callee = self.pullback_path(&p.path, c.args.len())?;
+        let exprs: Vec<&Expr> = c.args.iter().collect();
+        let (args, partials, value) = self
+            .pulled_parts((callee, &last), None, &exprs, call_span(c), true)
+            .ok()?;
         let var = self.b.new_var(
             Kind::Array,
             Name::Source(name.to_string()),

@@ -212,7 +212,7 @@ impl Lowerer<'_> {
             return;
         }
         if let Some(name) = &name {
-            if let Some(arr) = self.array_call(name, &init.expr, ty) {
+            if let Some(arr) = self.array_call(name, &init.expr, ty, None) {
                 self.bind(name.clone(), arr);
                 return;
             }

@@ -41,7 +41,12 @@ fn drop_write_only_arrays(body: &mut Block) {
                 Inst::Store { idx, val, .. } => {
                     idx.iter().chain([val]).for_each(|o| mark(o, read));
                 }
-                Inst::Assign { src, .. } => mark(src, read),
+                Inst::Assign { src, scale, .. } => {
+                    mark(src, read);
+                    if let Some(s) = scale {
+                        mark(s, read);
+                    }
+                }
                 Inst::Loop(l) => {
                     inst.for_each_operand(&mut |o| mark(o, read));
                     // An array each iteration keeps whole is read back by the sweep.

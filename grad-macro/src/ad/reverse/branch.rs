@@ -87,13 +87,21 @@ impl Rev {
         let mut needed = BTreeSet::new();
         crate::ir::block_reads(rev, &mut needed);
         // Data computed without side effects is computed again in the reversed branch rather
-        // than carried out (it may be a reference, with no placeholder value to give).
+        // than carried out (it may be a reference, with no placeholder value to give), unless
+        // it reads an array the function writes (a call's pullback given `&z`, with `z[1] = ..`
+        // after it): by the time the sweep reaches the branch, the array may hold a later
+        // value, so what the branch computed is carried out.
         let mut remat: BTreeSet<Var> = BTreeSet::new();
         let mut work: Vec<Var> = needed.intersection(&local).copied().collect();
         while let Some(v) = work.pop() {
             let def = primal.insts.iter().find(|i| i.defs().contains(&v));
             if let Some(Inst::Opaque { expr, .. }) = def {
-                if !expr.effectful && self.b.info(v).kind == Kind::Opaque && remat.insert(v) {
+                let reads_written = expr.refs.iter().any(|r| self.written.contains(r));
+                if !expr.effectful
+                    && !reads_written
+                    && self.b.info(v).kind == Kind::Opaque
+                    && remat.insert(v)
+                {
                     for r in &expr.refs {
                         if local.contains(r) && !remat.contains(r) {
                             needed.insert(*r);
@@ -125,6 +133,13 @@ impl Rev {
                 Kind::Array => {
                     // An array a reversed loop reads: zeros of its shape stand in.
                     match self.b.arrays.get(v).cloned() {
+                        // An array a `#[grad]` function returned: its lengths are not written,
+                        // its type's default (zeros) stands in.
+                        Some(a) if a.len_from_value => {
+                            self.b.arrays.insert(export, a);
+                            self.b
+                                .add_extern(quote::quote!(::core::default::Default::default()))
+                        }
                         Some(a) => {
                             let z = self.b.zeros_of(&a);
                             self.b.arrays.insert(export, a);

@@ -80,6 +80,9 @@ impl Rev {
             }
         }
         crate::ir::rename(&mut r_body, &rename);
+        for inst in &r_body.insts {
+            state::array_writes(inst, &mut self.written);
+        }
         // Loads at the top level of the body are kept as values: all loads of an array kept
         // by its loads, and the loads of a kept whole array that follow a write to it (which
         // the recomputation would otherwise have to replay: a vector RNN's loss reads the new

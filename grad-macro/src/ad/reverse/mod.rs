@@ -62,6 +62,7 @@ fn sweep(primal: &Func, wrt: &[Var], simplify: bool, record: Record) -> (Func, V
         contribs: BTreeMap::new(),
         adj_arrays: HashMap::default(),
         aliases: HashMap::default(),
+        written: Default::default(),
         errors: Vec::new(),
         record: record.map(|_| Vec::new()),
     };
@@ -76,6 +77,9 @@ fn sweep(primal: &Func, wrt: &[Var], simplify: bool, record: Record) -> (Func, V
         .filter(|p| primal.info(*p).kind == Kind::Array)
         .collect();
     state::snapshot_reads(&mut rev, &mut body);
+    for inst in &body.insts {
+        state::array_writes(inst, &mut rev.written);
+    }
     top.extend(declared(&body.insts));
     rev.block(&mut body.insts);
     let mut yields = vec![ret];
@@ -137,6 +141,10 @@ struct Rev {
     /// The adjoint of each array that has one: an array of the same shape, declared (zeros)
     /// where the array is, and written as the sweep goes.
     adj_arrays: HashMap<Var, Var>,
+    /// Every array the function writes (element stores, whole writes), the copies of loop
+    /// bodies the sweep makes included: code over data that reads one is not computed again in
+    /// a reversed branch, where the array may hold a later value (`branch.rs`).
+    written: rustc_hash::FxHashSet<Var>,
     /// Copies the sweep reads in place of an array (its state kept for a loop's sweep): they
     /// share the array's adjoint.
     aliases: HashMap<Var, Var>,
@@ -313,6 +321,7 @@ impl Rev {
                                     StoreOp::Add
                                 },
                                 span: Span::call_site(),
+                                scale: None,
                             });
                         }
                     }
@@ -322,6 +331,7 @@ impl Rev {
                             src: Operand::Lit(0.0),
                             op: StoreOp::Set,
                             span: Span::call_site(),
+                            scale: None,
                         });
                     }
                 }
@@ -341,6 +351,7 @@ impl Rev {
                                 src: Operand::Var(d_var),
                                 op: StoreOp::Add,
                                 span: Span::call_site(),
+                                scale: None,
                             });
                         }
                     }
@@ -361,6 +372,7 @@ impl Rev {
                                         src: v,
                                         op: StoreOp::Add,
                                         span: Span::call_site(),
+                                        scale: None,
                                     });
                                 }
                                 _ => {
@@ -392,53 +404,19 @@ impl Rev {
     /// `d` of what it returned: an argument's share of the adjoint (`vjp`, an array value) or,
     /// for a float argument, its adjoint's contribution (`dot`).
     fn runtime_call(&mut self, f: &str, j: Operand, d: Var, kind: Kind) -> Operand {
-        let (jt, mut refs) = self.b.operand_tokens(j);
-        let ph = proc_macro2::Ident::new(&crate::ir::placeholder(refs.len()), Span::call_site());
-        refs.push(d);
-        let f = proc_macro2::Ident::new(f, Span::call_site());
-        let zero = crate::emit::tokens::float_lit(0.0, self.b.float, true);
-        let var = self
-            .b
-            .new_var(kind, Name::Anon, kind == Kind::Float, Span::call_site());
-        self.b.push(Inst::Opaque {
-            var,
-            expr: crate::ir::Opaque {
-                tokens: quote::quote!(__grad_krate::__private::#f(&#jt, &#ph, #zero)),
-                refs,
-                effectful: false,
-                prec: crate::emit::tokens::PREC_ATOM,
-            },
-            ty: None,
-        });
-        Operand::Var(var)
+        super::runtime_call(&mut self.b, f, j, Operand::Var(d), kind)
     }
 
     /// `d_arr += d · partial` for an array passed whole to a `#[grad]` function, `partial`
     /// being the callee's gradient with respect to it (an array value its pullback returned).
     fn pulled_array(&mut self, arr: Var, partial: Operand, d: Operand) {
         let d_arr = self.adj_array(arr);
-        let (pt, mut refs) = self.b.operand_tokens(partial);
-        let (dt, drefs) = self.b.operand_tokens(d);
-        let dt = crate::ir::shift_placeholders(dt, refs.len());
-        refs.extend(drefs);
-        let var = self
-            .b
-            .new_var(Kind::Opaque, Name::Anon, false, Span::call_site());
-        self.b.push(Inst::Opaque {
-            var,
-            expr: crate::ir::Opaque {
-                tokens: quote::quote!(__grad_krate::__private::scaled(#pt, #dt)),
-                refs,
-                effectful: false,
-                prec: crate::emit::tokens::PREC_ATOM,
-            },
-            ty: None,
-        });
         self.b.push(Inst::Assign {
             arr: d_arr,
-            src: Operand::Var(var),
+            src: partial,
             op: StoreOp::Add,
             span: Span::call_site(),
+            scale: Some(d),
         });
     }
 

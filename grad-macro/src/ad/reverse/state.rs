@@ -64,7 +64,12 @@ pub(super) fn array_reads(inst: &Inst, vars: &[VarInfo], out: &mut HashSet<Var>)
                 idx.iter().for_each(&mut add);
                 add(val);
             }
-            Inst::Assign { src, .. } => add(src),
+            Inst::Assign { src, scale, .. } => {
+                add(src);
+                if let Some(s) = scale {
+                    add(s);
+                }
+            }
             Inst::NewArray {
                 init: ArrayInit::Zero { .. },
                 ..
