@@ -14,7 +14,10 @@
 //! values), and escape programs that must compile (`e0`, `e1`, ..: `grad_testgen::escape`,
 //! data escaping and what the macro models, with the items they call written once), and an
 //! eighth of array state (`st0`, `st1`, ..: `gen::state_program`, arrays copied and assigned
-//! whole, written after and inside the loops that read them; see [`STATE_FEATURES`]), each
+//! whole, written after and inside the loops that read them; see [`STATE_FEATURES`]), and a
+//! ninth of arrays across calls (`ac0`, `ac0_fwd`, ..: `gen::array_call_program`, callers of
+//! helpers taking arrays by value and by reference and returning arrays, with the eighth
+//! batch's array state, in reverse and forward mode; see [`ARRAY_CALL_FEATURES`]), each
 //! from its own random stream, so adding one batch does not change the others.
 //! A caller's helpers (`c0_h0`, ..) are written next to it, in the nested module `m`, or,
 //! `pub`, in `$OUT_DIR/calls.rs`, which this crate's library includes (`src/lib.rs`): the test
@@ -23,8 +26,9 @@
 //! `GRAD_COMPILED_SECOND_CASES`, `GRAD_COMPILED_JACOBIAN_CASES` and
 //! `GRAD_COMPILED_LOOP_SECOND_CASES` that of the second, the third, the fourth, the fifth and
 //! the sixth alone, `GRAD_COMPILED_STATE_CASES` that of the eighth (default 20; not set by
-//! `GRAD_COMPILED_CASES`, so earlier long-run commands keep their meaning), `GRAD_FUZZ_SEED`
-//! the seed.
+//! `GRAD_COMPILED_CASES`, so earlier long-run commands keep their meaning),
+//! `GRAD_COMPILED_ARRAY_CALL_CASES` that of the ninth (default 20, not set by
+//! `GRAD_COMPILED_CASES` either), `GRAD_FUZZ_SEED` the seed.
 
 use grad_testgen::ast::{CallSite, Cond, Expr, Header, Jump, Place, ReduceKind, Stmt};
 use grad_testgen::{gen, oracle, Multi, Point, Program};
@@ -219,6 +223,63 @@ struct Batch {
     /// The calls in the source, and how many the oracle ran at the points checked.
     sites: Vec<CallSite>,
     calls_run: usize,
+    /// Programs showing each of [`ARRAY_CALL_FEATURES`] (the ninth batch), and points checked
+    /// in forward mode.
+    array_calls: Vec<usize>,
+    forward_points: usize,
+}
+
+/// What the callers of the ninth batch (arrays across calls) show: the name (see
+/// [`Batch::array_features`]).
+const ARRAY_CALL_FEATURES: &[&str] = &[
+    "float helper taking an array by value",
+    "float helper taking an array by reference",
+    "array-valued helper taking arrays by value (or none)",
+    "array-valued helper taking an array by reference",
+    "call with an array argument in a loop",
+    "array-valued call in a loop",
+    "call with arrays in a branch",
+    "loop calling and writing arrays",
+    "result annotated (let mut z: [f64; 3] = h(..))",
+    "result assigned whole (z = h(..))",
+    "result passed on to a call",
+    "result stored into",
+];
+
+/// Whether a loop (`s` or one inside it) calls and writes an array (a store, a whole
+/// assignment or a call's result assigned).
+fn loop_calls_and_writes(s: &Stmt) -> bool {
+    fn calls(s: &Stmt) -> bool {
+        let call = |e: &Expr| e.any(&|e| matches!(e, Expr::Call(_)));
+        match s {
+            Stmt::ArrayCall { .. } => true,
+            Stmt::Let { value, .. } | Stmt::Assign { value, .. } | Stmt::Store { value, .. } => {
+                call(value)
+            }
+            Stmt::If { cond, then, els } => {
+                cond.any(&|e| matches!(e, Expr::Call(_))) || then.iter().chain(els).any(calls)
+            }
+            Stmt::Loop { body, .. } => body.iter().any(calls),
+            _ => false,
+        }
+    }
+    fn writes(s: &Stmt) -> bool {
+        match s {
+            Stmt::Store { .. } | Stmt::ArrayAssign { .. } => true,
+            Stmt::ArrayCall { assign, .. } => assign.is_some(),
+            Stmt::If { then, els, .. } => then.iter().chain(els).any(writes),
+            Stmt::Loop { body, .. } => body.iter().any(writes),
+            _ => false,
+        }
+    }
+    match s {
+        Stmt::Loop { body, .. } => {
+            (body.iter().any(calls) && body.iter().any(writes))
+                || body.iter().any(loop_calls_and_writes)
+        }
+        Stmt::If { then, els, .. } => then.iter().chain(els).any(loop_calls_and_writes),
+        _ => false,
+    }
 }
 
 impl Batch {
@@ -260,6 +321,122 @@ impl Batch {
 
     fn add(&mut self, name: &str, p: &Program, points: &[Point]) {
         self.add_source(name, p.source(name), p, points);
+    }
+
+    /// A caller of the ninth batch (arrays across calls): as [`Batch::add_caller`], and the
+    /// same caller again with `mode = forward` (`{name}_fwd`, calling the same helpers), whose
+    /// `_value_and_grad`, `_grad` and `_jvp` (along [`TANGENT`], shaped like the `wrt`
+    /// parameters) are checked against the oracle too.
+    fn add_array_caller(&mut self, name: &str, mut p: Program, points: &[Point]) {
+        let before = self.sites.len();
+        self.add_caller(name, p.clone(), points);
+        p.name_callees(name);
+        self.array_features(&p, before);
+        let fwd = format!("{name}_fwd");
+        let source = p.source_with(&fwd, "mode = forward");
+        self.fns.push_str(&source);
+        let mut shown = String::new();
+        for c in &p.callees {
+            let _ = write!(shown, "// {}\n{}", c.path(), c.source());
+        }
+        let shown = shown + &p.source(name) + &source;
+        let n = p.n_grad();
+        let list = |v: &[f64]| {
+            let v: Vec<String> = v.iter().map(|x| format!("{x:?}")).collect();
+            v.join(", ")
+        };
+        let mut components: Vec<String> = (0..p.n_wrt).map(|j| format!("\"w{j}\"")).collect();
+        components.extend((0..n - p.n_wrt).map(|j| format!("\"wa[{j}]\"")));
+        let t = &TANGENT[..n];
+        let mut t_args: Vec<String> = t[..p.n_wrt].iter().map(|x| format!("{x:?}")).collect();
+        t_args.push(format!("[{}]", list(&t[p.n_wrt..])));
+        let mut tn: Vec<String> = (0..p.n_wrt).map(|j| format!("t{j}")).collect();
+        tn.push("ta".into());
+        let (t_args, tn) = (t_args.join(", "), tn.join(", "));
+        for pt in points {
+            let Some(oracle::Expected {
+                value,
+                gradient,
+                scale,
+            }) = oracle::value_and_gradient(&p, pt)
+            else {
+                continue;
+            };
+            if !gradient.iter().all(|g| g.is_finite() && g.abs() < 1e8)
+                || !scale.iter().all(|s| s.is_finite())
+            {
+                continue;
+            }
+            self.forward_points += 1;
+            let args = p.args(pt);
+            let names: Vec<String> = (0..args.len()).map(|j| format!("a{j}")).collect();
+            let (args, names) = (args.join(", "), names.join(", "));
+            let _ = writeln!(
+                self.checks,
+                "    let ({names}, ({tn},)) = std::hint::black_box(({args}, ({t_args},)));\n    let case = SecondCase {{ source: {shown:?}, args: \"{args}\", components: &[{}], value: {value:?}, gradient: &[{}], scale: &[{}], tangent: &[{}], vector: &[], hessian: &[], hessian_scale: &[] }};\n    n += check_forward(&case, || {name}({names}), || {fwd}_value_and_grad({names}), || {fwd}_grad({names}), || {fwd}_jvp({names}, {tn}));",
+                components.join(", "),
+                list(&gradient),
+                list(&scale),
+                list(t),
+            );
+        }
+    }
+
+    /// Counts the ninth batch's features of `p` (its call sites from `before` on).
+    fn array_features(&mut self, p: &Program, before: usize) {
+        let sites = &self.sites[before..];
+        let source = p.source("f");
+        let mut f = vec![false; ARRAY_CALL_FEATURES.len()];
+        f[0] = sites
+            .iter()
+            .any(|c| !c.returns_array && c.array_arg == Some(false));
+        f[1] = sites
+            .iter()
+            .any(|c| !c.returns_array && c.array_arg == Some(true));
+        f[2] = sites
+            .iter()
+            .any(|c| c.returns_array && c.array_arg != Some(true));
+        f[3] = sites
+            .iter()
+            .any(|c| c.returns_array && c.array_arg == Some(true));
+        f[4] = sites.iter().any(|c| c.array_arg.is_some() && c.in_loop);
+        f[5] = sites.iter().any(|c| c.returns_array && c.in_loop);
+        f[6] = sites
+            .iter()
+            .any(|c| (c.array_arg.is_some() || c.returns_array) && c.in_branch);
+        f[7] = p.stmts.iter().any(loop_calls_and_writes);
+        // Results: `let mut zN = ..h(` / `let mut zN: [f64; 3] = ..h(`, `zN = ..h(`.
+        let mut results: Vec<String> = Vec::new();
+        for line in source.lines().map(str::trim) {
+            let call = line.contains("h0(") || line.contains("h1(") || line.contains("h2(");
+            if let Some(rest) = line.strip_prefix("let mut z") {
+                if call {
+                    let name: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    f[8] |= rest.contains(": [f64; ");
+                    results.push(format!("z{name}"));
+                    continue;
+                }
+            }
+            if call && line.starts_with('z') && line.split(' ').nth(1) == Some("=") {
+                f[9] = true;
+            }
+            for r in &results {
+                let passed = [
+                    format!("({r},"),
+                    format!("({r})"),
+                    format!(" {r},"),
+                    format!(" {r})"),
+                    format!("&{r},"),
+                    format!("&{r})"),
+                ];
+                f[10] |= call && passed.iter().any(|x| line.contains(x.as_str()));
+                f[11] |= line.starts_with(&format!("{r}["));
+            }
+        }
+        self.array_calls.resize(ARRAY_CALL_FEATURES.len(), 0);
+        for (n, on) in self.array_calls.iter_mut().zip(f) {
+            *n += usize::from(on);
+        }
     }
 
     /// A program written as `source`, which the oracle differentiates as `p` (an escape
@@ -768,6 +945,11 @@ fn stmt_sums(s: &mut Stmt) {
             body.iter_mut().for_each(stmt_sums);
         }
         Stmt::Jump(Jump::Return(e)) => expr_sums(e),
+        Stmt::ArrayCall { call, .. } => call
+            .args
+            .iter_mut()
+            .chain(&mut call.data)
+            .for_each(expr_sums),
         Stmt::Jump(_)
         | Stmt::ArrayDecl { .. }
         | Stmt::ArrayCopy { .. }
@@ -1008,6 +1190,7 @@ fn main() {
         .unwrap_or(20);
     let escape_cases = env("GRAD_COMPILED_ESCAPE_CASES").or(cases).unwrap_or(60);
     let state_cases = env("GRAD_COMPILED_STATE_CASES").unwrap_or(20);
+    let array_call_cases = env("GRAD_COMPILED_ARRAY_CALL_CASES").unwrap_or(20);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -1112,6 +1295,19 @@ fn main() {
         state.add(&format!("st{i}"), &p, &points);
     }
 
+    // The ninth batch: arrays across calls (helpers taking arrays by value and by reference,
+    // and returning arrays), reverse mode (`ac{i}`) and forward mode (`ac{i}_fwd`).
+    let mut array_calls = Batch::default();
+    let mut runner = self::runner(seed, 8);
+    for i in 0..array_call_cases {
+        let tree = match gen::array_call_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating caller {i} of arrays across calls: {e}"),
+        };
+        let (p, points) = tree.current();
+        array_calls.add_array_caller(&format!("ac{i}"), p, &points);
+    }
+
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
         plain.programs, plain.points, plain.nonzero, loops.programs, loops.points, loops.nonzero
@@ -1163,6 +1359,25 @@ fn main() {
         feats.join(", ")
     );
 
+    array_calls.state.resize(STATE_FEATURES.len(), 0);
+    array_calls.array_calls.resize(ARRAY_CALL_FEATURES.len(), 0);
+    let feats: Vec<String> = ARRAY_CALL_FEATURES
+        .iter()
+        .zip(&array_calls.array_calls)
+        .chain(STATE_FEATURES.iter().zip(&array_calls.state))
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    let _ = write!(
+        summary,
+        ", {} callers of arrays across calls ({} points, {} nonzero components; forward mode: {} points; {}; {})",
+        array_calls.programs,
+        array_calls.points,
+        array_calls.nonzero,
+        array_calls.forward_points,
+        array_calls.calls(),
+        feats.join(", ")
+    );
+
     let k = grad_testgen::ast::USER_CONST;
     // What every program may use: the import, the user constant, the index tables, the
     // escapes' support items.
@@ -1172,7 +1387,7 @@ fn main() {
         grad_testgen::escape::SUPPORT,
     );
     let out = format!(
-        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}    n\n}}\n",
+        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
@@ -1181,8 +1396,10 @@ fn main() {
         loop_second.fns,
         escapes.fns,
         state.fns,
+        array_calls.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
+        array_calls.module,
         plain.checks,
         loops.checks,
         calls.checks,
@@ -1191,6 +1408,7 @@ fn main() {
         loop_second.checks,
         escapes.checks,
         state.checks,
+        array_calls.checks,
     );
     write("generated.rs", &out);
     // The same programs for `tests/lints.rs`, with and without `#[grad]` (an attribute's line
@@ -1223,8 +1441,8 @@ fn main() {
     write("lint_with.rs", &with);
     write("lint_without.rs", &without);
     let lib = format!(
-        "use backprop::grad;\n\nconst K: f64 = {k:?};\n\n{}",
-        calls.lib
+        "use backprop::grad;\n\nconst K: f64 = {k:?};\n\n{}{}",
+        calls.lib, array_calls.lib
     );
     write("calls.rs", &lib);
 }

@@ -881,3 +881,33 @@ fn the_generators_array_call_findings_stay_fixed() {
         max_relative = 1e-15
     );
 }
+
+#[grad]
+fn scaled_copy(w0: f64, wa: &[f64; 3]) -> [f64; 3] {
+    [w0 * wa[0], wa[1] * w0, wa[2] * w0 * w0]
+}
+
+/// An array a loop assigns whole, each iteration: its sweep zeroes the array's adjoint, so the
+/// iterations must be swept last first (they were swept in order, as if they only added).
+#[grad(wrt = w0, w1, wa)]
+fn assigned_each_iteration(w0: f64, w1: f64, wa: [f64; 3]) -> f64 {
+    let z0 = scaled_copy(w0, &wa);
+    let mut z1 = z0;
+    for i0 in 0..=1 {
+        z1 = scaled_copy(w0 * (w1 * (i0 as f64)), &wa);
+    }
+    z1[2] * z0[0]
+}
+
+#[test]
+fn an_array_assigned_each_iteration_is_swept_last_first() {
+    let (w0, w1, wa) = (1.1, -0.2, [0.3, 0.5, -0.1]);
+    let (d0, d1, da) = assigned_each_iteration_grad(w0, w1, wa);
+    let mut g = vec![d0, d1];
+    g.extend_from_slice(&da);
+    fd(
+        |p| assigned_each_iteration(p[0], p[1], [p[2], p[3], p[4]]),
+        &[w0, w1, wa[0], wa[1], wa[2]],
+        &g,
+    );
+}

@@ -341,6 +341,10 @@ pub struct Call {
     pub data: Vec<Expr>,
     pub k: IntArg,
     pub flag: FlagArg,
+    /// What goes to the callee's array parameters (arrays across calls, `gen::array_call_program`
+    /// only): `arrays[0]` picks the array passed to its `wrt` array (see [`Scope::array_arg`]);
+    /// empty: the first that fits.
+    pub arrays: Vec<u8>,
 }
 
 /// What a call passes to its callee's `k: i32`.
@@ -385,6 +389,13 @@ pub struct Callee {
     pub place: Place,
     pub building_block: bool,
     pub body: Program,
+    /// Its array parameters (`wa`, `xs` of its body) taken by reference (`wa: &[f64; 3]`, and
+    /// the caller passes `&z`) instead of by value (arrays across calls only).
+    pub by_ref: bool,
+    /// Not empty: it returns `[f64; M]`, its body ending with these `M` results as an array
+    /// literal (its `body.ret` unused), and callers bind the result (`let mut z = h(..);`,
+    /// [`Stmt::ArrayCall`]).
+    pub outputs: Vec<Expr>,
 }
 
 impl Callee {
@@ -422,7 +433,37 @@ impl Callee {
         } else {
             "pub "
         };
-        self.body.print(&self.name, &attr, vis)
+        if self.outputs.is_empty() && !self.by_ref {
+            return self.body.print(&self.name, &attr, vis);
+        }
+        let ty = if self.outputs.is_empty() {
+            "f64".to_string()
+        } else {
+            format!("[f64; {}]", self.outputs.len())
+        };
+        let last = |scope: &Scope| {
+            if self.outputs.is_empty() {
+                return expr_str(&self.body.ret, scope);
+            }
+            let results: Vec<String> = self.outputs.iter().map(|e| expr_str(e, scope)).collect();
+            format!("[{}]", results.join(", "))
+        };
+        let params = self.body.params_with(self.by_ref);
+        self.body
+            .print_with(&self.name, &attr, vis, &params, &ty, &last)
+    }
+
+    /// What a caller knows of it.
+    pub fn sig(&self) -> CalleeSig {
+        CalleeSig {
+            path: self.path(),
+            n_wrt: self.body.n_wrt,
+            n_data: self.body.n_data,
+            wrt_array: self.body.wrt_array,
+            data_array: self.body.data_array,
+            by_ref: self.by_ref,
+            outputs: self.outputs.len(),
+        }
     }
 }
 
@@ -432,6 +473,13 @@ pub struct CalleeSig {
     pub path: String,
     pub n_wrt: usize,
     pub n_data: usize,
+    /// Whether it takes a differentiated array `[f64; WA_LEN]` (after its `wrt` floats) and a
+    /// data array `[f64; XS_LEN]` (after its data floats), by reference or not, and how many
+    /// floats it returns in an array (0: it returns `f64`).
+    pub wrt_array: bool,
+    pub data_array: bool,
+    pub by_ref: bool,
+    pub outputs: usize,
 }
 
 /// An array index: a loop variable in scope (from the innermost), or a literal, reduced
@@ -651,6 +699,17 @@ pub enum Stmt {
         op: StoreOp,
         value: Expr,
     },
+    /// Arrays across calls (`gen::array_call_program`): `let mut z = h(..);`, the result of a
+    /// callee returning an array ([`Scope::array_callee`]), a new array of
+    /// [`ArrayKind::State`] (annotated `let mut z: [f64; M] = ..` when `typed`); or, `assign`
+    /// naming an array of state of the result's length ([`Scope::state_array`] among those),
+    /// `z = h(..);`, a whole assignment (a new array when there is none). Nothing when the
+    /// program has no such callee.
+    ArrayCall {
+        call: Call,
+        typed: bool,
+        assign: Option<u8>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -767,6 +826,9 @@ pub struct Array {
     /// (see [`WORK_AROUND_WHOLE_ASSIGN_IN_BRANCH`]).
     pub origin: Option<usize>,
     pub depth: usize,
+    /// The result of a call ([`Stmt::ArrayCall`]), or a copy of one (see
+    /// [`WORK_AROUND_CALL_RESULT_IN_BRANCH`]).
+    pub from_call: bool,
 }
 
 /// An integer loop variable in scope, and the largest value it may take (`None`: unknown to
@@ -973,6 +1035,7 @@ impl Scope {
                 data: false,
                 origin: None,
                 depth: 0,
+                from_call: false,
             });
         }
         if p.data_array {
@@ -983,6 +1046,7 @@ impl Scope {
                 data: true,
                 origin: None,
                 depth: 0,
+                from_call: false,
             });
         }
         Scope {
@@ -998,19 +1062,15 @@ impl Scope {
             borrowed: Vec::new(),
             branches: 0,
             n_wrt: p.n_wrt,
-            callees: p
-                .callees
-                .iter()
-                .map(|c| CalleeSig {
-                    path: c.path(),
-                    n_wrt: c.body.n_wrt,
-                    n_data: c.body.n_data,
-                })
-                .collect(),
+            callees: p.callees.iter().map(Callee::sig).collect(),
             this: CalleeSig {
                 path: "f".into(),
                 n_wrt: p.n_wrt,
                 n_data: p.n_data,
+                wrt_array: p.wrt_array,
+                data_array: p.data_array,
+                by_ref: false,
+                outputs: 0,
             },
         }
     }
@@ -1032,11 +1092,83 @@ impl Scope {
             .collect()
     }
 
-    /// The callee a call refers to (an index into [`Scope::callees`]); `None` when there is
-    /// none.
+    /// The callee a call refers to (an index into [`Scope::callees`]), among those returning
+    /// a float; `None` when there is none.
     pub fn callee(&self, i: u8) -> Option<usize> {
-        let n = self.callees.len();
-        (n > 0).then(|| i as usize % n)
+        self.callee_of(i, false)
+    }
+
+    /// The callee returning an array ([`Stmt::ArrayCall`]) `i` refers to; `None` when there is
+    /// none.
+    pub fn array_callee(&self, i: u8) -> Option<usize> {
+        self.callee_of(i, true)
+    }
+
+    fn callee_of(&self, i: u8, array: bool) -> Option<usize> {
+        let fit: Vec<usize> = (0..self.callees.len())
+            .filter(|&j| (self.callees[j].outputs > 0) == array)
+            .collect();
+        (!fit.is_empty()).then(|| fit[i as usize % fit.len()])
+    }
+
+    /// The array a call passes to a parameter of length `len`: for a data array, the caller's
+    /// data array `xs`; for a differentiated one, the readable array of that length `sel`
+    /// picks (counted from the first, [`LATEST`] the last). `None` when there is none.
+    pub fn array_arg(&self, sel: u8, len: usize, data: bool) -> Option<usize> {
+        let sometimes = self.branches > 0 || self.jump_pending;
+        let only_wa = WORK_AROUND_CALL_ARG_WRITTEN_LATER && sometimes;
+        let fit: Vec<usize> = self
+            .readable_arrays()
+            .into_iter()
+            .filter(|&j| {
+                let a = &self.arrays[j];
+                if data {
+                    a.kind == ArrayKind::Data
+                } else if only_wa {
+                    a.kind == ArrayKind::Wrt && a.len == len
+                } else {
+                    a.len == len && Some(j) == self.walkable_slot(j)
+                }
+            })
+            .collect();
+        match sel {
+            _ if fit.is_empty() => None,
+            LATEST => fit.last().copied(),
+            _ => Some(fit[sel as usize % fit.len()]),
+        }
+    }
+
+    /// The array a call's result is assigned to whole ([`Stmt::ArrayCall`]): the array of
+    /// state `assign` names among those of length `len` (counted from the latest), if any.
+    pub fn call_target(&self, assign: Option<u8>, len: usize) -> Option<usize> {
+        let i = assign?;
+        let branch_bug = WORK_AROUND_WHOLE_ASSIGN_IN_BRANCH || WORK_AROUND_CALL_RESULT_IN_BRANCH;
+        if branch_bug && self.branches > 0 {
+            return None;
+        }
+        let w: Vec<usize> = (0..self.arrays.len())
+            .filter(|&j| {
+                let a = &self.arrays[j];
+                a.kind == ArrayKind::State
+                    && a.len == len
+                    && !self.borrowed.contains(&j)
+                    && !self.hidden(j)
+            })
+            .collect();
+        (!w.is_empty()).then(|| w[w.len() - 1 - i as usize % w.len()])
+    }
+
+    /// The arrays call `c` passes to `sig`: to its `wrt` array, then to its data array (`None`
+    /// where nothing fits: a literal of zeros).
+    pub fn call_arrays(&self, sig: &CalleeSig, c: &Call) -> Vec<Option<usize>> {
+        let mut out = Vec::new();
+        if sig.wrt_array {
+            out.push(self.array_arg(c.arrays.first().copied().unwrap_or(0), WA_LEN, false));
+        }
+        if sig.data_array {
+            out.push(self.array_arg(0, XS_LEN, true));
+        }
+        out
     }
 
     pub fn mark(&self) -> Mark {
@@ -1095,6 +1227,7 @@ impl Scope {
             data: false,
             origin: None,
             depth: self.depth,
+            from_call: false,
         });
         (self.arrays.len() - 1, name)
     }
@@ -1233,6 +1366,11 @@ impl Scope {
     /// jump may have happened (after a `continue`, in a `while` body).
     pub fn assign_plan(&self, dst: usize, src: Option<u8>) -> Option<Option<usize>> {
         let source = self.assign_source(dst, src);
+        let call = |j: usize| self.arrays[j].from_call;
+        let result = call(dst) || source.is_some_and(call);
+        if WORK_AROUND_CALL_RESULT_IN_BRANCH && self.branches > 0 && result {
+            return None;
+        }
         if WORK_AROUND_WHOLE_ASSIGN_IN_BRANCH && self.depth > 0 {
             let buffer = source.is_some_and(|j| {
                 self.arrays[j].origin == Some(dst) && self.arrays[j].depth == self.depth
@@ -1248,8 +1386,10 @@ impl Scope {
     /// only if [`WORK_AROUND_DATA_COPY_STORE`] holds and `src` is data); its name.
     pub fn declare_copy(&mut self, src: Option<usize>, len: usize) -> String {
         let data = src.is_some_and(|a| self.arrays[a].data);
+        let from_call = src.is_some_and(|a| self.arrays[a].from_call);
         let (slot, name) = self.declare_state_array(len);
         self.arrays[slot].data = data;
+        self.arrays[slot].from_call = from_call;
         self.arrays[slot].origin = src;
         if WORK_AROUND_DATA_COPY_STORE && data {
             self.arrays[slot].kind = ArrayKind::Readable;
@@ -1447,6 +1587,7 @@ impl Stmt {
             | Stmt::ArrayDecl { .. }
             | Stmt::ArrayCopy { .. }
             | Stmt::ArrayAssign { .. }
+            | Stmt::ArrayCall { .. }
             | Stmt::Store { .. } => false,
         }
     }
@@ -1463,7 +1604,8 @@ impl Stmt {
             | Stmt::Jump(_)
             | Stmt::ArrayDecl { .. }
             | Stmt::ArrayCopy { .. }
-            | Stmt::ArrayAssign { .. } => false,
+            | Stmt::ArrayAssign { .. }
+            | Stmt::ArrayCall { .. } => false,
         }
     }
 }
@@ -1771,6 +1913,7 @@ impl Program {
                     matches!(header, Header::While { cond: Some(c), .. } if cond(c))
                         || body.iter().any(stmt)
                 }
+                Stmt::ArrayCall { call, .. } => call.args.iter().chain(&call.data).any(expr),
                 Stmt::Jump(_)
                 | Stmt::ArrayDecl { .. }
                 | Stmt::ArrayCopy { .. }
@@ -1779,7 +1922,10 @@ impl Program {
         }
         self.stmts.iter().any(stmt)
             || expr(&self.ret)
-            || self.callees.iter().any(|c| c.body.has_steps())
+            || self
+                .callees
+                .iter()
+                .any(|c| c.body.has_steps() || c.outputs.iter().any(expr))
     }
 
     /// How many gradient components there are: one per scalar `wrt` parameter, then one per
@@ -1799,13 +1945,19 @@ impl Program {
     }
 
     pub fn params(&self) -> Vec<String> {
+        self.params_with(false)
+    }
+
+    /// [`Program::params`], the arrays taken by reference (`wa: &[f64; 3]`) when `by_ref`.
+    pub fn params_with(&self, by_ref: bool) -> Vec<String> {
+        let r = if by_ref { "&" } else { "" };
         let mut p: Vec<String> = (0..self.n_wrt).map(|i| format!("w{i}: f64")).collect();
         if self.wrt_array {
-            p.push(format!("wa: [f64; {WA_LEN}]"));
+            p.push(format!("wa: {r}[f64; {WA_LEN}]"));
         }
         p.extend((0..self.n_data).map(|i| format!("x{i}: f64")));
         if self.data_array {
-            p.push(format!("xs: [f64; {XS_LEN}]"));
+            p.push(format!("xs: {r}[f64; {XS_LEN}]"));
         }
         p.push("k: i32".into());
         p.push("flag: bool".into());
@@ -1875,15 +2027,24 @@ impl Program {
         ty: &str,
         last: &dyn Fn(&Scope) -> String,
     ) -> String {
+        self.print_with(name, attr, vis, &self.params(), ty, last)
+    }
+
+    /// [`Program::print_ending`] with the parameters `params`.
+    fn print_with(
+        &self,
+        name: &str,
+        attr: &str,
+        vis: &str,
+        params: &[String],
+        ty: &str,
+        last: &dyn Fn(&Scope) -> String,
+    ) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{attr}");
         let mut scope = Scope::new(self);
         scope.this.path = name.into();
-        let _ = writeln!(
-            out,
-            "{vis}fn {name}({}) -> {ty} {{",
-            self.params().join(", ")
-        );
+        let _ = writeln!(out, "{vis}fn {name}({}) -> {ty} {{", params.join(", "));
         // Both data parameters are always declared; mention them so neither is unused.
         let _ = writeln!(out, "    let _ = (k, flag);");
         let top = scope.mark();
@@ -1893,6 +2054,10 @@ impl Program {
         }
         let _ = writeln!(out, "    {}", last(&scope));
         out.push_str("}\n");
+        let results = self.callees.iter().any(|c| !c.outputs.is_empty());
+        if WORK_AROUND_UNINDEXED_RESULT && results {
+            return annotate_unindexed(&out, WA_LEN);
+        }
         out
     }
 }
@@ -2097,7 +2262,200 @@ fn print_stmt(out: &mut String, s: &Stmt, scope: &mut Scope, depth: usize) {
                 let _ = writeln!(out, "{pad}{} {} {v};", elem_str(scope, a, *ix), op.symbol());
             }
         }
+        Stmt::ArrayCall {
+            call,
+            typed,
+            assign,
+        } => {
+            let Some(f) = scope.array_callee(call.callee) else {
+                return;
+            };
+            let sig = &scope.callees[f];
+            let v = call_str(sig, call, scope, false);
+            let m = sig.outputs;
+            let target = scope.call_target(*assign, m);
+            if let (Some(d), false) = (target, WORK_AROUND_ASSIGN_CALL_RESULT) {
+                let _ = writeln!(out, "{pad}{} = {v};", scope.arrays[d].name);
+                return;
+            }
+            let (slot, name) = scope.declare_state_array(m);
+            scope.arrays[slot].from_call = true;
+            let ty = if *typed || WORK_AROUND_UNTYPED_RESULT_IN_BRANCH {
+                format!(": [f64; {m}]")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "{pad}let mut {name}{ty} = {v};");
+            if let Some(d) = target {
+                let _ = writeln!(out, "{pad}{} = {name};", scope.arrays[d].name);
+            }
+        }
     }
+}
+
+/// Fixed in the macro (issue 18); set to `true` to generate the workaround again. Was:
+/// Reported (see the report of the ninth batch): the result of a call assigned whole to an
+/// array (`z = h(z, ..);`) is refused: "`z` is an array of floats: assign it another array of
+/// its shape (`z = v;`, `z = [0.0; N];`) or its elements (`z[i] = ...`)". Minimal:
+///
+/// ```text
+/// #[grad(wrt = s)]
+/// fn step(s: [f64; 2]) -> [f64; 2] { [s[1].sin(), s[0] * s[1]] }
+/// #[grad(wrt = w)]
+/// fn f(w: [f64; 2]) -> f64 {
+///     let mut z = w;
+///     z = step(z);
+///     z[0] + z[1]
+/// }
+/// ```
+///
+/// While this is `true`, such an assignment prints as `let mut r = h(z, ..); z = r;` (and the
+/// oracle runs it so: a new array, then the whole assignment).
+pub const WORK_AROUND_ASSIGN_CALL_RESULT: bool = false;
+
+/// Fixed in the macro (issue 18); set to `true` to generate the workaround again. Was:
+/// Reported (see the report of the ninth batch): a wrong gradient. A call taking an array (by
+/// value or by reference, returning a float or an array) in code that runs only sometimes (a
+/// branch of an `if`, the body of a `while` loop), followed there by a write to that array (a
+/// store, or a whole assignment), has its pullback run at the array's value after the write,
+/// not at the argument it was called with. Minimal (`f(s) = s[1].sin()`, `#[grad(wrt = s)] fn
+/// f(s: &[f64; 3]) -> f64`):
+///
+/// ```text
+/// #[grad(wrt = w)]
+/// fn g(w: [f64; 3], flag: bool) -> f64 {
+///     let mut z = w;
+///     let mut v = 0.0;
+///     if flag {
+///         v = f(&z);
+///         z[1] = 7.0;
+///     }
+///     v
+/// }
+/// ```
+///
+/// `g_grad([2.0, 3.0, 0.5], true)` is `[0, cos(7), 0]`, not `[0, cos(3), 0]`; the same with
+/// `let mut t = 0; while t < 1 { t += 1; v = f(&z); z[1] = 7.0; }`, with `z = [1.0, 7.0,
+/// 1.0];` for the store, and with an array-valued helper (`let r: [f64; 3] = rhs(z); z =
+/// r;`); right at the top level and in a `for` loop. While this is `true`, a call in a branch
+/// or where a jump may have happened (a `while` body, after a `continue`) takes `wa` (never
+/// written) for its `wrt` array.
+pub const WORK_AROUND_CALL_ARG_WRITTEN_LATER: bool = false;
+
+/// Fixed in the macro (issue 18); set to `true` to generate the workaround again. Was:
+/// Reported (see the report of the ninth batch), two bugs of an array-valued call's result
+/// assigned whole in a branch (`let r = h(z); z = r;` in an `if`):
+///
+/// - a wrong gradient: the pullback runs at the array's new value (`r`) instead of the argument
+///   it was called with. Minimal (`rhs(s) = [s[1].sin(), s[0] * s[1], s[2]]`, `#[grad(wrt =
+///   s)]`, by value or `&[f64; 3]`):
+///
+///   ```text
+///   #[grad(wrt = w)]
+///   fn b(w: [f64; 3], flag: bool) -> f64 {
+///       let mut z = w;
+///       if flag {
+///           let r: [f64; 3] = rhs(z);
+///           z = r;
+///       }
+///       z[0]
+///   }
+///   ```
+///
+///   `b_grad([2.0, 3.0, 0.5], true)` is `[0, 0.960.., 0]` (`cos(6)`, at `r[1] = 6`), not `[0,
+///   cos(3), 0]`; right at the top level, in a loop, in `mode = forward`, and with `rhs(w)` for
+///   `rhs(z)`.
+/// - a compile error in the expansion ("`if` and `else` have incompatible types: expected
+///   `[f64; 3]`, found `Vec<_>`", or "expected `Vec<_>`, found `[f64; 3]`", "`Vec<_>: Copy`
+///   is not satisfied" at `zeros_like`) when the result is also indexed: `if flag { let r =
+///   rhs(w); z = r; z[1] += r[2]; }`.
+///
+/// The same compile error with a copy of a result: `let r = h(w0, wa); let mut z = r; z = wa;
+/// if x1 < w0 { let mut z3 = z; z3[0] = r[1]; z = z3; } z[0] * r[1]` (without `let mut z = r;
+/// z = wa;`, `let mut z = wa;`, it compiles).
+///
+/// While this is `true`, a call's result is not assigned whole in a branch
+/// ([`Scope::call_target`] gives none: the result is a new array only), and no whole
+/// assignment in a branch writes or reads a result or a copy of one ([`Scope::assign_plan`]).
+pub const WORK_AROUND_CALL_RESULT_IN_BRANCH: bool = false;
+
+/// Fixed in the macro (issue 18); set to `true` to generate the workaround again. Was:
+/// Reported (see the report of the ninth batch): the result of an array-valued call bound
+/// without its type inside a branch does not compile ("mismatched types: expected `Vec<_>`,
+/// found `[f64; 3]`", "`Vec<_>: Copy` is not satisfied" at `zeros_like`, or "`if` and `else`
+/// have incompatible types"), nor a copy made in a branch of one bound without its type
+/// before. Minimal (`h(w0, s) = [s[1].sin() * w0, s[0] * s[1], s[2]]`, `#[grad(wrt = w0,
+/// s)]`):
+///
+/// ```text
+/// #[grad(wrt = w0, wa)]
+/// fn g(w0: f64, wa: [f64; 3], x1: f64) -> f64 {
+///     let mut s = 0.0;
+///     if x1 < w0 {
+///         let r = h(w0, wa);
+///         s = r[0] * r[1];
+///     }
+///     s
+/// }
+/// ```
+///
+/// (`let r: [f64; 3] = h(w0, wa);` compiles, and so does the same without the `if`). While
+/// this is `true`, every result is annotated (`let mut z: [f64; 3] = h(..);`).
+pub const WORK_AROUND_UNTYPED_RESULT_IN_BRANCH: bool = false;
+
+/// Reported (see the report of the ninth batch): the result of an array-valued call that the
+/// body never indexes by its own name (`let r = h(..);` only passed on, `g(&r)`, or copied,
+/// `let mut z = r;`) is taken for a float: "this expression cannot be differentiated: it uses
+/// `r`, which depends on a `wrt` parameter", and a copy of it indexed later, "assigning to an
+/// element of an array of data". Minimal:
+///
+/// ```text
+/// #[grad(wrt = s)]
+/// fn rhs(s: [f64; 2]) -> [f64; 2] { [s[1].sin(), s[0] * s[1]] }
+/// #[grad(wrt = v)]
+/// fn norm(v: &[f64; 2]) -> f64 { v[0] * v[0] + v[1] * v[1] }
+/// #[grad(wrt = w)]
+/// fn f(w: [f64; 2]) -> f64 {
+///     let r = rhs(w);
+///     norm(&r)
+/// }
+/// ```
+///
+/// (`let r: [f64; 2] = rhs(w);` compiles). While this is `true`, such a result is annotated
+/// (`let mut z: [f64; 3] = h(..);`, [`annotate_unindexed`]).
+pub const WORK_AROUND_UNINDEXED_RESULT: bool = true;
+
+/// `source` with every `let mut zN = ..;` of a call's result (a line holding a call of a
+/// helper, `_h0(`..) annotated `: [f64; 3]` where no line of its block after it indexes `zN[`.
+pub fn annotate_unindexed(source: &str, len: usize) -> String {
+    let lines: Vec<&str> = source.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        let is_call = ["_h0(", "_h1(", "_h2("].iter().any(|h| t.contains(h));
+        let decl = t
+            .strip_prefix("let mut z")
+            .and_then(|r| r.split_once(" = "))
+            .filter(|(n, _)| is_call && n.bytes().all(|b| b.is_ascii_digit()));
+        if let Some((n, value)) = decl {
+            let name = format!("z{n}[");
+            let scope = lines[i + 1..]
+                .iter()
+                .take_while(|l| l.trim().is_empty() || indent(l) >= indent(line));
+            if !scope.into_iter().any(|l| l.contains(&name)) {
+                let _ = writeln!(
+                    out,
+                    "{}let mut z{n}: [f64; {len}] = {value}",
+                    &line[..indent(line)]
+                );
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// Typed (`0.5_f64`): an expression of literals alone must still have a type for its methods.
@@ -2230,12 +2588,28 @@ pub fn expr_str(e: &Expr, scope: &Scope) -> String {
     }
 }
 
-/// `path(args.., data.., k, flag)`, with `k - 1` for a recursive call.
+/// `path(args.., data.., k, flag)`, with `k - 1` for a recursive call; a `wrt` array after
+/// the `wrt` floats and a data array after the data floats (`&z` by reference).
 fn call_str(sig: &CalleeSig, c: &Call, scope: &Scope, recur: bool) -> String {
     let mut args: Vec<String> = Scope::call_args(sig, c)
         .into_iter()
         .map(|e| e.map_or_else(|| "0.0_f64".into(), |e| expr_str(e, scope)))
         .collect();
+    let arrays = scope.call_arrays(sig, c);
+    let array = |a: Option<usize>, len: usize| {
+        let r = if sig.by_ref { "&" } else { "" };
+        match a {
+            Some(a) => format!("{r}{}", scope.arrays[a].name),
+            None => format!("{r}[0.0_f64; {len}]"),
+        }
+    };
+    if sig.data_array {
+        let at = sig.n_wrt + sig.n_data;
+        args.insert(at, array(*arrays.last().expect("a data array"), XS_LEN));
+    }
+    if sig.wrt_array {
+        args.insert(sig.n_wrt, array(arrays[0], WA_LEN));
+    }
     args.push(match c.k {
         _ if recur => "k - 1".into(),
         IntArg::K => "k".into(),
@@ -2337,6 +2711,10 @@ pub struct CallSite {
     /// In a helper's body (a call between helpers, or a recursive one).
     pub in_helper: bool,
     pub recursive: bool,
+    /// The callee takes an array (`Some(true)`: by reference).
+    pub array_arg: Option<bool>,
+    /// The callee returns an array ([`Stmt::ArrayCall`]).
+    pub returns_array: bool,
 }
 
 impl Program {
@@ -2428,6 +2806,18 @@ impl Sites<'_> {
                     self.stmt(s, at);
                 }
             }
+            Stmt::ArrayCall { call, .. } => {
+                let array = |c: &&Callee| !c.outputs.is_empty();
+                let fit: Vec<&Callee> = self.p.callees.iter().filter(array).collect();
+                if fit.is_empty() {
+                    return;
+                }
+                let callee = fit[call.callee as usize % fit.len()];
+                self.push(callee, at, false);
+                for child in call.args.iter().chain(&call.data) {
+                    self.expr(child, At { nested: true, ..at });
+                }
+            }
             Stmt::Jump(_)
             | Stmt::ArrayDecl { .. }
             | Stmt::ArrayCopy { .. }
@@ -2435,24 +2825,34 @@ impl Sites<'_> {
         }
     }
 
+    fn push(&mut self, callee: &Callee, at: At, recursive: bool) {
+        self.out.push(CallSite {
+            place: callee.place,
+            building_block: callee.building_block,
+            in_loop: at.in_loop,
+            in_branch: at.in_branch,
+            nested: at.nested,
+            in_helper: self.this.is_some(),
+            recursive,
+            array_arg: (callee.body.wrt_array || callee.body.data_array).then_some(callee.by_ref),
+            returns_array: !callee.outputs.is_empty(),
+        });
+    }
+
     fn expr(&mut self, e: &Expr, at: At) {
+        let floats: Vec<&Callee> = self
+            .p
+            .callees
+            .iter()
+            .filter(|c| c.outputs.is_empty())
+            .collect();
         let callee = match e {
-            Expr::Call(c) if !self.p.callees.is_empty() => {
-                Some(&self.p.callees[c.callee as usize % self.p.callees.len()])
-            }
+            Expr::Call(c) if !floats.is_empty() => Some(floats[c.callee as usize % floats.len()]),
             Expr::Recur(_) => self.this,
             _ => None,
         };
         if let Some(callee) = callee {
-            self.out.push(CallSite {
-                place: callee.place,
-                building_block: callee.building_block,
-                in_loop: at.in_loop,
-                in_branch: at.in_branch,
-                nested: at.nested,
-                in_helper: self.this.is_some(),
-                recursive: matches!(e, Expr::Recur(_)),
-            });
+            self.push(callee, at, matches!(e, Expr::Recur(_)));
         }
         let nested = at.nested || matches!(e, Expr::Call(_) | Expr::Recur(_));
         if let Expr::If(c, a, b) = e {

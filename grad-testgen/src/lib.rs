@@ -128,6 +128,41 @@ mod tests {
         }
     }
 
+    /// Callers of arrays across calls take arrays to helpers (by value and by reference) and
+    /// bind the results of helpers returning arrays, and the oracle runs them (every call's
+    /// result an array of the helper's length).
+    #[test]
+    fn array_callers_pass_and_get_arrays() {
+        let mut runner = TestRunner::deterministic();
+        let (mut by_value, mut by_ref, mut results, mut points) = (0, 0, 0, 0);
+        for _ in 0..100 {
+            let (p, pts) = gen::array_call_case(2)
+                .new_tree(&mut runner)
+                .unwrap()
+                .current();
+            let source = p.source("c");
+            for c in &p.callees {
+                assert!(source.contains(&format!("{}(", c.path())), "{p:?}");
+                assert!(c.outputs.is_empty() || c.outputs.len() == ast::WA_LEN);
+            }
+            let sites = p.call_sites();
+            by_value += usize::from(sites.iter().any(|c| c.array_arg == Some(false)));
+            by_ref += usize::from(sites.iter().any(|c| c.array_arg == Some(true)));
+            results += usize::from(sites.iter().any(|c| c.returns_array));
+            for pt in &pts {
+                assert!(oracle::calls_run(&p, pt) >= p.callees.len(), "{p:?}");
+                if let Some(e) = value_and_gradient(&p, pt) {
+                    assert_eq!(e.gradient.len(), p.n_grad());
+                    points += 1;
+                }
+            }
+        }
+        assert!(
+            by_value > 30 && by_ref > 30 && results > 40 && points > 100,
+            "{by_value} by value, {by_ref} by reference, {results} with results, {points} points"
+        );
+    }
+
     /// Functions returning several floats: both sides of the default mode's rule (`n_wrt <= m`
     /// and `>`), tuples and arrays, later results reading the local bound last (fan-out),
     /// printed with their return type; result `i` as printed is the result of the program the

@@ -15,7 +15,7 @@ use crate::ast::{
     Arith, AssignOp, Call, Callee, CalleeSig, CmpOp, Cond, Expr, FlagArg, IntArg, IntExpr, Jump,
     MatchOn, Multi, Program, ReduceKind, Scope, ShapeKind, Stmt, StoreOp, F1, F2, USER_CONST,
 };
-use crate::ast::{ArrayKind, Index};
+use crate::ast::{ArrayKind, Index, WA_LEN, WORK_AROUND_ASSIGN_CALL_RESULT, XS_LEN};
 use std::f64::consts::{LN_10, LN_2, PI};
 
 /// A value and its derivative along one direction. `Dual<Dual>` nests: a dual of duals
@@ -471,6 +471,41 @@ fn run<N: Num>(p: &Program, pt: &Point, seeded: impl Fn(usize, f64) -> N, cells:
     body(p, slots, arrays, (pt.k, pt.flag), cells)
 }
 
+/// Runs the body of `p` as [`body`] does, but ends with `outputs` (an array-valued helper's
+/// results) instead of its `ret`.
+fn body_outputs<N: Num>(
+    p: &Program,
+    outputs: &[Expr],
+    slots: Vec<N>,
+    arrays: impl FnOnce(&Scope) -> Vec<Vec<N>>,
+    (k, flag): (i32, bool),
+    cells: &Cells<'_>,
+) -> Vec<N> {
+    let mut scope = Scope::new(p);
+    let mut e = Eval {
+        k,
+        flag,
+        arrays: arrays(&scope),
+        slots,
+        ints: Vec::new(),
+        finite: cells.finite,
+        largest: cells.largest,
+        calls: cells.calls,
+        callees: &p.callees,
+        this: p,
+    };
+    let top = scope.mark();
+    for s in &p.stmts {
+        if let Flow::Return(_) = e.stmt(s, &mut scope) {
+            // The generator writes no `return` in an array-valued helper (it would need an
+            // array).
+            unreachable!("an array-valued helper returned early");
+        }
+        scope.settle(&top, s);
+    }
+    outputs.iter().map(|o| e.expr(o, &scope)).collect()
+}
+
 /// Runs the body of `p` with its float parameters `slots`, its arrays (from its scope) and
 /// its `k` and `flag`.
 fn body<N: Num>(
@@ -638,6 +673,29 @@ impl<N: Num> Eval<'_, N> {
                     };
                 }
             }
+            Stmt::ArrayCall { call, assign, .. } => {
+                if let Some(f) = scope.array_callee(call.callee) {
+                    let callees = self.callees;
+                    let values = self.call_array(&callees[f], call, scope);
+                    let m = values.len();
+                    for v in &values {
+                        self.note(*v);
+                    }
+                    let target = scope.call_target(*assign, m);
+                    match target {
+                        Some(d) if !WORK_AROUND_ASSIGN_CALL_RESULT => self.arrays[d] = values,
+                        _ => {
+                            // `let mut r = h(..);`, then (the work-around) `z = r;`.
+                            let (slot, _) = scope.declare_state_array(m);
+                            scope.arrays[slot].from_call = true;
+                            self.arrays.push(values.clone());
+                            if let Some(d) = target {
+                                self.arrays[d] = values;
+                            }
+                        }
+                    }
+                }
+            }
             Stmt::Store { arr, ix, op, value } => {
                 if let Some(a) = scope.writable(*arr) {
                     let r = self.expr(value, scope);
@@ -734,14 +792,62 @@ impl<N: Num> Eval<'_, N> {
 
     /// The value of `f` called with `call`'s arguments and `k`.
     fn call(&mut self, f: &Program, call: &Call, k: i32, scope: &Scope) -> N {
+        let (args, arrays, flag) = self.call_args(f, 0, call, scope);
+        let cells = Cells {
+            finite: self.finite,
+            largest: self.largest,
+            calls: self.calls,
+        };
+        body(f, args, |_| arrays, (k, flag), &cells)
+    }
+
+    /// The results of `f`, returning the array `outputs`, called with `call`'s arguments.
+    fn call_array(&mut self, f: &Callee, call: &Call, scope: &Scope) -> Vec<N> {
+        let (args, arrays, flag) = self.call_args(&f.body, f.outputs.len(), call, scope);
+        let k = match call.k {
+            IntArg::K => self.k,
+            IntArg::Lit(n) => i32::from(n),
+        };
+        let cells = Cells {
+            finite: self.finite,
+            largest: self.largest,
+            calls: self.calls,
+        };
+        body_outputs(&f.body, &f.outputs, args, |_| arrays, (k, flag), &cells)
+    }
+
+    /// A call's float arguments, arrays (copies of the caller's, in the order of the callee's
+    /// scope: its `wrt` array, then its data array) and `flag`; counts the call.
+    fn call_args(
+        &mut self,
+        f: &Program,
+        outputs: usize,
+        call: &Call,
+        scope: &Scope,
+    ) -> (Vec<N>, Vec<Vec<N>>, bool) {
         let sig = CalleeSig {
             path: String::new(),
             n_wrt: f.n_wrt,
             n_data: f.n_data,
+            wrt_array: f.wrt_array,
+            data_array: f.data_array,
+            by_ref: false,
+            outputs,
         };
         let args: Vec<N> = Scope::call_args(&sig, call)
             .into_iter()
             .map(|a| a.map_or(c(0.0), |a| self.expr(a, scope)))
+            .collect();
+        let arrays = scope
+            .call_arrays(&sig, call)
+            .into_iter()
+            .zip(
+                [(f.wrt_array, WA_LEN), (f.data_array, XS_LEN)]
+                    .into_iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, n)| n),
+            )
+            .map(|(a, n)| a.map_or_else(|| vec![c(0.0); n], |a| self.arrays[a].clone()))
             .collect();
         let flag = match call.flag {
             FlagArg::Flag => self.flag,
@@ -749,13 +855,7 @@ impl<N: Num> Eval<'_, N> {
             FlagArg::Lit(b) => b,
         };
         self.calls.set(self.calls.get() + 1);
-        let cells = Cells {
-            finite: self.finite,
-            largest: self.largest,
-            calls: self.calls,
-        };
-        // Helpers have no array parameters.
-        body(f, args, |_| Vec::new(), (k, flag), &cells)
+        (args, arrays, flag)
     }
 
     fn note(&self, v: N) {

@@ -259,6 +259,13 @@ impl Lowerer<'_> {
                 // condition (`x as i64`, `x > 0.0`); passing the value to a call is not.
                 let (tokens, refs, effectful, prec) = self.substitute(&init.expr, true);
                 let var = self.b.new_var(Kind::Opaque, Name::Temp, false, ty.span());
+                // Data annotated as an array of floats (`let z: [f64; 3] = f(x);`): a copy of
+                // it may hold differentiated values (`let mut w = z; w[0] = x;`).
+                if let Some((info, f)) = crate::front::check::array_of(ty) {
+                    if f == self.b.float && info.lens.iter().all(Option::is_some) {
+                        self.data_arrays.insert(var, info);
+                    }
+                }
                 self.b.push(Inst::Opaque {
                     var,
                     expr: Opaque {

@@ -80,44 +80,30 @@ pub(super) fn sweep_header(
 }
 
 /// Whether the reversed iterations in `body` may run in any order: they write arrays
-/// declared outside only by adding (no overwrite), and do not read what they add to.
-pub(super) fn order_free(body: &Block) -> bool {
-    fn walk(
-        b: &Block,
-        inner: &mut HashSet<Var>,
-        loaded: &mut HashSet<Var>,
-        added: &mut HashSet<Var>,
-    ) -> bool {
-        for i in &b.insts {
-            match i {
-                Inst::NewArray { var, .. } => {
-                    inner.insert(*var);
-                }
-                Inst::Load { arr, .. } => {
-                    loaded.insert(*arr);
-                }
-                Inst::Store { arr, op, .. } => {
-                    if *op == StoreOp::Set && !inner.contains(arr) {
-                        return false;
-                    }
-                    added.insert(*arr);
-                }
-                _ => {}
-            }
-            for nb in i.blocks() {
-                if !walk(nb, inner, loaded, added) {
-                    return false;
-                }
-            }
+/// declared outside only by adding (no overwrite, no zeroing: `d[i] = 0.0`, a whole `d = ..`),
+/// and do not read what they add to (element loads, copies, code over data given the array).
+pub(super) fn order_free(body: &Block, vars: &[crate::ir::VarInfo]) -> bool {
+    let mut inner = HashSet::default();
+    let (mut read, mut added) = (HashSet::default(), HashSet::default());
+    crate::ir::walk(body, &mut |i| {
+        if let Inst::NewArray { var, .. } = i {
+            inner.insert(*var);
         }
-        true
+    });
+    let mut overwrites = false;
+    crate::ir::walk(body, &mut |i| match i {
+        Inst::Store { arr, op, .. } | Inst::Assign { arr, op, .. } => {
+            if *op == StoreOp::Set && !inner.contains(arr) {
+                overwrites = true;
+            }
+            added.insert(*arr);
+        }
+        _ => {}
+    });
+    for i in &body.insts {
+        super::state::array_reads(i, vars, &mut read);
     }
-    let (mut inner, mut loaded, mut added) =
-        (HashSet::default(), HashSet::default(), HashSet::default());
-    walk(body, &mut inner, &mut loaded, &mut added)
-        && !added
-            .iter()
-            .any(|a| loaded.contains(a) && !inner.contains(a))
+    !overwrites && !added.iter().any(|a| read.contains(a) && !inner.contains(a))
 }
 
 /// The largest trip count whose carried values are kept on the stack.

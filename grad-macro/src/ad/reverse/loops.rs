@@ -350,7 +350,7 @@ impl Rev {
         let accumulators: HashSet<Var> = escapes.iter().map(|e| e.1).collect();
         if lp.restore.is_none()
             && lp.carried.iter().all(|c| accumulators.contains(&c.phi))
-            && order_free(&lp.body)
+            && order_free(&lp.body, &self.b.vars)
         {
             lp.header = header(true);
         }
