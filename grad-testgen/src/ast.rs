@@ -968,10 +968,11 @@ pub const WORK_AROUND_ARRAY_AFTER_JUMP: bool = false;
 /// whole assignments there read `wa`, `xs`, a filled local array or zeros, and loops and
 /// iterator sums walk one of those or none; and three loops deep, or two deep inside a branch
 /// (of an `if` statement or expression, a `match` arm) or a closure, arrays of state are
-/// neither read nor written ([`Scope::hidden`]), nor in a condition two loops deep (`if
-/// (z[t] > 0.5) ..`, where the generator found it fails too). A branch fails as a loop does: `for _ in 0..3
-/// { for i in 0..3 { z[i] = if k > 0 { 1.0 } else { z[i] }; } }` (and `if k > 0 { z[i] = z[(i
-/// + 2) % 3] * 2.0; }` as the inner body), where one loop alone compiles.
+/// neither read nor written (`Scope::hidden`), nor in a condition two loops deep
+/// (`if (z[t] > 0.5) ..`, where the generator found it fails too). A branch fails as a loop
+/// does: `for _ in 0..3 { for i in 0..3 { z[i] = if k > 0 { 1.0 } else { z[i] }; } }` (and
+/// `if k > 0 { z[i] = z[(i + 2) % 3] * 2.0; }` as the inner body), where one loop alone
+/// compiles.
 pub const WORK_AROUND_NESTED_WHOLE_READ: bool = false;
 
 /// Fixed in the macro (a branch or loop whose only derivative work is a whole assignment was
@@ -1004,7 +1005,7 @@ pub const WORK_AROUND_WHOLE_ASSIGN_IN_BRANCH: bool = false;
 /// Fixed in the macro (a copy of data under a name the body writes is an array of floats);
 /// set to `true` to generate the workaround again. Was: a store of data into a copy of a data array (`let mut z = xs; z[0] = 2.0 *
 /// z[1];`) is refused: "assigning to an element of an array of data (integers, ...) is not
-/// supported in a #[grad] function: only the elements of an array of floats declared in the
+/// supported in a `#[grad]` function: only the elements of an array of floats declared in the
 /// body (`let mut z = [0.0; 3];`) can be assigned" (a differentiated value stored there is
 /// accepted). Minimal:
 ///
@@ -1246,7 +1247,7 @@ impl Scope {
     }
 
     /// The scope inside a branch of an `if` expression or a `match` arm (a copy only where
-    /// that changes what [`Scope::hidden`] says).
+    /// that changes what `Scope::hidden` says).
     pub fn branch(&self) -> std::borrow::Cow<'_, Scope> {
         let matters = WORK_AROUND_NESTED_WHOLE_READ
             && self.depth == 2

@@ -1657,7 +1657,7 @@ pub const WORK_AROUND_DATA_RESULT: bool = false;
 /// ```
 ///
 /// The same with the other call first (`v += n(z1); let z2: [f64; 3] = rhs(&z1); z1 = z2;`).
-/// While this is `true`, the loop of `z = h(z, ..)` ([`WORK_AROUND_ASSIGN_CALL_RESULT`]'s `let
+/// While this is `true`, the loop of `z = h(z, ..)` (`WORK_AROUND_ASSIGN_CALL_RESULT`'s `let
 /// mut r = h(z, ..); z = r;`) makes no other call (its accumulator stays 0).
 pub const WORK_AROUND_RESULT_READ_AFTER_ASSIGN: bool = false;
 
@@ -1691,7 +1691,7 @@ pub const WORK_AROUND_STORE_OF_ARRAY_ALONE: bool = false;
 /// `while` is in one) by a call"), where a `for` loop with the same body compiles; the ninth
 /// batch meets it with calls of differentiated arrays too (`while t0 < 2 { t0 += 1; v1 +=
 /// h(&wa, k, flag) * (1.875 - z0[(t0 + 1) % 3]); }`). While this is `true`, the loops that call
-/// are `for` loops ([`call_header`]).
+/// are `for` loops (`call_header`).
 pub const WORK_AROUND_CALL_IN_WHILE: bool = true;
 
 /// Every `while` loop of `stmts` made `for` over `0..n` (see [`WORK_AROUND_CALL_IN_WHILE`]: a
@@ -1934,7 +1934,7 @@ fn array_call_chunk() -> BoxedStrategy<Vec<Stmt>> {
 /// 4]` (always when a helper takes a data array), 1–3 helpers ([`array_callee`]), each called
 /// by the opening statements (`let mut v = h(..);`, `let mut z = h(..);` for one returning an
 /// array: values and results fan out to later calls), then 1–3 uses
-/// ([`array_call_chunk`]: array state on a result, calls in a loop writing the array they
+/// (`array_call_chunk`: array state on a result, calls in a loop writing the array they
 /// pass, explicit Euler steps, `z = h(z, ..)` in a loop, calls in branches, the eighth
 /// batch's chunks), and a result `latest · w0 + e` (compiled path only).
 pub fn array_call_program() -> impl Strategy<Value = Program> {
