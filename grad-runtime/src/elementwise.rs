@@ -94,61 +94,39 @@ impl<A: Elementwise> Elementwise for [A] {
     }
 }
 
-impl<A: Elementwise, const N: usize> Elementwise for [A; N] {
-    type F = A::F;
-    #[inline]
-    fn add_assign(&mut self, other: &Self) {
-        Elementwise::add_assign(&mut self[..], &other[..]);
-    }
-    #[inline]
-    fn sub_assign(&mut self, other: &Self) {
-        Elementwise::sub_assign(&mut self[..], &other[..]);
-    }
-    #[inline]
-    fn fill(&mut self, v: A::F) {
-        Elementwise::fill(&mut self[..], v);
-    }
-    #[inline]
-    fn scale(&mut self, s: A::F) {
-        Elementwise::scale(&mut self[..], s);
-    }
-    #[inline]
-    fn dot_into(&self, other: &Self, acc: &mut A::F) {
-        self[..].dot_into(&other[..], acc);
-    }
-    #[inline]
-    fn add_scaled(&mut self, other: &Self, s: A::F) {
-        Elementwise::add_scaled(&mut self[..], &other[..], s);
-    }
+/// Arrays and `Vec`s: element by element through their slice.
+macro_rules! through_slice {
+    ($($t:ty => [$($g:tt)*]),*) => {$(
+        impl<$($g)*> Elementwise for $t {
+            type F = A::F;
+            #[inline]
+            fn add_assign(&mut self, other: &Self) {
+                Elementwise::add_assign(&mut self[..], &other[..]);
+            }
+            #[inline]
+            fn sub_assign(&mut self, other: &Self) {
+                Elementwise::sub_assign(&mut self[..], &other[..]);
+            }
+            #[inline]
+            fn fill(&mut self, v: A::F) {
+                Elementwise::fill(&mut self[..], v);
+            }
+            #[inline]
+            fn scale(&mut self, s: A::F) {
+                Elementwise::scale(&mut self[..], s);
+            }
+            #[inline]
+            fn dot_into(&self, other: &Self, acc: &mut A::F) {
+                self[..].dot_into(&other[..], acc);
+            }
+            #[inline]
+            fn add_scaled(&mut self, other: &Self, s: A::F) {
+                Elementwise::add_scaled(&mut self[..], &other[..], s);
+            }
+        }
+    )*};
 }
-
-impl<A: Elementwise> Elementwise for alloc::vec::Vec<A> {
-    type F = A::F;
-    #[inline]
-    fn add_assign(&mut self, other: &Self) {
-        Elementwise::add_assign(&mut self[..], &other[..]);
-    }
-    #[inline]
-    fn sub_assign(&mut self, other: &Self) {
-        Elementwise::sub_assign(&mut self[..], &other[..]);
-    }
-    #[inline]
-    fn fill(&mut self, v: A::F) {
-        Elementwise::fill(&mut self[..], v);
-    }
-    #[inline]
-    fn scale(&mut self, s: A::F) {
-        Elementwise::scale(&mut self[..], s);
-    }
-    #[inline]
-    fn dot_into(&self, other: &Self, acc: &mut A::F) {
-        self[..].dot_into(&other[..], acc);
-    }
-    #[inline]
-    fn add_scaled(&mut self, other: &Self, s: A::F) {
-        Elementwise::add_scaled(&mut self[..], &other[..], s);
-    }
-}
+through_slice!([A; N] => [A: Elementwise, const N: usize], alloc::vec::Vec<A> => [A: Elementwise]);
 
 /// `a += b`, element by element.
 #[inline(always)]

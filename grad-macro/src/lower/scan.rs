@@ -110,47 +110,25 @@ pub(super) fn root_name(e: &Expr) -> Option<String> {
 
 /// Whether a loop body has a `break` of this loop (not of a loop inside it).
 pub(super) fn breaks(stmts: &[syn::Stmt]) -> bool {
-    struct V {
-        depth: usize,
-        found: bool,
-    }
-    impl<'ast> Visit<'ast> for V {
-        fn visit_expr(&mut self, e: &'ast Expr) {
-            match e {
-                Expr::Break(_) if self.depth == 0 => self.found = true,
-                Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => {
-                    self.depth += 1;
-                    syn::visit::visit_expr(self, e);
-                    self.depth -= 1;
-                    return;
-                }
-                Expr::Closure(_) => return,
-                _ => {}
-            }
-            syn::visit::visit_expr(self, e);
-        }
-        fn visit_item(&mut self, _: &'ast syn::Item) {}
-    }
-    let mut v = V {
-        depth: 0,
-        found: false,
-    };
-    for s in stmts {
-        v.visit_stmt(s);
-    }
-    v.found
+    jumps_out(stmts, false)
 }
 
 /// Whether a loop body may leave the loop early (`break` of this loop, or `return`).
 pub(super) fn leaves(stmts: &[syn::Stmt]) -> bool {
+    jumps_out(stmts, true)
+}
+
+/// A `break` of this loop in `stmts`, or (with `returns`) a `return`.
+fn jumps_out(stmts: &[syn::Stmt], returns: bool) -> bool {
     struct V {
         depth: usize,
+        returns: bool,
         found: bool,
     }
     impl<'ast> Visit<'ast> for V {
         fn visit_expr(&mut self, e: &'ast Expr) {
             match e {
-                Expr::Return(_) => self.found = true,
+                Expr::Return(_) if self.returns => self.found = true,
                 Expr::Break(_) if self.depth == 0 => self.found = true,
                 Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => {
                     self.depth += 1;
@@ -167,6 +145,7 @@ pub(super) fn leaves(stmts: &[syn::Stmt]) -> bool {
     }
     let mut v = V {
         depth: 0,
+        returns,
         found: false,
     };
     for s in stmts {
