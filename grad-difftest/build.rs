@@ -13,8 +13,9 @@
 //! `hessian` (`l0_fwd`, `l0`, `l0_both`, ..: [`Second`] again, over the flattened `wrt`
 //! values), and escape programs that must compile (`e0`, `e1`, ..: `grad_testgen::escape`,
 //! data escaping and what the macro models, with the items they call written once), and an
-//! eighth of array state (`st0`, `st1`, ..: `gen::state_program`, arrays copied and assigned
-//! whole, written after and inside the loops that read them; see [`STATE_FEATURES`]), and a
+//! eighth of array state (`st0`, `st0_fwd`, ..: `gen::state_program`, arrays copied and
+//! assigned whole, written after and inside the loops that read them, in reverse and forward
+//! mode; see [`STATE_FEATURES`]), and a
 //! ninth of arrays across calls (`ac0`, `ac0_fwd`, ..: `gen::array_call_program`, callers of
 //! helpers taking arrays by value and by reference and returning arrays, with the eighth
 //! batch's array state, in reverse and forward mode; see [`ARRAY_CALL_FEATURES`]), each
@@ -349,9 +350,13 @@ impl Batch {
         components.extend((0..n - p.n_wrt).map(|j| format!("\"wa[{j}]\"")));
         let t = &TANGENT[..n];
         let mut t_args: Vec<String> = t[..p.n_wrt].iter().map(|x| format!("{x:?}")).collect();
-        t_args.push(format!("[{}]", list(&t[p.n_wrt..])));
         let mut tn: Vec<String> = (0..p.n_wrt).map(|j| format!("t{j}")).collect();
-        tn.push("ta".into());
+        // The `wrt` array's tangent, when there is one (the eighth batch's programs may have
+        // none).
+        if n > p.n_wrt {
+            t_args.push(format!("[{}]", list(&t[p.n_wrt..])));
+            tn.push("ta".into());
+        }
         let (t_args, tn) = (t_args.join(", "), tn.join(", "));
         for pt in points {
             let Some(oracle::Expected {
@@ -1283,7 +1288,7 @@ fn main() {
     }
 
     // The eighth batch: array state (arrays copied and assigned whole, written after and
-    // inside the loops that read them), reverse mode.
+    // inside the loops that read them), reverse and forward mode.
     let mut state = Batch::default();
     let mut runner = self::runner(seed, 7);
     for i in 0..state_cases {
@@ -1292,7 +1297,8 @@ fn main() {
             Err(e) => panic!("generating program {i} of array state: {e}"),
         };
         let (p, points) = tree.current();
-        state.add(&format!("st{i}"), &p, &points);
+        // Reverse mode (`st{i}`) and forward mode (`st{i}_fwd`).
+        state.add_array_caller(&format!("st{i}"), p, &points);
     }
 
     // The ninth batch: arrays across calls (helpers taking arrays by value and by reference,
@@ -1352,10 +1358,11 @@ fn main() {
         .collect();
     let _ = write!(
         summary,
-        ", {} programs of array state ({} points, {} nonzero components; {})",
+        ", {} programs of array state ({} points, {} nonzero components; forward mode: {} points; {})",
         state.programs,
         state.points,
         state.nonzero,
+        state.forward_points,
         feats.join(", ")
     );
 
