@@ -228,6 +228,8 @@ struct Batch {
     /// in forward mode.
     array_calls: Vec<usize>,
     forward_points: usize,
+    /// Points checked of programs compiled again with `checkpoint` (`Batch::add_variant`).
+    checkpoint_points: usize,
 }
 
 /// What the callers of the ninth batch (arrays across calls) show: the name (see
@@ -446,6 +448,19 @@ impl Batch {
 
     /// A program written as `source`, which the oracle differentiates as `p` (an escape
     /// program: the base program with what it reads back added to its result).
+    /// `p` compiled again as `name` with `#[grad(.., checkpoint)]`, checked as the batch's own
+    /// programs are, but not counted in its figures (its points go to `checkpoint_points`).
+    fn add_checkpointed(&mut self, name: &str, p: &Program, points: &[Point]) {
+        let (programs, before, nonzero) = (self.programs, self.points, self.nonzero);
+        let (state, features) = (self.state.clone(), self.features.clone());
+        let (other, fill) = (self.other_index, self.fill_other_index);
+        self.add_source(name, p.source_with(name, "checkpoint"), p, points);
+        self.checkpoint_points += self.points - before;
+        (self.programs, self.points, self.nonzero) = (programs, before, nonzero);
+        (self.state, self.features) = (state, features);
+        (self.other_index, self.fill_other_index) = (other, fill);
+    }
+
     fn add_source(&mut self, name: &str, source: String, p: &Program, points: &[Point]) {
         self.programs += 1;
         self.features.resize(FEATURES.len(), 0);
@@ -1297,7 +1312,8 @@ fn main() {
             Err(e) => panic!("generating program {i} of array state: {e}"),
         };
         let (p, points) = tree.current();
-        // Reverse mode (`st{i}`) and forward mode (`st{i}_fwd`).
+        // Reverse mode (`st{i}`), forward mode (`st{i}_fwd`) and with `checkpoint` (`st{i}_cp`).
+        state.add_checkpointed(&format!("st{i}_cp"), &p, &points);
         state.add_array_caller(&format!("st{i}"), p, &points);
     }
 
@@ -1358,11 +1374,12 @@ fn main() {
         .collect();
     let _ = write!(
         summary,
-        ", {} programs of array state ({} points, {} nonzero components; forward mode: {} points; {})",
+        ", {} programs of array state ({} points, {} nonzero components; forward mode: {} points; with `checkpoint`: {} points; {})",
         state.programs,
         state.points,
         state.nonzero,
         state.forward_points,
+        state.checkpoint_points,
         feats.join(", ")
     );
 
