@@ -290,20 +290,20 @@ impl Emitter<'_> {
         }
     }
 
+    /// `v` as a pattern binds it: `mut v` when something writes it later.
+    pub(super) fn binding(&self, v: Var) -> TokenStream {
+        let id = self.ident(v);
+        if self.written.contains(&v) {
+            quote!(mut #id)
+        } else {
+            quote!(#id)
+        }
+    }
+
     /// `name: f64` or `(a, b): (f64, bool)`: typed, because arms that are bare literals
     /// (`if c { 2.0 } else { -1.0 }`) give Rust no type to call methods on.
     pub(super) fn pattern(&self, outs: &[Var]) -> TokenStream {
-        let ids: Vec<TokenStream> = outs
-            .iter()
-            .map(|v| {
-                let id = self.ident(*v);
-                if self.written.contains(v) {
-                    quote!(mut #id)
-                } else {
-                    quote!(#id)
-                }
-            })
-            .collect();
+        let ids: Vec<TokenStream> = outs.iter().map(|v| self.binding(*v)).collect();
         let float = float_type_tokens(self.func.float);
         let tys: Vec<TokenStream> = outs
             .iter()

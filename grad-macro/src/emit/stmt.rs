@@ -48,18 +48,7 @@ impl Emitter<'_> {
         if let Some(r) = &l.restore {
             let buf = self.ident(r.buf);
             // An array kept whole is written by the iteration's recomputation.
-            let vars: Vec<TokenStream> = r
-                .vars
-                .iter()
-                .map(|v| {
-                    let id = self.ident(*v);
-                    if self.written.contains(v) {
-                        quote!(mut #id)
-                    } else {
-                        quote!(#id)
-                    }
-                })
-                .collect();
+            let vars: Vec<TokenStream> = r.vars.iter().map(|v| self.binding(*v)).collect();
             let pat = one_or_tuple(&vars);
             inner.push(quote!(let #pat = #buf.pop();).into());
         }
