@@ -87,6 +87,8 @@ const STATE_FEATURES: &[&str] = &[
     "store after a loop that read the array",
     "double-buffered loop (let mut zb = za; .. za = zb;)",
     "read of the element before (z[i - 1], z[(i + n - 1) % n])",
+    "activation stored as it is (z[i] = (..).tanh();)",
+    "array built and summed in each iteration (an MLP's layer)",
 ];
 
 /// Which of [`STATE_FEATURES`] `source` shows.
@@ -100,6 +102,7 @@ fn state_features(source: &str) -> Vec<bool> {
         is_loop: bool,
         text: String,
         copies: Vec<(&'a str, &'a str)>,
+        zeros: Vec<&'a str>,
     }
     let mut blocks: Vec<Block> = Vec::new();
     // Arrays some closed loop read, and where that loop was (depth).
@@ -120,9 +123,11 @@ fn state_features(source: &str) -> Vec<bool> {
                     f[1] |= value == "xs";
                     f[2] |= is_array(value);
                     f[6] |= in_branch && (is_array(value) || value == "wa" || value == "xs");
-                    if is_array(value) {
-                        if let Some(b) = blocks.last_mut() {
+                    if let Some(b) = blocks.last_mut() {
+                        if is_array(value) {
                             b.copies.push((value, name));
+                        } else if b.is_loop && value.starts_with("[0.0") {
+                            b.zeros.push(name);
                         }
                     }
                 }
@@ -147,6 +152,7 @@ fn state_features(source: &str) -> Vec<bool> {
         {
             if let Some((name, _)) = place.split_once('[') {
                 if is_array(name) && !place.starts_with("let ") {
+                    f[11] |= value.trim_end_matches(';').ends_with(".tanh()");
                     f[7] |= in_loop && value.contains(&format!("{name}["));
                     f[8] |= read_by_loop
                         .iter()
@@ -172,6 +178,16 @@ fn state_features(source: &str) -> Vec<bool> {
                 matches!((add.parse::<usize>(), n.parse::<usize>()), (Ok(a), Ok(n)) if n > 1 && a + 1 == n)
             })
                 });
+        if let Some((_, value)) = t.split_once(" += ") {
+            f[12] |= blocks.last().is_some_and(|b| {
+                b.is_loop
+                    && b.zeros.iter().any(|z| {
+                        value
+                            .trim_start_matches('(')
+                            .starts_with(&format!("{z}.iter()"))
+                    })
+            });
+        }
         let opened = t.matches('{').count() as isize - t.matches('}').count() as isize;
         if t.starts_with('}') && t.ends_with('{') {
             // `} else {`: the branch goes on.
@@ -183,6 +199,7 @@ fn state_features(source: &str) -> Vec<bool> {
                 is_loop,
                 text: format!("{t}\n"),
                 copies: Vec::new(),
+                zeros: Vec::new(),
             });
         } else if opened < 0 {
             if let Some(b) = blocks.pop() {

@@ -911,3 +911,170 @@ fn an_array_assigned_each_iteration_is_swept_last_first() {
         &g,
     );
 }
+
+// What the sweep reads back instead of computing again: an activation the iteration stored in
+// its own element (`h[i] = z.tanh()`), an array the next iteration's kept state already is
+// (`h = hn;`), and, in a loop fused with its sweep, the arrays its primal body built. Each
+// against finite differences, with the cases where reading back would be wrong beside them.
+
+/// An MLP's hidden layer over samples: the sweep is fused with the loop, shares the layer the
+/// primal body built and reads each `tanh` back from it.
+#[grad(wrt = w1, w2)]
+fn layer_over_samples(w1: [[f64; 2]; 3], w2: [f64; 3], xs: &[[f64; 2]; 5]) -> f64 {
+    let mut loss = 0.0;
+    for n in 0..5 {
+        let mut h = [0.0; 3];
+        for i in 0..3 {
+            let mut z = 0.1;
+            for j in 0..2 {
+                z += w1[i][j] * xs[n][j];
+            }
+            h[i] = z.tanh();
+        }
+        let mut o = 0.0;
+        for i in 0..3 {
+            o += w2[i] * h[i];
+        }
+        loss += (o - 0.5).powi(2);
+    }
+    loss
+}
+
+/// The same layer, overwritten after the loop that filled it: its elements no longer hold the
+/// activations, so the sweep must compute them again.
+#[grad(wrt = w1, w2)]
+fn layer_overwritten(w1: [[f64; 2]; 3], w2: [f64; 3], xs: &[[f64; 2]; 5]) -> f64 {
+    let mut loss = 0.0;
+    for n in 0..5 {
+        let mut h = [0.0; 3];
+        for i in 0..3 {
+            let mut z = 0.1;
+            for j in 0..2 {
+                z += w1[i][j] * xs[n][j];
+            }
+            h[i] = z.tanh();
+        }
+        h[1] = h[0] * h[2];
+        let mut o = 0.0;
+        for i in 0..3 {
+            o += w2[i] * h[i];
+        }
+        loss += (o - 0.5).powi(2);
+    }
+    loss
+}
+
+/// Each iteration stores twice in its element (the last value is not the `tanh`), and a loop
+/// over listed positions (two iterations may write the same element).
+#[grad(wrt = w)]
+fn stored_twice_and_listed(w: [f64; 3]) -> f64 {
+    let mut h = [0.0; 3];
+    for i in 0..3 {
+        let z = w[i] * 0.7 + 0.2;
+        h[i] = z.tanh();
+        h[i] = h[i] * z;
+    }
+    let mut g = [0.0; 3];
+    for &i in [2usize, 0, 2].iter() {
+        let z = w[i] * 1.3 - 0.1;
+        g[i] = z.tanh();
+    }
+    h[0] + h[1] * h[2] + g[0] * g[2] + g[1]
+}
+
+/// A recurrence whose new state is built, then changed after the assignment (`hn` then no
+/// longer equals the next state), and one that stops early.
+#[grad(wrt = w)]
+fn next_state_changed(w: [f64; 3], xs: &[f64; 6]) -> f64 {
+    let mut h = [0.1, -0.2, 0.3];
+    let mut loss = 0.0;
+    for t in 0..6 {
+        let mut hn = [0.0; 3];
+        for i in 0..3 {
+            hn[i] = (w[i] * h[(i + 1) % 3] + xs[t]).tanh();
+        }
+        h = hn;
+        hn[0] = 2.0 * hn[1];
+        loss += hn[0] * h[2];
+    }
+    loss
+}
+
+#[grad(wrt = w)]
+fn next_state_break(w: [f64; 3], xs: &[f64; 6]) -> f64 {
+    let mut h = [0.1, -0.2, 0.3];
+    let mut loss = 0.0;
+    for t in 0..6 {
+        let mut hn = [0.0; 3];
+        for i in 0..3 {
+            hn[i] = (w[i] * h[(i + 1) % 3] + xs[t]).tanh();
+        }
+        h = hn;
+        loss += h[0] * h[1];
+        if loss > 0.4 {
+            break;
+        }
+    }
+    loss + h[2]
+}
+
+#[test]
+fn values_read_back_by_the_sweep_match_finite_differences() {
+    let xs = [
+        [0.3, -0.8],
+        [1.1, 0.4],
+        [-0.6, 0.9],
+        [0.2, 0.2],
+        [-1.0, -0.3],
+    ];
+    let w1 = [[0.4, -0.3], [0.8, 0.1], [-0.5, 0.6]];
+    let w2 = [0.7, -1.1, 0.5];
+    let flat = |w1: &[[f64; 2]; 3], w2: &[f64; 3]| {
+        let mut v: Vec<f64> = w1.iter().flatten().copied().collect();
+        v.extend_from_slice(w2);
+        v
+    };
+    let unflat = |p: &[f64]| -> ([[f64; 2]; 3], [f64; 3]) {
+        (
+            core::array::from_fn(|i| [p[2 * i], p[2 * i + 1]]),
+            [p[6], p[7], p[8]],
+        )
+    };
+    type Layer = fn([[f64; 2]; 3], [f64; 3], &[[f64; 2]; 5]) -> f64;
+    type LayerGrad = fn([[f64; 2]; 3], [f64; 3], &[[f64; 2]; 5]) -> ([[f64; 2]; 3], [f64; 3]);
+    let layers: [(Layer, LayerGrad); 2] = [
+        (layer_over_samples, layer_over_samples_grad),
+        (layer_overwritten, layer_overwritten_grad),
+    ];
+    for (f, g) in layers {
+        let (d1, d2) = g(w1, w2, &xs);
+        fd(
+            |p| {
+                let (a, b) = unflat(p);
+                f(a, b, &xs)
+            },
+            &flat(&w1, &w2),
+            &flat(&d1, &d2),
+        );
+    }
+
+    let w = [0.4, -0.9, 1.3];
+    fd(
+        |p| stored_twice_and_listed([p[0], p[1], p[2]]),
+        &w,
+        &stored_twice_and_listed_grad(w),
+    );
+    let ts = [0.5, -0.2, 0.8, 0.1, -0.7, 0.3];
+    for w in [[0.4, -0.9, 1.3], [0.9, 0.8, 0.7]] {
+        fd(
+            |p| next_state_changed([p[0], p[1], p[2]], &ts),
+            &w,
+            &next_state_changed_grad(w, &ts),
+        );
+        fd(
+            |p| next_state_break([p[0], p[1], p[2]], &ts),
+            &w,
+            &next_state_break_grad(w, &ts),
+        );
+    }
+}

@@ -1208,14 +1208,22 @@ fn state_ix() -> impl Strategy<Value = Ix> {
 /// · 1.2`, or, one time in four, from any two elements (`state_ix`).
 fn stencil(arr: u8) -> BoxedStrategy<Expr> {
     let op = select(&[Arith::Add, Arith::Sub, Arith::Mul][..]);
-    let neighbours = (op.clone(), loop_expr(), any::<bool>()).prop_map(move |(op, e, right)| {
-        let left = Expr::Bin(Arith::Mul, b(Expr::Elem(arr, Ix::Prev(0))), b(e));
-        let mut v = Expr::Bin(op, b(left), b(Expr::Elem(arr, Ix::Loop(0))));
-        if right {
-            v = Expr::Bin(Arith::Add, b(v), b(Expr::Elem(arr, Ix::Next(0))));
-        }
-        guard(Domain::Bounded, v)
-    });
+    let neighbours = (op.clone(), loop_expr(), any::<bool>(), any::<bool>()).prop_map(
+        move |(op, e, right, plain)| {
+            let left = Expr::Bin(Arith::Mul, b(Expr::Elem(arr, Ix::Prev(0))), b(e));
+            let mut v = Expr::Bin(op, b(left), b(Expr::Elem(arr, Ix::Loop(0))));
+            if right {
+                v = Expr::Bin(Arith::Add, b(v), b(Expr::Elem(arr, Ix::Next(0))));
+            }
+            // A plain `tanh` (an activation) half the time: the value stored is the one its
+            // derivative reads, which the sweep may read back from the array.
+            if plain {
+                Expr::F1(F1::Tanh, b(v))
+            } else {
+                guard(Domain::Bounded, v)
+            }
+        },
+    );
     let any_two = (op, state_ix(), state_ix(), loop_expr()).prop_map(move |(op, i, j, e)| {
         let v = Expr::Bin(op, b(Expr::Elem(arr, i)), b(Expr::Elem(arr, j)));
         guard(Domain::Bounded, Expr::Bin(Arith::Add, b(v), b(e)))
@@ -1388,10 +1396,50 @@ fn state_step() -> BoxedStrategy<Vec<Stmt>> {
                 Stmt::ArrayAssign { dst, src: from },
             ]
         });
+    // A layer in a loop over samples: `let mut s = 0.0; for .. { let mut zn = [0.0; n]; for i
+    // in .. { zn[i] = g(z[..]); } s += zn.iter().map(|&c| c op ..).sum::<f64>(); }` (an
+    // accumulating loop that builds an array of its own, as an MLP's hidden layer).
+    let layer = (
+        time_header(),
+        2u8..=5,
+        0u8..=1,
+        stencil(BEFORE_LATEST),
+        select(Arith::ALL),
+        loop_expr(),
+    )
+        .prop_map(|(header, len, lo, v, op, e)| {
+            let fill = Stmt::Loop {
+                header: range(lo, len, false),
+                body: vec![store_to(0, Ix::Loop(0), StoreOp::Set, v)],
+            };
+            vec![
+                Stmt::Let {
+                    shadow: None,
+                    value: Expr::Lit(0.0),
+                },
+                Stmt::Loop {
+                    header,
+                    body: vec![
+                        Stmt::ArrayCopy { src: None, len: 0 },
+                        fill,
+                        Stmt::Assign {
+                            target: Target::Last,
+                            op: AssignOp::Add,
+                            value: Expr::Reduce {
+                                kind: ReduceKind::Sum,
+                                src: IterSrc::One(LATEST),
+                                body: b(Expr::Bin(op, b(Expr::Latest), b(e))),
+                            },
+                        },
+                    ],
+                },
+            ]
+        });
     let one = prop_oneof![
         3 => in_place,
         2 => sweeps,
         3 => double,
+        2 => layer,
         2 => branch,
         2 => read_then_store,
         1 => whole,

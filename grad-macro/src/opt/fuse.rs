@@ -165,6 +165,7 @@ fn try_fuse(
     merged.body.yields.truncate(n);
     merged.body.yields.extend(rbody.yields);
     merged.carried.extend(rl.carried.iter().copied());
+    share_arrays(&mut merged.body, pl.body.insts.len());
     share_recomputed(&mut merged.body);
 
     let mut out = Vec::with_capacity(insts.len());
@@ -316,4 +317,200 @@ fn share_recomputed(body: &mut Block) {
     };
     crate::ir::rename(&mut rest, &map);
     body.yields = rest.yields;
+}
+
+/// The sweep's recomputation of an iteration, in a fused loop, builds again the arrays the
+/// primal body built just before it (an MLP's hidden layer, by a loop with a `tanh`). Each
+/// instruction that builds or writes an array local to the body (its declaration, a loop or
+/// branch filling it, a store), recomputed exactly as the primal body computed it and in the
+/// same order, is dropped, and what it defined is read from the primal body. An array is shared
+/// only when its whole history matches: every write of the copy and of the original paired, and
+/// every remaining read of the copy after the copy's last write.
+fn share_arrays(body: &mut Block, primal: usize) {
+    let mut banned: HashSet<Var> = HashSet::default();
+    loop {
+        let Some((map, dropped, bad)) = pair_writes(body, primal, &banned) else {
+            return;
+        };
+        if !bad.is_empty() {
+            banned.extend(bad);
+            continue;
+        }
+        let mut kept = Vec::with_capacity(body.insts.len());
+        for (k, mut inst) in std::mem::take(&mut body.insts).into_iter().enumerate() {
+            if k >= primal && dropped.contains(&(k - primal)) {
+                continue;
+            }
+            if k >= primal {
+                crate::ir::rename_inst(&mut inst, &map);
+            }
+            kept.push(inst);
+        }
+        body.insts = kept;
+        let mut rest = Block {
+            insts: Vec::new(),
+            yields: std::mem::take(&mut body.yields),
+        };
+        crate::ir::rename(&mut rest, &map);
+        body.yields = rest.yields;
+        return;
+    }
+}
+
+/// Whether `inst` writes or declares an array, or has effects (anywhere inside).
+fn touches_arrays(inst: &Inst) -> bool {
+    let mut any = false;
+    let mut check = |i: &Inst| {
+        any |= matches!(
+            i,
+            Inst::Store { .. } | Inst::Assign { .. } | Inst::NewArray { .. }
+        ) || i.effectful();
+    };
+    check(inst);
+    for b in inst.blocks() {
+        crate::ir::walk(b, &mut check);
+    }
+    any
+}
+
+/// The arrays `inst` writes or declares, nested blocks included.
+fn writes(inst: &Inst) -> HashSet<Var> {
+    let mut out = HashSet::default();
+    let mut add = |i: &Inst| match i {
+        Inst::Store { arr, .. } | Inst::Assign { arr, .. } => {
+            out.insert(*arr);
+        }
+        Inst::NewArray { var, .. } => {
+            out.insert(*var);
+        }
+        _ => {}
+    };
+    add(inst);
+    for b in inst.blocks() {
+        crate::ir::walk(b, &mut add);
+    }
+    out
+}
+
+/// `x` (of the sweep, its reads renamed by `map`) written as `p` (of the primal body), if it is
+/// the same instruction with its own definitions renamed to `p`'s.
+fn same_as(x: &Inst, p: &Inst, map: &HashMap<Var, Var>) -> Option<Vec<(Var, Var)>> {
+    let mut x = x.clone();
+    crate::ir::rename_inst(&mut x, map);
+    let (mut xd, mut pd) = (Vec::new(), Vec::new());
+    x.clone().map_defs(&mut |v| xd.push(*v));
+    p.clone().map_defs(&mut |v| pd.push(*v));
+    if xd.len() != pd.len() {
+        return None;
+    }
+    let defs: HashMap<Var, Var> = xd.iter().copied().zip(pd.iter().copied()).collect();
+    crate::ir::rename_inst(&mut x, &defs);
+    x.map_defs(&mut |v| {
+        if let Some(n) = defs.get(v) {
+            *v = *n;
+        }
+    });
+    (format!("{x:?}") == format!("{p:?}")).then(|| x_top_defs(&xd, &defs, p))
+}
+
+/// The pairs of top-level definitions (what later instructions may read) of a matched pair.
+fn x_top_defs(xd: &[Var], defs: &HashMap<Var, Var>, p: &Inst) -> Vec<(Var, Var)> {
+    let top: HashSet<Var> = p.defs().into_iter().collect();
+    xd.iter()
+        .filter_map(|x| defs.get(x).filter(|d| top.contains(d)).map(|d| (*x, *d)))
+        .collect()
+}
+
+/// Pairs the sweep's array-writing instructions with the primal body's, in order: the renaming
+/// of the sweep's definitions, the sweep instructions to drop (by position after `primal`), and
+/// the sweep's arrays whose histories did not match (to ban, then pair again).
+#[allow(clippy::type_complexity)]
+fn pair_writes(
+    body: &Block,
+    primal: usize,
+    banned: &HashSet<Var>,
+) -> Option<(HashMap<Var, Var>, HashSet<usize>, Vec<Var>)> {
+    let (p, s) = body.insts.split_at(primal);
+    let mut map: HashMap<Var, Var> = HashMap::default();
+    let mut dropped: HashSet<usize> = HashSet::default();
+    let mut paired_p: HashSet<usize> = HashSet::default();
+    let mut arrays: Vec<(Var, Var)> = Vec::new();
+    let mut pp = 0;
+    for (k, x) in s.iter().enumerate() {
+        if !touches_arrays(x) {
+            continue;
+        }
+        let xw = writes(x);
+        if x.effectful() || xw.iter().any(|a| banned.contains(a)) {
+            break;
+        }
+        let mut found = None;
+        for (j, pi) in p.iter().enumerate().skip(pp) {
+            if let Some(pairs) = same_as(x, pi, &map) {
+                found = Some((j, pairs));
+                break;
+            }
+            if touches_arrays(pi) {
+                break;
+            }
+        }
+        let Some((j, pairs)) = found else { break };
+        // Only arrays declared in the body and paired here, or declared inside `x`, may be
+        // written.
+        let mut own: HashSet<Var> = arrays.iter().map(|a| a.0).collect();
+        if let Inst::NewArray { var, .. } = x {
+            own.insert(*var);
+        }
+        for b in x.blocks() {
+            crate::ir::walk(b, &mut |i| {
+                if let Inst::NewArray { var, .. } = i {
+                    own.insert(*var);
+                }
+            });
+        }
+        if xw.iter().any(|a| !own.contains(a)) {
+            break;
+        }
+        if let Inst::NewArray { var, .. } = x {
+            if let Some(pv) = pairs.iter().find(|(a, _)| a == var).map(|(_, b)| *b) {
+                arrays.push((*var, pv));
+            }
+        }
+        map.extend(pairs);
+        dropped.insert(k);
+        paired_p.insert(j);
+        pp = j + 1;
+    }
+    if dropped.is_empty() {
+        return None;
+    }
+    // Each shared array's history: all its writes paired, on both sides, and the sweep's
+    // remaining reads of it after its last write.
+    let mut bad = Vec::new();
+    for (xa, pa) in &arrays {
+        let p_ok = p
+            .iter()
+            .enumerate()
+            .all(|(j, i)| paired_p.contains(&j) || !writes(i).contains(pa));
+        let mut last_write = 0;
+        let mut s_ok = true;
+        for (k, i) in s.iter().enumerate() {
+            if writes(i).contains(xa) {
+                s_ok &= dropped.contains(&k);
+                last_write = k;
+            }
+        }
+        for (k, i) in s.iter().enumerate().take(last_write) {
+            if dropped.contains(&k) {
+                continue;
+            }
+            let mut r = BTreeSet::new();
+            reads(i, &mut r);
+            s_ok &= !r.contains(xa);
+        }
+        if !(p_ok && s_ok) {
+            bad.push(*xa);
+        }
+    }
+    Some((map, dropped, bad))
 }

@@ -232,6 +232,100 @@ fn accumulations_are_scaled_once_after_the_loop() {
     );
 }
 
+/// The sweep reads back what the forward pass left in arrays rather than computing it again:
+/// an MLP's hidden layer over samples (the loop fused with its sweep shares the layer the primal
+/// body built, and each `tanh` is read back from its element), and a vector RNN (each step's
+/// new state is the state the step before it was kept with). `tanh` is computed once, in the
+/// forward pass; an array written after its loop filled it is computed again.
+#[test]
+fn the_sweep_reads_back_activations_and_next_states() {
+    let count = |args: proc_macro2::TokenStream, item: proc_macro2::TokenStream, name: &str| {
+        let s = pretty(args, item);
+        let head = format!("fn {name}_value_and_grad");
+        let body = s.split(&head).nth(1).unwrap_or_default();
+        let body = body.split("\n}\n").next().unwrap_or_default().to_string();
+        assert!(!body.is_empty(), "{s}");
+        (body.matches(".tanh()").count(), s)
+    };
+    let (n, s) = count(
+        quote!(wrt = w1, w2),
+        quote! {
+            fn mlp(w1: [[f64; 2]; 3], w2: [f64; 3], xs: &[[f64; 2]; 5]) -> f64 {
+                let mut loss = 0.0;
+                for n in 0..5 {
+                    let mut h = [0.0; 3];
+                    for i in 0..3 {
+                        let mut z = 0.1;
+                        for j in 0..2 {
+                            z += w1[i][j] * xs[n][j];
+                        }
+                        h[i] = z.tanh();
+                    }
+                    let mut o = 0.0;
+                    for i in 0..3 {
+                        o += w2[i] * h[i];
+                    }
+                    loss += (o - 0.5).powi(2);
+                }
+                loss
+            }
+        },
+        "mlp",
+    );
+    assert_eq!(n, 1, "{s}");
+    assert_eq!(
+        s.split("fn mlp_value_and_grad")
+            .nth(1)
+            .unwrap_or_default()
+            .split("\n}\n")
+            .next()
+            .unwrap_or_default()
+            .matches("for n in")
+            .count(),
+        1,
+        "the loop is fused with its sweep\n{s}"
+    );
+    let (n, s) = count(
+        quote!(wrt = w, uw),
+        quote! {
+            fn vrnn(w: [[f64; 4]; 4], uw: [f64; 4], xs: &[f64; 30]) -> f64 {
+                let mut h = [0.0; 4];
+                let mut loss = 0.0;
+                for t in 0..30 {
+                    let mut hn = [0.0; 4];
+                    for i in 0..4 {
+                        let mut s = uw[i] * xs[t];
+                        for j in 0..4 {
+                            s += w[i][j] * h[j];
+                        }
+                        hn[i] = s.tanh();
+                    }
+                    h = hn;
+                    loss += h[0] * h[0] - 0.5 * h[3];
+                }
+                loss
+            }
+        },
+        "vrnn",
+    );
+    assert_eq!(n, 1, "{s}");
+    let (n, s) = count(
+        quote!(wrt = w),
+        quote! {
+            fn overwritten(w: [f64; 3]) -> f64 {
+                let mut h = [0.0; 3];
+                for i in 0..3 {
+                    h[i] = (w[i] * 0.5).tanh();
+                }
+                h[1] = 0.0;
+                h[0] + h[1] + h[2]
+            }
+        },
+        "overwritten",
+    );
+    assert_eq!(n, 2, "the sweep computes the `tanh` again\n{s}");
+}
+
 /// The max shift of a log-sum-exp has adjoint `1 − Σ softmax`, zero in exact arithmetic; the
 /// algebra of derivative code finds it, so the gradient does not go through `max` at all.
 #[test]

@@ -180,7 +180,9 @@ impl Rev {
                 self.contribute(*y, *d);
             }
         }
+        let scope = std::mem::replace(&mut self.body_scope, false);
         self.block(&mut block.insts);
+        self.body_scope = scope;
         let arrays = declared(&block.insts);
         self.declare_adjoints(&arrays);
         let left = std::mem::take(&mut self.contribs);

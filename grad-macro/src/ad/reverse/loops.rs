@@ -15,6 +15,7 @@ impl Rev {
     /// of the carried values (the state entering the iteration) is kept by the forward loop,
     /// and only that; a loop that only accumulates keeps nothing.
     pub(super) fn reverse_loop(&mut self, lp: &mut Loop) {
+        let settled = std::mem::take(&mut self.settled);
         let d_outs: Vec<Option<Operand>> = lp
             .carried
             .iter()
@@ -116,7 +117,9 @@ impl Rev {
             d_carried.push((k, rphi));
             self.contribute(r_body.yields[k], Operand::Var(rphi));
         }
+        let scope = std::mem::replace(&mut self.body_scope, true);
         self.block(&mut r_body.insts);
+        self.body_scope = scope;
         let next: Vec<Operand> = d_carried
             .iter()
             .map(|(k, _)| {
@@ -168,9 +171,39 @@ impl Rev {
             let new = self.b.add(Operand::Var(acc), s);
             escapes.push((v, acc, new));
         }
-        let adj = self.b.exit(Vec::new());
+        let mut adj = self.b.exit(Vec::new());
         self.contribs = saved;
 
+        // An array the iteration builds and then makes the kept array's new state (`h = hn;`)
+        // is, once the iteration is over, the state the next iteration was kept with: the
+        // sweep reads it from there (the last iteration's from the array after the loop) rather
+        // than build it again.
+        let mut next_states: Vec<(Var, Var, Var)> = Vec::new();
+        if !lp.exit {
+            let mut adj_reads = BTreeSet::new();
+            crate::ir::block_reads(&adj, &mut adj_reads);
+            for (a, ak) in &snapshots {
+                let Some(n) = next_state(&r_body, *ak) else {
+                    continue;
+                };
+                if !settled.contains(a) || !adj_reads.contains(&n) {
+                    continue;
+                }
+                let info = self.b.info(*a).clone();
+                let nx = self
+                    .b
+                    .new_var(Kind::Array, info.name, info.active, info.span);
+                if let Some(shape) = self.b.arrays.get(a).cloned() {
+                    self.b.arrays.insert(nx, shape);
+                }
+                let mut m = HashMap::default();
+                m.insert(n, nx);
+                crate::ir::rename(&mut adj, &m);
+                next_states.push((*a, *ak, nx));
+            }
+        }
+
+        let stored = stored_values(&r_header, lp.exit, &r_body, &settled);
         // The recomputation must not write the forward pass's arrays again.
         let mut inner = HashSet::default();
         arrays_in(&r_body, &mut inner);
@@ -190,6 +223,48 @@ impl Rev {
         let mut yields = next;
         yields.extend(escapes.iter().map(|e| e.2));
         let mut rbody = Block { insts, yields };
+        // A value the iteration stored in its own element of an array that nothing writes
+        // afterwards is read back from there rather than computed again (an activation's
+        // `tanh`).
+        if !stored.is_empty() {
+            let mut subst = HashMap::default();
+            let mut loads = Vec::new();
+            for (arr, idx, v) in stored {
+                let info = self.b.info(v).clone();
+                let nv = self
+                    .b
+                    .new_var(Kind::Float, info.name, info.active, info.span);
+                loads.push(Inst::Load { var: nv, arr, idx });
+                subst.insert(v, Operand::Var(nv));
+            }
+            crate::ir::substitute(&mut rbody, &subst);
+            rbody.insts.splice(0..0, loads);
+        }
+        // The state the iteration was kept with, as it entered (the recomputation may write
+        // the kept copy), becomes the next state of the iteration before.
+        for (_, ak, nx) in &next_states {
+            let info = self.b.info(*ak).clone();
+            let entered = self
+                .b
+                .new_var(Kind::Array, info.name, info.active, info.span);
+            if let Some(shape) = self.b.arrays.get(ak).cloned() {
+                self.b.arrays.insert(entered, shape);
+            }
+            rbody.insts.insert(
+                0,
+                Inst::NewArray {
+                    var: entered,
+                    init: crate::ir::ArrayInit::Copy(*ak),
+                },
+            );
+            rbody.insts.push(Inst::Assign {
+                arr: *nx,
+                src: Operand::Var(entered),
+                op: StoreOp::Set,
+                span,
+                scale: None,
+            });
+        }
         crate::ir::fold_identities(&mut rbody);
         rbody
             .insts
@@ -356,6 +431,13 @@ impl Rev {
         }
         // An adjoint the loop leaves unchanged is its initial value.
         let kept: HashSet<Var> = lp.carried.iter().map(|c| c.out).collect();
+        for (a, _, nx) in &next_states {
+            self.written.insert(*nx);
+            self.b.push(Inst::NewArray {
+                var: *nx,
+                init: crate::ir::ArrayInit::Copy(*a),
+            });
+        }
         self.b.push(Inst::Loop(Box::new(lp)));
         for (target, out, init) in flows {
             let d = if kept.contains(&out) {
@@ -422,6 +504,102 @@ impl Rev {
         yields.iter_mut().for_each(|o| subst(map, o));
         self.b.exit(yields)
     }
+}
+
+/// The values a loop's iteration stores in its own element of an array declared before the
+/// loop that nothing writes after it (`settled`): `arr[.., i] = v` at the top level of the body
+/// of `for i in a..b` (each iteration its own `i`), the body's only write to `arr`. After the
+/// loop, `arr[.., i]` still holds iteration `i`'s `v`. Returns each array, index and value.
+fn stored_values(
+    header: &Header,
+    exit: bool,
+    body: &Block,
+    settled: &HashSet<Var>,
+) -> Vec<(Var, Vec<Operand>, Var)> {
+    let Header::For {
+        pat,
+        iter,
+        walk: crate::ir::Walk::AsWritten,
+        pos: None,
+        ..
+    } = header
+    else {
+        return Vec::new();
+    };
+    let own = match pat.refs.as_slice() {
+        [p] if pat.tokens.to_string() == crate::ir::placeholder(0) => *p,
+        _ => return Vec::new(),
+    };
+    let range = matches!(
+        syn::parse2::<syn::Expr>(iter.tokens.clone()),
+        Ok(syn::Expr::Range(syn::ExprRange {
+            start: Some(_),
+            end: Some(_),
+            ..
+        }))
+    );
+    if exit || !range || settled.is_empty() {
+        return Vec::new();
+    }
+    let mut inside = HashSet::default();
+    for inst in &body.insts {
+        let mut i = inst.clone();
+        i.map_defs(&mut |v| {
+            inside.insert(*v);
+        });
+    }
+    let top: HashSet<Var> = body.insts.iter().flat_map(Inst::defs).collect();
+    let mut writes: HashMap<Var, usize> = HashMap::default();
+    crate::ir::walk(body, &mut |i| {
+        if let Inst::Store { arr, .. } | Inst::Assign { arr, .. } = i {
+            *writes.entry(*arr).or_default() += 1;
+        }
+    });
+    body.insts
+        .iter()
+        .filter_map(|i| match i {
+            Inst::Store {
+                arr,
+                idx,
+                val: Operand::Var(v),
+                op: StoreOp::Set,
+                ..
+            } if settled.contains(arr)
+                && writes.get(arr) == Some(&1)
+                && top.contains(v)
+                && idx.last() == Some(&Operand::Var(own))
+                && idx[..idx.len() - 1]
+                    .iter()
+                    .all(|o| o.as_var().is_none_or(|x| !inside.contains(&x))) =>
+            {
+                Some((*arr, idx.clone(), *v))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The array `n` whose whole value the body makes `arr`'s last (`arr = n;` at the top level,
+/// `n` declared at the top level before it, neither written after it).
+fn next_state(body: &Block, arr: Var) -> Option<Var> {
+    let q = body.insts.iter().rposition(|i| {
+        matches!(i, Inst::Assign { arr: a, op: StoreOp::Set, scale: None, src: Operand::Var(_), .. } if *a == arr)
+    })?;
+    let Inst::Assign {
+        src: Operand::Var(n),
+        ..
+    } = body.insts[q]
+    else {
+        return None;
+    };
+    let declared = body.insts[..q]
+        .iter()
+        .any(|i| matches!(i, Inst::NewArray { var, .. } if *var == n));
+    let mut later = HashSet::default();
+    for inst in &body.insts[q + 1..] {
+        state::array_writes(inst, &mut later);
+    }
+    (declared && !later.contains(&arr) && !later.contains(&n)).then_some(n)
 }
 
 /// The number of floats in an array of constant lengths.

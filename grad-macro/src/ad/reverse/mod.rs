@@ -56,6 +56,7 @@ fn sweep(primal: &Func, wrt: &[Var], simplify: bool, record: Record) -> (Func, V
     b.simplify = simplify;
     b.derivative = true;
     let mut body = primal.body.clone();
+    crate::opt::simplify::share_loads(&mut body);
     b.seed_cse(&body.insts);
     let mut rev = Rev {
         b,
@@ -65,6 +66,8 @@ fn sweep(primal: &Func, wrt: &[Var], simplify: bool, record: Record) -> (Func, V
         written: Default::default(),
         errors: Vec::new(),
         record: record.map(|_| Vec::new()),
+        body_scope: true,
+        settled: Default::default(),
     };
     let ret = body.yields[0];
     let one = rev.b.lit(1.0);
@@ -152,6 +155,12 @@ struct Rev {
     errors: Vec<syn::Error>,
     /// For a trace: each operation's adjoint, as taken.
     record: Option<Vec<(Var, Operand)>>,
+    /// Whether the block being reversed is a function's or a loop's body (not a branch's): the
+    /// arrays it declares are in scope where its loops' sweeps run.
+    body_scope: bool,
+    /// For the loop being reversed: the arrays its block declares before it that nothing after
+    /// it in that block writes, so that its sweep finds them as the loop left them.
+    settled: rustc_hash::FxHashSet<Var>,
 }
 
 impl Rev {
@@ -392,6 +401,11 @@ impl Rev {
                     }
                 }
                 Inst::Loop(_) => {
+                    self.settled = if self.body_scope {
+                        state::settled(&insts[..idx], &insts[idx + 1..])
+                    } else {
+                        Default::default()
+                    };
                     if let Inst::Loop(lp) = &mut insts[idx] {
                         self.reverse_loop(lp);
                     }

@@ -96,6 +96,30 @@ pub(super) fn array_writes(inst: &Inst, out: &mut HashSet<Var>) {
     }
 }
 
+/// The arrays declared at the top level of `before` that nothing in `after` writes (and nothing
+/// there has effects): a loop between the two leaves them as the sweep finds them.
+pub(super) fn settled(before: &[Inst], after: &[Inst]) -> HashSet<Var> {
+    let mut effects = false;
+    let mut written = HashSet::default();
+    for inst in after {
+        array_writes(inst, &mut written);
+        effects |= inst.effectful();
+        for b in inst.blocks() {
+            crate::ir::walk(b, &mut |i| effects |= i.effectful());
+        }
+    }
+    if effects {
+        return HashSet::default();
+    }
+    before
+        .iter()
+        .filter_map(|i| match i {
+            Inst::NewArray { var, .. } if !written.contains(var) => Some(*var),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The arrays `block` declares, nested blocks included.
 fn declared_in(block: &Block, out: &mut HashSet<Var>) {
     crate::ir::walk(block, &mut |i| {
