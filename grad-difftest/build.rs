@@ -18,8 +18,10 @@
 //! mode; see [`STATE_FEATURES`]), and a
 //! ninth of arrays across calls (`ac0`, `ac0_fwd`, ..: `gen::array_call_program`, callers of
 //! helpers taking arrays by value and by reference and returning arrays, with the eighth
-//! batch's array state, in reverse and forward mode; see [`ARRAY_CALL_FEATURES`]), each
-//! from its own random stream, so adding one batch does not change the others.
+//! batch's array state, in reverse and forward mode; see [`ARRAY_CALL_FEATURES`]), and a
+//! tenth of the eighth's language compiled with `mode = forward` and with `hessian` (`sh0`,
+//! `sh0_fwd`, `sh0_both`, ..: [`Second`] again), each from its own random stream, so adding
+//! one batch does not change the others.
 //! A caller's helpers (`c0_h0`, ..) are written next to it, in the nested module `m`, or,
 //! `pub`, in `$OUT_DIR/calls.rs`, which this crate's library includes (`src/lib.rs`): the test
 //! calls those across crates. `GRAD_COMPILED_CASES` sets the size of all seven (default 40, 40,
@@ -29,7 +31,8 @@
 //! the sixth alone, `GRAD_COMPILED_STATE_CASES` that of the eighth (default 20; not set by
 //! `GRAD_COMPILED_CASES`, so earlier long-run commands keep their meaning),
 //! `GRAD_COMPILED_ARRAY_CALL_CASES` that of the ninth (default 20, not set by
-//! `GRAD_COMPILED_CASES` either), `GRAD_FUZZ_SEED` the seed.
+//! `GRAD_COMPILED_CASES` either), `GRAD_COMPILED_STATE_SECOND_CASES` that of the tenth
+//! (default 10, nor that one), `GRAD_FUZZ_SEED` the seed.
 
 use grad_testgen::ast::{CallSite, Cond, Expr, Header, Jump, Place, ReduceKind, Stmt};
 use grad_testgen::{gen, oracle, Multi, Point, Program};
@@ -766,10 +769,11 @@ impl Second {
         )
     }
 
-    /// The sixth batch's.
-    fn loop_summary(&self) -> String {
+    /// The sixth batch's (`what`: `loop programs`), or the tenth's (`programs of array
+    /// state`).
+    fn loop_summary(&self, what: &str) -> String {
         format!(
-            "{} loop programs in forward mode and with `hessian` ({} with a `wrt` array, {} with a local array, {} with `while`, {} with carried state; {} points, {} Hessian entries compared, {} of them nonzero; {} compiled with `hessian` rewritten around known bugs: {} without their products, {} without jumps before a loop, {} with a `while` around a loop made `for`)",
+            "{} {what} in forward mode and with `hessian` ({} with a `wrt` array, {} with a local array, {} with `while`, {} with carried state; {} points, {} Hessian entries compared, {} of them nonzero; {} compiled with `hessian` rewritten around known bugs: {} without their products, {} without jumps before a loop, {} with a `while` around a loop made `for`)",
             self.programs,
             self.wrt_array,
             self.local_array,
@@ -1228,6 +1232,7 @@ fn main() {
     let escape_cases = env("GRAD_COMPILED_ESCAPE_CASES").or(cases).unwrap_or(60);
     let state_cases = env("GRAD_COMPILED_STATE_CASES").unwrap_or(20);
     let array_call_cases = env("GRAD_COMPILED_ARRAY_CALL_CASES").unwrap_or(20);
+    let state_second_cases = env("GRAD_COMPILED_STATE_SECOND_CASES").unwrap_or(10);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -1347,6 +1352,21 @@ fn main() {
         array_calls.add_array_caller(&format!("ac{i}"), p, &points);
     }
 
+    // The tenth batch: programs of array state (the eighth batch's language) compiled with
+    // `mode = forward` and with `hessian` (forward over reverse), checked against the oracle's
+    // Hessian (`sh0`, `sh0_fwd`, ..).
+    let mut state_second = Second::new("sh");
+    let mut runner = self::runner(seed, 9);
+    for i in 0..state_second_cases {
+        let tree = match gen::state_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating program {i} of array state with `hessian`: {e}"),
+        };
+        let (p, points) = tree.current();
+        let (q, rewrites) = for_hessian(&p);
+        state_second.add(i, &p, (&q, rewrites), &points);
+    }
+
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
         plain.programs, plain.points, plain.nonzero, loops.programs, loops.points, loops.nonzero
@@ -1369,7 +1389,7 @@ fn main() {
     );
     let _ = write!(summary, ", {}", second.summary());
     let _ = write!(summary, ", {}", jacobians.summary());
-    let _ = write!(summary, ", {}", loop_second.loop_summary());
+    let _ = write!(summary, ", {}", loop_second.loop_summary("loop programs"));
     let kinds: Vec<String> = grad_testgen::escape::Kind::ALL
         .iter()
         .zip(&escape_kinds)
@@ -1418,6 +1438,11 @@ fn main() {
         array_calls.calls(),
         feats.join(", ")
     );
+    let _ = write!(
+        summary,
+        ", {}",
+        state_second.loop_summary("programs of array state")
+    );
 
     let k = grad_testgen::ast::USER_CONST;
     // What every program may use: the import, the user constant, the index tables, the
@@ -1428,7 +1453,7 @@ fn main() {
         grad_testgen::escape::SUPPORT,
     );
     let out = format!(
-        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}    n\n}}\n",
+        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
@@ -1438,6 +1463,7 @@ fn main() {
         escapes.fns,
         state.fns,
         array_calls.fns,
+        state_second.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
         array_calls.module,
@@ -1450,6 +1476,7 @@ fn main() {
         escapes.checks,
         state.checks,
         array_calls.checks,
+        state_second.checks,
     );
     write("generated.rs", &out);
     // The same programs for `tests/lints.rs`, with and without `#[grad]` (an attribute's line

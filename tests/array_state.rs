@@ -1078,3 +1078,55 @@ fn values_read_back_by_the_sweep_match_finite_differences() {
         );
     }
 }
+
+/// Found by the tenth batch (array state with `hessian`): a loop over `0..4` that assigns an
+/// array whole (`z0 = z1;`) was fused with the later sum over `0..4` reading that array, as if
+/// the whole assignment wrote nothing, so the sum read the array mid-loop (value and derivative
+/// wrong in `mode = forward`).
+#[grad(wrt = w0, mode = forward)]
+fn whole_write_then_sum_forward(w0: f64, xs: [f64; 4]) -> f64 {
+    let mut z0 = xs;
+    for i0 in 0..4 {
+        for i1 in 1..=2 {
+            let mut z1 = [0.0_f64; 4];
+            for i2 in 0..2 {
+                z1[i2] = z0[i0] * 0.5 + xs[i1];
+            }
+            z0 = z1;
+        }
+    }
+    let v1 = (0..4)
+        .map(|j0| z0[j0] - z0.iter().map(|&c1| c1 / z0[1]).product::<f64>())
+        .sum::<f64>();
+    v1 * w0 * w0
+}
+
+#[grad(wrt = w0)]
+fn whole_write_then_sum(w0: f64, xs: [f64; 4]) -> f64 {
+    let mut z0 = xs;
+    for i0 in 0..4 {
+        for i1 in 1..=2 {
+            let mut z1 = [0.0_f64; 4];
+            for i2 in 0..2 {
+                z1[i2] = z0[i0] * 0.5 + xs[i1];
+            }
+            z0 = z1;
+        }
+    }
+    let v1 = (0..4)
+        .map(|j0| z0[j0] - z0.iter().map(|&c1| c1 / z0[1]).product::<f64>())
+        .sum::<f64>();
+    v1 * w0 * w0
+}
+
+#[test]
+fn a_whole_write_keeps_a_later_loop_from_being_fused_with_it() {
+    let (w0, xs) = (-0.85, [-0.11, -1.47, -1.24, -0.85]);
+    let want = whole_write_then_sum(w0, xs);
+    let (v, g) = whole_write_then_sum_forward_value_and_grad(w0, xs);
+    assert_eq!(v, want);
+    let (v, gr) = whole_write_then_sum_value_and_grad(w0, xs);
+    assert_eq!(v, want);
+    fd(|p| whole_write_then_sum(p[0], xs), &[w0], &[g]);
+    close(&[g], &[gr]);
+}

@@ -243,6 +243,17 @@ fn accesses(b: &Block, arrays: &HashSet<Var>, out: &mut Vec<Access>) {
             Inst::Load { arr, idx, .. } => out.push((*arr, Some(idx.clone()), false)),
             Inst::Store { arr, idx, .. } => out.push((*arr, Some(idx.clone()), true)),
             Inst::NewArray { var, .. } => out.push((*var, None, true)),
+            // A whole write (`z = src;`, `z += ..`, zeros): every element, and what it reads.
+            Inst::Assign { arr, .. } => {
+                out.push((*arr, None, true));
+                inst.for_each_operand(&mut |o| {
+                    if let Operand::Var(v) = o {
+                        if arrays.contains(v) && v != arr {
+                            out.push((*v, None, false));
+                        }
+                    }
+                });
+            }
             other => other.for_each_operand(&mut |o| {
                 if let Operand::Var(v) = o {
                     if arrays.contains(v) {
@@ -284,7 +295,7 @@ fn share_recomputed(body: &mut Block) {
                 let key = (format!("{ty}:{}", expr.tokens), expr.refs.clone());
                 Some((*var, data.entry(key).or_insert(*var)))
             }
-            Inst::Store { arr, .. } => {
+            Inst::Store { arr, .. } | Inst::Assign { arr, .. } => {
                 let arr = *arr;
                 loads.retain(|(a, _), _| *a != arr);
                 data.retain(|(_, refs), _| !refs.contains(&arr));

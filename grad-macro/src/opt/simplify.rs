@@ -4,11 +4,10 @@
 //! is built (`build/`); what remains is to drop what nothing reads: primal values only the
 //! value needed, outputs of an `if` nobody uses, the carried values of a loop nobody reads, and
 //! user code with no effect on the result. Code with possible side effects (calls on data,
-//! writes to arrays) is always kept. Before the reverse sweep, reads of the same element are
-//! shared (`share_loads`).
+//! writes to arrays) is always kept.
 
 use crate::ir::{ArrayInit, Block, Func, Inst, Operand, Var};
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashSet as HashSet;
 
 pub fn dce(mut func: Func) -> Func {
     drop_write_only_arrays(&mut func.body);
@@ -202,59 +201,4 @@ fn block(b: &mut Block, live: &mut HashSet<Var>) {
     }
     kept.reverse();
     b.insts = kept;
-}
-
-/// Reads of the same array element twice in a block with nothing that could write it between
-/// (`u[i] + .. - 2.0 * u[i]`) read once: the reverse sweep then adds the element's adjoint
-/// once per read value (`d_u[i] += a - 2.0 * b`), not once per read.
-pub fn share_loads(block: &mut Block) {
-    use crate::ir::OperandKey;
-    let mut seen: HashMap<(Var, Vec<OperandKey>), Var> = HashMap::default();
-    let mut map: HashMap<Var, Var> = HashMap::default();
-    let mut kept = Vec::with_capacity(block.insts.len());
-    for mut inst in std::mem::take(&mut block.insts) {
-        crate::ir::rename_inst(&mut inst, &map);
-        for nb in inst.blocks_mut() {
-            share_loads(nb);
-        }
-        match &inst {
-            Inst::Load { var, arr, idx } => {
-                let key = (*arr, idx.iter().map(Operand::key).collect());
-                if let Some(first) = seen.get(&key) {
-                    map.insert(*var, *first);
-                    continue;
-                }
-                seen.insert(key, *var);
-            }
-            Inst::Store { arr, .. } | Inst::Assign { arr, .. } => {
-                let arr = *arr;
-                seen.retain(|(a, _), _| *a != arr);
-            }
-            other => {
-                let mut effects = other.effectful();
-                let mut written = HashSet::default();
-                for nb in other.blocks() {
-                    crate::ir::walk(nb, &mut |i| {
-                        effects |= i.effectful();
-                        if let Inst::Store { arr, .. } | Inst::Assign { arr, .. } = i {
-                            written.insert(*arr);
-                        }
-                    });
-                }
-                if effects {
-                    seen.clear();
-                } else {
-                    seen.retain(|(a, _), _| !written.contains(a));
-                }
-            }
-        }
-        kept.push(inst);
-    }
-    block.insts = kept;
-    let mut rest = Block {
-        insts: Vec::new(),
-        yields: std::mem::take(&mut block.yields),
-    };
-    crate::ir::rename(&mut rest, &map);
-    block.yields = rest.yields;
 }

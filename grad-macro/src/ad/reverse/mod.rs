@@ -56,7 +56,6 @@ fn sweep(primal: &Func, wrt: &[Var], simplify: bool, record: Record) -> (Func, V
     b.simplify = simplify;
     b.derivative = true;
     let mut body = primal.body.clone();
-    crate::opt::simplify::share_loads(&mut body);
     b.seed_cse(&body.insts);
     let mut rev = Rev {
         b,
