@@ -259,6 +259,18 @@
 //! it. This storage is on the stack while it stays under 8,192 floats for a literal trip count,
 //! otherwise one heap allocation before the loop; it grows with the trip count.
 //!
+//! What the sweep needs that the forward pass left in an array is read back rather than
+//! computed again, in three cases: an activation a loop stored in its own element (`h[i] =
+//! z.tanh();` in `for i in a..b`, the loop's only write to `h`, nothing writing `h` after the
+//! loop: the sweep reads `h[i]` for `tanh`'s derivative); the new state of a time loop (`h =
+//! hn;` at the end of the body: iteration `t`'s `hn` is the state iteration `t + 1` was kept
+//! with, the last one's the array after the loop); and, in a loop whose reverse is fused with
+//! it (a loss summed over samples), the arrays the iteration built. So a vector RNN or an MLP
+//! over a data set computes each `tanh` once, as a hand-written adjoint does. Where one of
+//! these conditions fails (the array written again after the loop, an element written twice,
+//! iterations over listed positions), the sweep computes the values again from what it kept:
+//! the same gradient, at the cost of a second evaluation.
+//!
 //! **Long loops: `checkpoint`.** `#[grad(wrt = .., checkpoint)]` bounds that storage: each
 //! outermost `for` loop over a half-open range (`for t in 0..steps`, `a..b` of any integer
 //! type) whose body has no `break` of its own runs as about √T segments of about √T

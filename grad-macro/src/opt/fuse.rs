@@ -442,6 +442,26 @@ fn pair_writes(
     banned: &HashSet<Var>,
 ) -> Option<(HashMap<Var, Var>, HashSet<usize>, Vec<Var>)> {
     let (p, s) = body.insts.split_at(primal);
+    // Arrays from outside the body that it writes: what the sweep's copy reads of them may not
+    // be what the primal body read (not so in a fused loop, which keeps nothing; checked all the
+    // same).
+    let mut declared: HashSet<Var> = HashSet::default();
+    let mut written: HashSet<Var> = HashSet::default();
+    for inst in p {
+        written.extend(writes(inst));
+        let mut add = |i: &Inst| {
+            if let Inst::NewArray { var, .. } = i {
+                declared.insert(*var);
+            }
+        };
+        add(inst);
+        for b in inst.blocks() {
+            crate::ir::walk(b, &mut add);
+        }
+    }
+    if written.iter().any(|a| !declared.contains(a)) {
+        return None;
+    }
     let mut map: HashMap<Var, Var> = HashMap::default();
     let mut dropped: HashSet<usize> = HashSet::default();
     let mut paired_p: HashSet<usize> = HashSet::default();

@@ -1,6 +1,8 @@
 //! How a loop's sweep runs: its header backwards, the storage of what iterations keep (on the stack up to a bound, else the heap), and the effects a sweep must not repeat.
 
-use crate::ir::{placeholder, Block, Elem, Header, Inst, Opaque, Storage, StoreOp, Var, Walk};
+use crate::ir::{
+    placeholder, Block, Elem, Header, Inst, Opaque, Operand, Storage, StoreOp, Var, Walk,
+};
 use proc_macro2::{Ident, Span};
 use quote::quote;
 use rustc_hash::FxHashSet as HashSet;
@@ -81,8 +83,11 @@ pub(super) fn sweep_header(
 
 /// Whether the reversed iterations in `body` may run in any order: they write arrays
 /// declared outside only by adding (no overwrite, no zeroing: `d[i] = 0.0`, a whole `d = ..`),
-/// and do not read what they add to (element loads, copies, code over data given the array).
-pub(super) fn order_free(body: &Block, vars: &[crate::ir::VarInfo]) -> bool {
+/// and do not read what they add to (element loads, copies, code over data given the array),
+/// except an array each iteration reads and writes only at its own element (`own`, the
+/// variable of a loop over a range: `t = d[i]; d[i] = 0.0;`), which no two iterations share.
+pub(super) fn order_free(body: &Block, vars: &[crate::ir::VarInfo], own: Option<Var>) -> bool {
+    let exempt = own.map_or_else(HashSet::default, |p| own_elements(body, p, vars));
     let mut inner = HashSet::default();
     let (mut read, mut added) = (HashSet::default(), HashSet::default());
     crate::ir::walk(body, &mut |i| {
@@ -93,7 +98,7 @@ pub(super) fn order_free(body: &Block, vars: &[crate::ir::VarInfo]) -> bool {
     let mut overwrites = false;
     crate::ir::walk(body, &mut |i| match i {
         Inst::Store { arr, op, .. } | Inst::Assign { arr, op, .. } => {
-            if *op == StoreOp::Set && !inner.contains(arr) {
+            if *op == StoreOp::Set && !inner.contains(arr) && !exempt.contains(arr) {
                 overwrites = true;
             }
             added.insert(*arr);
@@ -103,7 +108,41 @@ pub(super) fn order_free(body: &Block, vars: &[crate::ir::VarInfo]) -> bool {
     for i in &body.insts {
         super::state::array_reads(i, vars, &mut read);
     }
-    !overwrites && !added.iter().any(|a| read.contains(a) && !inner.contains(a))
+    !overwrites
+        && !added
+            .iter()
+            .any(|a| read.contains(a) && !inner.contains(a) && !exempt.contains(a))
+}
+
+/// The arrays `body` uses only element by element at `[own]` (loads and stores), nowhere else.
+fn own_elements(body: &Block, own: Var, vars: &[crate::ir::VarInfo]) -> HashSet<Var> {
+    let (mut ok, mut other) = (HashSet::default(), HashSet::default());
+    let is_array = |v: &Var| vars[v.0 as usize].kind == crate::ir::Kind::Array;
+    crate::ir::walk(body, &mut |i| {
+        match i {
+            Inst::Load { arr, idx, .. } | Inst::Store { arr, idx, .. }
+                if idx.as_slice() == [Operand::Var(own)] =>
+            {
+                ok.insert(*arr);
+            }
+            Inst::Load { arr, .. } | Inst::Store { arr, .. } | Inst::Assign { arr, .. } => {
+                other.insert(*arr);
+            }
+            _ => {}
+        }
+        // Any other mention of an array (a whole read, an index, code over data given it).
+        i.for_each_operand(&mut |o| {
+            if let Some(v) = o.as_var().filter(is_array) {
+                let element =
+                    matches!(i, Inst::Load { arr, .. } | Inst::Store { arr, .. } if *arr == v);
+                if !element {
+                    other.insert(v);
+                }
+            }
+        });
+    });
+    ok.retain(|a| !other.contains(a));
+    ok
 }
 
 /// The largest trip count whose carried values are kept on the stack.

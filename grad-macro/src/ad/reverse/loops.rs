@@ -425,7 +425,7 @@ impl Rev {
         let accumulators: HashSet<Var> = escapes.iter().map(|e| e.1).collect();
         if lp.restore.is_none()
             && lp.carried.iter().all(|c| accumulators.contains(&c.phi))
-            && order_free(&lp.body, &self.b.vars)
+            && order_free(&lp.body, &self.b.vars, own_position(&r_header))
         {
             lp.header = header(true);
         }
@@ -506,6 +506,34 @@ impl Rev {
     }
 }
 
+/// The variable of `for i in a..b` (as written, no position bound): each iteration its own
+/// `i`, so element `i` of an array is the iteration's own.
+pub(super) fn own_position(header: &Header) -> Option<Var> {
+    let Header::For {
+        pat,
+        iter,
+        walk: crate::ir::Walk::AsWritten,
+        pos: None,
+        ..
+    } = header
+    else {
+        return None;
+    };
+    let own = match pat.refs.as_slice() {
+        [p] if pat.tokens.to_string() == crate::ir::placeholder(0) => *p,
+        _ => return None,
+    };
+    matches!(
+        syn::parse2::<syn::Expr>(iter.tokens.clone()),
+        Ok(syn::Expr::Range(syn::ExprRange {
+            start: Some(_),
+            end: Some(_),
+            ..
+        }))
+    )
+    .then_some(own)
+}
+
 /// The values a loop's iteration stores in its own element of an array declared before the
 /// loop that nothing writes after it (`settled`): `arr[.., i] = v` at the top level of the body
 /// of `for i in a..b` (each iteration its own `i`), the body's only write to `arr`. After the
@@ -516,29 +544,10 @@ fn stored_values(
     body: &Block,
     settled: &HashSet<Var>,
 ) -> Vec<(Var, Vec<Operand>, Var)> {
-    let Header::For {
-        pat,
-        iter,
-        walk: crate::ir::Walk::AsWritten,
-        pos: None,
-        ..
-    } = header
-    else {
+    let Some(own) = own_position(header) else {
         return Vec::new();
     };
-    let own = match pat.refs.as_slice() {
-        [p] if pat.tokens.to_string() == crate::ir::placeholder(0) => *p,
-        _ => return Vec::new(),
-    };
-    let range = matches!(
-        syn::parse2::<syn::Expr>(iter.tokens.clone()),
-        Ok(syn::Expr::Range(syn::ExprRange {
-            start: Some(_),
-            end: Some(_),
-            ..
-        }))
-    );
-    if exit || !range || settled.is_empty() {
+    if exit || settled.is_empty() {
         return Vec::new();
     }
     let mut inside = HashSet::default();
