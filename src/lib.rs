@@ -450,6 +450,30 @@
 //! partial reads it. A rule gives a partial for every float parameter (there is no `wrt`): give
 //! `0.0` for a float that is really a constant.
 //!
+//! A parameter that is an array of floats (`v: [f64; 3]`, `v: &[f64; 3]`, nested arrays too)
+//! may have a partial as well: an array of its shape, the gradient with respect to each
+//! element. Without one the array is data, and passing a differentiated array there stops the
+//! build at the call. A rule's function returns a float; an array-valued function is written
+//! with `#[grad]`, which gives it a pullback from its body.
+//!
+//! ```
+//! use backprop::grad;
+//!
+//! /// The Euclidean norm, with its gradient `v / ‖v‖` given by the rule.
+//! #[backprop::rule(v = [v[0] / y, v[1] / y, v[2] / y])]
+//! fn norm(v: &[f64; 3]) -> f64 {
+//!     v.iter().map(|x| x * x).sum::<f64>().sqrt()
+//! }
+//!
+//! #[grad(wrt = w)]
+//! fn radius(w: [f64; 3]) -> f64 {
+//!     2.0 * norm(&w)
+//! }
+//!
+//! let g = radius_grad([3.0, 0.0, 4.0]);
+//! assert_eq!(g, [1.2, 0.0, 1.6]);
+//! ```
+//!
 //! ## Methods
 //!
 //! `#[grad]` applies to methods of an inherent `impl` block: `self` (by reference or by value)

@@ -1130,3 +1130,52 @@ fn a_whole_write_keeps_a_later_loop_from_being_fused_with_it() {
     fd(|p| whole_write_then_sum(p[0], xs), &[w0], &[g]);
     close(&[g], &[gr]);
 }
+
+/// A rule with an array parameter: its partial is an array of the parameter's shape.
+#[backprop::rule(v = [v[0] / y, v[1] / y, v[2] / y])]
+fn norm3(v: &[f64; 3]) -> f64 {
+    (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()
+}
+
+/// A rule taking an array by value, and data beside it (no partial).
+#[backprop::rule(a = [s * a[1], s * a[0]], s = y / s)]
+fn scaled_product(a: [f64; 2], s: f64, _tag: &[f64; 2]) -> f64 {
+    s * a[0] * a[1]
+}
+
+#[grad(wrt = w, s)]
+fn through_array_rules(w: [f64; 3], s: f64) -> f64 {
+    let mut acc = 0.0;
+    for k in 0..3 {
+        let v = [w[0] * (k as f64 + 1.0), w[1], w[2] - 0.5 * k as f64];
+        acc += norm3(&v);
+    }
+    acc + scaled_product([w[0], w[2]], s, &[0.0, 1.0])
+}
+
+#[grad(wrt = w, s, mode = forward)]
+fn through_array_rules_forward(w: [f64; 3], s: f64) -> f64 {
+    let mut acc = 0.0;
+    for k in 0..3 {
+        let v = [w[0] * (k as f64 + 1.0), w[1], w[2] - 0.5 * k as f64];
+        acc += norm3(&v);
+    }
+    acc + scaled_product([w[0], w[2]], s, &[0.0, 1.0])
+}
+
+#[test]
+fn rules_with_array_parameters_match_finite_differences_and_forward_mode() {
+    let (w, s) = ([0.7, -1.2, 0.4], 1.3);
+    let (dw, ds) = through_array_rules_grad(w, s);
+    let mut g = dw.to_vec();
+    g.push(ds);
+    fd(
+        |p| through_array_rules([p[0], p[1], p[2]], p[3]),
+        &[w[0], w[1], w[2], s],
+        &g,
+    );
+    let (fw, fs) = through_array_rules_forward_grad(w, s);
+    let mut f = fw.to_vec();
+    f.push(fs);
+    close(&g, &f);
+}

@@ -214,21 +214,37 @@ pub fn jacobian_block<A: crate::flat::Flat, const M: usize, const W: usize>(
 /// it. A callee not differentiated in that argument returns `()`: the caller's build stops here
 /// with a message that says what to do.
 #[inline(always)]
-pub fn partial_array<P: ArrayPartial>(p: P) -> P {
-    p
+pub fn partial_array<A, P: ArrayPartial<A>>(p: P) -> A {
+    p.into_array()
 }
 
 #[diagnostic::on_unimplemented(
     message = "this array depends on a `wrt` parameter, but the `#[grad]` function it is passed to is not differentiated with respect to it",
     label = "the callee's pullback gives `{Self}` for this argument",
-    note = "list the parameter in the callee's `#[grad(wrt = ...)]`, or annotate the callee with `#[grad]` alone, which differentiates it in every float parameter"
+    note = "list the parameter in the callee's `#[grad(wrt = ...)]`, or annotate the callee with `#[grad]` alone, which differentiates it in every float parameter; for a `#[backprop::rule]`, give the array's partial in the rule (`v = [..]`, an array of its shape)"
 )]
 /// What a pullback returns for an array argument it is differentiated in (an array, or a `Vec`
 /// for a slice).
-pub trait ArrayPartial {}
+///
+/// The array's type is the caller's (what it adds the partial to), not the callee's answer, so
+/// that where a callee gives `()` the build stops at this trait's message alone.
+pub trait ArrayPartial<A> {
+    /// The partial, as it is.
+    fn into_array(self) -> A;
+}
 
-impl<A: Elementwise, const N: usize> ArrayPartial for [A; N] {}
-impl<A: Elementwise> ArrayPartial for alloc::vec::Vec<A> {}
+impl<A: Elementwise, const N: usize> ArrayPartial<[A; N]> for [A; N] {
+    #[inline(always)]
+    fn into_array(self) -> Self {
+        self
+    }
+}
+impl<A: Elementwise> ArrayPartial<alloc::vec::Vec<A>> for alloc::vec::Vec<A> {
+    #[inline(always)]
+    fn into_array(self) -> Self {
+        self
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -96,6 +96,25 @@ fn stub(item: &TokenStream) -> Option<TokenStream> {
     ))
 }
 
+/// The array type (owned) of a parameter that is an array of `float`, by value or by
+/// reference (`[f64; 3]`, `&[[f64; 2]; 2]`): such a parameter may have a partial, an array of
+/// the same shape.
+fn float_array(ty: &syn::Type, float: crate::ir::Float) -> Option<TokenStream> {
+    fn owned(ty: &syn::Type, float: crate::ir::Float) -> bool {
+        match ty {
+            syn::Type::Array(a) => float_of(&a.elem) == Some(float) || owned(&a.elem, float),
+            syn::Type::Paren(p) => owned(&p.elem, float),
+            syn::Type::Group(g) => owned(&g.elem, float),
+            _ => false,
+        }
+    }
+    let inner = match ty {
+        syn::Type::Reference(r) if r.mutability.is_none() => &*r.elem,
+        other => other,
+    };
+    owned(inner, float).then(|| inner.to_token_stream())
+}
+
 fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let f: ItemFn = syn::parse2(item.clone()).map_err(|e| {
         syn::Error::new(
@@ -109,7 +128,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         syn::ReturnType::Type(_, ty) => float_of(ty).ok_or_else(|| {
             syn::Error::new_spanned(
                 ty,
-                "a function with a #[backprop::rule] must return f32 or f64",
+                "a function with a #[backprop::rule] must return f32 or f64 (an array-valued function is written with `#[grad]`, which differentiates its body)",
             )
         })?,
         syn::ReturnType::Default => {
@@ -151,11 +170,11 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
             continue;
         };
         let ty = &params[i].1;
-        if float_of(ty) != Some(float) {
+        if float_of(ty) != Some(float) && float_array(ty, float).is_none() {
             errors.push(syn::Error::new_spanned(
                 &e.key,
                 format!(
-                    "`{}` has type `{}`: a rule gives partials for the parameters of the return type only (data needs none)",
+                    "`{}` has type `{}`: a rule gives partials for the parameters of the return type, or arrays of it, only (data needs none)",
                     e.key,
                     type_str(ty)
                 ),
@@ -212,9 +231,12 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     } else {
         quote!(#name)
     };
-    let cot_tys = partials
-        .iter()
-        .map(|p| if p.is_some() { ty.clone() } else { quote!(()) });
+    // An array parameter's partial is an array of its shape (owned, for one taken by
+    // reference): the gradient of the value with respect to each element.
+    let cot_tys = partials.iter().zip(&params).map(|(p, (_, t, _))| match p {
+        Some(_) => float_array(t, float).unwrap_or_else(|| ty.clone()),
+        None => quote!(()),
+    });
     let cots = partials.iter().map(|p| match p {
         Some(e) => e.to_token_stream(),
         None => quote!(()),
