@@ -203,9 +203,17 @@ impl Lowerer<'_> {
             return self.error(at, msg);
         }
         if let Some(id) = self.first_active(e) {
+            // `&r`, `r` a float to the macro: an array returned by a call, whose type the
+            // macro cannot see.
+            let by_ref = matches!(e, Expr::Reference(r) if matches!(&*r.expr, Expr::Path(p) if p.path.is_ident(&id)));
+            let hint = if by_ref {
+                format!(" (`&{id}` passes it as an array is passed: if `{id}` holds the array a `#[grad]` function returned, write its type where it is bound, `let {id}: [f64; N] = ...;`, and the macro takes it for an array)")
+            } else {
+                String::new()
+            };
             return self.error(
                 e,
-                format!("{what} cannot be differentiated: it uses `{id}`, which depends on a `wrt` parameter; differentiated values may only go through arithmetic, `if`, and the supported functions"),
+                format!("{what} cannot be differentiated: it uses `{id}`, which depends on a `wrt` parameter; differentiated values may only go through arithmetic, `if`, and the supported functions{hint}"),
             );
         }
         let (expr, refs, effectful, _) = self.substitute(e, false);
