@@ -1018,8 +1018,29 @@ fn next_state_break(w: [f64; 3], xs: &[f64; 6]) -> f64 {
     loss + h[2]
 }
 
+/// A layer summed over iterations, scaled after the loop by an element of `w` (the loop is
+/// fused with its sweep once that read moves before it).
+#[grad(wrt = w)]
+fn layer_scaled(w: [f64; 3]) -> f64 {
+    let mut s = 0.0;
+    for n in 0..4 {
+        let mut h = [0.0; 3];
+        for i in 0..3 {
+            h[i] = (w[i] * n as f64 + 0.1).tanh();
+        }
+        s += h.iter().map(|&c| c * c).sum::<f64>();
+    }
+    s * w[0]
+}
+
 #[test]
 fn values_read_back_by_the_sweep_match_finite_differences() {
+    let w = [0.4, -0.9, 1.3];
+    fd(
+        |p| layer_scaled([p[0], p[1], p[2]]),
+        &w,
+        &layer_scaled_grad(w),
+    );
     let xs = [
         [0.3, -0.8],
         [1.1, 0.4],

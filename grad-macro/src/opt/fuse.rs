@@ -98,6 +98,11 @@ fn try_fuse(
     let mut outs = HashSet::default();
     defs_within(&insts[pi], &mut outs);
     let between = &insts[pi + 1..ri];
+    // Arrays the loop or what lies between writes: a read of another array moves freely.
+    let mut written: HashSet<Var> = writes(&insts[pi]);
+    for inst in between {
+        written.extend(writes(inst));
+    }
     let mut hoist: Vec<usize> = Vec::new();
     let mut want = needed.clone();
     for k in (0..between.len()).rev() {
@@ -113,6 +118,7 @@ fn try_fuse(
                 init: crate::ir::ArrayInit::Zero { .. },
                 ..
             } => true,
+            Inst::Load { arr, .. } => !written.contains(arr),
             _ => false,
         };
         if !movable {
@@ -134,12 +140,35 @@ fn try_fuse(
         .filter(|v| arrays.contains(v))
         .copied()
         .collect();
+    // Except adding into an array the sweep only adds to (`d_w[0] += s`): the additions
+    // commute.
+    let only_adds = |a: Var| {
+        let mut ok = true;
+        crate::ir::walk(&rl.body, &mut |i| match i {
+            Inst::Store { arr, op, .. } if *arr == a => ok &= *op != crate::ir::StoreOp::Set,
+            // Its own operands only: `walk` visits what a loop or branch holds.
+            other => other.for_each_operand(&mut |o| ok &= o.as_var() != Some(a)),
+        });
+        ok
+    };
     for (k, inst) in between.iter().enumerate() {
         if hoist.contains(&k) {
             continue;
         }
         let mut r = BTreeSet::new();
         reads(inst, &mut r);
+        if let Inst::Store {
+            arr, op, idx, val, ..
+        } = inst
+        {
+            let own_reads_clear = idx
+                .iter()
+                .chain([val])
+                .all(|o| o.as_var().is_none_or(|v| !touched.contains(&v)));
+            if *op != crate::ir::StoreOp::Set && own_reads_clear && only_adds(*arr) {
+                continue;
+            }
+        }
         if r.iter().any(|v| touched.contains(v)) {
             return None;
         }

@@ -309,6 +309,26 @@ fn the_sweep_reads_back_activations_and_next_states() {
         "vrnn",
     );
     assert_eq!(n, 1, "{s}");
+    // The sum scaled by an element of a `wrt` array read after the loop: the read moves
+    // before the loop, which is then fused with its sweep all the same.
+    let (n, s) = count(
+        quote!(wrt = w),
+        quote! {
+            fn scaled(w: [f64; 3]) -> f64 {
+                let mut s = 0.0;
+                for n in 0..4 {
+                    let mut h = [0.0; 3];
+                    for i in 0..3 {
+                        h[i] = (w[i] * n as f64).tanh();
+                    }
+                    s += h.iter().map(|&c| c * c).sum::<f64>();
+                }
+                s * w[0]
+            }
+        },
+        "scaled",
+    );
+    assert_eq!(n, 1, "{s}");
     let (n, s) = count(
         quote!(wrt = w),
         quote! {
