@@ -1200,3 +1200,53 @@ fn rules_with_array_parameters_match_finite_differences_and_forward_mode() {
     f.push(fs);
     close(&g, &f);
 }
+
+/// Found by the tenth batch (seed 2001, `sh293`): a `while` loop's body (a branch, to the
+/// sweep) builds an array that a loop inside it reads. The reversed branch exports the array it
+/// recomputes, but an export did not count as a read, so the store filling the array was dropped
+/// as dead: the gradient with respect to `wa` was zero, silently.
+#[grad(wrt = w0, wa, hessian)]
+fn array_exported_from_a_while_body(w0: f64, wa: [f64; 2]) -> f64 {
+    let mut v = 0.0;
+    let mut t = 0;
+    while t < 3 {
+        t += 1;
+        let mut z = [0.0; 2];
+        z[0] = (wa[0] * t as f64).tanh();
+        z[1] = wa[1] * z[0];
+        for j in 0..2 {
+            v += z[j] * z[0];
+        }
+    }
+    v * w0
+}
+
+#[test]
+fn an_array_a_reversed_branch_exports_keeps_its_stores() {
+    let (w0, wa) = (0.7, [0.3, -0.5]);
+    let (d0, da) = array_exported_from_a_while_body_grad(w0, wa);
+    let g = [d0, da[0], da[1]];
+    fd(
+        |p| array_exported_from_a_while_body(p[0], [p[1], p[2]]),
+        &[w0, wa[0], wa[1]],
+        &g,
+    );
+    assert!(da[0] != 0.0);
+    // The Hessian against central differences of the gradient.
+    let h = array_exported_from_a_while_body_hessian(w0, wa);
+    let grad = |p: [f64; 3]| {
+        let (d0, da) = array_exported_from_a_while_body_grad(p[0], [p[1], p[2]]);
+        [d0, da[0], da[1]]
+    };
+    let x = [w0, wa[0], wa[1]];
+    for j in 0..3 {
+        let (mut a, mut b) = (x, x);
+        a[j] += 1e-6;
+        b[j] -= 1e-6;
+        let (ga, gb) = (grad(a), grad(b));
+        for i in 0..3 {
+            let want = (ga[i] - gb[i]) / 2e-6;
+            approx::assert_relative_eq!(h[i][j], want, max_relative = 1e-6, epsilon = 1e-7);
+        }
+    }
+}

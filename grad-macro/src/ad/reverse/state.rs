@@ -48,8 +48,9 @@ pub(super) enum Keep {
     Snapshot,
 }
 
-/// The arrays `inst` reads (element loads, copies, iteration, code over data), nested blocks
-/// included; a write's target and a zero array's shape do not count.
+/// The arrays `inst` reads (element loads, copies, iteration, code over data, what a nested
+/// block yields: an array a branch exports), nested blocks included; a write's target and a
+/// zero array's shape do not count.
 pub(super) fn array_reads(inst: &Inst, vars: &[VarInfo], out: &mut HashSet<Var>) {
     let own = |i: &Inst, out: &mut HashSet<Var>| {
         let mut add = |o: &Operand| {
@@ -80,6 +81,15 @@ pub(super) fn array_reads(inst: &Inst, vars: &[VarInfo], out: &mut HashSet<Var>)
     own(inst, out);
     for b in inst.blocks() {
         crate::ir::walk(b, &mut |i| own(i, out));
+        crate::ir::walk_blocks(b, &mut |nb| {
+            for y in &nb.yields {
+                if let Operand::Var(v) = y {
+                    if vars[v.0 as usize].kind == Kind::Array {
+                        out.insert(*v);
+                    }
+                }
+            }
+        });
     }
 }
 
