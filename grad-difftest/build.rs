@@ -20,8 +20,9 @@
 //! helpers taking arrays by value and by reference and returning arrays, with the eighth
 //! batch's array state, in reverse and forward mode; see [`ARRAY_CALL_FEATURES`]), and a
 //! tenth of the eighth's language compiled with `mode = forward` and with `hessian` (`sh0`,
-//! `sh0_fwd`, `sh0_both`, ..: [`Second`] again), each from its own random stream, so adding
-//! one batch does not change the others.
+//! `sh0_fwd`, `sh0_both`, ..: [`Second`] again, and the reverse-mode gradient of `sh0`, the
+//! sweep its Hessian differentiates), each from its own random stream, so adding one batch does
+//! not change the others.
 //! A caller's helpers (`c0_h0`, ..) are written next to it, in the nested module `m`, or,
 //! `pub`, in `$OUT_DIR/calls.rs`, which this crate's library includes (`src/lib.rs`): the test
 //! calls those across crates. `GRAD_COMPILED_CASES` sets the size of all seven (default 40, 40,
@@ -748,6 +749,14 @@ impl Second {
                     let _ = writeln!(self.checks, "    let case = {text};");
                 }
                 for (f, options, _) in &fns {
+                    // The reverse-mode gradient of a function compiled with `hessian` alone
+                    // (the sweep the Hessian differentiates).
+                    if self.prefix == "sh" && *options == "hessian" {
+                        let _ = writeln!(
+                            self.checks,
+                            "    n += check_reverse(&case, || {name}{a}, || {f}_value_and_grad{a}, || {f}_grad{a});"
+                        );
+                    }
                     if options.contains("hessian") {
                         self.entries += n * n;
                         self.nonzero += hessian.iter().flatten().filter(|h| **h != 0.0).count();
