@@ -166,6 +166,13 @@ pub fn rename(block: &mut Block, map: &HashMap<Var, Var>) {
     }
 }
 
+/// Renames the variables a block yields (not its instructions).
+pub fn rename_yields(block: &mut Block, map: &HashMap<Var, Var>) {
+    if !map.is_empty() {
+        block.yields.iter_mut().for_each(&mut renamer(map));
+    }
+}
+
 pub(super) fn renamer(map: &HashMap<Var, Var>) -> impl FnMut(&mut Operand) + '_ {
     move |o| {
         if let Operand::Var(v) = o {

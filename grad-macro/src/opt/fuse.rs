@@ -351,12 +351,7 @@ fn share_recomputed(body: &mut Block) {
         kept.push(inst);
     }
     body.insts = kept;
-    let mut rest = Block {
-        insts: Vec::new(),
-        yields: std::mem::take(&mut body.yields),
-    };
-    crate::ir::rename(&mut rest, &map);
-    body.yields = rest.yields;
+    crate::ir::rename_yields(body, &map);
 }
 
 /// The sweep's recomputation of an iteration, in a fused loop, builds again the arrays the
@@ -387,12 +382,7 @@ fn share_arrays(body: &mut Block, primal: usize) {
             kept.push(inst);
         }
         body.insts = kept;
-        let mut rest = Block {
-            insts: Vec::new(),
-            yields: std::mem::take(&mut body.yields),
-        };
-        crate::ir::rename(&mut rest, &map);
-        body.yields = rest.yields;
+        crate::ir::rename_yields(body, &map);
         return;
     }
 }

@@ -380,12 +380,7 @@ pub(super) fn propagate_copies(
                         for i in &mut b.insts[k..] {
                             crate::ir::rename_inst(i, &map);
                         }
-                        let mut yields = Block {
-                            insts: Vec::new(),
-                            yields: std::mem::take(&mut b.yields),
-                        };
-                        crate::ir::rename(&mut yields, &map);
-                        b.yields = yields.yields;
+                        crate::ir::rename_yields(b, &map);
                         continue;
                     }
                 }
