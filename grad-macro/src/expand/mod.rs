@@ -165,11 +165,10 @@ fn expand(
             // gets a body of its own when the value alone costs a twentieth of the work or
             // more (a final `ln`, a loss accumulated in a loop); otherwise it calls
             // `_value_and_grad`, which keeps the generated code small.
-            let grad_only = gradient.without_value();
             let full = cost(&gradient.func.body);
-            let value_only = full - cost(&grad_only.body);
-            let grad_only = (value_only * 20 >= full).then(|| pipeline::optimise(grad_only));
+            let value_only = full - cost(&gradient.without_value().body);
             let program = pipeline::optimise(gradient.func);
+            let grad_only = (value_only * 20 >= full).then(|| pipeline::without_value(&program));
             let body = Emitter::new(&program, &krate, &reserved, &param_ids).body(true);
             let grad_body = grad_only
                 .as_ref()

@@ -43,10 +43,17 @@ pub(super) struct Gradient {
 impl Gradient {
     /// The same sweep without what only the value needs (its value yield is a literal 0).
     pub(super) fn without_value(&self) -> Func {
-        let mut g = self.func.clone();
-        g.body.yields[0] = Operand::Lit(0.0);
-        dce(g)
+        without_value(&self.func)
     }
+}
+
+/// `func` (yielding `[value, ∂/∂wrt₀, …]`) without what only the value needs. Applied to the
+/// optimised program, so that `_grad` runs the very arithmetic of `_value_and_grad` (the same
+/// loops fused, the same sums in the same order: the same bits).
+pub(super) fn without_value(func: &Func) -> Func {
+    let mut g = func.clone();
+    g.body.yields[0] = Operand::Lit(0.0);
+    dce(g)
 }
 
 /// What forward mode returns: the function's `n_yields` yields, then the `n_dirs` tangents of
