@@ -1250,3 +1250,39 @@ fn an_array_a_reversed_branch_exports_keeps_its_stores() {
         }
     }
 }
+
+/// Found by the tenth batch (seed 2003, `sh229`): a local that copies data under a name that
+/// holds a differentiated array elsewhere (`z1`, shadowed) is an array of the macro's; a copy
+/// of it was replaced by the data parameter itself, whose shape the macro does not know, and
+/// the copy's adjoint came out a float (a compile error in the generated code).
+#[grad(wrt = w0, wa, hessian)]
+fn shadowed_copy_of_data(w0: f64, wa: [f64; 3], x0: f64, xs: [f64; 4]) -> f64 {
+    let mut z0 = wa;
+    let mut t = 0;
+    while t < 2 {
+        t += 1;
+        let mut z1 = z0;
+        for i in 0..3 {
+            z1[i] = (z0[i] * z0[0]).tanh();
+        }
+        z0 = z1;
+    }
+    let z1 = xs;
+    let z2 = z1;
+    let v = z2.iter().map(|&c| c / x0).sum::<f64>();
+    v * w0 * w0 + z0[1]
+}
+
+#[test]
+fn a_copy_of_a_copy_of_data_keeps_its_shape() {
+    let (w0, wa, x0, xs) = (0.7, [0.3, -0.5, 0.8], 1.3, [0.5, -1.0, 2.0, 0.25]);
+    let (d0, da) = shadowed_copy_of_data_grad(w0, wa, x0, xs);
+    fd(
+        |p| shadowed_copy_of_data(p[0], [p[1], p[2], p[3]], x0, xs),
+        &[w0, wa[0], wa[1], wa[2]],
+        &[d0, da[0], da[1], da[2]],
+    );
+    let h = shadowed_copy_of_data_hessian(w0, wa, x0, xs);
+    let v: f64 = xs.iter().map(|c| c / x0).sum();
+    approx::assert_relative_eq!(h[0][0], 2.0 * v, max_relative = 1e-12);
+}

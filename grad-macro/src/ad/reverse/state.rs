@@ -341,9 +341,13 @@ pub(super) fn propagate_copies(
     for inst in &body.insts {
         array_writes(inst, &mut written);
     }
-    // A parameter taken by reference is not a drop-in for an array value.
-    let by_ref = |v: &Var| params.contains(v) && arrays.get(v).is_some_and(|i| i.by_ref);
-    fn go(b: &mut Block, written: &HashSet<Var>, by_ref: &dyn Fn(&Var) -> bool) {
+    // A parameter taken by reference is not a drop-in for an array value, nor is an array
+    // whose shape the macro does not know (data passed in: the copy's adjoint takes its shape
+    // from the copy).
+    let not_drop_in = |v: &Var| {
+        (params.contains(v) && arrays.get(v).is_some_and(|i| i.by_ref)) || !arrays.contains_key(v)
+    };
+    fn go(b: &mut Block, written: &HashSet<Var>, not_drop_in: &dyn Fn(&Var) -> bool) {
         let mut k = 0;
         while k < b.insts.len() {
             if let Inst::NewArray {
@@ -351,7 +355,7 @@ pub(super) fn propagate_copies(
                 init: ArrayInit::Copy(y),
             } = b.insts[k]
             {
-                if !written.contains(&x) && !by_ref(&y) {
+                if !written.contains(&x) && !not_drop_in(&y) {
                     let writes_y = |insts: &[Inst]| {
                         let mut w = HashSet::default();
                         insts.iter().for_each(|i| array_writes(i, &mut w));
@@ -386,10 +390,10 @@ pub(super) fn propagate_copies(
                 }
             }
             for nb in b.insts[k].blocks_mut() {
-                go(nb, written, by_ref);
+                go(nb, written, not_drop_in);
             }
             k += 1;
         }
     }
-    go(body, &written, &by_ref);
+    go(body, &written, &not_drop_in);
 }
