@@ -20,7 +20,7 @@ mod visit;
 pub use util::*;
 #[cfg(test)]
 pub use validate::validate;
-pub use visit::{any, walk, walk_blocks, walk_blocks_mut, walk_mut};
+pub use visit::{any, walk, walk_blocks, walk_blocks_mut, walk_inst, walk_mut};
 
 use proc_macro2::{Span, TokenStream};
 use rustc_hash::FxHashMap as HashMap;

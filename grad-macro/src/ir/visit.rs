@@ -253,6 +253,14 @@ impl Inst {
         }
     }
 
+    /// Every variable this instruction defines, nested blocks included, in the order
+    /// [`Inst::map_defs`] visits them.
+    pub fn defs_within(&self) -> Vec<Var> {
+        let mut out = Vec::new();
+        self.clone().map_defs(&mut |v| out.push(*v));
+        out
+    }
+
     /// Calls `f` on every variable this instruction defines, nested blocks included.
     pub fn map_defs(&mut self, f: &mut impl FnMut(&mut Var)) {
         match self {
@@ -325,6 +333,14 @@ pub fn walk<'a>(block: &'a Block, f: &mut impl FnMut(&'a Inst)) {
         for b in inst.blocks() {
             walk(b, f);
         }
+    }
+}
+
+/// Calls `f` on `inst` and on every instruction of the blocks it holds, as [`walk`] does.
+pub fn walk_inst<'a>(inst: &'a Inst, f: &mut impl FnMut(&'a Inst)) {
+    f(inst);
+    for b in inst.blocks() {
+        walk(b, f);
     }
 }
 

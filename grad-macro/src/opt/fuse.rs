@@ -39,13 +39,6 @@ fn iteration(h: &Header) -> Option<(String, Vec<Var>)> {
     }
 }
 
-fn defs_within(inst: &Inst, out: &mut HashSet<Var>) {
-    let mut i = inst.clone();
-    i.map_defs(&mut |v| {
-        out.insert(*v);
-    });
-}
-
 /// One fusion, if some primal loop and its forward reverse sweep can be fused.
 fn fuse_once(insts: &[Inst], arrays: &HashSet<Var>) -> Option<Vec<Inst>> {
     for (pi, p) in insts.iter().enumerate() {
@@ -89,14 +82,14 @@ fn try_fuse(
     }
     // What the sweep reads from outside itself.
     let mut inside = HashSet::default();
-    defs_within(&insts[ri], &mut inside);
+    inside.extend(insts[ri].defs_within());
     let mut needed = BTreeSet::new();
     reads(&insts[ri], &mut needed);
     needed.retain(|v| !inside.contains(v));
     // The loop's results must not be among it, and what lies between the loops that it needs
     // must not depend on them (nor have effects, nor touch arrays the loop writes).
     let mut outs = HashSet::default();
-    defs_within(&insts[pi], &mut outs);
+    outs.extend(insts[pi].defs_within());
     let between = &insts[pi + 1..ri];
     // Arrays the loop or what lies between writes: a read of another array moves freely.
     let mut written: HashSet<Var> = writes(&insts[pi]);
@@ -390,35 +383,34 @@ fn share_arrays(body: &mut Block, primal: usize) {
 /// Whether `inst` writes or declares an array, or has effects (anywhere inside).
 fn touches_arrays(inst: &Inst) -> bool {
     let mut any = false;
-    let mut check = |i: &Inst| {
+    crate::ir::walk_inst(inst, &mut |i| {
         any |= matches!(
             i,
             Inst::Store { .. } | Inst::Assign { .. } | Inst::NewArray { .. }
         ) || i.effectful();
-    };
-    check(inst);
-    for b in inst.blocks() {
-        crate::ir::walk(b, &mut check);
-    }
+    });
     any
 }
 
 /// The arrays `inst` writes or declares, nested blocks included.
 fn writes(inst: &Inst) -> HashSet<Var> {
-    let mut out = HashSet::default();
-    let mut add = |i: &Inst| match i {
-        Inst::Store { arr, .. } | Inst::Assign { arr, .. } => {
+    let mut out = declares(inst);
+    crate::ir::walk_inst(inst, &mut |i| {
+        if let Inst::Store { arr, .. } | Inst::Assign { arr, .. } = i {
             out.insert(*arr);
         }
-        Inst::NewArray { var, .. } => {
+    });
+    out
+}
+
+/// The arrays `inst` declares, nested blocks included.
+fn declares(inst: &Inst) -> HashSet<Var> {
+    let mut out = HashSet::default();
+    crate::ir::walk_inst(inst, &mut |i| {
+        if let Inst::NewArray { var, .. } = i {
             out.insert(*var);
         }
-        _ => {}
-    };
-    add(inst);
-    for b in inst.blocks() {
-        crate::ir::walk(b, &mut add);
-    }
+    });
     out
 }
 
@@ -427,9 +419,7 @@ fn writes(inst: &Inst) -> HashSet<Var> {
 fn same_as(x: &Inst, p: &Inst, map: &HashMap<Var, Var>) -> Option<Vec<(Var, Var)>> {
     let mut x = x.clone();
     crate::ir::rename_inst(&mut x, map);
-    let (mut xd, mut pd) = (Vec::new(), Vec::new());
-    x.clone().map_defs(&mut |v| xd.push(*v));
-    p.clone().map_defs(&mut |v| pd.push(*v));
+    let (xd, pd) = (x.defs_within(), p.defs_within());
     if xd.len() != pd.len() {
         return None;
     }
@@ -468,15 +458,7 @@ fn pair_writes(
     let mut written: HashSet<Var> = HashSet::default();
     for inst in p {
         written.extend(writes(inst));
-        let mut add = |i: &Inst| {
-            if let Inst::NewArray { var, .. } = i {
-                declared.insert(*var);
-            }
-        };
-        add(inst);
-        for b in inst.blocks() {
-            crate::ir::walk(b, &mut add);
-        }
+        declared.extend(declares(inst));
     }
     if written.iter().any(|a| !declared.contains(a)) {
         return None;
@@ -507,17 +489,8 @@ fn pair_writes(
         let Some((j, pairs)) = found else { break };
         // Only arrays declared in the body and paired here, or declared inside `x`, may be
         // written.
-        let mut own: HashSet<Var> = arrays.iter().map(|a| a.0).collect();
-        if let Inst::NewArray { var, .. } = x {
-            own.insert(*var);
-        }
-        for b in x.blocks() {
-            crate::ir::walk(b, &mut |i| {
-                if let Inst::NewArray { var, .. } = i {
-                    own.insert(*var);
-                }
-            });
-        }
+        let mut own = declares(x);
+        own.extend(arrays.iter().map(|a| a.0));
         if xw.iter().any(|a| !own.contains(a)) {
             break;
         }

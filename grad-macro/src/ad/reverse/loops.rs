@@ -550,13 +550,7 @@ fn stored_values(
     if exit || settled.is_empty() {
         return Vec::new();
     }
-    let mut inside = HashSet::default();
-    for inst in &body.insts {
-        let mut i = inst.clone();
-        i.map_defs(&mut |v| {
-            inside.insert(*v);
-        });
-    }
+    let inside: HashSet<Var> = body.insts.iter().flat_map(Inst::defs_within).collect();
     let top: HashSet<Var> = body.insts.iter().flat_map(Inst::defs).collect();
     let mut writes: HashMap<Var, usize> = HashMap::default();
     crate::ir::walk(body, &mut |i| {

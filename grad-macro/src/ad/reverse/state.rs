@@ -78,9 +78,8 @@ pub(super) fn array_reads(inst: &Inst, vars: &[VarInfo], out: &mut HashSet<Var>)
             other => other.for_each_operand(&mut add),
         }
     };
-    own(inst, out);
+    crate::ir::walk_inst(inst, &mut |i| own(i, out));
     for b in inst.blocks() {
-        crate::ir::walk(b, &mut |i| own(i, out));
         crate::ir::walk_blocks(b, &mut |nb| {
             for y in &nb.yields {
                 if let Operand::Var(v) = y {
@@ -100,10 +99,7 @@ pub(super) fn array_writes(inst: &Inst, out: &mut HashSet<Var>) {
             out.insert(*arr);
         }
     };
-    own(inst);
-    for b in inst.blocks() {
-        crate::ir::walk(b, &mut |i| own(i));
-    }
+    crate::ir::walk_inst(inst, &mut own);
 }
 
 /// The arrays declared at the top level of `before` that nothing in `after` writes (and nothing
@@ -113,10 +109,7 @@ pub(super) fn settled(before: &[Inst], after: &[Inst]) -> HashSet<Var> {
     let mut written = HashSet::default();
     for inst in after {
         array_writes(inst, &mut written);
-        effects |= inst.effectful();
-        for b in inst.blocks() {
-            crate::ir::walk(b, &mut |i| effects |= i.effectful());
-        }
+        crate::ir::walk_inst(inst, &mut |i| effects |= i.effectful());
     }
     if effects {
         return HashSet::default();
