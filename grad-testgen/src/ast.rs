@@ -2161,7 +2161,14 @@ fn elem_str(scope: &Scope, a: usize, ix: Ix) -> String {
                 IndexMap::Same if modulo.is_none() => reduced,
                 IndexMap::Same => format!("({reduced})"),
                 IndexMap::Rev(n) => format!("{} - {reduced}", n - 1),
-                // `(i % n + 1) % n`: the loop variable may be `usize::MAX` for all rustc knows.
+                // `i + 1` where `i + 1 < n` (a stencil's right neighbour, whose reverse sweep
+                // adds at two offsets of `i`); `(i % n + 1) % n` elsewhere: the loop variable
+                // may be `usize::MAX` for all rustc knows.
+                IndexMap::Next(n)
+                    if modulo.is_none() && scope.loops[var].max.is_some_and(|m| m + 1 < n) =>
+                {
+                    format!("{v} + 1")
+                }
                 IndexMap::Next(n) => match modulo {
                     None => format!("({v} + 1) % {n}"),
                     Some(_) => format!("({reduced} + 1) % {n}"),

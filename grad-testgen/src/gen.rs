@@ -1208,19 +1208,24 @@ fn state_ix() -> impl Strategy<Value = Ix> {
 /// · 1.2`, or, one time in four, from any two elements (`state_ix`).
 fn stencil(arr: u8) -> BoxedStrategy<Expr> {
     let op = select(&[Arith::Add, Arith::Sub, Arith::Mul][..]);
-    let neighbours = (op.clone(), loop_expr(), any::<bool>(), any::<bool>()).prop_map(
-        move |(op, e, right, plain)| {
+    let neighbours = (op.clone(), loop_expr(), leaf(), any::<bool>(), 0u8..6).prop_map(
+        move |(op, e, coefficient, right, wrap)| {
+            // Linear updates take a plain coefficient (a variable, a literal), as a scheme's
+            // `κ·Δt/Δx²` is: what the sweep adds is then a product, not a branch or a call.
+            let e = if wrap >= 4 { coefficient } else { e };
             let left = Expr::Bin(Arith::Mul, b(Expr::Elem(arr, Ix::Prev(0))), b(e));
             let mut v = Expr::Bin(op, b(left), b(Expr::Elem(arr, Ix::Loop(0))));
             if right {
                 v = Expr::Bin(Arith::Add, b(v), b(Expr::Elem(arr, Ix::Next(0))));
             }
-            // A plain `tanh` (an activation) half the time: the value stored is the one its
-            // derivative reads, which the sweep may read back from the array.
-            if plain {
-                Expr::F1(F1::Tanh, b(v))
-            } else {
-                guard(Domain::Bounded, v)
+            match wrap {
+                // A plain `tanh` (an activation): the value stored is the one its derivative
+                // reads, which the sweep may read back from the array.
+                0 | 1 => Expr::F1(F1::Tanh, b(v)),
+                2 | 3 => guard(Domain::Bounded, v),
+                // Linear, as an explicit scheme for the heat equation: the sweep only adds
+                // scaled adjoints at `i - 1`, `i`, `i + 1`, a loop the macro splits by offset.
+                _ => v,
             }
         },
     );
@@ -1309,8 +1314,10 @@ fn state_step() -> BoxedStrategy<Vec<Stmt>> {
     let double = (
         time_header(),
         buffer,
-        2u8..=5,
-        0u8..=1,
+        // Often over the interior (`for i in 1..3` of four cells), as an explicit scheme with
+        // fixed boundaries: `i - 1` and `i + 1` are then in bounds, written as such.
+        prop_oneof![2 => 2u8..=3, 1 => 4u8..=5],
+        prop_oneof![1 => Just(0u8), 2 => Just(1u8)],
         stencil(BEFORE_LATEST),
         noise(),
         any::<bool>(),

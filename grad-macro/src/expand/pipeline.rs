@@ -17,7 +17,7 @@ use super::combine;
 use crate::ad::forward::Seeds;
 use crate::ad::reverse;
 use crate::ir::{Func, Operand, Var};
-use crate::opt::{factor, fuse, simplify};
+use crate::opt::{distribute, factor, fuse, simplify};
 
 /// Validates `func` after `pass` when the macro's own tests run (in the debug profile: not in
 /// the expansion benchmark, which compiles these modules as a test in release, and never in a
@@ -136,11 +136,14 @@ pub(super) fn dce(func: Func) -> Func {
 }
 
 /// An accumulating loop fused with its sweep, shared factors out of sums (after dead code is
-/// out).
+/// out), a loop adding into an array at several offsets split by offset.
 pub(super) fn optimise(program: Func) -> Func {
     let mut fused = checked(fuse::fuse(program), "loop fusion");
     if factor::factor(&mut fused) {
         fused = dce(checked(fused, "factoring"));
+    }
+    if distribute::distribute(&mut fused) {
+        fused = dce(checked(fused, "loop distribution"));
     }
     fused
 }

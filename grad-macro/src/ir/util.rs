@@ -239,3 +239,31 @@ pub(crate) fn count_uses(block: &Block, uses: &mut HashMap<Var, usize>) {
         }
     });
 }
+
+/// The variable of `for i in a..b` (as written, no position bound): each iteration its own
+/// `i`, so element `i` of an array is the iteration's own.
+pub fn own_position(header: &Header) -> Option<Var> {
+    let Header::For {
+        pat,
+        iter,
+        walk: Walk::AsWritten,
+        pos: None,
+        ..
+    } = header
+    else {
+        return None;
+    };
+    let own = match pat.refs.as_slice() {
+        [p] if pat.tokens.to_string() == placeholder(0) => *p,
+        _ => return None,
+    };
+    matches!(
+        syn::parse2::<syn::Expr>(iter.tokens.clone()),
+        Ok(syn::Expr::Range(syn::ExprRange {
+            start: Some(_),
+            end: Some(_),
+            ..
+        }))
+    )
+    .then_some(own)
+}

@@ -1,5 +1,6 @@
-//! Optimisation of IR functions: dead code, loop fusion, shared factors.
+//! Optimisation of IR functions: dead code, loop fusion, shared factors, loop distribution.
 
+pub mod distribute;
 pub mod factor;
 pub mod fuse;
 pub mod simplify;

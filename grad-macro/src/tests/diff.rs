@@ -76,6 +76,14 @@ fn check_program(p: &Program, pts: &[Point]) -> Result<(usize, usize), TestCaseE
         valid(simplify::dce(f), "dead-code elimination")
     };
     let simplified = valid_dce(reverse::reverse(&primal, &wrt, true), "reverse")?;
+    // Loop distribution changes no bit of the result (`opt::distribute`).
+    let mut split = simplified.clone();
+    let split = crate::opt::distribute::distribute(&mut split)
+        .then(|| valid_dce(split, "loop distribution"))
+        .transpose()?;
+    if split.is_some() {
+        eprintln!("DISTRIBUTED");
+    }
     let unsimplified = valid_dce(reverse::reverse(&primal, &wrt, false), "reverse")?;
     // Forward mode (a unit tangent per parameter), and forward over reverse (the Hessian).
     let n = wrt.len();
@@ -118,6 +126,15 @@ fn check_program(p: &Program, pts: &[Point]) -> Result<(usize, usize), TestCaseE
         let primal_value = run(&primal, &a)[0].f();
         let out: Vec<f64> = run(&simplified, &a).iter().map(|v| v.f()).collect();
         let raw: Vec<f64> = run(&unsimplified, &a).iter().map(|v| v.f()).collect();
+        if let Some(split) = &split {
+            let bits = |v: Vec<Value>| v.iter().map(|v| v.f().to_bits()).collect::<Vec<u64>>();
+            prop_assert_eq!(
+                bits(run(split, &a)),
+                bits(run(&simplified, &a)),
+                "loop distribution changed the result at {:?}",
+                pt
+            );
+        }
         prop_assert_eq!(
             out[0].to_bits(),
             primal_value.to_bits(),
@@ -292,4 +309,36 @@ fn reverse_mode_matches_the_oracle_on_random_programs() {
     eprintln!(
         "tests::diff: {cases} programs (seed {seed}), {c} points compared, {n} nonzero gradient components"
     );
+}
+
+/// The array-state programs the generator writes include loops the optimiser splits by offset
+/// (`opt::distribute`: a double-buffered linear stencil's sweep), which the compiled batches
+/// then check against the oracle (`grad-difftest`; the interpreter runs straight-line code
+/// only).
+#[test]
+fn the_state_generator_writes_sweeps_split_by_offset() {
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases: 200,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[7u8; 32]),
+    );
+    let split = std::cell::Cell::new(0);
+    let result = runner.run(&gen::state_case(0), |(p, _)| {
+        let (primal, wrt) = lower_program(&p).map_err(TestCaseError::fail)?;
+        let mut g = simplify::dce(reverse::reverse(&primal, &wrt, true));
+        if crate::opt::distribute::distribute(&mut g) {
+            crate::ir::validate(&simplify::dce(g))
+                .map_err(|e| TestCaseError::fail(format!("after loop distribution: {e}")))?;
+            split.set(split.get() + 1);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    eprintln!("{} of 200 programs split", split.get());
+    assert!(split.get() >= 6, "{} of 200 programs split", split.get());
 }

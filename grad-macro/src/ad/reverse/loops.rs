@@ -3,7 +3,8 @@
 use super::state::{self, Keep};
 use super::*;
 use crate::ir::{
-    Block, Carry, Header, Inst, Kind, Loop, Name, Operand, Restore, Save, StoreOp, Var,
+    own_position, Block, Carry, Header, Inst, Kind, Loop, Name, Operand, Restore, Save, StoreOp,
+    Var,
 };
 use proc_macro2::Span;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -504,34 +505,6 @@ impl Rev {
         yields.iter_mut().for_each(|o| subst(map, o));
         self.b.exit(yields)
     }
-}
-
-/// The variable of `for i in a..b` (as written, no position bound): each iteration its own
-/// `i`, so element `i` of an array is the iteration's own.
-pub(super) fn own_position(header: &Header) -> Option<Var> {
-    let Header::For {
-        pat,
-        iter,
-        walk: crate::ir::Walk::AsWritten,
-        pos: None,
-        ..
-    } = header
-    else {
-        return None;
-    };
-    let own = match pat.refs.as_slice() {
-        [p] if pat.tokens.to_string() == crate::ir::placeholder(0) => *p,
-        _ => return None,
-    };
-    matches!(
-        syn::parse2::<syn::Expr>(iter.tokens.clone()),
-        Ok(syn::Expr::Range(syn::ExprRange {
-            start: Some(_),
-            end: Some(_),
-            ..
-        }))
-    )
-    .then_some(own)
 }
 
 /// The values a loop's iteration stores in its own element of an array declared before the
