@@ -528,6 +528,57 @@
 //!   signature, or make it a free function.
 //! - Trait `impl`s and trait methods are not supported (the companions are not trait items).
 //!
+//! # Parameters in structs
+//!
+//! Models keep their parameters in structs. `#[derive(Differentiable)]` gives a struct what
+//! a gradient of its shape needs ([`Differentiable`](trait@Differentiable)): a zero of the same
+//! shape, `self += k · other`, and every parameter in a fixed *flattened order* (fields in
+//! declaration order, arrays by increasing index, row-major when nested, `Vec`s in order). A
+//! field is a parameter if it is a float, an array or `Vec` of parameters, or a struct that
+//! derives `Differentiable`, all of one float type; mark anything else (counts,
+//! hyperparameters, data) `#[backprop(skip)]`: it is cloned into a zero and never updated. A
+//! field that is neither is refused at its type, with a note saying to skip it.
+//!
+//! The optimisers [`Sgd`] (with optional momentum) and [`Adam`] update any `Differentiable`
+//! value (a float, an array, a `Vec`, a struct) from a gradient of the same shape:
+//!
+//! ```
+//! use backprop::{grad, Adam, Differentiable};
+//!
+//! #[derive(Clone, Debug, Differentiable)]
+//! struct Line {
+//!     w: f64,
+//!     b: f64,
+//!     #[backprop(skip)]
+//!     epochs: usize,
+//! }
+//!
+//! #[grad(wrt = w, b)]
+//! fn mse(w: f64, b: f64, xs: &[f64], ys: &[f64]) -> f64 {
+//!     let mut s = 0.0;
+//!     for i in 0..xs.len() {
+//!         s += (w * xs[i] + b - ys[i]).powi(2);
+//!     }
+//!     s / xs.len() as f64
+//! }
+//!
+//! let (xs, ys) = ([0.0, 1.0, 2.0, 3.0], [1.0, 3.0, 5.0, 7.0]);
+//! let mut line = Line { w: 0.0, b: 0.0, epochs: 0 };
+//! let mut adam = Adam::new(0.05);
+//! for _ in 0..2000 {
+//!     let (dw, db) = mse_grad(line.w, line.b, &xs, &ys);
+//!     let g = Line { w: dw, b: db, ..line.zero_like() };
+//!     adam.step(&mut line, &g);
+//!     line.epochs += 1;
+//! }
+//! assert!((line.w - 2.0).abs() < 1e-3 && (line.b - 1.0).abs() < 1e-3);
+//! assert_eq!(line.num_params(), 2);
+//! ```
+//!
+//! Not yet supported: a struct as a `wrt` parameter (`#[grad(wrt = p)]` with `p: &Params`,
+//! or `wrt = self`). Pass the fields you differentiate as parameters, as above, and build
+//! the gradient struct from `zero_like()`.
+//!
 //! # Forward mode and second derivatives
 //!
 //! The lecture notes run the chain rule both ways: forward, carrying `dξ/dW` up the table
@@ -896,7 +947,12 @@ pub use grad_macro::grad;
 /// `#[backprop::rule(a = ∂f/∂a, b = ∂f/∂b)]`, in terms of the parameters and the result `y` (or
 /// `result = name`). See "Composition" in the [crate documentation](crate).
 pub use grad_macro::rule;
-pub use grad_runtime::{check, leaky_relu, log_sigmoid, relu, sigmoid, softplus, trace, Real};
+/// Derives [`Differentiable`](trait@Differentiable) for a struct of parameters; see
+/// [Parameters in structs](crate#parameters-in-structs).
+pub use grad_macro::Differentiable;
+pub use grad_runtime::{
+    check, leaky_relu, log_sigmoid, relu, sigmoid, softplus, trace, Adam, Differentiable, Real, Sgd,
+};
 
 #[doc(hidden)]
 pub use grad_runtime::__private;

@@ -20,7 +20,7 @@
 //!         │   ┌────────────────────────────────────────────────────────────┐
 //!         │   │ ad/     reverse (mod, branch, loops, header, state) ·      │
 //!         │   │         forward · trace (mod, render)     Func → Func      │
-//!         │   │ opt/    simplify (dead code) · fuse · factor  Func → Func  │
+//!         │   │ opt/    simplify · fuse · factor · distribute  Func → Func │
 //!         │   └────────────────────────────────────────────────────────────┘
 //!         │ ir::Func
 //!   emit/     plan (inlining, names) · print (expressions) · stmt (statements, loops,
@@ -80,6 +80,13 @@ pub fn rule(
     item: proc_macro::TokenStream,
 ) -> proc_macro::TokenStream {
     expand::rule::rule(args.into(), item.into()).into()
+}
+
+/// Derives `backprop::Differentiable` for a struct of parameters. See the `backprop` crate for
+/// the manual.
+#[proc_macro_derive(Differentiable, attributes(backprop))]
+pub fn differentiable(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    expand::derive::differentiable(input.into()).into()
 }
 
 #[cfg(test)]

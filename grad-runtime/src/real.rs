@@ -32,6 +32,8 @@ pub trait Real:
     fn ln_1p(self) -> Self;
     /// `|self|`.
     fn abs(self) -> Self;
+    /// `√self`.
+    fn sqrt(self) -> Self;
     /// Converts from `f64` (rounding for `f32`).
     fn from_f64(x: f64) -> Self;
     /// Converts to `f64` (exact).
@@ -54,6 +56,10 @@ macro_rules! impl_real {
             #[inline]
             fn abs(self) -> Self {
                 <$t>::abs(self)
+            }
+            #[inline]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
             }
             #[inline]
             fn from_f64(x: f64) -> Self {

@@ -5,6 +5,7 @@
 
 pub(crate) mod companions;
 mod cost;
+pub mod derive;
 mod jacobian;
 pub mod per_element;
 mod pipeline;

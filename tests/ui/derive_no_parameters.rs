@@ -1,0 +1,10 @@
+use backprop::Differentiable;
+
+// Every field skipped: nothing to differentiate.
+#[derive(Differentiable)]
+struct Settings {
+    #[backprop(skip)]
+    steps: usize,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use backprop::Differentiable;
+
+#[derive(Differentiable)]
+struct Params {
+    w: [f64; 3],
+    #[backprop(ignore)]
+    n: usize,
+}
+
+fn main() {}
