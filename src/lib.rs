@@ -39,10 +39,12 @@
 //! - The companions take the same parameters as `name`, have its visibility, carry a doc
 //!   comment, and are `#[must_use]`. They raise no warnings (also under `#![deny(warnings)]`
 //!   and clippy's defaults) whether you use them or not.
-//! - `T` is `f64` or `f32`. A `wrt` parameter has type `T`, or is an array or slice of `T`,
-//!   and its derivative has the same shape: `T` for `T`, `[T; N]` for `[T; N]` or `&[T; N]`,
-//!   `[[T; M]; N]` for `[[T; M]; N]`, `Vec<T>` (of the slice's length) for `&[T]`, `Vec<[T; M]>`
-//!   for `&[[T; M]]`. An `f32` function gets `f32` gradients, computed in `f32`.
+//! - `T` is `f64` or `f32`. A `wrt` parameter has type `T`, or is an array, slice or `Vec` of
+//!   `T`, and its derivative has the same shape: `T` for `T`, `[T; N]` for `[T; N]` or
+//!   `&[T; N]`, `[[T; M]; N]` for `[[T; M]; N]`, `Vec<T>` (of the slice's length) for `&[T]`,
+//!   `Vec<T>` or `&Vec<T>`, `Vec<[T; M]>` for `&[[T; M]]`. A `Vec` is differentiated as the
+//!   slice it holds (in reverse mode: forward mode and `hessian` need lengths known at compile
+//!   time). An `f32` function gets `f32` gradients, computed in `f32`.
 //! - Every parameter not named in `wrt` is data: any type (`usize`, `&[f64]`, a struct), passed
 //!   through untouched, with no derivative.
 //! - The value `name_value_and_grad` returns is computed by the same operations in the same

@@ -152,3 +152,49 @@ fn the_first_adam_step_moves_each_parameter_by_the_learning_rate() {
         assert!((x - want).abs() < 1e-6, "{x} vs {want}");
     }
 }
+
+/// `Vec<f64>` and `&Vec<f64>` as `wrt` parameters: like slices, the gradient a `Vec`.
+#[backprop::grad(wrt = w)]
+fn vec_by_ref(w: &Vec<f64>, xs: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..w.len() {
+        s += (w[i] * xs[i]).sin();
+    }
+    s
+}
+
+#[backprop::grad(wrt = w, b)]
+fn vec_by_value(w: Vec<f64>, b: f64, xs: &[f64]) -> f64 {
+    w.iter().zip(xs).map(|(a, x)| a * x).sum::<f64>() * b + vec_by_ref(&w, xs)
+}
+
+#[test]
+fn vecs_as_wrt_parameters_match_finite_differences() {
+    use backprop::check::{check_gradient, Tolerance};
+    let xs = [0.5, -1.5, 2.0];
+    let w = vec![0.3, 0.7, -0.2];
+    let g: Vec<f64> = vec_by_ref_grad(&w, &xs);
+    check_gradient(
+        |p| vec_by_ref(&p.to_vec(), &xs),
+        &w,
+        &g,
+        Tolerance::default(),
+    )
+    .unwrap();
+    let (gw, gb) = vec_by_value_grad(w.clone(), 1.5, &xs);
+    let mut all = gw.clone();
+    all.push(gb);
+    let mut at = w.clone();
+    at.push(1.5);
+    check_gradient(
+        |p| vec_by_value(p[..3].to_vec(), p[3], &xs),
+        &at,
+        &all,
+        Tolerance::default(),
+    )
+    .unwrap();
+    // The gradient is a `Vec`, so an optimiser takes it as it comes.
+    let mut p = w.clone();
+    backprop::Sgd::new(0.1).step(&mut p, &gw);
+    assert!((p[0] - (w[0] - 0.1 * gw[0])).abs() < 1e-15);
+}

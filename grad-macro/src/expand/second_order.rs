@@ -150,9 +150,14 @@ pub(super) fn layout(args: &Args, sig: &Sig, what: &str) -> syn::Result<Layout> 
             .flatten()
             .find(|w| **w == name)
             .map_or(Span::call_site(), |w| w.span());
+        let kind = if crate::front::check::type_str(&sig.params[i].ty).contains("Vec<") {
+            "a `Vec`"
+        } else {
+            "a slice"
+        };
         syn::Error::new(
             at,
-            format!("`{name}` is a slice: {what} (use an array, `[f64; N]` or `&[f64; N]`)"),
+            format!("`{name}` is {kind}: {what} (use an array, `[f64; N]` or `&[f64; N]`)"),
         )
     })
 }

@@ -82,7 +82,14 @@ pub fn array_of(ty: &Type) -> Option<(ArrayInfo, Float)> {
                 None => dims(&s.elem, &mut lens)?,
             }
         }
-        other => dims(other, &mut lens)?,
+        // `Vec<F>` and `&Vec<F>`: a slice whose length is known at run time.
+        other => match vec_of(other) {
+            Some(elem) => {
+                lens.push(None);
+                float_of(elem)?
+            }
+            None => dims(other, &mut lens)?,
+        },
     };
     Some((
         ArrayInfo {
@@ -92,6 +99,22 @@ pub fn array_of(ty: &Type) -> Option<(ArrayInfo, Float)> {
         },
         float,
     ))
+}
+
+/// `T` of `Vec<T>` (`std::vec::Vec<T>`, `alloc::vec::Vec<T>`).
+fn vec_of(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if p.qself.is_some() || last.ident != "Vec" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) if a.args.len() == 1 => match &a.args[0] {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Several floats, `(f64, f64, ..)` or `[f64; M]`: the float type and how many (for an array
@@ -296,7 +319,7 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
             (_, None) => cx.error_spanned(
                 name,
                 format!(
-                    "`{name}` has type `{}`; a `wrt` parameter must be f32 or f64, or an array or slice of them (`[f64; N]`, `[[f64; M]; N]`, `&[f64]`)",
+                    "`{name}` has type `{}`; a `wrt` parameter must be f32 or f64, or an array, slice or `Vec` of them (`[f64; N]`, `[[f64; M]; N]`, `&[f64]`, `Vec<f64>`)",
                     type_str(&p.ty)
                 ),
             ),
