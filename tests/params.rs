@@ -154,6 +154,8 @@ fn the_first_adam_step_moves_each_parameter_by_the_learning_rate() {
 }
 
 /// `Vec<f64>` and `&Vec<f64>` as `wrt` parameters: like slices, the gradient a `Vec`.
+// As users write it (clippy prefers `&[f64]` in their own function; the companions allow it).
+#[allow(clippy::ptr_arg)]
 #[backprop::grad(wrt = w)]
 fn vec_by_ref(w: &Vec<f64>, xs: &[f64]) -> f64 {
     let mut s = 0.0;
