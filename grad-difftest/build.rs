@@ -93,6 +93,7 @@ const STATE_FEATURES: &[&str] = &[
     "read of the element before (z[i - 1], z[(i + n - 1) % n])",
     "activation stored as it is (z[i] = (..).tanh();)",
     "array built and summed in each iteration (an MLP's layer)",
+    "stencil reading z[i - 1] and z[i + 1] (its sweep split by offset)",
 ];
 
 /// Which of [`STATE_FEATURES`] `source` shows.
@@ -157,6 +158,7 @@ fn state_features(source: &str) -> Vec<bool> {
             if let Some((name, _)) = place.split_once('[') {
                 if is_array(name) && !place.starts_with("let ") {
                     f[11] |= value.trim_end_matches(';').ends_with(".tanh()");
+                    f[13] |= value.contains(" - 1]") && value.contains(" + 1]");
                     f[7] |= in_loop && value.contains(&format!("{name}["));
                     f[8] |= read_by_loop
                         .iter()
