@@ -2,6 +2,8 @@
 //! optimisers over floats, arrays, `Vec`s and structs.
 
 #![deny(warnings)]
+// Models are written with index loops, as users write them.
+#![allow(clippy::needless_range_loop)]
 
 use backprop::{Adam, Differentiable, Sgd};
 
@@ -199,4 +201,202 @@ fn vecs_as_wrt_parameters_match_finite_differences() {
     let mut p = w.clone();
     backprop::Sgd::new(0.1).step(&mut p, &gw);
     assert!((p[0] - (w[0] - 0.1 * gw[0])).abs() < 1e-15);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `wrt = p` and `wrt = self`: the gradient of a struct of parameters is a struct.
+
+/// A two-layer network held in nested structs, its output weights a `Vec`.
+#[backprop::grad(wrt = p)]
+fn mlp_loss(p: &Mlp, xs: &[[f64; 2]], ys: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for n in 0..xs.len() {
+        let mut o = p.bias;
+        for i in 0..3 {
+            let mut z = p.hidden.b[i];
+            for j in 0..2 {
+                z += p.hidden.w[i][j] * xs[n][j];
+            }
+            o += p.out[i] * z.tanh();
+        }
+        total += (o - ys[n]).powi(2);
+    }
+    total / xs.len() as f64
+}
+
+/// The same network with its parameters passed one by one.
+#[backprop::grad(wrt = w, b, out, bias)]
+fn mlp_loss_flat(
+    w: &[[f64; 2]; 3],
+    b: &[f64; 3],
+    out: &[f64],
+    bias: f64,
+    xs: &[[f64; 2]],
+    ys: &[f64],
+) -> f64 {
+    let mut total = 0.0;
+    for n in 0..xs.len() {
+        let mut o = bias;
+        for i in 0..3 {
+            let mut z = b[i];
+            for j in 0..2 {
+                z += w[i][j] * xs[n][j];
+            }
+            o += out[i] * z.tanh();
+        }
+        total += (o - ys[n]).powi(2);
+    }
+    total / xs.len() as f64
+}
+
+const XS: [[f64; 2]; 4] = [[1.0, 2.0], [-0.5, 0.3], [0.2, -1.0], [0.0, 0.7]];
+const YS: [f64; 4] = [0.5, -0.2, 0.1, 0.3];
+
+fn small_mlp() -> Mlp {
+    Mlp {
+        hidden: Layer {
+            w: [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]],
+            b: [0.01, 0.02, -0.03],
+        },
+        out: vec![0.7, -0.8, 0.9],
+        bias: 0.05,
+        name: "mlp".into(),
+        rate: 0.25,
+    }
+}
+
+/// Central differences of `f` along every parameter of `p`, against `g`.
+fn fd_struct<P: Differentiable<Scalar = f64> + Clone>(f: impl Fn(&P) -> f64, p: &P, g: &P) {
+    use backprop::check::{check_gradient, Tolerance};
+    let at = p.to_flat();
+    check_gradient(
+        |x| {
+            let mut q = p.clone();
+            q.set_flat(x);
+            f(&q)
+        },
+        &at,
+        &g.to_flat(),
+        Tolerance::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_struct_held_mlp_has_the_gradient_of_its_separate_parameters_to_the_bit() {
+    let p = small_mlp();
+    let (v, g) = mlp_loss_value_and_grad(&p, &XS, &YS);
+    assert_eq!(v, mlp_loss(&p, &XS, &YS));
+    fd_struct(|q| mlp_loss(q, &XS, &YS), &p, &g);
+    let (dw, db, dout, dbias) =
+        mlp_loss_flat_grad(&p.hidden.w, &p.hidden.b, &p.out, p.bias, &XS, &YS);
+    let flat = Mlp {
+        hidden: Layer { w: dw, b: db },
+        out: dout,
+        bias: dbias,
+        ..p.zero_like()
+    };
+    let bits = |m: &Mlp| m.to_flat().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&g), bits(&flat));
+    assert_eq!(mlp_loss_grad(&p, &XS, &YS), g);
+    // What is not a parameter is the struct's own.
+    assert_eq!((g.name.as_str(), g.rate), ("mlp", 0.25));
+}
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+struct Linear {
+    w: [f64; 3],
+    b: f64,
+    /// A penalty's weight: read as a number, differentiated, and dropped from the gradient.
+    #[backprop(skip)]
+    l2: f64,
+}
+
+impl Linear {
+    #[backprop::grad(wrt = self)]
+    fn loss(&self, xs: &[[f64; 3]], ys: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for (x, y) in xs.iter().zip(ys) {
+            let mut o = self.b;
+            for i in 0..3 {
+                o += self.w[i] * x[i];
+            }
+            s += (o - y) * (o - y);
+        }
+        s / ys.len() as f64 + self.l2 * self.w.iter().map(|w| w * w).sum::<f64>()
+    }
+
+    /// `self` and a float together, in that order.
+    #[backprop::grad(wrt = self, t)]
+    fn blend(&self, t: f64) -> f64 {
+        t * self.b * self.b + (1.0 - t) * self.w[0] * self.w[2]
+    }
+}
+
+#[test]
+fn wrt_self_gives_a_gradient_of_type_self() {
+    let m = Linear {
+        w: [0.5, -0.25, 1.0],
+        b: 0.1,
+        l2: 0.01,
+    };
+    let xs = [[1.0, 2.0, 3.0], [0.0, -1.0, 0.5], [2.0, 0.5, -1.0]];
+    let ys = [2.0, -0.5, 0.3];
+    let g: Linear = m.loss_grad(&xs, &ys);
+    assert_eq!(g.l2, 0.01);
+    fd_struct(|q: &Linear| q.loss(&xs, &ys), &m, &g);
+    let (gm, gt) = m.blend_grad(0.3);
+    assert_eq!(gt, m.b * m.b - m.w[0] * m.w[2]);
+    assert_eq!(gm.w, [0.7 * m.w[2], 0.0, 0.7 * m.w[0]]);
+    assert_eq!(gm.b, 2.0 * 0.3 * m.b);
+}
+
+#[derive(Clone, Debug, Differentiable)]
+struct Indexed {
+    w: Vec<f64>,
+    #[backprop(skip)]
+    n: usize,
+    #[backprop(skip)]
+    order: Vec<usize>,
+}
+
+/// Fields read as data (a range bound, a cast, an index) pass through; a struct by value.
+#[backprop::grad(wrt = k, q)]
+fn permuted(k: f64, q: Indexed, xs: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..q.n {
+        s += k * q.w[i] * xs[q.order[i]];
+    }
+    s / q.n as f64
+}
+
+#[test]
+fn fields_read_as_data_pass_through() {
+    let q = Indexed {
+        w: vec![1.0, 2.0, 3.0],
+        n: 3,
+        order: vec![2, 0, 1],
+    };
+    let xs = [10.0, 20.0, 30.0];
+    let (dk, dq) = permuted_grad(2.0, q.clone(), &xs);
+    let want = [2.0 * 30.0 / 3.0, 2.0 * 10.0 / 3.0, 2.0 * 20.0 / 3.0];
+    for (g, w) in dq.w.iter().zip(want) {
+        approx::assert_relative_eq!(*g, w, max_relative = 1e-15);
+    }
+    assert_eq!((dq.n, dq.order.clone()), (3, vec![2, 0, 1]));
+    approx::assert_relative_eq!(dk, (30.0 + 20.0 + 60.0) / 3.0, max_relative = 1e-15);
+}
+
+#[test]
+fn a_struct_held_mlp_trains_with_adam() {
+    let mut p = small_mlp();
+    let start = mlp_loss(&p, &XS, &YS);
+    let mut adam = Adam::new(0.05);
+    for _ in 0..300 {
+        let g = mlp_loss_grad(&p, &XS, &YS);
+        adam.step(&mut p, &g);
+    }
+    let end = mlp_loss(&p, &XS, &YS);
+    assert!(end < 0.05 * start, "{start} -> {end}");
+    assert_eq!((p.name.as_str(), p.rate), ("mlp", 0.25));
 }

@@ -163,10 +163,10 @@ pub fn dot<T: Elementwise>(a: &T, b: &T, zero: T::F) -> T::F {
 }
 
 /// An array of zeros shaped like `a` (an array a `#[grad]` function returned, whose lengths the
-/// caller's source does not write).
+/// caller's source does not write, or a field of a struct of parameters: an array or a `Vec`).
 #[inline(always)]
-pub fn zeros_like<T: Elementwise + Copy>(a: &T, zero: T::F) -> T {
-    let mut z = *a;
+pub fn zeros_like<T: Elementwise + Clone>(a: &T, zero: T::F) -> T {
+    let mut z = a.clone();
     z.fill(zero);
     z
 }

@@ -48,6 +48,26 @@ pub mod __private {
     #[inline(always)]
     pub fn called_function_must_be_the_grad_helper<F>(_called: F, _helper: F) {}
 
+    /// Compiles only if a field of a `wrt` struct that the body reads as data (an index, a
+    /// cast's operand, a range bound) is data: an integer, `bool` or `char`, or an array, `Vec`
+    /// or slice of them. A float read there would lose its derivative.
+    #[inline(always)]
+    pub fn data_field<T: DataField + ?Sized>(_field: &T) {}
+
+    #[diagnostic::on_unimplemented(
+        message = "this field of a `wrt` struct is read as data (an index, a cast's operand or a range bound), but it has type `{Self}`",
+        label = "read as data here",
+        note = "#[grad] differentiates the fields it reads as numbers; one read only as an index, cast or bound must be an integer, `bool` or `char` (or an array or `Vec` of them). For a float, copy it into a local first (`let v = p.field;`) and use that"
+    )]
+    pub trait DataField {}
+    macro_rules! data_field {
+        ($($t:ty),*) => {$(impl DataField for $t {})*};
+    }
+    data_field!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, bool, char);
+    impl<T: DataField, const N: usize> DataField for [T; N] {}
+    impl<T: DataField> DataField for [T] {}
+    impl<T: DataField> DataField for Vec<T> {}
+
     /// A partial derivative a callee's pullback returned, for the caller's reverse sweep. A
     /// callee not differentiated in an argument returns `()` for it: the caller's build stops
     /// here, with a message that says what to do, instead of at a product of `f64` and `()`.

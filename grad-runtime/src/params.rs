@@ -56,6 +56,16 @@ pub trait Differentiable: Sized {
         out
     }
 
+    /// Whether the field `field` (its name, or its position in a tuple struct) is marked
+    /// `#[backprop(skip)]`: the gradient of a struct keeps such a field as `zero_like` made it.
+    /// The derive writes this; no one else needs to.
+    #[doc(hidden)]
+    #[inline]
+    fn __backprop_skips(&self, field: &str) -> bool {
+        let _ = field;
+        false
+    }
+
     /// Sets the parameters from `xs`, in the flattened order.
     ///
     /// # Panics
@@ -150,7 +160,7 @@ impl<T: Differentiable> Differentiable for Vec<T> {
 /// Gradient descent: `p ← p − lr · g`, optionally with momentum.
 ///
 /// ```
-/// use backprop::{Differentiable, Sgd};
+/// use grad_runtime::Sgd;
 /// let mut p = [1.0, -2.0];
 /// let g = [0.5, 0.5];
 /// Sgd::new(0.1).step(&mut p, &g);
@@ -216,8 +226,8 @@ impl<S: Real> Sgd<S> {
 /// square, bias-corrected.
 ///
 /// ```
-/// use backprop::Adam;
-/// let mut p = [1.0, -2.0];
+/// use grad_runtime::Adam;
+/// let mut p = [1.0_f64, -2.0];
 /// let mut adam = Adam::new(0.1);
 /// for _ in 0..3 {
 ///     let g = [2.0 * p[0], 2.0 * p[1]]; // of p₀² + p₁²

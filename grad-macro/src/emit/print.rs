@@ -272,7 +272,9 @@ impl Emitter<'_> {
         let k = &self.krate;
         if info.len_from_value {
             let zero = float_lit(0.0, self.func.float, true);
-            return quote!(#k::__private::zeros_like(&#a, #zero));
+            // A struct's field, bound by reference (`expand::structs`).
+            let r = if info.by_ref { quote!() } else { quote!(&) };
+            return quote!(#k::__private::zeros_like(#r #a, #zero));
         }
         zero_array(
             info,

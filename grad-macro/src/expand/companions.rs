@@ -19,6 +19,8 @@ pub(super) fn derivative_types(
     sig.wrt
         .iter()
         .map(|&i| match &sig.params[i].ty {
+            syn::Type::Reference(r) if sig.params[i].structure => r.elem.to_token_stream(),
+            other if sig.params[i].structure => other.to_token_stream(),
             syn::Type::Reference(r) => match &*r.elem {
                 syn::Type::Slice(s) => {
                     let e = &s.elem;
@@ -133,7 +135,15 @@ pub(super) fn companions(
     let n = sig.wrt.len();
     let tys = derivative_types(sig, &ret, krate);
     let grad_ty = one_or_tuple(&tys);
-    let wrt_names: Vec<String> = sig.wrt.iter().map(|&i| params[i].0.to_string()).collect();
+    // From the signature the companions show (`self` included when `wrt` lists it).
+    let wrt_names: Vec<String> = sig
+        .wrt
+        .iter()
+        .map(|&i| match &sig.params[i].ident {
+            Some(id) => id.to_string(),
+            None => params[i].0.to_string(),
+        })
+        .collect();
     let partials: Vec<String> = wrt_names.iter().map(|w| format!("∂{name}/∂{w}")).collect();
     let shown = if n == 1 {
         partials[0].clone()

@@ -123,6 +123,24 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
         each.push(quote_spanned!(sp=> <#ty as #d>::for_each(&self.#m, f);));
         each_mut.push(quote_spanned!(sp=> <#ty as #d>::for_each_mut(&mut self.#m, f);));
     }
+    let skipped: Vec<String> = members
+        .iter()
+        .filter(|(_, _, skip)| *skip)
+        .map(|(m, _, _)| match m {
+            Member::Named(id) => id.to_string(),
+            Member::Unnamed(i) => i.index.to_string(),
+        })
+        .collect();
+    let skips = if skipped.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            #[inline]
+            fn __backprop_skips(&self, field: &str) -> bool {
+                matches!(field, #(#skipped)|*)
+            }
+        }
+    };
     let name = &input.ident;
     let (impl_g, ty_g, where_g) = input.generics.split_for_impl();
     // Generic parameters: each parameter field's type is `Differentiable` with the same float.
@@ -167,6 +185,7 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
             fn for_each_mut<F: ::core::ops::FnMut(&mut Self::Scalar)>(&mut self, f: &mut F) {
                 #(#each_mut)*
             }
+            #skips
         }
     })
 }

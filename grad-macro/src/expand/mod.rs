@@ -12,6 +12,7 @@ mod pipeline;
 mod pullbacks;
 pub mod rule;
 pub(crate) mod second_order;
+mod structs;
 mod trace;
 
 use companions::*;
@@ -88,8 +89,18 @@ fn expand(
         Some(p) => p.to_token_stream(),
         None => quote!(::backprop),
     };
+    // A struct of parameters in `wrt`: analysed as one parameter per field the body reads
+    // (`structs`); the companions keep `f`'s signature.
+    let prepared = structs::prepare(&args, &f)?;
+    let (args_in, f_in) = match &prepared {
+        Some(p) => (&p.args, &p.func),
+        None => (&args, &f),
+    };
     let cx = Ctxt::default();
-    let sig = check::check(&cx, &args, &f);
+    let mut sig = check::check(&cx, args_in, f_in);
+    if let (Some(p), Some(s)) = (&prepared, sig.as_mut()) {
+        p.patch(s);
+    }
     if let Some(s) = &sig {
         if args.wrt.is_none() && s.wrt.is_empty() {
             cx.error_spanned(
@@ -103,7 +114,7 @@ fn expand(
     }
     let lowered = sig
         .as_ref()
-        .and_then(|s| lower::lower(&cx, s, &f.block, &krate));
+        .and_then(|s| lower::lower(&cx, s, &f_in.block, &krate));
     rustc_too.set(cx.said_by_rustc_too());
     cx.check()?;
     let (Some(sig), Some(lowered)) = (sig, lowered) else {
@@ -130,7 +141,15 @@ fn expand(
     for ((_, _, m), keep) in params.iter_mut().zip(&lowered.keep_mut) {
         *m = *keep;
     }
-    let param_ids: Vec<Ident> = params.iter().map(|(id, _, _)| id.clone()).collect();
+    let mut param_ids: Vec<Ident> = params.iter().map(|(id, _, _)| id.clone()).collect();
+    // The fields' parameters, bound at the top of the companions.
+    if prepared.is_some() {
+        param_ids.extend(
+            sig.params[params.len()..]
+                .iter()
+                .filter_map(|p| p.ident.clone()),
+        );
+    }
     let reserved = identifiers(&item);
     let (bodies, mut note, runs_body) = match second.as_ref().map(|s| &s.layout) {
         // `mode = forward` with an array: one call of `_jvp` per element.
@@ -193,7 +212,7 @@ fn expand(
     };
     // The derivation, for straight-line functions of a readable size (it costs a second
     // sweep: a long function does without it, unless `trace` or `graph` asks for it).
-    let small = lowered.func.body.insts.len() <= 60;
+    let small = lowered.func.body.insts.len() <= 60 && prepared.is_none();
     let derivation = if small || args.trace || args.graph {
         pipeline::derivation(&lowered.func, &wrt, &f.sig.ident.to_string())
     } else {
@@ -218,9 +237,24 @@ fn expand(
     if !runs_body {
         plain.iter_mut().for_each(|p| p.2 = false);
     }
+    // A struct's fields gathered into its gradient.
+    let (bodies, shown_sig) = match &prepared {
+        Some(p) => {
+            let Bodies {
+                value_and_grad,
+                grad,
+            } = bodies;
+            let bodies = Bodies {
+                value_and_grad: p.wrap(value_and_grad, true, &sig, &krate),
+                grad: grad.map(|g| p.wrap(g, false, &sig, &krate)),
+            };
+            (bodies, Some(p.user_sig(&sig)))
+        }
+        None => (bodies, None),
+    };
     let out = companions(
         (&item, &f, args.wrt.is_none()),
-        &sig,
+        shown_sig.as_ref().unwrap_or(&sig),
         &plain,
         (&assertions, &quiet),
         &lowered.items,

@@ -54,16 +54,16 @@ impl Parse for Args {
                         "expected `=` after `wrt`: write `wrt = a, b, ...`",
                     ));
                 }
-                if !input.peek(Ident) {
+                if !input.peek(Ident) && !input.peek(Token![self]) {
                     return Err(syn::Error::new(
                         kw.span,
                         "expected the names of parameters after `wrt =`: write `wrt = a, b, ...`",
                     ));
                 }
-                let mut names = vec![input.parse::<Ident>()?];
+                let mut names = vec![wrt_name(input)?];
                 // `wrt = a, b, crate = x`: a name continues the list unless an option follows.
                 while input.peek(Token![,])
-                    && input.peek2(Ident)
+                    && (input.peek2(Ident) || input.peek2(Token![self]))
                     && !input.peek3(Token![=])
                     && !input.peek2(kw::hessian)
                     && !input.peek2(kw::trace)
@@ -71,7 +71,7 @@ impl Parse for Args {
                     && !input.peek2(kw::checkpoint)
                 {
                     input.parse::<Token![,]>()?;
-                    names.push(input.parse()?);
+                    names.push(wrt_name(input)?);
                 }
                 wrt = Some(names);
             } else if input.peek(Token![crate]) {
@@ -157,4 +157,21 @@ impl Parse for Args {
             hessian: hessian.is_some(),
         })
     }
+}
+
+/// A name in `wrt`: a parameter, or `self`; a field path (`p.w`) is refused with what to write.
+fn wrt_name(input: ParseStream) -> syn::Result<Ident> {
+    let name = if input.peek(Token![self]) {
+        input.call(syn::ext::IdentExt::parse_any)?
+    } else {
+        input.parse::<Ident>()?
+    };
+    if input.peek(Token![.]) {
+        let dot: Token![.] = input.parse()?;
+        return Err(syn::Error::new(
+            dot.span,
+            format!("`wrt` lists whole parameters: write `wrt = {name}` to differentiate with respect to every field of `{name}` the body reads (the gradient is then a value of its type)"),
+        ));
+    }
+    Ok(name)
 }

@@ -7,6 +7,7 @@ use crate::ir::{ArrayInfo, Float};
 use quote::ToTokens;
 use syn::{FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Type};
 
+#[derive(Clone)]
 pub struct Param {
     /// `None` for a `_` pattern.
     pub ident: Option<Ident>,
@@ -18,6 +19,9 @@ pub struct Param {
     pub wrt: bool,
     /// Declared `mut`.
     pub mutable: bool,
+    /// A struct of parameters differentiated field by field (`expand::structs`): its
+    /// derivative has its type.
+    pub structure: bool,
 }
 
 pub struct Sig {
@@ -250,6 +254,7 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
                     array: array_of(&pt.ty),
                     wrt: false,
                     mutable: matches!(&*pt.pat, Pat::Ident(pi) if pi.mutability.is_some()),
+                    structure: false,
                 });
             }
         }

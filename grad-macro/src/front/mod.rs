@@ -3,3 +3,4 @@
 pub mod args;
 pub mod check;
 pub mod ctxt;
+pub mod fields;

@@ -1,0 +1,399 @@
+//! `wrt = p` with `p` a struct of parameters (`p: Params`, `p: &Params`, `Params` deriving
+//! `Differentiable`): the body is differentiated as if each field it reads were a parameter.
+//!
+//! The macro cannot see the struct's definition, so it learns the fields from how the body
+//! reads them: a field path (`p.b`, `p.layer.w`) indexed (`p.w[i]`, `p.layer.w[i][j]`) or
+//! iterated (`p.w.iter()`) is an array (or `Vec`) of floats with as many indices as the body
+//! uses; any other is a float. Each path becomes a parameter of its own (`__grad_p_w`), bound
+//! at the top of the companions to the field (`&p.w`, `p.b`), and the gradient is a value of
+//! the struct's type: `zero_like(p)` with each field the body read set to its derivative.
+//! rustc checks the rest: a field that is not what the body's use says is a type error at the
+//! field in the user's code.
+//!
+//! Refused, each with a spanned error: `p` used other than through its fields (passed whole,
+//! a method called on it, matched), a field written, a field used both whole and through its
+//! own fields, `p` mentioned in a macro's tokens (which the macro cannot follow), and a name
+//! `p` bound again in the body.
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{format_ident, quote_spanned};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::{Expr, Ident, Member};
+
+/// How the body uses one field path.
+#[derive(Clone)]
+pub struct Field {
+    /// The members after the parameter: `[layer, w]` for `p.layer.w`.
+    pub path: Vec<Member>,
+    /// The parameter standing for it in the analysed body.
+    pub ident: Ident,
+    /// `None`: a float; `Some(d)`: an array read with `d` indices.
+    pub dims: Option<usize>,
+    /// Where the body first reads it.
+    pub span: Span,
+    /// Read as data only (an index, a cast's operand, a range bound): not a parameter, left
+    /// as written; the companions check that its type is an integer's, `bool` or `char`.
+    pub data: bool,
+}
+
+/// A struct parameter differentiated field by field.
+#[derive(Clone)]
+pub struct Split {
+    /// The parameter's name (`p`).
+    pub name: Ident,
+    pub fields: Vec<Field>,
+}
+
+/// Methods that read an array whole: a path they are called on is an array.
+const ARRAY_METHODS: &[&str] = &[
+    "iter", "len", "is_empty", "first", "last", "get", "windows", "chunks", "as_slice",
+];
+
+/// The fields of `name` that `block` reads, and `block` with each replaced by its parameter.
+pub fn split(name: &Ident, block: &mut syn::Block) -> syn::Result<Split> {
+    let mut shadow = Shadow {
+        name,
+        at: None,
+        macro_at: None,
+    };
+    shadow.visit_block(block);
+    if let Some(at) = shadow.at {
+        return Err(syn::Error::new(
+            at,
+            format!("`{name}` is bound again here, inside a function differentiated with respect to the struct `{name}`: choose another name"),
+        ));
+    }
+    if let Some(at) = shadow.macro_at {
+        return Err(syn::Error::new(
+            at,
+            format!("`{name}` appears in a macro's arguments, which #[grad] cannot follow through the struct's fields: read the field into a `let` first (`let b = {name}.b;`) and use that"),
+        ));
+    }
+    let mut r = Rewriter {
+        name,
+        fields: Vec::new(),
+        error: None,
+        data_depth: 0,
+    };
+    r.visit_block_mut(block);
+    if let Some(e) = r.error {
+        return Err(e);
+    }
+    // A path read whole and through its own fields (`p.layer` and `p.layer.w`).
+    for a in &r.fields {
+        if let Some(b) = r
+            .fields
+            .iter()
+            .find(|b| b.path.len() > a.path.len() && b.path.starts_with(&a.path))
+        {
+            return Err(syn::Error::new(
+                a.span,
+                format!(
+                    "`{}` is used whole here and through its fields elsewhere (`{}`): read its fields only",
+                    show(name, &a.path),
+                    show(name, &b.path)
+                ),
+            ));
+        }
+    }
+    Ok(Split {
+        name: name.clone(),
+        fields: r.fields,
+    })
+}
+
+/// `p.layer.w`.
+pub fn show(name: &Ident, path: &[Member]) -> String {
+    let mut s = name.to_string();
+    for m in path {
+        s.push('.');
+        match m {
+            Member::Named(id) => s.push_str(&id.to_string()),
+            Member::Unnamed(i) => s.push_str(&i.index.to_string()),
+        }
+    }
+    s
+}
+
+/// The members of `e` when it is `name.a.b..` (at least one member).
+fn field_path(e: &Expr, name: &Ident) -> Option<Vec<Member>> {
+    let mut path = Vec::new();
+    let mut at = e;
+    loop {
+        match at {
+            Expr::Field(f) => {
+                path.push(f.member.clone());
+                at = &f.base;
+            }
+            Expr::Paren(p) => at = &p.expr,
+            Expr::Path(p) if p.qself.is_none() && p.path.is_ident(name) && !path.is_empty() => {
+                path.reverse();
+                return Some(path);
+            }
+            _ => return None,
+        }
+    }
+}
+
+struct Rewriter<'a> {
+    name: &'a Ident,
+    fields: Vec<Field>,
+    error: Option<syn::Error>,
+    /// Inside an index, a cast's operand or a range: what is read there is data.
+    data_depth: usize,
+}
+
+impl Rewriter<'_> {
+    /// The parameter standing for `path`, noting a use with `dims` indices (`None`: not an
+    /// array use).
+    fn param(&mut self, path: Vec<Member>, dims: Option<usize>, span: Span) -> Ident {
+        let data = self.data_depth > 0;
+        if let Some(f) = self.fields.iter_mut().find(|f| f.path == path) {
+            f.dims = match (f.dims, dims) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            if f.data != data {
+                let (shown, ident) = (show(self.name, &f.path), f.ident.clone());
+                self.fail(
+                    span,
+                    format!("`{shown}` is read as data in one place (an index, a cast, a range bound) and as a number to differentiate in another: copy it into a local first (`let v = {shown};`) and use that in both"),
+                );
+                return ident;
+            }
+            return f.ident.clone();
+        }
+        let mut s = format!("__grad_{}", self.name);
+        for m in &path {
+            match m {
+                Member::Named(id) => s.push_str(&format!("_{id}")),
+                Member::Unnamed(i) => s.push_str(&format!("_{}", i.index)),
+            }
+        }
+        let ident = Ident::new(&s, Span::call_site());
+        self.fields.push(Field {
+            path,
+            ident: ident.clone(),
+            dims,
+            span,
+            data,
+        });
+        ident
+    }
+
+    fn fail(&mut self, at: Span, msg: String) {
+        if self.error.is_none() {
+            self.error = Some(syn::Error::new(at, msg));
+        }
+    }
+
+    /// `e` replaced by the parameter's name, at `e`'s span (data is left as written).
+    fn replace(&self, e: &mut Expr, id: &Ident, span: Span) {
+        if self.data_depth > 0 {
+            return;
+        }
+        let id = Ident::new(&id.to_string(), span);
+        *e = syn::parse_quote_spanned!(span=> #id);
+    }
+}
+
+impl VisitMut for Rewriter<'_> {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        let name = self.name;
+        // `p.w[i][j]`: an array read with as many indices.
+        if let Expr::Index(_) = e {
+            let mut depth = 0;
+            let mut base: &mut Expr = e;
+            while let Expr::Index(ix) = base {
+                depth += 1;
+                self.data_depth += 1;
+                self.visit_expr_mut(&mut ix.index);
+                self.data_depth -= 1;
+                base = &mut ix.expr;
+            }
+            match field_path(base, name) {
+                Some(path) => {
+                    let span = base.span();
+                    let id = self.param(path, Some(depth), span);
+                    self.replace(base, &id, span);
+                }
+                None => self.visit_expr_mut(base),
+            }
+            return;
+        }
+        // A cast's operand and a range's bounds are data (`p.n as f64`, `0..p.n`).
+        if let Expr::Cast(c) = e {
+            self.data_depth += 1;
+            self.visit_expr_mut(&mut c.expr);
+            self.data_depth -= 1;
+            return;
+        }
+        if let Expr::Range(r) = e {
+            self.data_depth += 1;
+            for b in r.start.iter_mut().chain(r.end.iter_mut()) {
+                self.visit_expr_mut(b);
+            }
+            self.data_depth -= 1;
+            return;
+        }
+        if let Expr::MethodCall(m) = e {
+            if let Some(path) = field_path(&m.receiver, name) {
+                let array = ARRAY_METHODS.iter().any(|a| m.method == a);
+                let span = m.receiver.span();
+                let id = self.param(path, array.then_some(1), span);
+                self.replace(&mut m.receiver, &id, span);
+                for a in &mut m.args {
+                    self.visit_expr_mut(a);
+                }
+                return;
+            }
+        }
+        // A field written: `p.b = ..`, `p.w[0] += ..`.
+        let written = match e {
+            Expr::Assign(a) => Some(&*a.left),
+            Expr::Binary(b) if is_compound(&b.op) => Some(&*b.left),
+            _ => None,
+        };
+        if let Some(mut place) = written {
+            while let Expr::Index(ix) = place {
+                place = &ix.expr;
+            }
+            if field_path(place, name).is_some() || is_name(place, name) {
+                let at = place.span();
+                self.fail(
+                    at,
+                    format!("`{name}` is differentiated field by field, so it is read, not written: copy the field into a local (`let mut w = {name}.w;`) and change that"),
+                );
+                return;
+            }
+        }
+        if let Some(path) = field_path(e, name) {
+            let span = e.span();
+            let id = self.param(path, None, span);
+            self.replace(e, &id, span);
+            return;
+        }
+        if is_name(e, name) {
+            let at = e.span();
+            self.fail(
+                at,
+                format!("`{name}` is differentiated field by field: here it is used whole (passed on, matched, or a method called on it), which #[grad] cannot follow; read the fields it needs (`{name}.w[i]`, `{name}.b`) instead"),
+            );
+            return;
+        }
+        syn::visit_mut::visit_expr_mut(self, e);
+    }
+
+    // Items nested in the body do not see the function's parameters.
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+fn is_name(e: &Expr, name: &Ident) -> bool {
+    matches!(e, Expr::Path(p) if p.qself.is_none() && p.path.is_ident(name))
+}
+
+fn is_compound(op: &syn::BinOp) -> bool {
+    use syn::BinOp::*;
+    matches!(
+        op,
+        AddAssign(_)
+            | SubAssign(_)
+            | MulAssign(_)
+            | DivAssign(_)
+            | RemAssign(_)
+            | BitXorAssign(_)
+            | BitAndAssign(_)
+            | BitOrAssign(_)
+            | ShlAssign(_)
+            | ShrAssign(_)
+    )
+}
+
+/// Where `name` is bound again (a `let`, a closure's or a `for` loop's pattern, a `match` arm)
+/// or mentioned in a macro's tokens.
+struct Shadow<'a> {
+    name: &'a Ident,
+    at: Option<Span>,
+    macro_at: Option<Span>,
+}
+
+impl<'ast> Visit<'ast> for Shadow<'_> {
+    fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+        if p.ident == *self.name && self.at.is_none() {
+            self.at = Some(p.ident.span());
+        }
+        syn::visit::visit_pat_ident(self, p);
+    }
+    fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        fn find(ts: TokenStream, name: &Ident) -> Option<Span> {
+            ts.into_iter().find_map(|t| match t {
+                TokenTree::Ident(id) if id == *name => Some(id.span()),
+                TokenTree::Group(g) => find(g.stream(), name),
+                _ => None,
+            })
+        }
+        if self.macro_at.is_none() {
+            self.macro_at = find(m.tokens.clone(), self.name);
+        }
+    }
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+}
+
+/// The statements binding each field's parameter at the top of a companion: `let __grad_p_b:
+/// f64 = p.b;` for a float, `let __grad_p_w = &p.w;` for an array, spanned at the body's first
+/// read of the field (a field of another type is reported there); for a field read as data,
+/// the check that it is one.
+pub fn bindings(s: &Split, float: &TokenStream, krate: &TokenStream) -> TokenStream {
+    let name = &s.name;
+    s.fields
+        .iter()
+        .map(|f| {
+            let (id, path, sp) = (&f.ident, &f.path, f.span);
+            let place = quote_spanned!(sp=> #name #(.#path)*);
+            match f.dims {
+                _ if f.data => quote_spanned!(sp=> #krate::__private::data_field(&#place);),
+                None => quote_spanned!(sp=> let #id: #float = #place;),
+                Some(_) => quote_spanned!(sp=> let #id = &#place;),
+            }
+        })
+        .collect()
+}
+
+/// The gradient of the struct: its zero (`Differentiable::zero_like`), each field the body
+/// read set to its derivative (`grads`, in `s.fields` order).
+pub fn assemble(
+    s: &Split,
+    by_ref: bool,
+    grads: &[TokenStream],
+    krate: &TokenStream,
+) -> TokenStream {
+    let name = &s.name;
+    let g = format_ident!("grad", span = Span::mixed_site());
+    let arg = if by_ref {
+        quote_spanned!(Span::call_site()=> #name)
+    } else {
+        quote_spanned!(Span::call_site()=> &#name)
+    };
+    // A field marked `#[backprop(skip)]` (at any level of the path) keeps its clone.
+    let sets = s.fields.iter().zip(grads).filter(|(f, _)| !f.data).map(|(f, d)| {
+        let path = &f.path;
+        let kept = (0..path.len()).map(|k| {
+            let (before, m) = (&path[..k], &path[k]);
+            let key = match m {
+                Member::Named(id) => id.to_string(),
+                Member::Unnamed(i) => i.index.to_string(),
+            };
+            quote_spanned!(Span::call_site()=> !#krate::Differentiable::__backprop_skips(&#g #(.#before)*, #key))
+        });
+        quote_spanned!(Span::call_site()=> if #(#kept)&&* { #g #(.#path)* = #d; })
+    });
+    quote_spanned! {Span::call_site()=>
+        {
+            let mut #g = #krate::Differentiable::zero_like(#arg);
+            #(#sets)*
+            #g
+        }
+    }
+}
