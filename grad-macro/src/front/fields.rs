@@ -351,6 +351,8 @@ pub fn bindings(s: &Split, float: &TokenStream, krate: &TokenStream) -> TokenStr
         .iter()
         .map(|f| {
             let (id, path, sp) = (&f.ident, &f.path, f.span);
+            // At the field's first read: a type error there is the user's line.
+            let name = Ident::new(&name.to_string(), sp);
             let place = quote_spanned!(sp=> #name #(.#path)*);
             match f.dims {
                 _ if f.data => quote_spanned!(sp=> #krate::__private::data_field(&#place);),
@@ -387,7 +389,10 @@ pub fn assemble(
             };
             quote_spanned!(Span::call_site()=> !#krate::Differentiable::__backprop_skips(&#g #(.#before)*, #key))
         });
-        quote_spanned!(Span::call_site()=> if #(#kept)&&* { #g #(.#path)* = #d; })
+        // At the field's first read, where a field of another kind than its use is reported.
+        let sp = f.span;
+        let d = located_at(d.clone(), sp);
+        quote_spanned!(sp=> if #(#kept)&&* { #g #(.#path)* = #d; })
     });
     quote_spanned! {Span::call_site()=>
         {
@@ -396,4 +401,20 @@ pub fn assemble(
             #g
         }
     }
+}
+
+/// `ts` reported at `at`, its names resolved as before.
+fn located_at(ts: TokenStream, at: Span) -> TokenStream {
+    ts.into_iter()
+        .map(|mut t| {
+            if let TokenTree::Group(g) = &t {
+                let mut n = proc_macro2::Group::new(g.delimiter(), located_at(g.stream(), at));
+                n.set_span(g.span().located_at(at));
+                t = TokenTree::Group(n);
+            } else {
+                t.set_span(t.span().located_at(at));
+            }
+            t
+        })
+        .collect()
 }

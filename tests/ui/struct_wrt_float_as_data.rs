@@ -1,0 +1,17 @@
+use backprop::{grad, Differentiable};
+
+#[derive(Clone, Differentiable)]
+struct P {
+    w: [f64; 3],
+    b: f64,
+    #[backprop(skip)]
+    n: usize,
+}
+
+// A float field read only as an index: its derivative would be lost.
+#[grad(wrt = p)]
+fn f(p: &P, xs: &[f64]) -> f64 {
+    xs[p.b as usize] * p.w[0]
+}
+
+fn main() {}
