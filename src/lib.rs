@@ -44,7 +44,9 @@
 //!   `&[T; N]`, `[[T; M]; N]` for `[[T; M]; N]`, `Vec<T>` (of the slice's length) for `&[T]`,
 //!   `Vec<T>` or `&Vec<T>`, `Vec<[T; M]>` for `&[[T; M]]`. A `Vec` is differentiated as the
 //!   slice it holds (in reverse mode: forward mode and `hessian` need lengths known at compile
-//!   time). An `f32` function gets `f32` gradients, computed in `f32`.
+//!   time). An `f32` function gets `f32` gradients, computed in `f32`. A struct deriving
+//!   `Differentiable` (`p: Params`, `p: &Params`, or `self`) gets a gradient of its own type:
+//!   see [Parameters in structs](#parameters-in-structs).
 //! - Every parameter not named in `wrt` is data: any type (`usize`, `&[f64]`, a struct), passed
 //!   through untouched, with no derivative.
 //! - The value `name_value_and_grad` returns is computed by the same operations in the same
@@ -520,9 +522,9 @@
 //! ```
 //!
 //! Design choices, and what is not supported:
-//! - The struct's fields are data. Gradients with respect to them are not generated: pass the
-//!   parameters you train as arguments (the struct can own everything else). A field-wise
-//!   gradient would need a gradient type per struct, which a method's attribute cannot see.
+//! - The struct's fields are data, unless `wrt` lists `self`: then the struct derives
+//!   [`Differentiable`](trait@Differentiable) and the gradient is a `Self` (see "Parameters in
+//!   structs").
 //! - The attribute sees the function, not the `impl`: it takes a function with a `self`
 //!   parameter, or whose signature names `Self`, as an associated function, and any other as a
 //!   free function. An associated function with neither fails to build (rustc reports that a
@@ -577,9 +579,87 @@
 //! assert_eq!(line.num_params(), 2);
 //! ```
 //!
-//! Not yet supported: a struct as a `wrt` parameter (`#[grad(wrt = p)]` with `p: &Params`,
-//! or `wrt = self`). Pass the fields you differentiate as parameters, as above, and build
-//! the gradient struct from `zero_like()`.
+//! **A struct as a `wrt` parameter.** `#[grad(wrt = p)]` with `p: Params` or `p: &Params`
+//! (and `wrt = self` in a method taking `&self`) differentiates with respect to every field the
+//! body reads as a number, and the gradient is a `Params` (a `Self`):
+//!
+//! ```
+//! use backprop::{grad, Adam, Differentiable};
+//!
+//! #[derive(Clone, Debug, Differentiable)]
+//! struct Layer {
+//!     w: [[f64; 2]; 3],
+//!     b: [f64; 3],
+//! }
+//!
+//! #[derive(Clone, Debug, Differentiable)]
+//! struct Model {
+//!     hidden: Layer,
+//!     out: Vec<f64>,
+//!     #[backprop(skip)]
+//!     n_inputs: usize,
+//! }
+//!
+//! #[grad(wrt = p)]
+//! fn loss(p: &Model, xs: &[[f64; 2]], ys: &[f64]) -> f64 {
+//!     let mut total = 0.0;
+//!     for n in 0..xs.len() {
+//!         let mut o = 0.0;
+//!         for i in 0..3 {
+//!             let mut z = p.hidden.b[i];
+//!             for j in 0..p.n_inputs {
+//!                 z += p.hidden.w[i][j] * xs[n][j];
+//!             }
+//!             o += p.out[i] * z.tanh();
+//!         }
+//!         total += (o - ys[n]).powi(2);
+//!     }
+//!     total / xs.len() as f64
+//! }
+//!
+//! let mut p = Model {
+//!     hidden: Layer { w: [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]], b: [0.0; 3] },
+//!     out: vec![0.5, -0.5, 0.25],
+//!     n_inputs: 2,
+//! };
+//! let (xs, ys) = ([[1.0, 2.0], [-0.5, 0.3]], [0.5, -0.2]);
+//! let g: Model = loss_grad(&p, &xs, &ys);
+//! assert_eq!(g.num_params(), 12);
+//! let mut adam = Adam::new(0.01);
+//! adam.step(&mut p, &g);
+//! ```
+//!
+//! How the macro learns the fields, since it cannot see the struct's definition: from how the
+//! body reads them.
+//! - A field path (`p.b`, `p.hidden.w`) that the body indexes (`p.hidden.w[i][j]`, as many
+//!   indices as it uses) or iterates (`p.out.iter()`, `.len()`) is an array or `Vec` of
+//!   parameters; any other path read as a value is a float. Each becomes a parameter of the
+//!   analysis, bound at the top of the companions (`&p.hidden.w`, `p.b`), so a struct-held
+//!   model costs what the same model with separate parameters costs: its gradient is the same
+//!   to the bit (`tests/params.rs`; `cargo bench --bench params` in BENCHMARKS.md).
+//! - A path read only as data (an index, a cast's operand, a range bound: `0..p.n_inputs`,
+//!   `xs[p.order[i]]`, `p.n as f64`) is left as it is and must be an integer, `bool` or `char`
+//!   (or an array or `Vec` of them): the build checks it, and refuses a float read there, whose
+//!   derivative would be lost.
+//! - The gradient is `zero_like(p)` with each field the body read set to its derivative; a
+//!   field the body does not read has derivative zero, and a field marked `#[backprop(skip)]`
+//!   keeps its clone even when the body reads it as a number (a penalty's weight: its
+//!   derivative is computed and dropped).
+//! - rustc checks the rest, at the field in your code: a field read as a float that is an
+//!   array (or the reverse) is a type error there.
+//!
+//! Refused, each with an error at the token that says what to write instead: the struct used
+//! other than through its fields (passed whole to a function, a method called on it, matched),
+//! a field written, the name bound again in the body, the name in a macro's arguments, a field
+//! read both as data and as a number, a path used whole and through its fields, `wrt = p.w`
+//! (write `wrt = p`), `wrt = self` on `&mut self`. Not yet supported with a struct in `wrt`:
+//! `mode = forward`, `hessian`, Jacobians, `trace` and `graph`, and passing the struct whole to
+//! another `#[grad]` function (passing its fields works: `helper(&p.w)`).
+//!
+//! **Data parallelism.** A struct-shaped gradient sums with `add_scaled`, so a data set's
+//! gradient can be computed in chunks on several threads and summed: `examples/
+//! parallel_gradient.rs` does it with rayon (`par_chunks`, then `reduce` with `add_scaled`),
+//! and `examples/mlp_iris.rs` trains a struct-held network on Iris with [`Adam`].
 //!
 //! # Forward mode and second derivatives
 //!

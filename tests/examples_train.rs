@@ -10,6 +10,11 @@ mod softmax_iris;
 #[path = "../examples/network.rs"]
 mod network;
 
+// It includes the Iris data as `softmax_iris` does: one copy each, as in the examples.
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../examples/mlp_iris.rs"]
+mod mlp_iris;
+
 use network::{Lcg, Net};
 
 /// The largest absolute difference between two equally long vectors.
@@ -116,4 +121,33 @@ fn network_training_reduces_the_loss() {
         "accuracy {}",
         net.accuracy(&data)
     );
+}
+
+#[test]
+fn the_struct_held_mlp_on_iris_has_a_checked_gradient_and_trains() {
+    use backprop::Differentiable;
+    let data = mlp_iris::standardised_iris();
+    let p = mlp_iris::initial();
+    let g = mlp_iris::loss_grad(&p, &data);
+    assert_eq!(g.num_params(), 4 * 8 + 8 + 8 * 3 + 3);
+    assert_eq!(g.name, p.name);
+    backprop::check::check_gradient(
+        |x| {
+            let mut q = p.clone();
+            q.set_flat(x);
+            mlp_iris::loss(&q, &data)
+        },
+        &p.to_flat(),
+        &g.to_flat(),
+        backprop::check::Tolerance::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (trained, losses) = mlp_iris::train(&data, 60);
+    assert!(
+        losses[59] < 0.2 * losses[0],
+        "{} -> {}",
+        losses[0],
+        losses[59]
+    );
+    assert!(mlp_iris::accuracy(&trained, &data) > 0.9);
 }
