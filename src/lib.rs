@@ -633,7 +633,10 @@
 //! body reads them.
 //! - A field path (`p.b`, `p.hidden.w`) that the body indexes (`p.hidden.w[i][j]`, as many
 //!   indices as it uses) or iterates (`p.out.iter()`, `.len()`) is an array or `Vec` of
-//!   parameters; any other path read as a value is a float. Each becomes a parameter of the
+//!   parameters, and so is one copied whole into a local that is indexed or iterated (`let mut
+//!   u = p.u0; .. u[i] ..`) or whose array type is written (`let u: [f64; 20] = p.u0;`); any
+//!   other path read as a value is a float (an array taken for one is refused by the build,
+//!   at the field, saying to write its type). Each becomes a parameter of the
 //!   analysis, bound at the top of the companions (`&p.hidden.w`, `p.b`), so a struct-held
 //!   model costs what the same model with separate parameters costs: its gradient is the same
 //!   to the bit (`tests/params.rs`; `cargo bench --bench params` in BENCHMARKS.md).

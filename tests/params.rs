@@ -400,3 +400,50 @@ fn a_struct_held_mlp_trains_with_adam() {
     assert!(end < 0.05 * start, "{start} -> {end}");
     assert_eq!((p.name.as_str(), p.rate), ("mlp", 0.25));
 }
+
+#[derive(Clone, Debug, Differentiable)]
+struct Heat {
+    kappa: f64,
+    u0: [f64; 8],
+}
+
+/// An array field copied whole into the state: its type written, or inferred from the local's
+/// indexing.
+#[backprop::grad(wrt = p)]
+fn heat_struct(p: &Heat, target: &[f64; 8]) -> f64 {
+    let mut u: [f64; 8] = p.u0;
+    for _ in 0..20 {
+        let mut un = u;
+        for i in 1..7 {
+            un[i] = u[i] + p.kappa * (u[i + 1] - 2.0 * u[i] + u[i - 1]);
+        }
+        u = un;
+    }
+    (0..8).map(|i| (u[i] - target[i]).powi(2)).sum()
+}
+
+#[backprop::grad(wrt = p)]
+fn copied_unannotated(p: &Heat) -> f64 {
+    let mut u = p.u0;
+    u[0] *= p.kappa;
+    u[0] * u[1] + u[7]
+}
+
+#[test]
+fn array_fields_copied_whole_match_finite_differences() {
+    let p = Heat {
+        kappa: 0.2,
+        u0: core::array::from_fn(|i| (i as f64 * 0.9).sin()),
+    };
+    let target = [0.1; 8];
+    fd_struct(
+        |q: &Heat| heat_struct(q, &target),
+        &p,
+        &heat_struct_grad(&p, &target),
+    );
+    let g = copied_unannotated_grad(&p);
+    assert_eq!(g.kappa, p.u0[0] * p.u0[1]);
+    assert_eq!(g.u0[0], p.kappa * p.u0[1]);
+    assert_eq!(g.u0[1], p.kappa * p.u0[0]);
+    assert_eq!(g.u0[7], 1.0);
+}

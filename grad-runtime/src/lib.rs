@@ -48,6 +48,52 @@ pub mod __private {
     #[inline(always)]
     pub fn called_function_must_be_the_grad_helper<F>(_called: F, _helper: F) {}
 
+    /// A field of a `wrt` struct that the body reads as a number: compiles only if it is one
+    /// of the function's float type, with a message that says what to write otherwise.
+    #[inline(always)]
+    pub fn float_field<T: FloatField>(field: &T) -> T::F {
+        field.get()
+    }
+
+    /// Sets a float field of a struct's gradient to its derivative.
+    #[inline(always)]
+    pub fn set_float_field<T: FloatField>(field: &mut T, d: T::F) {
+        field.set(d);
+    }
+
+    #[diagnostic::on_unimplemented(
+        message = "this field of a `wrt` struct is read as a number, but it has type `{Self}`",
+        label = "read as a number here",
+        note = "#[grad] takes a field it reads whole (not indexed, not iterated) for a float; for an array field read whole, write its type where it is read (`let u: [f64; N] = p.field;`), or index it"
+    )]
+    pub trait FloatField {
+        type F;
+        fn get(&self) -> Self::F;
+        fn set(&mut self, v: Self::F);
+    }
+    impl FloatField for f64 {
+        type F = f64;
+        #[inline(always)]
+        fn get(&self) -> f64 {
+            *self
+        }
+        #[inline(always)]
+        fn set(&mut self, v: f64) {
+            *self = v;
+        }
+    }
+    impl FloatField for f32 {
+        type F = f32;
+        #[inline(always)]
+        fn get(&self) -> f32 {
+            *self
+        }
+        #[inline(always)]
+        fn set(&mut self, v: f32) {
+            *self = v;
+        }
+    }
+
     /// Compiles only if a field of a `wrt` struct that the body reads as data (an index, a
     /// cast's operand, a range bound) is data: an integer, `bool` or `char`, or an array, `Vec`
     /// or slice of them. A float read there would lose its derivative.

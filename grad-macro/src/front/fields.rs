@@ -76,6 +76,7 @@ pub fn split(name: &Ident, block: &mut syn::Block) -> syn::Result<Split> {
         fields: Vec::new(),
         error: None,
         data_depth: 0,
+        indexed: array_names(block),
     };
     r.visit_block_mut(block);
     if let Some(e) = r.error {
@@ -143,6 +144,8 @@ struct Rewriter<'a> {
     error: Option<syn::Error>,
     /// Inside an index, a cast's operand or a range: what is read there is data.
     data_depth: usize,
+    /// The names the body indexes, with the most indices each is given.
+    indexed: rustc_hash::FxHashMap<String, usize>,
 }
 
 impl Rewriter<'_> {
@@ -286,6 +289,41 @@ impl VisitMut for Rewriter<'_> {
         syn::visit_mut::visit_expr_mut(self, e);
     }
 
+    // An array field read whole into a local: `let u: [f64; N] = p.u0;` (its type written),
+    // or `let mut u = p.u0;` with `u` indexed later (`u[i]`).
+    fn visit_local_mut(&mut self, l: &mut syn::Local) {
+        let dims = match &l.pat {
+            syn::Pat::Type(pt) => {
+                let (mut dims, mut ty) = (0, &*pt.ty);
+                while let syn::Type::Array(a) = ty {
+                    dims += 1;
+                    ty = &a.elem;
+                }
+                dims
+            }
+            syn::Pat::Ident(pi) => self
+                .indexed
+                .get(&pi.ident.to_string())
+                .copied()
+                .unwrap_or(0),
+            _ => 0,
+        };
+        if let Some(init) = l.init.as_mut() {
+            if dims > 0 && self.data_depth == 0 {
+                if let Some(path) = field_path(&init.expr, self.name) {
+                    let span = init.expr.span();
+                    let id = self.param(path, Some(dims), span);
+                    self.replace(&mut init.expr, &id, span);
+                    if let Some((_, e)) = &mut init.diverge {
+                        self.visit_expr_mut(e);
+                    }
+                    return;
+                }
+            }
+        }
+        syn::visit_mut::visit_local_mut(self, l);
+    }
+
     // Items nested in the body do not see the function's parameters.
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }
@@ -356,7 +394,9 @@ pub fn bindings(s: &Split, float: &TokenStream, krate: &TokenStream) -> TokenStr
             let place = quote_spanned!(sp=> #name #(.#path)*);
             match f.dims {
                 _ if f.data => quote_spanned!(sp=> #krate::__private::data_field(&#place);),
-                None => quote_spanned!(sp=> let #id: #float = #place;),
+                None => {
+                    quote_spanned!(sp=> let #id: #float = #krate::__private::float_field(&#place);)
+                }
                 Some(_) => quote_spanned!(sp=> let #id = &#place;),
             }
         })
@@ -392,7 +432,11 @@ pub fn assemble(
         // At the field's first read, where a field of another kind than its use is reported.
         let sp = f.span;
         let d = located_at(d.clone(), sp);
-        quote_spanned!(sp=> if #(#kept)&&* { #g #(.#path)* = #d; })
+        let set = match f.dims {
+            None => quote_spanned!(sp=> #krate::__private::set_float_field(&mut #g #(.#path)*, #d);),
+            Some(_) => quote_spanned!(sp=> #g #(.#path)* = #d;),
+        };
+        quote_spanned!(sp=> if #(#kept)&&* { #set })
     });
     quote_spanned! {Span::call_site()=>
         {
@@ -417,4 +461,53 @@ fn located_at(ts: TokenStream, at: Span) -> TokenStream {
             t
         })
         .collect()
+}
+
+/// The names the body uses as arrays: indexed (with the most indices given at once), or
+/// iterated (`u.iter()`, `u.len()`: one index at least).
+fn array_names(block: &syn::Block) -> rustc_hash::FxHashMap<String, usize> {
+    struct V(rustc_hash::FxHashMap<String, usize>);
+    impl<'ast> Visit<'ast> for V {
+        fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+            if let Expr::Path(p) = &*m.receiver {
+                if let Some(id) = p.path.get_ident() {
+                    if ARRAY_METHODS.iter().any(|a| m.method == a) {
+                        self.0.entry(id.to_string()).or_insert(1);
+                    }
+                }
+            }
+            syn::visit::visit_expr_method_call(self, m);
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut v = V(indexed_depth(block));
+    v.visit_block(block);
+    v.0
+}
+
+/// For each name the body indexes (`z[i]`, `m[i][j]`), the most indices it is given at once.
+pub fn indexed_depth(block: &syn::Block) -> rustc_hash::FxHashMap<String, usize> {
+    struct V(rustc_hash::FxHashMap<String, usize>);
+    impl<'ast> Visit<'ast> for V {
+        fn visit_expr(&mut self, e: &'ast Expr) {
+            if let Expr::Index(_) = e {
+                let (mut depth, mut cur) = (0, e);
+                while let Expr::Index(ix) = cur {
+                    depth += 1;
+                    cur = &ix.expr;
+                }
+                if let Expr::Path(p) = cur {
+                    if let Some(id) = p.path.get_ident() {
+                        let d = self.0.entry(id.to_string()).or_default();
+                        *d = (*d).max(depth);
+                    }
+                }
+            }
+            syn::visit::visit_expr(self, e);
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut v = V(Default::default());
+    v.visit_block(block);
+    v.0
 }

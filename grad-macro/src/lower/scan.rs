@@ -49,32 +49,7 @@ impl<'ast> Visit<'ast> for Assigned {
     fn visit_item(&mut self, _: &'ast syn::Item) {}
 }
 
-/// For each name the body indexes (`z[i]`, `m[i][j]`), the most indices it is given at once.
-pub(super) fn indexed_depth(block: &syn::Block) -> rustc_hash::FxHashMap<String, usize> {
-    struct V(rustc_hash::FxHashMap<String, usize>);
-    impl<'ast> Visit<'ast> for V {
-        fn visit_expr(&mut self, e: &'ast Expr) {
-            if let Expr::Index(_) = e {
-                let (mut depth, mut cur) = (0, e);
-                while let Expr::Index(ix) = cur {
-                    depth += 1;
-                    cur = &ix.expr;
-                }
-                if let Expr::Path(p) = cur {
-                    if let Some(id) = p.path.get_ident() {
-                        let d = self.0.entry(id.to_string()).or_default();
-                        *d = (*d).max(depth);
-                    }
-                }
-            }
-            syn::visit::visit_expr(self, e);
-        }
-        fn visit_item(&mut self, _: &'ast syn::Item) {}
-    }
-    let mut v = V(Default::default());
-    v.visit_block(block);
-    v.0
-}
+pub(super) use crate::front::fields::indexed_depth;
 
 /// The names whose elements the body assigns (`z[i] = ..`, `z[i][j] += ..`).
 pub(super) fn element_stores(block: &syn::Block) -> HashSet<String> {
