@@ -33,7 +33,9 @@
 //! `GRAD_COMPILED_CASES`, so earlier long-run commands keep their meaning),
 //! `GRAD_COMPILED_ARRAY_CALL_CASES` that of the ninth (default 20, not set by
 //! `GRAD_COMPILED_CASES` either), `GRAD_COMPILED_STATE_SECOND_CASES` that of the tenth
-//! (default 10, nor that one), `GRAD_FUZZ_SEED` the seed.
+//! (default 10, nor that one), `GRAD_COMPILED_STRUCT_CASES` that of the eleventh (programs of
+//! the loop language and of array state with their `wrt` parameters in a struct: `su0`, ..;
+//! default 20, nor that one), `GRAD_FUZZ_SEED` the seed.
 
 use grad_testgen::ast::{CallSite, Cond, Expr, Header, Jump, Place, ReduceKind, Stmt};
 use grad_testgen::{gen, oracle, Multi, Point, Program};
@@ -1244,6 +1246,7 @@ fn main() {
     let state_cases = env("GRAD_COMPILED_STATE_CASES").unwrap_or(20);
     let array_call_cases = env("GRAD_COMPILED_ARRAY_CALL_CASES").unwrap_or(20);
     let state_second_cases = env("GRAD_COMPILED_STATE_SECOND_CASES").unwrap_or(10);
+    let struct_cases = env("GRAD_COMPILED_STRUCT_CASES").unwrap_or(20);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -1378,6 +1381,31 @@ fn main() {
         state_second.add(i, &p, (&q, rewrites), &points);
     }
 
+    // The eleventh batch: programs of the loop language and of array state with their `wrt`
+    // parameters held in a struct deriving `Differentiable` (`su0`, ..): `#[grad(wrt = q)]`
+    // with `q: &P`, with `q: P`, and `#[grad(wrt = self)]` on a method, in turn.
+    let mut structs = Batch::default();
+    let mut forms = [0usize; 3];
+    let mut runner = self::runner(seed, 10);
+    for i in 0..struct_cases {
+        let case = if i % 2 == 0 {
+            gen::state_case(3).boxed()
+        } else {
+            gen::loop_case(3).boxed()
+        };
+        let tree = match case.new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating program {i} with a struct of parameters: {e}"),
+        };
+        let (p, points) = tree.current();
+        let name = format!("su{i}");
+        let form = (i % 3) as usize;
+        if let Some(source) = in_struct(&p.source(&name), &name, form) {
+            forms[form] += 1;
+            structs.add_source(&name, source, &p, &points);
+        }
+    }
+
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
         plain.programs, plain.points, plain.nonzero, loops.programs, loops.points, loops.nonzero
@@ -1455,6 +1483,12 @@ fn main() {
         state_second.loop_summary("programs of array state")
     );
 
+    let _ = write!(
+        summary,
+        ", {} programs with their parameters in a struct ({} points, {} nonzero components; by reference {}, by value {}, as `self` {})",
+        structs.programs, structs.points, structs.nonzero, forms[0], forms[1], forms[2]
+    );
+
     let k = grad_testgen::ast::USER_CONST;
     // What every program may use: the import, the user constant, the index tables, the
     // escapes' support items.
@@ -1464,7 +1498,7 @@ fn main() {
         grad_testgen::escape::SUPPORT,
     );
     let out = format!(
-        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
+        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
@@ -1475,6 +1509,7 @@ fn main() {
         state.fns,
         array_calls.fns,
         state_second.fns,
+        structs.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
         array_calls.module,
@@ -1488,6 +1523,7 @@ fn main() {
         state.checks,
         array_calls.checks,
         state_second.checks,
+        structs.checks,
     );
     write("generated.rs", &out);
     // The same programs for `tests/lints.rs`, with and without `#[grad]` (an attribute's line
@@ -1569,4 +1605,177 @@ fn write(name: &str, text: &str) {
     if let Err(e) = std::fs::write(&path, text) {
         panic!("writing {}: {e}", path.display());
     }
+}
+
+/// `source` (a program named `name` with `#[grad(wrt = w0, .., wa)]`) with its `wrt`
+/// parameters held in a struct deriving `Differentiable`: form 0 differentiates `q: &P`, form 1
+/// `q: P`, form 2 a method with `wrt = self`. The function `name` and its companions keep their
+/// signatures (they build the struct and unpack its gradient), so the batch checks them as any
+/// other. `None` for a program the transform does not fit: a `wrt` parameter cast with `as` (a
+/// field read as data), or none read.
+fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
+    let mut lines = source.lines();
+    let attr = lines.next()?;
+    let wrt: Vec<&str> = attr
+        .strip_prefix("#[grad(wrt = ")?
+        .strip_suffix(")]")?
+        .split(", ")
+        .collect();
+    let head = lines.next()?;
+    let params = head
+        .strip_prefix(&format!("fn {name}("))?
+        .strip_suffix(") -> f64 {")?;
+    let params: Vec<(&str, &str)> = params
+        .split(", ")
+        .map(|p| p.split_once(": "))
+        .collect::<Option<_>>()?;
+    let mut body = String::new();
+    for l in lines.by_ref() {
+        if l == "}" {
+            break;
+        }
+        body.push_str(l);
+        body.push('\n');
+    }
+    let rest: String = lines.map(|l| format!("{l}\n")).collect();
+    let owner = if form == 2 { "self" } else { "q" };
+    // Each `wrt` name read, as a field of the owner; `None` when one is cast (data).
+    let mut out = String::new();
+    let mut read = false;
+    let chars: Vec<char> = body.chars().collect();
+    let mut i = 0;
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    while i < chars.len() {
+        let c = chars[i];
+        if ident(c) && (i == 0 || !(ident(chars[i - 1]) || chars[i - 1] == '.')) {
+            let start = i;
+            while i < chars.len() && ident(chars[i]) {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            if wrt.contains(&word.as_str()) {
+                // Past any `[..]` that follows, is it cast?
+                let mut j = i;
+                let mut depth = 0;
+                while j < chars.len() {
+                    match chars[j] {
+                        '[' => depth += 1,
+                        ']' if depth > 0 => depth -= 1,
+                        _ if depth > 0 => {}
+                        _ => break,
+                    }
+                    j += 1;
+                }
+                let after: String = chars[j..chars.len().min(j + 4)].iter().collect();
+                if after.starts_with(" as ") {
+                    return None;
+                }
+                read = true;
+                let _ = write!(out, "{owner}.{word}");
+            } else {
+                out.push_str(&word);
+            }
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    if !read {
+        return None;
+    }
+    // The array read only whole: its type written once, so the macro takes it for an array.
+    let fields: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(n, _)| wrt.contains(n))
+        .copied()
+        .collect();
+    let mut shapes = String::new();
+    for (n, ty) in &fields {
+        let field = format!("{owner}.{n}");
+        if ty.starts_with('[')
+            && !out.contains(&format!("{field}["))
+            && !out.contains(&format!("{field}."))
+        {
+            let _ = writeln!(shapes, "    let _{n}: {ty} = {field};");
+        }
+    }
+    let data: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(n, _)| !wrt.contains(n))
+        .copied()
+        .collect();
+    let decl = |ps: &[(&str, &str)]| {
+        ps.iter()
+            .map(|(n, t)| format!("{n}: {t}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let names = |ps: &[(&str, &str)]| {
+        ps.iter()
+            .map(|(n, _)| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // `su3` → `Su3P`.
+    let ty = format!("{}{}P", name[..1].to_uppercase(), &name[1..]);
+    let struct_fields: Vec<String> = fields
+        .iter()
+        .map(|(n, t)| format!("pub {n}: {t}"))
+        .collect();
+    let grad_ty = if fields.len() == 1 {
+        fields[0].1.to_string()
+    } else {
+        format!(
+            "({})",
+            fields
+                .iter()
+                .map(|(_, t)| t.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let unpack = if fields.len() == 1 {
+        format!("g.{}", fields[0].0)
+    } else {
+        format!(
+            "({})",
+            fields
+                .iter()
+                .map(|(n, _)| format!("g.{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let build = format!("let q = {ty} {{ {} }};", names(&fields));
+    let (def, call) = match form {
+        0 | 1 => {
+            let (qty, arg) = if form == 0 { (format!("&{ty}"), "&q") } else { (ty.clone(), "q") };
+            let params = if data.is_empty() {
+                format!("q: {qty}")
+            } else {
+                format!("q: {qty}, {}", decl(&data))
+            };
+            (
+                format!("#[grad(wrt = q)]\nfn {name}_s({params}) -> f64 {{\n{shapes}{out}}}\n"),
+                format!("{name}_s{{}}({arg}{}{})", if data.is_empty() { "" } else { ", " }, names(&data)),
+            )
+        }
+        _ => (
+            format!(
+                "impl {ty} {{\n#[grad(wrt = self)]\nfn eval(&self{}{}) -> f64 {{\n{shapes}{out}}}\n}}\n",
+                if data.is_empty() { "" } else { ", " },
+                decl(&data)
+            ),
+            format!("q.eval{{}}({})", names(&data)),
+        ),
+    };
+    let all = decl(&params);
+    let with = |suffix: &str| call.replace("{}", suffix);
+    Some(format!(
+        "#[derive(Clone, Debug, backprop::Differentiable)]\npub struct {ty} {{ {} }}\n{def}#[allow(clippy::too_many_arguments)]\nfn {name}({all}) -> f64 {{\n    {build}\n    {}\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_value_and_grad({all}) -> (f64, {grad_ty}) {{\n    {build}\n    let (v, g) = {};\n    (v, {unpack})\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_grad({all}) -> {grad_ty} {{\n    {build}\n    let g = {};\n    {unpack}\n}}\n{rest}",
+        struct_fields.join(", "),
+        with(""),
+        with("_value_and_grad"),
+        with("_grad"),
+    ))
 }

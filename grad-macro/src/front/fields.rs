@@ -253,6 +253,18 @@ impl VisitMut for Rewriter<'_> {
                 return;
             }
         }
+        // `&p.w`: the field's parameter is bound by reference already (`let __grad_p_w =
+        // &p.w;`), so it stands for the whole reference; an array (`for &x in &p.w`, `h(&p.w)`).
+        if let Expr::Reference(r) = e {
+            if r.mutability.is_none() && self.data_depth == 0 {
+                if let Some(path) = field_path(&r.expr, name) {
+                    let span = r.expr.span();
+                    let id = self.param(path, Some(1), span);
+                    self.replace(e, &id, span);
+                    return;
+                }
+            }
+        }
         // A field written: `p.b = ..`, `p.w[0] += ..`.
         let written = match e {
             Expr::Assign(a) => Some(&*a.left),
