@@ -651,13 +651,20 @@
 //! - rustc checks the rest, at the field in your code: a field read as a float that is an
 //!   array (or the reverse) is a type error there.
 //!
+//! - Passing a field to a `#[grad]` function works as passing an array or a float does
+//!   (`helper(&p.w)`, `sq(p.b)`). Passing the struct itself (`inner(p)`, `inner(&p)`) to a
+//!   `#[grad]` function differentiated with respect to it (`#[grad(wrt = p)] fn inner(p: &Params,
+//!   ..)`) adds the callee's gradient, a `Params`, into the caller's; the derive writes the
+//!   element-wise arithmetic this needs, and the struct must be `Clone`.
+//!
 //! Refused, each with an error at the token that says what to write instead: the struct used
-//! other than through its fields (passed whole to a function, a method called on it, matched),
-//! a field written, the name bound again in the body, the name in a macro's arguments, a field
-//! read both as data and as a number, a path used whole and through its fields, `wrt = p.w`
-//! (write `wrt = p`), `wrt = self` on `&mut self`. Not yet supported with a struct in `wrt`:
-//! `mode = forward`, `hessian`, Jacobians, `trace` and `graph`, and passing the struct whole to
-//! another `#[grad]` function (passing its fields works: `helper(&p.w)`).
+//! whole other than as a call's argument (a method called on it, matched, copied), a field
+//! written, the name bound again in the body, the name in a macro's arguments, a field read
+//! both as data and as a number, a path used whole and through its fields, `wrt = p.w` (write
+//! `wrt = p`), `wrt = self` on `&mut self`, and the struct passed to a function that is not
+//! `#[grad]`. Not yet supported with a struct in `wrt`: `mode = forward`, `hessian`,
+//! Jacobians, `trace` and `graph` (they need the fields' lengths, which the macro does not
+//! see; pass the fields as parameters of their own for those).
 //!
 //! **Data parallelism.** A struct-shaped gradient sums with `add_scaled`, so a data set's
 //! gradient can be computed in chunks on several threads and summed: `examples/

@@ -447,3 +447,52 @@ fn array_fields_copied_whole_match_finite_differences() {
     assert_eq!(g.u0[1], p.kappa * p.u0[0]);
     assert_eq!(g.u0[7], 1.0);
 }
+
+// Composition: a struct's fields, and the struct itself, passed to `#[grad]` functions.
+
+#[backprop::grad]
+fn dot3(a: &[f64; 3], x: &[f64; 3]) -> f64 {
+    a[0] * x[0] + a[1] * x[1] + a[2] * x[2]
+}
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+struct Unit {
+    w: [f64; 3],
+    b: f64,
+    #[backprop(skip)]
+    n: usize,
+}
+
+/// A unit's output: differentiated with respect to the whole struct.
+#[backprop::grad(wrt = u)]
+fn unit(u: &Unit, x: &[f64; 3]) -> f64 {
+    (dot3(&u.w, x) + u.b).tanh()
+}
+
+/// The struct passed whole (by reference, and by reference to a value), twice, and its fields
+/// read besides: the gradient sums the callees' struct-shaped partials and the fields' own.
+#[backprop::grad(wrt = u)]
+fn two_units(u: &Unit, x: &[f64; 3]) -> f64 {
+    let a = unit(u, x);
+    let b = unit(&u, &[1.0, 0.0, -1.0]);
+    a * b + u.w[2] * u.b + u.n as f64
+}
+
+#[backprop::grad(wrt = u)]
+fn owned(u: Unit) -> f64 {
+    unit(&u, &[0.5, 0.5, 0.5]) * u.b
+}
+
+#[test]
+fn structs_and_their_fields_pass_through_calls() {
+    let u = Unit {
+        w: [0.3, -0.2, 0.5],
+        b: 0.1,
+        n: 4,
+    };
+    let x = [0.5, 0.25, -1.0];
+    let g = two_units_grad(&u, &x);
+    assert_eq!(g.n, 4);
+    fd_struct(|v: &Unit| two_units(v, &x), &u, &g);
+    fd_struct(|v: &Unit| owned(v.clone()), &u, &owned_grad(u.clone()));
+}

@@ -182,6 +182,7 @@ pub mod __private {
         zeros_like, ArrayPartial, Elementwise,
     };
     pub use crate::flat::{mirror_upper, set, unit, write, Flat};
+    pub use crate::params::dot_params;
     pub use crate::saved::{
         enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, segments, take, val,
         Saved, SavedN, Segment,

@@ -311,3 +311,15 @@ impl<S: Real> Adam<S> {
         );
     }
 }
+
+/// `acc += Σ a[..] · b[..]` over the parameters of two values of one shape (what generated code
+/// needs of a struct passed whole to a `#[grad]` function; see the derive).
+#[doc(hidden)]
+pub fn dot_params<P: Differentiable>(a: &P, b: &P, acc: &mut P::Scalar) {
+    let b = b.to_flat();
+    let mut k = 0;
+    a.for_each(&mut |x| {
+        *acc = *acc + x * b[k];
+        k += 1;
+    });
+}

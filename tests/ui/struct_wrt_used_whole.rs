@@ -4,18 +4,18 @@ use backprop::{grad, Differentiable};
 struct P {
     w: [f64; 3],
     b: f64,
-    #[backprop(skip)]
-    n: usize,
 }
 
-fn norm(p: &P) -> f64 {
-    p.b
+impl P {
+    fn norm(&self) -> f64 {
+        self.b
+    }
 }
 
-// The struct passed on whole: its fields cannot be followed.
+// A method called on the struct: its fields cannot be followed.
 #[grad(wrt = p)]
 fn f(p: &P) -> f64 {
-    p.w[0] * norm(p)
+    p.w[0] * p.norm()
 }
 
 fn main() {}

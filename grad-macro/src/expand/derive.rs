@@ -187,5 +187,44 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
             }
             #skips
         }
+
+        // What generated code needs of a struct passed whole to a `#[grad]` function that is
+        // differentiated with respect to it: element-wise arithmetic over its parameters.
+        #[automatically_derived]
+        impl #impl_g #krate::__private::Elementwise for #name #ty_g #where_clause {
+            type F = <Self as #d>::Scalar;
+            #[inline]
+            fn add_assign(&mut self, other: &Self) {
+                <Self as #d>::add_scaled(self, other, <Self::F as #krate::Real>::ONE);
+            }
+            #[inline]
+            fn sub_assign(&mut self, other: &Self) {
+                <Self as #d>::add_scaled(self, other, -<Self::F as #krate::Real>::ONE);
+            }
+            #[inline]
+            fn fill(&mut self, v: Self::F) {
+                <Self as #d>::for_each_mut(self, &mut |x| *x = v);
+            }
+            #[inline]
+            fn scale(&mut self, s: Self::F) {
+                <Self as #d>::for_each_mut(self, &mut |x| *x = *x * s);
+            }
+            #[inline]
+            fn dot_into(&self, other: &Self, acc: &mut Self::F) {
+                #krate::__private::dot_params(self, other, acc);
+            }
+            #[inline]
+            fn add_scaled(&mut self, other: &Self, s: Self::F) {
+                <Self as #d>::add_scaled(self, other, s);
+            }
+        }
+
+        #[automatically_derived]
+        impl #impl_g #krate::__private::ArrayPartial<#name #ty_g> for #name #ty_g #where_clause {
+            #[inline]
+            fn into_array(self) -> Self {
+                self
+            }
+        }
     })
 }

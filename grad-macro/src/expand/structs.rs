@@ -120,7 +120,7 @@ pub(super) fn prepare(args: &Args, f: &ItemFn) -> syn::Result<Option<Prepared>> 
     for w in wrt {
         match structs.iter().find(|(p, _)| *p == w) {
             Some(&(p, by_ref)) => {
-                let s = fields::split(p, &mut func.block)?;
+                let s = fields::split(p, by_ref, &mut func.block)?;
                 if s.fields.iter().all(|fd| fd.data) {
                     return Err(syn::Error::new(
                         p.span(),
@@ -273,13 +273,13 @@ impl Prepared {
             .user_wrt
             .iter()
             .map(|w| match self.splits.iter().find(|(s, _)| s.name == *w) {
-                Some((s, by_ref)) => {
+                Some((s, _)) => {
                     let grads: Vec<TokenStream> = s
                         .fields
                         .iter()
                         .map(|fd| if fd.data { quote!(()) } else { of(&fd.ident) })
                         .collect();
-                    fields::assemble(s, *by_ref, &grads, krate)
+                    fields::assemble(s, &grads, krate)
                 }
                 None => of(w),
             })

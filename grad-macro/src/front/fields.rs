@@ -44,6 +44,8 @@ pub struct Split {
     /// The parameter's name (`p`).
     pub name: Ident,
     pub fields: Vec<Field>,
+    /// The parameter is a reference (`p: &Params`, `&self`).
+    pub by_ref: bool,
 }
 
 /// Methods that read an array whole: a path they are called on is an array.
@@ -52,7 +54,7 @@ const ARRAY_METHODS: &[&str] = &[
 ];
 
 /// The fields of `name` that `block` reads, and `block` with each replaced by its parameter.
-pub fn split(name: &Ident, block: &mut syn::Block) -> syn::Result<Split> {
+pub fn split(name: &Ident, by_ref: bool, block: &mut syn::Block) -> syn::Result<Split> {
     let mut shadow = Shadow {
         name,
         at: None,
@@ -83,7 +85,7 @@ pub fn split(name: &Ident, block: &mut syn::Block) -> syn::Result<Split> {
         return Err(e);
     }
     // A path read whole and through its own fields (`p.layer` and `p.layer.w`).
-    for a in &r.fields {
+    for a in r.fields.iter().filter(|f| !f.path.is_empty()) {
         if let Some(b) = r
             .fields
             .iter()
@@ -102,6 +104,7 @@ pub fn split(name: &Ident, block: &mut syn::Block) -> syn::Result<Split> {
     Ok(Split {
         name: name.clone(),
         fields: r.fields,
+        by_ref,
     })
 }
 
@@ -241,6 +244,26 @@ impl VisitMut for Rewriter<'_> {
             self.data_depth -= 1;
             return;
         }
+        // The struct passed whole to a function (`inner(p)`, `inner(&p)`): a parameter of its
+        // own (`__grad_p`, bound to the reference), whose derivative the callee's pullback
+        // gives as a struct, added into the gradient.
+        if let Expr::Call(c) = e {
+            self.visit_expr_mut(&mut c.func);
+            for a in &mut c.args {
+                let whole = match &*a {
+                    Expr::Reference(r) if r.mutability.is_none() => is_name(&r.expr, name),
+                    other => is_name(other, name),
+                };
+                if whole && self.data_depth == 0 {
+                    let span = a.span();
+                    let id = self.param(Vec::new(), Some(1), span);
+                    self.replace(a, &id, span);
+                } else {
+                    self.visit_expr_mut(a);
+                }
+            }
+            return;
+        }
         if let Expr::MethodCall(m) = e {
             if let Some(path) = field_path(&m.receiver, name) {
                 let array = ARRAY_METHODS.iter().any(|a| m.method == a);
@@ -294,7 +317,7 @@ impl VisitMut for Rewriter<'_> {
             let at = e.span();
             self.fail(
                 at,
-                format!("`{name}` is differentiated field by field: here it is used whole (passed on, matched, or a method called on it), which #[grad] cannot follow; read the fields it needs (`{name}.w[i]`, `{name}.b`) instead"),
+                format!("`{name}` is differentiated field by field: here it is used whole (a method called on it, matched, copied), which #[grad] cannot follow; read the fields it needs (`{name}.w[i]`, `{name}.b`), or pass it to a `#[grad(wrt = ..)]` function (`inner(&{name})`)"),
             );
             return;
         }
@@ -406,6 +429,7 @@ pub fn bindings(s: &Split, float: &TokenStream, krate: &TokenStream) -> TokenStr
             let place = quote_spanned!(sp=> #name #(.#path)*);
             match f.dims {
                 _ if f.data => quote_spanned!(sp=> #krate::__private::data_field(&#place);),
+                Some(_) if path.is_empty() && s.by_ref => quote_spanned!(sp=> let #id = #name;),
                 None => {
                     quote_spanned!(sp=> let #id: #float = #krate::__private::float_field(&#place);)
                 }
@@ -417,21 +441,25 @@ pub fn bindings(s: &Split, float: &TokenStream, krate: &TokenStream) -> TokenStr
 
 /// The gradient of the struct: its zero (`Differentiable::zero_like`), each field the body
 /// read set to its derivative (`grads`, in `s.fields` order).
-pub fn assemble(
-    s: &Split,
-    by_ref: bool,
-    grads: &[TokenStream],
-    krate: &TokenStream,
-) -> TokenStream {
-    let name = &s.name;
+pub fn assemble(s: &Split, grads: &[TokenStream], krate: &TokenStream) -> TokenStream {
+    let (name, by_ref) = (&s.name, s.by_ref);
     let g = format_ident!("grad", span = Span::mixed_site());
+    // The struct passed whole to callees: their pullbacks' sum is the start, and each field
+    // read adds to it.
+    let root = s
+        .fields
+        .iter()
+        .zip(grads)
+        .find(|(f, _)| f.path.is_empty() && !f.data)
+        .map(|(_, d)| d.clone());
     let arg = if by_ref {
         quote_spanned!(Span::call_site()=> #name)
     } else {
         quote_spanned!(Span::call_site()=> &#name)
     };
     // A field marked `#[backprop(skip)]` (at any level of the path) keeps its clone.
-    let sets = s.fields.iter().zip(grads).filter(|(f, _)| !f.data).map(|(f, d)| {
+    let add = root.is_some();
+    let sets = s.fields.iter().zip(grads).filter(|(f, _)| !f.data && !f.path.is_empty()).map(|(f, d)| {
         let path = &f.path;
         let kept = (0..path.len()).map(|k| {
             let (before, m) = (&path[..k], &path[k]);
@@ -445,14 +473,19 @@ pub fn assemble(
         let sp = f.span;
         let d = located_at(d.clone(), sp);
         let set = match f.dims {
+            _ if add => quote_spanned!(sp=> #krate::Differentiable::add_scaled(&mut #g #(.#path)*, &#d, #krate::Real::ONE);),
             None => quote_spanned!(sp=> #krate::__private::set_float_field(&mut #g #(.#path)*, #d);),
             Some(_) => quote_spanned!(sp=> #g #(.#path)* = #d;),
         };
         quote_spanned!(sp=> if #(#kept)&&* { #set })
     });
+    let start = match root {
+        Some(d) => d,
+        None => quote_spanned!(Span::call_site()=> #krate::Differentiable::zero_like(#arg)),
+    };
     quote_spanned! {Span::call_site()=>
         {
-            let mut #g = #krate::Differentiable::zero_like(#arg);
+            let mut #g = #start;
             #(#sets)*
             #g
         }
