@@ -167,6 +167,7 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
     let span = Span::call_site();
     Ok(quote_spanned! {span=>
         #[automatically_derived]
+        #[allow(clippy::all, clippy::pedantic, clippy::nursery)]
         impl #impl_g #d for #name #ty_g #where_clause {
             type Scalar = #scalar;
             #[inline]
@@ -191,6 +192,7 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
         // What generated code needs of a struct passed whole to a `#[grad]` function that is
         // differentiated with respect to it: element-wise arithmetic over its parameters.
         #[automatically_derived]
+        #[allow(clippy::all, clippy::pedantic, clippy::nursery)]
         impl #impl_g #krate::__private::Elementwise for #name #ty_g #where_clause {
             type F = <Self as #d>::Scalar;
             #[inline]
@@ -220,6 +222,7 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
         }
 
         #[automatically_derived]
+        #[allow(clippy::all, clippy::pedantic, clippy::nursery)]
         impl #impl_g #krate::__private::ArrayPartial<#name #ty_g> for #name #ty_g #where_clause {
             #[inline]
             fn into_array(self) -> Self {
