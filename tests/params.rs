@@ -471,6 +471,8 @@ fn unit(u: &Unit, x: &[f64; 3]) -> f64 {
 
 /// The struct passed whole (by reference, and by reference to a value), twice, and its fields
 /// read besides: the gradient sums the callees' struct-shaped partials and the fields' own.
+// `&u` written as users write it, a borrow the compiler removes.
+#[allow(clippy::needless_borrow)]
 #[backprop::grad(wrt = u)]
 fn two_units(u: &Unit, x: &[f64; 3]) -> f64 {
     let a = unit(u, x);
