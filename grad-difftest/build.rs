@@ -1383,9 +1383,10 @@ fn main() {
 
     // The eleventh batch: programs of the loop language and of array state with their `wrt`
     // parameters held in a struct deriving `Differentiable` (`su0`, ..): `#[grad(wrt = q)]`
-    // with `q: &P`, with `q: P`, and `#[grad(wrt = self)]` on a method, in turn.
+    // with `q: &P`, with `q: P`, `#[grad(wrt = self)]` on a method, and `q: &P` passed whole to
+    // a helper, in turn.
     let mut structs = Batch::default();
-    let mut forms = [0usize; 3];
+    let mut forms = [0usize; 4];
     let mut runner = self::runner(seed, 10);
     for i in 0..struct_cases {
         let case = if i % 2 == 0 {
@@ -1399,7 +1400,7 @@ fn main() {
         };
         let (p, points) = tree.current();
         let name = format!("su{i}");
-        let form = (i % 3) as usize;
+        let form = (i % 4) as usize;
         if let Some(source) = in_struct(&p.source(&name), &name, form) {
             forms[form] += 1;
             structs.add_source(&name, source, &p, &points);
@@ -1485,8 +1486,8 @@ fn main() {
 
     let _ = write!(
         summary,
-        ", {} programs with their parameters in a struct ({} points, {} nonzero components; by reference {}, by value {}, as `self` {})",
-        structs.programs, structs.points, structs.nonzero, forms[0], forms[1], forms[2]
+        ", {} programs with their parameters in a struct ({} points, {} nonzero components; by reference {}, by value {}, as `self` {}, passed whole to a helper {})",
+        structs.programs, structs.points, structs.nonzero, forms[0], forms[1], forms[2], forms[3]
     );
 
     let k = grad_testgen::ast::USER_CONST;
@@ -1609,7 +1610,8 @@ fn write(name: &str, text: &str) {
 
 /// `source` (a program named `name` with `#[grad(wrt = w0, .., wa)]`) with its `wrt`
 /// parameters held in a struct deriving `Differentiable`: form 0 differentiates `q: &P`, form 1
-/// `q: P`, form 2 a method with `wrt = self`. The function `name` and its companions keep their
+/// `q: P`, form 2 a method with `wrt = self`, form 3 `q: &P` passed whole to a helper
+/// differentiated with respect to it, which holds the body. The function `name` and its companions keep their
 /// signatures (they build the struct and unpack its gradient), so the batch checks them as any
 /// other. `None` for a program the transform does not fit: a `wrt` parameter cast with `as` (a
 /// field read as data), or none read.
@@ -1748,6 +1750,24 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
     };
     let build = format!("let q = {ty} {{ {} }};", names(&fields));
     let (def, call) = match form {
+        // The body in a helper differentiated with respect to the struct, which the function
+        // passes whole.
+        3 => {
+            let params = if data.is_empty() {
+                format!("q: &{ty}")
+            } else {
+                format!("q: &{ty}, {}", decl(&data))
+            };
+            let args = if data.is_empty() {
+                "q".to_string()
+            } else {
+                format!("q, {}", names(&data))
+            };
+            (
+                format!("#[grad(wrt = q)]\nfn {name}_in({params}) -> f64 {{\n{shapes}{out}}}\n#[grad(wrt = q)]\nfn {name}_s({params}) -> f64 {{\n    {name}_in({args})\n}}\n"),
+                format!("{name}_s{{}}(&q{}{})", if data.is_empty() { "" } else { ", " }, names(&data)),
+            )
+        }
         0 | 1 => {
             let (qty, arg) = if form == 0 { (format!("&{ty}"), "&q") } else { (ty.clone(), "q") };
             let params = if data.is_empty() {
