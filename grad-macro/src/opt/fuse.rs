@@ -107,8 +107,9 @@ fn try_fuse(
         let movable = match inst {
             Inst::Op { .. } | Inst::Cond { .. } => !inst.effectful(),
             Inst::Opaque { expr, .. } => !expr.effectful,
+            // Zeros shaped like an array depend on its shape only, which no write changes.
             Inst::NewArray {
-                init: crate::ir::ArrayInit::Zero { .. },
+                init: crate::ir::ArrayInit::Zero { .. } | crate::ir::ArrayInit::ZeroOf(_),
                 ..
             } => true,
             Inst::Load { arr, .. } => !written.contains(arr),
