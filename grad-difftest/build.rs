@@ -35,7 +35,9 @@
 //! `GRAD_COMPILED_CASES` either), `GRAD_COMPILED_STATE_SECOND_CASES` that of the tenth
 //! (default 10, nor that one), `GRAD_COMPILED_STRUCT_CASES` that of the eleventh (programs of
 //! the loop language and of array state with their `wrt` parameters in a struct: `su0`, ..;
-//! default 20, nor that one), `GRAD_FUZZ_SEED` the seed.
+//! default 20, nor that one), `GRAD_COMPILED_STRUCT_SECOND_CASES` that of the twelfth (the
+//! eleventh's programs with `mode = forward` and `hessian`, checked as the tenth's: `sg0`, ..;
+//! default 10, nor that one), `GRAD_FUZZ_SEED` the seed.
 
 use grad_testgen::ast::{CallSite, Cond, Expr, Header, Jump, Place, ReduceKind, Stmt};
 use grad_testgen::{gen, oracle, Multi, Point, Program};
@@ -580,6 +582,8 @@ struct Second {
     /// rewrites (products, jumps, `while` loops).
     rewritten: usize,
     rewrites: [usize; 3],
+    /// The twelfth batch: each program's `wrt` parameters held in a struct ([`in_struct`]).
+    structs: bool,
 }
 
 /// The tangent of `_jvp` and the vector of `_hvp` (their first `n_grad` components, flattened
@@ -629,12 +633,26 @@ impl Second {
             fns.push((format!("{name}_h"), "hessian", for_hessian));
         }
         let (mut shown_forward, mut shown_hessian) = (String::new(), String::new());
+        let mut sources = Vec::new();
         for (f, options, q) in &fns {
             let source = if options.is_empty() {
                 q.source(f)
             } else {
                 q.source_with(f, options)
             };
+            let source = if self.structs {
+                // By reference, by value, as `self`, in turn (passed whole to a helper: not
+                // with `hessian`, which is refused through calls).
+                match (same, in_struct(&source, f, (i % 3) as usize)) {
+                    (true, Some(s)) => s,
+                    _ => return,
+                }
+            } else {
+                source
+            };
+            sources.push(source);
+        }
+        for ((_, options, q), source) in fns.iter().zip(sources) {
             self.fns.push_str(&source);
             if *q == p {
                 shown_forward.push_str(&source);
@@ -1247,6 +1265,7 @@ fn main() {
     let array_call_cases = env("GRAD_COMPILED_ARRAY_CALL_CASES").unwrap_or(20);
     let state_second_cases = env("GRAD_COMPILED_STATE_SECOND_CASES").unwrap_or(10);
     let struct_cases = env("GRAD_COMPILED_STRUCT_CASES").unwrap_or(20);
+    let struct_second_cases = env("GRAD_COMPILED_STRUCT_SECOND_CASES").unwrap_or(10);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -1407,6 +1426,27 @@ fn main() {
         }
     }
 
+    // The twelfth batch: the eleventh's programs (array state and the loop language, their
+    // `wrt` parameters in a struct) compiled with `mode = forward` and with `hessian`, checked
+    // as the tenth batch's are (`sg0`, `sg0_fwd`, ..).
+    let mut struct_second = Second::new("sg");
+    struct_second.structs = true;
+    let mut runner = self::runner(seed, 11);
+    for i in 0..struct_second_cases {
+        let case = if i % 2 == 0 {
+            gen::state_case(3).boxed()
+        } else {
+            gen::loop_case(3).boxed()
+        };
+        let tree = match case.new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating program {i} with a struct and `hessian`: {e}"),
+        };
+        let (p, points) = tree.current();
+        let (q, rewrites) = for_hessian(&p);
+        struct_second.add(i, &p, (&q, rewrites), &points);
+    }
+
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
         plain.programs, plain.points, plain.nonzero, loops.programs, loops.points, loops.nonzero
@@ -1486,6 +1526,11 @@ fn main() {
 
     let _ = write!(
         summary,
+        ", {} with their parameters in a struct",
+        struct_second.loop_summary("programs")
+    );
+    let _ = write!(
+        summary,
         ", {} programs with their parameters in a struct ({} points, {} nonzero components; by reference {}, by value {}, as `self` {}, passed whole to a helper {})",
         structs.programs, structs.points, structs.nonzero, forms[0], forms[1], forms[2], forms[3]
     );
@@ -1499,7 +1544,7 @@ fn main() {
         grad_testgen::escape::SUPPORT,
     );
     let out = format!(
-        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
+        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
@@ -1511,6 +1556,7 @@ fn main() {
         array_calls.fns,
         state_second.fns,
         structs.fns,
+        struct_second.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
         array_calls.module,
@@ -1525,6 +1571,7 @@ fn main() {
         array_calls.checks,
         state_second.checks,
         structs.checks,
+        struct_second.checks,
     );
     write("generated.rs", &out);
     // The same programs for `tests/lints.rs`, with and without `#[grad]` (an attribute's line
@@ -1618,11 +1665,22 @@ fn write(name: &str, text: &str) {
 fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
     let mut lines = source.lines();
     let attr = lines.next()?;
-    let wrt: Vec<&str> = attr
+    let listed: Vec<&str> = attr
         .strip_prefix("#[grad(wrt = ")?
         .strip_suffix(")]")?
         .split(", ")
         .collect();
+    // `wrt = w0, wa, mode = forward, hessian`: the names, then the options.
+    let split = listed
+        .iter()
+        .position(|w| w.contains(" = ") || *w == "hessian")
+        .unwrap_or(listed.len());
+    let (wrt, options) = (listed[..split].to_vec(), listed[split..].join(", "));
+    let opts = if options.is_empty() {
+        String::new()
+    } else {
+        format!(", {options}")
+    };
     let head = lines.next()?;
     let params = head
         .strip_prefix(&format!("fn {name}("))?
@@ -1718,8 +1776,12 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    // `su3` → `Su3P`.
-    let ty = format!("{}{}P", name[..1].to_uppercase(), &name[1..]);
+    // `su3` → `Su3P`, `sg0_fwd` → `Sg0FwdP`.
+    let ty: String = name
+        .split('_')
+        .map(|w| format!("{}{}", w[..1].to_uppercase(), &w[1..]))
+        .collect::<String>()
+        + "P";
     let struct_fields: Vec<String> = fields
         .iter()
         .map(|(n, t)| format!("pub {n}: {t}"))
@@ -1764,7 +1826,7 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
                 format!("q, {}", names(&data))
             };
             (
-                format!("#[grad(wrt = q)]\nfn {name}_in({params}) -> f64 {{\n{shapes}{out}}}\n#[grad(wrt = q)]\nfn {name}_s({params}) -> f64 {{\n    {name}_in({args})\n}}\n"),
+                format!("#[grad(wrt = q)]\nfn {name}_in({params}) -> f64 {{\n{shapes}{out}}}\n#[grad(wrt = q{opts})]\nfn {name}_s({params}) -> f64 {{\n    {name}_in({args})\n}}\n"),
                 format!("{name}_s{{}}(&q{}{})", if data.is_empty() { "" } else { ", " }, names(&data)),
             )
         }
@@ -1776,13 +1838,13 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
                 format!("q: {qty}, {}", decl(&data))
             };
             (
-                format!("#[grad(wrt = q)]\nfn {name}_s({params}) -> f64 {{\n{shapes}{out}}}\n"),
+                format!("#[grad(wrt = q{opts})]\nfn {name}_s({params}) -> f64 {{\n{shapes}{out}}}\n"),
                 format!("{name}_s{{}}({arg}{}{})", if data.is_empty() { "" } else { ", " }, names(&data)),
             )
         }
         _ => (
             format!(
-                "impl {ty} {{\n#[grad(wrt = self)]\nfn eval(&self{}{}) -> f64 {{\n{shapes}{out}}}\n}}\n",
+                "impl {ty} {{\n#[grad(wrt = self{opts})]\nfn eval(&self{}{}) -> f64 {{\n{shapes}{out}}}\n}}\n",
                 if data.is_empty() { "" } else { ", " },
                 decl(&data)
             ),
@@ -1791,8 +1853,64 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
     };
     let all = decl(&params);
     let with = |suffix: &str| call.replace("{}", suffix);
+    // A call with a direction struct as its last argument.
+    let with_dir = |suffix: &str, dir: &str| {
+        let c = with(suffix);
+        let dir = if form == 1 {
+            dir.to_string()
+        } else {
+            format!("&{dir}")
+        };
+        match c.strip_suffix("()") {
+            Some(head) => format!("{head}({dir})"),
+            None => format!("{}, {dir})", &c[..c.len() - 1]),
+        }
+    };
+    // The struct built from `{letter}_{field}` parameters, and those parameters.
+    let direction = |letter: &str| {
+        let ps: Vec<String> = fields
+            .iter()
+            .map(|(n, t)| format!("{letter}_{n}: {t}"))
+            .collect();
+        let build = fields
+            .iter()
+            .map(|(n, _)| format!("{n}: {letter}_{n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        (
+            ps.join(", "),
+            format!("let {letter}q = {ty} {{ {build} }};"),
+        )
+    };
+    let mut second = String::new();
+    if options.contains("forward") {
+        let (ps, build_t) = direction("t");
+        let _ = write!(
+            second,
+            "#[allow(clippy::too_many_arguments)]\nfn {name}_jvp({all}, {ps}) -> (f64, f64) {{\n    {build}\n    {build_t}\n    {}\n}}\n",
+            with_dir("_jvp", "tq")
+        );
+    }
+    if options.contains("hessian") {
+        let (ps, build_v) = direction("v");
+        let size: usize = fields
+            .iter()
+            .map(|(_, t)| {
+                t.trim_start_matches("[f64; ")
+                    .trim_end_matches(']')
+                    .parse::<usize>()
+                    .unwrap_or(1)
+            })
+            .sum();
+        let _ = write!(
+            second,
+            "#[allow(clippy::too_many_arguments)]\nfn {name}_hvp({all}, {ps}) -> {grad_ty} {{\n    {build}\n    {build_v}\n    let g = {};\n    {unpack}\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_hessian({all}) -> [[f64; {size}]; {size}] {{\n    {build}\n    let h = {};\n    core::array::from_fn(|i| core::array::from_fn(|j| h[i][j]))\n}}\n",
+            with_dir("_hvp", "vq"),
+            with("_hessian"),
+        );
+    }
     Some(format!(
-        "#[derive(Clone, Debug, backprop::Differentiable)]\npub struct {ty} {{ {} }}\n{def}#[allow(clippy::too_many_arguments)]\nfn {name}({all}) -> f64 {{\n    {build}\n    {}\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_value_and_grad({all}) -> (f64, {grad_ty}) {{\n    {build}\n    let (v, g) = {};\n    (v, {unpack})\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_grad({all}) -> {grad_ty} {{\n    {build}\n    let g = {};\n    {unpack}\n}}\n{rest}",
+        "#[derive(Clone, Debug, backprop::Differentiable)]\npub struct {ty} {{ {} }}\n{def}#[allow(clippy::too_many_arguments)]\nfn {name}({all}) -> f64 {{\n    {build}\n    {}\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_value_and_grad({all}) -> (f64, {grad_ty}) {{\n    {build}\n    let (v, g) = {};\n    (v, {unpack})\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_grad({all}) -> {grad_ty} {{\n    {build}\n    let g = {};\n    {unpack}\n}}\n{second}{rest}",
         struct_fields.join(", "),
         with(""),
         with("_value_and_grad"),

@@ -662,9 +662,21 @@
 //! written, the name bound again in the body, the name in a macro's arguments, a field read
 //! both as data and as a number, a path used whole and through its fields, `wrt = p.w` (write
 //! `wrt = p`), `wrt = self` on `&mut self`, and the struct passed to a function that is not
-//! `#[grad]`. Not yet supported with a struct in `wrt`: `mode = forward`, `hessian`,
-//! Jacobians, `trace` and `graph` (they need the fields' lengths, which the macro does not
-//! see; pass the fields as parameters of their own for those).
+//! `#[grad]`.
+//!
+//! **Forward mode and second order over a struct.** With the struct as the only `wrt`
+//! parameter, `mode = forward` and `hessian` work too, in the flattened order of
+//! [`Differentiable`](trait@Differentiable) (fields in declaration order, arrays row-major):
+//! - `name_jvp(.., p_dot)`: the value and the derivative along a tangent `p_dot` of the
+//!   struct's type; with `mode = forward`, `_grad` and `_value_and_grad` call it once per
+//!   parameter, along unit tangents, and return a struct;
+//! - `name_hvp(.., p_v)`: the Hessian times a direction of the struct's type, as a struct;
+//! - `name_hessian(..)`: a `Vec<Vec<_>>` of `num_params()` rows, one `_hvp` each, exactly
+//!   symmetric (the upper triangle mirrored).
+//!
+//! Not yet supported with a struct in `wrt`: `mode = forward` or `hessian` with other `wrt`
+//! parameters beside the struct, Jacobians, `trace` and `graph`; pass the fields as parameters
+//! of their own for those.
 //!
 //! **Data parallelism.** A struct-shaped gradient sums with `add_scaled`, so a data set's
 //! gradient can be computed in chunks on several threads and summed: `examples/

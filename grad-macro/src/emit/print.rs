@@ -272,8 +272,13 @@ impl Emitter<'_> {
         let k = &self.krate;
         if info.len_from_value {
             let zero = float_lit(0.0, self.func.float, true);
-            // A struct's field, bound by reference (`expand::structs`).
-            let r = if info.by_ref { quote!() } else { quote!(&) };
+            // A struct's field, bound by reference (`expand::structs`); its tangents and
+            // adjoints are values.
+            let r = if info.by_ref && self.func.params.contains(&like) {
+                quote!()
+            } else {
+                quote!(&)
+            };
             return quote!(#k::__private::zeros_like(#r #a, #zero));
         }
         zero_array(

@@ -136,7 +136,17 @@ fn expand(
     } else {
         None
     };
-    let second = second_order(&args, &f, &sig, &lowered.func, &wrt, program.as_ref())?;
+    // A struct's forward mode and second order are its own (`structs::second`).
+    let (second, struct_second) = match &prepared {
+        Some(_) => (
+            None,
+            structs::second(&args, &f, &lowered.func, &wrt, program.as_ref())?,
+        ),
+        None => (
+            second_order(&args, &f, &sig, &lowered.func, &wrt, program.as_ref())?,
+            None,
+        ),
+    };
     let mut params = companion_params(&f);
     for ((_, _, m), keep) in params.iter_mut().zip(&lowered.keep_mut) {
         *m = *keep;
@@ -178,7 +188,10 @@ fn expand(
             // `mode = forward`: the same companions, from one forward pass with a tangent per
             // `wrt` parameter.
             let gradient = match program {
-                Some(p) if !args.forward => p,
+                Some(p) if !args.forward || prepared.is_some() => p,
+                // A struct in forward mode: its bodies call `_jvp` (`structs`); this program
+                // is not used.
+                None if prepared.is_some() => pipeline::reverse(&lowered.func, &wrt)?,
                 _ => pipeline::forward(&lowered.func, &unit_seeds(&wrt))?.gradient(),
             };
             // The gradient alone: without the instructions only the value needs. `_grad`
@@ -237,8 +250,29 @@ fn expand(
     if !runs_body {
         plain.iter_mut().for_each(|p| p.2 = false);
     }
+    // A struct's `_jvp`, `_hvp` and `_hessian`, and in forward mode its gradient's bodies.
+    let mut struct_extra = TokenStream::new();
+    let mut forward_bodies = None;
+    if let (Some(p), Some(ss)) = (&prepared, &struct_second) {
+        let items = &lowered.items;
+        let prelude = quote!(#(#items)* #(#quiet)*);
+        let (extra, fb) = p.emit_second(
+            ss,
+            &f,
+            &sig,
+            (&krate, &reserved, &param_ids),
+            &params,
+            &prelude,
+        );
+        struct_extra = extra;
+        forward_bodies = fb;
+    }
     // A struct's fields gathered into its gradient.
     let (bodies, shown_sig) = match &prepared {
+        Some(p) if forward_bodies.is_some() => (
+            forward_bodies.take().unwrap_or(bodies),
+            Some(p.user_sig(&sig)),
+        ),
         Some(p) => {
             let Bodies {
                 value_and_grad,
@@ -278,7 +312,7 @@ fn expand(
         derivation,
         (&krate, &reserved, &param_ids, &params),
     )?;
-    Ok(quote!(#out #stand_ins #extra #shown))
+    Ok(quote!(#out #stand_ins #extra #struct_extra #shown))
 }
 
 /// Whether each `wrt` parameter is a reference (`&[f64; 3]`): its tangent is one too.
