@@ -579,9 +579,10 @@
 //! assert_eq!(line.num_params(), 2);
 //! ```
 //!
-//! **A struct as a `wrt` parameter.** `#[grad(wrt = p)]` with `p: Params` or `p: &Params`
-//! (and `wrt = self` in a method taking `&self`) differentiates with respect to every field the
-//! body reads as a number, and the gradient is a `Params` (a `Self`):
+//! **A struct as a `wrt` parameter.** `#[grad(wrt = p)]` with `p: Params`, `p: &Params` or
+//! `p: &mut Params` that the body only reads (and `wrt = self` in a method taking `&self`)
+//! differentiates with respect to every field the body reads as a number, and the gradient is a
+//! `Params` (a `Self`):
 //!
 //! ```
 //! use backprop::{grad, Adam, Differentiable};

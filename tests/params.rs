@@ -601,3 +601,36 @@ fn forward_mode_and_hessians_over_a_struct() {
     let want: f64 = g.iter().zip(v.to_flat()).map(|(a, b)| a * b).sum();
     approx::assert_relative_eq!(d, want, max_relative = 1e-12);
 }
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+struct Pair2 {
+    w: [f64; 2],
+    b: f64,
+}
+
+#[backprop::grad(wrt = p)]
+fn pair_inner(p: &Pair2) -> f64 {
+    p.w[0] * p.b
+}
+
+/// A `&mut` struct the body only reads, passed on as `&Pair2`.
+#[backprop::grad(wrt = p)]
+fn read_through_mut(p: &mut Pair2, x: f64) -> f64 {
+    p.w[1] * x + pair_inner(p) + p.b
+}
+
+#[test]
+fn a_mut_struct_that_is_only_read_is_differentiated() {
+    let mut p = Pair2 {
+        w: [2.0, 3.0],
+        b: 0.5,
+    };
+    let g = read_through_mut_grad(&mut p, 4.0);
+    assert_eq!(
+        g,
+        Pair2 {
+            w: [0.5, 4.0],
+            b: 3.0
+        }
+    );
+}

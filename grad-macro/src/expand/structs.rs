@@ -27,8 +27,9 @@ pub(super) struct Prepared {
 /// A type that can only be a struct of parameters here: a path that is not a float, an
 /// integer, `bool`, or a container the macro knows (`Params`, `model::Params`, `&Params`).
 fn struct_type(ty: &Type) -> Option<bool> {
+    // `&mut Params` too: the body may only read it (a write is refused at the field).
     let (inner, by_ref) = match ty {
-        Type::Reference(r) if r.mutability.is_none() => (&*r.elem, true),
+        Type::Reference(r) => (&*r.elem, true),
         other => (other, false),
     };
     let Type::Path(p) = inner else { return None };

@@ -429,7 +429,7 @@ pub fn bindings(s: &Split, float: &TokenStream, krate: &TokenStream) -> TokenStr
             let place = quote_spanned!(sp=> #name #(.#path)*);
             match f.dims {
                 _ if f.data => quote_spanned!(sp=> #krate::__private::data_field(&#place);),
-                Some(_) if path.is_empty() && s.by_ref => quote_spanned!(sp=> let #id = #name;),
+                Some(_) if path.is_empty() && s.by_ref => quote_spanned!(sp=> let #id = &*#name;),
                 None => {
                     quote_spanned!(sp=> let #id: #float = #krate::__private::float_field(&#place);)
                 }
