@@ -634,3 +634,50 @@ fn a_mut_struct_that_is_only_read_is_differentiated() {
         }
     );
 }
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+struct State3 {
+    wa: [f64; 3],
+}
+
+/// Found by the twelfth batch (seed 2501, `sg110`): a field copied into a state that a `while`
+/// loop carries; forward over reverse needs a stand-in for the state's tangent in the branch
+/// that does not run, which was an empty `Vec` instead of an array.
+#[backprop::grad(wrt = q, hessian)]
+fn carried_field(q: &State3) -> f64 {
+    let mut z0 = q.wa;
+    let mut t = 0;
+    while t < 2 {
+        t += 1;
+        let mut z1 = z0;
+        for i in 1..3 {
+            z1[i] = (z0[t - 1] * z0[t]).tanh();
+        }
+        z0 = z1;
+    }
+    z0[2] * q.wa[0]
+}
+
+#[test]
+fn a_field_carried_by_a_while_loop_has_its_hessian() {
+    let q = State3 {
+        wa: [0.7, -0.4, 0.9],
+    };
+    let h = carried_field_hessian(&q);
+    for k in 0..3 {
+        let at = |d: f64| {
+            let mut p = q.clone();
+            p.wa[k] += d;
+            carried_field_grad(&p).wa
+        };
+        let (up, down) = (at(1e-6), at(-1e-6));
+        for j in 0..3 {
+            let fd = (up[j] - down[j]) / 2e-6;
+            assert!(
+                (h[k][j] - fd).abs() < 1e-6,
+                "h[{k}][{j}] = {} vs {fd}",
+                h[k][j]
+            );
+        }
+    }
+}

@@ -102,8 +102,12 @@ impl Builder {
     }
 
     /// Zeros of `info`'s shape (an empty `Vec` for a slice): what a branch that does not
-    /// compute an array gives in its place.
+    /// compute an array gives in its place. An array whose lengths the source does not write
+    /// (a `#[grad]` function's result, a struct's field) gets its type's default.
     pub fn zeros_of(&mut self, info: &ArrayInfo) -> Operand {
+        if info.len_from_value {
+            return self.add_extern(quote::quote!(::core::default::Default::default()));
+        }
         let z = crate::emit::tokens::zero_array(info, self.float, &|_| {
             quote::quote!(__grad_krate::__private::Vec::new())
         });
