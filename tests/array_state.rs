@@ -1394,3 +1394,37 @@ fn a_copy_of_a_copy_of_data_keeps_its_shape() {
     let v: f64 = xs.iter().map(|c| c / x0).sum();
     approx::assert_relative_eq!(h[0][0], 2.0 * v, max_relative = 1e-12);
 }
+
+#[grad(wrt = w0)]
+fn three(w0: f64, s: f64) -> [f64; 3] {
+    [w0 * s, w0, s]
+}
+
+/// Found by the ninth batch (seed 2503, `ac126`): an array a `#[grad]` function returned for
+/// data arguments, copied, then assigned whole to a differentiated array: a copy of data.
+#[grad(wrt = w0, w1)]
+fn data_result_assigned(w0: f64, w1: f64, x0: f64) -> f64 {
+    let z0 = three(x0, 2.0);
+    let z1 = z0;
+    let mut z2 = three(w1, 1.0);
+    let a = z2[0] * w0;
+    z2 = z1;
+    a + z2[1] * w1
+}
+
+#[grad(wrt = w0, w1, mode = forward)]
+fn data_result_assigned_forward(w0: f64, w1: f64, x0: f64) -> f64 {
+    let z0 = three(x0, 2.0);
+    let z1 = z0;
+    let mut z2 = three(w1, 1.0);
+    let a = z2[0] * w0;
+    z2 = z1;
+    a + z2[1] * w1
+}
+
+#[test]
+fn an_array_of_data_assigned_whole_carries_no_derivative() {
+    // f = w0·w1 + x0·w1 once `z2` holds the data.
+    assert_eq!(data_result_assigned_grad(0.5, 2.0, 3.0), (2.0, 3.5));
+    assert_eq!(data_result_assigned_forward_grad(0.5, 2.0, 3.0), (2.0, 3.5));
+}

@@ -213,6 +213,16 @@ impl Lowerer<'_> {
         ))
     }
 
+    /// The variable `e` names when it holds data (not an array of the macro's, not
+    /// differentiated).
+    fn local_data(&mut self, e: &Expr) -> Option<Var> {
+        let Expr::Path(p) = e else { return None };
+        let id = p.path.get_ident()?;
+        let v = self.lookup(&id.to_string())?.as_var()?;
+        let info = self.b.info(v);
+        (info.kind == Kind::Opaque && !info.active).then_some(v)
+    }
+
     /// `arr = rhs;` for an array of floats: a copy of another array (`u = un;`) or of an array
     /// literal (`u = [0.0; 4];`), written whole.
     pub(super) fn assign_array(&mut self, arr: Var, name: &str, rhs: &Expr, at: &Expr) {
@@ -233,6 +243,9 @@ impl Lowerer<'_> {
                 .local_array(name, rhs)
                 .and_then(|o| o.as_var())
                 .filter(|v| self.b.info(*v).kind == Kind::Array),
+            // `z = d;` with `d` data the body computed (what a `#[grad]` function returned for
+            // data arguments): a copy of data, no derivative; rustc checks the types.
+            None if self.local_data(rhs).is_some() => self.local_data(rhs),
             // `z = rhs(z);`: what a `#[grad]` function returned, of `z`'s shape.
             None => {
                 let shape = self.b.arrays.get(&arr).cloned();
