@@ -161,82 +161,6 @@ fn expand(
         );
     }
     let reserved = identifiers(&item);
-    let (bodies, mut note, runs_body) = match second.as_ref().map(|s| &s.layout) {
-        // `mode = forward` with an array: one call of `_jvp` per element.
-        Some(layout) if args.forward && layout.arrays => {
-            let ty = crate::emit::tokens::float_type_tokens(sig.float);
-            let grad_ty = one_or_tuple(&derivative_types(&sig, &ty, &krate));
-            let jvp = format_ident!("{}_jvp", f.sig.ident);
-            let body = per_element::forward_gradient_body(
-                layout,
-                (fn_path(&f, &jvp), &passed(&f, &param_ids)),
-                &by_ref(&sig),
-                (&ty, &grad_ty),
-                &krate,
-            );
-            let note = format!(
-                "exact derivatives from forward mode, one pass per element of the `wrt` parameters (flattened in `wrt` order, each array row-major: N = {}), each a call of [`{jvp}()`] with that element's unit tangent.",
-                layout.total.tokens()
-            );
-            let bodies = Bodies {
-                value_and_grad: body,
-                grad: None,
-            };
-            (bodies, note, false)
-        }
-        _ => {
-            // `mode = forward`: the same companions, from one forward pass with a tangent per
-            // `wrt` parameter.
-            let gradient = match program {
-                Some(p) if !args.forward || prepared.is_some() => p,
-                // A struct in forward mode: its bodies call `_jvp` (`structs`); this program
-                // is not used.
-                None if prepared.is_some() => pipeline::reverse(&lowered.func, &wrt)?,
-                _ => pipeline::forward(&lowered.func, &unit_seeds(&wrt))?.gradient(),
-            };
-            // The gradient alone: without the instructions only the value needs. `_grad`
-            // gets a body of its own when the value alone costs a twentieth of the work or
-            // more (a final `ln`, a loss accumulated in a loop); otherwise it calls
-            // `_value_and_grad`, which keeps the generated code small.
-            let full = cost(&gradient.func.body);
-            let value_only = full - cost(&gradient.without_value().body);
-            let program = pipeline::optimise(gradient.func);
-            let grad_only = (value_only * 20 >= full).then(|| pipeline::without_value(&program));
-            let body = Emitter::new(&program, &krate, &reserved, &param_ids).body(true);
-            let grad_body = grad_only
-                .as_ref()
-                .map(|g| Emitter::new(g, &krate, &reserved, &param_ids).body(false));
-            let how = if args.forward {
-                "one forward-mode pass carrying a tangent per parameter"
-            } else {
-                "one reverse-mode pass"
-            };
-            let note = format!(
-                "exact derivatives from {how} over the body of `{}`, {}",
-                f.sig.ident,
-                cost_note(&grad_only.as_ref().unwrap_or(&program).body, &sig)
-            );
-            let bodies = Bodies {
-                value_and_grad: body,
-                grad: grad_body,
-            };
-            (bodies, note, true)
-        }
-    };
-    // The derivation, for straight-line functions of a readable size (it costs a second
-    // sweep: a long function does without it, unless `trace` or `graph` asks for it).
-    let small = lowered.func.body.insts.len() <= 60 && prepared.is_none();
-    let derivation = if small || args.trace || args.graph {
-        pipeline::derivation(&lowered.func, &wrt, &f.sig.ident.to_string())
-    } else {
-        Err("too many operations for a table")
-    };
-    if let Ok(d) = &derivation {
-        if d.nodes.len() <= 40 {
-            note.push_str(&d.doc(&f.sig.ident.to_string()));
-        }
-    }
-
     let (stand_ins, prelude, quiet_prelude) =
         pullbacks_in_scope(&f, &lowered.callees, sig.float, &krate);
     let mut assertions = lowered.assertions.clone();
@@ -245,12 +169,8 @@ fn expand(
     // said once, by the first body (`pullbacks_in_scope`).
     let mut quiet = lowered.assertions.clone();
     quiet.extend(quiet_prelude);
-    // Companions that only call others change nothing in place.
-    let mut plain = params.clone();
-    if !runs_body {
-        plain.iter_mut().for_each(|p| p.2 = false);
-    }
-    // A struct's `_jvp`, `_hvp` and `_hessian`, and in forward mode its gradient's bodies.
+    // A struct's `_jvp`, `_hvp` and `_hessian`, and in forward mode its gradient's bodies
+    // (one `_jvp` per parameter).
     let mut struct_extra = TokenStream::new();
     let mut forward_bodies = None;
     if let (Some(p), Some(ss)) = (&prepared, &struct_second) {
@@ -267,12 +187,98 @@ fn expand(
         struct_extra = extra;
         forward_bodies = fb;
     }
+    let forward_struct = forward_bodies.is_some();
+    let (bodies, mut note, runs_body) = if let Some(b) = forward_bodies {
+        let note = format!(
+            "exact derivatives from forward mode, one call of [`{}_jvp()`] per parameter of the struct, along its unit tangent, in the flattened order of `Differentiable`.",
+            f.sig.ident
+        );
+        (b, note, false)
+    } else {
+        match second.as_ref().map(|s| &s.layout) {
+            // `mode = forward` with an array: one call of `_jvp` per element.
+            Some(layout) if args.forward && layout.arrays => {
+                let ty = crate::emit::tokens::float_type_tokens(sig.float);
+                let grad_ty = one_or_tuple(&derivative_types(&sig, &ty, &krate));
+                let jvp = format_ident!("{}_jvp", f.sig.ident);
+                let body = per_element::forward_gradient_body(
+                    layout,
+                    (fn_path(&f, &jvp), &passed(&f, &param_ids)),
+                    &by_ref(&sig),
+                    (&ty, &grad_ty),
+                    &krate,
+                );
+                let note = format!(
+                "exact derivatives from forward mode, one pass per element of the `wrt` parameters (flattened in `wrt` order, each array row-major: N = {}), each a call of [`{jvp}()`] with that element's unit tangent.",
+                layout.total.tokens()
+            );
+                let bodies = Bodies {
+                    value_and_grad: body,
+                    grad: None,
+                };
+                (bodies, note, false)
+            }
+            _ => {
+                // `mode = forward`: the same companions, from one forward pass with a tangent per
+                // `wrt` parameter.
+                let gradient = match program {
+                    Some(p) if !args.forward => p,
+                    _ => pipeline::forward(&lowered.func, &unit_seeds(&wrt))?.gradient(),
+                };
+                // The gradient alone: without the instructions only the value needs. `_grad`
+                // gets a body of its own when the value alone costs a twentieth of the work or
+                // more (a final `ln`, a loss accumulated in a loop); otherwise it calls
+                // `_value_and_grad`, which keeps the generated code small.
+                let full = cost(&gradient.func.body);
+                let value_only = full - cost(&gradient.without_value().body);
+                let program = pipeline::optimise(gradient.func);
+                let grad_only =
+                    (value_only * 20 >= full).then(|| pipeline::without_value(&program));
+                let body = Emitter::new(&program, &krate, &reserved, &param_ids).body(true);
+                let grad_body = grad_only
+                    .as_ref()
+                    .map(|g| Emitter::new(g, &krate, &reserved, &param_ids).body(false));
+                let how = if args.forward {
+                    "one forward-mode pass carrying a tangent per parameter"
+                } else {
+                    "one reverse-mode pass"
+                };
+                let note = format!(
+                    "exact derivatives from {how} over the body of `{}`, {}",
+                    f.sig.ident,
+                    cost_note(&grad_only.as_ref().unwrap_or(&program).body, &sig)
+                );
+                let bodies = Bodies {
+                    value_and_grad: body,
+                    grad: grad_body,
+                };
+                (bodies, note, true)
+            }
+        }
+    };
+    // The derivation, for straight-line functions of a readable size (it costs a second
+    // sweep: a long function does without it, unless `trace` or `graph` asks for it).
+    let small = lowered.func.body.insts.len() <= 60 && prepared.is_none();
+    let derivation = if small || args.trace || args.graph {
+        pipeline::derivation(&lowered.func, &wrt, &f.sig.ident.to_string())
+    } else {
+        Err("too many operations for a table")
+    };
+    if let Ok(d) = &derivation {
+        if d.nodes.len() <= 40 {
+            note.push_str(&d.doc(&f.sig.ident.to_string()));
+        }
+    }
+
+    // Companions that only call others change nothing in place.
+    let mut plain = params.clone();
+    if !runs_body {
+        plain.iter_mut().for_each(|p| p.2 = false);
+    }
     // A struct's fields gathered into its gradient.
     let (bodies, shown_sig) = match &prepared {
-        Some(p) if forward_bodies.is_some() => (
-            forward_bodies.take().unwrap_or(bodies),
-            Some(p.user_sig(&sig)),
-        ),
+        // In forward mode, the bodies call `_jvp` and give the struct already.
+        Some(p) if forward_struct => (bodies, Some(p.user_sig(&sig))),
         Some(p) => {
             let Bodies {
                 value_and_grad,

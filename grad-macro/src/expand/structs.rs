@@ -471,7 +471,7 @@ impl Prepared {
         } else {
             quote!(::core::clone::Clone::clone(&#unit))
         };
-        let bodies = sig_forward(self, sig).then(|| {
+        let bodies = self.args.forward.then(|| {
             let g = format_ident!("g", span = Span::mixed_site());
             let v = format_ident!("value", span = Span::mixed_site());
             let d = format_ident!("d", span = Span::mixed_site());
@@ -562,9 +562,4 @@ impl Prepared {
         }
         (out, bodies)
     }
-}
-
-/// Whether `_value_and_grad` and `_grad` come from forward mode.
-fn sig_forward(p: &Prepared, _sig: &Sig) -> bool {
-    p.args.forward
 }
