@@ -182,7 +182,9 @@ pub mod __private {
         zeros_like, ArrayPartial, Elementwise,
     };
     pub use crate::flat::{mirror_upper, set, unit, write, Flat};
-    pub use crate::params::dot_params;
+    pub use crate::params::{
+        dot_params, field_add_scaled, field_for_each, field_for_each_mut, same_float, SameFloat,
+    };
     pub use crate::saved::{
         enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, segments, take, val,
         Saved, SavedN, Segment,

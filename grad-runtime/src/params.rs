@@ -323,3 +323,46 @@ pub fn dot_params<P: Differentiable>(a: &P, b: &P, acc: &mut P::Scalar) {
         k += 1;
     });
 }
+
+/// Compiles only if `A` and `B` are the same float type: every parameter of a struct deriving
+/// `Differentiable` has the first one's.
+#[doc(hidden)]
+#[inline(always)]
+pub fn same_float<A: SameFloat<B>, B>() {}
+
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "the parameters of a struct deriving `Differentiable` are of one float type: this field's are `{Self}`, the first field's `{T}`",
+    label = "parameters of another float type",
+    note = "make the field's floats the first field's type, or mark the field `#[backprop(skip)]` if it is not a parameter"
+)]
+pub trait SameFloat<T> {}
+impl SameFloat<f64> for f64 {}
+impl SameFloat<f32> for f32 {}
+
+/// `field += k · other` for a field of a struct deriving `Differentiable`, `k` of the struct's
+/// float type (converted to the field's: the same type when the struct is right).
+#[doc(hidden)]
+#[inline(always)]
+pub fn field_add_scaled<T: Differentiable, S: Real>(field: &mut T, other: &T, k: S) {
+    field.add_scaled(other, T::Scalar::from_f64(k.to_f64()));
+}
+
+/// `Differentiable::for_each` over a field, its floats converted to the struct's type.
+#[doc(hidden)]
+#[inline(always)]
+pub fn field_for_each<T: Differentiable, S: Real, F: FnMut(S)>(field: &T, f: &mut F) {
+    field.for_each(&mut |x| f(S::from_f64(x.to_f64())));
+}
+
+/// `Differentiable::for_each_mut` over a field, its floats converted to the struct's type and
+/// back.
+#[doc(hidden)]
+#[inline(always)]
+pub fn field_for_each_mut<T: Differentiable, S: Real, F: FnMut(&mut S)>(field: &mut T, f: &mut F) {
+    field.for_each_mut(&mut |x| {
+        let mut y = S::from_f64(x.to_f64());
+        f(&mut y);
+        *x = T::Scalar::from_f64(y.to_f64());
+    });
+}

@@ -110,6 +110,7 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
     let scalar = quote!(<#first_ty as #d>::Scalar);
     let mut zero = Vec::new();
     let (mut add, mut each, mut each_mut) = (Vec::new(), Vec::new(), Vec::new());
+    let mut checks = Vec::new();
     for (m, f, skip) in &members {
         let ty = &f.ty;
         if *skip {
@@ -119,9 +120,21 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
         // Spanned at the field's type: a field that is not a parameter is reported there.
         let sp = ty.span();
         zero.push(quote_spanned!(sp=> #m: <#ty as #d>::zero_like(&self.#m)));
-        add.push(quote_spanned!(sp=> <#ty as #d>::add_scaled(&mut self.#m, &other.#m, k);));
-        each.push(quote_spanned!(sp=> <#ty as #d>::for_each(&self.#m, f);));
-        each_mut.push(quote_spanned!(sp=> <#ty as #d>::for_each_mut(&mut self.#m, f);));
+        if std::ptr::eq(*f, *first) {
+            add.push(quote_spanned!(sp=> <#ty as #d>::add_scaled(&mut self.#m, &other.#m, k);));
+            each.push(quote_spanned!(sp=> <#ty as #d>::for_each(&self.#m, f);));
+            each_mut.push(quote_spanned!(sp=> <#ty as #d>::for_each_mut(&mut self.#m, f);));
+        } else {
+            // Through the runtime's field helpers, which convert between the first field's
+            // float type and this one's (the same type, so no conversion, when the struct is
+            // right): a field of another float type is then one error, `same_float`'s, at its
+            // type.
+            add.push(quote_spanned!(sp=> #krate::__private::field_add_scaled(&mut self.#m, &other.#m, k);));
+            each.push(quote_spanned!(sp=> #krate::__private::field_for_each(&self.#m, f);));
+            each_mut
+                .push(quote_spanned!(sp=> #krate::__private::field_for_each_mut(&mut self.#m, f);));
+            checks.push(quote_spanned!(sp=> #krate::__private::same_float::<<#ty as #d>::Scalar, #scalar>();));
+        }
     }
     let skipped: Vec<String> = members
         .iter()
@@ -172,6 +185,7 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
             type Scalar = #scalar;
             #[inline]
             fn zero_like(&self) -> Self {
+                #(#checks)*
                 #name { #(#zero),* }
             }
             #[inline]
