@@ -1699,6 +1699,12 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
     }
     let rest: String = lines.map(|l| format!("{l}\n")).collect();
     let owner = if form == 2 { "self" } else { "q" };
+    // A float of data moved into the struct too, as a field marked `#[backprop(skip)]` (read as
+    // a number: a hyperparameter), unless the body casts it.
+    let skip: Option<&str> = params
+        .iter()
+        .find(|(n, t)| *t == "f64" && !wrt.contains(n) && !body.contains(&format!("{n} as ")))
+        .map(|(n, _)| *n);
     // Each `wrt` name read, as a field of the owner; `None` when one is cast (data).
     let mut out = String::new();
     let mut read = false;
@@ -1732,6 +1738,8 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
                 }
                 read = true;
                 let _ = write!(out, "{owner}.{word}");
+            } else if skip == Some(word.as_str()) {
+                let _ = write!(out, "{owner}.{word}");
             } else {
                 out.push_str(&word);
             }
@@ -1761,7 +1769,7 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
     }
     let data: Vec<(&str, &str)> = params
         .iter()
-        .filter(|(n, _)| !wrt.contains(n))
+        .filter(|(n, _)| !wrt.contains(n) && skip != Some(*n))
         .copied()
         .collect();
     let decl = |ps: &[(&str, &str)]| {
@@ -1782,10 +1790,11 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
         .map(|w| format!("{}{}", w[..1].to_uppercase(), &w[1..]))
         .collect::<String>()
         + "P";
-    let struct_fields: Vec<String> = fields
+    let mut struct_fields: Vec<String> = fields
         .iter()
         .map(|(n, t)| format!("pub {n}: {t}"))
         .collect();
+    struct_fields.extend(skip.map(|n| format!("#[backprop(skip)] pub {n}: f64")));
     let grad_ty = if fields.len() == 1 {
         fields[0].1.to_string()
     } else {
@@ -1810,7 +1819,11 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
                 .join(", ")
         )
     };
-    let build = format!("let q = {ty} {{ {} }};", names(&fields));
+    let mut members = names(&fields);
+    if let Some(n) = skip {
+        let _ = write!(members, ", {n}");
+    }
+    let build = format!("let q = {ty} {{ {members} }};");
     let (def, call) = match form {
         // The body in a helper differentiated with respect to the struct, which the function
         // passes whole.
@@ -1872,11 +1885,15 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
             .iter()
             .map(|(n, t)| format!("{letter}_{n}: {t}"))
             .collect();
-        let build = fields
+        let mut build = fields
             .iter()
             .map(|(n, _)| format!("{n}: {letter}_{n}"))
             .collect::<Vec<_>>()
             .join(", ");
+        // A skipped field holds its value in a direction too (as `zero_like` leaves it).
+        if let Some(n) = skip {
+            let _ = write!(build, ", {n}");
+        }
         (
             ps.join(", "),
             format!("let {letter}q = {ty} {{ {build} }};"),

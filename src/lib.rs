@@ -633,11 +633,12 @@
 //! How the macro learns the fields, since it cannot see the struct's definition: from how the
 //! body reads them.
 //! - A field path (`p.b`, `p.hidden.w`) that the body indexes (`p.hidden.w[i][j]`, as many
-//!   indices as it uses) or iterates (`p.out.iter()`, `.len()`) is an array or `Vec` of
-//!   parameters, and so is one copied whole into a local that is indexed or iterated (`let mut
-//!   u = p.u0; .. u[i] ..`) or whose array type is written (`let u: [f64; 20] = p.u0;`); any
-//!   other path read as a value is a float (an array taken for one is refused by the build,
-//!   at the field, saying to write its type). Each becomes a parameter of the
+//!   indices as it uses) or iterates (`p.out.iter()`) is an array or `Vec` of parameters, and
+//!   so is one copied whole into a local that is indexed or iterated (`let mut u = p.u0; ..
+//!   u[i] ..`) or whose array type is written (`let u: [f64; 20] = p.u0;`); any other path read
+//!   as a value is a float (an array taken for one is refused by the build, at the field,
+//!   saying to write its type). `p.w.len()` and `p.w.is_empty()` read the shape only and may
+//!   stand anywhere (`for i in 0..p.w.len()`, `p.w.len() as f64`). Each becomes a parameter of the
 //!   analysis, bound at the top of the companions (`&p.hidden.w`, `p.b`), so a struct-held
 //!   model costs what the same model with separate parameters costs: its gradient is the same
 //!   to the bit (`tests/params.rs`; `cargo bench --bench params` in BENCHMARKS.md).
@@ -660,10 +661,12 @@
 //!
 //! Refused, each with an error at the token that says what to write instead: the struct used
 //! whole other than as a call's argument (a method called on it, matched, copied), a field
-//! written, the name bound again in the body, the name in a macro's arguments, a field read
-//! both as data and as a number, a path used whole and through its fields, `wrt = p.w` (write
-//! `wrt = p`), `wrt = self` on `&mut self`, and the struct passed to a function that is not
-//! `#[grad]`.
+//! written, a reference to a field bound to a name (`let v = &p.w;`), the name bound again in
+//! the body, the name in a macro's arguments, a field read both as data and as a number, a
+//! path used whole and through its fields, a field of an element of an array or `Vec` of
+//! structs (`p.layers[l].w`: the derive accepts such a field, for the optimisers, but a body
+//! cannot differentiate through it yet), `wrt = p.w` (write `wrt = p`), `wrt = self` on `&mut
+//! self`, and the struct passed to a function that is not `#[grad]`.
 //!
 //! **Forward mode and second order over a struct.** With the struct as the only `wrt`
 //! parameter, `mode = forward` and `hessian` work too, in the flattened order of

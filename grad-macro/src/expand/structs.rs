@@ -364,12 +364,32 @@ impl Prepared {
             .iter()
             .map(|f| format_ident!("{}_{}", f.ident, suffix))
             .collect();
+        // A field marked `#[backprop(skip)]` is not a parameter: its direction is zero, whatever
+        // the direction struct holds there (`zero_like` clones it).
         let binds = fields.iter().zip(&ids).map(|(f, id)| {
             let path = &f.path;
+            let skipped = fields::skipped(&dir.to_token_stream(), path, krate);
             match f.dims {
                 Some(_) if path.is_empty() => quote!(let #id = &#dir;),
-                Some(_) => quote!(let #id = &#dir #(.#path)*;),
-                None => quote!(let #id: #float = #krate::__private::float_field(&#dir #(.#path)*);),
+                Some(_) => {
+                    let zeros = format_ident!("{}_zeros", id);
+                    quote! {
+                        let #zeros;
+                        let #id = if #skipped {
+                            #zeros = #krate::__private::zeros_like(&#dir #(.#path)*, <#float as #krate::Real>::ZERO);
+                            &#zeros
+                        } else {
+                            &#dir #(.#path)*
+                        };
+                    }
+                }
+                None => quote! {
+                    let #id: #float = if #skipped {
+                        <#float as #krate::Real>::ZERO
+                    } else {
+                        #krate::__private::float_field(&#dir #(.#path)*)
+                    };
+                },
             }
         });
         let binds = quote!(#(#binds)*);

@@ -16,7 +16,7 @@
 //! `p` bound again in the body.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{format_ident, quote_spanned};
+use quote::{format_ident, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
@@ -70,7 +70,7 @@ pub fn split(name: &Ident, by_ref: bool, block: &mut syn::Block) -> syn::Result<
     if let Some(at) = shadow.macro_at {
         return Err(syn::Error::new(
             at,
-            format!("`{name}` appears in a macro's arguments, which #[grad] cannot follow through the struct's fields: read the field into a `let` first (`let b = {name}.b;`) and use that"),
+            format!("`{name}` appears in a macro's arguments, which #[grad] cannot follow through the struct's fields: take the macro out of the differentiated function (check the struct before the call)"),
         ));
     }
     let mut r = Rewriter {
@@ -266,6 +266,11 @@ impl VisitMut for Rewriter<'_> {
         }
         if let Expr::MethodCall(m) = e {
             if let Some(path) = field_path(&m.receiver, name) {
+                // Its length: a read of the shape only, data wherever it stands (`0..p.w.len()`,
+                // `p.w.len() as f64`), left as written.
+                if m.method == "len" || m.method == "is_empty" {
+                    return;
+                }
                 let array = ARRAY_METHODS.iter().any(|a| m.method == a);
                 let span = m.receiver.span();
                 let id = self.param(path, array.then_some(1), span);
@@ -284,6 +289,26 @@ impl VisitMut for Rewriter<'_> {
                     let span = r.expr.span();
                     let id = self.param(path, Some(1), span);
                     self.replace(e, &id, span);
+                    return;
+                }
+            }
+        }
+        // `p.layers[l].w`: a field of an element of a field.
+        if let Expr::Field(f) = e {
+            let mut base = &*f.base;
+            let mut indexed = false;
+            while let Expr::Index(ix) = base {
+                indexed = true;
+                base = &ix.expr;
+            }
+            if indexed {
+                if let Some(path) = field_path(base, name) {
+                    let at = f.base.span();
+                    let shown = show(name, &path);
+                    self.fail(
+                        at,
+                        format!("`{shown}` holds structs: a field of one of its elements cannot be differentiated yet; hold each in a field of its own (`{name}.l1`, `{name}.l2`), or their parameters in arrays (`w: [[[f64; N]; M]; L]`)"),
+                    );
                     return;
                 }
             }
@@ -344,6 +369,17 @@ impl VisitMut for Rewriter<'_> {
             _ => 0,
         };
         if let Some(init) = l.init.as_mut() {
+            if let Expr::Reference(r) = &*init.expr {
+                if let Some(path) = field_path(&r.expr, self.name) {
+                    let shown = show(self.name, &path);
+                    let at = init.expr.span();
+                    self.fail(
+                        at,
+                        format!("a reference to `{shown}` bound to a name cannot be followed: read the field where it is used (`{shown}[i]`), or copy an array field (`let v: [f64; N] = {shown};`)"),
+                    );
+                    return;
+                }
+            }
             if dims > 0 && self.data_depth == 0 {
                 if let Some(path) = field_path(&init.expr, self.name) {
                     let span = init.expr.span();
@@ -461,14 +497,7 @@ pub fn assemble(s: &Split, grads: &[TokenStream], krate: &TokenStream) -> TokenS
     let add = root.is_some();
     let sets = s.fields.iter().zip(grads).filter(|(f, _)| !f.data && !f.path.is_empty()).map(|(f, d)| {
         let path = &f.path;
-        let kept = (0..path.len()).map(|k| {
-            let (before, m) = (&path[..k], &path[k]);
-            let key = match m {
-                Member::Named(id) => id.to_string(),
-                Member::Unnamed(i) => i.index.to_string(),
-            };
-            quote_spanned!(Span::call_site()=> !#krate::Differentiable::__backprop_skips(&#g #(.#before)*, #key))
-        });
+        let skipped = skipped(&g.to_token_stream(), path, krate);
         // At the field's first read, where a field of another kind than its use is reported.
         let sp = f.span;
         let d = located_at(d.clone(), sp);
@@ -477,7 +506,7 @@ pub fn assemble(s: &Split, grads: &[TokenStream], krate: &TokenStream) -> TokenS
             None => quote_spanned!(sp=> #krate::__private::set_float_field(&mut #g #(.#path)*, #d);),
             Some(_) => quote_spanned!(sp=> #g #(.#path)* = #d;),
         };
-        quote_spanned!(sp=> if #(#kept)&&* { #set })
+        quote_spanned!(sp=> if !(#skipped) { #set })
     });
     let start = match root {
         Some(d) => d,
@@ -490,6 +519,26 @@ pub fn assemble(s: &Split, grads: &[TokenStream], krate: &TokenStream) -> TokenS
             #g
         }
     }
+}
+
+/// Whether the field at `path` of `base` (a value of the struct's type) is marked
+/// `#[backprop(skip)]`, at any level of the path: `skips(&base, "a") || skips(&base.a, "b")`.
+/// Written by the derive for each struct; constant once inlined.
+pub fn skipped(base: &TokenStream, path: &[Member], krate: &TokenStream) -> TokenStream {
+    let tests = (0..path.len()).map(|k| {
+        let (before, m) = (&path[..k], &path[k]);
+        let key = match m {
+            Member::Named(id) => id.to_string(),
+            Member::Unnamed(i) => i.index.to_string(),
+        };
+        quote_spanned!(Span::call_site()=> #base #(.#before)* .__backprop_skips(#key))
+    });
+    // Method calls, so that a reference to the struct works as the struct does.
+    quote_spanned!(Span::call_site()=> {
+        #[allow(unused_imports)]
+        use #krate::Differentiable as _;
+        false #(|| #tests)*
+    })
 }
 
 /// `ts` reported at `at`, its names resolved as before.
