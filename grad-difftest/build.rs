@@ -1408,16 +1408,7 @@ fn main() {
     let mut forms = [0usize; 4];
     let mut runner = self::runner(seed, 10);
     for i in 0..struct_cases {
-        let case = if i % 2 == 0 {
-            gen::state_case(3).boxed()
-        } else {
-            gen::loop_case(3).boxed()
-        };
-        let tree = match case.new_tree(&mut runner) {
-            Ok(t) => t,
-            Err(e) => panic!("generating program {i} with a struct of parameters: {e}"),
-        };
-        let (p, points) = tree.current();
+        let (p, points) = struct_program(&mut runner, i, "with a struct of parameters");
         let name = format!("su{i}");
         let form = (i % 4) as usize;
         if let Some(source) = in_struct(&p.source(&name), &name, form) {
@@ -1433,16 +1424,7 @@ fn main() {
     struct_second.structs = true;
     let mut runner = self::runner(seed, 11);
     for i in 0..struct_second_cases {
-        let case = if i % 2 == 0 {
-            gen::state_case(3).boxed()
-        } else {
-            gen::loop_case(3).boxed()
-        };
-        let tree = match case.new_tree(&mut runner) {
-            Ok(t) => t,
-            Err(e) => panic!("generating program {i} with a struct and `hessian`: {e}"),
-        };
-        let (p, points) = tree.current();
+        let (p, points) = struct_program(&mut runner, i, "with a struct and `hessian`");
         let (q, rewrites) = for_hessian(&p);
         struct_second.add(i, &p, (&q, rewrites), &points);
     }
@@ -1652,6 +1634,20 @@ fn write(name: &str, text: &str) {
         std::path::Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join(name);
     if let Err(e) = std::fs::write(&path, text) {
         panic!("writing {}: {e}", path.display());
+    }
+}
+
+/// Program `i` of the eleventh and twelfth batches: of array state for even `i`, of the loop
+/// language for odd.
+fn struct_program(runner: &mut TestRunner, i: u64, what: &str) -> (Program, Vec<Point>) {
+    let case = if i % 2 == 0 {
+        gen::state_case(3).boxed()
+    } else {
+        gen::loop_case(3).boxed()
+    };
+    match case.new_tree(runner) {
+        Ok(t) => t.current(),
+        Err(e) => panic!("generating program {i} {what}: {e}"),
     }
 }
 
