@@ -754,3 +754,210 @@ fn the_length_of_a_field_is_data() {
         }
     );
 }
+
+// Forward mode and second order with a struct beside other `wrt` parameters (and two
+// structs): directions per parameter, the Hessian over all of them flattened in `wrt` order.
+
+#[backprop::grad(wrt = p, t, z, mode = forward, hessian)]
+fn beside(p: &Pair2, t: f64, z: [f64; 2], x: &[f64; 2]) -> f64 {
+    let mut s = p.b * t * t;
+    for i in 0..2 {
+        s += (p.w[i] * x[i] + z[i] * t).sin();
+    }
+    s * p.b
+}
+
+#[backprop::grad(wrt = q, p, hessian)]
+fn two_structs(p: Pair2, q: &Pair2) -> f64 {
+    p.w[0] * q.w[1] * q.b + p.b.exp() * q.w[0]
+}
+
+/// The flat vector of `beside`'s parameters: `p` (w, b), `t`, `z`.
+fn beside_flat(x: &[f64]) -> f64 {
+    let p = Pair2 {
+        w: [x[0], x[1]],
+        b: x[2],
+    };
+    beside(&p, x[3], [x[4], x[5]], &[1.0, 2.0])
+}
+
+#[test]
+fn forward_mode_and_hessians_with_a_struct_beside_other_parameters() {
+    let p = Pair2 {
+        w: [0.3, -0.5],
+        b: 0.8,
+    };
+    let (t, z, x) = (0.7, [0.1, 0.2], [1.0, 2.0]);
+    let at = [0.3, -0.5, 0.8, 0.7, 0.1, 0.2];
+    // The forward-mode gradient, shaped like the parameters, against central differences.
+    let (v, (gp, gt, gz)) = beside_value_and_grad(&p, t, z, &x);
+    assert_eq!(v, beside(&p, t, z, &x));
+    let mut flat = gp.to_flat();
+    flat.push(gt);
+    flat.extend(gz);
+    use backprop::check::{check_gradient, Tolerance};
+    check_gradient(beside_flat, &at, &flat, Tolerance::default()).unwrap_or_else(|e| panic!("{e}"));
+    // The Hessian: 6 × 6 in `wrt` order, against central differences of the value.
+    let h = beside_hessian(&p, t, z, &x);
+    assert_eq!((h.len(), h[0].len()), (6, 6));
+    let e = 1e-4;
+    for i in 0..6 {
+        for j in 0..6 {
+            let f = |di: f64, dj: f64| {
+                let mut y = at;
+                y[i] += di;
+                y[j] += dj;
+                beside_flat(&y)
+            };
+            let fd = (f(e, e) - f(e, -e) - f(-e, e) + f(-e, -e)) / (4.0 * e * e);
+            assert!(
+                (h[i][j] - fd).abs() < 1e-6,
+                "h[{i}][{j}] = {} vs {fd}",
+                h[i][j]
+            );
+            assert_eq!(h[i][j], h[j][i]);
+        }
+    }
+    // `_hvp` along a direction of each parameter's type is the Hessian times it, flattened.
+    let (vp, vt, vz) = (
+        Pair2 {
+            w: [1.0, -2.0],
+            b: 0.5,
+        },
+        3.0,
+        [0.25, -1.0],
+    );
+    let (hp, ht, hz) = beside_hvp(&p, t, z, &x, &vp, vt, vz);
+    let mut hv = hp.to_flat();
+    hv.push(ht);
+    hv.extend(hz);
+    let mut vf = vp.to_flat();
+    vf.push(vt);
+    vf.extend(vz);
+    for i in 0..6 {
+        let want: f64 = (0..6).map(|j| h[i][j] * vf[j]).sum();
+        approx::assert_relative_eq!(hv[i], want, max_relative = 1e-12);
+    }
+    // `_jvp` along the same direction is the gradient times it.
+    let (_, d) = beside_jvp(&p, t, z, &x, &vp, vt, vz);
+    let want: f64 = flat.iter().zip(&vf).map(|(a, b)| a * b).sum();
+    approx::assert_relative_eq!(d, want, max_relative = 1e-12);
+}
+
+#[test]
+fn a_hessian_over_two_structs_is_in_wrt_order() {
+    let p = Pair2 {
+        w: [0.3, -0.5],
+        b: 0.8,
+    };
+    let q = Pair2 {
+        w: [1.5, 0.25],
+        b: -0.3,
+    };
+    // f = p.w0 q.w1 q.b + exp(p.b) q.w0, rows q (w0, w1, b) then p (w0, w1, b).
+    let h = two_structs_hessian(p.clone(), &q);
+    let e = 0.8f64.exp();
+    let want = [
+        [0.0, 0.0, 0.0, 0.0, 0.0, e],
+        [0.0, 0.0, p.w[0], q.b, 0.0, 0.0],
+        [0.0, p.w[0], 0.0, q.w[1], 0.0, 0.0],
+        [0.0, q.b, q.w[1], 0.0, 0.0, 0.0],
+        [0.0; 6],
+        [e, 0.0, 0.0, 0.0, 0.0, e * q.w[0]],
+    ];
+    for i in 0..6 {
+        for j in 0..6 {
+            approx::assert_relative_eq!(h[i][j], want[i][j], max_relative = 1e-15);
+        }
+    }
+    let (gq, gp) = two_structs_grad(p.clone(), &q);
+    assert_eq!(gq.w, [e, p.w[0] * q.b]);
+    assert_eq!(gp.b, e * q.w[0]);
+}
+
+// Jacobians over a struct: rows in the flattened order, reverse and forward mode.
+
+#[backprop::grad(wrt = p, t)]
+fn three_outputs(p: &Pair2, t: f64, x: &[f64; 2]) -> [f64; 3] {
+    let a = p.w[0] * x[0] + p.w[1] * x[1] + p.b;
+    let b = (p.b * t).sin();
+    [a, b, a * b]
+}
+
+#[backprop::grad(wrt = p, t, mode = forward)]
+fn two_outputs(p: &Pair2, t: f64, x: &[f64; 2]) -> (f64, f64) {
+    let a = p.w[0] * x[0] + p.w[1] * x[1] + p.b;
+    let b = (p.b * t).sin();
+    (a, a * b)
+}
+
+impl Pair2 {
+    #[backprop::grad(wrt = self)]
+    fn outputs(&self) -> [f64; 2] {
+        [self.w[0] * self.b, self.w[1]]
+    }
+}
+
+#[test]
+fn jacobians_over_a_struct_have_rows_in_the_flattened_order() {
+    let p = Pair2 {
+        w: [0.3, -0.5],
+        b: 0.8,
+    };
+    let (t, x) = (0.7, [1.0, 2.0]);
+    let (v, j) = three_outputs_value_and_jacobian(&p, t, &x);
+    assert_eq!(v, three_outputs(&p, t, &x));
+    assert_eq!((j.len(), j[0].len()), (3, 4));
+    // Each row against central differences of its value over (w₀, w₁, b, t).
+    let at = [0.3, -0.5, 0.8, 0.7];
+    for (i, row) in j.iter().enumerate() {
+        let f = |y: &[f64]| {
+            let q = Pair2 {
+                w: [y[0], y[1]],
+                b: y[2],
+            };
+            three_outputs(&q, y[3], &x)[i]
+        };
+        use backprop::check::{check_gradient, Tolerance};
+        check_gradient(f, &at, row, Tolerance::default()).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // Forward mode gives the same rows (columns one pass at a time).
+    let (v2, j2) = two_outputs_value_and_jacobian(&p, t, &x);
+    assert_eq!(v2, (v[0], v[2]));
+    for k in 0..4 {
+        assert_relative_eq_rows(j2[0][k], j[0][k]);
+        assert_relative_eq_rows(j2[1][k], j[2][k]);
+    }
+    // `wrt = self`.
+    assert_eq!(
+        p.outputs_jacobian(),
+        vec![vec![0.8, 0.0, 0.3], vec![0.0, 1.0, 0.0]]
+    );
+}
+
+fn assert_relative_eq_rows(a: f64, b: f64) {
+    approx::assert_relative_eq!(a, b, max_relative = 1e-14);
+}
+
+impl Pair2 {
+    /// `&mut self` that is only read, in every mode.
+    #[backprop::grad(wrt = self, mode = forward, hessian)]
+    fn read_mut(&mut self, x: f64) -> f64 {
+        self.w[0] * self.b * x + self.w[1].sin()
+    }
+}
+
+#[test]
+fn a_method_taking_mut_self_that_only_reads_it() {
+    let mut p = Pair2 {
+        w: [0.3, -0.5],
+        b: 0.8,
+    };
+    let g = p.read_mut_grad(2.0);
+    assert_eq!(g.w, [1.6, (-0.5f64).cos()]);
+    assert_relative_eq_rows(g.b, 0.6);
+    let h = p.read_mut_hessian(2.0);
+    assert_eq!(h[0][2], 2.0);
+    assert_eq!(h[1][1], 0.5f64.sin());
+    assert_eq!(p.read_mut(2.0), 0.3 * 0.8 * 2.0 + (-0.5f64).sin());
+}

@@ -895,3 +895,105 @@ fn lifetimes_in_second_order_companions() {
         [[3.0, 0.0], [2.0, 1.0]]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Slices and `Vec`s in `wrt`: lengths known at run time, results as `Vec`s
+// ---------------------------------------------------------------------------------------------
+
+/// `Σ sin(xᵢ t) xᵢ`.
+#[grad(wrt = xs, t, mode = forward, hessian)]
+fn slice_and_scalar(xs: &[f64], t: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..xs.len() {
+        s += (xs[i] * t).sin() * xs[i];
+    }
+    s
+}
+
+/// `Σ vᵢ³`, the `Vec` by value.
+#[grad(wrt = v, hessian)]
+fn cubes(v: Vec<f64>) -> f64 {
+    v.iter().map(|a| a * a * a).sum()
+}
+
+/// `(k Σ vᵢ, Π vᵢ)`: reverse mode, one sweep per value.
+#[grad(wrt = v)]
+fn sum_and_product(v: &[f64], k: f64) -> [f64; 2] {
+    let mut s = 0.0;
+    let mut q = 1.0;
+    for i in 0..v.len() {
+        s += v[i] * k;
+        q *= v[i];
+    }
+    [s, q]
+}
+
+/// Forward mode: one pass per element of the `Vec`.
+#[grad(wrt = v, mode = forward)]
+fn pair_of(v: &Vec<f64>) -> (f64, f64) {
+    (v[0] * v[1], v[1].exp())
+}
+
+#[test]
+fn slices_and_vecs_in_forward_mode_hessians_and_jacobians() {
+    let (xs, t) = ([1.0, 2.0, 3.0], 0.5);
+    // Forward mode: ∂/∂xᵢ = sin(xᵢ t) + xᵢ t cos(xᵢ t), ∂/∂t = Σ xᵢ² cos(xᵢ t).
+    let (gx, gt) = slice_and_scalar_grad(&xs, t);
+    assert_eq!(gx.len(), 3);
+    for i in 0..3 {
+        let x: f64 = xs[i];
+        assert_relative_eq!(
+            gx[i],
+            (x * t).sin() + x * t * (x * t).cos(),
+            max_relative = 1e-14
+        );
+    }
+    let want_t: f64 = xs.iter().map(|x| x * x * (x * t).cos()).sum();
+    assert_relative_eq!(gt, want_t, max_relative = 1e-14);
+    // The Hessian over (x₀, x₁, x₂, t): diagonal in x, ∂²/∂xᵢ² = 2t cos − x t² sin,
+    // ∂²/∂xᵢ∂t = 2x cos − x² t sin, ∂²/∂t² = −Σ x³ sin.
+    let h = slice_and_scalar_hessian(&xs, t);
+    assert_eq!((h.len(), h[0].len()), (4, 4));
+    for i in 0..3 {
+        let x: f64 = xs[i];
+        let (s, c) = (x * t).sin_cos();
+        assert_relative_eq!(h[i][i], 2.0 * t * c - x * t * t * s, max_relative = 1e-13);
+        assert_relative_eq!(h[i][3], 2.0 * x * c - x * x * t * s, max_relative = 1e-13);
+        assert_eq!(h[i][3], h[3][i]);
+        for j in 0..3 {
+            if j != i {
+                assert_eq!(h[i][j], 0.0);
+            }
+        }
+    }
+    let want: f64 = -xs.iter().map(|x| x * x * x * (x * t).sin()).sum::<f64>();
+    assert_relative_eq!(h[3][3], want, max_relative = 1e-13);
+    // `_hvp` and `_jvp` take a direction of each parameter's type (a slice, a float).
+    let (hx, ht) = slice_and_scalar_hvp(&xs, t, &[1.0, 0.0, -1.0], 2.0);
+    let v = [1.0, 0.0, -1.0, 2.0];
+    for (i, got) in hx.iter().chain([&ht]).enumerate() {
+        let want: f64 = (0..4).map(|j| h[i][j] * v[j]).sum();
+        assert_relative_eq!(*got, want, max_relative = 1e-13);
+    }
+    let (_, d) = slice_and_scalar_jvp(&xs, t, &[1.0, 0.0, -1.0], 2.0);
+    assert_relative_eq!(d, gx[0] - gx[2] + 2.0 * gt, max_relative = 1e-13);
+    // A `Vec` by value: the Hessian of Σ v³ is diag(6v).
+    assert_eq!(
+        cubes_hessian(vec![1.0, 2.0]),
+        vec![vec![6.0, 0.0], vec![0.0, 12.0]]
+    );
+    assert_eq!(cubes_hvp(vec![1.0, 2.0], vec![1.0, 1.0]), vec![6.0, 12.0]);
+    // Jacobians: rows of the run-time length, in reverse and in forward mode.
+    let j = sum_and_product_jacobian(&[1.0, 2.0, 3.0], 2.0);
+    assert_eq!(j, vec![vec![2.0; 3], vec![6.0, 3.0, 2.0]]);
+    let (value, j) = pair_of_value_and_jacobian(&vec![1.0, 2.0]);
+    let e2 = 2.0f64.exp();
+    assert_eq!(value, (2.0, e2));
+    assert_eq!(j, vec![vec![2.0, 1.0], vec![0.0, e2]]);
+    // An empty slice: no parameters, no rows' entries, but the value.
+    assert_eq!(
+        sum_and_product_value_and_jacobian(&[], 2.0),
+        ([0.0, 1.0], vec![vec![], vec![]])
+    );
+    assert_eq!(slice_and_scalar_hessian(&[], t), vec![vec![0.0]]);
+}

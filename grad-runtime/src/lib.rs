@@ -183,7 +183,8 @@ pub mod __private {
     };
     pub use crate::flat::{mirror_upper, set, unit, write, Flat};
     pub use crate::params::{
-        dot_params, field_add_scaled, field_for_each, field_for_each_mut, same_float, SameFloat,
+        dot_params, extend_flat, field_add_scaled, field_for_each, field_for_each_mut, same_float,
+        shaped_from_flat, unit_along, SameFloat,
     };
     pub use crate::saved::{
         enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, segments, take, val,

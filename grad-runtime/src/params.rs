@@ -366,3 +366,36 @@ pub fn field_for_each_mut<T: Differentiable, S: Real, F: FnMut(&mut S)>(field: &
         *x = T::Scalar::from_f64(y.to_f64());
     });
 }
+
+/// Makes `dir` the unit direction along its flat index `k` (1 there, 0 elsewhere; all zeros
+/// when `k` is past its end): what `_hessian` passes to `_hvp`, and a forward-mode `_grad` to
+/// `_jvp`, for a `wrt` parameter whose size is known at run time (a struct, a `Vec`).
+#[doc(hidden)]
+#[inline]
+pub fn unit_along<P: Differentiable>(dir: &mut P, k: usize) {
+    let mut i = 0;
+    dir.for_each_mut(&mut |x| {
+        *x = if i == k {
+            P::Scalar::ONE
+        } else {
+            P::Scalar::ZERO
+        };
+        i += 1;
+    });
+}
+
+/// Appends `g`'s parameters to `out`, in the flattened order (a row of a Hessian or Jacobian).
+#[doc(hidden)]
+#[inline]
+pub fn extend_flat<P: Differentiable>(out: &mut Vec<P::Scalar>, g: &P) {
+    g.for_each(&mut |x| out.push(x));
+}
+
+/// A value shaped like `like`, its parameters `xs` in the flattened order.
+#[doc(hidden)]
+#[inline]
+pub fn shaped_from_flat<P: Differentiable>(like: &P, xs: &[P::Scalar]) -> P {
+    let mut out = like.zero_like();
+    out.set_flat(xs);
+    out
+}

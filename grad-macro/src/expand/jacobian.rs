@@ -342,3 +342,211 @@ impl Jac<'_> {
         })
     }
 }
+
+impl super::structs::Prepared {
+    /// `_value_and_jacobian` and `_jacobian` of a function returning `m` values with respect to
+    /// parameters of sizes known at run time: `m` rows, each the gradient of a value flattened
+    /// (`N` long). Reverse mode, one sweep per value, unless `mode = forward` asks for one
+    /// forward pass per parameter.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn jacobian(
+        &self,
+        args: &Args,
+        (item, f): (&TokenStream, &ItemFn),
+        sig: &Sig,
+        lowered: &crate::lower::Lowered,
+        wrt: &[Var],
+        m: usize,
+        krate: &TokenStream,
+    ) -> syn::Result<TokenStream> {
+        if args.hessian {
+            return Err(syn::Error::new_spanned(
+                &f.sig.output,
+                "`hessian` needs a function returning one float",
+            ));
+        }
+        let mut params = super::companions::companion_params(f);
+        for ((_, _, mm), keep) in params.iter_mut().zip(&lowered.keep_mut) {
+            *mm = *keep;
+        }
+        let mut param_ids: Vec<Ident> = params.iter().map(|(id, _, _)| id.clone()).collect();
+        param_ids.extend(
+            sig.params[params.len()..]
+                .iter()
+                .filter_map(|p| p.ident.clone()),
+        );
+        let reserved = super::companions::identifiers(item);
+        let (stand_ins, prelude, _) =
+            super::pullbacks::pullbacks_in_scope(f, &lowered.callees, sig.float, krate);
+        let ty = crate::emit::tokens::float_type_tokens(sig.float);
+        let dirs = self.dirs(&params);
+        let binds = self.bindings(sig, krate);
+        let local = |s: &str| format_ident!("{}", s, span = Span::mixed_site());
+        let ml = proc_macro2::Literal::usize_unsuffixed(m);
+        let (value, jac, row) = (local("value"), local("jac"), local("row"));
+        let forward = args.forward;
+        let body = if forward {
+            let (func, seeds) = super::second_order::with_direction(&lowered.func, wrt);
+            let jp = super::pipeline::forward(&func, &seeds)?.all();
+            let (dot_named, _, dot_ids, dot_binds) =
+                self.direction_params(&dirs, "dot", sig, krate);
+            let mut ids = param_ids.clone();
+            ids.extend(dot_ids);
+            let column = crate::emit::Emitter::new(&jp, krate, &reserved, &ids).body_with(|ys| {
+                let (values, tangents) = ys.split_at(m);
+                quote!(([#(#values),*], [#(#tangents),*]))
+            });
+            let super::dynamic::Units {
+                setup,
+                set,
+                units,
+                n,
+                k,
+                ..
+            } = super::dynamic::units(&dirs, &ty, krate);
+            let lets = dirs.iter().zip(&units).zip(&dot_named).map(|((d, u), id)| {
+                if d.by_ref {
+                    quote!(let #id = &#u;)
+                } else if d.mutable {
+                    quote!(let mut #id = ::core::clone::Clone::clone(&#u);)
+                } else {
+                    quote!(let #id = ::core::clone::Clone::clone(&#u);)
+                }
+            });
+            let (values, col, r, c) = (local("values"), local("col"), local("r"), local("c"));
+            quote! {
+                #setup
+                let mut #value: [#ty; #ml] = [<#ty as #krate::Real>::ZERO; #ml];
+                let mut #jac = #krate::__private::vec![#krate::__private::vec![<#ty as #krate::Real>::ZERO; #n]; #ml];
+                for #k in 0..::core::cmp::max(#n, 1) {
+                    #set
+                    #(#lets)*
+                    #dot_binds
+                    let (#values, #col): ([#ty; #ml], [#ty; #ml]) = { #column };
+                    #value = #values;
+                    if #k < #n {
+                        for (#r, #c) in #jac.iter_mut().zip(#col) {
+                            #r[#k] = #c;
+                        }
+                    }
+                }
+                (#value, #jac)
+            }
+        } else {
+            let mut sweeps = Vec::new();
+            for i in 0..m {
+                let mut fi = lowered.func.clone();
+                fi.body.yields = vec![fi.body.yields[i]];
+                let rp = super::pipeline::optimise(super::pipeline::reverse(&fi, wrt)?.func);
+                let sweep =
+                    crate::emit::Emitter::new(&rp, krate, &reserved, &param_ids).body_with(|ys| {
+                        let (v, g) = (&ys[0], &ys[1..]);
+                        let shaped = self.shape(g, krate);
+                        quote! {
+                            let mut #row = #krate::__private::Vec::new();
+                            #(#krate::__private::extend_flat(&mut #row, &#shaped);)*
+                            (#v, #row)
+                        }
+                    });
+                sweeps.push(quote!({ #sweep }));
+            }
+            let values: Vec<Ident> = (0..m).map(|i| local(&format!("value_{i}"))).collect();
+            let rows: Vec<Ident> = (0..m).map(|i| local(&format!("row_{i}"))).collect();
+            quote! {
+                #(let (#values, #rows) = #sweeps;)*
+                ([#(#values),*], #krate::__private::vec![#(#rows),*])
+            }
+        };
+        let (name, vis) = (&f.sig.ident, &f.vis);
+        let (recv_decl, _) = super::companions::receiver(f);
+        let decl = params.iter().map(|(id, t, mm)| {
+            if *mm {
+                quote!(mut #id: #t)
+            } else {
+                quote!(#id: #t)
+            }
+        });
+        let plain = params.iter().map(|(id, t, _)| quote!(#id: #t));
+        let pass = super::passed(
+            f,
+            &params
+                .iter()
+                .map(|(id, _, _)| id.clone())
+                .collect::<Vec<_>>(),
+        );
+        let original = super::fn_path(f, name);
+        let listed = dirs
+            .iter()
+            .map(|d| format!("`{}`", d.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let link = if super::companions::in_impl(f) {
+            format!("Self::{name}")
+        } else {
+            name.to_string()
+        };
+        let how = if forward {
+            "forward mode (`mode = forward`): one pass per parameter, along its unit tangent, each giving a column"
+        } else {
+            "reverse mode: one sweep per value, each giving a row (`mode = forward` runs one pass per parameter instead, for functions with fewer parameters than values)"
+        };
+        let doc = format!(
+            " Jacobian of [`{link}()`], which returns {m} values, with respect to {listed}: row `i` is the gradient of the `i`-th value, `j[i][k] = ∂yᵢ/∂wₖ`, over the parameters in the flattened order (in `wrt` order, each in the order of `Differentiable`: a struct's fields in declaration order, arrays row-major), `N` of them, known at run time: {m} rows of `N`.\n\n Generated by `#[grad]`, in {how}."
+        );
+        let doc_vj = format!(
+            " Value of [`{link}()`] and its Jacobian with respect to {listed}, from the same passes: returns `({name}(..), {name}_jacobian(..))`."
+        );
+        let jacn = format_ident!("{}_jacobian", name);
+        let vj = format_ident!("{}_value_and_jacobian", name);
+        let (generics, where_clause) = (&f.sig.generics, &f.sig.generics.where_clause);
+        let kept = super::companions::companion_attrs(&f.attrs);
+        let allows = super::companions::allows();
+        let items = &lowered.items;
+        let assertions = &lowered.assertions;
+        let ret = match &f.sig.output {
+            syn::ReturnType::Type(_, t) => t.to_token_stream(),
+            syn::ReturnType::Default => quote!(()),
+        };
+        let result = if matches!(&f.sig.output, syn::ReturnType::Type(_, t) if matches!(**t, syn::Type::Tuple(_)))
+        {
+            let (vals, j) = (local("values"), local("jac"));
+            let each = (0..m).map(proc_macro2::Literal::usize_unsuffixed);
+            quote! {
+                let (#vals, #j) = { #body };
+                ((#(#vals[#each]),*), #j)
+            }
+        } else {
+            body
+        };
+        let vj_path = super::fn_path(f, &vj);
+        let matrix = quote!(#krate::__private::Vec<#krate::__private::Vec<#ty>>);
+        Ok(quote! {
+            #item
+
+            #(#kept)*
+            #[doc = #doc_vj]
+            #[must_use]
+            #[inline]
+            #allows
+            #vis fn #vj #generics (#recv_decl #(#decl),*) -> (#ret, #matrix) #where_clause {
+                let _ = #original;
+                #(#items)*
+                #(#assertions)*
+                #prelude
+                #binds
+                #result
+            }
+
+            #(#kept)*
+            #[doc = #doc]
+            #[must_use]
+            #[inline]
+            #allows
+            #vis fn #jacn #generics (#recv_decl #(#plain),*) -> #matrix #where_clause {
+                #vj_path(#(#pass),*).1
+            }
+
+            #stand_ins
+        })
+    }
+}

@@ -6,6 +6,7 @@
 pub(crate) mod companions;
 mod cost;
 pub mod derive;
+mod dynamic;
 mod jacobian;
 pub mod per_element;
 mod pipeline;
@@ -126,6 +127,9 @@ fn expand(
 
     pipeline::check(&lowered.func, "lowering");
     let wrt: Vec<Var> = sig.wrt.iter().map(|&i| lowered.func.params[i]).collect();
+    if let (Some(m), Some(p)) = (sig.outputs, &prepared) {
+        return p.jacobian(&args, (&item, &f), &sig, &lowered, &wrt, m, &krate);
+    }
     if let Some(m) = sig.outputs {
         return jacobian(&args, (&item, &f), &sig, &lowered, &wrt, m, &krate);
     }
@@ -140,7 +144,7 @@ fn expand(
     let (second, struct_second) = match &prepared {
         Some(_) => (
             None,
-            structs::second(&args, &f, &lowered.func, &wrt, program.as_ref())?,
+            dynamic::second(&args, &f, &lowered.func, &wrt, program.as_ref())?,
         ),
         None => (
             second_order(&args, &f, &sig, &lowered.func, &wrt, program.as_ref())?,

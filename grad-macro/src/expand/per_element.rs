@@ -144,7 +144,7 @@ fn within(k: &Ident, off: &Count) -> TokenStream {
 
 /// A check that each argument passed again per element is `Copy`, for a message that says so
 /// (instead of a move error inside the loop).
-fn passed_again(args: &[TokenStream], krate: &TokenStream) -> TokenStream {
+pub(super) fn passed_again(args: &[TokenStream], krate: &TokenStream) -> TokenStream {
     let checks = args.iter().map(|a| {
         let at = a
             .clone()

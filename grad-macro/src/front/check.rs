@@ -106,7 +106,7 @@ pub fn array_of(ty: &Type) -> Option<(ArrayInfo, Float)> {
 }
 
 /// `T` of `Vec<T>` (`std::vec::Vec<T>`, `alloc::vec::Vec<T>`).
-fn vec_of(ty: &Type) -> Option<&Type> {
+pub fn vec_of(ty: &Type) -> Option<&Type> {
     let Type::Path(p) = ty else { return None };
     let last = p.path.segments.last()?;
     if p.qself.is_some() || last.ident != "Vec" {
@@ -123,7 +123,7 @@ fn vec_of(ty: &Type) -> Option<&Type> {
 
 /// Several floats, `(f64, f64, ..)` or `[f64; M]`: the float type and how many (for an array
 /// whose length is a constant, the number of elements of the array literal the body ends with).
-fn several_floats(ty: &Type, body: &syn::Block) -> Option<(Float, usize)> {
+pub fn several_floats(ty: &Type, body: &syn::Block) -> Option<(Float, usize)> {
     match ty {
         Type::Paren(p) => several_floats(&p.elem, body),
         Type::Tuple(t) if t.elems.len() >= 2 => {
