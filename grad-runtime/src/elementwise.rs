@@ -245,6 +245,15 @@ impl<A: Elementwise> ArrayPartial<alloc::vec::Vec<A>> for alloc::vec::Vec<A> {
         self
     }
 }
+/// What the stand-in for a function that is not `#[grad]` gives for an argument passed by
+/// reference (the argument itself): its call does not compile, with a message of its own, so
+/// this is never run; it keeps the build from reporting the same call a second time.
+#[diagnostic::do_not_recommend]
+impl<A> ArrayPartial<A> for &A {
+    fn into_array(self) -> A {
+        unreachable!("only a stand-in gives a reference as a partial, and its call does not compile")
+    }
+}
 
 #[cfg(test)]
 mod tests {
