@@ -641,9 +641,10 @@ impl Second {
                 q.source_with(f, options)
             };
             let source = if self.structs {
-                // By reference, by value, as `self`, in turn (passed whole to a helper: not
-                // with `hessian`, which is refused through calls).
-                match (same, in_struct(&source, f, (i % 3) as usize)) {
+                // Beside another `wrt` parameter, by reference, by value, and as `self`, in
+                // turn (passed whole to a helper: not with `hessian`, which is refused through
+                // calls).
+                match (same, in_struct(&source, f, [4, 0, 1, 2][(i % 4) as usize])) {
                     (true, Some(s)) => s,
                     _ => return,
                 }
@@ -1405,14 +1406,16 @@ fn main() {
     // with `q: &P`, with `q: P`, `#[grad(wrt = self)]` on a method, and `q: &P` passed whole to
     // a helper, in turn.
     let mut structs = Batch::default();
-    let mut forms = [0usize; 4];
+    let mut forms = [0usize; 5];
     let mut runner = self::runner(seed, 10);
     for i in 0..struct_cases {
         let (p, points) = struct_program(&mut runner, i, "with a struct of parameters");
         let name = format!("su{i}");
-        let form = (i % 4) as usize;
+        let form = (i % 5) as usize;
         if let Some(source) = in_struct(&p.source(&name), &name, form) {
-            forms[form] += 1;
+            // Form 4 is form 0 for a program of one `wrt` parameter.
+            let beside = form == 4 && source.contains("#[grad(wrt = q, ");
+            forms[if form == 4 && !beside { 0 } else { form }] += 1;
             structs.add_source(&name, source, &p, &points);
         }
     }
@@ -1513,8 +1516,8 @@ fn main() {
     );
     let _ = write!(
         summary,
-        ", {} programs with their parameters in a struct ({} points, {} nonzero components; by reference {}, by value {}, as `self` {}, passed whole to a helper {})",
-        structs.programs, structs.points, structs.nonzero, forms[0], forms[1], forms[2], forms[3]
+        ", {} programs with their parameters in a struct ({} points, {} nonzero components; by reference {}, by value {}, as `self` {}, passed whole to a helper {}, beside another `wrt` parameter {})",
+        structs.programs, structs.points, structs.nonzero, forms[0], forms[1], forms[2], forms[3], forms[4]
     );
 
     let k = grad_testgen::ast::USER_CONST;
@@ -1654,7 +1657,9 @@ fn struct_program(runner: &mut TestRunner, i: u64, what: &str) -> (Program, Vec<
 /// `source` (a program named `name` with `#[grad(wrt = w0, .., wa)]`) with its `wrt`
 /// parameters held in a struct deriving `Differentiable`: form 0 differentiates `q: &P`, form 1
 /// `q: P`, form 2 a method with `wrt = self`, form 3 `q: &P` passed whole to a helper
-/// differentiated with respect to it, which holds the body. The function `name` and its companions keep their
+/// differentiated with respect to it, which holds the body, form 4 `q: &P` holding all but the
+/// last `wrt` parameter, which stays a parameter of its own beside it (`wrt = q, w`; form 0 for
+/// a program of one `wrt` parameter). The function `name` and its companions keep their
 /// signatures (they build the struct and unpack its gradient), so the batch checks them as any
 /// other. `None` for a program the transform does not fit: a `wrt` parameter cast with `as` (a
 /// field read as data), or none read.
@@ -1694,6 +1699,13 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
         body.push('\n');
     }
     let rest: String = lines.map(|l| format!("{l}\n")).collect();
+    // Form 4: the last `wrt` parameter beside the struct.
+    let beside: Option<&str> = match (form, wrt.len()) {
+        (4, 2..) => wrt.last().copied(),
+        (4, _) => return in_struct(source, name, 0),
+        _ => None,
+    };
+    let in_q = |n: &str| wrt.contains(&n) && beside != Some(n);
     let owner = if form == 2 { "self" } else { "q" };
     // A float of data moved into the struct too, as a field marked `#[backprop(skip)]` (read as
     // a number: a hyperparameter), unless the body casts it.
@@ -1715,7 +1727,7 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
-            if wrt.contains(&word.as_str()) {
+            if in_q(&word) {
                 // Past any `[..]` that follows, is it cast?
                 let mut j = i;
                 let mut depth = 0;
@@ -1748,11 +1760,11 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
         return None;
     }
     // The array read only whole: its type written once, so the macro takes it for an array.
-    let fields: Vec<(&str, &str)> = params
-        .iter()
-        .filter(|(n, _)| wrt.contains(n))
-        .copied()
-        .collect();
+    let fields: Vec<(&str, &str)> = params.iter().filter(|(n, _)| in_q(n)).copied().collect();
+    let beside: Option<(&str, &str)> =
+        beside.and_then(|b| params.iter().find(|(n, _)| *n == b).copied());
+    // Every `wrt` parameter in order: the struct's fields, then the one beside it.
+    let all_wrt: Vec<(&str, &str)> = fields.iter().copied().chain(beside).collect();
     let mut shapes = String::new();
     for (n, ty) in &fields {
         let field = format!("{owner}.{n}");
@@ -1791,29 +1803,26 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
         .map(|(n, t)| format!("pub {n}: {t}"))
         .collect();
     struct_fields.extend(skip.map(|n| format!("#[backprop(skip)] pub {n}: f64")));
-    let grad_ty = if fields.len() == 1 {
-        fields[0].1.to_string()
+    let grad_ty = if all_wrt.len() == 1 {
+        all_wrt[0].1.to_string()
     } else {
         format!(
             "({})",
-            fields
+            all_wrt
                 .iter()
                 .map(|(_, t)| t.to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         )
     };
-    let unpack = if fields.len() == 1 {
-        format!("g.{}", fields[0].0)
+    // The struct's gradient is `g`, or `g.0` beside the other's, `g.1`.
+    let gq = if beside.is_some() { "g.0" } else { "g" };
+    let mut parts: Vec<String> = fields.iter().map(|(n, _)| format!("{gq}.{n}")).collect();
+    parts.extend(beside.map(|_| "g.1".to_string()));
+    let unpack = if parts.len() == 1 {
+        parts[0].clone()
     } else {
-        format!(
-            "({})",
-            fields
-                .iter()
-                .map(|(n, _)| format!("g.{n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        format!("({})", parts.join(", "))
     };
     let mut members = names(&fields);
     if let Some(n) = skip {
@@ -1839,16 +1848,21 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
                 format!("{name}_s{{}}(&q{}{})", if data.is_empty() { "" } else { ", " }, names(&data)),
             )
         }
-        0 | 1 => {
-            let (qty, arg) = if form == 0 { (format!("&{ty}"), "&q") } else { (ty.clone(), "q") };
+        0 | 1 | 4 => {
+            let (qty, arg) = if form == 1 { (ty.clone(), "q") } else { (format!("&{ty}"), "&q") };
+            // The parameter beside the struct comes right after it.
+            let (b_decl, b_arg, b_wrt) = match beside {
+                Some((n, t)) => (format!(", {n}: {t}"), format!(", {n}"), format!(", {n}")),
+                None => Default::default(),
+            };
             let params = if data.is_empty() {
-                format!("q: {qty}")
+                format!("q: {qty}{b_decl}")
             } else {
-                format!("q: {qty}, {}", decl(&data))
+                format!("q: {qty}{b_decl}, {}", decl(&data))
             };
             (
-                format!("#[grad(wrt = q{opts})]\nfn {name}_s({params}) -> f64 {{\n{shapes}{out}}}\n"),
-                format!("{name}_s{{}}({arg}{}{})", if data.is_empty() { "" } else { ", " }, names(&data)),
+                format!("#[grad(wrt = q{b_wrt}{opts})]\nfn {name}_s({params}) -> f64 {{\n{shapes}{out}}}\n"),
+                format!("{name}_s{{}}({arg}{b_arg}{}{})", if data.is_empty() { "" } else { ", " }, names(&data)),
             )
         }
         _ => (
@@ -1862,14 +1876,18 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
     };
     let all = decl(&params);
     let with = |suffix: &str| call.replace("{}", suffix);
-    // A call with a direction struct as its last argument.
-    let with_dir = |suffix: &str, dir: &str| {
+    // A call with a direction struct as its last argument (and the direction of the parameter
+    // beside it, `{letter}_{name}`, after it).
+    let with_dir = |suffix: &str, letter: &str| {
         let c = with(suffix);
-        let dir = if form == 1 {
-            dir.to_string()
+        let mut dir = if form == 1 {
+            format!("{letter}q")
         } else {
-            format!("&{dir}")
+            format!("&{letter}q")
         };
+        if let Some((n, _)) = beside {
+            let _ = write!(dir, ", {letter}_{n}");
+        }
         match c.strip_suffix("()") {
             Some(head) => format!("{head}({dir})"),
             None => format!("{}, {dir})", &c[..c.len() - 1]),
@@ -1877,7 +1895,7 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
     };
     // The struct built from `{letter}_{field}` parameters, and those parameters.
     let direction = |letter: &str| {
-        let ps: Vec<String> = fields
+        let ps: Vec<String> = all_wrt
             .iter()
             .map(|(n, t)| format!("{letter}_{n}: {t}"))
             .collect();
@@ -1901,12 +1919,12 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
         let _ = write!(
             second,
             "#[allow(clippy::too_many_arguments)]\nfn {name}_jvp({all}, {ps}) -> (f64, f64) {{\n    {build}\n    {build_t}\n    {}\n}}\n",
-            with_dir("_jvp", "tq")
+            with_dir("_jvp", "t")
         );
     }
     if options.contains("hessian") {
         let (ps, build_v) = direction("v");
-        let size: usize = fields
+        let size: usize = all_wrt
             .iter()
             .map(|(_, t)| {
                 t.trim_start_matches("[f64; ")
@@ -1918,7 +1936,7 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
         let _ = write!(
             second,
             "#[allow(clippy::too_many_arguments)]\nfn {name}_hvp({all}, {ps}) -> {grad_ty} {{\n    {build}\n    {build_v}\n    let g = {};\n    {unpack}\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_hessian({all}) -> [[f64; {size}]; {size}] {{\n    {build}\n    let h = {};\n    core::array::from_fn(|i| core::array::from_fn(|j| h[i][j]))\n}}\n",
-            with_dir("_hvp", "vq"),
+            with_dir("_hvp", "v"),
             with("_hessian"),
         );
     }
