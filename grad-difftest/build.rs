@@ -641,10 +641,13 @@ impl Second {
                 q.source_with(f, options)
             };
             let source = if self.structs {
-                // Beside another `wrt` parameter, by reference, by value, and as `self`, in
-                // turn (passed whole to a helper: not with `hessian`, which is refused through
-                // calls).
-                match (same, in_struct(&source, f, [4, 0, 1, 2][(i % 4) as usize])) {
+                // Beside another `wrt` parameter, beside a slice, by reference, by value, and
+                // as `self`, in turn (passed whole to a helper: not with `hessian`, which is
+                // refused through calls).
+                match (
+                    same,
+                    in_struct(&source, f, [4, 5, 0, 1, 2][(i % 5) as usize]),
+                ) {
                     (true, Some(s)) => s,
                     _ => return,
                 }
@@ -1159,12 +1162,18 @@ struct Jacobians {
     /// compile otherwise), so the macro falls back to reverse mode for none of them.
     forward: usize,
     reverse: usize,
+    /// Programs also compiled with their `wrt` parameters in a struct (`j{i}_s`, `j{i}_sf`).
+    structs: usize,
     /// Points checked, Jacobian entries compared (over the three compilations), and of those
     /// the ones the oracle says are not 0.
     points: usize,
     entries: usize,
     nonzero: usize,
 }
+
+/// The compilations of a program of the fifth batch with its `wrt` parameters in a struct
+/// (`in_struct`): name suffix and options.
+const STRUCT_JACOBIAN_MODES: [(&str, &str); 2] = [("_s", ""), ("_sf", "mode = forward")];
 
 /// The three compilations of a program of the fifth batch: name suffix and options.
 const JACOBIAN_MODES: [(&str, &str); 3] = [
@@ -1182,6 +1191,24 @@ impl Jacobians {
             let source = p.source_with(&format!("{name}{suffix}"), options);
             self.fns.push_str(&source);
             shown.push_str(&source);
+        }
+        // The `wrt` parameters in a struct (beside another `wrt` parameter, by reference, by
+        // value, as `self`, in turn): reverse mode, one sweep per value, and `mode = forward`.
+        let form = [4, 0, 1, 2][(i % 4) as usize];
+        let mut structs = Vec::new();
+        for (suffix, options) in STRUCT_JACOBIAN_MODES {
+            let f = format!("{name}{suffix}");
+            if let Some(source) = in_struct(&p.source_with(&f, options), &f, form) {
+                structs.push(source);
+            }
+        }
+        let in_struct = structs.len() == STRUCT_JACOBIAN_MODES.len();
+        if in_struct {
+            self.structs += 1;
+            for source in structs {
+                self.fns.push_str(&source);
+                shown.push_str(&source);
+            }
         }
         self.programs += 1;
         self.arrays += usize::from(p.array);
@@ -1233,17 +1260,33 @@ impl Jacobians {
                     "    n += check_jacobian(&case, \"{f}: {mode}\", || {f}({names}), || {f}_jacobian({names}));"
                 );
             }
+            if in_struct {
+                self.entries += STRUCT_JACOBIAN_MODES.len() * n * m;
+                for (suffix, options) in STRUCT_JACOBIAN_MODES {
+                    let f = format!("{name}{suffix}");
+                    let mode = if options.is_empty() {
+                        "a struct, reverse"
+                    } else {
+                        "a struct, forward"
+                    };
+                    let _ = writeln!(
+                        self.checks,
+                        "    n += check_jacobian(&case, \"{f}: {mode}\", || {f}({names}), || {f}_jacobian({names}));"
+                    );
+                }
+            }
         }
     }
 
     fn summary(&self) -> String {
         format!(
-            "{} functions returning several floats ({} tuples, {} arrays), each with `_jacobian` in the default mode ({} forward, {} reverse), `mode = forward` and `mode = reverse` ({} points, {} Jacobian entries compared, {} of them nonzero)",
+            "{} functions returning several floats ({} tuples, {} arrays), each with `_jacobian` in the default mode ({} forward, {} reverse), `mode = forward` and `mode = reverse`, {} also with their `wrt` parameters in a struct, in reverse and forward mode ({} points, {} Jacobian entries compared, {} of them nonzero)",
             self.programs,
             self.programs - self.arrays,
             self.arrays,
             self.forward,
             self.reverse,
+            self.structs,
             self.points,
             self.entries,
             self.nonzero
@@ -1406,16 +1449,22 @@ fn main() {
     // with `q: &P`, with `q: P`, `#[grad(wrt = self)]` on a method, and `q: &P` passed whole to
     // a helper, in turn.
     let mut structs = Batch::default();
-    let mut forms = [0usize; 5];
+    let mut forms = [0usize; 6];
     let mut runner = self::runner(seed, 10);
     for i in 0..struct_cases {
         let (p, points) = struct_program(&mut runner, i, "with a struct of parameters");
         let name = format!("su{i}");
-        let form = (i % 5) as usize;
+        let form = (i % 6) as usize;
         if let Some(source) = in_struct(&p.source(&name), &name, form) {
-            // Form 4 is form 0 for a program of one `wrt` parameter.
-            let beside = form == 4 && source.contains("#[grad(wrt = q, ");
-            forms[if form == 4 && !beside { 0 } else { form }] += 1;
+            // Form 4 is form 0 for a program of one `wrt` parameter, form 5 form 4 for one
+            // whose last `wrt` parameter is not `wa` or that copies it whole (and so form 0).
+            let form = match form {
+                5 if source.contains("wa: &[f64]") => 5,
+                4 | 5 if source.contains("#[grad(wrt = q, ") => 4,
+                4 | 5 => 0,
+                other => other,
+            };
+            forms[form] += 1;
             structs.add_source(&name, source, &p, &points);
         }
     }
@@ -1516,8 +1565,8 @@ fn main() {
     );
     let _ = write!(
         summary,
-        ", {} programs with their parameters in a struct ({} points, {} nonzero components; by reference {}, by value {}, as `self` {}, passed whole to a helper {}, beside another `wrt` parameter {})",
-        structs.programs, structs.points, structs.nonzero, forms[0], forms[1], forms[2], forms[3], forms[4]
+        ", {} programs with their parameters in a struct ({} points, {} nonzero components; by reference {}, by value {}, as `self` {}, passed whole to a helper {}, beside another `wrt` parameter {}, beside a slice {})",
+        structs.programs, structs.points, structs.nonzero, forms[0], forms[1], forms[2], forms[3], forms[4], forms[5]
     );
 
     let k = grad_testgen::ast::USER_CONST;
@@ -1683,9 +1732,16 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
         format!(", {options}")
     };
     let head = lines.next()?;
-    let params = head
+    let (params, ret) = head
         .strip_prefix(&format!("fn {name}("))?
-        .strip_suffix(") -> f64 {")?;
+        .strip_suffix(" {")?
+        .rsplit_once(") -> ")?;
+    // A function returning several values (`(f64, f64)`, `[f64; 3]`): its Jacobian is checked,
+    // not a gradient; not passed whole to a helper (a struct's Jacobian has no pullback).
+    let several = ret != "f64";
+    if several && form == 3 {
+        return None;
+    }
     let params: Vec<(&str, &str)> = params
         .split(", ")
         .map(|p| p.split_once(": "))
@@ -1699,20 +1755,26 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
         body.push('\n');
     }
     let rest: String = lines.map(|l| format!("{l}\n")).collect();
-    // Form 4: the last `wrt` parameter beside the struct.
+    // Form 4: the last `wrt` parameter beside the struct; form 5: the array `wa` (the last)
+    // beside it as a slice `&[f64]`, with no struct when it is the only one.
+    let slice = form == 5;
     let beside: Option<&str> = match (form, wrt.len()) {
         (4, 2..) => wrt.last().copied(),
         (4, _) => return in_struct(source, name, 0),
+        (5, _) if wrt.last() == Some(&"wa") => Some("wa"),
+        (5, _) => return in_struct(source, name, 4),
         _ => None,
     };
     let in_q = |n: &str| wrt.contains(&n) && beside != Some(n);
     let owner = if form == 2 { "self" } else { "q" };
     // A float of data moved into the struct too, as a field marked `#[backprop(skip)]` (read as
     // a number: a hyperparameter), unless the body casts it.
+    let no_struct = slice && wrt.len() == 1;
     let skip: Option<&str> = params
         .iter()
         .find(|(n, t)| *t == "f64" && !wrt.contains(n) && !body.contains(&format!("{n} as ")))
-        .map(|(n, _)| *n);
+        .map(|(n, _)| *n)
+        .filter(|_| !no_struct);
     // Each `wrt` name read, as a field of the owner; `None` when one is cast (data).
     let mut out = String::new();
     let mut read = false;
@@ -1746,6 +1808,12 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
                 }
                 read = true;
                 let _ = write!(out, "{owner}.{word}");
+            } else if slice && beside == Some(word.as_str()) {
+                // A slice is indexed or iterated, never copied whole.
+                if !matches!(chars.get(i), Some('[') | Some('.')) {
+                    return None;
+                }
+                out.push_str(&word);
             } else if skip == Some(word.as_str()) {
                 let _ = write!(out, "{owner}.{word}");
             } else {
@@ -1818,7 +1886,15 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
     // The struct's gradient is `g`, or `g.0` beside the other's, `g.1`.
     let gq = if beside.is_some() { "g.0" } else { "g" };
     let mut parts: Vec<String> = fields.iter().map(|(n, _)| format!("{gq}.{n}")).collect();
-    parts.extend(beside.map(|_| "g.1".to_string()));
+    let gb = if no_struct { "g" } else { "g.1" };
+    parts.extend(beside.map(|(_, t)| {
+        if slice {
+            // The slice's gradient is a `Vec`.
+            format!("<{t}>::try_from({gb}.as_slice()).unwrap()")
+        } else {
+            gb.to_string()
+        }
+    }));
     let unpack = if parts.len() == 1 {
         parts[0].clone()
     } else {
@@ -1828,7 +1904,11 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
     if let Some(n) = skip {
         let _ = write!(members, ", {n}");
     }
-    let build = format!("let q = {ty} {{ {members} }};");
+    let build = if no_struct {
+        String::new()
+    } else {
+        format!("let q = {ty} {{ {members} }};")
+    };
     let (def, call) = match form {
         // The body in a helper differentiated with respect to the struct, which the function
         // passes whole.
@@ -1844,30 +1924,37 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
                 format!("q, {}", names(&data))
             };
             (
-                format!("#[grad(wrt = q)]\nfn {name}_in({params}) -> f64 {{\n{shapes}{out}}}\n#[grad(wrt = q{opts})]\nfn {name}_s({params}) -> f64 {{\n    {name}_in({args})\n}}\n"),
+                format!("#[grad(wrt = q)]\nfn {name}_in({params}) -> {ret} {{\n{shapes}{out}}}\n#[grad(wrt = q{opts})]\nfn {name}_s({params}) -> {ret} {{\n    {name}_in({args})\n}}\n"),
                 format!("{name}_s{{}}(&q{}{})", if data.is_empty() { "" } else { ", " }, names(&data)),
             )
         }
-        0 | 1 | 4 => {
+        0 | 1 | 4 | 5 => {
             let (qty, arg) = if form == 1 { (ty.clone(), "q") } else { (format!("&{ty}"), "&q") };
-            // The parameter beside the struct comes right after it.
-            let (b_decl, b_arg, b_wrt) = match beside {
-                Some((n, t)) => (format!(", {n}: {t}"), format!(", {n}"), format!(", {n}")),
-                None => Default::default(),
-            };
-            let params = if data.is_empty() {
-                format!("q: {qty}{b_decl}")
-            } else {
-                format!("q: {qty}{b_decl}, {}", decl(&data))
-            };
+            // The parameter beside the struct comes right after it (a slice by reference).
+            let mut ps: Vec<String> = Vec::new();
+            let mut args: Vec<String> = Vec::new();
+            let mut listed: Vec<&str> = Vec::new();
+            if !no_struct {
+                ps.push(format!("q: {qty}"));
+                args.push(arg.to_string());
+                listed.push("q");
+            }
+            if let Some((n, t)) = beside {
+                let (t, a) = if slice { ("&[f64]".to_string(), format!("&{n}")) } else { (t.to_string(), n.to_string()) };
+                ps.push(format!("{n}: {t}"));
+                args.push(a);
+                listed.push(n);
+            }
+            ps.extend(data.iter().map(|(n, t)| format!("{n}: {t}")));
+            args.extend(data.iter().map(|(n, _)| n.to_string()));
             (
-                format!("#[grad(wrt = q{b_wrt}{opts})]\nfn {name}_s({params}) -> f64 {{\n{shapes}{out}}}\n"),
-                format!("{name}_s{{}}({arg}{b_arg}{}{})", if data.is_empty() { "" } else { ", " }, names(&data)),
+                format!("#[grad(wrt = {}{opts})]\nfn {name}_s({}) -> {ret} {{\n{shapes}{out}}}\n", listed.join(", "), ps.join(", ")),
+                format!("{name}_s{{}}({})", args.join(", ")),
             )
         }
         _ => (
             format!(
-                "impl {ty} {{\n#[grad(wrt = self{opts})]\nfn eval(&self{}{}) -> f64 {{\n{shapes}{out}}}\n}}\n",
+                "impl {ty} {{\n#[grad(wrt = self{opts})]\nfn eval(&self{}{}) -> {ret} {{\n{shapes}{out}}}\n}}\n",
                 if data.is_empty() { "" } else { ", " },
                 decl(&data)
             ),
@@ -1876,18 +1963,30 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
     };
     let all = decl(&params);
     let with = |suffix: &str| call.replace("{}", suffix);
+    let decl_struct = if no_struct {
+        String::new()
+    } else {
+        format!(
+            "#[derive(Clone, Debug, backprop::Differentiable)]\npub struct {ty} {{ {} }}\n",
+            struct_fields.join(", ")
+        )
+    };
     // A call with a direction struct as its last argument (and the direction of the parameter
     // beside it, `{letter}_{name}`, after it).
     let with_dir = |suffix: &str, letter: &str| {
         let c = with(suffix);
-        let mut dir = if form == 1 {
-            format!("{letter}q")
+        let mut dir = if no_struct {
+            String::new()
+        } else if form == 1 {
+            format!("{letter}q, ")
         } else {
-            format!("&{letter}q")
+            format!("&{letter}q, ")
         };
         if let Some((n, _)) = beside {
-            let _ = write!(dir, ", {letter}_{n}");
+            let r = if slice { "&" } else { "" };
+            let _ = write!(dir, "{r}{letter}_{n}");
         }
+        let dir = dir.trim_end_matches(", ").to_string();
         match c.strip_suffix("()") {
             Some(head) => format!("{head}({dir})"),
             None => format!("{}, {dir})", &c[..c.len() - 1]),
@@ -1910,7 +2009,11 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
         }
         (
             ps.join(", "),
-            format!("let {letter}q = {ty} {{ {build} }};"),
+            if no_struct {
+                String::new()
+            } else {
+                format!("let {letter}q = {ty} {{ {build} }};")
+            },
         )
     };
     let mut second = String::new();
@@ -1922,17 +2025,35 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
             with_dir("_jvp", "t")
         );
     }
+    // The number of parameters, flattened.
+    let size: usize = all_wrt
+        .iter()
+        .map(|(_, t)| {
+            t.trim_start_matches("[f64; ")
+                .trim_end_matches(']')
+                .parse::<usize>()
+                .unwrap_or(1)
+        })
+        .sum();
+    if several {
+        // The Jacobian, `m` rows of `size`, as an array like the other compilations'.
+        let m = if ret.starts_with('[') {
+            ret.trim_start_matches("[f64; ")
+                .trim_end_matches(']')
+                .parse::<usize>()
+                .ok()?
+        } else {
+            ret.matches("f64").count()
+        };
+        return Some(format!(
+            "{}{def}#[allow(clippy::too_many_arguments)]\nfn {name}({all}) -> {ret} {{\n    {build}\n    {}\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_jacobian({all}) -> [[f64; {size}]; {m}] {{\n    {build}\n    let j = {};\n    core::array::from_fn(|i| core::array::from_fn(|k| j[i][k]))\n}}\n{rest}",
+            decl_struct,
+            with(""),
+            with("_jacobian"),
+        ));
+    }
     if options.contains("hessian") {
         let (ps, build_v) = direction("v");
-        let size: usize = all_wrt
-            .iter()
-            .map(|(_, t)| {
-                t.trim_start_matches("[f64; ")
-                    .trim_end_matches(']')
-                    .parse::<usize>()
-                    .unwrap_or(1)
-            })
-            .sum();
         let _ = write!(
             second,
             "#[allow(clippy::too_many_arguments)]\nfn {name}_hvp({all}, {ps}) -> {grad_ty} {{\n    {build}\n    {build_v}\n    let g = {};\n    {unpack}\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_hessian({all}) -> [[f64; {size}]; {size}] {{\n    {build}\n    let h = {};\n    core::array::from_fn(|i| core::array::from_fn(|j| h[i][j]))\n}}\n",
@@ -1941,8 +2062,8 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
         );
     }
     Some(format!(
-        "#[derive(Clone, Debug, backprop::Differentiable)]\npub struct {ty} {{ {} }}\n{def}#[allow(clippy::too_many_arguments)]\nfn {name}({all}) -> f64 {{\n    {build}\n    {}\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_value_and_grad({all}) -> (f64, {grad_ty}) {{\n    {build}\n    let (v, g) = {};\n    (v, {unpack})\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_grad({all}) -> {grad_ty} {{\n    {build}\n    let g = {};\n    {unpack}\n}}\n{second}{rest}",
-        struct_fields.join(", "),
+        "{}{def}#[allow(clippy::too_many_arguments)]\nfn {name}({all}) -> f64 {{\n    {build}\n    {}\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_value_and_grad({all}) -> (f64, {grad_ty}) {{\n    {build}\n    let (v, g) = {};\n    (v, {unpack})\n}}\n#[allow(clippy::too_many_arguments)]\nfn {name}_grad({all}) -> {grad_ty} {{\n    {build}\n    let g = {};\n    {unpack}\n}}\n{second}{rest}",
+        decl_struct,
         with(""),
         with("_value_and_grad"),
         with("_grad"),

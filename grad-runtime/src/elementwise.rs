@@ -251,7 +251,9 @@ impl<A: Elementwise> ArrayPartial<alloc::vec::Vec<A>> for alloc::vec::Vec<A> {
 #[diagnostic::do_not_recommend]
 impl<A> ArrayPartial<A> for &A {
     fn into_array(self) -> A {
-        unreachable!("only a stand-in gives a reference as a partial, and its call does not compile")
+        unreachable!(
+            "only a stand-in gives a reference as a partial, and its call does not compile"
+        )
     }
 }
 
