@@ -580,7 +580,8 @@
 //! ```
 //!
 //! **A struct as a `wrt` parameter.** `#[grad(wrt = p)]` with `p: Params`, `p: &Params` or
-//! `p: &mut Params` that the body only reads (and `wrt = self` in a method taking `&self`)
+//! `p: &mut Params` that the body only reads (and `wrt = self` in a method taking `&self`, or
+//! `&mut self` that it only reads)
 //! differentiates with respect to every field the body reads as a number, and the gradient is a
 //! `Params` (a `Self`):
 //!
@@ -665,22 +666,57 @@
 //! the body, the name in a macro's arguments, a field read both as data and as a number, a
 //! path used whole and through its fields, a field of an element of an array or `Vec` of
 //! structs (`p.layers[l].w`: the derive accepts such a field, for the optimisers, but a body
-//! cannot differentiate through it yet), `wrt = p.w` (write `wrt = p`), `wrt = self` on `&mut
-//! self`, and the struct passed to a function that is not `#[grad]`.
+//! cannot differentiate through it yet), `wrt = p.w` (write `wrt = p`), a method that writes
+//! `self` with `wrt = self`, and the struct passed to a function that is not `#[grad]`.
 //!
-//! **Forward mode and second order over a struct.** With the struct as the only `wrt`
-//! parameter, `mode = forward` and `hessian` work too, in the flattened order of
-//! [`Differentiable`](trait@Differentiable) (fields in declaration order, arrays row-major):
-//! - `name_jvp(.., p_dot)`: the value and the derivative along a tangent `p_dot` of the
-//!   struct's type; with `mode = forward`, `_grad` and `_value_and_grad` call it once per
-//!   parameter, along unit tangents, and return a struct;
-//! - `name_hvp(.., p_v)`: the Hessian times a direction of the struct's type, as a struct;
-//! - `name_hessian(..)`: a `Vec<Vec<_>>` of `num_params()` rows, one `_hvp` each, exactly
-//!   symmetric (the upper triangle mirrored).
+//! **Forward mode, second order and Jacobians over a struct.** `mode = forward`, `hessian`
+//! and Jacobians work with structs in `wrt`, alone or beside other parameters (floats, arrays,
+//! slices, `Vec`s, other structs), over the parameters in the *flattened order*: the `wrt`
+//! parameters in order, each in the order of [`Differentiable`](trait@Differentiable) (fields
+//! in declaration order, arrays row-major). The number of parameters is known at run time only
+//! (`num_params()`), so matrices are `Vec`s of rows:
+//! - `name_jvp(.., p_dot, t_dot)`: the value and the derivative along a direction of each
+//!   `wrt` parameter's type (a struct for the struct); with `mode = forward`, `_grad` and
+//!   `_value_and_grad` call it once per parameter, along unit directions, and return the
+//!   gradient in its usual shape (a struct for the struct);
+//! - `name_hvp(.., p_v, t_v)`: the Hessian times a direction of the same kind, in the shape of
+//!   the gradient;
+//! - `name_hessian(..)`: a `Vec<Vec<_>>`, `N × N` over the `N` flattened parameters, one `_hvp`
+//!   per row, exactly symmetric (the upper triangle mirrored);
+//! - a function returning several values gets `name_jacobian(..)` and
+//!   `name_value_and_jacobian(..)` with a `Vec` of `M` rows, each the gradient of a value
+//!   flattened: reverse mode, one sweep per value, or with `mode = forward` one pass per
+//!   parameter.
 //!
-//! Not yet supported with a struct in `wrt`: `mode = forward` or `hessian` with other `wrt`
-//! parameters beside the struct, Jacobians, `trace` and `graph`; pass the fields as parameters
-//! of their own for those.
+//! A skipped field's direction is zero whatever the direction struct holds there. A struct
+//! taken by value is cloned for each `_jvp`/`_hvp` call; other parameters are passed again and
+//! must be `Copy`, as with arrays. Not supported with a struct in `wrt`: `trace` and `graph`
+//! (pass the fields as parameters of their own), and calling a struct's Jacobian from another
+//! `#[grad]` function (a function returning several values is not a building block when its
+//! `wrt` parameters are sized at run time).
+//!
+//! ```
+//! use backprop::{grad, Differentiable};
+//!
+//! #[derive(Clone, Debug, Differentiable)]
+//! struct Pair {
+//!     w: [f64; 2],
+//!     b: f64,
+//! }
+//!
+//! #[grad(wrt = p, t, hessian)]
+//! fn f(p: &Pair, t: f64) -> f64 {
+//!     p.w[0] * p.w[1] * t + p.b * t * t
+//! }
+//!
+//! let p = Pair { w: [2.0, 3.0], b: 0.5 };
+//! // Over (w[0], w[1], b, t).
+//! let h = f_hessian(&p, 1.0);
+//! assert_eq!(h[0], vec![0.0, 1.0, 0.0, 3.0]);
+//! assert_eq!(h[3], vec![3.0, 2.0, 2.0, 1.0]);
+//! let (hp, ht) = f_hvp(&p, 1.0, &Pair { w: [0.0; 2], b: 0.0 }, 1.0);
+//! assert_eq!((hp.w, hp.b, ht), ([3.0, 2.0], 2.0, 1.0));
+//! ```
 //!
 //! **Data parallelism.** A struct-shaped gradient sums with `add_scaled`, so a data set's
 //! gradient can be computed in chunks on several threads and summed: `examples/
@@ -766,15 +802,32 @@
 //! (a `while` loop, a recurrence `h = (w * h + x).tanh()`), their tangents are kept with them,
 //! so the storage holds `1 + N` floats per value (`1 + 1` for `_hvp`).
 //!
-//! Not supported, each a compile error: forward mode, second derivatives and Jacobians with
-//! respect to a slice (`&[f64]`: its length is not known at compile time; use `&[f64; N]`),
-//! and the Hessian of a function that calls other `#[grad]` functions (their pullbacks give
-//! first derivatives only).
+//! **Slices and `Vec`s** (`&[f64]`, `Vec<f64>`, `&Vec<f64>`) in `wrt` have lengths known at
+//! run time only: with them, `_hessian` is a `Vec<Vec<_>>` (one `_hvp` per element), `_jvp`
+//! and `_hvp` take a slice (a `Vec`) as its direction, `_hvp` and the forward-mode `_grad`
+//! return a `Vec` for it, and a Jacobian is a `Vec` of rows, as with a struct above
+//! (`tests/second_order.rs`):
+//!
+//! ```
+//! use backprop::grad;
+//!
+//! #[grad(wrt = xs, hessian)]
+//! fn cubes(xs: &[f64]) -> f64 {
+//!     xs.iter().map(|x| x * x * x).sum()
+//! }
+//!
+//! assert_eq!(cubes_hessian(&[1.0, 2.0]), vec![vec![6.0, 0.0], vec![0.0, 12.0]]);
+//! assert_eq!(cubes_hvp(&[1.0, 2.0], &[1.0, 1.0]), vec![6.0, 12.0]);
+//! ```
+//!
+//! Not supported, a compile error: the Hessian of a function that calls other `#[grad]`
+//! functions (their pullbacks give first derivatives only).
 
 //! ## Jacobians
 //!
 //! A function returning several floats, `(f64, f64)` or `[f64; M]`, ending with their tuple or
-//! array, gets `<name>_jacobian(<its parameters>) -> [[T; N]; M]` and
+//! array, gets `<name>_jacobian(<its parameters>) -> [[T; N]; M]` (a `Vec` of `M` rows when a
+//! `wrt` parameter is a struct, a slice or a `Vec`, whose sizes are known at run time) and
 //! `<name>_value_and_jacobian(<its parameters>) -> (<its return type>, [[T; N]; M])` (the
 //! values from the same passes) in place of `_grad` and `_value_and_grad`: row `i`
 //! is the gradient of the `i`-th value over the `N` scalar `wrt` values (arrays flattened in
