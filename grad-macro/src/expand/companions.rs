@@ -76,6 +76,20 @@ pub(super) fn identifiers(tokens: &TokenStream) -> HashSet<String> {
     out
 }
 
+/// The parameters' declarations (`mut x: [f64; 3]` for one a body changes in place).
+pub(crate) fn declared(params: &[(Ident, syn::Type, bool)]) -> Vec<TokenStream> {
+    params
+        .iter()
+        .map(|(id, t, m)| {
+            if *m {
+                quote!(mut #id: #t)
+            } else {
+                quote!(#id: #t)
+            }
+        })
+        .collect()
+}
+
 /// The companions' parameters: the original names (without `mut`, which they do not need),
 /// and a fresh name for `_`.
 pub(crate) fn companion_params(f: &ItemFn) -> Vec<(Ident, syn::Type, bool)> {

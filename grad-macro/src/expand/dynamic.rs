@@ -229,16 +229,7 @@ impl Prepared {
         let allows = super::companions::allows();
         let kept = super::companions::companion_attrs(&f.attrs);
         let (recv_decl, recv_pass) = super::companions::receiver(f);
-        let decl: Vec<TokenStream> = params
-            .iter()
-            .map(|(id, t, m)| {
-                if *m {
-                    quote!(mut #id: #t)
-                } else {
-                    quote!(#id: #t)
-                }
-            })
-            .collect();
+        let decl = super::companions::declared(params);
         let dirs = self.dirs(params);
         let listed = dirs
             .iter()

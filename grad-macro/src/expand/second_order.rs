@@ -197,16 +197,7 @@ impl Second {
         let allows = allows();
         let kept = companion_attrs(&f.attrs);
         let (recv_decl, _) = receiver(f);
-        let decl: Vec<TokenStream> = params
-            .iter()
-            .map(|(id, t, m)| {
-                if *m {
-                    quote!(mut #id: #t)
-                } else {
-                    quote!(#id: #t)
-                }
-            })
-            .collect();
+        let decl = declared(params);
         let wrt_ids: Vec<&Ident> = sig.wrt.iter().map(|&i| &param_ids[i]).collect();
         // A tangent or a vector has the type of its parameter; an array's derivative is an
         // array of its shape.
