@@ -961,3 +961,21 @@ fn a_method_taking_mut_self_that_only_reads_it() {
     assert_eq!(h[1][1], 0.5f64.sin());
     assert_eq!(p.read_mut(2.0), 0.3 * 0.8 * 2.0 + (-0.5f64).sin());
 }
+
+/// Found by the generator: a derivative that is a constant expression (`1/π` for `t`) was
+/// passed as `&1.0 / PI`, which is not a reference.
+#[backprop::grad(wrt = p, t)]
+fn constant_partial(p: &Pair2, t: f64) -> (f64, f64) {
+    (p.b * p.w[0], p.w[1] + t / std::f64::consts::PI)
+}
+
+#[test]
+fn a_jacobian_row_with_a_constant_partial() {
+    let p = Pair2 {
+        w: [0.3, -0.5],
+        b: 0.8,
+    };
+    let j = constant_partial_jacobian(&p, 2.0);
+    assert_eq!(j[0], vec![0.8, 0.0, 0.3, 0.0]);
+    assert_eq!(j[1], vec![0.0, 1.0, 0.0, 1.0 / std::f64::consts::PI]);
+}

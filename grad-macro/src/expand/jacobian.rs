@@ -424,7 +424,7 @@ impl super::structs::Prepared {
                         let shaped = self.shape(g, krate);
                         quote! {
                             let mut #row = #krate::__private::Vec::new();
-                            #(#krate::__private::extend_flat(&mut #row, &#shaped);)*
+                            #(#krate::__private::extend_flat(&mut #row, &(#shaped));)*
                             (#v, #row)
                         }
                     });
