@@ -965,8 +965,8 @@ fn a_method_taking_mut_self_that_only_reads_it() {
 /// Found by the generator: a derivative that is a constant expression (`1/π` for `t`) was
 /// passed as `&1.0 / PI`, which is not a reference.
 #[backprop::grad(wrt = p, t)]
-fn constant_partial(p: &Pair2, t: f64) -> (f64, f64) {
-    (p.b * p.w[0], p.w[1] + t / std::f64::consts::PI)
+fn constant_partial(p: &Pair2, t: f64, k: i32) -> (f64, f64) {
+    (p.b * p.w[0], p.w[1] + (k as f64 + t) / std::f64::consts::PI)
 }
 
 #[test]
@@ -975,7 +975,7 @@ fn a_jacobian_row_with_a_constant_partial() {
         w: [0.3, -0.5],
         b: 0.8,
     };
-    let j = constant_partial_jacobian(&p, 2.0);
+    let j = constant_partial_jacobian(&p, 2.0, 3);
     assert_eq!(j[0], vec![0.8, 0.0, 0.3, 0.0]);
     assert_eq!(j[1], vec![0.0, 1.0, 0.0, 1.0 / std::f64::consts::PI]);
 }
