@@ -100,6 +100,36 @@ pub mod __private {
     #[inline(always)]
     pub fn data_field<T: DataField + ?Sized>(_field: &T) {}
 
+    /// A field of a `wrt` struct whose elements the body reads with `D` indices (or iterates):
+    /// compiles only if it is an array (or `Vec`, slice) of exactly `D` dimensions of numbers.
+    /// A row of a nested array taken as an element would be read as a number, without its
+    /// derivative.
+    #[inline(always)]
+    pub fn array_field<const D: usize, T: ArrayField<D> + ?Sized>(_field: &T) {}
+
+    #[diagnostic::on_unimplemented(
+        message = "this field of a `wrt` struct is read as an array with as many indices as the body gives it (iterating it counts as one), but it has type `{Self}`",
+        label = "its elements are read here",
+        note = "#[grad] differentiates a field's numbers: index a nested array down to them (`p.w[i][j]`), or copy the field into a local with its type written (`let w: [[f64; 3]; 2] = p.w;`) and iterate that; its rows, taken by `.iter()` or `for row in &p.w`, would not be differentiated"
+    )]
+    pub trait ArrayField<const D: usize> {}
+    macro_rules! array_field {
+        ($($f:ty),*) => {$(
+            impl<const N: usize> ArrayField<1> for [$f; N] {}
+            impl ArrayField<1> for [$f] {}
+            impl ArrayField<1> for Vec<$f> {}
+        )*};
+    }
+    array_field!(f32, f64);
+    macro_rules! nested_field {
+        ($($d:literal => $e:literal),*) => {$(
+            impl<T: ArrayField<$e>, const N: usize> ArrayField<$d> for [T; N] {}
+            impl<T: ArrayField<$e>> ArrayField<$d> for [T] {}
+            impl<T: ArrayField<$e>> ArrayField<$d> for Vec<T> {}
+        )*};
+    }
+    nested_field!(2 => 1, 3 => 2, 4 => 3, 5 => 4, 6 => 5);
+
     #[diagnostic::on_unimplemented(
         message = "this field of a `wrt` struct is read as data (an index, a cast's operand or a range bound), but it has type `{Self}`",
         label = "read as data here",

@@ -36,6 +36,10 @@ pub struct Field {
     /// Read as data only (an index, a cast's operand, a range bound): not a parameter, left
     /// as written; the companions check that its type is an integer's, `bool` or `char`.
     pub data: bool,
+    /// An array whose elements the body reads (indexed, iterated), so it must have exactly
+    /// `dims` dimensions (the companions check it): a row of a nested array taken as an element
+    /// would be read as a number. An array only passed whole to a function may have more.
+    pub exact: bool,
 }
 
 /// A struct parameter differentiated field by field.
@@ -79,6 +83,7 @@ pub fn split(name: &Ident, by_ref: bool, block: &mut syn::Block) -> syn::Result<
         error: None,
         data_depth: 0,
         indexed: array_names(block),
+        whole_arg: false,
     };
     r.visit_block_mut(block);
     if let Some(e) = r.error {
@@ -149,6 +154,9 @@ struct Rewriter<'a> {
     data_depth: usize,
     /// The names the body indexes, with the most indices each is given.
     indexed: rustc_hash::FxHashMap<String, usize>,
+    /// Inside an argument of a call that is a field path or a reference to one (`h(&p.w)`):
+    /// the array is passed whole.
+    whole_arg: bool,
 }
 
 impl Rewriter<'_> {
@@ -156,11 +164,13 @@ impl Rewriter<'_> {
     /// array use).
     fn param(&mut self, path: Vec<Member>, dims: Option<usize>, span: Span) -> Ident {
         let data = self.data_depth > 0;
+        let exact = dims.is_some() && !self.whole_arg;
         if let Some(f) = self.fields.iter_mut().find(|f| f.path == path) {
             f.dims = match (f.dims, dims) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
             };
+            f.exact |= exact;
             if f.data != data {
                 let (shown, ident) = (show(self.name, &f.path), f.ident.clone());
                 self.fail(
@@ -185,6 +195,7 @@ impl Rewriter<'_> {
             dims,
             span,
             data,
+            exact,
         });
         ident
     }
@@ -259,7 +270,13 @@ impl VisitMut for Rewriter<'_> {
                     let id = self.param(Vec::new(), Some(1), span);
                     self.replace(a, &id, span);
                 } else {
+                    let field = match &*a {
+                        Expr::Reference(r) if r.mutability.is_none() => field_path(&r.expr, name),
+                        other => field_path(other, name),
+                    };
+                    self.whole_arg = field.is_some();
                     self.visit_expr_mut(a);
+                    self.whole_arg = false;
                 }
             }
             return;
@@ -468,6 +485,14 @@ pub fn bindings(s: &Split, float: &TokenStream, krate: &TokenStream) -> TokenStr
                 Some(_) if path.is_empty() && s.by_ref => quote_spanned!(sp=> let #id = &*#name;),
                 None => {
                     quote_spanned!(sp=> let #id: #float = #krate::__private::float_field(&#place);)
+                }
+                // Its elements read: exactly `d` dimensions of numbers.
+                Some(d) if f.exact && !path.is_empty() => {
+                    let d = proc_macro2::Literal::usize_unsuffixed(d);
+                    quote_spanned! {sp=>
+                        #krate::__private::array_field::<#d, _>(&#place);
+                        let #id = &#place;
+                    }
                 }
                 Some(_) => quote_spanned!(sp=> let #id = &#place;),
             }
