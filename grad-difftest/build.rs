@@ -584,6 +584,8 @@ struct Second {
     rewrites: [usize; 3],
     /// The twelfth batch: each program's `wrt` parameters held in a struct ([`in_struct`]).
     structs: bool,
+    /// Its programs by the form they took (`in_struct`'s numbering).
+    forms: [usize; 6],
 }
 
 /// The tangent of `_jvp` and the vector of `_hvp` (their first `n_grad` components, flattened
@@ -655,6 +657,11 @@ impl Second {
                 source
             };
             sources.push(source);
+        }
+        if self.structs {
+            if let Some(first) = sources.first() {
+                self.forms[struct_form(first)] += 1;
+            }
         }
         for ((_, options, q), source) in fns.iter().zip(sources) {
             self.fns.push_str(&source);
@@ -1456,15 +1463,7 @@ fn main() {
         let name = format!("su{i}");
         let form = (i % 6) as usize;
         if let Some(source) = in_struct(&p.source(&name), &name, form) {
-            // Form 4 is form 0 for a program of one `wrt` parameter, form 5 form 4 for one
-            // whose last `wrt` parameter is not `wa` or that copies it whole (and so form 0).
-            let form = match form {
-                5 if source.contains("wa: &[f64]") => 5,
-                4 | 5 if source.contains("#[grad(wrt = q, ") => 4,
-                4 | 5 => 0,
-                other => other,
-            };
-            forms[form] += 1;
+            forms[struct_form(&source)] += 1;
             structs.add_source(&name, source, &p, &points);
         }
     }
@@ -1560,8 +1559,13 @@ fn main() {
 
     let _ = write!(
         summary,
-        ", {} with their parameters in a struct",
-        struct_second.loop_summary("programs")
+        ", {} with their parameters in a struct (by reference {}, by value {}, as `self` {}, beside another `wrt` parameter {}, beside a slice {})",
+        struct_second.loop_summary("programs"),
+        struct_second.forms[0],
+        struct_second.forms[1],
+        struct_second.forms[2],
+        struct_second.forms[4],
+        struct_second.forms[5]
     );
     let _ = write!(
         summary,
@@ -1686,6 +1690,25 @@ fn write(name: &str, text: &str) {
         std::path::Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join(name);
     if let Err(e) = std::fs::write(&path, text) {
         panic!("writing {}: {e}", path.display());
+    }
+}
+
+/// The form (`in_struct`'s numbering) a program took, from its source: form 4 falls back to
+/// form 0 for one `wrt` parameter, form 5 to form 4 when the last is not `wa` or is copied
+/// whole.
+fn struct_form(source: &str) -> usize {
+    if source.contains("wa: &[f64]") {
+        5
+    } else if source.contains("#[grad(wrt = q, ") {
+        4
+    } else if source.contains("wrt = self") {
+        2
+    } else if source.contains("_in(q") {
+        3
+    } else if source.contains("(q: &") {
+        0
+    } else {
+        1
     }
 }
 
