@@ -979,3 +979,110 @@ fn a_jacobian_row_with_a_constant_partial() {
     assert_eq!(j[0], vec![0.8, 0.0, 0.3, 0.0]);
     assert_eq!(j[1], vec![0.0, 1.0, 0.0, 1.0 / std::f64::consts::PI]);
 }
+
+// Found by a review: fields that only decide (a `match` on a count, `p.mode == 0`, `if
+// p.on`), a row's `.len()` as a bound, and `self` by value in forward mode and `hessian`.
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+struct Switch {
+    v: Vec<f64>,
+    w: [[f64; 2]; 2],
+    #[backprop(skip)]
+    mode: u8,
+    #[backprop(skip)]
+    k: usize,
+    #[backprop(skip)]
+    on: bool,
+}
+
+#[backprop::grad(wrt = p)]
+fn by_match(p: &Switch, x: f64) -> f64 {
+    match p.k {
+        0 => p.v[0] * x,
+        _ => p.v[1] * x * x,
+    }
+}
+
+#[backprop::grad(wrt = p)]
+fn by_comparison(p: &Switch, x: f64) -> f64 {
+    if p.mode == 0 && !p.on && p.v[1] > 0.0 {
+        p.v[0] * x * p.v[1]
+    } else if p.on {
+        p.v[1] * x
+    } else {
+        x
+    }
+}
+
+#[backprop::grad(wrt = p, mode = forward, hessian)]
+fn row_lengths(p: &Switch, x: f64) -> f64 {
+    let mut s = 0.0;
+    for r in 0..2 {
+        for j in 0..p.w[r].len() {
+            s += p.w[r][j] * x * p.w[r][j];
+        }
+    }
+    s
+}
+
+impl Pair2 {
+    /// `self` by value, beside a float, in forward mode and with `hessian`.
+    #[backprop::grad(wrt = self, x, mode = forward, hessian)]
+    fn owned(self, x: f64) -> f64 {
+        self.w[0] * x + self.b * self.w[1]
+    }
+}
+
+#[test]
+fn fields_that_only_decide_are_left_as_written() {
+    let mut p = Switch {
+        v: vec![2.0, 3.0],
+        w: [[1.0, 2.0], [3.0, 4.0]],
+        mode: 0,
+        k: 0,
+        on: true,
+    };
+    assert_eq!(by_match_grad(&p, 5.0).v, vec![5.0, 0.0]);
+    p.k = 1;
+    assert_eq!(by_match_grad(&p, 5.0).v, vec![0.0, 25.0]);
+    assert_eq!(by_comparison_grad(&p, 5.0).v, vec![0.0, 5.0]);
+    p.on = false;
+    assert_eq!(by_comparison_grad(&p, 5.0).v, vec![15.0, 10.0]);
+    p.mode = 1;
+    assert_eq!(by_comparison_grad(&p, 5.0).v, vec![0.0, 0.0]);
+    // 2 w x per element; the Hessian over (v, w) is 2x on w's diagonal.
+    assert_eq!(row_lengths_grad(&p, 5.0).w, [[10.0, 20.0], [30.0, 40.0]]);
+    let h = row_lengths_hessian(&p, 5.0);
+    assert_eq!(h.len(), 6);
+    assert_eq!((h[0][0], h[3][3], h[3][4]), (0.0, 10.0, 0.0));
+    // f = w0 x + b w1 over (w0, w1, b, x).
+    let q = Pair2 {
+        w: [1.0, 2.0],
+        b: 3.0,
+    };
+    let (gq, gx) = q.clone().owned_grad(2.0);
+    assert_eq!((gq.w, gq.b, gx), ([2.0, 3.0], 2.0, 1.0));
+    let h = q.owned_hessian(2.0);
+    assert_eq!(h[0][3], 1.0);
+    assert_eq!(h[1][2], 1.0);
+    assert_eq!(h[3][3], 0.0);
+}
+
+#[test]
+#[should_panic(
+    expected = "a direction has the shape of its parameter: `p` has 6 parameters, its direction 7"
+)]
+fn a_direction_struct_of_another_size_is_refused() {
+    let p = Switch {
+        v: vec![2.0, 3.0],
+        w: [[1.0, 2.0], [3.0, 4.0]],
+        mode: 0,
+        k: 0,
+        on: true,
+    };
+    let long = Switch {
+        v: vec![1.0; 3],
+        ..p.clone()
+    };
+    let _ = row_lengths_jvp(&p, 5.0, &long);
+}

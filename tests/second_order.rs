@@ -997,3 +997,11 @@ fn slices_and_vecs_in_forward_mode_hessians_and_jacobians() {
     );
     assert_eq!(slice_and_scalar_hessian(&[], t), vec![vec![0.0]]);
 }
+
+#[test]
+#[should_panic(
+    expected = "a direction has the shape of its parameter: `xs` has 3 parameters, its direction 2"
+)]
+fn a_direction_of_another_length_is_refused() {
+    let _ = slice_and_scalar_jvp(&[1.0, 2.0, 3.0], 0.5, &[1.0, 0.0], 1.0);
+}

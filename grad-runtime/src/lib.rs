@@ -64,7 +64,7 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "this field of a `wrt` struct is read as a number, but it has type `{Self}`",
         label = "read as a number here",
-        note = "#[grad] takes a field it reads whole (not indexed, not iterated) for a float; for an array field read whole, write its type where it is read (`let u: [f64; N] = p.field;`), or index it"
+        note = "#[grad] takes a field it reads whole (not indexed, not iterated) for a float; for an array field read whole, write its type where it is read (`let u: [f64; N] = p.field;`), or index it; an integer, `bool` or `char` field is read where it decides (`match p.field`, `if p.field == 0`, `if p.flag`) or as data (`p.field as usize`), not bound to a local first"
     )]
     pub trait FloatField {
         type F;
@@ -193,9 +193,9 @@ pub mod __private {
     pub fn passed_once_per_element<T: PassedAgain>(_: &T) {}
 
     #[diagnostic::on_unimplemented(
-        message = "this parameter is passed again for each element of the `wrt` arrays (to `_hvp` by `_hessian`, to `_jvp` by a forward-mode `_grad`), so its type must be `Copy`: a number, an array or a shared reference `&T`",
+        message = "this parameter is passed again for each element of the `wrt` parameters (to `_hvp` by `_hessian`, to `_jvp` by a forward-mode `_grad`), so its type must be `Copy`: a number, an array or a shared reference `&T`",
         label = "`{Self}` is not `Copy`",
-        note = "with an array in `wrt`, `_hessian` calls `_hvp` (and `mode = forward`'s `_grad` calls `_jvp`) once per element; take this parameter by reference (`&[f64]`, `&Vec<f64>`, `&T`)"
+        note = "with an array, a slice, a `Vec` or a struct in `wrt`, `_hessian` calls `_hvp` (and `mode = forward`'s `_grad` calls `_jvp`) once per element; take this parameter by reference (`&[f64]`, `&Vec<f64>`, `&T`)"
     )]
     pub trait PassedAgain {}
 

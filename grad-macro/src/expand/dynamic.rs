@@ -80,8 +80,10 @@ impl Prepared {
             .map(|w| {
                 if let Some(k) = self.splits.iter().position(|(s, _)| s.name == *w) {
                     let by_ref = self.splits[k].0.by_ref;
-                    let ty = if *w == "self" {
+                    let ty = if *w == "self" && by_ref {
                         quote!(&Self)
+                    } else if *w == "self" {
+                        quote!(Self)
                     } else {
                         params
                             .iter()
@@ -147,6 +149,30 @@ impl Prepared {
         let mut ids = Vec::new();
         let mut binds = TokenStream::new();
         for (d, id) in dirs.iter().zip(&named) {
+            // A direction sized at run time has its parameter's size (a shorter one would be
+            // indexed out of bounds, a longer one's rest ignored).
+            let p = &d.name;
+            let (p_ref, id_ref) = if d.by_ref {
+                (quote!(#p), quote!(#id))
+            } else {
+                (quote!(&#p), quote!(&#id))
+            };
+            let said = format!("a direction has the shape of its parameter: `{p}` has {{}} parameters, its direction {{}}");
+            let n_p = format_ident!("n_p", span = Span::mixed_site());
+            let n_d = format_ident!("n_d", span = Span::mixed_site());
+            if d.split.is_some() {
+                binds.extend(quote! {
+                    let (#n_p, #n_d) = (
+                        #krate::Differentiable::num_params(#p_ref),
+                        #krate::Differentiable::num_params(#id_ref),
+                    );
+                    ::core::assert!(#n_p == #n_d, #said, #n_p, #n_d);
+                });
+            } else if d.slice || d.clone {
+                binds.extend(quote! {
+                    ::core::assert!(#p.len() == #id.len(), #said, #p.len(), #id.len());
+                });
+            }
             match d.split {
                 Some(k) => {
                     let (fids, b) = self.direction(&self.splits[k].0, id, suffix, sig, krate);
@@ -229,6 +255,13 @@ impl Prepared {
         let allows = super::companions::allows();
         let kept = super::companions::companion_attrs(&f.attrs);
         let (recv_decl, recv_pass) = super::companions::receiver(f);
+        // `self` taken by value is cloned for each call, as a struct parameter is.
+        let recv_pass = match f.sig.receiver() {
+            Some(r) if r.reference.is_none() && r.colon_token.is_none() => {
+                quote!(::core::clone::Clone::clone(&self),)
+            }
+            _ => recv_pass,
+        };
         let decl = super::companions::declared(params);
         let dirs = self.dirs(params);
         let listed = dirs

@@ -96,15 +96,12 @@ pub(super) fn prepare(args: &Args, f: &ItemFn) -> syn::Result<Option<Prepared>> 
     if structs.is_empty() && (!dynamic || args.trace || args.graph) {
         return Ok(None);
     }
-    let refuse = |what: &str| {
-        let (p, _) = structs[0];
-        Err(syn::Error::new(
-            p.span(),
-            format!("`{p}` is a struct of parameters: {what} is not supported with a struct `wrt` parameter yet; pass the fields it differentiates as parameters of their own{}", if what.contains("beside") { ", or differentiate with respect to the struct alone" } else { "" }),
-        ))
-    };
     if args.trace || args.graph {
-        return refuse("`trace` and `graph`");
+        let (p, _) = structs[0];
+        return Err(syn::Error::new(
+            p.span(),
+            format!("`{p}` is a struct of parameters: `trace` and `graph` are not supported with a struct `wrt` parameter yet; pass the fields it differentiates as parameters of their own"),
+        ));
     }
     let float = match &f.sig.output {
         syn::ReturnType::Type(_, t) => float_of(t),

@@ -216,9 +216,70 @@ impl Rewriter<'_> {
     }
 }
 
+/// A field path, indexed or not (`p.k`, `p.w[i]`): where its value only decides (a
+/// comparison's operand, a `match` scrutinee, an `if` or `while` condition, a length) it needs
+/// no derivative, whatever its type, and is left as written (`p.mode == 0`, `match p.k`,
+/// `if p.on`, `p.w[r].len()`).
+fn decides(e: &Expr, name: &Ident) -> bool {
+    let mut at = e;
+    while let Expr::Index(syn::ExprIndex { expr, .. }) | Expr::Paren(syn::ExprParen { expr, .. }) =
+        at
+    {
+        at = expr;
+    }
+    field_path(at, name).is_some()
+}
+
 impl VisitMut for Rewriter<'_> {
     fn visit_expr_mut(&mut self, e: &mut Expr) {
         let name = self.name;
+        // Reads that only decide (see `decides`): left as written.
+        match e {
+            Expr::Binary(b)
+                if matches!(
+                    b.op,
+                    syn::BinOp::Eq(_)
+                        | syn::BinOp::Ne(_)
+                        | syn::BinOp::Lt(_)
+                        | syn::BinOp::Le(_)
+                        | syn::BinOp::Gt(_)
+                        | syn::BinOp::Ge(_)
+                ) =>
+            {
+                for side in [&mut b.left, &mut b.right] {
+                    if !decides(side, name) {
+                        self.visit_expr_mut(side);
+                    }
+                }
+                return;
+            }
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Not(_)) && decides(&u.expr, name) => {
+                return;
+            }
+            Expr::Match(m) if decides(&m.expr, name) => {
+                for arm in &mut m.arms {
+                    self.visit_arm_mut(arm);
+                }
+                return;
+            }
+            Expr::If(i) if decides(&i.cond, name) => {
+                self.visit_block_mut(&mut i.then_branch);
+                if let Some((_, els)) = &mut i.else_branch {
+                    self.visit_expr_mut(els);
+                }
+                return;
+            }
+            Expr::While(w) if decides(&w.cond, name) => {
+                self.visit_block_mut(&mut w.body);
+                return;
+            }
+            Expr::MethodCall(m)
+                if (m.method == "len" || m.method == "is_empty") && decides(&m.receiver, name) =>
+            {
+                return;
+            }
+            _ => {}
+        }
         // `p.w[i][j]`: an array read with as many indices.
         if let Expr::Index(_) = e {
             let mut depth = 0;
