@@ -4,6 +4,8 @@
 
 #![deny(warnings)]
 #![allow(clippy::too_many_arguments)]
+// Models are written with index loops, as users write them; a `&Vec<f64>` parameter is tested as one.
+#![allow(clippy::needless_range_loop, clippy::ptr_arg)]
 
 use approx::assert_relative_eq;
 use backprop::grad;
