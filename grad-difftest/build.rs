@@ -1798,6 +1798,19 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
         .find(|(n, t)| *t == "f64" && !wrt.contains(n) && !body.contains(&format!("{n} as ")))
         .map(|(n, _)| *n)
         .filter(|_| !no_struct);
+    // In forms 0, 2 and 4 the integer and `bool` data (`k`, `flag`) move in too, as skipped
+    // fields read as data or where they decide (`match q.k`, `if q.flag`, `(q.k as f64)`,
+    // `x.powi(q.k + 1)`).
+    let moved: Vec<(&str, &str)> = if no_struct || form % 2 == 1 {
+        Vec::new()
+    } else {
+        params
+            .iter()
+            .filter(|(n, t)| (*t == "i32" || *t == "bool") && !wrt.contains(n))
+            .copied()
+            .collect()
+    };
+    let is_moved = |w: &str| skip == Some(w) || moved.iter().any(|(n, _)| *n == w);
     // Each `wrt` name read, as a field of the owner; `None` when one is cast (data).
     let mut out = String::new();
     let mut read = false;
@@ -1837,7 +1850,7 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
                     return None;
                 }
                 out.push_str(&word);
-            } else if skip == Some(word.as_str()) {
+            } else if is_moved(&word) {
                 let _ = write!(out, "{owner}.{word}");
             } else {
                 out.push_str(&word);
@@ -1849,6 +1862,16 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
     }
     if !read {
         return None;
+    }
+    // `let _ = (k, flag);` (the original's, for unused data) reads moved fields as numbers: gone.
+    if !moved.is_empty() {
+        out = out
+            .lines()
+            .filter(|l| {
+                !(l.trim_start().starts_with("let _ = (") && l.contains(&format!("{owner}.")))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
     }
     // The array read only whole: its type written once, so the macro takes it for an array.
     let fields: Vec<(&str, &str)> = params.iter().filter(|(n, _)| in_q(n)).copied().collect();
@@ -1868,7 +1891,7 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
     }
     let data: Vec<(&str, &str)> = params
         .iter()
-        .filter(|(n, _)| !wrt.contains(n) && skip != Some(*n))
+        .filter(|(n, _)| !wrt.contains(n) && !is_moved(n))
         .copied()
         .collect();
     let decl = |ps: &[(&str, &str)]| {
@@ -1894,6 +1917,11 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
         .map(|(n, t)| format!("pub {n}: {t}"))
         .collect();
     struct_fields.extend(skip.map(|n| format!("#[backprop(skip)] pub {n}: f64")));
+    struct_fields.extend(
+        moved
+            .iter()
+            .map(|(n, t)| format!("#[backprop(skip)] pub {n}: {t}")),
+    );
     let grad_ty = if all_wrt.len() == 1 {
         all_wrt[0].1.to_string()
     } else {
@@ -1925,6 +1953,9 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
     };
     let mut members = names(&fields);
     if let Some(n) = skip {
+        let _ = write!(members, ", {n}");
+    }
+    for (n, _) in &moved {
         let _ = write!(members, ", {n}");
     }
     let build = if no_struct {
@@ -2028,6 +2059,9 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
             .join(", ");
         // A skipped field holds its value in a direction too (as `zero_like` leaves it).
         if let Some(n) = skip {
+            let _ = write!(build, ", {n}");
+        }
+        for (n, _) in &moved {
             let _ = write!(build, ", {n}");
         }
         (

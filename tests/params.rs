@@ -993,6 +993,8 @@ struct Switch {
     k: usize,
     #[backprop(skip)]
     on: bool,
+    #[backprop(skip)]
+    exp: i32,
 }
 
 #[backprop::grad(wrt = p)]
@@ -1009,6 +1011,16 @@ fn by_comparison(p: &Switch, x: f64) -> f64 {
         p.v[0] * x * p.v[1]
     } else if p.on {
         p.v[1] * x
+    } else {
+        x
+    }
+}
+
+/// A `bool` field as a logical operand, an integer field as `powi`'s exponent.
+#[backprop::grad(wrt = p)]
+fn logical_and_powi(p: &Switch, x: f64) -> f64 {
+    if x > 0.0 || p.on {
+        p.v[0].powi(p.exp + 1) * x
     } else {
         x
     }
@@ -1041,6 +1053,7 @@ fn fields_that_only_decide_are_left_as_written() {
         mode: 0,
         k: 0,
         on: true,
+        exp: 2,
     };
     assert_eq!(by_match_grad(&p, 5.0).v, vec![5.0, 0.0]);
     p.k = 1;
@@ -1050,6 +1063,8 @@ fn fields_that_only_decide_are_left_as_written() {
     assert_eq!(by_comparison_grad(&p, 5.0).v, vec![15.0, 10.0]);
     p.mode = 1;
     assert_eq!(by_comparison_grad(&p, 5.0).v, vec![0.0, 0.0]);
+    // 3 v₀² x with k = 1.
+    assert_eq!(logical_and_powi_grad(&p, 5.0).v, vec![60.0, 0.0]);
     // 2 w x per element; the Hessian over (v, w) is 2x on w's diagonal.
     assert_eq!(row_lengths_grad(&p, 5.0).w, [[10.0, 20.0], [30.0, 40.0]]);
     let h = row_lengths_hessian(&p, 5.0);
@@ -1079,6 +1094,7 @@ fn a_direction_struct_of_another_size_is_refused() {
         mode: 0,
         k: 0,
         on: true,
+        exp: 2,
     };
     let long = Switch {
         v: vec![1.0; 3],

@@ -217,7 +217,8 @@ impl Rewriter<'_> {
 }
 
 /// A field path, indexed or not (`p.k`, `p.w[i]`): where its value only decides (a
-/// comparison's operand, a `match` scrutinee, an `if` or `while` condition, a length) it needs
+/// comparison's or a logical operator's operand, a `match` scrutinee, an `if` or `while`
+/// condition, a length) it needs
 /// no derivative, whatever its type, and is left as written (`p.mode == 0`, `match p.k`,
 /// `if p.on`, `p.w[r].len()`).
 fn decides(e: &Expr, name: &Ident) -> bool {
@@ -244,6 +245,8 @@ impl VisitMut for Rewriter<'_> {
                         | syn::BinOp::Le(_)
                         | syn::BinOp::Gt(_)
                         | syn::BinOp::Ge(_)
+                        | syn::BinOp::And(_)
+                        | syn::BinOp::Or(_)
                 ) =>
             {
                 for side in [&mut b.left, &mut b.right] {
@@ -341,6 +344,18 @@ impl VisitMut for Rewriter<'_> {
                 }
             }
             return;
+        }
+        // `x.powi(p.n)`: an integer exponent is data.
+        if let Expr::MethodCall(m) = e {
+            if m.method == "powi" {
+                self.visit_expr_mut(&mut m.receiver);
+                self.data_depth += 1;
+                for a in &mut m.args {
+                    self.visit_expr_mut(a);
+                }
+                self.data_depth -= 1;
+                return;
+            }
         }
         if let Expr::MethodCall(m) = e {
             if let Some(path) = field_path(&m.receiver, name) {
