@@ -643,10 +643,19 @@
 //!   analysis, bound at the top of the companions (`&p.hidden.w`, `p.b`), so a struct-held
 //!   model costs what the same model with separate parameters costs: its gradient is the same
 //!   to the bit (`tests/params.rs`; `cargo bench --bench params` in BENCHMARKS.md).
-//! - A path read only as data (an index, a cast's operand, a range bound: `0..p.n_inputs`,
-//!   `xs[p.order[i]]`, `p.n as f64`) is left as it is and must be an integer, `bool` or `char`
-//!   (or an array or `Vec` of them): the build checks it, and refuses a float read there, whose
-//!   derivative would be lost.
+//! - A path read only as data (an index, a cast's operand, a range bound, `powi`'s exponent:
+//!   `0..p.n_inputs`, `xs[p.order[i]]`, `p.n as f64`, `x.powi(p.n)`) is left as it is and must
+//!   be an integer, `bool` or `char` (or an array or `Vec` of them): the build checks it, and
+//!   refuses a float read there, whose derivative would be lost.
+//! - A path read where its value only decides (a comparison's or a logical operator's operand,
+//!   a `match` scrutinee, an `if` or `while` condition: `p.mode == 0`, `match p.k`, `if p.on`,
+//!   `x > 0.0 || p.on`) is left as it is, whatever its type: no derivative goes through a
+//!   decision. A float read there and also as a number elsewhere is differentiated there.
+//! - A field whose elements the body reads (`p.w[i]`, `p.w.iter()`) must have exactly as many
+//!   dimensions as the body gives it: the build checks it at the field. Index a nested array
+//!   down to its numbers (`p.w[i][j]`), or copy it into a local with its type written (`let w:
+//!   [[f64; 3]; 2] = p.w;`) and iterate that; its rows, taken whole from the field (`for row
+//!   in p.w.iter()`), are refused, as they would be read as numbers.
 //! - The gradient is `zero_like(p)` with each field the body read set to its derivative; a
 //!   field the body does not read has derivative zero, and a field marked `#[backprop(skip)]`
 //!   keeps its clone even when the body reads it as a number (a penalty's weight: its
