@@ -699,10 +699,11 @@
 //!
 //! A skipped field's direction is zero whatever the direction struct holds there. A struct
 //! taken by value is cloned for each `_jvp`/`_hvp` call; other parameters are passed again and
-//! must be `Copy`, as with arrays. Not supported with a struct in `wrt`: `trace` and `graph`
-//! (pass the fields as parameters of their own), and calling a struct's Jacobian from another
-//! `#[grad]` function (a function returning several values is not a building block when its
-//! `wrt` parameters are sized at run time).
+//! must be `Copy`, as with arrays. A function returning an array is a building block here too:
+//! its pullback gives, per parameter, a block shaped like the parameter's gradient (`[P; M]`
+//! for a struct `P`, `[Vec<f64>; M]` for a slice), so a `#[grad]` function may pass a struct
+//! or a slice to it, in reverse and forward mode. Not supported with a struct in `wrt`:
+//! `trace` and `graph` (pass the fields as parameters of their own).
 //!
 //! ```
 //! use backprop::{grad, Differentiable};

@@ -1102,3 +1102,46 @@ fn a_direction_struct_of_another_size_is_refused() {
     };
     let _ = row_lengths_jvp(&p, 5.0, &long);
 }
+
+// Calls to a function returning an array with respect to a struct: its pullback gives, per
+// parameter, a block shaped like the gradient (`[Pair2; 2]`), in reverse and forward mode.
+
+#[backprop::grad(wrt = p)]
+fn affine_pair(p: &Pair2, x: &[f64; 2]) -> [f64; 2] {
+    let a = p.w[0] * x[0] + p.w[1] * x[1] + p.b;
+    [a, a * a]
+}
+
+#[backprop::grad(wrt = p)]
+fn through_affine(p: &Pair2) -> f64 {
+    let y = affine_pair(p, &[1.0, 2.0]);
+    y[0] + 3.0 * y[1]
+}
+
+#[backprop::grad(wrt = p, mode = forward)]
+fn through_affine_forward(p: Pair2) -> f64 {
+    let y = affine_pair(&p, &[1.0, 2.0]);
+    y[0] + 3.0 * y[1] * p.b
+}
+
+#[test]
+fn a_struct_passes_through_a_function_returning_an_array() {
+    let p = Pair2 {
+        w: [0.3, -0.5],
+        b: 0.8,
+    };
+    let x = [1.0, 2.0];
+    fd_struct(through_affine, &p, &through_affine_grad(&p));
+    fd_struct(
+        |q: &Pair2| through_affine_forward(q.clone()),
+        &p,
+        &through_affine_forward_grad(p.clone()),
+    );
+    // a = 0.1: the derivative along a is 1 + 6a.
+    let g = through_affine_grad(&p);
+    approx::assert_relative_eq!(g.b, 1.6, max_relative = 1e-14);
+    approx::assert_relative_eq!(g.w[1], 3.2, max_relative = 1e-14);
+    let (v, j) = affine_pair_value_and_jacobian(&p, &x);
+    assert_eq!(v, affine_pair(&p, &x));
+    assert_eq!(j.len(), 2);
+}

@@ -1007,3 +1007,27 @@ fn slices_and_vecs_in_forward_mode_hessians_and_jacobians() {
 fn a_direction_of_another_length_is_refused() {
     let _ = slice_and_scalar_jvp(&[1.0, 2.0, 3.0], 0.5, &[1.0, 0.0], 1.0);
 }
+
+/// A caller of `sum_and_product` (a slice in `wrt`, an array returned): its pullback's block
+/// for the slice is `[Vec<f64>; 2]`.
+#[grad(wrt = v)]
+fn through_sum_and_product(v: &[f64], k: f64) -> f64 {
+    let y = sum_and_product(v, k);
+    y[0] * y[1]
+}
+
+#[grad(wrt = v, mode = forward)]
+fn through_sum_and_product_forward(v: &[f64], k: f64) -> f64 {
+    let y = sum_and_product(v, k);
+    y[0] * y[1]
+}
+
+#[test]
+fn a_slice_passes_through_a_function_returning_an_array() {
+    // f = k Σv · Π v: ∂/∂vᵢ = k Π v + k Σv Π v / vᵢ.
+    let v = [1.0, 2.0, 3.0];
+    let (s, p, k) = (6.0, 6.0, 0.5);
+    let want: Vec<f64> = v.iter().map(|x| k * p + k * s * p / x).collect();
+    assert_eq!(through_sum_and_product_grad(&v, k), want);
+    assert_eq!(through_sum_and_product_forward_grad(&v, k), want);
+}

@@ -178,7 +178,7 @@ pub fn zeros_like<T: Elementwise + Clone>(a: &T, zero: T::F) -> T {
 /// # Panics
 /// For `M = 0`: the macro gives no pullback to a function returning an empty array.
 #[inline]
-pub fn vjp<A: Elementwise + Copy, const M: usize>(j: &[A; M], dy: &[A::F; M], zero: A::F) -> A {
+pub fn vjp<A: Elementwise + Clone, const M: usize>(j: &[A; M], dy: &[A::F; M], zero: A::F) -> A {
     let mut d = zeros_like(&j[0], zero);
     for (row, s) in j.iter().zip(dy) {
         d.add_scaled(row, *s);
@@ -189,8 +189,43 @@ pub fn vjp<A: Elementwise + Copy, const M: usize>(j: &[A; M], dy: &[A::F; M], ze
 /// `[j[i] · ṡ]ᵢ`: the part of the tangent of an array a `#[grad]` function returned that comes
 /// from the tangent `ṡ` of one argument, in forward mode.
 #[inline]
-pub fn jvp<A: Elementwise, const M: usize>(j: &[A; M], ds: &A, zero: A::F) -> [A::F; M] {
-    core::array::from_fn(|i| dot(&j[i], ds, zero))
+pub fn jvp<A: Elementwise, T: TangentOf<A> + ?Sized, const M: usize>(
+    j: &[A; M],
+    ds: &T,
+    zero: A::F,
+) -> [A::F; M] {
+    core::array::from_fn(|i| ds.dot_with(&j[i], zero))
+}
+
+/// A tangent of an argument whose block of a Jacobian has rows of type `A`: a value of that
+/// type or a reference to one (a struct's tangent is bound by reference), or a slice for rows
+/// that are `Vec`s (a slice argument's tangent is a slice).
+pub trait TangentOf<A: Elementwise> {
+    /// `Σ self[..] · a[..]`.
+    fn dot_with(&self, a: &A, zero: A::F) -> A::F;
+}
+
+impl<A: Elementwise> TangentOf<A> for A {
+    #[inline(always)]
+    fn dot_with(&self, a: &A, zero: A::F) -> A::F {
+        dot(a, self, zero)
+    }
+}
+
+impl<A: Elementwise> TangentOf<A> for &A {
+    #[inline(always)]
+    fn dot_with(&self, a: &A, zero: A::F) -> A::F {
+        dot(a, self, zero)
+    }
+}
+
+impl<A: Elementwise<F = A> + Copy + core::ops::Mul<Output = A> + core::ops::Add<Output = A>>
+    TangentOf<alloc::vec::Vec<A>> for &[A]
+{
+    #[inline(always)]
+    fn dot_with(&self, a: &alloc::vec::Vec<A>, zero: A) -> A {
+        self.iter().zip(a).fold(zero, |acc, (x, y)| acc + *x * *y)
+    }
 }
 
 /// The block of a Jacobian `[[F; W]; M]` that belongs to one argument of shape `A`, whose

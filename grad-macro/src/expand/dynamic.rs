@@ -207,6 +207,8 @@ impl Prepared {
             let path = &f.path;
             let skipped = fields::skipped(&dir.to_token_stream(), path, krate);
             match f.dims {
+                // The struct itself (passed whole to a callee): a reference, as its value's is.
+                Some(_) if path.is_empty() && s.by_ref => quote!(let #id = &*#dir;),
                 Some(_) if path.is_empty() => quote!(let #id = &#dir;),
                 Some(_) => {
                     let zeros = format_ident!("{}_zeros", id);
