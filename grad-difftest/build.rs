@@ -1199,9 +1199,10 @@ impl Jacobians {
             self.fns.push_str(&source);
             shown.push_str(&source);
         }
-        // The `wrt` parameters in a struct (beside another `wrt` parameter, by reference, by
-        // value, as `self`, in turn): reverse mode, one sweep per value, and `mode = forward`.
-        let form = [4, 0, 1, 2][(i % 4) as usize];
+        // The `wrt` parameters in a struct (beside another `wrt` parameter, passed whole to a
+        // helper returning the array, by reference, by value, as `self`, in turn): reverse mode,
+        // one sweep per value, and `mode = forward`.
+        let form = [4, 3, 0, 1, 2][(i % 5) as usize];
         let mut structs = Vec::new();
         for (suffix, options) in STRUCT_JACOBIAN_MODES {
             let f = format!("{name}{suffix}");
@@ -1760,9 +1761,10 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
         .strip_suffix(" {")?
         .rsplit_once(") -> ")?;
     // A function returning several values (`(f64, f64)`, `[f64; 3]`): its Jacobian is checked,
-    // not a gradient; not passed whole to a helper (a struct's Jacobian has no pullback).
+    // not a gradient. Passed whole to a helper only when it returns an array (the helper is a
+    // building block then: its pullback gives a block of structs; a tuple is not one).
     let several = ret != "f64";
-    if several && form == 3 {
+    if several && form == 3 && !ret.starts_with('[') {
         return None;
     }
     let params: Vec<(&str, &str)> = params
@@ -1977,8 +1979,20 @@ fn in_struct(source: &str, name: &str, form: usize) -> Option<String> {
             } else {
                 format!("q, {}", names(&data))
             };
+            // A function returning an array ends with its array literal.
+            let tail = if several {
+                let m: usize = ret
+                    .trim_start_matches("[f64; ")
+                    .trim_end_matches(']')
+                    .parse()
+                    .ok()?;
+                let ys: Vec<String> = (0..m).map(|i| format!("y[{i}]")).collect();
+                format!("let y = {name}_in({args});\n    [{}]", ys.join(", "))
+            } else {
+                format!("{name}_in({args})")
+            };
             (
-                format!("#[grad(wrt = q)]\nfn {name}_in({params}) -> {ret} {{\n{shapes}{out}}}\n#[grad(wrt = q{opts})]\nfn {name}_s({params}) -> {ret} {{\n    {name}_in({args})\n}}\n"),
+                format!("#[grad(wrt = q)]\nfn {name}_in({params}) -> {ret} {{\n{shapes}{out}}}\n#[grad(wrt = q{opts})]\nfn {name}_s({params}) -> {ret} {{\n    {tail}\n}}\n"),
                 format!("{name}_s{{}}(&q{}{})", if data.is_empty() { "" } else { ", " }, names(&data)),
             )
         }
