@@ -1700,7 +1700,7 @@ fn write(name: &str, text: &str) {
 fn struct_form(source: &str) -> usize {
     if source.contains("wa: &[f64]") {
         5
-    } else if source.contains("#[grad(wrt = q, ") {
+    } else if source.contains("#[grad(wrt = q, w") {
         4
     } else if source.contains("wrt = self") {
         2
