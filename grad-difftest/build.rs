@@ -1591,7 +1591,7 @@ fn main() {
         loops.fns,
         calls.fns,
         second.fns,
-        format!("{}{}", jacobians.fns, jacobians.struct_fns),
+        jacobians.fns.clone() + &jacobians.struct_fns,
         loop_second.fns,
         escapes.fns,
         state.fns,
