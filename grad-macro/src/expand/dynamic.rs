@@ -8,7 +8,7 @@
 use super::structs::Prepared;
 use crate::front::args::Args;
 use crate::front::check::{float_of, Sig};
-use crate::front::fields::{self, Split};
+use crate::front::fields::Split;
 use crate::ir::{Func, Var};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
@@ -205,7 +205,7 @@ impl Prepared {
         // the direction struct holds there (`zero_like` clones it).
         let binds = fields.iter().zip(&ids).map(|(f, id)| {
             let path = &f.path;
-            let skipped = fields::skipped(&dir.to_token_stream(), path, krate);
+            let skipped = super::field_code::skipped(&dir.to_token_stream(), path, krate);
             match f.dims {
                 // The struct itself (passed whole to a callee): a reference, as its value's is.
                 Some(_) if path.is_empty() && s.by_ref => quote!(let #id = &*#dir;),

@@ -7,6 +7,7 @@ pub(crate) mod companions;
 mod cost;
 pub mod derive;
 mod dynamic;
+mod field_code;
 mod jacobian;
 pub mod per_element;
 mod pipeline;

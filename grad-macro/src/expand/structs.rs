@@ -249,7 +249,7 @@ impl Prepared {
         let float = crate::emit::tokens::float_type_tokens(sig.float);
         self.splits
             .iter()
-            .map(|(s, _)| fields::bindings(s, &float, krate))
+            .map(|(s, _)| super::field_code::bindings(s, &float, krate))
             .collect()
     }
 
@@ -270,7 +270,7 @@ impl Prepared {
                         .iter()
                         .map(|fd| if fd.data { quote!(()) } else { of(&fd.ident) })
                         .collect();
-                    fields::assemble(s, &grads, krate)
+                    super::field_code::assemble(s, &grads, krate)
                 }
                 None => of(w),
             })
