@@ -830,8 +830,52 @@
 //! assert_eq!(cubes_hvp(&[1.0, 2.0], &[1.0, 1.0]), vec![6.0, 12.0]);
 //! ```
 //!
-//! Not supported, a compile error: the Hessian of a function that calls other `#[grad]`
-//! functions (their pullbacks give first derivatives only).
+//! **Second order through calls.** `hessian` (`_hessian`, `_hvp`) goes through calls of other
+//! `#[grad]` functions of floats (in loops and branches too, in this crate or another) and of
+//! `#[backprop::rule]` functions:
+//! - a `#[grad]` callee must ask for it with `hessian` on its own attribute (`#[grad(wrt = x,
+//!   hessian)]`, or `#[grad(hessian)]` for a building block): it then also generates the
+//!   tangent of its pullback (forward mode over its reverse sweep), which costs about what its
+//!   own Hessian costs at compile time, so it is not made unless asked for; a call of a callee
+//!   that does not ask is a compile error at the call, saying to add it;
+//! - a rule gives second derivatives for free when its partials are expressions the macro can
+//!   differentiate (arithmetic and the supported functions of its float parameters and of its
+//!   value `y`): they are differentiated again; a rule whose partial calls a function is a
+//!   compile error at a `hessian` caller's call;
+//! - not yet: calls of methods and of functions taking or returning arrays (a compile error at
+//!   the call).
+//!
+//! ```
+//! use backprop::grad;
+//!
+//! /// The normal CDF's error function by its series, under a rule whose partial the macro
+//! /// differentiates again.
+//! #[backprop::rule(x = 2.0 / std::f64::consts::PI.sqrt() * (-x * x).exp())]
+//! fn erf(x: f64) -> f64 {
+//!     let (mut sum, mut term, mut n) = (0.0, x, 0.0);
+//!     while term.abs() > 1e-17 {
+//!         sum += term / (2.0 * n + 1.0);
+//!         n += 1.0;
+//!         term *= -x * x / n;
+//!     }
+//!     2.0 / std::f64::consts::PI.sqrt() * sum
+//! }
+//!
+//! /// A European call's price (Black–Scholes); its Hessian holds gamma and vanna.
+//! #[grad(wrt = s, sigma, hessian)]
+//! fn call(s: f64, k: f64, r: f64, sigma: f64, t: f64) -> f64 {
+//!     let d1 = ((s / k).ln() + (r + 0.5 * sigma * sigma) * t) / (sigma * t.sqrt());
+//!     let d2 = d1 - sigma * t.sqrt();
+//!     let n1 = 0.5 * (1.0 + erf(d1 / std::f64::consts::SQRT_2));
+//!     let n2 = 0.5 * (1.0 + erf(d2 / std::f64::consts::SQRT_2));
+//!     s * n1 - k * (-r * t).exp() * n2
+//! }
+//!
+//! let h = call_hessian(100.0, 95.0, 0.03, 0.2, 0.75);
+//! let (gamma, vanna) = (h[0][0], h[0][1]);
+//! assert!((gamma - 0.020196743051089).abs() < 1e-12);
+//! assert!((vanna + 0.593716529936203).abs() < 1e-12);
+//! ```
 
 //! ## Jacobians
 //!

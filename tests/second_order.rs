@@ -1031,3 +1031,140 @@ fn a_slice_passes_through_a_function_returning_an_array() {
     assert_eq!(through_sum_and_product_grad(&v, k), want);
     assert_eq!(through_sum_and_product_forward_grad(&v, k), want);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Second order through calls (issue 20): `#[grad]` helpers that ask for `hessian`, in a loop
+// and from another module, and a `#[backprop::rule]` whose partials the macro differentiates
+// ---------------------------------------------------------------------------------------------
+
+#[grad(hessian)]
+fn sq(x: f64) -> f64 {
+    x * x
+}
+
+mod parts {
+    use backprop::grad;
+
+    /// `sin(a b) + aᵏ`, differentiated in `a` and `b`, with a data parameter.
+    #[grad(wrt = a, b, hessian)]
+    pub fn inner(a: f64, b: f64, k: i32) -> f64 {
+        (a * b).sin() + a.powi(k)
+    }
+}
+
+/// Calls in a loop and through a module path.
+#[grad(wrt = x, y, hessian)]
+fn composed(x: f64, y: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        let u = sq(x + i as f64 * y);
+        s += parts::inner(u, x, 2) * y;
+    }
+    s
+}
+
+/// `composed` written inline.
+fn composed_inline(x: f64, y: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        let u = (x + i as f64 * y) * (x + i as f64 * y);
+        s += ((u * x).sin() + u.powi(2)) * y;
+    }
+    s
+}
+
+/// erf by its series: a function the macro does not differentiate, under a rule whose partial
+/// it does.
+#[backprop::rule(x = 2.0 / std::f64::consts::PI.sqrt() * (-x * x).exp())]
+fn erf(x: f64) -> f64 {
+    let mut sum = 0.0;
+    let mut term = x;
+    let mut n = 0.0;
+    while term.abs() > 1e-17 {
+        sum += term / (2.0 * n + 1.0);
+        n += 1.0;
+        term *= -x * x / n;
+    }
+    2.0 / std::f64::consts::PI.sqrt() * sum
+}
+
+/// A European call (Black–Scholes) through the normal CDF, `Φ(d) = (1 + erf(d/√2))/2`.
+#[grad(wrt = s, sigma, hessian)]
+fn call_price(s: f64, k: f64, r: f64, sigma: f64, t: f64) -> f64 {
+    let d1 = ((s / k).ln() + (r + 0.5 * sigma * sigma) * t) / (sigma * t.sqrt());
+    let d2 = d1 - sigma * t.sqrt();
+    let n1 = 0.5 * (1.0 + erf(d1 / std::f64::consts::SQRT_2));
+    let n2 = 0.5 * (1.0 + erf(d2 / std::f64::consts::SQRT_2));
+    s * n1 - k * (-r * t).exp() * n2
+}
+
+#[test]
+fn hessians_go_through_grad_helpers() {
+    let (x, y) = (0.3, 0.7);
+    let h = composed_hessian(x, y);
+    let e = 1e-4;
+    for i in 0..2 {
+        for j in 0..2 {
+            let f = |di: f64, dj: f64| {
+                let mut v = [x, y];
+                v[i] += di;
+                v[j] += dj;
+                composed_inline(v[0], v[1])
+            };
+            let fd = (f(e, e) - f(e, -e) - f(-e, e) + f(-e, -e)) / (4.0 * e * e);
+            assert_relative_eq!(h[i][j], fd, max_relative = 1e-6);
+        }
+    }
+    assert_eq!(h[0][1], h[1][0]);
+    // `_hvp` agrees with the Hessian, and the gradient with the inline function's.
+    let (hx, hy) = composed_hvp(x, y, 1.0, 0.5);
+    assert_relative_eq!(hx, h[0][0] + 0.5 * h[0][1], max_relative = 1e-13);
+    assert_relative_eq!(hy, h[1][0] + 0.5 * h[1][1], max_relative = 1e-13);
+    assert_eq!(composed(x, y), composed_inline(x, y));
+    // The helpers' own Hessians.
+    assert_eq!(
+        parts::inner_hessian(0.5, 2.0, 3)[0][1],
+        (1.0f64).cos() - (1.0f64).sin()
+    );
+}
+
+#[test]
+fn black_scholes_gamma_and_vanna_through_an_erf_rule() {
+    let (s, k, r, sigma, t) = (100.0, 95.0, 0.03, 0.2, 0.75);
+    let h = call_price_hessian(s, k, r, sigma, t);
+    let d1 = ((s / k).ln() + (r + 0.5 * sigma * sigma) * t) / (sigma * t.sqrt());
+    let d2 = d1 - sigma * t.sqrt();
+    let phi = (-d1 * d1 / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    // Gamma ∂²V/∂S² = φ(d₁)/(S σ √T); vanna ∂²V/∂S∂σ = −φ(d₁) d₂/σ; volga ∂²V/∂σ² =
+    // S φ(d₁) √T d₁ d₂/σ.
+    assert_relative_eq!(h[0][0], phi / (s * sigma * t.sqrt()), max_relative = 1e-12);
+    assert_relative_eq!(h[0][1], -phi * d2 / sigma, max_relative = 1e-12);
+    assert_relative_eq!(
+        h[1][1],
+        s * phi * t.sqrt() * d1 * d2 / sigma,
+        max_relative = 1e-11
+    );
+}
+
+/// A rule's argument that has no tangent (a literal) beside one that has.
+#[backprop::rule(a = b * (a * b).cos(), b = a * (a * b).cos())]
+fn wave2(a: f64, b: f64) -> f64 {
+    (a * b).sin()
+}
+
+#[grad(wrt = x, hessian)]
+fn through_wave2(x: f64) -> f64 {
+    wave2(x, 2.0) * x
+}
+
+#[test]
+fn a_rule_with_an_argument_without_tangent() {
+    // f = x sin(2x): f'' = 4 cos(2x) − 4x sin(2x).
+    let x: f64 = 0.4;
+    let h = through_wave2_hessian(x);
+    assert_relative_eq!(
+        h[0][0],
+        4.0 * (2.0 * x).cos() - 4.0 * x * (2.0 * x).sin(),
+        max_relative = 1e-14
+    );
+}

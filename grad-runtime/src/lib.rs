@@ -186,6 +186,59 @@ pub mod __private {
 
     pub use crate::stand_in::{NotAGradFunction, QuietStandIn};
 
+    /// The tangent of an argument that has none, in a call of a pullback's tangent
+    /// (`pullback_jvp`): zero where the callee is differentiated, ignored elsewhere.
+    pub struct NoTangent;
+
+    /// A tangent passed to a `pullback_jvp`: a float, or [`NoTangent`] (zero).
+    pub trait TangentArg<F> {
+        fn tangent(self) -> F;
+    }
+    impl TangentArg<f64> for f64 {
+        #[inline(always)]
+        fn tangent(self) -> f64 {
+            self
+        }
+    }
+    impl TangentArg<f32> for f32 {
+        #[inline(always)]
+        fn tangent(self) -> f32 {
+            self
+        }
+    }
+    impl<F: crate::Real> TangentArg<F> for NoTangent {
+        #[inline(always)]
+        fn tangent(self) -> F {
+            F::ZERO
+        }
+    }
+
+    #[diagnostic::on_unimplemented(
+        message = "second derivatives cannot go through this call: the called function's body has code they cannot go through",
+        label = "called here by a function with `hessian`",
+        note = "the called `#[grad]` function calls a method or a function of arrays (second derivatives go through calls of functions of floats), or has code forward mode cannot take; `#[grad(wrt = .., hessian)]` on it says where"
+    )]
+    /// Implemented by nothing: the stand-in for the tangent of a pullback that cannot be made.
+    pub trait TangentOfPullback {}
+
+    #[diagnostic::on_unimplemented(
+        message = "second derivatives go through a call of a `#[grad]` function that asks for them: this one does not",
+        label = "called here by a function with `hessian`",
+        note = "add `hessian` to the called function's attribute (`#[grad(wrt = x, hessian)]`, or `#[grad(hessian)]` for a building block): it then also generates the tangent of its pullback, which second derivatives through a call need; it costs compile time, so it is not made unless asked for"
+    )]
+    /// Implemented by nothing: the stand-in for the tangent of the pullback of a function that
+    /// does not ask for `hessian`.
+    pub trait HessianThrough {}
+
+    #[diagnostic::on_unimplemented(
+        message = "second derivatives cannot go through this call of a `#[backprop::rule]` function: the macro cannot differentiate its partials",
+        label = "called here by a function with `hessian`",
+        note = "a rule gives second derivatives when its partials are expressions the macro differentiates (arithmetic and the supported functions of its float parameters and of its value); write them so, or differentiate the caller in forward mode only"
+    )]
+    /// Implemented by nothing: the stand-in for the tangent of a rule's pullback whose partials
+    /// the macro cannot differentiate.
+    pub trait RuleTwice {}
+
     /// Compiles only for a `Copy` argument: a companion that calls another once per element
     /// of a `wrt` array (`_hessian` calls `_hvp`, a forward-mode `_grad` calls `_jvp`) passes
     /// each argument again, so the build fails here, with what to do, and not at a move.

@@ -24,11 +24,24 @@ impl<F> NotAGradFunction<0, F> {
     {
         unreachable!()
     }
+
+    /// Never runs: the call does not compile.
+    pub fn pullback_jvp<D>(_: D) -> ((F, ()), (F, ()))
+    where
+        Self: IsAGradFunction<()>,
+    {
+        unreachable!()
+    }
 }
 
 impl<F> QuietStandIn<0, F> {
     /// Never runs: the first companion's call does not compile.
     pub fn pullback() -> (F, ()) {
+        unreachable!()
+    }
+
+    /// Never runs: the first companion's call does not compile.
+    pub fn pullback_jvp<D>(_: D) -> ((F, ()), (F, ())) {
         unreachable!()
     }
 }
@@ -41,11 +54,24 @@ impl<F> NotAGradFunction<1, F> {
     {
         unreachable!()
     }
+
+    /// Never runs: the call does not compile.
+    pub fn pullback_jvp<A0, D>(_: A0, _: D) -> ((F, (A0,)), (F, (A0,)))
+    where
+        Self: IsAGradFunction<(A0,)>,
+    {
+        unreachable!()
+    }
 }
 
 impl<F> QuietStandIn<1, F> {
     /// Never runs: the first companion's call does not compile.
     pub fn pullback<A0>(_: A0) -> (F, (A0,)) {
+        unreachable!()
+    }
+
+    /// Never runs: the first companion's call does not compile.
+    pub fn pullback_jvp<A0, D>(_: A0, _: D) -> ((F, (A0,)), (F, (A0,))) {
         unreachable!()
     }
 }
@@ -58,11 +84,24 @@ impl<F> NotAGradFunction<2, F> {
     {
         unreachable!()
     }
+
+    /// Never runs: the call does not compile.
+    pub fn pullback_jvp<A0, A1, D>(_: A0, _: A1, _: D) -> ((F, (A0, A1)), (F, (A0, A1)))
+    where
+        Self: IsAGradFunction<(A0, A1)>,
+    {
+        unreachable!()
+    }
 }
 
 impl<F> QuietStandIn<2, F> {
     /// Never runs: the first companion's call does not compile.
     pub fn pullback<A0, A1>(_: A0, _: A1) -> (F, (A0, A1)) {
+        unreachable!()
+    }
+
+    /// Never runs: the first companion's call does not compile.
+    pub fn pullback_jvp<A0, A1, D>(_: A0, _: A1, _: D) -> ((F, (A0, A1)), (F, (A0, A1))) {
         unreachable!()
     }
 }
@@ -75,11 +114,34 @@ impl<F> NotAGradFunction<3, F> {
     {
         unreachable!()
     }
+
+    /// Never runs: the call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: D,
+    ) -> ((F, (A0, A1, A2)), (F, (A0, A1, A2)))
+    where
+        Self: IsAGradFunction<(A0, A1, A2)>,
+    {
+        unreachable!()
+    }
 }
 
 impl<F> QuietStandIn<3, F> {
     /// Never runs: the first companion's call does not compile.
     pub fn pullback<A0, A1, A2>(_: A0, _: A1, _: A2) -> (F, (A0, A1, A2)) {
+        unreachable!()
+    }
+
+    /// Never runs: the first companion's call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: D,
+    ) -> ((F, (A0, A1, A2)), (F, (A0, A1, A2))) {
         unreachable!()
     }
 }
@@ -92,11 +154,36 @@ impl<F> NotAGradFunction<4, F> {
     {
         unreachable!()
     }
+
+    /// Never runs: the call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: D,
+    ) -> ((F, (A0, A1, A2, A3)), (F, (A0, A1, A2, A3)))
+    where
+        Self: IsAGradFunction<(A0, A1, A2, A3)>,
+    {
+        unreachable!()
+    }
 }
 
 impl<F> QuietStandIn<4, F> {
     /// Never runs: the first companion's call does not compile.
     pub fn pullback<A0, A1, A2, A3>(_: A0, _: A1, _: A2, _: A3) -> (F, (A0, A1, A2, A3)) {
+        unreachable!()
+    }
+
+    /// Never runs: the first companion's call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: D,
+    ) -> ((F, (A0, A1, A2, A3)), (F, (A0, A1, A2, A3))) {
         unreachable!()
     }
 }
@@ -115,6 +202,21 @@ impl<F> NotAGradFunction<5, F> {
     {
         unreachable!()
     }
+
+    /// Never runs: the call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: D,
+    ) -> ((F, (A0, A1, A2, A3, A4)), (F, (A0, A1, A2, A3, A4)))
+    where
+        Self: IsAGradFunction<(A0, A1, A2, A3, A4)>,
+    {
+        unreachable!()
+    }
 }
 
 impl<F> QuietStandIn<5, F> {
@@ -126,6 +228,18 @@ impl<F> QuietStandIn<5, F> {
         _: A3,
         _: A4,
     ) -> (F, (A0, A1, A2, A3, A4)) {
+        unreachable!()
+    }
+
+    /// Never runs: the first companion's call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: D,
+    ) -> ((F, (A0, A1, A2, A3, A4)), (F, (A0, A1, A2, A3, A4))) {
         unreachable!()
     }
 }
@@ -145,6 +259,22 @@ impl<F> NotAGradFunction<6, F> {
     {
         unreachable!()
     }
+
+    /// Never runs: the call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: D,
+    ) -> ((F, (A0, A1, A2, A3, A4, A5)), (F, (A0, A1, A2, A3, A4, A5)))
+    where
+        Self: IsAGradFunction<(A0, A1, A2, A3, A4, A5)>,
+    {
+        unreachable!()
+    }
 }
 
 impl<F> QuietStandIn<6, F> {
@@ -157,6 +287,19 @@ impl<F> QuietStandIn<6, F> {
         _: A4,
         _: A5,
     ) -> (F, (A0, A1, A2, A3, A4, A5)) {
+        unreachable!()
+    }
+
+    /// Never runs: the first companion's call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: D,
+    ) -> ((F, (A0, A1, A2, A3, A4, A5)), (F, (A0, A1, A2, A3, A4, A5))) {
         unreachable!()
     }
 }
@@ -177,6 +320,26 @@ impl<F> NotAGradFunction<7, F> {
     {
         unreachable!()
     }
+
+    /// Never runs: the call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, A6, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: A6,
+        _: D,
+    ) -> (
+        (F, (A0, A1, A2, A3, A4, A5, A6)),
+        (F, (A0, A1, A2, A3, A4, A5, A6)),
+    )
+    where
+        Self: IsAGradFunction<(A0, A1, A2, A3, A4, A5, A6)>,
+    {
+        unreachable!()
+    }
 }
 
 impl<F> QuietStandIn<7, F> {
@@ -190,6 +353,23 @@ impl<F> QuietStandIn<7, F> {
         _: A5,
         _: A6,
     ) -> (F, (A0, A1, A2, A3, A4, A5, A6)) {
+        unreachable!()
+    }
+
+    /// Never runs: the first companion's call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, A6, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: A6,
+        _: D,
+    ) -> (
+        (F, (A0, A1, A2, A3, A4, A5, A6)),
+        (F, (A0, A1, A2, A3, A4, A5, A6)),
+    ) {
         unreachable!()
     }
 }
@@ -211,6 +391,27 @@ impl<F> NotAGradFunction<8, F> {
     {
         unreachable!()
     }
+
+    /// Never runs: the call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, A6, A7, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: A6,
+        _: A7,
+        _: D,
+    ) -> (
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7)),
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7)),
+    )
+    where
+        Self: IsAGradFunction<(A0, A1, A2, A3, A4, A5, A6, A7)>,
+    {
+        unreachable!()
+    }
 }
 
 impl<F> QuietStandIn<8, F> {
@@ -225,6 +426,24 @@ impl<F> QuietStandIn<8, F> {
         _: A6,
         _: A7,
     ) -> (F, (A0, A1, A2, A3, A4, A5, A6, A7)) {
+        unreachable!()
+    }
+
+    /// Never runs: the first companion's call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, A6, A7, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: A6,
+        _: A7,
+        _: D,
+    ) -> (
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7)),
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7)),
+    ) {
         unreachable!()
     }
 }
@@ -247,6 +466,28 @@ impl<F> NotAGradFunction<9, F> {
     {
         unreachable!()
     }
+
+    /// Never runs: the call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, A6, A7, A8, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: A6,
+        _: A7,
+        _: A8,
+        _: D,
+    ) -> (
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8)),
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8)),
+    )
+    where
+        Self: IsAGradFunction<(A0, A1, A2, A3, A4, A5, A6, A7, A8)>,
+    {
+        unreachable!()
+    }
 }
 
 impl<F> QuietStandIn<9, F> {
@@ -262,6 +503,25 @@ impl<F> QuietStandIn<9, F> {
         _: A7,
         _: A8,
     ) -> (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8)) {
+        unreachable!()
+    }
+
+    /// Never runs: the first companion's call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, A6, A7, A8, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: A6,
+        _: A7,
+        _: A8,
+        _: D,
+    ) -> (
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8)),
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8)),
+    ) {
         unreachable!()
     }
 }
@@ -285,6 +545,29 @@ impl<F> NotAGradFunction<10, F> {
     {
         unreachable!()
     }
+
+    /// Never runs: the call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: A6,
+        _: A7,
+        _: A8,
+        _: A9,
+        _: D,
+    ) -> (
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9)),
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9)),
+    )
+    where
+        Self: IsAGradFunction<(A0, A1, A2, A3, A4, A5, A6, A7, A8, A9)>,
+    {
+        unreachable!()
+    }
 }
 
 impl<F> QuietStandIn<10, F> {
@@ -301,6 +584,26 @@ impl<F> QuietStandIn<10, F> {
         _: A8,
         _: A9,
     ) -> (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9)) {
+        unreachable!()
+    }
+
+    /// Never runs: the first companion's call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: A6,
+        _: A7,
+        _: A8,
+        _: A9,
+        _: D,
+    ) -> (
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9)),
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9)),
+    ) {
         unreachable!()
     }
 }
@@ -325,6 +628,30 @@ impl<F> NotAGradFunction<11, F> {
     {
         unreachable!()
     }
+
+    /// Never runs: the call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: A6,
+        _: A7,
+        _: A8,
+        _: A9,
+        _: A10,
+        _: D,
+    ) -> (
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10)),
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10)),
+    )
+    where
+        Self: IsAGradFunction<(A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10)>,
+    {
+        unreachable!()
+    }
 }
 
 impl<F> QuietStandIn<11, F> {
@@ -342,6 +669,27 @@ impl<F> QuietStandIn<11, F> {
         _: A9,
         _: A10,
     ) -> (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10)) {
+        unreachable!()
+    }
+
+    /// Never runs: the first companion's call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: A6,
+        _: A7,
+        _: A8,
+        _: A9,
+        _: A10,
+        _: D,
+    ) -> (
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10)),
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10)),
+    ) {
         unreachable!()
     }
 }
@@ -367,6 +715,31 @@ impl<F> NotAGradFunction<12, F> {
     {
         unreachable!()
     }
+
+    /// Never runs: the call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: A6,
+        _: A7,
+        _: A8,
+        _: A9,
+        _: A10,
+        _: A11,
+        _: D,
+    ) -> (
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11)),
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11)),
+    )
+    where
+        Self: IsAGradFunction<(A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11)>,
+    {
+        unreachable!()
+    }
 }
 
 impl<F> QuietStandIn<12, F> {
@@ -385,6 +758,28 @@ impl<F> QuietStandIn<12, F> {
         _: A10,
         _: A11,
     ) -> (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11)) {
+        unreachable!()
+    }
+
+    /// Never runs: the first companion's call does not compile.
+    pub fn pullback_jvp<A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, D>(
+        _: A0,
+        _: A1,
+        _: A2,
+        _: A3,
+        _: A4,
+        _: A5,
+        _: A6,
+        _: A7,
+        _: A8,
+        _: A9,
+        _: A10,
+        _: A11,
+        _: D,
+    ) -> (
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11)),
+        (F, (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11)),
+    ) {
         unreachable!()
     }
 }

@@ -92,4 +92,18 @@ impl bce {
         let (value, grad) = bce_value_and_grad(b0, b1, x, y);
         (value, (grad.0, grad.1, (), ()))
     }
+    #[doc(hidden)]
+    #[allow(dead_code, clippy::all)]
+    fn pullback_jvp<D>(
+        _: f64,
+        _: f64,
+        _: f64,
+        _: f64,
+        _: D,
+    ) -> ((f64, (f64, f64, (), ())), (f64, (f64, f64, (), ())))
+    where
+        D: ::backprop::__private::HessianThrough,
+    {
+        ::core::unreachable!()
+    }
 }

@@ -25,6 +25,8 @@ use crate::rules::arith;
 use proc_macro2::Span;
 use rustc_hash::FxHashMap as HashMap;
 
+mod calls;
+
 /// The tangents of each seed variable: `n` operands each (a literal, or a variable: a
 /// parameter of the companion).
 pub struct Seeds {
@@ -44,6 +46,8 @@ pub fn forward(primal: &Func, seeds: &Seeds) -> (Func, Vec<syn::Error>) {
         n: seeds.n,
         tan: HashMap::default(),
         kept: HashMap::default(),
+        calls: HashMap::default(),
+        call_refs: HashMap::default(),
         errors: Vec::new(),
     };
     for (v, t) in &seeds.of {
@@ -91,6 +95,11 @@ struct Fwd {
     /// value kept (`None` for a value without), in order; those that are variables are kept
     /// after the values.
     kept: HashMap<Var, Vec<Option<Vec<Operand>>>>,
+    /// For each call of a `#[grad]` function's pullback whose arguments have tangents: the
+    /// tangent of what it returned, per direction (the second half of its `pullback_jvp`).
+    calls: HashMap<Var, Vec<Var>>,
+    /// The references of each pullback call met (its arguments, as `PulledCall` says).
+    call_refs: HashMap<Var, Vec<Var>>,
     errors: Vec<syn::Error>,
 }
 
@@ -160,6 +169,9 @@ impl Fwd {
             }
             Inst::Opaque { var, expr, .. } => {
                 self.b.push(inst.clone());
+                if self.pulled_part(*var, expr) {
+                    return;
+                }
                 let reads = expr.refs.iter().any(|r| self.tan.contains_key(r));
                 if reads && self.b.info(*var).kind == Kind::Float {
                     self.error(

@@ -92,6 +92,8 @@ impl Builder {
             span,
             mutable: false,
             float_checked: false,
+            call: None,
+            pulled_part: false,
         });
         v
     }

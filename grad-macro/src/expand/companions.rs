@@ -133,6 +133,7 @@ pub(super) fn companions(
     (assertions, quiet): (&[TokenStream], &[TokenStream]),
     items: &[syn::Item],
     (bodies, note, krate): (Bodies, &str, &TokenStream),
+    jvp: TokenStream,
 ) -> TokenStream {
     let Bodies {
         value_and_grad: body,
@@ -278,7 +279,7 @@ pub(super) fn companions(
             (#value_var, (#recv_cot #(#cots,)*))
         }
     };
-    let pullback = pullback_item(f, &kept, &doc_pb, pb_sig_body);
+    let pullback = pullback_item(f, &kept, &doc_pb, pb_sig_body, jvp);
     if building_block {
         return quote! {
             #item

@@ -23,7 +23,6 @@ pub(super) struct StructSecond {
 
 pub(super) fn second(
     args: &Args,
-    f: &ItemFn,
     primal: &Func,
     wrt: &[Var],
     reversed: Option<&super::pipeline::Gradient>,
@@ -31,11 +30,10 @@ pub(super) fn second(
     if !args.forward && !args.hessian {
         return Ok(None);
     }
-    if args.hessian && super::second_order::calls_pullbacks(&primal.body) {
-        return Err(syn::Error::new_spanned(
-            &f.sig.ident,
-            "`hessian` is not supported for a function that calls other #[grad] or #[backprop::rule] functions: their pullbacks give first derivatives only",
-        ));
+    if args.hessian {
+        if let Some(e) = super::second_order::refused_calls(primal) {
+            return Err(e);
+        }
     }
     let (func, seeds) = super::second_order::with_direction(primal, wrt);
     let t = super::pipeline::forward(&func, &seeds)?;

@@ -181,6 +181,7 @@ pub(super) fn jacobian(
                     (#value, (#(#blocks,)*))
                 }
             },
+            TokenStream::new(),
         )
     });
     let items = Pair {
@@ -606,6 +607,7 @@ impl super::structs::Prepared {
                     (#value, (#(#blocks,)*))
                 }
             },
+            TokenStream::new(),
         ))
     }
 }

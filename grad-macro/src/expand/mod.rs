@@ -13,6 +13,7 @@ pub mod per_element;
 mod pipeline;
 mod pullbacks;
 pub mod rule;
+mod rule_second;
 pub(crate) mod second_order;
 mod structs;
 mod trace;
@@ -145,10 +146,15 @@ fn expand(
     let (second, struct_second) = match &prepared {
         Some(_) => (
             None,
-            dynamic::second(&args, &f, &lowered.func, &wrt, program.as_ref())?,
+            dynamic::second(&args, &lowered.func, &wrt, program.as_ref())?,
         ),
         None => (
-            second_order(&args, &f, &sig, &lowered.func, &wrt, program.as_ref())?,
+            // A building block's `hessian` asks for its pullback's tangent only.
+            if args.wrt.is_some() {
+                second_order(&args, &sig, &lowered.func, &wrt, program.as_ref())?
+            } else {
+                None
+            },
             None,
         ),
     };
@@ -297,6 +303,42 @@ fn expand(
         }
         None => (bodies, None),
     };
+    // The pullback's tangent, for callers' second derivatives: made when the function asks for
+    // `hessian` (it costs about what the function's own Hessian costs at compile time); a
+    // stand-in otherwise, or where second order cannot go through the body, whose call says
+    // so at the caller.
+    let pullback_jvp = match &prepared {
+        Some(_) => None,
+        None if !args.hessian => second_order::pullback_jvp_refused(
+            &f,
+            &sig,
+            &params,
+            &krate,
+            second_order::JvpMissing::NotAsked,
+        ),
+        None => {
+            let items = &lowered.items;
+            let prelude = quote!(#(#items)* #(#quiet)*);
+            match second_order::pullback_jvp(
+                &f,
+                &sig,
+                &lowered.func,
+                &wrt,
+                (&krate, &reserved, &param_ids),
+                &params,
+                &prelude,
+            ) {
+                Ok(item) => item,
+                Err(_) => second_order::pullback_jvp_refused(
+                    &f,
+                    &sig,
+                    &params,
+                    &krate,
+                    second_order::JvpMissing::CannotGoThrough,
+                ),
+            }
+        }
+    };
     let out = companions(
         (&item, &f, args.wrt.is_none()),
         shown_sig.as_ref().unwrap_or(&sig),
@@ -304,6 +346,7 @@ fn expand(
         (&assertions, &quiet),
         &lowered.items,
         (bodies, &note, &krate),
+        pullback_jvp.unwrap_or_default(),
     );
     let extra = second.map(|s| {
         s.emit(

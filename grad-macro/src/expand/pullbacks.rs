@@ -66,6 +66,11 @@ pub(super) fn pullbacks_in_scope(
                         {
                             ::core::unreachable!()
                         }
+                        pub fn pullback_jvp<#(#tys,)* D>(#(_: #tys,)* _: D) -> ((#float, (#(#tys,)*)), (#float, (#(#tys,)*)))
+                        #bound
+                        {
+                            ::core::unreachable!()
+                        }
                     }
                 }
             })
@@ -124,12 +129,14 @@ pub(super) fn pullbacks_in_scope(
 /// The pullback of `f`, given its signature and body (`(params) -> ty { .. }`). In a module
 /// it is `f::pullback`, an associated function of a struct that shares the function's name (a
 /// struct with braces lives in the type namespace only), so that `use m::f;` brings it along;
-/// in an `impl`, it is the method `f_pullback`.
+/// in an `impl`, it is the method `f_pullback`. `jvp`: its tangent (`pullback_jvp_item`), in
+/// the same `impl`, or nothing.
 pub(crate) fn pullback_item(
     f: &ItemFn,
     kept: &[TokenStream],
     doc: &str,
     sig_body: TokenStream,
+    jvp: TokenStream,
 ) -> TokenStream {
     let (name, vis, generics) = (&f.sig.ident, &f.vis, &f.sig.generics);
     let allows = allows();
@@ -152,6 +159,8 @@ pub(crate) fn pullback_item(
             #[inline]
             #allows
             #vis fn #pb_name #generics #sig_body
+
+            #jvp
         }
     } else {
         // The struct and its `impl` follow the function's `cfg` only; a deprecation is the
@@ -172,7 +181,36 @@ pub(crate) fn pullback_item(
                 #[inline]
                 #allows
                 #vis fn pullback #generics #sig_body
+
+                #jvp
             }
         }
+    }
+}
+
+/// The tangent of `f`'s pullback, given its signature and body (`(params, dots) -> ty { .. }`),
+/// for `pullback_item` to put next to the pullback: `f::pullback_jvp` in a module, the method
+/// `f_pullback_jvp` in an `impl`. Second order through a call of `f` calls it
+/// (`ad::forward`).
+pub(crate) fn pullback_jvp_item(
+    f: &ItemFn,
+    kept: &[TokenStream],
+    doc: &str,
+    sig_body: TokenStream,
+) -> TokenStream {
+    let (name, vis, generics) = (&f.sig.ident, &f.vis, &f.sig.generics);
+    let allows = allows();
+    let fname = if in_impl(f) {
+        format_ident!("{}_pullback_jvp", name)
+    } else {
+        format_ident!("pullback_jvp")
+    };
+    quote! {
+        #(#kept)*
+        #[doc = #doc]
+        #[doc(hidden)]
+        #[inline]
+        #allows
+        #vis fn #fname #generics #sig_body
     }
 }

@@ -93,6 +93,7 @@ fn stub(item: &TokenStream) -> Option<TokenStream> {
         &kept,
         " (A rule with an error.)",
         sig_body,
+        TokenStream::new(),
     ))
 }
 
@@ -266,7 +267,8 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
             (#result, (#recv_cot #(#cots,)*))
         }
     };
-    let pullback = pullback_item(&f, &kept, &doc, sig_body);
+    let jvp = super::rule_second::pullback_jvp(&f, &params, &partials, &result, float);
+    let pullback = pullback_item(&f, &kept, &doc, sig_body, jvp);
     Ok(quote! {
         #item
         #pullback

@@ -138,7 +138,9 @@ impl Parse for Args {
                 return Err(input.error(format!("expected `,` here; {EXPECTED}")));
             }
         }
-        if let (None, Some(opt)) = (&wrt, forward.as_ref().or(hessian.as_ref())) {
+        // `#[grad(hessian)]` on a building block: its pullback's tangent, for callers'
+        // second derivatives.
+        if let (None, Some(opt)) = (&wrt, forward.as_ref()) {
             return Err(syn::Error::new(
                 opt.span(),
                 format!(

@@ -255,6 +255,38 @@ pub struct VarInfo {
     /// that it is a float (`let _: &f64 = &q;`), so that an operator of another type is not
     /// differentiated as float arithmetic.
     pub float_checked: bool,
+    /// A call of another `#[grad]` function's pullback (`(value, partials)`), with what second
+    /// order needs to call its tangent (`pullback_jvp`); `None` for anything else.
+    pub call: Option<std::rc::Rc<PulledCall>>,
+    /// A part of what a pullback call returned (its value, a partial): second order needs
+    /// the call's tangent for it (`ad::forward`).
+    pub pulled_part: bool,
+}
+
+/// An argument of a [`PulledCall`]: one of the call's references (so that a copy of the call,
+/// its references renamed, still finds it), or tokens without any.
+#[derive(Debug)]
+pub enum CallArg {
+    Ref(usize),
+    Tokens(TokenStream),
+}
+
+/// A call of a `#[grad]` function's pullback, as forward mode over the reverse sweep (second
+/// order) needs it: the tangent of the pullback's results along the arguments' tangents comes
+/// from the callee's `pullback_jvp`, which takes the same arguments and one tangent per
+/// argument (`()` where the callee is not differentiated).
+#[derive(Debug)]
+pub struct PulledCall {
+    /// The path of the callee's `pullback_jvp`; `None` where second order cannot go through
+    /// the call (a method, an array argument or result).
+    pub jvp: Option<TokenStream>,
+    /// The arguments, in order, each passed by reference or not: the call's `refs[i]`, or
+    /// tokens (a literal).
+    pub args: Vec<(CallArg, bool)>,
+    /// Where the call is, for messages.
+    pub span: Span,
+    /// The callee's name, for messages.
+    pub name: String,
 }
 
 /// A named constant of `core::{f32,f64}::consts` used by derivative rules.

@@ -218,6 +218,8 @@ mod tests {
             span: Span::call_site(),
             mutable: false,
             float_checked: false,
+            call: None,
+            pulled_part: false,
         }
     }
 

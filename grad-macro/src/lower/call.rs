@@ -385,6 +385,7 @@ impl Lowerer<'_> {
             })
             .collect();
         let mut toks = Vec::new();
+        let mut call_args = Vec::new();
         for (k, (o, e)) in args.iter().zip(exprs).enumerate() {
             if self.b.is_active(o) && !matches!(self.b.kind(o), Kind::Float | Kind::Array) {
                 return Err(self.error(
@@ -404,6 +405,13 @@ impl Lowerer<'_> {
                     t
                 })
                 .collect();
+            call_args.push((
+                match r.first() {
+                    Some(_) => crate::ir::CallArg::Ref(refs.len()),
+                    None => crate::ir::CallArg::Tokens(t.clone()),
+                },
+                by_ref[k],
+            ));
             toks.push(t);
             refs.extend(r);
         }
@@ -414,6 +422,18 @@ impl Lowerer<'_> {
             return Err(call);
         };
         self.b.info_mut(cv).span = span;
+        // What second order needs to go through the call: the callee's `pullback_jvp`, for a
+        // function (not a method) of floats (no array argument or result).
+        let floats = args
+            .iter()
+            .all(|o| !self.b.is_active(o) || self.b.kind(o) == Kind::Float);
+        let jvp = (recv.is_none() && !blocks && floats).then(|| super::syntax::jvp_path(&callee));
+        self.b.info_mut(cv).call = Some(std::rc::Rc::new(crate::ir::PulledCall {
+            jvp,
+            args: call_args,
+            span,
+            name: called.to_string(),
+        }));
         self.pulled.push(cv);
         // Named (`sq_pullback`), so it is printed as a `let` of its own rather than inside the
         // expressions that read it.
@@ -421,6 +441,7 @@ impl Lowerer<'_> {
         let ph = Ident::new(&placeholder(0), Span::call_site());
         let kind = if blocks { Kind::Opaque } else { Kind::Float };
         let value = self.opaque_from(quote!(#ph.0), vec![cv], kind, false);
+        self.pulled_part(value);
         let mut ops = Vec::new();
         // A pullback lists `self` first, when the call is a method call.
         let first = usize::from(recv.is_some());
@@ -438,7 +459,8 @@ impl Lowerer<'_> {
                     let partial = quote::quote_spanned! {at=>
                         __grad_krate::__private::partial(#ph.1.#k)
                     };
-                    self.opaque_from(partial, vec![cv], Kind::Float, false)
+                    let p = self.opaque_from(partial, vec![cv], Kind::Float, false);
+                    self.pulled_part(p)
                 }
             } else {
                 Operand::Lit(0.0)

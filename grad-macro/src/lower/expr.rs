@@ -170,6 +170,14 @@ impl Lowerer<'_> {
         self.opaque_from(quote!(#lt #sym #rt), refs, Kind::Opaque, false)
     }
 
+    /// `o`, marked as a part of what a pullback call returned (see `VarInfo::pulled_part`).
+    pub(super) fn pulled_part(&mut self, o: Operand) -> Operand {
+        if let Operand::Var(v) = o {
+            self.b.info_mut(v).pulled_part = true;
+        }
+        o
+    }
+
     pub(super) fn opaque_from(
         &mut self,
         tokens: TokenStream,

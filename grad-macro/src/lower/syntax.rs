@@ -265,3 +265,17 @@ pub(super) fn macro_refused(m: &syn::Macro) -> &'static str {
         "macros are not supported in a #[grad] function: the macro cannot see what they expand to"
     }
 }
+
+/// The path of a pullback's tangent: `pullback` → `pullback_jvp` (`__grad_f::pullback_jvp`,
+/// `Self::f_pullback_jvp`), the last identifier of `callee` renamed.
+pub(super) fn jvp_path(callee: &TokenStream) -> TokenStream {
+    let mut toks: Vec<proc_macro2::TokenTree> = callee.clone().into_iter().collect();
+    if let Some(proc_macro2::TokenTree::Ident(id)) = toks
+        .iter_mut()
+        .rev()
+        .find(|t| matches!(t, proc_macro2::TokenTree::Ident(_)))
+    {
+        *id = proc_macro2::Ident::new(&format!("{id}_jvp"), id.span());
+    }
+    toks.into_iter().collect()
+}

@@ -88,6 +88,8 @@ fn new_op(vars: &mut Vec<VarInfo>, out: &mut Vec<Inst>, op: Op, args: Vec<Operan
         span: Span::call_site(),
         mutable: false,
         float_checked: false,
+        call: None,
+        pulled_part: false,
     });
     out.push(Inst::Op { var, op, args });
     Operand::Var(var)

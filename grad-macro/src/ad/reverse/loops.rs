@@ -45,6 +45,10 @@ impl Rev {
                 let nv = *map.entry(*v).or_insert_with(|| {
                     let info = b.info(*v).clone();
                     let nv = b.new_var(info.kind, info.name, info.active, info.span);
+                    // A recomputed pullback call is one still (its arguments are its
+                    // references, renamed with it).
+                    b.info_mut(nv).call = info.call;
+                    b.info_mut(nv).pulled_part = info.pulled_part;
                     if let Some(a) = b.arrays.get(v).cloned() {
                         b.arrays.insert(nv, a);
                     }

@@ -1,4 +1,5 @@
-// A Hessian of a function that calls another #[grad] function.
+// A Hessian through a call of a `#[grad]` function that does not ask for `hessian` itself:
+// refused at the call, saying to mark it.
 use backprop::grad;
 
 #[grad]
