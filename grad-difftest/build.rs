@@ -37,7 +37,9 @@
 //! the loop language and of array state with their `wrt` parameters in a struct: `su0`, ..;
 //! default 20, nor that one), `GRAD_COMPILED_STRUCT_SECOND_CASES` that of the twelfth (the
 //! eleventh's programs with `mode = forward` and `hessian`, checked as the tenth's: `sg0`, ..;
-//! default 10, nor that one), `GRAD_FUZZ_SEED` the seed.
+//! default 10, nor that one), `GRAD_COMPILED_CALL_SECOND_CASES` that of the thirteenth
+//! (callers of helpers of floats, the helpers asking for `hessian` too, compiled with `mode =
+//! forward` and `hessian`: `ch0`, ..; default 10, nor that one), `GRAD_FUZZ_SEED` the seed.
 
 use grad_testgen::ast::{CallSite, Cond, Expr, Header, Jump, Place, ReduceKind, Stmt};
 use grad_testgen::{gen, oracle, Multi, Point, Program};
@@ -612,11 +614,10 @@ impl Second {
         (for_hessian, rewrites): (&Program, [bool; 3]),
         points: &[Point],
     ) {
-        // Out of the scope of `hessian` (a compile error): calls of other `#[grad]` functions,
-        // and slices in `wrt` with `mode = forward` or `hessian`. Neither language of these
-        // batches has them (`wa` is an array by value), so nothing is filtered; this says so.
+        // Calls of other `#[grad]` functions only in the thirteenth batch (`ch`), whose helpers
+        // ask for `hessian` too (a compile error otherwise).
         assert!(
-            p.callees.is_empty(),
+            p.callees.is_empty() || self.prefix == "ch",
             "program {i} of the `{}` batch calls",
             self.prefix
         );
@@ -1321,6 +1322,7 @@ fn main() {
     let state_second_cases = env("GRAD_COMPILED_STATE_SECOND_CASES").unwrap_or(10);
     let struct_cases = env("GRAD_COMPILED_STRUCT_CASES").unwrap_or(20);
     let struct_second_cases = env("GRAD_COMPILED_STRUCT_SECOND_CASES").unwrap_or(10);
+    let call_second_cases = env("GRAD_COMPILED_CALL_SECOND_CASES").unwrap_or(10);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -1484,6 +1486,46 @@ fn main() {
         struct_second.add(i, &p, (&q, rewrites), &points);
     }
 
+    // The thirteenth batch: callers of `#[grad]` helpers (the third batch's language) compiled
+    // with `mode = forward` and with `hessian`, checked as the fourth batch's are; their
+    // helpers ask for `hessian` too (`#[grad(hessian)]`, `#[grad(wrt = .., hessian)]`), so that
+    // second derivatives go through the calls. Only callers whose helpers are functions of
+    // floats next to them (second order does not go through arrays yet) are kept.
+    let mut call_second = Second::new("ch");
+    let mut runner = self::runner(seed, 12);
+    let (mut kept, mut drawn) = (0u64, 0u64);
+    let mut calls_in_hessians = 0;
+    while kept < call_second_cases && drawn < call_second_cases * 40 {
+        drawn += 1;
+        let tree = match gen::call_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating caller {drawn} with `hessian`: {e}"),
+        };
+        let (mut p, points) = tree.current();
+        p.name_callees(&format!("ch{kept}"));
+        let floats = |c: &grad_testgen::ast::Callee| {
+            c.place == Place::Here
+                && !c.by_ref
+                && c.outputs.is_empty()
+                && !c.body.wrt_array
+                && !c.body.data_array
+        };
+        if p.callees.is_empty() || !p.callees.iter().all(floats) {
+            continue;
+        }
+        let (q, rewrites) = for_hessian(&p);
+        let before = call_second.programs;
+        call_second.add(kept, &p, (&q, rewrites), &points);
+        if call_second.programs == before {
+            continue;
+        }
+        for c in &p.callees {
+            call_second.fns.push_str(&with_hessian(&c.source()));
+        }
+        calls_in_hessians += p.call_sites().len();
+        kept += 1;
+    }
+
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
         plain.programs, plain.points, plain.nonzero, loops.programs, loops.points, loops.nonzero
@@ -1573,6 +1615,14 @@ fn main() {
     );
     let _ = write!(
         summary,
+        ", {} (through {} calls of helpers that ask for `hessian` too)",
+        call_second
+            .summary()
+            .replace("straight-line programs", "callers"),
+        calls_in_hessians
+    );
+    let _ = write!(
+        summary,
         ", {} programs with their parameters in a struct ({} points, {} nonzero components; by reference {}, by value {}, as `self` {}, passed whole to a helper {}, beside another `wrt` parameter {}, beside a slice {})",
         structs.programs, structs.points, structs.nonzero, forms[0], forms[1], forms[2], forms[3], forms[4], forms[5]
     );
@@ -1586,7 +1636,7 @@ fn main() {
         grad_testgen::escape::SUPPORT,
     );
     let out = format!(
-        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
+        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
@@ -1599,6 +1649,7 @@ fn main() {
         state_second.fns,
         structs.fns,
         struct_second.fns,
+        call_second.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
         array_calls.module,
@@ -1614,6 +1665,7 @@ fn main() {
         state_second.checks,
         structs.checks,
         struct_second.checks,
+        call_second.checks,
     );
     write("generated.rs", &out);
     // The same programs for `tests/lints.rs`, with and without `#[grad]` (an attribute's line
@@ -1694,6 +1746,18 @@ fn write(name: &str, text: &str) {
         std::path::Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join(name);
     if let Err(e) = std::fs::write(&path, text) {
         panic!("writing {}: {e}", path.display());
+    }
+}
+
+/// A helper's source with `hessian` asked for: `#[grad]` → `#[grad(hessian)]`, `#[grad(wrt =
+/// ..)]` → `#[grad(wrt = .., hessian)]`.
+fn with_hessian(source: &str) -> String {
+    match source.split_once('\n') {
+        Some(("#[grad]", rest)) => format!("#[grad(hessian)]\n{rest}"),
+        Some((attr, rest)) if attr.starts_with("#[grad(") && attr.ends_with(")]") => {
+            format!("{}, hessian)]\n{rest}", &attr[..attr.len() - 2])
+        }
+        _ => source.to_string(),
     }
 }
 
