@@ -2,7 +2,8 @@
 //! logistic regression's loss (three weights, 20 points), generated in one pass (scalar
 //! `wrt` parameters, three tangents at once) and one Hessian-vector product per element (an
 //! array `wrt` parameter), against the same Hessian written by hand and num-dual's (hyper-dual
-//! numbers). Also `_hvp` and the gradient alone, for scale.
+//! numbers). Also `_hvp` and the gradient alone, for scale, and the Hessian through a call of
+//! a `#[grad]` helper holding the loop's body against the same body inline.
 //!
 //! ```text
 //! cargo bench --bench second_order
@@ -63,6 +64,24 @@ fn array(w: [f64; 3], xs: &[[f64; 2]], ys: &[f64]) -> f64 {
     s
 }
 
+/// The per-point loss as a helper, asking for `hessian` so that second derivatives go
+/// through calls of it.
+#[grad(wrt = b, w0, w1, hessian)]
+fn point_loss(b: f64, w0: f64, w1: f64, x0: f64, x1: f64, y: f64) -> f64 {
+    let p = sigmoid(b + w0 * x0 + w1 * x1);
+    -(y * p.ln() + (1.0 - y) * (1.0 - p).ln())
+}
+
+/// `scalars` with its loop body a call of `point_loss`: the Hessian through a call.
+#[grad(wrt = b, w0, w1, hessian)]
+fn through_call(b: f64, w0: f64, w1: f64, xs: &[[f64; 2]], ys: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (x, y) in xs.iter().zip(ys) {
+        s += point_loss(b, w0, w1, x[0], x[1], *y);
+    }
+    s
+}
+
 /// By hand: Σ p(1 − p)·[1, x0, x1]ᵀ[1, x0, x1], the upper triangle mirrored.
 #[allow(clippy::needless_range_loop)] // h[i][j] and h[j][i]
 fn by_hand(w: [f64; 3], xs: &[[f64; 2]]) -> [[f64; 3]; 3] {
@@ -110,6 +129,7 @@ fn agree(w: [f64; 3]) {
     let all = [
         ("scalars", scalars_hessian(w[0], w[1], w[2], &XS, &YS)),
         ("array", array_hessian(w, &XS, &YS)),
+        ("through a call", through_call_hessian(w[0], w[1], w[2], &XS, &YS)),
         ("num-dual", num_dual_hessian(w, &XS, &YS)),
     ];
     for (name, h) in all {
@@ -158,6 +178,22 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("grad_gradient", |bn| {
         bn.iter(|| array_grad(black_box(w), black_box(&XS), black_box(&YS)))
+    });
+    g.finish();
+    // The same Hessian with the loop's body a call of a `#[grad]` helper (`point_loss`),
+    // beside `scalars` (the body inline): what going through the call costs.
+    let mut g = c.benchmark_group("hessian_through_a_call");
+    g.bench_function("inline", |bn| {
+        bn.iter(|| {
+            let w = black_box(w);
+            scalars_hessian(w[0], w[1], w[2], black_box(&XS), black_box(&YS))
+        })
+    });
+    g.bench_function("through_call", |bn| {
+        bn.iter(|| {
+            let w = black_box(w);
+            through_call_hessian(w[0], w[1], w[2], black_box(&XS), black_box(&YS))
+        })
     });
     g.finish();
 }
