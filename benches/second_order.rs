@@ -129,7 +129,10 @@ fn agree(w: [f64; 3]) {
     let all = [
         ("scalars", scalars_hessian(w[0], w[1], w[2], &XS, &YS)),
         ("array", array_hessian(w, &XS, &YS)),
-        ("through a call", through_call_hessian(w[0], w[1], w[2], &XS, &YS)),
+        (
+            "through a call",
+            through_call_hessian(w[0], w[1], w[2], &XS, &YS),
+        ),
         ("num-dual", num_dual_hessian(w, &XS, &YS)),
     ];
     for (name, h) in all {

@@ -233,7 +233,7 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "second derivatives cannot go through this call of a `#[backprop::rule]` function: the macro cannot differentiate its partials",
         label = "called here by a function with `hessian`",
-        note = "a rule gives second derivatives when its partials are expressions the macro differentiates (arithmetic and the supported functions of its float parameters and of its value); write them so, or differentiate the caller in forward mode only"
+        note = "a rule gives second derivatives when its partials are expressions the macro differentiates (arithmetic and the supported functions of its float parameters and of its value); write them so (a partial that calls a function cannot be differentiated again), or drop `hessian` from the caller: the rule's first derivatives need nothing more"
     )]
     /// Implemented by nothing: the stand-in for the tangent of a rule's pullback whose partials
     /// the macro cannot differentiate.

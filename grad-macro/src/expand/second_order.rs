@@ -169,9 +169,17 @@ pub(super) fn refused_calls(func: &crate::ir::Func) -> Option<syn::Error> {
         if let crate::ir::Inst::Opaque { var, .. } = i {
             if let Some(call) = &func.info(*var).call {
                 if call.jvp.is_none() {
+                    let what = if call.method {
+                        "a method (second derivatives go through calls of functions, `Self::f(..)` and `f(..)`, not yet of methods): make it an associated function taking what it reads as parameters, or write its body in the caller"
+                    } else {
+                        "a function taking or returning an array (second derivatives go through calls of functions of floats, not yet of arrays): pass the elements as floats, or write its body in the caller"
+                    };
                     errors.push(syn::Error::new(
                         call.span,
-                        format!("`hessian` cannot go through this call of `{}` yet: second derivatives go through calls of functions (not methods) of floats, and this one is a method or takes or returns an array; write the Hessian of the callee's part by hand, or inline it", call.name),
+                        format!(
+                            "`hessian` cannot go through this call of `{}` yet: it is {what}",
+                            call.name
+                        ),
                     ));
                 }
             }

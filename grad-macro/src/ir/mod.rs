@@ -287,6 +287,8 @@ pub struct PulledCall {
     pub span: Span,
     /// The callee's name, for messages.
     pub name: String,
+    /// A method (`self.f(..)`), for messages.
+    pub method: bool,
 }
 
 /// A named constant of `core::{f32,f64}::consts` used by derivative rules.

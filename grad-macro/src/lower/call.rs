@@ -428,11 +428,13 @@ impl Lowerer<'_> {
             .iter()
             .all(|o| !self.b.is_active(o) || self.b.kind(o) == Kind::Float);
         let jvp = (recv.is_none() && !blocks && floats).then(|| super::syntax::jvp_path(&callee));
+        let method = recv.is_some();
         self.b.info_mut(cv).call = Some(std::rc::Rc::new(crate::ir::PulledCall {
             jvp,
             args: call_args,
             span,
             name: called.to_string(),
+            method,
         }));
         self.pulled.push(cv);
         // Named (`sq_pullback`), so it is printed as a `let` of its own rather than inside the
