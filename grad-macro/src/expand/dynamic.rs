@@ -446,7 +446,19 @@ pub(super) struct Units {
     pub(super) k: Ident,
 }
 
+/// The unit directions (see [`Units`]).
 pub(super) fn units(dirs: &[Dir], ty: &TokenStream, krate: &TokenStream) -> Units {
+    units_of(dirs, ty, krate, true)
+}
+
+/// [`Units`], made unit vectors in turn (`set`) when `mutable`; otherwise they stay zeros of
+/// each parameter's shape, and `setup` does not count them (no `n`).
+pub(super) fn units_of(
+    dirs: &[Dir],
+    ty: &TokenStream,
+    krate: &TokenStream,
+    mutable: bool,
+) -> Units {
     let local = |s: &str| format_ident!("{}", s, span = Span::mixed_site());
     let (n, k) = (local("n"), local("k"));
     let units: Vec<Ident> = (0..dirs.len())
@@ -477,15 +489,17 @@ pub(super) fn units(dirs: &[Dir], ty: &TokenStream, krate: &TokenStream) -> Unit
             } else {
                 quote!(#krate::Differentiable::zero_like(&#p))
             };
+            let m = mutable.then(|| quote!(mut));
             quote! {
-                let mut #u = #zero;
+                let #m #u = #zero;
                 let #l = #krate::Differentiable::num_params(&#u);
             }
         })
         .collect();
+    let count = mutable.then(|| quote!(let #n = 0 #(+ #lens)*;));
     let setup = quote! {
         #(#setup)*
-        let #n = 0 #(+ #lens)*;
+        #count
     };
     let set = units
         .iter()

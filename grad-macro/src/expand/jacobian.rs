@@ -534,37 +534,13 @@ impl super::structs::Prepared {
         let d_tys = super::companions::derivative_types(&self.user_sig(sig), &ty, krate);
         let local = |s: &str| format_ident!("{}", s, span = Span::mixed_site());
         // A zero of each `wrt` parameter's shape, its size, and where it starts in a row.
-        let units: Vec<Ident> = (0..dirs.len())
-            .map(|j| local(&format!("zero_{j}")))
-            .collect();
-        let lens: Vec<Ident> = (0..dirs.len())
-            .map(|j| local(&format!("len_{j}")))
-            .collect();
-        let offs: Vec<TokenStream> = (0..dirs.len())
-            .map(|j| {
-                let before = &lens[..j];
-                if j == 0 {
-                    quote!(0)
-                } else {
-                    quote!(#(#before)+*)
-                }
-            })
-            .collect();
-        let setup = dirs.iter().zip(units.iter().zip(&lens)).map(|(d, (u, l))| {
-            let p = &d.name;
-            let zero = if d.slice {
-                quote!(<[#ty]>::to_vec(#p))
-            } else if d.by_ref {
-                quote!(#krate::Differentiable::zero_like(#p))
-            } else {
-                quote!(#krate::Differentiable::zero_like(&#p))
-            };
-            quote! {
-                let #u = #zero;
-                let #l = #krate::Differentiable::num_params(&#u);
-            }
-        });
-        let setup = quote!(#(#setup)*);
+        let super::dynamic::Units {
+            setup,
+            units,
+            offs,
+            lens,
+            ..
+        } = super::dynamic::units_of(dirs, &ty, krate, false);
         let (value, jac, i) = (local("value"), local("jac"), local("i"));
         let mut cot_tys = Vec::new();
         let mut blocks = Vec::new();
