@@ -76,6 +76,32 @@ pub(super) fn identifiers(tokens: &TokenStream) -> HashSet<String> {
     out
 }
 
+/// A companion of `f` named `fname`, as `_jvp`, `_hvp` and `_hessian` are written: its
+/// attributes kept from `f` (`kept`), its documentation, `#[must_use]` and `#[inline]`, the
+/// receiver and `decl` then `extra` parameters, `ret` and `body`.
+pub(super) fn companion_item(
+    f: &ItemFn,
+    kept: &[TokenStream],
+    (fname, doc): (&Ident, &str),
+    (decl, extra): (&[TokenStream], TokenStream),
+    (ret, body): (TokenStream, TokenStream),
+) -> TokenStream {
+    let vis = &f.vis;
+    let (generics, where_clause) = (&f.sig.generics, &f.sig.generics.where_clause);
+    let (recv_decl, _) = receiver(f);
+    let allows = allows();
+    quote! {
+        #(#kept)*
+        #[doc = #doc]
+        #[must_use]
+        #[inline]
+        #allows
+        #vis fn #fname #generics (#recv_decl #(#decl,)* #extra) -> #ret #where_clause {
+            #body
+        }
+    }
+}
+
 /// The parameters' declarations (`mut x: [f64; 3]` for one a body changes in place).
 pub(crate) fn declared(params: &[(Ident, syn::Type, bool)]) -> Vec<TokenStream> {
     params

@@ -249,12 +249,9 @@ impl Prepared {
         prelude: &TokenStream,
     ) -> (TokenStream, Option<super::companions::Bodies>) {
         let name = &f.sig.ident;
-        let vis = &f.vis;
-        let (generics, where_clause) = (&f.sig.generics, &f.sig.generics.where_clause);
         let ty = crate::emit::tokens::float_type_tokens(sig.float);
-        let allows = super::companions::allows();
         let kept = super::companions::companion_attrs(&f.attrs);
-        let (recv_decl, recv_pass) = super::companions::receiver(f);
+        let (_, recv_pass) = super::companions::receiver(f);
         // `self` taken by value is cloned for each call, as a struct parameter is.
         let recv_pass = match f.sig.receiver() {
             Some(r) if r.reference.is_none() && r.colon_token.is_none() => {
@@ -294,19 +291,13 @@ impl Prepared {
         let path = |suffix: &str| super::fn_path(f, &format_ident!("{}_{}", name, suffix));
         let binds = self.bindings(sig, krate);
         let mut out = TokenStream::new();
-        let item =
-            |fname: Ident, doc: String, extra: TokenStream, ret: TokenStream, body: TokenStream| {
-                quote! {
-                    #(#kept)*
-                    #[doc = #doc]
-                    #[must_use]
-                    #[inline]
-                    #allows
-                    #vis fn #fname #generics (#recv_decl #(#decl,)* #extra) -> #ret #where_clause {
-                        #body
-                    }
-                }
-            };
+        let item = |fname: Ident,
+                    doc: String,
+                    extra: TokenStream,
+                    ret: TokenStream,
+                    body: TokenStream| {
+            super::companions::companion_item(f, &kept, (&fname, &doc), (&decl, extra), (ret, body))
+        };
         // `_jvp`: the value and the derivative along a tangent of each `wrt` parameter.
         let (dot_named, dot_decl, dot_ids, dot_binds) =
             self.direction_params(&dirs, "dot", sig, krate);

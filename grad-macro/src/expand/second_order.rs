@@ -203,14 +203,9 @@ impl Second {
         items: &[syn::Item],
     ) -> TokenStream {
         let name = &f.sig.ident;
-        let vis = &f.vis;
-        // Lifetimes only (`check` refuses type and const parameters).
-        let (generics, where_clause) = (&f.sig.generics, &f.sig.generics.where_clause);
         let ty = crate::emit::tokens::float_type_tokens(sig.float);
         let n = sig.wrt.len();
-        let allows = allows();
         let kept = companion_attrs(&f.attrs);
-        let (recv_decl, _) = receiver(f);
         let decl = declared(params);
         let wrt_ids: Vec<&Ident> = sig.wrt.iter().map(|&i| &param_ids[i]).collect();
         // A tangent or a vector has the type of its parameter; an array's derivative is an
@@ -256,17 +251,13 @@ impl Second {
                 let plain = params.iter().map(|(id, t, _)| quote!(#id: #t)).collect();
                 (plain, quote!())
             };
-            quote! {
-                #(#kept)*
-                #[doc = #doc]
-                #[must_use]
-                #[inline]
-                #allows
-                #vis fn #fname #generics (#recv_decl #(#decl,)* #extra) -> #ret #where_clause {
-                    #prelude
-                    #body
-                }
-            }
+            companion_item(
+                f,
+                &kept,
+                (fname, doc),
+                (&decl, extra),
+                (ret, quote!(#prelude #body)),
+            )
         };
         let mut out = TokenStream::new();
         if let Some(jp) = &self.jvp {
