@@ -198,13 +198,9 @@ pub(crate) fn pullback_jvp_item(
     doc: &str,
     sig_body: TokenStream,
 ) -> TokenStream {
-    let (name, vis, generics) = (&f.sig.ident, &f.vis, &f.sig.generics);
+    let (vis, generics) = (&f.vis, &f.sig.generics);
     let allows = allows();
-    let fname = if in_impl(f) {
-        format_ident!("{}_pullback_jvp", name)
-    } else {
-        format_ident!("pullback_jvp")
-    };
+    let fname = pullback_jvp_name(f);
     quote! {
         #(#kept)*
         #[doc = #doc]
@@ -212,5 +208,15 @@ pub(crate) fn pullback_jvp_item(
         #[inline]
         #allows
         #vis fn #fname #generics #sig_body
+    }
+}
+
+/// The name of `f`'s pullback tangent: `pullback_jvp` (an associated function of the struct
+/// `f`) in a module, `f_pullback_jvp` in an `impl`; what `lower::syntax::jvp_path` calls.
+pub(crate) fn pullback_jvp_name(f: &ItemFn) -> Ident {
+    if in_impl(f) {
+        format_ident!("{}_pullback_jvp", f.sig.ident)
+    } else {
+        format_ident!("pullback_jvp")
     }
 }

@@ -507,11 +507,7 @@ pub(super) fn pullback_jvp_refused(
     let mut generics = f.sig.generics.clone();
     generics.params.push(syn::parse_quote!(#d));
     let vis = &f.vis;
-    let fname = if in_impl(f) {
-        format_ident!("{}_pullback_jvp", f.sig.ident)
-    } else {
-        format_ident!("pullback_jvp")
-    };
+    let fname = super::pullbacks::pullback_jvp_name(f);
     // In an `impl`, beside the method, it follows the method's `cfg` (in a module, the `impl`
     // it is in does).
     let kept = if in_impl(f) {
