@@ -39,7 +39,11 @@
 //! eleventh's programs with `mode = forward` and `hessian`, checked as the tenth's: `sg0`, ..;
 //! default 10, nor that one), `GRAD_COMPILED_CALL_SECOND_CASES` that of the thirteenth
 //! (callers of helpers of floats, the helpers asking for `hessian` too, compiled with `mode =
-//! forward` and `hessian`: `ch0`, ..; default 10, nor that one), `GRAD_FUZZ_SEED` the seed.
+//! forward` and `hessian`: `ch0`, ..; default 10, nor that one),
+//! `GRAD_COMPILED_GENERIC_CASES` that of each half of the fourteenth (the sixth batch's loop
+//! programs and the thirteenth's callers, written generic over the float type, `fn
+//! f<T: Real>`, and instantiated at `f64`: `gn0`, .., `gc0`, ..; default 6, nor that one),
+//! `GRAD_FUZZ_SEED` the seed.
 
 use grad_testgen::ast::{CallSite, Cond, Expr, Header, Jump, Place, ReduceKind, Stmt};
 use grad_testgen::{gen, oracle, Multi, Point, Program};
@@ -588,6 +592,9 @@ struct Second {
     structs: bool,
     /// Its programs by the form they took (`in_struct`'s numbering).
     forms: [usize; 6],
+    /// The fourteenth batch: each function generic over its float type ([`to_generic`]),
+    /// instantiated at `f64` by the checks.
+    generic: bool,
 }
 
 /// The tangent of `_jvp` and the vector of `_hvp` (their first `n_grad` components, flattened
@@ -614,10 +621,11 @@ impl Second {
         (for_hessian, rewrites): (&Program, [bool; 3]),
         points: &[Point],
     ) {
-        // Calls of other `#[grad]` functions only in the thirteenth batch (`ch`), whose helpers
-        // ask for `hessian` too (a compile error otherwise).
+        // Calls of other `#[grad]` functions only in the thirteenth batch (`ch`) and the
+        // fourteenth's callers (`gc`), whose helpers ask for `hessian` too (a compile error
+        // otherwise).
         assert!(
-            p.callees.is_empty() || self.prefix == "ch",
+            p.callees.is_empty() || ["ch", "gc"].contains(&self.prefix),
             "program {i} of the `{}` batch calls",
             self.prefix
         );
@@ -656,6 +664,11 @@ impl Second {
                 }
             } else {
                 source
+            };
+            let source = match (self.generic, to_generic(&source)) {
+                (false, _) => source,
+                (true, Some(g)) => g,
+                (true, None) => return,
             };
             sources.push(source);
         }
@@ -1323,6 +1336,7 @@ fn main() {
     let struct_cases = env("GRAD_COMPILED_STRUCT_CASES").unwrap_or(20);
     let struct_second_cases = env("GRAD_COMPILED_STRUCT_SECOND_CASES").unwrap_or(10);
     let call_second_cases = env("GRAD_COMPILED_CALL_SECOND_CASES").unwrap_or(10);
+    let generic_cases = env("GRAD_COMPILED_GENERIC_CASES").unwrap_or(6);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -1491,45 +1505,29 @@ fn main() {
     // helpers ask for `hessian` too (`#[grad(hessian)]`, `#[grad(wrt = .., hessian)]`), so that
     // second derivatives go through the calls. Only callers whose helpers are functions of
     // floats next to them (second order does not go through arrays yet) are kept.
-    let mut call_second = Second::new("ch");
-    let mut runner = self::runner(seed, 12);
-    let (mut kept, mut drawn) = (0u64, 0u64);
-    let mut calls_in_hessians = 0;
-    while kept < call_second_cases && drawn < call_second_cases * 40 {
-        drawn += 1;
-        let tree = match gen::call_case(3).new_tree(&mut runner) {
+    let (call_second, calls_in_hessians) =
+        callers_with_hessian(Second::new("ch"), seed, 12, call_second_cases);
+
+    // The fourteenth batch: functions generic over their float type (`fn f<T: Real>`, see
+    // [`to_generic`]): programs of the loop language (the sixth batch's, `gn0`, ..) and callers
+    // of helpers generic too (the thirteenth's, `gc0`, ..), compiled with `mode = forward` and
+    // with `hessian`, instantiated at `f64` and checked as those batches are.
+    let mut generic_loops = Second::new("gn");
+    generic_loops.generic = true;
+    let mut runner = self::runner(seed, 13);
+    for i in 0..generic_cases {
+        let tree = match gen::loop_case(3).new_tree(&mut runner) {
             Ok(t) => t,
-            Err(e) => panic!("generating caller {drawn} with `hessian`: {e}"),
+            Err(e) => panic!("generating program {i} of the generic batch: {e}"),
         };
-        let (mut p, points) = tree.current();
-        p.name_callees(&format!("ch{kept}"));
-        let floats = |c: &grad_testgen::ast::Callee| {
-            c.place == Place::Here
-                && !c.by_ref
-                && c.outputs.is_empty()
-                && !c.body.wrt_array
-                && !c.body.data_array
-        };
-        // A call in a `while` loop whose value the reverse sweep needs is refused in reverse
-        // mode already (it can be neither kept nor recomputed there; found at seed 2801): such
-        // callers are drawn again too.
-        let whiles = p.source("f").contains("while ")
-            || p.callees.iter().any(|c| c.source().contains("while "));
-        if p.callees.is_empty() || !p.callees.iter().all(floats) || whiles {
-            continue;
-        }
+        let (p, points) = tree.current();
         let (q, rewrites) = for_hessian(&p);
-        let before = call_second.programs;
-        call_second.add(kept, &p, (&q, rewrites), &points);
-        if call_second.programs == before {
-            continue;
-        }
-        for c in &p.callees {
-            call_second.fns.push_str(&with_hessian(&c.source()));
-        }
-        calls_in_hessians += p.call_sites().len();
-        kept += 1;
+        generic_loops.add(i, &p, (&q, rewrites), &points);
     }
+    let mut generic_callers = Second::new("gc");
+    generic_callers.generic = true;
+    let (generic_callers, generic_calls) =
+        callers_with_hessian(generic_callers, seed, 14, generic_cases);
 
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
@@ -1628,6 +1626,15 @@ fn main() {
     );
     let _ = write!(
         summary,
+        ", generic over the float type: {}, and {} (through {} calls of generic helpers)",
+        generic_loops.loop_summary("loop programs"),
+        generic_callers
+            .summary()
+            .replace("straight-line programs", "callers"),
+        generic_calls
+    );
+    let _ = write!(
+        summary,
         ", {} programs with their parameters in a struct ({} points, {} nonzero components; by reference {}, by value {}, as `self` {}, passed whole to a helper {}, beside another `wrt` parameter {}, beside a slice {})",
         structs.programs, structs.points, structs.nonzero, forms[0], forms[1], forms[2], forms[3], forms[4], forms[5]
     );
@@ -1641,7 +1648,7 @@ fn main() {
         grad_testgen::escape::SUPPORT,
     );
     let out = format!(
-        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
+        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
@@ -1655,6 +1662,8 @@ fn main() {
         structs.fns,
         struct_second.fns,
         call_second.fns,
+        generic_loops.fns,
+        generic_callers.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
         array_calls.module,
@@ -1671,6 +1680,8 @@ fn main() {
         structs.checks,
         struct_second.checks,
         call_second.checks,
+        generic_loops.checks,
+        generic_callers.checks,
     );
     write("generated.rs", &out);
     // The same programs for `tests/lints.rs`, with and without `#[grad]` (an attribute's line
@@ -1752,6 +1763,169 @@ fn write(name: &str, text: &str) {
     if let Err(e) = std::fs::write(&path, text) {
         panic!("writing {}: {e}", path.display());
     }
+}
+
+/// The thirteenth batch (and the fourteenth's callers): `cases` callers of `#[grad]` helpers
+/// (the third batch's language) drawn from stream `stream`, compiled with `mode = forward` and
+/// with `hessian`, checked as the fourth batch's are; their helpers ask for `hessian` too
+/// (`#[grad(hessian)]`, `#[grad(wrt = .., hessian)]`), so that second derivatives go through
+/// the calls. Only callers whose helpers are functions of floats next to them (second order
+/// does not go through arrays yet) are kept. Returns the batch and the calls its functions
+/// with `hessian` make.
+fn callers_with_hessian(mut batch: Second, seed: u64, stream: u8, cases: u64) -> (Second, usize) {
+    let prefix = batch.prefix;
+    let mut runner = self::runner(seed, stream);
+    let (mut kept, mut drawn) = (0u64, 0u64);
+    let mut calls_in_hessians = 0;
+    while kept < cases && drawn < cases * 40 {
+        drawn += 1;
+        let tree = match gen::call_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating caller {drawn} of `{prefix}` with `hessian`: {e}"),
+        };
+        let (mut p, points) = tree.current();
+        p.name_callees(&format!("{prefix}{kept}"));
+        let floats = |c: &grad_testgen::ast::Callee| {
+            c.place == Place::Here
+                && !c.by_ref
+                && c.outputs.is_empty()
+                && !c.body.wrt_array
+                && !c.body.data_array
+        };
+        // A call in a `while` loop whose value the reverse sweep needs is refused in reverse
+        // mode already (it can be neither kept nor recomputed there; found at seed 2801): such
+        // callers are drawn again too.
+        let whiles = p.source("f").contains("while ")
+            || p.callees.iter().any(|c| c.source().contains("while "));
+        if p.callees.is_empty() || !p.callees.iter().all(floats) || whiles {
+            continue;
+        }
+        let helpers: Option<Vec<String>> = p
+            .callees
+            .iter()
+            .map(|c| {
+                let source = with_hessian(&c.source());
+                if batch.generic {
+                    to_generic(&source)
+                } else {
+                    Some(source)
+                }
+            })
+            .collect();
+        let Some(helpers) = helpers else { continue };
+        let (q, rewrites) = for_hessian(&p);
+        let before = batch.programs;
+        batch.add(kept, &p, (&q, rewrites), &points);
+        if batch.programs == before {
+            continue;
+        }
+        for h in helpers {
+            batch.fns.push_str(&h);
+        }
+        calls_in_hessians += p.call_sites().len();
+        kept += 1;
+    }
+    (batch, calls_in_hessians)
+}
+
+/// `source` (functions as the printer writes them) generic over the float type, as a user
+/// writes a model once for `f32` and `f64`: `fn name<T: backprop::Real>(..)`, every `f64` type
+/// `T`, and every constant of it through `T::from_f64`: literals (`0.5_f64`, `0.5` →
+/// `T::from_f64(0.5)`), the user constant `K`, `std::f64::consts::PI`, and data cast (`(k as
+/// f64)` → `T::from_f64(k as f64)`). `None` when a cast has another form (then left out).
+fn to_generic(source: &str) -> Option<String> {
+    let c: Vec<char> = source.chars().collect();
+    let word = |i: usize| -> usize {
+        let mut j = i;
+        while j < c.len() && (c[j].is_ascii_alphanumeric() || c[j] == '_') {
+            j += 1;
+        }
+        j
+    };
+    let text = |a: usize, b: usize| -> String { c[a..b].iter().collect() };
+    let mut out = String::with_capacity(source.len() * 5 / 4);
+    let mut i = 0;
+    while i < c.len() {
+        let ch = c[i];
+        if ch.is_ascii_alphabetic() || ch == '_' {
+            let j = word(i);
+            let w = text(i, j);
+            let rest = text(j, (j + 15).min(c.len()));
+            if w == "std" && rest == "::f64::consts::" {
+                let k = word(j + 15);
+                out.push_str(&format!("T::from_f64({}{})", w, text(j, k)));
+                i = k;
+                continue;
+            }
+            match w.as_str() {
+                "f64" => out.push('T'),
+                "K" => out.push_str("T::from_f64(K)"),
+                "fn" => {
+                    // `fn name(`: the float type parameter after the name.
+                    let n0 = j + 1;
+                    let n1 = word(n0);
+                    out.push_str(&text(i, n1));
+                    if c.get(n1) == Some(&'(') {
+                        out.push_str("<T: backprop::Real>");
+                    }
+                    i = n1;
+                    continue;
+                }
+                _ => out.push_str(&w),
+            }
+            i = j;
+        } else if ch.is_ascii_digit() {
+            let mut j = i;
+            while j < c.len() && c[j].is_ascii_digit() {
+                j += 1;
+            }
+            if c.get(j) == Some(&'.') && c.get(j + 1).is_some_and(char::is_ascii_digit) {
+                j += 1;
+                while j < c.len() && c[j].is_ascii_digit() {
+                    j += 1;
+                }
+            }
+            if c.get(j) == Some(&'e') {
+                j += 1;
+                if c.get(j) == Some(&'-') {
+                    j += 1;
+                }
+                while j < c.len() && c[j].is_ascii_digit() {
+                    j += 1;
+                }
+            }
+            let k = word(j);
+            let float = text(i, j).contains(['.', 'e']);
+            if text(j, k) == "_f64" || (float && k == j) {
+                out.push_str(&format!("T::from_f64({})", text(i, j)));
+            } else {
+                out.push_str(&text(i, k));
+            }
+            i = k;
+        } else if ch == '(' {
+            // `(k as f64)`, `(q.k as f64)`: data made a float.
+            let close = c[i..].iter().position(|&x| x == ')').map(|p| i + p);
+            let inner = close.map(|e| text(i + 1, e));
+            match inner.as_deref().and_then(|t| t.strip_suffix(" as f64")) {
+                Some(data)
+                    if data
+                        .chars()
+                        .all(|x| x.is_ascii_alphanumeric() || x == '_' || x == '.') =>
+                {
+                    out.push_str(&format!("T::from_f64({data} as f64)"));
+                    i = close.unwrap_or(i) + 1;
+                }
+                _ => {
+                    out.push('(');
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(ch);
+            i += 1;
+        }
+    }
+    (!out.contains(" as T")).then_some(out)
 }
 
 /// A helper's source with `hessian` asked for: `#[grad]` → `#[grad(hessian)]`, `#[grad(wrt =

@@ -125,8 +125,9 @@
 //!
 //! - Loops, arrays, `break`, `continue`, early `return` and `match`: see the next section.
 //!
-//! Closures (other than in `.map(..)` and `.fold(..)`, below), macros, `unsafe` and generic
-//! functions are rejected with an error at the offending token. A call that passes a
+//! Closures (other than in `.map(..)` and `.fold(..)`, below), macros and `unsafe` are
+//! rejected with an error at the offending token. (Functions generic over their float type, or
+//! over data, are supported: see "Generic functions".) A call that passes a
 //! differentiated value to a function that has neither `#[grad]` nor `#[backprop::rule]` fails at
 //! that call, with a message that says to give it one:
 //!
@@ -413,8 +414,7 @@
 //!   loop recomputes what it needs, calls included, so a side effect in a callee (printing,
 //!   drawing a random number) may happen again. Keep callees pure; draw random numbers in the
 //!   caller.
-//! - A call with type arguments (`f::<T>(x)`) on a differentiated value is an error: `#[grad]`
-//!   functions are not generic.
+//! - A generic callee may be called with its type arguments written (`f::<T>(x)`) or inferred.
 //! - Names: next to a free function `f`, `#[grad]` declares the hidden struct `f {}` that holds
 //!   its pullback. It takes the name `f` in the type namespace, so a module or type named `f`
 //!   in the same module conflicts with it (rustc: "the name `f` is defined multiple times"):
@@ -732,6 +732,76 @@
 //! gradient can be computed in chunks on several threads and summed: `examples/
 //! parallel_gradient.rs` does it with rayon (`par_chunks`, then `reduce` with `add_scaled`),
 //! and `examples/mlp_iris.rs` trains a struct-held network on Iris with [`Adam`].
+//!
+//! # Generic functions: one model for `f32` and `f64`
+//!
+//! A function generic over its float type is differentiated once, for both types:
+//! `fn f<T: Real>(..) -> T` gets companions generic in the same way (`f_grad::<f32>`,
+//! `f_grad::<f64>`, inferred from the arguments), and each instance is the code written for
+//! its type, at the same speed. [`Real`] is the bound: it has every method of `f32`/`f64` the
+//! derivative table knows, under the same names (`x.exp()`, `x.powi(2)`, `a.max(b)`,
+//! `T::sin(x)`), and the operators and assignments.
+//!
+//! - **Constants** are written `T::from_f64(c)` (or `T::ZERO`, `T::ONE`): the macro reads a
+//!   literal `c` there as it reads `2.0` in a function of `f64`. For `f32`, `c` is rounded
+//!   once, from its `f64` value (which, for a decimal literal, may differ in the last bit of
+//!   `f32` from the literal `c_f32` written directly: the `f64` value is rounded to `f32`, not
+//!   the decimal). A plain literal (`x * 2.0`) does not compile in generic Rust: rustc says so
+//!   at the literal. `T::from_f64(k as f64)` converts data; a value that depends on a `wrt`
+//!   parameter cannot go through `f64` (`T::from_f64(x.to_f64())` is refused: it would cut
+//!   the derivative).
+//! - **Constants in derivative code** are computed by the macro only where `f32` and `f64`
+//!   agree exactly (`2.0 · 0.5`, not `0.1 · 3.0`); the others are left for each instance to
+//!   compute in its own type, as the function does.
+//! - **Everything else works as for a concrete type**: loops, arrays (`[T; N]`, `&[T]`,
+//!   `Vec<T>`), structs generic over the float type (`Line<T>`, deriving `Differentiable`),
+//!   calls of other `#[grad]` functions (generic or not, `f(x)` or `f::<T>(x)`), forward mode,
+//!   `hessian`, Jacobians, `trace` and `graph`.
+//! - **Methods of a generic `impl`**: the float type parameter is declared by the `impl`,
+//!   where the macro cannot see its bound; name it with `float = T`.
+//! - **Data may be generic too**: type parameters used for data only (`k: K` with
+//!   `K: Into<f64>`) and const parameters (`w: [f64; N]`, `for i in 0..N`). One float type per
+//!   function: a second `U: Real` is refused.
+//!
+//! ```
+//! use backprop::{grad, Differentiable, Real};
+//!
+//! /// The logistic loss over a data set, at any float width.
+//! #[grad(wrt = w, b, hessian)]
+//! fn logistic<T: Real>(w: [T; 2], b: T, xs: &[[T; 2]], ys: &[T]) -> T {
+//!     let mut l = T::ZERO;
+//!     for i in 0..ys.len() {
+//!         let p = backprop::sigmoid(w[0] * xs[i][0] + w[1] * xs[i][1] + b);
+//!         l -= ys[i] * p.ln() + (T::ONE - ys[i]) * (T::ONE - p).ln();
+//!     }
+//!     l / T::from_f64(ys.len() as f64)
+//! }
+//!
+//! let (xs, ys) = ([[0.5, 1.0], [-1.0, 0.25]], [1.0, 0.0]);
+//! let (gw, gb) = logistic_grad([0.0, 0.0], 0.0, &xs, &ys); // f64
+//! let (gw32, gb32) = logistic_grad([0.0_f32, 0.0], 0.0, &[[0.5, 1.0], [-1.0, 0.25]], &[1.0, 0.0]);
+//! // At w = 0, b = 0: p = 1/2, so the gradient is the mean of (1/2 − y)(x, 1).
+//! assert_eq!((gw, gb), ([-0.375, -0.1875], 0.0));
+//! assert_eq!((gw32, gb32), ([-0.375_f32, -0.1875], 0.0));
+//! assert_eq!(logistic_hessian([0.0, 0.0], 0.0, &xs, &ys)[2][2], 0.25);
+//!
+//! /// Parameters in a generic struct, and a method of its generic `impl`.
+//! #[derive(Clone, Debug, Differentiable)]
+//! struct Line<T> {
+//!     w: T,
+//!     b: T,
+//! }
+//!
+//! impl<T: Real> Line<T> {
+//!     #[grad(wrt = self, float = T)]
+//!     fn loss(&self, x: T, y: T) -> T {
+//!         (self.w * x + self.b - y).powi(2)
+//!     }
+//! }
+//!
+//! let g = Line { w: 2.0_f32, b: 0.0 }.loss_grad(1.0, 1.0);
+//! assert_eq!((g.w, g.b), (2.0, 2.0));
+//! ```
 //!
 //! # Forward mode and second derivatives
 //!

@@ -20,39 +20,33 @@ pub trait Elementwise {
     fn add_scaled(&mut self, other: &Self, s: Self::F);
 }
 
-macro_rules! float {
-    ($f:ty) => {
-        impl Elementwise for $f {
-            type F = $f;
-            #[inline(always)]
-            fn add_assign(&mut self, other: &Self) {
-                *self += *other;
-            }
-            #[inline(always)]
-            fn sub_assign(&mut self, other: &Self) {
-                *self -= *other;
-            }
-            #[inline(always)]
-            fn fill(&mut self, v: $f) {
-                *self = v;
-            }
-            #[inline(always)]
-            fn scale(&mut self, s: $f) {
-                *self *= s;
-            }
-            #[inline(always)]
-            fn dot_into(&self, other: &Self, acc: &mut $f) {
-                *acc += *self * *other;
-            }
-            #[inline(always)]
-            fn add_scaled(&mut self, other: &Self, s: $f) {
-                *self += s * *other;
-            }
-        }
-    };
+impl<R: crate::Real> Elementwise for R {
+    type F = R;
+    #[inline(always)]
+    fn add_assign(&mut self, other: &Self) {
+        *self += *other;
+    }
+    #[inline(always)]
+    fn sub_assign(&mut self, other: &Self) {
+        *self -= *other;
+    }
+    #[inline(always)]
+    fn fill(&mut self, v: R) {
+        *self = v;
+    }
+    #[inline(always)]
+    fn scale(&mut self, s: R) {
+        *self *= s;
+    }
+    #[inline(always)]
+    fn dot_into(&self, other: &Self, acc: &mut R) {
+        *acc += *self * *other;
+    }
+    #[inline(always)]
+    fn add_scaled(&mut self, other: &Self, s: R) {
+        *self += s * *other;
+    }
 }
-float!(f32);
-float!(f64);
 
 impl<A: Elementwise> Elementwise for [A] {
     type F = A::F;

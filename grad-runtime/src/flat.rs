@@ -17,34 +17,28 @@ pub trait Flat: Sized {
     fn write(&self, out: &mut [Self::F]);
 }
 
-macro_rules! float {
-    ($f:ty) => {
-        impl Flat for $f {
-            type F = $f;
-            const LEN: usize = 1;
-            #[inline(always)]
-            fn unit(k: usize) -> Self {
-                if k == 0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-            #[inline(always)]
-            fn set(&mut self, k: usize, v: $f) {
-                if k == 0 {
-                    *self = v;
-                }
-            }
-            #[inline(always)]
-            fn write(&self, out: &mut [$f]) {
-                out[0] = *self;
-            }
+impl<R: crate::Real> Flat for R {
+    type F = R;
+    const LEN: usize = 1;
+    #[inline(always)]
+    fn unit(k: usize) -> Self {
+        if k == 0 {
+            R::ONE
+        } else {
+            R::ZERO
         }
-    };
+    }
+    #[inline(always)]
+    fn set(&mut self, k: usize, v: R) {
+        if k == 0 {
+            *self = v;
+        }
+    }
+    #[inline(always)]
+    fn write(&self, out: &mut [R]) {
+        out[0] = *self;
+    }
 }
-float!(f32);
-float!(f64);
 
 impl<A: Flat, const N: usize> Flat for [A; N] {
     type F = A::F;

@@ -101,31 +101,27 @@ pub mod __private {
     pub fn data_field<T: DataField + ?Sized>(_field: &T) {}
 
     /// A field of a `wrt` struct whose elements the body reads with `D` indices (or iterates):
-    /// compiles only if it is an array (or `Vec`, slice) of exactly `D` dimensions of numbers.
+    /// compiles only if it is an array (or `Vec`, slice) of exactly `D` dimensions of numbers
+    /// of the float type `F`.
     /// A row of a nested array taken as an element would be read as a number, without its
     /// derivative.
     #[inline(always)]
-    pub fn array_field<const D: usize, T: ArrayField<D> + ?Sized>(_field: &T) {}
+    pub fn array_field<const D: usize, F, T: ArrayField<D, F> + ?Sized>(_field: &T) {}
 
     #[diagnostic::on_unimplemented(
         message = "this field of a `wrt` struct is read as an array with as many indices as the body gives it (iterating it counts as one), but it has type `{Self}`",
         label = "its elements are read here",
         note = "#[grad] differentiates a field's numbers: index a nested array down to them (`p.w[i][j]`), or copy the field into a local with its type written (`let w: [[f64; 3]; 2] = p.w;`) and iterate that; its rows, taken by `.iter()` or `for row in &p.w`, would not be differentiated"
     )]
-    pub trait ArrayField<const D: usize> {}
-    macro_rules! array_field {
-        ($($f:ty),*) => {$(
-            impl<const N: usize> ArrayField<1> for [$f; N] {}
-            impl ArrayField<1> for [$f] {}
-            impl ArrayField<1> for Vec<$f> {}
-        )*};
-    }
-    array_field!(f32, f64);
+    pub trait ArrayField<const D: usize, F> {}
+    impl<F: crate::Real, const N: usize> ArrayField<1, F> for [F; N] {}
+    impl<F: crate::Real> ArrayField<1, F> for [F] {}
+    impl<F: crate::Real> ArrayField<1, F> for Vec<F> {}
     macro_rules! nested_field {
         ($($d:literal => $e:literal),*) => {$(
-            impl<T: ArrayField<$e>, const N: usize> ArrayField<$d> for [T; N] {}
-            impl<T: ArrayField<$e>> ArrayField<$d> for [T] {}
-            impl<T: ArrayField<$e>> ArrayField<$d> for Vec<T> {}
+            impl<F, T: ArrayField<$e, F>, const N: usize> ArrayField<$d, F> for [T; N] {}
+            impl<F, T: ArrayField<$e, F>> ArrayField<$d, F> for [T] {}
+            impl<F, T: ArrayField<$e, F>> ArrayField<$d, F> for Vec<T> {}
         )*};
     }
     nested_field!(2 => 1, 3 => 2, 4 => 3, 5 => 4, 6 => 5);
@@ -194,15 +190,9 @@ pub mod __private {
     pub trait TangentArg<F> {
         fn tangent(self) -> F;
     }
-    impl TangentArg<f64> for f64 {
+    impl<R: crate::Real> TangentArg<R> for R {
         #[inline(always)]
-        fn tangent(self) -> f64 {
-            self
-        }
-    }
-    impl TangentArg<f32> for f32 {
-        #[inline(always)]
-        fn tangent(self) -> f32 {
+        fn tangent(self) -> R {
             self
         }
     }
@@ -256,8 +246,8 @@ pub mod __private {
 
     /// A value of the function's float type, as `f64` (for a trace table).
     #[inline(always)]
-    pub fn to_f64<T: Into<f64>>(x: T) -> f64 {
-        x.into()
+    pub fn to_f64<T: crate::Real>(x: T) -> f64 {
+        x.to_f64()
     }
 
     pub use crate::elementwise::{

@@ -211,7 +211,7 @@ impl<S: Real> Sgd<S> {
         assert_eq!(k, v.len(), "Sgd::step: the gradient changed size");
         let mut k = 0;
         params.for_each_mut(&mut |p| {
-            *p = *p - lr * v[k];
+            *p -= lr * v[k];
             k += 1;
         });
         assert_eq!(
@@ -301,7 +301,7 @@ impl<S: Real> Adam<S> {
         let eps = S::from_f64(self.eps * bc2.sqrt());
         let mut k = 0;
         params.for_each_mut(&mut |p| {
-            *p = *p - step * m[k] / (v[k].sqrt() + eps);
+            *p -= step * m[k] / (v[k].sqrt() + eps);
             k += 1;
         });
         assert_eq!(
@@ -319,7 +319,7 @@ pub fn dot_params<P: Differentiable>(a: &P, b: &P, acc: &mut P::Scalar) {
     let b = b.to_flat();
     let mut k = 0;
     a.for_each(&mut |x| {
-        *acc = *acc + x * b[k];
+        *acc += x * b[k];
         k += 1;
     });
 }

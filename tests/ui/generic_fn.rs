@@ -1,11 +1,11 @@
-// A generic function (`fn f<T>`).
-use backprop::grad;
+// Two float type parameters: a #[grad] function is generic over one.
+use backprop::{grad, Real};
 
 #[grad(wrt = x)]
-fn f<T: Into<f64>>(x: f64, k: T) -> f64 {
-    x * k.into()
+fn f<T: Real, U: Real>(x: T, y: U) -> T {
+    x * T::from_f64(y.to_f64())
 }
 
 fn main() {
-    let _ = f(1.0, 2.0f32);
+    let _ = f(1.0_f64, 2.0_f32);
 }

@@ -34,11 +34,18 @@ impl Builder {
             Op::Add | Op::Sub | Op::Mul | Op::Div => {
                 let (x, y) = (a[0], a[1]);
                 if let Some(l) = &lits {
+                    let v32 = arith32(op, l[0] as f32, l[1] as f32) as f64;
                     let v = match f {
-                        Float::F32 => arith32(op, l[0] as f32, l[1] as f32) as f64,
-                        Float::F64 => arith64(op, l[0], l[1]),
+                        Float::F32 => Some(v32),
+                        Float::F64 => Some(arith64(op, l[0], l[1])),
+                        // Folded only where either instance of the function agrees.
+                        Float::Generic => {
+                            let v64 = arith64(op, l[0], l[1]);
+                            let exact = l.iter().all(|&x| f.exact(x));
+                            (exact && v64 == v32 && f.exact(v64)).then_some(v64)
+                        }
                     };
-                    if let Some(o) = fold(v) {
+                    if let Some(o) = v.and_then(fold) {
                         return Some(o);
                     }
                 }
@@ -209,6 +216,7 @@ impl Builder {
                     let ab = self.float.round(a * b);
                     // (All normal: a subnormal product would round.)
                     let normal = a.is_normal() && b.is_normal() && ab.is_normal();
+                    let normal = normal && self.float.exact(a) && self.float.exact(ab);
                     if (power_of_two(a) || power_of_two(b)) && normal {
                         return Some(self.mul(Operand::Lit(ab), u));
                     }

@@ -268,7 +268,13 @@ impl Builder {
         }
         let ty = float_type_tokens(self.float);
         let (t, refs) = self.operand_tokens(n);
-        let as_float = self.opaque(quote!((#t as #ty)), refs.clone(), Kind::Float);
+        let cast = match self.float {
+            crate::ir::Float::Generic => {
+                quote!(<#ty as __grad_krate::Real>::from_f64(#t as f64))
+            }
+            _ => quote!((#t as #ty)),
+        };
+        let as_float = self.opaque(cast, refs.clone(), Kind::Float);
         // Wrapping: `i32::MIN - 1` must not panic where the original function does not.
         let pred = self.opaque(quote!(i32::wrapping_sub(#t, 1)), refs, Kind::Opaque);
         (as_float, pred)

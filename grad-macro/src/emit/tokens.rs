@@ -69,6 +69,11 @@ pub fn float_lit(x: f64, float: Float, suffixed: bool) -> TokenStream {
 
 pub fn float_lit_toks(x: f64, float: Float, suffixed: bool) -> Toks {
     let ty = float_type_tokens(float);
+    if float == Float::Generic {
+        // `T::from_f64(c)`, through the trait, whatever else `T` is bounded by.
+        let c = float_lit_toks(x, Float::F64, true);
+        return quote!(<#ty as __grad_krate::Real>::from_f64(#c)).into();
+    }
     if x.is_nan() {
         return quote!(::core::#ty::NAN).into();
     }
@@ -82,7 +87,7 @@ pub fn float_lit_toks(x: f64, float: Float, suffixed: bool) -> Toks {
     let mag = x.abs();
     let mut text = match float {
         Float::F32 => format!("{:?}", mag as f32),
-        Float::F64 => format!("{mag:?}"),
+        Float::F64 | Float::Generic => format!("{mag:?}"),
     };
     if suffixed {
         text.push_str(if float == Float::F32 { "_f32" } else { "_f64" });
@@ -125,8 +130,12 @@ pub fn zero_array(
 }
 
 pub fn named_const(c: NamedConst, float: Float) -> TokenStream {
-    let ty = float_type_tokens(float);
     let id = Ident::new(c.ident(), Span::call_site());
+    if float == Float::Generic {
+        let ty = float_type_tokens(float);
+        return quote!(<#ty as __grad_krate::Real>::from_f64(::core::f64::consts::#id));
+    }
+    let ty = float_type_tokens(float);
     quote!(::core::#ty::consts::#id)
 }
 
@@ -232,5 +241,8 @@ pub fn float_type_tokens(f: Float) -> TokenStream {
     match f {
         Float::F32 => quote!(f32),
         Float::F64 => quote!(f64),
+        Float::Generic => {
+            Ident::new(crate::ir::GENERIC_FLOAT, Span::call_site()).into_token_stream()
+        }
     }
 }

@@ -137,17 +137,21 @@ pub(crate) fn companion_params(f: &ItemFn) -> Vec<(Ident, syn::Type, bool)> {
 }
 
 /// Where the function is: in an `impl` block (it has a `self` parameter, or its signature
-/// names `Self`), where its companions are methods too and are called through `Self::`, or in
+/// names `Self` or a float type of the `impl`'s, `float = T`), where its companions are methods too and are called through `Self::`, or in
 /// a module.
 pub(crate) fn in_impl(f: &ItemFn) -> bool {
-    fn names_self(ts: TokenStream) -> bool {
+    fn names(ts: TokenStream, name: &str) -> bool {
         ts.into_iter().any(|t| match t {
-            TokenTree::Ident(id) => id == "Self",
-            TokenTree::Group(g) => names_self(g.stream()),
+            TokenTree::Ident(id) => id == name,
+            TokenTree::Group(g) => names(g.stream(), name),
             _ => false,
         })
     }
-    f.sig.receiver().is_some() || names_self(f.sig.to_token_stream())
+    // A float type the function does not declare (`float = T`) is the enclosing `impl`'s.
+    let float = crate::ir::GENERIC_FLOAT;
+    let outer_float = names(f.sig.to_token_stream(), float)
+        && !f.sig.generics.type_params().any(|t| t.ident == float);
+    f.sig.receiver().is_some() || names(f.sig.to_token_stream(), "Self") || outer_float
 }
 
 /// The original function (`item`, its tokens as written) and its companions. A building block
@@ -220,7 +224,7 @@ pub(super) fn companions(
             .any(|t| matches!(t, TokenTree::Ident(id) if id == "impl"))
     });
     // `Self::` inside an `impl`, where the original and its companions are associated functions.
-    let original = fn_path(f, name);
+    let original = fn_value(f, name);
     let use_original = if impl_trait {
         quote!()
     } else {

@@ -169,7 +169,9 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
             let ty = &f.ty;
             if *skip {
                 preds.push(quote!(#ty: ::core::clone::Clone));
-            } else if std::ptr::eq(*f, *first) {
+            } else if std::ptr::eq(*f, *first) || same_type(ty, &first.ty) {
+                // (Of the first field's type: its scalar is the first's, and saying so would
+                // be a cycle rustc cannot solve.)
                 preds.push(quote!(#ty: #d));
             } else {
                 preds.push(quote!(#ty: #d<Scalar = #scalar>));
@@ -248,4 +250,9 @@ fn derive(input: TokenStream) -> syn::Result<TokenStream> {
             }
         }
     })
+}
+
+/// Whether two field types are written alike.
+fn same_type(a: &syn::Type, b: &syn::Type) -> bool {
+    a.to_token_stream().to_string() == b.to_token_stream().to_string()
 }

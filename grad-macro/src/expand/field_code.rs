@@ -30,7 +30,7 @@ pub fn bindings(s: &Split, float: &TokenStream, krate: &TokenStream) -> TokenStr
                 Some(d) if f.exact && !path.is_empty() => {
                     let d = proc_macro2::Literal::usize_unsuffixed(d);
                     quote_spanned! {sp=>
-                        #krate::__private::array_field::<#d, _>(&#place);
+                        #krate::__private::array_field::<#d, #float, _>(&#place);
                         let #id = &#place;
                     }
                 }

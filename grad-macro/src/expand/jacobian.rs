@@ -301,9 +301,10 @@ impl Jac<'_> {
                     krate,
                 );
                 let g = one_or_tuple(g);
+                let zero = per_element::zero_of(&ty);
                 quote! {
                     let #parts = #g;
-                    let mut #row: [#ty; #total] = [0.0; #total];
+                    let mut #row: [#ty; #total] = [#zero; #total];
                     #writes
                     (#value, #row)
                 }
@@ -616,7 +617,7 @@ impl Pair<'_> {
         let (recv_decl, _) = receiver(f);
         let kept = companion_attrs(&f.attrs);
         let allows = allows();
-        let original = fn_path(f, &f.sig.ident);
+        let original = fn_value(f, &f.sig.ident);
         let vj_path = fn_path(f, vj);
         quote! {
             #(#kept)*

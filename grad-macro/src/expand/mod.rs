@@ -8,6 +8,7 @@ mod cost;
 pub mod derive;
 mod dynamic;
 mod field_code;
+mod generic;
 mod jacobian;
 pub mod per_element;
 mod pipeline;
@@ -38,10 +39,21 @@ use syn::{Ident, ItemFn};
 
 pub fn grad(args: TokenStream, item: TokenStream) -> TokenStream {
     let rustc_too = std::cell::Cell::new(false);
-    match expand(args, item.clone(), &rustc_too) {
+    // A function generic over its float type is read with the parameter renamed.
+    // `float = T` names it where the enclosing `impl` declares it.
+    let named = syn::parse2::<Args>(args.clone()).ok().and_then(|a| a.float);
+    let generic = named.or_else(|| {
+        syn::parse2::<ItemFn>(item.clone())
+            .ok()
+            .and_then(|f| generic::float_param(&f))
+    });
+    match expand(args, item.clone(), &rustc_too, generic.as_ref()) {
         Ok(tokens) => tokens,
         Err(err) => {
-            let err = err.to_compile_error();
+            let mut err = err.to_compile_error();
+            if let Some(t) = &generic {
+                err = generic::named_back(err, t, &TokenStream::new());
+            }
             let original = if rustc_too.get() {
                 stand_in(item)
             } else {
@@ -77,8 +89,13 @@ fn expand(
     args: TokenStream,
     item: TokenStream,
     rustc_too: &std::cell::Cell<bool>,
+    generic: Option<&Ident>,
 ) -> syn::Result<TokenStream> {
-    let f = match syn::parse2::<syn::Item>(item.clone())? {
+    let read = match generic {
+        Some(t) => generic::read_as_generic(&item, t),
+        None => item.clone(),
+    };
+    let f = match syn::parse2::<syn::Item>(read)? {
         syn::Item::Fn(f) => f,
         other => {
             return Err(syn::Error::new_spanned(
@@ -92,12 +109,26 @@ fn expand(
         Some(p) => p.to_token_stream(),
         None => quote!(::backprop),
     };
+    let out = expand_fn(&args, &item, &f, rustc_too, &krate)?;
+    Ok(match generic {
+        Some(t) => generic::named_back(out, t, &krate),
+        None => out,
+    })
+}
+
+fn expand_fn(
+    args: &Args,
+    item: &TokenStream,
+    f: &ItemFn,
+    rustc_too: &std::cell::Cell<bool>,
+    krate: &TokenStream,
+) -> syn::Result<TokenStream> {
     // A struct of parameters in `wrt`: analysed as one parameter per field the body reads
     // (`structs`); the companions keep `f`'s signature.
-    let prepared = structs::prepare(&args, &f)?;
+    let prepared = structs::prepare(args, f)?;
     let (args_in, f_in) = match &prepared {
         Some(p) => (&p.args, &p.func),
-        None => (&args, &f),
+        None => (args, f),
     };
     let cx = Ctxt::default();
     let mut sig = check::check(&cx, args_in, f_in);
@@ -117,7 +148,7 @@ fn expand(
     }
     let lowered = sig
         .as_ref()
-        .and_then(|s| lower::lower(&cx, s, &f_in.block, &krate));
+        .and_then(|s| lower::lower(&cx, s, &f_in.block, krate));
     rustc_too.set(cx.said_by_rustc_too());
     cx.check()?;
     let (Some(sig), Some(lowered)) = (sig, lowered) else {
@@ -130,10 +161,10 @@ fn expand(
     pipeline::check(&lowered.func, "lowering");
     let wrt: Vec<Var> = sig.wrt.iter().map(|&i| lowered.func.params[i]).collect();
     if let (Some(m), Some(p)) = (sig.outputs, &prepared) {
-        return p.jacobian(&args, (&item, &f), &sig, &lowered, &wrt, m, &krate);
+        return p.jacobian(args, (item, f), &sig, &lowered, &wrt, m, krate);
     }
     if let Some(m) = sig.outputs {
-        return jacobian(&args, (&item, &f), &sig, &lowered, &wrt, m, &krate);
+        return jacobian(args, (item, f), &sig, &lowered, &wrt, m, krate);
     }
     // The reverse sweep, unless only forward mode is asked for (`hessian` is forward over
     // it).
@@ -146,19 +177,19 @@ fn expand(
     let (second, struct_second) = match &prepared {
         Some(_) => (
             None,
-            dynamic::second(&args, &lowered.func, &wrt, program.as_ref())?,
+            dynamic::second(args, &lowered.func, &wrt, program.as_ref())?,
         ),
         None => (
             // A building block's `hessian` asks for its pullback's tangent only.
             if args.wrt.is_some() {
-                second_order(&args, &sig, &lowered.func, &wrt, program.as_ref())?
+                second_order(args, &sig, &lowered.func, &wrt, program.as_ref())?
             } else {
                 None
             },
             None,
         ),
     };
-    let mut params = companion_params(&f);
+    let mut params = companion_params(f);
     for ((_, _, m), keep) in params.iter_mut().zip(&lowered.keep_mut) {
         *m = *keep;
     }
@@ -171,9 +202,9 @@ fn expand(
                 .filter_map(|p| p.ident.clone()),
         );
     }
-    let reserved = identifiers(&item);
+    let reserved = identifiers(item);
     let (stand_ins, prelude, quiet_prelude) =
-        pullbacks_in_scope(&f, &lowered.callees, sig.float, &krate);
+        pullbacks_in_scope(f, &lowered.callees, sig.float, krate);
     let mut assertions = lowered.assertions.clone();
     assertions.extend(prelude);
     // What the other bodies get: the same, but a call of a function that is not `#[grad]` is
@@ -189,9 +220,9 @@ fn expand(
         let prelude = quote!(#(#items)* #(#quiet)*);
         let (extra, fb) = p.emit_second(
             ss,
-            &f,
+            f,
             &sig,
-            (&krate, &reserved, &param_ids),
+            (krate, &reserved, &param_ids),
             &params,
             &prelude,
         );
@@ -210,14 +241,14 @@ fn expand(
             // `mode = forward` with an array: one call of `_jvp` per element.
             Some(layout) if args.forward && layout.arrays => {
                 let ty = crate::emit::tokens::float_type_tokens(sig.float);
-                let grad_ty = one_or_tuple(&derivative_types(&sig, &ty, &krate));
+                let grad_ty = one_or_tuple(&derivative_types(&sig, &ty, krate));
                 let jvp = format_ident!("{}_jvp", f.sig.ident);
                 let body = per_element::forward_gradient_body(
                     layout,
-                    (fn_path(&f, &jvp), &passed(&f, &param_ids)),
+                    (fn_path(f, &jvp), &passed(f, &param_ids)),
                     &by_ref(&sig),
                     (&ty, &grad_ty),
-                    &krate,
+                    krate,
                 );
                 let note = format!(
                 "exact derivatives from forward mode, one pass per element of the `wrt` parameters (flattened in `wrt` order, each array row-major: N = {}), each a call of [`{jvp}()`] with that element's unit tangent.",
@@ -245,10 +276,10 @@ fn expand(
                 let program = pipeline::optimise(gradient.func);
                 let grad_only =
                     (value_only * 20 >= full).then(|| pipeline::without_value(&program));
-                let body = Emitter::new(&program, &krate, &reserved, &param_ids).body(true);
+                let body = Emitter::new(&program, krate, &reserved, &param_ids).body(true);
                 let grad_body = grad_only
                     .as_ref()
-                    .map(|g| Emitter::new(g, &krate, &reserved, &param_ids).body(false));
+                    .map(|g| Emitter::new(g, krate, &reserved, &param_ids).body(false));
                 let how = if args.forward {
                     "one forward-mode pass carrying a tangent per parameter"
                 } else {
@@ -296,8 +327,8 @@ fn expand(
                 grad,
             } = bodies;
             let bodies = Bodies {
-                value_and_grad: p.wrap(value_and_grad, true, &sig, &krate),
-                grad: grad.map(|g| p.wrap(g, false, &sig, &krate)),
+                value_and_grad: p.wrap(value_and_grad, true, &sig, krate),
+                grad: grad.map(|g| p.wrap(g, false, &sig, krate)),
             };
             (bodies, Some(p.user_sig(&sig)))
         }
@@ -310,48 +341,48 @@ fn expand(
     let pullback_jvp = match &prepared {
         Some(_) => None,
         None if !args.hessian => second_order::pullback_jvp_refused(
-            &f,
+            f,
             &sig,
             &params,
-            &krate,
+            krate,
             second_order::JvpMissing::NotAsked,
         ),
         None => {
             let items = &lowered.items;
             let prelude = quote!(#(#items)* #(#quiet)*);
             match second_order::pullback_jvp(
-                &f,
+                f,
                 &sig,
                 &lowered.func,
                 &wrt,
-                (&krate, &reserved, &param_ids),
+                (krate, &reserved, &param_ids),
                 &params,
                 &prelude,
             ) {
                 Ok(item) => item,
                 Err(_) => second_order::pullback_jvp_refused(
-                    &f,
+                    f,
                     &sig,
                     &params,
-                    &krate,
+                    krate,
                     second_order::JvpMissing::CannotGoThrough,
                 ),
             }
         }
     };
     let out = companions(
-        (&item, &f, args.wrt.is_none()),
+        (item, f, args.wrt.is_none()),
         shown_sig.as_ref().unwrap_or(&sig),
         &plain,
         (&assertions, &quiet),
         &lowered.items,
-        (bodies, &note, &krate),
+        (bodies, &note, krate),
         pullback_jvp.unwrap_or_default(),
     );
     let extra = second.map(|s| {
         s.emit(
-            &f,
-            &krate,
+            f,
+            krate,
             &reserved,
             &param_ids,
             &params,
@@ -360,12 +391,7 @@ fn expand(
             &lowered.items,
         )
     });
-    let shown = shown_derivation(
-        &args,
-        &f,
-        derivation,
-        (&krate, &reserved, &param_ids, &params),
-    )?;
+    let shown = shown_derivation(args, f, derivation, (krate, &reserved, &param_ids, &params))?;
     Ok(quote!(#out #stand_ins #extra #struct_extra #shown))
 }
 
@@ -383,6 +409,28 @@ fn fn_path(f: &ItemFn, name: &Ident) -> TokenStream {
         quote!(Self::#name)
     } else {
         quote!(#name)
+    }
+}
+
+/// The original function as a value (`let _ = f;`, which counts as using it): with its
+/// generic parameters named (`f::<T, N>`).
+fn fn_value(f: &ItemFn, name: &Ident) -> TokenStream {
+    let path = fn_path(f, name);
+    let types: Vec<&Ident> = f
+        .sig
+        .generics
+        .params
+        .iter()
+        .filter_map(|g| match g {
+            syn::GenericParam::Type(t) => Some(&t.ident),
+            syn::GenericParam::Const(c) => Some(&c.ident),
+            syn::GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    if types.is_empty() {
+        path
+    } else {
+        quote!(#path::<#(#types),*>)
     }
 }
 

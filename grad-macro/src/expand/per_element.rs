@@ -208,9 +208,10 @@ pub fn hessian_body(
     let parts = components(&hv, layout.at.len());
     let writes = write_row(layout, &parts, &row, krate);
     let checks = passed_again(args, krate);
+    let zero = zero_of(float);
     quote! {
         #checks
-        let mut #h: [[#float; #n]; #n] = [[0.0; #n]; #n];
+        let mut #h: [[#float; #n]; #n] = [[#zero; #n]; #n];
         for (#k, #row) in #h.iter_mut().enumerate() {
             let #hv = #hvp(#(#args,)* #(#units),*);
             #writes
@@ -252,9 +253,10 @@ pub fn forward_gradient_body(
             quote!(#krate::__private::set(&mut #g, #at, #d);)
         });
     let checks = passed_again(args, krate);
+    let zero = zero_of(float);
     quote! {
         #checks
-        let mut #value: #float = 0.0;
+        let mut #value: #float = #zero;
         let mut #grad: #grad_ty = #zeros;
         for #k in 0..#passes {
             let (#v, #d) = #jvp(#(#args,)* #(#units),*);
@@ -295,9 +297,10 @@ pub fn jacobian_body(
         Count::Known(n) if *n > 0 => quote!(#r[#k] = #c;),
         _ => quote!(if #k < #n { #r[#k] = #c; }),
     };
+    let zero = zero_of(float);
     quote! {
-        let mut #value: [#float; #m] = [0.0; #m];
-        let mut #jac: [[#float; #n]; #m] = [[0.0; #n]; #m];
+        let mut #value: [#float; #m] = [#zero; #m];
+        let mut #jac: [[#float; #n]; #m] = [[#zero; #n]; #m];
         for #k in 0..#passes {
             #(let #dots = #units;)*
             let (#values, #col): ([#float; #m], [#float; #m]) = { #column };
@@ -307,5 +310,14 @@ pub fn jacobian_body(
             }
         }
         (#value, #jac)
+    }
+}
+
+/// `0.0` of the float type written `float` (`f64`, `f32` or a generic `T`): a literal for the
+/// first two, `T::ZERO` through the trait for the third.
+pub(super) fn zero_of(float: &TokenStream) -> TokenStream {
+    match float.to_string().as_str() {
+        "f64" | "f32" => quote!(0.0),
+        _ => quote!(<#float as __grad_krate::Real>::ZERO),
     }
 }

@@ -32,7 +32,15 @@ pub(super) fn pullbacks_in_scope(
     if callees.is_empty() {
         return (None, None, None);
     }
-    let float = &crate::emit::tokens::float_type_tokens(float);
+    // Outside the function, a generic float type is a parameter of the stand-in's own, which
+    // the call infers.
+    let generic = float == crate::ir::Float::Generic;
+    let float = &if generic {
+        quote!(__GradFloat)
+    } else {
+        crate::emit::tokens::float_type_tokens(float)
+    };
+    let own = &generic.then(|| quote!(__GradFloat,));
     // `loud`: the stand-in's `pullback` requires a trait nothing implements, so a call fails
     // with the runtime's message; `quiet`: it does not (see below).
     let stand_ins = |loud: bool| {
@@ -47,8 +55,9 @@ pub(super) fn pullbacks_in_scope(
                     } else {
                         quote!(QuietStandIn)
                     };
+                    let params = generic.then(|| quote!(<#float>));
                     return quote! {
-                        pub type #id = #krate::__private::#stand_in<#n, #float>;
+                        pub type #id #params = #krate::__private::#stand_in<#n, #float>;
                     };
                 }
                 let tys: Vec<Ident> = (0..*n).map(|k| format_ident!("A{}", k)).collect();
@@ -61,12 +70,12 @@ pub(super) fn pullbacks_in_scope(
                 quote! {
                     pub struct #id {}
                     impl #id {
-                        pub fn pullback<#(#tys),*>(#(_: #tys),*) -> (#float, (#(#tys,)*))
+                        pub fn pullback<#own #(#tys),*>(#(_: #tys),*) -> (#float, (#(#tys,)*))
                         #bound
                         {
                             ::core::unreachable!()
                         }
-                        pub fn pullback_jvp<#(#tys,)* D>(#(_: #tys,)* _: D) -> ((#float, (#(#tys,)*)), (#float, (#(#tys,)*)))
+                        pub fn pullback_jvp<#own #(#tys,)* D>(#(_: #tys,)* _: D) -> ((#float, (#(#tys,)*)), (#float, (#(#tys,)*)))
                         #bound
                         {
                             ::core::unreachable!()

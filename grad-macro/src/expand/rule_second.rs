@@ -133,6 +133,7 @@ fn made(
         graph: false,
         checkpoint: false,
         reverse: false,
+        float: None,
     };
     let cx = Ctxt::default();
     let sig = crate::front::check::check(&cx, &args, &synthetic);

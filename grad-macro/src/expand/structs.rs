@@ -155,6 +155,7 @@ pub(super) fn prepare(args: &Args, f: &ItemFn) -> syn::Result<Option<Prepared>> 
         graph: args.graph,
         checkpoint: args.checkpoint,
         reverse: args.reverse,
+        float: args.float.clone(),
     };
     Ok(Some(Prepared {
         args: inner,

@@ -10,6 +10,7 @@ mod kw {
     syn::custom_keyword!(trace);
     syn::custom_keyword!(graph);
     syn::custom_keyword!(checkpoint);
+    syn::custom_keyword!(float);
 }
 
 pub struct Args {
@@ -32,14 +33,18 @@ pub struct Args {
     /// `mode = reverse`, said explicitly (a Jacobian then uses reverse mode whatever its
     /// shape).
     pub reverse: bool,
+    /// `float = T`: the float type is `T`, a type parameter declared by the enclosing `impl`
+    /// (`impl<T: Real> Model<T>`), where the macro cannot see its bound.
+    pub float: Option<Ident>,
 }
 
-const EXPECTED: &str = "expected `wrt = a, b, ...` (and optionally `mode = forward`, `hessian`, `trace`, `graph`, `checkpoint`, `crate = path`), or nothing for a building block";
+const EXPECTED: &str = "expected `wrt = a, b, ...` (and optionally `mode = forward`, `hessian`, `trace`, `graph`, `checkpoint`, `float = T`, `crate = path`), or nothing for a building block";
 
 impl Parse for Args {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut wrt: Option<Vec<Ident>> = None;
         let mut krate = None;
+        let mut float = None::<Ident>;
         let (mut forward, mut hessian) = (None::<Ident>, None::<Ident>);
         let (mut trace, mut graph, mut checkpoint) = (false, false, false);
         while !input.is_empty() {
@@ -69,6 +74,7 @@ impl Parse for Args {
                     && !input.peek2(kw::trace)
                     && !input.peek2(kw::graph)
                     && !input.peek2(kw::checkpoint)
+                    && !input.peek2(kw::float)
                 {
                     input.parse::<Token![,]>()?;
                     names.push(wrt_name(input)?);
@@ -81,6 +87,18 @@ impl Parse for Args {
                 }
                 input.parse::<Token![=]>()?;
                 krate = Some(Path::parse_mod_style(input)?);
+            } else if input.peek(kw::float) {
+                let kw: kw::float = input.parse()?;
+                if float.is_some() {
+                    return Err(syn::Error::new(kw.span, "`float` is given twice"));
+                }
+                if input.parse::<Token![=]>().is_err() || !input.peek(Ident) {
+                    return Err(syn::Error::new(
+                        kw.span,
+                        "expected `float = T`: the type parameter of the enclosing `impl` that is the float type",
+                    ));
+                }
+                float = Some(input.parse()?);
             } else if input.peek(kw::trace) || input.peek(kw::graph) || input.peek(kw::checkpoint) {
                 let id: Ident = input.parse()?;
                 let flag = if id == "trace" {
@@ -157,6 +175,7 @@ impl Parse for Args {
             checkpoint,
             forward: forward.is_some_and(|m| m == "forward"),
             hessian: hessian.is_some(),
+            float,
         })
     }
 }

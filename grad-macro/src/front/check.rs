@@ -5,7 +5,7 @@ use crate::front::args::Args;
 use crate::front::ctxt::Ctxt;
 use crate::ir::{ArrayInfo, Float};
 use quote::ToTokens;
-use syn::{FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Type};
+use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
 #[derive(Clone)]
 pub struct Param {
@@ -150,6 +150,14 @@ pub fn several_floats(ty: &Type, body: &syn::Block) -> Option<(Float, usize)> {
     }
 }
 
+/// Whether a type parameter is bounded by `Real` where it is declared.
+fn real_bound(t: &syn::TypeParam) -> bool {
+    t.bounds.iter().any(|b| {
+        matches!(b, syn::TypeParamBound::Trait(tb)
+            if tb.path.segments.last().is_some_and(|s| s.ident == "Real"))
+    })
+}
+
 /// `f32` or `f64`, written as such.
 pub fn float_of(ty: &Type) -> Option<Float> {
     match ty {
@@ -157,7 +165,9 @@ pub fn float_of(ty: &Type) -> Option<Float> {
         Type::Group(g) => float_of(&g.elem),
         Type::Path(p) if p.qself.is_none() => {
             let id = p.path.get_ident()?;
-            if id == "f64" {
+            if id == crate::ir::GENERIC_FLOAT {
+                Some(Float::Generic)
+            } else if id == "f64" {
                 Some(Float::F64)
             } else if id == "f32" {
                 Some(Float::F32)
@@ -188,16 +198,32 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
     if let Some(v) = &sig.variadic {
         cx.error_spanned(v, "variadic functions are not supported");
     }
-    for g in &sig.generics.params {
-        match g {
-            GenericParam::Type(_) | GenericParam::Const(_) => cx.error_spanned(
-                g,
-                "generic parameters are not supported: write the function for f32 or f64",
-            ),
-            GenericParam::Lifetime(_) => {}
+    // Generic parameters: the float type (renamed while the macro reads the function,
+    // `expand::generic`), and types and constants of data, which the companions take as the
+    // function does. A second float type is refused.
+    let mut floats = sig
+        .generics
+        .type_params()
+        .filter(|t| t.ident == crate::ir::GENERIC_FLOAT);
+    if floats.next().is_some() {
+        let other = |t: &&syn::TypeParam| real_bound(t) && t.ident != crate::ir::GENERIC_FLOAT;
+        if let Some(t) = sig.generics.type_params().find(other) {
+            cx.error_spanned(
+                &t.ident,
+                format!(
+                    "`{}` is a second float type: a #[grad] function is generic over one float type, `{}` here; make its values `{}`, or take them as data of a concrete type and convert them with `{}::from_f64(..)`",
+                    t.ident,
+                    crate::ir::GENERIC_FLOAT,
+                    crate::ir::GENERIC_FLOAT,
+                    crate::ir::GENERIC_FLOAT
+                ),
+            );
         }
     }
     let mut outputs = None;
+    // `T` in `-> T` when it may be the enclosing `impl`'s float type: said once, at the return
+    // type, and not again at each `wrt` parameter of that type.
+    let mut outer_float = None;
     let float = match &sig.output {
         ReturnType::Type(_, ty) => {
             let fl = float_of(ty).or_else(|| {
@@ -206,9 +232,22 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
                 Some(f)
             });
             if fl.is_none() {
+                // `-> T`, `T` a type parameter the function does not declare: the `impl`'s.
+                let outer = matches!(&**ty, Type::Path(p) if p.qself.is_none()
+                && p.path.get_ident().is_some_and(|id| {
+                    !sig.generics.type_params().any(|t| t.ident == *id)
+                        && id.to_string().starts_with(|c: char| c.is_ascii_uppercase())
+                }));
+                let hint = if outer {
+                    let t = ty.to_token_stream();
+                    outer_float = Some(t.to_string());
+                    format!("; if `{t}` is the float type parameter of the enclosing `impl` (`impl<{t}: Real>`), say so: `#[grad(float = {t}, ...)]`")
+                } else {
+                    String::new()
+                };
                 cx.error_spanned(
                     ty,
-                    "a #[grad] function must return f32 or f64 (or several of them, `(f64, f64)` or `[f64; 3]`, for a Jacobian: an array of a constant length `[f64; M]` ends with its array literal)",
+                    format!("a #[grad] function must return f32 or f64 (or several of them, `(f64, f64)` or `[f64; 3]`, for a Jacobian: an array of a constant length `[f64; M]` ends with its array literal), or a float type parameter `T: Real`{hint}"),
                 );
             }
             fl
@@ -321,6 +360,7 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
                     type_str(&r.elem)
                 ),
             ),
+            (ty, None) if outer_float.as_deref() == Some(&*ty.to_token_stream().to_string()) => {}
             (_, None) => cx.error_spanned(
                 name,
                 format!(
@@ -334,7 +374,11 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
                     "`{name}` has type `{}` but `{}` returns `{}`: a `wrt` parameter must be of the return type (or an array of it)",
                     type_str(&p.ty),
                     sig.ident,
-                    if float == Some(Float::F32) { "f32" } else { "f64" }
+                    match float {
+                        Some(Float::F32) => "f32",
+                        Some(Float::Generic) => crate::ir::GENERIC_FLOAT,
+                        _ => "f64",
+                    }
                 ),
             ),
             _ => {

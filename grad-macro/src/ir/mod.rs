@@ -30,14 +30,32 @@ use rustc_hash::FxHashMap as HashMap;
 pub enum Float {
     F32,
     F64,
+    /// The type parameter of a function generic over its float type (`fn f<T: Real>`). The
+    /// macro reads the function with the parameter renamed [`GENERIC_FLOAT`] and names it
+    /// back in its output (`expand::generic`). Constants are held as `f64` and written
+    /// `T::from_f64(c)`; two are folded into one only where `f32` and `f64` agree exactly.
+    Generic,
 }
+
+/// What the float type parameter of a generic function is called while the macro reads it.
+pub const GENERIC_FLOAT: &str = "__grad_float";
 
 impl Float {
     /// Rounds `v` to this type (exactly representable as `f64` either way).
     pub fn round(self, v: f64) -> f64 {
         match self {
             Float::F32 => v as f32 as f64,
-            Float::F64 => v,
+            Float::F64 | Float::Generic => v,
+        }
+    }
+
+    /// Whether `v`, a constant computed by the macro, is what the function's own arithmetic
+    /// gives: always for `f32` and `f64` (the macro rounds as they do), and for a generic
+    /// float only when `v` is a normal `f32` too (or zero), so that either instance agrees.
+    pub fn exact(self, v: f64) -> bool {
+        match self {
+            Float::F32 | Float::F64 => true,
+            Float::Generic => v == 0.0 || ((v as f32) as f64 == v && (v as f32).is_normal()),
         }
     }
 }

@@ -175,7 +175,7 @@ impl Lowerer<'_> {
                 let segs = crate::lower::escape::segments(&p.path);
                 let last = segs.last().cloned().unwrap_or_default();
                 // `f64::exp(x)`: the path form of a method.
-                if segs.len() == 2 && (segs[0] == "f64" || segs[0] == "f32") {
+                if segs.len() == 2 && float_type(&segs[0]) {
                     if let Some(i) = rules::lookup(&last, Form::Method) {
                         let exprs: Vec<&Expr> = c.args.iter().collect();
                         let args: Vec<Operand> = exprs.iter().map(|a| self.expr(a)).collect();
@@ -239,7 +239,7 @@ impl Lowerer<'_> {
                 let Some(callee) = self.pullback_path(&p.path, c.args.len()) else {
                     return self.error(
                         &p.path,
-                        format!("`{name}` is called with type arguments: a #[grad] function cannot be generic, so its pullback cannot be named this way"),
+                        format!("`{name}` is not a path a pullback can be found by: call a #[grad] function by its name or path (`f(x)`, `module::f(x)`, `Self::f(x)`)"),
                     );
                 };
                 let exprs: Vec<&Expr> = c.args.iter().collect();
@@ -256,11 +256,11 @@ impl Lowerer<'_> {
     /// `m::f`), with `f` imported as `__grad_f` by `expand::pullbacks_in_scope`.
     /// `None` when the call gives type arguments.
     pub(super) fn pullback_path(&mut self, path: &syn::Path, arity: usize) -> Option<TokenStream> {
-        let n = path.segments.len();
+        // `f::<T>(x)`: the pullback infers `T` from the arguments, as the call does.
+        let mut path = path.clone();
+        path.segments.last_mut()?.arguments = syn::PathArguments::None;
+        let (path, n) = (&path, path.segments.len());
         let last = path.segments.last()?;
-        if !last.arguments.is_empty() {
-            return None;
-        }
         let span = last.ident.span();
         let ty = n >= 2 && {
             let prev = path.segments[n - 2].ident.to_string();

@@ -31,6 +31,9 @@ impl Lowerer<'_> {
                         }
                     }
                 }
+                if let Some(c) = self.generic_const(p) {
+                    return c;
+                }
                 self.b.add_extern(p.to_token_stream())
             }
             Expr::Paren(p) => self.expr(&p.expr),
@@ -75,7 +78,10 @@ impl Lowerer<'_> {
                 None => self.opaque(e, &format!("the operator `{}`", b.op.to_token_stream())),
             },
             Expr::MethodCall(m) => self.method(m),
-            Expr::Call(c) => self.call(c),
+            Expr::Call(c) => match self.generic_literal(c) {
+                Some(o) => o,
+                None => self.call(c),
+            },
             Expr::Cast(c) => self.cast(c),
             Expr::If(i) => match self.if_expr(i) {
                 Some(v) => v,
@@ -135,7 +141,7 @@ impl Lowerer<'_> {
             {
                 let v = match self.b.float {
                     Float::F32 => f.base10_parse::<f32>().map(f64::from),
-                    Float::F64 => f.base10_parse::<f64>(),
+                    Float::F64 | Float::Generic => f.base10_parse::<f64>(),
                 };
                 match v {
                     Ok(v) => Operand::Lit(v),

@@ -593,6 +593,7 @@ pub(super) fn typed_float_literals(iter: &Expr, float: crate::ir::Float) -> Expr
     let suffix = match float {
         crate::ir::Float::F32 => "f32",
         crate::ir::Float::F64 => "f64",
+        crate::ir::Float::Generic => return iter.clone(), // `T::from_f64(..)` already
     };
     syn::visit_mut::VisitMut::visit_expr_mut(&mut Suffix(suffix), &mut e);
     e

@@ -22,6 +22,7 @@ pub mod effects;
 pub mod escape;
 mod expr;
 mod finish;
+mod generic;
 mod iter;
 mod matches;
 mod scan;
@@ -30,6 +31,7 @@ mod syntax;
 
 use cond::*;
 use control::*;
+use generic::float_type;
 use iter::*;
 use matches::*;
 use proc_macro2::{Span, TokenStream};

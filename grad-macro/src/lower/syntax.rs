@@ -89,6 +89,10 @@ pub(super) fn known_pure(e: &Expr) -> bool {
                 match first {
                     "backprop" => rule(last),
                     "f64" | "f32" => rule(last) || FUNCTIONS.contains(&last),
+                    // `T::from_f64(c)` too, for a generic float `T`.
+                    crate::ir::GENERIC_FLOAT => {
+                        rule(last) || FUNCTIONS.contains(&last) || last == "from_f64"
+                    }
                     _ => FUNCTIONS.contains(&last),
                 }
             }

@@ -1,0 +1,15 @@
+// `float` without the type parameter it names.
+use backprop::{grad, Real};
+
+struct Model<T>(T);
+
+impl<T: Real> Model<T> {
+    #[grad(wrt = x, float)]
+    fn loss(&self, x: T) -> T {
+        self.0 * x * x
+    }
+}
+
+fn main() {
+    let _ = Model(2.0_f64).loss(1.0);
+}
