@@ -43,6 +43,8 @@
 //! `GRAD_COMPILED_GENERIC_CASES` that of each half of the fourteenth (the sixth batch's loop
 //! programs and the thirteenth's callers, written generic over the float type, `fn
 //! f<T: Real>`, and instantiated at `f64`: `gn0`, .., `gc0`, ..; default 6, nor that one),
+//! `GRAD_COMPILED_RULE_CASES` that of the fifteenth (the thirteenth's callers, each helper a
+//! `#[backprop::rule]` with its partials written out: `cr0`, ..; default 6, nor that one),
 //! `GRAD_FUZZ_SEED` the seed.
 
 use grad_testgen::ast::{CallSite, Cond, Expr, Header, Jump, Place, ReduceKind, Stmt};
@@ -625,7 +627,7 @@ impl Second {
         // fourteenth's callers (`gc`), whose helpers ask for `hessian` too (a compile error
         // otherwise).
         assert!(
-            p.callees.is_empty() || ["ch", "gc"].contains(&self.prefix),
+            p.callees.is_empty() || ["ch", "gc", "cr"].contains(&self.prefix),
             "program {i} of the `{}` batch calls",
             self.prefix
         );
@@ -1337,6 +1339,7 @@ fn main() {
     let struct_second_cases = env("GRAD_COMPILED_STRUCT_SECOND_CASES").unwrap_or(10);
     let call_second_cases = env("GRAD_COMPILED_CALL_SECOND_CASES").unwrap_or(10);
     let generic_cases = env("GRAD_COMPILED_GENERIC_CASES").unwrap_or(6);
+    let rule_cases = env("GRAD_COMPILED_RULE_CASES").unwrap_or(6);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -1506,7 +1509,7 @@ fn main() {
     // second derivatives go through the calls. Only callers whose helpers are functions of
     // floats next to them (second order does not go through arrays yet) are kept.
     let (call_second, calls_in_hessians) =
-        callers_with_hessian(Second::new("ch"), seed, 12, call_second_cases);
+        callers_with_hessian(Second::new("ch"), seed, 12, call_second_cases, false);
 
     // The fourteenth batch: functions generic over their float type (`fn f<T: Real>`, see
     // [`to_generic`]): programs of the loop language (the sixth batch's, `gn0`, ..) and callers
@@ -1527,7 +1530,14 @@ fn main() {
     let mut generic_callers = Second::new("gc");
     generic_callers.generic = true;
     let (generic_callers, generic_calls) =
-        callers_with_hessian(generic_callers, seed, 14, generic_cases);
+        callers_with_hessian(generic_callers, seed, 14, generic_cases, false);
+
+    // The fifteenth batch: callers of `#[backprop::rule]` helpers (the thirteenth's callers,
+    // each helper's body an expression of its parameters, its derivative rule that
+    // expression's partials written out, `rule_source`), compiled with `mode = forward` and
+    // with `hessian`: second derivatives from the rules' partials differentiated again.
+    let (rule_callers, rule_calls) =
+        callers_with_hessian(Second::new("cr"), seed, 15, rule_cases, true);
 
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
@@ -1626,6 +1636,14 @@ fn main() {
     );
     let _ = write!(
         summary,
+        ", {} (through {} calls of rules)",
+        rule_callers
+            .summary()
+            .replace("straight-line programs", "callers of rules"),
+        rule_calls
+    );
+    let _ = write!(
+        summary,
         ", generic over the float type: {}, and {} (through {} calls of generic helpers)",
         generic_loops.loop_summary("loop programs"),
         generic_callers
@@ -1648,7 +1666,7 @@ fn main() {
         grad_testgen::escape::SUPPORT,
     );
     let out = format!(
-        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
+        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
@@ -1664,6 +1682,7 @@ fn main() {
         call_second.fns,
         generic_loops.fns,
         generic_callers.fns,
+        rule_callers.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
         array_calls.module,
@@ -1682,6 +1701,7 @@ fn main() {
         call_second.checks,
         generic_loops.checks,
         generic_callers.checks,
+        rule_callers.checks,
     );
     write("generated.rs", &out);
     // The same programs for `tests/lints.rs`, with and without `#[grad]` (an attribute's line
@@ -1772,8 +1792,15 @@ fn write(name: &str, text: &str) {
 /// the calls. Only callers whose helpers are functions of floats next to them (second order
 /// does not go through arrays yet) are kept. Returns the batch and the calls its functions
 /// with `hessian` make.
-fn callers_with_hessian(mut batch: Second, seed: u64, stream: u8, cases: u64) -> (Second, usize) {
+fn callers_with_hessian(
+    mut batch: Second,
+    seed: u64,
+    stream: u8,
+    cases: u64,
+    rules: bool,
+) -> (Second, usize) {
     let prefix = batch.prefix;
+    let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(stream);
     let mut runner = self::runner(seed, stream);
     let (mut kept, mut drawn) = (0u64, 0u64);
     let mut calls_in_hessians = 0;
@@ -1800,10 +1827,21 @@ fn callers_with_hessian(mut batch: Second, seed: u64, stream: u8, cases: u64) ->
         if p.callees.is_empty() || !p.callees.iter().all(floats) || whiles {
             continue;
         }
+        // The fifteenth batch: each helper a rule, its body an expression drawn here and its
+        // partials that expression's derivatives, written out (`rule_source`).
+        if rules {
+            for c in &mut p.callees {
+                c.body.stmts.clear();
+                c.body.ret = rule_body(&mut rng, c.body.n_wrt, c.body.n_data, 3);
+            }
+        }
         let helpers: Option<Vec<String>> = p
             .callees
             .iter()
             .map(|c| {
+                if rules {
+                    return rule_source(c);
+                }
                 let source = with_hessian(&c.source());
                 if batch.generic {
                     to_generic(&source)
@@ -1926,6 +1964,120 @@ fn to_generic(source: &str) -> Option<String> {
         }
     }
     (!out.contains(" as T")).then_some(out)
+}
+
+/// A rule's body for the fifteenth batch: an expression of the helper's parameters (`w0`, ..,
+/// then its float data `x0`, ..) of sums, differences, products, negations, `sin`, `cos`,
+/// `tanh` and `exp(tanh(..))`, defined everywhere; `depth` levels at most. `rng` is the batch's
+/// own stream.
+fn rule_body(rng: &mut u64, n_wrt: usize, n_data: usize, depth: u32) -> Expr {
+    let mut next = |n: u64| {
+        *rng = rng
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (*rng >> 33) % n
+    };
+    let vars = (n_wrt + n_data).max(1) as u64;
+    if depth == 0 || next(4) == 0 {
+        return match next(5) {
+            0 => Expr::Lit([0.5, -1.25, 2.0, 0.75][next(4) as usize]),
+            _ => Expr::Var(next(vars) as u8),
+        };
+    }
+    let kind = next(8);
+    let sub = |rng: &mut u64| Box::new(rule_body(rng, n_wrt, n_data, depth - 1));
+    use grad_testgen::ast::{Arith, F1};
+    match kind {
+        0 => Expr::Bin(Arith::Add, sub(rng), sub(rng)),
+        1 => Expr::Bin(Arith::Sub, sub(rng), sub(rng)),
+        2 | 3 => Expr::Bin(Arith::Mul, sub(rng), sub(rng)),
+        4 => Expr::F1(F1::Sin, sub(rng)),
+        5 => Expr::F1(F1::Cos, sub(rng)),
+        6 => Expr::F1(F1::Tanh, sub(rng)),
+        _ => Expr::F1(F1::Exp, Box::new(Expr::F1(F1::Tanh, sub(rng)))),
+    }
+}
+
+/// `e` (of [`rule_body`]'s language) as Rust, the helper's parameters by name.
+fn rule_expr(e: &Expr, names: &[String]) -> String {
+    use grad_testgen::ast::{Arith, F1};
+    let p = |e: &Expr| rule_expr(e, names);
+    match e {
+        Expr::Var(i) => names[*i as usize % names.len()].clone(),
+        Expr::Lit(c) => format!("({c:?}_f64)"),
+        Expr::Neg(a) => format!("(-{})", p(a)),
+        Expr::Bin(op, a, b) => {
+            let s = match op {
+                Arith::Add => "+",
+                Arith::Sub => "-",
+                Arith::Mul => "*",
+                Arith::Div => "/",
+            };
+            format!("({} {s} {})", p(a), p(b))
+        }
+        Expr::F1(f, a) => {
+            let m = match f {
+                F1::Sin => "sin",
+                F1::Cos => "cos",
+                F1::Tanh => "tanh",
+                _ => "exp",
+            };
+            format!("{}.{m}()", p(a))
+        }
+        _ => "0.0_f64".to_string(),
+    }
+}
+
+/// The derivative of `e` (of [`rule_body`]'s language) with respect to parameter `i`, as Rust:
+/// the textbook rules, written independently of the macro's table.
+fn rule_partial(e: &Expr, i: usize, names: &[String]) -> String {
+    use grad_testgen::ast::{Arith, F1};
+    let p = |e: &Expr| rule_expr(e, names);
+    let d = |e: &Expr| rule_partial(e, i, names);
+    match e {
+        Expr::Var(j) if *j as usize % names.len() == i => "1.0_f64".to_string(),
+        Expr::Var(_) | Expr::Lit(_) => "0.0_f64".to_string(),
+        Expr::Neg(a) => format!("(-{})", d(a)),
+        Expr::Bin(Arith::Add, a, b) => format!("({} + {})", d(a), d(b)),
+        Expr::Bin(Arith::Sub, a, b) => format!("({} - {})", d(a), d(b)),
+        Expr::Bin(Arith::Mul, a, b) => format!("({} * {} + {} * {})", d(a), p(b), p(a), d(b)),
+        Expr::Bin(Arith::Div, a, b) => format!(
+            "(({} * {} - {} * {}) / ({} * {}))",
+            d(a),
+            p(b),
+            p(a),
+            d(b),
+            p(b),
+            p(b)
+        ),
+        Expr::F1(F1::Sin, a) => format!("({}.cos() * {})", p(a), d(a)),
+        Expr::F1(F1::Cos, a) => format!("(-{}.sin() * {})", p(a), d(a)),
+        Expr::F1(F1::Tanh, a) => format!("((1.0_f64 - {}.tanh().powi(2)) * {})", p(a), d(a)),
+        Expr::F1(_, a) => format!("({}.exp() * {})", p(a), d(a)),
+        _ => "0.0_f64".to_string(),
+    }
+}
+
+/// The helper `c` (its body [`rule_body`]'s) as a `#[backprop::rule]` function, with its
+/// partials.
+fn rule_source(c: &grad_testgen::ast::Callee) -> Option<String> {
+    let (n_wrt, n_data) = (c.body.n_wrt, c.body.n_data);
+    let names: Vec<String> = (0..n_wrt)
+        .map(|j| format!("w{j}"))
+        .chain((0..n_data).map(|j| format!("x{j}")))
+        .collect();
+    // A rule gives every float parameter its partial (data too: it is then never used).
+    let partials: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(j, n)| format!("{n} = {}", rule_partial(&c.body.ret, j, &names)))
+        .collect();
+    let source = c.source();
+    let (_, rest) = source.split_once('\n')?;
+    Some(format!(
+        "#[backprop::rule({})]\n{rest}",
+        partials.join(", ")
+    ))
 }
 
 /// A helper's source with `hessian` asked for: `#[grad]` → `#[grad(hessian)]`, `#[grad(wrt =

@@ -901,7 +901,8 @@
 //! ```
 //!
 //! **Second order through calls.** `hessian` (`_hessian`, `_hvp`) goes through calls of other
-//! `#[grad]` functions of floats (in loops and branches too, in this crate or another) and of
+//! `#[grad]` functions and methods of floats (in loops and branches too, in this crate or
+//! another; `self.f(x)` and `Self::f(self, x)`, `self` data), generic ones included, and of
 //! `#[backprop::rule]` functions:
 //! - a `#[grad]` callee must ask for it with `hessian` on its own attribute (`#[grad(wrt = x,
 //!   hessian)]`, or `#[grad(hessian)]` for a building block): it then also generates the
@@ -912,8 +913,8 @@
 //!   differentiate (arithmetic and the supported functions of its float parameters and of its
 //!   value `y`): they are differentiated again; a rule whose partial calls a function is a
 //!   compile error at a `hessian` caller's call;
-//! - not yet: calls of methods and of functions taking or returning arrays (a compile error at
-//!   the call).
+//! - not yet: calls of functions taking or returning arrays, and of methods differentiated in
+//!   `self` (`wrt = self`) (a compile error at the call).
 //!
 //! ```
 //! use backprop::grad;

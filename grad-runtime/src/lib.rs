@@ -206,7 +206,7 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "second derivatives cannot go through this call: the called function's body has code they cannot go through",
         label = "called here by a function with `hessian`",
-        note = "the called `#[grad]` function calls a method or a function of arrays (second derivatives go through calls of functions of floats), or has code forward mode cannot take; `#[grad(wrt = .., hessian)]` on it says where"
+        note = "the called `#[grad]` function calls a function of arrays (second derivatives go through calls of functions and methods of floats), differentiates a struct of parameters (`wrt = self`), or has code forward mode cannot take; `#[grad(wrt = .., hessian)]` on it says where"
     )]
     /// Implemented by nothing: the stand-in for the tangent of a pullback that cannot be made.
     pub trait TangentOfPullback {}

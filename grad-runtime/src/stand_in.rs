@@ -783,3 +783,39 @@ impl<F> QuietStandIn<12, F> {
         unreachable!()
     }
 }
+
+/// `pullback_hessian` of both stand-ins, per arity: what a `_hessian` calls where its `_hvp`
+/// calls `pullback_jvp` (so it says nothing itself: the first-order `pullback`, or the `_hvp`'s
+/// call, fails first).
+macro_rules! pullback_hessian {
+    ($($n:literal => ($($a:ident),*)),* $(,)?) => {$(
+        impl<F> NotAGradFunction<$n, F> {
+            /// Never runs: the call of `pullback` does not compile.
+            pub fn pullback_hessian<$($a),*>($(_: $a),*) -> ((F, ($($a,)*)), [[F; $n]; $n]) {
+                unreachable!()
+            }
+        }
+        impl<F> QuietStandIn<$n, F> {
+            /// Never runs: the first companion's call does not compile.
+            pub fn pullback_hessian<$($a),*>($(_: $a),*) -> ((F, ($($a,)*)), [[F; $n]; $n]) {
+                unreachable!()
+            }
+        }
+    )*};
+}
+
+pullback_hessian! {
+    0 => (),
+    1 => (A0),
+    2 => (A0, A1),
+    3 => (A0, A1, A2),
+    4 => (A0, A1, A2, A3),
+    5 => (A0, A1, A2, A3, A4),
+    6 => (A0, A1, A2, A3, A4, A5),
+    7 => (A0, A1, A2, A3, A4, A5, A6),
+    8 => (A0, A1, A2, A3, A4, A5, A6, A7),
+    9 => (A0, A1, A2, A3, A4, A5, A6, A7, A8),
+    10 => (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9),
+    11 => (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10),
+    12 => (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11),
+}

@@ -94,6 +94,16 @@ impl bce {
     }
     #[doc(hidden)]
     #[allow(dead_code, clippy::all)]
+    fn pullback_hessian(
+        _: f64,
+        _: f64,
+        _: f64,
+        _: f64,
+    ) -> ((f64, (f64, f64, (), ())), [[f64; 4usize]; 4usize]) {
+        ::core::unreachable!()
+    }
+    #[doc(hidden)]
+    #[allow(dead_code, clippy::all)]
     fn pullback_jvp<D>(
         _: f64,
         _: f64,

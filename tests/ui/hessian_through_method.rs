@@ -1,4 +1,5 @@
-// A Hessian through a call of a method: refused at the call, saying what goes through.
+// A Hessian through a call of a method that does not ask for `hessian`: refused at the call,
+// saying to add it.
 use backprop::grad;
 
 struct Model {

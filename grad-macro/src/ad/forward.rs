@@ -32,6 +32,12 @@ mod calls;
 pub struct Seeds {
     pub n: usize,
     pub of: Vec<(Var, Vec<Operand>)>,
+    /// A call of a `#[grad]` function's pullback gets its tangents in every direction from one
+    /// call of the callee's `pullback_hessian` (its pullback and its Hessian in one pass),
+    /// rather than one `pullback_jvp` per direction. Only for `_hessian`, whose `_hvp` beside
+    /// it calls `pullback_jvp`: a callee without either is reported there (`pullback_hessian`'s
+    /// stand-in is quiet, so that the message is not said twice).
+    pub through_hessians: bool,
 }
 
 /// `primal` with tangents: its yields, then the `n` tangents of each yield in turn.
@@ -48,6 +54,7 @@ pub fn forward(primal: &Func, seeds: &Seeds) -> (Func, Vec<syn::Error>) {
         kept: HashMap::default(),
         calls: HashMap::default(),
         call_refs: HashMap::default(),
+        through_hessians: seeds.through_hessians && seeds.n >= 2,
         errors: Vec::new(),
     };
     for (v, t) in &seeds.of {
@@ -97,9 +104,11 @@ struct Fwd {
     kept: HashMap<Var, Vec<Option<Vec<Operand>>>>,
     /// For each call of a `#[grad]` function's pullback whose arguments have tangents: the
     /// tangent of what it returned, per direction (the second half of its `pullback_jvp`).
-    calls: HashMap<Var, Vec<Var>>,
+    calls: HashMap<Var, calls::CallTangents>,
     /// The references of each pullback call met (its arguments, as `PulledCall` says).
     call_refs: HashMap<Var, Vec<Var>>,
+    /// See [`Seeds::through_hessians`].
+    through_hessians: bool,
     errors: Vec<syn::Error>,
 }
 

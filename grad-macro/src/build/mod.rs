@@ -93,7 +93,7 @@ impl Builder {
             mutable: false,
             float_checked: false,
             call: None,
-            pulled_part: false,
+            pulled_part: None,
         });
         v
     }

@@ -17,6 +17,7 @@ pub mod rule;
 mod rule_second;
 pub(crate) mod second_order;
 mod structs;
+mod through;
 mod trace;
 
 use companions::*;
@@ -339,6 +340,15 @@ fn expand_fn(
     // stand-in otherwise, or where second order cannot go through the body, whose call says
     // so at the caller.
     let pullback_jvp = match &prepared {
+        // A method with its parameters in `self`: a caller's `hessian` says it cannot go
+        // through (a function taking a struct is refused at the call).
+        Some(_) if f.sig.receiver().is_some() => second_order::pullback_jvp_refused(
+            f,
+            &sig,
+            &params,
+            krate,
+            second_order::JvpMissing::CannotGoThrough,
+        ),
         Some(_) => None,
         None if !args.hessian => second_order::pullback_jvp_refused(
             f,

@@ -80,6 +80,10 @@ pub(super) fn pullbacks_in_scope(
                         {
                             ::core::unreachable!()
                         }
+                        pub fn pullback_hessian<#own #(#tys),*>(#(_: #tys),*) -> ((#float, (#(#tys,)*)), [[#float; #n]; #n])
+                        {
+                            ::core::unreachable!()
+                        }
                     }
                 }
             })

@@ -278,7 +278,15 @@ pub struct VarInfo {
     pub call: Option<std::rc::Rc<PulledCall>>,
     /// A part of what a pullback call returned (its value, a partial): second order needs
     /// the call's tangent for it (`ad::forward`).
-    pub pulled_part: bool,
+    pub pulled_part: Option<PulledPart>,
+}
+
+/// Which part of what a pullback returned (`(value, partials)`) a variable is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PulledPart {
+    Value,
+    /// The partial in slot `k` of the partials (a method's `self` is slot 0).
+    Partial(usize),
 }
 
 /// An argument of a [`PulledCall`]: one of the call's references (so that a copy of the call,
@@ -289,15 +297,35 @@ pub enum CallArg {
     Tokens(TokenStream),
 }
 
+impl CallArg {
+    /// An argument written `t`, with references `refs` (of the call's first).
+    pub fn of(refs: &[Var], t: &TokenStream) -> CallArg {
+        match refs.first() {
+            Some(_) => CallArg::Ref(0),
+            None => CallArg::Tokens(t.clone()),
+        }
+    }
+
+    /// Its reference, counted after the call's first `n`.
+    pub fn shifted(self, n: usize) -> CallArg {
+        match self {
+            CallArg::Ref(i) => CallArg::Ref(i + n),
+            other => other,
+        }
+    }
+}
+
 /// A call of a `#[grad]` function's pullback, as forward mode over the reverse sweep (second
 /// order) needs it: the tangent of the pullback's results along the arguments' tangents comes
 /// from the callee's `pullback_jvp`, which takes the same arguments and one tangent per
 /// argument (`()` where the callee is not differentiated).
 #[derive(Debug)]
 pub struct PulledCall {
-    /// The path of the callee's `pullback_jvp`; `None` where second order cannot go through
-    /// the call (a method, an array argument or result).
+    /// The path of the callee's `pullback_jvp` (for a method, its name: `f_pullback_jvp`);
+    /// `None` where second order cannot go through the call (an array argument or result).
     pub jvp: Option<TokenStream>,
+    /// A method's receiver (`self.f(..)`), as the arguments are.
+    pub recv: Option<CallArg>,
     /// The arguments, in order, each passed by reference or not: the call's `refs[i]`, or
     /// tokens (a literal).
     pub args: Vec<(CallArg, bool)>,
@@ -305,8 +333,6 @@ pub struct PulledCall {
     pub span: Span,
     /// The callee's name, for messages.
     pub name: String,
-    /// A method (`self.f(..)`), for messages.
-    pub method: bool,
 }
 
 /// A named constant of `core::{f32,f64}::consts` used by derivative rules.

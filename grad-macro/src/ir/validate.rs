@@ -219,7 +219,7 @@ mod tests {
             mutable: false,
             float_checked: false,
             call: None,
-            pulled_part: false,
+            pulled_part: None,
         }
     }
 

@@ -338,9 +338,11 @@ impl Lowerer<'_> {
         blocks: bool,
     ) -> Result<(Vec<Operand>, Vec<Operand>, Operand), Operand> {
         let mut refs = Vec::new();
+        let mut recv_arg = None;
         let recv = recv.map(|r| {
             let o = self.expr(r);
             let (t, r) = self.b.operand_tokens(o);
+            recv_arg = Some(crate::ir::CallArg::of(&r, &t));
             refs.extend(r);
             quote!(#t.)
         });
@@ -405,13 +407,8 @@ impl Lowerer<'_> {
                     t
                 })
                 .collect();
-            call_args.push((
-                match r.first() {
-                    Some(_) => crate::ir::CallArg::Ref(refs.len()),
-                    None => crate::ir::CallArg::Tokens(t.clone()),
-                },
-                by_ref[k],
-            ));
+            let arg = crate::ir::CallArg::of(&r, &t).shifted(refs.len());
+            call_args.push((arg, by_ref[k]));
             toks.push(t);
             refs.extend(r);
         }
@@ -423,18 +420,17 @@ impl Lowerer<'_> {
         };
         self.b.info_mut(cv).span = span;
         // What second order needs to go through the call: the callee's `pullback_jvp`, for a
-        // function (not a method) of floats (no array argument or result).
+        // function or method of floats (no array argument or result).
         let floats = args
             .iter()
             .all(|o| !self.b.is_active(o) || self.b.kind(o) == Kind::Float);
-        let jvp = (recv.is_none() && !blocks && floats).then(|| super::syntax::jvp_path(&callee));
-        let method = recv.is_some();
+        let jvp = (!blocks && floats).then(|| super::syntax::jvp_path(&callee));
         self.b.info_mut(cv).call = Some(std::rc::Rc::new(crate::ir::PulledCall {
             jvp,
+            recv: recv_arg,
             args: call_args,
             span,
             name: called.to_string(),
-            method,
         }));
         self.pulled.push(cv);
         // Named (`sq_pullback`), so it is printed as a `let` of its own rather than inside the
@@ -443,12 +439,13 @@ impl Lowerer<'_> {
         let ph = Ident::new(&placeholder(0), Span::call_site());
         let kind = if blocks { Kind::Opaque } else { Kind::Float };
         let value = self.opaque_from(quote!(#ph.0), vec![cv], kind, false);
-        self.pulled_part(value);
+        self.pulled_part(value, crate::ir::PulledPart::Value);
         let mut ops = Vec::new();
         // A pullback lists `self` first, when the call is a method call.
         let first = usize::from(recv.is_some());
         for (k, (o, e)) in args.iter().zip(exprs).enumerate() {
             ops.push(if self.b.is_active(o) {
+                let slot = crate::ir::PulledPart::Partial(first + k);
                 let k = proc_macro2::Literal::usize_unsuffixed(first + k);
                 let at = span_of(e);
                 let ph = Ident::new(&placeholder(0), at);
@@ -462,7 +459,7 @@ impl Lowerer<'_> {
                         __grad_krate::__private::partial(#ph.1.#k)
                     };
                     let p = self.opaque_from(partial, vec![cv], Kind::Float, false);
-                    self.pulled_part(p)
+                    self.pulled_part(p, slot)
                 }
             } else {
                 Operand::Lit(0.0)

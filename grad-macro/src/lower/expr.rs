@@ -177,9 +177,9 @@ impl Lowerer<'_> {
     }
 
     /// `o`, marked as a part of what a pullback call returned (see `VarInfo::pulled_part`).
-    pub(super) fn pulled_part(&mut self, o: Operand) -> Operand {
+    pub(super) fn pulled_part(&mut self, o: Operand, part: crate::ir::PulledPart) -> Operand {
         if let Operand::Var(v) = o {
-            self.b.info_mut(v).pulled_part = true;
+            self.b.info_mut(v).pulled_part = Some(part);
         }
         o
     }

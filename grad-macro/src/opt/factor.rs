@@ -89,7 +89,7 @@ fn new_op(vars: &mut Vec<VarInfo>, out: &mut Vec<Inst>, op: Op, args: Vec<Operan
         mutable: false,
         float_checked: false,
         call: None,
-        pulled_part: false,
+        pulled_part: None,
     });
     out.push(Inst::Op { var, op, args });
     Operand::Var(var)

@@ -1,17 +1,33 @@
 //! Second order through a call of another `#[grad]` function: the tangent of what its
-//! pullback returned, from the callee's `pullback_jvp`.
+//! pullback returned, from the callee's `pullback_jvp` (one call per direction) or, for a
+//! Hessian, its `pullback_hessian` (one call for every direction: the callee's pullback and its
+//! Hessian in one pass, each direction's tangent then a product with the Hessian).
 
 use super::Fwd;
-use crate::ir::{CallArg, Kind, Operand, Var};
-use proc_macro2::Span;
+use crate::ir::{CallArg, Kind, Operand, PulledPart, Var};
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+
+/// The tangents of what a pullback call returned.
+#[derive(Clone)]
+pub(super) enum CallTangents {
+    /// Per direction, the second half of the callee's `pullback_jvp` (`(value', partials')`).
+    PerDirection(Vec<Var>),
+    /// The callee's `pullback_hessian` (`((value, partials), h)`, `h[k][i]` over the
+    /// partials' slots), with each argument that has tangents: its slot, and its tangents.
+    Hessian {
+        both: Var,
+        args: Vec<(usize, Vec<Operand>)>,
+    },
+}
 
 impl Fwd {
-    /// The tangents of what the pullback call `cv` returned, one per direction, from the
-    /// callee's `pullback_jvp` (called once per direction, with the arguments and their
-    /// tangents; `NoTangent` for an argument without). `None` when
-    /// `cv` is not such a call, no argument has a tangent, or second order cannot go through
-    /// it (refused before: see `expand::second_order::refused_calls`).
-    pub(super) fn call_tangents(&mut self, cv: Var) -> Option<Vec<Var>> {
+    /// The tangents of what the pullback call `cv` returned, from the callee's `pullback_jvp`
+    /// (called once per direction, with the arguments and their tangents; `NoTangent` for an
+    /// argument without) or its `pullback_hessian` (`through_hessians`). `None` when `cv` is
+    /// not such a call, no argument has a tangent, or second order cannot go through it
+    /// (refused before: see `expand::second_order::refused_calls`).
+    pub(super) fn call_tangents(&mut self, cv: Var) -> Option<CallTangents> {
         if let Some(t) = self.calls.get(&cv) {
             return Some(t.clone());
         }
@@ -19,19 +35,13 @@ impl Fwd {
         let jvp = call.jvp.clone()?;
         let refs = self.call_refs.get(&cv)?.clone();
         // Each argument: a reference of the call (as renamed in a copy of it), or tokens.
-        let args: Vec<(Option<Operand>, proc_macro2::TokenStream, bool)> = call
+        let args: Vec<(Option<Operand>, TokenStream, bool)> = call
             .args
             .iter()
             .map(|(a, by_ref)| match a {
                 CallArg::Ref(i) => refs.get(*i).map_or_else(
-                    || (None, quote::quote!(()), *by_ref),
-                    |v| {
-                        (
-                            Some(Operand::Var(*v)),
-                            proc_macro2::TokenStream::new(),
-                            *by_ref,
-                        )
-                    },
+                    || (None, quote!(()), *by_ref),
+                    |v| (Some(Operand::Var(*v)), TokenStream::new(), *by_ref),
                 ),
                 CallArg::Tokens(t) => (None, t.clone(), *by_ref),
             })
@@ -43,55 +53,100 @@ impl Fwd {
             return None;
         }
         // At the call, where rustc reports a callee it cannot go through.
-        let jvp: proc_macro2::TokenStream = jvp
-            .into_iter()
-            .map(|mut t| {
-                t.set_span(t.span().located_at(call.span));
-                t
-            })
-            .collect();
-        let mut out = Vec::new();
-        for j in 0..self.n {
+        let at = |t: TokenStream| -> TokenStream {
+            t.into_iter()
+                .map(|mut t| {
+                    t.set_span(t.span().located_at(call.span));
+                    t
+                })
+                .collect()
+        };
+        // A method's receiver: `recv.f_pullback_jvp(..)`.
+        let recv = call.recv.as_ref().map(|r| match r {
+            CallArg::Ref(i) => refs.get(*i).map(|v| Operand::Var(*v)),
+            CallArg::Tokens(t) => Some(self.b.add_extern(t.clone())),
+        });
+        // The receiver and the arguments as tokens, and their references.
+        let written = |f: &mut Fwd| -> Option<(TokenStream, Vec<TokenStream>, Vec<Var>)> {
             let mut refs = Vec::new();
+            let head = match recv {
+                Some(Some(o)) => {
+                    let (t, r) = f.b.operand_tokens(o);
+                    refs.extend(r);
+                    quote!(#t.)
+                }
+                Some(None) => return None,
+                None => TokenStream::new(),
+            };
             let mut toks = Vec::new();
             for (o, t, by_ref) in &args {
                 let t = match o {
                     Some(o) => {
-                        let (t, r) = self.b.operand_tokens(*o);
+                        let (t, r) = f.b.operand_tokens(*o);
                         let t = crate::ir::shift_placeholders(t, refs.len());
                         refs.extend(r);
                         t
                     }
                     None => t.clone(),
                 };
-                toks.push(if *by_ref { quote::quote!(&#t) } else { t });
+                toks.push(if *by_ref { quote!(&#t) } else { t });
             }
-            let mut dots = Vec::new();
-            for (o, _, _) in &args {
-                match o {
-                    Some(o) if self.has_tangent(o) => {
-                        let (t, r) = self.b.operand_tokens(self.tangents(o)[j]);
-                        dots.push(crate::ir::shift_placeholders(t, refs.len()));
-                        refs.extend(r);
-                    }
-                    _ => dots.push(quote::quote!(__grad_krate::__private::NoTangent)),
-                }
-            }
-            let mut tuple = proc_macro2::Group::new(
-                proc_macro2::Delimiter::Parenthesis,
-                quote::quote!(#(#dots,)*),
-            );
-            tuple.set_span(call.span);
+            Some((head, toks, refs))
+        };
+        let ph = proc_macro2::Ident::new(&crate::ir::placeholder(0), Span::call_site());
+        // Which slot of the partials each argument fills (a method's `self` is slot 0).
+        let first = usize::from(call.recv.is_some());
+        let out = if self.through_hessians {
+            let (head, toks, refs) = written(self)?;
+            let hessian = at(renamed_last(&jvp, "_jvp", "_hessian"));
             let both = self
                 .b
-                .opaque(quote::quote!(#jvp(#(#toks,)* #tuple)), refs, Kind::Opaque);
-            let both = both.as_var()?;
-            let ph = proc_macro2::Ident::new(&crate::ir::placeholder(0), Span::call_site());
-            let t = self
-                .b
-                .opaque(quote::quote!(#ph.1), vec![both], Kind::Opaque);
-            out.push(t.as_var()?);
-        }
+                .opaque(quote!(#head #hessian(#(#toks,)*)), refs, Kind::Opaque)
+                .as_var()?;
+            let with: Vec<(usize, Vec<Operand>)> = args
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (o, _, _))| {
+                    let o = o.as_ref().filter(|o| self.has_tangent(o))?;
+                    Some((first + i, self.tangents(o)))
+                })
+                .collect();
+            CallTangents::Hessian { both, args: with }
+        } else {
+            let jvp = at(jvp);
+            let mut per = Vec::new();
+            for j in 0..self.n {
+                let (head, toks, mut refs) = written(self)?;
+                // A method's receiver has no tangent (`self` is data).
+                let mut dots: Vec<TokenStream> = call
+                    .recv
+                    .iter()
+                    .map(|_| quote!(__grad_krate::__private::NoTangent))
+                    .collect();
+                for (o, _, _) in &args {
+                    match o {
+                        Some(o) if self.has_tangent(o) => {
+                            let (t, r) = self.b.operand_tokens(self.tangents(o)[j]);
+                            dots.push(crate::ir::shift_placeholders(t, refs.len()));
+                            refs.extend(r);
+                        }
+                        _ => dots.push(quote!(__grad_krate::__private::NoTangent)),
+                    }
+                }
+                let mut tuple = proc_macro2::Group::new(
+                    proc_macro2::Delimiter::Parenthesis,
+                    quote!(#(#dots,)*),
+                );
+                tuple.set_span(call.span);
+                let both = self
+                    .b
+                    .opaque(quote!(#head #jvp(#(#toks,)* #tuple)), refs, Kind::Opaque)
+                    .as_var()?;
+                let t = self.b.opaque(quote!(#ph.1), vec![both], Kind::Opaque);
+                per.push(t.as_var()?);
+            }
+            CallTangents::PerDirection(per)
+        };
         self.calls.insert(cv, out.clone());
         Some(out)
     }
@@ -104,16 +159,54 @@ impl Fwd {
             self.call_refs.insert(var, expr.refs.clone());
         }
         let [cv] = expr.refs[..] else { return false };
-        if !self.b.info(var).pulled_part || self.b.info(var).kind != Kind::Float {
+        let Some(part) = self.b.info(var).pulled_part else {
+            return false;
+        };
+        if self.b.info(var).kind != Kind::Float {
             return false;
         }
-        if let Some(tj) = self.call_tangents(cv) {
-            let t = tj
-                .into_iter()
-                .map(|t| self.b.opaque(expr.tokens.clone(), vec![t], Kind::Float))
-                .collect();
-            self.tan.insert(var, t);
-            return true;
+        match self.call_tangents(cv) {
+            Some(CallTangents::PerDirection(tj)) => {
+                let t = tj
+                    .into_iter()
+                    .map(|t| self.b.opaque(expr.tokens.clone(), vec![t], Kind::Float))
+                    .collect();
+                self.tan.insert(var, t);
+                return true;
+            }
+            Some(CallTangents::Hessian { both, args }) => {
+                // value' = Σᵢ gᵢ·ẋᵢ, partialₖ' = Σᵢ hₖᵢ·ẋᵢ, over the arguments with tangents.
+                let ph = proc_macro2::Ident::new(&crate::ir::placeholder(0), Span::call_site());
+                let coefs: Vec<Operand> = args
+                    .iter()
+                    .map(|(i, _)| {
+                        let i = proc_macro2::Literal::usize_unsuffixed(*i);
+                        let c = match part {
+                            PulledPart::Value => {
+                                quote!(__grad_krate::__private::partial(#ph.0.1.#i))
+                            }
+                            PulledPart::Partial(k) => {
+                                let k = proc_macro2::Literal::usize_unsuffixed(k);
+                                quote!(#ph.1[#k][#i])
+                            }
+                        };
+                        self.b.opaque(c, vec![both], Kind::Float)
+                    })
+                    .collect();
+                let t = (0..self.n)
+                    .map(|j| {
+                        let mut acc = self.zero();
+                        for (c, (_, tans)) in coefs.iter().zip(&args) {
+                            let term = self.b.mul(*c, tans[j]);
+                            acc = self.b.add(acc, term);
+                        }
+                        acc
+                    })
+                    .collect();
+                self.tan.insert(var, t);
+                return true;
+            }
+            None => {}
         }
         // A call this pass has not met (a value a loop kept, not the call itself): its tangent
         // is unknown, so second order is refused, not silently zero.
@@ -125,4 +218,20 @@ impl Fwd {
         }
         false
     }
+}
+
+/// `path` with its last identifier's suffix `from` made `to` (`f::pullback_jvp` →
+/// `f::pullback_hessian`).
+fn renamed_last(path: &TokenStream, from: &str, to: &str) -> TokenStream {
+    let mut toks: Vec<proc_macro2::TokenTree> = path.clone().into_iter().collect();
+    if let Some(proc_macro2::TokenTree::Ident(id)) = toks
+        .iter_mut()
+        .rev()
+        .find(|t| matches!(t, proc_macro2::TokenTree::Ident(_)))
+    {
+        let s = id.to_string();
+        let base = s.strip_suffix(from).unwrap_or(&s);
+        *id = proc_macro2::Ident::new(&format!("{base}{to}"), id.span());
+    }
+    toks.into_iter().collect()
 }
