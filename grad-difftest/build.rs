@@ -1820,9 +1820,13 @@ fn callers_with_hessian(
                 && !c.body.data_array
         };
         // A call in a `while` loop whose value the reverse sweep needs is refused in reverse
-        // mode already (it can be neither kept nor recomputed there; found at seed 2801): such
-        // callers are drawn again too.
-        let whiles = p.source("f").contains("while ")
+        // mode already (it can be neither kept nor recomputed there; found at seed 2801), and
+        // so is a value after a `continue` or `break` in a loop that reads what a call returned
+        // (seed 3101): such callers are drawn again too.
+        let caller = p.source("f");
+        let whiles = caller.contains("while ")
+            || caller.contains("continue")
+            || caller.contains("break")
             || p.callees.iter().any(|c| c.source().contains("while "));
         if p.callees.is_empty() || !p.callees.iter().all(floats) || whiles {
             continue;
