@@ -388,3 +388,79 @@ fn forward_mode_jacobians_and_traces() {
     assert_eq!(t.node("x").and_then(|n| n.derivative), Some(g.0 as f64));
     assert_eq!(t.node("y").and_then(|n| n.derivative), Some(g.1 as f64));
 }
+
+// ---------------------------------------------------------------------------------------------
+// What a review found (a new user's models)
+// ---------------------------------------------------------------------------------------------
+
+/// A `where` clause as rustfmt writes it (a trailing comma), on a data type parameter.
+#[grad(wrt = x, hessian)]
+fn formatted_where<K>(x: f64, k: K) -> f64
+where
+    K: Into<f64> + Copy,
+{
+    x * x * k.into()
+}
+
+/// Untyped float locals in a generic body are `f64` data, as Rust infers them.
+#[grad(wrt = x)]
+fn untyped_locals<T: Real>(x: T, n: i32, c: f64) -> T {
+    let k = 2.5;
+    let mut s = 0.0;
+    for i in 0..n {
+        s += i as f64;
+    }
+    let m = if n > 1 { 2.0 } else { 3.0 };
+    let scaled = c * 2.0;
+    x * T::from_f64(k) + x * x * T::from_f64(s * m) + x * T::from_f64(scaled)
+}
+
+/// Methods called through the trait's path.
+#[grad(wrt = x)]
+fn through_the_trait<T: Real>(x: T) -> T {
+    Real::cos(x) * backprop::Real::sin(x)
+}
+
+/// A generic rule (the normal CDF's error function by its series), its partial generic too:
+/// second derivatives through it at both widths.
+#[backprop::rule(x = T::from_f64(2.0 / std::f64::consts::PI.sqrt()) * (-x * x).exp())]
+fn erf<T: Real>(x: T) -> T {
+    let (mut sum, mut term, mut n) = (T::ZERO, x, T::ZERO);
+    while term.abs() > T::from_f64(1e-17) {
+        sum += term / (T::from_f64(2.0) * n + T::ONE);
+        n += T::ONE;
+        term *= -x * x / n;
+    }
+    T::from_f64(2.0 / std::f64::consts::PI.sqrt()) * sum
+}
+
+/// A European call's price (Black–Scholes); its Hessian holds gamma and vanna.
+#[grad(wrt = s, sigma, hessian)]
+fn call_price<T: Real>(s: T, k: T, r: T, sigma: T, t: T) -> T {
+    let half = T::from_f64(0.5);
+    let sq2 = T::from_f64(std::f64::consts::SQRT_2);
+    let d1 = ((s / k).ln() + (r + half * sigma * sigma) * t) / (sigma * t.sqrt());
+    let d2 = d1 - sigma * t.sqrt();
+    let n1 = half * (T::ONE + erf(d1 / sq2));
+    let n2 = half * (T::ONE + erf(d2 / sq2));
+    s * n1 - k * (-r * t).exp() * n2
+}
+
+#[test]
+fn what_a_review_found() {
+    assert_eq!(formatted_where_grad(3.0, 2.0_f32), 12.0);
+    assert_eq!(formatted_where_hessian(3.0, 2_i32), [[4.0]]);
+    // d/dx: 2.5 + 2x·(0 + 1 + 2)·2 + 2·1.5 at x = 0.5.
+    assert_eq!(untyped_locals_grad(0.5_f64, 3, 1.5), 2.5 + 6.0 + 3.0);
+    assert_eq!(untyped_locals_grad(0.5_f32, 3, 1.5), 11.5);
+    assert_relative_eq!(
+        through_the_trait_grad(0.5_f64),
+        1.0_f64.cos(),
+        max_relative = 1e-15
+    );
+    let h = call_price_hessian(100.0, 95.0, 0.03, 0.2, 0.75);
+    assert!((h[0][0] - 0.020196743051089).abs() < 1e-12);
+    assert!((h[0][1] + 0.593716529936203).abs() < 1e-12);
+    let h32 = call_price_hessian(100.0_f32, 95.0, 0.03, 0.2, 0.75);
+    assert_relative_eq!(h32[0][0] as f64, h[0][0], max_relative = 1e-4);
+}

@@ -1,5 +1,6 @@
-// A plain literal in a function generic over its float type: rustc's one error, at the
-// literal (the manual says to write `T::from_f64(2.0)`).
+// A plain literal in a function generic over its float type: the macro says what to write,
+// at the literal (`T::from_f64(2.0)`).
+
 use backprop::{grad, Real};
 
 #[grad(wrt = x)]

@@ -224,11 +224,10 @@ pub(super) fn companions(
             .any(|t| matches!(t, TokenTree::Ident(id) if id == "impl"))
     });
     // `Self::` inside an `impl`, where the original and its companions are associated functions.
-    let original = fn_value(f, name);
     let use_original = if impl_trait {
         quote!()
     } else {
-        quote!(let _ = #original;)
+        use_of_original(f, name)
     };
     let (recv_decl, recv_pass) = receiver(f);
     let decl: Vec<TokenStream> = params.iter().map(|(id, ty, _)| quote!(#id: #ty)).collect();

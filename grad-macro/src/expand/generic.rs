@@ -13,8 +13,25 @@ use proc_macro2::{Group, Ident, Literal, TokenStream, TokenTree};
 use syn::{GenericParam, ItemFn, TypeParamBound, WherePredicate};
 
 /// The function's type parameter bounded by `Real` (`T: Real`, `T: backprop::Real`, or in its
-/// `where` clause); the first, when there are several (`check` refuses the others).
+/// `where` clause); the first, when there are several (`second_float` refuses the others).
 pub(super) fn float_param(f: &ItemFn) -> Option<Ident> {
+    float_params(f).into_iter().next()
+}
+
+/// A second type parameter bounded by `Real`: refused, at it, before anything else is said
+/// (read as a struct or a data type, it would lead to errors about those).
+pub(super) fn second_float(f: &ItemFn) -> syn::Result<()> {
+    match &float_params(f)[..] {
+        [t, u, ..] => Err(syn::Error::new(
+            u.span(),
+            format!("`{u}` is a second float type: a #[grad] function is generic over one float type, `{t}` here; make its values `{t}`, or take them as data of a concrete type and convert them with `{t}::from_f64(..)`"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The type parameters bounded by `Real`, in order.
+fn float_params(f: &ItemFn) -> Vec<Ident> {
     let real = |mut bounds: syn::punctuated::Iter<'_, TypeParamBound>| {
         bounds.any(|b| {
             matches!(b, TypeParamBound::Trait(t)
@@ -22,7 +39,7 @@ pub(super) fn float_param(f: &ItemFn) -> Option<Ident> {
         })
     };
     let generics = &f.sig.generics;
-    let mut found = generics.params.iter().filter_map(|g| match g {
+    let found = generics.params.iter().filter_map(|g| match g {
         GenericParam::Type(t) => {
             let in_where = generics.where_clause.iter().any(|w| {
                 w.predicates.iter().any(|p| match p {
@@ -37,7 +54,7 @@ pub(super) fn float_param(f: &ItemFn) -> Option<Ident> {
         }
         _ => None,
     });
-    found.next()
+    found.collect()
 }
 
 /// `tokens` with every `from` renamed `to` (spans kept), inside groups too.

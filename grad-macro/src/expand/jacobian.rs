@@ -617,7 +617,7 @@ impl Pair<'_> {
         let (recv_decl, _) = receiver(f);
         let kept = companion_attrs(&f.attrs);
         let allows = allows();
-        let original = fn_value(f, &f.sig.ident);
+        let original = use_of_original(f, &f.sig.ident);
         let vj_path = fn_path(f, vj);
         quote! {
             #(#kept)*
@@ -626,7 +626,7 @@ impl Pair<'_> {
             #[inline]
             #allows
             #vis fn #vj #generics (#recv_decl #(#decl),*) -> (#ret, #matrix) #where_clause {
-                let _ = #original;
+                #original
                 #body
             }
 

@@ -110,6 +110,8 @@ fn expand(
         Some(p) => p.to_token_stream(),
         None => quote!(::backprop),
     };
+    // (Renamed, the first float parameter is `__grad_float`: the others are named as written.)
+    generic::second_float(&f)?;
     let out = expand_fn(&args, &item, &f, rustc_too, &krate)?;
     Ok(match generic {
         Some(t) => generic::named_back(out, t, &krate),
@@ -422,9 +424,15 @@ fn fn_path(f: &ItemFn, name: &Ident) -> TokenStream {
     }
 }
 
-/// The original function as a value (`let _ = f;`, which counts as using it): with its
-/// generic parameters named (`f::<T, N>`).
-fn fn_value(f: &ItemFn, name: &Ident) -> TokenStream {
+/// `let _ = f;`, which counts as using the original function, with its generic parameters
+/// named (`f::<T, N>`); nothing where a parameter of the same name would shadow it.
+fn use_of_original(f: &ItemFn, name: &Ident) -> TokenStream {
+    let shadowed = f.sig.inputs.iter().any(|a| {
+        matches!(a, syn::FnArg::Typed(pt) if matches!(&*pt.pat, syn::Pat::Ident(pi) if pi.ident == *name))
+    });
+    if shadowed {
+        return TokenStream::new();
+    }
     let path = fn_path(f, name);
     let types: Vec<&Ident> = f
         .sig
@@ -438,9 +446,9 @@ fn fn_value(f: &ItemFn, name: &Ident) -> TokenStream {
         })
         .collect();
     if types.is_empty() {
-        path
+        quote!(let _ = #path;)
     } else {
-        quote!(#path::<#(#types),*>)
+        quote!(let _ = #path::<#(#types),*>;)
     }
 }
 

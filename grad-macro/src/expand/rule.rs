@@ -52,13 +52,26 @@ impl Parse for RuleArgs {
 }
 
 pub fn rule(args: TokenStream, item: TokenStream) -> TokenStream {
-    match expand(args, item.clone()) {
+    // A rule generic over its float type (`fn erf<T: Real>`) is read as a `#[grad]` function
+    // is (`expand::generic`): its parameter renamed, named back in the output.
+    let generic = syn::parse2::<ItemFn>(item.clone())
+        .ok()
+        .and_then(|f| super::generic::float_param(&f));
+    let read = match &generic {
+        Some(t) => super::generic::read_as_generic(&item, t),
+        None => item.clone(),
+    };
+    let out = match expand(args, read.clone()) {
         Ok(t) => t,
         Err(e) => {
             let e = e.to_compile_error();
-            let stub = stub(&item);
-            quote!(#item #e #stub)
+            let stub = stub(&read);
+            quote!(#read #e #stub)
         }
+    };
+    match &generic {
+        Some(t) => super::generic::named_back(out, t, &quote!(::backprop)),
+        None => out,
     }
 }
 
@@ -129,7 +142,7 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         syn::ReturnType::Type(_, ty) => float_of(ty).ok_or_else(|| {
             syn::Error::new_spanned(
                 ty,
-                "a function with a #[backprop::rule] must return f32 or f64 (an array-valued function is written with `#[grad]`, which differentiates its body)",
+                "a function with a #[backprop::rule] must return f32 or f64, or a float type parameter `T: Real` (an array-valued function is written with `#[grad]`, which differentiates its body)",
             )
         })?,
         syn::ReturnType::Default => {
@@ -140,10 +153,12 @@ fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
         }
     };
     let mut errors: Vec<syn::Error> = Vec::new();
-    if let Some(g) = f.sig.generics.params.first() {
+    // Only the float type may be generic (`fn erf<T: Real>`, renamed by `rule`).
+    let float_param = |g: &&syn::GenericParam| matches!(g, syn::GenericParam::Type(t) if t.ident == crate::ir::GENERIC_FLOAT);
+    if let Some(g) = f.sig.generics.params.iter().find(|g| !float_param(g)) {
         errors.push(syn::Error::new_spanned(
             g,
-            "generic parameters are not supported: write the function for f32 or f64",
+            "a rule may be generic over its float type only (`fn f<T: Real>(x: T) -> T`): write the other types out",
         ));
     }
     let params = companion_params(&f);

@@ -531,8 +531,8 @@ pub(super) fn pullback_jvp_refused(
     };
     let where_clause = match &f.sig.generics.where_clause {
         Some(w) => {
-            let preds = &w.predicates;
-            quote!(where #preds, #d: #bound)
+            let preds = w.predicates.iter();
+            quote!(where #(#preds,)* #d: #bound)
         }
         None => quote!(where #d: #bound),
     };

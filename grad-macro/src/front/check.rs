@@ -150,14 +150,6 @@ pub fn several_floats(ty: &Type, body: &syn::Block) -> Option<(Float, usize)> {
     }
 }
 
-/// Whether a type parameter is bounded by `Real` where it is declared.
-fn real_bound(t: &syn::TypeParam) -> bool {
-    t.bounds.iter().any(|b| {
-        matches!(b, syn::TypeParamBound::Trait(tb)
-            if tb.path.segments.last().is_some_and(|s| s.ident == "Real"))
-    })
-}
-
 /// `f32` or `f64`, written as such.
 pub fn float_of(ty: &Type) -> Option<Float> {
     match ty {
@@ -197,28 +189,6 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
     }
     if let Some(v) = &sig.variadic {
         cx.error_spanned(v, "variadic functions are not supported");
-    }
-    // Generic parameters: the float type (renamed while the macro reads the function,
-    // `expand::generic`), and types and constants of data, which the companions take as the
-    // function does. A second float type is refused.
-    let mut floats = sig
-        .generics
-        .type_params()
-        .filter(|t| t.ident == crate::ir::GENERIC_FLOAT);
-    if floats.next().is_some() {
-        let other = |t: &&syn::TypeParam| real_bound(t) && t.ident != crate::ir::GENERIC_FLOAT;
-        if let Some(t) = sig.generics.type_params().find(other) {
-            cx.error_spanned(
-                &t.ident,
-                format!(
-                    "`{}` is a second float type: a #[grad] function is generic over one float type, `{}` here; make its values `{}`, or take them as data of a concrete type and convert them with `{}::from_f64(..)`",
-                    t.ident,
-                    crate::ir::GENERIC_FLOAT,
-                    crate::ir::GENERIC_FLOAT,
-                    crate::ir::GENERIC_FLOAT
-                ),
-            );
-        }
     }
     let mut outputs = None;
     // `T` in `-> T` when it may be the enclosing `impl`'s float type: said once, at the return

@@ -67,6 +67,7 @@ impl Lowerer<'_> {
     pub(super) fn check_float_operands(&mut self, operands: &[(Operand, &Expr)]) {
         for (o, e) in operands {
             match o {
+                Operand::Extern(_) => self.literal_of_generic(e),
                 Operand::Int(i) => {
                     self.type_error(
                         e,
@@ -82,11 +83,10 @@ impl Lowerer<'_> {
                         continue;
                     };
                     let name = e.to_token_stream();
-                    let float = crate::emit::tokens::float_type_tokens(self.b.float);
-                    self.type_error(
-                        e,
-                        format!("`{name}` {what}: convert it for float arithmetic (`{name} as {float}`)"),
-                    );
+                    let convert = self.conversion(&name.to_string());
+                    let msg =
+                        format!("`{name}` {what}: convert it for float arithmetic ({convert})");
+                    self.type_error(e, msg);
                 }
                 _ => {}
             }
@@ -175,7 +175,7 @@ impl Lowerer<'_> {
                 let segs = crate::lower::escape::segments(&p.path);
                 let last = segs.last().cloned().unwrap_or_default();
                 // `f64::exp(x)`: the path form of a method.
-                if segs.len() == 2 && float_type(&segs[0]) {
+                if segs.len() >= 2 && float_type(&segs[segs.len() - 2]) {
                     if let Some(i) = rules::lookup(&last, Form::Method) {
                         let exprs: Vec<&Expr> = c.args.iter().collect();
                         let args: Vec<Operand> = exprs.iter().map(|a| self.expr(a)).collect();

@@ -136,6 +136,11 @@ impl Lowerer<'_> {
 
     pub(super) fn lit(&mut self, lit: &Lit) -> Operand {
         match lit {
+            // In a function generic over its float type, a literal is an `f64` (data): its
+            // constants are written `T::from_f64(c)` (`lower::generic`).
+            Lit::Float(_) if self.b.float == Float::Generic => {
+                self.b.add_extern(lit.to_token_stream())
+            }
             Lit::Float(f)
                 if f.suffix().is_empty() || float_suffix(f.suffix()) == Some(self.b.float) =>
             {

@@ -47,6 +47,48 @@ impl Lowerer<'_> {
     }
 }
 
+impl Lowerer<'_> {
+    /// A float literal or a constant in arithmetic with the float type of a generic function
+    /// (`x * 2.0`, `x * PI`): not Rust (neither is of type `T`), said at the operand, with what
+    /// to write.
+    pub(super) fn literal_of_generic(&mut self, e: &Expr) {
+        if self.b.float != crate::ir::Float::Generic {
+            return;
+        }
+        let what = match e {
+            // (A local holds a value of either type.)
+            Expr::Path(p)
+                if p.path
+                    .segments
+                    .first()
+                    .is_some_and(|s| s.ident != GENERIC_FLOAT)
+                    && p.path
+                        .get_ident()
+                        .is_none_or(|id| self.lookup(&id.to_string()).is_none()) =>
+            {
+                "a constant of another type"
+            }
+            _ if literal(e).is_some() => "an `f64` literal",
+            _ => return,
+        };
+        let c = quote::ToTokens::to_token_stream(e);
+        self.type_error(
+            e,
+            format!("`{c}` is {what}: in a function generic over its float type `{GENERIC_FLOAT}`, write `{GENERIC_FLOAT}::from_f64({c})`"),
+        );
+    }
+
+    /// How to convert data `name` to the float type, for a message: `name as f64`, or
+    /// `T::from_f64(name as f64)` for a generic float `T`.
+    pub(super) fn conversion(&self, name: &str) -> String {
+        let float = crate::emit::tokens::float_type_tokens(self.b.float);
+        match self.b.float {
+            crate::ir::Float::Generic => format!("`{float}::from_f64({name} as f64)`"),
+            _ => format!("`{name} as {float}`"),
+        }
+    }
+}
+
 /// `2.0`, `2.0_f64` or `-2.0`, as a value.
 fn literal(e: &Expr) -> Option<f64> {
     match e {
@@ -61,7 +103,8 @@ fn literal(e: &Expr) -> Option<f64> {
     }
 }
 
-/// `f64`, `f32` or the generic float type, as the first segment of a path (`f64::exp(x)`).
+/// `f64`, `f32`, the generic float type or its trait, before a method's name in a path
+/// (`f64::exp(x)`, `T::exp(x)`, `Real::exp(x)`).
 pub(super) fn float_type(segment: &str) -> bool {
-    matches!(segment, "f64" | "f32" | GENERIC_FLOAT)
+    matches!(segment, "f64" | "f32" | "Real" | GENERIC_FLOAT)
 }

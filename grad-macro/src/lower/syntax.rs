@@ -88,7 +88,7 @@ pub(super) fn known_pure(e: &Expr) -> bool {
                 let (first, last) = (segs[0].as_str(), segs[segs.len() - 1].as_str());
                 match first {
                     "backprop" => rule(last),
-                    "f64" | "f32" => rule(last) || FUNCTIONS.contains(&last),
+                    "f64" | "f32" | "Real" => rule(last) || FUNCTIONS.contains(&last),
                     // `T::from_f64(c)` too, for a generic float `T`.
                     crate::ir::GENERIC_FLOAT => {
                         rule(last) || FUNCTIONS.contains(&last) || last == "from_f64"
