@@ -50,6 +50,9 @@ impl Lowerer<'_> {
             );
         }
         if let Some(id) = active {
+            if name == "to_f64" {
+                return self.error(&m.method, super::generic::to_f64_message(&id.to_string()));
+            }
             return self.error(
                 &m.method,
                 format!(

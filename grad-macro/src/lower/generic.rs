@@ -103,6 +103,11 @@ fn literal(e: &Expr) -> Option<f64> {
     }
 }
 
+/// `x.to_f64()` of a differentiated `x`: what to write instead.
+pub(super) fn to_f64_message(id: &str) -> String {
+    format!("`.to_f64()` makes `{id}`, which depends on a `wrt` parameter, plain `f64` data: its derivative would be lost (and a `{GENERIC_FLOAT}::from_f64(..)` of it would hide that); keep it of type `{GENERIC_FLOAT}`, and test it with comparisons (`{id} > {GENERIC_FLOAT}::ZERO`) or round it with `{GENERIC_FLOAT}` methods (`{id}.floor()`)")
+}
+
 /// `f64`, `f32`, the generic float type or its trait, before a method's name in a path
 /// (`f64::exp(x)`, `T::exp(x)`, `Real::exp(x)`).
 pub(super) fn float_type(segment: &str) -> bool {
