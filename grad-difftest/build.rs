@@ -45,6 +45,8 @@
 //! f<T: Real>`, and instantiated at `f64`: `gn0`, .., `gc0`, ..; default 6, nor that one),
 //! `GRAD_COMPILED_RULE_CASES` that of the fifteenth (the thirteenth's callers, each helper a
 //! `#[backprop::rule]` with its partials written out: `cr0`, ..; default 6, nor that one),
+//! `GRAD_COMPILED_ARRAY_SECOND_CASES` that of the sixteenth (callers of helpers taking arrays,
+//! the ninth batch's language, with `hessian`: `ca0`, ..; default 6, nor that one),
 //! `GRAD_FUZZ_SEED` the seed.
 
 use grad_testgen::ast::{CallSite, Cond, Expr, Header, Jump, Place, ReduceKind, Stmt};
@@ -597,6 +599,8 @@ struct Second {
     /// The fourteenth batch: each function generic over its float type ([`to_generic`]),
     /// instantiated at `f64` by the checks.
     generic: bool,
+    /// Helpers taking a `wrt` array (the batches of callers with `hessian`).
+    array_helpers: usize,
 }
 
 /// The tangent of `_jvp` and the vector of `_hvp` (their first `n_grad` components, flattened
@@ -627,7 +631,7 @@ impl Second {
         // fourteenth's callers (`gc`), whose helpers ask for `hessian` too (a compile error
         // otherwise).
         assert!(
-            p.callees.is_empty() || ["ch", "gc", "cr"].contains(&self.prefix),
+            p.callees.is_empty() || ["ch", "gc", "cr", "ca"].contains(&self.prefix),
             "program {i} of the `{}` batch calls",
             self.prefix
         );
@@ -1340,6 +1344,7 @@ fn main() {
     let call_second_cases = env("GRAD_COMPILED_CALL_SECOND_CASES").unwrap_or(10);
     let generic_cases = env("GRAD_COMPILED_GENERIC_CASES").unwrap_or(6);
     let rule_cases = env("GRAD_COMPILED_RULE_CASES").unwrap_or(6);
+    let array_second_cases = env("GRAD_COMPILED_ARRAY_SECOND_CASES").unwrap_or(6);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -1508,8 +1513,13 @@ fn main() {
     // helpers ask for `hessian` too (`#[grad(hessian)]`, `#[grad(wrt = .., hessian)]`), so that
     // second derivatives go through the calls. Only callers whose helpers are functions of
     // floats next to them (second order does not go through arrays yet) are kept.
-    let (call_second, calls_in_hessians) =
-        callers_with_hessian(Second::new("ch"), seed, 12, call_second_cases, false);
+    let (call_second, calls_in_hessians) = callers_with_hessian(
+        Second::new("ch"),
+        seed,
+        12,
+        call_second_cases,
+        Helpers::Floats,
+    );
 
     // The fourteenth batch: functions generic over their float type (`fn f<T: Real>`, see
     // [`to_generic`]): programs of the loop language (the sixth batch's, `gn0`, ..) and callers
@@ -1530,14 +1540,24 @@ fn main() {
     let mut generic_callers = Second::new("gc");
     generic_callers.generic = true;
     let (generic_callers, generic_calls) =
-        callers_with_hessian(generic_callers, seed, 14, generic_cases, false);
+        callers_with_hessian(generic_callers, seed, 14, generic_cases, Helpers::Floats);
 
     // The fifteenth batch: callers of `#[backprop::rule]` helpers (the thirteenth's callers,
     // each helper's body an expression of its parameters, its derivative rule that
     // expression's partials written out, `rule_source`), compiled with `mode = forward` and
     // with `hessian`: second derivatives from the rules' partials differentiated again.
     let (rule_callers, rule_calls) =
-        callers_with_hessian(Second::new("cr"), seed, 15, rule_cases, true);
+        callers_with_hessian(Second::new("cr"), seed, 15, rule_cases, Helpers::Rules);
+
+    // The sixteenth batch: callers of helpers taking arrays (the ninth batch's language,
+    // helpers returning a float), compiled with `mode = forward` and with `hessian`.
+    let (array_second, array_calls_in_hessians) = callers_with_hessian(
+        Second::new("ca"),
+        seed,
+        16,
+        array_second_cases,
+        Helpers::Arrays,
+    );
 
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
@@ -1628,11 +1648,21 @@ fn main() {
     );
     let _ = write!(
         summary,
-        ", {} (through {} calls of helpers that ask for `hessian` too)",
+        ", {} (through {} calls of helpers that ask for `hessian` too; {} helpers taking a `wrt` array)",
         call_second
             .summary()
             .replace("straight-line programs", "callers"),
-        calls_in_hessians
+        calls_in_hessians,
+        call_second.array_helpers
+    );
+    let _ = write!(
+        summary,
+        ", {} (through {} calls; {} helpers taking a `wrt` array)",
+        array_second
+            .summary()
+            .replace("straight-line programs", "callers of helpers of arrays"),
+        array_calls_in_hessians,
+        array_second.array_helpers
     );
     let _ = write!(
         summary,
@@ -1644,12 +1674,13 @@ fn main() {
     );
     let _ = write!(
         summary,
-        ", generic over the float type: {}, and {} (through {} calls of generic helpers)",
+        ", generic over the float type: {}, and {} (through {} calls of generic helpers; {} helpers taking a `wrt` array)",
         generic_loops.loop_summary("loop programs"),
         generic_callers
             .summary()
             .replace("straight-line programs", "callers"),
-        generic_calls
+        generic_calls,
+        generic_callers.array_helpers
     );
     let _ = write!(
         summary,
@@ -1666,7 +1697,7 @@ fn main() {
         grad_testgen::escape::SUPPORT,
     );
     let out = format!(
-        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
+        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
@@ -1683,6 +1714,7 @@ fn main() {
         generic_loops.fns,
         generic_callers.fns,
         rule_callers.fns,
+        array_second.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
         array_calls.module,
@@ -1702,6 +1734,7 @@ fn main() {
         generic_loops.checks,
         generic_callers.checks,
         rule_callers.checks,
+        array_second.checks,
     );
     write("generated.rs", &out);
     // The same programs for `tests/lints.rs`, with and without `#[grad]` (an attribute's line
@@ -1792,13 +1825,26 @@ fn write(name: &str, text: &str) {
 /// the calls. Only callers whose helpers are functions of floats next to them (second order
 /// does not go through arrays yet) are kept. Returns the batch and the calls its functions
 /// with `hessian` make.
+/// What the helpers of a batch of callers with `hessian` are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Helpers {
+    /// `#[grad]` functions of floats (the third batch's language).
+    Floats,
+    /// `#[backprop::rule]` functions ([`rule_source`]).
+    Rules,
+    /// `#[grad]` functions taking arrays too, by value and by reference (the ninth batch's
+    /// language), returning a float.
+    Arrays,
+}
+
 fn callers_with_hessian(
     mut batch: Second,
     seed: u64,
     stream: u8,
     cases: u64,
-    rules: bool,
+    helpers: Helpers,
 ) -> (Second, usize) {
+    let rules = helpers == Helpers::Rules;
     let prefix = batch.prefix;
     let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(stream);
     let mut runner = self::runner(seed, stream);
@@ -1806,18 +1852,22 @@ fn callers_with_hessian(
     let mut calls_in_hessians = 0;
     while kept < cases && drawn < cases * 40 {
         drawn += 1;
-        let tree = match gen::call_case(3).new_tree(&mut runner) {
+        let tree = match helpers {
+            Helpers::Arrays => gen::array_call_case(3).boxed().new_tree(&mut runner),
+            _ => gen::call_case(3).boxed().new_tree(&mut runner),
+        };
+        let tree = match tree {
             Ok(t) => t,
             Err(e) => panic!("generating caller {drawn} of `{prefix}` with `hessian`: {e}"),
         };
         let (mut p, points) = tree.current();
         p.name_callees(&format!("{prefix}{kept}"));
+        // Helpers next to their callers returning a float (of floats and of arrays: second
+        // order goes through those); a rule's parameters are floats.
         let floats = |c: &grad_testgen::ast::Callee| {
             c.place == Place::Here
-                && !c.by_ref
                 && c.outputs.is_empty()
-                && !c.body.wrt_array
-                && !c.body.data_array
+                && (!rules || (!c.by_ref && !c.body.wrt_array && !c.body.data_array))
         };
         // A call in a `while` loop whose value the reverse sweep needs is refused in reverse
         // mode already (it can be neither kept nor recomputed there; found at seed 2801), and
@@ -1865,6 +1915,7 @@ fn callers_with_hessian(
             batch.fns.push_str(&h);
         }
         calls_in_hessians += p.call_sites().len();
+        batch.array_helpers += p.callees.iter().filter(|c| c.body.wrt_array).count();
         kept += 1;
     }
     (batch, calls_in_hessians)

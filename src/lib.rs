@@ -909,9 +909,10 @@
 //! ```
 //!
 //! **Second order through calls.** `hessian` (`_hessian`, `_hvp`) goes through calls of other
-//! `#[grad]` functions and methods of floats (in loops and branches too, in this crate or
-//! another; `self.f(x)` and `Self::f(self, x)`, `self` data), generic ones included, and of
-//! `#[backprop::rule]` functions:
+//! `#[grad]` functions and methods returning a float, of floats and of arrays of written
+//! lengths (`[f64; 3]`, `&[[f64; 2]; 2]`, local arrays built from differentiated values), in
+//! loops and branches too, in this crate or another (`self.f(x)` and `Self::f(self, x)`,
+//! `self` data), generic ones included, and of `#[backprop::rule]` functions:
 //! - a `#[grad]` callee must ask for it with `hessian` on its own attribute (`#[grad(wrt = x,
 //!   hessian)]`, or `#[grad(hessian)]` for a building block): it then also generates the
 //!   tangent of its pullback (forward mode over its reverse sweep, what a caller's `_hvp`
@@ -925,8 +926,9 @@
 //!   differentiate (arithmetic and the supported functions of its float parameters and of its
 //!   value `y`): they are differentiated again; a rule whose partial calls a function is a
 //!   compile error at a `hessian` caller's call;
-//! - not yet: calls of functions taking or returning arrays, and of methods differentiated in
-//!   `self` (`wrt = self`) (a compile error at the call).
+//! - not yet: calls of functions returning an array, of functions taking a slice or a `Vec`
+//!   (lengths known at run time), and of methods differentiated in `self` (`wrt = self`) (a
+//!   compile error at the call, saying what to write instead).
 //!
 //! ```
 //! use backprop::grad;

@@ -1216,3 +1216,115 @@ fn hessians_go_through_methods() {
     let hv = s.total_hvp(a, b, 1.0, 0.0);
     assert_relative_eq!(hv.1, h[1][0], max_relative = 1e-14);
 }
+
+/// A helper taking an array (by value) and a float.
+#[grad(wrt = w, x, hessian)]
+fn array_energy(w: [f64; 3], x: f64) -> f64 {
+    (w[0] * x).sin() + w[1] * w[2] * x * x + w[0] * w[2]
+}
+
+/// A helper taking an array by reference.
+#[grad(wrt = w, k, hessian)]
+fn array_by_ref(w: &[f64; 2], k: f64) -> f64 {
+    w[0].exp() * w[1] * k
+}
+
+/// Arrays built from differentiated values and passed whole, in a loop too.
+#[grad(wrt = a, b, c, hessian)]
+fn through_array_calls(a: f64, b: f64, c: f64) -> f64 {
+    let z = [a, b * c, c];
+    let mut s = array_energy(z, a * b);
+    for i in 0..3 {
+        let t = i as f64;
+        s += array_by_ref(&[a * t, b], c) + array_energy([c, a, b], t);
+    }
+    s
+}
+
+/// A slice's elements passed to a helper taking an array.
+#[grad(wrt = v, hessian)]
+fn slice_through_an_array_call(v: &[f64]) -> f64 {
+    array_by_ref(&[v[0], v[1]], 2.0) + array_energy([v[1], v[0], v[1]], v[0])
+}
+
+#[test]
+fn hessians_go_through_calls_of_functions_of_arrays() {
+    let f = |p: [f64; 3]| {
+        let (a, b, c) = (p[0], p[1], p[2]);
+        let e = |w: [f64; 3], x: f64| (w[0] * x).sin() + w[1] * w[2] * x * x + w[0] * w[2];
+        let r = |w: [f64; 2], k: f64| w[0].exp() * w[1] * k;
+        let mut s = e([a, b * c, c], a * b);
+        for i in 0..3 {
+            let t = i as f64;
+            s += r([a * t, b], c) + e([c, a, b], t);
+        }
+        s
+    };
+    let p = [0.3, -0.7, 1.1];
+    let h = through_array_calls_hessian(p[0], p[1], p[2]);
+    let e = 1e-4;
+    for i in 0..3 {
+        for j in 0..3 {
+            let at = |di: f64, dj: f64| {
+                let mut q = p;
+                q[i] += di;
+                q[j] += dj;
+                f(q)
+            };
+            let fd = (at(e, e) - at(e, -e) - at(-e, e) + at(-e, -e)) / (4.0 * e * e);
+            assert_relative_eq!(h[i][j], fd, max_relative = 1e-5, epsilon = 1e-6);
+        }
+    }
+    // `_hvp` (through `pullback_jvp`) agrees with `_hessian` (through `pullback_hessian`).
+    let hv = through_array_calls_hvp(p[0], p[1], p[2], 1.0, 0.5, -2.0);
+    let want: Vec<f64> = (0..3)
+        .map(|i| h[i][0] + 0.5 * h[i][1] - 2.0 * h[i][2])
+        .collect();
+    assert_relative_eq!(hv.0, want[0], max_relative = 1e-13);
+    assert_relative_eq!(hv.1, want[1], max_relative = 1e-13);
+    assert_relative_eq!(hv.2, want[2], max_relative = 1e-13);
+    // 2·e^v0·v1 + (v1·v0).sin() + v0·v1·v0² + v1²: by hand at (0.3, 0.5).
+    let (v0, v1) = (0.3_f64, 0.5_f64);
+    let hs = slice_through_an_array_call_hessian(&[v0, v1]);
+    let h00 = 2.0 * v0.exp() * v1 - v1 * v1 * (v1 * v0).sin() + 6.0 * v1 * v0;
+    let h01 = 2.0 * v0.exp() + (v1 * v0).cos() - v1 * v0 * (v1 * v0).sin() + 3.0 * v0 * v0;
+    assert_relative_eq!(hs[0][0], h00, max_relative = 1e-13);
+    assert_relative_eq!(hs[0][1], h01, max_relative = 1e-13);
+}
+
+/// What the generator found (seed 3): a call taking an array inside a branch, whose partial
+/// (an array) the reverse sweep computes again in its own arm of the branch; the tangent of
+/// the call was the forward arm's, out of scope there.
+#[grad(wrt = w, hessian)]
+fn array_call_in_a_branch(w: [f64; 3], k: i32) -> f64 {
+    let mut v = array_energy(w, 0.5);
+    if k < 2 {
+        v *= array_energy(w, w[1]) * w[0];
+    } else {
+        v += w[2];
+    }
+    v * w[1]
+}
+
+#[test]
+fn an_array_call_in_a_branch() {
+    let f = |w: [f64; 3]| {
+        let e = |w: [f64; 3], x: f64| (w[0] * x).sin() + w[1] * w[2] * x * x + w[0] * w[2];
+        e(w, 0.5) * e(w, w[1]) * w[0] * w[1]
+    };
+    let w = [0.4, -0.3, 0.9];
+    let h = array_call_in_a_branch_hessian(w, 1);
+    let e = 1e-4;
+    for i in 0..3 {
+        for j in 0..3 {
+            let at = |di: f64, dj: f64| {
+                let mut q = w;
+                q[i] += di;
+                q[j] += dj;
+                f(q)
+            };
+            let fd = (at(e, e) - at(e, -e) - at(-e, e) + at(-e, -e)) / (4.0 * e * e);
+            assert_relative_eq!(h[i][j], fd, max_relative = 1e-5, epsilon = 1e-6);
+        }
+    }
+}

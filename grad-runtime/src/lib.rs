@@ -186,20 +186,22 @@ pub mod __private {
     /// (`pullback_jvp`): zero where the callee is differentiated, ignored elsewhere.
     pub struct NoTangent;
 
-    /// A tangent passed to a `pullback_jvp`: a float, or [`NoTangent`] (zero).
+    /// A tangent passed to a `pullback_jvp`: a float or an array of them, or [`NoTangent`]
+    /// (zero).
     pub trait TangentArg<F> {
         fn tangent(self) -> F;
     }
-    impl<R: crate::Real> TangentArg<R> for R {
+    impl<A: crate::flat::Flat> TangentArg<A> for A {
         #[inline(always)]
-        fn tangent(self) -> R {
+        fn tangent(self) -> A {
             self
         }
     }
-    impl<F: crate::Real> TangentArg<F> for NoTangent {
+    impl<A: crate::flat::Flat> TangentArg<A> for NoTangent {
         #[inline(always)]
-        fn tangent(self) -> F {
-            F::ZERO
+        fn tangent(self) -> A {
+            // (Every element's unit vector past the last: zeros.)
+            A::unit(usize::MAX)
         }
     }
 

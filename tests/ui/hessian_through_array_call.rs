@@ -1,15 +1,16 @@
-// A Hessian through a call of a function of arrays (which second derivatives cannot go
-// through yet): refused at the call.
+// A Hessian through a call of a function returning an array (which second derivatives cannot
+// go through yet): refused at the call.
 use backprop::grad;
 
 #[grad]
-fn norm2(w: [f64; 2]) -> f64 {
-    w[0] * w[0] + w[1] * w[1]
+fn scaled(w: [f64; 2], k: f64) -> [f64; 2] {
+    [w[0] * k, w[1] * k]
 }
 
 #[grad(wrt = x, hessian)]
 fn f(x: f64) -> f64 {
-    norm2([x, 2.0 * x]) * x
+    let s: [f64; 2] = scaled([x, 2.0 * x], x);
+    s[0] * s[1]
 }
 
 fn main() {

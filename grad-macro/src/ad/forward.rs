@@ -160,9 +160,13 @@ impl Fwd {
     }
 
     fn block(&mut self, insts: &[Inst]) {
+        // A call's tangents are variables of the block that made them: a sweep that computes
+        // the call again elsewhere (in its own arm of a branch) makes its own.
+        let outer: Vec<Var> = self.calls.keys().copied().collect();
         for inst in insts {
             self.inst(inst);
         }
+        self.calls.retain(|k, _| outer.contains(k));
     }
 
     fn inst(&mut self, inst: &Inst) {

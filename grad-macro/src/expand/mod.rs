@@ -371,8 +371,9 @@ fn expand_fn(
                 &params,
                 &prelude,
             ) {
-                Ok(item) => item,
-                Err(_) => second_order::pullback_jvp_refused(
+                Ok(Some(item)) => Some(item),
+                // (A slice among its parameters, or a body second order cannot go through.)
+                Ok(None) | Err(_) => second_order::pullback_jvp_refused(
                     f,
                     &sig,
                     &params,

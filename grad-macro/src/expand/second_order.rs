@@ -179,7 +179,7 @@ pub(super) fn refused_calls(func: &crate::ir::Func) -> Option<syn::Error> {
         if let crate::ir::Inst::Opaque { var, .. } = i {
             if let Some(call) = &func.info(*var).call {
                 if call.jvp.is_none() {
-                    let what = "a function taking or returning an array (second derivatives go through calls of functions and methods of floats, not yet of arrays): pass the elements as floats, or write its body in the caller";
+                    let what = "a function returning an array, or taking a slice (second derivatives go through calls returning a float, of floats and of arrays of written lengths, not yet through these): return the elements from functions returning a float, pass an array of a written length, or write its body in the caller";
                     errors.push(syn::Error::new(
                         call.span,
                         format!(
@@ -373,8 +373,15 @@ pub(super) fn pullback_jvp(
     params: &[(Ident, syn::Type, bool)],
     prelude: &TokenStream,
 ) -> syn::Result<Option<TokenStream>> {
-    let floats = sig.wrt.iter().all(|&i| sig.params[i].array.is_none());
-    if sig.outputs.is_some() || !floats || wrt.is_empty() {
+    // Floats, and arrays of lengths written in the signature (a slice's would be known at
+    // run time only).
+    let fixed = sig.wrt.iter().all(|&i| {
+        sig.params[i]
+            .array
+            .as_ref()
+            .is_none_or(|(a, _)| a.lens.iter().all(Option::is_some) && !a.len_from_value)
+    });
+    if sig.outputs.is_some() || !fixed || wrt.is_empty() {
         return Ok(None);
     }
     // A call second order cannot go through, in the body: the stand-in (`Err`).
@@ -403,6 +410,7 @@ pub(super) fn pullback_jvp(
     // already, once).
     let mut dot_tys = Vec::new();
     let mut dot_pats = Vec::new();
+    let mut dot_binds = Vec::new();
     let mut cot_tys = Vec::new();
     let mut g = f.clone();
     // A method's `self` has a slot too, first, which callers fill with `NoTangent` (`self.f(..)`
@@ -413,19 +421,29 @@ pub(super) fn pullback_jvp(
         dot_tys.push(quote!(#t));
         dot_pats.push(quote!(_));
     }
-    for i in 0..params.len() {
+    for (i, param) in params.iter().enumerate() {
         match sig.wrt.iter().position(|&w| w == i) {
             Some(j) => {
-                // A float, or `NoTangent` for an argument without one.
+                // A float or an array (by value: an array by reference takes its tangent by
+                // value too), or `NoTangent` for an argument without one.
                 let t = format_ident!("D{}", i, span = Span::mixed_site());
+                let own = owned_type(&sig.params[i].ty);
                 g.sig
                     .generics
                     .params
-                    .push(syn::parse_quote!(#t: #krate::__private::TangentArg<#ty>));
+                    .push(syn::parse_quote!(#t: #krate::__private::TangentArg<#own>));
                 dot_tys.push(quote!(#t));
-                cot_tys.push(ty.clone());
+                cot_tys.push(quote!(#own));
                 let d = &dots[j];
                 dot_pats.push(quote!(#d));
+                // `mut` where the body changes the parameter in place (its tangent too).
+                let m = param.2.then(|| quote!(mut));
+                let bind = if matches!(sig.params[i].ty, syn::Type::Reference(_)) {
+                    quote!(let #d: &#own = &#krate::__private::TangentArg::tangent(#d);)
+                } else {
+                    quote!(let #m #d: #own = #krate::__private::TangentArg::tangent(#d);)
+                };
+                dot_binds.push(bind);
             }
             None => {
                 let t = format_ident!("D{}", i, span = Span::mixed_site());
@@ -481,7 +499,7 @@ pub(super) fn pullback_jvp(
             (#recv_decl #(#decl,)* #dots_var: #dots_ty) -> ((#ty, #cots), (#ty, #cots)) #where_clause {
                 #prelude
                 let (#(#dot_pats,)*) = #dots_var;
-                #(let #dots: #ty = #krate::__private::TangentArg::tangent(#dots);)*
+                #(#dot_binds)*
                 #body
             }
         },
@@ -518,7 +536,8 @@ pub(super) fn pullback_jvp_refused(
         .into_iter()
         .chain((0..params.len()).map(|i| {
             if sig.wrt.contains(&i) {
-                ty.clone()
+                let own = owned_type(&sig.params[i].ty);
+                quote!(#own)
             } else {
                 quote!(())
             }
@@ -558,4 +577,17 @@ pub(super) fn pullback_jvp_refused(
             ::core::unreachable!()
         }
     })
+}
+
+/// A parameter's type without its reference (`&[f64; 3]` → `[f64; 3]`): its tangent's and its
+/// partial's. (A slice has neither here: its length is known at run time only, and second
+/// order does not go through it; the stand-ins that refuse it show `()`.)
+pub(super) fn owned_type(ty: &syn::Type) -> syn::Type {
+    match ty {
+        syn::Type::Reference(r) => match &*r.elem {
+            syn::Type::Slice(_) => syn::parse_quote!(()),
+            other => other.clone(),
+        },
+        other => other.clone(),
+    }
 }

@@ -30,12 +30,17 @@ pub(crate) fn name(f: &ItemFn) -> Ident {
     }
 }
 
-/// The slots of the partials (`self` first for a method, then each parameter), and each
-/// slot's position among the `wrt` parameters (`None` for `self` and data).
-fn slots(f: &ItemFn, sig: &Sig, n_params: usize) -> Vec<Option<usize>> {
-    let recv = f.sig.receiver().map(|_| None);
+/// The slots of the partials (`self` first for a method, then each parameter): each slot's
+/// position among the `wrt` parameters (`None` for `self` and data), and whether it is a
+/// float (the Hessian is over those: a caller passing a tangent to an array calls
+/// `pullback_jvp`).
+fn slots(f: &ItemFn, sig: &Sig, n_params: usize) -> Vec<(Option<usize>, bool)> {
+    let recv = f.sig.receiver().map(|_| (None, false));
     recv.into_iter()
-        .chain((0..n_params).map(|i| sig.wrt.iter().position(|&w| w == i)))
+        .chain((0..n_params).map(|i| {
+            let float = sig.params[i].array.is_none();
+            (sig.wrt.iter().position(|&w| w == i), float)
+        }))
         .collect()
 }
 
@@ -43,8 +48,12 @@ fn slots(f: &ItemFn, sig: &Sig, n_params: usize) -> Vec<Option<usize>> {
 fn ret(f: &ItemFn, sig: &Sig, n_params: usize) -> TokenStream {
     let ty = float_type_tokens(sig.float);
     let slots = slots(f, sig, n_params);
-    let cots = slots.iter().map(|s| match s {
-        Some(_) => ty.clone(),
+    let recv = usize::from(f.sig.receiver().is_some());
+    let cots = slots.iter().enumerate().map(|(s, (w, _))| match w {
+        Some(_) => {
+            let own = second_order::owned_type(&sig.params[s - recv].ty);
+            quote!(#own)
+        }
         None => quote!(()),
     });
     let p = slots.len();
@@ -65,17 +74,24 @@ pub(super) fn pullback_hessian(
     kept: &[TokenStream],
 ) -> syn::Result<TokenStream> {
     let k = reversed.body.yields.len();
-    let w = wrt.len();
+    // Directions along the float `wrt` parameters (`floats[d]`: the `wrt` position of
+    // direction `d`).
+    let floats: Vec<usize> = (0..wrt.len())
+        .filter(|&a| sig.params[sig.wrt[a]].array.is_none())
+        .collect();
+    let seed_vars: Vec<Var> = floats.iter().map(|&a| wrt[a]).collect();
     let seeds = crate::ad::forward::Seeds {
         through_hessians: true,
-        ..second_order::unit_seeds(wrt)
+        ..second_order::unit_seeds(&seed_vars)
     };
     let t = pipeline::forward(reversed, &seeds)?;
-    // The upper triangle (the lower one mirrors it: exactly symmetric).
+    // The upper triangle over the float directions (the lower one mirrors it: exactly
+    // symmetric): `(d, e)`, gradient component `floats[d]` along direction `e`.
+    let w = floats.len();
     let pairs: Vec<(usize, usize)> = (0..w).flat_map(|a| (a..w).map(move |b| (a, b))).collect();
     let picks = (0..k)
         .map(|i| t.primal(i))
-        .chain(pairs.iter().map(|&(a, b)| t.tangent(1 + a, b)))
+        .chain(pairs.iter().map(|&(a, b)| t.tangent(1 + floats[a], b)))
         .collect();
     let program = pipeline::optimise(t.select(picks));
     let zero = float_lit(0.0, sig.float, true);
@@ -84,15 +100,20 @@ pub(super) fn pullback_hessian(
     let body = Emitter::new(&program, krate, reserved, param_ids).body_with(|ys| {
         let (primal, h) = ys.split_at(k);
         let hs: Vec<Ident> = (0..h.len()).map(|i| local(format!("h_{i}"))).collect();
-        let cots = slots.iter().map(|s| match s {
+        let cots = slots.iter().map(|(w, _)| match w {
             Some(a) => primal[1 + a].clone(),
             None => quote!(()),
         });
         let value = &primal[0];
+        // A slot's direction: its position among the float `wrt` parameters.
+        let dir = |(w, float): &(Option<usize>, bool)| {
+            w.filter(|_| *float)
+                .and_then(|a| floats.iter().position(|&f| f == a))
+        };
         let rows = slots.iter().map(|r| {
-            let cols = slots.iter().map(|c| match (r, c) {
+            let cols = slots.iter().map(|c| match (dir(r), dir(c)) {
                 (Some(a), Some(b)) => {
-                    let pair = (*a.min(b), *a.max(b));
+                    let pair = (a.min(b), a.max(b));
                     let i = pairs.iter().position(|p| *p == pair).unwrap_or(0);
                     let h = &hs[i];
                     quote!(#h)

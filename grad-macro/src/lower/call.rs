@@ -422,12 +422,8 @@ impl Lowerer<'_> {
             return Err(call);
         };
         self.b.info_mut(cv).span = span;
-        // What second order needs to go through the call: the callee's `pullback_jvp`, for a
-        // function or method of floats (no array argument or result).
-        let floats = args
-            .iter()
-            .all(|o| !self.b.is_active(o) || self.b.kind(o) == Kind::Float);
-        let jvp = (!blocks && floats).then(|| super::syntax::jvp_path(&callee));
+        // What second order needs to go through the call: the callee's `pullback_jvp`.
+        let jvp = (!blocks && self.tangents_pass(&args)).then(|| super::syntax::jvp_path(&callee));
         self.b.info_mut(cv).call = Some(std::rc::Rc::new(crate::ir::PulledCall {
             jvp,
             recv: recv_arg,
@@ -456,7 +452,8 @@ impl Lowerer<'_> {
                     let partial = quote::quote_spanned! {at=>
                         __grad_krate::__private::partial_array(#ph.1.#k)
                     };
-                    self.opaque_from(partial, vec![cv], Kind::Opaque, false)
+                    let p = self.opaque_from(partial, vec![cv], Kind::Opaque, false);
+                    self.pulled_part(p, slot)
                 } else {
                     let partial = quote::quote_spanned! {at=>
                         __grad_krate::__private::partial(#ph.1.#k)

@@ -96,7 +96,13 @@ impl Fwd {
         let ph = proc_macro2::Ident::new(&crate::ir::placeholder(0), Span::call_site());
         // Which slot of the partials each argument fills (a method's `self` is slot 0).
         let first = usize::from(call.recv.is_some());
-        let out = if self.through_hessians {
+        // An array passed differentiated: its partial is an array, whose tangent the Hessian
+        // over the float slots does not give; `pullback_jvp` direction by direction.
+        let arrays = args.iter().any(|(o, _, _)| {
+            o.as_ref()
+                .is_some_and(|o| self.b.is_active(o) && self.b.kind(o) == Kind::Array)
+        });
+        let out = if self.through_hessians && !arrays {
             let (head, toks, refs) = written(self)?;
             let hessian = at(renamed_last(&jvp, "_jvp", "_hessian"));
             let both = self
@@ -162,14 +168,16 @@ impl Fwd {
         let Some(part) = self.b.info(var).pulled_part else {
             return false;
         };
-        if self.b.info(var).kind != Kind::Float {
+        // A float, or an array (the partial with respect to an array argument).
+        let kind = self.b.info(var).kind;
+        if !matches!(kind, Kind::Float | Kind::Opaque) {
             return false;
         }
         match self.call_tangents(cv) {
             Some(CallTangents::PerDirection(tj)) => {
                 let t = tj
                     .into_iter()
-                    .map(|t| self.b.opaque(expr.tokens.clone(), vec![t], Kind::Float))
+                    .map(|t| self.b.opaque(expr.tokens.clone(), vec![t], kind))
                     .collect();
                 self.tan.insert(var, t);
                 return true;
