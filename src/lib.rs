@@ -53,7 +53,8 @@
 //!   order as `name`, so it is equal to `name(..)` bit for bit. (One caveat that is Rust's,
 //!   not ours: the precision of `powi` and of the transcendental functions is unspecified, and
 //!   the optimiser may constant-fold a call whose arguments it knows, for example `name(2.0)`
-//!   inlined, to a result one ulp away from the run-time one.)
+//!   inlined, to a result one ulp away from the run-time one; a few ulps after the operations
+//!   that follow, as the reliability runs met once in a generic function's `powi`.)
 //!
 //! # How it differentiates: the derivation, as generated
 //!

@@ -509,7 +509,7 @@ fn compiled_companions_match_the_oracle() {
     let folded = FOLDED.load(std::sync::atomic::Ordering::Relaxed);
     if folded > 0 {
         eprintln!(
-            "release build: {folded} caller value(s) 1 ulp from the original's (`powi` of a constant folded by LLVM on one side)"
+            "release build: {folded} value(s) of callers or generic programs a few ulps (callers: 1) from the original's (`powi` of a constant folded by LLVM on one side)"
         );
     }
     let reversed = REVERSED
