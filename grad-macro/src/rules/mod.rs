@@ -13,8 +13,8 @@
 //! `hypot` and `atan2` at the origin and `powf`'s exponent partial at base 0 give 0.
 //!
 //! Adding a function is one row here (plus, for a helper, the function in `grad-runtime` and
-//! its re-export by the facade), a line in the manual and the README (a test checks all of
-//! these), and its tests.
+//! its re-export by the facade; for a method, its line in `Real`, for generic functions), a
+//! line in the manual and the README (a test checks all of these), and its tests.
 
 pub mod arith;
 
@@ -377,10 +377,11 @@ mod tests {
     fn every_row_is_documented_and_evaluated() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         let read = |p: &str| std::fs::read_to_string(format!("{root}/{p}")).unwrap_or_default();
-        let (manual, readme, runtime) = (
+        let (manual, readme, runtime, real) = (
             read("src/lib.rs"),
             read("README.md"),
             read("grad-runtime/src/helpers.rs"),
+            read("grad-runtime/src/real.rs"),
         );
         let words = |text: &str| -> rustc_hash::FxHashSet<String> {
             text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
@@ -399,6 +400,12 @@ mod tests {
                 assert!(
                     runtime.contains(&format!("pub fn {name}<")),
                     "grad-runtime has no `{name}`"
+                );
+            } else {
+                // A generic function's `x.{name}(..)` is `Real`'s.
+                assert!(
+                    real.contains(&format!("fn {name}(self")),
+                    "`Real` (grad-runtime/src/real.rs) has no method `{name}`"
                 );
             }
             let finite = [0.3, 0.6, 1.5].iter().any(|&x| {
