@@ -1262,19 +1262,7 @@ fn hessians_go_through_calls_of_functions_of_arrays() {
     };
     let p = [0.3, -0.7, 1.1];
     let h = through_array_calls_hessian(p[0], p[1], p[2]);
-    let e = 1e-4;
-    for i in 0..3 {
-        for j in 0..3 {
-            let at = |di: f64, dj: f64| {
-                let mut q = p;
-                q[i] += di;
-                q[j] += dj;
-                f(q)
-            };
-            let fd = (at(e, e) - at(e, -e) - at(-e, e) + at(-e, -e)) / (4.0 * e * e);
-            assert_relative_eq!(h[i][j], fd, max_relative = 1e-5, epsilon = 1e-6);
-        }
-    }
+    assert_second_differences(f, p, h);
     // `_hvp` (through `pullback_jvp`) agrees with `_hessian` (through `pullback_hessian`).
     let hv = through_array_calls_hvp(p[0], p[1], p[2], 1.0, 0.5, -2.0);
     let want: Vec<f64> = (0..3)
@@ -1313,12 +1301,16 @@ fn an_array_call_in_a_branch() {
         e(w, 0.5) * e(w, w[1]) * w[0] * w[1]
     };
     let w = [0.4, -0.3, 0.9];
-    let h = array_call_in_a_branch_hessian(w, 1);
+    assert_second_differences(f, w, array_call_in_a_branch_hessian(w, 1));
+}
+
+/// `h` is the Hessian of `f` at `p`, against central second differences.
+fn assert_second_differences(f: impl Fn([f64; 3]) -> f64, p: [f64; 3], h: [[f64; 3]; 3]) {
     let e = 1e-4;
     for i in 0..3 {
         for j in 0..3 {
             let at = |di: f64, dj: f64| {
-                let mut q = w;
+                let mut q = p;
                 q[i] += di;
                 q[j] += dj;
                 f(q)
