@@ -211,9 +211,20 @@ pub(crate) fn pullback_jvp_item(
     doc: &str,
     sig_body: TokenStream,
 ) -> TokenStream {
+    pullback_sibling(f, &pullback_jvp_name(f), kept, doc, sig_body)
+}
+
+/// A function beside `f`'s pullback (its tangent, its Hessian: `fname`), with `f`'s generics
+/// and the kept attributes.
+pub(crate) fn pullback_sibling(
+    f: &ItemFn,
+    fname: &Ident,
+    kept: &[TokenStream],
+    doc: &str,
+    sig_body: TokenStream,
+) -> TokenStream {
     let (vis, generics) = (&f.vis, &f.sig.generics);
     let allows = allows();
-    let fname = pullback_jvp_name(f);
     quote! {
         #(#kept)*
         #[doc = #doc]
@@ -227,9 +238,15 @@ pub(crate) fn pullback_jvp_item(
 /// The name of `f`'s pullback tangent: `pullback_jvp` (an associated function of the struct
 /// `f`) in a module, `f_pullback_jvp` in an `impl`; what `lower::syntax::jvp_path` calls.
 pub(crate) fn pullback_jvp_name(f: &ItemFn) -> Ident {
+    pullback_sibling_name(f, "jvp")
+}
+
+/// `pullback_{what}` in a module (an associated function of the struct `f`),
+/// `f_pullback_{what}` in an `impl`.
+pub(crate) fn pullback_sibling_name(f: &ItemFn, what: &str) -> Ident {
     if in_impl(f) {
-        format_ident!("{}_pullback_jvp", f.sig.ident)
+        format_ident!("{}_pullback_{what}", f.sig.ident)
     } else {
-        format_ident!("pullback_jvp")
+        format_ident!("pullback_{what}")
     }
 }

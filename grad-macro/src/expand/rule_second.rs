@@ -49,18 +49,14 @@ pub(super) fn pullback_jvp(
     let p = cots.len() + usize::from(f.sig.receiver().is_some());
     let hessian_ret = quote!(((#ty, (#recv_cot #(#cots,)*)), [[#ty; #p]; #p]));
     let hessian = |body: TokenStream, decl: Vec<TokenStream>| {
-        let fname = super::through::name(f);
-        let (vis, generics) = (&f.vis, &f.sig.generics);
-        let allows = super::allows();
-        quote! {
-            #(#kept)*
-            #[doc(hidden)]
-            #[inline]
-            #allows
-            #vis fn #fname #generics (#recv_decl #(#decl,)*) -> #hessian_ret {
-                #body
-            }
-        }
+        let doc = format!(" The pullback of `{name}` and its Hessian, from the rule's partials differentiated again, for the `_hessian` of a `#[grad]` function that calls `{name}`.");
+        super::pullbacks::pullback_sibling(
+            f,
+            &super::through::name(f),
+            &kept,
+            &doc,
+            quote!((#recv_decl #(#decl,)*) -> #hessian_ret { #body }),
+        )
     };
     match made {
         Some((body, hessian_body)) => {
