@@ -601,6 +601,8 @@ struct Second {
     generic: bool,
     /// Helpers taking a `wrt` array (the batches of callers with `hessian`).
     array_helpers: usize,
+    /// Helpers returning an array (the sixteenth batch).
+    array_results: usize,
 }
 
 /// The tangent of `_jvp` and the vector of `_hvp` (their first `n_grad` components, flattened
@@ -1657,12 +1659,13 @@ fn main() {
     );
     let _ = write!(
         summary,
-        ", {} (through {} calls; {} helpers taking a `wrt` array)",
+        ", {} (through {} calls; {} helpers taking a `wrt` array, {} returning an array)",
         array_second
             .summary()
             .replace("straight-line programs", "callers of helpers of arrays"),
         array_calls_in_hessians,
-        array_second.array_helpers
+        array_second.array_helpers,
+        array_second.array_results
     );
     let _ = write!(
         summary,
@@ -1822,8 +1825,8 @@ fn write(name: &str, text: &str) {
 /// (the third batch's language) drawn from stream `stream`, compiled with `mode = forward` and
 /// with `hessian`, checked as the fourth batch's are; their helpers ask for `hessian` too
 /// (`#[grad(hessian)]`, `#[grad(wrt = .., hessian)]`), so that second derivatives go through
-/// the calls. Only callers whose helpers are functions of floats next to them (second order
-/// does not go through arrays yet) are kept. Returns the batch and the calls its functions
+/// the calls. Only callers whose helpers are next to them are kept (and, for the thirteenth
+/// and fifteenth batches, whose helpers return a float). Returns the batch and the calls its functions
 /// with `hessian` make.
 /// What the helpers of a batch of callers with `hessian` are.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1833,7 +1836,7 @@ enum Helpers {
     /// `#[backprop::rule]` functions ([`rule_source`]).
     Rules,
     /// `#[grad]` functions taking arrays too, by value and by reference (the ninth batch's
-    /// language), returning a float.
+    /// language), returning a float or an array (`[f64; 3]`: Jacobian blocks).
     Arrays,
 }
 
@@ -1862,11 +1865,12 @@ fn callers_with_hessian(
         };
         let (mut p, points) = tree.current();
         p.name_callees(&format!("{prefix}{kept}"));
-        // Helpers next to their callers returning a float (of floats and of arrays: second
-        // order goes through those); a rule's parameters are floats.
+        // Helpers next to their callers, returning a float, or, in the sixteenth batch, an
+        // array too (second order goes through those, of floats and of arrays); a rule's
+        // parameters are floats.
         let floats = |c: &grad_testgen::ast::Callee| {
             c.place == Place::Here
-                && c.outputs.is_empty()
+                && (c.outputs.is_empty() || helpers == Helpers::Arrays)
                 && (!rules || (!c.by_ref && !c.body.wrt_array && !c.body.data_array))
         };
         // A call in a `while` loop whose value the reverse sweep needs is refused in reverse
@@ -1916,6 +1920,7 @@ fn callers_with_hessian(
         }
         calls_in_hessians += p.call_sites().len();
         batch.array_helpers += p.callees.iter().filter(|c| c.body.wrt_array).count();
+        batch.array_results += p.callees.iter().filter(|c| !c.outputs.is_empty()).count();
         kept += 1;
     }
     (batch, calls_in_hessians)

@@ -919,7 +919,7 @@
 //!   tangent of its pullback (forward mode over its reverse sweep, what a caller's `_hvp`
 //!   calls) and its pullback with its Hessian in one pass (what a caller's `_hessian` calls,
 //!   once per call whatever the number of directions, so that a Hessian through a call costs
-//!   about what it costs inline: 1.2× in `cargo bench --bench second_order`). Together they
+//!   about what it costs inline: 1.1× in `cargo bench --bench second_order`). Together they
 //!   cost at compile time what its own `_hessian` and `_hvp` cost, so they are not made unless
 //!   asked for; a call of a callee that does not ask is a compile error at the call, saying to
 //!   add it;
@@ -927,9 +927,35 @@
 //!   differentiate (arithmetic and the supported functions of its float parameters and of its
 //!   value `y`): they are differentiated again; a rule whose partial calls a function is a
 //!   compile error at a `hessian` caller's call;
-//! - not yet: calls of functions returning an array, of functions taking a slice or a `Vec`
-//!   (lengths known at run time), and of methods differentiated in `self` (`wrt = self`) (a
-//!   compile error at the call, saying what to write instead).
+//! - a `#[grad]` function returning an array (`-> [f64; M]`, a building block whose pullback
+//!   gives a Jacobian block per argument) asks for it the same way: `hessian` on it makes the
+//!   tangent of its pullback (of its values and of each block, forward mode over one reverse
+//!   sweep per value), which a caller's `_hessian` and `_hvp` call once per direction. It makes
+//!   no Hessian of its own values (a `_jacobian` of the gradient is one per value: write a
+//!   function returning each value for that);
+//! - not yet: calls of functions taking a slice or a `Vec` (lengths known at run time), and of
+//!   methods differentiated in `self` (`wrt = self`) (a compile error at the call, saying what
+//!   to write instead).
+//!
+//! ```
+//! use backprop::grad;
+//!
+//! /// A right-hand side returning an array, asking for second order through its calls.
+//! #[grad(hessian)]
+//! fn rhs(s: [f64; 2], k: f64) -> [f64; 2] {
+//!     [k * s[0] * s[1], s[0] * s[0]]
+//! }
+//!
+//! /// f(a, b) = 2ab + a²: its Hessian is [[2, 2], [2, 0]].
+//! #[grad(wrt = a, b, hessian)]
+//! fn f(a: f64, b: f64) -> f64 {
+//!     let r: [f64; 2] = rhs([a, b], 2.0);
+//!     r[0] + r[1]
+//! }
+//!
+//! assert_eq!(f_hessian(0.5, -1.5), [[2.0, 2.0], [2.0, 0.0]]);
+//! assert_eq!(f_hvp(0.5, -1.5, 1.0, 1.0), (4.0, 2.0));
+//! ```
 //!
 //! ```
 //! use backprop::grad;
@@ -990,9 +1016,11 @@
 //! assert_eq!(xy, (2.0, 0.0));
 //! ```
 //!
-//! A function returning several values has no `return` (its body ends with the values), no
-//! `hessian`, and is not a building block (other `#[grad]` functions call functions returning
-//! one float).
+//! A function returning several values has no `return` (its body ends with the values). One
+//! returning an array is also a building block: other `#[grad]` functions call it, and its
+//! pullback gives them a block of its Jacobian per argument (`hessian` on it lets their second
+//! derivatives go through it too: see "Second order through calls"); one returning a tuple
+//! is not, and takes no `hessian`.
 //!
 //! # Seeing the derivation: tables and graphs
 //!

@@ -286,6 +286,15 @@ impl<A> ArrayPartial<A> for &A {
     }
 }
 
+/// `a + b`, element by element, as a new value: the tangent of a product of a callee's
+/// Jacobian block and an adjoint, in second order (the sum of the product rule's two terms).
+#[inline]
+pub fn added<T: Elementwise + Clone>(a: &T, b: &T, _zero: T::F) -> T {
+    let mut s = a.clone();
+    s.add_assign(b);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

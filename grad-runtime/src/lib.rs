@@ -253,8 +253,8 @@ pub mod __private {
     }
 
     pub use crate::elementwise::{
-        add_assign, add_scaled, dot, fill, jacobian_block, jvp, partial_array, sub_assign, vjp,
-        zeros_like, ArrayPartial, Elementwise,
+        add_assign, add_scaled, added, dot, fill, jacobian_block, jvp, partial_array, sub_assign,
+        vjp, zeros_like, ArrayPartial, Elementwise,
     };
     pub use crate::flat::{mirror_upper, set, unit, write, Flat};
     pub use crate::params::{

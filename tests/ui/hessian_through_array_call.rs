@@ -1,5 +1,5 @@
-// A Hessian through a call of a function returning an array (which second derivatives cannot
-// go through yet): refused at the call.
+// A Hessian through a call of a function returning an array that does not ask for `hessian`:
+// refused at the call, saying to add it to the callee.
 use backprop::grad;
 
 #[grad]

@@ -1,9 +1,10 @@
-// `hessian` on a function returning several values.
+// `hessian` on a function returning several values as a tuple (an array is a building block
+// for its callers' second derivatives; a tuple is not).
 use backprop::grad;
 
 #[grad(wrt = w, hessian)]
-fn f(w: f64) -> [f64; 2] {
-    [w * w, w]
+fn f(w: f64) -> (f64, f64) {
+    (w * w, w)
 }
 
 fn main() {

@@ -36,7 +36,9 @@ pub struct Seeds {
     /// call of the callee's `pullback_hessian` (its pullback and its Hessian in one pass),
     /// rather than one `pullback_jvp` per direction. Only for `_hessian`, whose `_hvp` beside
     /// it calls `pullback_jvp`: a callee without either is reported there (`pullback_hessian`'s
-    /// stand-in is quiet, so that the message is not said twice).
+    /// stand-in is quiet, so that the message is not said twice). With two directions or more;
+    /// a callee returning an array has a `pullback_hessian` shaped like its `pullback_jvp`,
+    /// called per direction.
     pub through_hessians: bool,
 }
 
@@ -54,7 +56,7 @@ pub fn forward(primal: &Func, seeds: &Seeds) -> (Func, Vec<syn::Error>) {
         kept: HashMap::default(),
         calls: HashMap::default(),
         call_refs: HashMap::default(),
-        through_hessians: seeds.through_hessians && seeds.n >= 2,
+        through_hessians: seeds.through_hessians,
         errors: Vec::new(),
     };
     for (v, t) in &seeds.of {
@@ -185,8 +187,14 @@ impl Fwd {
                 if self.pulled_part(*var, expr) {
                     return;
                 }
+                if self.b.info(*var).bilinear {
+                    self.bilinear(*var, expr);
+                    return;
+                }
                 let reads = expr.refs.iter().any(|r| self.tan.contains_key(r));
-                if reads && self.b.info(*var).kind == Kind::Float {
+                // (A pullback call itself: its parts get their tangents, `pulled_part`.)
+                let call = self.b.info(*var).call.is_some();
+                if reads && !call && matches!(self.b.info(*var).kind, Kind::Float | Kind::Opaque) {
                     self.error(
                         *var,
                         "this expression reads a differentiated value through code the macro passes through as written, which has no tangent: forward mode and second derivatives need arithmetic and the supported functions only",
@@ -442,20 +450,6 @@ impl Fwd {
                 sum.unwrap_or_else(|| self.zero())
             })
             .collect()
-    }
-
-    /// `jvp(j, t)`: a callee's Jacobian block `j` times an argument's tangent `t` (an array
-    /// value: that argument's part of the tangent of the array the callee returned).
-    fn jvp(&mut self, j: Operand, t: Operand) -> Operand {
-        super::runtime_call(&mut self.b, "jvp", j, t, Kind::Opaque)
-    }
-
-    /// `dot(p, t)`: an array value `p` (a callee's gradient) dotted with the tangent array `t`.
-    fn dot(&mut self, p: Operand, t: Operand) -> Operand {
-        if t.is_lit(0.0) {
-            return self.zero();
-        }
-        super::runtime_call(&mut self.b, "dot", p, t, Kind::Float)
     }
 
     fn branch(&mut self, cond: Operand, then: &Block, els: &Block, outs: &[Var]) {

@@ -19,6 +19,7 @@ pub(crate) fn runtime_call(
     let (ct, crefs) = b.operand_tokens(c);
     let ct = crate::ir::shift_placeholders(ct, refs.len());
     refs.extend(crefs);
+    let b_refs = refs.len();
     let f = proc_macro2::Ident::new(f, proc_macro2::Span::call_site());
     let zero = crate::emit::tokens::float_lit(0.0, b.float, true);
     let var = b.new_var(
@@ -37,5 +38,8 @@ pub(crate) fn runtime_call(
         },
         ty: None,
     });
+    // A product of its two references: forward mode applies the product rule to it.
+    b.info_mut(var).bilinear =
+        matches!(f.to_string().as_str(), "vjp" | "dot" | "jvp") && b_refs == 2;
     Operand::Var(var)
 }

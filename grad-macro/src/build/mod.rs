@@ -94,6 +94,7 @@ impl Builder {
             float_checked: false,
             call: None,
             pulled_part: None,
+            bilinear: false,
         });
         v
     }

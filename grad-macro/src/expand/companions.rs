@@ -116,6 +116,16 @@ pub(crate) fn declared(params: &[(Ident, syn::Type, bool)]) -> Vec<TokenStream> 
         .collect()
 }
 
+/// For a companion that runs the body more than once (a Jacobian's rows or columns): a fresh
+/// copy of each parameter the body changes in place (flagged in `params`), made at the start of
+/// each run so that every run starts from the arguments. The flags are cleared: the parameters
+/// are then declared without `mut`.
+pub(crate) fn fresh_copies(params: &mut [(Ident, syn::Type, bool)]) -> TokenStream {
+    let ids: Vec<Ident> = params.iter().filter(|p| p.2).map(|p| p.0.clone()).collect();
+    params.iter_mut().for_each(|p| p.2 = false);
+    quote!(#(let mut #ids = ::core::clone::Clone::clone(&#ids);)*)
+}
+
 /// The companions' parameters: the original names (without `mut`, which they do not need),
 /// and a fresh name for `_`.
 pub(crate) fn companion_params(f: &ItemFn) -> Vec<(Ident, syn::Type, bool)> {

@@ -31,7 +31,7 @@ pub(super) fn second(
         return Ok(None);
     }
     if args.hessian {
-        if let Some(e) = super::second_order::refused_calls(primal) {
+        if let Some(e) = super::through::refused_calls(primal) {
             return Err(e);
         }
     }

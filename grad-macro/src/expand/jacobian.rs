@@ -35,10 +35,14 @@ pub(super) fn jacobian(
             "a function returning several values gets a Jacobian, with respect to the parameters `wrt` lists: a building block must return one float or an array of floats",
         ));
     }
-    if args.hessian {
+    // On a function returning an array, `hessian` makes it a building block for second order
+    // (its pullback's tangent); the Hessian of each value is not made.
+    let block_array =
+        matches!(&f.sig.output, syn::ReturnType::Type(_, t) if matches!(**t, syn::Type::Array(_)));
+    if args.hessian && (!block_array || f.sig.receiver().is_some()) {
         errors.push(syn::Error::new_spanned(
             &f.sig.output,
-            "`hessian` needs a function returning one float",
+            "`hessian` needs a function returning one float, or (as a building block for the second derivatives of its callers) a function, not a method, returning an array of floats",
         ));
     }
     if args.trace || args.graph {
@@ -56,6 +60,9 @@ pub(super) fn jacobian(
     for (p, keep) in params.iter_mut().zip(&lowered.keep_mut) {
         p.2 = *keep;
     }
+    // (`pullback_jvp` makes its own copies, one per value's sweep.)
+    let changed_in_place = params.clone();
+    let fresh = fresh_copies(&mut params);
     let param_ids: Vec<Ident> = params.iter().map(|(id, _, _)| id.clone()).collect();
     let reserved = identifiers(item);
     let cx = Jac {
@@ -65,6 +72,7 @@ pub(super) fn jacobian(
         m,
         layout: &layout,
         emit: (krate, &reserved, &param_ids),
+        fresh: &fresh,
     };
     // Forward mode when there are no more parameters than values (counted flat, when the
     // macro knows the arrays' lengths), unless `mode` says; reverse mode also when forward
@@ -81,7 +89,7 @@ pub(super) fn jacobian(
     };
     let n = layout.total.tokens();
     // One body (`_jacobian`): the first, which says a call of a function that is not `#[grad]`.
-    let (stand_ins, prelude, _) = pullbacks_in_scope(f, &lowered.callees, sig.float, krate);
+    let (stand_ins, prelude, quiet) = pullbacks_in_scope(f, &lowered.callees, sig.float, krate);
     let name = &f.sig.ident;
     let decl = declared(&params);
     let ty = crate::emit::tokens::float_type_tokens(sig.float);
@@ -141,9 +149,17 @@ pub(super) fn jacobian(
     // A function returning an array is also a building block: its pullback gives the value and,
     // per argument, its block of the Jacobian (`[A; M]` for an argument of shape `A`), which a
     // calling `#[grad]` function pulls the adjoint of the array back through.
-    let is_array =
-        matches!(&f.sig.output, syn::ReturnType::Type(_, t) if matches!(**t, syn::Type::Array(_)));
-    let pullback = (is_array && m >= 1 && f.sig.receiver().is_none()).then(|| {
+    let jvp = block_jvp(
+        args,
+        f,
+        sig,
+        lowered,
+        wrt,
+        (krate, &reserved, &param_ids),
+        &changed_in_place,
+        &quote!(#(#items)* #(#assertions)* #quiet),
+    )?;
+    let pullback = (block_array && m >= 1 && f.sig.receiver().is_none()).then(|| {
         let (value, jacv) = (per_element::local("value"), per_element::local("jac"));
         let mut cot_tys = Vec::new();
         let mut blocks = Vec::new();
@@ -181,7 +197,7 @@ pub(super) fn jacobian(
                     (#value, (#(#blocks,)*))
                 }
             },
-            TokenStream::new(),
+            jvp.clone(),
         )
     });
     let items = Pair {
@@ -214,6 +230,9 @@ pub(super) struct Jac<'a> {
     pub(super) m: usize,
     pub(super) layout: &'a Layout,
     pub(super) emit: (&'a TokenStream, &'a HashSet<String>, &'a [Ident]),
+    /// Fresh copies of the parameters the body changes in place, at the start of each pass
+    /// (`companions::fresh_copies`).
+    pub(super) fresh: &'a TokenStream,
 }
 
 impl Jac<'_> {
@@ -249,6 +268,8 @@ impl Jac<'_> {
                 let (values, tangents) = ys.split_at(m);
                 quote!(([#(#values),*], [#(#tangents),*]))
             });
+            let fresh = self.fresh;
+            let column = quote!(#fresh #column);
             return Ok(per_element::jacobian_body(
                 self.layout,
                 (&decls, &by_ref),
@@ -268,13 +289,13 @@ impl Jac<'_> {
             )
             .collect();
         let fp = t.select(picks);
-        Ok(
-            Emitter::new(&fp, krate, reserved, param_ids).body_with(|ys| {
-                let (values, tangents) = ys.split_at(m);
-                let rows = tangents.chunks(n).map(|r| quote!([#(#r),*]));
-                quote!(([#(#values),*], [#(#rows),*]))
-            }),
-        )
+        let body = Emitter::new(&fp, krate, reserved, param_ids).body_with(|ys| {
+            let (values, tangents) = ys.split_at(m);
+            let rows = tangents.chunks(n).map(|r| quote!([#(#r),*]));
+            quote!(([#(#values),*], [#(#rows),*]))
+        });
+        let fresh = self.fresh;
+        Ok(quote!(#fresh #body))
     }
 
     /// Reverse mode: one sweep per value, each a row (arrays flattened into it).
@@ -309,7 +330,8 @@ impl Jac<'_> {
                     (#value, #row)
                 }
             });
-            rows.push(quote!({ #row }));
+            let fresh = self.fresh;
+            rows.push(quote!({ #fresh #row }));
         }
         // Each sweep gives its value and its row.
         let values: Vec<Ident> = (0..self.m)
@@ -344,7 +366,7 @@ impl super::structs::Prepared {
         if args.hessian {
             return Err(syn::Error::new_spanned(
                 &f.sig.output,
-                "`hessian` needs a function returning one float",
+                "`hessian` needs a function returning one float, or one returning an array whose `wrt` parameters are floats or arrays of written lengths (`[f64; N]`, `&[f64; N]`)",
             ));
         }
         let mut params = super::companions::companion_params(f);
@@ -362,6 +384,8 @@ impl super::structs::Prepared {
             super::pullbacks::pullbacks_in_scope(f, &lowered.callees, sig.float, krate);
         let ty = crate::emit::tokens::float_type_tokens(sig.float);
         let dirs = self.dirs(&params);
+        // (After the directions, which take `mut` from the parameters.)
+        let fresh = super::companions::fresh_copies(&mut params);
         let binds = self.bindings(sig, krate);
         let local = |s: &str| format_ident!("{}", s, span = Span::mixed_site());
         let ml = proc_macro2::Literal::usize_unsuffixed(m);
@@ -404,7 +428,7 @@ impl super::structs::Prepared {
                     #set
                     #(#lets)*
                     #dot_binds
-                    let (#values, #col): ([#ty; #ml], [#ty; #ml]) = { #column };
+                    let (#values, #col): ([#ty; #ml], [#ty; #ml]) = { #fresh #column };
                     #value = #values;
                     if #k < #n {
                         for (#r, #c) in #jac.iter_mut().zip(#col) {
@@ -430,7 +454,7 @@ impl super::structs::Prepared {
                             (#v, #row)
                         }
                     });
-                sweeps.push(quote!({ #sweep }));
+                sweeps.push(quote!({ #fresh #sweep }));
             }
             let values: Vec<Ident> = (0..m).map(|i| local(&format!("value_{i}"))).collect();
             let rows: Vec<Ident> = (0..m).map(|i| local(&format!("row_{i}"))).collect();
@@ -639,5 +663,34 @@ impl Pair<'_> {
                 #vj_path(#(#pass),*).1
             }
         }
+    }
+}
+
+/// The tangent of a building block's pullback (its value and Jacobian blocks), for callers'
+/// second derivatives: made when the function asks for `hessian` (an error here when it
+/// cannot be: the function has no other use for `hessian`), a stand-in that says so at the
+/// caller otherwise.
+#[allow(clippy::too_many_arguments)]
+fn block_jvp(
+    args: &Args,
+    f: &ItemFn,
+    sig: &Sig,
+    lowered: &lower::Lowered,
+    wrt: &[Var],
+    emit: (&TokenStream, &HashSet<String>, &[Ident]),
+    params: &[(Ident, syn::Type, bool)],
+    prelude: &TokenStream,
+) -> syn::Result<TokenStream> {
+    use super::through::{pullback_jvp, pullback_jvp_refused, JvpMissing};
+    if !args.hessian {
+        let stand_in = pullback_jvp_refused(f, sig, params, emit.0, JvpMissing::NotAsked);
+        return Ok(stand_in.unwrap_or_default());
+    }
+    match pullback_jvp(f, sig, &lowered.func, wrt, emit, params, prelude)? {
+        Some(item) => Ok(item),
+        None => Err(syn::Error::new_spanned(
+            &f.sig.output,
+            "`hessian` on a function returning an array needs its `wrt` parameters to be floats or arrays of written lengths (`[f64; N]`, `&[f64; N]`)",
+        )),
     }
 }

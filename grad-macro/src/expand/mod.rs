@@ -344,25 +344,21 @@ fn expand_fn(
     let pullback_jvp = match &prepared {
         // A method with its parameters in `self`: a caller's `hessian` says it cannot go
         // through (a function taking a struct is refused at the call).
-        Some(_) if f.sig.receiver().is_some() => second_order::pullback_jvp_refused(
+        Some(_) if f.sig.receiver().is_some() => through::pullback_jvp_refused(
             f,
             &sig,
             &params,
             krate,
-            second_order::JvpMissing::CannotGoThrough,
+            through::JvpMissing::CannotGoThrough,
         ),
         Some(_) => None,
-        None if !args.hessian => second_order::pullback_jvp_refused(
-            f,
-            &sig,
-            &params,
-            krate,
-            second_order::JvpMissing::NotAsked,
-        ),
+        None if !args.hessian => {
+            through::pullback_jvp_refused(f, &sig, &params, krate, through::JvpMissing::NotAsked)
+        }
         None => {
             let items = &lowered.items;
             let prelude = quote!(#(#items)* #(#quiet)*);
-            match second_order::pullback_jvp(
+            match through::pullback_jvp(
                 f,
                 &sig,
                 &lowered.func,
@@ -373,12 +369,12 @@ fn expand_fn(
             ) {
                 Ok(Some(item)) => Some(item),
                 // (A slice among its parameters, or a body second order cannot go through.)
-                Ok(None) | Err(_) => second_order::pullback_jvp_refused(
+                Ok(None) | Err(_) => through::pullback_jvp_refused(
                     f,
                     &sig,
                     &params,
                     krate,
-                    second_order::JvpMissing::CannotGoThrough,
+                    through::JvpMissing::CannotGoThrough,
                 ),
             }
         }

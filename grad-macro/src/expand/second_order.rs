@@ -52,6 +52,7 @@ pub(super) fn with_direction(
             float_checked: false,
             call: None,
             pulled_part: None,
+            bilinear: false,
         });
         // An array's tangent is an array of its shape.
         if let Some(info) = func.arrays.get(&w).cloned() {
@@ -95,7 +96,7 @@ pub(super) fn second_order(
     };
     let layout = layout(args, sig, what);
     if args.hessian {
-        errors.extend(refused_calls(primal));
+        errors.extend(super::through::refused_calls(primal));
     }
     let layout = match layout {
         Ok(l) => l,
@@ -168,31 +169,6 @@ pub(super) fn layout(args: &Args, sig: &Sig, what: &str) -> syn::Result<Layout> 
             format!("`{name}` is {kind}: {what} (use an array, `[f64; N]` or `&[f64; N]`)"),
         )
     })
-}
-
-/// The calls second order cannot go through yet, each an error at the call: of a method, or
-/// with an array argument or result (`hessian` through a call of a function of floats calls
-/// the callee's `pullback_jvp`).
-pub(super) fn refused_calls(func: &crate::ir::Func) -> Option<syn::Error> {
-    let mut errors = Vec::new();
-    crate::ir::any(&func.body, &mut |i| {
-        if let crate::ir::Inst::Opaque { var, .. } = i {
-            if let Some(call) = &func.info(*var).call {
-                if call.jvp.is_none() {
-                    let what = "a function returning an array, or taking a slice (second derivatives go through calls returning a float, of floats and of arrays of written lengths, not yet through these): return the elements from functions returning a float, pass an array of a written length, or write its body in the caller";
-                    errors.push(syn::Error::new(
-                        call.span,
-                        format!(
-                            "`hessian` cannot go through this call of `{}` yet: it is {what}",
-                            call.name
-                        ),
-                    ));
-                }
-            }
-        }
-        false
-    });
-    errors.into_iter().reduce(joined)
 }
 
 impl Second {
@@ -354,229 +330,6 @@ impl Second {
         }
         out
     }
-}
-
-/// The tangent of the pullback, for a caller's second derivatives (`ad::forward` calls it at
-/// each call of this function in a reverse sweep it differentiates): given the arguments and a
-/// tuple with a tangent per parameter (`()` for one not differentiated), the pullback's
-/// results `(value, partials)` and their derivatives along those tangents. Forward mode over
-/// the reverse-mode gradient, as `_hvp` is. For a function (not a method) whose `wrt`
-/// parameters are floats and that returns one float; `None` otherwise (second order through a
-/// call of it is refused in the caller: `refused_calls`).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn pullback_jvp(
-    f: &ItemFn,
-    sig: &Sig,
-    primal: &crate::ir::Func,
-    wrt: &[Var],
-    (krate, reserved, param_ids): (&TokenStream, &HashSet<String>, &[Ident]),
-    params: &[(Ident, syn::Type, bool)],
-    prelude: &TokenStream,
-) -> syn::Result<Option<TokenStream>> {
-    // Floats, and arrays of lengths written in the signature (a slice's would be known at
-    // run time only).
-    let fixed = sig.wrt.iter().all(|&i| {
-        sig.params[i]
-            .array
-            .as_ref()
-            .is_none_or(|(a, _)| a.lens.iter().all(Option::is_some) && !a.len_from_value)
-    });
-    if sig.outputs.is_some() || !fixed || wrt.is_empty() {
-        return Ok(None);
-    }
-    // A call second order cannot go through, in the body: the stand-in (`Err`).
-    if let Some(e) = refused_calls(primal) {
-        return Err(e);
-    }
-    let reversed = pipeline::reverse(primal, wrt)?;
-    let k = reversed.func.body.yields.len();
-    let (func, seeds) = with_direction(&reversed.func, wrt);
-    let t = pipeline::forward(&func, &seeds)?;
-    let picks = (0..k)
-        .map(|i| t.primal(i))
-        .chain((0..k).map(|i| t.tangent(i, 0)))
-        .collect();
-    let program = pipeline::optimise(t.select(picks));
-    let ty = crate::emit::tokens::float_type_tokens(sig.float);
-    let local = |s: &str| format_ident!("{}", s, span = Span::mixed_site());
-    let dots_var = local("dots");
-    let dots: Vec<Ident> = (0..wrt.len()).map(|j| local(&format!("dot_{j}"))).collect();
-    let mut ids = param_ids.to_vec();
-    ids.extend(dots.iter().cloned());
-    // Per parameter: its tangent's type and name in the tuple (`()` and `_` for data), and
-    // its partial in the pullback's results.
-    // A parameter not in `wrt` takes a tangent of any type (a caller passes `()`, or a
-    // float where it differentiates the argument, which the first-order pullback refuses
-    // already, once).
-    let mut dot_tys = Vec::new();
-    let mut dot_pats = Vec::new();
-    let mut dot_binds = Vec::new();
-    let mut cot_tys = Vec::new();
-    let mut g = f.clone();
-    // A method's `self` has a slot too, first, which callers fill with `NoTangent` (`self.f(..)`
-    // and `Self::f(self, ..)` alike).
-    if f.sig.receiver().is_some() {
-        let t = format_ident!("DSelf", span = Span::mixed_site());
-        g.sig.generics.params.push(syn::parse_quote!(#t));
-        dot_tys.push(quote!(#t));
-        dot_pats.push(quote!(_));
-    }
-    for (i, param) in params.iter().enumerate() {
-        match sig.wrt.iter().position(|&w| w == i) {
-            Some(j) => {
-                // A float or an array (by value: an array by reference takes its tangent by
-                // value too), or `NoTangent` for an argument without one.
-                let t = format_ident!("D{}", i, span = Span::mixed_site());
-                let own = owned_type(&sig.params[i].ty);
-                g.sig
-                    .generics
-                    .params
-                    .push(syn::parse_quote!(#t: #krate::__private::TangentArg<#own>));
-                dot_tys.push(quote!(#t));
-                cot_tys.push(quote!(#own));
-                let d = &dots[j];
-                dot_pats.push(quote!(#d));
-                // `mut` where the body changes the parameter in place (its tangent too).
-                let m = param.2.then(|| quote!(mut));
-                let bind = if matches!(sig.params[i].ty, syn::Type::Reference(_)) {
-                    quote!(let #d: &#own = &#krate::__private::TangentArg::tangent(#d);)
-                } else {
-                    quote!(let #m #d: #own = #krate::__private::TangentArg::tangent(#d);)
-                };
-                dot_binds.push(bind);
-            }
-            None => {
-                let t = format_ident!("D{}", i, span = Span::mixed_site());
-                g.sig.generics.params.push(syn::parse_quote!(#t));
-                dot_tys.push(quote!(#t));
-                cot_tys.push(quote!(()));
-                dot_pats.push(quote!(_));
-            }
-        }
-    }
-    let n = params.len();
-    let body = Emitter::new(&program, krate, reserved, &ids).body_with(|ys| {
-        let (primal, tangent) = ys.split_at(k);
-        let parts = |v: &[TokenStream]| {
-            let cots = (0..n).map(|i| match sig.wrt.iter().position(|&w| w == i) {
-                Some(j) => v[1 + j].clone(),
-                None => quote!(()),
-            });
-            let value = &v[0];
-            let self_slot = f.sig.receiver().map(|_| quote!((),));
-            quote!((#value, (#self_slot #(#cots,)*)))
-        };
-        let (p, t) = (parts(primal), parts(tangent));
-        quote!((#p, #t))
-    });
-    let decl = declared(params);
-    let where_clause = &f.sig.generics.where_clause;
-    let dots_ty = quote!((#(#dot_tys,)*));
-    // A method's `self` is data: its slot is `()`, first, as in the pullback.
-    let (recv_decl, _) = receiver(f);
-    let self_slot = f.sig.receiver().map(|_| quote!((),));
-    let cots = quote!((#self_slot #(#cot_tys,)*));
-    let name = &f.sig.ident;
-    let doc = format!(
-        " The pullback of [`{name}()`] and its derivative along a tangent of each parameter (`()` for one it is not differentiated in): `((value, partials), (value', partials'))`.\n\n Generated by `#[grad]`: forward mode over the reverse-mode gradient, for the second derivatives of a `#[grad]` function that calls `{name}`."
-    );
-    let kept = companion_attrs(&f.attrs);
-    let hessian = super::through::pullback_hessian(
-        f,
-        sig,
-        &reversed.func,
-        wrt,
-        (krate, reserved, param_ids),
-        params,
-        prelude,
-        &kept,
-    )?;
-    let jvp = super::pullbacks::pullback_jvp_item(
-        &g,
-        &kept,
-        &doc,
-        quote! {
-            (#recv_decl #(#decl,)* #dots_var: #dots_ty) -> ((#ty, #cots), (#ty, #cots)) #where_clause {
-                #prelude
-                let (#(#dot_pats,)*) = #dots_var;
-                #(#dot_binds)*
-                #body
-            }
-        },
-    );
-    Ok(Some(quote!(#jvp #hessian)))
-}
-
-/// Why a function has no tangent of its pullback.
-pub(super) enum JvpMissing {
-    /// It does not ask for `hessian`.
-    NotAsked,
-    /// Second order cannot go through its body (a call of a method or of a function of
-    /// arrays, or what forward mode cannot take).
-    CannotGoThrough,
-}
-
-/// `pullback_jvp` for a function that has none (`why`): a stand-in whose call does not
-/// compile, with a message saying why second derivatives cannot go through the call.
-pub(super) fn pullback_jvp_refused(
-    f: &ItemFn,
-    sig: &Sig,
-    params: &[(Ident, syn::Type, bool)],
-    krate: &TokenStream,
-    why: JvpMissing,
-) -> Option<TokenStream> {
-    if sig.outputs.is_some() {
-        return None;
-    }
-    let ty = crate::emit::tokens::float_type_tokens(sig.float);
-    let (recv_decl, _) = receiver(f);
-    let decl: Vec<TokenStream> = params.iter().map(|(_, t, _)| quote!(_: #t)).collect();
-    let self_slot = f.sig.receiver().map(|_| quote!(()));
-    let cots: Vec<TokenStream> = self_slot
-        .into_iter()
-        .chain((0..params.len()).map(|i| {
-            if sig.wrt.contains(&i) {
-                let own = owned_type(&sig.params[i].ty);
-                quote!(#own)
-            } else {
-                quote!(())
-            }
-        }))
-        .collect();
-    let d = format_ident!("D", span = Span::mixed_site());
-    let bound = match why {
-        JvpMissing::NotAsked => quote!(#krate::__private::HessianThrough),
-        JvpMissing::CannotGoThrough => quote!(#krate::__private::TangentOfPullback),
-    };
-    let where_clause = match &f.sig.generics.where_clause {
-        Some(w) => {
-            let preds = w.predicates.iter();
-            quote!(where #(#preds,)* #d: #bound)
-        }
-        None => quote!(where #d: #bound),
-    };
-    let mut generics = f.sig.generics.clone();
-    generics.params.push(syn::parse_quote!(#d));
-    let vis = &f.vis;
-    let fname = super::pullbacks::pullback_jvp_name(f);
-    // In an `impl`, beside the method, it follows the method's `cfg` (in a module, the `impl`
-    // it is in does).
-    let kept = if in_impl(f) {
-        companion_attrs(&f.attrs)
-    } else {
-        Vec::new()
-    };
-    let hessian = super::through::refused(f, sig, params, &kept);
-    // Small: every function without `hessian` has it.
-    Some(quote! {
-        #hessian
-        #(#kept)*
-        #[doc(hidden)]
-        #[allow(dead_code, clippy::all)]
-        #vis fn #fname #generics (#recv_decl #(#decl,)* _: #d) -> ((#ty, (#(#cots,)*)), (#ty, (#(#cots,)*))) #where_clause {
-            ::core::unreachable!()
-        }
-    })
 }
 
 /// A parameter's type without its reference (`&[f64; 3]` → `[f64; 3]`): its tangent's and its

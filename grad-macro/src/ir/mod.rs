@@ -279,6 +279,9 @@ pub struct VarInfo {
     /// A part of what a pullback call returned (its value, a partial): second order needs
     /// the call's tangent for it (`ad::forward`).
     pub pulled_part: Option<PulledPart>,
+    /// A runtime product of its two references (`vjp(j, d)`, `dot(p, d)`, `jvp(j, t)`: linear
+    /// in each), which forward mode differentiates by the product rule (`ad::forward`).
+    pub bilinear: bool,
 }
 
 /// Which part of what a pullback returned (`(value, partials)`) a variable is.
@@ -322,8 +325,11 @@ impl CallArg {
 #[derive(Debug)]
 pub struct PulledCall {
     /// The path of the callee's `pullback_jvp` (for a method, its name: `f_pullback_jvp`);
-    /// `None` where second order cannot go through the call (an array argument or result).
+    /// `None` where second order cannot go through the call (a slice argument).
     pub jvp: Option<TokenStream>,
+    /// The callee returns an array: its pullback gives Jacobian blocks, and their tangents
+    /// come from `pullback_jvp`, direction by direction (it has no `pullback_hessian`).
+    pub blocks: bool,
     /// A method's receiver (`self.f(..)`), as the arguments are.
     pub recv: Option<CallArg>,
     /// The arguments, in order, each passed by reference or not: the call's `refs[i]`, or

@@ -220,6 +220,7 @@ mod tests {
             float_checked: false,
             call: None,
             pulled_part: None,
+            bilinear: false,
         }
     }
 

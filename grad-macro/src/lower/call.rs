@@ -423,9 +423,12 @@ impl Lowerer<'_> {
         };
         self.b.info_mut(cv).span = span;
         // What second order needs to go through the call: the callee's `pullback_jvp`.
-        let jvp = (!blocks && self.tangents_pass(&args)).then(|| super::syntax::jvp_path(&callee));
+        let jvp = self
+            .tangents_pass(&args)
+            .then(|| super::syntax::jvp_path(&callee));
         self.b.info_mut(cv).call = Some(std::rc::Rc::new(crate::ir::PulledCall {
             jvp,
+            blocks,
             recv: recv_arg,
             args: call_args,
             span,

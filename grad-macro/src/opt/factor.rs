@@ -90,6 +90,7 @@ fn new_op(vars: &mut Vec<VarInfo>, out: &mut Vec<Inst>, op: Op, args: Vec<Operan
         float_checked: false,
         call: None,
         pulled_part: None,
+        bilinear: false,
     });
     out.push(Inst::Op { var, op, args });
     Operand::Var(var)

@@ -1,7 +1,9 @@
 //! Second order through a call of another `#[grad]` function: the tangent of what its
 //! pullback returned, from the callee's `pullback_jvp` (one call per direction) or, for a
 //! Hessian, its `pullback_hessian` (one call for every direction: the callee's pullback and its
-//! Hessian in one pass, each direction's tangent then a product with the Hessian).
+//! Hessian in one pass, each direction's tangent then a product with the Hessian); and the
+//! tangents of the runtime products the sweep makes of what it returned (a Jacobian block
+//! times an adjoint: `vjp`, `dot`), by the product rule.
 
 use super::Fwd;
 use crate::ir::{CallArg, Kind, Operand, PulledPart, Var};
@@ -26,7 +28,7 @@ impl Fwd {
     /// (called once per direction, with the arguments and their tangents; `NoTangent` for an
     /// argument without) or its `pullback_hessian` (`through_hessians`). `None` when `cv` is
     /// not such a call, no argument has a tangent, or second order cannot go through it
-    /// (refused before: see `expand::second_order::refused_calls`).
+    /// (refused before: see `expand::through::refused_calls`).
     pub(super) fn call_tangents(&mut self, cv: Var) -> Option<CallTangents> {
         if let Some(t) = self.calls.get(&cv) {
             return Some(t.clone());
@@ -102,7 +104,7 @@ impl Fwd {
             o.as_ref()
                 .is_some_and(|o| self.b.is_active(o) && self.b.kind(o) == Kind::Array)
         });
-        let out = if self.through_hessians && !arrays {
+        let out = if self.through_hessians && self.n >= 2 && !arrays && !call.blocks {
             let (head, toks, refs) = written(self)?;
             let hessian = at(renamed_last(&jvp, "_jvp", "_hessian"));
             let both = self
@@ -119,7 +121,14 @@ impl Fwd {
                 .collect();
             CallTangents::Hessian { both, args: with }
         } else {
-            let jvp = at(jvp);
+            // A `_hessian` calls a function returning an array through its `pullback_hessian`,
+            // the same as its `pullback_jvp` but quiet where that one is refused: the `_hvp`
+            // beside it says why, once.
+            let jvp = if self.through_hessians && call.blocks {
+                at(renamed_last(&jvp, "_jvp", "_hessian"))
+            } else {
+                at(jvp)
+            };
             let mut per = Vec::new();
             for j in 0..self.n {
                 let (head, toks, mut refs) = written(self)?;
@@ -242,4 +251,77 @@ fn renamed_last(path: &TokenStream, from: &str, to: &str) -> TokenStream {
         *id = proc_macro2::Ident::new(&format!("{base}{to}"), id.span());
     }
     toks.into_iter().collect()
+}
+
+impl Fwd {
+    /// The tangent of a runtime product of two references (`vjp(j, d)`, `dot(p, d)`,
+    /// `jvp(j, t)`: `ad::runtime_call`), by the product rule: `op(j̇, d) + op(j, ḋ)`, direction
+    /// by direction. A callee's Jacobian block `j` has its tangent from the callee's
+    /// `pullback_jvp` (`pulled_part`); the adjoint `d` from the sweep.
+    pub(super) fn bilinear(&mut self, var: Var, expr: &crate::ir::Opaque) {
+        let [a, c] = expr.refs[..] else { return };
+        let kind = self.b.info(var).kind;
+        let (ta, tc) = (self.tan.get(&a).cloned(), self.tan.get(&c).cloned());
+        if ta.is_none() && tc.is_none() {
+            return;
+        }
+        let mut out = Vec::new();
+        for j in 0..self.n {
+            let mut terms = Vec::new();
+            for (t, first) in [(&ta, true), (&tc, false)] {
+                let Some(t) = t else { continue };
+                match t[j] {
+                    Operand::Var(tv) => {
+                        let refs = if first { vec![tv, c] } else { vec![a, tv] };
+                        terms.push(self.b.opaque(expr.tokens.clone(), refs, kind));
+                    }
+                    o if o.is_lit(0.0) => {}
+                    _ => {
+                        self.error(
+                            var,
+                            "internal error: a tangent of a product of arrays is not an array; please report this function",
+                        );
+                        return;
+                    }
+                }
+            }
+            let t = match (terms.first(), terms.get(1)) {
+                (None, _) => match kind {
+                    Kind::Float => self.zero(),
+                    // Zeros shaped like the product.
+                    _ => {
+                        let z = crate::emit::tokens::float_lit(0.0, self.b.float, true);
+                        let ph =
+                            proc_macro2::Ident::new(&crate::ir::placeholder(0), Span::call_site());
+                        self.b.opaque(
+                            quote!(__grad_krate::__private::zeros_like(&#ph, #z)),
+                            vec![var],
+                            kind,
+                        )
+                    }
+                },
+                (Some(x), None) => *x,
+                (Some(x), Some(y)) => match kind {
+                    Kind::Float => self.b.add(*x, *y),
+                    _ => crate::ad::runtime_call(&mut self.b, "added", *x, *y, kind),
+                },
+            };
+            out.push(t);
+        }
+        self.tan.insert(var, out);
+    }
+
+    /// `jvp(j, t)`: a callee's Jacobian block `j` times an argument's tangent `t` (an array
+    /// value: that argument's part of the tangent of the array the callee returned).
+    pub(super) fn jvp(&mut self, j: Operand, t: Operand) -> Operand {
+        crate::ad::runtime_call(&mut self.b, "jvp", j, t, Kind::Opaque)
+    }
+
+    /// `dot(p, t)`: an array value `p` (a callee's gradient) dotted with the tangent array `t`.
+    pub(super) fn dot(&mut self, p: Operand, t: Operand) -> Operand {
+        if t.is_lit(0.0) {
+            return self.zero();
+        }
+        crate::ad::runtime_call(&mut self.b, "dot", p, t, Kind::Float)
+    }
 }

@@ -49,6 +49,7 @@ impl Rev {
                     // references, renamed with it).
                     b.info_mut(nv).call = info.call;
                     b.info_mut(nv).pulled_part = info.pulled_part;
+                    b.info_mut(nv).bilinear = info.bilinear;
                     if let Some(a) = b.arrays.get(v).cloned() {
                         b.arrays.insert(nv, a);
                     }
