@@ -1473,3 +1473,54 @@ fn hessians_go_through_nested_calls_returning_arrays() {
     }
     assert_second_differences(|q| through_nested_blocks(q[0], q[1], q[2]), p, h);
 }
+
+// Calls in the arms of a branch that read an array the function writes: the pullback's
+// results are carried out of the arm for the reversed arm, and their tangents with them (the
+// sixteenth generator batch found the refusal this replaced).
+#[grad(hessian)]
+fn arm_step(w: f64, s: [f64; 2]) -> [f64; 2] {
+    [w * s[0], s[1] * s[0]]
+}
+
+#[grad(hessian)]
+fn arm_energy(s: &[f64; 2], w: f64) -> f64 {
+    s[0] * s[1] * w
+}
+
+#[grad(wrt = w, u, hessian)]
+fn calls_in_arms(w: f64, u: f64, k: i32) -> f64 {
+    let z: [f64; 2] = arm_step(w, [w, u]);
+    let mut z2 = z;
+    let mut acc = 0.0;
+    if k > 1 {
+        z2 = arm_step(u * w, z2);
+        acc += arm_energy(&z2, w);
+        z2[0] = acc * u;
+    } else {
+        z2 = arm_step(2.0, z2);
+        acc += arm_energy(&z2, u);
+        z2[1] += acc;
+    }
+    z2[0] * z2[1] + acc
+}
+
+#[test]
+fn hessians_go_through_calls_carried_out_of_branches() {
+    for k in [0, 2] {
+        let h = calls_in_arms_hessian(0.7, -0.3, k);
+        let e = 1e-5;
+        let g = |w: f64, u: f64| {
+            let g = calls_in_arms_grad(w, u, k);
+            [g.0, g.1]
+        };
+        let (a, b) = (g(0.7 + e, -0.3), g(0.7 - e, -0.3));
+        let (c, d) = (g(0.7, -0.3 + e), g(0.7, -0.3 - e));
+        for i in 0..2 {
+            assert_relative_eq!(h[0][i], (a[i] - b[i]) / (2.0 * e), max_relative = 1e-6);
+            assert_relative_eq!(h[1][i], (c[i] - d[i]) / (2.0 * e), max_relative = 1e-6);
+        }
+        let hv = calls_in_arms_hvp(0.7, -0.3, k, 1.0, 0.0);
+        assert_relative_eq!(hv.0, h[0][0], max_relative = 1e-13);
+        assert_relative_eq!(hv.1, h[0][1], max_relative = 1e-13);
+    }
+}

@@ -455,9 +455,17 @@ impl Fwd {
     fn branch(&mut self, cond: Operand, then: &Block, els: &Block, outs: &[Var]) {
         // Each arm, with the tangents of what it yields.
         let mut arms = Vec::new();
+        let mut carried = Vec::new();
         for arm in [then, els] {
             self.b.enter();
-            self.block(&arm.insts);
+            let outer: Vec<Var> = self.calls.keys().copied().collect();
+            for inst in &arm.insts {
+                self.inst(inst);
+            }
+            // A pullback call the arm carries out (for the reversed arm, which reads what it
+            // returned): its tangents, made in the arm, go out with it.
+            carried.push(self.carried_calls(&arm.yields));
+            self.calls.retain(|k, _| outer.contains(k));
             let t: Vec<Vec<Operand>> = arm.yields.iter().map(|y| self.tangents(y)).collect();
             let has: Vec<bool> = arm.yields.iter().map(|y| self.has_tangent(y)).collect();
             let blk = self.b.exit(arm.yields.clone());
@@ -499,6 +507,8 @@ impl Fwd {
                     .insert(*o, tv.into_iter().map(Operand::Var).collect());
             }
         }
+        let mut blocks: Vec<&mut Block> = arms.iter_mut().map(|(blk, _, _)| blk).collect();
+        self.carry_calls(outs, &mut blocks, &carried, &mut new_outs);
         let mut arms = arms.into_iter().map(|(blk, _, _)| blk);
         let (then, els) = (
             arms.next().unwrap_or_default(),

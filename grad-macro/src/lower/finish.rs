@@ -139,16 +139,23 @@ pub(super) fn opaque_vars(b: &Block, out: &mut HashSet<Var>) {
 impl Lowerer<'_> {
     /// Whether tangents can be passed to a call with these arguments (second order through
     /// it, with the callee's `pullback_jvp`): every differentiated argument a float, or an
-    /// array of lengths written in the source (not a slice's, known at run time only).
+    /// array of fixed lengths: written in the source, or those of an array a `#[grad]`
+    /// function returned, held by value (not a slice's, known at run time only, nor a struct's
+    /// field, which may be a `Vec`).
     pub(super) fn tangents_pass(&self, args: &[Operand]) -> bool {
         args.iter().all(|o| {
             !self.b.is_active(o)
                 || match self.b.kind(o) {
                     Kind::Float => true,
-                    Kind::Array => o
-                        .as_var()
-                        .and_then(|v| self.b.arrays.get(&v))
-                        .is_some_and(|a| a.lens.iter().all(Option::is_some) && !a.len_from_value),
+                    Kind::Array => {
+                        o.as_var()
+                            .and_then(|v| self.b.arrays.get(&v))
+                            .is_some_and(|a| {
+                                let written =
+                                    a.lens.iter().all(Option::is_some) && !a.len_from_value;
+                                written || (a.len_from_value && !a.by_ref)
+                            })
+                    }
                     _ => false,
                 }
         })

@@ -10,11 +10,17 @@ use crate::ir::{CallArg, Kind, Operand, PulledPart, Var};
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
+/// Per value an arm of a branch yields, the tangents of the pullback call it carries out
+/// (`Fwd::carried_calls`).
+pub(super) type Carried = Vec<Option<Option<Vec<Var>>>>;
+
 /// The tangents of what a pullback call returned.
 #[derive(Clone)]
 pub(super) enum CallTangents {
     /// Per direction, the second half of the callee's `pullback_jvp` (`(value', partials')`).
     PerDirection(Vec<Var>),
+    /// None: no argument of the call has a tangent (a call an arm of a branch carried out).
+    Zero,
     /// The callee's `pullback_hessian` (`((value, partials), h)`, `h[k][i]` over the
     /// partials' slots), with each argument that has tangents: its slot, and its tangents.
     Hessian {
@@ -191,6 +197,7 @@ impl Fwd {
                 self.tan.insert(var, t);
                 return true;
             }
+            Some(CallTangents::Zero) => return false,
             Some(CallTangents::Hessian { both, args }) => {
                 // value' = Σᵢ gᵢ·ẋᵢ, partialₖ' = Σᵢ hₖᵢ·ẋᵢ, over the arguments with tangents.
                 let ph = proc_macro2::Ident::new(&crate::ir::placeholder(0), Span::call_site());
@@ -323,5 +330,77 @@ impl Fwd {
             return self.zero();
         }
         crate::ad::runtime_call(&mut self.b, "dot", p, t, Kind::Float)
+    }
+
+    /// For each value an arm of a branch yields: when it is a pullback call (carried out for
+    /// the reversed arm, which reads what it returned), its tangents made in the arm
+    /// (`Some(None)`: none, no argument has one); `None` otherwise, or where the call's
+    /// tangents come from `pullback_hessian` (not carried: a part read after the branch is
+    /// then refused, `pulled_part`).
+    pub(super) fn carried_calls(&mut self, yields: &[Operand]) -> Carried {
+        yields
+            .iter()
+            .map(|y| {
+                let v = y.as_var().filter(|v| self.b.info(*v).call.is_some())?;
+                match self.call_tangents(v) {
+                    Some(CallTangents::PerDirection(ts)) => Some(Some(ts)),
+                    None if self
+                        .b
+                        .info(v)
+                        .call
+                        .as_ref()
+                        .is_some_and(|c| c.jvp.is_some()) =>
+                    {
+                        Some(None)
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// The outputs of a branch that carry pullback calls out (`carried`, per arm): their
+    /// tangents leave the branch with them, as more outputs (the other arm gives defaults),
+    /// and are the tangents of the call for what reads the output after the branch.
+    pub(super) fn carry_calls(
+        &mut self,
+        outs: &[Var],
+        arms: &mut [&mut crate::ir::Block],
+        carried: &[Carried],
+        new_outs: &mut Vec<Var>,
+    ) {
+        for (i, o) in outs.iter().enumerate() {
+            let per_arm: Vec<Option<&Option<Vec<Var>>>> = carried
+                .iter()
+                .map(|c| c.get(i).and_then(Option::as_ref))
+                .collect();
+            if per_arm.iter().all(Option::is_none) {
+                continue;
+            }
+            if per_arm.iter().flatten().all(|c| c.is_none()) {
+                self.calls.insert(*o, CallTangents::Zero);
+                continue;
+            }
+            let span = self.b.info(*o).span;
+            let vars: Vec<Var> = (0..self.n)
+                .map(|_| {
+                    self.b
+                        .new_var(Kind::Opaque, crate::ir::Name::Anon, false, span)
+                })
+                .collect();
+            for (blk, c) in arms.iter_mut().zip(&per_arm) {
+                match c {
+                    Some(Some(ts)) => blk.yields.extend(ts.iter().map(|t| Operand::Var(*t))),
+                    _ => {
+                        let d = self
+                            .b
+                            .add_extern(quote!(::core::default::Default::default()));
+                        blk.yields.extend(std::iter::repeat_n(d, self.n));
+                    }
+                }
+            }
+            new_outs.extend(&vars);
+            self.calls.insert(*o, CallTangents::PerDirection(vars));
+        }
     }
 }
