@@ -1428,3 +1428,55 @@ fn an_array_of_data_assigned_whole_carries_no_derivative() {
     assert_eq!(data_result_assigned_grad(0.5, 2.0, 3.0), (2.0, 3.5));
     assert_eq!(data_result_assigned_forward_grad(0.5, 2.0, 3.0), (2.0, 3.5));
 }
+
+// An array a `#[grad]` function returned on data, copied into an array that a later call on
+// differentiated values replaces, then written element by element: the copy holds
+// differentiated values (the sixteenth generator batch met this refused, at seed 3501).
+#[grad]
+fn from_data(x: f64, xs: [f64; 2]) -> [f64; 2] {
+    [x * xs[0], x + xs[1]]
+}
+
+#[grad(wrt = w)]
+fn copy_of_data_result(w: f64, x0: f64, xs: [f64; 2], k: i32) -> f64 {
+    let z1 = from_data(x0, xs);
+    let mut z2 = z1;
+    for _ in 0..k {
+        z2 = from_data(w * w, xs);
+    }
+    let mut z3 = z2;
+    for i in 1..3 {
+        z3[i % 2] = z3[(i + 1) % 2] * x0 * z3[i % 2];
+    }
+    z3[0] + z1[1] * w
+}
+
+#[grad(wrt = w, mode = forward)]
+fn copy_of_data_result_forward(w: f64, x0: f64, xs: [f64; 2], k: i32) -> f64 {
+    let z1 = from_data(x0, xs);
+    let mut z2 = z1;
+    for _ in 0..k {
+        z2 = from_data(w * w, xs);
+    }
+    let mut z3 = z2;
+    for i in 1..3 {
+        z3[i % 2] = z3[(i + 1) % 2] * x0 * z3[i % 2];
+    }
+    z3[0] + z1[1] * w
+}
+
+#[test]
+fn a_copy_of_a_call_result_on_data_takes_differentiated_values() {
+    let xs = [1.0, 2.0];
+    for k in [0, 2] {
+        let g = copy_of_data_result_grad(0.5, 1.5, xs, k);
+        let e = 1e-6;
+        let fd = (copy_of_data_result(0.5 + e, 1.5, xs, k)
+            - copy_of_data_result(0.5 - e, 1.5, xs, k))
+            / (2.0 * e);
+        approx::assert_relative_eq!(g, fd, max_relative = 1e-7);
+        assert_eq!(g, copy_of_data_result_forward_grad(0.5, 1.5, xs, k));
+    }
+    // k = 2: f = 2.25·(w⁶ + 2w⁴) + 3.5·w, f' = 2.25·(6w⁵ + 8w³) + 3.5 = 6.171875 at w = 0.5.
+    assert_eq!(copy_of_data_result_grad(0.5, 1.5, xs, 2), 6.171875);
+}

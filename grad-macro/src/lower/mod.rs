@@ -25,6 +25,7 @@ mod finish;
 mod generic;
 mod iter;
 mod matches;
+mod pulled;
 mod scan;
 mod stmt;
 mod syntax;
@@ -122,6 +123,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         closure_depth: 0,
         hidden: 0,
         data_arrays: rustc_hash::FxHashMap::default(),
+        data_call_array: None,
         aliases: rustc_hash::FxHashMap::default(),
         pos_slot: None,
         callees: Vec::new(),
@@ -323,6 +325,9 @@ struct Lowerer<'a> {
     array_target: Option<Var>,
     /// Data parameters that are arrays of floats: their lengths give loops a constant trip count.
     data_arrays: rustc_hash::FxHashMap<Var, crate::ir::ArrayInfo>,
+    /// The shape of the array a `#[grad]` function returns on data, for the `let` lowering
+    /// the call to record in `data_arrays` (`Lowerer::array_call`).
+    data_call_array: Option<crate::ir::ArrayInfo>,
     /// Rows of an array being iterated (`for row in w.iter()`): the array and the position the
     /// row stands for.
     aliases: rustc_hash::FxHashMap<Var, (Var, Vec<Operand>)>,

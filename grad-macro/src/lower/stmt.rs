@@ -211,6 +211,7 @@ impl Lowerer<'_> {
         if name.is_none() && self.discarded_call(&init.expr) {
             return;
         }
+        self.data_call_array = None;
         if let Some(name) = &name {
             if let Some(arr) = self.array_call(name, &init.expr, ty, None) {
                 self.bind(name.clone(), arr);
@@ -283,6 +284,12 @@ impl Lowerer<'_> {
             Pat::Ident(pi) => self.in_place_data(val, pi, first_new),
             _ => val,
         };
+        // A `#[grad]` function's array on data (`array_call`): known to be one.
+        if let (Some(info), Operand::Var(v)) = (self.data_call_array.take(), val) {
+            if v.0 as usize >= first_new {
+                self.data_arrays.entry(v).or_insert(info);
+            }
+        }
         if let Some(name) = name {
             self.name_fresh(val, first_new, &name);
             self.bind(name, val);
