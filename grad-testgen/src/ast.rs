@@ -433,7 +433,7 @@ impl Callee {
         } else {
             "pub "
         };
-        if self.outputs.is_empty() && !self.by_ref {
+        if self.outputs.is_empty() && !self.by_ref && !self.writes_wa() {
             return self.body.print(&self.name, &attr, vis);
         }
         let ty = if self.outputs.is_empty() {
@@ -448,9 +448,26 @@ impl Callee {
             let results: Vec<String> = self.outputs.iter().map(|e| expr_str(e, scope)).collect();
             format!("[{}]", results.join(", "))
         };
-        let params = self.body.params_with(self.by_ref);
+        let mut params = self.body.params_with(self.by_ref);
+        if self.writes_wa() {
+            for p in &mut params {
+                if p.starts_with("wa: ") {
+                    *p = format!("mut {p}");
+                }
+            }
+        }
         self.body
             .print_with(&self.name, &attr, vis, &params, &ty, &last)
+    }
+
+    /// Whether its body writes its parameter `wa` in place ([`WA_PARAM`]; taken by value).
+    pub fn writes_wa(&self) -> bool {
+        !self.by_ref
+            && self
+                .body
+                .stmts
+                .iter()
+                .any(|s| matches!(s, Stmt::Store { arr, .. } if *arr == WA_PARAM))
     }
 
     /// What a caller knows of it.
@@ -799,6 +816,9 @@ pub const LATEST: u8 = u8::MAX;
 /// An array reference meaning the readable array declared before the last (the current state
 /// of a double-buffered time loop, whose buffer is the last).
 pub const BEFORE_LATEST: u8 = u8::MAX - 1;
+/// An array reference meaning the `wrt` array parameter `wa` itself, written in place by a
+/// helper taking it by value (`mut wa: [f64; 3]`, [`Stmt::Store`] only: `gen::array_callee`).
+pub const WA_PARAM: u8 = u8::MAX - 2;
 /// The length of the `wrt` array parameter `wa`.
 pub const WA_LEN: usize = 3;
 /// The length of the data array parameter `xs`.
@@ -1303,6 +1323,12 @@ impl Scope {
     /// The writable array `i` refers to (counted from the latest): a local array being filled,
     /// or one of array state that no loop around borrows.
     pub fn writable(&self, i: u8) -> Option<usize> {
+        if i == WA_PARAM {
+            return self
+                .arrays
+                .iter()
+                .position(|a| a.kind == ArrayKind::Wrt && a.name == "wa");
+        }
         let w: Vec<usize> = (0..self.arrays.len())
             .filter(|&j| match self.arrays[j].kind {
                 ArrayKind::Writable => true,

@@ -10,7 +10,7 @@
 use crate::ast::{
     Arith, AssignOp, Call, Callee, CmpOp, Cond, Domain, Expr, FlagArg, Header, IntArg, IntAtom,
     IntCmp, IntExpr, IterForm, IterSrc, Ix, Jump, MatchOn, Multi, Place, Program, ReduceKind, Stmt,
-    StoreOp, Target, BEFORE_LATEST, F1, F2, LATEST, WA_LEN, XS_LEN,
+    StoreOp, Target, BEFORE_LATEST, F1, F2, LATEST, WA_LEN, WA_PARAM, XS_LEN,
 };
 use crate::oracle::Point;
 use proptest::prelude::*;
@@ -1583,6 +1583,12 @@ pub fn array_callee() -> impl Strategy<Value = Callee> {
         prop::collection::vec(stmt, 0..=3),
         loop_expr(),
         outputs,
+        (
+            prop::bool::weighted(0.5),
+            0u8..3,
+            select(StoreOp::ALL),
+            loop_expr(),
+        ),
     )
         .prop_map(
             |(
@@ -1592,6 +1598,7 @@ pub fn array_callee() -> impl Strategy<Value = Callee> {
                 mut stmts,
                 e,
                 mut outputs,
+                (in_place, at, store_op, stored),
             )| {
                 let building_block = building_block && !WORK_AROUND_BUILDING_BLOCK_ARRAYS;
                 let (n_data, data_array) = if building_block {
@@ -1612,6 +1619,20 @@ pub fn array_callee() -> impl Strategy<Value = Callee> {
                         value: first,
                     },
                 );
+                // A helper returning an array that changes its `wa` in place (`mut wa`, by
+                // value): each pass of its Jacobian must start from the argument (a bug that
+                // hid here: tests/second_order.rs, `jacobians_of_functions_changing_..`).
+                if in_place && returns && !by_ref && (wrt_array || building_block || n_wrt == 0) {
+                    stmts.insert(
+                        1,
+                        Stmt::Store {
+                            arr: WA_PARAM,
+                            ix: Ix::Lit(at),
+                            op: store_op,
+                            value: stored,
+                        },
+                    );
+                }
                 let w = if n_wrt > 0 {
                     Expr::Var(0)
                 } else {
@@ -2035,6 +2056,14 @@ pub fn array_call_program() -> impl Strategy<Value = Program> {
                     no_while(&mut stmts);
                 }
                 let reach = Expr::Bin(Arith::Mul, b(Expr::Latest), b(Expr::Var(0)));
+                // The array declared last (most often what a call returned) reaches the result
+                // too, so that the callees' Jacobians are checked (a float where there is none).
+                let array = Expr::Bin(
+                    Arith::Mul,
+                    b(Expr::Elem(LATEST, Ix::Lit(1))),
+                    b(Expr::Var(0)),
+                );
+                let reach = Expr::Bin(Arith::Add, b(reach), b(array));
                 Program {
                     n_wrt,
                     wrt_array: true,
