@@ -48,19 +48,28 @@ pub fn grad(args: TokenStream, item: TokenStream) -> TokenStream {
             .ok()
             .and_then(|f| generic::float_param(&f))
     });
-    match expand(args, item.clone(), &rustc_too, generic.as_ref()) {
+    match expand(args.clone(), item.clone(), &rustc_too, generic.as_ref()) {
         Ok(tokens) => tokens,
         Err(err) => {
             let mut err = err.to_compile_error();
             if let Some(t) = &generic {
                 err = generic::named_back(err, t, &TokenStream::new());
             }
+            // What callers find in its place: quiet, so the error is said once, here.
+            let krate = syn::parse2::<Args>(args)
+                .ok()
+                .and_then(|a| a.krate)
+                .map_or_else(|| quote!(::backprop), |p| p.to_token_stream());
+            let callers = match &generic {
+                None => pullbacks::failed_callee(&item, &krate),
+                Some(_) => TokenStream::new(),
+            };
             let original = if rustc_too.get() {
                 stand_in(item)
             } else {
                 item
             };
-            quote!(#original #err)
+            quote!(#original #callers #err)
         }
     }
 }

@@ -139,6 +139,13 @@ pub(super) fn pullbacks_in_scope(
     }
 }
 
+/// The names of primitive types: a struct of such a name would shadow the type in the whole
+/// module, so a function of such a name gets no pullback.
+const PRIMITIVES: &[&str] = &[
+    "f32", "f64", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128",
+    "usize", "bool", "char", "str",
+];
+
 /// The pullback of `f`, given its signature and body (`(params) -> ty { .. }`). In a module
 /// it is `f::pullback`, an associated function of a struct that shares the function's name (a
 /// struct with braces lives in the type namespace only), so that `use m::f;` brings it along;
@@ -156,10 +163,6 @@ pub(crate) fn pullback_item(
     // A struct named like a primitive type (`fn f64(..)`) would shadow the type in the whole
     // module: such a function gets no pullback (a call to it says it is not a `#[grad]`
     // function).
-    const PRIMITIVES: &[&str] = &[
-        "f32", "f64", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64",
-        "u128", "usize", "bool", "char", "str",
-    ];
     if !in_impl(f) && PRIMITIVES.iter().any(|p| name == p) {
         return TokenStream::new();
     }
@@ -248,5 +251,99 @@ pub(crate) fn pullback_sibling_name(f: &ItemFn, what: &str) -> Ident {
         format_ident!("{}_pullback_{what}", f.sig.ident)
     } else {
         format_ident!("pullback_{what}")
+    }
+}
+
+/// What callers find for a function whose own expansion failed (the macro reported why): its
+/// pullback and their tangents as quiet stand-ins, so that `#[grad]` functions calling it
+/// compile without errors of their own, and the one error is the callee's. For a function
+/// returning a float, the runtime's `QuietStandIn` (each partial of its argument's type, as
+/// for a function that is not `#[grad]`); for one returning an array, the signature's blocks
+/// (every float and array parameter given one). Nothing for a method, a generic function, or a
+/// function that returns neither.
+pub(crate) fn failed_callee(item: &TokenStream, krate: &TokenStream) -> TokenStream {
+    use crate::front::check::{array_of, float_of};
+    let Ok(f) = syn::parse2::<ItemFn>(item.clone()) else {
+        return TokenStream::new();
+    };
+    let primitive = PRIMITIVES.iter().any(|p| f.sig.ident == p);
+    if in_impl(&f) || !f.sig.generics.params.is_empty() || primitive {
+        return TokenStream::new();
+    }
+    let ret = match &f.sig.output {
+        syn::ReturnType::Type(_, t) => (**t).clone(),
+        syn::ReturnType::Default => return TokenStream::new(),
+    };
+    let (name, vis, n) = (&f.sig.ident, &f.vis, f.sig.inputs.len());
+    let arity = proc_macro2::Literal::usize_unsuffixed(n);
+    let cfg: Vec<&syn::Attribute> = f
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg"))
+        .collect();
+    let head = quote! {
+        #(#cfg)*
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+    };
+    // `m`: the number of values of an array result (its partials are blocks, a row each).
+    let (float, m) = match (float_of(&ret), array_of(&ret)) {
+        (Some(fl), _) if n <= 12 => {
+            let ty = crate::emit::tokens::float_type_tokens(fl);
+            return quote! {
+                #head
+                #vis type #name = #krate::__private::QuietStandIn<#arity, #ty>;
+            };
+        }
+        (None, Some((info, fl))) if info.lens.len() == 1 && !info.by_ref => match &info.lens[0] {
+            Some(m) => (fl, m.clone()),
+            None => return TokenStream::new(),
+        },
+        _ => return TokenStream::new(),
+    };
+    let ty = crate::emit::tokens::float_type_tokens(float);
+    let mut tys = Vec::new();
+    let mut cots = Vec::new();
+    for arg in &f.sig.inputs {
+        let syn::FnArg::Typed(pt) = arg else {
+            return TokenStream::new();
+        };
+        let t = (*pt.ty).clone();
+        let own = match (&t, float_of(&t), array_of(&t)) {
+            (_, Some(_), _) => Some(quote!(#ty)),
+            (syn::Type::Reference(r), None, Some(_)) if matches!(*r.elem, syn::Type::Slice(_)) => {
+                Some(quote!(#krate::__private::Vec<#ty>))
+            }
+            (_, None, Some(_)) => {
+                let own = super::second_order::owned_type(&t);
+                Some(quote!(#own))
+            }
+            _ => None,
+        };
+        cots.push(match own {
+            Some(o) => quote!([#o; #m]),
+            None => quote!(()),
+        });
+        tys.push(t);
+    }
+    let pair = quote!((#ret, (#(#cots,)*)));
+    let d = format_ident!("D", span = proc_macro2::Span::mixed_site());
+    quote! {
+        #head
+        #vis struct #name {}
+
+        #(#cfg)*
+        #[allow(dead_code, clippy::all)]
+        impl #name {
+            #vis fn pullback(#(_: #tys),*) -> #pair {
+                ::core::unreachable!()
+            }
+            #vis fn pullback_jvp<#d>(#(_: #tys,)* _: #d) -> (#pair, #pair) {
+                ::core::unreachable!()
+            }
+            #vis fn pullback_hessian<#d>(#(_: #tys,)* _: #d) -> (#pair, #pair) {
+                ::core::unreachable!()
+            }
+        }
     }
 }
