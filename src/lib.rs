@@ -933,9 +933,11 @@
 //!   sweep per value), which a caller's `_hessian` and `_hvp` call once per direction. It makes
 //!   no Hessian of its own values (a `_jacobian` of the gradient is one per value: write a
 //!   function returning each value for that);
-//! - not yet: calls of functions taking a slice or a `Vec` (lengths known at run time), and of
-//!   methods differentiated in `self` (`wrt = self`) (a compile error at the call, saying what
-//!   to write instead).
+//! - not yet: calls passing a slice, a `Vec` or a struct's array field (lengths the macro
+//!   does not know there: copy the field into a typed local first), calls of methods
+//!   differentiated in `self` (`wrt = self`), and calls in a branch inside a `while` loop whose
+//!   result the loop keeps for its sweep (make it a `for` loop, or compute the call outside the
+//!   branch): each a compile error at the call, saying what to write instead.
 //!
 //! ```
 //! use backprop::grad;

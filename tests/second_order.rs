@@ -1524,3 +1524,34 @@ fn hessians_go_through_calls_carried_out_of_branches() {
         assert_relative_eq!(hv.1, h[0][1], max_relative = 1e-13);
     }
 }
+
+// A `wrt` array taken by reference, passed on to helpers with `hessian` (its tangent is bound
+// by reference; found by a review helper: a rustc error in generated code before).
+#[grad(hessian)]
+fn by_ref_block(x: &[f64; 2]) -> [f64; 2] {
+    [x[0] * x[1], x[0]]
+}
+
+#[grad(hessian)]
+fn by_ref_float(x: &[f64; 2]) -> f64 {
+    x[0] * x[1] * x[1]
+}
+
+#[grad(wrt = x, hessian)]
+fn passes_its_reference_on(x: &[f64; 2]) -> f64 {
+    let h: [f64; 2] = by_ref_block(x);
+    h[0] * h[1] + by_ref_float(x)
+}
+
+#[test]
+fn a_reference_parameter_passed_on_to_helpers() {
+    // f = x0²·x1 + x0·x1²: H = [[2·x1, 2·x0 + 2·x1], [2·x0 + 2·x1, 2·x0]].
+    let (a, b) = (0.7, 1.3);
+    let h = passes_its_reference_on_hessian(&[a, b]);
+    let want = [[2.0 * b, 2.0 * a + 2.0 * b], [2.0 * a + 2.0 * b, 2.0 * a]];
+    for i in 0..2 {
+        for j in 0..2 {
+            assert_relative_eq!(h[i][j], want[i][j], max_relative = 1e-14);
+        }
+    }
+}

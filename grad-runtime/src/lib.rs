@@ -197,6 +197,14 @@ pub mod __private {
             self
         }
     }
+    /// The tangent of an array parameter taken by reference (`x: &[f64; 2]`), passed on to a
+    /// callee: bound by reference in the caller's tangent, taken by value here.
+    impl<A: crate::flat::Flat + Clone> TangentArg<A> for &A {
+        #[inline(always)]
+        fn tangent(self) -> A {
+            self.clone()
+        }
+    }
     impl<A: crate::flat::Flat> TangentArg<A> for NoTangent {
         #[inline(always)]
         fn tangent(self) -> A {

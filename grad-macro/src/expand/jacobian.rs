@@ -51,6 +51,12 @@ pub(super) fn jacobian(
             "`trace` and `graph` show a function returning one float",
         ));
     }
+    if m == 0 {
+        errors.push(syn::Error::new_spanned(
+            &f.sig.output,
+            "a function returning no values has no derivatives: return at least one (`-> [f64; 1]`, or `-> f64`)",
+        ));
+    }
     let layout = match layout(args, sig, "a Jacobian needs its length at compile time") {
         Ok(l) => l,
         Err(e) => return Err(after(errors, e)),
@@ -149,7 +155,7 @@ pub(super) fn jacobian(
     // A function returning an array is also a building block: its pullback gives the value and,
     // per argument, its block of the Jacobian (`[A; M]` for an argument of shape `A`), which a
     // calling `#[grad]` function pulls the adjoint of the array back through.
-    let jvp = block_jvp(
+    let jvp = super::through::block_jvp(
         args,
         f,
         sig,
@@ -663,34 +669,5 @@ impl Pair<'_> {
                 #vj_path(#(#pass),*).1
             }
         }
-    }
-}
-
-/// The tangent of a building block's pullback (its value and Jacobian blocks), for callers'
-/// second derivatives: made when the function asks for `hessian` (an error here when it
-/// cannot be: the function has no other use for `hessian`), a stand-in that says so at the
-/// caller otherwise.
-#[allow(clippy::too_many_arguments)]
-fn block_jvp(
-    args: &Args,
-    f: &ItemFn,
-    sig: &Sig,
-    lowered: &lower::Lowered,
-    wrt: &[Var],
-    emit: (&TokenStream, &HashSet<String>, &[Ident]),
-    params: &[(Ident, syn::Type, bool)],
-    prelude: &TokenStream,
-) -> syn::Result<TokenStream> {
-    use super::through::{pullback_jvp, pullback_jvp_refused, JvpMissing};
-    if !args.hessian {
-        let stand_in = pullback_jvp_refused(f, sig, params, emit.0, JvpMissing::NotAsked);
-        return Ok(stand_in.unwrap_or_default());
-    }
-    match pullback_jvp(f, sig, &lowered.func, wrt, emit, params, prelude)? {
-        Some(item) => Ok(item),
-        None => Err(syn::Error::new_spanned(
-            &f.sig.output,
-            "`hessian` on a function returning an array needs its `wrt` parameters to be floats or arrays of written lengths (`[f64; N]`, `&[f64; N]`)",
-        )),
     }
 }

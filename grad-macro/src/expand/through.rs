@@ -184,11 +184,11 @@ pub(super) fn refused_calls(func: &crate::ir::Func) -> Option<syn::Error> {
         if let crate::ir::Inst::Opaque { var, .. } = i {
             if let Some(call) = &func.info(*var).call {
                 if call.jvp.is_none() {
-                    let what = "a function taking a slice (second derivatives go through calls of functions of floats and of arrays of written lengths, not yet through slices, whose lengths are known at run time only): pass an array of a written length (`&[f64; N]`), or write its body in the caller";
+                    let what = "an argument is a slice or a struct's field, whose length the macro does not know here (second derivatives go through calls with floats and arrays of lengths it knows): copy it into a local array of a written length first (`let v: [f64; N] = p.v;`, then `f(&v)`), pass an array of a written length, or write the callee's body in the caller";
                     errors.push(syn::Error::new(
                         call.span,
                         format!(
-                            "`hessian` cannot go through this call of `{}` yet: it is {what}",
+                            "`hessian` cannot go through this call of `{}` yet: {what}",
                             call.name
                         ),
                     ));
@@ -230,7 +230,8 @@ pub(super) fn pullback_jvp(
     // An array of values: a building block's Jacobian blocks (a tuple of values has none).
     let block_array = matches!(&f.sig.output, syn::ReturnType::Type(_, t) if matches!(**t, syn::Type::Array(_)))
         && f.sig.receiver().is_none();
-    if (sig.outputs.is_some() && !block_array) || !fixed || wrt.is_empty() {
+    if (sig.outputs.is_some() && !block_array) || sig.outputs == Some(0) || !fixed || wrt.is_empty()
+    {
         return Ok(None);
     }
     // A call second order cannot go through, in the body: the stand-in (`Err`).
@@ -553,5 +554,33 @@ fn value_type(sig: &Sig) -> TokenStream {
             quote!([#ty; #m])
         }
         None => ty,
+    }
+}
+
+/// The tangent of a building block's pullback (its value and Jacobian blocks), for callers'
+/// second derivatives: made when the function asks for `hessian` (an error here when it
+/// cannot be: the function has no other use for `hessian`), a stand-in that says so at the
+/// caller otherwise.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn block_jvp(
+    args: &crate::front::args::Args,
+    f: &ItemFn,
+    sig: &Sig,
+    lowered: &crate::lower::Lowered,
+    wrt: &[Var],
+    emit: (&TokenStream, &HashSet<String>, &[Ident]),
+    params: &[(Ident, syn::Type, bool)],
+    prelude: &TokenStream,
+) -> syn::Result<TokenStream> {
+    if !args.hessian {
+        let stand_in = pullback_jvp_refused(f, sig, params, emit.0, JvpMissing::NotAsked);
+        return Ok(stand_in.unwrap_or_default());
+    }
+    match pullback_jvp(f, sig, &lowered.func, wrt, emit, params, prelude)? {
+        Some(item) => Ok(item),
+        None => Err(syn::Error::new_spanned(
+            &f.sig.output,
+            "`hessian` on a function returning an array needs its `wrt` parameters to be floats or arrays of written lengths (`[f64; N]`, `&[f64; N]`)",
+        )),
     }
 }

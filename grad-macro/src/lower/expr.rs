@@ -185,6 +185,10 @@ impl Lowerer<'_> {
     pub(super) fn pulled_part(&mut self, o: Operand, part: crate::ir::PulledPart) -> Operand {
         if let Operand::Var(v) = o {
             self.b.info_mut(v).pulled_part = Some(part);
+            // At the call, for what second order says of it.
+            if let Some(cv) = self.pulled.last() {
+                self.b.info_mut(v).span = self.b.info(*cv).span;
+            }
         }
         o
     }

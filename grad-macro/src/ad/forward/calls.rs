@@ -237,7 +237,7 @@ impl Fwd {
         if self.b.info(cv).call.is_none() {
             self.error(
                 var,
-                "second derivatives cannot go through this call here: its result is kept by a loop for the reverse sweep, and its tangent with it is not; compute the call's value outside the loop, or write the Hessian of this part by hand",
+                "second derivatives cannot go through this call here: its result is kept by a loop for the reverse sweep (a call inside a branch in a `while` loop, or in a loop it cannot compute again), and its tangent with it is not; compute the call's value outside the branch or the loop, make the loop a `for` loop, or write the Hessian of this part by hand",
             );
         }
         false
