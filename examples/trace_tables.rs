@@ -6,8 +6,8 @@
 //! - 001: the ξ table of logistic regression at X = 3, y = 1, W = 3;
 //! - 004: the sigmoid perceptron at x = [−1, −2], w = [2, −3], b = −3;
 //! - 002: the fan-out network's graph, written to `backprop-example/fan_out.dot` in the
-//!   system's temporary folder (and rendered to `fan_out.svg` beside it if Graphviz's `dot` is
-//!   installed).
+//!   system's temporary folder, and drawn beside it as `fan_out.svg` (`backprop::trace::svg`,
+//!   in Rust: no Graphviz needed), with 004's graph and its numbers as `perceptron.svg`.
 //!
 //! ```text
 //! cargo run --example trace_tables
@@ -36,25 +36,23 @@ fn main() {
     // In the system's temporary folder: the example may run from a downloaded package, whose
     // folder is not for writing.
     let dir = std::env::temp_dir().join("backprop-example");
-    let path = dir.join("fan_out.dot");
-    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, dot)) {
-        Ok(()) => println!(
-            "\n002: the fan-out network's graph is in {}",
-            path.display()
-        ),
-        Err(e) => println!("\n002: could not write {}: {e}", path.display()),
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, text)) {
+            Ok(()) => println!("     {}", path.display()),
+            Err(e) => println!("     could not write {}: {e}", path.display()),
+        }
+    };
+    println!("\n002: the fan-out network's graph, in DOT and drawn as SVG (open it in a browser):");
+    write("fan_out.dot", dot);
+    match backprop::trace::svg(dot) {
+        Ok(svg) => write("fan_out.svg", &svg),
+        Err(e) => println!("     could not draw it: {e}"),
     }
-    let svg = dir.join("fan_out.svg");
-    match std::process::Command::new("dot")
-        .args(["-Tsvg", "-o"])
-        .arg(&svg)
-        .arg(&path)
-        .status()
-    {
-        Ok(s) if s.success() => println!("     rendered to {}", svg.display()),
-        _ => println!(
-            "     (install Graphviz to render it: dot -Tsvg {})",
-            path.display()
-        ),
+    // The perceptron's graph with the numbers of 004 on it.
+    println!("004's graph with its numbers:");
+    match perceptron_trace(2.0, -3.0, -3.0, -1.0, -2.0).to_svg() {
+        Ok(svg) => write("perceptron.svg", &svg),
+        Err(e) => println!("     could not draw it: {e}"),
     }
 }

@@ -1040,6 +1040,13 @@
 //! - `graph` adds `<name>_graph() -> &'static str`, the computational graph in Graphviz DOT,
 //!   each edge labelled with its local derivative; `Trace::to_dot` draws the same graph with a
 //!   trace's numbers.
+//! - `backprop::trace::svg(dot)` draws either as SVG, in Rust (the `svg` feature, on by
+//!   default: no Graphviz to install; the layout is `layout-rs`'s), and `Trace::to_svg` a
+//!   trace's. The notes' fan-out network (002), `fan_out_graph()` in
+//!   `examples/seed_models`, drawn so (each node with its expression, each edge with its local
+//!   derivative):
+//!
+#![doc = include_str!("graphs/fan_out.svg")]
 //!
 //! ```
 //! use backprop::grad;
@@ -1061,8 +1068,8 @@
 //! Both take straight-line functions (no loops, `if`s, arrays or calls to other `#[grad]`
 //! functions: an error says which; `min`, `max`, `abs` and the other functions are nodes like
 //! any operation). Each node has its own name: a name your code gives twice (shadowing,
-//! reassignment) is primed the second time (`s`, `s′`). `examples/trace_tables.rs` prints the notes' 001
-//! and 004 tables, and writes the 002 network's graph.
+//! reassignment) is primed the second time (`s`, `s′`). `examples/trace_tables.rs` prints the
+//! notes' 001 and 004 tables, and writes the 002 network's graph in DOT and as SVG.
 //!
 //! # Where a differentiated value may go
 //!

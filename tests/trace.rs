@@ -103,3 +103,28 @@ fn the_graph_has_a_node_per_value_and_an_edge_per_local_derivative() {
     let with_values = t.to_dot();
     assert!(with_values.contains("\"xi4\" -> \"xi5\""), "{with_values}");
 }
+
+/// The fan-out network's graph (the notes' 002) drawn as SVG, as the manual shows it
+/// (`src/graphs/fan_out.svg`, included in the crate's documentation): the picture is what
+/// `backprop::trace::svg` draws today. `GRAD_BLESS=1` writes it again.
+#[test]
+fn the_manuals_graph_is_drawn_from_the_tool() {
+    let svg = backprop::trace::svg(seed_models::fan_out_graph()).expect("the DOT is read");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/graphs/fan_out.svg");
+    if std::env::var_os("GRAD_BLESS").is_some() {
+        std::fs::write(path, &svg).expect("writes the picture");
+    }
+    let shown = std::fs::read_to_string(path).expect("the manual's picture");
+    assert_eq!(
+        shown, svg,
+        "{path} is not what the tool draws: GRAD_BLESS=1 cargo test --test trace"
+    );
+    // Every node of the graph, with its expression, and every edge's local derivative.
+    for node in ["w11", "u2", "fan_out"] {
+        assert!(svg.contains(&format!(">{node}")), "{node} is drawn");
+    }
+    assert!(
+        !svg.contains("\n\n"),
+        "no blank line ends it in the manual's HTML"
+    );
+}

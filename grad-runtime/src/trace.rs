@@ -77,6 +77,69 @@ impl Trace {
     }
 }
 
+/// A graph in Graphviz DOT (what `<name>_graph()` and [`Trace::to_dot`] give) drawn as SVG, in
+/// Rust: no Graphviz to install. `Err` with the parser's message when `dot` is not a graph it
+/// reads (it reads what this crate writes; its layout is `layout-rs`'s, not Graphviz's).
+///
+/// ```
+/// let dot = "digraph \"f\" { \"x\" -> \"f\" [label=\"2·x\"]; }";
+/// let svg = grad_runtime::trace::svg(dot).unwrap();
+/// assert!(svg.starts_with("<svg") && svg.contains("2·x"));
+/// ```
+#[cfg(feature = "svg")]
+pub fn svg(dot: &str) -> Result<String, String> {
+    use layout::backends::svg::SVGWriter;
+    use layout::gv::{DotParser, GraphBuilder};
+    let graph = DotParser::new(dot).process()?;
+    let mut builder = GraphBuilder::new();
+    builder.visit_graph(&graph);
+    let mut visual = builder.get();
+    let mut writer = SVGWriter::new();
+    visual.do_it(false, false, false, &mut writer);
+    let svg = writer.finalize();
+    // Without its XML declaration and blank lines: the SVG element alone, to put in HTML as it
+    // is (a rustdoc page, where a blank line would end it), or in a file.
+    // Scaled down to the page or window when wider (a graph drawn left to right often is).
+    let start = svg.find("<svg").unwrap_or(0);
+    let lines: Vec<&str> = svg[start..]
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let svg = lines.join("\n") + "\n";
+    // Colours as every SVG reader takes them: opaque `#rrggbbff` as `#rrggbb`, and the arrow
+    // heads' `context-stroke` (SVG 2) as the edges' black.
+    let svg = opaque_colours(&svg).replace("context-stroke", "black");
+    Ok(svg.replacen("<svg ", "<svg style=\"max-width: 100%; height: auto\" ", 1))
+}
+
+/// `svg` with each opaque colour `#rrggbbff` written `#rrggbb`.
+#[cfg(feature = "svg")]
+fn opaque_colours(svg: &str) -> String {
+    let mut out = String::with_capacity(svg.len());
+    let mut rest = svg;
+    while let Some(i) = rest.find('#') {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+        let hex = rest
+            .get(..8)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+        if let Some(h) = hex.filter(|h| h.ends_with("ff") || h.ends_with("FF")) {
+            out.push_str(&h[..6]);
+            rest = &rest[8..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(feature = "svg")]
+impl Trace {
+    /// [`Trace::to_dot`] drawn as SVG ([`svg`]): the graph with this trace's numbers.
+    pub fn to_svg(&self) -> Result<String, String> {
+        svg(&self.to_dot())
+    }
+}
+
 /// Text for a quoted DOT string.
 fn esc(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
