@@ -1031,7 +1031,9 @@
 //! operation on differentiated values, named as in your code or `ξ1`, `ξ2`, ...) with its
 //! local derivatives, and the formula of each gradient component the chain rule gives
 //! (`∂bce/∂b1 = (p − y)·x`). `cargo doc --open` shows it for your crate; for the examples'
-//! models, `cargo doc --example seeds --document-private-items --open`.
+//! models, `cargo doc --example seeds --document-private-items --open`. Where it is not shown
+//! (a loop, an `if`, an array, a call, parameters in a struct, more than 60 operations or 40
+//! nodes), the documentation says so and why.
 //!
 //! Two options show the same at run time:
 //! - `trace` adds `<name>_trace(<its parameters>) -> backprop::trace::Trace`, the table with

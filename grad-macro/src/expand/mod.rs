@@ -313,15 +313,24 @@ fn expand_fn(
     // The derivation, for straight-line functions of a readable size (it costs a second
     // sweep: a long function does without it, unless `trace` or `graph` asks for it).
     let small = lowered.func.body.insts.len() <= 60 && prepared.is_none();
-    let derivation = if small || args.trace || args.graph {
+    let derivation = if prepared.is_some() {
+        Err("its parameters in a struct")
+    } else if small || args.trace || args.graph {
         pipeline::derivation(&lowered.func, &wrt, &f.sig.ident.to_string())
     } else {
-        Err("too many operations for a table")
+        Err("more than 60 operations")
     };
-    if let Ok(d) = &derivation {
-        if d.nodes.len() <= 40 {
-            note.push_str(&d.doc(&f.sig.ident.to_string()));
-        }
+    // Where the table is not shown, the documentation says so, and why: no silent cut-off.
+    let fname = f.sig.ident.to_string();
+    match &derivation {
+        Ok(d) if d.nodes.len() <= 40 => note.push_str(&d.doc(&fname)),
+        Ok(d) => note.push_str(&format!(
+            "\n\n # The derivation\n\n Not shown here: its graph has {} nodes, more than the 40 a table in this documentation shows. `#[grad(.., trace)]` gives the whole table at run time.",
+            d.inputs.len() + d.nodes.len()
+        )),
+        Err(why) => note.push_str(&format!(
+            "\n\n # The derivation\n\n Not shown here: `{fname}` has {why}, and the table shows the derivation of straight-line functions of floats, node by node."
+        )),
     }
 
     // Companions that only call others change nothing in place.
