@@ -458,3 +458,22 @@ fn a_data_local_kept_for_its_effects_is_typed_with_parentheses() {
         assert_relative_eq!(g, fd, max_relative = 1e-6);
     }
 }
+
+// An array passed to a helper taking a slice (`&w` to `xs: &[f64]`): the helper's partial, a
+// `Vec`, goes into the array's adjoint (a rustc error at the attribute before; found by a
+// review helper).
+#[grad(wrt = xs)]
+fn sum_of_squares(xs: &[f64]) -> f64 {
+    xs.iter().map(|x| x * x).sum()
+}
+
+#[grad(wrt = w)]
+fn array_as_slice(w: [f64; 2]) -> f64 {
+    sum_of_squares(&w) * w[0]
+}
+
+#[test]
+fn an_array_passed_as_a_slice() {
+    // (w0² + w1²)·w0: ∂/∂w0 = 3w0² + w1², ∂/∂w1 = 2w0w1.
+    assert_eq!(array_as_slice_grad([0.5, 1.5]), [3.0, 1.5]);
+}

@@ -274,6 +274,20 @@ impl<A: Elementwise> ArrayPartial<alloc::vec::Vec<A>> for alloc::vec::Vec<A> {
         self
     }
 }
+/// An array passed as a slice (`f(&w)` to `fn f(xs: &[f64])`): the callee's partial with
+/// respect to the slice, a `Vec` of the array's length, into the array's shape.
+#[diagnostic::do_not_recommend]
+impl<A: Elementwise + Clone, const N: usize> ArrayPartial<[A; N]> for alloc::vec::Vec<A> {
+    #[inline]
+    fn into_array(self) -> [A; N] {
+        assert_eq!(
+            self.len(),
+            N,
+            "a slice's partial has the length of the array passed as the slice"
+        );
+        core::array::from_fn(|i| self[i].clone())
+    }
+}
 /// What the stand-in for a function that is not `#[grad]` gives for an argument passed by
 /// reference (the argument itself): its call does not compile, with a message of its own, so
 /// this is never run; it keeps the build from reporting the same call a second time.

@@ -214,9 +214,9 @@ pub mod __private {
     }
 
     #[diagnostic::on_unimplemented(
-        message = "second derivatives cannot go through this call: the called function's body has code they cannot go through",
+        message = "second derivatives cannot go through this call: the called function cannot give them (see the note)",
         label = "called here by a function with `hessian`",
-        note = "the called `#[grad]` function calls a function of arrays (second derivatives go through calls of functions and methods of floats), differentiates a struct of parameters (`wrt = self`), or has code forward mode cannot take; `#[grad(wrt = .., hessian)]` on it says where"
+        note = "the called `#[grad]` function takes a slice or a `Vec` in `wrt` (lengths known at run time only: take an array, `&[f64; N]`), is a method differentiated in a struct of parameters (`wrt = self`), or has code second derivatives cannot go through; its own `_hessian` (`#[grad(wrt = .., hessian)]`) says where"
     )]
     /// Implemented by nothing: the stand-in for the tangent of a pullback that cannot be made.
     pub trait TangentOfPullback {}

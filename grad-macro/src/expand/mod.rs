@@ -360,16 +360,17 @@ fn expand_fn(
     // stand-in otherwise, or where second order cannot go through the body, whose call says
     // so at the caller.
     let pullback_jvp = match &prepared {
-        // A method with its parameters in `self`: a caller's `hessian` says it cannot go
-        // through (a function taking a struct is refused at the call).
-        Some(_) if f.sig.receiver().is_some() => through::pullback_jvp_refused(
+        // A struct, a slice or a `Vec` in `wrt` (a method with its parameters in `self` too): a
+        // caller's `hessian` says at the call that it cannot go through (one passing an array
+        // as the slice; a caller passing a slice or a struct is refused before, by
+        // `through::refused_calls`).
+        Some(_) => through::pullback_jvp_refused(
             f,
             &sig,
             &params,
             krate,
             through::JvpMissing::CannotGoThrough,
         ),
-        Some(_) => None,
         None if !args.hessian => {
             through::pullback_jvp_refused(f, &sig, &params, krate, through::JvpMissing::NotAsked)
         }

@@ -480,7 +480,14 @@ pub(super) fn pullback_jvp_refused(
         .into_iter()
         .chain((0..params.len()).map(|i| {
             if sig.wrt.contains(&i) {
-                let own = owned_type(&sig.params[i].ty);
+                // A slice's partial is a `Vec` (an array passed as the slice takes it).
+                let own = match &sig.params[i].ty {
+                    syn::Type::Reference(r) if matches!(*r.elem, syn::Type::Slice(_)) => {
+                        let f = crate::emit::tokens::float_type_tokens(sig.float);
+                        syn::parse_quote!(#krate::__private::Vec<#f>)
+                    }
+                    t => owned_type(t),
+                };
                 match sig.outputs {
                     Some(m) => {
                         let m = proc_macro2::Literal::usize_unsuffixed(m);
