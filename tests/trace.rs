@@ -128,3 +128,52 @@ fn the_manuals_graph_is_drawn_from_the_tool() {
         "no blank line ends it in the manual's HTML"
     );
 }
+
+/// A helper of the composed function below: `x²·y`.
+#[backprop::grad]
+fn squared_times(x: f64, y: f64) -> f64 {
+    x * x * y
+}
+
+/// A neuron whose activation is another `#[grad]` function: the call is a node, its local
+/// derivatives the helper's partials (from its pullback).
+#[backprop::grad(wrt = w, b, trace, graph)]
+fn composed(w: f64, b: f64, x: f64) -> f64 {
+    let z = w * x + b;
+    let a = squared_times(z, x);
+    a * w
+}
+
+#[test]
+fn a_call_is_a_node_with_the_callees_partials() {
+    let (w, b, x) = (0.5, 0.25, 2.0);
+    let t = composed_trace(w, b, x);
+    let node = |n: &str| t.node(n).unwrap_or_else(|| panic!("no node {n}")).clone();
+    // z = w·x + b = 1.25, a = z²·x = 3.125, composed = a·w = 1.5625.
+    let z = w * x + b;
+    assert_eq!(node("z").value, z);
+    let a = node("a");
+    assert_eq!(a.expression, "squared_times(z, x)");
+    assert_eq!(a.value, z * z * x);
+    // ∂a/∂z = 2·z·x (the helper's partial in its first argument); x is data: no edge.
+    assert_eq!(a.local, vec![("z", 2.0 * z * x)]);
+    assert_eq!(a.derivative, Some(w));
+    assert_eq!(t.value(), composed(w, b, x));
+    // The inputs' accumulated derivatives are the gradient, bit for bit.
+    let (dw, db) = composed_grad(w, b, x);
+    assert_eq!(node("w").derivative, Some(dw));
+    assert_eq!(node("b").derivative, Some(db));
+    // Closed form: ∂/∂w = z²·x + 2·z·x·x·w, ∂/∂b = 2·z·x·w.
+    assert_eq!(db, 2.0 * z * x * w);
+    assert_relative_eq!(dw, z * z * x + 2.0 * z * x * x * w, max_relative = 1e-15);
+    // The graph: the call's node, its edge labelled with the helper's partial.
+    let g = composed_graph();
+    assert!(
+        g.contains("\"a\" [label=\"a = squared_times(z, x)\"]"),
+        "{g}"
+    );
+    assert!(
+        g.contains("\"z\" -> \"a\" [label=\"∂squared_times/∂z\"]"),
+        "{g}"
+    );
+}

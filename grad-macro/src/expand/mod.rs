@@ -419,7 +419,15 @@ fn expand_fn(
             &lowered.items,
         )
     });
-    let shown = shown_derivation(args, f, derivation, (krate, &reserved, &param_ids, &params))?;
+    let items = &lowered.items;
+    let trace_prelude = quote!(#(#items)* #(#quiet)*);
+    let shown = shown_derivation(
+        args,
+        f,
+        derivation,
+        (krate, &reserved, &param_ids, &params),
+        &trace_prelude,
+    )?;
     Ok(quote!(#out #stand_ins #extra #struct_extra #shown))
 }
 

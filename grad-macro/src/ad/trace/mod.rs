@@ -42,9 +42,18 @@ pub fn straight_line(f: &Func) -> Result<(), &'static str> {
             Inst::Load { .. } | Inst::Store { .. } | Inst::NewArray { .. } => {
                 return Err("an array or a slice")
             }
+            // A call of a `#[grad]` function of floats is a node, its partials the local
+            // derivatives (from its pullback, at run time).
             Inst::Op {
-                op: Op::Pulled(_), ..
-            } => return Err("a call to another #[grad] function"),
+                op: Op::Pulled(n),
+                args,
+                ..
+            } if args[..*n]
+                .iter()
+                .any(|a| a.as_var().is_some_and(|v| f.info(v).kind == Kind::Array)) =>
+            {
+                return Err("a call passing an array to another #[grad] function")
+            }
             _ => {}
         }
     }
@@ -148,11 +157,35 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
     if !last.as_var().is_some_and(|v| order.contains(&v)) {
         return Err("a result that is not an operation on differentiated values");
     }
+    // What a call's pullback gave, by name: each partial `∂f/∂x` (x the argument, f the
+    // callee).
+    let mut labels: HashMap<Var, String> = HashMap::default();
+    {
+        let plain = Render {
+            names: &names,
+            defs: &defs,
+            func: primal,
+            labels: &HashMap::default(),
+            budget: std::cell::Cell::new(BUDGET),
+        };
+        for &v in &order {
+            if let Some(Def::Op(Op::Pulled(n), args)) = defs.get(&v) {
+                let callee = plain.callee(&args[2 * n]);
+                for k in 0..*n {
+                    if let Some(p) = args[n + k].as_var() {
+                        let x = plain.operand(args[k]).0;
+                        labels.insert(p, format!("∂{callee}/∂{x}"));
+                    }
+                }
+            }
+        }
+    }
     // A renderer for one formula (each has its own budget).
     let renderer = || Render {
         names: &names,
         defs: &defs,
         func: primal,
+        labels: &labels,
         budget: std::cell::Cell::new(BUDGET),
     };
     let mut nodes = Vec::new();

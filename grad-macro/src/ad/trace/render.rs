@@ -60,6 +60,8 @@ pub(super) struct Render<'a> {
     pub(super) names: &'a HashMap<Var, String>,
     pub(super) defs: &'a HashMap<Var, Def>,
     pub(super) func: &'a Func,
+    /// Values shown by a name of their own (a call's partials: `∂f/∂x`).
+    pub(super) labels: &'a HashMap<Var, String>,
     /// How many more values a formula may print: a value used twice is printed twice, so a
     /// deep formula could grow exponentially; past the budget it is cut short (`shorten`).
     pub(super) budget: std::cell::Cell<u32>,
@@ -94,7 +96,7 @@ impl Render<'_> {
         self.budget.set(left - 1);
         match o {
             Operand::Var(v) => {
-                if let Some(n) = self.names.get(&v) {
+                if let Some(n) = self.names.get(&v).or_else(|| self.labels.get(&v)) {
                     return (n.clone(), ATOM);
                 }
                 match self.defs.get(&v) {
@@ -206,12 +208,26 @@ impl Render<'_> {
             }
             Op::Pulled(n) => (
                 format!(
-                    "call({})",
+                    "{}({})",
+                    self.callee(&args[2 * n]),
                     (0..n).map(|k| a(k).0).collect::<Vec<_>>().join(", ")
                 ),
                 ATOM,
             ),
         }
+    }
+
+    /// The name of the function a call's value (`pullback(..).0`, an operand of its
+    /// `Op::Pulled`) came from.
+    pub(super) fn callee(&self, value: &Operand) -> String {
+        let call = value
+            .as_var()
+            .and_then(|v| match self.defs.get(&v) {
+                Some(Def::Opaque(_, refs)) => refs.first().copied(),
+                _ => None,
+            })
+            .and_then(|cv| self.func.info(cv).call.as_ref().map(|c| c.name.clone()));
+        call.unwrap_or_else(|| "call".into())
     }
 
     /// A value the builder made (a local derivative), read back as a formula.
