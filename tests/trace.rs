@@ -177,3 +177,14 @@ fn a_call_is_a_node_with_the_callees_partials() {
         "{g}"
     );
 }
+
+#[test]
+fn svg_says_what_it_cannot_draw() {
+    assert!(backprop::trace::svg("not a graph").is_err());
+    assert_eq!(
+        backprop::trace::svg("digraph \"e\" {\n}\n"),
+        Err("the graph has no nodes".to_string())
+    );
+    let one = backprop::trace::svg("digraph \"one\" {\n  \"x\" [shape=box];\n}\n").unwrap();
+    assert!(one.starts_with("<svg ") && one.contains(">x<"));
+}

@@ -79,7 +79,8 @@ impl Trace {
 
 /// A graph in Graphviz DOT (what `<name>_graph()` and [`Trace::to_dot`] give) drawn as SVG, in
 /// Rust: no Graphviz to install. `Err` with the parser's message when `dot` is not a graph it
-/// reads (it reads what this crate writes; its layout is `layout-rs`'s, not Graphviz's).
+/// reads, or when it has no nodes (it reads what this crate writes; its layout is
+/// `layout-rs`'s, not Graphviz's).
 ///
 /// ```
 /// let dot = "digraph \"f\" { \"x\" -> \"f\" [label=\"2·x\"]; }";
@@ -94,6 +95,10 @@ pub fn svg(dot: &str) -> Result<String, String> {
     let mut builder = GraphBuilder::new();
     builder.visit_graph(&graph);
     let mut visual = builder.get();
+    // (`layout-rs` cannot lay out a graph without nodes.)
+    if visual.num_nodes() == 0 {
+        return Err("the graph has no nodes".into());
+    }
     let mut writer = SVGWriter::new();
     visual.do_it(false, false, false, &mut writer);
     let svg = writer.finalize();
