@@ -1032,8 +1032,8 @@
 //! local derivatives, and the formula of each gradient component the chain rule gives
 //! (`∂bce/∂b1 = (p − y)·x`). `cargo doc --open` shows it for your crate; for the examples'
 //! models, `cargo doc --example seeds --document-private-items --open`. Where it is not shown
-//! (a loop, an `if`, an array, a call passing an array, parameters in a struct, more than 60
-//! operations or 40 nodes), the documentation says so and why.
+//! (a loop, an `if`, an array, a call passing a differentiated array, parameters in a struct,
+//! more than 60 operations or 40 nodes), the documentation says so and why.
 //!
 //! Two options show the same at run time:
 //! - `trace` adds `<name>_trace(<its parameters>) -> backprop::trace::Trace`, the table with
@@ -1070,7 +1070,8 @@
 //! Both take straight-line functions (no loops, `if`s or arrays yet: an error says which;
 //! `min`, `max`, `abs` and the other functions are nodes like any operation). A call of another
 //! `#[grad]` function (or a `#[backprop::rule]`) of floats is a node too, `a = f(z, x)`, whose
-//! local derivatives are the callee's partials from its pullback, shown `∂f/∂z`. Each node has its own name: a name your code gives twice (shadowing,
+//! local derivatives are the callee's partials from its pullback, shown `∂₁f(z, x)` (its
+//! partial in its first argument, at that call's arguments). Each node has its own name: a name your code gives twice (shadowing,
 //! reassignment) is primed the second time (`s`, `s′`). `examples/trace_tables.rs` prints the
 //! notes' 001 and 004 tables, and writes the 002 network's graph in DOT and as SVG.
 //!

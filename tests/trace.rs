@@ -173,7 +173,7 @@ fn a_call_is_a_node_with_the_callees_partials() {
         "{g}"
     );
     assert!(
-        g.contains("\"z\" -> \"a\" [label=\"∂squared_times/∂z\"]"),
+        g.contains("\"z\" -> \"a\" [label=\"∂₁squared_times(z, x)\"]"),
         "{g}"
     );
 }

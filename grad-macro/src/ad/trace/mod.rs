@@ -157,8 +157,9 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
     if !last.as_var().is_some_and(|v| order.contains(&v)) {
         return Err("a result that is not an operation on differentiated values");
     }
-    // What a call's pullback gave, by name: each partial `∂f/∂x` (x the argument, f the
-    // callee).
+    // What a call's pullback gave, by name: each partial `∂₁f(z, x)`, the callee's partial in
+    // its first argument at that call's arguments (one call's partials and another's, or two
+    // arguments' of one call, are told apart).
     let mut labels: HashMap<Var, String> = HashMap::default();
     {
         let plain = Render {
@@ -171,10 +172,13 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
         for &v in &order {
             if let Some(Def::Op(Op::Pulled(n), args)) = defs.get(&v) {
                 let callee = plain.callee(&args[2 * n]);
+                let xs: Vec<String> = (0..*n).map(|k| plain.operand(args[k]).0).collect();
                 for k in 0..*n {
                     if let Some(p) = args[n + k].as_var() {
-                        let x = plain.operand(args[k]).0;
-                        labels.insert(p, format!("∂{callee}/∂{x}"));
+                        labels.insert(
+                            p,
+                            format!("∂{}{callee}({})", subscript(k + 1), xs.join(", ")),
+                        );
                     }
                 }
             }
@@ -247,4 +251,15 @@ enum Def {
     Op(Op, Vec<Operand>),
     Opaque(String, Vec<Var>),
     Cond(crate::ir::Cond),
+}
+
+/// `k` as subscript digits (`12` → `₁₂`).
+fn subscript(k: usize) -> String {
+    k.to_string()
+        .chars()
+        .map(|c| match c.to_digit(10) {
+            Some(d) => char::from_u32(0x2080 + d).unwrap_or(c),
+            None => c,
+        })
+        .collect()
 }
