@@ -35,8 +35,9 @@ pub(super) fn shown_derivation(
         return Ok(TokenStream::new());
     }
     let d = derivation.map_err(|why| {
-        syn::Error::new_spanned(
-            &f.sig.ident,
+        let at = offending(f, why).unwrap_or_else(|| f.sig.ident.span());
+        syn::Error::new(
+            at,
             format!(
                 "`trace` and `graph` show straight-line functions, node by node: `{}` has {why}",
                 f.sig.ident
@@ -167,4 +168,46 @@ pub(super) fn shown_derivation(
         });
     }
     Ok(out)
+}
+
+/// Where in `f`'s body the reason `why` a derivation is not shown is: its first loop, `if`
+/// or array (`None`: at the function's name).
+fn offending(f: &ItemFn, why: &str) -> Option<proc_macro2::Span> {
+    use syn::spanned::Spanned;
+    use syn::visit::Visit;
+    struct First<'a> {
+        why: &'a str,
+        at: Option<proc_macro2::Span>,
+    }
+    impl<'ast> Visit<'ast> for First<'_> {
+        fn visit_expr(&mut self, e: &'ast syn::Expr) {
+            if self.at.is_some() {
+                return;
+            }
+            let hit = match e {
+                syn::Expr::ForLoop(l) => (self.why == "a loop").then(|| l.for_token.span),
+                syn::Expr::While(l) => (self.why == "a loop").then(|| l.while_token.span),
+                syn::Expr::Loop(l) => (self.why == "a loop").then(|| l.loop_token.span),
+                syn::Expr::If(i) => (self.why == "an `if`").then(|| i.if_token.span),
+                // An iterator sum is a loop too.
+                syn::Expr::MethodCall(m)
+                    if self.why == "a loop"
+                        && ["sum", "product", "fold"].iter().any(|n| m.method == n) =>
+                {
+                    Some(m.method.span())
+                }
+                syn::Expr::Index(_) | syn::Expr::Array(_) | syn::Expr::Repeat(_) => {
+                    self.why.starts_with("an array").then(|| e.span())
+                }
+                _ => None,
+            };
+            match hit {
+                Some(at) => self.at = Some(at),
+                None => syn::visit::visit_expr(self, e),
+            }
+        }
+    }
+    let mut first = First { why, at: None };
+    first.visit_block(&f.block);
+    first.at
 }
