@@ -185,10 +185,10 @@ fn offending(f: &ItemFn, why: &str) -> Option<proc_macro2::Span> {
                 return;
             }
             let hit = match e {
-                syn::Expr::ForLoop(l) => (self.why == "a loop").then(|| l.for_token.span),
-                syn::Expr::While(l) => (self.why == "a loop").then(|| l.while_token.span),
-                syn::Expr::Loop(l) => (self.why == "a loop").then(|| l.loop_token.span),
-                syn::Expr::If(i) => (self.why == "an `if`").then(|| i.if_token.span),
+                syn::Expr::ForLoop(l) => (self.why == "a loop").then_some(l.for_token.span),
+                syn::Expr::While(l) => (self.why == "a loop").then_some(l.while_token.span),
+                syn::Expr::Loop(l) => (self.why == "a loop").then_some(l.loop_token.span),
+                syn::Expr::If(i) => (self.why == "an `if`").then_some(i.if_token.span),
                 // An iterator sum is a loop too.
                 syn::Expr::MethodCall(m)
                     if self.why == "a loop"
