@@ -1244,6 +1244,12 @@
 //! are the helpers that call them; a target without `std` cannot use it yet. The workspace
 //! builds and tests such a crate (`tests/no_std`).
 //!
+//! # Cargo features
+//!
+//! One, on by default: `svg`, for [`trace::svg`] and `Trace::to_svg` (graphs drawn as SVG in
+//! Rust, by the `layout-rs` crate). `default-features = false` leaves it, and its dependency,
+//! out; nothing else changes.
+//!
 //! # A renamed dependency
 //!
 //! Generated code refers to this crate as `::backprop`. If you depend on it under another name,
