@@ -15,6 +15,7 @@ use seed_models::*;
 
 fn main() {
     logistic_regression();
+    summed_logistic_loss_table();
     xi_table();
     l2_regularised_regression();
     multivariate_chain_rule();
@@ -51,6 +52,29 @@ fn logistic_regression() {
     }
     println!("  note: 000 writes dL/dp = -y/p - (1-y)/(1-p); the sign of the second term is a");
     println!("  slip, 001 has the right one: dL/dp = -y/p + (1-y)/(1-p).");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 000: the loss summed over several points
+// ---------------------------------------------------------------------------------------------
+
+fn summed_logistic_loss_table() {
+    heading(
+        "000 the loss summed over three points: L = L1 + L2 + L3, each a call of the loss above",
+    );
+    let (b0, b1) = (0.3, -1.2);
+    let points = [(2.0, 1.0), (3.25, 0.0), (-0.5, 1.0)];
+    let [(x1, y1), (x2, y2), (x3, y3)] = points;
+    let t = summed_logistic_loss_trace(b0, b1, x1, y1, x2, y2, x3, y3);
+    print!("{t}");
+    // Fan-out: each parameter's derivative is the sum of its derivatives through each point.
+    let (d_b0, d_b1) = summed_logistic_loss_grad(b0, b1, x1, y1, x2, y2, x3, y3);
+    let (s0, s1) = points.iter().fold((0.0, 0.0), |(s0, s1), &(x, y)| {
+        let p = sigmoid(b0 + b1 * x);
+        (s0 + (p - y), s1 + (p - y) * x)
+    });
+    println!("    dL/db0 = {d_b0:.12}   closed form sum (p_i - y_i)     = {s0:.12}");
+    println!("    dL/db1 = {d_b1:.12}   closed form sum (p_i - y_i) X_i = {s1:.12}");
 }
 
 // ---------------------------------------------------------------------------------------------

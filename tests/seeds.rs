@@ -350,3 +350,35 @@ fn relu_unit_gradients_flow_or_die() {
     assert_eq!(relu_unit(-1.0, -1.0, x), 0.0);
     assert_eq!(relu_unit_grad(-1.0, -1.0, x), (0.0, 0.0));
 }
+
+/// 000's loss summed over three points, each a call of the per-point loss: the trace shows each
+/// point's loss as a node whose local derivatives are that point's gradient, and the
+/// parameters' derivatives are their sums (fan-out), equal to `_grad`'s.
+#[test]
+fn the_summed_loss_table_adds_each_points_gradient() {
+    let (b0, b1) = (0.3, -1.2);
+    let points = [(2.0, 1.0), (3.25, 0.0), (-0.5, 1.0)];
+    let [(x1, y1), (x2, y2), (x3, y3)] = points;
+    let t = seed_models::summed_logistic_loss_trace(b0, b1, x1, y1, x2, y2, x3, y3);
+    let calls: Vec<_> = t
+        .nodes
+        .iter()
+        .filter(|n| n.expression.starts_with("logistic_loss("))
+        .collect();
+    assert_eq!(calls.len(), 3);
+    for (node, &(x, y)) in calls.iter().zip(&points) {
+        let (g0, g1) = seed_models::logistic_loss_grad(b0, b1, x, y);
+        assert_eq!(node.local, vec![("b0", g0), ("b1", g1)]);
+        assert_eq!(node.value, seed_models::logistic_loss(b0, b1, x, y));
+        assert_eq!(node.derivative, Some(1.0));
+    }
+    let (d_b0, d_b1) = seed_models::summed_logistic_loss_grad(b0, b1, x1, y1, x2, y2, x3, y3);
+    assert_eq!(t.node("b0").and_then(|n| n.derivative), Some(d_b0));
+    assert_eq!(t.node("b1").and_then(|n| n.derivative), Some(d_b1));
+    let (s0, s1) = points.iter().fold((0.0, 0.0), |(s0, s1), &(x, y)| {
+        let p = backprop::sigmoid(b0 + b1 * x);
+        (s0 + (p - y), s1 + (p - y) * x)
+    });
+    assert_relative_eq!(d_b0, s0, max_relative = 1e-14);
+    assert_relative_eq!(d_b1, s1, max_relative = 1e-14);
+}

@@ -13,6 +13,24 @@ pub fn logistic_loss(b0: f64, b1: f64, x: f64, y: f64) -> f64 {
     -y * p.ln() - (1.0 - y) * (1.0 - p).ln() // loss
 }
 
+/// The same loss summed over three points (000: "the full likelihood function includes summing
+/// up all individual errors"): `b0` and `b1` fan out to each point's loss, a call of
+/// [`logistic_loss`], and their derivatives are the sums over the points (the multivariate chain
+/// rule at fan-out). Its trace shows each point's loss as a node.
+#[grad(wrt = b0, b1, trace, graph)]
+pub fn summed_logistic_loss(
+    b0: f64,
+    b1: f64,
+    x1: f64,
+    y1: f64,
+    x2: f64,
+    y2: f64,
+    x3: f64,
+    y3: f64,
+) -> f64 {
+    logistic_loss(b0, b1, x1, y1) + logistic_loss(b0, b1, x2, y2) + logistic_loss(b0, b1, x3, y3)
+}
+
 /// `L^A = −y ξ5`, one ξ per line, exactly as the table of the notes.
 #[grad(wrt = w, trace)]
 pub fn xi_loss(w: f64, x: f64, y: f64) -> f64 {
