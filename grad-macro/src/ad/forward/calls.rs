@@ -19,7 +19,7 @@ pub(super) type Carried = Vec<Option<Option<Vec<Var>>>>;
 pub(super) enum CallTangents {
     /// Per direction, the second half of the callee's `pullback_jvp` (`(value', partials')`).
     PerDirection(Vec<Var>),
-    /// None: no argument of the call has a tangent (a call an arm of a branch carried out).
+    /// None: no argument of the call has a tangent.
     Zero,
     /// The callee's `pullback_hessian` (`((value, partials), h)`, `h[k][i]` over the
     /// partials' slots), with each argument that has tangents: its slot, and its tangents.
@@ -33,8 +33,8 @@ impl Fwd {
     /// The tangents of what the pullback call `cv` returned, from the callee's `pullback_jvp`
     /// (called once per direction, with the arguments and their tangents; `NoTangent` for an
     /// argument without) or its `pullback_hessian` (`through_hessians`). `None` when `cv` is
-    /// not such a call, no argument has a tangent, or second order cannot go through it
-    /// (refused before: see `expand::through::refused_calls`).
+    /// not such a call or second order cannot go through it (refused before: see
+    /// `expand::through::refused_calls`); `Zero` when no argument has a tangent.
     pub(super) fn call_tangents(&mut self, cv: Var) -> Option<CallTangents> {
         if let Some(t) = self.calls.get(&cv) {
             return Some(t.clone());
@@ -54,11 +54,13 @@ impl Fwd {
                 CallArg::Tokens(t) => (None, t.clone(), *by_ref),
             })
             .collect();
+        // No argument with a tangent: none (known, not missing).
         if !args
             .iter()
             .any(|(o, _, _)| o.as_ref().is_some_and(|o| self.has_tangent(o)))
         {
-            return None;
+            self.calls.insert(cv, CallTangents::Zero);
+            return Some(CallTangents::Zero);
         }
         // At the call, where rustc reports a callee it cannot go through.
         let at = |t: TokenStream| -> TokenStream {
@@ -335,8 +337,8 @@ impl Fwd {
     /// For each value an arm of a branch yields: when it is a pullback call (carried out for
     /// the reversed arm, which reads what it returned), its tangents made in the arm
     /// (`Some(None)`: none, no argument has one); `None` otherwise, or where the call's
-    /// tangents come from `pullback_hessian` (not carried: a part read after the branch is
-    /// then refused, `pulled_part`).
+    /// tangents come from `pullback_hessian` or are unknown (not carried: a part read after
+    /// the branch is then refused, `pulled_part`).
     pub(super) fn carried_calls(&mut self, yields: &[Operand]) -> Carried {
         yields
             .iter()
@@ -344,15 +346,9 @@ impl Fwd {
                 let v = y.as_var().filter(|v| self.b.info(*v).call.is_some())?;
                 match self.call_tangents(v) {
                     Some(CallTangents::PerDirection(ts)) => Some(Some(ts)),
-                    None if self
-                        .b
-                        .info(v)
-                        .call
-                        .as_ref()
-                        .is_some_and(|c| c.jvp.is_some()) =>
-                    {
-                        Some(None)
-                    }
+                    Some(CallTangents::Zero) => Some(None),
+                    // Not carried (from `pullback_hessian`, or unknown): a part read after
+                    // the branch is refused.
                     _ => None,
                 }
             })
