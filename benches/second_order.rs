@@ -123,6 +123,53 @@ fn num_dual_hessian(w: [f64; 3], xs: &[[f64; 2]], ys: &[f64]) -> [[f64; 3]; 3] {
     ]
 }
 
+/// Lotka–Volterra's right-hand side, a building block returning an array that asks for
+/// `hessian` (second order goes through its calls).
+#[grad(hessian)]
+fn lv_rhs(s: [f64; 2], k: &[f64; 4]) -> [f64; 2] {
+    [
+        k[0] * s[0] - k[1] * s[0] * s[1],
+        k[2] * s[0] * s[1] - k[3] * s[1],
+    ]
+}
+
+/// 20 midpoint steps of Lotka–Volterra through the helper, and a loss of the end state: its
+/// Hessian in the four rates goes through 40 calls returning arrays.
+#[grad(wrt = k, hessian)]
+fn lv_through_calls(k: [f64; 4], s0: [f64; 2]) -> f64 {
+    let h = 0.05;
+    let mut s = s0;
+    for _ in 0..20 {
+        let d1 = lv_rhs(s, &k);
+        let d2 = lv_rhs([s[0] + 0.5 * h * d1[0], s[1] + 0.5 * h * d1[1]], &k);
+        s = [s[0] + h * d2[0], s[1] + h * d2[1]];
+    }
+    (s[0] - 1.2) * (s[0] - 1.2) + (s[1] - 0.4) * (s[1] - 0.4)
+}
+
+/// The same with the right-hand side written inline.
+#[grad(wrt = k, hessian)]
+fn lv_inline(k: [f64; 4], s0: [f64; 2]) -> f64 {
+    let h = 0.05;
+    let mut s = s0;
+    for _ in 0..20 {
+        let d1 = [
+            k[0] * s[0] - k[1] * s[0] * s[1],
+            k[2] * s[0] * s[1] - k[3] * s[1],
+        ];
+        let m = [s[0] + 0.5 * h * d1[0], s[1] + 0.5 * h * d1[1]];
+        let d2 = [
+            k[0] * m[0] - k[1] * m[0] * m[1],
+            k[2] * m[0] * m[1] - k[3] * m[1],
+        ];
+        s = [s[0] + h * d2[0], s[1] + h * d2[1]];
+    }
+    (s[0] - 1.2) * (s[0] - 1.2) + (s[1] - 0.4) * (s[1] - 0.4)
+}
+
+const LV_K: [f64; 4] = [1.0, 0.5, 0.3, 0.8];
+const LV_S0: [f64; 2] = [1.0, 0.7];
+
 /// Every implementation gives the same Hessian, to 1e-9, before anything is timed.
 fn agree(w: [f64; 3]) {
     let want = by_hand(w, &XS);
@@ -135,6 +182,21 @@ fn agree(w: [f64; 3]) {
         ),
         ("num-dual", num_dual_hessian(w, &XS, &YS)),
     ];
+    let (a, b) = (
+        lv_through_calls_hessian(LV_K, LV_S0),
+        lv_inline_hessian(LV_K, LV_S0),
+    );
+    for i in 0..4 {
+        for j in 0..4 {
+            let d = (a[i][j] - b[i][j]).abs();
+            assert!(
+                d <= 1e-12 * b[i][j].abs().max(1.0),
+                "Lotka–Volterra through calls: h[{i}][{j}] = {} but inline {}",
+                a[i][j],
+                b[i][j]
+            );
+        }
+    }
     for (name, h) in all {
         for i in 0..3 {
             for j in 0..3 {
@@ -197,6 +259,16 @@ fn benches(c: &mut Criterion) {
             let w = black_box(w);
             through_call_hessian(w[0], w[1], w[2], black_box(&XS), black_box(&YS))
         })
+    });
+    g.finish();
+    // The same for a helper returning an array (Jacobian blocks): its `pullback_jvp` is
+    // called once per direction (4 here), each a sweep per value.
+    let mut g = c.benchmark_group("hessian_through_an_array_call");
+    g.bench_function("inline", |bn| {
+        bn.iter(|| lv_inline_hessian(black_box(LV_K), black_box(LV_S0)))
+    });
+    g.bench_function("through_call", |bn| {
+        bn.iter(|| lv_through_calls_hessian(black_box(LV_K), black_box(LV_S0)))
     });
     g.finish();
 }
