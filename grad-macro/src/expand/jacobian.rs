@@ -37,8 +37,7 @@ pub(super) fn jacobian(
     }
     // On a function returning an array, `hessian` makes it a building block for second order
     // (its pullback's tangent); the Hessian of each value is not made.
-    let block_array =
-        matches!(&f.sig.output, syn::ReturnType::Type(_, t) if matches!(**t, syn::Type::Array(_)));
+    let block_array = super::through::returns_array(f);
     if args.hessian && (!block_array || f.sig.receiver().is_some()) {
         errors.push(syn::Error::new_spanned(
             &f.sig.output,

@@ -228,8 +228,7 @@ pub(super) fn pullback_jvp(
             .is_none_or(|(a, _)| a.lens.iter().all(Option::is_some) && !a.len_from_value)
     });
     // An array of values: a building block's Jacobian blocks (a tuple of values has none).
-    let block_array = matches!(&f.sig.output, syn::ReturnType::Type(_, t) if matches!(**t, syn::Type::Array(_)))
-        && f.sig.receiver().is_none();
+    let block_array = returns_array(f) && f.sig.receiver().is_none();
     if (sig.outputs.is_some() && !block_array) || sig.outputs == Some(0) || !fixed || wrt.is_empty()
     {
         return Ok(None);
@@ -295,13 +294,7 @@ pub(super) fn pullback_jvp(
                     .push(syn::parse_quote!(#t: #krate::__private::TangentArg<#own>));
                 dot_tys.push(quote!(#t));
                 // An array of values: a Jacobian block, a row per value.
-                cot_tys.push(match sig.outputs {
-                    Some(m) => {
-                        let m = proc_macro2::Literal::usize_unsuffixed(m);
-                        quote!([#own; #m])
-                    }
-                    None => quote!(#own),
-                });
+                cot_tys.push(per_value(sig, quote!(#own)));
                 let d = &dots[j];
                 dot_pats.push(quote!(#d));
                 // `mut` where the body changes the parameter in place (its tangent too); with
@@ -467,8 +460,7 @@ pub(super) fn pullback_jvp_refused(
     krate: &TokenStream,
     why: JvpMissing,
 ) -> Option<TokenStream> {
-    let block_array = matches!(&f.sig.output, syn::ReturnType::Type(_, t) if matches!(**t, syn::Type::Array(_)))
-        && f.sig.receiver().is_none();
+    let block_array = returns_array(f) && f.sig.receiver().is_none();
     if sig.outputs.is_some() && !block_array {
         return None;
     }
@@ -488,13 +480,7 @@ pub(super) fn pullback_jvp_refused(
                     }
                     t => owned_type(t),
                 };
-                match sig.outputs {
-                    Some(m) => {
-                        let m = proc_macro2::Literal::usize_unsuffixed(m);
-                        quote!([#own; #m])
-                    }
-                    None => quote!(#own),
-                }
+                per_value(sig, quote!(#own))
             } else {
                 quote!(())
             }
@@ -554,14 +540,25 @@ pub(super) fn pullback_jvp_refused(
 
 /// The value's type, in a pullback's results: the float, or an array of `m` of them.
 fn value_type(sig: &Sig) -> TokenStream {
-    let ty = crate::emit::tokens::float_type_tokens(sig.float);
+    per_value(sig, crate::emit::tokens::float_type_tokens(sig.float))
+}
+
+/// `elem` once per value of the function: itself for a function returning one float, `[elem;
+/// m]` for one returning `m` (its value, a Jacobian block).
+fn per_value(sig: &Sig, elem: TokenStream) -> TokenStream {
     match sig.outputs {
         Some(m) => {
             let m = proc_macro2::Literal::usize_unsuffixed(m);
-            quote!([#ty; #m])
+            quote!([#elem; #m])
         }
-        None => ty,
+        None => elem,
     }
+}
+
+/// Whether `f` returns an array (`-> [f64; M]`, a building block whose partials are Jacobian
+/// blocks; a tuple of values is not one).
+pub(super) fn returns_array(f: &ItemFn) -> bool {
+    matches!(&f.sig.output, syn::ReturnType::Type(_, t) if matches!(**t, syn::Type::Array(_)))
 }
 
 /// The tangent of a building block's pullback (its value and Jacobian blocks), for callers'
