@@ -75,6 +75,14 @@ fn summed_logistic_loss_table() {
     });
     println!("    dL/db0 = {d_b0:.12}   closed form sum (p_i - y_i)     = {s0:.12}");
     println!("    dL/db1 = {d_b1:.12}   closed form sum (p_i - y_i) X_i = {s1:.12}");
+    // The same sum as a loop over the data set: a row per node per iteration (`l@1` is the
+    // second point's loss, `total@1` the sum so far).
+    println!("  the same loss over the data set, summed in a loop (`l@i`: point i's loss):");
+    let (xs, ys): (Vec<f64>, Vec<f64>) = points.iter().copied().unzip();
+    let t = data_set_logistic_loss_trace(b0, b1, &xs, &ys);
+    print!("{t}");
+    let (d_b0, d_b1) = data_set_logistic_loss_grad(b0, b1, &xs, &ys);
+    println!("    dL/db0 = {d_b0:.12}   dL/db1 = {d_b1:.12}   (the same sums)");
 }
 
 // ---------------------------------------------------------------------------------------------

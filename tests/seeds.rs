@@ -368,7 +368,10 @@ fn the_summed_loss_table_adds_each_points_gradient() {
     assert_eq!(calls.len(), 3);
     for (node, &(x, y)) in calls.iter().zip(&points) {
         let (g0, g1) = seed_models::logistic_loss_grad(b0, b1, x, y);
-        assert_eq!(node.local, vec![("b0", g0), ("b1", g1)]);
+        assert_eq!(
+            node.local,
+            vec![("b0".to_string(), g0), ("b1".to_string(), g1)]
+        );
         assert_eq!(node.value, seed_models::logistic_loss(b0, b1, x, y));
         assert_eq!(node.derivative, Some(1.0));
     }

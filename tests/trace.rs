@@ -34,7 +34,7 @@ fn the_001_table_has_the_notes_numbers() {
     assert_eq!(t.node("x").map(|n| n.derivative), Some(None));
     // Local derivatives: ∂ξ2/∂ξ1 = e^ξ1, ∂ξ4/∂ξ3 = −1/ξ3², ∂ξ5/∂ξ4 = 1/ξ4.
     let local = |n: &str| t.node(n).map(|n| n.local.clone()).unwrap_or_default();
-    assert_eq!(local("xi2"), vec![("xi1", value("xi2"))]);
+    assert_eq!(local("xi2"), vec![("xi1".to_string(), value("xi2"))]);
     assert_relative_eq!(
         local("xi4")[0].1,
         -1.0 / ((1.0 + e) * (1.0 + e)),
@@ -156,7 +156,7 @@ fn a_call_is_a_node_with_the_callees_partials() {
     assert_eq!(a.expression, "squared_times(z, x)");
     assert_eq!(a.value, z * z * x);
     // ∂a/∂z = 2·z·x (the helper's partial in its first argument); x is data: no edge.
-    assert_eq!(a.local, vec![("z", 2.0 * z * x)]);
+    assert_eq!(a.local, vec![("z".to_string(), 2.0 * z * x)]);
     assert_eq!(a.derivative, Some(w));
     assert_eq!(t.value(), composed(w, b, x));
     // The inputs' accumulated derivatives are the gradient, bit for bit.
@@ -187,4 +187,253 @@ fn svg_says_what_it_cannot_draw() {
     );
     let one = backprop::trace::svg("digraph \"one\" {\n  \"x\" [shape=box];\n}\n").unwrap();
     assert!(one.starts_with("<svg ") && one.contains(">x<"));
+}
+
+/// The chain rule, row by row: each row's accumulated derivative is the sum, over the rows that
+/// use it (their operands are labelled with the row it was at that point: `s@1`), of their
+/// derivative times their local derivative; a row nothing uses is the result (1) or a value
+/// the result does not depend on (0). Holds to rounding.
+fn chain_rule_holds(t: &backprop::trace::Trace) {
+    for (k, n) in t.nodes.iter().enumerate() {
+        let Some(d) = n.derivative else { continue };
+        let label = n.label();
+        let (mut sum, mut size, mut users) = (0.0, 0.0_f64, 0);
+        for m in &t.nodes[k + 1..] {
+            for (operand, local) in &m.local {
+                if *operand == label {
+                    let term = m.derivative.unwrap_or(f64::NAN) * local;
+                    sum += term;
+                    size = size.max(term.abs());
+                    users += 1;
+                }
+            }
+        }
+        if users == 0 {
+            assert!(d == 1.0 || d == 0.0, "{label} has no user: ∂ = {d}\n{t}");
+        } else {
+            assert!(
+                (sum - d).abs() <= 1e-14 * size * users as f64,
+                "{label}: ∂ = {d}, its users give {sum}\n{t:#}"
+            );
+        }
+    }
+}
+
+/// 000's loss over a data set, summed in a loop: a row per node per iteration, each point's
+/// loss a call whose local derivatives are that point's gradient.
+#[test]
+fn a_loss_summed_in_a_loop_has_a_row_per_node_per_iteration() {
+    let (b0, b1) = (0.3, -1.2);
+    let (xs, ys) = ([2.0, 3.25, -0.5], [1.0, 0.0, 1.0]);
+    let t = seed_models::data_set_logistic_loss_trace(b0, b1, &xs, &ys);
+    assert_eq!(t.nodes.len(), 2 + 2 * xs.len());
+    let mut total = 0.0;
+    for i in 0..xs.len() {
+        let l = t.node(&format!("l@{i}")).expect("each point's loss");
+        assert_eq!(l.iteration, vec![i]);
+        assert_eq!(l.expression, "logistic_loss(b0, b1, xs[i], ys[i])");
+        assert_eq!(l.value, seed_models::logistic_loss(b0, b1, xs[i], ys[i]));
+        let (g0, g1) = seed_models::logistic_loss_grad(b0, b1, xs[i], ys[i]);
+        assert_eq!(
+            l.local,
+            vec![("b0".to_string(), g0), ("b1".to_string(), g1)]
+        );
+        assert_eq!(l.derivative, Some(1.0));
+        total += l.value;
+        let s = t.node(&format!("total@{i}")).expect("the sum so far");
+        assert_eq!(s.value, total);
+        // `total + l`: the operand `total` is the row of the iteration before (none at first).
+        let before = if i == 0 {
+            "total".to_string()
+        } else {
+            format!("total@{}", i - 1)
+        };
+        assert_eq!(s.local, vec![(before, 1.0), (format!("l@{i}"), 1.0)]);
+    }
+    assert_eq!(t.node("l"), t.node("l@0"));
+    assert_eq!(t.iterations("l").count(), xs.len());
+    assert_eq!(t.value(), total);
+    // The parameters' derivatives are the gradient, bit for bit, and the sums of the points'.
+    let (d_b0, d_b1) = seed_models::data_set_logistic_loss_grad(b0, b1, &xs, &ys);
+    assert_eq!(t.node("b0").and_then(|n| n.derivative), Some(d_b0));
+    assert_eq!(t.node("b1").and_then(|n| n.derivative), Some(d_b1));
+    let (s0, s1) = (0..3).fold((0.0, 0.0), |(s0, s1), i| {
+        let p = backprop::sigmoid(b0 + b1 * xs[i]);
+        (s0 + (p - ys[i]), s1 + (p - ys[i]) * xs[i])
+    });
+    assert_relative_eq!(d_b0, s0, max_relative = 1e-14);
+    assert_relative_eq!(d_b1, s1, max_relative = 1e-14);
+    chain_rule_holds(&t);
+    let shown = t.to_string();
+    assert!(
+        shown.contains("total@2") && shown.contains("∂l@1/∂b0"),
+        "{shown}"
+    );
+    // The graph draws the loop once, as a cluster, the sum carried to the next iteration
+    // dashed.
+    let g = seed_models::data_set_logistic_loss_graph();
+    assert!(g.contains("subgraph cluster_0 {"), "{g}");
+    assert!(g.contains("label=\"for i in 0..xs.len()\";"), "{g}");
+    assert!(
+        g.contains("\"total\" -> \"total\" [label=\"1\", style=dashed];"),
+        "{g}"
+    );
+    assert!(
+        g.contains("\"b0\" -> \"l\" [label=\"∂₁logistic_loss(b0, b1, xs[i], ys[i])\"];"),
+        "{g}"
+    );
+    assert!(backprop::trace::svg(g).is_ok());
+    assert!(t.to_svg().is_ok());
+}
+
+/// A hinge-like loss with an `if` and a `max`: the table has the nodes of the arm taken.
+#[backprop::grad(wrt = w, b, trace, graph)]
+fn hinge(w: f64, b: f64, x: f64, y: f64) -> f64 {
+    let z = w * x + b;
+    let margin = if y > 0.0 { 1.0 - z } else { 1.0 + z };
+    let h = margin.max(0.0);
+    h + 0.01 * w * w
+}
+
+#[test]
+fn the_arm_taken_and_the_max_are_nodes() {
+    let (w, b) = (0.5, 0.25);
+    // y = 1: the `then` arm, margin = 1 − z = 1 − 1.25 < 0, so the max gives 0.
+    let t = hinge_trace(w, b, 2.0, 1.0);
+    assert!(
+        t.node("margin").is_some() && t.node("margin′").is_none(),
+        "{t}"
+    );
+    let h = t.node("h").expect("the max");
+    assert_eq!(h.expression, "max(margin, 0)");
+    assert_eq!(h.value, 0.0);
+    assert_eq!(h.local, vec![("margin".to_string(), 0.0)]);
+    assert_eq!(t.node("z").and_then(|n| n.derivative), Some(0.0));
+    // y = −1: the `else` arm, margin = 1 + z > 0 passes the max: ∂h/∂margin′ = 1.
+    let t = hinge_trace(w, b, 2.0, -1.0);
+    assert!(t.node("margin").is_none(), "{t}");
+    let m = t.node("margin′").expect("the else arm's margin");
+    assert_eq!(m.expression, "1 + z");
+    let h = t.node("h").expect("the max");
+    assert_eq!(h.local, vec![("margin′".to_string(), 1.0)]);
+    assert_eq!(t.node("z").and_then(|n| n.derivative), Some(1.0));
+    for y in [1.0, -1.0] {
+        let t = hinge_trace(w, b, 2.0, y);
+        let (dw, db) = hinge_grad(w, b, 2.0, y);
+        assert_eq!(t.node("w").and_then(|n| n.derivative), Some(dw));
+        assert_eq!(t.node("b").and_then(|n| n.derivative), Some(db));
+        assert_eq!(t.value(), hinge(w, b, 2.0, y));
+        chain_rule_holds(&t);
+    }
+    // The graph has both arms, each labelled, and both edges into the max.
+    let g = hinge_graph();
+    assert!(
+        g.contains("(if y > 0.0)") && g.contains("(else of if y > 0.0)"),
+        "{g}"
+    );
+    assert!(
+        g.contains("\"margin\" -> \"h\"") && g.contains("\"margin′\" -> \"h\""),
+        "{g}"
+    );
+}
+
+/// A recurrence in a `while` loop: `h` at each step is a row, whose operand is the row before.
+#[backprop::grad(wrt = w, trace)]
+fn recurrence(w: f64, x: f64) -> f64 {
+    let mut h = x;
+    let mut k = 0;
+    while k < 3 {
+        h = (w * h).tanh();
+        k += 1;
+    }
+    h
+}
+
+#[test]
+fn a_recurrence_is_a_row_per_step() {
+    let (w, x) = (0.7, 1.5);
+    let t = recurrence_trace(w, x);
+    let mut h = x;
+    let mut hs = Vec::new();
+    for _ in 0..3 {
+        h = (w * h).tanh();
+        hs.push(h);
+    }
+    for (k, h) in hs.iter().enumerate() {
+        assert_eq!(t.node(&format!("h@{k}")).map(|n| n.value), Some(*h));
+    }
+    // ∂h₂/∂h₁ = (1 − h₂²)·w: the adjoint of h@1 (through ξ1@2 = w·h@1).
+    let d_h1 = t.node("h@1").and_then(|n| n.derivative).unwrap_or_default();
+    assert_relative_eq!(d_h1, (1.0 - hs[2] * hs[2]) * w, max_relative = 1e-15);
+    let operands: Vec<&str> = t.iterations("ξ1").map(|n| n.local[1].0.as_str()).collect();
+    assert_eq!(operands, ["x", "h@0", "h@1"]);
+    assert_eq!(
+        t.node("w").and_then(|n| n.derivative),
+        Some(recurrence_grad(w, x))
+    );
+    chain_rule_holds(&t);
+}
+
+/// Nested loops: a row is named by each loop's iteration, outermost first.
+#[backprop::grad(wrt = w, trace)]
+fn powers(w: f64, xs: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for &x in xs {
+        let mut p = 1.0;
+        for _ in 0..2 {
+            p = p * w * x;
+        }
+        s += p;
+    }
+    s
+}
+
+#[test]
+fn nested_loops_name_each_iteration() {
+    let xs = [1.5, 2.0];
+    let t = powers_trace(0.7, &xs);
+    assert_eq!(
+        t.node("p@1,1").map(|n| n.iteration.clone()),
+        Some(vec![1, 1])
+    );
+    assert_eq!(
+        t.node("p@1,1").map(|n| n.value),
+        Some(0.7 * 2.0 * 0.7 * 2.0)
+    );
+    assert_eq!(t.iterations("p").count(), 4);
+    assert_eq!(t.iterations("s").count(), 2);
+    assert_eq!(
+        t.node("w").and_then(|n| n.derivative),
+        Some(powers_grad(0.7, &xs))
+    );
+    chain_rule_holds(&t);
+}
+
+/// An unbounded run prints its ends; `{:#}` prints all of it, `only` a range of iterations.
+#[backprop::grad(wrt = w, trace)]
+fn long_sum(w: f64, n: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..n {
+        s += (w * i as f64).sin();
+    }
+    s
+}
+
+#[test]
+fn a_long_run_shows_its_ends() {
+    let t = long_sum_trace(0.01, 500);
+    assert_eq!(t.nodes.len(), 1 + 3 * 500);
+    let short = t.to_string();
+    assert!(short.contains("rows not shown, of iterations"), "{short}");
+    assert!(short.contains("s@0") && short.contains("s@499") && !short.contains("s@250"));
+    let all = format!("{t:#}");
+    assert!(all.contains("s@250"));
+    let some = t.only(250..252);
+    assert_eq!(some.nodes.len(), 1 + 3 * 2);
+    assert!(some.node("s@251").is_some() && some.node("s@252").is_none());
+    assert_eq!(
+        t.node("w").and_then(|n| n.derivative),
+        Some(long_sum_grad(0.01, 500))
+    );
+    chain_rule_holds(&t);
 }

@@ -31,6 +31,20 @@ pub fn summed_logistic_loss(
     logistic_loss(b0, b1, x1, y1) + logistic_loss(b0, b1, x2, y2) + logistic_loss(b0, b1, x3, y3)
 }
 
+/// The same loss over a data set of any size, summed in a loop (000: "summing up all individual
+/// errors"): each iteration's call of [`logistic_loss`] is a node of the graph, its local
+/// derivatives that point's gradient, and `total` carries the sum from one iteration to the
+/// next. Its trace has a row per node per iteration (`l@2` is the third point's loss).
+#[grad(wrt = b0, b1, trace, graph)]
+pub fn data_set_logistic_loss(b0: f64, b1: f64, xs: &[f64], ys: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for i in 0..xs.len() {
+        let l = logistic_loss(b0, b1, xs[i], ys[i]);
+        total += l;
+    }
+    total
+}
+
 /// `L^A = −y ξ5`, one ξ per line, exactly as the table of the notes.
 #[grad(wrt = w, trace)]
 pub fn xi_loss(w: f64, x: f64, y: f64) -> f64 {

@@ -254,10 +254,38 @@ pub mod __private {
 
     impl<T: Copy> PassedAgain for T {}
 
-    /// A value of the function's float type, as `f64` (for a trace table).
+    /// A value of the function's float type, or a reference to one (an element of a slice of
+    /// data), as `f64` (for a trace table).
     #[inline(always)]
-    pub fn to_f64<T: crate::Real>(x: T) -> f64 {
-        x.to_f64()
+    pub fn to_f64<T: TraceValue>(x: T) -> f64 {
+        x.into_f64()
+    }
+
+    /// What a trace table reads as `f64`.
+    pub trait TraceValue {
+        /// The value as `f64`.
+        fn into_f64(self) -> f64;
+    }
+
+    impl<T: crate::Real> TraceValue for T {
+        #[inline(always)]
+        fn into_f64(self) -> f64 {
+            self.to_f64()
+        }
+    }
+
+    impl TraceValue for &f64 {
+        #[inline(always)]
+        fn into_f64(self) -> f64 {
+            *self
+        }
+    }
+
+    impl TraceValue for &f32 {
+        #[inline(always)]
+        fn into_f64(self) -> f64 {
+            f64::from(*self)
+        }
     }
 
     pub use crate::elementwise::{
@@ -273,4 +301,5 @@ pub mod __private {
         enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, segments, take, val,
         Saved, SavedN, Segment,
     };
+    pub use crate::trace::{Recorder, StaticNode};
 }

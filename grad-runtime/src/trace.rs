@@ -1,7 +1,10 @@
 //! What `#[grad(wrt = .., trace)]` generates `<name>_trace` to return: the lecture notes'
 //! table of a gradient, one row per node of the computational graph (each input, then each
-//! operation), with its value, its local derivatives and the accumulated derivative.
+//! operation as it ran: once per iteration in a loop, only in the branch taken), with its
+//! value, its local derivatives and the accumulated derivative.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 
 /// A node of the computational graph, with its numbers at one point.
@@ -14,11 +17,27 @@ pub struct Node {
     /// Its value.
     pub value: f64,
     /// Its local derivatives: `(operand, ∂node/∂operand)`, for each operand that has a
-    /// derivative.
-    pub local: Vec<(&'static str, f64)>,
+    /// derivative, the operand named by its label (`s@1`: the row it was at this node's run).
+    pub local: Vec<(String, f64)>,
     /// The accumulated derivative `∂f/∂node` (the adjoint), or `None` for an input that is not
     /// differentiated (data).
     pub derivative: Option<f64>,
+    /// For a node in a loop, the iteration it ran in: counted from 0, outermost loop first
+    /// (`[2]` for the third iteration, `[2, 0]` for the first of an inner loop in it). Empty
+    /// outside loops.
+    pub iteration: Vec<usize>,
+}
+
+impl Node {
+    /// How the table names it: its name, then, in a loop, `@` and its iteration (`p@2`, or
+    /// `p@2,0` in nested loops).
+    pub fn label(&self) -> String {
+        if self.iteration.is_empty() {
+            return self.name.to_string();
+        }
+        let at: Vec<String> = self.iteration.iter().map(|i| i.to_string()).collect();
+        format!("{}@{}", self.name, at.join(","))
+    }
 }
 
 /// The table of a gradient at one point: [`Display`](fmt::Display) prints it as the notes do,
@@ -27,19 +46,56 @@ pub struct Node {
 pub struct Trace {
     /// The function's name.
     pub function: &'static str,
-    /// Inputs first, then each operation in the order it runs; the last is the result.
+    /// Inputs first, then each operation in the order it ran (in a loop, once per iteration;
+    /// of an `if`, the arm taken).
     pub nodes: Vec<Node>,
+    /// The function's value.
+    result: f64,
 }
 
 impl Trace {
-    /// The node of that name.
-    pub fn node(&self, name: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.name == name)
+    /// The node of that [label](Node::label): `"p"` outside loops, `"p@2"` for `p` at
+    /// iteration 2 of its loop (`"p@2,0"` in nested loops). A name alone in a loop is its first
+    /// iteration's node.
+    pub fn node(&self, label: &str) -> Option<&Node> {
+        match label.split_once('@') {
+            None => self.nodes.iter().find(|n| n.name == label),
+            Some((name, at)) => {
+                let at: Vec<usize> = at
+                    .split(',')
+                    .map(|k| k.trim().parse().ok())
+                    .collect::<Option<_>>()?;
+                self.nodes
+                    .iter()
+                    .find(|n| n.name == name && n.iteration == at)
+            }
+        }
     }
 
-    /// The function's value (the last node's).
+    /// Every row of the node named `name`, in the order they ran (one per iteration in a
+    /// loop).
+    pub fn iterations<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+        self.nodes.iter().filter(move |n| n.name == name)
+    }
+
+    /// The table with only the inputs and the nodes of the outermost loop's iterations in
+    /// `range` (and the nodes outside loops): a long run's table, a few iterations at a time.
+    pub fn only(&self, range: std::ops::Range<usize>) -> Trace {
+        Trace {
+            function: self.function,
+            result: self.result,
+            nodes: self
+                .nodes
+                .iter()
+                .filter(|n| n.iteration.first().is_none_or(|i| range.contains(i)))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The function's value.
     pub fn value(&self) -> f64 {
-        self.nodes.last().map_or(f64::NAN, |n| n.value)
+        self.result
     }
 
     /// The computational graph in Graphviz DOT, with this trace's numbers: each node with its
@@ -48,7 +104,7 @@ impl Trace {
         let f = esc(self.function);
         let mut s = format!("digraph \"{f}\" {{\n  rankdir=LR;\n");
         for n in &self.nodes {
-            let name = esc(n.name);
+            let name = esc(&n.label());
             let d = n
                 .derivative
                 .map_or(String::new(), |d| format!("\\n∂{f}/∂{name} = {}", num(d)));
@@ -67,7 +123,7 @@ impl Trace {
                 s.push_str(&format!(
                     "  \"{}\" -> \"{}\" [label=\"{}\"];\n",
                     esc(operand),
-                    esc(n.name),
+                    esc(&n.label()),
                     num(*l)
                 ));
             }
@@ -145,6 +201,144 @@ impl Trace {
     }
 }
 
+/// A node of the table the macro writes for a `_trace` companion: its name, its expression,
+/// its operands with a derivative (each as written, and the nodes whose value it may be, each
+/// with when: `(k, true)` only at the first iteration of the `k`-th loop around this node,
+/// `(k, false)` only at a later one; of those that may be, the one that ran last is the
+/// operand), the loops it is in (their place in the function's order, outermost first) and
+/// its own place.
+#[doc(hidden)]
+pub type StaticNode = (
+    &'static str,
+    &'static str,
+    &'static [(
+        &'static str,
+        &'static [(&'static str, &'static [(usize, bool)])],
+    )],
+    &'static [usize],
+    usize,
+);
+
+/// A node's run: its number, iteration, value and local derivatives.
+type Row = (usize, Vec<usize>, f64, Vec<f64>);
+
+/// What a `_trace` companion records as its function and gradient run: each node's value and
+/// local derivatives where the function computes it, its adjoint where the reverse sweep
+/// completes it, and each loop's number of iterations. Not part of the public API.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct Recorder {
+    values: RefCell<Vec<Row>>,
+    adjoints: RefCell<HashMap<(usize, Vec<usize>), f64>>,
+    trips: RefCell<HashMap<(usize, Vec<usize>), usize>>,
+}
+
+impl Recorder {
+    /// An empty record.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Node `node` ran (at iteration `path` of the loops it is in), giving `value`, with local
+    /// derivatives `local`.
+    pub fn value(&self, node: usize, path: &[usize], value: f64, local: &[f64]) {
+        self.values
+            .borrow_mut()
+            .push((node, path.to_vec(), value, local.to_vec()));
+    }
+
+    /// The reverse sweep completed the adjoint of node `node` at iteration `path`.
+    pub fn adjoint(&self, node: usize, path: &[usize], derivative: f64) {
+        self.adjoints
+            .borrow_mut()
+            .entry((node, path.to_vec()))
+            .or_insert(derivative);
+    }
+
+    /// Loop `l`, at iteration `path` of the loops it is in, ran `n` iterations.
+    pub fn trips(&self, l: usize, path: &[usize], n: usize) {
+        self.trips.borrow_mut().insert((l, path.to_vec()), n);
+    }
+
+    /// The last iteration of loop `l` at `path` (where a reverse sweep over it starts), as
+    /// recorded by [`trips`](Self::trips) (wrapping: a loop that did not run is not swept).
+    pub fn last(&self, l: usize, path: &[usize]) -> usize {
+        self.trips
+            .borrow()
+            .get(&(l, path.to_vec()))
+            .copied()
+            .unwrap_or(0)
+            .wrapping_sub(1)
+    }
+
+    /// The table of `function`, of value `result`: `inputs`, then each node as it ran, in the
+    /// order it ran.
+    pub fn finish(
+        self,
+        function: &'static str,
+        result: f64,
+        inputs: Vec<Node>,
+        table: &[StaticNode],
+    ) -> Trace {
+        let adjoints = self.adjoints.into_inner();
+        let mut rows = self.values.into_inner();
+        // The order they ran in: each enclosing loop's place then iteration, then the node's
+        // place in its loop's body.
+        let key = |(node, path, ..): &Row| {
+            let (_, _, _, loops, order) = table[*node];
+            let mut k: Vec<usize> = Vec::with_capacity(2 * path.len() + 1);
+            for (l, i) in loops.iter().zip(path) {
+                k.push(*l);
+                k.push(*i);
+            }
+            k.push(order);
+            k
+        };
+        rows.sort_by_cached_key(key);
+        let mut latest: HashMap<&str, (usize, String)> = inputs
+            .iter()
+            .enumerate()
+            .map(|(k, n)| (n.name, (k, n.label())))
+            .collect();
+        let mut nodes = inputs;
+        for (node, path, value, local) in rows {
+            let (name, expression, operands, _, _) = table[node];
+            let local = operands
+                .iter()
+                .zip(local)
+                .map(|((written, may_be), l)| {
+                    let ran = may_be
+                        .iter()
+                        .filter(|(_, when)| {
+                            when.iter()
+                                .all(|(k, first)| path.get(*k).is_some_and(|i| (*i == 0) == *first))
+                        })
+                        .filter_map(|(m, _)| latest.get(m))
+                        .max_by_key(|(at, _)| *at)
+                        .map_or_else(|| written.to_string(), |(_, label)| label.clone());
+                    (ran, l)
+                })
+                .collect();
+            let derivative = adjoints.get(&(node, path.clone())).copied().unwrap_or(0.0);
+            let n = Node {
+                name,
+                expression,
+                value,
+                local,
+                derivative: Some(derivative),
+                iteration: path,
+            };
+            latest.insert(name, (nodes.len(), n.label()));
+            nodes.push(n);
+        }
+        Trace {
+            function,
+            nodes,
+            result,
+        }
+    }
+}
+
 /// Text for a quoted DOT string.
 fn esc(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
@@ -165,6 +359,16 @@ fn num(x: f64) -> String {
     }
 }
 
+/// Past this many nodes, `Display` shows the first and last [`SHOWN`].
+const LONG_RUN: usize = 100;
+
+/// The nodes a long run's table shows at each end.
+const SHOWN: usize = 40;
+
+/// The table as the notes print it: a row per node, with its value, local derivatives and
+/// accumulated derivative. Past 100 nodes (a long loop), the first and last 40 are printed and
+/// the rest summed up in a line; the alternate form (`{:#}`) prints every row, and
+/// [`Trace::only`] a range of iterations.
 impl fmt::Display for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rows: Vec<[String; 5]> = self
@@ -174,11 +378,11 @@ impl fmt::Display for Trace {
                 let local = n
                     .local
                     .iter()
-                    .map(|(o, l)| format!("∂{}/∂{} = {}", n.name, o, num(*l)))
+                    .map(|(o, l)| format!("∂{}/∂{} = {}", n.label(), o, num(*l)))
                     .collect::<Vec<_>>()
                     .join(", ");
                 [
-                    n.name.to_string(),
+                    n.label(),
                     n.expression.to_string(),
                     num(n.value),
                     local,
@@ -213,8 +417,34 @@ impl fmt::Display for Trace {
             Ok(())
         };
         line(f, &head)?;
-        for r in &rows {
-            line(f, r)?;
+        // A long run: its first and last rows, unless `{:#}` asks for all.
+        let inputs = self
+            .nodes
+            .iter()
+            .take_while(|n| n.expression.is_empty())
+            .count();
+        let hidden = if f.alternate() || rows.len() <= inputs + LONG_RUN {
+            0..0
+        } else {
+            inputs + SHOWN..rows.len() - SHOWN
+        };
+        for (k, r) in rows.iter().enumerate() {
+            if k == hidden.start && !hidden.is_empty() {
+                let from = &self.nodes[hidden.start].iteration;
+                let to = &self.nodes[hidden.end - 1].iteration;
+                let span = match (from.first(), to.first()) {
+                    (Some(a), Some(b)) => format!(", of iterations {a} to {b}"),
+                    _ => String::new(),
+                };
+                writeln!(
+                    f,
+                    "… {} rows not shown{span}: `{{:#}}` prints them all, `trace.only(a..b)` the nodes of iterations a..b",
+                    hidden.len()
+                )?;
+            }
+            if !hidden.contains(&k) {
+                line(f, r)?;
+            }
         }
         Ok(())
     }

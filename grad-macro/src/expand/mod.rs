@@ -314,11 +314,11 @@ fn expand_fn(
     // sweep: a long function does without it, unless `trace` or `graph` asks for it).
     let small = lowered.func.body.insts.len() <= 60 && prepared.is_none();
     let derivation = if prepared.is_some() {
-        Err("its parameters in a struct")
+        Err("its parameters in a struct".into())
     } else if small || args.trace || args.graph {
         pipeline::derivation(&lowered.func, &wrt, &f.sig.ident.to_string())
     } else {
-        Err("more than 60 operations")
+        Err("more than 60 operations".into())
     };
     // Where the table is not shown, the documentation says so, and why: no silent cut-off.
     let fname = f.sig.ident.to_string();
@@ -328,8 +328,9 @@ fn expand_fn(
             "\n\n # The derivation\n\n Not shown here: its graph has {} nodes, more than the 40 a table in this documentation shows. `#[grad(.., trace)]` gives the whole table at run time.",
             d.inputs.len() + d.nodes.len()
         )),
-        Err(why) => note.push_str(&format!(
-            "\n\n # The derivation\n\n Not shown here: `{fname}` has {why}, and the table shows the derivation of straight-line functions of floats, node by node."
+        Err(not) => note.push_str(&format!(
+            "\n\n # The derivation\n\n Not shown here: `{fname}` has {}, and the table shows the derivation of functions of floats, node by node.",
+            not.why
         )),
     }
 

@@ -100,13 +100,13 @@ impl Tangents {
     }
 }
 
-/// The derivation of a straight-line function, for `trace`, `graph` and `_grad`'s
+/// The derivation of a function of floats, for `trace`, `graph` and `_grad`'s
 /// documentation: its nodes, local partials and adjoints (`ad::trace`).
 pub(super) fn derivation(
     primal: &Func,
     wrt: &[Var],
     name: &str,
-) -> Result<crate::ad::trace::Derivation, &'static str> {
+) -> Result<crate::ad::trace::Derivation, crate::ad::trace::NotShown> {
     crate::ad::trace::derive(primal, wrt, name)
 }
 

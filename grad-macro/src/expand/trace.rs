@@ -27,20 +27,32 @@ pub(super) type Prelude<'a> = &'a TokenStream;
 pub(super) fn shown_derivation(
     args: &Args,
     f: &ItemFn,
-    derivation: Result<crate::ad::trace::Derivation, &'static str>,
+    derivation: Result<crate::ad::trace::Derivation, crate::ad::trace::NotShown>,
     (krate, reserved, param_ids, params): EmitContext,
     prelude: Prelude,
 ) -> syn::Result<TokenStream> {
     if !args.trace && !args.graph {
         return Ok(TokenStream::new());
     }
-    let d = derivation.map_err(|why| {
-        let at = offending(f, why).unwrap_or_else(|| f.sig.ident.span());
+    let d = derivation.map_err(|not| {
+        let at = not
+            .at
+            .or_else(|| not.name.as_deref().and_then(|n| declared_at(f, n)))
+            .unwrap_or_else(|| f.sig.ident.span());
+        let instead = match not.why {
+            "an array that carries derivatives" => {
+                ": hold its elements in floats (`let a0 = ..; let a1 = ..;`) to see them as nodes, or leave `trace` and `graph` out"
+            }
+            "a call passing an array to another #[grad] function" => {
+                ": pass its elements as floats to see the call as a node, or leave `trace` and `graph` out"
+            }
+            _ => "",
+        };
         syn::Error::new(
             at,
             format!(
-                "`trace` and `graph` show straight-line functions, node by node: `{}` has {why}",
-                f.sig.ident
+                "`trace` and `graph` show the nodes of a function of floats, one by one: `{}` has {}{instead}",
+                f.sig.ident, not.why
             ),
         )
     })?;
@@ -53,18 +65,13 @@ pub(super) fn shown_derivation(
     let decl: Vec<TokenStream> = params.iter().map(|(id, t, _)| quote!(#id: #t)).collect();
     let mut out = TokenStream::new();
     if args.trace {
-        // The program's yields: each input's value (and derivative), then each node's value,
-        // local derivatives and derivative.
+        // The program's yields: each input's value (and derivative); the nodes are recorded
+        // as they run (`ad::trace::record`), and the table tells them apart.
         let mut program = d.program.clone();
-        let mut ys = Vec::new();
+        let mut ys = vec![d.program.body.yields[0]];
         for (v, _, dv) in &d.inputs {
             ys.push(crate::ir::Operand::Var(*v));
             ys.extend(*dv);
-        }
-        for n in &d.nodes {
-            ys.push(crate::ir::Operand::Var(n.var));
-            ys.extend(n.local.iter().map(|(_, _, p)| *p));
-            ys.push(n.adjoint);
         }
         program.body.yields = ys;
         let program = super::pipeline::dce(program);
@@ -73,21 +80,33 @@ pub(super) fn shown_derivation(
             .iter()
             .map(|(_, n, dv)| (n.clone(), dv.is_some()))
             .collect();
-        let nodes: Vec<(String, String, Vec<String>)> = d
+        let usize_lit = |n: usize| proc_macro2::Literal::usize_suffixed(n);
+        let table: Vec<TokenStream> = d
             .nodes
             .iter()
             .map(|n| {
-                (
-                    n.name.clone(),
-                    n.expr.clone(),
-                    n.local.iter().map(|(o, _, _)| o.clone()).collect(),
-                )
+                let (name, expr) = (&n.name, &n.expr);
+                let operands = n.local.iter().map(|l| {
+                    let o = &l.operand;
+                    let m = l.may_be.iter().map(|(name, when)| {
+                        let when = when.iter().map(|(d, first)| {
+                            let d = usize_lit(*d);
+                            quote!((#d, #first))
+                        });
+                        quote!((#name, &[#(#when),*]))
+                    });
+                    quote!((#o, &[#(#m),*]))
+                });
+                let loops = n.loops.iter().map(|l| usize_lit(d.loops[*l].order));
+                let order = usize_lit(n.order);
+                quote!((#name, #expr, &[#(#operands),*], &[#(#loops),*], #order))
             })
             .collect();
         let body = Emitter::new(&program, krate, reserved, param_ids).body_with(|ys| {
             let mut ys = ys.into_iter();
             let mut next = || ys.next().unwrap_or_default();
             let f64_of = |t: TokenStream| quote!(#krate::__private::to_f64(#t));
+            let result = f64_of(next());
             let mut rows = Vec::new();
             for (n, differentiated) in &inputs {
                 let value = f64_of(next());
@@ -104,34 +123,12 @@ pub(super) fn shown_derivation(
                         value: #value,
                         local: #krate::__private::Vec::new(),
                         derivative: #derivative,
-                    }
-                });
-            }
-            for (n, e, operands) in &nodes {
-                let value = f64_of(next());
-                let local: Vec<TokenStream> = operands
-                    .iter()
-                    .map(|o| {
-                        let l = f64_of(next());
-                        quote!((#o, #l))
-                    })
-                    .collect();
-                let derivative = f64_of(next());
-                rows.push(quote! {
-                    #krate::trace::Node {
-                        name: #n,
-                        expression: #e,
-                        value: #value,
-                        local: #krate::__private::vec![#(#local),*],
-                        derivative: ::core::option::Option::Some(#derivative),
+                        iteration: #krate::__private::Vec::new(),
                     }
                 });
             }
             quote! {
-                #krate::trace::Trace {
-                    function: #fname,
-                    nodes: #krate::__private::vec![#(#rows),*],
-                }
+                __grad_trace.finish(#fname, #result, #krate::__private::vec![#(#rows),*], &[#(#table),*])
             }
         });
         let t_name = format_ident!("{}_trace", name);
@@ -147,6 +144,7 @@ pub(super) fn shown_derivation(
             #allows
             #vis fn #t_name #generics (#recv_decl #(#decl),*) -> #krate::trace::Trace #where_clause {
                 #prelude
+                let __grad_trace = #krate::__private::Recorder::new();
                 #body
             }
         });
@@ -170,44 +168,24 @@ pub(super) fn shown_derivation(
     Ok(out)
 }
 
-/// Where in `f`'s body the reason `why` a derivation is not shown is: its first loop, `if`
-/// or array (`None`: at the function's name).
-fn offending(f: &ItemFn, why: &str) -> Option<proc_macro2::Span> {
-    use syn::spanned::Spanned;
+/// Where `f` declares `name`: its `let`'s pattern, or the parameter.
+fn declared_at(f: &ItemFn, name: &str) -> Option<proc_macro2::Span> {
     use syn::visit::Visit;
-    struct First<'a> {
-        why: &'a str,
+    struct Find<'a> {
+        name: &'a str,
         at: Option<proc_macro2::Span>,
     }
-    impl<'ast> Visit<'ast> for First<'_> {
-        fn visit_expr(&mut self, e: &'ast syn::Expr) {
-            if self.at.is_some() {
-                return;
-            }
-            let hit = match e {
-                syn::Expr::ForLoop(l) => (self.why == "a loop").then_some(l.for_token.span),
-                syn::Expr::While(l) => (self.why == "a loop").then_some(l.while_token.span),
-                syn::Expr::Loop(l) => (self.why == "a loop").then_some(l.loop_token.span),
-                syn::Expr::If(i) => (self.why == "an `if`").then_some(i.if_token.span),
-                // An iterator sum is a loop too.
-                syn::Expr::MethodCall(m)
-                    if self.why == "a loop"
-                        && ["sum", "product", "fold"].iter().any(|n| m.method == n) =>
-                {
-                    Some(m.method.span())
-                }
-                syn::Expr::Index(_) | syn::Expr::Array(_) | syn::Expr::Repeat(_) => {
-                    self.why.starts_with("an array").then(|| e.span())
-                }
-                _ => None,
-            };
-            match hit {
-                Some(at) => self.at = Some(at),
-                None => syn::visit::visit_expr(self, e),
+    impl<'ast> Visit<'ast> for Find<'_> {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            if self.at.is_none() && p.ident == self.name {
+                self.at = Some(p.ident.span());
             }
         }
     }
-    let mut first = First { why, at: None };
-    first.visit_block(&f.block);
-    first.at
+    let mut find = Find { name, at: None };
+    for input in &f.sig.inputs {
+        find.visit_fn_arg(input);
+    }
+    find.visit_block(&f.block);
+    find.at
 }

@@ -187,15 +187,84 @@ pub(super) fn map_var(v: &mut Var, f: &mut impl FnMut(&mut Operand)) {
 
 impl Opaque {
     pub fn map_refs(&mut self, f: &mut impl FnMut(&mut Operand)) {
-        for v in &mut self.refs {
-            let mut o = Operand::Var(*v);
+        let record = self.is_record();
+        let mut k = 0;
+        while k < self.refs.len() {
+            let mut o = Operand::Var(self.refs[k]);
             f(&mut o);
-            // Renaming maps variables to variables; opaque code never refers to a literal.
-            if let Operand::Var(n) = o {
-                *v = n;
+            match o {
+                Operand::Var(n) => self.refs[k] = n,
+                // Renaming maps variables to variables; user code never refers to a literal,
+                // but a trace's record may (an adjoint found constant): it is written in.
+                Operand::Lit(x) if record => {
+                    let lit = f64_tokens(x);
+                    self.tokens = splice(std::mem::take(&mut self.tokens), k, &lit);
+                    self.refs.remove(k);
+                    continue;
+                }
+                _ => {}
             }
+            k += 1;
         }
     }
+
+    /// Whether this is a `_trace` companion's record (`ad::trace::record`).
+    pub fn is_record(&self) -> bool {
+        matches!(self.tokens.clone().into_iter().next(), Some(proc_macro2::TokenTree::Ident(i)) if i == "__grad_trace")
+    }
+}
+
+/// `x` as an `f64` expression.
+fn f64_tokens(x: f64) -> proc_macro2::TokenStream {
+    if x.is_nan() {
+        quote::quote!(::core::f64::NAN)
+    } else if x.is_infinite() && x > 0.0 {
+        quote::quote!(::core::f64::INFINITY)
+    } else if x.is_infinite() {
+        quote::quote!(::core::f64::NEG_INFINITY)
+    } else if x < 0.0 || (x == 0.0 && x.is_sign_negative()) {
+        let l = proc_macro2::Literal::f64_suffixed(-x);
+        quote::quote!((-#l))
+    } else {
+        let l = proc_macro2::Literal::f64_suffixed(x);
+        quote::quote!(#l)
+    }
+}
+
+/// `tokens` with the placeholder of reference `k` replaced by `with`, and those of later
+/// references renumbered (reference `k` is gone).
+fn splice(
+    tokens: proc_macro2::TokenStream,
+    k: usize,
+    with: &proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    use proc_macro2::{Group, Ident, TokenTree};
+    let mut out = proc_macro2::TokenStream::new();
+    for t in tokens {
+        match t {
+            TokenTree::Group(g) => {
+                let mut n = Group::new(g.delimiter(), splice(g.stream(), k, with));
+                n.set_span(g.span());
+                out.extend([TokenTree::Group(n)]);
+            }
+            TokenTree::Ident(i) => {
+                let s = i.to_string();
+                match s
+                    .strip_prefix("__grad_ref_")
+                    .and_then(|n| n.parse::<usize>().ok())
+                {
+                    Some(j) if j == k => out.extend(with.clone()),
+                    Some(j) if j > k => out.extend([TokenTree::Ident(Ident::new(
+                        &super::placeholder(j - 1),
+                        i.span(),
+                    ))]),
+                    _ => out.extend([TokenTree::Ident(i)]),
+                }
+            }
+            other => out.extend([other]),
+        }
+    }
+    out
 }
 
 impl Cond {

@@ -233,7 +233,7 @@ fn accumulations_are_scaled_once_after_the_loop() {
     }
     assert!(!grad.contains("let mut loss"), "{s}");
     assert_eq!(
-        s.matches("for (x, y)").count(),
+        s.matches("for (x, y) in xs.iter().zip(ys) {").count(),
         3,
         "one loop per companion\n{s}"
     );

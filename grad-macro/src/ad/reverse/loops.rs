@@ -59,6 +59,7 @@ impl Rev {
             });
         }
         crate::ir::rename_inst(&mut copy, &map);
+        self.traced_copies(&map);
         // Copies kept for a sweep share their array's adjoint in the copy of the body too.
         let copied: Vec<(Var, Var)> = map
             .iter()
@@ -123,9 +124,11 @@ impl Rev {
             d_carried.push((k, rphi));
             self.contribute(r_body.yields[k], Operand::Var(rphi));
         }
+        let counted = self.enter_counted(&r_carried, span);
         let scope = std::mem::replace(&mut self.body_scope, true);
         self.block(&mut r_body.insts);
         self.body_scope = scope;
+        self.leave_counted(&counted);
         let next: Vec<Operand> = d_carried
             .iter()
             .map(|(k, _)| {
@@ -224,6 +227,12 @@ impl Rev {
             .filter(|i| i.effectful() || i.defs().iter().any(|d| kept_loads.contains(d)))
             .flat_map(Inst::defs)
             .collect();
+        // The recomputation runs no effects (only the reversed body may have them: a trace's
+        // records).
+        r_body
+            .insts
+            .retain(|i| !i.effectful() && !i.defs().iter().any(|d| kept_loads.contains(d)));
+        let nested = strip_effects(&mut r_body);
         let mut insts = r_body.insts;
         insts.extend(adj.insts);
         let mut yields = next;
@@ -272,10 +281,6 @@ impl Rev {
             });
         }
         crate::ir::fold_identities(&mut rbody);
-        rbody
-            .insts
-            .retain(|i| !i.effectful() && !i.defs().iter().any(|d| kept_loads.contains(d)));
-        let nested = strip_effects(&mut rbody);
         crate::opt::simplify::dce_block(&mut rbody);
         state::drop_dead_array_writes(&mut rbody, &inner, &self.b.vars);
         crate::opt::simplify::dce_block(&mut rbody);
@@ -429,12 +434,13 @@ impl Rev {
         // Iterations whose reverse only adds into sums can be visited in any order: forwards,
         // which any iterator can do (a reversed one must be double-ended).
         let accumulators: HashSet<Var> = escapes.iter().map(|e| e.1).collect();
-        if lp.restore.is_none()
+        let forwards = lp.restore.is_none()
             && lp.carried.iter().all(|c| accumulators.contains(&c.phi))
-            && order_free(&lp.body, &self.b.vars, own_position(&r_header))
-        {
+            && order_free(&lp.body, &self.b.vars, own_position(&r_header));
+        if forwards {
             lp.header = header(true);
         }
+        self.count(&mut lp, counted, forwards);
         // An adjoint the loop leaves unchanged is its initial value.
         let kept: HashSet<Var> = lp.carried.iter().map(|c| c.out).collect();
         for (a, _, nx) in &next_states {

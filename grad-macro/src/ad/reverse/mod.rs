@@ -16,8 +16,10 @@ mod branch;
 mod header;
 mod loops;
 mod state;
+mod traced;
 
 use header::*;
+pub use traced::Tracing;
 
 use crate::build::Builder;
 use crate::ir::{ArrayInit, Block, Func, Inst, Kind, Name, Op, Operand, StoreOp, Var};
@@ -31,13 +33,10 @@ pub fn reverse(primal: &Func, wrt: &[Var], simplify: bool) -> Func {
     reverse_checked(primal, wrt, simplify).0
 }
 
-/// [`reverse_checked`], and the adjoint of each active operation's result and of each `wrt`
-/// parameter, as the sweep computed them (for a trace table; straight-line code, where each is
-/// in scope at the end).
-pub fn reverse_traced(primal: &Func, wrt: &[Var]) -> (Func, Vec<(Var, Operand)>, Vec<syn::Error>) {
-    let record = std::cell::RefCell::new(Vec::new());
-    let (f, errors) = sweep(primal, wrt, true, Some(&record));
-    (f, record.into_inner(), errors)
+/// [`reverse_checked`] for a `_trace` companion: the sweep records each node's adjoint
+/// (`traced`).
+pub fn reverse_traced(primal: &Func, wrt: &[Var], trace: Tracing) -> (Func, Vec<syn::Error>) {
+    sweep(primal, wrt, true, Some(trace))
 }
 
 /// The reverse sweep of `primal` with respect to `wrt`, and the errors found on the way (a value
@@ -46,9 +45,12 @@ pub fn reverse_checked(primal: &Func, wrt: &[Var], simplify: bool) -> (Func, Vec
     sweep(primal, wrt, simplify, None)
 }
 
-type Record<'r> = Option<&'r std::cell::RefCell<Vec<(Var, Operand)>>>;
-
-fn sweep(primal: &Func, wrt: &[Var], simplify: bool, record: Record) -> (Func, Vec<syn::Error>) {
+fn sweep(
+    primal: &Func,
+    wrt: &[Var],
+    simplify: bool,
+    trace: Option<Tracing>,
+) -> (Func, Vec<syn::Error>) {
     let mut b = Builder::new(primal.float);
     b.vars = primal.vars.clone();
     b.externs = primal.externs.clone();
@@ -64,7 +66,7 @@ fn sweep(primal: &Func, wrt: &[Var], simplify: bool, record: Record) -> (Func, V
         aliases: HashMap::default(),
         written: Default::default(),
         errors: Vec::new(),
-        record: record.map(|_| Vec::new()),
+        trace,
         body_scope: true,
         settled: Default::default(),
     };
@@ -91,13 +93,7 @@ fn sweep(primal: &Func, wrt: &[Var], simplify: bool, record: Record) -> (Func, V
         } else {
             rev.take_adjoint(*v).unwrap_or(Operand::Lit(0.0))
         };
-        if let Some(r) = &mut rev.record {
-            r.push((*v, g));
-        }
         yields.push(g);
-    }
-    if let (Some(r), Some(out)) = (rev.record.take(), record) {
-        *out.borrow_mut() = r;
     }
     rev.declare_adjoints(&top);
     body.insts.extend(rev.b.take_root());
@@ -152,8 +148,8 @@ struct Rev {
     aliases: HashMap<Var, Var>,
     /// What cannot be differentiated after all (found by the sweep, not by lowering).
     errors: Vec<syn::Error>,
-    /// For a trace: each operation's adjoint, as taken.
-    record: Option<Vec<(Var, Operand)>>,
+    /// For a trace: the nodes whose adjoints it records.
+    trace: Option<Tracing>,
     /// Whether the block being reversed is a function's or a loop's body (not a branch's): the
     /// arrays it declares are in scope where its loops' sweeps run.
     body_scope: bool,
@@ -249,9 +245,7 @@ impl Rev {
                         continue;
                     }
                     let d = self.take_adjoint(var);
-                    if let Some(r) = &mut self.record {
-                        r.push((var, d.unwrap_or(Operand::Lit(0.0))));
-                    }
+                    self.record_adjoint(var, d);
                     if let Some(d) = d {
                         self.op(op, &args, Operand::Var(var), d);
                     }

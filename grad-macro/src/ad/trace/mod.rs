@@ -4,243 +4,248 @@
 //! gives the table in the `_grad` companion's documentation, the `_trace` companion (the same
 //! table with numbers), and the `_graph` companion (the graph in Graphviz DOT).
 
+mod nodes;
+pub mod record;
 mod render;
 
 use render::*;
 
-use crate::build::Builder;
 use crate::ir::{Func, Inst, Kind, Name, Op, Operand, Var};
-use crate::rules::arith;
 use rustc_hash::FxHashMap as HashMap;
 
 /// A node that is an operation: its name, its expression, and for each operand with a
-/// derivative, the operand's name, the local derivative as a formula, and as IR in `program`.
+/// derivative its local derivative; the loops it is in and its place in the function's order.
 pub struct OpNode {
-    pub var: Var,
     pub name: String,
     pub expr: String,
-    pub local: Vec<(String, String, Operand)>,
-    pub adjoint: Operand,
+    pub local: Vec<Local>,
+    /// The loops around it (indices into [`Derivation::loops`]), outermost first.
+    pub loops: Vec<usize>,
+    /// Its place among the nodes and loops, in the order the function's text has them.
+    pub order: usize,
+    /// In an arm of an `if`: its condition, and whether the arm is `then`.
+    pub arm: Option<(String, bool)>,
+}
+
+/// A local derivative: the operand as the expression names it, the derivative as a formula,
+/// and the nodes whose value the operand may be (a loop's carried value is its value from the
+/// iteration before, or the one it starts from; an `if`'s, the value of the arm taken).
+pub struct Local {
+    pub operand: String,
+    /// The operand (its `may_be` is known once the whole body is walked).
+    pub var: Option<Var>,
+    pub formula: String,
+    pub may_be: Vec<Cand>,
+}
+
+/// A node an operand may be, and when: for each condition `(k, first)`, only where the
+/// iteration of the `k`-th loop around the node using it is the first (`true`) or a later one.
+/// (In a walk, `k` is the loop's number.) Of those whose conditions hold, the operand is the
+/// one that ran last.
+pub type Cand = (String, Vec<(usize, bool)>);
+
+/// A loop: how it reads (`for i in 0..n`), the loops around it, its place in the order, and
+/// its carried values (each value's name inside the loop, the node that gives its next value).
+pub struct LoopNode {
+    pub header: String,
+    pub parent: Option<usize>,
+    pub order: usize,
+    pub carried: Vec<(String, Vec<String>)>,
 }
 
 pub struct Derivation {
     /// The inputs: variable, name, differentiated, and (if so) its accumulated derivative.
     pub inputs: Vec<(Var, String, Option<Operand>)>,
     pub nodes: Vec<OpNode>,
-    /// Each `wrt` parameter's gradient component as a formula of the nodes.
+    pub loops: Vec<LoopNode>,
+    /// Whether there is an `if` (a node shown in the table ran only when its arm did).
+    pub branches: bool,
+    /// Each `wrt` parameter's gradient component as a formula of the nodes (straight-line
+    /// code only).
     pub formulas: Vec<(String, String)>,
-    /// The primal, the reverse sweep, and the local derivatives: what `_trace` runs.
+    /// The primal and the reverse sweep, recording each node's value, local derivatives and
+    /// adjoint as they run (`record`): what `_trace` runs.
     pub program: Func,
 }
 
-/// Why a function has no derivation table: it is not straight-line code.
-pub fn straight_line(f: &Func) -> Result<(), &'static str> {
-    for i in &f.body.insts {
-        match i {
-            Inst::Loop(_) => return Err("a loop"),
-            Inst::If { .. } => return Err("an `if`"),
-            Inst::Load { .. } | Inst::Store { .. } | Inst::NewArray { .. } => {
-                return Err("an array or a slice")
+/// Why a function's derivation is not shown, and where in its body (if in one place).
+pub struct NotShown {
+    pub why: &'static str,
+    pub at: Option<proc_macro2::Span>,
+    /// The variable it is about, where the span is not the source's.
+    pub name: Option<String>,
+}
+
+impl From<&'static str> for NotShown {
+    fn from(why: &'static str) -> NotShown {
+        NotShown {
+            why,
+            at: None,
+            name: None,
+        }
+    }
+}
+
+/// Why a function has no derivation: what the table does not show node by node.
+pub fn supported(f: &Func) -> Result<(), NotShown> {
+    let mut why = Ok(());
+    crate::ir::walk(&f.body, &mut |i| {
+        let bad = match i {
+            Inst::Load { arr, .. } | Inst::Store { arr, .. } | Inst::Assign { arr, .. } => {
+                f.info(*arr).active
             }
+            Inst::NewArray { var, .. } => f.info(*var).active,
             // A call of a `#[grad]` function of floats is a node, its partials the local
             // derivatives (from its pullback, at run time).
             Inst::Op {
                 op: Op::Pulled(n),
                 args,
                 ..
-            } if args[..*n]
+            } => args[..*n]
                 .iter()
-                .any(|a| a.as_var().is_some_and(|v| f.info(v).kind == Kind::Array)) =>
-            {
-                return Err("a call passing an array to another #[grad] function")
-            }
-            _ => {}
+                .any(|a| a.as_var().is_some_and(|v| f.info(v).kind == Kind::Array)),
+            _ => false,
+        };
+        if bad && why.is_ok() {
+            why = Err(match i {
+                Inst::Op { var, .. } => NotShown {
+                    why: "a call passing an array to another #[grad] function",
+                    at: Some(f.info(*var).span),
+                    name: None,
+                },
+                Inst::Store { arr: a, .. }
+                | Inst::Assign { arr: a, .. }
+                | Inst::Load { arr: a, .. }
+                | Inst::NewArray { var: a, .. } => NotShown {
+                    why: "an array that carries derivatives",
+                    at: None,
+                    name: match &f.info(*a).name {
+                        Name::Source(s) => Some(s.clone()),
+                        _ => None,
+                    },
+                },
+                _ => "an array that carries derivatives".into(),
+            });
         }
-    }
-    Ok(())
+    });
+    why
 }
 
-pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, &'static str> {
-    straight_line(primal)?;
-    // Intermediates without a name are `ξ1`, `ξ2`, ... as in the notes, or `t1`, `t2`, ...
-    // when the function names its own `xi1`, `ξ1`, ...; the result is named after the
-    // function.
-    let named_xi = primal
-        .vars
+/// Whether `f` is straight-line code (its gradient components are short formulas).
+fn straight(f: &Func) -> bool {
+    !f.body
+        .insts
         .iter()
-        .any(|v| matches!(&v.name, Name::Source(s) if s.starts_with("xi") || s.starts_with('ξ')));
-    let prefix = if named_xi { "t" } else { "ξ" };
-    let result = primal.body.yields[0].as_var();
-    // Every node's name is its own: a name given twice (shadowing, reassignment) gets a prime
-    // (`s`, `s′`, `s′′`), and numbered names skip the source's.
-    let sources: std::collections::HashSet<String> = primal
-        .vars
-        .iter()
-        .filter_map(|v| match &v.name {
-            Name::Source(s) => Some(s.clone()),
-            _ => None,
-        })
-        .collect();
-    let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut unique = |base: String| -> String {
-        let mut name = base;
-        while !taken.insert(name.clone()) {
-            name.push('′');
-        }
-        name
-    };
-    let mut names: HashMap<Var, String> = HashMap::default();
+        .any(|i| matches!(i, Inst::Loop(_) | Inst::If { .. }))
+}
+
+pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, NotShown> {
+    supported(primal)?;
+    if !primal.body.yields[0]
+        .as_var()
+        .is_some_and(|v| primal.info(v).active)
+    {
+        return Err("a result that does not depend on the differentiated inputs".into());
+    }
+    let mut walk = nodes::Walk::new(primal, function);
     let mut inputs = Vec::new();
     for &p in &primal.params {
         if let Name::Source(s) = &primal.info(p).name {
-            let s = unique(s.clone());
-            names.insert(p, s.clone());
-            if primal.info(p).kind != Kind::Opaque || wrt.contains(&p) {
+            let s = walk.unique(s.clone());
+            walk.names.insert(p, s.clone());
+            walk.may_be.insert(p, vec![(s.clone(), Vec::new())]);
+            if primal.info(p).kind == Kind::Float || wrt.contains(&p) {
                 inputs.push((p, s.clone(), None));
             }
         }
     }
-    let (mut program, adjoints, errors) = crate::ad::reverse::reverse_traced(primal, wrt);
+    let mut body = primal.body.clone();
+    walk.block(&mut body, &[], None);
+    let nodes::Walk {
+        mut b,
+        names,
+        defs,
+        labels,
+        nodes,
+        loops,
+        ids,
+        counters,
+        branches,
+        may_be,
+        ..
+    } = walk;
+    let mut nodes = nodes;
+    for n in &mut nodes {
+        for l in &mut n.local {
+            // Conditions on the loops around the node, by their depth; others (a loop that is
+            // over) hold.
+            let mut seen = std::collections::HashSet::new();
+            l.may_be = l
+                .var
+                .and_then(|v| may_be.get(&v).cloned())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, when)| {
+                    let when = when
+                        .into_iter()
+                        .filter_map(|(id, first)| {
+                            n.loops.iter().position(|l| *l == id).map(|d| (d, first))
+                        })
+                        .collect();
+                    (name, when)
+                })
+                .filter(|c| seen.insert(c.clone()))
+                .collect();
+        }
+    }
+    let mut traced = primal.clone();
+    traced.body = body;
+    traced.vars = std::mem::take(&mut b.vars);
+    traced.externs = std::mem::take(&mut b.externs);
+    let (program, errors) = crate::ad::reverse::reverse_traced(
+        &traced,
+        wrt,
+        crate::ad::reverse::Tracing::new(ids, counters),
+    );
     if !errors.is_empty() {
-        return Err("what the reverse sweep refuses");
+        return Err("what the reverse sweep refuses".into());
     }
-    let adjoint: HashMap<Var, Operand> = adjoints.into_iter().collect();
     for (v, _, d) in &mut inputs {
-        if wrt.contains(v) {
-            *d = Some(adjoint.get(v).copied().unwrap_or(Operand::Lit(0.0)));
+        if let Some(j) = wrt.iter().position(|w| w == v) {
+            *d = Some(program.body.yields[1 + j]);
         }
     }
-    // The nodes, and how each non-node value reads (data, inlined where it is used).
-    let mut defs: HashMap<Var, Def> = HashMap::default();
-    let mut order = Vec::new();
-    let mut unnamed = 0;
-    for inst in &primal.body.insts {
-        match inst {
-            Inst::Op { var, op, args } => {
-                defs.insert(*var, Def::Op(*op, args.clone()));
-                if primal.info(*var).active {
-                    let name = match &primal.info(*var).name {
-                        Name::Source(s) => s.clone(),
-                        _ if result == Some(*var) => function.to_string(),
-                        _ => loop {
-                            unnamed += 1;
-                            let n = format!("{prefix}{unnamed}");
-                            if !sources.contains(&n) {
-                                break n;
-                            }
-                        },
-                    };
-                    names.insert(*var, unique(name));
-                    order.push(*var);
-                }
-            }
-            Inst::Opaque { var, expr, .. } => {
-                defs.insert(
-                    *var,
-                    Def::Opaque(expr.tokens.to_string(), expr.refs.clone()),
-                );
-            }
-            Inst::Cond { var, cond } => {
-                defs.insert(*var, Def::Cond(cond.clone()));
-            }
-            _ => {}
-        }
-    }
-    let last = primal.body.yields[0];
-    // The result is a node even when it is a copy of one (named after the function by the
-    // caller).
-    let mut b = Builder::new(program.float);
-    b.vars = program.vars.clone();
-    b.externs = program.externs.clone();
-    b.arrays = program.arrays.clone();
-    b.derivative = true;
-    if !last.as_var().is_some_and(|v| order.contains(&v)) {
-        return Err("a result that is not an operation on differentiated values");
-    }
-    // What a call's pullback gave, by name: each partial `∂₁f(z, x)`, the callee's partial in
-    // its first argument at that call's arguments (one call's partials and another's, or two
-    // arguments' of one call, are told apart).
-    let mut labels: HashMap<Var, String> = HashMap::default();
-    {
-        let plain = Render {
-            names: &names,
-            defs: &defs,
-            func: primal,
-            labels: &HashMap::default(),
-            budget: std::cell::Cell::new(BUDGET),
-        };
-        for &v in &order {
-            if let Some(Def::Op(Op::Pulled(n), args)) = defs.get(&v) {
-                let callee = plain.callee(&args[2 * n]);
-                let xs: Vec<String> = (0..*n).map(|k| plain.operand(args[k]).0).collect();
-                for k in 0..*n {
-                    if let Some(p) = args[n + k].as_var() {
-                        labels.insert(
-                            p,
-                            format!("∂{}{callee}({})", subscript(k + 1), xs.join(", ")),
-                        );
-                    }
-                }
-            }
-        }
-    }
-    // A renderer for one formula (each has its own budget).
-    let renderer = || Render {
-        names: &names,
-        defs: &defs,
-        func: primal,
-        labels: &labels,
-        budget: std::cell::Cell::new(BUDGET),
-    };
-    let mut nodes = Vec::new();
-    for &v in &order {
-        let Some(Def::Op(op, args)) = defs.get(&v).cloned() else {
-            continue;
-        };
-        let render = renderer();
-        let expr = render.op(op, &args).0;
-        let mut local = Vec::new();
-        if !matches!(op, Op::Select(_)) {
-            for (k, a) in args.iter().enumerate() {
-                if !a.as_var().is_some_and(|x| primal.info(x).active) {
-                    continue;
-                }
-                let p = arith::partial(&mut b, op, &args, Operand::Var(v), k);
-                let text = renderer().built(&b, p);
-                let operand = render.operand(*a).0;
-                local.push((operand, text, p));
-            }
-        }
-        nodes.push(OpNode {
-            var: v,
-            name: names[&v].clone(),
-            expr,
-            local,
-            adjoint: adjoint.get(&v).copied().unwrap_or(Operand::Lit(0.0)),
-        });
-    }
-    program.body.insts.extend(b.take_root());
-    program.vars = b.vars;
-    program.externs = b.externs;
     // The gradient components as formulas of the nodes: the sweep's code, read back.
-    let mut sweep: HashMap<Var, (Op, Vec<Operand>)> = HashMap::default();
-    for inst in &program.body.insts {
-        if let Inst::Op { var, op, args } = inst {
-            if !names.contains_key(var) {
-                sweep.insert(*var, (*op, args.clone()));
+    let formulas = if straight(primal) {
+        let mut sweep: HashMap<Var, (Op, Vec<Operand>)> = HashMap::default();
+        for inst in &program.body.insts {
+            if let Inst::Op { var, op, args } = inst {
+                if !names.contains_key(var) {
+                    sweep.insert(*var, (*op, args.clone()));
+                }
             }
         }
-    }
-    let formulas = inputs
-        .iter()
-        .filter_map(|(_, name, d)| {
-            let d = (*d)?;
-            Some((name.clone(), shorten(renderer().swept(&sweep, d, 0).0)))
-        })
-        .collect();
+        inputs
+            .iter()
+            .filter_map(|(_, name, d)| {
+                let render = Render {
+                    names: &names,
+                    defs: &defs,
+                    func: &program,
+                    labels: &labels,
+                    budget: std::cell::Cell::new(BUDGET),
+                };
+                Some((name.clone(), shorten(render.swept(&sweep, (*d)?, 0).0)))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Derivation {
         inputs,
         nodes,
+        loops,
+        branches,
         formulas,
         program,
     })
@@ -249,8 +254,10 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
 #[derive(Clone)]
 enum Def {
     Op(Op, Vec<Operand>),
-    Opaque(String, Vec<Var>),
+    Opaque(String, Vec<Var>, u8),
     Cond(crate::ir::Cond),
+    /// An element of an array of data: `x[i]`.
+    Load(Var, Vec<Operand>),
 }
 
 /// `k` as subscript digits (`12` → `₁₂`).

@@ -21,6 +21,8 @@ pub(super) fn tidy(s: &str) -> String {
         (" ]", "]"),
         (" ,", ","),
         (" :: ", "::"),
+        (" .. ", ".."),
+        (" ..", ".."),
     ] {
         s = s.replace(from, to);
     }
@@ -99,17 +101,36 @@ impl Render<'_> {
                 if let Some(n) = self.names.get(&v).or_else(|| self.labels.get(&v)) {
                     return (n.clone(), ATOM);
                 }
+                // Data the source names (a loop's counter, `let n = xs.len() as f64;`).
+                if let Some(crate::ir::Name::Source(n)) =
+                    self.func.vars.get(v.0 as usize).map(|i| &i.name)
+                {
+                    return (n.clone(), ATOM);
+                }
                 match self.defs.get(&v) {
                     Some(Def::Op(op, args)) => self.op(*op, args),
-                    Some(Def::Opaque(t, refs)) => {
+                    Some(Def::Opaque(t, refs, prec)) => {
                         let mut s = tidy(t);
                         for (i, r) in refs.iter().enumerate().rev() {
                             let name = self.operand(Operand::Var(*r)).0;
                             s = s.replace(&crate::ir::placeholder(i), &name);
                         }
-                        (s.replace("__grad_krate", "backprop"), LOW)
+                        // An index, a field, a call: as tight as a name.
+                        let p = if *prec >= crate::emit::tokens::PREC_UNARY {
+                            ATOM
+                        } else {
+                            LOW
+                        };
+                        (s.replace("__grad_krate", "backprop"), p)
                     }
                     Some(Def::Cond(c)) => (self.cond(c), LOW),
+                    Some(Def::Load(a, idx)) => {
+                        let mut s = self.operand(Operand::Var(*a)).0;
+                        for i in idx {
+                            s.push_str(&format!("[{}]", self.operand(*i).0));
+                        }
+                        (s, ATOM)
+                    }
                     None => ("…".into(), ATOM),
                 }
             }
@@ -124,7 +145,10 @@ impl Render<'_> {
                 ATOM,
             ),
             Operand::Extern(e) => (
-                self.func.externs[e as usize].to_string().replace(' ', ""),
+                self.func
+                    .externs
+                    .get(e as usize)
+                    .map_or_else(|| LONG.to_string(), |t| t.to_string().replace(' ', "")),
                 ATOM,
             ),
         }
@@ -135,7 +159,14 @@ impl Render<'_> {
         match c {
             Cond::And(a, b) => format!("({} and {})", self.cond(a), self.cond(b)),
             Cond::Or(a, b) => format!("({} or {})", self.cond(a), self.cond(b)),
-            Cond::Not(x) => format!("not {}", self.cond(x)),
+            // `while c` is `if !c { break }`: its body is in the arm where `not not c`.
+            Cond::Not(x) => {
+                let inner = self.cond(x);
+                match inner.strip_prefix("not ") {
+                    Some(c) => c.to_string(),
+                    None => format!("not {inner}"),
+                }
+            }
             Cond::Val(o) => self.operand(*o).0,
             Cond::Opaque(o) => {
                 let mut s = tidy(&o.tokens.to_string());
@@ -223,7 +254,7 @@ impl Render<'_> {
         let call = value
             .as_var()
             .and_then(|v| match self.defs.get(&v) {
-                Some(Def::Opaque(_, refs)) => refs.first().copied(),
+                Some(Def::Opaque(_, refs, _)) => refs.first().copied(),
                 _ => None,
             })
             .and_then(|cv| self.func.info(cv).call.as_ref().map(|c| c.name.clone()));
@@ -266,31 +297,82 @@ impl Render<'_> {
 }
 
 impl Derivation {
+    /// Where a node is, for the table: its loops' headers and its arm of an `if`.
+    fn place(&self, n: &OpNode) -> String {
+        let mut parts: Vec<String> = n
+            .loops
+            .iter()
+            .map(|l| format!("`{}`", cell(&self.loops[*l].header)))
+            .collect();
+        if let Some((c, then)) = &n.arm {
+            parts.push(if *then {
+                format!("`if {}`", cell(c))
+            } else {
+                format!("`else` of `if {}`", cell(c))
+            });
+        }
+        parts.join(", ")
+    }
+
     /// The table, for the `_grad` companion's documentation (Markdown).
     pub fn doc(&self, function: &str) -> String {
+        let placed = !self.loops.is_empty() || self.branches;
         let mut s = String::from(
-            "\n\n # The derivation\n\n Each node of the computational graph, with its local derivatives:\n\n | node | expression | local derivatives |\n |---|---|---|\n",
+            "\n\n # The derivation\n\n Each node of the computational graph, with its local derivatives:\n\n",
         );
+        if placed {
+            s.push_str(" | node | expression | local derivatives | in |\n |---|---|---|---|\n");
+        } else {
+            s.push_str(" | node | expression | local derivatives |\n |---|---|---|\n");
+        }
+        let end = if placed { " |" } else { "" };
         for (_, name, d) in &self.inputs {
             let what = if d.is_some() {
                 "input (differentiated)"
             } else {
                 "input (data)"
             };
-            s.push_str(&format!(" | `{name}` | {what} | |\n"));
+            s.push_str(&format!(" | `{name}` | {what} | |{end}\n"));
         }
         for n in &self.nodes {
             let local = n
                 .local
                 .iter()
-                .map(|(o, f, _)| format!("`∂{}/∂{} = {}`", cell(&n.name), cell(o), cell(f)))
+                .map(|l| {
+                    format!(
+                        "`∂{}/∂{} = {}`",
+                        cell(&n.name),
+                        cell(&l.operand),
+                        cell(&l.formula)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", ");
+            let place = if placed {
+                format!(" {} |", self.place(n))
+            } else {
+                String::new()
+            };
             s.push_str(&format!(
-                " | `{}` | `{}` | {local} |\n",
+                " | `{}` | `{}` | {local} |{place}\n",
                 cell(&n.name),
                 cell(&n.expr)
             ));
+        }
+        if self.formulas.is_empty() {
+            s.push_str(&format!(
+                "\n The chain rule, backwards from `∂{function}/∂{function} = 1`, gives each node's derivative as the sum, over the nodes that use it, of their derivative times the local one."
+            ));
+            if !self.loops.is_empty() {
+                s.push_str(" A node in a loop is a node of each iteration, and a value the loop carries is an operand of the next iteration: the gradient sums what every iteration gives.");
+            }
+            if self.branches {
+                s.push_str(
+                    " Of an `if`, only the arm taken runs, and only its nodes are in the graph.",
+                );
+            }
+            s.push_str(" `#[grad(.., trace)]` gives each node's numbers at run time, iteration by iteration.\n");
+            return s;
         }
         s.push_str(&format!(
             "\n The chain rule, backwards from `∂{function}/∂{} = 1`, gives:\n\n",
@@ -302,29 +384,76 @@ impl Derivation {
         s
     }
 
-    /// The graph in Graphviz DOT, edges labelled with the local derivatives as formulas.
+    /// The graph in Graphviz DOT, edges labelled with the local derivatives as formulas. A
+    /// loop is a cluster drawn once, its nodes shaded, the edge carrying a value to the next
+    /// iteration dashed; the nodes of an `if`'s arms are clusters too, each labelled with its
+    /// arm.
     pub fn dot(&self, function: &str) -> String {
         let mut s = format!("digraph \"{function}\" {{\n  rankdir=LR;\n");
         for (_, name, d) in &self.inputs {
             let shape = if d.is_some() { "box" } else { "plaintext" };
-            s.push_str(&format!("  \"{name}\" [shape={shape}];\n"));
+            s.push_str(&format!("  \"{}\" [shape={shape}];\n", dot_label(name)));
+        }
+        // Nodes in their loops (clusters, nested) and arms.
+        let node = |n: &OpNode, indent: &str| {
+            let mut attrs = format!(
+                "label=\"{} = {}{}\"",
+                dot_label(&n.name),
+                dot_label(&n.expr),
+                match &n.arm {
+                    Some((c, true)) => format!("\\n(if {})", dot_label(c)),
+                    Some((c, false)) => format!("\\n(else of if {})", dot_label(c)),
+                    None => String::new(),
+                }
+            );
+            if !n.loops.is_empty() {
+                attrs.push_str(", style=filled, fillcolor=\"#e8eefc\"");
+            }
+            format!("{indent}\"{}\" [{attrs}];\n", dot_label(&n.name))
+        };
+        fn cluster(
+            d: &Derivation,
+            l: usize,
+            depth: usize,
+            node: &dyn Fn(&OpNode, &str) -> String,
+        ) -> String {
+            let indent = "  ".repeat(depth + 1);
+            let mut s = format!(
+                "{indent}subgraph cluster_{l} {{\n{indent}  label=\"{}\";\n",
+                dot_label(&d.loops[l].header)
+            );
+            for n in d.nodes.iter().filter(|n| n.loops.last() == Some(&l)) {
+                s.push_str(&node(n, &format!("{indent}  ")));
+            }
+            for (k, inner) in d.loops.iter().enumerate() {
+                if inner.parent == Some(l) {
+                    s.push_str(&cluster(d, k, depth + 1, node));
+                }
+            }
+            s.push_str(&format!("{indent}}}\n"));
+            s
+        }
+        for n in self.nodes.iter().filter(|n| n.loops.is_empty()) {
+            s.push_str(&node(n, "  "));
+        }
+        for (k, l) in self.loops.iter().enumerate() {
+            if l.parent.is_none() {
+                s.push_str(&cluster(self, k, 0, &node));
+            }
         }
         for n in &self.nodes {
-            s.push_str(&format!(
-                "  \"{}\" [label=\"{} = {}\"];\n",
-                dot_label(&n.name),
-                dot_label(&n.name),
-                dot_label(&n.expr)
-            ));
-        }
-        for n in &self.nodes {
-            for (o, f, _) in &n.local {
-                s.push_str(&format!(
-                    "  \"{}\" -> \"{}\" [label=\"{}\"];\n",
-                    dot_label(o),
-                    dot_label(&n.name),
-                    dot_label(f)
-                ));
+            for l in &n.local {
+                for (from, when) in &l.may_be {
+                    // The value of the iteration before.
+                    let carried = when.iter().any(|(_, first)| !first);
+                    let style = if carried { ", style=dashed" } else { "" };
+                    s.push_str(&format!(
+                        "  \"{}\" -> \"{}\" [label=\"{}\"{style}];\n",
+                        dot_label(from),
+                        dot_label(&n.name),
+                        dot_label(&l.formula)
+                    ));
+                }
             }
         }
         s.push_str("}\n");

@@ -1,0 +1,401 @@
+//! The walk over a function's body that finds the nodes of its derivation: each operation on
+//! differentiated values, in branches and loops too, named as in the source (`ξ1`, `ξ2`, ...
+//! for intermediates without a name). It instruments a copy of the body for `_trace`: after
+//! each node, its local derivatives and a record of its value; each loop counts its
+//! iterations and records how many it ran (`record`).
+
+use super::record::{self, Arg};
+use super::*;
+use crate::build::Builder;
+use crate::ir::{Block, Carry, Header, Loop};
+use crate::rules::arith;
+use proc_macro2::Span;
+use std::collections::HashSet;
+
+pub(super) struct Walk<'a> {
+    primal: &'a Func,
+    function: &'a str,
+    /// `ξ`, or `t` when the function names its own `xi1`, `ξ1`, ...
+    prefix: &'static str,
+    sources: HashSet<String>,
+    taken: HashSet<String>,
+    unnamed: usize,
+    result: Option<Var>,
+    order: usize,
+    pub b: Builder,
+    pub names: HashMap<Var, String>,
+    pub defs: HashMap<Var, Def>,
+    /// What a call's pullback gave, by name: each partial `∂₁f(z, x)`.
+    pub labels: HashMap<Var, String>,
+    /// The nodes whose value each variable may be.
+    pub may_be: HashMap<Var, Vec<Cand>>,
+    pub nodes: Vec<OpNode>,
+    pub loops: Vec<LoopNode>,
+    /// Each node's number, by its variable.
+    pub ids: HashMap<Var, usize>,
+    /// Each loop's number, by its iteration counter.
+    pub counters: HashMap<Var, usize>,
+    pub branches: bool,
+    /// Names for intermediates that become a named value: an `if`'s arm's result, a loop's
+    /// next value of a carried variable.
+    preferred: HashMap<Var, String>,
+    /// Names given to a loop's unnamed accumulator (`Σ` of an iterator's sum), which the node
+    /// giving its next value takes as it is.
+    reserved: HashMap<Var, String>,
+}
+
+/// The loops around a node: each one's number and iteration counter.
+type Path = [(usize, Var)];
+
+impl<'a> Walk<'a> {
+    pub(super) fn new(primal: &'a Func, function: &'a str) -> Walk<'a> {
+        let sources: HashSet<String> = primal
+            .vars
+            .iter()
+            .filter_map(|v| match &v.name {
+                Name::Source(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        let named_xi = sources
+            .iter()
+            .any(|s| s.starts_with("xi") || s.starts_with('ξ'));
+        let mut b = Builder::new(primal.float);
+        b.vars = primal.vars.clone();
+        b.externs = primal.externs.clone();
+        b.arrays = primal.arrays.clone();
+        b.derivative = true;
+        Walk {
+            primal,
+            function,
+            prefix: if named_xi { "t" } else { "ξ" },
+            sources,
+            taken: HashSet::new(),
+            unnamed: 0,
+            result: primal.body.yields[0].as_var(),
+            order: 0,
+            b,
+            names: HashMap::default(),
+            defs: HashMap::default(),
+            labels: HashMap::default(),
+            may_be: HashMap::default(),
+            nodes: Vec::new(),
+            loops: Vec::new(),
+            ids: HashMap::default(),
+            counters: HashMap::default(),
+            branches: false,
+            preferred: HashMap::default(),
+            reserved: HashMap::default(),
+        }
+    }
+
+    /// Every node's name is its own: a name given twice (shadowing, reassignment) gets a prime
+    /// (`s`, `s′`, `s′′`).
+    pub(super) fn unique(&mut self, base: String) -> String {
+        let mut name = base;
+        while !self.taken.insert(name.clone()) {
+            name.push('′');
+        }
+        name
+    }
+
+    fn next_order(&mut self) -> usize {
+        self.order += 1;
+        self.order
+    }
+
+    fn render(&self) -> Render<'_> {
+        Render {
+            names: &self.names,
+            defs: &self.defs,
+            func: self.primal,
+            labels: &self.labels,
+            budget: std::cell::Cell::new(BUDGET),
+        }
+    }
+
+    /// The nodes `o` may be.
+    fn may(&self, o: &Operand) -> Vec<Cand> {
+        o.as_var()
+            .and_then(|v| self.may_be.get(&v).cloned())
+            .unwrap_or_default()
+    }
+
+    /// Finds the nodes of `block` (in `path`'s loops, in `arm` of an `if`) and instruments it.
+    pub(super) fn block(&mut self, block: &mut Block, path: &Path, arm: Option<(String, bool)>) {
+        for mut inst in std::mem::take(&mut block.insts) {
+            let mut after = Vec::new();
+            match &mut inst {
+                Inst::Op { var, op, args } => {
+                    let (var, op, args) = (*var, *op, args.clone());
+                    if self.primal.info(var).active {
+                        after = self.node(var, op, &args, path, arm.clone());
+                    } else {
+                        self.defs.insert(var, Def::Op(op, args));
+                    }
+                }
+                Inst::Opaque { var, expr, .. } => {
+                    self.defs.insert(
+                        *var,
+                        Def::Opaque(expr.tokens.to_string(), expr.refs.clone(), expr.prec),
+                    );
+                }
+                Inst::Cond { var, cond } => {
+                    self.defs.insert(*var, Def::Cond(cond.clone()));
+                }
+                Inst::Load { var, arr, idx } => {
+                    self.defs.insert(*var, Def::Load(*arr, idx.clone()));
+                }
+                Inst::If {
+                    cond,
+                    then,
+                    els,
+                    outs,
+                } => {
+                    self.branches = true;
+                    for (k, o) in outs.iter().enumerate() {
+                        self.prefer(*o, &then.yields[k]);
+                        self.prefer(*o, &els.yields[k]);
+                    }
+                    let c = self.render().operand(*cond).0;
+                    self.block(then, path, Some((c.clone(), true)));
+                    self.block(els, path, Some((c, false)));
+                    for (k, o) in outs.iter().enumerate() {
+                        let mut may = self.may(&then.yields[k]);
+                        may.extend(self.may(&els.yields[k]));
+                        self.alias(*o, then.yields[k], may);
+                    }
+                }
+                Inst::Loop(lp) => after = self.lp(lp, path, arm.clone()),
+                _ => {}
+            }
+            block.insts.push(inst);
+            block.insts.extend(after);
+        }
+    }
+
+    /// The intermediate `y` takes the source's name of `v`, if it has one.
+    fn prefer(&mut self, v: Var, y: &Operand) {
+        if let (Name::Source(s), Some(y)) = (&self.primal.info(v).name, y.as_var()) {
+            if !matches!(self.primal.info(y).name, Name::Source(_)) {
+                self.preferred.entry(y).or_insert_with(|| s.clone());
+            }
+        }
+    }
+
+    /// Names `v` (an `if`'s or a loop's value, not a node) as the source does, or as
+    /// `like`; it may be the nodes `may`.
+    fn alias(&mut self, v: Var, like: Operand, may: Vec<Cand>) {
+        let name = match &self.primal.info(v).name {
+            Name::Source(s) => s.clone(),
+            _ => self.render().operand(like).0,
+        };
+        self.names.insert(v, name);
+        self.may_be.insert(v, may);
+    }
+
+    fn lp(&mut self, lp: &mut Loop, path: &Path, arm: Option<(String, bool)>) -> Vec<Inst> {
+        let id = self.loops.len();
+        let order = self.next_order();
+        let header = match &lp.header {
+            Header::For { pat, iter, .. } => {
+                let r = self.render();
+                let text = |o: &crate::ir::Opaque| {
+                    let mut s = tidy(&o.tokens.to_string());
+                    for (i, v) in o.refs.iter().enumerate().rev() {
+                        s = s.replace(&crate::ir::placeholder(i), &r.operand(Operand::Var(*v)).0);
+                    }
+                    s.replace("__grad_krate", "backprop")
+                };
+                format!("for {} in {}", text(pat).replace("& ", "&"), text(iter))
+            }
+            Header::Loop => "loop".to_string(),
+        };
+        self.loops.push(LoopNode {
+            header,
+            parent: path.last().map(|p| p.0),
+            order,
+            carried: Vec::new(),
+        });
+        for (k, c) in lp.carried.clone().into_iter().enumerate() {
+            // At the loop's first iteration, the value it starts from.
+            let may: Vec<Cand> = self
+                .may(&c.init)
+                .into_iter()
+                .map(|(n, mut when)| {
+                    when.push((id, true));
+                    (n, when)
+                })
+                .collect();
+            let y = lp.body.yields[k];
+            if !matches!(self.primal.info(c.phi).name, Name::Source(_))
+                && self.primal.info(c.phi).active
+            {
+                // An accumulator the source does not name: `Σ` for a sum, `Π` for a
+                // product, `acc` otherwise; the node giving its next value is named so too.
+                let init = self.render().operand(c.init).0;
+                let base = if init.contains("::sum(") {
+                    "Σ"
+                } else if init.contains("::product(") {
+                    "Π"
+                } else {
+                    "acc"
+                };
+                let name = self.unique(base.to_string());
+                self.names.insert(c.phi, name.clone());
+                self.may_be.insert(c.phi, may);
+                if let Some(y) = y.as_var() {
+                    self.reserved.insert(y, name);
+                }
+            } else {
+                self.alias(c.phi, c.init, may);
+                self.prefer(c.phi, &y);
+            }
+        }
+        let span = lp
+            .carried
+            .first()
+            .map_or_else(Span::call_site, |c| self.primal.info(c.phi).span);
+        let counter = record::counter(&mut self.b, span);
+        self.counters.insert(counter, id);
+        let mut inner = path.to_vec();
+        inner.push((id, counter));
+        self.block(&mut lp.body, &inner, arm);
+        for (k, c) in lp.carried.clone().into_iter().enumerate() {
+            // At a later one, the value the iteration before gave.
+            let next = self.may(&lp.body.yields[k]);
+            let mut may = self.may_be.get(&c.phi).cloned().unwrap_or_default();
+            may.extend(next.iter().map(|(n, when)| {
+                let mut when = when.clone();
+                when.push((id, false));
+                (n.clone(), when)
+            }));
+            self.may_be.insert(c.phi, may);
+            // After the loop, the last iteration's (or, if none ran, the start).
+            let mut after = self.may(&c.init);
+            after.extend(next.iter().cloned());
+            let name = self.names.get(&c.phi).cloned().unwrap_or_default();
+            self.names.insert(c.out, name.clone());
+            self.may_be.insert(c.out, after);
+            if !next.is_empty() {
+                self.loops[id]
+                    .carried
+                    .push((name, next.into_iter().map(|c| c.0).collect()));
+            }
+        }
+        // The counter: `0` before the first iteration, one more after each.
+        let (next, nv) = record::step(&mut self.b, counter, true);
+        lp.body.insts.push(next);
+        lp.body.yields.insert(lp.carried.len(), Operand::Var(nv));
+        let out = record::counter(&mut self.b, span);
+        let zero = record::zero(&mut self.b);
+        lp.carried.push(Carry {
+            phi: counter,
+            init: zero,
+            out,
+        });
+        let outer: Vec<Var> = path.iter().map(|p| p.1).collect();
+        vec![record::record(
+            &mut self.b,
+            "trips",
+            &[Arg::Num(id), Arg::Path(&outer), Arg::Count(out)],
+        )]
+    }
+
+    /// The node `var = op(args)`: its name, expression and local derivatives; returns the code
+    /// that computes them and records its value.
+    fn node(
+        &mut self,
+        var: Var,
+        op: Op,
+        args: &[Operand],
+        path: &Path,
+        arm: Option<(String, bool)>,
+    ) -> Vec<Inst> {
+        let id = self.nodes.len();
+        let base = match &self.primal.info(var).name {
+            _ if self.reserved.contains_key(&var) => String::new(),
+            Name::Source(s) => s.clone(),
+            _ if self.result == Some(var) => self.function.to_string(),
+            _ if self.preferred.contains_key(&var) => self.preferred[&var].clone(),
+            _ => loop {
+                self.unnamed += 1;
+                let n = format!("{}{}", self.prefix, self.unnamed);
+                if !self.sources.contains(&n) {
+                    break n;
+                }
+            },
+        };
+        let name = match self.reserved.get(&var) {
+            Some(n) => n.clone(),
+            None => self.unique(base),
+        };
+        // A call's partials, named `∂₁f(z, x)`: the callee's partial in its first argument at
+        // that call's arguments (one call's partials and another's, or two arguments' of one
+        // call, are told apart).
+        if let Op::Pulled(n) = op {
+            let callee = self.render().callee(&args[2 * n]);
+            let xs: Vec<String> = (0..n).map(|k| self.render().operand(args[k]).0).collect();
+            for k in 0..n {
+                if let Some(p) = args[n + k].as_var() {
+                    self.labels.insert(
+                        p,
+                        format!("∂{}{callee}({})", subscript(k + 1), xs.join(", ")),
+                    );
+                }
+            }
+        }
+        let expr = self.render().op(op, args).0;
+        // Named now: a local derivative may be the node itself (`∂e^x/∂x = e^x`).
+        self.names.insert(var, name.clone());
+        let mut code = Vec::new();
+        let mut local = Vec::new();
+        let mut partials = Vec::new();
+        for (k, a) in args.iter().enumerate() {
+            let differentiated = a.as_var().is_some_and(|x| self.primal.info(x).active);
+            let operand = match op {
+                Op::Select(_) => k >= 2,
+                Op::Pulled(n) => k < n,
+                _ => true,
+            };
+            if !differentiated || !operand {
+                continue;
+            }
+            self.b.enter();
+            let p = arith::partial(&mut self.b, op, args, Operand::Var(var), k);
+            let formula = self.render().built(&self.b, p);
+            code.extend(self.b.exit(Vec::new()).insts);
+            local.push(Local {
+                operand: self.render().operand(*a).0,
+                var: a.as_var(),
+                formula,
+                may_be: Vec::new(),
+            });
+            partials.push(p);
+        }
+        self.may_be.insert(var, vec![(name.clone(), Vec::new())]);
+        self.defs.insert(var, Def::Op(op, args.to_vec()));
+        self.ids.insert(var, id);
+        let counters: Vec<Var> = path.iter().map(|p| p.1).collect();
+        code.push(record::record(
+            &mut self.b,
+            "value",
+            &[
+                Arg::Num(id),
+                Arg::Path(&counters),
+                Arg::Float(Operand::Var(var)),
+                Arg::Floats(&partials),
+            ],
+        ));
+        let order = self.next_order();
+        self.nodes.push(OpNode {
+            name,
+            expr,
+            local,
+            loops: path.iter().map(|p| p.0).collect(),
+            order,
+            arm,
+        });
+        code
+    }
+}

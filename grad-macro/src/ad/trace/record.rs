@@ -1,0 +1,134 @@
+//! The code by which a `_trace` companion records its run in the runtime's `Recorder`
+//! (`__grad_trace`, declared by the companion): each node's value and local derivatives where
+//! the function computes it (`value`), its adjoint where the reverse sweep completes it
+//! (`adjoint`), each loop's number of iterations (`trips`), and where a reverse sweep over a
+//! loop starts (`last`). A node is identified by its number in the table and the iteration of
+//! each loop it is in, so that the two halves meet whatever order the sweep visits them in.
+
+use crate::build::Builder;
+use crate::emit::tokens::{float_lit_typed, named_const, PREC_ATOM};
+use crate::ir::{placeholder, Float, Inst, Kind, Name, Opaque, Operand, Var};
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::quote;
+
+/// An argument of a recording call.
+pub enum Arg<'a> {
+    /// A number the macro knows (a node's or a loop's).
+    Num(usize),
+    /// The iteration counters of the loops around (`&[i0, i1]`).
+    Path(&'a [Var]),
+    /// A value of the function's float type, as `f64`.
+    Float(Operand),
+    /// Several, as a slice of `f64`.
+    Floats(&'a [Operand]),
+    /// A counter.
+    Count(Var),
+}
+
+/// `__grad_trace.<method>(args..)`, run for its effect (never removed, never run again by a
+/// recomputation).
+pub fn record(b: &mut Builder, method: &str, args: &[Arg]) -> Inst {
+    let (tokens, refs) = call(b, method, args);
+    let var = b.new_var(
+        Kind::Opaque,
+        Name::Fixed("recorded"),
+        false,
+        Span::call_site(),
+    );
+    Inst::Opaque {
+        var,
+        expr: Opaque {
+            tokens,
+            refs,
+            effectful: true,
+            prec: PREC_ATOM,
+        },
+        ty: None,
+    }
+}
+
+/// `__grad_trace.<method>(args..)` as a value (a counter), pushed in the builder's block.
+pub fn query(b: &mut Builder, method: &str, args: &[Arg]) -> Operand {
+    let (tokens, refs) = call(b, method, args);
+    b.opaque(tokens, refs, Kind::Opaque)
+}
+
+/// A loop's iteration counter: `0usize`, and the code of its next value (`c + 1` forwards,
+/// `c - 1` for a sweep walking backwards, wrapping below the first iteration).
+pub fn counter(b: &mut Builder, span: Span) -> Var {
+    b.new_var(Kind::Opaque, Name::Fixed("iteration"), false, span)
+}
+
+pub fn zero(b: &mut Builder) -> Operand {
+    b.add_extern(quote!(0usize))
+}
+
+/// The counter's next value: an instruction and the variable it defines.
+pub fn step(b: &mut Builder, c: Var, up: bool) -> (Inst, Var) {
+    let p = Ident::new(&placeholder(0), Span::call_site());
+    let tokens = if up {
+        quote!(#p + 1usize)
+    } else {
+        quote!(#p.wrapping_sub(1usize))
+    };
+    let var = b.new_var(
+        Kind::Opaque,
+        Name::Fixed("iteration"),
+        false,
+        b.info(c).span,
+    );
+    let inst = Inst::Opaque {
+        var,
+        expr: Opaque {
+            tokens,
+            refs: vec![c],
+            effectful: false,
+            prec: if up { 4 } else { PREC_ATOM },
+        },
+        ty: None,
+    };
+    (inst, var)
+}
+
+fn call(b: &Builder, method: &str, args: &[Arg]) -> (TokenStream, Vec<Var>) {
+    let mut refs = Vec::new();
+    let mut var = |v: Var, refs: &mut Vec<Var>| {
+        let id = Ident::new(&placeholder(refs.len()), Span::call_site());
+        refs.push(v);
+        quote!(#id)
+    };
+    let float = |o: Operand,
+                 refs: &mut Vec<Var>,
+                 var: &mut dyn FnMut(Var, &mut Vec<Var>) -> TokenStream| {
+        let t = match o {
+            Operand::Var(v) => var(v, refs),
+            Operand::Lit(x) => return float_lit_typed(x, Float::F64),
+            Operand::Const(c) => named_const(c, b.float),
+            Operand::Extern(e) => b.externs[e as usize].clone(),
+            Operand::Int(_) | Operand::Bool(_) => return float_lit_typed(0.0, Float::F64),
+        };
+        quote!(__grad_krate::__private::to_f64(#t))
+    };
+    let mut parts = Vec::new();
+    for a in args {
+        parts.push(match a {
+            Arg::Num(n) => {
+                let n = Literal::usize_suffixed(*n);
+                quote!(#n)
+            }
+            Arg::Path(vs) => {
+                let xs: Vec<TokenStream> = vs.iter().map(|v| var(*v, &mut refs)).collect();
+                quote!(&[#(#xs),*])
+            }
+            Arg::Float(o) => float(*o, &mut refs, &mut var),
+            Arg::Floats(os) => {
+                let xs: Vec<TokenStream> =
+                    os.iter().map(|o| float(*o, &mut refs, &mut var)).collect();
+                quote!(&[#(#xs),*])
+            }
+            Arg::Count(v) => var(*v, &mut refs),
+        });
+    }
+    let m = Ident::new(method, Span::call_site());
+    (quote!(__grad_trace.#m(#(#parts),*)), refs)
+}
