@@ -269,6 +269,62 @@ struct Batch {
     checkpoint_points: usize,
 }
 
+/// The seventeenth batch: programs of the loop language (loops, jumps, `match`, branches,
+/// `max`, iterator sums) compiled with `trace` (`tr0`, ..), whose table must give `_grad`'s
+/// gradient to the bit and the function's value, and whose rows must follow the chain rule
+/// (`check_trace`). Programs with arrays that carry derivatives are not drawn (`trace` refuses
+/// them: a UI case says so).
+#[derive(Default)]
+struct Traces {
+    fns: String,
+    checks: String,
+    programs: usize,
+    points: usize,
+    /// Programs with a loop, an `if` or `match`, and `max` or `min`.
+    loops: usize,
+    branches: usize,
+    max: usize,
+}
+
+impl Traces {
+    fn add(&mut self, name: &str, p: &Program, points: &[Point]) {
+        let source = p.source_with(name, "trace");
+        // What `trace` refuses: an array that carries derivatives.
+        if p.wrt_array || source.contains("[0.0; ") {
+            return;
+        }
+        self.programs += 1;
+        self.loops += usize::from(
+            source.contains("for ") || source.contains("while ") || source.contains("loop {"),
+        );
+        self.branches += usize::from(source.contains("if ") || source.contains("match "));
+        self.max += usize::from(source.contains(".max(") || source.contains(".min("));
+        self.fns.push_str(&source);
+        let names: Vec<String> = (0..p.n_wrt).map(|j| format!("\"w{j}\"")).collect();
+        for pt in points {
+            if oracle::value_and_gradient(p, pt).is_none() {
+                continue;
+            }
+            self.points += 1;
+            let args = p.args(pt);
+            let a: Vec<String> = (0..args.len()).map(|j| format!("a{j}")).collect();
+            let (args, a) = (args.join(", "), a.join(", "));
+            let _ = writeln!(
+                self.checks,
+                "    let ({a},) = std::hint::black_box(({args},));\n    n += check_trace({source:?}, \"{args}\", &[{}], || {name}({a}), || {name}_grad({a}), || {name}_trace({a}));",
+                names.join(", ")
+            );
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} programs with `trace` ({} points; with a loop {}, with a branch {}, with `max` or `min` {})",
+            self.programs, self.points, self.loops, self.branches, self.max
+        )
+    }
+}
+
 /// What the callers of the ninth batch (arrays across calls) show: the name (see
 /// [`Batch::array_features`]).
 const ARRAY_CALL_FEATURES: &[&str] = &[
@@ -1347,6 +1403,7 @@ fn main() {
     let generic_cases = env("GRAD_COMPILED_GENERIC_CASES").unwrap_or(6);
     let rule_cases = env("GRAD_COMPILED_RULE_CASES").unwrap_or(6);
     let array_second_cases = env("GRAD_COMPILED_ARRAY_SECOND_CASES").unwrap_or(6);
+    let trace_cases = env("GRAD_COMPILED_TRACE_CASES").unwrap_or(20);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -1561,6 +1618,22 @@ fn main() {
         Helpers::Arrays,
     );
 
+    // Drawn until the batch has its size (programs with arrays that carry derivatives are left
+    // out), at most ten draws a program.
+    let mut traces = Traces::default();
+    let mut runner = self::runner(seed, 17);
+    for i in 0..10 * trace_cases {
+        if traces.programs as u64 >= trace_cases {
+            break;
+        }
+        let tree = match gen::loop_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating program {i} of the trace batch: {e}"),
+        };
+        let (p, points) = tree.current();
+        traces.add(&format!("tr{i}"), &p, &points);
+    }
+
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
         plain.programs, plain.points, plain.nonzero, loops.programs, loops.points, loops.nonzero
@@ -1691,6 +1764,8 @@ fn main() {
         structs.programs, structs.points, structs.nonzero, forms[0], forms[1], forms[2], forms[3], forms[4], forms[5]
     );
 
+    let _ = write!(summary, ", {}", traces.summary());
+
     let k = grad_testgen::ast::USER_CONST;
     // What every program may use: the import, the user constant, the index tables, the
     // escapes' support items.
@@ -1700,7 +1775,7 @@ fn main() {
         grad_testgen::escape::SUPPORT,
     );
     let out = format!(
-        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
+        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
@@ -1718,6 +1793,7 @@ fn main() {
         generic_callers.fns,
         rule_callers.fns,
         array_second.fns,
+        traces.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
         array_calls.module,
@@ -1738,6 +1814,7 @@ fn main() {
         generic_callers.checks,
         rule_callers.checks,
         array_second.checks,
+        traces.checks,
     );
     write("generated.rs", &out);
     // The same programs for `tests/lints.rs`, with and without `#[grad]` (an attribute's line

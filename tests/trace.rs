@@ -191,8 +191,8 @@ fn svg_says_what_it_cannot_draw() {
 
 /// The chain rule, row by row: each row's accumulated derivative is the sum, over the rows that
 /// use it (their operands are labelled with the row it was at that point: `s@1`), of their
-/// derivative times their local derivative; a row nothing uses is the result (1) or a value
-/// the result does not depend on (0). Holds to rounding.
+/// derivative times their local derivative, and 1 for the result; a row nothing uses is a
+/// value the result does not depend on (0). Holds to rounding.
 fn chain_rule_holds(t: &backprop::trace::Trace) {
     for (k, n) in t.nodes.iter().enumerate() {
         let Some(d) = n.derivative else { continue };
@@ -208,8 +208,14 @@ fn chain_rule_holds(t: &backprop::trace::Trace) {
                 }
             }
         }
+        // The result's derivative is 1, besides what its users give.
+        if t.result_node().is_some_and(|r| std::ptr::eq(r, n)) {
+            sum += 1.0;
+            size = size.max(1.0);
+            users += 1;
+        }
         if users == 0 {
-            assert!(d == 1.0 || d == 0.0, "{label} has no user: ∂ = {d}\n{t}");
+            assert_eq!(d, 0.0, "{label} has no user\n{t}");
         } else {
             assert!(
                 (sum - d).abs() <= 1e-14 * size * users as f64,
@@ -242,9 +248,10 @@ fn a_loss_summed_in_a_loop_has_a_row_per_node_per_iteration() {
         total += l.value;
         let s = t.node(&format!("total@{i}")).expect("the sum so far");
         assert_eq!(s.value, total);
-        // `total + l`: the operand `total` is the row of the iteration before (none at first).
+        // `total + l`: the operand `total` is the row of the iteration before (at first, the
+        // constant it starts from).
         let before = if i == 0 {
-            "total".to_string()
+            "total (= 0)".to_string()
         } else {
             format!("total@{}", i - 1)
         };
@@ -435,5 +442,39 @@ fn a_long_run_shows_its_ends() {
         t.node("w").and_then(|n| n.derivative),
         Some(long_sum_grad(0.01, 500))
     );
+    chain_rule_holds(&t);
+}
+
+/// The mean squared error: `_grad` takes the factor `2 / n` its terms share out of the sum
+/// (`opt::factor`); the trace's program is optimised the same way, so its derivatives are
+/// `_grad`'s to the bit, and each iteration's rows still follow the chain rule.
+#[backprop::grad(wrt = w, b, trace)]
+fn mse(w: f64, b: f64, xs: &[f64], ys: &[f64]) -> f64 {
+    let mut loss = 0.0;
+    for (x, y) in xs.iter().zip(ys) {
+        let r = w * x + b - y;
+        loss += r * r;
+    }
+    loss / xs.len() as f64
+}
+
+#[test]
+fn a_mean_squared_error_is_grad_to_the_bit() {
+    let xs: Vec<f64> = (0..37).map(|i| (f64::from(i) * 0.37).sin()).collect();
+    let ys: Vec<f64> = (0..37).map(|i| (f64::from(i) * 0.11).cos()).collect();
+    let t = mse_trace(0.3, -0.7, &xs, &ys);
+    let (dw, db) = mse_grad(0.3, -0.7, &xs, &ys);
+    assert_eq!(t.node("w").and_then(|n| n.derivative), Some(dw));
+    assert_eq!(t.node("b").and_then(|n| n.derivative), Some(db));
+    // ∂mse/∂r at point i is 2·r_i / n.
+    let n = xs.len() as f64;
+    for (i, r) in t.iterations("r").enumerate() {
+        assert_eq!(r.iteration, vec![i]);
+        assert_relative_eq!(
+            r.derivative.unwrap_or_default(),
+            2.0 * r.value / n,
+            max_relative = 1e-15
+        );
+    }
     chain_rule_holds(&t);
 }

@@ -143,6 +143,69 @@ fn check<G: Components>(
     1
 }
 
+/// A program compiled with `trace` (the seventeenth batch): the table's differentiated inputs
+/// carry `_grad`'s gradient to the bit, its value is the function's, and each row's derivative
+/// is what the chain rule gives from the rows that use it, and 1 for the result (to rounding; a
+/// row nothing uses is a value the result does not depend on, 0).
+fn check_trace<G: Components>(
+    source: &str,
+    args: &str,
+    names: &[&str],
+    original: impl FnOnce() -> f64 + std::panic::UnwindSafe,
+    grad: impl FnOnce() -> G + std::panic::UnwindSafe,
+    trace: impl FnOnce() -> backprop::trace::Trace + std::panic::UnwindSafe,
+) -> usize {
+    let at = format!("\n{source}at ({args})");
+    let ran = std::panic::catch_unwind(|| (original(), grad(), trace()));
+    let Ok((value, grad, t)) = ran else {
+        return fail(format!("panicked:{at}"));
+    };
+    let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    if !same(t.value(), value) {
+        return fail(format!("trace's value {:?} vs {value:?}:{at}", t.value()));
+    }
+    for (name, g) in names.iter().zip(grad.components()) {
+        match t.node(name).and_then(|n| n.derivative) {
+            Some(d) if same(d, g) => {}
+            d => return fail(format!("trace's ∂/∂{name} {d:?} vs _grad's {g:?}:{at}")),
+        }
+    }
+    for (k, n) in t.nodes.iter().enumerate() {
+        let Some(d) = n.derivative else { continue };
+        let label = n.label();
+        let (mut sum, mut size, mut users) = (0.0, 0.0_f64, 0);
+        for m in &t.nodes[k + 1..] {
+            for (operand, local) in &m.local {
+                if *operand == label {
+                    let term = m.derivative.unwrap_or(f64::NAN) * local;
+                    sum += term;
+                    size = size.max(term.abs());
+                    users += 1;
+                }
+            }
+        }
+        if t.result_node().is_some_and(|r| std::ptr::eq(r, n)) {
+            sum += 1.0;
+            size = size.max(1.0);
+            users += 1;
+        }
+        if !(d.is_finite() && sum.is_finite() && size.is_finite()) {
+            continue;
+        }
+        let ok = if users == 0 {
+            d == 0.0
+        } else {
+            (sum - d).abs() <= 1e-12 * size * f64::from(users) + 1e-300
+        };
+        if !ok {
+            return fail(format!(
+                "trace's row {label}: ∂ = {d:?}, the rows using it give {sum:?} ({users} uses):{at}\n{t:#}"
+            ));
+        }
+    }
+    1
+}
+
 fn fail(msg: String) -> usize {
     FAILURES
         .lock()
@@ -492,8 +555,8 @@ fn check_jacobian<O: Components, J: Rows>(
 #[allow(unused, clippy::all, clippy::pedantic)]
 mod generated {
     use super::{
-        check, check_forward, check_hessian, check_jacobian, check_reverse, Case, JacobianCase,
-        SecondCase,
+        check, check_forward, check_hessian, check_jacobian, check_reverse, check_trace, Case,
+        JacobianCase, SecondCase,
     };
     include!(concat!(env!("OUT_DIR"), "/generated.rs"));
 }

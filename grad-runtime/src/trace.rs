@@ -32,11 +32,7 @@ impl Node {
     /// How the table names it: its name, then, in a loop, `@` and its iteration (`p@2`, or
     /// `p@2,0` in nested loops).
     pub fn label(&self) -> String {
-        if self.iteration.is_empty() {
-            return self.name.to_string();
-        }
-        let at: Vec<String> = self.iteration.iter().map(|i| i.to_string()).collect();
-        format!("{}@{}", self.name, at.join(","))
+        label(self.name, &self.iteration)
     }
 }
 
@@ -51,6 +47,8 @@ pub struct Trace {
     pub nodes: Vec<Node>,
     /// The function's value.
     result: f64,
+    /// The node that is the function's value, if one is (not a constant).
+    result_node: Option<usize>,
 }
 
 impl Trace {
@@ -81,9 +79,18 @@ impl Trace {
     /// The table with only the inputs and the nodes of the outermost loop's iterations in
     /// `range` (and the nodes outside loops): a long run's table, a few iterations at a time.
     pub fn only(&self, range: std::ops::Range<usize>) -> Trace {
+        let kept: Vec<&Node> = self
+            .nodes
+            .iter()
+            .filter(|n| n.iteration.first().is_none_or(|i| range.contains(i)))
+            .collect();
+        let result_node = self
+            .result_node()
+            .and_then(|r| kept.iter().position(|n| std::ptr::eq(*n, r)));
         Trace {
             function: self.function,
             result: self.result,
+            result_node,
             nodes: self
                 .nodes
                 .iter()
@@ -96,6 +103,12 @@ impl Trace {
     /// The function's value.
     pub fn value(&self) -> f64 {
         self.result
+    }
+
+    /// The node whose value is the function's: usually the last, but it may be an input (`fn
+    /// f(w: f64) -> f64 { if w > 0.0 { return w; } .. }`), or none (a constant).
+    pub fn result_node(&self) -> Option<&Node> {
+        self.result_node.and_then(|k| self.nodes.get(k))
     }
 
     /// The computational graph in Graphviz DOT, with this trace's numbers: each node with its
@@ -202,29 +215,25 @@ impl Trace {
 }
 
 /// A node of the table the macro writes for a `_trace` companion: its name, its expression,
-/// its operands with a derivative (each as written, and the nodes whose value it may be, each
-/// with when: `(k, true)` only at the first iteration of the `k`-th loop around this node,
-/// `(k, false)` only at a later one; of those that may be, the one that ran last is the
-/// operand), the loops it is in (their place in the function's order, outermost first) and
-/// its own place.
+/// its operands with a derivative (as written), the loops it is in (their place in the
+/// function's order, outermost first) and its own place.
 #[doc(hidden)]
 pub type StaticNode = (
     &'static str,
     &'static str,
-    &'static [(
-        &'static str,
-        &'static [(&'static str, &'static [(usize, bool)])],
-    )],
+    &'static [&'static str],
     &'static [usize],
     usize,
 );
 
-/// A node's run: its number, iteration, value and local derivatives.
-type Row = (usize, Vec<usize>, f64, Vec<f64>);
+/// A node's run: its number, iteration, value, local derivatives, and its operands' rows and
+/// values.
+type Row = (usize, Vec<usize>, f64, Vec<f64>, Vec<usize>, Vec<f64>);
 
-/// What a `_trace` companion records as its function and gradient run: each node's value and
-/// local derivatives where the function computes it, its adjoint where the reverse sweep
-/// completes it, and each loop's number of iterations. Not part of the public API.
+/// What a `_trace` companion records as its function and gradient run: each node's value,
+/// local derivatives and operands (the rows they were) where the function computes it, its
+/// adjoint where the reverse sweep completes it, and each loop's number of iterations. Not part
+/// of the public API.
 #[doc(hidden)]
 #[derive(Default)]
 pub struct Recorder {
@@ -233,6 +242,9 @@ pub struct Recorder {
     trips: RefCell<HashMap<(usize, Vec<usize>), usize>>,
 }
 
+/// An operand that is no row (`Recorder::value`): the table names it as written.
+const NO_ROW: usize = usize::MAX;
+
 impl Recorder {
     /// An empty record.
     pub fn new() -> Self {
@@ -240,11 +252,28 @@ impl Recorder {
     }
 
     /// Node `node` ran (at iteration `path` of the loops it is in), giving `value`, with local
-    /// derivatives `local`.
-    pub fn value(&self, node: usize, path: &[usize], value: f64, local: &[f64]) {
-        self.values
-            .borrow_mut()
-            .push((node, path.to_vec(), value, local.to_vec()));
+    /// derivatives `local` with respect to operands that were the rows `rows` (a row this
+    /// returned; input `k`'s, `usize::MAX - 1 - k`; none, `usize::MAX`: a constant, named by its
+    /// value in `operands`). Returns its row.
+    pub fn value(
+        &self,
+        node: usize,
+        path: &[usize],
+        value: f64,
+        local: &[f64],
+        rows: &[usize],
+        operands: &[f64],
+    ) -> usize {
+        let mut values = self.values.borrow_mut();
+        values.push((
+            node,
+            path.to_vec(),
+            value,
+            local.to_vec(),
+            rows.to_vec(),
+            operands.to_vec(),
+        ));
+        values.len() - 1
     }
 
     /// The reverse sweep completed the adjoint of node `node` at iteration `path`.
@@ -276,12 +305,12 @@ impl Recorder {
     pub fn finish(
         self,
         function: &'static str,
-        result: f64,
+        (result, result_row): (f64, usize),
         inputs: Vec<Node>,
         table: &[StaticNode],
     ) -> Trace {
         let adjoints = self.adjoints.into_inner();
-        let mut rows = self.values.into_inner();
+        let rows = self.values.into_inner();
         // The order they ran in: each enclosing loop's place then iteration, then the node's
         // place in its loop's body.
         let key = |(node, path, ..): &Row| {
@@ -294,49 +323,76 @@ impl Recorder {
             k.push(order);
             k
         };
-        rows.sort_by_cached_key(key);
-        let mut latest: HashMap<&str, (usize, String)> = inputs
-            .iter()
-            .enumerate()
-            .map(|(k, n)| (n.name, (k, n.label())))
-            .collect();
-        let mut nodes = inputs;
-        for (node, path, value, local) in rows {
-            let (name, expression, operands, _, _) = table[node];
-            let local = operands
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_cached_key(|r| key(&rows[*r]));
+        let label = |r: usize| -> Option<String> {
+            if let Some((node, path, ..)) = rows.get(r) {
+                return Some(label(table[*node].0, path));
+            }
+            let k = NO_ROW.checked_sub(1)?.checked_sub(r)?;
+            inputs.get(k).map(Node::label)
+        };
+        let mut nodes: Vec<Node> = Vec::with_capacity(inputs.len() + rows.len());
+        for &r in &order {
+            let (node, path, value, local, operands, values) = &rows[r];
+            let (name, expression, written, _, _) = table[*node];
+            // An operand that is no node's value (a constant: a sum's start, an arm's literal)
+            // is named as written, with its value: `s (= 0)`.
+            let local = local
                 .iter()
-                .zip(local)
-                .map(|((written, may_be), l)| {
-                    let ran = may_be
-                        .iter()
-                        .filter(|(_, when)| {
-                            when.iter()
-                                .all(|(k, first)| path.get(*k).is_some_and(|i| (*i == 0) == *first))
-                        })
-                        .filter_map(|(m, _)| latest.get(m))
-                        .max_by_key(|(at, _)| *at)
-                        .map_or_else(|| written.to_string(), |(_, label)| label.clone());
-                    (ran, l)
+                .enumerate()
+                .map(|(k, l)| {
+                    let shown = operands.get(k).and_then(|o| label(*o)).unwrap_or_else(|| {
+                        let w = written.get(k).copied().unwrap_or("");
+                        format!(
+                            "{w} (= {})",
+                            num(values.get(k).copied().unwrap_or(f64::NAN))
+                        )
+                    });
+                    (shown, *l)
                 })
                 .collect();
-            let derivative = adjoints.get(&(node, path.clone())).copied().unwrap_or(0.0);
-            let n = Node {
+            let derivative = adjoints.get(&(*node, path.clone())).copied().unwrap_or(0.0);
+            nodes.push(Node {
                 name,
                 expression,
-                value,
+                value: *value,
                 local,
                 derivative: Some(derivative),
-                iteration: path,
-            };
-            latest.insert(name, (nodes.len(), n.label()));
-            nodes.push(n);
+                iteration: path.clone(),
+            });
         }
+        // The result's place: an input's, or its row's in the order they ran.
+        let n_inputs = inputs.len();
+        let result_node = if result_row < rows.len() {
+            order
+                .iter()
+                .position(|r| *r == result_row)
+                .map(|k| n_inputs + k)
+        } else {
+            NO_ROW
+                .checked_sub(1)
+                .and_then(|m| m.checked_sub(result_row))
+                .filter(|k| *k < n_inputs)
+        };
+        let mut all = inputs;
+        all.extend(nodes);
         Trace {
             function,
-            nodes,
+            nodes: all,
             result,
+            result_node,
         }
     }
+}
+
+/// `name` at iteration `path`, as [`Node::label`] writes it.
+fn label(name: &str, path: &[usize]) -> String {
+    if path.is_empty() {
+        return name.to_string();
+    }
+    let at: Vec<String> = path.iter().map(|i| i.to_string()).collect();
+    format!("{name}@{}", at.join(","))
 }
 
 /// Text for a quoted DOT string.

@@ -68,13 +68,14 @@ pub(super) fn shown_derivation(
         // The program's yields: each input's value (and derivative); the nodes are recorded
         // as they run (`ad::trace::record`), and the table tells them apart.
         let mut program = d.program.clone();
-        let mut ys = vec![d.program.body.yields[0]];
+        let mut ys = vec![d.program.body.yields[0], d.result_row];
         for (v, _, dv) in &d.inputs {
             ys.push(crate::ir::Operand::Var(*v));
             ys.extend(*dv);
         }
         program.body.yields = ys;
-        let program = super::pipeline::dce(program);
+        // Optimised as `_grad` is (the same sums in the same order: the same bits).
+        let program = super::pipeline::optimise(super::pipeline::dce(program));
         let inputs: Vec<(String, bool)> = d
             .inputs
             .iter()
@@ -86,17 +87,7 @@ pub(super) fn shown_derivation(
             .iter()
             .map(|n| {
                 let (name, expr) = (&n.name, &n.expr);
-                let operands = n.local.iter().map(|l| {
-                    let o = &l.operand;
-                    let m = l.may_be.iter().map(|(name, when)| {
-                        let when = when.iter().map(|(d, first)| {
-                            let d = usize_lit(*d);
-                            quote!((#d, #first))
-                        });
-                        quote!((#name, &[#(#when),*]))
-                    });
-                    quote!((#o, &[#(#m),*]))
-                });
+                let operands = n.local.iter().map(|l| &l.operand);
                 let loops = n.loops.iter().map(|l| usize_lit(d.loops[*l].order));
                 let order = usize_lit(n.order);
                 quote!((#name, #expr, &[#(#operands),*], &[#(#loops),*], #order))
@@ -107,6 +98,7 @@ pub(super) fn shown_derivation(
             let mut next = || ys.next().unwrap_or_default();
             let f64_of = |t: TokenStream| quote!(#krate::__private::to_f64(#t));
             let result = f64_of(next());
+            let result_row = next();
             let mut rows = Vec::new();
             for (n, differentiated) in &inputs {
                 let value = f64_of(next());
@@ -128,7 +120,7 @@ pub(super) fn shown_derivation(
                 });
             }
             quote! {
-                __grad_trace.finish(#fname, #result, #krate::__private::vec![#(#rows),*], &[#(#table),*])
+                __grad_trace.finish(#fname, (#result, #result_row), #krate::__private::vec![#(#rows),*], &[#(#table),*])
             }
         });
         let t_name = format_ident!("{}_trace", name);

@@ -38,11 +38,9 @@ pub struct Local {
     pub may_be: Vec<Cand>,
 }
 
-/// A node an operand may be, and when: for each condition `(k, first)`, only where the
-/// iteration of the `k`-th loop around the node using it is the first (`true`) or a later one.
-/// (In a walk, `k` is the loop's number.) Of those whose conditions hold, the operand is the
-/// one that ran last.
-pub type Cand = (String, Vec<(usize, bool)>);
+/// A node an operand may be, and whether as the value of the iteration before (a value a loop
+/// carries).
+pub type Cand = (String, bool);
 
 /// A loop: how it reads (`for i in 0..n`), the loops around it, its place in the order, and
 /// its carried values (each value's name inside the loop, the node that gives its next value).
@@ -66,6 +64,8 @@ pub struct Derivation {
     /// The primal and the reverse sweep, recording each node's value, local derivatives and
     /// adjoint as they run (`record`): what `_trace` runs.
     pub program: Func,
+    /// The row that is the function's value, in `program` (`Recorder::value`).
+    pub result_row: Operand,
 }
 
 /// Why a function's derivation is not shown, and where in its body (if in one place).
@@ -153,14 +153,19 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
         if let Name::Source(s) = &primal.info(p).name {
             let s = walk.unique(s.clone());
             walk.names.insert(p, s.clone());
-            walk.may_be.insert(p, vec![(s.clone(), Vec::new())]);
+            walk.may_be.insert(p, vec![(s.clone(), false)]);
             if primal.info(p).kind == Kind::Float || wrt.contains(&p) {
+                // An input's row, counted down from the last number (`Recorder::value`).
+                let k = proc_macro2::Literal::usize_suffixed(inputs.len());
+                let row = walk.b.add_extern(quote::quote!((usize::MAX - 1 - #k)));
+                walk.shadows.insert(p, row);
                 inputs.push((p, s.clone(), None));
             }
         }
     }
     let mut body = primal.body.clone();
     walk.block(&mut body, &[], None);
+    let result_row = walk.shadow_of(&primal.body.yields[0]);
     let nodes::Walk {
         mut b,
         names,
@@ -177,23 +182,12 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
     let mut nodes = nodes;
     for n in &mut nodes {
         for l in &mut n.local {
-            // Conditions on the loops around the node, by their depth; others (a loop that is
-            // over) hold.
             let mut seen = std::collections::HashSet::new();
             l.may_be = l
                 .var
                 .and_then(|v| may_be.get(&v).cloned())
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(name, when)| {
-                    let when = when
-                        .into_iter()
-                        .filter_map(|(id, first)| {
-                            n.loops.iter().position(|l| *l == id).map(|d| (d, first))
-                        })
-                        .collect();
-                    (name, when)
-                })
                 .filter(|c| seen.insert(c.clone()))
                 .collect();
         }
@@ -248,6 +242,7 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
         branches,
         formulas,
         program,
+        result_row,
     })
 }
 

@@ -36,6 +36,9 @@ pub(super) struct Walk<'a> {
     /// Each loop's number, by its iteration counter.
     pub counters: HashMap<Var, usize>,
     pub branches: bool,
+    /// Which row each value is at run time: a variable holding its number (`Recorder::value`),
+    /// or an input's number.
+    pub shadows: HashMap<Var, Operand>,
     /// Names for intermediates that become a named value: an `if`'s arm's result, a loop's
     /// next value of a carried variable.
     preferred: HashMap<Var, String>,
@@ -84,6 +87,7 @@ impl<'a> Walk<'a> {
             ids: HashMap::default(),
             counters: HashMap::default(),
             branches: false,
+            shadows: HashMap::default(),
             preferred: HashMap::default(),
             reserved: HashMap::default(),
         }
@@ -159,11 +163,21 @@ impl<'a> Walk<'a> {
                     }
                     let c = self.render().operand(*cond).0;
                     self.block(then, path, Some((c.clone(), true)));
-                    self.block(els, path, Some((c, false)));
-                    for (k, o) in outs.iter().enumerate() {
+                    self.block(els, path, Some((c.clone(), false)));
+                    for (k, o) in outs.clone().into_iter().enumerate() {
                         let mut may = self.may(&then.yields[k]);
                         may.extend(self.may(&els.yields[k]));
-                        self.alias(*o, then.yields[k], may);
+                        self.alias_if(o, (&c, then.yields[k], els.yields[k]), may);
+                        // Which row the value is: the arm's, carried out of the `if` with it.
+                        if self.primal.info(o).active {
+                            let row = self.row_var();
+                            outs.push(row);
+                            let (t, e) =
+                                (self.shadow(&then.yields[k]), self.shadow(&els.yields[k]));
+                            then.yields.push(t);
+                            els.yields.push(e);
+                            self.shadows.insert(o, Operand::Var(row));
+                        }
                     }
                 }
                 Inst::Loop(lp) => after = self.lp(lp, path, arm.clone()),
@@ -174,6 +188,24 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// A variable holding a row's number (`Recorder::value`).
+    fn row_var(&mut self) -> Var {
+        self.b
+            .new_var(Kind::Opaque, Name::Fixed("row"), false, Span::call_site())
+    }
+
+    /// The row `o` is (its number), or none (`usize::MAX`: a literal, data).
+    pub(super) fn shadow_of(&mut self, o: &Operand) -> Operand {
+        self.shadow(o)
+    }
+
+    fn shadow(&mut self, o: &Operand) -> Operand {
+        match o.as_var().and_then(|v| self.shadows.get(&v)) {
+            Some(r) => *r,
+            None => self.b.add_extern(quote::quote!(usize::MAX)),
+        }
+    }
+
     /// The intermediate `y` takes the source's name of `v`, if it has one.
     fn prefer(&mut self, v: Var, y: &Operand) {
         if let (Name::Source(s), Some(y)) = (&self.primal.info(v).name, y.as_var()) {
@@ -181,6 +213,19 @@ impl<'a> Walk<'a> {
                 self.preferred.entry(y).or_insert_with(|| s.clone());
             }
         }
+    }
+
+    /// Names `v`, an `if`'s value, as the source does, or `(a if c, else b)`.
+    fn alias_if(&mut self, v: Var, (c, a, b): (&str, Operand, Operand), may: Vec<Cand>) {
+        let name = match &self.primal.info(v).name {
+            Name::Source(s) => s.clone(),
+            _ => {
+                let r = self.render();
+                format!("({} if {c}, else {})", r.operand(a).0, r.operand(b).0)
+            }
+        };
+        self.names.insert(v, name);
+        self.may_be.insert(v, may);
     }
 
     /// Names `v` (an `if`'s or a loop's value, not a node) as the source does, or as
@@ -218,15 +263,8 @@ impl<'a> Walk<'a> {
             carried: Vec::new(),
         });
         for (k, c) in lp.carried.clone().into_iter().enumerate() {
-            // At the loop's first iteration, the value it starts from.
-            let may: Vec<Cand> = self
-                .may(&c.init)
-                .into_iter()
-                .map(|(n, mut when)| {
-                    when.push((id, true));
-                    (n, when)
-                })
-                .collect();
+            // The value it starts from, or the one the iteration before gave.
+            let may = self.may(&c.init);
             let y = lp.body.yields[k];
             if !matches!(self.primal.info(c.phi).name, Name::Source(_))
                 && self.primal.info(c.phi).active
@@ -256,22 +294,27 @@ impl<'a> Walk<'a> {
             .carried
             .first()
             .map_or_else(Span::call_site, |c| self.primal.info(c.phi).span);
+        // Which row each carried value is, carried with it.
+        let mut rows = Vec::new();
+        for c in lp.carried.clone() {
+            if self.primal.info(c.phi).active {
+                let (phi, out) = (self.row_var(), self.row_var());
+                let init = self.shadow(&c.init);
+                self.shadows.insert(c.phi, Operand::Var(phi));
+                self.shadows.insert(c.out, Operand::Var(out));
+                rows.push((c, Carry { phi, init, out }));
+            }
+        }
         let counter = record::counter(&mut self.b, span);
         self.counters.insert(counter, id);
         let mut inner = path.to_vec();
         inner.push((id, counter));
         self.block(&mut lp.body, &inner, arm);
         for (k, c) in lp.carried.clone().into_iter().enumerate() {
-            // At a later one, the value the iteration before gave.
             let next = self.may(&lp.body.yields[k]);
             let mut may = self.may_be.get(&c.phi).cloned().unwrap_or_default();
-            may.extend(next.iter().map(|(n, when)| {
-                let mut when = when.clone();
-                when.push((id, false));
-                (n.clone(), when)
-            }));
+            may.extend(next.iter().map(|(n, _)| (n.clone(), true)));
             self.may_be.insert(c.phi, may);
-            // After the loop, the last iteration's (or, if none ran, the start).
             let mut after = self.may(&c.init);
             after.extend(next.iter().cloned());
             let name = self.names.get(&c.phi).cloned().unwrap_or_default();
@@ -280,8 +323,18 @@ impl<'a> Walk<'a> {
             if !next.is_empty() {
                 self.loops[id]
                     .carried
-                    .push((name, next.into_iter().map(|c| c.0).collect()));
+                    .push((name.clone(), next.into_iter().map(|c| c.0).collect()));
             }
+        }
+        for (c, row) in rows {
+            let at = lp
+                .carried
+                .iter()
+                .position(|x| x.phi == c.phi)
+                .unwrap_or_default();
+            let next = self.shadow(&lp.body.yields[at]);
+            lp.body.yields.insert(lp.carried.len(), next);
+            lp.carried.push(row);
         }
         // The counter: `0` before the first iteration, one more after each.
         let (next, nv) = record::step(&mut self.b, counter, true);
@@ -351,6 +404,7 @@ impl<'a> Walk<'a> {
         let mut code = Vec::new();
         let mut local = Vec::new();
         let mut partials = Vec::new();
+        let mut used = Vec::new();
         for (k, a) in args.iter().enumerate() {
             let differentiated = a.as_var().is_some_and(|x| self.primal.info(x).active);
             let operand = match op {
@@ -372,21 +426,32 @@ impl<'a> Walk<'a> {
                 may_be: Vec::new(),
             });
             partials.push(p);
+            used.push(k);
         }
-        self.may_be.insert(var, vec![(name.clone(), Vec::new())]);
+        self.may_be.insert(var, vec![(name.clone(), false)]);
         self.defs.insert(var, Def::Op(op, args.to_vec()));
         self.ids.insert(var, id);
         let counters: Vec<Var> = path.iter().map(|p| p.1).collect();
-        code.push(record::record(
+        let operands: Vec<Operand> = args
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| used.contains(k))
+            .map(|(_, a)| *a)
+            .collect();
+        let rows: Vec<Operand> = operands.iter().map(|a| self.shadow(a)).collect();
+        let (inst, row) = record::row(
             &mut self.b,
-            "value",
             &[
                 Arg::Num(id),
                 Arg::Path(&counters),
                 Arg::Float(Operand::Var(var)),
                 Arg::Floats(&partials),
+                Arg::Rows(&rows),
+                Arg::Floats(&operands),
             ],
-        ));
+        );
+        code.push(inst);
+        self.shadows.insert(var, Operand::Var(row));
         let order = self.next_order();
         self.nodes.push(OpNode {
             name,

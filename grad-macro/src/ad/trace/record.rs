@@ -23,19 +23,25 @@ pub enum Arg<'a> {
     Floats(&'a [Operand]),
     /// A counter.
     Count(Var),
+    /// Rows' numbers (`usize`), as a slice.
+    Rows(&'a [Operand]),
 }
 
 /// `__grad_trace.<method>(args..)`, run for its effect (never removed, never run again by a
 /// recomputation).
 pub fn record(b: &mut Builder, method: &str, args: &[Arg]) -> Inst {
+    effect(b, method, args, "recorded").0
+}
+
+/// `__grad_trace.value(args..)`, run for its effect and giving the row's number.
+pub fn row(b: &mut Builder, args: &[Arg]) -> (Inst, Var) {
+    effect(b, "value", args, "row")
+}
+
+fn effect(b: &mut Builder, method: &str, args: &[Arg], name: &'static str) -> (Inst, Var) {
     let (tokens, refs) = call(b, method, args);
-    let var = b.new_var(
-        Kind::Opaque,
-        Name::Fixed("recorded"),
-        false,
-        Span::call_site(),
-    );
-    Inst::Opaque {
+    let var = b.new_var(Kind::Opaque, Name::Fixed(name), false, Span::call_site());
+    let inst = Inst::Opaque {
         var,
         expr: Opaque {
             tokens,
@@ -44,7 +50,8 @@ pub fn record(b: &mut Builder, method: &str, args: &[Arg]) -> Inst {
             prec: PREC_ATOM,
         },
         ty: None,
-    }
+    };
+    (inst, var)
 }
 
 /// `__grad_trace.<method>(args..)` as a value (a counter), pushed in the builder's block.
@@ -127,6 +134,17 @@ fn call(b: &Builder, method: &str, args: &[Arg]) -> (TokenStream, Vec<Var>) {
                 quote!(&[#(#xs),*])
             }
             Arg::Count(v) => var(*v, &mut refs),
+            Arg::Rows(os) => {
+                let xs: Vec<TokenStream> = os
+                    .iter()
+                    .map(|o| match o {
+                        Operand::Var(v) => var(*v, &mut refs),
+                        Operand::Extern(e) => b.externs[*e as usize].clone(),
+                        _ => quote!(usize::MAX),
+                    })
+                    .collect();
+                quote!(&[#(#xs),*])
+            }
         });
     }
     let m = Ident::new(method, Span::call_site());

@@ -443,10 +443,9 @@ impl Derivation {
         }
         for n in &self.nodes {
             for l in &n.local {
-                for (from, when) in &l.may_be {
+                for (from, carried) in &l.may_be {
                     // The value of the iteration before.
-                    let carried = when.iter().any(|(_, first)| !first);
-                    let style = if carried { ", style=dashed" } else { "" };
+                    let style = if *carried { ", style=dashed" } else { "" };
                     s.push_str(&format!(
                         "  \"{}\" -> \"{}\" [label=\"{}\"{style}];\n",
                         dot_label(from),
