@@ -270,7 +270,8 @@ struct Batch {
 }
 
 /// The seventeenth batch: programs of the loop language (loops, jumps, `match`, branches,
-/// `max`, iterator sums) compiled with `trace` (`tr0`, ..), whose table must give `_grad`'s
+/// `max`, iterator sums) compiled with `trace` (`tr0`, ..), and as many callers of generated
+/// helpers of floats (`trc0`, ..: the third batch's language), whose table must give `_grad`'s
 /// gradient to the bit and the function's value, and whose rows must follow the chain rule
 /// (`check_trace`). Programs with arrays that carry derivatives are not drawn (`trace` refuses
 /// them: a UI case says so).
@@ -284,6 +285,9 @@ struct Traces {
     loops: usize,
     branches: usize,
     max: usize,
+    /// Callers of generated helpers, and their call sites.
+    callers: usize,
+    sites: usize,
 }
 
 impl Traces {
@@ -317,10 +321,42 @@ impl Traces {
         }
     }
 
+    /// A caller of generated helpers of floats (the third batch's language) with `trace`: each
+    /// call a node. Its helpers go where `calls` puts its own (this module, `m`, the library).
+    fn add_caller(&mut self, name: &str, mut p: Program, points: &[Point], calls: &mut Batch) {
+        p.name_callees(name);
+        let arrays = p.callees.iter().any(|c| c.source().contains("[f64"));
+        // A call in a branch of a loop (a `while`'s body is one) whose value the sweep needs
+        // is refused, with or without `trace` (the third batch's known stop).
+        let source = p.source(name);
+        // So is, the same way, a call in a loop given an `if`'s value.
+        let calls_in_if = source.lines().any(|l| {
+            l.contains("if ") && (l.contains("_h0(") || l.contains("_h1(") || l.contains("_h2("))
+        });
+        let refused = p
+            .call_sites()
+            .iter()
+            .any(|c| c.in_loop && (c.in_branch || calls_in_if || source.contains("while ")));
+        if arrays || refused || p.wrt_array || source.contains("[0.0; ") {
+            return;
+        }
+        for c in &p.callees {
+            let out = match c.place {
+                Place::Here | Place::Super => &mut calls.fns,
+                Place::Module => &mut calls.module,
+                Place::Crate => &mut calls.lib,
+            };
+            out.push_str(&c.source());
+        }
+        self.callers += 1;
+        self.sites += p.call_sites().len();
+        self.add(name, &p, points);
+    }
+
     fn summary(&self) -> String {
         format!(
-            "{} programs with `trace` ({} points; with a loop {}, with a branch {}, with `max` or `min` {})",
-            self.programs, self.points, self.loops, self.branches, self.max
+            "{} programs with `trace` ({} points; with a loop {}, with a branch {}, with `max` or `min` {}; {} of them callers, through {} call sites)",
+            self.programs, self.points, self.loops, self.branches, self.max, self.callers, self.sites
         )
     }
 }
@@ -1632,6 +1668,20 @@ fn main() {
         };
         let (p, points) = tree.current();
         traces.add(&format!("tr{i}"), &p, &points);
+    }
+    // And as many callers of helpers (`trc0`, ..).
+    let mut runner = self::runner(seed, 18);
+    let before = traces.programs;
+    for i in 0..10 * trace_cases {
+        if (traces.programs - before) as u64 >= trace_cases {
+            break;
+        }
+        let tree = match gen::call_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating caller {i} of the trace batch: {e}"),
+        };
+        let (p, points) = tree.current();
+        traces.add_caller(&format!("trc{i}"), p, &points, &mut calls);
     }
 
     let mut summary = format!(

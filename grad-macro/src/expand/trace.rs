@@ -61,25 +61,64 @@ pub(super) fn shown_derivation(
     let vis = &f.vis;
     let allows = allows();
     let kept = companion_attrs(&f.attrs);
-    let (recv_decl, _) = receiver(f);
+    let (recv_decl, recv_pass) = receiver(f);
+    let vg_path = fn_path(f, &format_ident!("{}_value_and_grad", f.sig.ident));
+    // `_value_and_grad` takes the arguments too: a copy of each the body still needs (a
+    // reference or a number is one; anything else is cloned, an error at its type if it cannot
+    // be).
+    let pass: Vec<TokenStream> = params
+        .iter()
+        .map(|(id, ty, _)| {
+            let plain = matches!(ty, syn::Type::Reference(_))
+                || matches!(ty, syn::Type::Path(p) if p.qself.is_none()
+                && p.path.get_ident().is_some_and(|i| {
+                    ["f32", "f64", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16",
+                     "u32", "u64", "u128", "usize", "bool", "char"]
+                        .iter()
+                        .any(|n| i == n)
+                        || crate::ir::GENERIC_FLOAT == i.to_string()
+                        || f.sig.generics.type_params().any(|t| t.ident == *i)
+                }));
+            if plain {
+                quote!(#id)
+            } else {
+                use syn::spanned::Spanned;
+                quote::quote_spanned!(ty.span()=> ::core::clone::Clone::clone(&#id))
+            }
+        })
+        .collect();
     let decl: Vec<TokenStream> = params.iter().map(|(id, t, _)| quote!(#id: #t)).collect();
     let mut out = TokenStream::new();
     if args.trace {
         // The program's yields: each input's value (and derivative); the nodes are recorded
         // as they run (`ad::trace::record`), and the table tells them apart.
         let mut program = d.program.clone();
+        // The inputs' derivatives are `_grad`'s, from a call of `_value_and_grad` (the node
+        // rows are the sweep's, which `_grad` runs too, but `_grad` may take a factor its terms
+        // share out of a loop's sum: those rows agree with it to rounding).
         let mut ys = vec![d.program.body.yields[0], d.result_row];
-        for (v, _, dv) in &d.inputs {
+        for (v, _, _) in &d.inputs {
             ys.push(crate::ir::Operand::Var(*v));
-            ys.extend(*dv);
         }
         program.body.yields = ys;
         // Optimised as `_grad` is (the same sums in the same order: the same bits).
         let program = super::pipeline::optimise(super::pipeline::dce(program));
-        let inputs: Vec<(String, bool)> = d
+        let gradient = quote!(__grad_gradient);
+        let inputs: Vec<(String, Option<TokenStream>)> = d
             .inputs
             .iter()
-            .map(|(_, n, dv)| (n.clone(), dv.is_some()))
+            .map(|(v, n, _)| {
+                let at = d.wrt.iter().position(|w| w == v);
+                let component = at.map(|j| {
+                    if d.wrt.len() == 1 {
+                        gradient.clone()
+                    } else {
+                        let j = syn::Index::from(j);
+                        quote!(#gradient.#j)
+                    }
+                });
+                (n.clone(), component)
+            })
             .collect();
         let usize_lit = |n: usize| proc_macro2::Literal::usize_suffixed(n);
         let table: Vec<TokenStream> = d
@@ -100,13 +139,14 @@ pub(super) fn shown_derivation(
             let result = f64_of(next());
             let result_row = next();
             let mut rows = Vec::new();
-            for (n, differentiated) in &inputs {
+            for (n, component) in &inputs {
                 let value = f64_of(next());
-                let derivative = if *differentiated {
-                    let d = f64_of(next());
-                    quote!(::core::option::Option::Some(#d))
-                } else {
-                    quote!(::core::option::Option::None)
+                let derivative = match component {
+                    Some(g) => {
+                        let d = f64_of(g.clone());
+                        quote!(::core::option::Option::Some(#d))
+                    }
+                    None => quote!(::core::option::Option::None),
                 };
                 rows.push(quote! {
                     #krate::trace::Node {
@@ -136,6 +176,7 @@ pub(super) fn shown_derivation(
             #allows
             #vis fn #t_name #generics (#recv_decl #(#decl),*) -> #krate::trace::Trace #where_clause {
                 #prelude
+                let __grad_gradient = #vg_path(#recv_pass #(#pass),*).1;
                 let __grad_trace = #krate::__private::Recorder::new();
                 #body
             }

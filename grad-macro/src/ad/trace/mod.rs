@@ -66,6 +66,8 @@ pub struct Derivation {
     pub program: Func,
     /// The row that is the function's value, in `program` (`Recorder::value`).
     pub result_row: Operand,
+    /// The `wrt` parameters, in the gradient's order.
+    pub wrt: Vec<Var>,
 }
 
 /// Why a function's derivation is not shown, and where in its body (if in one place).
@@ -243,6 +245,7 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
         formulas,
         program,
         result_row,
+        wrt: wrt.to_vec(),
     })
 }
 
