@@ -7,7 +7,9 @@
 //! - 004: the sigmoid perceptron at x = [−1, −2], w = [2, −3], b = −3;
 //! - 002: the fan-out network's graph, written to `backprop-example/fan_out.dot` in the
 //!   system's temporary folder, and drawn beside it as `fan_out.svg` (`backprop::trace::svg`,
-//!   in Rust: no Graphviz needed), with 004's graph and its numbers as `perceptron.svg`.
+//!   in Rust: no Graphviz needed), with 004's graph and its numbers as `perceptron.svg`;
+//! - 000: the logistic loss summed over a data set in a loop: its table, a row per point, and
+//!   its graph (`summed_loss.svg`: the loop drawn once, the sum it carries dashed).
 //!
 //! ```text
 //! cargo run --example trace_tables
@@ -53,6 +55,15 @@ fn main() {
     println!("004's graph with its numbers:");
     match perceptron_trace(2.0, -3.0, -3.0, -1.0, -2.0).to_svg() {
         Ok(svg) => write("perceptron.svg", &svg),
+        Err(e) => println!("     could not draw it: {e}"),
+    }
+
+    println!("\n000: the loss summed over a data set, in a loop (l@i: point i's loss)\n");
+    let (xs, ys) = ([2.0, 3.25, -0.5], [1.0, 0.0, 1.0]);
+    print!("{}", data_set_logistic_loss_trace(0.3, -1.2, &xs, &ys));
+    println!("its graph (the loop drawn once, the sum it carries to the next iteration dashed):");
+    match backprop::trace::svg(data_set_logistic_loss_graph()) {
+        Ok(svg) => write("summed_loss.svg", &svg),
         Err(e) => println!("     could not draw it: {e}"),
     }
 }

@@ -1026,13 +1026,14 @@
 //!
 //! # Seeing the derivation: tables and graphs
 //!
-//! The documentation of each `_grad` companion of a straight-line function shows its
-//! derivation, as the notes do: each node of the computational graph (each input, then each
-//! operation on differentiated values, named as in your code or `ξ1`, `ξ2`, ...) with its
-//! local derivatives, and the formula of each gradient component the chain rule gives
-//! (`∂bce/∂b1 = (p − y)·x`). `cargo doc --open` shows it for your crate; for the examples'
-//! models, `cargo doc --example seeds --document-private-items --open`. Where it is not shown
-//! (a loop, an `if`, an array, a call passing a differentiated array, parameters in a struct,
+//! The documentation of each `_grad` companion shows its derivation, as the notes do: each
+//! node of the computational graph (each input, then each operation on differentiated values,
+//! named as in your code or `ξ1`, `ξ2`, ...) with its local derivatives, where it is (a loop,
+//! an arm of an `if`), and, for straight-line code, the formula of each gradient component the
+//! chain rule gives (`∂bce/∂b1 = (p − y)·x`); for a loop or a branch, how the chain rule sums
+//! over iterations and takes the arm that ran. `cargo doc --open` shows it for your crate; for
+//! the examples' models, `cargo doc --example seeds --document-private-items --open`. Where it
+//! is not shown (an array of differentiated values, a call passing one, parameters in a struct,
 //! more than 60 operations or 40 nodes), the documentation says so and why.
 //!
 //! Two options show the same at run time:
@@ -1067,13 +1068,75 @@
 //! assert!(loss_graph().contains("\"p\" -> "));
 //! ```
 //!
-//! Both take straight-line functions (no loops, `if`s or arrays yet: an error says which;
-//! `min`, `max`, `abs` and the other functions are nodes like any operation). A call of another
-//! `#[grad]` function (or a `#[backprop::rule]`) of floats is a node too, `a = f(z, x)`, whose
-//! local derivatives are the callee's partials from its pullback, shown `∂₁f(z, x)` (its
-//! partial in its first argument, at that call's arguments). Each node has its own name: a name your code gives twice (shadowing,
-//! reassignment) is primed the second time (`s`, `s′`). `examples/trace_tables.rs` prints the
-//! notes' 001 and 004 tables, and writes the 002 network's graph in DOT and as SVG.
+//! What they show:
+//! - **Loops.** A node in a loop is a row of the table at each iteration, labelled with it:
+//!   `p@2` is `p` at the third iteration (counted from 0), `p@1,0` at the first iteration of an
+//!   inner loop in the second of the outer one ([`Node::label`](trace::Node::label),
+//!   [`Node::iteration`](trace::Node::iteration)). `t.node("p@2")` finds it, `t.node("p")`
+//!   the first, `t.iterations("p")` all of them. A loop's carried value is an operand of the
+//!   next iteration: in `total@2 = total + l`, the local derivative is with respect to
+//!   `total@1`, the row that was `total` then (each operand is named by the row it was at run
+//!   time; a constant, such as the `0.0` a sum starts from, by its value: `total (= 0)`). The
+//!   graph draws a loop once, as a cluster labelled with its header (its nodes shaded, as the
+//!   SVG drawing has no clusters), the edge that carries a value to the next iteration dashed.
+//! - **Branches.** Of an `if` (or a `match`), the table has the nodes of the arm that ran; the
+//!   graph has both arms, each node labelled with its condition. `max`, `min`, `abs`, `relu`
+//!   are nodes like any operation, their local derivative that of the side taken.
+//! - **Calls.** A call of another `#[grad]` function (or a `#[backprop::rule]`) of floats is a
+//!   node, `a = f(z, x)`, whose local derivatives are the callee's partials from its pullback,
+//!   shown `∂₁f(z, x)` (its partial in its first argument, at that call's arguments).
+//! - **Data arrays** are read as they are (`xs[i]` in an expression); an array that carries
+//!   derivatives is refused, at its declaration, with what to write instead.
+//! - **Numbers.** The inputs' derivatives are `_grad`'s, to the bit (the table calls
+//!   `_value_and_grad`). Each row's derivative is the reverse sweep's at that node: the sum,
+//!   over the rows that use it, of their derivative times their local derivative (the chain
+//!   rule; `tests/trace.rs` checks it row by row, and the reliability generator on every
+//!   program it draws with `trace`). `_grad` may take a factor that a loop's terms share out
+//!   of their sum, so the inputs' rows agree with the rows that use them to rounding, not
+//!   always to the bit.
+//! - **Long runs.** Past 100 rows, `Display` prints the first and last 40 and says how many it
+//!   left out; `{:#}` prints all, and [`Trace::only(a..b)`](trace::Trace::only) keeps the
+//!   iterations `a..b` of the outermost loop. With `checkpoint`, a loop's rows are labelled by
+//!   segment and step (`p@3,5`), as the loop runs.
+//!
+//! Each node has its own name: a name your code gives twice (shadowing, reassignment, the two
+//! arms of an `if`) is primed the second time (`s`, `s′`); an iterator's sum is `Σ`.
+//! `examples/trace_tables.rs` prints the notes' 001 and 004 tables, and writes the 002
+//! network's graph and the summed loss's (a loop over the data) in DOT and as SVG; `cargo run
+//! --example seeds` prints the loss summed over a data set, a row per point. That loss,
+//! `data_set_logistic_loss_graph()` in `examples/seed_models` (each point's loss a call of the
+//! per-point loss, summed into `total`), drawn so:
+//!
+#![doc = include_str!("graphs/summed_loss.svg")]
+//!
+//! The same sum written out, with a branch:
+//!
+//! ```
+//! use backprop::grad;
+//!
+//! #[grad(wrt = b0, b1, trace, graph)]
+//! fn summed(b0: f64, b1: f64, xs: &[f64], ys: &[f64]) -> f64 {
+//!     let mut total = 0.0;
+//!     for i in 0..xs.len() {
+//!         let p = backprop::sigmoid(b0 + b1 * xs[i]);
+//!         let l = if ys[i] > 0.5 { -p.ln() } else { -(1.0 - p).ln() };
+//!         total += l;
+//!     }
+//!     total
+//! }
+//!
+//! let (xs, ys) = ([2.0, 3.25, -0.5], [1.0, 0.0, 1.0]);
+//! let t = summed_trace(0.3, -1.2, &xs, &ys);
+//! // The second point's probability, and the sum after it.
+//! assert_eq!(t.node("p@1").unwrap().value, backprop::sigmoid(0.3 - 1.2 * 3.25));
+//! assert_eq!(t.node("total@1").unwrap().local[0].0, "total@0");
+//! // y = 0 at the second point: its loss is the `else` arm's.
+//! assert!(t.node("l@1").is_none() && t.node("l′@1").is_some());
+//! let (d_b0, d_b1) = summed_grad(0.3, -1.2, &xs, &ys);
+//! assert_eq!(t.node("b0").unwrap().derivative, Some(d_b0));
+//! assert_eq!(t.node("b1").unwrap().derivative, Some(d_b1));
+//! assert!(summed_graph().contains("subgraph cluster_0"));
+//! ```
 //!
 //! # Where a differentiated value may go
 //!

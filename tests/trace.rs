@@ -111,14 +111,7 @@ fn the_graph_has_a_node_per_value_and_an_edge_per_local_derivative() {
 fn the_manuals_graph_is_drawn_from_the_tool() {
     let svg = backprop::trace::svg(seed_models::fan_out_graph()).expect("the DOT is read");
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/graphs/fan_out.svg");
-    if std::env::var_os("GRAD_BLESS").is_some() {
-        std::fs::write(path, &svg).expect("writes the picture");
-    }
-    let shown = std::fs::read_to_string(path).expect("the manual's picture");
-    assert_eq!(
-        shown, svg,
-        "{path} is not what the tool draws: GRAD_BLESS=1 cargo test --test trace"
-    );
+    blessed(path, &svg);
     // Every node of the graph, with its expression, and every edge's local derivative.
     for node in ["w11", "u2", "fan_out"] {
         assert!(svg.contains(&format!(">{node}")), "{node} is drawn");
@@ -127,6 +120,31 @@ fn the_manuals_graph_is_drawn_from_the_tool() {
         !svg.contains("\n\n"),
         "no blank line ends it in the manual's HTML"
     );
+}
+
+/// `svg` is the picture at `path` (`GRAD_BLESS=1` writes it again).
+fn blessed(path: &str, svg: &str) {
+    if std::env::var_os("GRAD_BLESS").is_some() {
+        std::fs::write(path, svg).expect("writes the picture");
+    }
+    let shown = std::fs::read_to_string(path).expect("the manual's picture");
+    assert_eq!(
+        shown, svg,
+        "{path} is not what the tool draws: GRAD_BLESS=1 cargo test --test trace"
+    );
+}
+
+/// The loss summed over a data set in a loop, as the manual draws it
+/// (`src/graphs/summed_loss.svg`): the loop's nodes once, the sum it carries dashed.
+#[test]
+fn the_manuals_loop_is_drawn_from_the_tool() {
+    let svg =
+        backprop::trace::svg(seed_models::data_set_logistic_loss_graph()).expect("the DOT is read");
+    blessed(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/src/graphs/summed_loss.svg"),
+        &svg,
+    );
+    assert!(svg.contains(">total = total + l<") && svg.contains("stroke-dasharray"));
 }
 
 /// A helper of the composed function below: `x²·y`.

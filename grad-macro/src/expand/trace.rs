@@ -76,7 +76,7 @@ pub(super) fn shown_derivation(
                      "u32", "u64", "u128", "usize", "bool", "char"]
                         .iter()
                         .any(|n| i == n)
-                        || crate::ir::GENERIC_FLOAT == i.to_string()
+                        || *i == crate::ir::GENERIC_FLOAT
                         || f.sig.generics.type_params().any(|t| t.ident == *i)
                 }));
             if plain {
