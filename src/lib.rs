@@ -1084,7 +1084,8 @@
 //!   are nodes like any operation, their local derivative that of the side taken.
 //! - **Calls.** A call of another `#[grad]` function (or a `#[backprop::rule]`) of floats is a
 //!   node, `a = f(z, x)`, whose local derivatives are the callee's partials from its pullback,
-//!   shown `∂₁f(z, x)` (its partial in its first argument, at that call's arguments).
+//!   shown `∂₁f(z, x)` (its partial in its first argument, at that call's arguments); the
+//!   graph draws it as a box.
 //! - **Data arrays** are read as they are (`xs[i]` in an expression); an array that carries
 //!   derivatives is refused, at its declaration, with what to write instead.
 //! - **Numbers.** The inputs' derivatives are `_grad`'s, to the bit (the table calls

@@ -184,10 +184,10 @@ fn a_call_is_a_node_with_the_callees_partials() {
     // Closed form: ∂/∂w = z²·x + 2·z·x·x·w, ∂/∂b = 2·z·x·w.
     assert_eq!(db, 2.0 * z * x * w);
     assert_relative_eq!(dw, z * z * x + 2.0 * z * x * x * w, max_relative = 1e-15);
-    // The graph: the call's node, its edge labelled with the helper's partial.
+    // The graph: the call's node, a box, its edge labelled with the helper's partial.
     let g = composed_graph();
     assert!(
-        g.contains("\"a\" [label=\"a = squared_times(z, x)\"]"),
+        g.contains("\"a\" [label=\"a = squared_times(z, x)\", shape=box, style=rounded]"),
         "{g}"
     );
     assert!(

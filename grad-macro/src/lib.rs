@@ -18,8 +18,9 @@
 //!         │   Gradient and Tangents) · companions · pullbacks · jacobian · second_order ·
 //!         │   trace (`_trace`, `_graph`) · per_element · cost · rule (#[backprop::rule])
 //!         │   ┌────────────────────────────────────────────────────────────┐
-//!         │   │ ad/     reverse (mod, branch, loops, header, state) ·      │
-//!         │   │         forward · trace (mod, render)     Func → Func      │
+//!         │   │ ad/     reverse (mod, branch, loops, header, state,        │
+//!         │   │         traced) · forward · trace (mod, nodes, record,     │
+//!         │   │         render)                           Func → Func      │
 //!         │   │ opt/    simplify · fuse · factor · distribute  Func → Func │
 //!         │   └────────────────────────────────────────────────────────────┘
 //!         │ ir::Func

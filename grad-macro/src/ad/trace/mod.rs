@@ -25,6 +25,8 @@ pub struct OpNode {
     pub order: usize,
     /// In an arm of an `if`: its condition, and whether the arm is `then`.
     pub arm: Option<(String, bool)>,
+    /// A call of another `#[grad]` function (drawn as a box).
+    pub call: bool,
 }
 
 /// A local derivative: the operand as the expression names it, the derivative as a formula,

@@ -460,6 +460,7 @@ impl<'a> Walk<'a> {
             loops: path.iter().map(|p| p.0).collect(),
             order,
             arm,
+            call: matches!(op, Op::Pulled(_)),
         });
         code
     }

@@ -406,8 +406,15 @@ impl Derivation {
                     None => String::new(),
                 }
             );
-            if !n.loops.is_empty() {
-                attrs.push_str(", style=filled, fillcolor=\"#e8eefc\"");
+            // A call is a box (rounded, unlike an input's); a node in a loop is shaded.
+            let shaded = !n.loops.is_empty();
+            match (n.call, shaded) {
+                (true, true) => {
+                    attrs.push_str(", shape=box, style=\"rounded,filled\", fillcolor=\"#e8eefc\"")
+                }
+                (true, false) => attrs.push_str(", shape=box, style=rounded"),
+                (false, true) => attrs.push_str(", style=filled, fillcolor=\"#e8eefc\""),
+                (false, false) => {}
             }
             format!("{indent}\"{}\" [{attrs}];\n", dot_label(&n.name))
         };
