@@ -1091,8 +1091,9 @@
 //! - **Numbers.** The inputs' derivatives are `_grad`'s, to the bit (the table calls
 //!   `_value_and_grad`). Each row's derivative is the reverse sweep's at that node: the sum,
 //!   over the rows that use it, of their derivative times their local derivative (the chain
-//!   rule; `tests/trace.rs` checks it row by row, and the reliability generator on every
-//!   program it draws with `trace`). `_grad` may take a factor that a loop's terms share out
+//!   rule: [`Trace::chain_rule`](trace::Trace::chain_rule) checks it row by row, as
+//!   `tests/trace.rs` does, and the reliability generator on every program it draws with
+//!   `trace`). `_grad` may take a factor that a loop's terms share out
 //!   of their sum, so the inputs' rows agree with the rows that use them to rounding, not
 //!   always to the bit.
 //! - **Long runs.** Past 100 rows, `Display` prints the first and last 40 and says how many it
@@ -1137,6 +1138,8 @@
 //! assert_eq!(t.node("b0").unwrap().derivative, Some(d_b0));
 //! assert_eq!(t.node("b1").unwrap().derivative, Some(d_b1));
 //! assert!(summed_graph().contains("subgraph cluster_0"));
+//! // Each row's derivative is what the rows using it give it (the chain rule, to rounding).
+//! assert!(t.chain_rule(1e-12).is_ok());
 //! ```
 //!
 //! # Where a differentiated value may go

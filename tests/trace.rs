@@ -207,39 +207,10 @@ fn svg_says_what_it_cannot_draw() {
     assert!(one.starts_with("<svg ") && one.contains(">x<"));
 }
 
-/// The chain rule, row by row: each row's accumulated derivative is the sum, over the rows that
-/// use it (their operands are labelled with the row it was at that point: `s@1`), of their
-/// derivative times their local derivative, and 1 for the result; a row nothing uses is a
-/// value the result does not depend on (0). Holds to rounding.
+/// The chain rule, row by row (`Trace::chain_rule`), to rounding.
 fn chain_rule_holds(t: &backprop::trace::Trace) {
-    for (k, n) in t.nodes.iter().enumerate() {
-        let Some(d) = n.derivative else { continue };
-        let label = n.label();
-        let (mut sum, mut size, mut users) = (0.0, 0.0_f64, 0);
-        for m in &t.nodes[k + 1..] {
-            for (operand, local) in &m.local {
-                if *operand == label {
-                    let term = m.derivative.unwrap_or(f64::NAN) * local;
-                    sum += term;
-                    size = size.max(term.abs());
-                    users += 1;
-                }
-            }
-        }
-        // The result's derivative is 1, besides what its users give.
-        if t.result_node().is_some_and(|r| std::ptr::eq(r, n)) {
-            sum += 1.0;
-            size = size.max(1.0);
-            users += 1;
-        }
-        if users == 0 {
-            assert_eq!(d, 0.0, "{label} has no user\n{t}");
-        } else {
-            assert!(
-                (sum - d).abs() <= 1e-14 * size * users as f64,
-                "{label}: ∂ = {d}, its users give {sum}\n{t:#}"
-            );
-        }
+    if let Err(e) = t.chain_rule(1e-14) {
+        panic!("{e}\n{t:#}");
     }
 }
 

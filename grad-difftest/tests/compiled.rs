@@ -170,38 +170,8 @@ fn check_trace<G: Components>(
             d => return fail(format!("trace's ∂/∂{name} {d:?} vs _grad's {g:?}:{at}")),
         }
     }
-    for (k, n) in t.nodes.iter().enumerate() {
-        let Some(d) = n.derivative else { continue };
-        let label = n.label();
-        let (mut sum, mut size, mut users) = (0.0, 0.0_f64, 0);
-        for m in &t.nodes[k + 1..] {
-            for (operand, local) in &m.local {
-                if *operand == label {
-                    let term = m.derivative.unwrap_or(f64::NAN) * local;
-                    sum += term;
-                    size = size.max(term.abs());
-                    users += 1;
-                }
-            }
-        }
-        if t.result_node().is_some_and(|r| std::ptr::eq(r, n)) {
-            sum += 1.0;
-            size = size.max(1.0);
-            users += 1;
-        }
-        if !(d.is_finite() && sum.is_finite() && size.is_finite()) {
-            continue;
-        }
-        let ok = if users == 0 {
-            d == 0.0
-        } else {
-            (sum - d).abs() <= 1e-12 * size * f64::from(users) + 1e-300
-        };
-        if !ok {
-            return fail(format!(
-                "trace's row {label}: ∂ = {d:?}, the rows using it give {sum:?} ({users} uses):{at}\n{t:#}"
-            ));
-        }
+    if let Err(e) = t.chain_rule(1e-12) {
+        return fail(format!("trace's row {e}:{at}\n{t:#}"));
     }
     1
 }

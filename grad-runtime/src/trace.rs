@@ -111,6 +111,51 @@ impl Trace {
         self.result_node.and_then(|k| self.nodes.get(k))
     }
 
+    /// The chain rule, checked row by row: each row's derivative is the sum, over the rows that
+    /// use it (that list its [label](Node::label) among their operands), of their derivative
+    /// times their local derivative, plus 1 for the [result](Trace::result_node); a row nothing
+    /// uses has derivative 0. Each sum is compared to `tolerance` times its terms' size (sums
+    /// with a non-finite term are skipped). `Err` names the first row where it fails.
+    ///
+    /// The table's numbers come from the reverse sweep and `_grad`: this is the rule they
+    /// follow, shown at work (and how the tests check the tables).
+    pub fn chain_rule(&self, tolerance: f64) -> Result<(), String> {
+        for (k, n) in self.nodes.iter().enumerate() {
+            let Some(d) = n.derivative else { continue };
+            let label = n.label();
+            let (mut sum, mut size, mut users) = (0.0, 0.0_f64, 0u32);
+            for m in &self.nodes[k + 1..] {
+                for (operand, local) in &m.local {
+                    if *operand == label {
+                        let term = m.derivative.unwrap_or(f64::NAN) * local;
+                        sum += term;
+                        size = size.max(term.abs());
+                        users += 1;
+                    }
+                }
+            }
+            if self.result_node().is_some_and(|r| std::ptr::eq(r, n)) {
+                sum += 1.0;
+                size = size.max(1.0);
+                users += 1;
+            }
+            if !(d.is_finite() && sum.is_finite() && size.is_finite()) {
+                continue;
+            }
+            let holds = if users == 0 {
+                d == 0.0
+            } else {
+                (sum - d).abs() <= tolerance * size * f64::from(users)
+            };
+            if !holds {
+                return Err(format!(
+                    "{label}: its derivative is {d:?}, the rows using it give {sum:?} ({users} terms)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The computational graph in Graphviz DOT, with this trace's numbers: each node with its
     /// value and accumulated derivative, each edge with its local derivative.
     pub fn to_dot(&self) -> String {
