@@ -269,6 +269,23 @@ struct Batch {
     checkpoint_points: usize,
 }
 
+/// `source` with its final expression `E` given by local closures (issue 22): `let __tail = ||
+/// E; let __times = |v: f64, u: f64| v * u; __times(__tail(), 1.0)`, the same value (`E · 1`):
+/// a closure capturing the function's values, one given a differentiated argument, and a call
+/// as another's argument. `None` if the source does not end as the printer writes it.
+fn with_closures(source: &str) -> Option<String> {
+    let body = source.strip_suffix("\n}\n")?;
+    let at = body.rfind("\n    ")?;
+    let last = &body[at + 5..];
+    if last.starts_with("let ") || last.ends_with(';') || last.ends_with('}') {
+        return None;
+    }
+    Some(format!(
+        "{}\n    let __tail = || {last};\n    let __times = |v: f64, u: f64| v * u;\n    __times(__tail(), 1.0)\n}}\n",
+        &body[..at]
+    ))
+}
+
 /// The seventeenth batch: programs of the loop language (loops, jumps, `match`, branches,
 /// `max`, iterator sums) compiled with `trace` (`tr0`, ..), and as many callers of generated
 /// helpers of floats (`trc0`, ..: the third batch's language), whose table must give `_grad`'s
@@ -1440,6 +1457,7 @@ fn main() {
     let rule_cases = env("GRAD_COMPILED_RULE_CASES").unwrap_or(6);
     let array_second_cases = env("GRAD_COMPILED_ARRAY_SECOND_CASES").unwrap_or(6);
     let trace_cases = env("GRAD_COMPILED_TRACE_CASES").unwrap_or(20);
+    let closure_cases = env("GRAD_COMPILED_CLOSURE_CASES").unwrap_or(20);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -1684,6 +1702,28 @@ fn main() {
         traces.add_caller(&format!("trc{i}"), p, &points, &mut calls);
     }
 
+    // The eighteenth batch: programs of the loop language whose final expression is given by
+    // local closures (`with_closures`), in reverse mode (`cl0`, ..) and forward mode (`cl0_fwd`,
+    // ..), against the oracle of the program as drawn.
+    let mut closures = Batch::default();
+    let mut runner = self::runner(seed, 19);
+    for i in 0..closure_cases {
+        let tree = match gen::loop_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating program {i} of the closure batch: {e}"),
+        };
+        let (p, points) = tree.current();
+        let name = format!("cl{i}");
+        let fwd = format!("cl{i}_fwd");
+        if let (Some(rev), Some(fw)) = (
+            with_closures(&p.source(&name)),
+            with_closures(&p.source_with(&fwd, "mode = forward")),
+        ) {
+            closures.add_source(&name, rev, &p, &points);
+            closures.add_source(&fwd, fw, &p, &points);
+        }
+    }
+
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
         plain.programs, plain.points, plain.nonzero, loops.programs, loops.points, loops.nonzero
@@ -1815,6 +1855,12 @@ fn main() {
     );
 
     let _ = write!(summary, ", {}", traces.summary());
+    let _ = write!(
+        summary,
+        ", {} programs with their result given by local closures, in reverse and forward mode ({} points)",
+        closures.programs / 2,
+        closures.points
+    );
 
     let k = grad_testgen::ast::USER_CONST;
     // What every program may use: the import, the user constant, the index tables, the
@@ -1825,7 +1871,7 @@ fn main() {
         grad_testgen::escape::SUPPORT,
     );
     let out = format!(
-        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
+        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
@@ -1844,6 +1890,7 @@ fn main() {
         rule_callers.fns,
         array_second.fns,
         traces.fns,
+        closures.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
         array_calls.module,
@@ -1865,6 +1912,7 @@ fn main() {
         rule_callers.checks,
         array_second.checks,
         traces.checks,
+        closures.checks,
     );
     write("generated.rs", &out);
     // The same programs for `tests/lints.rs`, with and without `#[grad]` (an attribute's line

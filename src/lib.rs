@@ -185,13 +185,23 @@
 //!   `[a, b, c]`, written element by element (`z[i] = ..`, `+=`, `-=`, `*=`, `/=`) and read
 //!   later (see the restriction below).
 //! - `xs.iter().map(|x| ..).sum::<f64>()`, `.product()`, `.fold(init, |acc, x| ..)`, also after
-//!   several `.map(..)`: a closure is allowed in these positions only; it becomes a loop.
+//!   several `.map(..)`: the closure becomes the body of a loop.
+//! - Local closures: `let sq = |v: f64| v * v;` then `sq(a) + sq(b)`. Each call is the
+//!   closure's body, inlined, its parameters given the call's arguments (differentiated or
+//!   data); the other names it reads are what they were where it was written (a later `let` of
+//!   the same name does not reach it; a `move` closure reads the copy of a float it made).
+//!   Closures may call closures, take several parameters, and have a block with `let`s and
+//!   `if`s for body. Refused, each with what to write instead: a closure passed on, stored or
+//!   returned (only its calls are inlined); one that assigns a variable from outside it (its
+//!   change would be lost: return the new value); a `move` closure capturing an array; a
+//!   parameter that is a pattern or a reference; `return` in its body. A closure in any other
+//!   position (an argument of your own function) is refused: bind it to a name.
 //! - `match` on data (integers, `bool`, enums, references to them, with bindings and guards)
 //!   whose arms give floats; it becomes `if ::core::matches!(..)` chains. A `match` on a
 //!   differentiated value is refused: compare with `if` instead.
 //! - Data passes through untouched: `xs.len() as f64`, index arithmetic, integer counters,
 //!   comparisons of data, data changed in place (`let mut v = xs.to_vec();
-//!   v.sort_by(f64::total_cmp);`: a closure is allowed only in the iterator positions above).
+//!   v.sort_by(f64::total_cmp);`: a closure is allowed only in the positions above).
 //!
 //! **What a loop costs.** The reverse sweep runs the loop's iterations again: each iteration's
 //! intermediate values are recomputed from the values the loop carries from one iteration to
@@ -1041,11 +1051,12 @@
 //!   numbers: each node's value, local derivatives and accumulated derivative. It prints as a
 //!   table (`Display`), and its fields give the numbers to code.
 //! - `graph` adds `<name>_graph() -> &'static str`, the computational graph in Graphviz DOT,
-//!   each edge labelled with its local derivative; `Trace::to_dot` draws the same graph with a
-//!   trace's numbers.
+//!   each edge labelled with its local derivative; `Trace::to_dot` draws a trace's graph with
+//!   its numbers, unrolled (a node per row: each iteration's own).
 //! - `backprop::trace::svg(dot)` draws either as SVG, in Rust (the `svg` feature, on by
-//!   default: no Graphviz to install; the layout is `layout-rs`'s), and `Trace::to_svg` a
-//!   trace's. The notes' fan-out network (002), `fan_out_graph()` in
+//!   default: no Graphviz to install; the layout is `layout-rs`'s, which takes seconds past a
+//!   few dozen nodes, so it draws up to 40 and says so past that), and `Trace::to_svg` a
+//!   trace's (a long run a few iterations at a time: `t.only(0..3).to_svg()`). The notes' fan-out network (002), `fan_out_graph()` in
 //!   `examples/seed_models`, drawn so (each node with its expression, each edge with its local
 //!   derivative):
 //!
@@ -1095,7 +1106,8 @@
 //!   `tests/trace.rs` does, and the reliability generator on every program it draws with
 //!   `trace`). `_grad` may take a factor that a loop's terms share out
 //!   of their sum, so the inputs' rows agree with the rows that use them to rounding, not
-//!   always to the bit.
+//!   always to the bit. An `f32` function's table holds its `f32` numbers (shown widened to
+//!   `f64`: `0.3000000119`), and follows the chain rule to `f32`'s rounding (about 1e-7).
 //! - **Long runs.** Past 100 rows, `Display` prints the first and last 40 and says how many it
 //!   left out; `{:#}` prints all, and [`Trace::only(a..b)`](trace::Trace::only) keeps the
 //!   iterations `a..b` of the outermost loop. With `checkpoint`, a loop's rows are labelled by
@@ -1163,7 +1175,7 @@
 //! | a method of data that is not `#[grad]` | `model.scale(x)` (`scale` without `#[grad]`) | the method (rustc: no `scale_pullback`) | put `#[grad]` on the method |
 //! | a function of yours without `#[grad]`, anywhere, conditions included | `my_f(x)`, `if in_range(x)` | the call (rustc, with the macro's message) | `#[grad]` or `#[backprop::rule]` on it, or test the value inline |
 //! | floats added into an integer | `let mut s = 0; s += x;` | `s` | `let mut s = 0.0;` |
-//! | a closure of `.map(..)`/`.fold(..)` assigning a local declared outside it | `.map(\|v\| { k += 1; v * x })` | the assignment | a `for` loop |
+//! | a closure (of `.map(..)`/`.fold(..)`, or a local one) assigning a local declared outside it | `.map(\|v\| { k += 1; v * x })`, `let mut add = \|v\| acc += v;` | the assignment | a `for` loop, or a closure returning the new value |
 //! | an assignment inside an expression | `while { c += 1; c } <= 3` | the assignment | assign before, as a statement |
 //! | an operator of another type | `q + x` with `q: Sq` and `impl Add<f64> for Sq` | a parameter: the operator; a local: its `let` (rustc, the companions check it is a float) | compute the float first |
 //!

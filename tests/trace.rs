@@ -467,3 +467,27 @@ fn a_mean_squared_error_is_grad_to_the_bit() {
     }
     chain_rule_holds(&t);
 }
+
+/// A building block (no `wrt`) traced: its inputs' derivatives are the sweep's.
+#[backprop::grad(trace)]
+fn squared(x: f64) -> f64 {
+    x * x
+}
+
+#[test]
+fn a_building_block_has_a_trace_too() {
+    let t = squared_trace(3.0);
+    assert_eq!(t.node("x").and_then(|n| n.derivative), Some(6.0));
+    assert_eq!(t.value(), 9.0);
+    chain_rule_holds(&t);
+}
+
+/// A graph too big to draw in reasonable time is refused, with what to do instead; a few
+/// iterations of it are drawn.
+#[test]
+fn a_long_runs_picture_is_drawn_a_few_iterations_at_a_time() {
+    let t = long_sum_trace(0.01, 50);
+    let too_many = t.to_svg().expect_err("151 nodes");
+    assert!(too_many.contains("trace.only(a..b)"), "{too_many}");
+    assert!(t.only(0..3).to_svg().is_ok());
+}

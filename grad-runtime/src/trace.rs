@@ -156,8 +156,9 @@ impl Trace {
         Ok(())
     }
 
-    /// The computational graph in Graphviz DOT, with this trace's numbers: each node with its
-    /// value and accumulated derivative, each edge with its local derivative.
+    /// The computational graph in Graphviz DOT, with this trace's numbers, unrolled: a node per
+    /// row (each iteration's own), each with its value and accumulated derivative, each edge
+    /// with its local derivative.
     pub fn to_dot(&self) -> String {
         let f = esc(self.function);
         let mut s = format!("digraph \"{f}\" {{\n  rankdir=LR;\n");
@@ -191,10 +192,14 @@ impl Trace {
     }
 }
 
+/// The most nodes [`svg`] draws.
+pub const SVG_NODES: usize = 40;
+
 /// A graph in Graphviz DOT (what `<name>_graph()` and [`Trace::to_dot`] give) drawn as SVG, in
 /// Rust: no Graphviz to install. `Err` with the parser's message when `dot` is not a graph it
-/// reads, or when it has no nodes (it reads what this crate writes; its layout is
-/// `layout-rs`'s, not Graphviz's).
+/// reads, when it has no nodes, or when it has more than [`SVG_NODES`] (its layout, by
+/// `layout-rs`, not Graphviz, takes seconds past a few dozen nodes: a trace's graph has a node
+/// per row, so draw a long run a few iterations at a time, [`Trace::only`]).
 ///
 /// ```
 /// let dot = "digraph \"f\" { \"x\" -> \"f\" [label=\"2·x\"]; }";
@@ -212,6 +217,13 @@ pub fn svg(dot: &str) -> Result<String, String> {
     // (`layout-rs` cannot lay out a graph without nodes.)
     if visual.num_nodes() == 0 {
         return Err("the graph has no nodes".into());
+    }
+    // Its layout takes seconds past a few dozen nodes, minutes past a hundred.
+    if visual.num_nodes() > SVG_NODES {
+        return Err(format!(
+            "the graph has {} nodes, more than the {SVG_NODES} drawn here in reasonable time: draw a few iterations (`trace.only(a..b).to_svg()`), or the DOT with Graphviz (`dot -Tsvg`)",
+            visual.num_nodes()
+        ));
     }
     let mut writer = SVGWriter::new();
     visual.do_it(false, false, false, &mut writer);

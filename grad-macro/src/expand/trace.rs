@@ -39,7 +39,13 @@ pub(super) fn shown_derivation(
             .at
             .or_else(|| not.name.as_deref().and_then(|n| declared_at(f, n)))
             .unwrap_or_else(|| f.sig.ident.span());
+        let parameter = not.name.as_deref().is_some_and(|n| {
+            params.iter().any(|(id, _, _)| id == n)
+        });
         let instead = match not.why {
+            "an array that carries derivatives" if parameter => {
+                ": take its elements as parameters of their own (`w0: f64, w1: f64`) to see them as nodes, or leave `trace` and `graph` out"
+            }
             "an array that carries derivatives" => {
                 ": hold its elements in floats (`let a0 = ..; let a1 = ..;`) to see them as nodes, or leave `trace` and `graph` out"
             }
@@ -96,9 +102,15 @@ pub(super) fn shown_derivation(
         // The inputs' derivatives are `_grad`'s, from a call of `_value_and_grad` (the node
         // rows are the sweep's, which `_grad` runs too, but `_grad` may take a factor its terms
         // share out of a loop's sum: those rows agree with it to rounding).
+        // A building block (no `wrt`) has no `_value_and_grad`: its inputs' derivatives are
+        // the sweep's.
+        let via_grad = args.wrt.is_some();
         let mut ys = vec![d.program.body.yields[0], d.result_row];
-        for (v, _, _) in &d.inputs {
+        for (v, _, dv) in &d.inputs {
             ys.push(crate::ir::Operand::Var(*v));
+            if !via_grad {
+                ys.extend(*dv);
+            }
         }
         program.body.yields = ys;
         // Optimised as `_grad` is (the same sums in the same order: the same bits).
@@ -110,7 +122,10 @@ pub(super) fn shown_derivation(
             .map(|(v, n, _)| {
                 let at = d.wrt.iter().position(|w| w == v);
                 let component = at.map(|j| {
-                    if d.wrt.len() == 1 {
+                    if !via_grad {
+                        // Read from the program's yields, after the value.
+                        TokenStream::new()
+                    } else if d.wrt.len() == 1 {
                         gradient.clone()
                     } else {
                         let j = syn::Index::from(j);
@@ -143,7 +158,8 @@ pub(super) fn shown_derivation(
                 let value = f64_of(next());
                 let derivative = match component {
                     Some(g) => {
-                        let d = f64_of(g.clone());
+                        let g = if g.is_empty() { next() } else { g.clone() };
+                        let d = f64_of(g);
                         quote!(::core::option::Option::Some(#d))
                     }
                     None => quote!(::core::option::Option::None),
@@ -163,6 +179,11 @@ pub(super) fn shown_derivation(
                 __grad_trace.finish(#fname, (#result, #result_row), #krate::__private::vec![#(#rows),*], &[#(#table),*])
             }
         });
+        let gradient_call = if via_grad {
+            quote!(let __grad_gradient = #vg_path(#recv_pass #(#pass),*).1;)
+        } else {
+            TokenStream::new()
+        };
         let t_name = format_ident!("{}_trace", name);
         let (generics, where_clause) = (&f.sig.generics, &f.sig.generics.where_clause);
         let doc = format!(
@@ -176,7 +197,7 @@ pub(super) fn shown_derivation(
             #allows
             #vis fn #t_name #generics (#recv_decl #(#decl),*) -> #krate::trace::Trace #where_clause {
                 #prelude
-                let __grad_gradient = #vg_path(#recv_pass #(#pass),*).1;
+                #gradient_call
                 let __grad_trace = #krate::__private::Recorder::new();
                 #body
             }

@@ -174,6 +174,17 @@ impl Lowerer<'_> {
 
     pub(super) fn call(&mut self, c: &syn::ExprCall) -> Operand {
         if let Expr::Path(p) = &*c.func {
+            if let Some(v) = p.path.get_ident().and_then(|id| self.closure_of(id)) {
+                return self.inline_closure(v, c);
+            }
+            if p.path
+                .get_ident()
+                .is_some_and(|f| self.refused_locals.contains(&f.to_string()))
+                && self.lookup(&p.path.to_token_stream().to_string()).is_none()
+            {
+                // A closure refused where it was bound.
+                return Operand::Lit(0.0);
+            }
             if p.qself.is_none() {
                 let segs = crate::lower::escape::segments(&p.path);
                 let last = segs.last().cloned().unwrap_or_default();

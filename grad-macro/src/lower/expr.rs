@@ -21,6 +21,12 @@ impl Lowerer<'_> {
                 if p.qself.is_none() {
                     if let Some(id) = p.path.get_ident() {
                         if let Some(v) = self.lookup(&id.to_string()) {
+                            if self.closure_of(id).is_some() {
+                                return self.error(
+                                    p,
+                                    format!("`{id}` is a local closure: #[grad] inlines it where it is called (`{id}(x)`), and cannot pass it on, store it or return it; call it, or make it a `#[grad]` function"),
+                                );
+                            }
                             if self.b.kind(&v) == Kind::Array {
                                 return self.error(
                                     p,

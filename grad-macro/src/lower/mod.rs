@@ -16,6 +16,7 @@ use rustc_hash::FxHashSet as HashSet;
 
 mod array;
 mod call;
+mod closure;
 mod cond;
 mod control;
 pub mod effects;
@@ -133,6 +134,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         checkpoint: sig.checkpoint,
         non_float_params: Vec::new(),
         closure_floor: None,
+        closures: Default::default(),
     };
     let assigned: HashSet<String> = scan::assigned_names(&block.stmts).into_iter().collect();
     let seeds: Vec<String> = sig
@@ -347,6 +349,8 @@ struct Lowerer<'a> {
     non_float_params: Vec<(Var, String)>,
     /// The scopes a closure of `.map(..)`/`.fold(..)` may assign in: those from this depth on.
     closure_floor: Option<usize>,
+    /// The local closures (`let sq = |v| v * v;`), by the variable their name is bound to.
+    closures: rustc_hash::FxHashMap<Var, closure::Closure>,
 }
 
 /// Control flow is lowered to flags, held in the environment under names no identifier can

@@ -175,8 +175,23 @@ impl Lowerer<'_> {
         let name = match pat {
             Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
                 if let Some(init) = &local.init {
-                    if matches!(&*init.expr, Expr::Closure(_)) {
+                    if let Expr::Closure(c) = &*init.expr {
+                        if ty.is_none() {
+                            self.local_closure(&pi.ident, c);
+                            return;
+                        }
                         self.refused_locals.insert(pi.ident.to_string());
+                    }
+                    // `let g = sq;` of a closure: refused where `sq` is read, and not again
+                    // where `g` is called.
+                    if let Expr::Path(p) = &*init.expr {
+                        if p.path
+                            .get_ident()
+                            .and_then(|id| self.closure_of(id))
+                            .is_some()
+                        {
+                            self.refused_locals.insert(pi.ident.to_string());
+                        }
                     }
                 }
                 Some(pi.ident.to_string())
@@ -300,6 +315,15 @@ impl Lowerer<'_> {
     /// differentiated argument: refused, since the value could then only matter through the
     /// call's effects, which `#[grad]` cannot follow. `true` if refused.
     pub(super) fn discarded_call(&mut self, e: &Expr) -> bool {
+        // A local closure's call is its body, whose value is dropped.
+        if let Expr::Call(c) = e {
+            if let Expr::Path(p) = &*c.func {
+                if let Some(v) = p.path.get_ident().and_then(|id| self.closure_of(id)) {
+                    self.inline_closure(v, c);
+                    return true;
+                }
+            }
+        }
         let (name, at): (String, TokenStream) = match e {
             Expr::Paren(p) => return self.discarded_call(&p.expr),
             Expr::Call(c) => match &*c.func {
@@ -477,7 +501,7 @@ impl Lowerer<'_> {
             if bound_at.is_some_and(|k| k < floor) {
                 self.error(
                     target,
-                    format!("this closure assigns `{name}`, which is declared outside it: #[grad] does not carry a closure's changes out of it; write the loop as a `for` loop"),
+                    format!("this closure assigns `{name}`, which is declared outside it: #[grad] does not carry a closure's changes out of it; have the closure return the new value (`{name} = f({name}, ..)`), or write a `for` loop"),
                 );
                 return;
             }

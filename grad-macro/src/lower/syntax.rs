@@ -18,7 +18,7 @@ pub(super) const NESTED: &str = "not supported inside a condition or an expressi
 pub(super) fn refused(e: &Expr) -> Option<(TokenStream, &'static str)> {
     let kw = |t: &dyn ToTokens| t.to_token_stream();
     Some(match e {
-        Expr::Closure(c) => (kw(c), "a closure is supported only as the argument of `.map(..)` followed by `.sum()` or `.product()`, or of `.fold(..)`: write a `for` loop, or make it a function taking data only"),
+        Expr::Closure(c) => (kw(c), "a closure is supported bound to a name (`let f = |v: f64| ..;`, called `f(x)`) or as the argument of `.map(..)` followed by `.sum()` or `.product()`, or of `.fold(..)`: bind it to a name, write a `for` loop, or make it a `#[grad]` function"),
         Expr::Unsafe(u) => (kw(&u.unsafe_token), "`unsafe` is not supported in a #[grad] function: it differentiates safe scalar code only"),
         Expr::Macro(m) => (kw(m), macro_refused(&m.mac)),
         Expr::ForLoop(f) => (kw(&f.for_token), NESTED),

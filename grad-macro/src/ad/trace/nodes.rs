@@ -309,11 +309,21 @@ impl<'a> Walk<'a> {
         self.counters.insert(counter, id);
         let mut inner = path.to_vec();
         inner.push((id, counter));
+        let first_node = self.nodes.len();
         self.block(&mut lp.body, &inner, arm);
+        // The nodes of this loop's body: a value one of them gives is carried to the next
+        // iteration (a value from before the loop that reaches its end unchanged is not).
+        let inside: HashSet<String> = self.nodes[first_node..]
+            .iter()
+            .map(|n| n.name.clone())
+            .collect();
         for (k, c) in lp.carried.clone().into_iter().enumerate() {
             let next = self.may(&lp.body.yields[k]);
             let mut may = self.may_be.get(&c.phi).cloned().unwrap_or_default();
-            may.extend(next.iter().map(|(n, _)| (n.clone(), true)));
+            may.extend(
+                next.iter()
+                    .map(|(n, carried)| (n.clone(), *carried || inside.contains(n))),
+            );
             self.may_be.insert(c.phi, may);
             let mut after = self.may(&c.init);
             after.extend(next.iter().cloned());

@@ -23,6 +23,8 @@ pub(super) fn tidy(s: &str) -> String {
         (" :: ", "::"),
         (" .. ", ".."),
         (" ..", ".."),
+        (":: core::matches!", "matches!"),
+        ("::core::matches!", "matches!"),
     ] {
         s = s.replace(from, to);
     }
@@ -112,7 +114,7 @@ impl Render<'_> {
                     Some(Def::Opaque(t, refs, prec)) => {
                         let mut s = tidy(t);
                         for (i, r) in refs.iter().enumerate().rev() {
-                            let name = self.operand(Operand::Var(*r)).0;
+                            let name = wrap(self.operand(Operand::Var(*r)), ATOM);
                             s = s.replace(&crate::ir::placeholder(i), &name);
                         }
                         // An index, a field, a call: as tight as a name.

@@ -1,0 +1,134 @@
+//! Local closures (issue 22): `let f = |v: f64| ..;` called `f(x)` is inlined where it is
+//! called, its other names read as they were where it was written. Each checked against finite
+//! differences, the same body written out, and in forward mode and with `hessian`.
+
+#![deny(warnings)]
+
+use approx::assert_relative_eq;
+use backprop::grad;
+
+fn fd(f: impl Fn(f64) -> f64, x: f64) -> f64 {
+    let h = 1e-6 * x.abs().max(1.0);
+    (f(x + h) - f(x - h)) / (2.0 * h)
+}
+
+/// Clad's `Lambdas` first case: a closure called twice.
+#[grad(wrt = a, b)]
+fn squares(a: f64, b: f64) -> f64 {
+    let sq = |v: f64| v * v;
+    sq(a) + sq(b)
+}
+
+#[test]
+fn a_closure_called_twice_is_its_body_twice() {
+    assert_eq!(squares_grad(1.5, -2.0), (3.0, -4.0));
+    assert_eq!(squares(1.5, -2.0), 1.5 * 1.5 + 4.0);
+}
+
+/// A closure capturing a differentiated value, a later `let` of the same name shadowing it (the
+/// closure still reads the first), and one on data called in a loop.
+#[grad(wrt = w)]
+fn captures(w: f64, xs: &[f64]) -> f64 {
+    let k = 2.0 * w;
+    let scaled = |x: f64| (k * x).tanh();
+    let k = 0.01;
+    let at = |i: usize| xs[i] + k;
+    let mut s = 0.0;
+    for i in 0..xs.len() {
+        s += scaled(at(i));
+    }
+    s
+}
+
+#[test]
+fn a_closure_reads_what_it_captured_where_it_was_written() {
+    let xs = [0.5, -1.0, 2.0];
+    let g = captures_grad(0.3, &xs);
+    assert_relative_eq!(g, fd(|w| captures(w, &xs), 0.3), max_relative = 1e-7);
+    // Written out: Σ (1 − tanh²(2w(x + 0.01)))·2(x + 0.01).
+    let written: f64 = xs
+        .iter()
+        .map(|x| {
+            let t = (0.6 * (x + 0.01)).tanh();
+            (1.0 - t * t) * 2.0 * (x + 0.01)
+        })
+        .sum();
+    assert_relative_eq!(g, written, max_relative = 1e-14);
+}
+
+/// A `move` closure copies a float when it is written: a later assignment does not reach it.
+#[grad(wrt = w)]
+fn moved(w: f64) -> f64 {
+    let mut k = w * 3.0;
+    let f = move |v: f64| v * k;
+    k = 1.0;
+    f(w) + k
+}
+
+#[test]
+fn a_move_closure_reads_its_copy() {
+    // f(w) = w · 3w, then + 1: ∂/∂w = 6w.
+    assert_eq!(moved(0.7), 0.7 * (0.7 * 3.0) + 1.0);
+    assert_relative_eq!(moved_grad(0.7), 6.0 * 0.7, max_relative = 1e-15);
+}
+
+/// Closures calling closures, given a call as argument, and a closure of several parameters.
+#[grad(wrt = w, hessian)]
+fn nested(w: f64) -> f64 {
+    let sq = |v: f64| v * v;
+    let quad = |v: f64| sq(sq(v));
+    let mix = |a: f64, b: f64| a * b + a;
+    mix(quad(w), sq(w + 1.0))
+}
+
+#[grad(wrt = w, mode = forward)]
+fn nested_forward(w: f64) -> f64 {
+    let sq = |v: f64| v * v;
+    let quad = |v: f64| sq(sq(v));
+    let mix = |a: f64, b: f64| a * b + a;
+    mix(quad(w), sq(w + 1.0))
+}
+
+#[test]
+fn closures_compose_in_every_mode() {
+    // w⁴(w + 1)² + w⁴.
+    let w: f64 = 0.7;
+    let exact = 4.0 * w.powi(3) * (w + 1.0).powi(2) + 2.0 * w.powi(4) * (w + 1.0) + 4.0 * w.powi(3);
+    assert_relative_eq!(nested_grad(w), exact, max_relative = 1e-14);
+    assert_relative_eq!(nested_forward_grad(w), exact, max_relative = 1e-14);
+    let second = 12.0 * w * w * (w + 1.0).powi(2)
+        + 16.0 * w.powi(3) * (w + 1.0)
+        + 2.0 * w.powi(4)
+        + 12.0 * w * w;
+    assert_relative_eq!(nested_hessian(w)[0][0], second, max_relative = 1e-13);
+}
+
+/// A closure whose body is a block, with its own `let`s and an `if`.
+#[grad(wrt = w)]
+fn huber(w: f64, xs: &[f64], delta: f64) -> f64 {
+    let loss = |r: f64| {
+        let a = r.abs();
+        if a <= delta {
+            0.5 * r * r
+        } else {
+            delta * (a - 0.5 * delta)
+        }
+    };
+    let mut s = 0.0;
+    for &x in xs {
+        s += loss(w * x - 1.0);
+    }
+    s
+}
+
+#[test]
+fn a_closure_with_a_block_and_a_branch() {
+    let xs = [0.5, 3.0, -2.0, 1.2];
+    for w in [0.3, 1.1] {
+        assert_relative_eq!(
+            huber_grad(w, &xs, 1.0),
+            fd(|w| huber(w, &xs, 1.0), w),
+            max_relative = 1e-7
+        );
+    }
+}
