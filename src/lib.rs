@@ -186,6 +186,10 @@
 //!   later (see the restriction below).
 //! - `xs.iter().map(|x| ..).sum::<f64>()`, `.product()`, `.fold(init, |acc, x| ..)`, also after
 //!   several `.map(..)`: the closure becomes the body of a loop.
+//! - `const fn`: its `_grad` and `_value_and_grad` are `const fn` too when their code is
+//!   arithmetic, `let` and `if` (no call, loop or method), so a gradient can be a constant:
+//!   `const G: (f64, f64) = f_grad(2.0, 0.5);`. Otherwise they are plain functions (rustc's
+//!   E0015 at your `const` says so).
 //! - Local closures: `let sq = |v: f64| v * v;` then `sq(a) + sq(b)`. Each call is the
 //!   closure's body, inlined, its parameters given the call's arguments (differentiated or
 //!   data); the other names it reads are what they were where it was written (a later `let` of

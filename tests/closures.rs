@@ -132,3 +132,35 @@ fn a_closure_with_a_block_and_a_branch() {
         );
     }
 }
+
+/// Issue 22: the companions of a `const fn` whose derivative code is arithmetic are `const fn`
+/// too, so a gradient can be a constant.
+#[grad(wrt = w, b)]
+const fn affine_loss(w: f64, b: f64, x: f64) -> f64 {
+    let z = w * x + b;
+    if z > 0.0 {
+        z * z - 3.0 * w / b
+    } else {
+        -z
+    }
+}
+
+const GRADIENT: (f64, f64) = affine_loss_grad(2.0, 0.5, 3.0);
+const BOTH: (f64, (f64, f64)) = affine_loss_value_and_grad(2.0, 0.5, 3.0);
+
+/// A cube: its derivative is arithmetic too.
+#[grad(wrt = w)]
+const fn cubed(w: f64) -> f64 {
+    w * w * w
+}
+
+const SLOPE: f64 = cubed_grad(2.0);
+
+#[test]
+fn a_const_fns_gradient_is_a_constant() {
+    // z = 6.5: ∂/∂w = 2z·x − 3/b = 33, ∂/∂b = 2z + 3w/b² = 37.
+    assert_eq!(GRADIENT, (33.0, 37.0));
+    assert_eq!(BOTH, (30.25, (33.0, 37.0)));
+    assert_eq!(affine_loss_grad(2.0, 0.5, 3.0), GRADIENT);
+    assert_eq!(SLOPE, 12.0);
+}

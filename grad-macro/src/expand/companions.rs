@@ -326,6 +326,12 @@ pub(super) fn companions(
         };
     }
 
+    // A `const fn`'s gradient is a `const fn` too where its code can be: arithmetic, `let`,
+    // `if`, no call (`const G: f64 = f_grad(2.0);`).
+    let constness = f.sig.constness.filter(|_| {
+        let own = grad_body.clone().unwrap_or_default();
+        const_code(quote!(#(#items)* #(#assertions)* #(#quiet)* #body #own))
+    });
     let (grad_decl, grad_body) = match grad_body {
         Some(b) => (
             &decl_vg,
@@ -346,7 +352,7 @@ pub(super) fn companions(
         #[must_use]
         #[inline]
         #allows
-        #vis fn #vg_name #generics (#recv_decl #(#decl_vg),*) -> (#ret, #grad_ty) #where_clause {
+        #vis #constness fn #vg_name #generics (#recv_decl #(#decl_vg),*) -> (#ret, #grad_ty) #where_clause {
             #use_original
             #(#items)*
             #(#assertions)*
@@ -358,12 +364,60 @@ pub(super) fn companions(
         #[must_use]
         #[inline]
         #allows
-        #vis fn #grad_name #generics (#recv_decl #(#grad_decl),*) -> #grad_ty #where_clause {
+        #vis #constness fn #grad_name #generics (#recv_decl #(#grad_decl),*) -> #grad_ty #where_clause {
             #grad_body
         }
 
         #pullback
     }
+}
+
+/// Whether `code` can be the body of a `const fn`: arithmetic, casts, `let`, `if`, tuples, and
+/// calls of the companions' own paths only (no method, no other function, no loop, no macro).
+fn const_code(code: TokenStream) -> bool {
+    let tokens: Vec<TokenTree> = code.into_iter().collect();
+    for (k, t) in tokens.iter().enumerate() {
+        match t {
+            TokenTree::Group(g) if !const_code(g.stream()) => return false,
+            TokenTree::Ident(id)
+                if ["for", "loop", "while", "match", "unsafe"]
+                    .iter()
+                    .any(|w| id == w) =>
+            {
+                return false
+            }
+            // `!` of a macro; `.f(` a method; `path::f(` a function.
+            TokenTree::Punct(p)
+                if p.as_char() == '!' && matches!(tokens.get(k + 1), Some(TokenTree::Group(_))) =>
+            {
+                return false
+            }
+            TokenTree::Punct(p) if p.as_char() == '.' => {
+                if matches!(
+                    (tokens.get(k + 1), tokens.get(k + 2)),
+                    (Some(TokenTree::Ident(_)), Some(TokenTree::Group(g))) if g.delimiter() == proc_macro2::Delimiter::Parenthesis
+                ) {
+                    return false;
+                }
+            }
+            // A keyword before parentheses (`let (a, b)`, `if (c)`) is no call.
+            TokenTree::Ident(id)
+                if !["let", "if", "else", "return", "mut", "as", "in"]
+                    .iter()
+                    .any(|w| id == w) =>
+            {
+                if let Some(TokenTree::Group(g)) = tokens.get(k + 1) {
+                    let call = g.delimiter() == proc_macro2::Delimiter::Parenthesis;
+                    // `f(..)`, `path::f(..)` (a tuple after `let`, `=` or `,` is not a call).
+                    if call {
+                        return false;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 /// The companions' `self` parameter (`&self, `, or nothing) and what passes it on (`self, `).
