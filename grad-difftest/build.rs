@@ -286,6 +286,44 @@ fn with_closures(source: &str) -> Option<String> {
     ))
 }
 
+/// `source` with each assignment `v op= E;` of a block (a loop's or a branch's body) given by a
+/// local closure written there: `let __c = || E; let __t = __c(); v op= __t;`, the same value
+/// (a closure defined in a loop, reading its carried values and loop variables). Whether any
+/// was rewritten.
+fn with_inner_closures(source: &str) -> (String, bool) {
+    let mut out = String::new();
+    let mut any = false;
+    for line in source.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim_start();
+        let parts = t.strip_suffix(';').and_then(|t| {
+            let (lhs, rhs) = t.split_once(" = ").or_else(|| {
+                ["+=", "-=", "*=", "/="]
+                    .iter()
+                    .find_map(|op| t.split_once(&format!(" {op} ")[..]))
+            })?;
+            let op = &t[lhs.len()..t.len() - rhs.len()];
+            let simple = lhs.starts_with('v') && lhs[1..].bytes().all(|b| b.is_ascii_digit());
+            (simple && !rhs.contains("return") && !rhs.contains("break")).then_some((lhs, op, rhs))
+        });
+        match parts {
+            Some((lhs, op, rhs)) if indent >= 8 => {
+                let pad = " ".repeat(indent);
+                let _ = writeln!(
+                    out,
+                    "{pad}let __c = || {rhs};\n{pad}let __t = __c();\n{pad}{lhs}{op}__t;"
+                );
+                any = true;
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    (out, any)
+}
+
 /// The seventeenth batch: programs of the loop language (loops, jumps, `match`, branches,
 /// `max`, iterator sums) compiled with `trace` (`tr0`, ..), and as many callers of generated
 /// helpers of floats (`trc0`, ..: the third batch's language), whose table must give `_grad`'s
@@ -1706,6 +1744,7 @@ fn main() {
     // local closures (`with_closures`), in reverse mode (`cl0`, ..) and forward mode (`cl0_fwd`,
     // ..), against the oracle of the program as drawn.
     let mut closures = Batch::default();
+    let mut inner_closures = 0;
     let mut runner = self::runner(seed, 19);
     for i in 0..closure_cases {
         let tree = match gen::loop_case(3).new_tree(&mut runner) {
@@ -1719,6 +1758,9 @@ fn main() {
             with_closures(&p.source(&name)),
             with_closures(&p.source_with(&fwd, "mode = forward")),
         ) {
+            let (rev, inner) = with_inner_closures(&rev);
+            let (fw, _) = with_inner_closures(&fw);
+            inner_closures += usize::from(inner);
             closures.add_source(&name, rev, &p, &points);
             closures.add_source(&fwd, fw, &p, &points);
         }
@@ -1857,9 +1899,10 @@ fn main() {
     let _ = write!(summary, ", {}", traces.summary());
     let _ = write!(
         summary,
-        ", {} programs with their result given by local closures, in reverse and forward mode ({} points)",
+        ", {} programs with their result given by local closures, in reverse and forward mode ({} points; {} with closures written in their blocks too)",
         closures.programs / 2,
-        closures.points
+        closures.points,
+        inner_closures
     );
 
     let k = grad_testgen::ast::USER_CONST;
