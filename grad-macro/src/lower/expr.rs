@@ -44,6 +44,27 @@ impl Lowerer<'_> {
             }
             Expr::Paren(p) => self.expr(&p.expr),
             Expr::Group(g) => self.expr(&g.expr),
+            // `&x` of a differentiated float: while the reference lives, `x` cannot change, so
+            // the reference is its value (`*r` reads it back). Not of what a call returned or a
+            // field held (an array, perhaps, whose type the macro does not see).
+            Expr::Reference(r)
+                if r.mutability.is_none()
+                    && matches!(&*r.expr, Expr::Path(p) if p.path.get_ident().is_some_and(|id| {
+                        self.lookup(&id.to_string()).and_then(|v| v.as_var()).is_some_and(|v| {
+                            // Arithmetic's result: a float for sure (a parameter may be a struct's
+                            // field of a type the macro does not see).
+                            let info = self.b.info(v);
+                            info.kind == Kind::Float
+                                && info.active
+                                && self
+                                    .b
+                                    .definition(v)
+                                    .is_some_and(|(op, _)| !matches!(op, Op::Pulled(_)))
+                        })
+                    })) =>
+            {
+                self.expr(&r.expr)
+            }
             Expr::Unary(u) => match u.op {
                 UnOp::Neg(_) => {
                     let x = self.expr(&u.expr);

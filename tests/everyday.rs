@@ -1,6 +1,7 @@
-//! Local closures (issue 22): `let f = |v: f64| ..;` called `f(x)` is inlined where it is
-//! called, its other names read as they were where it was written. Each checked against finite
-//! differences, the same body written out, and in forward mode and with `hessian`.
+//! Rust as people write it (issue 22): local closures (`let f = |v: f64| ..;` called `f(x)`,
+//! inlined where it is called, its other names read as they were where it was written), `const
+//! fn` gradients, references to differentiated floats. Each checked against finite
+//! differences or the same body written out, and in forward mode and with `hessian`.
 
 #![deny(warnings)]
 
@@ -163,4 +164,22 @@ fn a_const_fns_gradient_is_a_constant() {
     assert_eq!(BOTH, (30.25, (33.0, 37.0)));
     assert_eq!(affine_loss_grad(2.0, 0.5, 3.0), GRADIENT);
     assert_eq!(SLOPE, 12.0);
+}
+
+/// `&z` of a differentiated float the function computed: the reference is the value while it
+/// lives (`z` cannot change then), `*r` reads it back.
+#[grad(wrt = x)]
+fn through_references(x: f64, y: f64) -> f64 {
+    let z = 2.0 * x;
+    let r = &z;
+    *r * *r + r.sin() * y
+}
+
+#[test]
+fn a_reference_to_a_float_reads_its_value() {
+    // 4x² + 3 sin(2x): 8x + 6 cos(2x).
+    assert_eq!(
+        through_references_grad(0.5, 3.0),
+        8.0 * 0.5 + 6.0 * 1.0_f64.cos()
+    );
 }
