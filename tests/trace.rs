@@ -334,7 +334,7 @@ fn the_arm_taken_and_the_max_are_nodes() {
 }
 
 /// A recurrence in a `while` loop: `h` at each step is a row, whose operand is the row before.
-#[backprop::grad(wrt = w, trace)]
+#[backprop::grad(wrt = w, trace, graph)]
 fn recurrence(w: f64, x: f64) -> f64 {
     let mut h = x;
     let mut k = 0;
@@ -368,6 +368,12 @@ fn a_recurrence_is_a_row_per_step() {
         Some(recurrence_grad(w, x))
     );
     chain_rule_holds(&t);
+    // The graph names the loop by its test; its body is no arm of an `if`.
+    let g = recurrence_graph();
+    assert!(
+        g.contains("label=\"while k < 3\";") && !g.contains("(if "),
+        "{g}"
+    );
 }
 
 /// Nested loops: a row is named by each loop's iteration, outermost first.

@@ -36,6 +36,8 @@ pub(super) struct Walk<'a> {
     /// Each loop's number, by its iteration counter.
     pub counters: HashMap<Var, usize>,
     pub branches: bool,
+    /// The tests of `while` loops (the `if` their body is in).
+    guards: HashSet<Var>,
     /// Which row each value is at run time: a variable holding its number (`Recorder::value`),
     /// or an input's number.
     pub shadows: HashMap<Var, Operand>,
@@ -88,6 +90,7 @@ impl<'a> Walk<'a> {
             counters: HashMap::default(),
             branches: false,
             shadows: HashMap::default(),
+            guards: HashSet::new(),
             preferred: HashMap::default(),
             reserved: HashMap::default(),
         }
@@ -156,14 +159,20 @@ impl<'a> Walk<'a> {
                     els,
                     outs,
                 } => {
-                    self.branches = true;
                     for (k, o) in outs.iter().enumerate() {
                         self.prefer(*o, &then.yields[k]);
                         self.prefer(*o, &els.yields[k]);
                     }
                     let c = self.render().operand(*cond).0;
-                    self.block(then, path, Some((c.clone(), true)));
-                    self.block(els, path, Some((c.clone(), false)));
+                    if cond.as_var().is_some_and(|v| self.guards.contains(&v)) {
+                        // A `while`'s test: its body is the loop's, not an arm.
+                        self.block(then, path, arm.clone());
+                        self.block(els, path, arm.clone());
+                    } else {
+                        self.branches = true;
+                        self.block(then, path, Some((c.clone(), true)));
+                        self.block(els, path, Some((c.clone(), false)));
+                    }
                     for (k, o) in outs.clone().into_iter().enumerate() {
                         let mut may = self.may(&then.yields[k]);
                         may.extend(self.may(&els.yields[k]));
@@ -254,6 +263,8 @@ impl<'a> Walk<'a> {
                 };
                 format!("for {} in {}", text(pat).replace("& ", "&"), text(iter))
             }
+            // A `while` is a `loop` whose body is an `if` on its test (its only `if`, last,
+            // after the test's code alone): named once the body is walked.
             Header::Loop => "loop".to_string(),
         };
         self.loops.push(LoopNode {
@@ -309,8 +320,32 @@ impl<'a> Walk<'a> {
         self.counters.insert(counter, id);
         let mut inner = path.to_vec();
         inner.push((id, counter));
+        let guard = match &lp.header {
+            Header::Loop => lp
+                .body
+                .insts
+                .iter()
+                .position(|i| matches!(i, Inst::If { .. }))
+                .filter(|k| {
+                    k + 1 == lp.body.insts.len()
+                        && lp.body.insts[..*k]
+                            .iter()
+                            .all(|i| matches!(i, Inst::Opaque { .. } | Inst::Cond { .. }))
+                })
+                .and_then(|k| match &lp.body.insts[k] {
+                    Inst::If { cond, .. } => cond.as_var(),
+                    _ => None,
+                }),
+            Header::For { .. } => None,
+        };
+        if let Some(g) = guard {
+            self.guards.insert(g);
+        }
         let first_node = self.nodes.len();
         self.block(&mut lp.body, &inner, arm);
+        if let Some(g) = guard {
+            self.loops[id].header = format!("while {}", self.render().operand(Operand::Var(g)).0);
+        }
         // The nodes of this loop's body: a value one of them gives is carried to the next
         // iteration (a value from before the loop that reaches its end unchanged is not).
         let inside: HashSet<String> = self.nodes[first_node..]
