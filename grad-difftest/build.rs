@@ -1766,6 +1766,37 @@ fn main() {
         }
     }
 
+    // And straight-line programs of arithmetic alone (no method, no function), written
+    // `const fn` (`cc0`, ..): what their companions compute must not change.
+    let mut const_fns = 0;
+    let mut runner = self::runner(seed, 20);
+    for i in 0..10 * closure_cases {
+        if const_fns as u64 >= closure_cases {
+            break;
+        }
+        let tree = match gen::case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating program {i} of the const fn draw: {e}"),
+        };
+        let (p, points) = tree.current();
+        let name = format!("cc{i}");
+        let source = p.source(&name);
+        let body = source.split_once(" -> f64 {").map_or("", |b| b.1);
+        let calls = body.char_indices().any(|(k, c)| {
+            c == '('
+                && body[..k].ends_with(|b: char| b.is_ascii_alphanumeric() || b == '_')
+                && !body[..k].ends_with("if")
+        });
+        if calls || body.contains("::") && !body.contains("consts::") {
+            continue;
+        }
+        const_fns += 1;
+        // (Its companions are `const fn` where their code is arithmetic alone: not always, as
+        // a data value in a float's place is converted by a runtime helper, `val`. Here they
+        // are checked for what they compute.)
+        closures.add_source(&name, source.replace("\nfn ", "\nconst fn "), &p, &points);
+    }
+
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
         plain.programs, plain.points, plain.nonzero, loops.programs, loops.points, loops.nonzero
@@ -1899,8 +1930,8 @@ fn main() {
     let _ = write!(summary, ", {}", traces.summary());
     let _ = write!(
         summary,
-        ", {} programs with their result given by local closures, in reverse and forward mode ({} points; {} with closures written in their blocks too)",
-        closures.programs / 2,
+        ", {} programs with their result given by local closures, in reverse and forward mode, and {const_fns} straight-line programs of arithmetic written `const fn` ({} points; {} with closures written in their blocks too)",
+        (closures.programs - const_fns) / 2,
         closures.points,
         inner_closures
     );

@@ -183,3 +183,19 @@ fn a_reference_to_a_float_reads_its_value() {
         8.0 * 0.5 + 6.0 * 1.0_f64.cos()
     );
 }
+
+/// A `const fn` whose derivative code converts a data value with a runtime helper: its
+/// companions are plain functions (marked `const`, they did not compile: found by the
+/// generator, seed 4305).
+const K: f64 = 0.75;
+
+#[grad(wrt = w0, w2)]
+const fn with_data(w0: f64, w2: f64, x1: f64) -> f64 {
+    let v0 = -(-K);
+    (v0 * w0) + (x1 + w2)
+}
+
+#[test]
+fn a_const_fn_with_data_has_plain_companions() {
+    assert_eq!(with_data_grad(0.5, 1.5, 2.0), (K, 1.0));
+}

@@ -400,6 +400,14 @@ fn const_code(code: TokenStream) -> bool {
                     return false;
                 }
             }
+            // `f::<T>(..)`: a call with type arguments (a `>` closing a `::<`).
+            TokenTree::Punct(p)
+                if p.as_char() == '>'
+                    && matches!(tokens.get(k + 1), Some(TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Parenthesis)
+                    && turbofish_before(&tokens[..k]) =>
+            {
+                return false
+            }
             // A keyword before parentheses (`let (a, b)`, `if (c)`) is no call.
             TokenTree::Ident(id)
                 if !["let", "if", "else", "return", "mut", "as", "in"]
@@ -418,6 +426,28 @@ fn const_code(code: TokenStream) -> bool {
         }
     }
     true
+}
+
+/// Whether the `>` after `tokens` closes a `::<` (type arguments), not a comparison.
+fn turbofish_before(tokens: &[TokenTree]) -> bool {
+    let mut depth = 1;
+    for (k, t) in tokens.iter().enumerate().rev() {
+        if let TokenTree::Punct(p) = t {
+            match p.as_char() {
+                '>' => depth += 1,
+                '<' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return k >= 1
+                            && matches!(&tokens[k - 1], TokenTree::Punct(c) if c.as_char() == ':');
+                    }
+                }
+                ';' => return false,
+                _ => {}
+            }
+        }
+    }
+    false
 }
 
 /// The companions' `self` parameter (`&self, `, or nothing) and what passes it on (`self, `).
