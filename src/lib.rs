@@ -186,11 +186,11 @@
 //!   later (see the restriction below).
 //! - `xs.iter().map(|x| ..).sum::<f64>()`, `.product()`, `.fold(init, |acc, x| ..)`, also after
 //!   several `.map(..)`: the closure becomes the body of a loop.
-//! - References to a differentiated float the function computed: `let z = 2.0 * x; let r =
-//!   &z;` then `*r` (or `r.sin()`): while the reference lives `z` cannot change, so it is `z`'s
-//!   value. Of a parameter (which may be a struct's field of a type the macro does not see) or a
-//!   call's result, a `&mut` to one, and a `wrt` parameter taken as `&f64`: refused, each with
-//!   what to write.
+//! - References to a differentiated float: `let r = &x;` then `*r` (or `r.sin()`), `x` a
+//!   parameter declared a float or a value the function computed: while the reference lives
+//!   `x` cannot change, so it is `x`'s value. Of a call's result or a struct's field (which may
+//!   be an array of a type the macro does not see), a `&mut` to one, and a `wrt` parameter
+//!   taken as `&f64`: refused, each with what to write.
 //! - `const fn`: its `_grad` and `_value_and_grad` are `const fn` too when their code is
 //!   arithmetic, `let` and `if` (no call, loop or method), so a gradient can be a constant:
 //!   `const G: (f64, f64) = f_grad(2.0, 0.5);`. Otherwise they are plain functions (rustc's

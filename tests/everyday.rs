@@ -175,8 +175,17 @@ fn through_references(x: f64, y: f64) -> f64 {
     *r * *r + r.sin() * y
 }
 
+/// `&x` of a parameter declared a float: the same.
+#[grad(wrt = x)]
+fn parameter_reference(x: f64, y: f64) -> f64 {
+    let r = &x;
+    let q = &y;
+    *r * 2.0 * *q + r.sin()
+}
+
 #[test]
 fn a_reference_to_a_float_reads_its_value() {
+    assert_eq!(parameter_reference_grad(0.5, 3.0), 6.0 + 0.5_f64.cos());
     // 4x² + 3 sin(2x): 8x + 6 cos(2x).
     assert_eq!(
         through_references_grad(0.5, 3.0),

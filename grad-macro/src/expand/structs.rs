@@ -189,6 +189,7 @@ impl Prepared {
                 else {
                     continue;
                 };
+                p.field = true;
                 if let (Some(d), Some((_, f))) = (fd.dims, p.array.clone()) {
                     p.array = Some((
                         ArrayInfo {
@@ -224,6 +225,7 @@ impl Prepared {
                 wrt: false,
                 mutable: false,
                 structure: false,
+                field: false,
             });
         }
         for w in &self.user_wrt {

@@ -22,6 +22,9 @@ pub struct Param {
     /// A struct of parameters differentiated field by field (`expand::structs`): its
     /// derivative has its type.
     pub structure: bool,
+    /// A struct's field made a parameter (`expand::structs`): its type is the macro's guess,
+    /// not written by the user.
+    pub field: bool,
 }
 
 pub struct Sig {
@@ -264,6 +267,7 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
                     wrt: false,
                     mutable: matches!(&*pt.pat, Pat::Ident(pi) if pi.mutability.is_some()),
                     structure: false,
+                    field: false,
                 });
             }
         }

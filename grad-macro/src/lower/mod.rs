@@ -135,6 +135,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         non_float_params: Vec::new(),
         closure_floor: None,
         closures: Default::default(),
+        float_params: HashSet::default(),
     };
     let assigned: HashSet<String> = scan::assigned_names(&block.stmts).into_iter().collect();
     let seeds: Vec<String> = sig
@@ -188,6 +189,9 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         }
         if !in_place && (is_int_or_bool(&p.ty) || p.float.is_some() || p.array.is_some()) {
             l.plain.insert(v);
+        }
+        if kind == Kind::Float && !p.field {
+            l.float_params.insert(v);
         }
         let float_ref = matches!(&p.ty, syn::Type::Reference(r) if float_of(&r.elem).is_some());
         if kind == Kind::Opaque && p.float.is_none() && !float_ref && !is_int_or_bool(&p.ty) {
@@ -349,6 +353,8 @@ struct Lowerer<'a> {
     non_float_params: Vec<(Var, String)>,
     /// The scopes a closure of `.map(..)`/`.fold(..)` may assign in: those from this depth on.
     closure_floor: Option<usize>,
+    /// Parameters the user declared with the function's float type (not a struct's field).
+    float_params: HashSet<Var>,
     /// The local closures (`let sq = |v| v * v;`), by the variable their name is bound to.
     closures: rustc_hash::FxHashMap<Var, closure::Closure>,
 }
