@@ -288,8 +288,9 @@ fn with_closures(source: &str) -> Option<String> {
 
 /// `source` with each assignment `v op= E;` of a block (a loop's or a branch's body) given by a
 /// local closure written there: `let __c = || E; let __t = __c(); v op= __t;`, the same value
-/// (a closure defined in a loop, reading its carried values and loop variables). Whether any
-/// was rewritten.
+/// (a closure defined in a loop, reading its carried values and loop variables), and, when `E`
+/// is arithmetic, read through a reference (`let __r = &__t; v op= *__r;`). Whether any was
+/// rewritten.
 fn with_inner_closures(source: &str) -> (String, bool) {
     let mut out = String::new();
     let mut any = false;
@@ -309,9 +310,21 @@ fn with_inner_closures(source: &str) -> (String, bool) {
         match parts {
             Some((lhs, op, rhs)) if indent >= 8 => {
                 let pad = " ".repeat(indent);
+                // Arithmetic's value is read through a reference too (`&__t`, `*__r`).
+                // (Not a loop's value, an iterator's sum, nor an `if`'s: `&` of those stays
+                // refused.)
+                let arithmetic = rhs.starts_with('(')
+                    && [".sum", ".product", ".fold", "if ", "match "]
+                        .iter()
+                        .all(|w| !rhs.contains(w));
+                let read = if arithmetic {
+                    format!("{pad}let __r = &__t;\n{pad}{lhs}{op}*__r;")
+                } else {
+                    format!("{pad}{lhs}{op}__t;")
+                };
                 let _ = writeln!(
                     out,
-                    "{pad}let __c = || {rhs};\n{pad}let __t = __c();\n{pad}{lhs}{op}__t;"
+                    "{pad}let __c = || {rhs};\n{pad}let __t = __c();\n{read}"
                 );
                 any = true;
             }
