@@ -408,14 +408,7 @@ impl Traces {
         if arrays || refused || p.wrt_array || source.contains("[0.0; ") {
             return;
         }
-        for c in &p.callees {
-            let out = match c.place {
-                Place::Here | Place::Super => &mut calls.fns,
-                Place::Module => &mut calls.module,
-                Place::Crate => &mut calls.lib,
-            };
-            out.push_str(&c.source());
-        }
+        calls.add_callees(&p);
         self.callers += 1;
         self.sites += p.call_sites().len();
         self.add(name, &p, points);
@@ -486,6 +479,13 @@ impl Batch {
     /// A caller: its helpers, named after it, go where they live, then the caller itself.
     fn add_caller(&mut self, name: &str, mut p: Program, points: &[Point]) {
         p.name_callees(name);
+        self.add_callees(&p);
+        self.sites.extend(p.call_sites());
+        self.add(name, &p, points);
+    }
+
+    /// `p`'s helpers, each where the caller finds it: this module, `m`, the library.
+    fn add_callees(&mut self, p: &Program) {
         for c in &p.callees {
             let out = match c.place {
                 Place::Here | Place::Super => &mut self.fns,
@@ -494,8 +494,6 @@ impl Batch {
             };
             out.push_str(&c.source());
         }
-        self.sites.extend(p.call_sites());
-        self.add(name, &p, points);
     }
 
     /// The summary of the calls.

@@ -91,12 +91,7 @@ impl Trace {
             function: self.function,
             result: self.result,
             result_node,
-            nodes: self
-                .nodes
-                .iter()
-                .filter(|n| n.iteration.first().is_none_or(|i| range.contains(i)))
-                .cloned()
-                .collect(),
+            nodes: kept.into_iter().cloned().collect(),
         }
     }
 

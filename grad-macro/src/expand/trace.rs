@@ -75,15 +75,13 @@ pub(super) fn shown_derivation(
     let pass: Vec<TokenStream> = params
         .iter()
         .map(|(id, ty, _)| {
+            use crate::front::check::{float_of, is_int_or_bool};
             let plain = matches!(ty, syn::Type::Reference(_))
+                || float_of(ty).is_some()
+                || is_int_or_bool(ty)
                 || matches!(ty, syn::Type::Path(p) if p.qself.is_none()
                 && p.path.get_ident().is_some_and(|i| {
-                    ["f32", "f64", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16",
-                     "u32", "u64", "u128", "usize", "bool", "char"]
-                        .iter()
-                        .any(|n| i == n)
-                        || *i == crate::ir::GENERIC_FLOAT
-                        || f.sig.generics.type_params().any(|t| t.ident == *i)
+                    i == "char" || f.sig.generics.type_params().any(|t| t.ident == *i)
                 }));
             if plain {
                 quote!(#id)
@@ -115,23 +113,29 @@ pub(super) fn shown_derivation(
         program.body.yields = ys;
         // Optimised as `_grad` is (the same sums in the same order: the same bits).
         let program = super::pipeline::optimise(super::pipeline::dce(program));
+        /// Where an input's derivative comes from.
+        enum Derivative {
+            /// Data: none.
+            None,
+            /// The program's yield after the input's value.
+            Swept,
+            /// A component of `_value_and_grad`'s gradient.
+            Grad(TokenStream),
+        }
         let gradient = quote!(__grad_gradient);
-        let inputs: Vec<(String, Option<TokenStream>)> = d
+        let inputs: Vec<(String, Derivative)> = d
             .inputs
             .iter()
             .map(|(v, n, _)| {
-                let at = d.wrt.iter().position(|w| w == v);
-                let component = at.map(|j| {
-                    if !via_grad {
-                        // Read from the program's yields, after the value.
-                        TokenStream::new()
-                    } else if d.wrt.len() == 1 {
-                        gradient.clone()
-                    } else {
+                let component = match d.wrt.iter().position(|w| w == v) {
+                    None => Derivative::None,
+                    Some(_) if !via_grad => Derivative::Swept,
+                    Some(_) if d.wrt.len() == 1 => Derivative::Grad(gradient.clone()),
+                    Some(j) => {
                         let j = syn::Index::from(j);
-                        quote!(#gradient.#j)
+                        Derivative::Grad(quote!(#gradient.#j))
                     }
-                });
+                };
                 (n.clone(), component)
             })
             .collect();
@@ -157,12 +161,15 @@ pub(super) fn shown_derivation(
             for (n, component) in &inputs {
                 let value = f64_of(next());
                 let derivative = match component {
-                    Some(g) => {
-                        let g = if g.is_empty() { next() } else { g.clone() };
-                        let d = f64_of(g);
+                    Derivative::None => quote!(::core::option::Option::None),
+                    Derivative::Swept => {
+                        let d = f64_of(next());
                         quote!(::core::option::Option::Some(#d))
                     }
-                    None => quote!(::core::option::Option::None),
+                    Derivative::Grad(g) => {
+                        let d = f64_of(g.clone());
+                        quote!(::core::option::Option::Some(#d))
+                    }
                 };
                 rows.push(quote! {
                     #krate::trace::Node {

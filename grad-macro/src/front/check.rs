@@ -153,6 +153,22 @@ pub fn several_floats(ty: &Type, body: &syn::Block) -> Option<(Float, usize)> {
     }
 }
 
+/// An integer or `bool` type: storing a differentiated value in one (`w as i32`, `w > 0.0`) is
+/// a step function, whose derivative is 0 wherever it exists.
+pub fn is_int_or_bool(ty: &Type) -> bool {
+    const NAMES: &[&str] = &[
+        "bool", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128",
+        "usize",
+    ];
+    match ty {
+        Type::Path(p) => p
+            .path
+            .get_ident()
+            .is_some_and(|id| NAMES.iter().any(|n| id == n)),
+        _ => false,
+    }
+}
+
 /// `f32` or `f64`, written as such.
 pub fn float_of(ty: &Type) -> Option<Float> {
     match ty {

@@ -4,6 +4,15 @@ use super::*;
 use proc_macro2::TokenStream;
 use rustc_hash::FxHashMap as HashMap;
 
+impl Loop {
+    /// Carries one more value: `c`, whose next value the body gives as `next` (before the exit
+    /// flag, if the loop has one).
+    pub fn carry(&mut self, c: Carry, next: Operand) {
+        self.body.yields.insert(self.carried.len(), next);
+        self.carried.push(c);
+    }
+}
+
 /// Removes the carried variables the body did not change after all: their uses read the
 /// initial value. A literal initial value is substituted only when `lits` (opaque code cannot
 /// refer to a literal).

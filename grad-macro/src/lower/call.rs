@@ -180,9 +180,8 @@ impl Lowerer<'_> {
             if p.path
                 .get_ident()
                 .is_some_and(|f| self.refused_locals.contains(&f.to_string()))
-                && self.lookup(&p.path.to_token_stream().to_string()).is_none()
             {
-                // A closure refused where it was bound.
+                // A closure refused where it was bound: not refused again.
                 return Operand::Lit(0.0);
             }
             if p.qself.is_none() {
@@ -233,13 +232,6 @@ impl Lowerer<'_> {
                             rules::names(Form::Method)
                         ),
                     );
-                }
-                if p.path
-                    .get_ident()
-                    .is_some_and(|f| self.refused_locals.contains(&f.to_string()))
-                {
-                    // Already refused where it was bound.
-                    return Operand::Lit(0.0);
                 }
                 if p.path
                     .get_ident()

@@ -115,16 +115,14 @@ impl Lowerer<'_> {
         let floor = self.closure_floor.replace(self.env.len() - 1);
         // A body that is an assignment (`|v| acc += v`) is a statement (refused where it
         // assigns a name from outside the closure).
-        let value = match &*syntax.body {
-            Expr::Assign(_) => {
-                self.stmt_expr(&syntax.body);
-                Operand::Lit(0.0)
-            }
-            Expr::Binary(b) if compound(&b.op).is_some() => {
-                self.stmt_expr(&syntax.body);
-                Operand::Lit(0.0)
-            }
-            body => self.expr(body),
+        let body = &*syntax.body;
+        let assigns = matches!(body, Expr::Assign(_))
+            || matches!(body, Expr::Binary(b) if compound(&b.op).is_some());
+        let value = if assigns {
+            self.stmt_expr(body);
+            Operand::Lit(0.0)
+        } else {
+            self.expr(body)
         };
         self.closure_floor = floor;
         self.closure_depth -= 1;

@@ -146,21 +146,7 @@ pub(super) fn is_logic(op: &BinOp) -> bool {
     is_cmp(op) || matches!(op, BinOp::And(_) | BinOp::Or(_))
 }
 
-/// An integer or `bool` type: storing a differentiated value in one (`w as i32`, `w > 0.0`) is
-/// a step function, whose derivative is 0 wherever it exists.
-pub(super) fn is_int_or_bool(ty: &syn::Type) -> bool {
-    const NAMES: &[&str] = &[
-        "bool", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128",
-        "usize",
-    ];
-    match ty {
-        syn::Type::Path(p) => p
-            .path
-            .get_ident()
-            .is_some_and(|id| NAMES.iter().any(|n| id == n)),
-        _ => false,
-    }
-}
+pub(super) use crate::front::check::is_int_or_bool;
 
 pub(super) fn float_suffix(s: &str) -> Option<Float> {
     match s {

@@ -95,14 +95,6 @@ impl Rev {
         } else {
             record::query(&mut self.b, "last", &[Arg::Num(id), Arg::Path(&outer)])
         };
-        let (next, var) = record::step(&mut self.b, counter, forwards);
-        let out = record::counter(&mut self.b, Span::call_site());
-        lp.body.insts.push(next);
-        lp.body.yields.insert(lp.carried.len(), Operand::Var(var));
-        lp.carried.push(Carry {
-            phi: counter,
-            init,
-            out,
-        });
+        record::count(&mut self.b, lp, counter, init, forwards);
     }
 }

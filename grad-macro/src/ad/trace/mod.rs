@@ -1,8 +1,10 @@
-//! The derivation of a straight-line function, as the lecture notes show it: its nodes (each
-//! input, then each operation on differentiated values, named as in the source or `ξ1`,
-//! `ξ2`, ...), each node's local derivatives, and the formula of each gradient component. It
-//! gives the table in the `_grad` companion's documentation, the `_trace` companion (the same
-//! table with numbers), and the `_graph` companion (the graph in Graphviz DOT).
+//! The derivation of a function, as the lecture notes show it: its nodes (each input, then
+//! each operation on differentiated values, in loops and branches too, named as in the source
+//! or `ξ1`, `ξ2`, ...: `nodes`), each node's local derivatives, and, for straight-line code,
+//! the formula of each gradient component. It gives the table in the `_grad` companion's
+//! documentation, the `_trace` companion (the same table with numbers, recorded as the
+//! function and its sweep run: `record`), and the `_graph` companion (the graph in Graphviz
+//! DOT).
 
 mod nodes;
 pub mod record;
@@ -169,7 +171,7 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
     }
     let mut body = primal.body.clone();
     walk.block(&mut body, &[], None);
-    let result_row = walk.shadow_of(&primal.body.yields[0]);
+    let result_row = walk.shadow(&primal.body.yields[0]);
     let nodes::Walk {
         mut b,
         names,

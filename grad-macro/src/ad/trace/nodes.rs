@@ -176,7 +176,9 @@ impl<'a> Walk<'a> {
                     for (k, o) in outs.clone().into_iter().enumerate() {
                         let mut may = self.may(&then.yields[k]);
                         may.extend(self.may(&els.yields[k]));
-                        self.alias_if(o, (&c, then.yields[k], els.yields[k]), may);
+                        let r = self.render();
+                        let (a, b) = (r.operand(then.yields[k]).0, r.operand(els.yields[k]).0);
+                        self.alias(o, format!("({a} if {c}, else {b})"), may);
                         // Which row the value is: the arm's, carried out of the `if` with it.
                         if self.primal.info(o).active {
                             let row = self.row_var();
@@ -204,11 +206,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The row `o` is (its number), or none (`usize::MAX`: a literal, data).
-    pub(super) fn shadow_of(&mut self, o: &Operand) -> Operand {
-        self.shadow(o)
-    }
-
-    fn shadow(&mut self, o: &Operand) -> Operand {
+    pub(super) fn shadow(&mut self, o: &Operand) -> Operand {
         match o.as_var().and_then(|v| self.shadows.get(&v)) {
             Some(r) => *r,
             None => self.b.add_extern(quote::quote!(usize::MAX)),
@@ -224,25 +222,12 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Names `v`, an `if`'s value, as the source does, or `(a if c, else b)`.
-    fn alias_if(&mut self, v: Var, (c, a, b): (&str, Operand, Operand), may: Vec<Cand>) {
+    /// Names `v` (an `if`'s or a loop's value, not a node) as the source does, or `fallback`;
+    /// it may be the nodes `may`.
+    fn alias(&mut self, v: Var, fallback: String, may: Vec<Cand>) {
         let name = match &self.primal.info(v).name {
             Name::Source(s) => s.clone(),
-            _ => {
-                let r = self.render();
-                format!("({} if {c}, else {})", r.operand(a).0, r.operand(b).0)
-            }
-        };
-        self.names.insert(v, name);
-        self.may_be.insert(v, may);
-    }
-
-    /// Names `v` (an `if`'s or a loop's value, not a node) as the source does, or as
-    /// `like`; it may be the nodes `may`.
-    fn alias(&mut self, v: Var, like: Operand, may: Vec<Cand>) {
-        let name = match &self.primal.info(v).name {
-            Name::Source(s) => s.clone(),
-            _ => self.render().operand(like).0,
+            _ => fallback,
         };
         self.names.insert(v, name);
         self.may_be.insert(v, may);
@@ -254,13 +239,7 @@ impl<'a> Walk<'a> {
         let header = match &lp.header {
             Header::For { pat, iter, .. } => {
                 let r = self.render();
-                let text = |o: &crate::ir::Opaque| {
-                    let mut s = tidy(&o.tokens.to_string());
-                    for (i, v) in o.refs.iter().enumerate().rev() {
-                        s = s.replace(&crate::ir::placeholder(i), &r.operand(Operand::Var(*v)).0);
-                    }
-                    s.replace("__grad_krate", "backprop")
-                };
+                let text = |o: &crate::ir::Opaque| r.code(&o.tokens.to_string(), &o.refs);
                 format!("for {} in {}", text(pat).replace("& ", "&"), text(iter))
             }
             // A `while` is a `loop` whose body is an `if` on its test (its only `if`, last,
@@ -297,7 +276,8 @@ impl<'a> Walk<'a> {
                     self.reserved.insert(y, name);
                 }
             } else {
-                self.alias(c.phi, c.init, may);
+                let like = self.render().operand(c.init).0;
+                self.alias(c.phi, like, may);
                 self.prefer(c.phi, &y);
             }
         }
@@ -307,13 +287,13 @@ impl<'a> Walk<'a> {
             .map_or_else(Span::call_site, |c| self.primal.info(c.phi).span);
         // Which row each carried value is, carried with it.
         let mut rows = Vec::new();
-        for c in lp.carried.clone() {
+        for (k, c) in lp.carried.clone().into_iter().enumerate() {
             if self.primal.info(c.phi).active {
                 let (phi, out) = (self.row_var(), self.row_var());
                 let init = self.shadow(&c.init);
                 self.shadows.insert(c.phi, Operand::Var(phi));
                 self.shadows.insert(c.out, Operand::Var(out));
-                rows.push((c, Carry { phi, init, out }));
+                rows.push((k, Carry { phi, init, out }));
             }
         }
         let counter = record::counter(&mut self.b, span);
@@ -371,27 +351,13 @@ impl<'a> Walk<'a> {
                     .push((name.clone(), next.into_iter().map(|c| c.0).collect()));
             }
         }
-        for (c, row) in rows {
-            let at = lp
-                .carried
-                .iter()
-                .position(|x| x.phi == c.phi)
-                .unwrap_or_default();
-            let next = self.shadow(&lp.body.yields[at]);
-            lp.body.yields.insert(lp.carried.len(), next);
-            lp.carried.push(row);
+        for (k, row) in rows {
+            let next = self.shadow(&lp.body.yields[k]);
+            lp.carry(row, next);
         }
         // The counter: `0` before the first iteration, one more after each.
-        let (next, nv) = record::step(&mut self.b, counter, true);
-        lp.body.insts.push(next);
-        lp.body.yields.insert(lp.carried.len(), Operand::Var(nv));
-        let out = record::counter(&mut self.b, span);
         let zero = record::zero(&mut self.b);
-        lp.carried.push(Carry {
-            phi: counter,
-            init: zero,
-            out,
-        });
+        let out = record::count(&mut self.b, lp, counter, zero, true);
         let outer: Vec<Var> = path.iter().map(|p| p.1).collect();
         vec![record::record(
             &mut self.b,

@@ -7,7 +7,7 @@
 
 use crate::build::Builder;
 use crate::emit::tokens::{float_lit_typed, named_const, PREC_ATOM};
-use crate::ir::{placeholder, Float, Inst, Kind, Name, Opaque, Operand, Var};
+use crate::ir::{placeholder, Carry, Float, Inst, Kind, Loop, Name, Opaque, Operand, Var};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 
@@ -60,8 +60,7 @@ pub fn query(b: &mut Builder, method: &str, args: &[Arg]) -> Operand {
     b.opaque(tokens, refs, Kind::Opaque)
 }
 
-/// A loop's iteration counter: `0usize`, and the code of its next value (`c + 1` forwards,
-/// `c - 1` for a sweep walking backwards, wrapping below the first iteration).
+/// A loop's iteration counter.
 pub fn counter(b: &mut Builder, span: Span) -> Var {
     b.new_var(Kind::Opaque, Name::Fixed("iteration"), false, span)
 }
@@ -70,8 +69,27 @@ pub fn zero(b: &mut Builder) -> Operand {
     b.add_extern(quote!(0usize))
 }
 
-/// The counter's next value: an instruction and the variable it defines.
-pub fn step(b: &mut Builder, c: Var, up: bool) -> (Inst, Var) {
+/// Makes `counter` a value `lp` carries, from `init`, one more each iteration (`up`) or one
+/// less (a sweep walking backwards, wrapping below the first iteration). Returns its value
+/// after the loop.
+pub fn count(b: &mut Builder, lp: &mut Loop, counter: Var, init: Operand, up: bool) -> Var {
+    let (next, var) = step(b, counter, up);
+    let out = self::counter(b, b.info(counter).span);
+    lp.body.insts.push(next);
+    lp.carry(
+        Carry {
+            phi: counter,
+            init,
+            out,
+        },
+        Operand::Var(var),
+    );
+    out
+}
+
+/// The counter's next value (`c + 1`, or `c - 1` wrapping): an instruction and the variable it
+/// defines.
+fn step(b: &mut Builder, c: Var, up: bool) -> (Inst, Var) {
     let p = Ident::new(&placeholder(0), Span::call_site());
     let tokens = if up {
         quote!(#p + 1usize)

@@ -112,18 +112,14 @@ impl Render<'_> {
                 match self.defs.get(&v) {
                     Some(Def::Op(op, args)) => self.op(*op, args),
                     Some(Def::Opaque(t, refs, prec)) => {
-                        let mut s = tidy(t);
-                        for (i, r) in refs.iter().enumerate().rev() {
-                            let name = wrap(self.operand(Operand::Var(*r)), ATOM);
-                            s = s.replace(&crate::ir::placeholder(i), &name);
-                        }
+                        let s = self.code(t, refs);
                         // An index, a field, a call: as tight as a name.
                         let p = if *prec >= crate::emit::tokens::PREC_UNARY {
                             ATOM
                         } else {
                             LOW
                         };
-                        (s.replace("__grad_krate", "backprop"), p)
+                        (s, p)
                     }
                     Some(Def::Cond(c)) => (self.cond(c), LOW),
                     Some(Def::Load(a, idx)) => {
@@ -170,15 +166,19 @@ impl Render<'_> {
                 }
             }
             Cond::Val(o) => self.operand(*o).0,
-            Cond::Opaque(o) => {
-                let mut s = tidy(&o.tokens.to_string());
-                for (i, r) in o.refs.iter().enumerate().rev() {
-                    let name = self.operand(Operand::Var(*r)).0;
-                    s = s.replace(&crate::ir::placeholder(i), &name);
-                }
-                s
-            }
+            Cond::Opaque(o) => self.code(&o.tokens.to_string(), &o.refs),
         }
+    }
+
+    /// Code passed through (`tokens`, with placeholders for `refs`) as text, each reference
+    /// by name (parenthesised where it is an expression: `((i + j) as f64)`).
+    pub(super) fn code(&self, tokens: &str, refs: &[Var]) -> String {
+        let mut s = tidy(tokens);
+        for (i, r) in refs.iter().enumerate().rev() {
+            let name = wrap(self.operand(Operand::Var(*r)), ATOM);
+            s = s.replace(&crate::ir::placeholder(i), &name);
+        }
+        s.replace("__grad_krate", "backprop")
     }
 
     /// One operation, its operands by name.
