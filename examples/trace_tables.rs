@@ -58,6 +58,12 @@ fn main() {
         Err(e) => println!("     could not draw it: {e}"),
     }
 
+    println!("\n004 again, with w and x as vectors (a loop over their elements, each an input):\n");
+    print!(
+        "{}",
+        perceptron_of_vectors_trace(&[2.0, -3.0], -3.0, &[-1.0, -2.0])
+    );
+
     println!("\n000: the loss summed over a data set, in a loop (l@i: point i's loss)\n");
     let (xs, ys) = ([2.0, 3.25, -0.5], [1.0, 0.0, 1.0]);
     print!("{}", data_set_logistic_loss_trace(0.3, -1.2, &xs, &ys));

@@ -341,8 +341,8 @@ fn with_inner_closures(source: &str) -> (String, bool) {
 /// `max`, iterator sums) compiled with `trace` (`tr0`, ..), and as many callers of generated
 /// helpers of floats (`trc0`, ..: the third batch's language), whose table must give `_grad`'s
 /// gradient to the bit and the function's value, and whose rows must follow the chain rule
-/// (`check_trace`). Programs with arrays that carry derivatives are not drawn (`trace` refuses
-/// them: a UI case says so).
+/// (`check_trace`); and programs of array state (the eighth batch's language: arrays copied,
+/// carried through time loops, accumulated into), `trs0`, ...
 #[derive(Default)]
 struct Traces {
     fns: String,
@@ -356,23 +356,24 @@ struct Traces {
     /// Callers of generated helpers, and their call sites.
     callers: usize,
     sites: usize,
+    /// Programs with arrays that carry derivatives, and of array state.
+    arrays: usize,
+    state: usize,
 }
 
 impl Traces {
     fn add(&mut self, name: &str, p: &Program, points: &[Point]) {
         let source = p.source_with(name, "trace");
-        // What `trace` refuses: an array that carries derivatives.
-        if p.wrt_array || source.contains("[0.0; ") {
-            return;
-        }
         self.programs += 1;
+        self.arrays += usize::from(p.wrt_array || source.contains("[0.0; "));
         self.loops += usize::from(
             source.contains("for ") || source.contains("while ") || source.contains("loop {"),
         );
         self.branches += usize::from(source.contains("if ") || source.contains("match "));
         self.max += usize::from(source.contains(".max(") || source.contains(".min("));
         self.fns.push_str(&source);
-        let names: Vec<String> = (0..p.n_wrt).map(|j| format!("\"w{j}\"")).collect();
+        let mut names: Vec<String> = (0..p.n_wrt).map(|j| format!("\"w{j}\"")).collect();
+        names.extend((0..p.n_grad() - p.n_wrt).map(|j| format!("\"wa[{j}]\"")));
         for pt in points {
             if oracle::value_and_gradient(p, pt).is_none() {
                 continue;
@@ -405,7 +406,7 @@ impl Traces {
             .call_sites()
             .iter()
             .any(|c| c.in_loop && (c.in_branch || calls_in_if || source.contains("while ")));
-        if arrays || refused || p.wrt_array || source.contains("[0.0; ") {
+        if arrays || refused {
             return;
         }
         calls.add_callees(&p);
@@ -416,8 +417,8 @@ impl Traces {
 
     fn summary(&self) -> String {
         format!(
-            "{} programs with `trace` ({} points; with a loop {}, with a branch {}, with `max` or `min` {}; {} of them callers, through {} call sites)",
-            self.programs, self.points, self.loops, self.branches, self.max, self.callers, self.sites
+            "{} programs with `trace` ({} points; with a loop {}, with a branch {}, with `max` or `min` {}, with arrays that carry derivatives {}, of array state {}; {} of them callers, through {} call sites)",
+            self.programs, self.points, self.loops, self.branches, self.max, self.arrays, self.state, self.callers, self.sites
         )
     }
 }
@@ -1749,6 +1750,23 @@ fn main() {
         };
         let (p, points) = tree.current();
         traces.add_caller(&format!("trc{i}"), p, &points, &mut calls);
+    }
+    // And as many programs of array state (`trs0`, ..), those without helpers.
+    let mut runner = self::runner(seed, 21);
+    let before = traces.state;
+    for i in 0..10 * trace_cases {
+        if (traces.state - before) as u64 >= trace_cases {
+            break;
+        }
+        let tree = match gen::state_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating program {i} of array state of the trace batch: {e}"),
+        };
+        let (p, points) = tree.current();
+        if p.callees.is_empty() {
+            traces.state += 1;
+            traces.add(&format!("trs{i}"), &p, &points);
+        }
     }
 
     // The eighteenth batch: programs of the loop language whose final expression is given by

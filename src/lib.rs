@@ -1106,8 +1106,17 @@
 //!   node, `a = f(z, x)`, whose local derivatives are the callee's partials from its pullback,
 //!   shown `∂₁f(z, x)` (its partial in its first argument, at that call's arguments); the
 //!   graph draws it as a box.
-//! - **Data arrays** are read as they are (`xs[i]` in an expression); an array that carries
-//!   derivatives is refused, at its declaration, with what to write instead.
+//! - **Arrays.** Data arrays are read as they are (`xs[i]` in an expression). An array
+//!   parameter you differentiate is an input per element, `w[0]`, `w[1]` (`m[1][2]` for an
+//!   array of arrays). An element of an array that carries derivatives is the row last written
+//!   there: in `e = u[i] − y`, the operand is `v[i]@3,1` if that row's value was stored in `u`
+//!   (directly or by a copy, `u = v`); a value stored without a name of its own is named by
+//!   its element (`v[i]`), and `a[i] += x` is a node of its own, `a[i] = a[i] + x`. The graph
+//!   draws an array as the nodes stored in it: an edge from each node an element read may be
+//!   (told apart for elements written at constant indices, `a[0]`, `a[1]`), dashed when the
+//!   value was written at an earlier iteration of a loop around the read. A call that passes
+//!   an array to another `#[grad]` function, or returns one, is refused, at the call, with
+//!   what to write instead.
 //! - **Numbers.** The inputs' derivatives are `_grad`'s, to the bit (the table calls
 //!   `_value_and_grad`). Each row's derivative is the reverse sweep's at that node: the sum,
 //!   over the rows that use it, of their derivative times their local derivative (the chain

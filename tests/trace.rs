@@ -497,3 +497,165 @@ fn a_long_runs_picture_is_drawn_a_few_iterations_at_a_time() {
     assert!(too_many.contains("trace.only(a..b)"), "{too_many}");
     assert!(t.only(0..3).to_svg().is_ok());
 }
+
+/// A linear model whose weights are an array: each element an input of its own (`w[0]`, ...),
+/// read where the loop reads it.
+#[backprop::grad(wrt = w, trace, graph)]
+#[allow(clippy::needless_range_loop)] // indices, as the model is written
+fn linear_fit(w: &[f64; 3], xs: &[[f64; 3]], ys: &[f64]) -> f64 {
+    let mut loss = 0.0;
+    for k in 0..ys.len() {
+        let mut p = 0.0;
+        for j in 0..3 {
+            p += w[j] * xs[k][j];
+        }
+        let e = p - ys[k];
+        loss += e * e;
+    }
+    loss
+}
+
+#[test]
+fn an_array_parameter_is_an_input_per_element() {
+    let w = [0.5, -1.0, 2.0];
+    let (xs, ys) = ([[1.0, 2.0, 3.0], [0.5, 0.1, -1.0]], [1.0, 2.0]);
+    let t = linear_fit_trace(&w, &xs, &ys);
+    let g = linear_fit_grad(&w, &xs, &ys);
+    for j in 0..3 {
+        let input = t.node(&format!("w[{j}]")).expect("an input per element");
+        assert_eq!(input.value, w[j]);
+        assert_eq!(input.derivative, Some(g[j]));
+        // Read by the product of point k, iteration j: its local derivative is xs[k][j].
+        for (k, x) in xs.iter().enumerate() {
+            let product = t.node(&format!("ξ1@{k},{j}")).expect("each product");
+            assert_eq!(product.local, vec![(format!("w[{j}]"), x[j])]);
+        }
+    }
+    assert_eq!(t.nodes[3].name, "ξ1");
+    assert_eq!(t.value(), linear_fit(&w, &xs, &ys));
+    chain_rule_holds(&t);
+    // The graph has the array as one input.
+    let dot = linear_fit_graph();
+    assert!(
+        dot.contains("\"w\" [shape=box]") && dot.contains("\"w\" -> \"ξ1\" [label=\"xs[k][j]\"]"),
+        "{dot}"
+    );
+}
+
+/// The heat equation, explicit: an array copied from the parameter, a new one each step, and
+/// the step's array made the state (`u = v`).
+#[backprop::grad(wrt = u0, trace, graph)]
+#[allow(clippy::needless_range_loop)] // indices, as the stencil is written
+fn heat(u0: &[f64; 4], steps: usize) -> f64 {
+    let mut u = *u0;
+    for _ in 0..steps {
+        let mut v = [0.0; 4];
+        for i in 1..3 {
+            v[i] = u[i] + 0.1 * (u[i - 1] - 2.0 * u[i] + u[i + 1]);
+        }
+        v[0] = u[0];
+        v[3] = u[3];
+        u = v;
+    }
+    let mut s = 0.0;
+    for i in 0..4 {
+        s += u[i] * u[i];
+    }
+    s
+}
+
+#[test]
+fn an_array_carried_through_time_is_read_where_it_was_written() {
+    let u0 = [1.0, 2.0, 0.5, 3.0];
+    let t = heat_trace(&u0, 2);
+    let g = heat_grad(&u0, 2);
+    for (i, d) in g.iter().enumerate() {
+        assert_eq!(
+            t.node(&format!("u0[{i}]")).and_then(|n| n.derivative),
+            Some(*d)
+        );
+    }
+    // The stored value of step 0 is the operand of step 1 (element 1: `u[i]` then, i = 1).
+    let first = t.node("v[i]@0,0").expect("step 0, element 1");
+    let second = t.node("v[i]@1,0").expect("step 1, element 1");
+    assert_eq!(first.value, 2.0 + 0.1 * (1.0 - 4.0 + 0.5));
+    assert_eq!(second.local[0].0, "v[i]@0,0");
+    // The boundary is copied unchanged: the sum's first term reads u0[0] itself.
+    assert_eq!(t.node("ξ5@0").map(|n| n.local[0].0.as_str()), Some("u0[0]"));
+    chain_rule_holds(&t);
+    // The graph: the stencil reads both the parameter's copy and the step before.
+    let dot = heat_graph();
+    assert!(
+        dot.contains("\"u0\" -> \"ξ1\"") && dot.contains("\"v[i]\" -> \"ξ1\""),
+        "{dot}"
+    );
+}
+
+/// `a[i] += v`: a node of its own (`a[i] + v`), named by the element.
+#[backprop::grad(wrt = w, trace, graph)]
+fn accumulated(w: f64) -> f64 {
+    let mut a = [0.0; 2];
+    a[0] += w * w;
+    a[1] -= 3.0 * w;
+    let b = [a[1], w];
+    a[0] * b[0] + b[1]
+}
+
+#[test]
+fn an_accumulation_into_an_element_is_a_node() {
+    let t = accumulated_trace(2.0);
+    let a0 = t.node("a[0]").expect("the sum into a[0]");
+    assert_eq!(a0.expression, "a[0] + ξ1");
+    assert_eq!(a0.value, 4.0);
+    assert_eq!(a0.local[0], ("a[0] (= 0)".to_string(), 1.0));
+    let a1 = t.node("a[1]").expect("the difference into a[1]");
+    assert_eq!(a1.expression, "a[1] − ξ2");
+    assert_eq!(a1.local[1], ("ξ2".to_string(), -1.0));
+    assert_eq!(
+        t.node("w").and_then(|n| n.derivative),
+        Some(accumulated_grad(2.0))
+    );
+    chain_rule_holds(&t);
+    // Elements written at constant indices are told apart (`b[0]` is `a[1]`, `b[1]` is `w`),
+    // and an element is read as it is then (`a[0]` before the sum into it was none).
+    let dot = accumulated_graph();
+    let into = |node: &str| -> Vec<String> {
+        let to = format!("-> \"{node}\"");
+        dot.lines()
+            .filter(|l| l.contains(&to))
+            .map(|l| l.trim().split(" -> ").next().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(into("ξ3"), ["\"a[0]\"", "\"a[1]\""], "{dot}");
+    assert_eq!(into("accumulated"), ["\"ξ3\"", "\"w\""], "{dot}");
+    assert_eq!(into("a[0]"), ["\"ξ1\""], "{dot}");
+}
+
+/// A loop over an array's elements (`for x in w.iter()`): each element is the row it holds.
+#[backprop::grad(wrt = w, trace)]
+fn squares(w: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for x in w.iter() {
+        s += x * x;
+    }
+    s + w.iter().sum::<f64>()
+}
+
+#[test]
+fn a_loop_over_an_arrays_elements_reads_each_element() {
+    let w = vec![1.0, -2.0, 0.5];
+    let t = squares_trace(&w);
+    let g = squares_grad(&w);
+    for (k, x) in w.iter().enumerate() {
+        let sq = t.node(&format!("ξ1@{k}")).expect("each square");
+        assert_eq!(
+            sq.local,
+            vec![(format!("w[{k}]"), *x), (format!("w[{k}]"), *x)]
+        );
+        assert_eq!(
+            t.node(&format!("w[{k}]")).and_then(|n| n.derivative),
+            Some(g[k])
+        );
+    }
+    chain_rule_holds(&t);
+}

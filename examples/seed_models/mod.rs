@@ -164,6 +164,17 @@ pub fn perceptron(w1: f64, w2: f64, b: f64, x1: f64, x2: f64) -> f64 {
     sigmoid(dot)
 }
 
+/// 004's perceptron as the notes write it, with vectors: `w` and `x` arrays, the dot product a
+/// loop (`trace` shows each element as an input of its own, `w[0]`, `x[1]`, ...).
+#[grad(wrt = w, b, x, trace)]
+pub fn perceptron_of_vectors(w: &[f64; 2], b: f64, x: &[f64; 2]) -> f64 {
+    let mut dot = b;
+    for i in 0..2 {
+        dot += w[i] * x[i];
+    }
+    1.0 / (1.0 + (-dot).exp())
+}
+
 #[grad(wrt = w, b)]
 pub fn relu_unit(w: f64, b: f64, x: f64) -> f64 {
     relu(w * x + b)

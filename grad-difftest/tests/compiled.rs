@@ -35,6 +35,18 @@ impl<A: Components, B: Components, C: Components> Components for (A, B, C) {
         v
     }
 }
+impl<A: Components, B: Components, C: Components, D: Components> Components for (A, B, C, D) {
+    fn components(&self) -> Vec<f64> {
+        let mut v = (&self.0, &self.1, &self.2).components();
+        v.extend(self.3.components());
+        v
+    }
+}
+impl<T: Components> Components for &T {
+    fn components(&self) -> Vec<f64> {
+        (*self).components()
+    }
+}
 
 /// A generated program, the point, and what the oracle says there.
 struct Case {

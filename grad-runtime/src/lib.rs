@@ -301,5 +301,5 @@ pub mod __private {
         enumerate, enumerate_rev, enumerate_rev_prefix, rev, rev_prefix, segments, take, val,
         Saved, SavedN, Segment,
     };
-    pub use crate::trace::{Recorder, StaticNode};
+    pub use crate::trace::{Elements, Recorder, StaticNode};
 }

@@ -29,6 +29,7 @@ mod sealed {
 /// The trait is sealed: `f32` and `f64` are the types `#[grad]` differentiates.
 pub trait Real:
     sealed::Sealed
+    + crate::trace::Elements
     + Copy
     + Default
     + PartialOrd

@@ -7,11 +7,15 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::__private::TraceValue;
+
 /// A node of the computational graph, with its numbers at one point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
-    /// The variable's name, or `ξ1`, `ξ2`, ... for an intermediate without one.
-    pub name: &'static str,
+    /// The variable's name, or `ξ1`, `ξ2`, ... for an intermediate without one; an element of
+    /// an array parameter is named with its index (`w[0]`, `m[1][2]`), a value stored in an
+    /// array without a name of its own by where it is stored (`a[i]`).
+    pub name: String,
     /// What it computes from earlier nodes (`1 + ξ2`); empty for an input.
     pub expression: &'static str,
     /// Its value.
@@ -32,7 +36,7 @@ impl Node {
     /// How the table names it: its name, then, in a loop, `@` and its iteration (`p@2`, or
     /// `p@2,0` in nested loops).
     pub fn label(&self) -> String {
-        label(self.name, &self.iteration)
+        label(&self.name, &self.iteration)
     }
 }
 
@@ -289,9 +293,21 @@ type Row = (usize, Vec<usize>, f64, Vec<f64>, Vec<usize>, Vec<f64>);
 #[doc(hidden)]
 #[derive(Default)]
 pub struct Recorder {
+    /// The inputs, each float of each parameter: name and value.
+    inputs: RefCell<Vec<(String, f64)>>,
     values: RefCell<Vec<Row>>,
     adjoints: RefCell<HashMap<(usize, Vec<usize>), f64>>,
     trips: RefCell<HashMap<(usize, Vec<usize>), usize>>,
+    /// The row each element of each array that carries derivatives holds, by the array's number.
+    arrays: RefCell<HashMap<usize, ArrayRows>>,
+}
+
+/// The rows an array's elements hold: each element written since the array was made, and
+/// what the others hold (the row of `w` in `[w; 3]`, none in `[0.0; 3]`).
+#[derive(Clone, Default)]
+struct ArrayRows {
+    default: usize,
+    rows: HashMap<Vec<usize>, usize>,
 }
 
 /// An operand that is no row (`Recorder::value`): the table names it as written.
@@ -301,6 +317,74 @@ impl Recorder {
     /// An empty record.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An input, of parameter `name`: returns its row (the `k`-th input's is `usize::MAX - 1 -
+    /// k`).
+    pub fn input<T: TraceValue>(&self, name: &'static str, value: T) -> usize {
+        let mut inputs = self.inputs.borrow_mut();
+        inputs.push((name.to_string(), value.into_f64()));
+        NO_ROW - inputs.len()
+    }
+
+    /// The inputs of the array parameter `name`, one per element (`w[0]`, `w[1]`, ...): the
+    /// elements of the array numbered `array`.
+    pub fn input_array<A: Elements + ?Sized>(&self, array: usize, name: &'static str, value: &A) {
+        let mut inputs = self.inputs.borrow_mut();
+        let mut rows = HashMap::new();
+        value.each(&mut Vec::new(), &mut |at, v| {
+            inputs.push((label_at(name, at), v));
+            rows.insert(at.to_vec(), NO_ROW - inputs.len());
+        });
+        self.arrays.borrow_mut().insert(
+            array,
+            ArrayRows {
+                default: NO_ROW,
+                rows,
+            },
+        );
+    }
+
+    /// The array numbered `array` is made, each element holding row `row` (none: `usize::MAX`).
+    pub fn array(&self, array: usize, row: usize) {
+        self.arrays.borrow_mut().insert(
+            array,
+            ArrayRows {
+                default: row,
+                rows: HashMap::new(),
+            },
+        );
+    }
+
+    /// The array numbered `array` is made a copy of the one numbered `from`.
+    pub fn copy(&self, array: usize, from: usize) {
+        let mut arrays = self.arrays.borrow_mut();
+        let rows = arrays.get(&from).cloned().unwrap_or(ArrayRows {
+            default: NO_ROW,
+            rows: HashMap::new(),
+        });
+        arrays.insert(array, rows);
+    }
+
+    /// Element `at` of the array numbered `array` is given the value of row `row`.
+    pub fn store(&self, array: usize, at: &[usize], row: usize) {
+        self.arrays
+            .borrow_mut()
+            .entry(array)
+            .or_insert(ArrayRows {
+                default: NO_ROW,
+                rows: HashMap::new(),
+            })
+            .rows
+            .insert(at.to_vec(), row);
+    }
+
+    /// The row whose value element `at` of the array numbered `array` holds.
+    pub fn load(&self, array: usize, at: &[usize]) -> usize {
+        self.arrays
+            .borrow()
+            .get(&array)
+            .map_or(NO_ROW, |a| a.rows.get(at).copied().unwrap_or(a.default))
     }
 
     /// Node `node` ran (at iteration `path` of the loops it is in), giving `value`, with local
@@ -352,15 +436,38 @@ impl Recorder {
             .wrapping_sub(1)
     }
 
-    /// The table of `function`, of value `result`: `inputs`, then each node as it ran, in the
-    /// order it ran.
+    /// The table of `function`, of value `result`: the inputs, then each node as it ran, in the
+    /// order it ran. `derivatives` are the inputs' accumulated derivatives, one for each call
+    /// of [`input`](Self::input) or [`input_array`](Self::input_array), in order (`None` for
+    /// data).
     pub fn finish(
         self,
         function: &'static str,
         (result, result_row): (f64, usize),
-        inputs: Vec<Node>,
+        derivatives: &[Option<&dyn Elements>],
         table: &[StaticNode],
     ) -> Trace {
+        let mut ds: Vec<Option<f64>> = Vec::new();
+        for d in derivatives {
+            match d {
+                Some(d) => d.each(&mut Vec::new(), &mut |_, v| ds.push(Some(v))),
+                None => ds.push(None),
+            }
+        }
+        let inputs: Vec<Node> = self
+            .inputs
+            .into_inner()
+            .into_iter()
+            .enumerate()
+            .map(|(k, (name, value))| Node {
+                name,
+                expression: "",
+                value,
+                local: Vec::new(),
+                derivative: ds.get(k).copied().flatten(),
+                iteration: Vec::new(),
+            })
+            .collect();
         let adjoints = self.adjoints.into_inner();
         let rows = self.values.into_inner();
         // The order they ran in: each enclosing loop's place then iteration, then the node's
@@ -406,7 +513,7 @@ impl Recorder {
                 .collect();
             let derivative = adjoints.get(&(*node, path.clone())).copied().unwrap_or(0.0);
             nodes.push(Node {
-                name,
+                name: name.to_string(),
                 expression,
                 value: *value,
                 local,
@@ -445,6 +552,69 @@ fn label(name: &str, path: &[usize]) -> String {
     }
     let at: Vec<String> = path.iter().map(|i| i.to_string()).collect();
     format!("{name}@{}", at.join(","))
+}
+
+/// `name` with the index `at` (`w[1][2]`).
+fn label_at(name: &str, at: &[usize]) -> String {
+    let mut s = name.to_string();
+    for i in at {
+        s.push_str(&format!("[{i}]"));
+    }
+    s
+}
+
+/// A float, or an array (nested, a slice, a `Vec`) of floats, element by element: what a trace
+/// reads an array parameter and its gradient as. Not part of the public API.
+#[doc(hidden)]
+pub trait Elements {
+    /// Calls `f` with each element's index (after `at`) and value, in row-major order.
+    fn each(&self, at: &mut Vec<usize>, f: &mut dyn FnMut(&[usize], f64));
+}
+
+impl Elements for f64 {
+    fn each(&self, at: &mut Vec<usize>, f: &mut dyn FnMut(&[usize], f64)) {
+        f(at, *self);
+    }
+}
+
+impl Elements for f32 {
+    fn each(&self, at: &mut Vec<usize>, f: &mut dyn FnMut(&[usize], f64)) {
+        f(at, f64::from(*self));
+    }
+}
+
+impl<T: Elements> Elements for [T] {
+    fn each(&self, at: &mut Vec<usize>, f: &mut dyn FnMut(&[usize], f64)) {
+        for (i, x) in self.iter().enumerate() {
+            at.push(i);
+            x.each(at, f);
+            at.pop();
+        }
+    }
+}
+
+impl<T: Elements, const N: usize> Elements for [T; N] {
+    fn each(&self, at: &mut Vec<usize>, f: &mut dyn FnMut(&[usize], f64)) {
+        self[..].each(at, f);
+    }
+}
+
+impl<T: Elements> Elements for Vec<T> {
+    fn each(&self, at: &mut Vec<usize>, f: &mut dyn FnMut(&[usize], f64)) {
+        self[..].each(at, f);
+    }
+}
+
+impl<T: Elements + ?Sized> Elements for &T {
+    fn each(&self, at: &mut Vec<usize>, f: &mut dyn FnMut(&[usize], f64)) {
+        (**self).each(at, f);
+    }
+}
+
+impl<T: Elements + ?Sized> Elements for &mut T {
+    fn each(&self, at: &mut Vec<usize>, f: &mut dyn FnMut(&[usize], f64)) {
+        (**self).each(at, f);
+    }
 }
 
 /// Text for a quoted DOT string.

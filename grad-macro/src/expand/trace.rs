@@ -37,20 +37,13 @@ pub(super) fn shown_derivation(
     let d = derivation.map_err(|not| {
         let at = not
             .at
-            .or_else(|| not.name.as_deref().and_then(|n| declared_at(f, n)))
             .unwrap_or_else(|| f.sig.ident.span());
-        let parameter = not.name.as_deref().is_some_and(|n| {
-            params.iter().any(|(id, _, _)| id == n)
-        });
         let instead = match not.why {
-            "an array that carries derivatives" if parameter => {
-                ": take its elements as parameters of their own (`w0: f64, w1: f64`) to see them as nodes, or leave `trace` and `graph` out"
-            }
-            "an array that carries derivatives" => {
-                ": hold its elements in floats (`let a0 = ..; let a1 = ..;`) to see them as nodes, or leave `trace` and `graph` out"
-            }
             "a call passing an array to another #[grad] function" => {
                 ": pass its elements as floats to see the call as a node, or leave `trace` and `graph` out"
+            }
+            "a call returning an array" => {
+                ": write what the callee computes in this function (its nodes are then shown), or leave `trace` and `graph` out"
             }
             _ => "",
         };
@@ -104,9 +97,8 @@ pub(super) fn shown_derivation(
         // the sweep's.
         let via_grad = args.wrt.is_some();
         let mut ys = vec![d.program.body.yields[0], d.result_row];
-        for (v, _, dv) in &d.inputs {
-            ys.push(crate::ir::Operand::Var(*v));
-            if !via_grad {
+        if !via_grad {
+            for (_, _, dv) in &d.inputs {
                 ys.extend(*dv);
             }
         }
@@ -123,10 +115,10 @@ pub(super) fn shown_derivation(
             Grad(TokenStream),
         }
         let gradient = quote!(__grad_gradient);
-        let inputs: Vec<(String, Derivative)> = d
+        let inputs: Vec<Derivative> = d
             .inputs
             .iter()
-            .map(|(v, n, _)| {
+            .map(|(v, _, _)| {
                 let component = match d.wrt.iter().position(|w| w == v) {
                     None => Derivative::None,
                     Some(_) if !via_grad => Derivative::Swept,
@@ -136,7 +128,7 @@ pub(super) fn shown_derivation(
                         Derivative::Grad(quote!(#gradient.#j))
                     }
                 };
-                (n.clone(), component)
+                component
             })
             .collect();
         let usize_lit = |n: usize| proc_macro2::Literal::usize_suffixed(n);
@@ -157,33 +149,20 @@ pub(super) fn shown_derivation(
             let f64_of = |t: TokenStream| quote!(#krate::__private::to_f64(#t));
             let result = f64_of(next());
             let result_row = next();
-            let mut rows = Vec::new();
-            for (n, component) in &inputs {
-                let value = f64_of(next());
-                let derivative = match component {
-                    Derivative::None => quote!(::core::option::Option::None),
-                    Derivative::Swept => {
-                        let d = f64_of(next());
-                        quote!(::core::option::Option::Some(#d))
-                    }
-                    Derivative::Grad(g) => {
-                        let d = f64_of(g.clone());
-                        quote!(::core::option::Option::Some(#d))
-                    }
-                };
-                rows.push(quote! {
-                    #krate::trace::Node {
-                        name: #n,
-                        expression: "",
-                        value: #value,
-                        local: #krate::__private::Vec::new(),
-                        derivative: #derivative,
-                        iteration: #krate::__private::Vec::new(),
-                    }
-                });
-            }
+            // Each input's derivative (the recorder has their values, `Recorder::input`).
+            let derivatives: Vec<TokenStream> = inputs
+                .iter()
+                .map(|component| {
+                    let d = match component {
+                        Derivative::None => return quote!(::core::option::Option::None),
+                        Derivative::Swept => next(),
+                        Derivative::Grad(g) => g.clone(),
+                    };
+                    quote!(::core::option::Option::Some(&(#d) as &dyn #krate::__private::Elements))
+                })
+                .collect();
             quote! {
-                __grad_trace.finish(#fname, (#result, #result_row), #krate::__private::vec![#(#rows),*], &[#(#table),*])
+                __grad_trace.finish(#fname, (#result, #result_row), &[#(#derivatives),*], &[#(#table),*])
             }
         });
         let gradient_call = if via_grad {
@@ -227,26 +206,4 @@ pub(super) fn shown_derivation(
         });
     }
     Ok(out)
-}
-
-/// Where `f` declares `name`: its `let`'s pattern, or the parameter.
-fn declared_at(f: &ItemFn, name: &str) -> Option<proc_macro2::Span> {
-    use syn::visit::Visit;
-    struct Find<'a> {
-        name: &'a str,
-        at: Option<proc_macro2::Span>,
-    }
-    impl<'ast> Visit<'ast> for Find<'_> {
-        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
-            if self.at.is_none() && p.ident == self.name {
-                self.at = Some(p.ident.span());
-            }
-        }
-    }
-    let mut find = Find { name, at: None };
-    for input in &f.sig.inputs {
-        find.visit_fn_arg(input);
-    }
-    find.visit_block(&f.block);
-    find.at
 }

@@ -6,13 +6,14 @@
 //! function and its sweep run: `record`), and the `_graph` companion (the graph in Graphviz
 //! DOT).
 
+mod arrays;
 mod nodes;
 pub mod record;
 mod render;
 
 use render::*;
 
-use crate::ir::{Func, Inst, Kind, Name, Op, Operand, Var};
+use crate::ir::{ArrayInit, Func, Inst, Kind, Name, Op, Operand, StoreOp, Var};
 use rustc_hash::FxHashMap as HashMap;
 
 /// A node that is an operation: its name, its expression, and for each operand with a
@@ -78,17 +79,11 @@ pub struct Derivation {
 pub struct NotShown {
     pub why: &'static str,
     pub at: Option<proc_macro2::Span>,
-    /// The variable it is about, where the span is not the source's.
-    pub name: Option<String>,
 }
 
 impl From<&'static str> for NotShown {
     fn from(why: &'static str) -> NotShown {
-        NotShown {
-            why,
-            at: None,
-            name: None,
-        }
+        NotShown { why, at: None }
     }
 }
 
@@ -97,56 +92,56 @@ pub fn supported(f: &Func) -> Result<(), NotShown> {
     let mut why = Ok(());
     crate::ir::walk(&f.body, &mut |i| {
         let bad = match i {
-            Inst::Load { arr, .. } | Inst::Store { arr, .. } | Inst::Assign { arr, .. } => {
-                f.info(*arr).active
+            // A whole-array `+=` (element by element) is no node.
+            Inst::Assign { arr, op, .. } if f.info(*arr).active && *op != StoreOp::Set => {
+                Some("a whole-array `+=` or `-=` on an array that carries derivatives")
             }
-            Inst::NewArray { var, .. } => f.info(*var).active,
+            Inst::NewArray {
+                var,
+                init: ArrayInit::Pulled { .. },
+            } if f.info(*var).active => Some("a call returning an array"),
             // A call of a `#[grad]` function of floats is a node, its partials the local
             // derivatives (from its pullback, at run time).
             Inst::Op {
                 op: Op::Pulled(n),
                 args,
                 ..
-            } => args[..*n]
+            } if args[..*n]
                 .iter()
-                .any(|a| a.as_var().is_some_and(|v| f.info(v).kind == Kind::Array)),
-            _ => false,
+                .any(|a| a.as_var().is_some_and(|v| f.info(v).kind == Kind::Array)) =>
+            {
+                Some("a call passing an array to another #[grad] function")
+            }
+            _ => None,
         };
-        if bad && why.is_ok() {
-            why = Err(match i {
-                Inst::Op { var, .. } => NotShown {
-                    why: "a call passing an array to another #[grad] function",
-                    at: Some(f.info(*var).span),
-                    name: None,
-                },
-                Inst::Store { arr: a, .. }
-                | Inst::Assign { arr: a, .. }
-                | Inst::Load { arr: a, .. }
-                | Inst::NewArray { var: a, .. } => NotShown {
-                    why: "an array that carries derivatives",
-                    at: None,
-                    name: match &f.info(*a).name {
-                        Name::Source(s) => Some(s.clone()),
-                        _ => None,
-                    },
-                },
-                _ => "an array that carries derivatives".into(),
-            });
+        if let (Some(bad), true) = (bad, why.is_ok()) {
+            let at = match i {
+                Inst::Op { var, .. } | Inst::NewArray { var, .. } => Some(f.info(*var).span),
+                Inst::Assign { span, .. } => Some(*span),
+                _ => None,
+            };
+            why = Err(NotShown { why: bad, at });
         }
     });
     why
 }
 
-/// Whether `f` is straight-line code (its gradient components are short formulas).
+/// Whether `f` is straight-line code of floats (its gradient components are short formulas;
+/// an array's derivative is an array).
 fn straight(f: &Func) -> bool {
-    !f.body
-        .insts
-        .iter()
-        .any(|i| matches!(i, Inst::Loop(_) | Inst::If { .. }))
+    !f.body.insts.iter().any(|i| match i {
+        Inst::Loop(_) | Inst::If { .. } => true,
+        Inst::Load { arr, .. } | Inst::Store { arr, .. } => f.info(*arr).active,
+        Inst::NewArray { var, .. } => f.info(*var).active,
+        _ => false,
+    })
 }
 
 pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, NotShown> {
     supported(primal)?;
+    let mut split = primal.clone();
+    arrays::split_accumulations(&mut split);
+    let primal = &split;
     if !primal.body.yields[0]
         .as_var()
         .is_some_and(|v| primal.info(v).active)
@@ -155,22 +150,40 @@ pub fn derive(primal: &Func, wrt: &[Var], function: &str) -> Result<Derivation, 
     }
     let mut walk = nodes::Walk::new(primal, function);
     let mut inputs = Vec::new();
+    // The inputs' records, first: each float's row, each array's elements'.
+    let mut registered = Vec::new();
     for &p in &primal.params {
         if let Name::Source(s) = &primal.info(p).name {
             let s = walk.unique(s.clone());
             walk.names.insert(p, s.clone());
             walk.may_be.insert(p, vec![(s.clone(), false)]);
-            if primal.info(p).kind == Kind::Float || wrt.contains(&p) {
-                // An input's row, counted down from the last number (`Recorder::value`).
-                let k = proc_macro2::Literal::usize_suffixed(inputs.len());
-                let row = walk.b.add_extern(quote::quote!((usize::MAX - 1 - #k)));
-                walk.shadows.insert(p, row);
+            if primal.info(p).kind == Kind::Float {
+                let (inst, row) = record::row_of(
+                    &mut walk.b,
+                    "input",
+                    &[record::Arg::Str(&s), record::Arg::Float(Operand::Var(p))],
+                );
+                registered.push(inst);
+                walk.shadows.insert(p, Operand::Var(row));
+                inputs.push((p, s.clone(), None));
+            } else if wrt.contains(&p) {
+                registered.push(record::record(
+                    &mut walk.b,
+                    "input_array",
+                    &[
+                        record::Arg::Num(p.0 as usize),
+                        record::Arg::Str(&s),
+                        record::Arg::Array(p),
+                    ],
+                ));
+                walk.array_may.fill(p, vec![(s.clone(), false)]);
                 inputs.push((p, s.clone(), None));
             }
         }
     }
     let mut body = primal.body.clone();
     walk.block(&mut body, &[], None);
+    body.insts.splice(0..0, registered);
     let result_row = walk.shadow(&primal.body.yields[0]);
     let nodes::Walk {
         mut b,

@@ -4,6 +4,7 @@
 //! each node, its local derivatives and a record of its value; each loop counts its
 //! iterations and records how many it ran (`record`).
 
+use super::arrays::{rename, ArrayMay};
 use super::record::{self, Arg};
 use super::*;
 use crate::build::Builder;
@@ -47,6 +48,13 @@ pub(super) struct Walk<'a> {
     /// Names given to a loop's unnamed accumulator (`Σ` of an iterator's sum), which the node
     /// giving its next value takes as it is.
     reserved: HashMap<Var, String>,
+    /// The nodes named `ξ1`, `ξ2`, ...: one stored in an array takes the element's name.
+    auto: HashSet<Var>,
+    /// The nodes each array that carries derivatives may hold (another array's, as
+    /// [`array_cand`]).
+    pub array_may: ArrayMay,
+    /// The elements read in loops (`Walk::load_may`): variable, array, indices, loops around.
+    pub pending: Vec<(Var, Var, Vec<Operand>, Vec<usize>)>,
 }
 
 /// The loops around a node: each one's number and iteration counter.
@@ -93,6 +101,9 @@ impl<'a> Walk<'a> {
             guards: HashSet::new(),
             preferred: HashMap::default(),
             reserved: HashMap::default(),
+            auto: HashSet::new(),
+            array_may: ArrayMay::default(),
+            pending: Vec::new(),
         }
     }
 
@@ -122,7 +133,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The nodes `o` may be.
-    fn may(&self, o: &Operand) -> Vec<Cand> {
+    pub(super) fn may(&self, o: &Operand) -> Vec<Cand> {
         o.as_var()
             .and_then(|v| self.may_be.get(&v).cloned())
             .unwrap_or_default()
@@ -152,6 +163,40 @@ impl<'a> Walk<'a> {
                 }
                 Inst::Load { var, arr, idx } => {
                     self.defs.insert(*var, Def::Load(*arr, idx.clone()));
+                    if self.primal.info(*arr).active {
+                        // The row the element holds (the node that last wrote it).
+                        let (load, row) = record::row_of(
+                            &mut self.b,
+                            "load",
+                            &[Arg::Num(arr.0 as usize), Arg::Index(idx)],
+                        );
+                        after.push(load);
+                        self.shadows.insert(*var, Operand::Var(row));
+                        let loops = path.iter().map(|p| p.0).collect();
+                        self.load_may(*var, *arr, idx, loops);
+                    }
+                }
+                Inst::Store { arr, idx, val, .. } if self.primal.info(*arr).active => {
+                    self.name_stored(*arr, idx, val);
+                    let may = self.may(val);
+                    self.array_may.add(*arr, idx, may);
+                    let row = self.shadow(val);
+                    after.push(record::record(
+                        &mut self.b,
+                        "store",
+                        &[Arg::Num(arr.0 as usize), Arg::Index(idx), Arg::Row(row)],
+                    ));
+                }
+                Inst::NewArray { var, init } if self.primal.info(*var).active => {
+                    after = self.new_array(*var, init);
+                }
+                Inst::Assign { arr, src, .. } if self.primal.info(*arr).active => {
+                    // `a = b` (a copy) or `a = 0.0` (zeros): `supported` refuses the rest.
+                    let (arr, src) = (*arr, *src);
+                    after = match src.as_var() {
+                        Some(from) => self.new_array(arr, &crate::ir::ArrayInit::Copy(from)),
+                        None => self.new_array(arr, &crate::ir::ArrayInit::ZeroOf(arr)),
+                    };
                 }
                 Inst::If {
                     cond,
@@ -197,6 +242,38 @@ impl<'a> Walk<'a> {
             block.insts.push(inst);
             block.insts.extend(after);
         }
+    }
+
+    /// The node just made, named `ξ1`, stored in `arr[idx]`: named `arr[idx]` instead.
+    fn name_stored(&mut self, arr: Var, idx: &[Operand], val: &Operand) {
+        let Some(v) = val.as_var().filter(|v| self.auto.contains(v)) else {
+            return;
+        };
+        let Name::Source(a) = &self.primal.info(arr).name else {
+            return;
+        };
+        if self.ids.get(&v) != Some(&(self.nodes.len() - 1)) {
+            return;
+        }
+        let mut name = a.clone();
+        for i in idx {
+            name.push_str(&format!("[{}]", self.render().operand(*i).0));
+        }
+        let name = self.unique(name);
+        let Some(node) = self.nodes.last_mut() else {
+            return;
+        };
+        let old = std::mem::replace(&mut node.name, name.clone());
+        for l in &mut node.local {
+            l.formula = rename(&l.formula, &old, &name);
+        }
+        self.taken.remove(&old);
+        if old == format!("{}{}", self.prefix, self.unnamed) {
+            self.unnamed -= 1;
+        }
+        self.auto.remove(&v);
+        self.names.insert(v, name.clone());
+        self.may_be.insert(v, vec![(name, false)]);
     }
 
     /// A variable holding a row's number (`Recorder::value`).
@@ -321,8 +398,29 @@ impl<'a> Walk<'a> {
         if let Some(g) = guard {
             self.guards.insert(g);
         }
+        // The elements of arrays that carry derivatives the loop's pattern binds (`for x in
+        // w.iter()`): each is the row its element holds, at the iteration's position.
+        let mut loads = Vec::new();
+        if let Header::For { elems, pos, .. } = &lp.header {
+            for e in elems.clone() {
+                let at = e.at.or(*pos).unwrap_or(counter);
+                let mut idx = e.prefix.clone();
+                idx.push(Operand::Var(at));
+                let (load, row) = record::row_of(
+                    &mut self.b,
+                    "load",
+                    &[Arg::Num(e.arr.0 as usize), Arg::Index(&idx)],
+                );
+                loads.push(load);
+                self.shadows.insert(e.item, Operand::Var(row));
+                let loops = inner.iter().map(|p| p.0).collect();
+                self.load_may(e.item, e.arr, &idx, loops);
+            }
+        }
         let first_node = self.nodes.len();
         self.block(&mut lp.body, &inner, arm);
+        self.loop_end(id);
+        lp.body.insts.splice(0..0, loads);
         if let Some(g) = guard {
             self.loops[id].header = format!("while {}", self.render().operand(Operand::Var(g)).0);
         }
@@ -386,6 +484,7 @@ impl<'a> Walk<'a> {
                 self.unnamed += 1;
                 let n = format!("{}{}", self.prefix, self.unnamed);
                 if !self.sources.contains(&n) {
+                    self.auto.insert(var);
                     break n;
                 }
             },

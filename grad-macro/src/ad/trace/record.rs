@@ -25,6 +25,14 @@ pub enum Arg<'a> {
     Count(Var),
     /// Rows' numbers (`usize`), as a slice.
     Rows(&'a [Operand]),
+    /// A row's number.
+    Row(Operand),
+    /// A parameter's name, as a string.
+    Str(&'a str),
+    /// An array, by reference.
+    Array(Var),
+    /// An element's indices (`usize`), as a slice.
+    Index(&'a [Operand]),
 }
 
 /// `__grad_trace.<method>(args..)`, run for its effect (never removed, never run again by a
@@ -36,6 +44,12 @@ pub fn record(b: &mut Builder, method: &str, args: &[Arg]) -> Inst {
 /// `__grad_trace.value(args..)`, run for its effect and giving the row's number.
 pub fn row(b: &mut Builder, args: &[Arg]) -> (Inst, Var) {
     effect(b, "value", args, "row")
+}
+
+/// `__grad_trace.<method>(args..)` (`input`, `load`), run for its effect and giving a row's
+/// number.
+pub fn row_of(b: &mut Builder, method: &str, args: &[Arg]) -> (Inst, Var) {
+    effect(b, method, args, "row")
 }
 
 fn effect(b: &mut Builder, method: &str, args: &[Arg], name: &'static str) -> (Inst, Var) {
@@ -134,6 +148,15 @@ fn call(b: &Builder, method: &str, args: &[Arg]) -> (TokenStream, Vec<Var>) {
         };
         quote!(__grad_krate::__private::to_f64(#t))
     };
+    let row = |o: Operand, refs: &mut Vec<Var>| match o {
+        Operand::Var(v) => {
+            let id = Ident::new(&placeholder(refs.len()), Span::call_site());
+            refs.push(v);
+            quote!(#id)
+        }
+        Operand::Extern(e) => b.externs[e as usize].clone(),
+        _ => quote!(usize::MAX),
+    };
     let mut parts = Vec::new();
     for a in args {
         parts.push(match a {
@@ -153,11 +176,28 @@ fn call(b: &Builder, method: &str, args: &[Arg]) -> (TokenStream, Vec<Var>) {
             }
             Arg::Count(v) => var(*v, &mut refs),
             Arg::Rows(os) => {
+                let xs: Vec<TokenStream> = os.iter().map(|o| row(*o, &mut refs)).collect();
+                quote!(&[#(#xs),*])
+            }
+            Arg::Row(o) => row(*o, &mut refs),
+            Arg::Str(s) => {
+                let s = Literal::string(s);
+                quote!(#s)
+            }
+            Arg::Array(v) => {
+                let a = var(*v, &mut refs);
+                quote!(&#a)
+            }
+            Arg::Index(os) => {
                 let xs: Vec<TokenStream> = os
                     .iter()
                     .map(|o| match o {
                         Operand::Var(v) => var(*v, &mut refs),
                         Operand::Extern(e) => b.externs[*e as usize].clone(),
+                        Operand::Int(i) => {
+                            let i = Literal::usize_suffixed(usize::try_from(*i).unwrap_or(0));
+                            quote!(#i)
+                        }
                         _ => quote!(usize::MAX),
                     })
                     .collect();
