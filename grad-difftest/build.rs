@@ -337,6 +337,118 @@ fn with_inner_closures(source: &str) -> (String, bool) {
     (out, any)
 }
 
+/// The helpers of the nineteenth batch: `#[grad]` functions writing a `&mut` float (each
+/// compound assignment) or an array of three floats (scaled in place).
+const OUT_HELPERS: &str = "#[grad(hessian)]\nfn __out_set(v: &mut f64, e: f64) {\n    *v = e;\n}\n#[grad(hessian)]\nfn __out_add(v: &mut f64, e: f64) {\n    *v += e;\n}\n#[grad(hessian)]\nfn __out_sub(v: &mut f64, e: f64) {\n    *v -= e;\n}\n#[grad(hessian)]\nfn __out_mul(v: &mut f64, e: f64) {\n    *v *= e;\n}\n#[grad(hessian)]\nfn __out_div(v: &mut f64, e: f64) {\n    *v /= e;\n}\n#[grad(hessian)]\nfn __out_scale3(v: &mut [f64; 3], k: f64) {\n    for i in 0..3 {\n        v[i] *= k;\n    }\n}\n";
+
+/// `source` with each assignment `v op= E;` (`v` a float local, or an element `z[i]`) written
+/// as a call of a `#[grad]` helper writing it through `&mut` (`let __e = E; __out_add(&mut v,
+/// __e);`, issue 22), and each array of three floats made a copy of `wa` or zeros scaled in
+/// place by 1 (`__out_scale3(&mut z, 1.0);`): the same values. Float locals are declared with
+/// their type (`let mut v0: f64 = ..`), as the macro asks of a float it lends whose `let` does
+/// not show it. Left as they are: assignments in a loop's branch, a `while`, an inner loop, or
+/// after a jump in a loop (a call there whose value the sweep needs is refused, the third
+/// batch's known stop), and functions with a `while` (the same).
+/// How many assignments and arrays were rewritten.
+fn with_out_params(source: &str) -> (String, usize, usize) {
+    // (A call anywhere in a function with a `while` may be refused: the third batch's known
+    // stop.)
+    if source.contains("while ") {
+        return (source.to_string(), 0, 0);
+    }
+    let mut out = String::new();
+    let (mut assignments, mut arrays) = (0, 0);
+    // The blocks around: a loop (`for`, `loop`), a branch (`if`, `else`, `match`, `while`), or
+    // the function; and whether a loop has jumped.
+    #[derive(PartialEq)]
+    enum Around {
+        Loop,
+        Branch,
+        Other,
+    }
+    let mut around: Vec<(Around, bool)> = Vec::new();
+    for line in source.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let pad = " ".repeat(indent);
+        let t = line.trim_start();
+        if t.starts_with('}') {
+            around.pop();
+        }
+        let loops = around.iter().filter(|a| a.0 == Around::Loop).count();
+        let in_branch = around.iter().any(|a| a.0 == Around::Branch);
+        let jumped = around.iter().any(|a| a.1);
+        let free = loops == 0 || (loops == 1 && !in_branch && !jumped);
+        let opens = t.ends_with('{');
+        if opens {
+            // (A `while` is a loop whose body is a branch.)
+            let kind = if t.starts_with("for ") || t.starts_with("loop ") || t.starts_with("while ")
+            {
+                Around::Loop
+            } else if t.starts_with("if ") || t.starts_with("} else") || t.starts_with("match ") {
+                Around::Branch
+            } else {
+                Around::Other
+            };
+            around.push((kind, t.starts_with("while ")));
+        }
+        if t.contains("break") || t.contains("continue") || t.contains("return") {
+            if let Some(l) = around.iter_mut().rev().find(|a| a.0 == Around::Loop) {
+                l.1 = true;
+            }
+        }
+        // A float local, declared with its type.
+        if let Some(rest) = t.strip_prefix("let mut v") {
+            if let Some((n, init)) = rest.split_once(" = ") {
+                if n.bytes().all(|b| b.is_ascii_digit()) {
+                    let _ = writeln!(out, "{pad}let mut v{n}: f64 = {init}");
+                    continue;
+                }
+            }
+        }
+        let parts = t.strip_suffix(';').filter(|_| free).and_then(|t| {
+            if t.starts_with("let ") || t.starts_with("return") {
+                return None;
+            }
+            let (lhs, rhs, op) = [
+                (" = ", "set"),
+                (" += ", "add"),
+                (" -= ", "sub"),
+                (" *= ", "mul"),
+                (" /= ", "div"),
+            ]
+            .iter()
+            .find_map(|(sep, op)| t.split_once(sep).map(|(l, r)| (l, r, *op)))?;
+            let var = lhs.starts_with('v') && lhs[1..].bytes().all(|b| b.is_ascii_digit());
+            let elem = lhs.starts_with('z') && lhs.contains('[') && lhs.ends_with(']');
+            let jumps = ["return", "break", "continue"]
+                .iter()
+                .any(|j| rhs.contains(j));
+            ((var || elem) && !jumps).then_some((lhs, rhs, op))
+        });
+        if let Some((lhs, rhs, op)) = parts {
+            let _ = writeln!(
+                out,
+                "{pad}let __e = {rhs};\n{pad}__out_{op}(&mut {lhs}, __e);"
+            );
+            assignments += 1;
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+        // `let mut z0 = wa;`, `let mut z1 = [0.0; 3];`: scaled by 1 in place.
+        if let Some(rest) = t.strip_prefix("let mut z").filter(|_| free) {
+            if let Some((n, init)) = rest.split_once(" = ") {
+                let three = init == "wa;" || init == "[0.0; 3];" || init == "[0.0_f64; 3];";
+                if three && n.bytes().all(|b| b.is_ascii_digit()) {
+                    let _ = writeln!(out, "{pad}__out_scale3(&mut z{n}, 1.0);");
+                    arrays += 1;
+                }
+            }
+        }
+    }
+    (out, assignments, arrays)
+}
+
 /// The seventeenth batch: programs of the loop language (loops, jumps, `match`, branches,
 /// `max`, iterator sums) compiled with `trace` (`tr0`, ..), and as many callers of generated
 /// helpers of floats (`trc0`, ..: the third batch's language), whose table must give `_grad`'s
@@ -1508,6 +1620,7 @@ fn main() {
     let array_second_cases = env("GRAD_COMPILED_ARRAY_SECOND_CASES").unwrap_or(6);
     let trace_cases = env("GRAD_COMPILED_TRACE_CASES").unwrap_or(20);
     let closure_cases = env("GRAD_COMPILED_CLOSURE_CASES").unwrap_or(20);
+    let out_param_cases = env("GRAD_COMPILED_OUT_PARAM_CASES").unwrap_or(20);
     let cases = cases.unwrap_or(40);
 
     let mut plain = Batch::default();
@@ -1826,6 +1939,52 @@ fn main() {
         closures.add_source(&name, source.replace("\nfn ", "\nconst fn "), &p, &points);
     }
 
+    // The nineteenth batch: programs of the loop language (`op0`, .., and `op0_fwd` in forward
+    // mode) and of array state (`ops0`, ..), their assignments made calls of helpers writing
+    // through `&mut` (`with_out_params`), against the oracle of the programs as drawn.
+    let mut outs = Batch::default();
+    outs.fns.push_str(OUT_HELPERS);
+    let (mut out_assignments, mut out_arrays) = (0, 0);
+    let mut runner = self::runner(seed, 22);
+    for i in 0..out_param_cases {
+        let tree = match gen::loop_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating program {i} of the out-parameter batch: {e}"),
+        };
+        let (p, points) = tree.current();
+        let (name, fwd) = (format!("op{i}"), format!("op{i}_fwd"));
+        let (rev, a, z) = with_out_params(&p.source(&name));
+        let (fw, _, _) = with_out_params(&p.source_with(&fwd, "mode = forward"));
+        if a + z == 0 {
+            continue;
+        }
+        out_assignments += a;
+        out_arrays += z;
+        outs.add_source(&name, rev, &p, &points);
+        outs.add_source(&fwd, fw, &p, &points);
+    }
+    let mut runner = self::runner(seed, 23);
+    for i in 0..out_param_cases {
+        let tree = match gen::state_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => {
+                panic!("generating program {i} of array state of the out-parameter batch: {e}")
+            }
+        };
+        let (p, points) = tree.current();
+        if !p.callees.is_empty() {
+            continue;
+        }
+        let name = format!("ops{i}");
+        let (source, a, z) = with_out_params(&p.source(&name));
+        if a + z == 0 {
+            continue;
+        }
+        out_assignments += a;
+        out_arrays += z;
+        outs.add_source(&name, source, &p, &points);
+    }
+
     let mut summary = format!(
         "seed {seed}: {} straight-line programs ({} points, {} nonzero gradient components), {} loop programs ({} points, {} nonzero components; ",
         plain.programs, plain.points, plain.nonzero, loops.programs, loops.points, loops.nonzero
@@ -1965,6 +2124,12 @@ fn main() {
         inner_closures
     );
 
+    let _ = write!(
+        summary,
+        ", {} programs with assignments made calls of helpers writing through `&mut` ({} points; {out_assignments} assignments, {out_arrays} arrays scaled in place)",
+        outs.programs, outs.points
+    );
+
     let k = grad_testgen::ast::USER_CONST;
     // What every program may use: the import, the user constant, the index tables, the
     // escapes' support items.
@@ -1974,7 +2139,7 @@ fn main() {
         grad_testgen::escape::SUPPORT,
     );
     let out = format!(
-        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
+        "{prelude}/// What the batch holds.\npub const SUMMARY: &str = {summary:?};\n\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}\npub mod {} {{\n    use backprop::grad;\n    use super::K;\n\n{}{}}}\n\n/// Checks every generated point; returns how many.\npub fn check_all() -> usize {{\n    let mut n = 0;\n{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}    n\n}}\n",
         plain.fns,
         loops.fns,
         calls.fns,
@@ -1994,6 +2159,7 @@ fn main() {
         array_second.fns,
         traces.fns,
         closures.fns,
+        outs.fns,
         grad_testgen::ast::CALL_MODULE,
         calls.module,
         array_calls.module,
@@ -2016,6 +2182,7 @@ fn main() {
         array_second.checks,
         traces.checks,
         closures.checks,
+        outs.checks,
     );
     write("generated.rs", &out);
     // The same programs for `tests/lints.rs`, with and without `#[grad]` (an attribute's line

@@ -205,6 +205,56 @@
 //!   change would be lost: return the new value); a `move` closure capturing an array; a
 //!   parameter that is a pattern or a reference; `return` in its body. A closure in any other
 //!   position (an argument of your own function) is refused: bind it to a name.
+//! - Out-parameters: a `#[grad]` function may write one `&mut` float or array of floats of a
+//!   length written as a number, and return nothing (`fn update(acc: &mut f64, x: f64) { *acc
+//!   += x * x; }`). It is differentiated as the function from the parameter's value before the
+//!   call to its value after: its pullback takes the value and gives the new one, and with
+//!   `wrt` its companions take that parameter by value (`update_grad(acc, x)` is
+//!   `(∂acc′/∂acc, ∂acc′/∂x)`). List the parameter in `wrt`, or use `#[grad]` alone, for a
+//!   caller to differentiate through it. A caller lends a float or an array of floats, or an element of one, in a
+//!   statement of its own, `update(&mut s, w);`, in loops too: the statement is `s = update(s,
+//!   w)`, a call like any other. In the function, the parameter is read and written as `*acc`
+//!   (an element `acc[i]`, a method `acc.sin()`), and passed on as `&mut *acc`. Refused, each
+//!   at its token with what to write instead: a second `&mut` float parameter, a `&mut` slice
+//!   (a length known at run time only), returning a value as well, and any other use of the
+//!   reference itself (bound to another name, captured by a closure, its name bound again). A
+//!   caller's float is one the macro can tell: a parameter of a float or array type, or a `let`
+//!   with the type written or a float literal, an array, arithmetic, a float method or an
+//!   element of such values for value (`let mut s: f64 = g(w);` where it cannot tell).
+//!   A plain function (not `#[grad]`) may write a float that holds data only: it is called as
+//!   written, on a copy. A function writing a `&mut` of data (`calls: &mut usize`) is
+//!   differentiated as before: that parameter is not an output.
+//!
+//!   ```
+//!   use backprop::grad;
+//!
+//!   #[grad(wrt = acc, x)]
+//!   fn update(acc: &mut f64, x: f64) {
+//!       *acc += x * x;
+//!   }
+//!
+//!   #[grad]
+//!   fn scale(v: &mut [f64; 3], k: f64) {
+//!       for i in 0..3 {
+//!           v[i] *= k;
+//!       }
+//!   }
+//!
+//!   #[grad(wrt = w)]
+//!   fn loss(w: f64, xs: &[f64]) -> f64 {
+//!       let mut s = 0.0;
+//!       for x in xs {
+//!           update(&mut s, x * w);
+//!       }
+//!       let mut a = [w, 1.0, s];
+//!       scale(&mut a, w);
+//!       a[0] + a[2]
+//!   }
+//!
+//!   // s = w² Σ x², a = [w², w, w³ Σ x²]: ∂/∂w = 2w + 3w² Σ x².
+//!   assert_eq!(loss_grad(2.0, &[1.0, 3.0]), 4.0 + 12.0 * 10.0);
+//!   assert_eq!(update_grad(1.0, 3.0), (1.0, 6.0));
+//!   ```
 //! - `match` on data (integers, `bool`, enums, references to them, with bindings and guards)
 //!   whose arms give floats; it becomes `if ::core::matches!(..)` chains. A `match` on a
 //!   differentiated value is refused: compare with `if` instead.
@@ -1184,7 +1234,8 @@
 //!
 //! | the value would leave through | example | refused at | write instead |
 //! |---|---|---|---|
-//! | a `&mut` of a float or float-array local, even of data only | `set(&mut out, x * x)` | `&mut out` | `out = f(x);` with `f` a `#[grad]` function; `a[i] = ...` |
+//! | a `&mut` of a float or float-array local other than in a statement calling a function (`f(&mut out, ..);`) | `let k = g(&mut out);`, `v.push(&mut out)` | `&mut out` | `f(&mut out, ..);` with `f` a `#[grad]` function writing it (see "Out-parameters"); `out = f(x);`; `a[i] = ...` |
+//! | a `&mut` of a float lent to a function without `#[grad]` with a differentiated value | `set(&mut out, x * x)` | the call (rustc, with the macro's message) | `#[grad]` on `set` |
 //! | a call whose value is thrown away | `acc.add(x);`, `record(x);`, `let _ = f(x);` | the call | use what the call returns |
 //! | a method that stores its argument | `v.push(x)`, `cell.set(x)`, `map.insert(k, x)`, `a.store(..)` | the method | a local array written by index |
 //! | a standard-library holder or constructor | `Box::new(x)`, `Some(x)`, `Rc::new(x)`, `Point(x, y)`, `std::mem::replace(&mut a, x)` | the path | float locals |
@@ -1223,7 +1274,8 @@
 //! #[grad(wrt = x)]
 //! fn f(x: f64) -> f64 {
 //!     let mut out = 0.0;
-//!     set(&mut out, x * x); // error: `&mut out` lends `out` to code the macro does not see
+//!     set(&mut out, x * x); // error: `set` is not a `#[grad]` function, so the gradient
+//!                           // cannot go through what it writes
 //!     out
 //! }
 //! # fn main() {}

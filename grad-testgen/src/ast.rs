@@ -2054,7 +2054,16 @@ impl Program {
         ty: &str,
         last: &dyn Fn(&Scope) -> String,
     ) -> String {
-        self.print_with(name, attr, vis, &self.params(), ty, last)
+        let mut params = self.params();
+        // A store into `wa` itself (a draw of `WA_PARAM`): the parameter is `mut`.
+        if stores_into(&self.stmts, WA_PARAM) {
+            for p in &mut params {
+                if p.starts_with("wa: ") {
+                    *p = format!("mut {p}");
+                }
+            }
+        }
+        self.print_with(name, attr, vis, &params, ty, last)
     }
 
     /// [`Program::print_ending`] with the parameters `params`.
@@ -2909,4 +2918,14 @@ impl Sites<'_> {
             self.expr(child, At { nested, ..at });
         }
     }
+}
+
+/// Whether `stmts` (nested blocks included) store into the array `arr`.
+fn stores_into(stmts: &[Stmt], arr: u8) -> bool {
+    stmts.iter().any(|s| match s {
+        Stmt::Store { arr: a, .. } => *a == arr,
+        Stmt::If { then, els, .. } => stores_into(then, arr) || stores_into(els, arr),
+        Stmt::Loop { body, .. } => stores_into(body, arr),
+        _ => false,
+    })
 }

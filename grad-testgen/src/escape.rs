@@ -201,8 +201,12 @@ impl Escape {
     pub fn verdict(&self) -> Verdict {
         use Kind::*;
         match self.kind {
-            MutOut => Verdict::Macro("lends `esc0`"),
-            ArrayOut => Verdict::Macro("lends `esc0`"),
+            // A statement lending a float (an array) to a function: `esc0 = set_out(esc0, v)`
+            // (issue 22). Given a differentiated value, the function must be `#[grad]` (rustc
+            // says so at the stand-in pullback); on data, it is called as written, on a copy.
+            MutOut if self.differentiated => Verdict::Rustc("__grad_set_out"),
+            ArrayOut if self.differentiated => Verdict::Rustc("__grad_fill2"),
+            MutOut | ArrayOut => Verdict::Accepted,
             MemReplace => Verdict::Macro(if self.differentiated {
                 "std::mem::replace"
             } else {
@@ -426,7 +430,8 @@ impl Escape {
             Kind::PushInLoop | Kind::CellsLoopVar => Expr::Bin(Arith::Mul, b(v), b(Expr::Lit(3.0))),
             Kind::HelperCell => Expr::Bin(Arith::Mul, b(v), b(Expr::Lit(6.0))),
             Kind::IndexInLoop => Expr::Bin(Arith::Mul, b(v), b(Expr::Lit(14.0))),
-            // Refused whatever it is given.
+            // What it writes (`MutOut`, `ArrayOut`: data only compiles); the others are
+            // refused whatever they are given.
             Kind::MutOut
             | Kind::ArrayOut
             | Kind::MemReplace

@@ -114,6 +114,9 @@ fn expand(
             ))
         }
     };
+    // A function writing a `&mut` parameter of floats: differentiated as the function of
+    // that parameter's value (the original is emitted as written).
+    let f = crate::front::out_param::purify(&f)?.unwrap_or(f);
     let args: Args = syn::parse2(args)?;
     let krate = match &args.krate {
         Some(p) => p.to_token_stream(),

@@ -4,3 +4,4 @@ pub mod args;
 pub mod check;
 pub mod ctxt;
 pub mod fields;
+pub mod out_param;

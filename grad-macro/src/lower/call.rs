@@ -173,6 +173,11 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn call(&mut self, c: &syn::ExprCall) -> Operand {
+        if crate::front::out_param::is_out_call(c)
+            && self.first_active(&Expr::Call(c.clone())).is_none()
+        {
+            return self.out_call_on_data(c);
+        }
         if let Expr::Path(p) = &*c.func {
             if let Some(v) = p.path.get_ident().and_then(|id| self.closure_of(id)) {
                 return self.inline_closure(v, c);
@@ -255,6 +260,26 @@ impl Lowerer<'_> {
             }
         }
         self.opaque(&Expr::Call(c.clone()), "this call")
+    }
+
+    /// A caller's `s = f(s, ..)` for `f(&mut s, ..)` ([`crate::front::out_param`]) on data:
+    /// the function as written, given a copy to write (`{ let mut t = s; f(&mut t, ..); t }`),
+    /// passed through (any function: nothing is differentiated).
+    pub(super) fn out_call_on_data(&mut self, c: &syn::ExprCall) -> Operand {
+        let k = crate::front::out_param::out_arg(c).unwrap_or(0);
+        let t = proc_macro2::Ident::new("__grad_out", proc_macro2::Span::mixed_site());
+        let place = c.args.iter().nth(k).cloned();
+        let mut call = c.clone();
+        call.attrs.clear();
+        if let Some(a) = call.args.iter_mut().nth(k) {
+            *a = syn::parse_quote!(&mut #t);
+        }
+        let block: Expr = syn::parse_quote_spanned!(call_span(c)=> {
+            let mut #t = #place;
+            #call;
+            #t
+        });
+        self.opaque(&block, "this call")
     }
 
     /// The pullback of the function at `path`: `T::f_pullback` for an associated function

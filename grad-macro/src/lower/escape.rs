@@ -295,9 +295,9 @@ impl Escapes<'_> {
             Expr::Reference(r) if r.mutability.is_some() => {
                 let root = self.root(&r.expr)?;
                 match (self.held)(&root) {
-                    Held::Differentiated | Held::Tracked | Held::Value => Some((
+                    h @ (Held::Differentiated | Held::Tracked | Held::Value) => Some((
                         e.to_token_stream(),
-                        lent_out(&root, &e.to_token_stream().to_string()),
+                        lent_out(&root, &e.to_token_stream().to_string(), h != Held::Value),
                     )),
                     _ => None,
                 }
@@ -380,10 +380,17 @@ pub fn holding_call(path: &syn::Path, id: &str) -> Option<String> {
     None
 }
 
-fn lent_out(root: &str, written: &str) -> String {
+/// `float`: the local is a float or an array of floats, which a `#[grad]` function may write
+/// in a statement of its own.
+fn lent_out(root: &str, written: &str, float: bool) -> String {
     let written = written.replace("& mut ", "&mut ");
+    let statement = if float {
+        format!("lend it to a #[grad] function in a statement of its own (`f(&mut {root}, ..);`, `f` writing one `&mut` float or array of floats; declare `let mut {root}: f64` where the macro cannot tell it is one), ")
+    } else {
+        String::new()
+    };
     format!(
-        "`{written}` lends `{root}` to code #[grad] does not see: #[grad] tracks `{root}` as a value of this function (a float, an array of floats, data the body assigns, or a loop variable), so a write through the reference would be lost from the value and the gradient; have the function return the new value instead (`{root} = f(..);`, with `f` a #[grad] function), or for an array write its elements here (`{root}[i] = ...`)"
+        "`{written}` lends `{root}` to code #[grad] does not see: #[grad] tracks `{root}` as a value of this function (a float, an array of floats, data the body assigns, or a loop variable), so a write through the reference would be lost from the value and the gradient; {statement}have the function return the new value (`{root} = f(..);`), or for an array write its elements here (`{root}[i] = ...`)"
     )
 }
 

@@ -111,8 +111,11 @@ impl Lowerer<'_> {
             let t: TokenStream = shift_placeholders(t, refs.len())
                 .into_iter()
                 .map(|mut t| {
-                    if let proc_macro2::TokenTree::Ident(id) = &mut t {
-                        id.set_span(span_of(e));
+                    match &mut t {
+                        proc_macro2::TokenTree::Ident(id) => id.set_span(span_of(e)),
+                        // A literal (a value folded to a constant) too.
+                        proc_macro2::TokenTree::Literal(l) => l.set_span(span_of(e)),
+                        _ => {}
                     }
                     t
                 })
@@ -237,7 +240,14 @@ impl Lowerer<'_> {
                 self.data_call_array = (!typed).then_some(info);
                 return None;
             }
-            let value = self.opaque(init, "this call").as_var()?;
+            let value = match init {
+                // `z = f(z, ..)` for `f(&mut z, ..)`: the new value, from the pullback.
+                Expr::Call(c) if crate::front::out_param::is_out_call(c) => {
+                    self.out_call_on_data(c)
+                }
+                _ => self.opaque(init, "this call"),
+            }
+            .as_var()?;
             let active = self.active_names.contains(name);
             let var = self.b.new_var(
                 Kind::Array,
