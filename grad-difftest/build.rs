@@ -344,20 +344,21 @@ const OUT_HELPERS: &str = "#[grad(hessian)]\nfn __out_set(v: &mut f64, e: f64) {
 /// `source` with each assignment `v op= E;` (`v` a float local, or an element `z[i]`) written
 /// as a call of a `#[grad]` helper writing it through `&mut` (`let __e = E; __out_add(&mut v,
 /// __e);`, issue 22), and each array of three floats made a copy of `wa` or zeros scaled in
-/// place by 1 (`__out_scale3(&mut z, 1.0);`): the same values. Float locals are declared with
+/// place by 1 (`__out_scale3(&mut z, 1.0);`): the same values. One float assignment in three
+/// is written through a local alias instead (`let __a = &mut v; *__a += __e;`). Float locals are declared with
 /// their type (`let mut v0: f64 = ..`), as the macro asks of a float it lends whose `let` does
 /// not show it. Left as they are: assignments in a loop's branch, a `while`, an inner loop, or
 /// after a jump in a loop (a call there whose value the sweep needs is refused, the third
 /// batch's known stop), and functions with a `while` (the same).
-/// How many assignments and arrays were rewritten.
-fn with_out_params(source: &str) -> (String, usize, usize) {
+/// How many assignments, arrays and aliases were rewritten.
+fn with_out_params(source: &str) -> (String, usize, usize, usize) {
     // (A call anywhere in a function with a `while` may be refused: the third batch's known
     // stop.)
     if source.contains("while ") {
-        return (source.to_string(), 0, 0);
+        return (source.to_string(), 0, 0, 0);
     }
     let mut out = String::new();
-    let (mut assignments, mut arrays) = (0, 0);
+    let (mut assignments, mut arrays, mut aliases) = (0, 0, 0);
     // The blocks around: a loop (`for`, `loop`), a branch (`if`, `else`, `match`, `while`), or
     // the function; and whether a loop has jumped.
     #[derive(PartialEq)]
@@ -426,10 +427,27 @@ fn with_out_params(source: &str) -> (String, usize, usize) {
             ((var || elem) && !jumps).then_some((lhs, rhs, op))
         });
         if let Some((lhs, rhs, op)) = parts {
-            let _ = writeln!(
-                out,
-                "{pad}let __e = {rhs};\n{pad}__out_{op}(&mut {lhs}, __e);"
-            );
+            // One in three of a float's through a local alias (`let __a = &mut v0; *__a +=
+            // __e;`), the others by a helper.
+            let sign = match op {
+                "set" => "=",
+                "add" => "+=",
+                "sub" => "-=",
+                "mul" => "*=",
+                _ => "/=",
+            };
+            if assignments % 3 == 2 && !lhs.contains('[') {
+                let _ = writeln!(
+                    out,
+                    "{pad}let __e = {rhs};\n{pad}let __a = &mut {lhs};\n{pad}*__a {sign} __e;"
+                );
+                aliases += 1;
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{pad}let __e = {rhs};\n{pad}__out_{op}(&mut {lhs}, __e);"
+                );
+            }
             assignments += 1;
             continue;
         }
@@ -446,7 +464,7 @@ fn with_out_params(source: &str) -> (String, usize, usize) {
             }
         }
     }
-    (out, assignments, arrays)
+    (out, assignments, arrays, aliases)
 }
 
 /// The seventeenth batch: programs of the loop language (loops, jumps, `match`, branches,
@@ -1944,7 +1962,7 @@ fn main() {
     // through `&mut` (`with_out_params`), against the oracle of the programs as drawn.
     let mut outs = Batch::default();
     outs.fns.push_str(OUT_HELPERS);
-    let (mut out_assignments, mut out_arrays) = (0, 0);
+    let (mut out_assignments, mut out_arrays, mut out_aliases) = (0, 0, 0);
     let mut runner = self::runner(seed, 22);
     for i in 0..out_param_cases {
         let tree = match gen::loop_case(3).new_tree(&mut runner) {
@@ -1953,13 +1971,14 @@ fn main() {
         };
         let (p, points) = tree.current();
         let (name, fwd) = (format!("op{i}"), format!("op{i}_fwd"));
-        let (rev, a, z) = with_out_params(&p.source(&name));
-        let (fw, _, _) = with_out_params(&p.source_with(&fwd, "mode = forward"));
+        let (rev, a, z, l) = with_out_params(&p.source(&name));
+        let (fw, _, _, _) = with_out_params(&p.source_with(&fwd, "mode = forward"));
         if a + z == 0 {
             continue;
         }
         out_assignments += a;
         out_arrays += z;
+        out_aliases += l;
         outs.add_source(&name, rev, &p, &points);
         outs.add_source(&fwd, fw, &p, &points);
     }
@@ -1976,12 +1995,13 @@ fn main() {
             continue;
         }
         let name = format!("ops{i}");
-        let (source, a, z) = with_out_params(&p.source(&name));
+        let (source, a, z, l) = with_out_params(&p.source(&name));
         if a + z == 0 {
             continue;
         }
         out_assignments += a;
         out_arrays += z;
+        out_aliases += l;
         outs.add_source(&name, source, &p, &points);
     }
 
@@ -2126,7 +2146,7 @@ fn main() {
 
     let _ = write!(
         summary,
-        ", {} programs with assignments made calls of helpers writing through `&mut` ({} points; {out_assignments} assignments, {out_arrays} arrays scaled in place)",
+        ", {} programs with assignments made calls of helpers writing through `&mut` ({} points; {out_assignments} assignments, {out_aliases} of them through a local `&mut` alias instead, {out_arrays} arrays scaled in place)",
         outs.programs, outs.points
     );
 

@@ -188,9 +188,14 @@
 //!   several `.map(..)`: the closure becomes the body of a loop.
 //! - References to a differentiated float: `let r = &x;` then `*r` (or `r.sin()`), `x` a
 //!   parameter declared a float or a value the function computed: while the reference lives
-//!   `x` cannot change, so it is `x`'s value. Of a call's result or a struct's field (which may
-//!   be an array of a type the macro does not see), a `&mut` to one, and a `wrt` parameter
-//!   taken as `&f64`: refused, each with what to write.
+//!   `x` cannot change, so it is `x`'s value. A local `&mut` alias, `let a = &mut t;` then
+//!   `*a *= 3.0`, `a[i] = ..`, `a.sin()`, `f(a)`: while `a` lives nothing else may touch `t`,
+//!   so `*a` is `t` (an alias used otherwise, bound again or returned, is refused at the
+//!   `&mut`). A `wrt` parameter taken as `&f64` is differentiated as its value: read as `*x`,
+//!   bare in arithmetic (`x * y`), passed on (`g(x)`); its companions take the value
+//!   (`f_grad(2.0, ..)`), and a caller passes `&v` of a differentiated `v`. Of a call's result
+//!   or a struct's field (which may be an array of a type the macro does not see): refused,
+//!   each with what to write.
 //! - `const fn`: its `_grad` and `_value_and_grad` are `const fn` too when their code is
 //!   arithmetic, `let` and `if` (no call, loop or method), so a gradient can be a constant:
 //!   `const G: (f64, f64) = f_grad(2.0, 0.5);`. Otherwise they are plain functions (rustc's

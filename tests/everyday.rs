@@ -208,3 +208,61 @@ const fn with_data(w0: f64, w2: f64, x1: f64) -> f64 {
 fn a_const_fn_with_data_has_plain_companions() {
     assert_eq!(with_data_grad(0.5, 1.5, 2.0), (K, 1.0));
 }
+
+/// A `wrt` parameter taken as `&f64`: differentiated as its value (`*x`, `x` in arithmetic,
+/// passed on as a reference), its companions take the value.
+#[grad(wrt = v)]
+fn doubled(v: &f64) -> f64 {
+    2.0 * *v
+}
+
+#[grad(wrt = x, y)]
+fn shared_reference(x: &f64, y: f64) -> f64 {
+    *x * y + x.sin() + x * x + doubled(x)
+}
+
+/// Called with `&` of a differentiated value.
+#[grad(wrt = w)]
+fn lends_a_reference(w: f64) -> f64 {
+    let v = w * 3.0;
+    shared_reference(&v, 2.0) + shared_reference(&w, w)
+}
+
+#[test]
+fn a_wrt_reference_is_differentiated_as_its_value() {
+    let (x, y) = (2.0, 3.0);
+    let (dx, dy) = shared_reference_grad(x, y);
+    assert_relative_eq!(dx, y + x.cos() + 2.0 * x + 2.0, max_relative = 1e-15);
+    assert_eq!(dy, x);
+    assert_eq!(shared_reference(&x, y), x * y + x.sin() + x * x + 2.0 * x);
+    let w = 0.7;
+    assert_relative_eq!(
+        lends_a_reference_grad(w),
+        fd(lends_a_reference, w),
+        max_relative = 1e-8
+    );
+}
+
+/// A local `&mut` alias of a float or an array: `*a` is the float itself while `a` lives.
+#[grad(wrt = s)]
+fn through_a_mut_alias(s: f64) -> f64 {
+    let mut t = s * 2.0;
+    let a = &mut t;
+    *a *= 3.0;
+    *a += a.sin();
+    let mut v = [s, 1.0];
+    let r = &mut v;
+    r[1] = r[0] * 2.0;
+    t + v[1]
+}
+
+#[test]
+fn a_mut_alias_writes_the_float_itself() {
+    // t = 6s + sin 6s, v[1] = 2s: 6 + 6 cos 6s + 2.
+    let s = 0.7;
+    assert_relative_eq!(
+        through_a_mut_alias_grad(s),
+        8.0 + 6.0 * (6.0 * s).cos(),
+        max_relative = 1e-14
+    );
+}

@@ -114,10 +114,13 @@ fn expand(
             ))
         }
     };
-    // A function writing a `&mut` parameter of floats: differentiated as the function of
-    // that parameter's value (the original is emitted as written).
-    let f = crate::front::out_param::purify(&f)?.unwrap_or(f);
     let args: Args = syn::parse2(args)?;
+    // A function writing a `&mut` parameter of floats: differentiated as the function of
+    // that parameter's value; one differentiated in a `&f64`, as the function of the value
+    // (the original is emitted as written).
+    let f = crate::front::out_param::purify(&f)?.unwrap_or(f);
+    let wrt = args.wrt.clone().unwrap_or_default();
+    let f = crate::front::out_param::by_value(&f, &wrt)?.unwrap_or(f);
     let krate = match &args.krate {
         Some(p) => p.to_token_stream(),
         None => quote!(::backprop),

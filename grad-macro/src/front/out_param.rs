@@ -2,7 +2,7 @@
 //! f64, x: f64)`) is differentiated as the function from the parameter's value before to its
 //! value after (`fn update(mut acc: f64, x: f64) -> f64 { ..; acc }`: [`purify`]), so that its
 //! pullback takes the value and gives the new one with its partials; and a caller's statement
-//! `update(&mut s, w);` is read as `s = update(s, w);` ([`desugar_calls`]), a call like any
+//! `update(&mut s, w);` is read as `s = update(s, w);` (`super::lend::desugar_calls`), a call like any
 //! other whose value is assigned back. Both are rewrites of the syntax, before everything else
 //! reads it: the function as written is emitted untouched.
 //!
@@ -12,9 +12,8 @@
 //! it is, `acc` rebound). A `&mut` of data (`calls: &mut usize`) is not an output and is left
 //! as it is.
 
-use super::check::{array_of, float_of, Param};
+use super::check::{array_of, float_of};
 use quote::ToTokens;
-use rustc_hash::FxHashSet as HashSet;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, FnArg, ItemFn, Pat, Type};
@@ -112,6 +111,7 @@ pub fn purify(f: &ItemFn) -> syn::Result<Option<ItemFn>> {
     let mut rw = Rewrite {
         name: &name,
         error: None,
+        shared: false,
     };
     rw.visit_block_mut(&mut body);
     if let Some(e) = rw.error {
@@ -131,8 +131,42 @@ pub fn purify(f: &ItemFn) -> syn::Result<Option<ItemFn>> {
     Ok(Some(pure))
 }
 
+/// `f` with each `wrt` parameter that is a shared reference to a float (`x: &f64`) taken by
+/// value (`x: f64`): `*x` read as `x`, `x` in arithmetic as it is, `x` passed on as `&x`. Its
+/// companions take the value.
+pub fn by_value(f: &ItemFn, wrt: &[syn::Ident]) -> syn::Result<Option<ItemFn>> {
+    let mut pure = f.clone();
+    let mut any = false;
+    for arg in pure.sig.inputs.iter_mut() {
+        let FnArg::Typed(pt) = arg else { continue };
+        let Type::Reference(r) = &*pt.ty else {
+            continue;
+        };
+        if r.mutability.is_some() || float_of(&r.elem).is_none() {
+            continue;
+        }
+        let Pat::Ident(pi) = &*pt.pat else { continue };
+        if !wrt.contains(&pi.ident) {
+            continue;
+        }
+        let name = pi.ident.clone();
+        let mut rw = Rewrite {
+            name: &name,
+            error: None,
+            shared: true,
+        };
+        rw.visit_block_mut(&mut pure.block);
+        if let Some(e) = rw.error {
+            return Err(e);
+        }
+        *pt.ty = (*r.elem).clone();
+        any = true;
+    }
+    Ok(any.then_some(pure))
+}
+
 /// What the function returns: the parameter's value, a float as it is and an array as the
-/// literal of its elements (`[v[0], v[1], v[2]]`: a #[grad] function returning an array ends
+/// literal of its elements (`[v[0], v[1], v[2]]`: a `#[grad]` function returning an array ends
 /// with one), for an array of a length written as a number.
 fn value(name: &syn::Ident, ty: &Type) -> syn::Result<Expr> {
     let Type::Array(a) = ty else {
@@ -163,6 +197,9 @@ fn value(name: &syn::Ident, ty: &Type) -> syn::Result<Expr> {
 struct Rewrite<'a> {
     name: &'a syn::Ident,
     error: Option<syn::Error>,
+    /// A shared reference to a float differentiated as its value (`x: &f64`): read, never
+    /// written, and used bare in arithmetic (`x * y`) or passed on (`g(x)`, as `&x`).
+    shared: bool,
 }
 
 impl Rewrite<'_> {
@@ -195,17 +232,47 @@ impl VisitMut for Rewrite<'_> {
                 }
                 return;
             }
-            Expr::Return(r) if r.expr.is_none() => {
+            Expr::Return(r) if r.expr.is_none() && !self.shared => {
                 r.expr = Some(Box::new(syn::parse_quote!(#name)));
                 return;
             }
+            // `x * y`, `x > y`: the value (`&f64` has the operators of `f64`).
+            Expr::Binary(b) if self.shared => {
+                if !self.is_name(&b.left) {
+                    self.visit_expr_mut(&mut b.left);
+                }
+                if !self.is_name(&b.right) {
+                    self.visit_expr_mut(&mut b.right);
+                }
+                return;
+            }
+            // `g(x)`: passed on as a reference to the value.
+            Expr::Call(c) if self.shared => {
+                self.visit_expr_mut(&mut c.func);
+                for a in &mut c.args {
+                    if self.is_name(a) {
+                        *a = syn::parse_quote!(&#name);
+                    } else {
+                        self.visit_expr_mut(a);
+                    }
+                }
+                return;
+            }
             Expr::Path(_) if self.is_name(e) => {
-                let msg = format!("`{name}` is the function's output, written through its reference: read and write it as `*{name}` (an element as `{name}[i]`), and pass it on to a #[grad] function as `&mut *{name}`");
+                let msg = if self.shared {
+                    format!("`{name}` is a reference to a float the function is differentiated in: read it as `*{name}` (or bare in arithmetic, `{name} * y`, and passed on to a function, `g({name})`)")
+                } else {
+                    format!("`{name}` is the function's output, written through its reference: read and write it as `*{name}` (an element as `{name}[i]`), and pass it on to a #[grad] function as `&mut *{name}`")
+                };
                 self.refuse(e, msg);
                 return;
             }
             Expr::Closure(c) if mentions(&c.body, name) => {
-                let msg = format!("a closure cannot use `{name}`, the function's output: write through `*{name}` in the body itself");
+                let msg = if self.shared {
+                    format!("a closure cannot use `{name}`, a reference the function is differentiated in: read `*{name}` into a float first (`let v = *{name};`)")
+                } else {
+                    format!("a closure cannot use `{name}`, the function's output: write through `*{name}` in the body itself")
+                };
                 self.refuse(&*c, msg);
                 return;
             }
@@ -216,10 +283,12 @@ impl VisitMut for Rewrite<'_> {
 
     fn visit_local_mut(&mut self, l: &mut syn::Local) {
         if binds(&l.pat, self.name) {
-            let msg = format!(
-                "`{}` is the function's output: give this value another name",
-                self.name
-            );
+            let what = if self.shared {
+                "a reference the function is differentiated in"
+            } else {
+                "the function's output"
+            };
+            let msg = format!("`{}` is {what}: give this value another name", self.name);
             self.refuse(&l.pat, msg);
         }
         syn::visit_mut::visit_local_mut(self, l);
@@ -293,240 +362,4 @@ fn binds(p: &Pat, name: &syn::Ident) -> bool {
     let mut f = Find(name, false);
     f.visit_pat(p);
     f.1
-}
-
-/// The body with each statement `f(.., &mut s, ..);` that lends a float or an array of floats
-/// (`s`, `a`, `a[i]`) to a function by its path written `s = f(.., s, ..);`, the call marked
-/// ([`OUT_CALL`]). A name is a float or an array of floats when its parameter's type says so,
-/// or its `let` (a float or array type, a float literal, an array of them, arithmetic on such
-/// names, a copy of one): anything else is left as written (the escape analysis refuses it if
-/// the value is one the macro tracks).
-pub fn desugar_calls(block: &syn::Block, params: &[Param]) -> syn::Block {
-    let mut floats: HashSet<String> = params
-        .iter()
-        .filter(|p| p.float.is_some() || p.array.as_ref().is_some_and(|(i, _)| fixed(i)))
-        .filter_map(|p| p.ident.as_ref().map(ToString::to_string))
-        .collect();
-    // Parameters by reference (`u0: &[f64; 4]`): a copy `*u0` is an array of floats.
-    let refs: HashSet<String> = params
-        .iter()
-        .filter(|p| p.array.as_ref().is_some_and(|(i, _)| i.by_ref))
-        .filter_map(|p| p.ident.as_ref().map(ToString::to_string))
-        .collect();
-    let mut lets = Lets {
-        floats: &mut floats,
-        refs: &refs,
-        other: HashSet::default(),
-    };
-    lets.visit_block(block);
-    let Lets { other, .. } = lets;
-    // A name bound as something else too is left alone.
-    floats.retain(|n| !other.contains(n));
-    let mut out = block.clone();
-    Desugar {
-        floats: &floats,
-        depth: 0,
-    }
-    .visit_block_mut(&mut out);
-    out
-}
-
-/// An array of floats held by value, of lengths fixed at compile time (not a slice or a `Vec`,
-/// which a copy would move).
-fn fixed(i: &crate::ir::ArrayInfo) -> bool {
-    !i.by_ref && i.lens.iter().all(Option::is_some)
-}
-
-/// The names `let` binds to floats or arrays of floats (`floats`), and to anything else.
-struct Lets<'a> {
-    floats: &'a mut HashSet<String>,
-    refs: &'a HashSet<String>,
-    other: HashSet<String>,
-}
-
-/// Methods of floats that give something else than a float.
-const NOT_FLOAT: &[&str] = &[
-    "is_nan",
-    "is_finite",
-    "is_infinite",
-    "is_normal",
-    "is_subnormal",
-    "is_sign_negative",
-    "is_sign_positive",
-    "to_bits",
-    "partial_cmp",
-    "total_cmp",
-    "classify",
-    "eq",
-    "ne",
-    "lt",
-    "le",
-    "gt",
-    "ge",
-    "len",
-    "iter",
-    "to_string",
-];
-
-impl Lets<'_> {
-    /// Whether `e` is a float or an array of floats, as far as its syntax tells.
-    fn floaty(&self, e: &Expr) -> bool {
-        let named = |e: &Expr, set: &HashSet<String>| matches!(e, Expr::Path(p) if p.path.get_ident().is_some_and(|i| set.contains(&i.to_string())));
-        let float_type = |p: &syn::Path| {
-            p.segments.iter().any(|s| {
-                s.ident == "f64" || s.ident == "f32" || s.ident == crate::ir::GENERIC_FLOAT
-            })
-        };
-        match e {
-            Expr::Lit(l) => matches!(l.lit, syn::Lit::Float(_)),
-            Expr::Paren(p) => self.floaty(&p.expr),
-            Expr::Group(g) => self.floaty(&g.expr),
-            Expr::Unary(u) => match u.op {
-                syn::UnOp::Neg(_) => self.floaty(&u.expr),
-                syn::UnOp::Deref(_) => named(&u.expr, self.refs),
-                _ => false,
-            },
-            Expr::Binary(b) => {
-                use syn::BinOp::*;
-                matches!(b.op, Add(_) | Sub(_) | Mul(_) | Div(_) | Rem(_))
-                    && (self.floaty(&b.left) || self.floaty(&b.right))
-            }
-            Expr::Path(p) => {
-                named(e, self.floats) || (p.path.segments.len() > 1 && float_type(&p.path))
-            }
-            // An element of an array of floats.
-            Expr::Index(ix) => {
-                let mut base = &*ix.expr;
-                while let Expr::Index(inner) = base {
-                    base = &inner.expr;
-                }
-                named(base, self.floats) || named(base, self.refs)
-            }
-            Expr::Array(a) => a.elems.first().is_some_and(|x| self.floaty(x)),
-            Expr::Repeat(r) => self.floaty(&r.expr),
-            Expr::Cast(c) => float_of(&c.ty).is_some(),
-            Expr::MethodCall(m) => {
-                let turbofish = m.turbofish.as_ref().is_some_and(|t| {
-                    t.args.iter().any(
-                        |a| matches!(a, syn::GenericArgument::Type(t) if float_of(t).is_some()),
-                    )
-                });
-                turbofish
-                    || (self.floaty(&m.receiver)
-                        && !NOT_FLOAT.contains(&m.method.to_string().as_str()))
-            }
-            // `f64::max(a, b)`, `f64::consts::PI`.
-            Expr::Call(c) => matches!(&*c.func, Expr::Path(p) if float_type(&p.path)),
-            Expr::If(i) => {
-                let then = i.then_branch.stmts.last();
-                matches!(then, Some(syn::Stmt::Expr(e, None)) if self.floaty(e))
-                    || i.else_branch.as_ref().is_some_and(|(_, e)| self.floaty(e))
-            }
-            Expr::Block(b) => {
-                matches!(b.block.stmts.last(), Some(syn::Stmt::Expr(e, None)) if self.floaty(e))
-            }
-            Expr::Match(m) => m.arms.iter().any(|a| self.floaty(&a.body)),
-            _ => false,
-        }
-    }
-}
-
-impl<'ast> Visit<'ast> for Lets<'_> {
-    fn visit_local(&mut self, l: &'ast syn::Local) {
-        let (pat, ty) = match &l.pat {
-            Pat::Type(t) => (&*t.pat, Some(&*t.ty)),
-            other => (other, None),
-        };
-        if let Pat::Ident(pi) = pat {
-            let name = pi.ident.to_string();
-            let typed =
-                ty.map(|t| float_of(t).is_some() || array_of(t).is_some_and(|(i, _)| fixed(&i)));
-            let init = l.init.as_ref().map(|i| self.floaty(&i.expr));
-            if typed.or(init) == Some(true) {
-                self.floats.insert(name);
-            } else {
-                self.other.insert(name);
-            }
-        }
-        syn::visit::visit_local(self, l);
-    }
-    fn visit_item(&mut self, _: &'ast syn::Item) {}
-}
-
-struct Desugar<'a> {
-    floats: &'a HashSet<String>,
-    /// Blocks entered: the function's body is the first.
-    depth: usize,
-}
-
-impl Desugar<'_> {
-    /// `&mut s`, `&mut a[i]`: the place, if rooted in a float or an array of floats.
-    fn lent<'e>(&self, e: &'e Expr) -> Option<&'e Expr> {
-        let Expr::Reference(r) = e else { return None };
-        r.mutability?;
-        let mut root = &*r.expr;
-        while let Expr::Index(ix) = root {
-            root = &ix.expr;
-        }
-        match root {
-            Expr::Path(p)
-                if p.path
-                    .get_ident()
-                    .is_some_and(|i| self.floats.contains(&i.to_string())) =>
-            {
-                Some(&r.expr)
-            }
-            _ => None,
-        }
-    }
-
-    /// `s = f(.., s, ..)` for a call `f(.., &mut s, ..)` lending one float place.
-    fn assignment(&self, e: &Expr) -> Option<Expr> {
-        let Expr::Call(c) = e else { return None };
-        if !matches!(&*c.func, Expr::Path(_)) {
-            return None;
-        }
-        let lent: Vec<usize> = (0..c.args.len())
-            .filter(|&k| c.args.iter().nth(k).and_then(|a| self.lent(a)).is_some())
-            .collect();
-        let [k] = lent[..] else { return None };
-        let mut call = c.clone();
-        let place = self.lent(c.args.iter().nth(k)?)?.clone();
-        if let Some(a) = call.args.iter_mut().nth(k) {
-            *a = place.clone();
-        }
-        let marker = syn::Ident::new(OUT_CALL, proc_macro2::Span::call_site());
-        let k = proc_macro2::Literal::usize_unsuffixed(k);
-        call.attrs.push(syn::parse_quote!(#[#marker = #k]));
-        Some(Expr::Assign(syn::ExprAssign {
-            attrs: Vec::new(),
-            left: Box::new(place),
-            eq_token: Default::default(),
-            right: Box::new(Expr::Call(call)),
-        }))
-    }
-}
-
-impl VisitMut for Desugar<'_> {
-    fn visit_block_mut(&mut self, b: &mut syn::Block) {
-        let nested = self.depth > 0;
-        self.depth += 1;
-        for s in &mut b.stmts {
-            if let syn::Stmt::Expr(e, semi) = s {
-                // A statement, or the last expression of a block inside the body (a loop's
-                // body: `()`), not the function's value.
-                if semi.is_some() || nested {
-                    if let Some(a) = self.assignment(e) {
-                        *e = a;
-                        *semi = Some(Default::default());
-                        continue;
-                    }
-                }
-            }
-            self.visit_stmt_mut(s);
-        }
-        self.depth -= 1;
-    }
-    fn visit_expr_closure_mut(&mut self, _: &mut syn::ExprClosure) {}
-    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }

@@ -138,7 +138,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         float_params: HashSet::default(),
     };
     // `f(&mut s, ..);` lending a float to a #[grad] function that writes it: `s = f(s, ..);`.
-    let block = &crate::front::out_param::desugar_calls(block, &sig.params);
+    let block = &crate::front::lend::desugar_calls(block, &sig.params);
     let assigned: HashSet<String> = scan::assigned_names(&block.stmts).into_iter().collect();
     let seeds: Vec<String> = sig
         .params

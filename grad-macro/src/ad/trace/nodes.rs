@@ -50,8 +50,8 @@ pub(super) struct Walk<'a> {
     reserved: HashMap<Var, String>,
     /// The nodes named `ξ1`, `ξ2`, ...: one stored in an array takes the element's name.
     auto: HashSet<Var>,
-    /// The nodes each array that carries derivatives may hold (another array's, as
-    /// [`array_cand`]).
+    /// The nodes each array that carries derivatives may hold, and each element written at
+    /// constant indices.
     pub array_may: ArrayMay,
     /// The elements read in loops (`Walk::load_may`): variable, array, indices, loops around.
     pub pending: Vec<(Var, Var, Vec<Operand>, Vec<usize>)>,
