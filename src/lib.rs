@@ -192,8 +192,8 @@
 //!   `*a *= 3.0`, `a[i] = ..`, `a.sin()`, `f(a)`: while `a` lives nothing else may touch `t`,
 //!   so `*a` is `t` (an alias used otherwise, bound again or returned, is refused at the
 //!   `&mut`). A `wrt` parameter taken as `&f64` is differentiated as its value: read as `*x`,
-//!   bare in arithmetic (`x * y`), passed on (`g(x)`); its companions take the value
-//!   (`f_grad(2.0, ..)`), and a caller passes `&v` of a differentiated `v`. Of a call's result
+//!   bare in arithmetic (`x * y`), passed on (`g(x)`); its companions (`_grad`, `_trace`, ..)
+//!   take the value (`f_grad(2.0, ..)`), and a caller passes `&v` of a differentiated `v`. Of a call's result
 //!   or a struct's field (which may be an array of a type the macro does not see): refused,
 //!   each with what to write.
 //! - `const fn`: its `_grad` and `_value_and_grad` are `const fn` too when their code is
@@ -215,8 +215,9 @@
 //!   += x * x; }`). It is differentiated as the function from the parameter's value before the
 //!   call to its value after: its pullback takes the value and gives the new one, and with
 //!   `wrt` its companions take that parameter by value (`update_grad(acc, x)` is
-//!   `(∂acc′/∂acc, ∂acc′/∂x)`). List the parameter in `wrt`, or use `#[grad]` alone, for a
-//!   caller to differentiate through it. A caller lends a float or an array of floats, or an element of one, in a
+//!   `(∂acc′/∂acc, ∂acc′/∂x)`; an array's, several outputs, gets `_jacobian` instead, a row
+//!   per element written). List the parameter in `wrt`, or use `#[grad]` alone, for a caller
+//!   to differentiate through it. A caller lends a float or an array of floats, or an element of one, in a
 //!   statement of its own, `update(&mut s, w);`, in loops too: the statement is `s = update(s,
 //!   w)`, a call like any other. In the function, the parameter is read and written as `*acc`
 //!   (an element `acc[i]`, a method `acc.sin()`), and passed on as `&mut *acc`. Refused, each
@@ -227,8 +228,8 @@
 //!   with the type written or a float literal, an array, arithmetic, a float method or an
 //!   element of such values for value (`let mut s: f64 = g(w);` where it cannot tell).
 //!   A plain function (not `#[grad]`) may write a float that holds data only: it is called as
-//!   written, on a copy. A function writing a `&mut` of data (`calls: &mut usize`) is
-//!   differentiated as before: that parameter is not an output.
+//!   written, on a copy. A `&mut` of data (`calls: &mut usize`) is not an output: the body
+//!   may pass it on to a function that changes it (`bump(calls)`), not assign through it.
 //!
 //!   ```
 //!   use backprop::grad;

@@ -85,6 +85,29 @@ fn data_through_mut_references_is_data() {
     assert_eq!(data_out_params_value_and_grad(2.0, &xs).0, 10.0);
 }
 
+// The same counter written with a suffix (`0usize`), or a constant: it was taken for the
+// constant and every write through `&mut` lost (a gradient of 0, found by a new-user trial).
+const START: usize = 0;
+
+#[grad(wrt = x)]
+fn suffixed_counter(x: f64, xs: &[f64]) -> f64 {
+    let mut n = 0usize;
+    let mut m = START;
+    let mut s = 0.0;
+    for &v in xs {
+        bump(&mut n);
+        bump(&mut m);
+        s += x * v * (n + m) as f64;
+    }
+    s
+}
+
+#[test]
+fn a_suffixed_counter_changed_through_mut_is_each_iterations() {
+    // n = m = 1, 2, 3: ∂/∂x = 2 (1 + 2·2 + 3·3) = 28.
+    assert_eq!(suffixed_counter_grad(0.7, &[1.0, 2.0, 3.0]), 28.0);
+}
+
 // A loop over an array literal of floats, with the path form of a method: the element is an
 // `f64` in the companions too (it used to be an ambiguous `{float}`, E0689).
 #[grad(wrt = x)]

@@ -425,8 +425,8 @@ impl Lowerer<'_> {
         true
     }
 
-    /// `let mut count = 0; bump(&mut count);`: an integer or `bool` declared `mut` and never
-    /// assigned is changed in place: a variable of its own (a constant it would be for the
+    /// `let mut count = 0; bump(&mut count);`: an integer (`0`, `0usize`, `N`) or `bool`
+    /// declared `mut` and never assigned is changed in place: a variable of its own (a constant it would be for the
     /// macro, and a write through `&mut` would be lost), and so is data computed for it.
     pub(super) fn in_place_data(
         &mut self,
@@ -440,7 +440,9 @@ impl Lowerer<'_> {
             return val;
         }
         match val {
-            Operand::Int(_) | Operand::Bool(_) => {
+            // (A literal with a suffix, `0usize`, or a constant's path is an `Extern`: a
+            // constant the same way, its writes lost, found by a new-user trial.)
+            Operand::Int(_) | Operand::Bool(_) | Operand::Extern(_) => {
                 let (t, _) = self.b.operand_tokens(val);
                 let v = self.opaque_from(t, Vec::new(), Kind::Opaque, false);
                 if let Operand::Var(var) = v {
@@ -480,9 +482,14 @@ impl Lowerer<'_> {
                 }
                 _ => "to this",
             };
+            let instead = if how == "through a reference" {
+                "; a float or an array of floats written through `&mut` is the function's output (one `&mut` parameter, the function returning nothing); data behind a `&mut` is changed by a function it is passed to (`bump(n)`)"
+            } else {
+                ""
+            };
             self.error(
                 target,
-                format!("assigning {how} is not supported in a #[grad] function: only local variables and parameters can be assigned"),
+                format!("assigning {how} is not supported in a #[grad] function: only local variables and parameters can be assigned{instead}"),
             );
             return;
         };

@@ -450,17 +450,22 @@ impl Derivation {
                 s.push_str(&cluster(self, k, 0, &node));
             }
         }
+        // Each edge once (`x·x` has the same operand twice, with the same local derivative).
+        let mut drawn = std::collections::HashSet::new();
         for n in &self.nodes {
             for l in &n.local {
                 for (from, carried) in &l.may_be {
                     // The value of the iteration before.
                     let style = if *carried { ", style=dashed" } else { "" };
-                    s.push_str(&format!(
+                    let edge = format!(
                         "  \"{}\" -> \"{}\" [label=\"{}\"{style}];\n",
                         dot_label(from),
                         dot_label(&n.name),
                         dot_label(&l.formula)
-                    ));
+                    );
+                    if drawn.insert(edge.clone()) {
+                        s.push_str(&edge);
+                    }
                 }
             }
         }
