@@ -392,7 +392,13 @@ fn with_out_params(source: &str) -> (String, usize, usize, usize) {
             };
             around.push((kind, t.starts_with("while ")));
         }
-        if t.contains("break") || t.contains("continue") || t.contains("return") {
+        // (A `break` or `continue` guards the rest of its loop; a `return`, of every loop
+        // around.)
+        if t.contains("return") {
+            for l in around.iter_mut().filter(|a| a.0 == Around::Loop) {
+                l.1 = true;
+            }
+        } else if t.contains("break") || t.contains("continue") {
             if let Some(l) = around.iter_mut().rev().find(|a| a.0 == Around::Loop) {
                 l.1 = true;
             }
@@ -524,7 +530,8 @@ impl Traces {
     /// call a node. Its helpers go where `calls` puts its own (this module, `m`, the library).
     fn add_caller(&mut self, name: &str, mut p: Program, points: &[Point], calls: &mut Batch) {
         p.name_callees(name);
-        let arrays = p.callees.iter().any(|c| c.source().contains("[f64"));
+        // (A helper returning an array: its call is not shown.)
+        let arrays = p.callees.iter().any(|c| !c.source().contains(") -> f64 {"));
         // A call in a branch of a loop (a `while`'s body is one) whose value the sweep needs
         // is refused, with or without `trace` (the third batch's known stop).
         let source = p.source(name);
@@ -1881,6 +1888,24 @@ fn main() {
         };
         let (p, points) = tree.current();
         traces.add_caller(&format!("trc{i}"), p, &points, &mut calls);
+    }
+    // And as many callers of helpers taking arrays (the ninth batch's language, `tra0`, ..),
+    // those whose helpers all return floats (a call returning an array is not shown).
+    let mut runner = self::runner(seed, 24);
+    let before = traces.callers;
+    for i in 0..10 * trace_cases {
+        if (traces.callers - before) as u64 >= trace_cases {
+            break;
+        }
+        let tree = match gen::array_call_case(3).new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(e) => panic!("generating caller {i} of arrays of the trace batch: {e}"),
+        };
+        let (mut p, points) = tree.current();
+        p.name_callees(&format!("tra{i}"));
+        if p.callees.iter().all(|c| c.source().contains(") -> f64 {")) {
+            traces.add_caller(&format!("tra{i}"), p, &points, &mut array_calls);
+        }
     }
     // And as many programs of array state (`trs0`, ..), those without helpers.
     let mut runner = self::runner(seed, 21);

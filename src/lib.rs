@@ -1170,9 +1170,10 @@
 //!   its element (`v[i]`), and `a[i] += x` is a node of its own, `a[i] = a[i] + x`. The graph
 //!   draws an array as the nodes stored in it: an edge from each node an element read may be
 //!   (told apart for elements written at constant indices, `a[0]`, `a[1]`), dashed when the
-//!   value was written at an earlier iteration of a loop around the read. A call that passes
-//!   an array to another `#[grad]` function, or returns one, is refused, at the call, with
-//!   what to write instead.
+//!   value was written at an earlier iteration of a loop around the read. A call passing an
+//!   array to another `#[grad]` function has a local derivative per element (`∂ξ4/∂w[1]`, the
+//!   callee's partial from its pullback); a call returning an array is refused, at the call,
+//!   with what to write instead.
 //! - **Numbers.** The inputs' derivatives are `_grad`'s, to the bit (the table calls
 //!   `_value_and_grad`). Each row's derivative is the reverse sweep's at that node: the sum,
 //!   over the rows that use it, of their derivative times their local derivative (the chain

@@ -659,3 +659,43 @@ fn a_loop_over_an_arrays_elements_reads_each_element() {
     }
     chain_rule_holds(&t);
 }
+
+/// A call passing arrays: a local derivative per element, each operand the row the element
+/// holds (a constant element named by its value).
+#[backprop::grad(wrt = v)]
+fn norm2(v: &[f64; 2]) -> f64 {
+    v[0] * v[0] + v[1] * v[1]
+}
+
+#[backprop::grad(wrt = w, trace, graph)]
+fn norms(w: &[f64; 2], k: f64) -> f64 {
+    let a = [w[0] * k, 3.0];
+    norm2(&a).sqrt() + norm2(w)
+}
+
+#[test]
+fn a_call_passing_arrays_has_a_partial_per_element() {
+    let (w, k) = ([1.0, 2.0], 1.5);
+    let t = norms_trace(&w, k);
+    let g = norms_grad(&w, k);
+    assert_eq!(t.node("w[0]").and_then(|n| n.derivative), Some(g[0]));
+    assert_eq!(t.node("w[1]").and_then(|n| n.derivative), Some(g[1]));
+    // norm2(a): ∂/∂a = 2a, a = [1.5, 3]; norm2(w): 2w.
+    let inner = t.node("ξ2").expect("the call on a");
+    assert_eq!(inner.expression, "norm2(a)");
+    assert_eq!(
+        inner.local,
+        vec![("ξ1".to_string(), 3.0), ("a[1] (= 3)".to_string(), 6.0)]
+    );
+    let outer = t.node("ξ4").expect("the call on w");
+    assert_eq!(
+        outer.local,
+        vec![("w[0]".to_string(), 2.0), ("w[1]".to_string(), 4.0)]
+    );
+    chain_rule_holds(&t);
+    let dot = norms_graph();
+    assert!(
+        dot.contains("\"w\" -> \"ξ4\" [label=\"∂₁norm2(w)\"]"),
+        "{dot}"
+    );
+}

@@ -282,9 +282,18 @@ pub type StaticNode = (
     usize,
 );
 
-/// A node's run: its number, iteration, value, local derivatives, and its operands' rows and
-/// values.
-type Row = (usize, Vec<usize>, f64, Vec<f64>, Vec<usize>, Vec<f64>);
+/// A node's run: its number, iteration, value, local derivatives, its operands' rows and
+/// values, and the names of operands that are elements of an array passed to a call (for
+/// those no row holds: `v[1]`).
+type Row = (
+    usize,
+    Vec<usize>,
+    f64,
+    Vec<f64>,
+    Vec<usize>,
+    Vec<f64>,
+    Vec<Option<String>>,
+);
 
 /// What a `_trace` companion records as its function and gradient run: each node's value,
 /// local derivatives and operands (the rows they were) where the function computes it, its
@@ -408,7 +417,42 @@ impl Recorder {
             local.to_vec(),
             rows.to_vec(),
             operands.to_vec(),
+            Vec::new(),
         ));
+        values.len() - 1
+    }
+
+    /// [`value`](Self::value) for a call given arrays: after the floats' operands, each
+    /// element of each array in `arrays` (its number, its name, the callee's partial in it,
+    /// its elements) with the row it holds.
+    #[allow(clippy::too_many_arguments)]
+    pub fn value_arrays(
+        &self,
+        node: usize,
+        path: &[usize],
+        value: f64,
+        local: &[f64],
+        rows: &[usize],
+        operands: &[f64],
+        arrays: &[(usize, &str, &dyn Elements, &dyn Elements)],
+    ) -> usize {
+        let (mut local, mut rows, mut operands) =
+            (local.to_vec(), rows.to_vec(), operands.to_vec());
+        let mut names = vec![None; local.len()];
+        for (id, name, partial, elements) in arrays {
+            let mut parts = Vec::new();
+            partial.each(&mut Vec::new(), &mut |_, p| parts.push(p));
+            let mut k = 0;
+            elements.each(&mut Vec::new(), &mut |at, v| {
+                local.push(parts.get(k).copied().unwrap_or(f64::NAN));
+                rows.push(self.load(*id, at));
+                operands.push(v);
+                names.push(Some(label_at(name, at)));
+                k += 1;
+            });
+        }
+        let mut values = self.values.borrow_mut();
+        values.push((node, path.to_vec(), value, local, rows, operands, names));
         values.len() - 1
     }
 
@@ -493,7 +537,7 @@ impl Recorder {
         };
         let mut nodes: Vec<Node> = Vec::with_capacity(inputs.len() + rows.len());
         for &r in &order {
-            let (node, path, value, local, operands, values) = &rows[r];
+            let (node, path, value, local, operands, values, names) = &rows[r];
             let (name, expression, written, _, _) = table[*node];
             // An operand that is no node's value (a constant: a sum's start, an arm's literal)
             // is named as written, with its value: `s (= 0)`.
@@ -502,7 +546,8 @@ impl Recorder {
                 .enumerate()
                 .map(|(k, l)| {
                     let shown = operands.get(k).and_then(|o| label(*o)).unwrap_or_else(|| {
-                        let w = written.get(k).copied().unwrap_or("");
+                        let element = names.get(k).and_then(Option::as_deref);
+                        let w = element.unwrap_or_else(|| written.get(k).copied().unwrap_or(""));
                         format!(
                             "{w} (= {})",
                             num(values.get(k).copied().unwrap_or(f64::NAN))

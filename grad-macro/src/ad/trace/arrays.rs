@@ -66,6 +66,11 @@ fn array_cand(a: Var, idx: &[Operand]) -> Cand {
     (format!("\0{}{at}", a.0), false)
 }
 
+/// The nodes any element of the array `a` may hold, as far as the body walked so far tells.
+pub(super) fn whole(a: Var, arrays: &ArrayMay) -> Vec<Cand> {
+    resolve(&[array_cand(a, &[])], arrays)
+}
+
 /// `cands` with each array's candidate ([`array_cand`]) replaced by the nodes the array, or
 /// its element, may hold.
 pub(super) fn resolve(cands: &[Cand], arrays: &ArrayMay) -> Vec<Cand> {

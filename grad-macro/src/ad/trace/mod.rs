@@ -100,18 +100,6 @@ pub fn supported(f: &Func) -> Result<(), NotShown> {
                 var,
                 init: ArrayInit::Pulled { .. },
             } if f.info(*var).active => Some("a call returning an array"),
-            // A call of a `#[grad]` function of floats is a node, its partials the local
-            // derivatives (from its pullback, at run time).
-            Inst::Op {
-                op: Op::Pulled(n),
-                args,
-                ..
-            } if args[..*n]
-                .iter()
-                .any(|a| a.as_var().is_some_and(|v| f.info(v).kind == Kind::Array)) =>
-            {
-                Some("a call passing an array to another #[grad] function")
-            }
             _ => None,
         };
         if let (Some(bad), true) = (bad, why.is_ok()) {

@@ -515,6 +515,7 @@ impl<'a> Walk<'a> {
         let mut local = Vec::new();
         let mut partials = Vec::new();
         let mut used = Vec::new();
+        let mut arrays = Vec::new();
         for (k, a) in args.iter().enumerate() {
             let differentiated = a.as_var().is_some_and(|x| self.primal.info(x).active);
             let operand = match op {
@@ -523,6 +524,28 @@ impl<'a> Walk<'a> {
                 _ => true,
             };
             if !differentiated || !operand {
+                continue;
+            }
+            // An array passed to a call: the callee's partial is an array, a local derivative
+            // per element (`value_arrays`), each element's row read where the call runs.
+            if let (Op::Pulled(n), Some(arr)) = (
+                op,
+                a.as_var()
+                    .filter(|v| self.primal.info(*v).kind == Kind::Array),
+            ) {
+                let (operand, formula) = {
+                    let r = self.render();
+                    (r.operand(*a).0, r.operand(args[n + k]).0)
+                };
+                let may = super::arrays::whole(arr, &self.array_may);
+                self.may_be.insert(arr, may);
+                local.push(Local {
+                    operand: operand.clone(),
+                    var: Some(arr),
+                    formula,
+                    may_be: Vec::new(),
+                });
+                arrays.push((arr, args[n + k], operand));
                 continue;
             }
             self.b.enter();
@@ -549,17 +572,20 @@ impl<'a> Walk<'a> {
             .map(|(_, a)| *a)
             .collect();
         let rows: Vec<Operand> = operands.iter().map(|a| self.shadow(a)).collect();
-        let (inst, row) = record::row(
-            &mut self.b,
-            &[
-                Arg::Num(id),
-                Arg::Path(&counters),
-                Arg::Float(Operand::Var(var)),
-                Arg::Floats(&partials),
-                Arg::Rows(&rows),
-                Arg::Floats(&operands),
-            ],
-        );
+        let mut record_args = vec![
+            Arg::Num(id),
+            Arg::Path(&counters),
+            Arg::Float(Operand::Var(var)),
+            Arg::Floats(&partials),
+            Arg::Rows(&rows),
+            Arg::Floats(&operands),
+        ];
+        let (inst, row) = if arrays.is_empty() {
+            record::row(&mut self.b, &record_args)
+        } else {
+            record_args.push(Arg::Arrays(&arrays));
+            record::row_of(&mut self.b, "value_arrays", &record_args)
+        };
         code.push(inst);
         self.shadows.insert(var, Operand::Var(row));
         let order = self.next_order();

@@ -33,6 +33,9 @@ pub enum Arg<'a> {
     Array(Var),
     /// An element's indices (`usize`), as a slice.
     Index(&'a [Operand]),
+    /// Arrays passed to a call: each array (its number, name and elements) and the callee's
+    /// partial in it, as `&[(usize, &str, &dyn Elements, &dyn Elements)]`.
+    Arrays(&'a [(Var, Operand, String)]),
 }
 
 /// `__grad_trace.<method>(args..)`, run for its effect (never removed, never run again by a
@@ -187,6 +190,23 @@ fn call(b: &Builder, method: &str, args: &[Arg]) -> (TokenStream, Vec<Var>) {
             Arg::Array(v) => {
                 let a = var(*v, &mut refs);
                 quote!(&#a)
+            }
+            Arg::Arrays(list) => {
+                let xs: Vec<TokenStream> = list
+                    .iter()
+                    .map(|(arr, partial, name)| {
+                        let n = Literal::usize_suffixed(arr.0 as usize);
+                        let name = Literal::string(name);
+                        let a = var(*arr, &mut refs);
+                        let p = match partial {
+                            Operand::Var(v) => var(*v, &mut refs),
+                            Operand::Extern(e) => b.externs[*e as usize].clone(),
+                            _ => quote!(0.0_f64),
+                        };
+                        quote!((#n, #name, &#p as &dyn __grad_krate::__private::Elements, &#a as &dyn __grad_krate::__private::Elements))
+                    })
+                    .collect();
+                quote!(&[#(#xs),*])
             }
             Arg::Index(os) => {
                 let xs: Vec<TokenStream> = os
