@@ -288,9 +288,9 @@ fn with_closures(source: &str) -> Option<String> {
 
 /// `source` with each assignment `v op= E;` of a block (a loop's or a branch's body) given by a
 /// local closure written there: `let __c = || E; let __t = __c(); v op= __t;`, the same value
-/// (a closure defined in a loop, reading its carried values and loop variables), and, when `E`
-/// is arithmetic, read through a reference (`let __r = &__t; v op= *__r;`). Whether any was
-/// rewritten.
+/// (a closure defined in a loop, reading its carried values and loop variables), and, one in
+/// two, read through a reference (`let __r = &__t; v op= *__r;`: arithmetic's value, an
+/// `if`'s, a loop's alike). Whether any was rewritten.
 fn with_inner_closures(source: &str) -> (String, bool) {
     let mut out = String::new();
     let mut any = false;
@@ -310,14 +310,10 @@ fn with_inner_closures(source: &str) -> (String, bool) {
         match parts {
             Some((lhs, op, rhs)) if indent >= 8 => {
                 let pad = " ".repeat(indent);
-                // Arithmetic's value is read through a reference too (`&__t`, `*__r`).
-                // (Not a loop's value, an iterator's sum, nor an `if`'s: `&` of those stays
-                // refused.)
-                let arithmetic = rhs.starts_with('(')
-                    && [".sum", ".product", ".fold", "if ", "match "]
-                        .iter()
-                        .all(|w| !rhs.contains(w));
-                let read = if arithmetic {
+                // The value is read through a reference too (`&__t`, `*__r`), one in two: an
+                // `if`'s, a loop's (an iterator's sum) and arithmetic's alike.
+                let through_ref = out.len() % 2 == 0;
+                let read = if through_ref {
                     format!("{pad}let __r = &__t;\n{pad}{lhs}{op}*__r;")
                 } else {
                     format!("{pad}{lhs}{op}__t;")

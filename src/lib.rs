@@ -187,7 +187,8 @@
 //! - `xs.iter().map(|x| ..).sum::<f64>()`, `.product()`, `.fold(init, |acc, x| ..)`, also after
 //!   several `.map(..)`: the closure becomes the body of a loop.
 //! - References to a differentiated float: `let r = &x;` then `*r` (or `r.sin()`), `x` a
-//!   parameter declared a float or a value the function computed: while the reference lives
+//!   parameter declared a float or a value the function computed (arithmetic, an `if`'s or a
+//!   loop's value, an array's element): while the reference lives
 //!   `x` cannot change, so it is `x`'s value. A local `&mut` alias, `let a = &mut t;` then
 //!   `*a *= 3.0`, `a[i] = ..`, `a.sin()`, `f(a)`: while `a` lives nothing else may touch `t`,
 //!   so `*a` is `t` (an alias used otherwise, bound again or returned, is refused at the

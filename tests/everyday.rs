@@ -266,3 +266,27 @@ fn a_mut_alias_writes_the_float_itself() {
         max_relative = 1e-14
     );
 }
+
+/// `&` of an `if`'s value and of a loop's: each is a float the function computed.
+#[grad(wrt = w)]
+fn references_of_branches_and_loops(w: f64, xs: &[f64]) -> f64 {
+    let y = if w > 0.0 { w * w } else { -w };
+    let r = &y;
+    let mut s = 0.0;
+    for x in xs {
+        s += x * w;
+    }
+    let q = &s;
+    *r * 2.0 + q.sin()
+}
+
+#[test]
+fn a_reference_to_an_ifs_or_a_loops_value_reads_it() {
+    // 2w² + sin(3w) for w > 0: 4w + 3 cos 3w.
+    let (w, xs) = (0.7, [1.0, 2.0]);
+    assert_relative_eq!(
+        references_of_branches_and_loops_grad(w, &xs),
+        4.0 * w + 3.0 * (3.0 * w).cos(),
+        max_relative = 1e-14
+    );
+}

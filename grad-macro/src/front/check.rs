@@ -361,10 +361,11 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
             (_, Some(pf)) if Some(pf) != float && float.is_some() => cx.error_spanned(
                 name,
                 format!(
-                    "`{name}` has type `{}` but `{}` returns `{}`: a `wrt` parameter must be of the return type (or an array of it)",
+                    "`{name}` has type `{}` but `{}` returns `{ret}`: a `wrt` parameter must be of the return type (or an array of it): take it as `{ret}` (the caller converts: `{ret}::from(v)`, `v as {ret}`), or make the function generic over its float type (`fn {}<F: backprop::Real>(..)`)",
                     type_str(&p.ty),
                     sig.ident,
-                    match float {
+                    sig.ident,
+                    ret = match float {
                         Some(Float::F32) => "f32",
                         Some(Float::Generic) => crate::ir::GENERIC_FLOAT,
                         _ => "f64",

@@ -51,16 +51,17 @@ impl Lowerer<'_> {
                 if r.mutability.is_none()
                     && matches!(&*r.expr, Expr::Path(p) if p.path.get_ident().is_some_and(|id| {
                         self.lookup(&id.to_string()).and_then(|v| v.as_var()).is_some_and(|v| {
-                            // Arithmetic's result, or a parameter declared a float: a float for
-                            // sure (a struct's field may be of a type the macro does not see).
+                            // Arithmetic's result, an `if`'s or a loop's value, an element, or
+                            // a parameter declared a float: a float for sure (a struct's field
+                            // may be of a type the macro does not see).
                             let info = self.b.info(v);
                             info.kind == Kind::Float
                                 && info.active
-                                && (self.float_params.contains(&v)
-                                    || self
-                                        .b
-                                        .definition(v)
-                                        .is_some_and(|(op, _)| !matches!(op, Op::Pulled(_))))
+                                && !self.field_params.contains(&v)
+                                && !self
+                                    .b
+                                    .definition(v)
+                                    .is_some_and(|(op, _)| matches!(op, Op::Pulled(_)))
                         })
                     })) =>
             {

@@ -136,6 +136,7 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         closure_floor: None,
         closures: Default::default(),
         float_params: HashSet::default(),
+        field_params: HashSet::default(),
     };
     // `f(&mut s, ..);` lending a float to a #[grad] function that writes it: `s = f(s, ..);`.
     let block = &crate::front::lend::desugar_calls(block, &sig.params);
@@ -194,6 +195,9 @@ pub fn lower(cx: &Ctxt, sig: &Sig, block: &syn::Block, krate: &TokenStream) -> O
         }
         if kind == Kind::Float && !p.field {
             l.float_params.insert(v);
+        }
+        if kind == Kind::Float && p.field {
+            l.field_params.insert(v);
         }
         let float_ref = matches!(&p.ty, syn::Type::Reference(r) if float_of(&r.elem).is_some());
         if kind == Kind::Opaque && p.float.is_none() && !float_ref && !is_int_or_bool(&p.ty) {
@@ -357,6 +361,8 @@ struct Lowerer<'a> {
     closure_floor: Option<usize>,
     /// Parameters the user declared with the function's float type (not a struct's field).
     float_params: HashSet<Var>,
+    /// A struct's fields made parameters (`Param::field`): their type is the macro's guess.
+    field_params: HashSet<Var>,
     /// The local closures (`let sq = |v| v * v;`), by the variable their name is bound to.
     closures: rustc_hash::FxHashMap<Var, closure::Closure>,
 }
