@@ -265,7 +265,8 @@
 //! - `match` on data (integers, `bool`, enums, references to them, with bindings and guards)
 //!   whose arms give floats; it becomes `if ::core::matches!(..)` chains. A `match` on a
 //!   differentiated value is refused: compare with `if` instead.
-//! - Data passes through untouched: `xs.len() as f64`, index arithmetic, integer counters,
+//! - Data passes through untouched: `xs.len() as f64`, index arithmetic, integer counters, a
+//!   slice of data re-sliced as it is consumed (`let mut xs = xs; .. xs = &xs[1..];`),
 //!   comparisons of data, data changed in place (`let mut v = xs.to_vec();
 //!   v.sort_by(f64::total_cmp);`: a closure is allowed only in the positions above).
 //!

@@ -290,3 +290,27 @@ fn a_reference_to_an_ifs_or_a_loops_value_reads_it() {
         max_relative = 1e-14
     );
 }
+
+/// A slice of data re-sliced as it is consumed (`xs = &xs[1..]`): data, passed through.
+#[grad(wrt = w)]
+fn consumed(w: f64, xs: &[f64]) -> f64 {
+    let mut xs = xs;
+    let mut s = 0.0;
+    while !xs.is_empty() {
+        s = s * w + xs[0];
+        xs = &xs[1..];
+    }
+    s
+}
+
+#[test]
+fn a_data_slice_may_be_resliced() {
+    // Horner: ((1·w + 2)·w + 3) = w² + 2w + 3: 2w + 2.
+    let w = 0.7;
+    assert_relative_eq!(
+        consumed_grad(w, &[1.0, 2.0, 3.0]),
+        2.0 * w + 2.0,
+        max_relative = 1e-15
+    );
+    assert_eq!(consumed(w, &[]), 0.0);
+}
