@@ -53,6 +53,15 @@ impl Lowerer<'_> {
             if name == "to_f64" {
                 return self.error(&m.method, super::generic::to_f64_message(&id.to_string()));
             }
+            // `.max_by(..)`, `.min_by(..)` (and `.max()`, `.min()` of an iterator) give an
+            // `Option` of an element: say what to write at the comparator's method, not at
+            // what reads the `Option`.
+            if let Some(at) = comparator_of(m) {
+                return self.error(
+                    at,
+                    format!("the largest or smallest of differentiated values is taken with `.fold(..)` (`.fold(f64::NEG_INFINITY, |m, v| m.max(v))`, `.fold(f64::INFINITY, |m, v| m.min(v))`) or a loop, not `.{at}(..)` (an `Option`, whose ties and NaNs a fold would not keep: write the one you mean)"),
+                );
+            }
             return self.error(
                 &m.method,
                 format!(
@@ -365,4 +374,20 @@ impl Lowerer<'_> {
             self.assertions.push(check);
         }
     }
+}
+
+/// The `max_by`, `min_by`, `max_by_key`, `min_by_key`, `max` or `min` of an iterator the method
+/// call `m` is called on (`xs.iter().map(..).max_by(..).unwrap()`), if any.
+fn comparator_of(m: &syn::ExprMethodCall) -> Option<&syn::Ident> {
+    let mut e = &*m.receiver;
+    while let Expr::MethodCall(inner) = e {
+        let n = inner.method.to_string();
+        let iterator = matches!(n.as_str(), "max_by" | "min_by" | "max_by_key" | "min_by_key")
+            || (matches!(n.as_str(), "max" | "min") && inner.args.is_empty());
+        if iterator {
+            return Some(&inner.method);
+        }
+        e = &inner.receiver;
+    }
+    None
 }
