@@ -409,17 +409,7 @@ impl Recorder {
         rows: &[usize],
         operands: &[f64],
     ) -> usize {
-        let mut values = self.values.borrow_mut();
-        values.push((
-            node,
-            path.to_vec(),
-            value,
-            local.to_vec(),
-            rows.to_vec(),
-            operands.to_vec(),
-            Vec::new(),
-        ));
-        values.len() - 1
+        self.value_arrays(node, path, value, local, rows, operands, &[])
     }
 
     /// [`value`](Self::value) for a call given arrays: after the floats' operands, each
@@ -438,7 +428,10 @@ impl Recorder {
     ) -> usize {
         let (mut local, mut rows, mut operands) =
             (local.to_vec(), rows.to_vec(), operands.to_vec());
-        let mut names = vec![None; local.len()];
+        let mut names = Vec::new();
+        if !arrays.is_empty() {
+            names.resize(local.len(), None);
+        }
         for (id, name, partial, elements) in arrays {
             let mut parts = Vec::new();
             partial.each(&mut Vec::new(), &mut |_, p| parts.push(p));

@@ -134,17 +134,7 @@ impl VisitMut for Replace<'_> {
 
     fn visit_local_mut(&mut self, l: &mut syn::Local) {
         // A `let` of the same name shadows the alias: what follows is not resolved.
-        let mut binds = false;
-        let mut find = |p: &Pat| {
-            if let Pat::Ident(pi) = p {
-                binds |= pi.ident == *self.alias;
-            }
-        };
-        match &l.pat {
-            Pat::Type(t) => find(&t.pat),
-            other => find(other),
-        }
-        if binds {
+        if super::out_param::binds(&l.pat, self.alias) {
             self.ok = false;
         }
         syn::visit_mut::visit_local_mut(self, l);

@@ -352,7 +352,7 @@ fn mentions(e: &Expr, name: &syn::Ident) -> bool {
 }
 
 /// Whether the pattern binds `name`.
-fn binds(p: &Pat, name: &syn::Ident) -> bool {
+pub(super) fn binds(p: &Pat, name: &syn::Ident) -> bool {
     struct Find<'a>(&'a syn::Ident, bool);
     impl<'ast> Visit<'ast> for Find<'_> {
         fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {

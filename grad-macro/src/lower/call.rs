@@ -382,8 +382,10 @@ fn comparator_of(m: &syn::ExprMethodCall) -> Option<&syn::Ident> {
     let mut e = &*m.receiver;
     while let Expr::MethodCall(inner) = e {
         let n = inner.method.to_string();
-        let iterator = matches!(n.as_str(), "max_by" | "min_by" | "max_by_key" | "min_by_key")
-            || (matches!(n.as_str(), "max" | "min") && inner.args.is_empty());
+        let iterator = matches!(
+            n.as_str(),
+            "max_by" | "min_by" | "max_by_key" | "min_by_key"
+        ) || (matches!(n.as_str(), "max" | "min") && inner.args.is_empty());
         if iterator {
             return Some(&inner.method);
         }
