@@ -241,6 +241,9 @@ fn state_features(source: &str) -> Vec<bool> {
 
 #[derive(Default)]
 struct Batch {
+    /// The original function takes its first argument by reference (`with_ref_param`): the
+    /// check calls it with `&a0`, its companions with `a0`.
+    first_by_ref: bool,
     fns: String,
     checks: String,
     programs: usize,
@@ -467,6 +470,45 @@ fn with_out_params(source: &str) -> (String, usize, usize, usize) {
         }
     }
     (out, assignments, arrays, aliases)
+}
+
+/// `source` with its first `wrt` parameter `w0` taken as `&f64` (issue 22), read as `(*w0)`
+/// wherever the body names it; `None` when it has no `w0`.
+fn with_ref_param(source: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut in_body = false;
+    let mut found = false;
+    for line in source.lines() {
+        if !in_body && line.starts_with("fn ") {
+            let sig = line.replacen("w0: f64", "w0: &f64", 1);
+            found = sig != line;
+            out.push_str(&sig);
+            out.push('\n');
+            in_body = true;
+            continue;
+        }
+        if in_body {
+            // `w0` as a whole name (not `w01`, not `xw0`).
+            let mut rest = line;
+            while let Some(k) = rest.find("w0") {
+                let before = rest[..k].chars().last();
+                let after = rest[k + 2..].chars().next();
+                let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                out.push_str(&rest[..k]);
+                out.push_str(if ident(before) || ident(after) {
+                    "w0"
+                } else {
+                    "(*w0)"
+                });
+                rest = &rest[k + 2..];
+            }
+            out.push_str(rest);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    found.then_some(out)
 }
 
 /// The seventeenth batch: programs of the loop language (loops, jumps, `match`, branches,
@@ -840,9 +882,14 @@ impl Batch {
             let (args, names) = (args.join(", "), names.join(", "));
             let expected: Vec<String> = grad.iter().map(|g| format!("{g:?}")).collect();
             let scales: Vec<String> = scale.iter().map(|g| format!("{g:?}")).collect();
+            let original = if self.first_by_ref {
+                format!("&{names}")
+            } else {
+                names.clone()
+            };
             let _ = writeln!(
                 self.checks,
-                "    let ({names}) = std::hint::black_box(({args}));\n    n += check(Case {{ source: {source:?}, args: \"{args}\", value: {value:?}, gradient: &[{}], scale: &[{}], caller: {} }}, || {name}({names}), || {name}_value_and_grad({names}), || {name}_grad({names}));",
+                "    let ({names}) = std::hint::black_box(({args}));\n    n += check(Case {{ source: {source:?}, args: \"{args}\", value: {value:?}, gradient: &[{}], scale: &[{}], caller: {} }}, || {name}({original}), || {name}_value_and_grad({names}), || {name}_grad({names}));",
                 expected.join(", "),
                 scales.join(", "),
                 !p.callees.is_empty()
@@ -1983,7 +2030,7 @@ fn main() {
     // through `&mut` (`with_out_params`), against the oracle of the programs as drawn.
     let mut outs = Batch::default();
     outs.fns.push_str(OUT_HELPERS);
-    let (mut out_assignments, mut out_arrays, mut out_aliases) = (0, 0, 0);
+    let (mut out_assignments, mut out_arrays, mut out_aliases, mut out_refs) = (0, 0, 0, 0);
     let mut runner = self::runner(seed, 22);
     for i in 0..out_param_cases {
         let tree = match gen::loop_case(3).new_tree(&mut runner) {
@@ -1992,6 +2039,16 @@ fn main() {
         };
         let (p, points) = tree.current();
         let (name, fwd) = (format!("op{i}"), format!("op{i}_fwd"));
+        // One program in two again with `w0` taken as `&f64` (`opr0`, ..).
+        if i % 2 == 1 {
+            let by_ref = format!("opr{i}");
+            if let Some(source) = with_ref_param(&p.source(&by_ref)) {
+                outs.first_by_ref = true;
+                outs.add_source(&by_ref, source, &p, &points);
+                outs.first_by_ref = false;
+                out_refs += 1;
+            }
+        }
         let (rev, a, z, l) = with_out_params(&p.source(&name));
         let (fw, _, _, _) = with_out_params(&p.source_with(&fwd, "mode = forward"));
         if a + z == 0 {
@@ -2167,7 +2224,7 @@ fn main() {
 
     let _ = write!(
         summary,
-        ", {} programs with assignments made calls of helpers writing through `&mut` ({} points; {out_assignments} assignments, {out_aliases} of them through a local `&mut` alias instead, {out_arrays} arrays scaled in place)",
+        ", {} programs with assignments made calls of helpers writing through `&mut`, or their first `wrt` parameter taken as `&f64` ({} points; {out_assignments} assignments, {out_aliases} of them through a local `&mut` alias instead, {out_arrays} arrays scaled in place; {out_refs} programs taking `&f64`)",
         outs.programs, outs.points
     );
 

@@ -218,7 +218,8 @@ fn doubled(v: &f64) -> f64 {
 
 #[grad(wrt = x, y)]
 fn shared_reference(x: &f64, y: f64) -> f64 {
-    *x * y + x.sin() + x * x + doubled(x)
+    let scaled = |v: f64| v * *x;
+    *x * y + x.sin() + x * x + doubled(x) + scaled(1.0) - *x
 }
 
 /// Called with `&` of a differentiated value.

@@ -1,6 +1,6 @@
 // A `wrt` parameter taken as `&f64` is read as its value: other uses of the reference are
-// refused at the token, with what to write instead; a `&mut` alias used otherwise than through
-// `*a` is refused at the `&mut`.
+// refused at the token, with what to write instead (a closure reads `*x` as the function
+// does); a `&mut` alias used otherwise than through `*a` is refused at the `&mut`.
 use backprop::grad;
 
 // The reference bound to another name.
@@ -10,11 +10,12 @@ fn bound(x: &f64) -> f64 {
     *r * 2.0
 }
 
-// Captured by a closure.
+// Its name bound again.
 #[grad(wrt = x)]
-fn captured(x: &f64) -> f64 {
-    let f = |v: f64| v * *x;
-    f(2.0)
+fn rebound(x: &f64) -> f64 {
+    let y = *x * 2.0;
+    let x = y + 1.0;
+    x
 }
 
 // A `&mut` alias passed on as a value.

@@ -267,12 +267,14 @@ impl VisitMut for Rewrite<'_> {
                 self.refuse(e, msg);
                 return;
             }
+            // A closure reading a shared reference's value (`.map(|v| v * *x)`): read the same
+            // way inside; one whose own parameter takes the name does not read it.
+            Expr::Closure(c) if self.shared && c.inputs.iter().any(|p| binds(p, name)) => {
+                return;
+            }
+            Expr::Closure(_) if self.shared => {}
             Expr::Closure(c) if mentions(&c.body, name) => {
-                let msg = if self.shared {
-                    format!("a closure cannot use `{name}`, a reference the function is differentiated in: read `*{name}` into a float first (`let v = *{name};`)")
-                } else {
-                    format!("a closure cannot use `{name}`, the function's output: write through `*{name}` in the body itself")
-                };
+                let msg = format!("a closure cannot use `{name}`, the function's output: write through `*{name}` in the body itself");
                 self.refuse(&*c, msg);
                 return;
             }

@@ -436,26 +436,8 @@ impl Lowerer<'_> {
             let as_floats = into_active
                 || self.element_stores.contains(name)
                 || self.assigned_anywhere.contains(name);
-            // `let mut xs = xs;` of a slice of data, never written by element nor
-            // differentiated: the reference, copied as data (re-sliced later, `xs = &xs[1..]`).
-            if !into_active && !self.element_stores.contains(name) {
-                if let Expr::Path(p) = init {
-                    let v = p
-                        .path
-                        .get_ident()
-                        .and_then(|id| self.lookup(&id.to_string()))
-                        .and_then(|o| o.as_var());
-                    let data_slice = v.is_some_and(|v| {
-                        !self.b.info(v).active
-                            && self
-                                .data_arrays
-                                .get(&v)
-                                .is_some_and(|i| i.by_ref && i.lens.iter().any(Option::is_none))
-                    });
-                    if data_slice {
-                        return None;
-                    }
-                }
+            if !into_active && self.data_slice_copy(name, init) {
+                return None;
             }
             let (src, info) = self.whole_array(init, as_floats)?;
             let active = into_active || self.b.info(src).active;

@@ -425,6 +425,30 @@ impl Lowerer<'_> {
         true
     }
 
+    /// `let mut xs = xs;` of a slice of data that the body never writes by element: the
+    /// reference, copied as data (re-sliced later, `xs = &xs[1..]`), not an array of the
+    /// macro's.
+    pub(super) fn data_slice_copy(&self, name: &str, init: &syn::Expr) -> bool {
+        if self.element_stores.contains(name) {
+            return false;
+        }
+        let syn::Expr::Path(p) = init else {
+            return false;
+        };
+        let v = p
+            .path
+            .get_ident()
+            .and_then(|id| self.lookup(&id.to_string()))
+            .and_then(|o| o.as_var());
+        v.is_some_and(|v| {
+            !self.b.info(v).active
+                && self
+                    .data_arrays
+                    .get(&v)
+                    .is_some_and(|i| i.by_ref && i.lens.iter().any(Option::is_none))
+        })
+    }
+
     /// `let mut count = 0; bump(&mut count);`: an integer (`0`, `0usize`, `N`) or `bool`
     /// declared `mut` and never assigned is changed in place: a variable of its own (a constant it would be for the
     /// macro, and a write through `&mut` would be lost), and so is data computed for it.

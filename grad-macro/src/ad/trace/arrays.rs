@@ -162,6 +162,28 @@ pub(super) fn split_accumulations(f: &mut Func) {
 }
 
 impl Walk<'_> {
+    /// The array `arr` passed to a call, whose partial in it is `partial`: its local
+    /// derivative (an edge from each node it may hold) and what `value_arrays` records.
+    pub(super) fn array_operand(
+        &mut self,
+        arr: Var,
+        partial: Operand,
+    ) -> (super::Local, (Var, Operand, String)) {
+        let (operand, formula) = {
+            let r = self.render();
+            (r.operand(Operand::Var(arr)).0, r.operand(partial).0)
+        };
+        let may = whole(arr, &self.array_may);
+        self.may_be.insert(arr, may);
+        let local = super::Local {
+            operand: operand.clone(),
+            var: Some(arr),
+            formula,
+            may_be: Vec::new(),
+        };
+        (local, (arr, partial, operand))
+    }
+
     /// The loaded `var` (element `idx` of `arr`, in the loops `path`) may be the nodes written
     /// there so far; those written later in a loop around it it may be at the next iteration
     /// ([`Walk::loop_end`]).

@@ -122,7 +122,7 @@ impl<'a> Walk<'a> {
         self.order
     }
 
-    fn render(&self) -> Render<'_> {
+    pub(super) fn render(&self) -> Render<'_> {
         Render {
             names: &self.names,
             defs: &self.defs,
@@ -533,19 +533,9 @@ impl<'a> Walk<'a> {
                 a.as_var()
                     .filter(|v| self.primal.info(*v).kind == Kind::Array),
             ) {
-                let (operand, formula) = {
-                    let r = self.render();
-                    (r.operand(*a).0, r.operand(args[n + k]).0)
-                };
-                let may = super::arrays::whole(arr, &self.array_may);
-                self.may_be.insert(arr, may);
-                local.push(Local {
-                    operand: operand.clone(),
-                    var: Some(arr),
-                    formula,
-                    may_be: Vec::new(),
-                });
-                arrays.push((arr, args[n + k], operand));
+                let (l, passed) = self.array_operand(arr, args[n + k]);
+                local.push(l);
+                arrays.push(passed);
                 continue;
             }
             self.b.enter();
