@@ -699,3 +699,30 @@ fn a_call_passing_arrays_has_a_partial_per_element() {
         "{dot}"
     );
 }
+
+/// A `wrt` array taken by value and changed in place (`mut wa`): the trace's body runs that
+/// code, so its parameter is `mut` too (it was not: found by the generator, seed 6001).
+#[backprop::grad(wrt = w, wa, trace)]
+#[allow(clippy::needless_range_loop)] // indices, as the model is written
+fn scaled_in_place(w: f64, mut wa: [f64; 3]) -> f64 {
+    for i in 0..3 {
+        wa[i] *= w;
+    }
+    wa[0] + wa[1] * wa[2]
+}
+
+#[test]
+fn a_wrt_array_changed_in_place_is_traced() {
+    let wa = [1.0, 2.0, 3.0];
+    let t = scaled_in_place_trace(2.0, wa);
+    let (dw, dwa) = scaled_in_place_grad(2.0, wa);
+    assert_eq!(t.node("w").and_then(|n| n.derivative), Some(dw));
+    for (k, d) in dwa.iter().enumerate() {
+        assert_eq!(
+            t.node(&format!("wa[{k}]")).and_then(|n| n.derivative),
+            Some(*d)
+        );
+        assert_eq!(t.node(&format!("wa[{k}]")).map(|n| n.value), Some(wa[k]));
+    }
+    chain_rule_holds(&t);
+}

@@ -84,7 +84,18 @@ pub(super) fn shown_derivation(
             }
         })
         .collect();
-    let decl: Vec<TokenStream> = params.iter().map(|(id, t, _)| quote!(#id: #t)).collect();
+    // The body runs the function's code: a parameter it changes in place is `mut`, as in
+    // `_value_and_grad`.
+    let decl: Vec<TokenStream> = params
+        .iter()
+        .map(|(id, t, m)| {
+            if *m {
+                quote!(mut #id: #t)
+            } else {
+                quote!(#id: #t)
+            }
+        })
+        .collect();
     let mut out = TokenStream::new();
     if args.trace {
         // The program's yields: each input's value (and derivative); the nodes are recorded
