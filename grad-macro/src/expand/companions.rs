@@ -242,7 +242,7 @@ pub(super) fn companions(
     let (recv_decl, recv_pass) = receiver(f);
     let decl: Vec<TokenStream> = params.iter().map(|(id, ty, _)| quote!(#id: #ty)).collect();
     // The one that runs the body declares `mut` what the body changes in place.
-    let decl_vg = running_decl(params);
+    let decl_vg = declared(params);
     let pass: Vec<&Ident> = params.iter().map(|(id, _, _)| id).collect();
     let vg_path = fn_path(f, &vg_name);
     let allows = allows();
@@ -472,21 +472,6 @@ pub(crate) fn receiver(f: &ItemFn) -> (TokenStream, TokenStream) {
 /// `unused_assignments`, which a companion repeats at the assigned value, the parameter's token
 /// in the user's signature (`let mut z = wa; z = [0.0; 3];`), where the original already
 /// reports it at the user's line.
-/// The parameters of a companion that runs the function's body: `mut` where the body
-/// changes one in place.
-pub(super) fn running_decl(params: &[(Ident, syn::Type, bool)]) -> Vec<TokenStream> {
-    params
-        .iter()
-        .map(|(id, ty, m)| {
-            if *m {
-                quote!(mut #id: #ty)
-            } else {
-                quote!(#id: #ty)
-            }
-        })
-        .collect()
-}
-
 pub(crate) fn allows() -> TokenStream {
     quote! {
         #[allow(

@@ -86,7 +86,7 @@ pub(super) fn shown_derivation(
         .collect();
     // The body runs the function's code: a parameter it changes in place is `mut`, as in
     // `_value_and_grad`.
-    let decl = running_decl(params);
+    let decl = declared(params);
     let mut out = TokenStream::new();
     if args.trace {
         // The program's yields: each input's value (and derivative); the nodes are recorded
