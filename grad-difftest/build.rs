@@ -80,6 +80,7 @@ const FEATURES: &[(&str, &str)] = &[
     (".enumerate()", ".enumerate()"),
     (".zip(..)", ".zip("),
     ("while", "while "),
+    ("data slice re-sliced (xs = &xs[1..])", "[1..];"),
     ("break", "break;"),
     ("continue", "continue;"),
     ("return", "return "),
@@ -293,10 +294,13 @@ fn with_closures(source: &str) -> Option<String> {
 /// local closure written there: `let __c = || E; let __t = __c(); v op= __t;`, the same value
 /// (a closure defined in a loop, reading its carried values and loop variables), and, one in
 /// two, read through a reference (`let __r = &__t; v op= *__r;`: arithmetic's value, an
-/// `if`'s, a loop's alike). Whether any was rewritten.
+/// `if`'s, a loop's alike); one assignment in three by a closure with parameters instead,
+/// given the carried value and the expression (`let __c = |__v: f64, __e: f64| __v + __e; v =
+/// __c(v, E);`). Whether any was rewritten.
 fn with_inner_closures(source: &str) -> (String, bool) {
     let mut out = String::new();
     let mut any = false;
+    let mut written = 0;
     for line in source.lines() {
         let indent = line.len() - line.trim_start().len();
         let t = line.trim_start();
@@ -311,7 +315,27 @@ fn with_inner_closures(source: &str) -> (String, bool) {
             (simple && !rhs.contains("return") && !rhs.contains("break")).then_some((lhs, op, rhs))
         });
         match parts {
+            Some((lhs, op, rhs)) if indent >= 8 && written % 3 == 2 => {
+                // A closure with parameters, given the carried value and the expression:
+                // `v = __c(v, E)` for `v op= E`.
+                let pad = " ".repeat(indent);
+                let bin = op.trim().trim_end_matches('=');
+                let _ = if bin.is_empty() {
+                    writeln!(
+                        out,
+                        "{pad}let __c = |__e: f64| __e;\n{pad}{lhs} = __c({rhs});"
+                    )
+                } else {
+                    writeln!(
+                        out,
+                        "{pad}let __c = |__v: f64, __e: f64| __v {bin} __e;\n{pad}{lhs} = __c({lhs}, {rhs});"
+                    )
+                };
+                written += 1;
+                any = true;
+            }
             Some((lhs, op, rhs)) if indent >= 8 => {
+                written += 1;
                 let pad = " ".repeat(indent);
                 // The value is read through a reference too (`&__t`, `*__r`), one in two: an
                 // `if`'s, a loop's (an iterator's sum) and arithmetic's alike.
@@ -1972,7 +1996,7 @@ fn main() {
     // local closures (`with_closures`), in reverse mode (`cl0`, ..) and forward mode (`cl0_fwd`,
     // ..), against the oracle of the program as drawn.
     let mut closures = Batch::default();
-    let mut inner_closures = 0;
+    let (mut inner_closures, mut closures_with_params) = (0, 0);
     let mut runner = self::runner(seed, 19);
     for i in 0..closure_cases {
         let tree = match gen::loop_case(3).new_tree(&mut runner) {
@@ -1989,6 +2013,8 @@ fn main() {
             let (rev, inner) = with_inner_closures(&rev);
             let (fw, _) = with_inner_closures(&fw);
             inner_closures += usize::from(inner);
+            closures_with_params +=
+                usize::from(rev.contains("= |__e: f64") || rev.contains("= |__v: f64"));
             closures.add_source(&name, rev, &p, &points);
             closures.add_source(&fwd, fw, &p, &points);
         }
@@ -2216,7 +2242,7 @@ fn main() {
     let _ = write!(summary, ", {}", traces.summary());
     let _ = write!(
         summary,
-        ", {} programs with their result given by local closures, in reverse and forward mode, and {const_fns} straight-line programs of arithmetic written `const fn` ({} points; {} with closures written in their blocks too)",
+        ", {} programs with their result given by local closures, in reverse and forward mode, and {const_fns} straight-line programs of arithmetic written `const fn` ({} points; {} with closures written in their blocks too, {closures_with_params} of them with closures given parameters)",
         (closures.programs - const_fns) / 2,
         closures.points,
         inner_closures

@@ -223,7 +223,9 @@
 //!   w)`, a call like any other. In the function, the parameter is read and written as `*acc`
 //!   (an element `acc[i]`, a method `acc.sin()`), and passed on as `&mut *acc`. Refused, each
 //!   at its token with what to write instead: a second `&mut` float parameter, a `&mut` slice
-//!   (a length known at run time only), returning a value as well, and any other use of the
+//!   (a length known at run time only), returning a value as well, returning a reference
+//!   (`-> &mut f64`; nor may a caller write through one a plain function returned,
+//!   `*at(&mut v, i) += x`: write the element itself), and any other use of the
 //!   reference itself (bound to another name, captured by a closure, its name bound again). A
 //!   caller's float is one the macro can tell: a parameter of a float or array type, or a `let`
 //!   with the type written or a float literal, an array, arithmetic, a float method or an

@@ -791,6 +791,9 @@ pub enum IterForm {
     Zip(u8),
     /// `for (&e, &p) in a.iter().zip(&b)`
     ZipRef(u8),
+    /// `let mut rest = &a[..]; while !rest.is_empty() { let e = rest[0]; rest = &rest[1..]; ..
+    /// }` (the data array only; `a.iter()` for another)
+    Reslice,
 }
 
 /// A generated function: `fn name(w0.., x0.., k: i32, flag: bool) -> f64`, differentiated
@@ -1644,6 +1647,8 @@ pub struct LoopShape {
     pub pre: Option<String>,
     /// `for .. in ..` or `while ..`, without the brace.
     pub head: String,
+    /// Statements printed first in the body (a re-sliced walk's element and rest).
+    pub first: Vec<String>,
     pub kind: ShapeKind,
 }
 
@@ -1703,6 +1708,7 @@ impl Scope {
                 let i = self.push_loop_var("i", lo, Some(lo + len - 1));
                 LoopShape {
                     pre: None,
+                    first: Vec::new(),
                     head: format!("for {i} in {r}"),
                     kind: ShapeKind::Ints(vals),
                 }
@@ -1711,6 +1717,7 @@ impl Scope {
                 let i = self.push_loop_var("i", 0, None);
                 LoopShape {
                     pre: None,
+                    first: Vec::new(),
                     head: format!("for {i} in 0..(k.unsigned_abs() as usize)"),
                     kind: ShapeKind::KRange,
                 }
@@ -1721,6 +1728,7 @@ impl Scope {
                     let i = self.push_loop_var("i", 0, Some(2));
                     LoopShape {
                         pre: None,
+                        first: Vec::new(),
                         head: format!("for {i} in {r}"),
                         kind: ShapeKind::Ints(vals),
                     }
@@ -1731,6 +1739,7 @@ impl Scope {
                     let (e, p) = (format!("e{d}"), format!("p{d}"));
                     let mut b = None;
                     let (mut rev, mut index) = (false, false);
+                    let (mut pre, mut first) = (None, Vec::new());
                     let head = match form {
                         IterForm::Iter => format!("for &{e} in {an}.iter()"),
                         IterForm::Ref => format!("for &{e} in &{an}"),
@@ -1743,6 +1752,17 @@ impl Scope {
                             format!("for &{e} in {an}.iter().rev()")
                         }
                         IterForm::Rev => format!("for &{e} in {an}.iter()"),
+                        // Re-slicing a slice of data, as a loop over a list is written in C.
+                        IterForm::Reslice if self.arrays[a].kind == ArrayKind::Data => {
+                            let rest = format!("rest{d}");
+                            pre = Some(format!("let mut {rest} = &{an}[..];"));
+                            first = vec![
+                                format!("let {e} = {rest}[0];"),
+                                format!("{rest} = &{rest}[1..];"),
+                            ];
+                            format!("while !{rest}.is_empty()")
+                        }
+                        IterForm::Reslice => format!("for &{e} in {an}.iter()"),
                         IterForm::Enumerate => {
                             index = true;
                             let i = self.push_loop_var("i", 0, Some(len - 1));
@@ -1770,7 +1790,8 @@ impl Scope {
                         self.borrowed.extend(b);
                     }
                     LoopShape {
-                        pre: None,
+                        pre,
+                        first,
                         head,
                         kind: ShapeKind::Arrays { a, b, rev, index },
                     }
@@ -1789,6 +1810,7 @@ impl Scope {
                 self.jump_pending = true;
                 LoopShape {
                     pre: Some(format!("let mut {t} = 0;")),
+                    first: Vec::new(),
                     head,
                     kind: ShapeKind::While {
                         n: i64::from(n),
@@ -2254,6 +2276,9 @@ fn print_stmt(out: &mut String, s: &Stmt, scope: &mut Scope, depth: usize) {
             if let ShapeKind::While { .. } = shape.kind {
                 let t = &scope.loops[scope.loops.len() - 1].name;
                 let _ = writeln!(out, "{pad}    {t} += 1;");
+            }
+            for line in &shape.first {
+                let _ = writeln!(out, "{pad}    {line}");
             }
             print_block(out, body, scope, depth + 1);
             let _ = writeln!(out, "{pad}}}");

@@ -564,6 +564,7 @@ fn iter_form() -> impl Strategy<Value = IterForm> {
         2 => Just(IterForm::Enumerate),
         1 => (0u8..4).prop_map(IterForm::Zip),
         1 => (0u8..4).prop_map(IterForm::ZipRef),
+        1 => Just(IterForm::Reslice),
     ]
 }
 

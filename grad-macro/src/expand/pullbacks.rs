@@ -21,7 +21,7 @@ use syn::{Ident, ItemFn};
 /// goes in each body), the statements for the first body, and those for the others.
 pub(super) fn pullbacks_in_scope(
     f: &ItemFn,
-    callees: &[(Ident, syn::Path, usize)],
+    callees: &[(Ident, syn::Path, usize, bool)],
     float: crate::ir::Float,
     krate: &TokenStream,
 ) -> (
@@ -46,10 +46,13 @@ pub(super) fn pullbacks_in_scope(
     let stand_ins = |loud: bool| {
         callees
             .iter()
-            .map(move |(id, _, n)| {
+            .map(move |(id, _, n, array)| {
                 // The runtime's stand-in (a type that says what it is in rustc's messages),
-                // for the arities it has; a struct of our own beyond them.
-                if *n <= 12 {
+                // for the arities it has; a struct of our own beyond them, and for a callee
+                // returning an array (`[F; M]`, each partial an array of `M` rows, `M` inferred
+                // from the caller's use): its types check, so the one error is the missing
+                // pullback.
+                if *n <= 12 && !*array {
                     let stand_in = if loud {
                         quote!(NotAGradFunction)
                     } else {
@@ -67,20 +70,29 @@ pub(super) fn pullbacks_in_scope(
                             #id: #krate::__private::IsAGradFunction<(#(#tys,)*)>,
                     }
                 });
+                let (rows, result, partials) = if *array {
+                    (
+                        Some(quote!(const __M: usize,)),
+                        quote!([#float; __M]),
+                        quote!((#([#tys; __M],)*)),
+                    )
+                } else {
+                    (None, float.clone(), quote!((#(#tys,)*)))
+                };
                 quote! {
                     pub struct #id {}
                     impl #id {
-                        pub fn pullback<#own #(#tys),*>(#(_: #tys),*) -> (#float, (#(#tys,)*))
+                        pub fn pullback<#own #rows #(#tys),*>(#(_: #tys),*) -> (#result, #partials)
                         #bound
                         {
                             ::core::unreachable!()
                         }
-                        pub fn pullback_jvp<#own #(#tys,)* D>(#(_: #tys,)* _: D) -> ((#float, (#(#tys,)*)), (#float, (#(#tys,)*)))
+                        pub fn pullback_jvp<#own #rows #(#tys,)* D>(#(_: #tys,)* _: D) -> ((#result, #partials), (#result, #partials))
                         #bound
                         {
                             ::core::unreachable!()
                         }
-                        pub fn pullback_hessian<#own #(#tys),*>(#(_: #tys),*) -> ((#float, (#(#tys,)*)), [[#float; #n]; #n])
+                        pub fn pullback_hessian<#own #rows #(#tys),*>(#(_: #tys),*) -> ((#result, #partials), [[#float; #n]; #n])
                         {
                             ::core::unreachable!()
                         }
@@ -91,7 +103,7 @@ pub(super) fn pullbacks_in_scope(
     };
     let imports: Vec<TokenStream> = callees
         .iter()
-        .map(|(id, path, _)| quote!(use #path as #id;))
+        .map(|(id, path, _, _)| quote!(use #path as #id;))
         .collect();
     let module = |loud: bool| {
         if loud {

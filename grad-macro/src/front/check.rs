@@ -231,6 +231,8 @@ pub fn check(cx: &Ctxt, args: &Args, f: &ItemFn) -> Option<Sig> {
                     let t = ty.to_token_stream();
                     outer_float = Some(t.to_string());
                     format!("; if `{t}` is the float type parameter of the enclosing `impl` (`impl<{t}: Real>`), say so: `#[grad(float = {t}, ...)]`")
+                } else if matches!(&**ty, Type::Reference(_)) {
+                    "; a reference it returns (`-> &mut f64`) is not followed: write through a `&mut` parameter and return nothing (`fn set_at(v: &mut [f64; 3], i: usize, x: f64) { v[i] = x; }`), or return the value".to_string()
                 } else {
                     String::new()
                 };

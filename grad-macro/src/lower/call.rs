@@ -256,7 +256,7 @@ impl Lowerer<'_> {
                         format!("`{name}` is a local value (a closure or a function pointer), which #[grad] cannot differentiate through (it is passed `{id}`, which depends on a `wrt` parameter): call a function annotated with `#[grad]` instead, or write the computation inline"),
                     );
                 }
-                let Some(callee) = self.pullback_path(&p.path, c.args.len()) else {
+                let Some(callee) = self.pullback_path(&p.path, c.args.len(), false) else {
                     return self.error(
                         &p.path,
                         format!("`{name}` is not a path a pullback can be found by: call a #[grad] function by its name or path (`f(x)`, `module::f(x)`, `Self::f(x)`)"),
@@ -295,7 +295,13 @@ impl Lowerer<'_> {
     /// (`Self::f`, `Model::f`); `__grad_f::pullback` for a function of a module (`f`,
     /// `m::f`), with `f` imported as `__grad_f` by `expand::pullbacks_in_scope`.
     /// `None` when the call gives type arguments.
-    pub(super) fn pullback_path(&mut self, path: &syn::Path, arity: usize) -> Option<TokenStream> {
+    /// `array`: the call returns an array.
+    pub(super) fn pullback_path(
+        &mut self,
+        path: &syn::Path,
+        arity: usize,
+        array: bool,
+    ) -> Option<TokenStream> {
         // `f::<T>(x)`: the pullback infers `T` from the arguments, as the call does.
         let mut path = path.clone();
         path.segments.last_mut()?.arguments = syn::PathArguments::None;
@@ -316,24 +322,31 @@ impl Lowerer<'_> {
         let written = path.to_token_stream().to_string();
         let name = match self
             .callees
-            .iter()
-            .find(|(_, q, _)| q.to_token_stream().to_string() == written)
+            .iter_mut()
+            .find(|(_, q, _, _)| q.to_token_stream().to_string() == written)
         {
-            Some((id, _, _)) => id.to_string(),
+            Some((id, _, _, returns_array)) => {
+                *returns_array |= array;
+                id.to_string()
+            }
             None => {
                 // `__grad_f`, or `__grad_f_2` for a second `f` (`a::f`, `b::f`).
                 let same = self
                     .callees
                     .iter()
-                    .filter(|(_, q, _)| q.segments.last().map(|s| &s.ident) == Some(&last.ident))
+                    .filter(|(_, q, _, _)| q.segments.last().map(|s| &s.ident) == Some(&last.ident))
                     .count();
                 let id = if same == 0 {
                     format!("__grad_{}", last.ident)
                 } else {
                     format!("__grad_{}_{}", last.ident, same + 1)
                 };
-                self.callees
-                    .push((Ident::new(&id, Span::call_site()), path.clone(), arity));
+                self.callees.push((
+                    Ident::new(&id, Span::call_site()),
+                    path.clone(),
+                    arity,
+                    array,
+                ));
                 id
             }
         };

@@ -383,7 +383,7 @@ impl Lowerer<'_> {
                             return None;
                         }
                         let path = p.path.clone();
-                        let pb = self.l.pullback_path(&path, c.args.len())?;
+                        let pb = self.l.pullback_path(&path, c.args.len(), false)?;
                         for a in c.args.iter_mut() {
                             self.visit_expr_mut(a);
                         }

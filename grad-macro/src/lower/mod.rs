@@ -94,8 +94,9 @@ pub struct Lowered {
     pub assertions: Vec<TokenStream>,
     /// Functions of modules called with a differentiated argument (see
     /// `expand::pullbacks_in_scope`): the name the companions import each as (`__grad_f`), the
-    /// path as written, and the number of arguments.
-    pub callees: Vec<(Ident, syn::Path, usize)>,
+    /// path as written, the number of arguments, and whether a call returns an array (the
+    /// stand-in's result is then inferred).
+    pub callees: Vec<(Ident, syn::Path, usize, bool)>,
     /// Items declared inside the body (`const K: f64 = ..;`), copied into the companions.
     pub items: Vec<syn::Item>,
     /// For each parameter, whether the companions declare it `mut` as the original does: an
@@ -346,7 +347,7 @@ struct Lowerer<'a> {
     /// The position variable of the loop whose pattern is being bound, if a row needs one.
     pos_slot: Option<Var>,
     /// Functions of modules called with a differentiated argument (`Lowered::callees`).
-    callees: Vec<(Ident, syn::Path, usize)>,
+    callees: Vec<(Ident, syn::Path, usize, bool)>,
     /// Every call of another `#[grad]` function (`pulled_call`): the variable holding what its
     /// pullback returns. One whose value is never used is kept all the same (`finish`).
     pulled: Vec<Var>,

@@ -262,7 +262,7 @@ impl Lowerer<'_> {
             });
             return Some(Operand::Var(var));
         }
-        let callee = self.pullback_path(&p.path, c.args.len())?;
+        let callee = self.pullback_path(&p.path, c.args.len(), true)?;
         let exprs: Vec<&Expr> = c.args.iter().collect();
         let (args, partials, value) = self
             .pulled_parts((callee, &last), None, &exprs, call_span(c), true)

@@ -506,7 +506,12 @@ impl Lowerer<'_> {
                 }
                 _ => "to this",
             };
-            let instead = if how == "through a reference" {
+            // `*get(&mut v, 1) += w`: a reference a function returned.
+            let returned = matches!(target, Expr::Unary(u)
+                if matches!(&*u.expr, Expr::Call(_) | Expr::MethodCall(_)));
+            let instead = if returned {
+                "; a `&mut` a function returned may point anywhere, so the macro cannot tell what changes: write the element itself (`v[i] += ..`), or make the helper a #[grad] function that writes its one `&mut` parameter and returns nothing (`fn add_at(v: &mut [f64; 3], i: usize, x: f64)`, called as `add_at(&mut v, i, x);`)"
+            } else if how == "through a reference" {
                 "; a float or an array of floats written through `&mut` is the function's output (one `&mut` parameter, the function returning nothing); data behind a `&mut` is changed by a function it is passed to (`bump(n)`)"
             } else {
                 ""
