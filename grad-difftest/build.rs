@@ -1737,6 +1737,7 @@ fn main() {
     }
 
     let mut calls = Batch::default();
+    let mut calls_in_while = 0;
     let mut runner = self::runner(seed, 2);
     for i in 0..call_cases {
         let tree = match gen::call_case(3).new_tree(&mut runner) {
@@ -1744,6 +1745,13 @@ fn main() {
             Err(e) => panic!("generating caller {i}: {e}"),
         };
         let (p, points) = tree.current();
+        // A call in a `while` loop whose value the sweep needs is refused (the `c44` class in
+        // TESTING.md, a known stop): left out, and counted.
+        let source = p.source("f");
+        if source.contains("while ") && p.call_sites().iter().any(|c| c.in_loop) {
+            calls_in_while += 1;
+            continue;
+        }
         calls.add_caller(&format!("c{i}"), p, &points);
     }
 
@@ -2120,7 +2128,7 @@ fn main() {
         .collect();
     let _ = write!(
         summary,
-        "{}, local array read at another index {} ({} in the loop right after its fill loop, over the same range)), {} callers ({} points, {} nonzero components; {})",
+        "{}, local array read at another index {} ({} in the loop right after its fill loop, over the same range)), {} callers ({} points, {} nonzero components; {}; {calls_in_while} drawn with a call in a `while` loop left out, the known stop)",
         feats.join(", "),
         loops.other_index,
         loops.fill_other_index,
