@@ -12,6 +12,7 @@ use num_dual::{gradient, DualNum, DualVec64};
 use std::time::Duration;
 
 mod array_state;
+mod data_loops;
 mod plot;
 #[allow(dead_code)]
 #[path = "../examples/seed_models/mod.rs"]
@@ -404,6 +405,7 @@ fn agree() {
     array_state::agree(&close);
     array_state::agree_more(&close);
     array_state::agree_checkpoint(&close);
+    data_loops::agree(&close);
 }
 
 fn benches(c: &mut Criterion) {
@@ -571,6 +573,7 @@ fn benches(c: &mut Criterion) {
     array_state::benches(c);
     array_state::benches_more(c);
     array_state::benches_checkpoint(c);
+    data_loops::benches(c);
 }
 
 criterion_group! {

@@ -269,8 +269,10 @@ struct Batch {
     /// in forward mode.
     array_calls: Vec<usize>,
     forward_points: usize,
-    /// Points checked of programs compiled again with `checkpoint` (`Batch::add_variant`).
+    /// Points checked of programs compiled again with `checkpoint` or `ordered_sums`
+    /// (`Batch::add_variant`).
     checkpoint_points: usize,
+    ordered_points: usize,
 }
 
 /// `source` with its final expression `E` given by local closures (issue 22): `let __tail = ||
@@ -846,14 +848,28 @@ impl Batch {
     /// `p` compiled again as `name` with `#[grad(.., checkpoint)]`, checked as the batch's own
     /// programs are, but not counted in its figures (its points go to `checkpoint_points`).
     fn add_checkpointed(&mut self, name: &str, p: &Program, points: &[Point]) {
+        self.checkpoint_points += self.add_variant(name, "checkpoint", p, points);
+    }
+
+    /// `p` compiled again as `name` with `#[grad(.., ordered_sums)]` (its loops' gradient sums
+    /// in the order of their terms, not in lanes), likewise (its points go to
+    /// `ordered_points`).
+    fn add_ordered(&mut self, name: &str, p: &Program, points: &[Point]) {
+        self.ordered_points += self.add_variant(name, "ordered_sums", p, points);
+    }
+
+    /// `p` compiled again as `name` with the attribute's `option`, checked as the batch's own
+    /// programs are but not counted in its figures; the points checked.
+    fn add_variant(&mut self, name: &str, option: &str, p: &Program, points: &[Point]) -> usize {
         let (programs, before, nonzero) = (self.programs, self.points, self.nonzero);
         let (state, features) = (self.state.clone(), self.features.clone());
         let (other, fill) = (self.other_index, self.fill_other_index);
-        self.add_source(name, p.source_with(name, "checkpoint"), p, points);
-        self.checkpoint_points += self.points - before;
+        self.add_source(name, p.source_with(name, option), p, points);
+        let checked = self.points - before;
         (self.programs, self.points, self.nonzero) = (programs, before, nonzero);
         (self.state, self.features) = (state, features);
         (self.other_index, self.fill_other_index) = (other, fill);
+        checked
     }
 
     fn add_source(&mut self, name: &str, source: String, p: &Program, points: &[Point]) {
@@ -1734,6 +1750,10 @@ fn main() {
         };
         let (p, points) = tree.current();
         loops.add(&format!("g{i}"), &p, &points);
+        // Its gradient sums in order too (`ordered_sums`), one program in two.
+        if i % 2 == 0 {
+            loops.add_ordered(&format!("g{i}_os"), &p, &points);
+        }
     }
 
     let mut calls = Batch::default();
@@ -2128,10 +2148,11 @@ fn main() {
         .collect();
     let _ = write!(
         summary,
-        "{}, local array read at another index {} ({} in the loop right after its fill loop, over the same range)), {} callers ({} points, {} nonzero components; {}; {calls_in_while} drawn with a call in a `while` loop left out, the known stop)",
+        "{}, local array read at another index {} ({} in the loop right after its fill loop, over the same range; with `ordered_sums` too: {} points), {} callers ({} points, {} nonzero components; {}; {calls_in_while} drawn with a call in a `while` loop left out, the known stop)",
         feats.join(", "),
         loops.other_index,
         loops.fill_other_index,
+        loops.ordered_points,
         calls.programs,
         calls.points,
         calls.nonzero,

@@ -10,6 +10,7 @@
 //! capture nor shadow a name of the user's; the names are also kept textually distinct from
 //! every identifier in the user's function, so the expansion reads unambiguously.
 
+mod lanes;
 mod plan;
 mod print;
 mod stmt;
@@ -138,6 +139,8 @@ pub struct Emitter<'a> {
     loop_depth: std::cell::Cell<u32>,
     /// Storage of inner loops, declared before the outermost loop being printed.
     hoisted: std::cell::RefCell<Vec<TokenStream>>,
+    /// Whether a loop's adjoint sums are written in lanes (`lanes`).
+    lanes: bool,
 }
 
 impl<'a> Emitter<'a> {
@@ -166,6 +169,7 @@ impl<'a> Emitter<'a> {
             written: HashSet::default(),
             loop_depth: std::cell::Cell::new(0),
             hoisted: std::cell::RefCell::new(Vec::new()),
+            lanes: false,
         };
         count_uses(&func.body, &mut e.uses);
         written(&func.body, &mut e.written);
@@ -194,6 +198,13 @@ impl<'a> Emitter<'a> {
         }
         e.name_block(&func.body, &mut namer);
         e
+    }
+
+    /// Writes the adjoint sums of loops in lanes (see `lanes`), unless `ordered` (the
+    /// attribute's `ordered_sums`).
+    pub fn sums_in_lanes(mut self, ordered: bool) -> Self {
+        self.lanes = !ordered;
+        self
     }
 
     /// The statements and final expression of the companion's body.

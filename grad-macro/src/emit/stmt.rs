@@ -67,6 +67,8 @@ impl Emitter<'_> {
             let vals = one_or_tuple(&vals);
             inner.push(quote!(#buf.push(#vals);).into());
         }
+        // Adjoint sums in lanes (`lanes`): each lane's additions go after the body.
+        let mut lanes = self.lanes_of(l);
         let changed: Vec<(Var, Operand)> = l
             .carried
             .iter()
@@ -86,8 +88,12 @@ impl Emitter<'_> {
             }
             assigned.insert(*phi);
         }
+        if !sequential {
+            lanes.clear();
+        }
+        let in_lanes = |v: &Var| lanes.iter().any(|a| a.phi == *v);
         if sequential {
-            for (phi, y) in &changed {
+            for (phi, y) in changed.iter().filter(|(phi, _)| !in_lanes(phi)) {
                 inner.push(self.assignment(*phi, y));
             }
         } else {
@@ -132,14 +138,26 @@ impl Emitter<'_> {
                 if brace {
                     it = it.group(Delimiter::Parenthesis);
                 }
-                match pos {
+                let (item, it) = match pos {
                     Some(v) => {
                         let v = self.ident(*v);
                         let krate = &self.krate;
-                        quote!(for (#v, #p) in #krate::__private::enumerate(#it))
+                        (quote!((#v, #p)), quote!(#krate::__private::enumerate(#it)))
                     }
-                    None => quote!(for #p in #it),
+                    None => (p.into_token_stream(), it.into_token_stream()),
+                };
+                if !lanes.is_empty() {
+                    let lanes_loop = self.loop_in_lanes(&lanes, &item, &it, |adds| {
+                        let mut body = inner.clone();
+                        body.extend(adds.iter().cloned());
+                        body
+                    });
+                    return quote! {
+                        #(#before)*
+                        #lanes_loop
+                    };
                 }
+                quote!(for #item in #it)
             }
             Header::Loop => quote!(loop),
         };

@@ -294,10 +294,14 @@ fn expand_fn(
                 let program = pipeline::optimise(gradient.func);
                 let grad_only =
                     (value_only * 20 >= full).then(|| pipeline::without_value(&program));
-                let body = Emitter::new(&program, krate, &reserved, &param_ids).body(true);
-                let grad_body = grad_only
-                    .as_ref()
-                    .map(|g| Emitter::new(g, krate, &reserved, &param_ids).body(false));
+                let body = Emitter::new(&program, krate, &reserved, &param_ids)
+                    .sums_in_lanes(args.ordered_sums)
+                    .body(true);
+                let grad_body = grad_only.as_ref().map(|g| {
+                    Emitter::new(g, krate, &reserved, &param_ids)
+                        .sums_in_lanes(args.ordered_sums)
+                        .body(false)
+                });
                 let how = if args.forward {
                     "one forward-mode pass carrying a tangent per parameter"
                 } else {

@@ -151,6 +151,7 @@ fn made(
         trace: false,
         graph: false,
         checkpoint: false,
+        ordered_sums: false,
         reverse: false,
         float: None,
     };

@@ -154,6 +154,7 @@ pub(super) fn prepare(args: &Args, f: &ItemFn) -> syn::Result<Option<Prepared>> 
         trace: args.trace,
         graph: args.graph,
         checkpoint: args.checkpoint,
+        ordered_sums: args.ordered_sums,
         reverse: args.reverse,
         float: args.float.clone(),
     };

@@ -10,6 +10,7 @@ mod kw {
     syn::custom_keyword!(trace);
     syn::custom_keyword!(graph);
     syn::custom_keyword!(checkpoint);
+    syn::custom_keyword!(ordered_sums);
     syn::custom_keyword!(float);
 }
 
@@ -30,6 +31,9 @@ pub struct Args {
     /// `checkpoint`: the outermost `for` loops over a range keep their state per segment of
     /// about √T iterations, and the reverse sweep recomputes each segment once more.
     pub checkpoint: bool,
+    /// `ordered_sums`: every sum of the derivative code adds its terms in the order of the
+    /// iterations (by default a loop's adjoint sums are kept in lanes: `emit::lanes`).
+    pub ordered_sums: bool,
     /// `mode = reverse`, said explicitly (a Jacobian then uses reverse mode whatever its
     /// shape).
     pub reverse: bool,
@@ -38,7 +42,7 @@ pub struct Args {
     pub float: Option<Ident>,
 }
 
-const EXPECTED: &str = "expected `wrt = a, b, ...` (and optionally `mode = forward`, `hessian`, `trace`, `graph`, `checkpoint`, `float = T`, `crate = path`), or nothing for a building block";
+const EXPECTED: &str = "expected `wrt = a, b, ...` (and optionally `mode = forward`, `hessian`, `trace`, `graph`, `checkpoint`, `ordered_sums`, `float = T`, `crate = path`), or nothing for a building block";
 
 impl Parse for Args {
     fn parse(input: ParseStream) -> syn::Result<Self> {
@@ -47,6 +51,7 @@ impl Parse for Args {
         let mut float = None::<Ident>;
         let (mut forward, mut hessian) = (None::<Ident>, None::<Ident>);
         let (mut trace, mut graph, mut checkpoint) = (false, false, false);
+        let mut ordered_sums = false;
         while !input.is_empty() {
             if input.peek(kw::wrt) {
                 let kw: kw::wrt = input.parse()?;
@@ -74,6 +79,7 @@ impl Parse for Args {
                     && !input.peek2(kw::trace)
                     && !input.peek2(kw::graph)
                     && !input.peek2(kw::checkpoint)
+                    && !input.peek2(kw::ordered_sums)
                     && !input.peek2(kw::float)
                 {
                     input.parse::<Token![,]>()?;
@@ -99,14 +105,20 @@ impl Parse for Args {
                     ));
                 }
                 float = Some(input.parse()?);
-            } else if input.peek(kw::trace) || input.peek(kw::graph) || input.peek(kw::checkpoint) {
+            } else if input.peek(kw::trace)
+                || input.peek(kw::graph)
+                || input.peek(kw::checkpoint)
+                || input.peek(kw::ordered_sums)
+            {
                 let id: Ident = input.parse()?;
                 let flag = if id == "trace" {
                     &mut trace
                 } else if id == "graph" {
                     &mut graph
-                } else {
+                } else if id == "checkpoint" {
                     &mut checkpoint
+                } else {
+                    &mut ordered_sums
                 };
                 if *flag {
                     return Err(syn::Error::new(id.span(), format!("`{id}` is given twice")));
@@ -173,6 +185,7 @@ impl Parse for Args {
             trace,
             graph,
             checkpoint,
+            ordered_sums,
             forward: forward.is_some_and(|m| m == "forward"),
             hessian: hessian.is_some(),
             float,

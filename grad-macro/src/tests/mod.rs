@@ -205,38 +205,55 @@ fn generated_size_is_linear_in_the_body() {
 
 /// A mean squared error's gradient, as a person would write it: one pass, the residual
 /// accumulated against the data, and the shared `2 / n` applied once after the loop; `_grad`
-/// without the loss.
+/// without the loss. With `ordered_sums`, each sum adds its terms one after the other; by
+/// default in four lanes (`emit::lanes`), added pairwise after the loop.
 #[test]
 fn accumulations_are_scaled_once_after_the_loop() {
-    let s = pretty(
-        quote!(wrt = w, b),
-        quote! {
-            fn mse(w: f64, b: f64, xs: &[f64], ys: &[f64]) -> f64 {
-                let mut loss = 0.0;
-                for (x, y) in xs.iter().zip(ys) {
-                    let r = w * x + b - y;
-                    loss += r * r;
-                }
-                loss / xs.len() as f64
+    let body = quote! {
+        fn mse(w: f64, b: f64, xs: &[f64], ys: &[f64]) -> f64 {
+            let mut loss = 0.0;
+            for (x, y) in xs.iter().zip(ys) {
+                let r = w * x + b - y;
+                loss += r * r;
             }
-        },
-    );
-    let grad = s.split("fn mse_grad").nth(1).unwrap_or_default();
-    for want in [
-        "d_w += r * x;",
-        "d_b += r;",
+            loss / xs.len() as f64
+        }
+    };
+    let common = [
         "let d_loss = 1.0 / xs.len() as f64;",
         "let t0 = 2.0 * d_loss;",
         "(t0 * d_w, t0 * d_b)",
-    ] {
+    ];
+    let s = pretty(quote!(wrt = w, b, ordered_sums), body.clone());
+    let grad = s.split("fn mse_grad").nth(1).unwrap_or_default();
+    for want in ["d_w += r * x;", "d_b += r;"].iter().chain(&common) {
         assert!(grad.contains(want), "no `{want}` in\n{s}");
     }
     assert!(!grad.contains("let mut loss"), "{s}");
+    assert!(!s.contains("__grad_lanes"), "{s}");
     assert_eq!(
         s.matches("for (x, y) in xs.iter().zip(ys) {").count(),
         3,
         "one loop per companion\n{s}"
     );
+    let s = pretty(quote!(wrt = w, b), body);
+    let grad = s.split("fn mse_grad").nth(1).unwrap_or_default();
+    let lanes = [
+        "__grad_lanes_d_w[0] += r * x;",
+        "__grad_lanes_d_w[3] += r * x;",
+        "__grad_lanes_d_b[2] += r;",
+        "d_w += (__grad_lanes_d_w[0] + __grad_lanes_d_w[1]) + (__grad_lanes_d_w[2] + __grad_lanes_d_w[3]);",
+    ];
+    // (Lines as the printer wraps them.)
+    let squash = |t: &str| t.split_whitespace().collect::<String>();
+    for want in lanes.iter().chain(&common) {
+        assert!(squash(grad).contains(&squash(want)), "no `{want}` in\n{s}");
+    }
+    assert!(!grad.contains("let mut loss"), "{s}");
+    // The value in `_value_and_grad` adds its terms in order.
+    let value_and_grad = s.split("fn mse_value_and_grad").nth(1).unwrap_or_default();
+    assert!(value_and_grad.contains("loss += r * r;"), "{s}");
+    assert!(!value_and_grad.contains("__grad_lanes_loss"), "{s}");
 }
 
 /// The sweep reads back what the forward pass left in arrays rather than computing it again:
