@@ -177,3 +177,46 @@ fn lanes_in_a_generic_function() {
     let g64 = generic_sum_grad(0.8f64, &xs64);
     assert!((f64::from(g) - g64).abs() < 1e-5, "{g} {g64}");
 }
+
+/// A sum whose terms read a value the loop carries and changes (`h`): each term reads `h` as
+/// the iteration found it.
+#[grad(wrt = w)]
+fn carried_read(w: f64, xs: &[f64]) -> f64 {
+    let mut h = 1.0;
+    let mut s = 0.0;
+    for x in xs {
+        s += w * h * x;
+        h = h * 0.9 + x;
+    }
+    s
+}
+
+#[grad(wrt = w)]
+fn carried_read_after(w: f64, xs: &[f64]) -> f64 {
+    let mut s = 0.0;
+    let mut h = 1.0;
+    for x in xs {
+        h = h * 0.9 + x;
+        s += w * h * x;
+    }
+    s
+}
+
+#[test]
+fn terms_read_carried_values_as_the_iteration_found_them() {
+    let (xs, _) = data(11);
+    let mut h = 1.0;
+    let mut before = 0.0;
+    let mut after = 0.0;
+    for x in &xs {
+        before += h * x;
+        h = h * 0.9 + x;
+        after += h * x;
+    }
+    let (a, b) = (
+        carried_read_grad(0.3, &xs),
+        carried_read_after_grad(0.3, &xs),
+    );
+    assert!((a - before).abs() < 1e-12 * before.abs(), "{a} {before}");
+    assert!((b - after).abs() < 1e-12 * after.abs(), "{b} {after}");
+}

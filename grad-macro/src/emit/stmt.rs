@@ -88,7 +88,14 @@ impl Emitter<'_> {
             }
             assigned.insert(*phi);
         }
-        if !sequential {
+        // The lanes' additions go after the other carried values' assignments: none may read
+        // a value those assign.
+        let late = lanes.iter().any(|a| {
+            let mut r = HashSet::default();
+            self.reads(&a.term, &mut r);
+            changed.iter().any(|(phi, _)| r.contains(phi))
+        });
+        if !sequential || late {
             lanes.clear();
         }
         let in_lanes = |v: &Var| lanes.iter().any(|a| a.phi == *v);
