@@ -273,6 +273,7 @@ struct Batch {
     /// (`Batch::add_variant`).
     checkpoint_points: usize,
     ordered_points: usize,
+    lanes_points: usize,
 }
 
 /// `source` with its final expression `E` given by local closures (issue 22): `let __tail = ||
@@ -856,6 +857,12 @@ impl Batch {
     /// `ordered_points`).
     fn add_ordered(&mut self, name: &str, p: &Program, points: &[Point]) {
         self.ordered_points += self.add_variant(name, "ordered_sums", p, points);
+    }
+
+    /// `p` compiled again as `name` with `#[grad(.., __lanes_always)]` (its loops' gradient sums
+    /// in lanes however short the loop), likewise (its points go to `lanes_points`).
+    fn add_lanes(&mut self, name: &str, p: &Program, points: &[Point]) {
+        self.lanes_points += self.add_variant(name, "__lanes_always", p, points);
     }
 
     /// `p` compiled again as `name` with the attribute's `option`, checked as the batch's own
@@ -1750,9 +1757,13 @@ fn main() {
         };
         let (p, points) = tree.current();
         loops.add(&format!("g{i}"), &p, &points);
-        // Its gradient sums in order too (`ordered_sums`), one program in two.
+        // Its gradient sums in order too (`ordered_sums`), one program in two; in the other,
+        // in lanes in every loop where they apply, however short (`__lanes_always`: the
+        // arrays here have at most 5 elements, where lanes are otherwise not used).
         if i % 2 == 0 {
             loops.add_ordered(&format!("g{i}_os"), &p, &points);
+        } else {
+            loops.add_lanes(&format!("g{i}_la"), &p, &points);
         }
     }
 
@@ -1844,6 +1855,10 @@ fn main() {
         let (p, points) = tree.current();
         // Reverse mode (`st{i}`), forward mode (`st{i}_fwd`) and with `checkpoint` (`st{i}_cp`).
         state.add_checkpointed(&format!("st{i}_cp"), &p, &points);
+        // And one in three with lanes in every loop where they apply (`__lanes_always`).
+        if i % 3 == 0 {
+            state.add_lanes(&format!("st{i}_la"), &p, &points);
+        }
         state.add_array_caller(&format!("st{i}"), p, &points);
     }
 
@@ -2148,11 +2163,12 @@ fn main() {
         .collect();
     let _ = write!(
         summary,
-        "{}, local array read at another index {} ({} in the loop right after its fill loop, over the same range; with `ordered_sums` too: {} points), {} callers ({} points, {} nonzero components; {}; {calls_in_while} drawn with a call in a `while` loop left out, the known stop)",
+        "{}, local array read at another index {} ({} in the loop right after its fill loop, over the same range; with `ordered_sums` too: {} points; with lanes in every loop (`__lanes_always`): {} points), {} callers ({} points, {} nonzero components; {}; {calls_in_while} drawn with a call in a `while` loop left out, the known stop)",
         feats.join(", "),
         loops.other_index,
         loops.fill_other_index,
         loops.ordered_points,
+        loops.lanes_points,
         calls.programs,
         calls.points,
         calls.nonzero,
@@ -2182,12 +2198,13 @@ fn main() {
         .collect();
     let _ = write!(
         summary,
-        ", {} programs of array state ({} points, {} nonzero components; forward mode: {} points; with `checkpoint`: {} points; {})",
+        ", {} programs of array state ({} points, {} nonzero components; forward mode: {} points; with `checkpoint`: {} points; with lanes in every loop: {} points; {})",
         state.programs,
         state.points,
         state.nonzero,
         state.forward_points,
         state.checkpoint_points,
+        state.lanes_points,
         feats.join(", ")
     );
 

@@ -220,3 +220,69 @@ fn terms_read_carried_values_as_the_iteration_found_them() {
     assert!((a - before).abs() < 1e-12 * before.abs(), "{a} {before}");
     assert!((b - after).abs() < 1e-12 * after.abs(), "{b} {after}");
 }
+
+/// Loops over parameters of every slice-like type, walked in chunks of four where they are
+/// slices by reference: arrays and `Vec`s by value and by reference, `&xs`, `.iter()`,
+/// `.zip(..)` of each; an array by value zipped in (its items by value) is walked item by item.
+#[grad(wrt = w)]
+#[allow(clippy::ptr_arg)]
+fn shapes(w: f64, a: [f64; 9], v: Vec<f64>, r: &Vec<f64>, s: &[f64; 9]) -> f64 {
+    let mut t = 0.0;
+    for x in &a {
+        t += (w * x).sin();
+    }
+    for x in v.iter() {
+        t += w * x * x;
+    }
+    for (x, y) in r.iter().zip(s) {
+        t += (w * x - y).powi(2);
+    }
+    for (x, y) in s.iter().zip(a) {
+        t += w * x * y;
+    }
+    for (x, &y) in v.iter().zip(r.iter()) {
+        t -= w * x / (1.0 + y * y);
+    }
+    t
+}
+
+#[test]
+fn every_slice_shape_matches_finite_differences() {
+    let a: [f64; 9] = core::array::from_fn(|i| (i as f64 * 0.7).sin());
+    let v: Vec<f64> = (0..9).map(|i| (i as f64 * 0.4).cos()).collect();
+    let r: Vec<f64> = (0..7).map(|i| i as f64 * 0.3 - 1.0).collect();
+    let s: [f64; 9] = core::array::from_fn(|i| 0.5 - i as f64 * 0.1);
+    let g = shapes_grad(0.6, a, v.clone(), &r, &s);
+    let f = |p: &[f64]| shapes(p[0], a, v.clone(), &r, &s);
+    if let Err(e) = check_gradient(f, &[0.6], &[g], Tolerance::default()) {
+        panic!("{e}");
+    }
+    let (value, vg) = shapes_value_and_grad(0.6, a, v.clone(), &r, &s);
+    assert_eq!(vg.to_bits(), g.to_bits());
+    assert_eq!(value.to_bits(), shapes(0.6, a, v, &r, &s).to_bits());
+}
+
+#[test]
+fn a_reverse_sweep_adds_in_lanes_last_item_first() {
+    for n in [1, 3, 4, 5, 8, 11, 100] {
+        let (xs, _) = data(n);
+        // The values of `h` each iteration found, then the sweep's items, last first: item
+        // `j` of the sweep into lane `j % 4`.
+        let mut hs = Vec::new();
+        let mut h = 1.0;
+        for x in &xs {
+            hs.push(h);
+            h = h * 0.9 + x;
+        }
+        let mut lanes = [0.0f64; 4];
+        for (j, i) in (0..n).rev().enumerate() {
+            lanes[j % 4] += xs[i] * hs[i];
+        }
+        let want = 0.0 + ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]));
+        assert_eq!(
+            carried_read_grad(0.3, &xs).to_bits(),
+            want.to_bits(),
+            "n = {n}"
+        );
+    }
+}

@@ -42,7 +42,8 @@ impl Emitter<'_> {
         let short = trip
             .as_ref()
             .and_then(|t| t.to_string().parse::<usize>().ok())
-            .is_some_and(|n| n < 2 * LANES);
+            .is_some_and(|n| n < 2 * LANES)
+            && !self.lanes_always;
         if !self.lanes || l.exit || short {
             return Vec::new();
         }
@@ -109,11 +110,19 @@ impl Emitter<'_> {
 
     /// The loop `for item in iter { body }` with `lanes`' sums in lanes: `body(l)` is the
     /// body with lane `l`'s accumulations; `before` declares the sums.
+    ///
+    /// `plain`: the loop walks the iterable item by item (no position), written as the
+    /// second, forwards, or backwards if the first is `true`. When that iterable walks slices
+    /// of the function's parameters (`xs.iter()`, `&xs`, `xs.iter().zip(ys)`), the items are
+    /// taken four at a time from `chunks_exact(4)` (`rchunks_exact(4)` backwards: the same
+    /// items in the same lanes), so that each lane's code is straight-line and the optimiser
+    /// can run the four lanes as vector operations.
     pub(super) fn loop_in_lanes(
         &self,
         lanes: &[Lane],
         item: &TokenStream,
         iter: &TokenStream,
+        plain: Option<(bool, TokenStream)>,
         body: impl Fn(&[Toks]) -> Vec<Toks>,
     ) -> TokenStream {
         let zero = self.operand(&Operand::Lit(0.0)).tokens();
@@ -127,27 +136,35 @@ impl Emitter<'_> {
             })
             .collect();
         let items = Ident::new("__grad_items", Span::mixed_site());
-        let copies: Vec<TokenStream> = (0..LANES)
-            .map(|l| {
-                let l = proc_macro2::Literal::usize_unsuffixed(l);
-                let adds: Vec<Toks> = lanes
-                    .iter()
-                    .zip(&names)
-                    .map(|(a, name)| {
-                        // (A difference's lanes add its terms; the sum is subtracted.)
-                        let term = self.operand(&a.term).tokens();
-                        quote!(#name[#l] += #term;).into()
-                    })
-                    .collect();
-                let stmts = body(&adds);
-                quote! {
-                    let ::core::option::Option::Some(#item) = ::core::iter::Iterator::next(&mut #items) else {
-                        break;
-                    };
-                    #(#stmts)*
-                }
-            })
-            .collect();
+        // The body with lane `l`'s additions.
+        let lane = |l: usize| {
+            let l = proc_macro2::Literal::usize_unsuffixed(l);
+            let adds: Vec<Toks> = lanes
+                .iter()
+                .zip(&names)
+                .map(|(a, name)| {
+                    // (A difference's lanes add its terms; the sum is subtracted.)
+                    let term = self.operand(&a.term).tokens();
+                    quote!(#name[#l] += #term;).into()
+                })
+                .collect();
+            body(&adds)
+        };
+        // Item by item from `items`, into lanes 0 to 3 in turn.
+        let one_by_one = |items: &Ident| -> Vec<TokenStream> {
+            (0..LANES)
+                .map(|l| {
+                    let stmts = lane(l);
+                    quote! {
+                        let ::core::option::Option::Some(#item) = ::core::iter::Iterator::next(&mut #items) else {
+                            break;
+                        };
+                        #(#stmts)*
+                    }
+                })
+                .collect()
+        };
+        let copies = one_by_one(&items);
         // The lanes summed pairwise, in a fixed order.
         let combined: Vec<TokenStream> = lanes
             .iter()
@@ -164,19 +181,209 @@ impl Emitter<'_> {
             .collect();
         let n = proc_macro2::Literal::usize_unsuffixed(LANES);
         let float = float_type_tokens(self.func.float);
-        quote! {
-            {
-                #(let mut #names: [#float; #n] = [#zero; #n];)*
+        let sources = plain.and_then(|(back, written)| Some((back, self.slices_walked(&written)?)));
+        let walk = match sources {
+            Some((back, sources)) => {
+                // `chunks_exact` of each slice (cut to the shortest), item `l` of a chunk into
+                // lane `l`, then the remainder (fewer than four) one by one from lane 0.
+                let ids = |what: &str| -> Vec<Ident> {
+                    (0..sources.len())
+                        .map(|k| Ident::new(&format!("__grad_{what}{k}"), Span::mixed_site()))
+                        .collect()
+                };
+                let (slices, chunks, chunk, rests) =
+                    (ids("slice"), ids("chunks"), ids("chunk"), ids("rest"));
+                let len = Ident::new("__grad_len", Span::mixed_site());
+                let first = &slices[0];
+                let shortest = slices[1..].iter().map(|s| quote!(.min(#s.len())));
+                let zip_all = |parts: &[TokenStream]| {
+                    let mut it = parts[0].clone();
+                    for p in &parts[1..] {
+                        it = quote!(::core::iter::Iterator::zip(#it, #p));
+                    }
+                    it
+                };
+                let chunk_iters: Vec<TokenStream> = chunks.iter().map(|c| quote!(#c)).collect();
+                let rest_iters: Vec<TokenStream> = rests
+                    .iter()
+                    .map(|r| {
+                        if back {
+                            quote!(::core::iter::Iterator::rev(#r.iter()))
+                        } else {
+                            quote!(#r.iter())
+                        }
+                    })
+                    .collect();
+                let (all_chunks, all_rests) = (zip_all(&chunk_iters), zip_all(&rest_iters));
+                let chunk_pat = if chunk.len() == 1 {
+                    quote!(#(#chunk)*)
+                } else {
+                    quote!((#(#chunk),*))
+                };
+                // Each item's terms first (`let (t0_0, t0_1) = { ..; (r * x, r) };`), then
+                // each sum's four lanes, one after the other: the optimiser sees four
+                // additions into consecutive lanes of one array, of terms computed alike.
+                let terms = |l: usize| -> Vec<Ident> {
+                    (0..lanes.len())
+                        .map(|k| Ident::new(&format!("__grad_term{l}_{k}"), Span::mixed_site()))
+                        .collect()
+                };
+                let mut in_lanes: Vec<TokenStream> = (0..LANES)
+                    .map(|l| {
+                        // Backwards, a chunk's last item comes first.
+                        let at = if back { LANES - 1 - l } else { l };
+                        let at = proc_macro2::Literal::usize_unsuffixed(at);
+                        let parts = chunk.iter().map(|c| quote!(&#c[#at]));
+                        let value = if chunk.len() == 1 {
+                            quote!(#(#parts)*)
+                        } else {
+                            quote!((#(#parts),*))
+                        };
+                        let stmts = body(&[]);
+                        let values = lanes.iter().map(|a| self.operand(&a.term).tokens());
+                        let ts = terms(l);
+                        quote! {
+                            let (#(#ts,)*) = {
+                                let #item = #value;
+                                #(#stmts)*
+                                (#(#values,)*)
+                            };
+                        }
+                    })
+                    .collect();
+                for (k, name) in names.iter().enumerate() {
+                    for l in 0..LANES {
+                        let l_lit = proc_macro2::Literal::usize_unsuffixed(l);
+                        let t = &terms(l)[k];
+                        in_lanes.push(quote!(#name[#l_lit] += #t;));
+                    }
+                }
+                let rest = one_by_one(&items);
+                let chunked = if back {
+                    quote!(rchunks_exact)
+                } else {
+                    quote!(chunks_exact)
+                };
+                // Kept in memory (`black_box`): the optimiser's SLP vectoriser then groups the
+                // sums lane by lane, where it would otherwise pair each item's sums.
+                quote! {
+                    #(let _ = ::core::hint::black_box(&mut #names);)*
+                    #(let #slices = &#sources[..];)*
+                    let #len = #first.len() #(#shortest)*;
+                    #(let #chunks = #slices[..#len].#chunked(#n);)*
+                    #(let #rests = #chunks.remainder();)*
+                    for #chunk_pat in #all_chunks {
+                        #(#in_lanes)*
+                    }
+                    let mut #items = #all_rests;
+                    loop {
+                        #(#rest)*
+                    }
+                }
+            }
+            None => quote! {
                 // (As `for` is desugared: the iterable's temporaries live as long as the loop.)
                 match ::core::iter::IntoIterator::into_iter(#iter) {
                     mut #items => loop {
                         #(#copies)*
                     },
                 }
+            },
+        };
+        quote! {
+            {
+                #(let mut #names: [#float; #n] = [#zero; #n];)*
+                #walk
                 #(#combined)*
             }
         }
     }
+}
+
+impl Emitter<'_> {
+    /// The slices `iter` walks, when it is `xs.iter()`, `&xs`, `xs` (a reference), or
+    /// `xs.iter().zip(ys)` (`ys` a reference, `&ys` or `ys.iter()`), each a parameter of a slice, array or `Vec` type that the body
+    /// does not bind again (`Emitter::slices`).
+    fn slices_walked(&self, iter: &TokenStream) -> Option<Vec<Ident>> {
+        let e: syn::Expr = syn::parse2(iter.clone()).ok()?;
+        let name = |e: &syn::Expr| -> Option<Ident> {
+            let e = match e {
+                syn::Expr::Reference(r) if r.mutability.is_none() => &*r.expr,
+                syn::Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => &*m.receiver,
+                _ => return None,
+            };
+            let syn::Expr::Path(p) = e else { return None };
+            let id = p.path.get_ident()?;
+            (p.qself.is_none() && self.slices.contains_key(&id.to_string())).then(|| id.clone())
+        };
+        match &e {
+            syn::Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 => {
+                let a = name(&m.receiver).filter(
+                    |_| matches!(&*m.receiver, syn::Expr::MethodCall(r) if r.method == "iter"),
+                )?;
+                let arg = &m.args[0];
+                // `zip(ys)` walks `ys` by reference only if `ys` is a reference (an array or a
+                // `Vec` by value gives its items by value).
+                let b = name(arg).or_else(|| match arg {
+                    syn::Expr::Path(p) if p.qself.is_none() => p
+                        .path
+                        .get_ident()
+                        .filter(|id| self.slices.get(&id.to_string()) == Some(&true))
+                        .cloned(),
+                    _ => None,
+                })?;
+                Some(vec![a, b])
+            }
+            // `for x in xs` with `xs` a reference.
+            syn::Expr::Path(p) if p.qself.is_none() => p
+                .path
+                .get_ident()
+                .filter(|id| self.slices.get(&id.to_string()) == Some(&true))
+                .map(|id| vec![id.clone()]),
+            _ => name(&e).map(|a| vec![a]),
+        }
+    }
+}
+
+/// The parameters of `f` whose type is a slice, an array or a `Vec` (or a reference to one),
+/// and that its body never binds again (a `let`, a closure's or a loop's pattern): a loop over
+/// them can be walked in chunks (`Emitter::slices`); each with whether it is a reference.
+pub fn slice_params(f: &syn::ItemFn) -> rustc_hash::FxHashMap<String, bool> {
+    use syn::visit::Visit;
+    fn sliceable(ty: &syn::Type) -> bool {
+        match ty {
+            syn::Type::Reference(r) => sliceable(&r.elem),
+            syn::Type::Slice(_) | syn::Type::Array(_) => true,
+            syn::Type::Path(p) => {
+                p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Vec")
+            }
+            _ => false,
+        }
+    }
+    struct Bound(rustc_hash::FxHashSet<String>);
+    impl<'ast> Visit<'ast> for Bound {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.0.insert(p.ident.to_string());
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut bound = Bound(Default::default());
+    bound.visit_block(&f.block);
+    f.sig
+        .inputs
+        .iter()
+        .filter_map(|a| match a {
+            syn::FnArg::Typed(t) if sliceable(&t.ty) => match &*t.pat {
+                syn::Pat::Ident(id) if id.by_ref.is_none() => Some((
+                    id.ident.to_string(),
+                    matches!(&*t.ty, syn::Type::Reference(_)),
+                )),
+                _ => None,
+            },
+            _ => None,
+        })
+        .filter(|(n, _)| !bound.0.contains(n))
+        .collect()
 }
 
 /// `(a[lo] + ..) + (.. + a[hi - 1])`, halved down to single lanes (`outer`: not in

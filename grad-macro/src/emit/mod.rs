@@ -141,6 +141,11 @@ pub struct Emitter<'a> {
     hoisted: std::cell::RefCell<Vec<TokenStream>>,
     /// Whether a loop's adjoint sums are written in lanes (`lanes`).
     lanes: bool,
+    /// Lanes for short loops too (the attribute's `__lanes_always`, for tests).
+    lanes_always: bool,
+    /// Parameters a loop in lanes may walk in chunks, each with whether it is a reference
+    /// (`lanes::slice_params`).
+    slices: HashMap<String, bool>,
 }
 
 impl<'a> Emitter<'a> {
@@ -170,6 +175,8 @@ impl<'a> Emitter<'a> {
             loop_depth: std::cell::Cell::new(0),
             hoisted: std::cell::RefCell::new(Vec::new()),
             lanes: false,
+            lanes_always: false,
+            slices: HashMap::default(),
         };
         count_uses(&func.body, &mut e.uses);
         written(&func.body, &mut e.written);
@@ -201,9 +208,12 @@ impl<'a> Emitter<'a> {
     }
 
     /// Writes the adjoint sums of loops in lanes (see `lanes`), unless `ordered` (the
-    /// attribute's `ordered_sums`).
-    pub fn sums_in_lanes(mut self, ordered: bool) -> Self {
+    /// attribute's `ordered_sums`), in short loops too if `always` (`__lanes_always`); `f` is
+    /// the user's function (its slice parameters).
+    pub fn sums_in_lanes(mut self, ordered: bool, always: bool, f: &syn::ItemFn) -> Self {
         self.lanes = !ordered;
+        self.lanes_always = always;
+        self.slices = lanes::slice_params(f);
         self
     }
 

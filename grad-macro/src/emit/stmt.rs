@@ -154,7 +154,20 @@ impl Emitter<'_> {
                     None => (p.into_token_stream(), it.into_token_stream()),
                 };
                 if !lanes.is_empty() {
-                    let lanes_loop = self.loop_in_lanes(&lanes, &item, &it, |adds| {
+                    // Walked forwards or backwards, item by item: the iterable as written,
+                    // and whether backwards.
+                    let plain = match walk {
+                        _ if pos.is_some() => None,
+                        crate::ir::Walk::AsWritten => Some(false),
+                        crate::ir::Walk::Sweep {
+                            reverse,
+                            enumerate: false,
+                            count: None,
+                        } => Some(*reverse),
+                        _ => None,
+                    }
+                    .map(|back| (back, self.opaque(iter).into_token_stream()));
+                    let lanes_loop = self.loop_in_lanes(&lanes, &item, &it, plain, |adds| {
                         let mut body = inner.clone();
                         body.extend(adds.iter().cloned());
                         body

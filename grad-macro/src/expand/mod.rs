@@ -295,11 +295,11 @@ fn expand_fn(
                 let grad_only =
                     (value_only * 20 >= full).then(|| pipeline::without_value(&program));
                 let body = Emitter::new(&program, krate, &reserved, &param_ids)
-                    .sums_in_lanes(args.ordered_sums)
+                    .sums_in_lanes(args.ordered_sums, args.lanes_always, f)
                     .body(true);
                 let grad_body = grad_only.as_ref().map(|g| {
                     Emitter::new(g, krate, &reserved, &param_ids)
-                        .sums_in_lanes(args.ordered_sums)
+                        .sums_in_lanes(args.ordered_sums, args.lanes_always, f)
                         .body(false)
                 });
                 let how = if args.forward {

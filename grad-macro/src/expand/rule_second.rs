@@ -152,6 +152,7 @@ fn made(
         graph: false,
         checkpoint: false,
         ordered_sums: false,
+        lanes_always: false,
         reverse: false,
         float: None,
     };

@@ -155,6 +155,7 @@ pub(super) fn prepare(args: &Args, f: &ItemFn) -> syn::Result<Option<Prepared>> 
         graph: args.graph,
         checkpoint: args.checkpoint,
         ordered_sums: args.ordered_sums,
+        lanes_always: args.lanes_always,
         reverse: args.reverse,
         float: args.float.clone(),
     };

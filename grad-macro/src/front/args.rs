@@ -11,6 +11,7 @@ mod kw {
     syn::custom_keyword!(graph);
     syn::custom_keyword!(checkpoint);
     syn::custom_keyword!(ordered_sums);
+    syn::custom_keyword!(__lanes_always);
     syn::custom_keyword!(float);
 }
 
@@ -34,6 +35,9 @@ pub struct Args {
     /// `ordered_sums`: every sum of the derivative code adds its terms in the order of the
     /// iterations (by default a loop's adjoint sums are kept in lanes: `emit::lanes`).
     pub ordered_sums: bool,
+    /// `__lanes_always` (for the project's own tests, not documented): a loop's sums in lanes
+    /// however short the loop, so that random programs over short arrays reach them.
+    pub lanes_always: bool,
     /// `mode = reverse`, said explicitly (a Jacobian then uses reverse mode whatever its
     /// shape).
     pub reverse: bool,
@@ -51,7 +55,7 @@ impl Parse for Args {
         let mut float = None::<Ident>;
         let (mut forward, mut hessian) = (None::<Ident>, None::<Ident>);
         let (mut trace, mut graph, mut checkpoint) = (false, false, false);
-        let mut ordered_sums = false;
+        let (mut ordered_sums, mut lanes_always) = (false, false);
         while !input.is_empty() {
             if input.peek(kw::wrt) {
                 let kw: kw::wrt = input.parse()?;
@@ -80,6 +84,7 @@ impl Parse for Args {
                     && !input.peek2(kw::graph)
                     && !input.peek2(kw::checkpoint)
                     && !input.peek2(kw::ordered_sums)
+                    && !input.peek2(kw::__lanes_always)
                     && !input.peek2(kw::float)
                 {
                     input.parse::<Token![,]>()?;
@@ -109,6 +114,7 @@ impl Parse for Args {
                 || input.peek(kw::graph)
                 || input.peek(kw::checkpoint)
                 || input.peek(kw::ordered_sums)
+                || input.peek(kw::__lanes_always)
             {
                 let id: Ident = input.parse()?;
                 let flag = if id == "trace" {
@@ -117,8 +123,10 @@ impl Parse for Args {
                     &mut graph
                 } else if id == "checkpoint" {
                     &mut checkpoint
-                } else {
+                } else if id == "ordered_sums" {
                     &mut ordered_sums
+                } else {
+                    &mut lanes_always
                 };
                 if *flag {
                     return Err(syn::Error::new(id.span(), format!("`{id}` is given twice")));
@@ -186,6 +194,7 @@ impl Parse for Args {
             graph,
             checkpoint,
             ordered_sums,
+            lanes_always,
             forward: forward.is_some_and(|m| m == "forward"),
             hessian: hessian.is_some(),
             float,
