@@ -108,7 +108,10 @@
 //! order you wrote. Rounding: each lane adds a quarter of the terms, so the rounding error of
 //! a long sum is usually smaller than term by term, never larger than its bound, and the result
 //! differs from a term-by-term sum in the last bits (over 1,000 terms of a mean squared error,
-//! about 1e-15 relative). A loop is kept as written when lanes would not shorten anything: a
+//! about 1e-15 relative). Near the largest float, lanes can overflow where the term-by-term sum
+//! did not, or the other way round: terms `1e308, −1e308, 0, 0, 1e308, −1e308, ..` cancel one
+//! by one, but the lanes hold `+∞` and `−∞` and their sum is NaN (`ordered_sums` avoids it).
+//! A loop is kept as written when lanes would not shorten anything: a
 //! `while` or `loop`, a loop containing a loop, a body of more than a few dozen operations, or
 //! an adjoint carried otherwise (a recurrence's sweep, `d_h = w · d_h · ..`).
 //!
@@ -258,7 +261,10 @@
 //!   `if`s for body. Refused, each with what to write instead: a closure passed on, stored or
 //!   returned (only its calls are inlined); one that assigns a variable from outside it (its
 //!   change would be lost: return the new value); a `move` closure capturing an array; a
-//!   parameter that is a pattern or a reference; `return` in its body. A closure in any other
+//!   parameter that is a pattern, a reference or an array; in its body, `return`, a `&mut`,
+//!   or a `for` loop or an iterator's sum that reads the closure's parameters (write those in
+//!   the function's body, or make the closure a `#[grad]` function); a call where the macro keeps code as written (a condition,
+//!   an index, a loop's bounds: bind the call's value with `let` first). A closure in any other
 //!   position (an argument of your own function) is refused: bind it to a name.
 //! - Out-parameters: a `#[grad]` function may write one `&mut` float or array of floats of a
 //!   length written as a number, and return nothing (`fn update(acc: &mut f64, x: f64) { *acc

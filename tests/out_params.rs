@@ -177,3 +177,39 @@ fn a_plain_function_may_write_data() {
     assert_eq!(on_data_grad(3.0), 5.0);
     assert_eq!(on_data(3.0), 15.0);
 }
+
+/// A `&mut` alias bound again by name (`let a = &mut s; ..; let a = &mut t;`), of the same
+/// float and of another, with an out-parameter call between (found by the generator, seed
+/// 7401: the second `let` made the first alias refused).
+#[grad(wrt = w)]
+fn aliases_bound_again(w: f64, xs: &[f64]) -> f64 {
+    let mut s: f64 = 0.0;
+    let mut t: f64 = 1.0;
+    for x in xs {
+        let e = w * x;
+        let a = &mut s;
+        *a += e;
+        add(&mut s, e * e);
+        let a = &mut t;
+        *a *= 1.0 + 0.1 * e;
+        let a = &mut s;
+        *a -= 0.5 * e;
+    }
+    s * t
+}
+
+#[grad]
+fn add(acc: &mut f64, x: f64) {
+    *acc += x;
+}
+
+#[test]
+fn an_alias_bound_again_ends_the_one_before() {
+    let xs = [0.5, -1.0, 2.0, 0.25];
+    let g = aliases_bound_again_grad(0.7, &xs);
+    assert_relative_eq!(
+        g,
+        fd(|w| aliases_bound_again(w, &xs), 0.7),
+        max_relative = 1e-6
+    );
+}

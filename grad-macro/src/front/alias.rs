@@ -14,29 +14,52 @@ pub fn resolve(stmts: &mut Vec<Stmt>, floats: &HashSet<String>) {
     let mut k = 0;
     while k < stmts.len() {
         if let Some((alias, target)) = alias_of(&stmts[k], floats) {
-            let rest = &mut stmts[k + 1..];
+            // The alias lives until a `let` of the same name in this block (`let a = &mut u;`
+            // again), whose initializer still sees it.
+            let end = stmts[k + 1..]
+                .iter()
+                .position(
+                    |s| matches!(s, Stmt::Local(l) if super::out_param::binds(&l.pat, &alias)),
+                )
+                .map_or(stmts.len(), |p| k + 1 + p);
             let mut check = Replace {
                 alias: &alias,
                 target: &target,
                 apply: false,
                 ok: true,
             };
-            for s in rest.iter_mut() {
-                check.visit_stmt_mut(s);
-            }
+            visit_live(&mut check, &mut stmts[k + 1..], end - k - 1);
             if check.ok {
                 let mut apply = Replace {
                     apply: true,
                     ..check
                 };
-                for s in stmts[k + 1..].iter_mut() {
-                    apply.visit_stmt_mut(s);
-                }
+                visit_live(&mut apply, &mut stmts[k + 1..], end - k - 1);
                 stmts.remove(k);
                 continue;
             }
         }
         k += 1;
+    }
+}
+
+/// The first `live` statements of `rest`, and the initializer of the one after (a `let` that
+/// binds the alias's name again).
+fn visit_live(r: &mut Replace, rest: &mut [Stmt], live: usize) {
+    for (i, s) in rest.iter_mut().enumerate() {
+        if i < live {
+            r.visit_stmt_mut(s);
+        } else {
+            if let Stmt::Local(l) = s {
+                if let Some(init) = &mut l.init {
+                    r.visit_expr_mut(&mut init.expr);
+                    if let Some((_, d)) = &mut init.diverge {
+                        r.visit_expr_mut(d);
+                    }
+                }
+            }
+            break;
+        }
     }
 }
 

@@ -39,6 +39,13 @@ impl Lowerer<'_> {
                 );
                 return;
             }
+            if let Some(syn::Type::Array(a)) = ty {
+                self.error(
+                    a,
+                    "a local closure's parameter is a float here: an array is not passed to a closure; let the closure read the array it captures (`|i: usize| a[i] * w`), or make it a `#[grad]` function",
+                );
+                return;
+            }
             if let Some(syn::Type::Reference(r)) = ty {
                 self.error(
                     r,
@@ -46,6 +53,71 @@ impl Lowerer<'_> {
                 );
                 return;
             }
+        }
+        // What a closure's body cannot hold: a `for` loop or an iterator's sum that reads one
+        // of its parameters (the macro plans a loop's differentiated values from the names
+        // it reads, before it inlines calls), or a `&mut` (an out-parameter call is rewritten
+        // in the function's own statements only).
+        let params: Vec<String> = c
+            .inputs
+            .iter()
+            .filter_map(|p| match p {
+                Pat::Type(pt) => match &*pt.pat {
+                    Pat::Ident(pi) => Some(pi.ident.to_string()),
+                    _ => None,
+                },
+                Pat::Ident(pi) => Some(pi.ident.to_string()),
+                _ => None,
+            })
+            .collect();
+        struct Inside<'a> {
+            found: Option<(&'a dyn ToTokens, &'static str)>,
+            params: &'a [String],
+        }
+        impl Inside<'_> {
+            fn reads_param(&self, e: &Expr) -> bool {
+                scan::idents(e).iter().any(|n| self.params.contains(n))
+            }
+        }
+        impl<'a> syn::visit::Visit<'a> for Inside<'a> {
+            fn visit_expr(&mut self, e: &'a Expr) {
+                if self.found.is_some() {
+                    return;
+                }
+                match e {
+                    Expr::ForLoop(f) if self.reads_param(e) => {
+                        self.found = Some((&f.for_token, "a `for` loop reading its parameter"));
+                        return;
+                    }
+                    Expr::MethodCall(m)
+                        if ["sum", "product", "fold"].iter().any(|n| m.method == n)
+                            && self.reads_param(e) =>
+                    {
+                        self.found = Some((&m.method, "an iterator's sum reading its parameter"));
+                        return;
+                    }
+                    Expr::Reference(r) if r.mutability.is_some() => {
+                        self.found = Some((r, "a `&mut`"));
+                        return;
+                    }
+                    // (A closure inside is its own.)
+                    Expr::Closure(_) => return,
+                    _ => {}
+                }
+                syn::visit::visit_expr(self, e);
+            }
+        }
+        let mut inside = Inside {
+            found: None,
+            params: &params,
+        };
+        syn::visit::Visit::visit_expr(&mut inside, &c.body);
+        if let Some((at, what)) = inside.found {
+            self.error(
+                at,
+                format!("{what} in a local closure's body is not supported by #[grad] (its calls are inlined, and it would be differentiated wrongly or not at all): write it in the function's body, or make the closure a `#[grad]` function"),
+            );
+            return;
         }
         if let Some(m) = &c.capture {
             // A `move` closure copies what it captures: an array it copies may be written

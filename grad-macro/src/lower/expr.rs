@@ -419,6 +419,29 @@ impl Lowerer<'_> {
         }
         impl VisitMut for Subst<'_, '_> {
             fn visit_expr_mut(&mut self, e: &mut Expr) {
+                // A local closure called in code kept as written (a condition, an index, a
+                // loop's bounds, an argument of a function on data): its calls are inlined
+                // where the macro computes values, and it does not exist here.
+                if let Expr::Call(c) = e {
+                    if let Expr::Path(p) = &*c.func {
+                        let closure = p.qself.is_none()
+                            && p.path
+                                .get_ident()
+                                .and_then(|id| self.l.closure_of(id))
+                                .is_some();
+                        if closure {
+                            if !self.reported {
+                                self.reported = true;
+                                let name = p.path.to_token_stream();
+                                self.l.error(
+                                    &*c,
+                                    format!("the local closure `{name}` is called here where #[grad] keeps the code as written (a condition, an index, a loop's bounds, an argument of a function on data), and its calls are inlined instead: bind the call's value first, `let v = {name}(..);`, and use `v` here"),
+                                );
+                            }
+                            return;
+                        }
+                    }
+                }
                 // `*w` of a loop's element of a differentiated array: the generated loop binds
                 // the element itself (a float variable is never a reference there).
                 if let Expr::Unary(u) = e {
