@@ -108,8 +108,8 @@ impl Emitter<'_> {
         lanes
     }
 
-    /// The loop `for item in iter { body }` with `lanes`' sums in lanes: `body(l)` is the
-    /// body with lane `l`'s accumulations; `before` declares the sums.
+    /// The loop `for item in iter { body }` with `lanes`' sums in lanes: `body(adds)` is the
+    /// loop's body followed by `adds`, one lane's additions (none: the body alone).
     ///
     /// `plain`: the loop walks the iterable item by item (no position), written as the
     /// second, forwards, or backwards if the first is `true`. When that iterable walks slices
@@ -164,7 +164,6 @@ impl Emitter<'_> {
                 })
                 .collect()
         };
-        let copies = one_by_one(&items);
         // The lanes summed pairwise, in a fixed order.
         let combined: Vec<TokenStream> = lanes
             .iter()
@@ -281,14 +280,18 @@ impl Emitter<'_> {
                     }
                 }
             }
-            None => quote! {
-                // (As `for` is desugared: the iterable's temporaries live as long as the loop.)
-                match ::core::iter::IntoIterator::into_iter(#iter) {
-                    mut #items => loop {
-                        #(#copies)*
-                    },
+            None => {
+                let copies = one_by_one(&items);
+                quote! {
+                    // (As `for` is desugared: the iterable's temporaries live as long as the
+                    // loop.)
+                    match ::core::iter::IntoIterator::into_iter(#iter) {
+                        mut #items => loop {
+                            #(#copies)*
+                        },
+                    }
                 }
-            },
+            }
         };
         quote! {
             {
