@@ -309,41 +309,29 @@ impl Emitter<'_> {
     /// does not bind again (`Emitter::slices`).
     fn slices_walked(&self, iter: &TokenStream) -> Option<Vec<Ident>> {
         let e: syn::Expr = syn::parse2(iter.clone()).ok()?;
-        let name = |e: &syn::Expr| -> Option<Ident> {
-            let e = match e {
-                syn::Expr::Reference(r) if r.mutability.is_none() => &*r.expr,
-                syn::Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => &*m.receiver,
-                _ => return None,
+        // A parameter walked by reference: `&xs`, `xs.iter()`, or `xs` itself when it is a
+        // reference (an array or a `Vec` by value gives its items by value).
+        let walked = |e: &syn::Expr| -> Option<Ident> {
+            let (e, by_value_ok) = match e {
+                syn::Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
+                syn::Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => {
+                    (&*m.receiver, true)
+                }
+                other => (other, false),
             };
             let syn::Expr::Path(p) = e else { return None };
-            let id = p.path.get_ident()?;
-            (p.qself.is_none() && self.slices.contains_key(&id.to_string())).then(|| id.clone())
+            let id = p.path.get_ident().filter(|_| p.qself.is_none())?;
+            let by_ref = *self.slices.get(&id.to_string())?;
+            (by_ref || by_value_ok).then(|| id.clone())
         };
         match &e {
             syn::Expr::MethodCall(m) if m.method == "zip" && m.args.len() == 1 => {
-                let a = name(&m.receiver).filter(
+                let a = walked(&m.receiver).filter(
                     |_| matches!(&*m.receiver, syn::Expr::MethodCall(r) if r.method == "iter"),
                 )?;
-                let arg = &m.args[0];
-                // `zip(ys)` walks `ys` by reference only if `ys` is a reference (an array or a
-                // `Vec` by value gives its items by value).
-                let b = name(arg).or_else(|| match arg {
-                    syn::Expr::Path(p) if p.qself.is_none() => p
-                        .path
-                        .get_ident()
-                        .filter(|id| self.slices.get(&id.to_string()) == Some(&true))
-                        .cloned(),
-                    _ => None,
-                })?;
-                Some(vec![a, b])
+                Some(vec![a, walked(&m.args[0])?])
             }
-            // `for x in xs` with `xs` a reference.
-            syn::Expr::Path(p) if p.qself.is_none() => p
-                .path
-                .get_ident()
-                .filter(|id| self.slices.get(&id.to_string()) == Some(&true))
-                .map(|id| vec![id.clone()]),
-            _ => name(&e).map(|a| vec![a]),
+            _ => walked(&e).map(|a| vec![a]),
         }
     }
 }

@@ -46,19 +46,17 @@ pub fn resolve(stmts: &mut Vec<Stmt>, floats: &HashSet<String>) {
 /// The first `live` statements of `rest`, and the initializer of the one after (a `let` that
 /// binds the alias's name again).
 fn visit_live(r: &mut Replace, rest: &mut [Stmt], live: usize) {
-    for (i, s) in rest.iter_mut().enumerate() {
-        if i < live {
-            r.visit_stmt_mut(s);
-        } else {
-            if let Stmt::Local(l) = s {
-                if let Some(init) = &mut l.init {
-                    r.visit_expr_mut(&mut init.expr);
-                    if let Some((_, d)) = &mut init.diverge {
-                        r.visit_expr_mut(d);
-                    }
-                }
-            }
-            break;
+    let (live, after) = rest.split_at_mut(live);
+    for s in live {
+        r.visit_stmt_mut(s);
+    }
+    if let Some(Stmt::Local(syn::Local {
+        init: Some(init), ..
+    })) = after.first_mut()
+    {
+        r.visit_expr_mut(&mut init.expr);
+        if let Some((_, d)) = &mut init.diverge {
+            r.visit_expr_mut(d);
         }
     }
 }
